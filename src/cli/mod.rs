@@ -1,0 +1,174 @@
+//! The command line: clap definitions, argument resolution, and rendering. No hashing here.
+
+mod artifact;
+mod canon;
+mod key;
+mod mmr;
+mod output;
+mod quickstart;
+mod repo;
+mod vc;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+pub use output::Out;
+
+/// msez: a content-addressed store for signed, hash-chained records.
+#[derive(Debug, Parser)]
+#[command(name = "msez", version, about, long_about = None, propagate_version = true)]
+pub struct Args {
+    /// Run as if msez was started in DIR.
+    #[arg(short = 'C', global = true, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+    /// Print one JSON document on stdout and nothing else there.
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// Say nothing but results and errors.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+    /// Say more on stderr.
+    #[arg(short, long, global = true)]
+    pub verbose: bool,
+    /// Never draw progress bars.
+    #[arg(long, global = true)]
+    pub no_progress: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Every command family.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create a repository (DIR/.msez); refuses to clobber one.
+    Init(repo::InitArgs),
+    /// Run the whole operator flow on the embedded default and print what it made.
+    Quickstart(quickstart::Args),
+    /// Store, fetch and resolve artifacts.
+    #[command(subcommand)]
+    Artifact(artifact::Command),
+    /// Print the canonical bytes (MSEZ JCS subset) of a JSON document.
+    Canon(canon::CanonArgs),
+    /// Print the semantic digest of one artifact.
+    Digest(canon::DigestArgs),
+    /// Plumbing: move a ref under its lock, compare-and-swap on the old value.
+    UpdateRef(repo::UpdateRefArgs),
+    /// List refs and what they point at.
+    Refs(repo::RefsArgs),
+    /// Show one object (with the union of its proofs).
+    Show(repo::ShowArgs),
+    /// Show the reflog of a ref (every move, newest first).
+    Reflog(repo::ReflogArgs),
+    /// Check the repository: digests, proofs (--strict), refs, temp files.
+    Fsck(repo::FsckArgs),
+    /// Ed25519 keys.
+    #[command(subcommand)]
+    Key(key::Command),
+    /// Verifiable credentials: sign and verify MsezEd25519Signature2025 proofs.
+    #[command(subcommand)]
+    Vc(vc::Command),
+    /// Merkle Mountain Range plumbing (RFC 6962 / 9162 compatible).
+    #[command(subcommand)]
+    Mmr(mmr::Command),
+}
+
+/// What every command gets: where it runs and how to talk.
+pub struct Ctx {
+    /// The working directory (after `-C`).
+    pub cwd: PathBuf,
+    /// The output policy.
+    pub out: Out,
+}
+
+impl Ctx {
+    /// Resolves a user-given path against the working directory.
+    pub fn path(&self, p: &std::path::Path) -> PathBuf {
+        if p.is_absolute() { p.to_path_buf() } else { self.cwd.join(p) }
+    }
+}
+
+/// A command's result: its exit code, or the error that stopped it.
+pub type Result<T = ExitCode> = std::result::Result<T, msez::Error>;
+
+/// Parses the arguments, runs the command, prints errors once, and returns the exit code.
+pub fn main() -> ExitCode {
+    let args = match Args::try_parse() {
+        Ok(args) => args,
+        Err(e) => {
+            let code = match e.kind() {
+                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => 0,
+                _ => msez::Class::Usage.exit_code(),
+            };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    let out = Out::new(args.json, args.quiet, args.verbose, args.no_progress);
+    let cwd = match std::env::current_dir() {
+        Ok(cwd) => args.dir.as_ref().map(|d| cwd.join(d)).unwrap_or(cwd),
+        Err(e) => {
+            out.error(&msez::Error::io("reading the current directory", ".", e));
+            return ExitCode::from(msez::Class::Io.exit_code());
+        }
+    };
+    let ctx = Ctx { cwd, out };
+    let result = match args.command {
+        Command::Init(a) => repo::init(a, &ctx),
+        Command::Quickstart(a) => quickstart::run(a, &ctx),
+        Command::Artifact(c) => artifact::run(c, &ctx),
+        Command::Canon(a) => canon::canon(a, &ctx),
+        Command::Digest(a) => canon::digest(a, &ctx),
+        Command::UpdateRef(a) => repo::update_ref(a, &ctx),
+        Command::Refs(a) => repo::refs(a, &ctx),
+        Command::Show(a) => repo::show(a, &ctx),
+        Command::Reflog(a) => repo::reflog(a, &ctx),
+        Command::Fsck(a) => repo::fsck(a, &ctx),
+        Command::Key(c) => key::run(c, &ctx),
+        Command::Vc(c) => vc::run(c, &ctx),
+        Command::Mmr(c) => mmr::run(c, &ctx),
+    };
+    match result {
+        Ok(code) => code,
+        Err(err) if is_broken_pipe(&err) => ExitCode::SUCCESS,
+        Err(err) => {
+            ctx.out.error(&err);
+            ExitCode::from(msez::Classify::class(&err).exit_code())
+        }
+    }
+}
+
+fn is_broken_pipe(err: &msez::Error) -> bool {
+    let mut source: Option<&dyn std::error::Error> = Some(err);
+    while let Some(e) = source {
+        if let Some(io) = e.downcast_ref::<std::io::Error>() {
+            if io.kind() == std::io::ErrorKind::BrokenPipe {
+                return true;
+            }
+        }
+        source = e.source();
+    }
+    false
+}
+
+/// Turns an output error (stdout closed, disk full) into a library error.
+pub fn written(r: std::io::Result<()>) -> Result<()> {
+    r.map_err(|e| msez::Error::io("writing output to", "<stdout>", e))
+}
+
+/// Reads a file argument, or stdin for `-` / none.
+pub fn read_input(path: Option<&std::path::Path>, ctx: &Ctx) -> Result<Vec<u8>> {
+    match path {
+        Some(p) if p.as_os_str() != "-" => {
+            let p = ctx.path(p);
+            std::fs::read(&p).map_err(|e| msez::Error::io("reading", p, e))
+        }
+        _ => {
+            use std::io::Read;
+            let mut buf = Vec::new();
+            std::io::stdin().read_to_end(&mut buf).map_err(|e| msez::Error::io("reading", "<stdin>", e))?;
+            Ok(buf)
+        }
+    }
+}

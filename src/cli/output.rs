@@ -1,0 +1,71 @@
+//! The one place output is rendered: human text or exactly one JSON document on stdout.
+
+use std::io::{self, IsTerminal, Write};
+
+use serde::Serialize;
+
+use msez::error::{Classify, Finding};
+
+/// How the command was asked to talk.
+#[derive(Clone, Copy, Debug)]
+pub struct Out {
+    /// `--json`: one JSON document on stdout, nothing else there.
+    pub json: bool,
+    /// `-q`: no human chatter (results and errors still print).
+    pub quiet: bool,
+    /// `-v`: more detail on stderr.
+    pub verbose: bool,
+    /// Whether progress bars may be drawn (stderr is a terminal and neither -q nor --no-progress).
+    pub progress: bool,
+}
+
+impl Out {
+    /// Builds the output policy from the global flags.
+    pub fn new(json: bool, quiet: bool, verbose: bool, no_progress: bool) -> Self {
+        let progress = !quiet && !no_progress && !json && io::stderr().is_terminal();
+        Out { json, quiet, verbose, progress }
+    }
+
+    /// Prints `value` as JSON with `--json`, else runs `human` to write text to stdout.
+    pub fn emit<T: Serialize>(&self, value: &T, human: impl FnOnce(&mut dyn Write) -> io::Result<()>) -> io::Result<()> {
+        let stdout = io::stdout();
+        let mut lock = stdout.lock();
+        if self.json {
+            serde_json::to_writer_pretty(&mut lock, value).map_err(io::Error::other)?;
+            lock.write_all(b"\n")?;
+        } else {
+            human(&mut lock)?;
+        }
+        lock.flush()
+    }
+
+    /// Writes raw bytes to stdout (canonical bytes, object contents).
+    pub fn raw(&self, bytes: &[u8]) -> io::Result<()> {
+        let stdout = io::stdout();
+        let mut lock = stdout.lock();
+        lock.write_all(bytes)?;
+        lock.flush()
+    }
+
+    /// A human note on stderr, unless quiet or in JSON mode.
+    pub fn note(&self, text: impl std::fmt::Display) {
+        if !self.quiet && !self.json {
+            eprintln!("{text}");
+        }
+    }
+
+    /// Prints an error once: the JSON error document on stdout, or `msez: <message>` on stderr.
+    pub fn error<E: Classify + ?Sized>(&self, err: &E) {
+        let finding = Finding::from_error(err);
+        if self.json {
+            let doc = serde_json::json!({ "error": finding });
+            let _ = writeln!(io::stdout(), "{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
+        } else {
+            eprintln!("msez: {}", finding.message);
+            let d = &finding.detail;
+            if let (Some(expected), Some(found)) = (&d.expected, &d.found) {
+                eprintln!("  expected: {expected}\n  found:    {found}");
+            }
+        }
+    }
+}

@@ -1,0 +1,16 @@
+//! `msez vc` (placeholder until its work lands).
+
+use std::process::ExitCode;
+
+use clap::Subcommand;
+
+use super::Ctx;
+
+/// `msez vc` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {}
+
+/// Runs one `msez vc` subcommand.
+pub fn run(command: Command, _ctx: &Ctx) -> super::Result<ExitCode> {
+    match command {}
+}

@@ -1,0 +1,24 @@
+//! msez: a content-addressed store for signed, hash-chained records.
+//!
+//! The MSEZ artifact layer in Rust, byte-compatible with the MSEZ reference implementation.
+//! Layers, bottom up (dependencies point down only):
+//!
+//! - [`canon`]: canonical JSON bytes and the digest rule of every artifact type (pure).
+//! - [`mmr`]: the Merkle Mountain Range over receipt next_roots, RFC 6962 compatible (pure).
+//! - [`vc`]: did:key, Ed25519 JWKs, `MsezEd25519Signature2025` proofs, trust anchors.
+//! - [`artifact`]: ArtifactRef, embedded-ref discovery, store-root resolution.
+//! - [`odb`]: the `.msez` repository: objects, proofs, refs, reflog, locks, hooks, config.
+//! - [`fsck`]: the whole-repository check.
+//!
+//! The library never prints; `src/cli` is the only place that renders results.
+
+pub mod artifact;
+pub mod canon;
+pub mod error;
+pub mod fsck;
+pub mod mmr;
+pub mod odb;
+pub mod schema;
+pub mod vc;
+
+pub use error::{Class, Classify, Detail, Error, Finding, Verdict};

@@ -1,0 +1,104 @@
+//! JSON Schemas (2020-12) embedded in the binary, and validation against them.
+//!
+//! Every schema file under `schemas/` is listed in [`SCHEMAS`] by its file name; validators are
+//! compiled once, on first use.
+
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
+use crate::canon::Value;
+use crate::error::{Class, Classify, Detail};
+
+/// Every embedded schema: (file name, text).
+pub const SCHEMAS: &[(&str, &str)] = &[
+    ("artifact-ref.schema.json", include_str!("../schemas/artifact-ref.schema.json")),
+    ("trust-anchors.schema.json", include_str!("../schemas/trust-anchors.schema.json")),
+    ("proof.schema.json", include_str!("../schemas/proof.schema.json")),
+    ("jwk.schema.json", include_str!("../schemas/jwk.schema.json")),
+    ("vc.schema.json", include_str!("../schemas/vc.schema.json")),
+    ("repository-config.schema.json", include_str!("../schemas/repository-config.schema.json")),
+    ("fsck-report.schema.json", include_str!("../schemas/fsck-report.schema.json")),
+    ("error.schema.json", include_str!("../schemas/error.schema.json")),
+];
+
+/// A document that does not match its schema.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Validation failed; `errors` lists each violation as `<pointer>: <message>`.
+    #[error("{what} does not match {schema}: {}", errors.join("; "))]
+    Invalid { what: String, schema: &'static str, errors: Vec<String> },
+    /// No schema of that name is embedded (a bug in msez).
+    #[error("no embedded schema named {0}")]
+    Unknown(String),
+}
+
+impl Classify for Error {
+    fn class(&self) -> Class {
+        Class::Schema
+    }
+
+    fn code(&self) -> &'static str {
+        match self {
+            Error::Invalid { .. } => "schema.invalid",
+            Error::Unknown(_) => "schema.unknown_schema",
+        }
+    }
+
+    fn detail(&self) -> Detail {
+        match self {
+            Error::Invalid { what, schema, errors } => {
+                Detail::object(what.clone()).mismatch(format!("a document matching {schema}"), errors.join("; "))
+            }
+            Error::Unknown(_) => Detail::default(),
+        }
+    }
+}
+
+fn validators() -> &'static HashMap<&'static str, jsonschema::Validator> {
+    static CELL: OnceLock<HashMap<&'static str, jsonschema::Validator>> = OnceLock::new();
+    CELL.get_or_init(|| {
+        SCHEMAS
+            .iter()
+            .map(|(name, text)| {
+                let schema: Value = serde_json::from_str(text).expect("embedded schemas are valid JSON (tested)");
+                let validator = jsonschema::draft202012::new(&schema).expect("embedded schemas compile (tested)");
+                (*name, validator)
+            })
+            .collect()
+    })
+}
+
+/// The text of an embedded schema.
+pub fn text(name: &str) -> Option<&'static str> {
+    SCHEMAS.iter().find(|(n, _)| *n == name).map(|(_, t)| *t)
+}
+
+/// Validates `value` against the embedded schema `name`; `what` names the document in errors.
+pub fn validate(name: &'static str, value: &Value, what: &str) -> Result<(), Error> {
+    let validator = validators().get(name).ok_or_else(|| Error::Unknown(name.to_string()))?;
+    let errors: Vec<String> =
+        validator.iter_errors(value).take(8).map(|e| format!("{}: {}", display_pointer(&e.instance_path().to_string()), e)).collect();
+    if errors.is_empty() { Ok(()) } else { Err(Error::Invalid { what: what.to_string(), schema: name, errors }) }
+}
+
+fn display_pointer(pointer: &str) -> &str {
+    if pointer.is_empty() { "/" } else { pointer }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_embedded_schema_compiles() {
+        assert_eq!(validators().len(), SCHEMAS.len());
+    }
+
+    #[test]
+    fn artifact_ref_schema_rejects_uppercase_digest() {
+        let bad = serde_json::json!({"artifact_type": "vc", "digest_sha256": "AB".repeat(32)});
+        assert!(validate("artifact-ref.schema.json", &bad, "ref").is_err());
+        let good = serde_json::json!({"artifact_type": "vc", "digest_sha256": "ab".repeat(32)});
+        validate("artifact-ref.schema.json", &good, "ref").unwrap();
+    }
+}

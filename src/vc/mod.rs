@@ -1,0 +1,22 @@
+//! did:key, Ed25519 JWKs, `MsezEd25519Signature2025` proofs and trust anchors. Placeholder:
+//! filled in by the VC work.
+
+use crate::error::{Class, Classify};
+
+/// Credential and key failures.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Placeholder variant.
+    #[error("vc: {0}")]
+    Invalid(String),
+}
+
+impl Classify for Error {
+    fn class(&self) -> Class {
+        Class::Signature
+    }
+
+    fn code(&self) -> &'static str {
+        "signature.invalid"
+    }
+}
