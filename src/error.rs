@@ -44,6 +44,20 @@ impl Class {
         }
     }
 
+    /// The class name as in `--json` output.
+    pub fn name(self) -> &'static str {
+        match self {
+            Class::Usage => "usage",
+            Class::Schema => "schema",
+            Class::Digest => "digest",
+            Class::Signature => "signature",
+            Class::Missing => "missing",
+            Class::Fork => "fork",
+            Class::Conflict => "conflict",
+            Class::Io => "io",
+        }
+    }
+
     /// Every class, in exit-code order.
     pub const ALL: [Class; 8] = [
         Class::Usage,
@@ -122,6 +136,13 @@ impl Finding {
             source = cause.source();
         }
         Finding { class: err.class(), code: err.code(), message, detail: err.detail() }
+    }
+}
+
+impl Finding {
+    /// The class name (`digest`, `missing`, ...).
+    pub fn class_name(&self) -> &'static str {
+        self.class.name()
     }
 }
 

@@ -1,1 +1,236 @@
-//! Whole-repository check.
+//! The whole-repository check: every object against its name, proof files, refs, temp files.
+//!
+//! fsck recomputes each object's semantic digest by its type's rule (in quick mode, files whose
+//! blake3 matches the index are trusted), checks that stored JSON is canonical, that proof
+//! files are named by their content, that every ref names an existing object and, with
+//! `strict`, that every proof of every object verifies. Temp files older than the grace period
+//! and not held by a live writer are removed. Damage is reported, never repaired.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, SystemTime};
+
+use serde::Serialize;
+
+use crate::artifact::{ArtifactType, ObjectId};
+use crate::canon::{self, Encoding};
+use crate::error::{Class, Detail, Finding};
+use crate::odb::{self, RefName, Repo, ref_object_type};
+use crate::progress::Progress;
+
+/// What fsck checks.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// Verify every proof of every object.
+    pub strict: bool,
+    /// Trust object files whose blake3 checksum matches the index.
+    pub quick: bool,
+    /// Check only that refs point at stored objects.
+    pub connectivity_only: bool,
+    /// Temp files younger than this are left alone.
+    pub grace: Duration,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options { strict: false, quick: false, connectivity_only: false, grace: Duration::from_secs(3600) }
+    }
+}
+
+/// What fsck found.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Report {
+    /// Objects checked.
+    pub objects: u64,
+    /// Proof files checked.
+    pub proof_files: u64,
+    /// Proofs verified (strict only).
+    pub proofs_verified: u64,
+    /// Refs checked.
+    pub refs: u64,
+    /// Every problem found.
+    pub problems: Vec<Finding>,
+    /// Stale temp files removed.
+    pub temp_removed: Vec<PathBuf>,
+    /// Temp files kept (younger than the grace period, or held by a live writer).
+    pub temp_kept: Vec<PathBuf>,
+    /// Whether the check was interrupted before the end.
+    pub interrupted: bool,
+}
+
+impl Report {
+    /// 0 when clean; else the exit code of the most fundamental problem class found.
+    pub fn exit_code(&self) -> u8 {
+        self.problems.iter().map(|p| p.class.exit_code()).min().unwrap_or(0)
+    }
+}
+
+/// Checks the whole repository.
+pub fn fsck(repo: &Repo, opts: &Options, progress: &dyn Progress, stop: &AtomicBool) -> Result<Report, odb::Error> {
+    let mut report = Report::default();
+    let checksums = if opts.quick { repo.checksums()? } else { Default::default() };
+    let objects = if opts.connectivity_only { Vec::new() } else { repo.list_objects()? };
+    progress.set_total(objects.len() as u64);
+    for entry in objects {
+        if stop.load(Ordering::Relaxed) {
+            report.interrupted = true;
+            return Ok(report);
+        }
+        progress.inc(1);
+        let id = match entry {
+            Ok(id) => id,
+            Err(path) => {
+                report.problems.push(Finding {
+                    class: Class::Schema,
+                    code: "schema.bad_object_name",
+                    message: format!("{} is not named <digest>.<ext> for its type", path.display()),
+                    detail: Detail::path(path),
+                });
+                continue;
+            }
+        };
+        report.objects += 1;
+        check_object(repo, &id, opts, &checksums, &mut report);
+    }
+    check_refs(repo, &mut report)?;
+    sweep_temp(repo, opts.grace, &mut report)?;
+    Ok(report)
+}
+
+fn check_object(
+    repo: &Repo,
+    id: &ObjectId,
+    opts: &Options,
+    checksums: &std::collections::HashMap<String, odb::Checksum>,
+    report: &mut Report,
+) {
+    let path = repo.object_path(id);
+    let trusted = opts.quick
+        && checksums.get(&id.to_string()).is_some_and(|sum| {
+            std::fs::read(&path).is_ok_and(|b| b.len() as u64 == sum.size && *blake3::hash(&b).as_bytes() == sum.blake3)
+        });
+    match id.artifact_type.rule().encoding() {
+        Encoding::Raw => {
+            if !trusted {
+                if let Err(e) = repo.copy_raw(id, &mut std::io::sink()) {
+                    report.problems.push(Finding::from_error(&e));
+                }
+            }
+        }
+        Encoding::Json => {
+            let value = if trusted { repo.read_json(id) } else { check_json_file(repo, id, &path) };
+            match value {
+                Ok(value) => {
+                    if let Ok(files) = repo.proof_files(id) {
+                        report.proof_files += files.len() as u64;
+                    }
+                    if opts.strict {
+                        check_proofs(id, &value, report);
+                    }
+                }
+                Err(e) => report.problems.push(Finding::from_error(&e)),
+            }
+        }
+    }
+}
+
+/// Reads a stored JSON object: its digest, its canonical form, and its proof files.
+fn check_json_file(repo: &Repo, id: &ObjectId, path: &std::path::Path) -> Result<canon::Value, odb::Error> {
+    let bytes = std::fs::read(path).map_err(|e| odb::Error::Io { what: "reading", path: path.to_path_buf(), source: e })?;
+    let value = repo.read_json(id)?;
+    let stored = canon::parse(&bytes).map_err(|source| odb::Error::Canon { object: id.to_string(), source })?;
+    let mut canonical = canon::to_bytes(&stored).map_err(|source| odb::Error::Canon { object: id.to_string(), source })?;
+    canonical.push(b'\n');
+    if canonical != bytes {
+        return Err(odb::Error::Corrupt {
+            object: id.to_string(),
+            path: path.to_path_buf(),
+            method: "canonical-json",
+            expected: "canonical JSON + LF".to_string(),
+            found: format!("{} bytes that are not canonical", bytes.len()),
+        });
+    }
+    Ok(value)
+}
+
+/// Verifies every proof of a JSON object (strict mode).
+fn check_proofs(id: &ObjectId, value: &canon::Value, report: &mut Report) {
+    for result in crate::vc::verify_proofs(value) {
+        report.proofs_verified += 1;
+        if let Err(e) = result.outcome {
+            let mut finding = Finding::from_error(&e);
+            finding.message = format!("{id}: proof by {}: {}", result.verification_method, finding.message);
+            finding.detail.object = Some(id.to_string());
+            report.problems.push(finding);
+        }
+    }
+}
+
+fn check_refs(repo: &Repo, report: &mut Report) -> Result<(), odb::Error> {
+    let refs = match repo.refs() {
+        Ok(refs) => refs,
+        Err(e) => {
+            report.problems.push(Finding::from_error(&e));
+            return Ok(());
+        }
+    };
+    for (name, digest) in refs {
+        report.refs += 1;
+        if !ref_target_exists(repo, &name, &digest)? {
+            let object = match ref_object_type(&name) {
+                Some(t) => format!("{t}:{digest}"),
+                None => format!("*:{digest}"),
+            };
+            report.problems.push(Finding {
+                class: Class::Missing,
+                code: "missing.ref_target",
+                message: format!("ref {name} points at {object}, which is not stored"),
+                detail: Detail::object(object).mismatch("a stored object", "nothing"),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Whether the object a ref names is stored (any type when the namespace does not say).
+pub fn ref_target_exists(repo: &Repo, name: &RefName, digest: &canon::Digest) -> Result<bool, odb::Error> {
+    if let Some(t) = ref_object_type(name) {
+        let t = ArtifactType::new(t).expect("namespace types are valid");
+        return Ok(repo.has(&ObjectId::new(t, *digest)));
+    }
+    let root = repo.objects_dir();
+    let types = std::fs::read_dir(&root).map_err(|e| odb::Error::Io { what: "listing", path: root.clone(), source: e })?;
+    for t in types.flatten() {
+        if let Some(t) = t.file_name().to_str().and_then(|s| ArtifactType::new(s).ok()) {
+            if repo.has(&ObjectId::new(t, *digest)) {
+                return Ok(true);
+            }
+        }
+    }
+    Ok(false)
+}
+
+fn sweep_temp(repo: &Repo, grace: Duration, report: &mut Report) -> Result<(), odb::Error> {
+    let dir = repo.dir().join("tmp");
+    let entries = match std::fs::read_dir(&dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(odb::Error::Io { what: "listing", path: dir, source: e }),
+    };
+    let now = SystemTime::now();
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let old = entry
+            .metadata()
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| now.duration_since(t).ok())
+            .is_some_and(|age| age >= grace);
+        if old && !odb::temp_in_use(&path) && std::fs::remove_file(&path).is_ok() {
+            report.temp_removed.push(path);
+        } else {
+            report.temp_kept.push(path);
+        }
+    }
+    Ok(())
+}

@@ -18,6 +18,7 @@ pub mod error;
 pub mod fsck;
 pub mod mmr;
 pub mod odb;
+pub mod progress;
 pub mod schema;
 pub mod vc;
 

@@ -5,6 +5,7 @@ mod canon;
 mod key;
 mod mmr;
 mod output;
+mod progress;
 mod quickstart;
 mod repo;
 mod vc;

@@ -2,8 +2,22 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
 
-use super::Ctx;
+use msez::artifact::{ArtifactType, ObjectId};
+use msez::canon::Digest;
+use msez::fsck;
+use msez::odb::{Expect, RefName, Repo, ref_object_type};
+
+use super::progress::Bar;
+use super::{Ctx, written};
+
+/// The sample hooks `msez init` installs as `.msez/hooks/<name>.sample`.
+pub const SAMPLE_HOOKS: &[(&str, &str)] = &[
+    ("pre-push", include_str!("../../hooks/pre-push")),
+    ("pre-ref-update", include_str!("../../hooks/pre-ref-update")),
+    ("post-ref-update", include_str!("../../hooks/post-ref-update")),
+];
 
 /// `msez init [DIR]`.
 #[derive(Debug, clap::Args)]
@@ -15,11 +29,11 @@ pub struct InitArgs {
 /// `msez update-ref REF NEW [--old OLD]`.
 #[derive(Debug, clap::Args)]
 pub struct UpdateRefArgs {
-    /// The ref, e.g. `refs/assets/<asset_id>/core/head`.
+    /// The ref, e.g. `refs/assets/<asset_id>/core/head` (the `refs/` prefix is optional).
     pub name: String,
-    /// The new value: a digest or `TYPE:DIGEST`.
+    /// The new value: a digest or `TYPE:DIGEST` of a stored object.
     pub new: String,
-    /// Move only if the ref holds this now (`0` * 64 or `none`: only if absent).
+    /// Move only if the ref holds this digest now (`none`: only if it does not exist).
     #[arg(long)]
     pub old: Option<String>,
     /// Why, for the reflog.
@@ -34,7 +48,7 @@ pub struct RefsArgs {}
 /// `msez show OBJECT`.
 #[derive(Debug, clap::Args)]
 pub struct ShowArgs {
-    /// `TYPE:DIGEST` or a ref.
+    /// `TYPE:DIGEST` or a ref (`assets/<asset_id>/core/head`).
     pub object: String,
 }
 
@@ -45,29 +59,190 @@ pub struct ReflogArgs {
     pub name: String,
 }
 
-/// `msez fsck`.
+/// `msez fsck [--strict] [--quick] [--connectivity-only] [--grace DURATION]`.
 #[derive(Debug, clap::Args)]
 pub struct FsckArgs {
     /// Also verify every proof of every object.
     #[arg(long)]
     pub strict: bool,
+    /// Trust object files whose blake3 checksum matches .msez/index (fast path).
+    #[arg(long)]
+    pub quick: bool,
+    /// Check only that refs point at stored objects.
+    #[arg(long)]
+    pub connectivity_only: bool,
+    /// Leave temp files younger than this (e.g. 30m, 1h).
+    #[arg(long, default_value = "1h", value_parser = humantime::parse_duration)]
+    pub grace: std::time::Duration,
 }
 
-pub fn init(_a: InitArgs, _ctx: &Ctx) -> super::Result<ExitCode> {
+/// Opens the repository enclosing the working directory (write commands need one).
+pub fn open_repo(ctx: &Ctx) -> super::Result<Repo> {
+    Ok(Repo::discover(&ctx.cwd)?)
+}
+
+/// Creates a repository.
+pub fn init(args: InitArgs, ctx: &Ctx) -> super::Result<ExitCode> {
+    let dir = args.dir.as_deref().map(|d| ctx.path(d)).unwrap_or_else(|| ctx.cwd.clone());
+    let repo = Repo::init(&dir, SAMPLE_HOOKS)?;
+    let value = serde_json::json!({"repository": repo.dir(), "format_version": msez::odb::FORMAT_VERSION});
+    written(ctx.out.emit(&value, |w| writeln!(w, "Initialized empty msez repository in {}", repo.dir().display())))?;
     Ok(ExitCode::SUCCESS)
 }
-pub fn update_ref(_a: UpdateRefArgs, _ctx: &Ctx) -> super::Result<ExitCode> {
+
+/// Parses `TYPE:DIGEST` or a ref into an object id (a ref's type comes from its namespace).
+pub fn resolve_object(repo: &Repo, name: &str) -> super::Result<ObjectId> {
+    if let Some((t, _)) = name.split_once(':') {
+        if !t.contains('/') {
+            return Ok(name.parse()?);
+        }
+    }
+    let ref_name = RefName::new(name)?;
+    let digest = repo.read_ref(&ref_name)?.ok_or_else(|| msez::odb::Error::Missing { object: ref_name.to_string() })?;
+    find_typed(repo, &ref_name, digest)
+}
+
+fn find_typed(repo: &Repo, name: &RefName, digest: Digest) -> super::Result<ObjectId> {
+    if let Some(t) = ref_object_type(name) {
+        return Ok(ObjectId::new(ArtifactType::new(t)?, digest));
+    }
+    let root = repo.objects_dir();
+    let mut types: Vec<ArtifactType> = std::fs::read_dir(&root)
+        .map_err(|e| msez::Error::io("listing", &root, e))?
+        .flatten()
+        .filter_map(|e| e.file_name().to_str().and_then(|s| ArtifactType::new(s).ok()))
+        .collect();
+    types.sort();
+    types
+        .into_iter()
+        .map(|t| ObjectId::new(t, digest))
+        .find(|id| repo.has(id))
+        .ok_or_else(|| msez::odb::Error::Missing { object: format!("*:{digest} (from {name})") }.into())
+}
+
+/// Moves a ref under its lock.
+pub fn update_ref(args: UpdateRefArgs, ctx: &Ctx) -> super::Result<ExitCode> {
+    let repo = open_repo(ctx)?;
+    let name = RefName::new(&args.name)?;
+    let new = match args.new.split_once(':') {
+        Some(_) => {
+            let id: ObjectId = args.new.parse()?;
+            if !repo.has(&id) {
+                return Err(msez::odb::Error::Missing { object: id.to_string() }.into());
+            }
+            id.digest
+        }
+        None => {
+            let digest = Digest::parse_loose(&args.new)?;
+            find_typed(&repo, &name, digest)?;
+            digest
+        }
+    };
+    let expect = match args.old.as_deref() {
+        None => Expect::Any,
+        Some("none" | "") => Expect::Absent,
+        Some(s) if s.bytes().all(|b| b == b'0') => Expect::Absent,
+        Some(s) => Expect::Exactly(Digest::parse_loose(s)?),
+    };
+    let update = repo.update_ref(&name, new, expect, &args.reason)?;
+    for w in &update.warnings {
+        ctx.out.note(format!("warning: {w}"));
+    }
+    written(ctx.out.emit(&update, |w| {
+        let old = update.entry.old.map(|d| d.to_hex()).unwrap_or_else(|| "(none)".into());
+        writeln!(w, "{name}: {old} -> {new}")
+    }))?;
     Ok(ExitCode::SUCCESS)
 }
-pub fn refs(_a: RefsArgs, _ctx: &Ctx) -> super::Result<ExitCode> {
+
+/// Lists refs.
+pub fn refs(_args: RefsArgs, ctx: &Ctx) -> super::Result<ExitCode> {
+    let repo = open_repo(ctx)?;
+    let refs = repo.refs()?;
+    let value: serde_json::Map<String, serde_json::Value> =
+        refs.iter().map(|(n, d)| (n.to_string(), serde_json::Value::String(d.to_hex()))).collect();
+    written(ctx.out.emit(&serde_json::json!({ "refs": value }), |w| {
+        for (n, d) in &refs {
+            writeln!(w, "{d} {n}")?;
+        }
+        Ok(())
+    }))?;
     Ok(ExitCode::SUCCESS)
 }
-pub fn show(_a: ShowArgs, _ctx: &Ctx) -> super::Result<ExitCode> {
+
+/// Shows one object: JSON with the union of its proofs, raw bytes as stored.
+pub fn show(args: ShowArgs, ctx: &Ctx) -> super::Result<ExitCode> {
+    let repo = open_repo(ctx)?;
+    let id = resolve_object(&repo, &args.object)?;
+    let object = repo.object(&id)?;
+    match &object.value {
+        Some(value) => {
+            let doc = serde_json::json!({"id": id.to_string(), "path": object.path, "value": value});
+            written(ctx.out.emit(&doc, |w| {
+                serde_json::to_writer_pretty(&mut *w, value).map_err(std::io::Error::other)?;
+                writeln!(w)
+            }))?;
+        }
+        None if ctx.out.json => {
+            let size = std::fs::metadata(&object.path).map(|m| m.len()).unwrap_or(0);
+            written(ctx.out.emit(&serde_json::json!({"id": id.to_string(), "path": object.path, "size": size}), |_| Ok(())))?;
+        }
+        None => {
+            let stdout = std::io::stdout();
+            repo.copy_raw(&id, &mut stdout.lock())?;
+        }
+    }
     Ok(ExitCode::SUCCESS)
 }
-pub fn reflog(_a: ReflogArgs, _ctx: &Ctx) -> super::Result<ExitCode> {
+
+/// Shows a ref's moves, newest first.
+pub fn reflog(args: ReflogArgs, ctx: &Ctx) -> super::Result<ExitCode> {
+    let repo = open_repo(ctx)?;
+    let name = RefName::new(&args.name)?;
+    let mut entries = repo.reflog(&name)?;
+    entries.reverse();
+    written(ctx.out.emit(&serde_json::json!({"ref": name, "entries": entries}), |w| {
+        for e in &entries {
+            let old = e.old.map(|d| d.to_hex()).unwrap_or_else(|| "0".repeat(64));
+            writeln!(w, "{} {old} -> {} {}", e.time, e.new, e.reason)?;
+        }
+        Ok(())
+    }))?;
     Ok(ExitCode::SUCCESS)
 }
-pub fn fsck(_a: FsckArgs, _ctx: &Ctx) -> super::Result<ExitCode> {
-    Ok(ExitCode::SUCCESS)
+
+static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn on_interrupt(_: libc::c_int) {
+    INTERRUPTED.store(true, Ordering::Relaxed);
+}
+
+/// Installs a Ctrl-C handler that asks long operations to stop at the next safe point.
+pub fn interrupt_flag() -> &'static AtomicBool {
+    unsafe {
+        libc::signal(libc::SIGINT, on_interrupt as *const () as libc::sighandler_t);
+    }
+    &INTERRUPTED
+}
+
+/// Checks the repository.
+pub fn fsck(args: FsckArgs, ctx: &Ctx) -> super::Result<ExitCode> {
+    let repo = open_repo(ctx)?;
+    let opts = fsck::Options { strict: args.strict, quick: args.quick, connectivity_only: args.connectivity_only, grace: args.grace };
+    let bar = Bar::new(&ctx.out, "fsck");
+    let report = fsck::fsck(&repo, &opts, &bar, interrupt_flag())?;
+    bar.finish();
+    written(ctx.out.emit(&report, |w| {
+        for p in &report.problems {
+            writeln!(w, "{}: {}", p.class_name(), p.message)?;
+        }
+        for t in &report.temp_removed {
+            writeln!(w, "removed stale temp file {}", t.display())?;
+        }
+        if report.problems.is_empty() {
+            writeln!(w, "ok: {} objects, {} proof files, {} refs", report.objects, report.proof_files, report.refs)?;
+        }
+        Ok(())
+    }))?;
+    Ok(ExitCode::from(report.exit_code()))
 }

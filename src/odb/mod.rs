@@ -1,20 +1,127 @@
-//! The `.msez` repository.
+//! The `.msez` repository: objects, proofs, refs and reflog, locks, config, hooks.
+//!
+//! A [`Repo`] is a work tree with a `.msez` directory (layout in docs/formats.md). Objects are
+//! written once under `objects/<type>/<digest>.<ext>` and never changed, so `.msez/objects` is
+//! itself an MSEZ store root; proofs that arrive later are their own immutable files under
+//! `proofs/`; refs move only under a lock with compare-and-swap, and every move is logged.
+//! Every write is atomic (temp file in `tmp/`, fsync, rename, fsync the directory).
 
-use crate::error::{Class, Classify};
+mod config;
+mod error;
+mod hooks;
+mod index;
+mod lock;
+mod objects;
+mod proofs;
+mod refs;
+mod write;
 
-/// Repository failures.
-#[derive(Debug, thiserror::Error)]
-pub enum Error {
-    #[error("odb: {0}")]
-    Invalid(String),
+pub use config::Config;
+pub use error::Error;
+pub use hooks::{Event, HookEnv};
+pub use index::Checksum;
+pub use lock::{Expect, RefLock};
+pub use objects::{Object, Put};
+pub use proofs::{merge_proofs, proof_key};
+pub use refs::{RefName, ReflogEntry, ref_object_type};
+pub use write::{TEMP_PREFIX, is_locked as temp_in_use};
+
+use std::path::{Path, PathBuf};
+
+/// The name of the repository directory inside a work tree.
+pub const DIR_NAME: &str = ".msez";
+/// The repository format version this build reads and writes.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// An open repository.
+#[derive(Debug, Clone)]
+pub struct Repo {
+    worktree: PathBuf,
+    dir: PathBuf,
+    config: Config,
 }
 
-impl Classify for Error {
-    fn class(&self) -> Class {
-        Class::Io
+impl Repo {
+    /// Creates `<worktree>/.msez` with the standard layout; refuses to clobber an existing one.
+    pub fn init(worktree: &Path, sample_hooks: &[(&str, &str)]) -> Result<Repo, Error> {
+        let dir = worktree.join(DIR_NAME);
+        if dir.exists() {
+            return Err(Error::AlreadyExists { path: dir });
+        }
+        std::fs::create_dir_all(worktree).map_err(|e| Error::io("creating", worktree, e))?;
+        // Build the whole layout in a staging directory, then rename it into place, so a crash
+        // never leaves a half-initialized `.msez` that `open` would accept.
+        let staging = tempfile::Builder::new()
+            .prefix(".msez-init-")
+            .tempdir_in(worktree)
+            .map_err(|e| Error::io("creating a staging directory in", worktree, e))?;
+        for sub in ["objects", "proofs", "refs", "logs/refs", "index", "mmr", "hooks", "tmp"] {
+            let p = staging.path().join(sub);
+            std::fs::create_dir_all(&p).map_err(|e| Error::io("creating", &p, e))?;
+        }
+        let config = Config::default();
+        write::atomic_write(&staging.path().join("tmp"), &staging.path().join("config"), config.to_toml().as_bytes(), 0o644)?;
+        for (name, text) in sample_hooks {
+            let p = staging.path().join("hooks").join(format!("{name}.sample"));
+            write::atomic_write(&staging.path().join("tmp"), &p, text.as_bytes(), 0o755)?;
+        }
+        let staged = staging.keep();
+        std::fs::rename(&staged, &dir).map_err(|e| {
+            let _ = std::fs::remove_dir_all(&staged);
+            Error::io("moving the new repository into", &dir, e)
+        })?;
+        write::sync_dir(worktree)?;
+        Ok(Repo { worktree: worktree.to_path_buf(), dir, config })
     }
 
-    fn code(&self) -> &'static str {
-        "io.odb"
+    /// Opens the repository whose work tree is `worktree`.
+    pub fn open(worktree: &Path) -> Result<Repo, Error> {
+        let dir = worktree.join(DIR_NAME);
+        if !dir.is_dir() {
+            return Err(Error::NotARepository { start: worktree.to_path_buf() });
+        }
+        let config = Config::load(&dir.join("config"))?;
+        Ok(Repo { worktree: worktree.to_path_buf(), dir, config })
+    }
+
+    /// Finds the repository enclosing `start` (itself or a parent), if any.
+    pub fn find(start: &Path) -> Result<Option<Repo>, Error> {
+        let mut cur = Some(start);
+        while let Some(p) = cur {
+            if p.join(DIR_NAME).is_dir() {
+                return Repo::open(p).map(Some);
+            }
+            cur = p.parent();
+        }
+        Ok(None)
+    }
+
+    /// Like [`Repo::find`], but no repository is an error with a hint to run `msez init`.
+    pub fn discover(start: &Path) -> Result<Repo, Error> {
+        Repo::find(start)?.ok_or_else(|| Error::NotARepository { start: start.to_path_buf() })
+    }
+
+    /// The work tree (the directory holding `.msez`).
+    pub fn worktree(&self) -> &Path {
+        &self.worktree
+    }
+
+    /// The `.msez` directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The repository configuration.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// `.msez/objects`, a valid MSEZ store root.
+    pub fn objects_dir(&self) -> PathBuf {
+        self.dir.join("objects")
+    }
+
+    pub(crate) fn tmp_dir(&self) -> PathBuf {
+        self.dir.join("tmp")
     }
 }

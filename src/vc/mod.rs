@@ -20,3 +20,16 @@ impl Classify for Error {
         "signature.invalid"
     }
 }
+
+/// One proof's verification result (placeholder until the VC work lands).
+pub struct ProofResult {
+    /// The proof's verificationMethod.
+    pub verification_method: String,
+    /// Ok, or why the proof is invalid.
+    pub outcome: Result<(), Error>,
+}
+
+/// Verifies every proof of an object (placeholder).
+pub fn verify_proofs(_value: &crate::canon::Value) -> Vec<ProofResult> {
+    Vec::new()
+}

@@ -1,0 +1,83 @@
+//! `.msez/config`: TOML with the format version, hook settings, remotes and gc defaults.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use super::{Error, FORMAT_VERSION};
+
+/// The repository configuration.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Config {
+    /// Format version and digest algorithm.
+    pub core: Core,
+    /// Hook settings.
+    #[serde(default)]
+    pub hooks: Hooks,
+    /// Remotes by name.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub remote: BTreeMap<String, Remote>,
+}
+
+/// `[core]`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Core {
+    /// The repository format version (1).
+    pub format_version: u32,
+    /// The addressing digest (`sha256`).
+    pub digest: String,
+}
+
+/// `[hooks]`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Hooks {
+    /// How long a hook may run before it is killed and counted as failed.
+    pub timeout_seconds: u64,
+}
+
+impl Default for Hooks {
+    fn default() -> Self {
+        Hooks { timeout_seconds: 60 }
+    }
+}
+
+/// `[remote.<name>]`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Remote {
+    /// The remote's URL.
+    pub url: String,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            core: Core { format_version: FORMAT_VERSION, digest: "sha256".to_string() },
+            hooks: Hooks::default(),
+            remote: BTreeMap::new(),
+        }
+    }
+}
+
+impl Config {
+    /// Reads and checks a config file; an unknown format version is refused.
+    pub fn load(path: &Path) -> Result<Config, Error> {
+        let text = std::fs::read_to_string(path).map_err(|e| Error::io("reading", path, e))?;
+        let config: Config = toml::from_str(&text).map_err(|e| Error::Config { path: path.to_path_buf(), message: e.to_string() })?;
+        if config.core.format_version != FORMAT_VERSION || config.core.digest != "sha256" {
+            return Err(Error::Config {
+                path: path.to_path_buf(),
+                message: format!(
+                    "format_version {} / digest {} is not supported (this msez reads version {FORMAT_VERSION}, sha256)",
+                    config.core.format_version, config.core.digest
+                ),
+            });
+        }
+        Ok(config)
+    }
+
+    /// The TOML text of this config.
+    pub fn to_toml(&self) -> String {
+        toml::to_string(self).expect("the config serializes to TOML")
+    }
+}

@@ -1,0 +1,115 @@
+//! Ref locks: `<ref>.lock`, created exclusively; the compare-and-swap happens under it.
+
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::path::PathBuf;
+use std::time::SystemTime;
+
+use serde::Serialize;
+
+use crate::canon::Digest;
+
+use super::refs::{ReflogEntry, read_ref_file};
+use super::{Error, RefName, Repo, write};
+
+/// What a ref must hold before it moves.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub enum Expect {
+    /// Move whatever it holds.
+    Any,
+    /// Move only if the ref does not exist.
+    Absent,
+    /// Move only if the ref holds exactly this.
+    Exactly(Digest),
+}
+
+impl std::fmt::Display for Expect {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Expect::Any => f.write_str("any value"),
+            Expect::Absent => f.write_str("no ref"),
+            Expect::Exactly(d) => write!(f, "{d}"),
+        }
+    }
+}
+
+/// A held ref lock. Dropped without [`RefLock::commit`], it removes the lock and changes nothing.
+#[must_use = "a lock does nothing until committed; dropping it releases it"]
+pub struct RefLock<'r> {
+    repo: &'r Repo,
+    name: RefName,
+    ref_path: PathBuf,
+    lock_path: PathBuf,
+    file: Option<File>,
+}
+
+impl<'r> RefLock<'r> {
+    /// Takes the lock of `name`, failing at once if someone else holds it.
+    pub fn acquire(repo: &'r Repo, name: &RefName) -> Result<RefLock<'r>, Error> {
+        let ref_path = repo.ref_path(name);
+        let lock_path = PathBuf::from(format!("{}.lock", ref_path.display()));
+        if let Some(parent) = ref_path.parent() {
+            write::create_dir_all_synced(parent)?;
+        }
+        match OpenOptions::new().write(true).create_new(true).open(&lock_path) {
+            Ok(file) => Ok(RefLock { repo, name: name.clone(), ref_path, lock_path, file: Some(file) }),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                let age_secs = std::fs::metadata(&lock_path)
+                    .and_then(|m| m.modified())
+                    .ok()
+                    .and_then(|t| SystemTime::now().duration_since(t).ok())
+                    .map(|d| d.as_secs())
+                    .unwrap_or(0);
+                Err(Error::Locked { name: name.to_string(), path: lock_path, age_secs })
+            }
+            Err(e) => Err(Error::io("creating lock", &lock_path, e)),
+        }
+    }
+
+    /// The ref's value now (read under the lock).
+    pub fn current(&self) -> Result<Option<Digest>, Error> {
+        read_ref_file(&self.ref_path, &self.name)
+    }
+
+    /// Checks the precondition under the lock; returns the current value.
+    pub fn check(&self, expect: Expect) -> Result<Option<Digest>, Error> {
+        let found = self.current()?;
+        let ok = match expect {
+            Expect::Any => true,
+            Expect::Absent => found.is_none(),
+            Expect::Exactly(d) => found == Some(d),
+        };
+        if ok {
+            Ok(found)
+        } else {
+            Err(Error::RefMoved {
+                name: self.name.to_string(),
+                expected: expect.to_string(),
+                found: found.map(|d| d.to_hex()).unwrap_or_else(|| "no ref".to_string()),
+            })
+        }
+    }
+
+    /// Writes `new`, logs the move, and renames the lock over the ref (durable on return).
+    pub fn commit(mut self, old: Option<Digest>, new: Digest, reason: &str) -> Result<ReflogEntry, Error> {
+        let mut file = self.file.take().expect("an uncommitted lock holds its file");
+        file.write_all(format!("{new}\n").as_bytes()).map_err(|e| Error::io("writing", &self.lock_path, e))?;
+        file.sync_all().map_err(|e| Error::io("syncing", &self.lock_path, e))?;
+        drop(file);
+        // The reflog is written first, as git does: a crash before the rename leaves a log line
+        // for a move that did not happen (harmless), never a move without its log line.
+        let entry = ReflogEntry::now(old, new, reason);
+        write::append_line(&self.repo.reflog_path(&self.name), &entry.line())?;
+        std::fs::rename(&self.lock_path, &self.ref_path).map_err(|e| Error::io("moving lock over", &self.ref_path, e))?;
+        write::sync_dir(self.ref_path.parent().expect("refs have a parent"))?;
+        Ok(entry)
+    }
+}
+
+impl Drop for RefLock<'_> {
+    fn drop(&mut self) {
+        if self.file.take().is_some() {
+            let _ = std::fs::remove_file(&self.lock_path);
+        }
+    }
+}

@@ -1,0 +1,296 @@
+//! Objects: `.msez/objects/<type>/<digest>.json` (canonical JSON + LF) or `.bin` (raw bytes),
+//! written once, never changed, checked against their name on every read.
+
+use std::fs::File;
+use std::io::{BufReader, Read, Write};
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+use sha2::Digest as _;
+
+use crate::artifact::{self, ArtifactType, ObjectId};
+use crate::canon::{self, Digest, DigestRule, Encoding, Value};
+
+use super::index::Checksum;
+use super::proofs::{merge_proofs, proof_key, proof_list};
+use super::write::Staged;
+use super::{Error, Repo};
+
+const CHUNK: usize = 1 << 20;
+
+/// What storing an object did.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Put {
+    /// `TYPE:DIGEST`.
+    #[serde(serialize_with = "display")]
+    pub id: ObjectId,
+    /// Whether the object file was new.
+    pub created: bool,
+    /// Proofs that were new to the object's proof set (written as proof files).
+    pub proofs_added: usize,
+    /// Bytes in the object file.
+    pub size: u64,
+}
+
+fn display<S: serde::Serializer, T: std::fmt::Display>(v: &T, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_str(v)
+}
+
+/// A stored object as readers see it.
+#[derive(Clone, Debug)]
+pub struct Object {
+    /// `TYPE:DIGEST`.
+    pub id: ObjectId,
+    /// The object file.
+    pub path: PathBuf,
+    /// For JSON types: the document with the union of its proofs.
+    pub value: Option<Value>,
+}
+
+impl Repo {
+    /// Where `id` is (or would be) stored.
+    pub fn object_path(&self, id: &ObjectId) -> PathBuf {
+        artifact::store_path(&self.objects_dir(), id)
+    }
+
+    /// Whether `id` is stored.
+    pub fn has(&self, id: &ObjectId) -> bool {
+        self.object_path(id).is_file()
+    }
+
+    /// Stores a JSON artifact; an existing object gains the proofs it lacked.
+    pub fn put_json(&self, artifact_type: &ArtifactType, value: &Value) -> Result<Put, Error> {
+        let rule = artifact_type.rule();
+        let label = || format!("{artifact_type}:(new)");
+        let digest = rule.digest_json(value).map_err(|source| Error::Canon { object: label(), source })?;
+        let id = ObjectId::new(artifact_type.clone(), digest);
+        check_declared(rule, value, &id)?;
+        let path = self.object_path(&id);
+        if path.is_file() {
+            return self.merge_into_existing(&id, value, &path);
+        }
+        let mut bytes = canon::to_bytes(value).map_err(|source| Error::Canon { object: id.to_string(), source })?;
+        bytes.push(b'\n');
+        let mut staged = Staged::new(&self.tmp_dir())?;
+        staged.file.write_all(&bytes).map_err(|e| Error::io("writing", staged.file.path().to_path_buf(), e))?;
+        let sum = Checksum { blake3: *blake3::hash(&bytes).as_bytes(), size: bytes.len() as u64 };
+        if !staged.persist_new(&path, 0o444)? {
+            // Another writer stored it between our check and our rename.
+            return self.merge_into_existing(&id, value, &path);
+        }
+        self.record_checksum(&id, sum)?;
+        Ok(Put { id, created: true, proofs_added: 0, size: sum.size })
+    }
+
+    fn merge_into_existing(&self, id: &ObjectId, value: &Value, path: &Path) -> Result<Put, Error> {
+        let size = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+        if !id.artifact_type.rule().proofs_outside_digest() {
+            return Ok(Put { id: id.clone(), created: false, proofs_added: 0, size });
+        }
+        let stored = self.read_json(id)?;
+        let known: Vec<(String, String)> = proof_list(&stored).iter().map(proof_key).collect();
+        let mut added = 0;
+        for proof in proof_list(value) {
+            if !known.contains(&proof_key(&proof)) && self.add_proof_file(id, &proof)? {
+                added += 1;
+            }
+        }
+        Ok(Put { id: id.clone(), created: false, proofs_added: added, size })
+    }
+
+    /// Stores an artifact from a stream. Raw types are streamed (memory stays flat at any
+    /// size); JSON types are read whole, up to [`canon::MAX_JSON_BYTES`], and canonicalized.
+    pub fn put_reader(&self, artifact_type: &ArtifactType, mut reader: impl Read) -> Result<Put, Error> {
+        let rule = artifact_type.rule();
+        if rule.encoding() == Encoding::Json {
+            let mut bytes = Vec::new();
+            (&mut reader)
+                .take(canon::MAX_JSON_BYTES as u64 + 1)
+                .read_to_end(&mut bytes)
+                .map_err(|e| Error::io("reading input for", artifact_type.as_str(), e))?;
+            let value = canon::parse(&bytes).map_err(|source| Error::Canon { object: format!("{artifact_type}:(input)"), source })?;
+            return self.put_json(artifact_type, &value);
+        }
+        if rule == DigestRule::Lawpack {
+            return Err(Error::Artifact(artifact::Error::Unsupported { object: format!("{artifact_type}:(input)") }));
+        }
+        let mut staged = Staged::new(&self.tmp_dir())?;
+        let (digest, sum) = hash_copy(&mut reader, &mut staged.file)?;
+        let id = ObjectId::new(artifact_type.clone(), digest);
+        let path = self.object_path(&id);
+        if staged.persist_new(&path, 0o444)? {
+            self.record_checksum(&id, sum)?;
+            Ok(Put { id, created: true, proofs_added: 0, size: sum.size })
+        } else {
+            Ok(Put { id, created: false, proofs_added: 0, size: sum.size })
+        }
+    }
+
+    /// Reads a JSON object, checks it against its name, and adds its later proofs.
+    pub fn read_json(&self, id: &ObjectId) -> Result<Value, Error> {
+        let path = self.object_path(id);
+        let bytes = match std::fs::read(&path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(Error::Missing { object: id.to_string() }),
+            Err(e) => return Err(Error::io("reading", &path, e)),
+        };
+        let mut value = parse_checked(id, &path, &bytes)?;
+        let extra: Vec<Value> = self.proof_files(id)?.into_iter().map(|(_, v)| v).collect();
+        if !extra.is_empty() {
+            merge_proofs(&mut value, &extra);
+        }
+        Ok(value)
+    }
+
+    /// Reads any object: JSON types parsed (with proofs), raw types only located.
+    pub fn object(&self, id: &ObjectId) -> Result<Object, Error> {
+        let path = self.object_path(id);
+        if id.artifact_type.rule().encoding() == Encoding::Json {
+            let value = self.read_json(id)?;
+            Ok(Object { id: id.clone(), path, value: Some(value) })
+        } else if path.is_file() {
+            Ok(Object { id: id.clone(), path, value: None })
+        } else {
+            Err(Error::Missing { object: id.to_string() })
+        }
+    }
+
+    /// Streams a raw object's bytes into `out`, checking them against the name as they pass;
+    /// a mismatch is reported after the copy (the caller discards what it wrote).
+    pub fn copy_raw(&self, id: &ObjectId, out: &mut impl Write) -> Result<u64, Error> {
+        let path = self.object_path(id);
+        let file = match File::open(&path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(Error::Missing { object: id.to_string() }),
+            Err(e) => return Err(Error::io("opening", &path, e)),
+        };
+        let (digest, sum) = hash_copy(&mut BufReader::with_capacity(CHUNK, file), out)?;
+        if digest != id.digest {
+            return Err(Error::Corrupt { object: id.to_string(), path, method: "bytes", expected: id.digest.to_hex(), found: digest.to_hex() });
+        }
+        Ok(sum.size)
+    }
+
+    /// Every stored object (by walking `objects/`), sorted; files whose names are not
+    /// `<digest>.<ext>` are returned as `Err(path)`.
+    pub fn list_objects(&self) -> Result<Vec<Result<ObjectId, PathBuf>>, Error> {
+        let root = self.objects_dir();
+        let mut out = Vec::new();
+        let types = std::fs::read_dir(&root).map_err(|e| Error::io("listing", &root, e))?;
+        for t in types {
+            let t = t.map_err(|e| Error::io("listing", &root, e))?;
+            let tpath = t.path();
+            let Some(artifact_type) = t.file_name().to_str().and_then(|s| ArtifactType::new(s).ok()) else {
+                out.push(Err(tpath));
+                continue;
+            };
+            let files = std::fs::read_dir(&tpath).map_err(|e| Error::io("listing", &tpath, e))?;
+            for f in files {
+                let f = f.map_err(|e| Error::io("listing", &tpath, e))?;
+                let id = f.file_name().to_str().and_then(|name| {
+                    let (stem, _) = name.split_once('.')?;
+                    let id = ObjectId::new(artifact_type.clone(), stem.parse().ok()?);
+                    (artifact::store_path(&root, &id) == f.path()).then_some(id)
+                });
+                out.push(id.ok_or_else(|| f.path()));
+            }
+        }
+        out.sort_by(|a, b| match (a, b) {
+            (Ok(x), Ok(y)) => x.cmp(y),
+            (Err(x), Err(y)) => x.cmp(y),
+            (Ok(_), Err(_)) => std::cmp::Ordering::Less,
+            (Err(_), Ok(_)) => std::cmp::Ordering::Greater,
+        });
+        Ok(out)
+    }
+}
+
+/// Parses a stored JSON object and checks that its content gives the digest in its name.
+pub(crate) fn parse_checked(id: &ObjectId, path: &Path, bytes: &[u8]) -> Result<Value, Error> {
+    let value = canon::parse(bytes).map_err(|source| Error::Canon { object: id.to_string(), source })?;
+    let rule = id.artifact_type.rule();
+    let digest = rule.digest_json(&value).map_err(|source| Error::Canon { object: id.to_string(), source })?;
+    if digest != id.digest {
+        return Err(Error::Corrupt {
+            object: id.to_string(),
+            path: path.to_path_buf(),
+            method: rule.method(),
+            expected: id.digest.to_hex(),
+            found: digest.to_hex(),
+        });
+    }
+    check_declared(rule, &value, id)?;
+    Ok(value)
+}
+
+/// A receipt's `next_root` (or a genesis' `asset_id`, a lock's snapshot digest) must be the
+/// digest its content gives.
+fn check_declared(rule: DigestRule, value: &Value, id: &ObjectId) -> Result<(), Error> {
+    let Some(declared) = rule.declared(value) else {
+        return match rule {
+            DigestRule::NextRoot(_) => Err(Error::DeclaredMismatch {
+                object: id.to_string(),
+                field: "next_root",
+                declared: "(absent)".to_string(),
+                computed: id.digest.to_hex(),
+            }),
+            _ => Ok(()),
+        };
+    };
+    if Digest::parse_loose(declared).ok() == Some(id.digest) {
+        return Ok(());
+    }
+    let field = match rule {
+        DigestRule::NextRoot(_) => "next_root",
+        DigestRule::AssetId => "asset_id",
+        _ => "snapshot_digest_sha256",
+    };
+    Err(Error::DeclaredMismatch { object: id.to_string(), field, declared: declared.to_string(), computed: id.digest.to_hex() })
+}
+
+/// Copies `reader` to `out` while computing SHA-256 (the name) and blake3 (the index checksum).
+///
+/// SHA-256 runs on a second thread so the two hashes and the copy overlap on two cores.
+fn hash_copy(reader: &mut impl Read, out: &mut impl Write) -> Result<(Digest, Checksum), Error> {
+    use std::sync::mpsc;
+    let (tx, rx) = mpsc::sync_channel::<std::sync::Arc<Vec<u8>>>(4);
+    std::thread::scope(|scope| {
+        let sha = scope.spawn(move || {
+            let mut h = sha2::Sha256::new();
+            for chunk in rx {
+                h.update(&chunk[..]);
+            }
+            Digest(h.finalize().into())
+        });
+        let mut b3 = blake3::Hasher::new();
+        let mut size = 0u64;
+        let result = (|| {
+            loop {
+                let mut buf = vec![0u8; CHUNK];
+                let mut filled = 0;
+                while filled < CHUNK {
+                    match reader.read(&mut buf[filled..]) {
+                        Ok(0) => break,
+                        Ok(n) => filled += n,
+                        Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                        Err(e) => return Err(Error::io("reading input", "<stream>", e)),
+                    }
+                }
+                if filled == 0 {
+                    return Ok(());
+                }
+                buf.truncate(filled);
+                let chunk = std::sync::Arc::new(buf);
+                if tx.send(chunk.clone()).is_err() {
+                    return Ok(());
+                }
+                b3.update(&chunk);
+                out.write_all(&chunk).map_err(|e| Error::io("writing", "<object>", e))?;
+                size += filled as u64;
+            }
+        })();
+        drop(tx);
+        let digest = sha.join().expect("the hashing thread does not panic");
+        result.map(|()| (digest, Checksum { blake3: *b3.finalize().as_bytes(), size }))
+    })
+}

@@ -1,0 +1,14 @@
+//! Progress reporting for long operations; the CLI draws it, the library only counts.
+
+/// Receives progress from a long operation.
+pub trait Progress: Sync {
+    /// The total amount of work, when known.
+    fn set_total(&self, _total: u64) {}
+    /// `n` more units done.
+    fn inc(&self, _n: u64) {}
+}
+
+/// Reports nothing.
+pub struct Silent;
+
+impl Progress for Silent {}
