@@ -87,12 +87,18 @@ pub struct Detail {
 impl Detail {
     /// Detail naming only an object.
     pub fn object(object: impl Into<String>) -> Self {
-        Detail { object: Some(object.into()), ..Default::default() }
+        Detail {
+            object: Some(object.into()),
+            ..Default::default()
+        }
     }
 
     /// Detail naming only a path.
     pub fn path(path: impl Into<PathBuf>) -> Self {
-        Detail { path: Some(path.into()), ..Default::default() }
+        Detail {
+            path: Some(path.into()),
+            ..Default::default()
+        }
     }
 
     /// Adds expected and found values.
@@ -135,7 +141,12 @@ impl Finding {
             message.push_str(&cause.to_string());
             source = cause.source();
         }
-        Finding { class: err.class(), code: err.code(), message, detail: err.detail() }
+        Finding {
+            class: err.class(),
+            code: err.code(),
+            message,
+            detail: err.detail(),
+        }
     }
 }
 
@@ -211,7 +222,11 @@ pub enum Error {
 impl Error {
     /// An I/O error while doing `what` to `path`.
     pub fn io(what: &'static str, path: impl Into<PathBuf>, source: std::io::Error) -> Self {
-        Error::Io { what, path: path.into(), source }
+        Error::Io {
+            what,
+            path: path.into(),
+            source,
+        }
     }
 }
 

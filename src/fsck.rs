@@ -33,7 +33,12 @@ pub struct Options {
 
 impl Default for Options {
     fn default() -> Self {
-        Options { strict: false, quick: false, connectivity_only: false, grace: Duration::from_secs(3600) }
+        Options {
+            strict: false,
+            quick: false,
+            connectivity_only: false,
+            grace: Duration::from_secs(3600),
+        }
     }
 }
 
@@ -61,15 +66,32 @@ pub struct Report {
 impl Report {
     /// 0 when clean; else the exit code of the most fundamental problem class found.
     pub fn exit_code(&self) -> u8 {
-        self.problems.iter().map(|p| p.class.exit_code()).min().unwrap_or(0)
+        self.problems
+            .iter()
+            .map(|p| p.class.exit_code())
+            .min()
+            .unwrap_or(0)
     }
 }
 
 /// Checks the whole repository.
-pub fn fsck(repo: &Repo, opts: &Options, progress: &dyn Progress, stop: &AtomicBool) -> Result<Report, odb::Error> {
+pub fn fsck(
+    repo: &Repo,
+    opts: &Options,
+    progress: &dyn Progress,
+    stop: &AtomicBool,
+) -> Result<Report, odb::Error> {
     let mut report = Report::default();
-    let checksums = if opts.quick { repo.checksums()? } else { Default::default() };
-    let objects = if opts.connectivity_only { Vec::new() } else { repo.list_objects()? };
+    let checksums = if opts.quick {
+        repo.checksums()?
+    } else {
+        Default::default()
+    };
+    let objects = if opts.connectivity_only {
+        Vec::new()
+    } else {
+        repo.list_objects()?
+    };
     progress.set_total(objects.len() as u64);
     for entry in objects {
         if stop.load(Ordering::Relaxed) {
@@ -83,7 +105,10 @@ pub fn fsck(repo: &Repo, opts: &Options, progress: &dyn Progress, stop: &AtomicB
                 report.problems.push(Finding {
                     class: Class::Schema,
                     code: "schema.bad_object_name",
-                    message: format!("{} is not named <digest>.<ext> for its type", path.display()),
+                    message: format!(
+                        "{} is not named <digest>.<ext> for its type",
+                        path.display()
+                    ),
                     detail: Detail::path(path),
                 });
                 continue;
@@ -107,7 +132,9 @@ fn check_object(
     let path = repo.object_path(id);
     let trusted = opts.quick
         && checksums.get(&id.to_string()).is_some_and(|sum| {
-            std::fs::read(&path).is_ok_and(|b| b.len() as u64 == sum.size && *blake3::hash(&b).as_bytes() == sum.blake3)
+            std::fs::read(&path).is_ok_and(|b| {
+                b.len() as u64 == sum.size && *blake3::hash(&b).as_bytes() == sum.blake3
+            })
         });
     match id.artifact_type.rule().encoding() {
         Encoding::Raw => {
@@ -118,7 +145,11 @@ fn check_object(
             }
         }
         Encoding::Json => {
-            let value = if trusted { repo.read_json(id) } else { check_json_file(repo, id, &path) };
+            let value = if trusted {
+                repo.read_json(id)
+            } else {
+                check_json_file(repo, id, &path)
+            };
             match value {
                 Ok(value) => {
                     if let Ok(files) = repo.proof_files(id) {
@@ -135,11 +166,25 @@ fn check_object(
 }
 
 /// Reads a stored JSON object: its digest, its canonical form, and its proof files.
-fn check_json_file(repo: &Repo, id: &ObjectId, path: &std::path::Path) -> Result<canon::Value, odb::Error> {
-    let bytes = std::fs::read(path).map_err(|e| odb::Error::Io { what: "reading", path: path.to_path_buf(), source: e })?;
+fn check_json_file(
+    repo: &Repo,
+    id: &ObjectId,
+    path: &std::path::Path,
+) -> Result<canon::Value, odb::Error> {
+    let bytes = std::fs::read(path).map_err(|e| odb::Error::Io {
+        what: "reading",
+        path: path.to_path_buf(),
+        source: e,
+    })?;
     let value = repo.read_json(id)?;
-    let stored = canon::parse(&bytes).map_err(|source| odb::Error::Canon { object: id.to_string(), source })?;
-    let mut canonical = canon::to_bytes(&stored).map_err(|source| odb::Error::Canon { object: id.to_string(), source })?;
+    let stored = canon::parse(&bytes).map_err(|source| odb::Error::Canon {
+        object: id.to_string(),
+        source,
+    })?;
+    let mut canonical = canon::to_bytes(&stored).map_err(|source| odb::Error::Canon {
+        object: id.to_string(),
+        source,
+    })?;
     canonical.push(b'\n');
     if canonical != bytes {
         return Err(odb::Error::Corrupt {
@@ -159,7 +204,10 @@ fn check_proofs(id: &ObjectId, value: &canon::Value, report: &mut Report) {
         report.proofs_verified += 1;
         if let Err(e) = result.outcome {
             let mut finding = Finding::from_error(&e);
-            finding.message = format!("{id}: proof by {}: {}", result.verification_method, finding.message);
+            finding.message = format!(
+                "{id}: proof by {}: {}",
+                result.verification_method, finding.message
+            );
             finding.detail.object = Some(id.to_string());
             report.problems.push(finding);
         }
@@ -193,15 +241,27 @@ fn check_refs(repo: &Repo, report: &mut Report) -> Result<(), odb::Error> {
 }
 
 /// Whether the object a ref names is stored (any type when the namespace does not say).
-pub fn ref_target_exists(repo: &Repo, name: &RefName, digest: &canon::Digest) -> Result<bool, odb::Error> {
+pub fn ref_target_exists(
+    repo: &Repo,
+    name: &RefName,
+    digest: &canon::Digest,
+) -> Result<bool, odb::Error> {
     if let Some(t) = ref_object_type(name) {
         let t = ArtifactType::new(t).expect("namespace types are valid");
         return Ok(repo.has(&ObjectId::new(t, *digest)));
     }
     let root = repo.objects_dir();
-    let types = std::fs::read_dir(&root).map_err(|e| odb::Error::Io { what: "listing", path: root.clone(), source: e })?;
+    let types = std::fs::read_dir(&root).map_err(|e| odb::Error::Io {
+        what: "listing",
+        path: root.clone(),
+        source: e,
+    })?;
     for t in types.flatten() {
-        if let Some(t) = t.file_name().to_str().and_then(|s| ArtifactType::new(s).ok()) {
+        if let Some(t) = t
+            .file_name()
+            .to_str()
+            .and_then(|s| ArtifactType::new(s).ok())
+        {
             if repo.has(&ObjectId::new(t, *digest)) {
                 return Ok(true);
             }
@@ -215,7 +275,13 @@ fn sweep_temp(repo: &Repo, grace: Duration, report: &mut Report) -> Result<(), o
     let entries = match std::fs::read_dir(&dir) {
         Ok(e) => e,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-        Err(e) => return Err(odb::Error::Io { what: "listing", path: dir, source: e }),
+        Err(e) => {
+            return Err(odb::Error::Io {
+                what: "listing",
+                path: dir,
+                source: e,
+            });
+        }
     };
     let now = SystemTime::now();
     for entry in entries.flatten() {

@@ -11,14 +11,35 @@ use crate::error::{Class, Classify, Detail};
 
 /// Every embedded schema: (file name, text).
 pub const SCHEMAS: &[(&str, &str)] = &[
-    ("artifact-ref.schema.json", include_str!("../schemas/artifact-ref.schema.json")),
-    ("trust-anchors.schema.json", include_str!("../schemas/trust-anchors.schema.json")),
-    ("proof.schema.json", include_str!("../schemas/proof.schema.json")),
-    ("jwk.schema.json", include_str!("../schemas/jwk.schema.json")),
+    (
+        "artifact-ref.schema.json",
+        include_str!("../schemas/artifact-ref.schema.json"),
+    ),
+    (
+        "trust-anchors.schema.json",
+        include_str!("../schemas/trust-anchors.schema.json"),
+    ),
+    (
+        "proof.schema.json",
+        include_str!("../schemas/proof.schema.json"),
+    ),
+    (
+        "jwk.schema.json",
+        include_str!("../schemas/jwk.schema.json"),
+    ),
     ("vc.schema.json", include_str!("../schemas/vc.schema.json")),
-    ("repository-config.schema.json", include_str!("../schemas/repository-config.schema.json")),
-    ("fsck-report.schema.json", include_str!("../schemas/fsck-report.schema.json")),
-    ("error.schema.json", include_str!("../schemas/error.schema.json")),
+    (
+        "repository-config.schema.json",
+        include_str!("../schemas/repository-config.schema.json"),
+    ),
+    (
+        "fsck-report.schema.json",
+        include_str!("../schemas/fsck-report.schema.json"),
+    ),
+    (
+        "error.schema.json",
+        include_str!("../schemas/error.schema.json"),
+    ),
 ];
 
 /// A document that does not match its schema.
@@ -26,7 +47,11 @@ pub const SCHEMAS: &[(&str, &str)] = &[
 pub enum Error {
     /// Validation failed; `errors` lists each violation as `<pointer>: <message>`.
     #[error("{what} does not match {schema}: {}", errors.join("; "))]
-    Invalid { what: String, schema: &'static str, errors: Vec<String> },
+    Invalid {
+        what: String,
+        schema: &'static str,
+        errors: Vec<String>,
+    },
     /// No schema of that name is embedded (a bug in msez).
     #[error("no embedded schema named {0}")]
     Unknown(String),
@@ -46,9 +71,12 @@ impl Classify for Error {
 
     fn detail(&self) -> Detail {
         match self {
-            Error::Invalid { what, schema, errors } => {
-                Detail::object(what.clone()).mismatch(format!("a document matching {schema}"), errors.join("; "))
-            }
+            Error::Invalid {
+                what,
+                schema,
+                errors,
+            } => Detail::object(what.clone())
+                .mismatch(format!("a document matching {schema}"), errors.join("; ")),
             Error::Unknown(_) => Detail::default(),
         }
     }
@@ -60,8 +88,10 @@ fn validators() -> &'static HashMap<&'static str, jsonschema::Validator> {
         SCHEMAS
             .iter()
             .map(|(name, text)| {
-                let schema: Value = serde_json::from_str(text).expect("embedded schemas are valid JSON (tested)");
-                let validator = jsonschema::draft202012::new(&schema).expect("embedded schemas compile (tested)");
+                let schema: Value =
+                    serde_json::from_str(text).expect("embedded schemas are valid JSON (tested)");
+                let validator = jsonschema::draft202012::new(&schema)
+                    .expect("embedded schemas compile (tested)");
                 (*name, validator)
             })
             .collect()
@@ -75,10 +105,23 @@ pub fn text(name: &str) -> Option<&'static str> {
 
 /// Validates `value` against the embedded schema `name`; `what` names the document in errors.
 pub fn validate(name: &'static str, value: &Value, what: &str) -> Result<(), Error> {
-    let validator = validators().get(name).ok_or_else(|| Error::Unknown(name.to_string()))?;
-    let errors: Vec<String> =
-        validator.iter_errors(value).take(8).map(|e| format!("{}: {}", display_pointer(&e.instance_path().to_string()), e)).collect();
-    if errors.is_empty() { Ok(()) } else { Err(Error::Invalid { what: what.to_string(), schema: name, errors }) }
+    let validator = validators()
+        .get(name)
+        .ok_or_else(|| Error::Unknown(name.to_string()))?;
+    let errors: Vec<String> = validator
+        .iter_errors(value)
+        .take(8)
+        .map(|e| format!("{}: {}", display_pointer(&e.instance_path().to_string()), e))
+        .collect();
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::Invalid {
+            what: what.to_string(),
+            schema: name,
+            errors,
+        })
+    }
 }
 
 fn display_pointer(pointer: &str) -> &str {

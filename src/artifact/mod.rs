@@ -70,13 +70,16 @@ impl Classify for Error {
 
     fn detail(&self) -> Detail {
         match self {
-            Error::BadType { found } => Detail::default().mismatch("^[a-z0-9][a-z0-9-]{0,63}$", found),
+            Error::BadType { found } => {
+                Detail::default().mismatch("^[a-z0-9][a-z0-9-]{0,63}$", found)
+            }
             Error::BadName { found } => Detail::default().mismatch("TYPE:DIGEST", found),
             Error::Canon(e) => e.detail(),
-            Error::Missing { object, .. } | Error::Unsupported { object } => Detail::object(object.clone()),
-            Error::Ambiguous { object, paths } => {
-                Detail::object(object.clone()).mismatch("exactly one file", format!("{} files", paths.len()))
+            Error::Missing { object, .. } | Error::Unsupported { object } => {
+                Detail::object(object.clone())
             }
+            Error::Ambiguous { object, paths } => Detail::object(object.clone())
+                .mismatch("exactly one file", format!("{} files", paths.len())),
             Error::Io { path, .. } => Detail::path(path),
         }
     }
@@ -94,8 +97,15 @@ impl ArtifactType {
         let ok = !b.is_empty()
             && b.len() <= 64
             && (b[0].is_ascii_lowercase() || b[0].is_ascii_digit())
-            && b.iter().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-');
-        if ok { Ok(ArtifactType(s.to_string())) } else { Err(Error::BadType { found: s.chars().take(80).collect() }) }
+            && b.iter()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-');
+        if ok {
+            Ok(ArtifactType(s.to_string()))
+        } else {
+            Err(Error::BadType {
+                found: s.chars().take(80).collect(),
+            })
+        }
     }
 
     /// Validates a type the way the reference normalizes it: trimmed and lowercased first.
@@ -145,15 +155,23 @@ pub struct ObjectId {
 impl ObjectId {
     /// Builds an id from its parts.
     pub fn new(artifact_type: ArtifactType, digest: Digest) -> Self {
-        ObjectId { artifact_type, digest }
+        ObjectId {
+            artifact_type,
+            digest,
+        }
     }
 }
 
 impl FromStr for ObjectId {
     type Err = Error;
     fn from_str(s: &str) -> Result<Self, Error> {
-        let (t, d) = s.split_once(':').ok_or_else(|| Error::BadName { found: s.to_string() })?;
-        Ok(ObjectId { artifact_type: ArtifactType::parse_loose(t)?, digest: Digest::parse_loose(d)? })
+        let (t, d) = s.split_once(':').ok_or_else(|| Error::BadName {
+            found: s.to_string(),
+        })?;
+        Ok(ObjectId {
+            artifact_type: ArtifactType::parse_loose(t)?,
+            digest: Digest::parse_loose(d)?,
+        })
     }
 }
 
@@ -208,8 +226,14 @@ impl ArtifactRef {
 
     /// Parses and validates a ref from JSON (type regex, 64 lowercase hex digest).
     pub fn from_value(value: &Value) -> Result<Self, Error> {
-        let t = value.get("artifact_type").and_then(Value::as_str).unwrap_or_default();
-        let d = value.get("digest_sha256").and_then(Value::as_str).unwrap_or_default();
+        let t = value
+            .get("artifact_type")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        let d = value
+            .get("digest_sha256")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
         let artifact_type = ArtifactType::new(t)?;
         let digest: Digest = d.parse()?;
         let mut r = ArtifactRef::new(&ObjectId::new(artifact_type, digest));
@@ -219,7 +243,9 @@ impl ArtifactRef {
                     ("artifact_type" | "digest_sha256", _) => {}
                     ("uri", Value::String(s)) => r.uri = Some(s.clone()),
                     ("media_type", Value::String(s)) => r.media_type = Some(s.clone()),
-                    ("byte_length", Value::Number(n)) if n.as_u64().is_some() => r.byte_length = n.as_u64(),
+                    ("byte_length", Value::Number(n)) if n.as_u64().is_some() => {
+                        r.byte_length = n.as_u64()
+                    }
                     ("display_name", Value::String(s)) => r.display_name = Some(s.clone()),
                     _ => {
                         r.extra.insert(k.clone(), v.clone());
@@ -245,7 +271,10 @@ pub struct EmbeddedRef {
 impl EmbeddedRef {
     /// Validates the ref into an [`ObjectId`].
     pub fn id(&self) -> Result<ObjectId, Error> {
-        Ok(ObjectId::new(ArtifactType::new(&self.artifact_type)?, self.digest.parse()?))
+        Ok(ObjectId::new(
+            ArtifactType::new(&self.artifact_type)?,
+            self.digest.parse()?,
+        ))
     }
 }
 
@@ -261,10 +290,16 @@ pub fn embedded_refs(value: &Value) -> Vec<EmbeddedRef> {
 fn walk(value: &Value, pointer: &mut String, out: &mut Vec<EmbeddedRef>) {
     match value {
         Value::Object(map) => {
-            if let (Some(Value::String(t)), Some(Value::String(d))) = (map.get("artifact_type"), map.get("digest_sha256")) {
+            if let (Some(Value::String(t)), Some(Value::String(d))) =
+                (map.get("artifact_type"), map.get("digest_sha256"))
+            {
                 let (t, d) = (t.trim(), d.trim().to_ascii_lowercase());
                 if !t.is_empty() && !d.is_empty() {
-                    out.push(EmbeddedRef { artifact_type: t.to_string(), digest: d, pointer: pointer.clone() });
+                    out.push(EmbeddedRef {
+                        artifact_type: t.to_string(),
+                        digest: d,
+                        pointer: pointer.clone(),
+                    });
                 }
             }
             for (k, v) in map {
@@ -302,10 +337,16 @@ pub fn resolve(roots: &[PathBuf], id: &ObjectId) -> Result<PathBuf, Error> {
         };
         let mut here = Vec::new();
         for entry in entries {
-            let entry = entry.map_err(|source| Error::Io { path: dir.clone(), source })?;
+            let entry = entry.map_err(|source| Error::Io {
+                path: dir.clone(),
+                source,
+            })?;
             let file_name = entry.file_name();
-            let Some(file_name) = file_name.to_str() else { continue };
-            let matches = file_name == name || (file_name.starts_with(&name) && file_name.as_bytes().get(64) == Some(&b'.'));
+            let Some(file_name) = file_name.to_str() else {
+                continue;
+            };
+            let matches = file_name == name
+                || (file_name.starts_with(&name) && file_name.as_bytes().get(64) == Some(&b'.'));
             if matches && entry.path().is_file() {
                 here.push(entry.path());
             }
@@ -319,9 +360,15 @@ pub fn resolve(roots: &[PathBuf], id: &ObjectId) -> Result<PathBuf, Error> {
         }
     }
     match hits.len() {
-        0 => Err(Error::Missing { object: id.to_string(), roots: roots.len() }),
+        0 => Err(Error::Missing {
+            object: id.to_string(),
+            roots: roots.len(),
+        }),
         1 => Ok(hits.remove(0)),
-        _ => Err(Error::Ambiguous { object: id.to_string(), paths: hits }),
+        _ => Err(Error::Ambiguous {
+            object: id.to_string(),
+            paths: hits,
+        }),
     }
 }
 
@@ -330,7 +377,9 @@ pub fn digest_bytes(artifact_type: &ArtifactType, bytes: &[u8]) -> Result<Digest
     let rule = artifact_type.rule();
     match rule {
         canon::DigestRule::Bytes => Ok(canon::sha256(bytes)),
-        canon::DigestRule::Lawpack => Err(Error::Unsupported { object: format!("{artifact_type}:?") }),
+        canon::DigestRule::Lawpack => Err(Error::Unsupported {
+            object: format!("{artifact_type}:?"),
+        }),
         _ => Ok(rule.digest_json(&canon::parse(bytes)?)?),
     }
 }
@@ -341,7 +390,8 @@ pub fn store_path(root: &Path, id: &ObjectId) -> PathBuf {
         canon::Encoding::Json => "json",
         canon::Encoding::Raw => "bin",
     };
-    root.join(id.artifact_type.as_str()).join(format!("{}.{ext}", id.digest))
+    root.join(id.artifact_type.as_str())
+        .join(format!("{}.{ext}", id.digest))
 }
 
 #[cfg(test)]
@@ -369,8 +419,14 @@ mod tests {
         });
         let refs = embedded_refs(&doc);
         assert_eq!(refs.len(), 2);
-        assert_eq!((refs[0].artifact_type.as_str(), refs[0].pointer.as_str()), ("vc", "/x/0"));
-        assert_eq!((refs[1].artifact_type.as_str(), refs[1].digest.as_str()), ("blob", "b".repeat(64).as_str()));
+        assert_eq!(
+            (refs[0].artifact_type.as_str(), refs[0].pointer.as_str()),
+            ("vc", "/x/0")
+        );
+        assert_eq!(
+            (refs[1].artifact_type.as_str(), refs[1].digest.as_str()),
+            ("blob", "b".repeat(64).as_str())
+        );
     }
 
     #[test]
@@ -383,7 +439,11 @@ mod tests {
         std::fs::create_dir_all(dir.path().join("blob")).unwrap();
         std::fs::write(dir.path().join("blob").join(format!("{d}.blob.bin")), b"x").unwrap();
         std::fs::write(dir.path().join("blob").join(format!("{d}x.json")), b"x").unwrap();
-        assert!(resolve(&roots, &id).unwrap().ends_with(format!("{d}.blob.bin")));
+        assert!(
+            resolve(&roots, &id)
+                .unwrap()
+                .ends_with(format!("{d}.blob.bin"))
+        );
         std::fs::write(dir.path().join("blob").join(&d), b"x").unwrap();
         assert!(matches!(resolve(&roots, &id), Err(Error::Ambiguous { .. })));
     }

@@ -41,7 +41,9 @@ pub fn rule_for(artifact_type: &str) -> DigestRule {
         "vc" => DigestRule::SigningInput("vc.signing-input"),
         "corridor-receipt" => DigestRule::NextRoot("corridor-receipt.next_root"),
         "smart-asset-receipt" => DigestRule::NextRoot("smart-asset.receipt.next_root"),
-        "checkpoint" | "smart-asset-receipt-checkpoint" => DigestRule::SigningInput("checkpoint.payload"),
+        "checkpoint" | "smart-asset-receipt-checkpoint" => {
+            DigestRule::SigningInput("checkpoint.payload")
+        }
         "smart-asset-genesis" => DigestRule::AssetId,
         "smart-asset-checkpoint" => DigestRule::StateRoot,
         "smart-asset-attestation" => DigestRule::JcsWithProof,
@@ -90,7 +92,10 @@ impl DigestRule {
     /// given a value, they fall back to SHA-256 of its canonical bytes.
     pub fn digest_json(self, value: &Value) -> Result<Digest, Error> {
         match self {
-            DigestRule::Jcs | DigestRule::JcsWithProof | DigestRule::Bytes | DigestRule::Lawpack => digest_of(value),
+            DigestRule::Jcs
+            | DigestRule::JcsWithProof
+            | DigestRule::Bytes
+            | DigestRule::Lawpack => digest_of(value),
             DigestRule::SigningInput(_) => digest_of(&without(value, &["proof"])),
             DigestRule::NextRoot(label) => {
                 require_object(value, label)?;
@@ -101,19 +106,26 @@ impl DigestRule {
                 digest_of(&without(value, &["asset_id"]))
             }
             DigestRule::StateRoot => {
-                let field = value.get("state_root_sha256").and_then(Value::as_str).ok_or(Error::Field {
-                    rule: "smart-asset.checkpoint.state_root",
-                    field: "state_root_sha256",
-                    problem: "is missing or not a string",
-                })?;
+                let field = value
+                    .get("state_root_sha256")
+                    .and_then(Value::as_str)
+                    .ok_or(Error::Field {
+                        rule: "smart-asset.checkpoint.state_root",
+                        field: "state_root_sha256",
+                        problem: "is missing or not a string",
+                    })?;
                 Digest::parse_loose(field)
             }
             DigestRule::TransitionTypesSnapshot => {
-                let snapshot = value.get("snapshot").filter(|s| s.is_object()).ok_or(Error::Field {
-                    rule: "transition-types.snapshot.v1",
-                    field: "snapshot",
-                    problem: "is missing or not an object",
-                })?;
+                let snapshot =
+                    value
+                        .get("snapshot")
+                        .filter(|s| s.is_object())
+                        .ok_or(Error::Field {
+                            rule: "transition-types.snapshot.v1",
+                            field: "snapshot",
+                            problem: "is missing or not an object",
+                        })?;
                 digest_of(snapshot)
             }
         }
@@ -136,7 +148,11 @@ fn require_object(value: &Value, rule: &'static str) -> Result<(), Error> {
     if value.is_object() {
         Ok(())
     } else {
-        Err(Error::Field { rule, field: "(root)", problem: "must be a JSON object" })
+        Err(Error::Field {
+            rule,
+            field: "(root)",
+            problem: "must be a JSON object",
+        })
     }
 }
 

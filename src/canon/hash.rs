@@ -33,7 +33,9 @@ impl FromStr for Digest {
 
     /// Accepts exactly 64 lowercase hex characters (`^[a-f0-9]{64}$`).
     fn from_str(s: &str) -> Result<Self, Error> {
-        let bad = || Error::BadDigest { found: s.chars().take(80).collect() };
+        let bad = || Error::BadDigest {
+            found: s.chars().take(80).collect(),
+        };
         if s.len() != 64 || !s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
             return Err(bad());
         }

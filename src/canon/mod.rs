@@ -32,7 +32,11 @@ pub const MAX_JSON_DEPTH: usize = 128;
 pub enum Error {
     /// The input is not JSON (or has a lone surrogate, which cannot be encoded as UTF-8).
     #[error("invalid JSON at line {line} column {column}: {message}")]
-    Parse { line: usize, column: usize, message: String },
+    Parse {
+        line: usize,
+        column: usize,
+        message: String,
+    },
     /// A number with a fraction or an exponent.
     #[error("floats are not allowed in canonical JSON: {number} at {pointer}")]
     Float { number: String, pointer: String },
@@ -44,7 +48,11 @@ pub enum Error {
     TooDeep { pointer: String, limit: usize },
     /// A field a digest rule needs is absent or has the wrong type.
     #[error("{rule}: field `{field}` {problem}")]
-    Field { rule: &'static str, field: &'static str, problem: &'static str },
+    Field {
+        rule: &'static str,
+        field: &'static str,
+        problem: &'static str,
+    },
     /// A digest string that is not 64 lowercase hex characters.
     #[error("not a SHA-256 hex digest: {found:?}")]
     BadDigest { found: String },
@@ -68,8 +76,11 @@ impl Classify for Error {
 
     fn detail(&self) -> Detail {
         match self {
-            Error::Float { number, pointer } => Detail { object: Some(pointer.clone()), ..Detail::default() }
-                .mismatch("an integer", number),
+            Error::Float { number, pointer } => Detail {
+                object: Some(pointer.clone()),
+                ..Detail::default()
+            }
+            .mismatch("an integer", number),
             Error::BadDigest { found } => Detail::default().mismatch("64 lowercase hex", found),
             _ => Detail::default(),
         }
@@ -79,16 +90,30 @@ impl Classify for Error {
 /// Parses JSON text into the exact value model (duplicate keys: last wins).
 pub fn parse(bytes: &[u8]) -> Result<Value, Error> {
     if bytes.len() > MAX_JSON_BYTES {
-        return Err(Error::TooLarge { size: bytes.len(), limit: MAX_JSON_BYTES });
+        return Err(Error::TooLarge {
+            size: bytes.len(),
+            limit: MAX_JSON_BYTES,
+        });
     }
     serde_json::from_slice(bytes).map_err(|e| {
         let message = e.to_string();
         // serde_json words depth overflow as a recursion limit; say it in our terms.
         if message.starts_with("recursion limit exceeded") {
-            return Error::TooDeep { pointer: format!("line {} column {}", e.line(), e.column()), limit: MAX_JSON_DEPTH };
+            return Error::TooDeep {
+                pointer: format!("line {} column {}", e.line(), e.column()),
+                limit: MAX_JSON_DEPTH,
+            };
         }
-        let message = message.split(" at line ").next().unwrap_or_default().to_string();
-        Error::Parse { line: e.line(), column: e.column(), message }
+        let message = message
+            .split(" at line ")
+            .next()
+            .unwrap_or_default()
+            .to_string();
+        Error::Parse {
+            line: e.line(),
+            column: e.column(),
+            message,
+        }
     })
 }
 
@@ -122,9 +147,18 @@ pub fn write<W: Write>(value: &Value, out: &mut W) -> Result<(), WriteError> {
     write_value(value, out, &mut pointer, 0)
 }
 
-fn write_value<W: Write>(value: &Value, out: &mut W, pointer: &mut String, depth: usize) -> Result<(), WriteError> {
+fn write_value<W: Write>(
+    value: &Value,
+    out: &mut W,
+    pointer: &mut String,
+    depth: usize,
+) -> Result<(), WriteError> {
     if depth > MAX_JSON_DEPTH {
-        return Err(Error::TooDeep { pointer: pointer.clone(), limit: MAX_JSON_DEPTH }.into());
+        return Err(Error::TooDeep {
+            pointer: pointer.clone(),
+            limit: MAX_JSON_DEPTH,
+        }
+        .into());
     }
     match value {
         Value::Null => out.write_all(b"null")?,
@@ -174,7 +208,11 @@ fn write_value<W: Write>(value: &Value, out: &mut W, pointer: &mut String, depth
 fn write_integer<W: Write>(literal: &str, out: &mut W, pointer: &str) -> Result<(), WriteError> {
     let digits = literal.strip_prefix('-').unwrap_or(literal);
     if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(Error::Float { number: literal.to_string(), pointer: pointer_or_root(pointer) }.into());
+        return Err(Error::Float {
+            number: literal.to_string(),
+            pointer: pointer_or_root(pointer),
+        }
+        .into());
     }
     // Python parses -0 as the integer 0.
     if digits.bytes().all(|b| b == b'0') {
@@ -186,7 +224,11 @@ fn write_integer<W: Write>(literal: &str, out: &mut W, pointer: &str) -> Result<
 }
 
 fn pointer_or_root(pointer: &str) -> String {
-    if pointer.is_empty() { "/".to_string() } else { pointer.to_string() }
+    if pointer.is_empty() {
+        "/".to_string()
+    } else {
+        pointer.to_string()
+    }
 }
 
 /// Writes a string the way Python's `json.dumps(ensure_ascii=False)` does.
@@ -206,7 +248,14 @@ fn write_string<W: Write>(s: &str, out: &mut W) -> Result<(), std::io::Error> {
             0x0c => b"\\f",
             0x00..=0x1f => {
                 out.write_all(&bytes[start..i])?;
-                out.write_all(&[b'\\', b'u', b'0', b'0', HEX[(b >> 4) as usize], HEX[(b & 0xf) as usize]])?;
+                out.write_all(&[
+                    b'\\',
+                    b'u',
+                    b'0',
+                    b'0',
+                    HEX[(b >> 4) as usize],
+                    HEX[(b & 0xf) as usize],
+                ])?;
                 start = i + 1;
                 continue;
             }
@@ -260,12 +309,18 @@ mod tests {
 
     #[test]
     fn strings_escape_like_python() {
-        assert_eq!(canon(r#""a\u0001\u001f\b\f\n\r\t\"\\\u007f\u2028é""#).unwrap(), "\"a\\u0001\\u001f\\b\\f\\n\\r\\t\\\"\\\\\u{7f}\u{2028}é\"");
+        assert_eq!(
+            canon(r#""a\u0001\u001f\b\f\n\r\t\"\\\u007f\u2028é""#).unwrap(),
+            "\"a\\u0001\\u001f\\b\\f\\n\\r\\t\\\"\\\\\u{7f}\u{2028}é\""
+        );
     }
 
     #[test]
     fn big_integers_stay_exact() {
-        assert_eq!(canon("[123456789012345678901234567890,-98765432109876543210]").unwrap(), "[123456789012345678901234567890,-98765432109876543210]");
+        assert_eq!(
+            canon("[123456789012345678901234567890,-98765432109876543210]").unwrap(),
+            "[123456789012345678901234567890,-98765432109876543210]"
+        );
     }
 
     #[test]
@@ -279,7 +334,9 @@ mod tests {
             assert!(matches!(canon(text), Err(Error::Float { .. })), "{text}");
         }
         match canon(r#"{"a":[0,1.5]}"#) {
-            Err(Error::Float { pointer, number }) => assert_eq!((pointer.as_str(), number.as_str()), ("/a/1", "1.5")),
+            Err(Error::Float { pointer, number }) => {
+                assert_eq!((pointer.as_str(), number.as_str()), ("/a/1", "1.5"))
+            }
             other => panic!("{other:?}"),
         }
     }

@@ -42,9 +42,15 @@ pub enum Command {
 /// Runs one `msez artifact` subcommand.
 pub fn run(command: Command, ctx: &Ctx) -> super::Result<ExitCode> {
     match command {
-        Command::Put { file, artifact_type } => put(&file, &artifact_type, ctx),
+        Command::Put {
+            file,
+            artifact_type,
+        } => put(&file, &artifact_type, ctx),
         Command::Get { object, out } => get(&object, out.as_deref(), ctx),
-        Command::Resolve { object, store_roots } => resolve(&object, &store_roots, ctx),
+        Command::Resolve {
+            object,
+            store_roots,
+        } => resolve(&object, &store_roots, ctx),
     }
 }
 
@@ -70,12 +76,20 @@ fn get(object: &str, out: Option<&std::path::Path>, ctx: &Ctx) -> super::Result<
         return Ok(ExitCode::SUCCESS);
     };
     let dest = ctx.path(out);
-    let dir = dest.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
-    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| msez::Error::io("creating a temp file in", dir, e))?;
+    let dir = dest
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(std::path::Path::new("."));
+    let mut tmp = tempfile::NamedTempFile::new_in(dir)
+        .map_err(|e| msez::Error::io("creating a temp file in", dir, e))?;
     let size = write_object(&repo, &id, tmp.as_file_mut())?;
-    tmp.persist(&dest).map_err(|e| msez::Error::io("writing", &dest, e.error))?;
+    tmp.persist(&dest)
+        .map_err(|e| msez::Error::io("writing", &dest, e.error))?;
     if ctx.out.json {
-        written(ctx.out.emit(&serde_json::json!({"id": id.to_string(), "out": dest, "size": size}), |_| Ok(())))?;
+        written(ctx.out.emit(
+            &serde_json::json!({"id": id.to_string(), "out": dest, "size": size}),
+            |_| Ok(()),
+        ))?;
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -86,7 +100,8 @@ fn write_object(repo: &Repo, id: &ObjectId, out: &mut impl std::io::Write) -> su
         Some(value) => {
             let mut bytes = msez::canon::to_bytes(&value)?;
             bytes.push(b'\n');
-            out.write_all(&bytes).map_err(|e| msez::Error::io("writing", "<output>", e))?;
+            out.write_all(&bytes)
+                .map_err(|e| msez::Error::io("writing", "<output>", e))?;
             Ok(bytes.len() as u64)
         }
         None => Ok(repo.copy_raw(id, out)?),
@@ -100,7 +115,11 @@ pub fn default_store_roots(ctx: &Ctx) -> super::Result<Vec<PathBuf>> {
         roots.push(repo.objects_dir());
     }
     if let Some(dirs) = std::env::var_os("MSEZ_ARTIFACT_STORE_DIRS") {
-        roots.extend(std::env::split_paths(&dirs).filter(|p| !p.as_os_str().is_empty()).map(|p| ctx.path(&p)));
+        roots.extend(
+            std::env::split_paths(&dirs)
+                .filter(|p| !p.as_os_str().is_empty())
+                .map(|p| ctx.path(&p)),
+        );
     }
     let dist = ctx.cwd.join("dist").join("artifacts");
     if !roots.contains(&dist) {
@@ -111,8 +130,15 @@ pub fn default_store_roots(ctx: &Ctx) -> super::Result<Vec<PathBuf>> {
 
 fn resolve(object: &str, store_roots: &[PathBuf], ctx: &Ctx) -> super::Result<ExitCode> {
     let id: ObjectId = object.parse()?;
-    let roots = if store_roots.is_empty() { default_store_roots(ctx)? } else { store_roots.iter().map(|p| ctx.path(p)).collect() };
+    let roots = if store_roots.is_empty() {
+        default_store_roots(ctx)?
+    } else {
+        store_roots.iter().map(|p| ctx.path(p)).collect()
+    };
     let path = artifact::resolve(&roots, &id)?;
-    written(ctx.out.emit(&serde_json::json!({"id": id.to_string(), "path": path}), |w| writeln!(w, "{}", path.display())))?;
+    written(ctx.out.emit(
+        &serde_json::json!({"id": id.to_string(), "path": path}),
+        |w| writeln!(w, "{}", path.display()),
+    ))?;
     Ok(ExitCode::SUCCESS)
 }

@@ -30,7 +30,10 @@ pub fn canon(args: CanonArgs, ctx: &Ctx) -> super::Result<ExitCode> {
     let canonical = canon::canonicalize(&bytes)?;
     if ctx.out.json {
         let text = String::from_utf8_lossy(&canonical).into_owned();
-        written(ctx.out.emit(&serde_json::json!({"canonical": text, "sha256": canon::sha256(&canonical)}), |_| Ok(())))?;
+        written(ctx.out.emit(
+            &serde_json::json!({"canonical": text, "sha256": canon::sha256(&canonical)}),
+            |_| Ok(()),
+        ))?;
     } else {
         written(ctx.out.raw(&canonical))?;
     }

@@ -86,7 +86,11 @@ pub struct Ctx {
 impl Ctx {
     /// Resolves a user-given path against the working directory.
     pub fn path(&self, p: &std::path::Path) -> PathBuf {
-        if p.is_absolute() { p.to_path_buf() } else { self.cwd.join(p) }
+        if p.is_absolute() {
+            p.to_path_buf()
+        } else {
+            self.cwd.join(p)
+        }
     }
 }
 
@@ -168,7 +172,9 @@ pub fn read_input(path: Option<&std::path::Path>, ctx: &Ctx) -> Result<Vec<u8>> 
         _ => {
             use std::io::Read;
             let mut buf = Vec::new();
-            std::io::stdin().read_to_end(&mut buf).map_err(|e| msez::Error::io("reading", "<stdin>", e))?;
+            std::io::stdin()
+                .read_to_end(&mut buf)
+                .map_err(|e| msez::Error::io("reading", "<stdin>", e))?;
             Ok(buf)
         }
     }

@@ -23,11 +23,20 @@ impl Out {
     /// Builds the output policy from the global flags.
     pub fn new(json: bool, quiet: bool, verbose: bool, no_progress: bool) -> Self {
         let progress = !quiet && !no_progress && !json && io::stderr().is_terminal();
-        Out { json, quiet, verbose, progress }
+        Out {
+            json,
+            quiet,
+            verbose,
+            progress,
+        }
     }
 
     /// Prints `value` as JSON with `--json`, else runs `human` to write text to stdout.
-    pub fn emit<T: Serialize>(&self, value: &T, human: impl FnOnce(&mut dyn Write) -> io::Result<()>) -> io::Result<()> {
+    pub fn emit<T: Serialize>(
+        &self,
+        value: &T,
+        human: impl FnOnce(&mut dyn Write) -> io::Result<()>,
+    ) -> io::Result<()> {
         let stdout = io::stdout();
         let mut lock = stdout.lock();
         if self.json {
@@ -59,7 +68,11 @@ impl Out {
         let finding = Finding::from_error(err);
         if self.json {
             let doc = serde_json::json!({ "error": finding });
-            let _ = writeln!(io::stdout(), "{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
+            let _ = writeln!(
+                io::stdout(),
+                "{}",
+                serde_json::to_string_pretty(&doc).unwrap_or_default()
+            );
         } else {
             eprintln!("msez: {}", finding.message);
             let d = &finding.detail;

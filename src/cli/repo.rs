@@ -16,7 +16,10 @@ use super::{Ctx, written};
 pub const SAMPLE_HOOKS: &[(&str, &str)] = &[
     ("pre-push", include_str!("../../hooks/pre-push")),
     ("pre-ref-update", include_str!("../../hooks/pre-ref-update")),
-    ("post-ref-update", include_str!("../../hooks/post-ref-update")),
+    (
+        "post-ref-update",
+        include_str!("../../hooks/post-ref-update"),
+    ),
 ];
 
 /// `msez init [DIR]`.
@@ -83,10 +86,21 @@ pub fn open_repo(ctx: &Ctx) -> super::Result<Repo> {
 
 /// Creates a repository.
 pub fn init(args: InitArgs, ctx: &Ctx) -> super::Result<ExitCode> {
-    let dir = args.dir.as_deref().map(|d| ctx.path(d)).unwrap_or_else(|| ctx.cwd.clone());
+    let dir = args
+        .dir
+        .as_deref()
+        .map(|d| ctx.path(d))
+        .unwrap_or_else(|| ctx.cwd.clone());
     let repo = Repo::init(&dir, SAMPLE_HOOKS)?;
-    let value = serde_json::json!({"repository": repo.dir(), "format_version": msez::odb::FORMAT_VERSION});
-    written(ctx.out.emit(&value, |w| writeln!(w, "Initialized empty msez repository in {}", repo.dir().display())))?;
+    let value =
+        serde_json::json!({"repository": repo.dir(), "format_version": msez::odb::FORMAT_VERSION});
+    written(ctx.out.emit(&value, |w| {
+        writeln!(
+            w,
+            "Initialized empty msez repository in {}",
+            repo.dir().display()
+        )
+    }))?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -98,7 +112,11 @@ pub fn resolve_object(repo: &Repo, name: &str) -> super::Result<ObjectId> {
         }
     }
     let ref_name = RefName::new(name)?;
-    let digest = repo.read_ref(&ref_name)?.ok_or_else(|| msez::odb::Error::Missing { object: ref_name.to_string() })?;
+    let digest = repo
+        .read_ref(&ref_name)?
+        .ok_or_else(|| msez::odb::Error::Missing {
+            object: ref_name.to_string(),
+        })?;
     find_typed(repo, &ref_name, digest)
 }
 
@@ -110,14 +128,23 @@ fn find_typed(repo: &Repo, name: &RefName, digest: Digest) -> super::Result<Obje
     let mut types: Vec<ArtifactType> = std::fs::read_dir(&root)
         .map_err(|e| msez::Error::io("listing", &root, e))?
         .flatten()
-        .filter_map(|e| e.file_name().to_str().and_then(|s| ArtifactType::new(s).ok()))
+        .filter_map(|e| {
+            e.file_name()
+                .to_str()
+                .and_then(|s| ArtifactType::new(s).ok())
+        })
         .collect();
     types.sort();
     types
         .into_iter()
         .map(|t| ObjectId::new(t, digest))
         .find(|id| repo.has(id))
-        .ok_or_else(|| msez::odb::Error::Missing { object: format!("*:{digest} (from {name})") }.into())
+        .ok_or_else(|| {
+            msez::odb::Error::Missing {
+                object: format!("*:{digest} (from {name})"),
+            }
+            .into()
+        })
 }
 
 /// Moves a ref under its lock.
@@ -128,7 +155,10 @@ pub fn update_ref(args: UpdateRefArgs, ctx: &Ctx) -> super::Result<ExitCode> {
         Some(_) => {
             let id: ObjectId = args.new.parse()?;
             if !repo.has(&id) {
-                return Err(msez::odb::Error::Missing { object: id.to_string() }.into());
+                return Err(msez::odb::Error::Missing {
+                    object: id.to_string(),
+                }
+                .into());
             }
             id.digest
         }
@@ -149,7 +179,11 @@ pub fn update_ref(args: UpdateRefArgs, ctx: &Ctx) -> super::Result<ExitCode> {
         ctx.out.note(format!("warning: {w}"));
     }
     written(ctx.out.emit(&update, |w| {
-        let old = update.entry.old.map(|d| d.to_hex()).unwrap_or_else(|| "(none)".into());
+        let old = update
+            .entry
+            .old
+            .map(|d| d.to_hex())
+            .unwrap_or_else(|| "(none)".into());
         writeln!(w, "{name}: {old} -> {new}")
     }))?;
     Ok(ExitCode::SUCCESS)
@@ -159,8 +193,10 @@ pub fn update_ref(args: UpdateRefArgs, ctx: &Ctx) -> super::Result<ExitCode> {
 pub fn refs(_args: RefsArgs, ctx: &Ctx) -> super::Result<ExitCode> {
     let repo = open_repo(ctx)?;
     let refs = repo.refs()?;
-    let value: serde_json::Map<String, serde_json::Value> =
-        refs.iter().map(|(n, d)| (n.to_string(), serde_json::Value::String(d.to_hex()))).collect();
+    let value: serde_json::Map<String, serde_json::Value> = refs
+        .iter()
+        .map(|(n, d)| (n.to_string(), serde_json::Value::String(d.to_hex())))
+        .collect();
     written(ctx.out.emit(&serde_json::json!({ "refs": value }), |w| {
         for (n, d) in &refs {
             writeln!(w, "{d} {n}")?;
@@ -177,15 +213,21 @@ pub fn show(args: ShowArgs, ctx: &Ctx) -> super::Result<ExitCode> {
     let object = repo.object(&id)?;
     match &object.value {
         Some(value) => {
-            let doc = serde_json::json!({"id": id.to_string(), "path": object.path, "value": value});
+            let doc =
+                serde_json::json!({"id": id.to_string(), "path": object.path, "value": value});
             written(ctx.out.emit(&doc, |w| {
                 serde_json::to_writer_pretty(&mut *w, value).map_err(std::io::Error::other)?;
                 writeln!(w)
             }))?;
         }
         None if ctx.out.json => {
-            let size = std::fs::metadata(&object.path).map(|m| m.len()).unwrap_or(0);
-            written(ctx.out.emit(&serde_json::json!({"id": id.to_string(), "path": object.path, "size": size}), |_| Ok(())))?;
+            let size = std::fs::metadata(&object.path)
+                .map(|m| m.len())
+                .unwrap_or(0);
+            written(ctx.out.emit(
+                &serde_json::json!({"id": id.to_string(), "path": object.path, "size": size}),
+                |_| Ok(()),
+            ))?;
         }
         None => {
             let stdout = std::io::stdout();
@@ -201,13 +243,16 @@ pub fn reflog(args: ReflogArgs, ctx: &Ctx) -> super::Result<ExitCode> {
     let name = RefName::new(&args.name)?;
     let mut entries = repo.reflog(&name)?;
     entries.reverse();
-    written(ctx.out.emit(&serde_json::json!({"ref": name, "entries": entries}), |w| {
-        for e in &entries {
-            let old = e.old.map(|d| d.to_hex()).unwrap_or_else(|| "0".repeat(64));
-            writeln!(w, "{} {old} -> {} {}", e.time, e.new, e.reason)?;
-        }
-        Ok(())
-    }))?;
+    written(
+        ctx.out
+            .emit(&serde_json::json!({"ref": name, "entries": entries}), |w| {
+                for e in &entries {
+                    let old = e.old.map(|d| d.to_hex()).unwrap_or_else(|| "0".repeat(64));
+                    writeln!(w, "{} {old} -> {} {}", e.time, e.new, e.reason)?;
+                }
+                Ok(())
+            }),
+    )?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -220,7 +265,10 @@ extern "C" fn on_interrupt(_: libc::c_int) {
 /// Installs a Ctrl-C handler that asks long operations to stop at the next safe point.
 pub fn interrupt_flag() -> &'static AtomicBool {
     unsafe {
-        libc::signal(libc::SIGINT, on_interrupt as *const () as libc::sighandler_t);
+        libc::signal(
+            libc::SIGINT,
+            on_interrupt as *const () as libc::sighandler_t,
+        );
     }
     &INTERRUPTED
 }
@@ -228,7 +276,12 @@ pub fn interrupt_flag() -> &'static AtomicBool {
 /// Checks the repository.
 pub fn fsck(args: FsckArgs, ctx: &Ctx) -> super::Result<ExitCode> {
     let repo = open_repo(ctx)?;
-    let opts = fsck::Options { strict: args.strict, quick: args.quick, connectivity_only: args.connectivity_only, grace: args.grace };
+    let opts = fsck::Options {
+        strict: args.strict,
+        quick: args.quick,
+        connectivity_only: args.connectivity_only,
+        grace: args.grace,
+    };
     let bar = Bar::new(&ctx.out, "fsck");
     let report = fsck::fsck(&repo, &opts, &bar, interrupt_flag())?;
     bar.finish();
@@ -240,7 +293,11 @@ pub fn fsck(args: FsckArgs, ctx: &Ctx) -> super::Result<ExitCode> {
             writeln!(w, "removed stale temp file {}", t.display())?;
         }
         if report.problems.is_empty() {
-            writeln!(w, "ok: {} objects, {} proof files, {} refs", report.objects, report.proof_files, report.refs)?;
+            writeln!(
+                w,
+                "ok: {} objects, {} proof files, {} refs",
+                report.objects, report.proof_files, report.refs
+            )?;
         }
         Ok(())
     }))?;

@@ -38,7 +38,9 @@ pub struct Hooks {
 
 impl Default for Hooks {
     fn default() -> Self {
-        Hooks { timeout_seconds: 60 }
+        Hooks {
+            timeout_seconds: 60,
+        }
     }
 }
 
@@ -52,7 +54,10 @@ pub struct Remote {
 impl Default for Config {
     fn default() -> Self {
         Config {
-            core: Core { format_version: FORMAT_VERSION, digest: "sha256".to_string() },
+            core: Core {
+                format_version: FORMAT_VERSION,
+                digest: "sha256".to_string(),
+            },
             hooks: Hooks::default(),
             remote: BTreeMap::new(),
         }
@@ -63,7 +68,10 @@ impl Config {
     /// Reads and checks a config file; an unknown format version is refused.
     pub fn load(path: &Path) -> Result<Config, Error> {
         let text = std::fs::read_to_string(path).map_err(|e| Error::io("reading", path, e))?;
-        let config: Config = toml::from_str(&text).map_err(|e| Error::Config { path: path.to_path_buf(), message: e.to_string() })?;
+        let config: Config = toml::from_str(&text).map_err(|e| Error::Config {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })?;
         if config.core.format_version != FORMAT_VERSION || config.core.digest != "sha256" {
             return Err(Error::Config {
                 path: path.to_path_buf(),

@@ -26,10 +26,21 @@ pub enum Error {
     Missing { object: String },
     /// A stored file's content does not match the digest that names it.
     #[error("{object}: content digest mismatch ({method})")]
-    Corrupt { object: String, path: PathBuf, method: &'static str, expected: String, found: String },
+    Corrupt {
+        object: String,
+        path: PathBuf,
+        method: &'static str,
+        expected: String,
+        found: String,
+    },
     /// An object declares a digest (`next_root`, `asset_id`, ...) that its content does not give.
     #[error("{field} mismatch: {object}: declared {declared} computed {computed}")]
-    DeclaredMismatch { object: String, field: &'static str, declared: String, computed: String },
+    DeclaredMismatch {
+        object: String,
+        field: &'static str,
+        declared: String,
+        computed: String,
+    },
     /// The object's JSON could not be parsed or canonicalized.
     #[error("{object}")]
     Canon {
@@ -48,13 +59,25 @@ pub enum Error {
     BadRefValue { name: String, found: String },
     /// Someone else holds the ref's lock.
     #[error("ref {name} is locked by {} (held {age_secs}s; delete it if no msez process is running)", path.display())]
-    Locked { name: String, path: PathBuf, age_secs: u64 },
+    Locked {
+        name: String,
+        path: PathBuf,
+        age_secs: u64,
+    },
     /// The ref did not hold the expected value when we looked under the lock.
     #[error("ref {name} moved: expected {expected}, found {found}")]
-    RefMoved { name: String, expected: String, found: String },
+    RefMoved {
+        name: String,
+        expected: String,
+        found: String,
+    },
     /// A pre-event hook exited non-zero (or timed out); nothing was written.
     #[error("hook {event} rejected the operation ({status}){}", if stderr.is_empty() { String::new() } else { format!(": {}", stderr.trim()) })]
-    HookRejected { event: &'static str, status: String, stderr: String },
+    HookRejected {
+        event: &'static str,
+        status: String,
+        stderr: String,
+    },
     /// `.msez/config` does not parse or names an unknown format.
     #[error("invalid repository config {}: {message}", path.display())]
     Config { path: PathBuf, message: String },
@@ -62,21 +85,29 @@ pub enum Error {
 
 impl Error {
     pub(crate) fn io(what: &'static str, path: impl Into<PathBuf>, source: std::io::Error) -> Self {
-        Error::Io { what, path: path.into(), source }
+        Error::Io {
+            what,
+            path: path.into(),
+            source,
+        }
     }
 }
 
 impl Classify for Error {
     fn class(&self) -> Class {
         match self {
-            Error::NotARepository { .. } | Error::AlreadyExists { .. } | Error::BadRefName { .. } => Class::Usage,
+            Error::NotARepository { .. }
+            | Error::AlreadyExists { .. }
+            | Error::BadRefName { .. } => Class::Usage,
             Error::Io { .. } => Class::Io,
             Error::Missing { .. } => Class::Missing,
             Error::Corrupt { .. } | Error::DeclaredMismatch { .. } => Class::Digest,
             Error::Canon { source, .. } => source.class(),
             Error::Artifact(e) => e.class(),
             Error::BadRefValue { .. } | Error::Config { .. } => Class::Schema,
-            Error::Locked { .. } | Error::RefMoved { .. } | Error::HookRejected { .. } => Class::Conflict,
+            Error::Locked { .. } | Error::RefMoved { .. } | Error::HookRejected { .. } => {
+                Class::Conflict
+            }
         }
     }
 
@@ -87,7 +118,9 @@ impl Classify for Error {
             Error::Io { .. } => "io.file",
             Error::Missing { .. } => "missing.object",
             Error::Corrupt { .. } => "digest.object_mismatch",
-            Error::DeclaredMismatch { field: "next_root", .. } => "digest.next_root_mismatch",
+            Error::DeclaredMismatch {
+                field: "next_root", ..
+            } => "digest.next_root_mismatch",
             Error::DeclaredMismatch { .. } => "digest.declared_mismatch",
             Error::Canon { source, .. } => source.code(),
             Error::Artifact(e) => e.code(),
@@ -105,16 +138,43 @@ impl Classify for Error {
             Error::NotARepository { start } => Detail::path(start),
             Error::AlreadyExists { path } | Error::Io { path, .. } => Detail::path(path),
             Error::Missing { object } => Detail::object(object.clone()),
-            Error::Corrupt { object, path, expected, found, .. } => {
-                Detail { object: Some(object.clone()), path: Some(path.clone()), ..Detail::default() }.mismatch(expected, found)
+            Error::Corrupt {
+                object,
+                path,
+                expected,
+                found,
+                ..
+            } => Detail {
+                object: Some(object.clone()),
+                path: Some(path.clone()),
+                ..Detail::default()
             }
-            Error::DeclaredMismatch { object, declared, computed, .. } => Detail::object(object.clone()).mismatch(computed, declared),
-            Error::Canon { object, source } => Detail { object: Some(object.clone()), ..source.detail() },
+            .mismatch(expected, found),
+            Error::DeclaredMismatch {
+                object,
+                declared,
+                computed,
+                ..
+            } => Detail::object(object.clone()).mismatch(computed, declared),
+            Error::Canon { object, source } => Detail {
+                object: Some(object.clone()),
+                ..source.detail()
+            },
             Error::Artifact(e) => e.detail(),
             Error::BadRefName { name, .. } => Detail::object(name.clone()),
-            Error::BadRefValue { name, found } => Detail::object(name.clone()).mismatch("64 lowercase hex + LF", found),
-            Error::Locked { name, path, .. } => Detail { object: Some(name.clone()), path: Some(path.clone()), ..Detail::default() },
-            Error::RefMoved { name, expected, found } => Detail::object(name.clone()).mismatch(expected, found),
+            Error::BadRefValue { name, found } => {
+                Detail::object(name.clone()).mismatch("64 lowercase hex + LF", found)
+            }
+            Error::Locked { name, path, .. } => Detail {
+                object: Some(name.clone()),
+                path: Some(path.clone()),
+                ..Detail::default()
+            },
+            Error::RefMoved {
+                name,
+                expected,
+                found,
+            } => Detail::object(name.clone()).mismatch(expected, found),
             Error::HookRejected { event, .. } => Detail::object(format!("hooks/{event}")),
             Error::Config { path, .. } => Detail::path(path),
         }

@@ -47,7 +47,10 @@ impl Event {
 
     /// Whether a failure of this hook aborts the operation.
     pub fn is_pre(self) -> bool {
-        matches!(self, Event::PreRefUpdate | Event::PreAppend | Event::PrePush)
+        matches!(
+            self,
+            Event::PreRefUpdate | Event::PreAppend | Event::PrePush
+        )
     }
 }
 
@@ -69,7 +72,9 @@ impl Repo {
     /// post-hook's failure is returned as `Ok(Some(message))` for the caller to report.
     pub fn run_hook(&self, event: Event, env: &HookEnv<'_>) -> Result<Option<String>, Error> {
         let path = self.dir().join("hooks").join(event.name());
-        let Ok(meta) = std::fs::metadata(&path) else { return Ok(None) };
+        let Ok(meta) = std::fs::metadata(&path) else {
+            return Ok(None);
+        };
         if !meta.is_file() || meta.permissions().mode() & 0o111 == 0 {
             return Ok(None);
         }
@@ -88,7 +93,10 @@ impl Repo {
             .map_err(|e| Error::io("running hook", &path, e))?;
         let deadline = Instant::now() + Duration::from_secs(self.config().hooks.timeout_seconds);
         let status = loop {
-            match child.try_wait().map_err(|e| Error::io("waiting for hook", &path, e))? {
+            match child
+                .try_wait()
+                .map_err(|e| Error::io("waiting for hook", &path, e))?
+            {
                 Some(status) => break Some(status),
                 None if Instant::now() >= deadline => {
                     let _ = child.kill();
@@ -108,9 +116,17 @@ impl Repo {
             None => format!("timed out after {}s", self.config().hooks.timeout_seconds),
         };
         if event.is_pre() {
-            Err(Error::HookRejected { event: event.name(), status: failure, stderr })
+            Err(Error::HookRejected {
+                event: event.name(),
+                status: failure,
+                stderr,
+            })
         } else {
-            Ok(Some(format!("hook {} failed ({failure}): {}", event.name(), stderr.trim())))
+            Ok(Some(format!(
+                "hook {} failed ({failure}): {}",
+                event.name(),
+                stderr.trim()
+            )))
         }
     }
 }

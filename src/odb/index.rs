@@ -26,7 +26,13 @@ impl Repo {
 
     /// Records the checksum of a freshly written object file.
     pub(crate) fn record_checksum(&self, id: &ObjectId, sum: Checksum) -> Result<(), Error> {
-        let line = format!("{} {} {} {}\n", id.artifact_type, id.digest, hex::encode(sum.blake3), sum.size);
+        let line = format!(
+            "{} {} {} {}\n",
+            id.artifact_type,
+            id.digest,
+            hex::encode(sum.blake3),
+            sum.size
+        );
         write::append_line(&self.index_path(), &line)
     }
 
@@ -41,7 +47,13 @@ impl Repo {
         let mut out = HashMap::new();
         for line in text.lines() {
             let mut parts = line.split(' ');
-            let (Some(t), Some(d), Some(b), Some(s), None) = (parts.next(), parts.next(), parts.next(), parts.next(), parts.next()) else {
+            let (Some(t), Some(d), Some(b), Some(s), None) = (
+                parts.next(),
+                parts.next(),
+                parts.next(),
+                parts.next(),
+                parts.next(),
+            ) else {
                 continue;
             };
             let mut blake3 = [0u8; 32];

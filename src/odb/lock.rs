@@ -51,8 +51,18 @@ impl<'r> RefLock<'r> {
         if let Some(parent) = ref_path.parent() {
             write::create_dir_all_synced(parent)?;
         }
-        match OpenOptions::new().write(true).create_new(true).open(&lock_path) {
-            Ok(file) => Ok(RefLock { repo, name: name.clone(), ref_path, lock_path, file: Some(file) }),
+        match OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&lock_path)
+        {
+            Ok(file) => Ok(RefLock {
+                repo,
+                name: name.clone(),
+                ref_path,
+                lock_path,
+                file: Some(file),
+            }),
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
                 let age_secs = std::fs::metadata(&lock_path)
                     .and_then(|m| m.modified())
@@ -60,7 +70,11 @@ impl<'r> RefLock<'r> {
                     .and_then(|t| SystemTime::now().duration_since(t).ok())
                     .map(|d| d.as_secs())
                     .unwrap_or(0);
-                Err(Error::Locked { name: name.to_string(), path: lock_path, age_secs })
+                Err(Error::Locked {
+                    name: name.to_string(),
+                    path: lock_path,
+                    age_secs,
+                })
             }
             Err(e) => Err(Error::io("creating lock", &lock_path, e)),
         }
@@ -85,22 +99,35 @@ impl<'r> RefLock<'r> {
             Err(Error::RefMoved {
                 name: self.name.to_string(),
                 expected: expect.to_string(),
-                found: found.map(|d| d.to_hex()).unwrap_or_else(|| "no ref".to_string()),
+                found: found
+                    .map(|d| d.to_hex())
+                    .unwrap_or_else(|| "no ref".to_string()),
             })
         }
     }
 
     /// Writes `new`, logs the move, and renames the lock over the ref (durable on return).
-    pub fn commit(mut self, old: Option<Digest>, new: Digest, reason: &str) -> Result<ReflogEntry, Error> {
-        let mut file = self.file.take().expect("an uncommitted lock holds its file");
-        file.write_all(format!("{new}\n").as_bytes()).map_err(|e| Error::io("writing", &self.lock_path, e))?;
-        file.sync_all().map_err(|e| Error::io("syncing", &self.lock_path, e))?;
+    pub fn commit(
+        mut self,
+        old: Option<Digest>,
+        new: Digest,
+        reason: &str,
+    ) -> Result<ReflogEntry, Error> {
+        let mut file = self
+            .file
+            .take()
+            .expect("an uncommitted lock holds its file");
+        file.write_all(format!("{new}\n").as_bytes())
+            .map_err(|e| Error::io("writing", &self.lock_path, e))?;
+        file.sync_all()
+            .map_err(|e| Error::io("syncing", &self.lock_path, e))?;
         drop(file);
         // The reflog is written first, as git does: a crash before the rename leaves a log line
         // for a move that did not happen (harmless), never a move without its log line.
         let entry = ReflogEntry::now(old, new, reason);
         write::append_line(&self.repo.reflog_path(&self.name), &entry.line())?;
-        std::fs::rename(&self.lock_path, &self.ref_path).map_err(|e| Error::io("moving lock over", &self.ref_path, e))?;
+        std::fs::rename(&self.lock_path, &self.ref_path)
+            .map_err(|e| Error::io("moving lock over", &self.ref_path, e))?;
         write::sync_dir(self.ref_path.parent().expect("refs have a parent"))?;
         Ok(entry)
     }

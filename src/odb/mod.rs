@@ -55,12 +55,26 @@ impl Repo {
             .prefix(".msez-init-")
             .tempdir_in(worktree)
             .map_err(|e| Error::io("creating a staging directory in", worktree, e))?;
-        for sub in ["objects", "proofs", "refs", "logs/refs", "index", "mmr", "hooks", "tmp"] {
+        for sub in [
+            "objects",
+            "proofs",
+            "refs",
+            "logs/refs",
+            "index",
+            "mmr",
+            "hooks",
+            "tmp",
+        ] {
             let p = staging.path().join(sub);
             std::fs::create_dir_all(&p).map_err(|e| Error::io("creating", &p, e))?;
         }
         let config = Config::default();
-        write::atomic_write(&staging.path().join("tmp"), &staging.path().join("config"), config.to_toml().as_bytes(), 0o644)?;
+        write::atomic_write(
+            &staging.path().join("tmp"),
+            &staging.path().join("config"),
+            config.to_toml().as_bytes(),
+            0o644,
+        )?;
         for (name, text) in sample_hooks {
             let p = staging.path().join("hooks").join(format!("{name}.sample"));
             write::atomic_write(&staging.path().join("tmp"), &p, text.as_bytes(), 0o755)?;
@@ -71,17 +85,27 @@ impl Repo {
             Error::io("moving the new repository into", &dir, e)
         })?;
         write::sync_dir(worktree)?;
-        Ok(Repo { worktree: worktree.to_path_buf(), dir, config })
+        Ok(Repo {
+            worktree: worktree.to_path_buf(),
+            dir,
+            config,
+        })
     }
 
     /// Opens the repository whose work tree is `worktree`.
     pub fn open(worktree: &Path) -> Result<Repo, Error> {
         let dir = worktree.join(DIR_NAME);
         if !dir.is_dir() {
-            return Err(Error::NotARepository { start: worktree.to_path_buf() });
+            return Err(Error::NotARepository {
+                start: worktree.to_path_buf(),
+            });
         }
         let config = Config::load(&dir.join("config"))?;
-        Ok(Repo { worktree: worktree.to_path_buf(), dir, config })
+        Ok(Repo {
+            worktree: worktree.to_path_buf(),
+            dir,
+            config,
+        })
     }
 
     /// Finds the repository enclosing `start` (itself or a parent), if any.
@@ -98,7 +122,9 @@ impl Repo {
 
     /// Like [`Repo::find`], but no repository is an error with a hint to run `msez init`.
     pub fn discover(start: &Path) -> Result<Repo, Error> {
-        Repo::find(start)?.ok_or_else(|| Error::NotARepository { start: start.to_path_buf() })
+        Repo::find(start)?.ok_or_else(|| Error::NotARepository {
+            start: start.to_path_buf(),
+        })
     }
 
     /// The work tree (the directory holding `.msez`).

@@ -62,30 +62,52 @@ impl Repo {
     pub fn put_json(&self, artifact_type: &ArtifactType, value: &Value) -> Result<Put, Error> {
         let rule = artifact_type.rule();
         let label = || format!("{artifact_type}:(new)");
-        let digest = rule.digest_json(value).map_err(|source| Error::Canon { object: label(), source })?;
+        let digest = rule.digest_json(value).map_err(|source| Error::Canon {
+            object: label(),
+            source,
+        })?;
         let id = ObjectId::new(artifact_type.clone(), digest);
         check_declared(rule, value, &id)?;
         let path = self.object_path(&id);
         if path.is_file() {
             return self.merge_into_existing(&id, value, &path);
         }
-        let mut bytes = canon::to_bytes(value).map_err(|source| Error::Canon { object: id.to_string(), source })?;
+        let mut bytes = canon::to_bytes(value).map_err(|source| Error::Canon {
+            object: id.to_string(),
+            source,
+        })?;
         bytes.push(b'\n');
         let mut staged = Staged::new(&self.tmp_dir())?;
-        staged.file.write_all(&bytes).map_err(|e| Error::io("writing", staged.file.path().to_path_buf(), e))?;
-        let sum = Checksum { blake3: *blake3::hash(&bytes).as_bytes(), size: bytes.len() as u64 };
+        staged
+            .file
+            .write_all(&bytes)
+            .map_err(|e| Error::io("writing", staged.file.path().to_path_buf(), e))?;
+        let sum = Checksum {
+            blake3: *blake3::hash(&bytes).as_bytes(),
+            size: bytes.len() as u64,
+        };
         if !staged.persist_new(&path, 0o444)? {
             // Another writer stored it between our check and our rename.
             return self.merge_into_existing(&id, value, &path);
         }
         self.record_checksum(&id, sum)?;
-        Ok(Put { id, created: true, proofs_added: 0, size: sum.size })
+        Ok(Put {
+            id,
+            created: true,
+            proofs_added: 0,
+            size: sum.size,
+        })
     }
 
     fn merge_into_existing(&self, id: &ObjectId, value: &Value, path: &Path) -> Result<Put, Error> {
         let size = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
         if !id.artifact_type.rule().proofs_outside_digest() {
-            return Ok(Put { id: id.clone(), created: false, proofs_added: 0, size });
+            return Ok(Put {
+                id: id.clone(),
+                created: false,
+                proofs_added: 0,
+                size,
+            });
         }
         let stored = self.read_json(id)?;
         let known: Vec<(String, String)> = proof_list(&stored).iter().map(proof_key).collect();
@@ -95,12 +117,21 @@ impl Repo {
                 added += 1;
             }
         }
-        Ok(Put { id: id.clone(), created: false, proofs_added: added, size })
+        Ok(Put {
+            id: id.clone(),
+            created: false,
+            proofs_added: added,
+            size,
+        })
     }
 
     /// Stores an artifact from a stream. Raw types are streamed (memory stays flat at any
     /// size); JSON types are read whole, up to [`canon::MAX_JSON_BYTES`], and canonicalized.
-    pub fn put_reader(&self, artifact_type: &ArtifactType, mut reader: impl Read) -> Result<Put, Error> {
+    pub fn put_reader(
+        &self,
+        artifact_type: &ArtifactType,
+        mut reader: impl Read,
+    ) -> Result<Put, Error> {
         let rule = artifact_type.rule();
         if rule.encoding() == Encoding::Json {
             let mut bytes = Vec::new();
@@ -108,11 +139,16 @@ impl Repo {
                 .take(canon::MAX_JSON_BYTES as u64 + 1)
                 .read_to_end(&mut bytes)
                 .map_err(|e| Error::io("reading input for", artifact_type.as_str(), e))?;
-            let value = canon::parse(&bytes).map_err(|source| Error::Canon { object: format!("{artifact_type}:(input)"), source })?;
+            let value = canon::parse(&bytes).map_err(|source| Error::Canon {
+                object: format!("{artifact_type}:(input)"),
+                source,
+            })?;
             return self.put_json(artifact_type, &value);
         }
         if rule == DigestRule::Lawpack {
-            return Err(Error::Artifact(artifact::Error::Unsupported { object: format!("{artifact_type}:(input)") }));
+            return Err(Error::Artifact(artifact::Error::Unsupported {
+                object: format!("{artifact_type}:(input)"),
+            }));
         }
         let mut staged = Staged::new(&self.tmp_dir())?;
         let (digest, sum) = hash_copy(&mut reader, &mut staged.file)?;
@@ -120,9 +156,19 @@ impl Repo {
         let path = self.object_path(&id);
         if staged.persist_new(&path, 0o444)? {
             self.record_checksum(&id, sum)?;
-            Ok(Put { id, created: true, proofs_added: 0, size: sum.size })
+            Ok(Put {
+                id,
+                created: true,
+                proofs_added: 0,
+                size: sum.size,
+            })
         } else {
-            Ok(Put { id, created: false, proofs_added: 0, size: sum.size })
+            Ok(Put {
+                id,
+                created: false,
+                proofs_added: 0,
+                size: sum.size,
+            })
         }
     }
 
@@ -131,7 +177,11 @@ impl Repo {
         let path = self.object_path(id);
         let bytes = match std::fs::read(&path) {
             Ok(b) => b,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(Error::Missing { object: id.to_string() }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(Error::Missing {
+                    object: id.to_string(),
+                });
+            }
             Err(e) => return Err(Error::io("reading", &path, e)),
         };
         let mut value = parse_checked(id, &path, &bytes)?;
@@ -147,11 +197,21 @@ impl Repo {
         let path = self.object_path(id);
         if id.artifact_type.rule().encoding() == Encoding::Json {
             let value = self.read_json(id)?;
-            Ok(Object { id: id.clone(), path, value: Some(value) })
+            Ok(Object {
+                id: id.clone(),
+                path,
+                value: Some(value),
+            })
         } else if path.is_file() {
-            Ok(Object { id: id.clone(), path, value: None })
+            Ok(Object {
+                id: id.clone(),
+                path,
+                value: None,
+            })
         } else {
-            Err(Error::Missing { object: id.to_string() })
+            Err(Error::Missing {
+                object: id.to_string(),
+            })
         }
     }
 
@@ -161,12 +221,22 @@ impl Repo {
         let path = self.object_path(id);
         let file = match File::open(&path) {
             Ok(f) => f,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(Error::Missing { object: id.to_string() }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(Error::Missing {
+                    object: id.to_string(),
+                });
+            }
             Err(e) => return Err(Error::io("opening", &path, e)),
         };
         let (digest, sum) = hash_copy(&mut BufReader::with_capacity(CHUNK, file), out)?;
         if digest != id.digest {
-            return Err(Error::Corrupt { object: id.to_string(), path, method: "bytes", expected: id.digest.to_hex(), found: digest.to_hex() });
+            return Err(Error::Corrupt {
+                object: id.to_string(),
+                path,
+                method: "bytes",
+                expected: id.digest.to_hex(),
+                found: digest.to_hex(),
+            });
         }
         Ok(sum.size)
     }
@@ -180,7 +250,11 @@ impl Repo {
         for t in types {
             let t = t.map_err(|e| Error::io("listing", &root, e))?;
             let tpath = t.path();
-            let Some(artifact_type) = t.file_name().to_str().and_then(|s| ArtifactType::new(s).ok()) else {
+            let Some(artifact_type) = t
+                .file_name()
+                .to_str()
+                .and_then(|s| ArtifactType::new(s).ok())
+            else {
                 out.push(Err(tpath));
                 continue;
             };
@@ -207,9 +281,15 @@ impl Repo {
 
 /// Parses a stored JSON object and checks that its content gives the digest in its name.
 pub(crate) fn parse_checked(id: &ObjectId, path: &Path, bytes: &[u8]) -> Result<Value, Error> {
-    let value = canon::parse(bytes).map_err(|source| Error::Canon { object: id.to_string(), source })?;
+    let value = canon::parse(bytes).map_err(|source| Error::Canon {
+        object: id.to_string(),
+        source,
+    })?;
     let rule = id.artifact_type.rule();
-    let digest = rule.digest_json(&value).map_err(|source| Error::Canon { object: id.to_string(), source })?;
+    let digest = rule.digest_json(&value).map_err(|source| Error::Canon {
+        object: id.to_string(),
+        source,
+    })?;
     if digest != id.digest {
         return Err(Error::Corrupt {
             object: id.to_string(),
@@ -245,7 +325,12 @@ fn check_declared(rule: DigestRule, value: &Value, id: &ObjectId) -> Result<(), 
         DigestRule::AssetId => "asset_id",
         _ => "snapshot_digest_sha256",
     };
-    Err(Error::DeclaredMismatch { object: id.to_string(), field, declared: declared.to_string(), computed: id.digest.to_hex() })
+    Err(Error::DeclaredMismatch {
+        object: id.to_string(),
+        field,
+        declared: declared.to_string(),
+        computed: id.digest.to_hex(),
+    })
 }
 
 /// Copies `reader` to `out` while computing SHA-256 (the name) and blake3 (the index checksum).
@@ -285,12 +370,21 @@ fn hash_copy(reader: &mut impl Read, out: &mut impl Write) -> Result<(Digest, Ch
                     return Ok(());
                 }
                 b3.update(&chunk);
-                out.write_all(&chunk).map_err(|e| Error::io("writing", "<object>", e))?;
+                out.write_all(&chunk)
+                    .map_err(|e| Error::io("writing", "<object>", e))?;
                 size += filled as u64;
             }
         })();
         drop(tx);
         let digest = sha.join().expect("the hashing thread does not panic");
-        result.map(|()| (digest, Checksum { blake3: *b3.finalize().as_bytes(), size }))
+        result.map(|()| {
+            (
+                digest,
+                Checksum {
+                    blake3: *b3.finalize().as_bytes(),
+                    size,
+                },
+            )
+        })
     })
 }

@@ -12,7 +12,13 @@ use super::{Error, Repo, write};
 
 /// The identity of a proof: (verificationMethod, jws).
 pub fn proof_key(proof: &Value) -> (String, String) {
-    let field = |k: &str| proof.get(k).and_then(Value::as_str).unwrap_or_default().to_string();
+    let field = |k: &str| {
+        proof
+            .get(k)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string()
+    };
     (field("verificationMethod"), field("jws"))
 }
 
@@ -41,14 +47,21 @@ pub fn merge_proofs(object: &mut Value, extra: &[Value]) {
     }
     all.sort_by_cached_key(proof_key);
     all.dedup_by(|a, b| proof_key(a) == proof_key(b));
-    let merged = if all.len() == 1 && !was_list { all.remove(0) } else { Value::Array(all) };
+    let merged = if all.len() == 1 && !was_list {
+        all.remove(0)
+    } else {
+        Value::Array(all)
+    };
     map.insert("proof".to_string(), merged);
 }
 
 impl Repo {
     /// The directory of an object's later proofs.
     pub fn proofs_dir(&self, id: &ObjectId) -> PathBuf {
-        self.dir().join("proofs").join(id.artifact_type.as_str()).join(id.digest.to_hex())
+        self.dir()
+            .join("proofs")
+            .join(id.artifact_type.as_str())
+            .join(id.digest.to_hex())
     }
 
     /// The proofs stored as separate files for `id`, each checked against its file name.
@@ -68,11 +81,27 @@ impl Repo {
         for path in paths {
             let bytes = std::fs::read(&path).map_err(|e| Error::io("reading", &path, e))?;
             let object = format!("proof of {id} ({})", path.display());
-            let value = canon::parse(&bytes).map_err(|source| Error::Canon { object: object.clone(), source })?;
-            let digest = canon::digest_of(&value).map_err(|source| Error::Canon { object: object.clone(), source })?;
-            let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or_default().to_string();
+            let value = canon::parse(&bytes).map_err(|source| Error::Canon {
+                object: object.clone(),
+                source,
+            })?;
+            let digest = canon::digest_of(&value).map_err(|source| Error::Canon {
+                object: object.clone(),
+                source,
+            })?;
+            let stem = path
+                .file_stem()
+                .and_then(|s| s.to_str())
+                .unwrap_or_default()
+                .to_string();
             if stem != digest.to_hex() {
-                return Err(Error::Corrupt { object, path, method: "jcs-json", expected: stem, found: digest.to_hex() });
+                return Err(Error::Corrupt {
+                    object,
+                    path,
+                    method: "jcs-json",
+                    expected: stem,
+                    found: digest.to_hex(),
+                });
             }
             out.push((path, value));
         }
@@ -86,7 +115,12 @@ impl Repo {
         let name = format!("{}.json", canon::sha256(&bytes));
         let mut content = bytes;
         content.push(b'\n');
-        write::atomic_create(&self.tmp_dir(), &self.proofs_dir(id).join(name), &content, 0o444)
+        write::atomic_create(
+            &self.tmp_dir(),
+            &self.proofs_dir(id).join(name),
+            &content,
+            0o444,
+        )
     }
 }
 

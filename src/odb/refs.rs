@@ -22,8 +22,17 @@ pub struct RefName(String);
 impl RefName {
     /// Validates a ref name; `assets/...` is read as `refs/assets/...`.
     pub fn new(name: &str) -> Result<RefName, Error> {
-        let full = if name.starts_with("refs/") { name.to_string() } else { format!("refs/{name}") };
-        let bad = |why| Err(Error::BadRefName { name: name.to_string(), why });
+        let full = if name.starts_with("refs/") {
+            name.to_string()
+        } else {
+            format!("refs/{name}")
+        };
+        let bad = |why| {
+            Err(Error::BadRefName {
+                name: name.to_string(),
+                why,
+            })
+        };
         if full.len() > 1024 {
             return bad("longer than 1024 bytes");
         }
@@ -41,7 +50,9 @@ impl RefName {
             if c.ends_with(".lock") {
                 return bad("a component ends with .lock");
             }
-            if c.chars().any(|ch| ch.is_control() || ch == '\\' || ch == '*' || ch == '?') {
+            if c.chars()
+                .any(|ch| ch.is_control() || ch == '\\' || ch == '*' || ch == '?')
+            {
                 return bad("control characters, '\\', '*' and '?' are not allowed");
             }
         }
@@ -94,8 +105,15 @@ const ZERO: &str = "000000000000000000000000000000000000000000000000000000000000
 
 impl ReflogEntry {
     pub(crate) fn line(&self) -> String {
-        let old = self.old.map(|d| d.to_hex()).unwrap_or_else(|| ZERO.to_string());
-        let reason: String = self.reason.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
+        let old = self
+            .old
+            .map(|d| d.to_hex())
+            .unwrap_or_else(|| ZERO.to_string());
+        let reason: String = self
+            .reason
+            .chars()
+            .map(|c| if c.is_control() { ' ' } else { c })
+            .collect();
         format!("{old} {} {} {reason}\n", self.new, self.time)
     }
 
@@ -105,13 +123,30 @@ impl ReflogEntry {
         let new = parts.next()?.parse().ok()?;
         let time = parts.next()?.parse().ok()?;
         let reason = parts.next().unwrap_or_default().to_string();
-        let old = if old == ZERO { None } else { Some(old.parse().ok()?) };
-        Some(ReflogEntry { old, new, time, reason })
+        let old = if old == ZERO {
+            None
+        } else {
+            Some(old.parse().ok()?)
+        };
+        Some(ReflogEntry {
+            old,
+            new,
+            time,
+            reason,
+        })
     }
 
     pub(crate) fn now(old: Option<Digest>, new: Digest, reason: &str) -> ReflogEntry {
-        let time = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
-        ReflogEntry { old, new, time, reason: reason.to_string() }
+        let time = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0);
+        ReflogEntry {
+            old,
+            new,
+            time,
+            reason: reason.to_string(),
+        }
     }
 }
 
@@ -143,7 +178,13 @@ impl Repo {
     }
 
     /// Moves a ref to `new` if it holds what `expect` says, running the ref hooks.
-    pub fn update_ref(&self, name: &RefName, new: Digest, expect: Expect, reason: &str) -> Result<RefUpdate, Error> {
+    pub fn update_ref(
+        &self,
+        name: &RefName,
+        new: Digest,
+        expect: Expect,
+        reason: &str,
+    ) -> Result<RefUpdate, Error> {
         let lock = RefLock::acquire(self, name)?;
         let old = lock.check(expect)?;
         let env = HookEnv {
@@ -154,8 +195,15 @@ impl Repo {
         };
         self.run_hook(Event::PreRefUpdate, &env)?;
         let entry = lock.commit(old, new, reason)?;
-        let warnings = self.run_hook(Event::PostRefUpdate, &env)?.into_iter().collect();
-        Ok(RefUpdate { name: name.clone(), entry, warnings })
+        let warnings = self
+            .run_hook(Event::PostRefUpdate, &env)?
+            .into_iter()
+            .collect();
+        Ok(RefUpdate {
+            name: name.clone(),
+            entry,
+            warnings,
+        })
     }
 
     /// Every ref and its value, sorted by name (lock files skipped).
@@ -172,7 +220,9 @@ impl Repo {
             for entry in entries {
                 let entry = entry.map_err(|e| Error::io("listing", &dir, e))?;
                 let path = entry.path();
-                let ft = entry.file_type().map_err(|e| Error::io("reading", &path, e))?;
+                let ft = entry
+                    .file_type()
+                    .map_err(|e| Error::io("reading", &path, e))?;
                 if ft.is_dir() {
                     stack.push(path);
                     continue;
@@ -180,7 +230,11 @@ impl Repo {
                 if path.extension().is_some_and(|e| e == "lock") {
                     continue;
                 }
-                let rel = path.strip_prefix(self.dir()).expect("walked under .msez").to_string_lossy().into_owned();
+                let rel = path
+                    .strip_prefix(self.dir())
+                    .expect("walked under .msez")
+                    .to_string_lossy()
+                    .into_owned();
                 let name = RefName::new(&rel)?;
                 if let Some(d) = read_ref_file(&path, &name)? {
                     out.push((name, d));
@@ -206,7 +260,10 @@ pub(crate) fn read_ref_file(path: &Path, name: &RefName) -> Result<Option<Digest
     match std::fs::read_to_string(path) {
         Ok(text) => {
             let value = text.strip_suffix('\n').unwrap_or(&text);
-            value.parse().map(Some).map_err(|_| Error::BadRefValue { name: name.to_string(), found: value.chars().take(80).collect() })
+            value.parse().map(Some).map_err(|_| Error::BadRefValue {
+                name: name.to_string(),
+                found: value.chars().take(80).collect(),
+            })
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(Error::io("reading ref", path, e)),
@@ -219,24 +276,45 @@ mod tests {
 
     #[test]
     fn ref_names_reject_traversal_and_lock_suffixes() {
-        for bad in ["refs/../x", "refs/a/.hidden", "refs/a.lock", "refs//a", "refs/a\nb", "refs"] {
+        for bad in [
+            "refs/../x",
+            "refs/a/.hidden",
+            "refs/a.lock",
+            "refs//a",
+            "refs/a\nb",
+            "",
+        ] {
             assert!(RefName::new(bad).is_err(), "{bad:?}");
         }
-        assert_eq!(RefName::new("assets/ab/core/head").unwrap().as_str(), "refs/assets/ab/core/head");
+        assert_eq!(
+            RefName::new("assets/ab/core/head").unwrap().as_str(),
+            "refs/assets/ab/core/head"
+        );
     }
 
     #[test]
     fn ref_types_follow_the_namespace() {
         let t = |n: &str| ref_object_type(&RefName::new(n).unwrap());
         assert_eq!(t("refs/assets/a/core/head"), Some("smart-asset-receipt"));
-        assert_eq!(t("refs/remotes/origin/corridors/c/checkpoint"), Some("checkpoint"));
+        assert_eq!(
+            t("refs/remotes/origin/corridors/c/checkpoint"),
+            Some("checkpoint")
+        );
         assert_eq!(t("refs/tags/x"), None);
     }
 
     #[test]
     fn reflog_lines_round_trip() {
-        let e = ReflogEntry { old: None, new: Digest([7; 32]), time: 5, reason: "a b\nc".into() };
+        let e = ReflogEntry {
+            old: None,
+            new: Digest([7; 32]),
+            time: 5,
+            reason: "a b\nc".into(),
+        };
         let parsed = ReflogEntry::parse(e.line().trim_end()).unwrap();
-        assert_eq!((parsed.old, parsed.new, parsed.time, parsed.reason.as_str()), (None, e.new, 5, "a b c"));
+        assert_eq!(
+            (parsed.old, parsed.new, parsed.time, parsed.reason.as_str()),
+            (None, e.new, 5, "a b c")
+        );
     }
 }

@@ -35,12 +35,17 @@ impl Staged {
     /// Returns false (and removes the temp file) when `dest` already existed.
     pub(crate) fn persist_new(mut self, dest: &Path, mode: u32) -> Result<bool, Error> {
         let tmp_path = self.file.path().to_path_buf();
-        self.file.flush().map_err(|e| Error::io("writing", &tmp_path, e))?;
+        self.file
+            .flush()
+            .map_err(|e| Error::io("writing", &tmp_path, e))?;
         self.file
             .as_file()
             .set_permissions(std::fs::Permissions::from_mode(mode))
             .map_err(|e| Error::io("setting permissions of", &tmp_path, e))?;
-        self.file.as_file().sync_all().map_err(|e| Error::io("syncing", &tmp_path, e))?;
+        self.file
+            .as_file()
+            .sync_all()
+            .map_err(|e| Error::io("syncing", &tmp_path, e))?;
         let parent = dest.parent().expect("object paths have a parent");
         create_dir_all_synced(parent)?;
         match self.file.persist_noclobber(dest) {
@@ -56,39 +61,64 @@ impl Staged {
     /// Flushes, fsyncs, and renames over `dest` (replacing it atomically).
     pub(crate) fn persist_replace(mut self, dest: &Path, mode: u32) -> Result<(), Error> {
         let tmp_path = self.file.path().to_path_buf();
-        self.file.flush().map_err(|e| Error::io("writing", &tmp_path, e))?;
+        self.file
+            .flush()
+            .map_err(|e| Error::io("writing", &tmp_path, e))?;
         self.file
             .as_file()
             .set_permissions(std::fs::Permissions::from_mode(mode))
             .map_err(|e| Error::io("setting permissions of", &tmp_path, e))?;
-        self.file.as_file().sync_all().map_err(|e| Error::io("syncing", &tmp_path, e))?;
+        self.file
+            .as_file()
+            .sync_all()
+            .map_err(|e| Error::io("syncing", &tmp_path, e))?;
         let parent = dest.parent().expect("written paths have a parent");
         create_dir_all_synced(parent)?;
-        self.file.persist(dest).map_err(|e| Error::io("moving a temp file to", dest, e.error))?;
+        self.file
+            .persist(dest)
+            .map_err(|e| Error::io("moving a temp file to", dest, e.error))?;
         sync_dir(parent)
     }
 }
 
 /// Writes `bytes` to `dest` atomically (replacing it), staging in `tmp_dir`.
-pub(crate) fn atomic_write(tmp_dir: &Path, dest: &Path, bytes: &[u8], mode: u32) -> Result<(), Error> {
+pub(crate) fn atomic_write(
+    tmp_dir: &Path,
+    dest: &Path,
+    bytes: &[u8],
+    mode: u32,
+) -> Result<(), Error> {
     let mut staged = Staged::new(tmp_dir)?;
-    staged.file.write_all(bytes).map_err(|e| Error::io("writing", staged.file.path().to_path_buf(), e))?;
+    staged
+        .file
+        .write_all(bytes)
+        .map_err(|e| Error::io("writing", staged.file.path().to_path_buf(), e))?;
     staged.persist_replace(dest, mode)
 }
 
 /// Writes `bytes` to `dest` atomically unless it exists; true when this call created it.
-pub(crate) fn atomic_create(tmp_dir: &Path, dest: &Path, bytes: &[u8], mode: u32) -> Result<bool, Error> {
+pub(crate) fn atomic_create(
+    tmp_dir: &Path,
+    dest: &Path,
+    bytes: &[u8],
+    mode: u32,
+) -> Result<bool, Error> {
     if dest.exists() {
         return Ok(false);
     }
     let mut staged = Staged::new(tmp_dir)?;
-    staged.file.write_all(bytes).map_err(|e| Error::io("writing", staged.file.path().to_path_buf(), e))?;
+    staged
+        .file
+        .write_all(bytes)
+        .map_err(|e| Error::io("writing", staged.file.path().to_path_buf(), e))?;
     staged.persist_new(dest, mode)
 }
 
 /// fsyncs a directory so a rename inside it is durable.
 pub(crate) fn sync_dir(dir: &Path) -> Result<(), Error> {
-    File::open(dir).and_then(|d| d.sync_all()).map_err(|e| Error::io("syncing directory", dir, e))
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| Error::io("syncing directory", dir, e))
 }
 
 /// Creates a directory (and parents) and fsyncs each new one's parent.
@@ -115,14 +145,21 @@ pub(crate) fn append_line(path: &Path, line: &str) -> Result<(), Error> {
     if let Some(parent) = path.parent() {
         create_dir_all_synced(parent)?;
     }
-    let mut f = OpenOptions::new().create(true).append(true).open(path).map_err(|e| Error::io("opening", path, e))?;
-    f.write_all(line.as_bytes()).map_err(|e| Error::io("appending to", path, e))?;
+    let mut f = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .map_err(|e| Error::io("opening", path, e))?;
+    f.write_all(line.as_bytes())
+        .map_err(|e| Error::io("appending to", path, e))?;
     f.sync_data().map_err(|e| Error::io("syncing", path, e))
 }
 
 /// Whether another process holds the flock of a temp file (a live writer's file).
 pub fn is_locked(path: &Path) -> bool {
-    let Ok(f) = File::open(path) else { return false };
+    let Ok(f) = File::open(path) else {
+        return false;
+    };
     let r = unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
     r != 0
 }

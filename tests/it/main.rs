@@ -1,0 +1,5 @@
+//! Integration tests: the real `msez` binary against real files, in temp repositories.
+
+mod canon_vectors;
+mod odb;
+mod util;

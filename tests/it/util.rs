@@ -1,0 +1,172 @@
+//! Test harness: run the real binary in an isolated directory and look at what it did.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+/// The msez binary under test.
+pub fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_msez")
+}
+
+/// What a run of msez printed and returned.
+#[derive(Debug)]
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    fn from(out: Output) -> Run {
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+
+    /// Asserts success and returns stdout.
+    #[track_caller]
+    pub fn ok(&self) -> &str {
+        assert_eq!(self.code, 0, "msez failed: {self:#?}");
+        &self.stdout
+    }
+
+    /// Asserts the exit code.
+    #[track_caller]
+    pub fn code(&self, code: i32) -> &Self {
+        assert_eq!(self.code, code, "unexpected exit code: {self:#?}");
+        self
+    }
+
+    /// The `--json` document on stdout.
+    #[track_caller]
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {self:#?}"))
+    }
+}
+
+/// A temp directory to run msez in, optionally with a repository.
+pub struct Dir {
+    pub tmp: tempfile::TempDir,
+}
+
+impl Dir {
+    /// An empty directory.
+    pub fn new() -> Dir {
+        Dir {
+            tmp: tempfile::tempdir().expect("temp dir"),
+        }
+    }
+
+    /// A directory with an initialized repository.
+    pub fn repo() -> Dir {
+        let d = Dir::new();
+        d.run(&["init"]).ok();
+        d
+    }
+
+    /// The directory.
+    pub fn path(&self) -> &Path {
+        self.tmp.path()
+    }
+
+    /// A path inside the directory.
+    pub fn join(&self, p: &str) -> PathBuf {
+        self.tmp.path().join(p)
+    }
+
+    /// Writes a file.
+    pub fn write(&self, name: &str, bytes: impl AsRef<[u8]>) -> PathBuf {
+        let p = self.join(name);
+        if let Some(parent) = p.parent() {
+            std::fs::create_dir_all(parent).unwrap();
+        }
+        std::fs::write(&p, bytes).unwrap();
+        p
+    }
+
+    /// A command for msez in this directory.
+    pub fn cmd(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(bin());
+        c.args(args)
+            .current_dir(self.path())
+            .env_remove("SOURCE_DATE_EPOCH")
+            .stdin(Stdio::null());
+        c
+    }
+
+    /// Runs msez here.
+    pub fn run(&self, args: &[&str]) -> Run {
+        Run::from(self.cmd(args).output().expect("spawn msez"))
+    }
+
+    /// Runs msez here with `input` on stdin.
+    pub fn run_stdin(&self, args: &[&str], input: &[u8]) -> Run {
+        use std::io::Write;
+        let mut child = self
+            .cmd(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(input).unwrap();
+        Run::from(child.wait_with_output().unwrap())
+    }
+
+    /// Stores a file and returns its `TYPE:DIGEST`.
+    pub fn put(&self, name: &str, bytes: impl AsRef<[u8]>, artifact_type: &str) -> String {
+        let p = self.write(name, bytes);
+        self.run(&[
+            "artifact",
+            "put",
+            p.to_str().unwrap(),
+            "--type",
+            artifact_type,
+        ])
+        .ok()
+        .trim()
+        .to_string()
+    }
+
+    /// The stored file of `TYPE:DIGEST`.
+    pub fn object_file(&self, id: &str) -> PathBuf {
+        let (t, d) = id.split_once(':').unwrap();
+        let dir = self.join(".msez/objects").join(t);
+        std::fs::read_dir(&dir)
+            .unwrap()
+            .flatten()
+            .map(|e| e.path())
+            .find(|p| p.file_name().unwrap().to_str().unwrap().starts_with(d))
+            .unwrap_or_else(|| panic!("{id} not stored"))
+    }
+}
+
+/// Runs a command to completion and returns (exit code, peak RSS in KiB) for that child alone.
+pub fn run_measured(mut cmd: Command) -> (i32, i64) {
+    let child = cmd
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("spawn");
+    let pid = child.id() as libc::pid_t;
+    let mut status = 0;
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // wait4 reports the rusage of exactly this child, unlike RUSAGE_CHILDREN.
+    let r = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+    assert_eq!(r, pid, "wait4");
+    std::mem::forget(child);
+    let code = if libc::WIFEXITED(status) {
+        libc::WEXITSTATUS(status)
+    } else {
+        -1
+    };
+    (code, usage.ru_maxrss)
+}
+
+/// The repository's vectors directory.
+pub fn vectors() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("vectors")
+}
