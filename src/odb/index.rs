@@ -36,6 +36,11 @@ impl Repo {
         write::append_line(&self.index_path(), &line)
     }
 
+    /// Records several checksum lines at once (a batch commit).
+    pub(crate) fn record_checksums(&self, lines: &str) -> Result<(), Error> {
+        write::append_line(&self.index_path(), lines)
+    }
+
     /// Every recorded checksum (the last line for an object wins); a malformed line is skipped.
     pub fn checksums(&self) -> Result<HashMap<String, Checksum>, Error> {
         let path = self.index_path();

@@ -80,6 +80,11 @@ impl<'r> RefLock<'r> {
         }
     }
 
+    /// The ref this lock guards.
+    pub fn name(&self) -> &RefName {
+        &self.name
+    }
+
     /// The ref's value now (read under the lock).
     pub fn current(&self) -> Result<Option<Digest>, Error> {
         read_ref_file(&self.ref_path, &self.name)

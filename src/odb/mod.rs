@@ -6,6 +6,7 @@
 //! `proofs/`; refs move only under a lock with compare-and-swap, and every move is logged.
 //! Every write is atomic (temp file in `tmp/`, fsync, rename, fsync the directory).
 
+mod batch;
 mod config;
 mod error;
 mod hooks;
@@ -16,6 +17,7 @@ mod proofs;
 mod refs;
 mod write;
 
+pub use batch::Batch;
 pub use config::Config;
 pub use error::Error;
 pub use hooks::{Event, HookEnv};
@@ -23,7 +25,7 @@ pub use index::Checksum;
 pub use lock::{Expect, RefLock};
 pub use objects::{Object, Put};
 pub use proofs::{merge_proofs, proof_key};
-pub use refs::{RefName, ReflogEntry, ref_object_type};
+pub use refs::{RefName, RefUpdate, ReflogEntry, ref_object_type};
 pub use write::{TEMP_PREFIX, is_locked as temp_in_use};
 
 use std::path::{Path, PathBuf};

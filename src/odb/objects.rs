@@ -305,7 +305,7 @@ pub(crate) fn parse_checked(id: &ObjectId, path: &Path, bytes: &[u8]) -> Result<
 
 /// A receipt's `next_root` (or a genesis' `asset_id`, a lock's snapshot digest) must be the
 /// digest its content gives.
-fn check_declared(rule: DigestRule, value: &Value, id: &ObjectId) -> Result<(), Error> {
+pub(crate) fn check_declared(rule: DigestRule, value: &Value, id: &ObjectId) -> Result<(), Error> {
     let Some(declared) = rule.declared(value) else {
         return match rule {
             DigestRule::NextRoot(_) => Err(Error::DeclaredMismatch {

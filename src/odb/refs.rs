@@ -187,6 +187,19 @@ impl Repo {
     ) -> Result<RefUpdate, Error> {
         let lock = RefLock::acquire(self, name)?;
         let old = lock.check(expect)?;
+        self.commit_ref(lock, old, new, reason)
+    }
+
+    /// Commits a held lock (whose old value the caller checked) with the ref hooks around it:
+    /// a failing `pre-ref-update` drops the lock and nothing moves.
+    pub fn commit_ref(
+        &self,
+        lock: RefLock<'_>,
+        old: Option<Digest>,
+        new: Digest,
+        reason: &str,
+    ) -> Result<RefUpdate, Error> {
+        let name = lock.name().clone();
         let env = HookEnv {
             ref_name: name.as_str(),
             old: old.map(|d| d.to_hex()).unwrap_or_default(),
@@ -200,7 +213,7 @@ impl Repo {
             .into_iter()
             .collect();
         Ok(RefUpdate {
-            name: name.clone(),
+            name,
             entry,
             warnings,
         })

@@ -58,6 +58,24 @@ impl Staged {
         }
     }
 
+    /// Renames to `dest` unless it exists, without fsync (a [`super::batch::Batch`] syncs the
+    /// whole filesystem around it); false when `dest` already existed.
+    pub(crate) fn publish_noclobber(mut self, dest: &Path, mode: u32) -> Result<bool, Error> {
+        let tmp_path = self.file.path().to_path_buf();
+        self.file
+            .flush()
+            .map_err(|e| Error::io("writing", &tmp_path, e))?;
+        self.file
+            .as_file()
+            .set_permissions(std::fs::Permissions::from_mode(mode))
+            .map_err(|e| Error::io("setting permissions of", &tmp_path, e))?;
+        match self.file.persist_noclobber(dest) {
+            Ok(_) => Ok(true),
+            Err(e) if e.error.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
+            Err(e) => Err(Error::io("moving a temp file to", dest, e.error)),
+        }
+    }
+
     /// Flushes, fsyncs, and renames over `dest` (replacing it atomically).
     pub(crate) fn persist_replace(mut self, dest: &Path, mode: u32) -> Result<(), Error> {
         let tmp_path = self.file.path().to_path_buf();

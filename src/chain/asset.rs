@@ -1,0 +1,241 @@
+//! Smart-asset operations on a module: append receipts, verify, checkpoint, prove, co-sign.
+//!
+//! When a repository encloses the module, every write goes into `.msez` first (objects, MMR
+//! nodes, state), then the working-tree files, then the head ref moves under its lock; the
+//! lock is held for the whole append, so a concurrent appender gets a `conflict`, never a fork.
+//! Without a repository (an auditor's copy) the module's files are the only state.
+
+use std::path::PathBuf;
+
+use serde::Serialize;
+
+use crate::artifact::{ArtifactType, ObjectId};
+use crate::canon::{Digest, Value};
+use crate::mmr;
+use crate::odb::{Batch, Event, HookEnv, RefLock, Repo};
+use crate::vc::{self, KeyPair};
+
+use super::checkpoint::{self, Summary};
+use super::genesis;
+use super::inclusion;
+use super::module::AssetModule;
+use super::receipt::{self, Draft};
+use super::store::{ChainKey, ChainStore};
+use super::verify::{self, ChainResult};
+use super::{Error, Kind};
+
+/// What an append wrote.
+#[derive(Clone, Debug, Serialize)]
+pub struct Appended {
+    /// The asset.
+    pub asset_id: Digest,
+    /// The purpose.
+    pub purpose: String,
+    /// (sequence, next_root, working-tree file) of each new receipt.
+    pub receipts: Vec<(u64, Digest, PathBuf)>,
+    /// The new head.
+    pub head: Digest,
+    /// The chain length after the append.
+    pub size: u64,
+}
+
+/// The file name of a receipt: `receipt.<seq>.json`, or with a next_root prefix when another
+/// receipt already holds that name (a fork branch).
+pub fn receipt_file(dir: &std::path::Path, sequence: u64, next_root: &Digest) -> PathBuf {
+    let plain = dir.join(format!("receipt.{sequence}.json"));
+    if !plain.exists() {
+        return plain;
+    }
+    let same = std::fs::read(&plain).ok().and_then(|b| crate::canon::parse(&b).ok()).and_then(|v| receipt::next_root(&v).ok()) == Some(*next_root);
+    if same { plain } else { dir.join(format!("receipt.{sequence}.{}.json", &next_root.to_hex()[..16])) }
+}
+
+fn pretty(value: &Value) -> Vec<u8> {
+    let mut text = serde_json::to_vec_pretty(value).expect("JSON values serialize");
+    text.push(b'\n');
+    text
+}
+
+/// Signs `value` with every key (appending to its proof list).
+pub fn sign_all(value: &mut Value, keys: &[KeyPair]) -> Result<(), Error> {
+    for key in keys {
+        vc::add_proof(value, key)?;
+    }
+    Ok(())
+}
+
+/// Appends receipts built from `drafts` to the chain of `purpose`, as one transaction.
+///
+/// `expect_head`: refuse (conflict) unless the chain's head is this (None: the genesis).
+pub fn append(repo: &Repo, module: &AssetModule, purpose: &str, drafts: &[Draft], keys: &[KeyPair], expect_head: Option<Option<Digest>>) -> Result<Appended, Error> {
+    let key = ChainKey::asset(&module.asset_id, purpose);
+    let genesis_root = genesis::asset_genesis_root(&module.asset_id, purpose)?;
+    let head_ref = key.head_ref()?;
+    let lock = RefLock::acquire(repo, &head_ref)?;
+    let old = lock.current()?;
+    if let Some(expected) = expect_head {
+        if expected != old {
+            return Err(Error::StaleHead {
+                chain: key.path(),
+                expected: expected.map(|d| d.to_hex()).unwrap_or_else(|| "genesis".into()),
+                found: old.map(|d| d.to_hex()).unwrap_or_else(|| "genesis".into()),
+            });
+        }
+    }
+    let mut store = ChainStore::open(repo, &key, genesis_root)?;
+    let env = HookEnv { ref_name: head_ref.as_str(), old: old.map(|d| d.to_hex()).unwrap_or_default(), new: String::new(), reason: "append" };
+    repo.run_hook(Event::PreAppend, &env)?;
+
+    let rtype = ArtifactType::new(Kind::Asset.receipt_artifact()).expect("valid type");
+    let dir = module.receipts_dir(purpose);
+    let mut batch = Batch::new(repo);
+    let mut written = Vec::with_capacity(drafts.len());
+    let mut prev = old.unwrap_or(genesis_root);
+    for draft in drafts {
+        let seq = store.state().size;
+        let mut r = receipt::build(Kind::Asset, &module.asset_id.to_hex(), seq, &prev, draft)?;
+        sign_all(&mut r, keys)?;
+        let id = batch.put_json(&rtype, &r)?;
+        let file = receipt_file(&dir, seq, &id.digest);
+        batch.write_file(&file, &pretty(&r))?;
+        store.append(&r)?;
+        written.push((seq, id.digest, file));
+        prev = id.digest;
+    }
+    batch.commit()?;
+    store.save()?;
+    let reason = format!("append {} receipt(s)", drafts.len());
+    repo.commit_ref(lock, old, prev, &reason)?;
+    let env = HookEnv { new: prev.to_hex(), ..env };
+    repo.run_hook(Event::PostAppend, &env)?;
+    Ok(Appended { asset_id: module.asset_id, purpose: purpose.to_string(), receipts: written, head: prev, size: store.state().size })
+}
+
+/// Verifies the module's receipts of `purpose` as the reference does.
+pub fn verify(module: &AssetModule, purpose: &str, opts: &verify::Options) -> Result<ChainResult, Vec<Error>> {
+    let genesis_root = genesis::asset_genesis_root(&module.asset_id, purpose).map_err(|e| vec![e])?;
+    let files = receipt::json_files(&module.receipts_dir(purpose)).map_err(|e| vec![e])?;
+    verify::verify(Kind::Asset, &module.asset_id.to_hex(), genesis_root, &files, opts)
+}
+
+/// The chain summary a checkpoint commits to: from the `.msez` chain state when the module's
+/// chain is the repository's (O(log n)), else by verifying the module's receipts.
+pub fn summary(repo: Option<&Repo>, module: &AssetModule, purpose: &str, opts: &verify::Options, fast: bool) -> Result<Summary, Vec<Error>> {
+    if let (Some(repo), true) = (repo, fast) {
+        let genesis_root = genesis::asset_genesis_root(&module.asset_id, purpose).map_err(|e| vec![e])?;
+        let store = ChainStore::open(repo, &ChainKey::asset(&module.asset_id, purpose), genesis_root).map_err(|e| vec![e])?;
+        let st = store.state();
+        if let Some(head) = st.head {
+            let mmr = store.root().map_err(|e| vec![e])?;
+            return Ok(Summary {
+                kind: Kind::Asset,
+                owner: module.asset_id.to_hex(),
+                purpose: Some(purpose.to_string()),
+                genesis_root,
+                final_root: head,
+                receipt_count: st.size,
+                mmr,
+                lawpack_digest_set: st.lawpack_digest_set.clone(),
+                ruleset_digest_set: st.ruleset_digest_set.clone(),
+            });
+        }
+    }
+    let result = verify(module, purpose, opts)?;
+    Summary::of(&result, Some(purpose)).map_err(|e| vec![e])
+}
+
+/// What a checkpoint command wrote.
+#[derive(Clone, Debug, Serialize)]
+pub struct Checkpointed {
+    /// The checkpoint digest.
+    pub digest: Digest,
+    /// The working-tree file.
+    pub path: PathBuf,
+    /// The chain length it covers.
+    pub receipt_count: u64,
+    /// The MMR root.
+    pub mmr_root: Digest,
+}
+
+/// Builds, signs and stores a checkpoint of `summary`; moves the checkpoint ref.
+pub fn checkpoint(repo: Option<&Repo>, module: &AssetModule, s: &Summary, keys: &[KeyPair], timestamp: &str) -> Result<(Value, Checkpointed), Error> {
+    let mut ck = checkpoint::build(s, timestamp);
+    sign_all(&mut ck, keys)?;
+    let digest = checkpoint::digest(&ck)?;
+    let purpose = s.purpose.as_deref().unwrap_or(module.default_purpose());
+    let path = module.state_dir("checkpoints", purpose).join(format!("checkpoint.{}.json", s.receipt_count));
+    if let Some(repo) = repo {
+        let t = ArtifactType::new(Kind::Asset.checkpoint_artifact()).expect("valid type");
+        repo.put_json(&t, &ck)?;
+    }
+    super::module::write_file(&path, &pretty(&ck))?;
+    if let Some(repo) = repo {
+        let key = ChainKey::asset(&module.asset_id, purpose);
+        let r = key.checkpoint_ref()?;
+        let lock = RefLock::acquire(repo, &r)?;
+        let old = lock.current()?;
+        repo.commit_ref(lock, old, digest, "checkpoint")?;
+        let env = HookEnv { ref_name: r.as_str(), old: old.map(|d| d.to_hex()).unwrap_or_default(), new: digest.to_hex(), reason: "checkpoint" };
+        repo.run_hook(Event::PostCheckpoint, &env)?;
+    }
+    Ok((ck, Checkpointed { digest, path, receipt_count: s.receipt_count, mmr_root: s.mmr.root }))
+}
+
+/// The inclusion proof of the receipt at `sequence`, from the chain store when available.
+pub fn prove(repo: Option<&Repo>, module: &AssetModule, purpose: &str, sequence: u64, opts: &verify::Options, fast: bool) -> Result<mmr::InclusionProof, Vec<Error>> {
+    if let (Some(repo), true) = (repo, fast) {
+        let genesis_root = genesis::asset_genesis_root(&module.asset_id, purpose).map_err(|e| vec![e])?;
+        let key = ChainKey::asset(&module.asset_id, purpose);
+        let store = ChainStore::open(repo, &key, genesis_root).map_err(|e| vec![e])?;
+        if store.state().head.is_some() {
+            let next_root = receipt_at(repo, &store, sequence).map_err(|e| vec![e])?;
+            return store.prove(sequence, &next_root).map_err(|e| vec![e]);
+        }
+    }
+    let result = verify(module, purpose, opts)?;
+    let next_root = *result.next_roots.get(sequence as usize).ok_or_else(|| vec![Error::NoSuchSequence { sequence, size: result.receipt_count }])?;
+    mmr::build_inclusion_proof(&result.next_roots, sequence).map_err(|e| vec![e.into()]).and_then(|p| {
+        debug_assert_eq!(p.receipt_next_root, next_root);
+        Ok(p)
+    })
+}
+
+/// The next_root of the chain's receipt at `sequence`: walks back from the head through
+/// `.msez` only as far as needed (O(size − sequence) reads; the leaf check makes it exact).
+fn receipt_at(repo: &Repo, store: &ChainStore, sequence: u64) -> Result<Digest, Error> {
+    let size = store.state().size;
+    if sequence >= size {
+        return Err(Error::NoSuchSequence { sequence, size });
+    }
+    let rtype = ArtifactType::new(Kind::Asset.receipt_artifact()).expect("valid type");
+    let mut cursor = store.state().head.expect("a non-empty chain has a head");
+    for _ in 0..(size - 1 - sequence) {
+        let v = repo.read_json(&ObjectId::new(rtype.clone(), cursor))?;
+        cursor = Digest::parse_loose(v.get("prev_root").and_then(Value::as_str).unwrap_or_default())?;
+    }
+    Ok(cursor)
+}
+
+/// Adds a late signature to the receipt at `sequence`: a new proof file in `.msez`, and the
+/// module's receipt file rewritten atomically with the union of proofs.
+pub fn cosign(repo: Option<&Repo>, module: &AssetModule, purpose: &str, sequence: u64, keys: &[KeyPair], opts: &verify::Options) -> Result<(PathBuf, usize), Vec<Error>> {
+    let result = verify(module, purpose, opts)?;
+    let path = result.paths.get(sequence as usize).cloned().ok_or_else(|| vec![Error::NoSuchSequence { sequence, size: result.receipt_count }])?;
+    let bytes = std::fs::read(&path).map_err(|e| vec![Error::io("reading", &path, e)])?;
+    let mut r = crate::canon::parse(&bytes).map_err(|e| vec![e.into()])?;
+    let before = vc::proof::proofs_of(&r).len();
+    sign_all(&mut r, keys).map_err(|e| vec![e])?;
+    if let Some(repo) = repo {
+        let t = ArtifactType::new(Kind::Asset.receipt_artifact()).expect("valid type");
+        repo.put_json(&t, &r).map_err(|e| vec![e.into()])?;
+        let id = ObjectId::new(t, result.next_roots[sequence as usize]);
+        r = repo.read_json(&id).map_err(|e| vec![e.into()])?;
+    }
+    super::module::write_file(&path, &pretty(&r)).map_err(|e| vec![e])?;
+    Ok((path, vc::proof::proofs_of(&r).len() - before))
+}
+
+/// Verify-inclusion for an asset receipt (§6.5).
+pub fn verify_inclusion(receipt_doc: &Value, proof: &Value, ck: Option<&Value>, anchors: Option<&vc::TrustAnchors>) -> Result<(), Error> {
+    inclusion::verify(Kind::Asset, receipt_doc, proof, ck, anchors)
+}

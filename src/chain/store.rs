@@ -1,0 +1,293 @@
+//! A chain's state inside `.msez`: its refs, and an append-only MMR node store with the running
+//! peaks and digest-set unions, so appends, checkpoints and proofs cost O(log n) reads.
+//!
+//! ```text
+//! .msez/mmr/assets/<asset_id>/<purpose>/   or   .msez/mmr/corridors/<corridor_id>/
+//!   level-00 level-01 ...   32-byte node hashes; level L holds complete subtrees of 2^L leaves,
+//!                           node i at offset 32*i (append-only; bytes past the state's size
+//!                           are a crashed append and are truncated on open)
+//!   state.json              {head, size, genesis_root, peaks, digest sets}, replaced atomically
+//! ```
+//! Write order: node files (fsync), state.json (atomic), then the head ref moves. The ref is
+//! the truth: a state whose head differs from the ref is rebuilt from the receipts in `.msez`.
+
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::os::unix::fs::FileExt;
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use crate::artifact::{ArtifactType, ObjectId};
+use crate::canon::{Digest, Value};
+use crate::mmr::{self, AppendState, Hash, NodeId, NodeReader, Peak};
+use crate::odb::{RefName, Repo};
+
+use super::receipt::normalize_set;
+use super::{Error, Kind};
+
+/// Names one chain: an asset purpose or a corridor.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ChainKey {
+    /// Asset or corridor.
+    pub kind: Kind,
+    /// The asset_id (hex) or corridor id.
+    pub owner: String,
+    /// The purpose (assets only).
+    pub purpose: Option<String>,
+}
+
+impl ChainKey {
+    /// An asset chain.
+    pub fn asset(asset_id: &Digest, purpose: &str) -> ChainKey {
+        ChainKey { kind: Kind::Asset, owner: asset_id.to_hex(), purpose: Some(purpose.to_string()) }
+    }
+
+    /// A corridor chain.
+    pub fn corridor(corridor_id: &str) -> ChainKey {
+        ChainKey { kind: Kind::Corridor, owner: corridor_id.to_string(), purpose: None }
+    }
+
+    /// `assets/<asset_id>/<purpose>` or `corridors/<corridor_id>`.
+    pub fn path(&self) -> String {
+        match (&self.kind, &self.purpose) {
+            (Kind::Asset, Some(p)) => format!("assets/{}/{p}", self.owner),
+            (Kind::Asset, None) => format!("assets/{}/core", self.owner),
+            (Kind::Corridor, _) => format!("corridors/{}", self.owner),
+        }
+    }
+
+    /// The head ref.
+    pub fn head_ref(&self) -> Result<RefName, Error> {
+        Ok(RefName::new(&format!("refs/{}/head", self.path()))?)
+    }
+
+    /// The checkpoint ref.
+    pub fn checkpoint_ref(&self) -> Result<RefName, Error> {
+        Ok(RefName::new(&format!("refs/{}/checkpoint", self.path()))?)
+    }
+
+    /// The ref that keeps a losing fork branch.
+    pub fn fork_ref(&self, next_root: &Digest) -> Result<RefName, Error> {
+        Ok(RefName::new(&format!("refs/{}/forks/{next_root}", self.path()))?)
+    }
+}
+
+/// What is kept beside the head.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChainState {
+    /// The head next_root (None for an empty chain).
+    pub head: Option<Digest>,
+    /// Number of receipts.
+    pub size: u64,
+    /// The genesis root the chain starts from.
+    pub genesis_root: Digest,
+    /// The MMR peaks at `size`.
+    pub peaks: Vec<Peak>,
+    /// Sorted union of every receipt's lawpack digests (asset checkpoints).
+    pub lawpack_digest_set: Vec<Digest>,
+    /// Sorted union of every receipt's ruleset digests.
+    pub ruleset_digest_set: Vec<Digest>,
+    /// The first receipt's lawpack digests (corridor checkpoints use receipts[0]).
+    pub first_lawpack_digest_set: Vec<Digest>,
+    /// The first receipt's ruleset digests.
+    pub first_ruleset_digest_set: Vec<Digest>,
+}
+
+/// An open chain store.
+pub struct ChainStore {
+    dir: PathBuf,
+    key: ChainKey,
+    state: ChainState,
+    append: AppendState,
+    levels: Vec<File>,
+}
+
+fn level_name(level: usize) -> String {
+    format!("level-{level:02}")
+}
+
+impl ChainStore {
+    /// Opens (or creates) the store of `key`, rebuilding it from `.msez` when it does not match
+    /// the head ref.
+    pub fn open(repo: &Repo, key: &ChainKey, genesis_root: Digest) -> Result<ChainStore, Error> {
+        let dir = repo.dir().join("mmr").join(key.path());
+        std::fs::create_dir_all(&dir).map_err(|e| Error::io("creating", &dir, e))?;
+        let head = repo.read_ref(&key.head_ref()?)?;
+        let saved = read_state(&dir)?;
+        let mut store = match saved {
+            Some(state) if state.head == head && state.genesis_root == genesis_root => ChainStore::load(dir, key, state)?,
+            _ => ChainStore::rebuild(repo, dir, key, genesis_root, head)?,
+        };
+        store.truncate_to_size()?;
+        Ok(store)
+    }
+
+    fn load(dir: PathBuf, key: &ChainKey, state: ChainState) -> Result<ChainStore, Error> {
+        let append = AppendState::from_peaks(state.size, &state.peaks)?;
+        let mut store = ChainStore { dir, key: key.clone(), state, append, levels: Vec::new() };
+        store.open_levels()?;
+        Ok(store)
+    }
+
+    fn empty_state(genesis_root: Digest) -> ChainState {
+        ChainState {
+            head: None,
+            size: 0,
+            genesis_root,
+            peaks: Vec::new(),
+            lawpack_digest_set: Vec::new(),
+            ruleset_digest_set: Vec::new(),
+            first_lawpack_digest_set: Vec::new(),
+            first_ruleset_digest_set: Vec::new(),
+        }
+    }
+
+    /// Recreates the node files from the receipts in `.msez`, walking back from the head.
+    fn rebuild(repo: &Repo, dir: PathBuf, key: &ChainKey, genesis_root: Digest, head: Option<Digest>) -> Result<ChainStore, Error> {
+        for entry in std::fs::read_dir(&dir).map_err(|e| Error::io("listing", &dir, e))?.flatten() {
+            let _ = std::fs::remove_file(entry.path());
+        }
+        let mut receipts = Vec::new();
+        let rtype = ArtifactType::new(key.kind.receipt_artifact()).expect("receipt types are valid");
+        let mut cursor = head;
+        while let Some(next_root) = cursor {
+            let value = repo.read_json(&ObjectId::new(rtype.clone(), next_root))?;
+            let prev = value.get("prev_root").and_then(Value::as_str).unwrap_or_default();
+            let prev = Digest::parse_loose(prev)?;
+            receipts.push(value);
+            cursor = if prev == genesis_root { None } else { Some(prev) };
+            if receipts.len() as u64 > (1 << 40) {
+                return Err(Error::schema(key.path(), "receipt chain loops"));
+            }
+        }
+        receipts.reverse();
+        let mut store = ChainStore { dir, key: key.clone(), state: Self::empty_state(genesis_root), append: AppendState::new(), levels: Vec::new() };
+        store.open_levels()?;
+        for r in &receipts {
+            store.append(r)?;
+        }
+        store.save()?;
+        Ok(store)
+    }
+
+    fn open_levels(&mut self) -> Result<(), Error> {
+        self.levels.clear();
+        for level in 0..64 {
+            let path = self.dir.join(level_name(level));
+            if level > 0 && !path.exists() && (self.state.size >> level) == 0 {
+                break;
+            }
+            let f = OpenOptions::new().create(true).read(true).append(true).open(&path).map_err(|e| Error::io("opening", &path, e))?;
+            self.levels.push(f);
+        }
+        Ok(())
+    }
+
+    /// Drops node bytes beyond what the saved size accounts for (a crashed append).
+    fn truncate_to_size(&mut self) -> Result<(), Error> {
+        for (level, f) in self.levels.iter().enumerate() {
+            let want = (self.state.size >> level) * 32;
+            let len = f.metadata().map_err(|e| Error::io("reading", &self.dir, e))?.len();
+            if len > want {
+                f.set_len(want).map_err(|e| Error::io("truncating", self.dir.join(level_name(level)), e))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The state kept beside the head.
+    pub fn state(&self) -> &ChainState {
+        &self.state
+    }
+
+    /// The chain this store belongs to.
+    pub fn key(&self) -> &ChainKey {
+        &self.key
+    }
+
+    /// Appends one verified receipt: its leaf and completed nodes, and the digest-set unions.
+    pub fn append(&mut self, receipt: &Value) -> Result<(), Error> {
+        let next_root = Digest::parse_loose(receipt.get("next_root").and_then(Value::as_str).unwrap_or_default())?;
+        let set = |field: &str| match receipt.get(field) {
+            Some(Value::Array(items)) => normalize_set(items),
+            _ => Ok(Vec::new()),
+        };
+        let (lawpacks, rulesets) = (set("lawpack_digest_set")?, set("ruleset_digest_set")?);
+        if self.state.size == 0 {
+            self.state.first_lawpack_digest_set = lawpacks.clone();
+            self.state.first_ruleset_digest_set = rulesets.clone();
+        }
+        union_into(&mut self.state.lawpack_digest_set, lawpacks);
+        union_into(&mut self.state.ruleset_digest_set, rulesets);
+        for (id, hash) in self.append.append(mmr::leaf_hash(&next_root)) {
+            self.write_node(id, &hash)?;
+        }
+        self.state.size = self.append.size();
+        self.state.head = Some(next_root);
+        self.state.peaks = self.append.peaks();
+        Ok(())
+    }
+
+    fn write_node(&mut self, id: NodeId, hash: &Hash) -> Result<(), Error> {
+        let level = id.level as usize;
+        while self.levels.len() <= level {
+            let path = self.dir.join(level_name(self.levels.len()));
+            let f = OpenOptions::new().create(true).read(true).append(true).open(&path).map_err(|e| Error::io("opening", &path, e))?;
+            self.levels.push(f);
+        }
+        let f = &mut self.levels[level];
+        debug_assert_eq!(f.metadata().map(|m| m.len()).unwrap_or(0), id.index * 32, "nodes are appended in order");
+        f.write_all(hash.as_bytes()).map_err(|e| Error::io("appending to", self.dir.join(level_name(level)), e))
+    }
+
+    /// Makes appended nodes durable and replaces state.json (call before moving the head ref).
+    pub fn save(&mut self) -> Result<(), Error> {
+        for (level, f) in self.levels.iter().enumerate() {
+            f.sync_data().map_err(|e| Error::io("syncing", self.dir.join(level_name(level)), e))?;
+        }
+        let mut text = serde_json::to_vec_pretty(&self.state).expect("chain state serializes");
+        text.push(b'\n');
+        super::module::write_file(&self.dir.join("state.json"), &text)
+    }
+
+    /// The MMR root and peaks of the whole chain.
+    pub fn root(&self) -> Result<mmr::MmrRoot, Error> {
+        Ok(mmr::MmrRoot::read(self, self.state.size)?)
+    }
+
+    /// The inclusion proof of `next_root` at `leaf_index`; fails if that leaf is another receipt.
+    pub fn prove(&self, leaf_index: u64, next_root: &Digest) -> Result<mmr::InclusionProof, Error> {
+        if leaf_index >= self.state.size {
+            return Err(Error::NoSuchSequence { sequence: leaf_index, size: self.state.size });
+        }
+        Ok(mmr::prove(self, self.state.size, leaf_index, next_root)?)
+    }
+}
+
+impl NodeReader for ChainStore {
+    fn node(&self, id: NodeId) -> Result<Hash, mmr::Error> {
+        let mut buf = [0u8; 32];
+        let f = self.levels.get(id.level as usize).ok_or(mmr::Error::MissingNode { node: id })?;
+        f.read_exact_at(&mut buf, id.index * 32).map_err(|_| mmr::Error::MissingNode { node: id })?;
+        Ok(Digest(buf))
+    }
+}
+
+fn union_into(set: &mut Vec<Digest>, more: Vec<Digest>) {
+    if more.is_empty() {
+        return;
+    }
+    set.extend(more);
+    set.sort();
+    set.dedup();
+}
+
+fn read_state(dir: &std::path::Path) -> Result<Option<ChainState>, Error> {
+    let path = dir.join("state.json");
+    match std::fs::read(&path) {
+        Ok(bytes) => Ok(serde_json::from_slice(&bytes).ok()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(Error::io("reading", &path, e)),
+    }
+}
