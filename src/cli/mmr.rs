@@ -162,7 +162,15 @@ fn prove(args: ProveArgs, ctx: &Ctx) -> super::Result<ExitCode> {
 fn verify(args: VerifyArgs, ctx: &Ctx) -> super::Result<ExitCode> {
     let bytes = read_input(args.proof.as_deref(), ctx)?;
     let value = msez::canon::parse(&bytes)?;
-    verdict(ctx, mmr::verify_inclusion_proof(&value).map(|_| ()))
+    let result = mmr::verify_inclusion_proof(&value).map(|proof| {
+        if ctx.out.verbose {
+            ctx.out.note(format_args!(
+                "leaf {} ({}) is in the tree of size {} with root {}",
+                proof.leaf_index, proof.receipt_next_root, proof.size, proof.root
+            ));
+        }
+    });
+    verdict(ctx, result)
 }
 
 fn verify_inclusion(args: VerifyInclusionArgs, ctx: &Ctx) -> super::Result<ExitCode> {
@@ -237,18 +245,27 @@ fn flag_hash(s: &str, flag: &str) -> super::Result<Hash> {
 /// Loads leaves into a store; the flag says whether they were MSEZ next_roots.
 fn load_store(input: &LeavesArgs, ctx: &Ctx) -> super::Result<(MemStore, bool)> {
     match (&input.leaves, &input.leaf_data) {
-        (Some(file), _) => Ok((
-            MemStore::from_next_roots(&read_next_roots(file, ctx)?),
-            true,
-        )),
-        (None, Some(file)) => {
+        (Some(file), _) => {
+            let next_roots = read_next_roots(file, ctx)?;
+            let bar = Progress::new(ctx, next_roots.len());
             let mut store = MemStore::new();
-            for (i, line) in lines(file, ctx)?.iter().enumerate() {
+            for next_root in &next_roots {
+                store.append(mmr::leaf_hash(next_root));
+                bar.tick();
+            }
+            Ok((store, true))
+        }
+        (None, Some(file)) => {
+            let lines = lines(file, ctx)?;
+            let bar = Progress::new(ctx, lines.len());
+            let mut store = MemStore::new();
+            for (i, line) in lines.iter().enumerate() {
                 let data = hex::decode(line).map_err(|_| mmr::Error::BadHash {
                     what: format!("{} line {}", file.display(), i + 1),
                     found: line.chars().take(80).collect(),
                 })?;
                 store.append(mmr::rfc6962_leaf_hash(&data));
+                bar.tick();
             }
             Ok((store, false))
         }
@@ -308,4 +325,31 @@ fn read_hash_array(file: &Path, ctx: &Ctx) -> super::Result<Vec<Hash>> {
             }
         })
         .collect()
+}
+
+/// A progress bar on stderr while a large tree is built; drawn only when the output policy allows.
+struct Progress(Option<indicatif::ProgressBar>);
+
+impl Progress {
+    /// Below this many leaves the tree is built before a bar could be seen.
+    const MIN_LEAVES: usize = 1 << 18;
+
+    fn new(ctx: &Ctx, leaves: usize) -> Self {
+        let show = ctx.out.progress && leaves >= Self::MIN_LEAVES;
+        Progress(show.then(|| indicatif::ProgressBar::new(leaves as u64)))
+    }
+
+    fn tick(&self) {
+        if let Some(bar) = &self.0 {
+            bar.inc(1);
+        }
+    }
+}
+
+impl Drop for Progress {
+    fn drop(&mut self) {
+        if let Some(bar) = &self.0 {
+            bar.finish_and_clear();
+        }
+    }
 }
