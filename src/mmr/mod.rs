@@ -72,8 +72,8 @@ pub enum Error {
     /// A hash that is not 64 hex characters.
     #[error("reading {what}: not a 64-hex hash: {found:?}")]
     BadHash { what: String, found: String },
-    /// A proof object with a missing or mistyped field.
-    #[error("malformed inclusion proof: `{field}` {reason}")]
+    /// A proof (object or hash list) with a missing, mistyped or inconsistent field.
+    #[error("malformed proof: `{field}` {reason}")]
     MalformedProof { field: String, reason: String },
     /// A proof with the wrong number of hashes for its tree shape.
     #[error("{kind} proof has {found} hashes, the tree shape needs {expected}")]
@@ -172,9 +172,7 @@ impl Classify for Error {
             Error::BadHash { what, found } => {
                 Detail::object(what.clone()).mismatch("64 hex characters", found)
             }
-            Error::MalformedProof { field, reason } => {
-                Detail::object(field.clone()).mismatch(reason, "other")
-            }
+            Error::MalformedProof { field, .. } => Detail::object(field.clone()),
             Error::ProofLength {
                 kind,
                 expected,

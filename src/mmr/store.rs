@@ -64,6 +64,7 @@ impl MemStore {
                 self.levels.resize_with(level + 1, Vec::new);
             }
             // Nodes complete in index order on every level, so a push lands at `node.index`.
+            debug_assert_eq!(self.levels[level].len() as u64, node.index);
             self.levels[level].push(hash);
         }
     }
