@@ -21,7 +21,10 @@ fn key(name: &str) -> Result<KeyPair, vc::Error> {
     KeyPair::load(&fixtures().join(format!("keys/{name}.ed25519.jwk")))
 }
 
-const VCS: [&str; 2] = ["corridor_agreement_2of2/corridor.vc.json", "corridor_agreement_2of2/corridor.agreement.vc.json"];
+const VCS: [&str; 2] = [
+    "corridor_agreement_2of2/corridor.vc.json",
+    "corridor_agreement_2of2/corridor.agreement.vc.json",
+];
 
 #[test]
 fn both_corridor_fixture_vcs_verify_with_three_signatures_in_all() -> TestResult {
@@ -37,9 +40,15 @@ fn both_corridor_fixture_vcs_verify_with_three_signatures_in_all() -> TestResult
 #[test]
 fn the_fixture_signing_inputs_have_the_documented_digests() -> TestResult {
     let definition = canon::sha256(&vc::signing_input(&load(VCS[0])?)?).to_hex();
-    assert_eq!(definition, "58cba8e47a792561985dd5bc5a04322ca9166c20ef0c0ddad8a40df7053450eb");
+    assert_eq!(
+        definition,
+        "58cba8e47a792561985dd5bc5a04322ca9166c20ef0c0ddad8a40df7053450eb"
+    );
     let agreement = canon::sha256(&vc::signing_input(&load(VCS[1])?)?).to_hex();
-    assert_eq!(agreement, "df55e8a5948adb96e009a965f50ef91da3f7bae131461c734b7d35ca00013e04");
+    assert_eq!(
+        agreement,
+        "df55e8a5948adb96e009a965f50ef91da3f7bae131461c734b7d35ca00013e04"
+    );
     Ok(())
 }
 
@@ -49,12 +58,18 @@ fn re_signing_the_fixtures_reproduces_every_jws() -> TestResult {
     for rel in VCS {
         let signed = load(rel)?;
         let mut bare = signed.clone();
-        bare.as_object_mut().ok_or("fixture is an object")?.remove("proof");
+        bare.as_object_mut()
+            .ok_or("fixture is an object")?
+            .remove("proof");
         for proof in vc::proof::proofs_of(&signed) {
             let vm = proof["verificationMethod"].as_str().ok_or("vm")?;
-            let signer = keys.iter().find(|k| vm.starts_with(k.did().as_str())).ok_or("a fixture key signed it")?;
+            let signer = keys
+                .iter()
+                .find(|k| vm.starts_with(k.did().as_str()))
+                .ok_or("a fixture key signed it")?;
             let created = proof["created"].as_str().ok_or("created")?;
-            let ours = vc::proof::sign(&bare, &signer.clone().with_verification_method(vm), created)?;
+            let ours =
+                vc::proof::sign(&bare, &signer.clone().with_verification_method(vm), created)?;
             assert_eq!(&ours.to_value(), proof, "{rel}: {vm}");
         }
     }
@@ -74,9 +89,18 @@ fn the_derived_dev_key_signature_vector_matches() -> TestResult {
 #[test]
 fn the_dev_key_is_the_documented_did_key() -> TestResult {
     let dev = key("dev")?;
-    assert_eq!(dev.did().as_str(), "did:key:z6MkiwVVR6BAAnxmH8sLxKpzGaMCjZJZU2pqNEKiJz6ef8ze");
-    assert_eq!(dev.verification_method(), "did:key:z6MkiwVVR6BAAnxmH8sLxKpzGaMCjZJZU2pqNEKiJz6ef8ze#key-1");
-    assert_eq!(Did::parse("did:key:z6MkiwVVR6BAAnxmH8sLxKpzGaMCjZJZU2pqNEKiJz6ef8ze#x")?, dev.did());
+    assert_eq!(
+        dev.did().as_str(),
+        "did:key:z6MkiwVVR6BAAnxmH8sLxKpzGaMCjZJZU2pqNEKiJz6ef8ze"
+    );
+    assert_eq!(
+        dev.verification_method(),
+        "did:key:z6MkiwVVR6BAAnxmH8sLxKpzGaMCjZJZU2pqNEKiJz6ef8ze#key-1"
+    );
+    assert_eq!(
+        Did::parse("did:key:z6MkiwVVR6BAAnxmH8sLxKpzGaMCjZJZU2pqNEKiJz6ef8ze#x")?,
+        dev.did()
+    );
     Ok(())
 }
 
@@ -99,7 +123,8 @@ fn arb_json() -> impl Strategy<Value = Value> {
     leaf.prop_recursive(3, 24, 4, |inner| {
         prop_oneof![
             prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
-            prop::collection::btree_map("\\PC{0,6}", inner, 0..4).prop_map(|m| Value::Object(m.into_iter().collect())),
+            prop::collection::btree_map("\\PC{0,6}", inner, 0..4)
+                .prop_map(|m| Value::Object(m.into_iter().collect())),
         ]
     })
 }
@@ -115,7 +140,9 @@ fn proof_field(seeds: &[u8], shape: u8) -> Value {
         .iter()
         .map(|s| {
             let k = KeyPair::from_seed(&[*s; 32], None);
-            vc::proof::sign(&obj, &k, "2026-01-01T00:00:00Z").expect("signs").to_value()
+            vc::proof::sign(&obj, &k, "2026-01-01T00:00:00Z")
+                .expect("signs")
+                .to_value()
         })
         .collect();
     match (shape % 3, proofs.len()) {
@@ -156,4 +183,17 @@ proptest! {
         let reparsed = canon::parse(serde_json::to_string_pretty(&obj).expect("serializes").as_bytes()).expect("parses");
         prop_assert!(vc::all_valid(&vc::verify_proofs(&reparsed).expect("canonical")));
     }
+}
+
+#[test]
+fn the_fixture_vcs_have_the_credential_shape_and_their_proofs_the_proof_shape() -> TestResult {
+    for rel in VCS {
+        let v = load(rel)?;
+        vc::check_credential(&v, rel)?;
+        for proof in vc::proof::proofs_of(&v) {
+            msez::schema::validate("proof.schema.json", proof, rel)?;
+        }
+    }
+    assert!(vc::check_credential(&json!({"type": ["X"]}), "bare").is_err());
+    Ok(())
 }

@@ -49,6 +49,10 @@ fn generate(args: GenArgs, ctx: &Ctx) -> super::Result<ExitCode> {
     let path = ctx.path(&args.out);
     let pair = KeyPair::generate(args.kid)?;
     pair.write_new(&path)?;
+    ctx.out.note(format_args!(
+        "wrote private key {} (mode 0600)",
+        path.display()
+    ));
     let did = pair.did();
     let report = serde_json::json!({
         "did": did,

@@ -74,14 +74,22 @@ fn sign(args: SignArgs, ctx: &Ctx) -> super::Result<ExitCode> {
     }
     let proof = vc::add_proof(&mut obj, &key)?;
     // Like the reference's VC files: indent 2, one trailing LF (digests never depend on it).
-    let mut text = serde_json::to_string_pretty(&obj).map_err(|e| msez::Error::Usage(e.to_string()))?;
+    let mut text =
+        serde_json::to_string_pretty(&obj).map_err(|e| msez::Error::Usage(e.to_string()))?;
     text.push('\n');
     match args.out {
         Some(out) => {
             let path = ctx.path(&out);
             write_atomic(&path, text.as_bytes())?;
             let report = serde_json::json!({ "path": path, "proof": proof });
-            written(ctx.out.emit(&report, |w| writeln!(w, "signed by {} -> {}", proof.verification_method, path.display())))?;
+            written(ctx.out.emit(&report, |w| {
+                writeln!(
+                    w,
+                    "signed by {} -> {}",
+                    proof.verification_method,
+                    path.display()
+                )
+            }))?;
         }
         None if ctx.out.json => written(ctx.out.emit(&obj, |_| Ok(())))?,
         None => written(ctx.out.raw(text.as_bytes()))?,
@@ -91,29 +99,48 @@ fn sign(args: SignArgs, ctx: &Ctx) -> super::Result<ExitCode> {
 
 fn verify(args: VerifyArgs, ctx: &Ctx) -> super::Result<ExitCode> {
     let obj = load_object(&args.file, ctx)?;
-    let anchors = args.trust_anchors.as_ref().map(|p| TrustAnchors::load(&ctx.path(p))).transpose()?;
+    let anchors = args
+        .trust_anchors
+        .as_ref()
+        .map(|p| TrustAnchors::load(&ctx.path(p)))
+        .transpose()?;
     let what = args.file.display().to_string();
     let mut results = vc::verify_proofs(&obj)?;
     let signers = vc::valid_signers(&results);
     // The first failing proof's own typed error is what the exit code and message report.
     let mut failure: Option<vc::Error> = if results.is_empty() {
-        Some(vc::Error::NoProofs { object: what.clone() })
+        Some(vc::Error::NoProofs {
+            object: what.clone(),
+        })
     } else {
         results.iter_mut().find(|r| !r.ok).map(|r| {
             let vm = r.verification_method.clone().unwrap_or_default();
-            r.failure.take().unwrap_or(vc::Error::Invalid { verification_method: vm })
+            r.failure.take().unwrap_or(vc::Error::Invalid {
+                verification_method: vm,
+            })
         })
     };
     let trusted = match (&anchors, &failure) {
-        (Some(anchors), None) => match anchors.require_trusted(&signers, args.attestation.as_deref(), &what) {
-            Ok(t) => Some(t),
-            Err(e) => {
-                failure = Some(e);
-                None
+        (Some(anchors), None) => {
+            match anchors.require_trusted(&signers, args.attestation.as_deref(), &what) {
+                Ok(t) => Some(t),
+                Err(e) => {
+                    failure = Some(e);
+                    None
+                }
             }
-        },
+        }
         _ => None,
     };
+    if ctx.out.verbose && !ctx.out.json {
+        for r in &results {
+            eprintln!(
+                "proof {}: {}",
+                r.verification_method.as_deref().unwrap_or("?"),
+                r.code.unwrap_or("ok")
+            );
+        }
+    }
     let finding = failure.as_ref().map(Finding::from_error);
     let report = serde_json::json!({
         "ok": failure.is_none(),
@@ -125,7 +152,10 @@ fn verify(args: VerifyArgs, ctx: &Ctx) -> super::Result<ExitCode> {
     });
     written(ctx.out.emit(&report, |w| {
         for r in &results {
-            let vm = r.verification_method.as_deref().unwrap_or("<no verificationMethod>");
+            let vm = r
+                .verification_method
+                .as_deref()
+                .unwrap_or("<no verificationMethod>");
             match &r.error {
                 None => writeln!(w, "ok    {vm}")?,
                 Some(e) => writeln!(w, "FAIL  {vm}: {e}")?,
@@ -153,7 +183,8 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> super::Result<()> {
         _ => Path::new("."),
     };
     let io = |what, e| msez::Error::io(what, path, e);
-    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| io("creating a temporary file for", e))?;
+    let mut tmp =
+        tempfile::NamedTempFile::new_in(dir).map_err(|e| io("creating a temporary file for", e))?;
     tmp.write_all(bytes).map_err(|e| io("writing", e))?;
     tmp.as_file().sync_all().map_err(|e| io("syncing", e))?;
     tmp.persist(path).map_err(|e| io("replacing", e.error))?;

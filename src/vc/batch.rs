@@ -30,7 +30,9 @@ pub fn verify_strict_many(items: &[Item<'_>]) -> Vec<bool> {
     let mut key_ok: HashMap<[u8; 32], bool> = HashMap::new();
     let mut batchable = Vec::with_capacity(items.len());
     for (i, item) in items.iter().enumerate() {
-        let a_ok = *key_ok.entry(item.key.to_bytes()).or_insert_with(|| point_is_prime_order(item.key));
+        let a_ok = *key_ok
+            .entry(item.key.to_bytes())
+            .or_insert_with(|| point_is_prime_order(item.key));
         if a_ok && r_is_prime_order(item.signature) {
             batchable.push(i);
         } else {
@@ -86,15 +88,22 @@ mod tests {
 
     #[test]
     fn a_batch_with_one_bad_signature_names_exactly_that_one() {
-        let keys: Vec<SigningKey> = (0..8u8).map(|i| SigningKey::from_bytes(&[i + 1; 32])).collect();
+        let keys: Vec<SigningKey> = (0..8u8)
+            .map(|i| SigningKey::from_bytes(&[i + 1; 32]))
+            .collect();
         let msgs: Vec<Vec<u8>> = (0..8u8).map(|i| vec![i; 10]).collect();
         let mut sigs: Vec<Signature> = keys.iter().zip(&msgs).map(|(k, m)| k.sign(m)).collect();
         let vks: Vec<VerifyingKey> = keys.iter().map(SigningKey::verifying_key).collect();
         let mut bytes = sigs[5].to_bytes();
         bytes[40] ^= 1;
         sigs[5] = Signature::from_bytes(&bytes);
-        let items: Vec<Item<'_>> =
-            (0..8).map(|i| Item { message: &msgs[i], signature: &sigs[i], key: &vks[i] }).collect();
+        let items: Vec<Item<'_>> = (0..8)
+            .map(|i| Item {
+                message: &msgs[i],
+                signature: &sigs[i],
+                key: &vks[i],
+            })
+            .collect();
         let verdicts = verify_strict_many(&items);
         assert_eq!(verdicts, (0..8).map(|i| i != 5).collect::<Vec<_>>());
         assert!(!verify_strict_all(&items));
@@ -114,8 +123,16 @@ mod tests {
         let good_sig = good_key.sign(b"m");
         let good_vk = good_key.verifying_key();
         let items = [
-            Item { message: b"m", signature: &good_sig, key: &good_vk },
-            Item { message: b"anything", signature: &forged, key: &weak },
+            Item {
+                message: b"m",
+                signature: &good_sig,
+                key: &good_vk,
+            },
+            Item {
+                message: b"anything",
+                signature: &forged,
+                key: &weak,
+            },
         ];
         assert_eq!(verify_strict_many(&items), vec![true, false]);
     }

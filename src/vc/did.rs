@@ -25,15 +25,25 @@ impl Did {
         let mut bytes = Vec::with_capacity(34);
         bytes.extend_from_slice(&ED25519_PUB);
         bytes.extend_from_slice(key.as_bytes());
-        Did { text: format!("{PREFIX}{}", bs58::encode(bytes).into_string()), key: key.to_bytes() }
+        Did {
+            text: format!("{PREFIX}{}", bs58::encode(bytes).into_string()),
+            key: key.to_bytes(),
+        }
     }
 
     /// Resolves a did:key or a verificationMethod (`did:key:z…#frag`; the fragment is ignored).
     pub fn parse(s: &str) -> Result<Did, Error> {
         let base = strip_fragment(s);
-        let bad = |reason| Error::BadDid { did: s.to_string(), reason };
-        let encoded = base.strip_prefix(PREFIX).ok_or_else(|| bad("not a did:key:z… identifier"))?;
-        let decoded = bs58::decode(encoded).into_vec().map_err(|_| bad("not base58btc"))?;
+        let bad = |reason| Error::BadDid {
+            did: s.to_string(),
+            reason,
+        };
+        let encoded = base
+            .strip_prefix(PREFIX)
+            .ok_or_else(|| bad("not a did:key:z… identifier"))?;
+        let decoded = bs58::decode(encoded)
+            .into_vec()
+            .map_err(|_| bad("not base58btc"))?;
         // The reference also accepts a bare 0xED prefix (an old, non-varint encoding).
         let key = if let Some(rest) = decoded.strip_prefix(&ED25519_PUB) {
             rest
@@ -42,9 +52,14 @@ impl Did {
         } else {
             return Err(bad("not an Ed25519 multicodec key (0xED 0x01)"));
         };
-        let key: [u8; 32] = key.try_into().map_err(|_| bad("the Ed25519 key is not 32 bytes"))?;
+        let key: [u8; 32] = key
+            .try_into()
+            .map_err(|_| bad("the Ed25519 key is not 32 bytes"))?;
         VerifyingKey::from_bytes(&key).map_err(|_| bad("the key is not a point on Ed25519"))?;
-        Ok(Did { text: base.to_string(), key })
+        Ok(Did {
+            text: base.to_string(),
+            key,
+        })
     }
 
     /// The identifier, `did:key:z…`.

@@ -33,7 +33,10 @@ impl Jwk {
     /// Parses a JWK, or the wrapper `{private_jwk | jwk, verificationMethod}`; returns the
     /// wrapper's verificationMethod too. `what` names the source in errors.
     pub fn from_value(value: &Value, what: &str) -> Result<(Jwk, Option<String>), Error> {
-        let obj = value.as_object().ok_or_else(|| Error::NotAnObject { what: what.to_string(), found: super::kind_of(value) })?;
+        let obj = value.as_object().ok_or_else(|| Error::NotAnObject {
+            what: what.to_string(),
+            found: super::kind_of(value),
+        })?;
         let (inner, vm) = match obj.get("private_jwk").or_else(|| obj.get("jwk")) {
             Some(inner) => {
                 let vm = match obj.get("verificationMethod") {
@@ -46,7 +49,8 @@ impl Jwk {
             None => (value, None),
         };
         crate::schema::validate("jwk.schema.json", inner, what)?;
-        let jwk: Jwk = serde_json::from_value(inner.clone()).map_err(|e| bad(what, e.to_string()))?;
+        let jwk: Jwk =
+            serde_json::from_value(inner.clone()).map_err(|e| bad(what, e.to_string()))?;
         jwk.verifying_key(what)?;
         Ok((jwk, vm))
     }
@@ -54,7 +58,8 @@ impl Jwk {
     /// Reads and parses a key file.
     pub fn load(path: &Path) -> Result<(Jwk, Option<String>), Error> {
         let bytes = std::fs::read(path).map_err(|e| Error::io("reading key file", path, e))?;
-        let value = crate::canon::parse(&bytes).map_err(|e| bad(&path.display().to_string(), e.to_string()))?;
+        let value = crate::canon::parse(&bytes)
+            .map_err(|e| bad(&path.display().to_string(), e.to_string()))?;
         Jwk::from_value(&value, &path.display().to_string())
     }
 
@@ -81,7 +86,10 @@ pub struct KeyPair {
 impl std::fmt::Debug for KeyPair {
     // Never print the seed.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("KeyPair").field("kid", &self.kid).field("verification_method", &self.verification_method).finish()
+        f.debug_struct("KeyPair")
+            .field("kid", &self.kid)
+            .field("verification_method", &self.verification_method)
+            .finish()
     }
 }
 
@@ -96,13 +104,21 @@ impl KeyPair {
     /// The key with this 32-byte seed (RFC 8032 private key).
     pub fn from_seed(seed: &[u8; 32], kid: Option<String>) -> KeyPair {
         let signing = SigningKey::from_bytes(seed);
-        let verification_method = Did::from_key(&signing.verifying_key()).default_verification_method();
-        KeyPair { signing, kid, verification_method }
+        let verification_method =
+            Did::from_key(&signing.verifying_key()).default_verification_method();
+        KeyPair {
+            signing,
+            kid,
+            verification_method,
+        }
     }
 
     /// The private key of a JWK; `x`, when present, must match `d`.
     pub fn from_jwk(jwk: &Jwk, what: &str) -> Result<KeyPair, Error> {
-        let d = jwk.d.as_deref().ok_or_else(|| bad(what, "no private key (d); a public JWK cannot sign"))?;
+        let d = jwk
+            .d
+            .as_deref()
+            .ok_or_else(|| bad(what, "no private key (d); a public JWK cannot sign"))?;
         let seed = decode32(d).ok_or_else(|| bad(what, "d is not 32 bytes of base64url"))?;
         let pair = KeyPair::from_seed(&seed, jwk.kid.clone());
         if jwk.verifying_key(what)? != pair.signing.verifying_key() {
@@ -167,7 +183,9 @@ impl KeyPair {
     /// Writes the private JWK to a new file, mode 0600, atomically; an existing file is an error.
     pub fn write_new(&self, path: &Path) -> Result<(), Error> {
         if path.exists() {
-            return Err(Error::Exists { path: path.to_path_buf() });
+            return Err(Error::Exists {
+                path: path.to_path_buf(),
+            });
         }
         let dir = match path.parent() {
             Some(p) if !p.as_os_str().is_empty() => p,
@@ -182,13 +200,19 @@ impl KeyPair {
         let mut tmp = builder
             .tempfile_in(dir)
             .map_err(|e| Error::io("creating a temporary key file in", dir, e))?;
-        let mut text = serde_json::to_string_pretty(&self.to_jwk()).expect("a Jwk always serializes");
+        let mut text =
+            serde_json::to_string_pretty(&self.to_jwk()).expect("a Jwk always serializes");
         text.push('\n');
-        tmp.write_all(text.as_bytes()).map_err(|e| Error::io("writing key file", tmp.path().to_path_buf(), e))?;
-        tmp.as_file().sync_all().map_err(|e| Error::io("syncing key file", tmp.path().to_path_buf(), e))?;
+        tmp.write_all(text.as_bytes())
+            .map_err(|e| Error::io("writing key file", tmp.path().to_path_buf(), e))?;
+        tmp.as_file()
+            .sync_all()
+            .map_err(|e| Error::io("syncing key file", tmp.path().to_path_buf(), e))?;
         tmp.persist_noclobber(path).map_err(|e| {
             if e.error.kind() == std::io::ErrorKind::AlreadyExists {
-                Error::Exists { path: path.to_path_buf() }
+                Error::Exists {
+                    path: path.to_path_buf(),
+                }
             } else {
                 Error::io("writing key file", path, e.error)
             }
@@ -202,7 +226,10 @@ fn decode32(s: &str) -> Option<[u8; 32]> {
 }
 
 fn bad(what: &str, reason: impl Into<String>) -> Error {
-    Error::BadKey { what: what.to_string(), reason: reason.into() }
+    Error::BadKey {
+        what: what.to_string(),
+        reason: reason.into(),
+    }
 }
 
 #[cfg(test)]
@@ -232,14 +259,24 @@ mod tests {
 
     #[test]
     fn a_key_whose_x_does_not_match_d_is_rejected() {
-        let other = DEV.replace("Qqo2hIdzkJOivw6dZ2nFfH1JjvQCoxd1E4ihpheJiis", "luwAvB1bV6N0B1k5v26jOAz_FLlOdvbtzctaNHdh_Jw");
-        let (jwk, _) = Jwk::from_value(&serde_json::from_str(&other).expect("json"), "k").expect("shape is fine");
-        assert!(matches!(KeyPair::from_jwk(&jwk, "k"), Err(Error::BadKey { .. })));
+        let other = DEV.replace(
+            "Qqo2hIdzkJOivw6dZ2nFfH1JjvQCoxd1E4ihpheJiis",
+            "luwAvB1bV6N0B1k5v26jOAz_FLlOdvbtzctaNHdh_Jw",
+        );
+        let (jwk, _) = Jwk::from_value(&serde_json::from_str(&other).expect("json"), "k")
+            .expect("shape is fine");
+        assert!(matches!(
+            KeyPair::from_jwk(&jwk, "k"),
+            Err(Error::BadKey { .. })
+        ));
     }
 
     #[test]
     fn a_key_with_the_wrong_curve_fails_the_schema() {
         let bad = DEV.replace("Ed25519", "X25519");
-        assert!(matches!(Jwk::from_value(&serde_json::from_str(&bad).expect("json"), "k"), Err(Error::Schema(_))));
+        assert!(matches!(
+            Jwk::from_value(&serde_json::from_str(&bad).expect("json"), "k"),
+            Err(Error::Schema(_))
+        ));
     }
 }

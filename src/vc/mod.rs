@@ -24,8 +24,8 @@ use std::path::PathBuf;
 pub use did::Did;
 pub use jwk::{Jwk, KeyPair};
 pub use proof::{
-    Proof, ProofResult, add_proof, add_proof_at, all_valid, merge_proofs, require_all_valid, signing_input, valid_signers,
-    verify_proofs,
+    Proof, ProofResult, add_proof, add_proof_at, all_valid, merge_proofs, require_all_valid,
+    signing_input, valid_signers, verify_proofs,
 };
 pub use trust::{TrustAnchor, TrustAnchors};
 
@@ -36,22 +36,37 @@ use crate::error::{Class, Classify, Detail};
 pub enum Error {
     /// `proof.type` is not `MsezEd25519Signature2025`.
     #[error("Unsupported proof.type: {found}")]
-    UnsupportedProofType { verification_method: String, found: String },
+    UnsupportedProofType {
+        verification_method: String,
+        found: String,
+    },
     /// `verificationMethod` is missing, empty, or not a did:key.
     #[error("Only did:key verificationMethod is supported, got {found:?}")]
     NotDidKey { found: String },
     /// `created` is not `YYYY-MM-DDTHH:MM:SSZ`.
     #[error("proof.created must be YYYY-MM-DDTHH:MM:SSZ, got {found:?}")]
-    BadCreated { verification_method: String, found: String },
+    BadCreated {
+        verification_method: String,
+        found: String,
+    },
     /// `proofPurpose` is not `assertionMethod`.
     #[error("Unsupported proof.proofPurpose: {found}")]
-    UnsupportedPurpose { verification_method: String, found: String },
+    UnsupportedPurpose {
+        verification_method: String,
+        found: String,
+    },
     /// `jws` is missing, empty, or not unpadded base64url.
     #[error("proof.jws must be non-empty base64url without padding, got {found:?}")]
-    BadJws { verification_method: String, found: String },
+    BadJws {
+        verification_method: String,
+        found: String,
+    },
     /// The decoded signature is not 64 bytes.
     #[error("Ed25519 signature must be 64 bytes, got {len}")]
-    BadLength { verification_method: String, len: usize },
+    BadLength {
+        verification_method: String,
+        len: usize,
+    },
     /// A did:key that does not decode to an Ed25519 public key.
     #[error("cannot resolve {did:?}: {reason}")]
     BadDid { did: String, reason: &'static str },
@@ -66,7 +81,11 @@ pub enum Error {
     NoProofs { object: String },
     /// No valid signer is a trust anchor allowing the attestation.
     #[error("no valid signer of {object} is a trust anchor allowing {attestation:?} (signers: {})", signers.join(", "))]
-    Untrusted { object: String, attestation: String, signers: Vec<String> },
+    Untrusted {
+        object: String,
+        attestation: String,
+        signers: Vec<String>,
+    },
     /// The value to sign or verify is not a JSON object.
     #[error("{what} is not a JSON object but {found}")]
     NotAnObject { what: String, found: &'static str },
@@ -107,18 +126,39 @@ impl From<crate::canon::Error> for Error {
 impl Error {
     /// An I/O error while doing `what` to `path`.
     pub fn io(what: &'static str, path: impl Into<PathBuf>, source: std::io::Error) -> Self {
-        Error::Io { what, path: path.into(), source }
+        Error::Io {
+            what,
+            path: path.into(),
+            source,
+        }
     }
 
     /// The verificationMethod the error is about, when it is about one proof.
     pub fn verification_method(&self) -> Option<&str> {
         match self {
-            Error::UnsupportedProofType { verification_method, .. }
-            | Error::BadCreated { verification_method, .. }
-            | Error::UnsupportedPurpose { verification_method, .. }
-            | Error::BadJws { verification_method, .. }
-            | Error::BadLength { verification_method, .. }
-            | Error::Invalid { verification_method } => Some(verification_method),
+            Error::UnsupportedProofType {
+                verification_method,
+                ..
+            }
+            | Error::BadCreated {
+                verification_method,
+                ..
+            }
+            | Error::UnsupportedPurpose {
+                verification_method,
+                ..
+            }
+            | Error::BadJws {
+                verification_method,
+                ..
+            }
+            | Error::BadLength {
+                verification_method,
+                ..
+            }
+            | Error::Invalid {
+                verification_method,
+            } => Some(verification_method),
             Error::NotDidKey { found } => Some(found),
             Error::BadDid { did, .. } => Some(did),
             _ => None,
@@ -153,7 +193,9 @@ impl Classify for Error {
             | Error::MalformedProof { .. }
             | Error::NoProofs { .. }
             | Error::Untrusted { .. } => Class::Signature,
-            Error::NotAnObject { .. } | Error::BadKey { .. } | Error::BadTrustAnchors { .. } => Class::Schema,
+            Error::NotAnObject { .. } | Error::BadKey { .. } | Error::BadTrustAnchors { .. } => {
+                Class::Schema
+            }
             Error::Canon(e) => e.class(),
             Error::Schema(e) => e.class(),
             Error::Exists { .. } => Class::Conflict,
@@ -187,34 +229,62 @@ impl Classify for Error {
 
     fn detail(&self) -> Detail {
         match self {
-            Error::UnsupportedProofType { verification_method, found } => {
-                Detail::object(verification_method).mismatch(proof::PROOF_TYPE, found)
+            Error::UnsupportedProofType {
+                verification_method,
+                found,
+            } => Detail::object(verification_method).mismatch(proof::PROOF_TYPE, found),
+            Error::NotDidKey { found } => {
+                Detail::object("proof.verificationMethod").mismatch("did:key:z…", found)
             }
-            Error::NotDidKey { found } => Detail::object("proof.verificationMethod").mismatch("did:key:z…", found),
-            Error::BadCreated { verification_method, found } => {
-                Detail::object(verification_method).mismatch("YYYY-MM-DDTHH:MM:SSZ", found)
+            Error::BadCreated {
+                verification_method,
+                found,
+            } => Detail::object(verification_method).mismatch("YYYY-MM-DDTHH:MM:SSZ", found),
+            Error::UnsupportedPurpose {
+                verification_method,
+                found,
+            } => Detail::object(verification_method).mismatch(proof::PROOF_PURPOSE, found),
+            Error::BadJws {
+                verification_method,
+                found,
+            } => Detail::object(verification_method).mismatch("base64url without padding", found),
+            Error::BadLength {
+                verification_method,
+                len,
+            } => Detail::object(verification_method).mismatch("64 bytes", format!("{len} bytes")),
+            Error::BadDid { did, reason } => {
+                Detail::object(did).mismatch("did:key:z + base58btc(ED 01 || 32-byte key)", reason)
             }
-            Error::UnsupportedPurpose { verification_method, found } => {
-                Detail::object(verification_method).mismatch(proof::PROOF_PURPOSE, found)
+            Error::Invalid {
+                verification_method,
+            } => Detail::object(verification_method),
+            Error::MalformedProof { index, found } => {
+                Detail::object(format!("proof #{index}")).mismatch("an object", found)
             }
-            Error::BadJws { verification_method, found } => {
-                Detail::object(verification_method).mismatch("base64url without padding", found)
+            Error::NoProofs { object } => {
+                Detail::object(object).mismatch("at least one proof", "none")
             }
-            Error::BadLength { verification_method, len } => {
-                Detail::object(verification_method).mismatch("64 bytes", format!("{len} bytes"))
-            }
-            Error::BadDid { did, reason } => Detail::object(did).mismatch("did:key:z + base58btc(ED 01 || 32-byte key)", reason),
-            Error::Invalid { verification_method } => Detail::object(verification_method),
-            Error::MalformedProof { index, found } => Detail::object(format!("proof #{index}")).mismatch("an object", found),
-            Error::NoProofs { object } => Detail::object(object).mismatch("at least one proof", "none"),
-            Error::Untrusted { object, attestation, signers } => Detail::object(object)
-                .mismatch(format!("a trust anchor allowing {attestation}"), signers.join(", ")),
+            Error::Untrusted {
+                object,
+                attestation,
+                signers,
+            } => Detail::object(object).mismatch(
+                format!("a trust anchor allowing {attestation}"),
+                signers.join(", "),
+            ),
             Error::NotAnObject { what, found } => Detail::object(what).mismatch("an object", found),
             Error::BadKey { what, .. } => Detail::object(what),
-            Error::BadTrustAnchors { path, .. } | Error::Exists { path } | Error::Io { path, .. } => Detail::path(path),
+            Error::BadTrustAnchors { path, .. }
+            | Error::Exists { path }
+            | Error::Io { path, .. } => Detail::path(path),
             Error::Canon(e) => e.detail(),
             Error::Schema(e) => e.detail(),
             Error::Random(_) => Detail::default(),
         }
     }
+}
+
+/// Checks that `value` has the W3C VC 1.1 shape of schemas/vc.schema.json (no JSON-LD processing).
+pub fn check_credential(value: &crate::canon::Value, what: &str) -> Result<(), Error> {
+    Ok(crate::schema::validate("vc.schema.json", value, what)?)
 }

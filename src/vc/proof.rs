@@ -8,8 +8,8 @@
 use std::collections::BTreeMap;
 
 use base64::Engine;
-use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig, URL_SAFE_NO_PAD};
 use base64::engine::DecodePaddingMode;
+use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig, URL_SAFE_NO_PAD};
 use ed25519_dalek::{Signature, Signer, VerifyingKey};
 use serde::{Deserialize, Serialize};
 
@@ -24,7 +24,9 @@ pub const PROOF_PURPOSE: &str = "assertionMethod";
 /// Decodes any base64url length, ignoring trailing bits, so a short signature reports its length.
 const LENIENT: GeneralPurpose = GeneralPurpose::new(
     &base64::alphabet::URL_SAFE,
-    GeneralPurposeConfig::new().with_decode_allow_trailing_bits(true).with_decode_padding_mode(DecodePaddingMode::RequireNone),
+    GeneralPurposeConfig::new()
+        .with_decode_allow_trailing_bits(true)
+        .with_decode_padding_mode(DecodePaddingMode::RequireNone),
 );
 
 /// One proof as written: `{type, created, verificationMethod, proofPurpose, jws}`.
@@ -90,7 +92,9 @@ impl CheckedProof {
     pub fn verify(&self, input: &[u8]) -> Result<(), Error> {
         self.key()
             .verify_strict(input, &self.signature)
-            .map_err(|_| Error::Invalid { verification_method: self.verification_method.clone() })
+            .map_err(|_| Error::Invalid {
+                verification_method: self.verification_method.clone(),
+            })
     }
 }
 
@@ -109,7 +113,10 @@ pub fn signing_input(obj: &Value) -> Result<Vec<u8>, Error> {
 /// Signs `obj` with `key`; the proof says it was made at `created`.
 pub fn sign(obj: &Value, key: &KeyPair, created: &str) -> Result<Proof, Error> {
     if !is_created(created) {
-        return Err(Error::BadCreated { verification_method: key.verification_method().to_string(), found: created.into() });
+        return Err(Error::BadCreated {
+            verification_method: key.verification_method().to_string(),
+            found: created.into(),
+        });
     }
     let input = signing_input(obj)?;
     let signature = key.signing_key().sign(&input);
@@ -131,7 +138,9 @@ pub fn add_proof(obj: &mut Value, key: &KeyPair) -> Result<Proof, Error> {
 /// appended (an empty list stays a list), one object → `[old, new]`.
 pub fn add_proof_at(obj: &mut Value, key: &KeyPair, created: &str) -> Result<Proof, Error> {
     let proof = sign(obj, key, created)?;
-    let map = obj.as_object_mut().expect("sign checked that obj is an object");
+    let map = obj
+        .as_object_mut()
+        .expect("sign checked that obj is an object");
     let new = proof.to_value();
     match map.remove("proof") {
         None => {
@@ -150,7 +159,10 @@ pub fn add_proof_at(obj: &mut Value, key: &KeyPair, created: &str) -> Result<Pro
 
 /// Checks one proof's shape in the reference's order and resolves its signer; no crypto yet.
 pub fn check(proof: &Value, index: usize) -> Result<CheckedProof, Error> {
-    let map = proof.as_object().ok_or(Error::MalformedProof { index, found: kind_of(proof) })?;
+    let map = proof.as_object().ok_or(Error::MalformedProof {
+        index,
+        found: kind_of(proof),
+    })?;
     let vm_text = match map.get("verificationMethod") {
         Some(Value::String(s)) => s.clone(),
         Some(other) => format!("<{}>", kind_of(other)),
@@ -163,11 +175,17 @@ pub fn check(proof: &Value, index: usize) -> Result<CheckedProof, Error> {
     };
     let proof_type = field("type");
     if proof_type != PROOF_TYPE {
-        return Err(Error::UnsupportedProofType { verification_method: vm_text, found: proof_type });
+        return Err(Error::UnsupportedProofType {
+            verification_method: vm_text,
+            found: proof_type,
+        });
     }
     let created = field("created");
     if !is_created(&created) || !matches!(map.get("created"), Some(Value::String(_))) {
-        return Err(Error::BadCreated { verification_method: vm_text, found: created });
+        return Err(Error::BadCreated {
+            verification_method: vm_text,
+            found: created,
+        });
     }
     let vm = match map.get("verificationMethod") {
         Some(Value::String(s)) if s.starts_with("did:key:") => s.clone(),
@@ -175,22 +193,45 @@ pub fn check(proof: &Value, index: usize) -> Result<CheckedProof, Error> {
     };
     let purpose = field("proofPurpose");
     if purpose != PROOF_PURPOSE {
-        return Err(Error::UnsupportedPurpose { verification_method: vm, found: purpose });
+        return Err(Error::UnsupportedPurpose {
+            verification_method: vm,
+            found: purpose,
+        });
     }
     let jws = match map.get("jws") {
-        Some(Value::String(s)) if !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') => s,
-        _ => return Err(Error::BadJws { verification_method: vm, found: field("jws") }),
+        Some(Value::String(s))
+            if !s.is_empty()
+                && s.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') =>
+        {
+            s
+        }
+        _ => {
+            return Err(Error::BadJws {
+                verification_method: vm,
+                found: field("jws"),
+            });
+        }
     };
-    let bad_jws = || Error::BadJws { verification_method: vm.clone(), found: jws.clone() };
+    let bad_jws = || Error::BadJws {
+        verification_method: vm.clone(),
+        found: jws.clone(),
+    };
     let bytes = LENIENT.decode(jws).map_err(|_| bad_jws())?;
-    let bytes: [u8; 64] =
-        bytes.as_slice().try_into().map_err(|_| Error::BadLength { verification_method: vm.clone(), len: bytes.len() })?;
+    let bytes: [u8; 64] = bytes.as_slice().try_into().map_err(|_| Error::BadLength {
+        verification_method: vm.clone(),
+        len: bytes.len(),
+    })?;
     // Trailing bits must be zero: one signature has one spelling, so proofs dedupe by jws.
     if URL_SAFE_NO_PAD.encode(bytes) != *jws {
         return Err(bad_jws());
     }
     let did = Did::parse(&vm)?;
-    Ok(CheckedProof { verification_method: vm, did, signature: Signature::from_bytes(&bytes) })
+    Ok(CheckedProof {
+        verification_method: vm,
+        did,
+        signature: Signature::from_bytes(&bytes),
+    })
 }
 
 /// Checks one proof against precomputed signing-input bytes.
@@ -217,9 +258,18 @@ pub fn verify_proofs(obj: &Value) -> Result<Vec<ProofResult>, Error> {
         .into_iter()
         .enumerate()
         .map(|(index, proof)| {
-            let written_vm = proof.get("verificationMethod").and_then(Value::as_str).map(str::to_string);
+            let written_vm = proof
+                .get("verificationMethod")
+                .and_then(Value::as_str)
+                .map(str::to_string);
             match check(proof, index).and_then(|c| c.verify(&input)) {
-                Ok(()) => ProofResult { verification_method: written_vm, ok: true, error: None, code: None, failure: None },
+                Ok(()) => ProofResult {
+                    verification_method: written_vm,
+                    ok: true,
+                    error: None,
+                    code: None,
+                    failure: None,
+                },
                 Err(e) => ProofResult {
                     verification_method: written_vm,
                     ok: false,
@@ -239,8 +289,12 @@ pub fn all_valid(results: &[ProofResult]) -> bool {
 
 /// The distinct signers of the valid proofs, sorted (chain verifiers need at least one).
 pub fn valid_signers(results: &[ProofResult]) -> Vec<Did> {
-    let mut dids: Vec<Did> =
-        results.iter().filter(|r| r.ok).filter_map(|r| r.verification_method.as_deref()).filter_map(|vm| Did::parse(vm).ok()).collect();
+    let mut dids: Vec<Did> = results
+        .iter()
+        .filter(|r| r.ok)
+        .filter_map(|r| r.verification_method.as_deref())
+        .filter_map(|vm| Did::parse(vm).ok())
+        .collect();
     dids.sort();
     dids.dedup();
     dids
@@ -251,11 +305,15 @@ pub fn valid_signers(results: &[ProofResult]) -> Vec<Did> {
 pub fn require_all_valid(obj: &Value, what: &str) -> Result<Vec<ProofResult>, Error> {
     let mut results = verify_proofs(obj)?;
     if results.is_empty() {
-        return Err(Error::NoProofs { object: what.to_string() });
+        return Err(Error::NoProofs {
+            object: what.to_string(),
+        });
     }
     if let Some(failed) = results.iter_mut().find(|r| !r.ok) {
         let vm = failed.verification_method.clone().unwrap_or_default();
-        return Err(failed.failure.take().unwrap_or(Error::Invalid { verification_method: vm }));
+        return Err(failed.failure.take().unwrap_or(Error::Invalid {
+            verification_method: vm,
+        }));
     }
     Ok(results)
 }
@@ -269,7 +327,10 @@ pub fn merge_proofs(a: &Value, b: &Value) -> Value {
     let mut union: BTreeMap<(String, String), (Vec<u8>, Value)> = BTreeMap::new();
     for proof in [a, b].into_iter().flat_map(entries) {
         let bytes = canon::to_bytes(proof).unwrap_or_else(|_| proof.to_string().into_bytes());
-        let key = match (proof.get("verificationMethod").and_then(Value::as_str), proof.get("jws").and_then(Value::as_str)) {
+        let key = match (
+            proof.get("verificationMethod").and_then(Value::as_str),
+            proof.get("jws").and_then(Value::as_str),
+        ) {
             (Some(vm), Some(jws)) => (vm.to_string(), jws.to_string()),
             // Entries without both fields cannot be told apart by them; their bytes decide.
             _ => (String::new(), String::from_utf8_lossy(&bytes).into_owned()),
@@ -302,10 +363,14 @@ fn entries(v: &Value) -> Vec<&Value> {
 
 /// Now in UTC as `YYYY-MM-DDTHH:MM:SSZ`; `SOURCE_DATE_EPOCH` (integer seconds) overrides the clock.
 pub fn now_utc() -> String {
-    let epoch = std::env::var("SOURCE_DATE_EPOCH").ok().and_then(|s| s.trim().parse::<i64>().ok());
-    let secs = epoch.unwrap_or_else(|| match std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH) {
-        Ok(d) => i64::try_from(d.as_secs()).unwrap_or(i64::MAX),
-        Err(e) => -i64::try_from(e.duration().as_secs()).unwrap_or(i64::MAX),
+    let epoch = std::env::var("SOURCE_DATE_EPOCH")
+        .ok()
+        .and_then(|s| s.trim().parse::<i64>().ok());
+    let secs = epoch.unwrap_or_else(|| {
+        match std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH) {
+            Ok(d) => i64::try_from(d.as_secs()).unwrap_or(i64::MAX),
+            Err(e) => -i64::try_from(e.duration().as_secs()).unwrap_or(i64::MAX),
+        }
     });
     format_utc(secs)
 }
@@ -324,17 +389,32 @@ pub fn format_utc(secs: i64) -> String {
     let day = doy - (153 * mp + 2) / 5 + 1;
     let month = if mp < 10 { mp + 3 } else { mp - 9 };
     let year = yoe + era * 400 + i64::from(month <= 2);
-    format!("{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z", rem / 3600, rem % 3600 / 60, rem % 60)
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
 }
 
 /// Whether `s` matches `^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$` (ASCII digits).
 pub fn is_created(s: &str) -> bool {
     const SHAPE: &[u8] = b"dddd-dd-ddTdd:dd:ddZ";
-    s.len() == SHAPE.len() && s.bytes().zip(SHAPE).all(|(c, &p)| if p == b'd' { c.is_ascii_digit() } else { c == p })
+    s.len() == SHAPE.len()
+        && s.bytes().zip(SHAPE).all(|(c, &p)| {
+            if p == b'd' {
+                c.is_ascii_digit()
+            } else {
+                c == p
+            }
+        })
 }
 
 fn as_object<'a>(value: &'a Value, what: &str) -> Result<&'a Map, Error> {
-    value.as_object().ok_or_else(|| Error::NotAnObject { what: what.to_string(), found: kind_of(value) })
+    value.as_object().ok_or_else(|| Error::NotAnObject {
+        what: what.to_string(),
+        found: kind_of(value),
+    })
 }
 
 #[cfg(test)]
@@ -343,7 +423,11 @@ mod tests {
     use serde_json::json;
 
     fn dev() -> KeyPair {
-        let seed: [u8; 32] = URL_SAFE_NO_PAD.decode("oaMkOt1bv_JCzB8gaNw14FY82E0KDv_oSHA3V-FtGNE").unwrap().try_into().unwrap();
+        let seed: [u8; 32] = URL_SAFE_NO_PAD
+            .decode("oaMkOt1bv_JCzB8gaNw14FY82E0KDv_oSHA3V-FtGNE")
+            .unwrap()
+            .try_into()
+            .unwrap();
         KeyPair::from_seed(&seed, None)
     }
 
@@ -377,12 +461,32 @@ mod tests {
     #[test]
     fn every_shape_rule_has_its_own_error() {
         let cases: &[(&str, Value, &str)] = &[
-            ("type", json!("Ed25519Signature2020"), "signature.unsupported_proof_type"),
-            ("created", json!("2026-01-01T00:00:00.5Z"), "signature.bad_created"),
-            ("verificationMethod", json!("did:web:example.com#k"), "signature.not_did_key"),
-            ("proofPurpose", json!("authentication"), "signature.unsupported_purpose"),
+            (
+                "type",
+                json!("Ed25519Signature2020"),
+                "signature.unsupported_proof_type",
+            ),
+            (
+                "created",
+                json!("2026-01-01T00:00:00.5Z"),
+                "signature.bad_created",
+            ),
+            (
+                "verificationMethod",
+                json!("did:web:example.com#k"),
+                "signature.not_did_key",
+            ),
+            (
+                "proofPurpose",
+                json!("authentication"),
+                "signature.unsupported_purpose",
+            ),
             ("jws", json!("abc="), "signature.bad_encoding"),
-            ("jws", json!(URL_SAFE_NO_PAD.encode([0u8; 63])), "signature.bad_length"),
+            (
+                "jws",
+                json!(URL_SAFE_NO_PAD.encode([0u8; 63])),
+                "signature.bad_length",
+            ),
         ];
         for (field, value, code) in cases {
             let mut obj = signed();
@@ -397,7 +501,10 @@ mod tests {
         let mut obj = signed();
         obj["proof"]["jws"] = json!(URL_SAFE_NO_PAD.encode([7u8; 63]));
         let err = require_all_valid(&obj, "obj").unwrap_err();
-        assert_eq!(err.to_string(), "Ed25519 signature must be 64 bytes, got 63");
+        assert_eq!(
+            err.to_string(),
+            "Ed25519 signature must be 64 bytes, got 63"
+        );
     }
 
     #[test]
@@ -406,10 +513,15 @@ mod tests {
         obj["hello"] = json!("World");
         assert!(!all_valid(&verify_proofs(&obj).unwrap()));
         let mut obj = signed();
-        let mut sig = URL_SAFE_NO_PAD.decode(obj["proof"]["jws"].as_str().unwrap()).unwrap();
+        let mut sig = URL_SAFE_NO_PAD
+            .decode(obj["proof"]["jws"].as_str().unwrap())
+            .unwrap();
         sig[10] ^= 1;
         obj["proof"]["jws"] = json!(URL_SAFE_NO_PAD.encode(sig));
-        assert_eq!(verify_proofs(&obj).unwrap()[0].code, Some("signature.invalid"));
+        assert_eq!(
+            verify_proofs(&obj).unwrap()[0].code,
+            Some("signature.invalid")
+        );
     }
 
     #[test]
@@ -417,9 +529,18 @@ mod tests {
         let mut obj = signed();
         let jws = obj["proof"]["jws"].as_str().unwrap().to_string();
         let last = jws.chars().last().unwrap();
-        let twin = match last { 'Q' => 'R', 'A' => 'B', 'g' => 'h', 'w' => 'x', c => c };
+        let twin = match last {
+            'Q' => 'R',
+            'A' => 'B',
+            'g' => 'h',
+            'w' => 'x',
+            c => c,
+        };
         obj["proof"]["jws"] = json!(format!("{}{twin}", &jws[..jws.len() - 1]));
-        assert_eq!(verify_proofs(&obj).unwrap()[0].code, Some("signature.bad_encoding"));
+        assert_eq!(
+            verify_proofs(&obj).unwrap()[0].code,
+            Some("signature.bad_encoding")
+        );
     }
 
     #[test]
@@ -427,7 +548,10 @@ mod tests {
         let err = require_all_valid(&json!({"a": 1}), "obj").unwrap_err();
         assert_eq!(crate::error::Classify::code(&err), "signature.no_proofs");
         let float: Value = canon::parse(br#"{"a": 1.5, "proof": []}"#).unwrap();
-        assert_eq!(crate::error::Classify::class(&verify_proofs(&float).unwrap_err()), crate::error::Class::Schema);
+        assert_eq!(
+            crate::error::Classify::class(&verify_proofs(&float).unwrap_err()),
+            crate::error::Class::Schema
+        );
     }
 
     #[test]
@@ -442,7 +566,12 @@ mod tests {
         assert_eq!(merge_proofs(&one, &one), one);
         assert_eq!(merge_proofs(&one, &Value::Null), one);
         let mut two = signed();
-        add_proof_at(&mut two, &KeyPair::from_seed(&[9; 32], None), "2026-01-01T00:00:00Z").unwrap();
+        add_proof_at(
+            &mut two,
+            &KeyPair::from_seed(&[9; 32], None),
+            "2026-01-01T00:00:00Z",
+        )
+        .unwrap();
         let merged = merge_proofs(&one, &two["proof"]);
         assert_eq!(merged.as_array().map(Vec::len), Some(2));
         assert_eq!(merge_proofs(&json!([]), &Value::Null), json!([]));

@@ -33,7 +33,10 @@ impl TrustAnchor {
     pub fn allows(&self, attestation: Option<&str>) -> bool {
         match attestation {
             None => !self.allowed_attestations.is_empty(),
-            Some(a) => self.allowed_attestations.iter().any(|x| x == a || x == WILDCARD),
+            Some(a) => self
+                .allowed_attestations
+                .iter()
+                .any(|x| x == a || x == WILDCARD),
         }
     }
 }
@@ -56,7 +59,10 @@ impl TrustAnchors {
 
     /// Parses YAML or JSON text (JSON is YAML); `path` names it in errors.
     pub fn parse(bytes: &[u8], path: &Path) -> Result<TrustAnchors, Error> {
-        let bad = |reason: String| Error::BadTrustAnchors { path: PathBuf::from(path), reason };
+        let bad = |reason: String| Error::BadTrustAnchors {
+            path: PathBuf::from(path),
+            reason,
+        };
         let value: Value = serde_yaml_ng::from_slice(bytes).map_err(|e| bad(e.to_string()))?;
         TrustAnchors::from_value(&value, &path.display().to_string()).map_err(|e| match e {
             Error::BadTrustAnchors { reason, .. } => bad(reason),
@@ -67,8 +73,11 @@ impl TrustAnchors {
     /// Validates against trust-anchors.schema.json and strips identifier fragments.
     pub fn from_value(value: &Value, what: &str) -> Result<TrustAnchors, Error> {
         crate::schema::validate("trust-anchors.schema.json", value, what)?;
-        let mut anchors: TrustAnchors = serde_json::from_value(value.clone())
-            .map_err(|e| Error::BadTrustAnchors { path: PathBuf::from(what), reason: e.to_string() })?;
+        let mut anchors: TrustAnchors =
+            serde_json::from_value(value.clone()).map_err(|e| Error::BadTrustAnchors {
+                path: PathBuf::from(what),
+                reason: e.to_string(),
+            })?;
         for anchor in &mut anchors.trust_anchors {
             anchor.identifier = strip_fragment(&anchor.identifier).to_string();
         }
@@ -78,12 +87,23 @@ impl TrustAnchors {
     /// Whether `did` (fragment ignored) is an anchor allowing `attestation`; `None` = any kind.
     pub fn allows(&self, did: &str, attestation: Option<&str>) -> bool {
         let did = strip_fragment(did);
-        self.trust_anchors.iter().any(|a| a.identifier == did && a.allows(attestation))
+        self.trust_anchors
+            .iter()
+            .any(|a| a.identifier == did && a.allows(attestation))
     }
 
     /// The signers among `signers` that are anchors allowing `attestation`; `Untrusted` if none.
-    pub fn require_trusted(&self, signers: &[Did], attestation: Option<&str>, object: &str) -> Result<Vec<Did>, Error> {
-        let trusted: Vec<Did> = signers.iter().filter(|d| self.allows(d.as_str(), attestation)).cloned().collect();
+    pub fn require_trusted(
+        &self,
+        signers: &[Did],
+        attestation: Option<&str>,
+        object: &str,
+    ) -> Result<Vec<Did>, Error> {
+        let trusted: Vec<Did> = signers
+            .iter()
+            .filter(|d| self.allows(d.as_str(), attestation))
+            .cloned()
+            .collect();
         if trusted.is_empty() {
             return Err(Error::Untrusted {
                 object: object.to_string(),
@@ -114,7 +134,11 @@ mod tests {
 
     #[test]
     fn a_file_missing_allowed_attestations_fails_the_schema() {
-        let bad = "version: 1\ntrust_anchors:\n  - {anchor_id: a, type: did, identifier: did:key:zA}\n";
-        assert!(matches!(TrustAnchors::parse(bad.as_bytes(), Path::new("t.yaml")), Err(Error::Schema(_))));
+        let bad =
+            "version: 1\ntrust_anchors:\n  - {anchor_id: a, type: did, identifier: did:key:zA}\n";
+        assert!(matches!(
+            TrustAnchors::parse(bad.as_bytes(), Path::new("t.yaml")),
+            Err(Error::Schema(_))
+        ));
     }
 }
