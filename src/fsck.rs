@@ -200,14 +200,25 @@ fn check_json_file(
 
 /// Verifies every proof of a JSON object (strict mode).
 fn check_proofs(id: &ObjectId, value: &canon::Value, report: &mut Report) {
-    for result in crate::vc::verify_proofs(value) {
+    let results = match crate::vc::verify_proofs(value) {
+        Ok(results) => results,
+        Err(e) => {
+            report.problems.push(Finding {
+                detail: Detail::object(id.to_string()),
+                ..Finding::from_error(&e)
+            });
+            return;
+        }
+    };
+    for result in results {
         report.proofs_verified += 1;
-        if let Err(e) = result.outcome {
-            let mut finding = Finding::from_error(&e);
-            finding.message = format!(
-                "{id}: proof by {}: {}",
-                result.verification_method, finding.message
-            );
+        if let Some(e) = &result.failure {
+            let mut finding = Finding::from_error(e);
+            let vm = result
+                .verification_method
+                .as_deref()
+                .unwrap_or("(no verificationMethod)");
+            finding.message = format!("{id}: proof by {vm}: {}", finding.message);
             finding.detail.object = Some(id.to_string());
             report.problems.push(finding);
         }

@@ -8,12 +8,14 @@
 //! - [`vc`]: did:key, Ed25519 JWKs, `MsezEd25519Signature2025` proofs, trust anchors.
 //! - [`artifact`]: ArtifactRef, embedded-ref discovery, store-root resolution.
 //! - [`odb`]: the `.msez` repository: objects, proofs, refs, reflog, locks, hooks, config.
+//! - [`chain`]: receipt chains, selection, checkpoints and inclusion proofs.
 //! - [`fsck`]: the whole-repository check.
 //!
 //! The library never prints; `src/cli` is the only place that renders results.
 
 pub mod artifact;
 pub mod canon;
+pub mod chain;
 pub mod error;
 pub mod fsck;
 pub mod mmr;

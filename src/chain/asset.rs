@@ -46,8 +46,19 @@ pub fn receipt_file(dir: &std::path::Path, sequence: u64, next_root: &Digest) ->
     if !plain.exists() {
         return plain;
     }
-    let same = std::fs::read(&plain).ok().and_then(|b| crate::canon::parse(&b).ok()).and_then(|v| receipt::next_root(&v).ok()) == Some(*next_root);
-    if same { plain } else { dir.join(format!("receipt.{sequence}.{}.json", &next_root.to_hex()[..16])) }
+    let same = std::fs::read(&plain)
+        .ok()
+        .and_then(|b| crate::canon::parse(&b).ok())
+        .and_then(|v| receipt::next_root(&v).ok())
+        == Some(*next_root);
+    if same {
+        plain
+    } else {
+        dir.join(format!(
+            "receipt.{sequence}.{}.json",
+            &next_root.to_hex()[..16]
+        ))
+    }
 }
 
 fn pretty(value: &Value) -> Vec<u8> {
@@ -67,7 +78,14 @@ pub fn sign_all(value: &mut Value, keys: &[KeyPair]) -> Result<(), Error> {
 /// Appends receipts built from `drafts` to the chain of `purpose`, as one transaction.
 ///
 /// `expect_head`: refuse (conflict) unless the chain's head is this (None: the genesis).
-pub fn append(repo: &Repo, module: &AssetModule, purpose: &str, drafts: &[Draft], keys: &[KeyPair], expect_head: Option<Option<Digest>>) -> Result<Appended, Error> {
+pub fn append(
+    repo: &Repo,
+    module: &AssetModule,
+    purpose: &str,
+    drafts: &[Draft],
+    keys: &[KeyPair],
+    expect_head: Option<Option<Digest>>,
+) -> Result<Appended, Error> {
     let key = ChainKey::asset(&module.asset_id, purpose);
     let genesis_root = genesis::asset_genesis_root(&module.asset_id, purpose)?;
     let head_ref = key.head_ref()?;
@@ -77,13 +95,20 @@ pub fn append(repo: &Repo, module: &AssetModule, purpose: &str, drafts: &[Draft]
         if expected != old {
             return Err(Error::StaleHead {
                 chain: key.path(),
-                expected: expected.map(|d| d.to_hex()).unwrap_or_else(|| "genesis".into()),
+                expected: expected
+                    .map(|d| d.to_hex())
+                    .unwrap_or_else(|| "genesis".into()),
                 found: old.map(|d| d.to_hex()).unwrap_or_else(|| "genesis".into()),
             });
         }
     }
     let mut store = ChainStore::open(repo, &key, genesis_root)?;
-    let env = HookEnv { ref_name: head_ref.as_str(), old: old.map(|d| d.to_hex()).unwrap_or_default(), new: String::new(), reason: "append" };
+    let env = HookEnv {
+        ref_name: head_ref.as_str(),
+        old: old.map(|d| d.to_hex()).unwrap_or_default(),
+        new: String::new(),
+        reason: "append",
+    };
     repo.run_hook(Event::PreAppend, &env)?;
 
     let rtype = ArtifactType::new(Kind::Asset.receipt_artifact()).expect("valid type");
@@ -106,24 +131,56 @@ pub fn append(repo: &Repo, module: &AssetModule, purpose: &str, drafts: &[Draft]
     store.save()?;
     let reason = format!("append {} receipt(s)", drafts.len());
     repo.commit_ref(lock, old, prev, &reason)?;
-    let env = HookEnv { new: prev.to_hex(), ..env };
+    let env = HookEnv {
+        new: prev.to_hex(),
+        ..env
+    };
     repo.run_hook(Event::PostAppend, &env)?;
-    Ok(Appended { asset_id: module.asset_id, purpose: purpose.to_string(), receipts: written, head: prev, size: store.state().size })
+    Ok(Appended {
+        asset_id: module.asset_id,
+        purpose: purpose.to_string(),
+        receipts: written,
+        head: prev,
+        size: store.state().size,
+    })
 }
 
 /// Verifies the module's receipts of `purpose` as the reference does.
-pub fn verify(module: &AssetModule, purpose: &str, opts: &verify::Options) -> Result<ChainResult, Vec<Error>> {
-    let genesis_root = genesis::asset_genesis_root(&module.asset_id, purpose).map_err(|e| vec![e])?;
+pub fn verify(
+    module: &AssetModule,
+    purpose: &str,
+    opts: &verify::Options,
+) -> Result<ChainResult, Vec<Error>> {
+    let genesis_root =
+        genesis::asset_genesis_root(&module.asset_id, purpose).map_err(|e| vec![e])?;
     let files = receipt::json_files(&module.receipts_dir(purpose)).map_err(|e| vec![e])?;
-    verify::verify(Kind::Asset, &module.asset_id.to_hex(), genesis_root, &files, opts)
+    verify::verify(
+        Kind::Asset,
+        &module.asset_id.to_hex(),
+        genesis_root,
+        &files,
+        opts,
+    )
 }
 
 /// The chain summary a checkpoint commits to: from the `.msez` chain state when the module's
 /// chain is the repository's (O(log n)), else by verifying the module's receipts.
-pub fn summary(repo: Option<&Repo>, module: &AssetModule, purpose: &str, opts: &verify::Options, fast: bool) -> Result<Summary, Vec<Error>> {
+pub fn summary(
+    repo: Option<&Repo>,
+    module: &AssetModule,
+    purpose: &str,
+    opts: &verify::Options,
+    fast: bool,
+) -> Result<Summary, Vec<Error>> {
     if let (Some(repo), true) = (repo, fast) {
-        let genesis_root = genesis::asset_genesis_root(&module.asset_id, purpose).map_err(|e| vec![e])?;
-        let store = ChainStore::open(repo, &ChainKey::asset(&module.asset_id, purpose), genesis_root).map_err(|e| vec![e])?;
+        let genesis_root =
+            genesis::asset_genesis_root(&module.asset_id, purpose).map_err(|e| vec![e])?;
+        let store = ChainStore::open(
+            repo,
+            &ChainKey::asset(&module.asset_id, purpose),
+            genesis_root,
+        )
+        .map_err(|e| vec![e])?;
         let st = store.state();
         if let Some(head) = st.head {
             let mmr = store.root().map_err(|e| vec![e])?;
@@ -158,12 +215,20 @@ pub struct Checkpointed {
 }
 
 /// Builds, signs and stores a checkpoint of `summary`; moves the checkpoint ref.
-pub fn checkpoint(repo: Option<&Repo>, module: &AssetModule, s: &Summary, keys: &[KeyPair], timestamp: &str) -> Result<(Value, Checkpointed), Error> {
+pub fn checkpoint(
+    repo: Option<&Repo>,
+    module: &AssetModule,
+    s: &Summary,
+    keys: &[KeyPair],
+    timestamp: &str,
+) -> Result<(Value, Checkpointed), Error> {
     let mut ck = checkpoint::build(s, timestamp);
     sign_all(&mut ck, keys)?;
     let digest = checkpoint::digest(&ck)?;
     let purpose = s.purpose.as_deref().unwrap_or(module.default_purpose());
-    let path = module.state_dir("checkpoints", purpose).join(format!("checkpoint.{}.json", s.receipt_count));
+    let path = module
+        .state_dir("checkpoints", purpose)
+        .join(format!("checkpoint.{}.json", s.receipt_count));
     if let Some(repo) = repo {
         let t = ArtifactType::new(Kind::Asset.checkpoint_artifact()).expect("valid type");
         repo.put_json(&t, &ck)?;
@@ -175,16 +240,37 @@ pub fn checkpoint(repo: Option<&Repo>, module: &AssetModule, s: &Summary, keys: 
         let lock = RefLock::acquire(repo, &r)?;
         let old = lock.current()?;
         repo.commit_ref(lock, old, digest, "checkpoint")?;
-        let env = HookEnv { ref_name: r.as_str(), old: old.map(|d| d.to_hex()).unwrap_or_default(), new: digest.to_hex(), reason: "checkpoint" };
+        let env = HookEnv {
+            ref_name: r.as_str(),
+            old: old.map(|d| d.to_hex()).unwrap_or_default(),
+            new: digest.to_hex(),
+            reason: "checkpoint",
+        };
         repo.run_hook(Event::PostCheckpoint, &env)?;
     }
-    Ok((ck, Checkpointed { digest, path, receipt_count: s.receipt_count, mmr_root: s.mmr.root }))
+    Ok((
+        ck,
+        Checkpointed {
+            digest,
+            path,
+            receipt_count: s.receipt_count,
+            mmr_root: s.mmr.root,
+        },
+    ))
 }
 
 /// The inclusion proof of the receipt at `sequence`, from the chain store when available.
-pub fn prove(repo: Option<&Repo>, module: &AssetModule, purpose: &str, sequence: u64, opts: &verify::Options, fast: bool) -> Result<mmr::InclusionProof, Vec<Error>> {
+pub fn prove(
+    repo: Option<&Repo>,
+    module: &AssetModule,
+    purpose: &str,
+    sequence: u64,
+    opts: &verify::Options,
+    fast: bool,
+) -> Result<mmr::InclusionProof, Vec<Error>> {
     if let (Some(repo), true) = (repo, fast) {
-        let genesis_root = genesis::asset_genesis_root(&module.asset_id, purpose).map_err(|e| vec![e])?;
+        let genesis_root =
+            genesis::asset_genesis_root(&module.asset_id, purpose).map_err(|e| vec![e])?;
         let key = ChainKey::asset(&module.asset_id, purpose);
         let store = ChainStore::open(repo, &key, genesis_root).map_err(|e| vec![e])?;
         if store.state().head.is_some() {
@@ -193,11 +279,16 @@ pub fn prove(repo: Option<&Repo>, module: &AssetModule, purpose: &str, sequence:
         }
     }
     let result = verify(module, purpose, opts)?;
-    let next_root = *result.next_roots.get(sequence as usize).ok_or_else(|| vec![Error::NoSuchSequence { sequence, size: result.receipt_count }])?;
-    mmr::build_inclusion_proof(&result.next_roots, sequence).map_err(|e| vec![e.into()]).and_then(|p| {
-        debug_assert_eq!(p.receipt_next_root, next_root);
-        Ok(p)
-    })
+    let next_root = *result.next_roots.get(sequence as usize).ok_or_else(|| {
+        vec![Error::NoSuchSequence {
+            sequence,
+            size: result.receipt_count,
+        }]
+    })?;
+    let proof =
+        mmr::build_inclusion_proof(&result.next_roots, sequence).map_err(|e| vec![e.into()])?;
+    debug_assert_eq!(proof.receipt_next_root, next_root);
+    Ok(proof)
 }
 
 /// The next_root of the chain's receipt at `sequence`: walks back from the head through
@@ -211,16 +302,36 @@ fn receipt_at(repo: &Repo, store: &ChainStore, sequence: u64) -> Result<Digest, 
     let mut cursor = store.state().head.expect("a non-empty chain has a head");
     for _ in 0..(size - 1 - sequence) {
         let v = repo.read_json(&ObjectId::new(rtype.clone(), cursor))?;
-        cursor = Digest::parse_loose(v.get("prev_root").and_then(Value::as_str).unwrap_or_default())?;
+        cursor = Digest::parse_loose(
+            v.get("prev_root")
+                .and_then(Value::as_str)
+                .unwrap_or_default(),
+        )?;
     }
     Ok(cursor)
 }
 
 /// Adds a late signature to the receipt at `sequence`: a new proof file in `.msez`, and the
 /// module's receipt file rewritten atomically with the union of proofs.
-pub fn cosign(repo: Option<&Repo>, module: &AssetModule, purpose: &str, sequence: u64, keys: &[KeyPair], opts: &verify::Options) -> Result<(PathBuf, usize), Vec<Error>> {
+pub fn cosign(
+    repo: Option<&Repo>,
+    module: &AssetModule,
+    purpose: &str,
+    sequence: u64,
+    keys: &[KeyPair],
+    opts: &verify::Options,
+) -> Result<(PathBuf, usize), Vec<Error>> {
     let result = verify(module, purpose, opts)?;
-    let path = result.paths.get(sequence as usize).cloned().ok_or_else(|| vec![Error::NoSuchSequence { sequence, size: result.receipt_count }])?;
+    let path = result
+        .paths
+        .get(sequence as usize)
+        .cloned()
+        .ok_or_else(|| {
+            vec![Error::NoSuchSequence {
+                sequence,
+                size: result.receipt_count,
+            }]
+        })?;
     let bytes = std::fs::read(&path).map_err(|e| vec![Error::io("reading", &path, e)])?;
     let mut r = crate::canon::parse(&bytes).map_err(|e| vec![e.into()])?;
     let before = vc::proof::proofs_of(&r).len();
@@ -236,6 +347,11 @@ pub fn cosign(repo: Option<&Repo>, module: &AssetModule, purpose: &str, sequence
 }
 
 /// Verify-inclusion for an asset receipt (§6.5).
-pub fn verify_inclusion(receipt_doc: &Value, proof: &Value, ck: Option<&Value>, anchors: Option<&vc::TrustAnchors>) -> Result<(), Error> {
+pub fn verify_inclusion(
+    receipt_doc: &Value,
+    proof: &Value,
+    ck: Option<&Value>,
+    anchors: Option<&vc::TrustAnchors>,
+) -> Result<(), Error> {
     inclusion::verify(Kind::Asset, receipt_doc, proof, ck, anchors)
 }

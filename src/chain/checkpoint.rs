@@ -35,10 +35,18 @@ pub struct Summary {
 impl Summary {
     /// The summary of a verified chain; an empty chain cannot be checkpointed.
     pub fn of(result: &ChainResult, purpose: Option<&str>) -> Result<Summary, Error> {
-        let mmr = result.mmr.clone().ok_or_else(|| Error::Empty { chain: result.owner.clone() })?;
+        let mmr = result.mmr.clone().ok_or_else(|| Error::Empty {
+            chain: result.owner.clone(),
+        })?;
         let (lawpacks, rulesets) = match result.kind {
-            Kind::Asset => (result.lawpack_digest_set.clone(), result.ruleset_digest_set.clone()),
-            Kind::Corridor => (result.first_lawpack_digest_set.clone(), result.first_ruleset_digest_set.clone()),
+            Kind::Asset => (
+                result.lawpack_digest_set.clone(),
+                result.ruleset_digest_set.clone(),
+            ),
+            Kind::Corridor => (
+                result.first_lawpack_digest_set.clone(),
+                result.first_ruleset_digest_set.clone(),
+            ),
         };
         Ok(Summary {
             kind: result.kind,
@@ -73,7 +81,10 @@ pub fn build(s: &Summary, timestamp: &str) -> Value {
         Kind::Asset => {
             m.insert("type".into(), "SmartAssetReceiptChainCheckpoint".into());
             m.insert("asset_id".into(), s.owner.clone().into());
-            m.insert("purpose".into(), s.purpose.clone().unwrap_or_else(|| "core".into()).into());
+            m.insert(
+                "purpose".into(),
+                s.purpose.clone().unwrap_or_else(|| "core".into()).into(),
+            );
         }
         Kind::Corridor => {
             m.insert("type".into(), "MSEZCorridorStateCheckpoint".into());
@@ -108,21 +119,41 @@ pub fn attestations(kind: Kind) -> &'static [&'static str] {
 }
 
 /// Checks a checkpoint's schema and signatures (at least one valid; `all`: every proof valid).
-pub fn check_signed(kind: Kind, ck: &Value, what: &str, all: bool, anchors: Option<&TrustAnchors>) -> Result<(), Error> {
+pub fn check_signed(
+    kind: Kind,
+    ck: &Value,
+    what: &str,
+    all: bool,
+    anchors: Option<&TrustAnchors>,
+) -> Result<(), Error> {
     let schema = match kind {
         Kind::Asset => "smart-asset.receipt-chain.checkpoint.schema.json",
         Kind::Corridor => "corridor.checkpoint.schema.json",
     };
     crate::schema::validate(schema, ck, what)?;
-    let results = if all { vc::require_all_valid(ck, what)? } else { vc::verify_proofs(ck)? };
+    let results = if all {
+        vc::require_all_valid(ck, what)?
+    } else {
+        vc::verify_proofs(ck)?
+    };
     let signers = vc::valid_signers(&results);
     if signers.is_empty() {
-        return Err(Error::NoValidProof { path: what.into(), errors: results.iter().filter_map(|r| r.error.clone()).collect() });
+        return Err(Error::NoValidProof {
+            path: what.into(),
+            errors: results.iter().filter_map(|r| r.error.clone()).collect(),
+        });
     }
     if let Some(anchors) = anchors {
-        let ok = signers.iter().any(|d| attestations(kind).iter().any(|a| anchors.allows(d.as_str(), Some(a))));
+        let ok = signers.iter().any(|d| {
+            attestations(kind)
+                .iter()
+                .any(|a| anchors.allows(d.as_str(), Some(a)))
+        });
         if !ok {
-            return Err(Error::Untrusted { path: what.into(), attestation: attestations(kind)[0] });
+            return Err(Error::Untrusted {
+                path: what.into(),
+                attestation: attestations(kind)[0],
+            });
         }
     }
     Ok(())
@@ -130,26 +161,50 @@ pub fn check_signed(kind: Kind, ck: &Value, what: &str, all: bool, anchors: Opti
 
 /// Compares a checkpoint with a verified chain, field by field, in the reference's order.
 pub fn check_against(ck: &Value, s: &Summary) -> Result<(), Error> {
-    let text = |k: &str| ck.get(k).and_then(Value::as_str).unwrap_or_default().trim().to_ascii_lowercase();
-    let mismatch = |field: &'static str, expected: String, found: String| Err(Error::CheckpointMismatch { field, expected, found });
+    let text = |k: &str| {
+        ck.get(k)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .trim()
+            .to_ascii_lowercase()
+    };
+    let mismatch = |field: &'static str, expected: String, found: String| {
+        Err(Error::CheckpointMismatch {
+            field,
+            expected,
+            found,
+        })
+    };
     let owner = text(s.kind.owner_field());
     let want_owner = s.owner.to_ascii_lowercase();
     if owner != want_owner {
         return mismatch(s.kind.owner_field(), want_owner, owner);
     }
     if text("genesis_root") != s.genesis_root.to_hex() {
-        return mismatch("genesis_root", s.genesis_root.to_hex(), text("genesis_root"));
+        return mismatch(
+            "genesis_root",
+            s.genesis_root.to_hex(),
+            text("genesis_root"),
+        );
     }
     let count = ck.get("receipt_count").and_then(Value::as_u64);
     if count != Some(s.receipt_count) {
-        return mismatch("receipt_count", s.receipt_count.to_string(), format!("{count:?}"));
+        return mismatch(
+            "receipt_count",
+            s.receipt_count.to_string(),
+            format!("{count:?}"),
+        );
     }
     let field = final_field(s.kind);
     if text(field) != s.final_root.to_hex() {
         return mismatch(field, s.final_root.to_hex(), text(field));
     }
     let mmr = ck.get("mmr").cloned().unwrap_or_default();
-    let root = mmr.get("root").and_then(Value::as_str).unwrap_or_default().to_ascii_lowercase();
+    let root = mmr
+        .get("root")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_ascii_lowercase();
     if root != s.mmr.root.to_hex() {
         return mismatch("mmr.root", s.mmr.root.to_hex(), root);
     }

@@ -10,7 +10,10 @@ pub const DEFAULT_PURPOSE: &str = "core";
 /// `asset_id = SHA256(JCS(genesis − asset_id))`.
 pub fn asset_id(genesis: &Value) -> Result<Digest, Error> {
     if !genesis.is_object() {
-        return Err(Error::schema("smart-asset genesis", "must be a JSON object"));
+        return Err(Error::schema(
+            "smart-asset genesis",
+            "must be a JSON object",
+        ));
     }
     Ok(canon::rule_for("smart-asset-genesis").digest_json(genesis)?)
 }
@@ -42,7 +45,11 @@ pub struct CorridorGenesis {
 impl CorridorGenesis {
     /// The corridor genesis root.
     pub fn root(&self) -> Result<Digest, Error> {
-        let hexes = |v: &[Digest]| v.iter().map(|d| Value::String(d.to_hex())).collect::<Vec<_>>();
+        let hexes = |v: &[Digest]| {
+            v.iter()
+                .map(|d| Value::String(d.to_hex()))
+                .collect::<Vec<_>>()
+        };
         Ok(canon::digest_of(&serde_json::json!({
             "tag": "msez.corridor.state.genesis.v1",
             "corridor_id": self.corridor_id.trim(),
@@ -56,11 +63,21 @@ impl CorridorGenesis {
 
 /// The agreement-set digest: Python `json.dumps(sort_keys=True, separators=(',',':'))` with
 /// the default `ensure_ascii=True` (non-ASCII as `\uXXXX`), which is not the canonical form.
-pub fn agreement_set_sha256(corridor_id: &str, definition: &Digest, agreements: &[Digest]) -> Digest {
+pub fn agreement_set_sha256(
+    corridor_id: &str,
+    definition: &Digest,
+    agreements: &[Digest],
+) -> Digest {
     let mut payloads: Vec<String> = agreements.iter().map(Digest::to_hex).collect();
     payloads.sort();
     let mut text = String::from("{\"agreement_payload_sha256\":[");
-    text.push_str(&payloads.iter().map(|p| format!("\"{p}\"")).collect::<Vec<_>>().join(","));
+    text.push_str(
+        &payloads
+            .iter()
+            .map(|p| format!("\"{p}\""))
+            .collect::<Vec<_>>()
+            .join(","),
+    );
     text.push_str("],\"corridor_id\":");
     text.push_str(&ascii_json_string(corridor_id));
     text.push_str(",\"definition_payload_sha256\":\"");
@@ -100,6 +117,9 @@ mod tests {
 
     #[test]
     fn ascii_strings_escape_non_ascii_like_python() {
-        assert_eq!(ascii_json_string("a\"é😀\u{7f}"), "\"a\\\"\\u00e9\\ud83d\\ude00\\u007f\"");
+        assert_eq!(
+            ascii_json_string("a\"é😀\u{7f}"),
+            "\"a\\\"\\u00e9\\ud83d\\ude00\\u007f\""
+        );
     }
 }

@@ -26,7 +26,13 @@ pub struct Anchor<'a> {
 }
 
 /// Builds the proof object around an MMR inclusion proof.
-pub fn build(kind: Kind, owner: &str, p: &mmr::InclusionProof, anchor: Option<&Anchor<'_>>, generated_at: &str) -> Result<Value, Error> {
+pub fn build(
+    kind: Kind,
+    owner: &str,
+    p: &mmr::InclusionProof,
+    anchor: Option<&Anchor<'_>>,
+    generated_at: &str,
+) -> Result<Value, Error> {
     let mut m = Map::new();
     m.insert("type".into(), proof_type(kind).into());
     m.insert(kind.owner_field().into(), owner.into());
@@ -35,12 +41,21 @@ pub fn build(kind: Kind, owner: &str, p: &mmr::InclusionProof, anchor: Option<&A
     }
     m.insert("mmr".into(), serde_json::json!({"type": "MSEZReceiptMMR", "algorithm": "sha256", "size": p.size, "root": p.root.to_hex()}));
     m.insert("leaf_index".into(), p.leaf_index.into());
-    m.insert("receipt_next_root".into(), p.receipt_next_root.to_hex().into());
+    m.insert(
+        "receipt_next_root".into(),
+        p.receipt_next_root.to_hex().into(),
+    );
     m.insert("leaf_hash".into(), p.leaf_hash.to_hex().into());
     m.insert("peak_index".into(), p.peak_index.into());
     m.insert("peak_height".into(), p.peak_height.into());
-    m.insert("path".into(), serde_json::to_value(&p.path).expect("paths serialize"));
-    m.insert("peaks".into(), serde_json::to_value(&p.peaks).expect("peaks serialize"));
+    m.insert(
+        "path".into(),
+        serde_json::to_value(&p.path).expect("paths serialize"),
+    );
+    m.insert(
+        "peaks".into(),
+        serde_json::to_value(&p.peaks).expect("peaks serialize"),
+    );
     if let Some(peak) = p.computed_peak_root {
         m.insert("computed_peak_root".into(), peak.to_hex().into());
     }
@@ -48,11 +63,17 @@ pub fn build(kind: Kind, owner: &str, p: &mmr::InclusionProof, anchor: Option<&A
         let ck = a.checkpoint;
         let digest = checkpoint::digest(ck)?;
         let mmr = ck.get("mmr").cloned().unwrap_or_default();
-        if mmr.get("root").and_then(Value::as_str) != Some(&p.root.to_hex()) || mmr.get("size").and_then(Value::as_u64) != Some(p.size) {
+        if mmr.get("root").and_then(Value::as_str) != Some(&p.root.to_hex())
+            || mmr.get("size").and_then(Value::as_u64) != Some(p.size)
+        {
             return Err(Error::CheckpointMismatch {
                 field: "mmr.root",
                 expected: format!("{} (size {})", p.root, p.size),
-                found: format!("{} (size {})", mmr.get("root").and_then(Value::as_str).unwrap_or_default(), mmr.get("size").and_then(Value::as_u64).unwrap_or(0)),
+                found: format!(
+                    "{} (size {})",
+                    mmr.get("root").and_then(Value::as_str).unwrap_or_default(),
+                    mmr.get("size").and_then(Value::as_u64).unwrap_or(0)
+                ),
             });
         }
         m.insert("checkpoint_digest_sha256".into(), digest.to_hex().into());
@@ -61,8 +82,14 @@ pub fn build(kind: Kind, owner: &str, p: &mmr::InclusionProof, anchor: Option<&A
             Kind::Corridor => {
                 m.insert("checkpoint_path".into(), a.uri.into());
                 m.insert("checkpoint_mmr_root".into(), p.root.to_hex().into());
-                m.insert("checkpoint_receipt_count".into(), ck.get("receipt_count").cloned().unwrap_or_default());
-                m.insert("checkpoint_final_state_root".into(), ck.get(field).cloned().unwrap_or_default());
+                m.insert(
+                    "checkpoint_receipt_count".into(),
+                    ck.get("receipt_count").cloned().unwrap_or_default(),
+                );
+                m.insert(
+                    "checkpoint_final_state_root".into(),
+                    ck.get(field).cloned().unwrap_or_default(),
+                );
                 m.insert(
                     "checkpoint_ref".into(),
                     serde_json::json!({"artifact_type": "checkpoint", "digest_sha256": digest.to_hex(), "uri": a.uri, "media_type": "application/json"}),
@@ -70,9 +97,18 @@ pub fn build(kind: Kind, owner: &str, p: &mmr::InclusionProof, anchor: Option<&A
             }
             Kind::Asset => {
                 m.insert("checkpoint_ref".into(), serde_json::json!({"artifact_type": "smart-asset-receipt-checkpoint", "digest_sha256": digest.to_hex(), "uri": a.uri}));
-                m.insert("checkpoint_final_chain_root".into(), ck.get(field).cloned().unwrap_or_default());
-                m.insert("checkpoint_genesis_root".into(), ck.get("genesis_root").cloned().unwrap_or_default());
-                m.insert("checkpoint_receipt_count".into(), ck.get("receipt_count").cloned().unwrap_or_default());
+                m.insert(
+                    "checkpoint_final_chain_root".into(),
+                    ck.get(field).cloned().unwrap_or_default(),
+                );
+                m.insert(
+                    "checkpoint_genesis_root".into(),
+                    ck.get("genesis_root").cloned().unwrap_or_default(),
+                );
+                m.insert(
+                    "checkpoint_receipt_count".into(),
+                    ck.get("receipt_count").cloned().unwrap_or_default(),
+                );
             }
         }
     }
@@ -80,18 +116,33 @@ pub fn build(kind: Kind, owner: &str, p: &mmr::InclusionProof, anchor: Option<&A
 }
 
 fn bad(why: impl Into<String>, expected: impl ToString, found: impl ToString) -> Error {
-    Error::BadInclusion { why: why.into(), expected: expected.to_string(), found: found.to_string() }
+    Error::BadInclusion {
+        why: why.into(),
+        expected: expected.to_string(),
+        found: found.to_string(),
+    }
 }
 
 fn lower(v: &Value, k: &str) -> Option<String> {
-    v.get(k).and_then(Value::as_str).map(|s| s.trim().to_ascii_lowercase())
+    v.get(k)
+        .and_then(Value::as_str)
+        .map(|s| s.trim().to_ascii_lowercase())
 }
 
 /// Runs every verify-inclusion check of §6.5, in order.
-pub fn verify(kind: Kind, receipt_doc: &Value, proof: &Value, ck: Option<&Value>, anchors: Option<&TrustAnchors>) -> Result<(), Error> {
+pub fn verify(
+    kind: Kind,
+    receipt_doc: &Value,
+    proof: &Value,
+    ck: Option<&Value>,
+    anchors: Option<&TrustAnchors>,
+) -> Result<(), Error> {
     let owner_field = kind.owner_field();
     // 1. object ids agree where present.
-    let owner = receipt_doc.get(owner_field).and_then(Value::as_str).map(|s| s.trim().to_string());
+    let owner = receipt_doc
+        .get(owner_field)
+        .and_then(Value::as_str)
+        .map(|s| s.trim().to_string());
     for (name, doc) in [("proof", Some(proof)), ("checkpoint", ck)] {
         if let (Some(doc), Some(owner)) = (doc, &owner) {
             if let Some(other) = doc.get(owner_field).and_then(Value::as_str) {
@@ -114,13 +165,26 @@ pub fn verify(kind: Kind, receipt_doc: &Value, proof: &Value, ck: Option<&Value>
             Kind::Asset => &["smart_asset_receipt"],
             Kind::Corridor => &["corridor_receipt"],
         };
-        if !signers.iter().any(|d| attest.iter().any(|a| anchors.allows(d.as_str(), Some(a)))) {
-            return Err(Error::Untrusted { path: "receipt".into(), attestation: attest[0] });
+        if !signers
+            .iter()
+            .any(|d| attest.iter().any(|a| anchors.allows(d.as_str(), Some(a))))
+        {
+            return Err(Error::Untrusted {
+                path: "receipt".into(),
+                attestation: attest[0],
+            });
         }
         if let Some(results) = &ck_results {
             let signers = vc::valid_signers(results);
-            if !signers.iter().any(|d| checkpoint::attestations(kind).iter().any(|a| anchors.allows(d.as_str(), Some(a)))) {
-                return Err(Error::Untrusted { path: "checkpoint".into(), attestation: checkpoint::attestations(kind)[0] });
+            if !signers.iter().any(|d| {
+                checkpoint::attestations(kind)
+                    .iter()
+                    .any(|a| anchors.allows(d.as_str(), Some(a)))
+            }) {
+                return Err(Error::Untrusted {
+                    path: "checkpoint".into(),
+                    attestation: checkpoint::attestations(kind)[0],
+                });
             }
         }
     }
@@ -128,17 +192,29 @@ pub fn verify(kind: Kind, receipt_doc: &Value, proof: &Value, ck: Option<&Value>
     let computed = receipt::next_root(receipt_doc)?;
     let declared = lower(receipt_doc, "next_root").unwrap_or_default();
     if declared != computed.to_hex() {
-        return Err(Error::NextRootMismatch { path: "receipt".into(), declared, computed });
+        return Err(Error::NextRootMismatch {
+            path: "receipt".into(),
+            declared,
+            computed,
+        });
     }
     // 6. the proof is about this receipt; 7. at its sequence.
     let named = lower(proof, "receipt_next_root").unwrap_or_default();
     if named != declared {
-        return Err(bad("receipt_next_root does not match receipt.next_root", &declared, named));
+        return Err(bad(
+            "receipt_next_root does not match receipt.next_root",
+            &declared,
+            named,
+        ));
     }
     let seq = receipt_doc.get("sequence").and_then(Value::as_u64);
     let leaf_index = proof.get("leaf_index").and_then(Value::as_u64);
     if seq.is_none() || seq != leaf_index {
-        return Err(bad("leaf_index does not match receipt.sequence", format!("{seq:?}"), format!("{leaf_index:?}")));
+        return Err(bad(
+            "leaf_index does not match receipt.sequence",
+            format!("{seq:?}"),
+            format!("{leaf_index:?}"),
+        ));
     }
     let pmmr = proof.get("mmr").cloned().unwrap_or_default();
     if let Some(ck) = ck {
@@ -146,19 +222,37 @@ pub fn verify(kind: Kind, receipt_doc: &Value, proof: &Value, ck: Option<&Value>
         let cmmr = ck.get("mmr").cloned().unwrap_or_default();
         let (pr, cr) = (lower(&pmmr, "root"), lower(&cmmr, "root"));
         if pr != cr {
-            return Err(Error::CheckpointMismatch { field: "mmr.root", expected: cr.unwrap_or_default(), found: pr.unwrap_or_default() });
+            return Err(Error::CheckpointMismatch {
+                field: "mmr.root",
+                expected: cr.unwrap_or_default(),
+                found: pr.unwrap_or_default(),
+            });
         }
-        let (ps, cs) = (pmmr.get("size").and_then(Value::as_u64), cmmr.get("size").and_then(Value::as_u64));
+        let (ps, cs) = (
+            pmmr.get("size").and_then(Value::as_u64),
+            cmmr.get("size").and_then(Value::as_u64),
+        );
         if ps != cs {
-            return Err(Error::CheckpointMismatch { field: "mmr.size", expected: format!("{cs:?}"), found: format!("{ps:?}") });
+            return Err(Error::CheckpointMismatch {
+                field: "mmr.size",
+                expected: format!("{cs:?}"),
+                found: format!("{ps:?}"),
+            });
         }
         let count = ck.get("receipt_count").and_then(Value::as_u64).unwrap_or(0);
         if count != 0 && Some(count) != cs {
-            return Err(Error::CheckpointMismatch { field: "receipt_count", expected: format!("{cs:?}"), found: count.to_string() });
+            return Err(Error::CheckpointMismatch {
+                field: "receipt_count",
+                expected: format!("{cs:?}"),
+                found: count.to_string(),
+            });
         }
         // 10. the checkpoint the proof names is this one.
         let digest = checkpoint::digest(ck)?;
-        let named = proof.get("checkpoint_ref").and_then(|r| lower(r, "digest_sha256")).or_else(|| lower(proof, "checkpoint_digest_sha256"));
+        let named = proof
+            .get("checkpoint_ref")
+            .and_then(|r| lower(r, "digest_sha256"))
+            .or_else(|| lower(proof, "checkpoint_digest_sha256"));
         if let Some(named) = named {
             if named != digest.to_hex() {
                 return Err(bad("checkpoint digest mismatch", digest, named));
@@ -169,14 +263,22 @@ pub fn verify(kind: Kind, receipt_doc: &Value, proof: &Value, ck: Option<&Value>
         if let Some(c) = lower(proof, &copied) {
             let actual = lower(ck, final_field(kind)).unwrap_or_default();
             if c != actual {
-                return Err(Error::CheckpointMismatch { field: final_field(kind), expected: actual, found: c });
+                return Err(Error::CheckpointMismatch {
+                    field: final_field(kind),
+                    expected: actual,
+                    found: c,
+                });
             }
         }
         // 12. a first receipt starts at the checkpoint's genesis root (assets).
         if kind == Kind::Asset && seq == Some(0) {
             let (prev, genesis) = (lower(receipt_doc, "prev_root"), lower(ck, "genesis_root"));
             if prev != genesis {
-                return Err(Error::CheckpointMismatch { field: "genesis_root", expected: genesis.unwrap_or_default(), found: prev.unwrap_or_default() });
+                return Err(Error::CheckpointMismatch {
+                    field: "genesis_root",
+                    expected: genesis.unwrap_or_default(),
+                    found: prev.unwrap_or_default(),
+                });
             }
         }
     }
@@ -190,5 +292,10 @@ pub fn verify(kind: Kind, receipt_doc: &Value, proof: &Value, ck: Option<&Value>
 
 /// The next_root a proof claims, parsed.
 pub fn claimed_next_root(proof: &Value) -> Result<Digest, Error> {
-    Ok(Digest::parse_loose(proof.get("receipt_next_root").and_then(Value::as_str).unwrap_or_default())?)
+    Ok(Digest::parse_loose(
+        proof
+            .get("receipt_next_root")
+            .and_then(Value::as_str)
+            .unwrap_or_default(),
+    )?)
 }

@@ -10,6 +10,7 @@
 //! inside `.msez` (head, running MMR peaks, node files) so appends, checkpoints and proofs never
 //! rescan the chain.
 
+pub mod asset;
 pub mod checkpoint;
 pub mod envelope;
 pub mod genesis;
@@ -100,10 +101,19 @@ pub enum Error {
     },
     /// The declared next_root is not the computed one.
     #[error("next_root mismatch: {}: declared {declared} computed {computed}", path.display())]
-    NextRootMismatch { path: PathBuf, declared: String, computed: Digest },
+    NextRootMismatch {
+        path: PathBuf,
+        declared: String,
+        computed: Digest,
+    },
     /// A receipt of another asset (or corridor).
     #[error("receipt {field} mismatch: {}: expected {expected} found {found}", path.display())]
-    OwnerMismatch { path: PathBuf, field: &'static str, expected: String, found: String },
+    OwnerMismatch {
+        path: PathBuf,
+        field: &'static str,
+        expected: String,
+        found: String,
+    },
     /// A transition whose payload_sha256 does not match its payload.
     #[error("transition payload_sha256 mismatch: declared {declared} computed {computed}")]
     PayloadMismatch { declared: String, computed: String },
@@ -112,16 +122,37 @@ pub enum Error {
     NoValidProof { path: PathBuf, errors: Vec<String> },
     /// No valid signer is trusted for this attestation.
     #[error("no valid signer of {} is a trust anchor allowing {attestation}", path.display())]
-    Untrusted { path: PathBuf, attestation: &'static str },
+    Untrusted {
+        path: PathBuf,
+        attestation: &'static str,
+    },
     /// A digest set that differs from the corridor's.
     #[error("{field} mismatch: {}: expected {expected:?} found {found:?}", path.display())]
-    DigestSetMismatch { path: PathBuf, field: &'static str, expected: Vec<String>, found: Vec<String> },
+    DigestSetMismatch {
+        path: PathBuf,
+        field: &'static str,
+        expected: Vec<String>,
+        found: Vec<String>,
+    },
     /// Two receipts extend one (sequence, prev_root) and no resolution chooses.
-    #[error("fork detected at sequence {sequence} prev_root={prev_root} (candidates={candidates}). Provide --fork-resolutions to select the canonical receipt.")]
-    Fork { sequence: u64, prev_root: Digest, candidates: usize },
+    #[error(
+        "fork detected at sequence {sequence} prev_root={prev_root} (candidates={candidates}). Provide --fork-resolutions to select the canonical receipt."
+    )]
+    Fork {
+        sequence: u64,
+        prev_root: Digest,
+        candidates: usize,
+    },
     /// A resolution chose a next_root that is not among the candidates.
-    #[error("fork-resolution selects next_root={chosen} at sequence {sequence} prev_root={prev_root}, not found among candidates: {candidates:?}")]
-    ResolutionNotCandidate { sequence: u64, prev_root: Digest, chosen: Digest, candidates: Vec<String> },
+    #[error(
+        "fork-resolution selects next_root={chosen} at sequence {sequence} prev_root={prev_root}, not found among candidates: {candidates:?}"
+    )]
+    ResolutionNotCandidate {
+        sequence: u64,
+        prev_root: Digest,
+        chosen: Digest,
+        candidates: Vec<String>,
+    },
     /// No receipt at sequence 0.
     #[error("receipt set does not include an initial receipt (sequence=0)")]
     NoInitial,
@@ -129,20 +160,38 @@ pub enum Error {
     #[error("no canonical chain starts at (sequence=0, prev_root=genesis_root={genesis_root})")]
     NoChainStart { genesis_root: Digest },
     /// Receipts beyond the head that do not link: a receipt in the middle is missing.
-    #[error("receipt chain broken after sequence {last}: {count} receipt(s) at higher sequences do not link (missing receipt at sequence {missing})")]
-    Gap { last: i64, missing: u64, count: usize },
+    #[error(
+        "receipt chain broken after sequence {last}: {count} receipt(s) at higher sequences do not link (missing receipt at sequence {missing})"
+    )]
+    Gap {
+        last: i64,
+        missing: u64,
+        count: usize,
+    },
     /// The chain is empty (a checkpoint or proof needs at least one receipt).
     #[error("the chain {chain} has no receipts")]
     Empty { chain: String },
     /// A checkpoint that disagrees with the verified chain.
     #[error("checkpoint {field} mismatch")]
-    CheckpointMismatch { field: &'static str, expected: String, found: String },
+    CheckpointMismatch {
+        field: &'static str,
+        expected: String,
+        found: String,
+    },
     /// An inclusion proof that does not check out.
     #[error("FAIL: invalid inclusion proof: {why}")]
-    BadInclusion { why: String, expected: String, found: String },
+    BadInclusion {
+        why: String,
+        expected: String,
+        found: String,
+    },
     /// The head moved while we appended (another writer): retry on the new head.
     #[error("chain {chain} moved: expected head {expected}, found {found}")]
-    StaleHead { chain: String, expected: String, found: String },
+    StaleHead {
+        chain: String,
+        expected: String,
+        found: String,
+    },
     /// No receipt with that sequence in the chain.
     #[error("no receipt at sequence {sequence} (chain has {size})")]
     NoSuchSequence { sequence: u64, size: u64 },
@@ -176,11 +225,22 @@ pub enum Error {
 
 impl Error {
     pub(crate) fn schema(what: impl Into<String>, why: impl Into<String>) -> Error {
-        Error::Schema { what: what.into(), why: why.into() }
+        Error::Schema {
+            what: what.into(),
+            why: why.into(),
+        }
     }
 
-    pub(crate) fn io(what: &'static str, path: impl Into<PathBuf>, source: std::io::Error) -> Error {
-        Error::Io { what, path: path.into(), source }
+    pub(crate) fn io(
+        what: &'static str,
+        path: impl Into<PathBuf>,
+        source: std::io::Error,
+    ) -> Error {
+        Error::Io {
+            what,
+            path: path.into(),
+            source,
+        }
     }
 }
 
@@ -197,7 +257,11 @@ impl Classify for Error {
             | Error::BadInclusion { .. } => Class::Digest,
             Error::NoValidProof { .. } | Error::Untrusted { .. } => Class::Signature,
             Error::Fork { .. } | Error::ResolutionNotCandidate { .. } => Class::Fork,
-            Error::NoInitial | Error::NoChainStart { .. } | Error::Gap { .. } | Error::Empty { .. } | Error::NoSuchSequence { .. } => Class::Missing,
+            Error::NoInitial
+            | Error::NoChainStart { .. }
+            | Error::Gap { .. }
+            | Error::Empty { .. }
+            | Error::NoSuchSequence { .. } => Class::Missing,
             Error::StaleHead { .. } => Class::Conflict,
             Error::Io { .. } => Class::Io,
             Error::Canon(e) => e.class(),
@@ -240,21 +304,62 @@ impl Classify for Error {
 
     fn detail(&self) -> Detail {
         match self {
-            Error::Parse { path, source } => Detail { path: Some(path.clone()), ..source.detail() },
-            Error::NextRootMismatch { path, declared, computed } => Detail::path(path).mismatch(computed, declared),
-            Error::OwnerMismatch { path, expected, found, .. } => Detail::path(path).mismatch(expected, found),
-            Error::PayloadMismatch { declared, computed } => Detail::default().mismatch(computed, declared),
-            Error::NoValidProof { path, errors } => Detail::path(path).mismatch("at least one valid proof", errors.join("; ")),
-            Error::Untrusted { path, attestation } => Detail::path(path).mismatch(format!("a signer allowed {attestation}"), "none"),
-            Error::DigestSetMismatch { path, expected, found, .. } => Detail::path(path).mismatch(expected.join(","), found.join(",")),
-            Error::Fork { sequence, prev_root, candidates } => {
-                Detail::object(format!("sequence {sequence} prev_root {prev_root}")).mismatch("one candidate or a resolution", format!("{candidates} candidates"))
+            Error::Parse { path, source } => Detail {
+                path: Some(path.clone()),
+                ..source.detail()
+            },
+            Error::NextRootMismatch {
+                path,
+                declared,
+                computed,
+            } => Detail::path(path).mismatch(computed, declared),
+            Error::OwnerMismatch {
+                path,
+                expected,
+                found,
+                ..
+            } => Detail::path(path).mismatch(expected, found),
+            Error::PayloadMismatch { declared, computed } => {
+                Detail::default().mismatch(computed, declared)
             }
-            Error::ResolutionNotCandidate { chosen, candidates, .. } => Detail::default().mismatch(candidates.join(","), chosen),
-            Error::NoChainStart { genesis_root } => Detail::default().mismatch(format!("prev_root {genesis_root}"), "none"),
+            Error::NoValidProof { path, errors } => {
+                Detail::path(path).mismatch("at least one valid proof", errors.join("; "))
+            }
+            Error::Untrusted { path, attestation } => {
+                Detail::path(path).mismatch(format!("a signer allowed {attestation}"), "none")
+            }
+            Error::DigestSetMismatch {
+                path,
+                expected,
+                found,
+                ..
+            } => Detail::path(path).mismatch(expected.join(","), found.join(",")),
+            Error::Fork {
+                sequence,
+                prev_root,
+                candidates,
+            } => Detail::object(format!("sequence {sequence} prev_root {prev_root}")).mismatch(
+                "one candidate or a resolution",
+                format!("{candidates} candidates"),
+            ),
+            Error::ResolutionNotCandidate {
+                chosen, candidates, ..
+            } => Detail::default().mismatch(candidates.join(","), chosen),
+            Error::NoChainStart { genesis_root } => {
+                Detail::default().mismatch(format!("prev_root {genesis_root}"), "none")
+            }
             Error::Gap { missing, .. } => Detail::object(format!("receipt at sequence {missing}")),
-            Error::CheckpointMismatch { expected, found, .. } | Error::BadInclusion { expected, found, .. } => Detail::default().mismatch(expected, found),
-            Error::StaleHead { chain, expected, found } => Detail::object(chain.clone()).mismatch(expected, found),
+            Error::CheckpointMismatch {
+                expected, found, ..
+            }
+            | Error::BadInclusion {
+                expected, found, ..
+            } => Detail::default().mismatch(expected, found),
+            Error::StaleHead {
+                chain,
+                expected,
+                found,
+            } => Detail::object(chain.clone()).mismatch(expected, found),
             Error::Module { path, .. } | Error::Io { path, .. } => Detail::path(path),
             Error::Canon(e) => e.detail(),
             Error::SchemaDoc(e) => e.detail(),

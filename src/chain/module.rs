@@ -55,33 +55,66 @@ pub struct AssetModule {
 
 impl AssetModule {
     /// Creates a module from a genesis document under `parent` (refuses an existing module).
-    pub fn init(parent: &Path, genesis_doc: &Value, purposes: &[String], trust_anchors_path: Option<String>) -> Result<AssetModule, Error> {
+    pub fn init(
+        parent: &Path,
+        genesis_doc: &Value,
+        purposes: &[String],
+        trust_anchors_path: Option<String>,
+    ) -> Result<AssetModule, Error> {
         let asset_id = genesis::asset_id(genesis_doc)?;
         if let Some(declared) = genesis_doc.get("asset_id").and_then(Value::as_str) {
             if Digest::parse_loose(declared).ok() != Some(asset_id) {
-                return Err(Error::Module { path: parent.to_path_buf(), why: format!("genesis asset_id {declared} is not the derived {asset_id}") });
+                return Err(Error::Module {
+                    path: parent.to_path_buf(),
+                    why: format!("genesis asset_id {declared} is not the derived {asset_id}"),
+                });
             }
         }
         let dir = parent.join(asset_id.to_hex());
         if dir.join("asset.yaml").exists() {
-            return Err(Error::Module { path: dir, why: "already exists".into() });
+            return Err(Error::Module {
+                path: dir,
+                why: "already exists".into(),
+            });
         }
-        let purposes = if purposes.is_empty() { default_purposes() } else { purposes.to_vec() };
+        let purposes = if purposes.is_empty() {
+            default_purposes()
+        } else {
+            purposes.to_vec()
+        };
         for p in &purposes {
             check_purpose(p, &dir)?;
         }
-        for sub in ["state/receipts", "state/checkpoints", "state/proofs", "state/fork-resolutions"] {
-            std::fs::create_dir_all(dir.join(sub)).map_err(|e| Error::io("creating", dir.join(sub), e))?;
+        for sub in [
+            "state/receipts",
+            "state/checkpoints",
+            "state/proofs",
+            "state/fork-resolutions",
+        ] {
+            std::fs::create_dir_all(dir.join(sub))
+                .map_err(|e| Error::io("creating", dir.join(sub), e))?;
         }
-        let config = AssetConfig { asset_id: asset_id.to_hex(), purposes, trust_anchors_path, defaults: None };
+        let config = AssetConfig {
+            asset_id: asset_id.to_hex(),
+            purposes,
+            trust_anchors_path,
+            defaults: None,
+        };
         let mut genesis_with_id = genesis_doc.clone();
         if let Some(m) = genesis_with_id.as_object_mut() {
             m.insert("asset_id".into(), asset_id.to_hex().into());
         }
         write_pretty(&dir.join("genesis.json"), &genesis_with_id)?;
-        let yaml = serde_yaml_ng::to_string(&config).map_err(|e| Error::Module { path: dir.clone(), why: e.to_string() })?;
+        let yaml = serde_yaml_ng::to_string(&config).map_err(|e| Error::Module {
+            path: dir.clone(),
+            why: e.to_string(),
+        })?;
         write_file(&dir.join("asset.yaml"), yaml.as_bytes())?;
-        Ok(AssetModule { dir, config, asset_id })
+        Ok(AssetModule {
+            dir,
+            config,
+            asset_id,
+        })
     }
 
     /// Opens a module directory, or a bare asset_id looked up under `<base>/modules/smart-assets/`.
@@ -90,21 +123,39 @@ impl AssetModule {
             arg.to_path_buf()
         } else {
             let by_id = base.join(ASSETS_DIR).join(arg);
-            if by_id.join("asset.yaml").is_file() { by_id } else { arg.to_path_buf() }
+            if by_id.join("asset.yaml").is_file() {
+                by_id
+            } else {
+                arg.to_path_buf()
+            }
         };
         let path = dir.join("asset.yaml");
         let text = std::fs::read_to_string(&path).map_err(|e| Error::io("reading", &path, e))?;
-        let config: AssetConfig = serde_yaml_ng::from_str(&text).map_err(|e| Error::Module { path: path.clone(), why: e.to_string() })?;
-        let asset_id = Digest::parse_loose(&config.asset_id).map_err(|_| Error::Module { path: path.clone(), why: format!("asset_id {:?} is not 64 hex", config.asset_id) })?;
+        let config: AssetConfig = serde_yaml_ng::from_str(&text).map_err(|e| Error::Module {
+            path: path.clone(),
+            why: e.to_string(),
+        })?;
+        let asset_id = Digest::parse_loose(&config.asset_id).map_err(|_| Error::Module {
+            path: path.clone(),
+            why: format!("asset_id {:?} is not 64 hex", config.asset_id),
+        })?;
         for p in &config.purposes {
             check_purpose(p, &path)?;
         }
-        Ok(AssetModule { dir, config, asset_id })
+        Ok(AssetModule {
+            dir,
+            config,
+            asset_id,
+        })
     }
 
     /// The default purpose (the first listed).
     pub fn default_purpose(&self) -> &str {
-        self.config.purposes.first().map(String::as_str).unwrap_or(DEFAULT_PURPOSE)
+        self.config
+            .purposes
+            .first()
+            .map(String::as_str)
+            .unwrap_or(DEFAULT_PURPOSE)
     }
 
     /// The purpose to use: the given one (which must be listed) or the default.
@@ -112,14 +163,24 @@ impl AssetModule {
         match given {
             None => Ok(self.default_purpose()),
             Some(p) if self.config.purposes.iter().any(|x| x == p) => Ok(p),
-            Some(p) => Err(Error::Module { path: self.dir.clone(), why: format!("purpose {p:?} is not listed in asset.yaml ({:?})", self.config.purposes) }),
+            Some(p) => Err(Error::Module {
+                path: self.dir.clone(),
+                why: format!(
+                    "purpose {p:?} is not listed in asset.yaml ({:?})",
+                    self.config.purposes
+                ),
+            }),
         }
     }
 
     /// `state/<what>/` for the default purpose, `state/<what>/<purpose>/` for others.
     pub fn state_dir(&self, what: &str, purpose: &str) -> PathBuf {
         let base = self.dir.join("state").join(what);
-        if purpose == self.default_purpose() { base } else { base.join(purpose) }
+        if purpose == self.default_purpose() {
+            base
+        } else {
+            base.join(purpose)
+        }
     }
 
     /// The receipts folder of a purpose.
@@ -134,19 +195,34 @@ impl AssetModule {
 
     /// The trust anchors file named by asset.yaml, resolved against the module.
     pub fn trust_anchors_path(&self) -> Option<PathBuf> {
-        self.config.trust_anchors_path.as_ref().map(|p| self.dir.join(p))
+        self.config
+            .trust_anchors_path
+            .as_ref()
+            .map(|p| self.dir.join(p))
     }
 }
 
 /// Purposes name folders and refs: keep them to safe names.
 fn check_purpose(p: &str, path: &Path) -> Result<(), Error> {
-    let ok = !p.is_empty() && p.len() <= 64 && !p.starts_with('.') && p.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b));
-    if ok { Ok(()) } else { Err(Error::Module { path: path.to_path_buf(), why: format!("invalid purpose {p:?} (letters, digits, . _ -)") }) }
+    let ok = !p.is_empty()
+        && p.len() <= 64
+        && !p.starts_with('.')
+        && p.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b));
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::Module {
+            path: path.to_path_buf(),
+            why: format!("invalid purpose {p:?} (letters, digits, . _ -)"),
+        })
+    }
 }
 
 /// Writes pretty JSON + LF (the reference's `indent=2` files) atomically.
 pub fn write_pretty(path: &Path, value: &Value) -> Result<(), Error> {
-    let mut text = serde_json::to_string_pretty(value).map_err(|e| Error::schema(path.display().to_string(), e.to_string()))?;
+    let mut text = serde_json::to_string_pretty(value)
+        .map_err(|e| Error::schema(path.display().to_string(), e.to_string()))?;
     text.push('\n');
     write_file(path, text.as_bytes())
 }
@@ -156,9 +232,16 @@ pub fn write_file(path: &Path, bytes: &[u8]) -> Result<(), Error> {
     use std::io::Write;
     let dir = path.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir).map_err(|e| Error::io("creating", dir, e))?;
-    let mut tmp = tempfile::Builder::new().prefix(".msez-").tempfile_in(dir).map_err(|e| Error::io("creating a temp file in", dir, e))?;
-    tmp.write_all(bytes).map_err(|e| Error::io("writing", path, e))?;
-    tmp.as_file().sync_all().map_err(|e| Error::io("syncing", path, e))?;
-    tmp.persist(path).map_err(|e| Error::io("writing", path, e.error))?;
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".msez-")
+        .tempfile_in(dir)
+        .map_err(|e| Error::io("creating a temp file in", dir, e))?;
+    tmp.write_all(bytes)
+        .map_err(|e| Error::io("writing", path, e))?;
+    tmp.as_file()
+        .sync_all()
+        .map_err(|e| Error::io("syncing", path, e))?;
+    tmp.persist(path)
+        .map_err(|e| Error::io("writing", path, e.error))?;
     Ok(())
 }

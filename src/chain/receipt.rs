@@ -34,7 +34,10 @@ pub fn normalize_set(items: &[Value]) -> Result<Vec<Digest>, Error> {
     for item in items {
         let s = match item {
             Value::String(s) => s.as_str(),
-            Value::Object(m) => m.get("digest_sha256").and_then(Value::as_str).unwrap_or_default(),
+            Value::Object(m) => m
+                .get("digest_sha256")
+                .and_then(Value::as_str)
+                .unwrap_or_default(),
             _ => "",
         };
         out.push(Digest::parse_loose(s)?);
@@ -49,15 +52,27 @@ fn hex_list(set: &[Digest]) -> Value {
 }
 
 /// Builds an unsigned receipt with its `next_root`, keys in the reference's order.
-pub fn build(kind: Kind, owner: &str, sequence: u64, prev_root: &Digest, draft: &Draft) -> Result<Value, Error> {
+pub fn build(
+    kind: Kind,
+    owner: &str,
+    sequence: u64,
+    prev_root: &Digest,
+    draft: &Draft,
+) -> Result<Value, Error> {
     let mut r = Map::new();
     r.insert("type".into(), kind.receipt_type().into());
     r.insert(kind.owner_field().into(), owner.into());
     r.insert("sequence".into(), sequence.into());
     r.insert("timestamp".into(), draft.timestamp.clone().into());
     r.insert("prev_root".into(), prev_root.to_hex().into());
-    r.insert("lawpack_digest_set".into(), hex_list(&draft.lawpack_digest_set));
-    r.insert("ruleset_digest_set".into(), hex_list(&draft.ruleset_digest_set));
+    r.insert(
+        "lawpack_digest_set".into(),
+        hex_list(&draft.lawpack_digest_set),
+    );
+    r.insert(
+        "ruleset_digest_set".into(),
+        hex_list(&draft.ruleset_digest_set),
+    );
     r.insert("transition".into(), draft.transition.clone());
     if kind == Kind::Asset {
         // Asset receipts always carry a proof list, even unsigned (the reference writes `[]`).
@@ -69,24 +84,36 @@ pub fn build(kind: Kind, owner: &str, sequence: u64, prev_root: &Digest, draft: 
             let mut ids = draft.harbor_ids.clone();
             ids.sort();
             ids.dedup();
-            r.insert("harbor_ids".into(), Value::Array(ids.into_iter().map(Value::String).collect()));
+            r.insert(
+                "harbor_ids".into(),
+                Value::Array(ids.into_iter().map(Value::String).collect()),
+            );
         }
         if let Some(q) = draft.harbor_quorum {
             r.insert("harbor_quorum".into(), q.into());
         }
     }
     if let Some(d) = draft.registry_digest {
-        r.insert("transition_type_registry_digest_sha256".into(), d.to_hex().into());
+        r.insert(
+            "transition_type_registry_digest_sha256".into(),
+            d.to_hex().into(),
+        );
     }
     let mut value = Value::Object(r);
     let next_root = next_root(&value)?;
-    value.as_object_mut().expect("built as an object").insert("next_root".into(), next_root.to_hex().into());
+    value
+        .as_object_mut()
+        .expect("built as an object")
+        .insert("next_root".into(), next_root.to_hex().into());
     Ok(value)
 }
 
 /// `next_root = SHA256(JCS(receipt − proof − next_root))`.
 pub fn next_root(receipt: &Value) -> Result<Digest, Error> {
-    Ok(canon::digest_of(&canon::without(receipt, &["proof", "next_root"]))?)
+    Ok(canon::digest_of(&canon::without(
+        receipt,
+        &["proof", "next_root"],
+    ))?)
 }
 
 /// A receipt read from a file, with the fields chain logic needs.
@@ -104,9 +131,18 @@ impl Receipt {
     /// Checks the shape (schema), the owner and the declared `next_root` of a parsed receipt.
     ///
     /// The checks run in the reference's order: schema, then next_root, then owner.
-    pub fn check(kind: Kind, value: Value, path: &Path, owner: Option<&str>) -> Result<Receipt, Error> {
+    pub fn check(
+        kind: Kind,
+        value: Value,
+        path: &Path,
+        owner: Option<&str>,
+    ) -> Result<Receipt, Error> {
         crate::schema::validate(kind.receipt_schema(), &value, &path.display().to_string())?;
-        let declared = value.get("next_root").and_then(Value::as_str).unwrap_or_default().to_string();
+        let declared = value
+            .get("next_root")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string();
         let computed = next_root(&value)?;
         let declared_ok = match kind {
             // The corridor verifier compares exactly; the asset verifier lowercases first.
@@ -114,28 +150,63 @@ impl Receipt {
             Kind::Asset => declared.to_ascii_lowercase() == computed.to_hex(),
         };
         if !declared_ok {
-            return Err(Error::NextRootMismatch { path: path.to_path_buf(), declared, computed });
+            return Err(Error::NextRootMismatch {
+                path: path.to_path_buf(),
+                declared,
+                computed,
+            });
         }
         if let Some(owner) = owner {
-            let found = value.get(kind.owner_field()).and_then(Value::as_str).unwrap_or_default();
+            let found = value
+                .get(kind.owner_field())
+                .and_then(Value::as_str)
+                .unwrap_or_default();
             let same = match kind {
                 Kind::Asset => found.to_ascii_lowercase() == owner,
                 Kind::Corridor => found.trim() == owner,
             };
             if !same && kind == Kind::Asset {
-                return Err(Error::OwnerMismatch { path: path.to_path_buf(), field: kind.owner_field(), expected: owner.to_string(), found: found.to_string() });
+                return Err(Error::OwnerMismatch {
+                    path: path.to_path_buf(),
+                    field: kind.owner_field(),
+                    expected: owner.to_string(),
+                    found: found.to_string(),
+                });
             }
         }
-        let sequence = value.get("sequence").and_then(Value::as_u64).ok_or_else(|| Error::schema(path.display().to_string(), "sequence must be an integer >= 0"))?;
-        let prev = value.get("prev_root").and_then(Value::as_str).unwrap_or_default();
-        let prev_root = Digest::parse_loose(prev).map_err(|_| Error::schema(path.display().to_string(), "prev_root must be 64 hex"))?;
-        Ok(Receipt { path: path.to_path_buf(), value, link: Link { sequence, prev_root, next_root: computed } })
+        let sequence = value
+            .get("sequence")
+            .and_then(Value::as_u64)
+            .ok_or_else(|| {
+                Error::schema(
+                    path.display().to_string(),
+                    "sequence must be an integer >= 0",
+                )
+            })?;
+        let prev = value
+            .get("prev_root")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        let prev_root = Digest::parse_loose(prev)
+            .map_err(|_| Error::schema(path.display().to_string(), "prev_root must be 64 hex"))?;
+        Ok(Receipt {
+            path: path.to_path_buf(),
+            value,
+            link: Link {
+                sequence,
+                prev_root,
+                next_root: computed,
+            },
+        })
     }
 
     /// Reads and checks one receipt file.
     pub fn read(kind: Kind, path: &Path, owner: Option<&str>) -> Result<Receipt, Error> {
         let bytes = std::fs::read(path).map_err(|e| Error::io("reading", path, e))?;
-        let value = canon::parse(&bytes).map_err(|e| Error::Parse { path: path.to_path_buf(), source: e })?;
+        let value = canon::parse(&bytes).map_err(|e| Error::Parse {
+            path: path.to_path_buf(),
+            source: e,
+        })?;
         Receipt::check(kind, value, path, owner)
     }
 

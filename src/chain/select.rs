@@ -65,7 +65,11 @@ pub fn dedup(mut links: Vec<Link>) -> Vec<Link> {
 }
 
 /// Selects the chain from `start` over deduplicated, sorted `links`.
-pub fn select(links: &[Link], start: (u64, Digest), resolutions: &Resolutions) -> Result<Selection, Stop> {
+pub fn select(
+    links: &[Link],
+    start: (u64, Digest),
+    resolutions: &Resolutions,
+) -> Result<Selection, Stop> {
     let mut sel = Selection::default();
     let (mut seq, mut prev) = start;
     loop {
@@ -81,8 +85,12 @@ pub fn select(links: &[Link], start: (u64, Digest), resolutions: &Resolutions) -
                     candidates: links[lo..hi].iter().map(|l| l.next_root).collect(),
                     chosen: resolutions.get(&(seq, prev)).copied(),
                 };
-                let Some(want) = point.chosen else { return Err(Stop::Fork(point)) };
-                let Some(i) = (lo..hi).find(|&i| links[i].next_root == want) else { return Err(Stop::NotACandidate(point)) };
+                let Some(want) = point.chosen else {
+                    return Err(Stop::Fork(point));
+                };
+                let Some(i) = (lo..hi).find(|&i| links[i].next_root == want) else {
+                    return Err(Stop::NotACandidate(point));
+                };
                 sel.resolved.push(point);
                 i
             }
@@ -107,9 +115,11 @@ fn classify_rest(links: &[Link], sel: &mut Selection) {
     let mut branch: HashSet<usize> = HashSet::new();
     let mut stack: Vec<usize> = Vec::new();
     for point in &sel.resolved {
-        for i in 0..links.len() {
-            let l = &links[i];
-            if l.sequence == point.sequence && l.prev_root == point.prev_root && Some(l.next_root) != point.chosen {
+        for (i, l) in links.iter().enumerate() {
+            if l.sequence == point.sequence
+                && l.prev_root == point.prev_root
+                && Some(l.next_root) != point.chosen
+            {
                 stack.push(i);
             }
         }
@@ -125,7 +135,11 @@ fn classify_rest(links: &[Link], sel: &mut Selection) {
         if on_chain.contains(&i) {
             continue;
         }
-        if branch.contains(&i) { sel.fork_branches.push(i) } else { sel.unreachable.push(i) }
+        if branch.contains(&i) {
+            sel.fork_branches.push(i)
+        } else {
+            sel.unreachable.push(i)
+        }
     }
 }
 
@@ -161,7 +175,11 @@ mod tests {
     }
 
     fn l(seq: u64, prev: u8, next: u8) -> Link {
-        Link { sequence: seq, prev_root: d(prev), next_root: d(next) }
+        Link {
+            sequence: seq,
+            prev_root: d(prev),
+            next_root: d(next),
+        }
     }
 
     #[test]
@@ -184,14 +202,23 @@ mod tests {
 
     #[test]
     fn a_resolution_picks_a_branch_and_the_loser_is_a_fork_branch() {
-        let links = dedup(vec![l(0, 0, 1), l(1, 1, 2), l(1, 1, 9), l(2, 9, 10), l(2, 2, 3)]);
+        let links = dedup(vec![
+            l(0, 0, 1),
+            l(1, 1, 2),
+            l(1, 1, 9),
+            l(2, 9, 10),
+            l(2, 2, 3),
+        ]);
         let res: Resolutions = [((1, d(1)), d(2))].into_iter().collect();
         let sel = select(&links, (0, d(0)), &res).unwrap();
         assert_eq!(sel.chain.len(), 3);
         assert_eq!(sel.fork_branches.len(), 2);
         assert!(sel.unreachable.is_empty());
         let bad: Resolutions = [((1, d(1)), d(7))].into_iter().collect();
-        assert!(matches!(select(&links, (0, d(0)), &bad), Err(Stop::NotACandidate(_))));
+        assert!(matches!(
+            select(&links, (0, d(0)), &bad),
+            Err(Stop::NotACandidate(_))
+        ));
     }
 
     #[test]

@@ -40,12 +40,20 @@ pub struct ChainKey {
 impl ChainKey {
     /// An asset chain.
     pub fn asset(asset_id: &Digest, purpose: &str) -> ChainKey {
-        ChainKey { kind: Kind::Asset, owner: asset_id.to_hex(), purpose: Some(purpose.to_string()) }
+        ChainKey {
+            kind: Kind::Asset,
+            owner: asset_id.to_hex(),
+            purpose: Some(purpose.to_string()),
+        }
     }
 
     /// A corridor chain.
     pub fn corridor(corridor_id: &str) -> ChainKey {
-        ChainKey { kind: Kind::Corridor, owner: corridor_id.to_string(), purpose: None }
+        ChainKey {
+            kind: Kind::Corridor,
+            owner: corridor_id.to_string(),
+            purpose: None,
+        }
     }
 
     /// `assets/<asset_id>/<purpose>` or `corridors/<corridor_id>`.
@@ -69,7 +77,10 @@ impl ChainKey {
 
     /// The ref that keeps a losing fork branch.
     pub fn fork_ref(&self, next_root: &Digest) -> Result<RefName, Error> {
-        Ok(RefName::new(&format!("refs/{}/forks/{next_root}", self.path()))?)
+        Ok(RefName::new(&format!(
+            "refs/{}/forks/{next_root}",
+            self.path()
+        ))?)
     }
 }
 
@@ -116,7 +127,9 @@ impl ChainStore {
         let head = repo.read_ref(&key.head_ref()?)?;
         let saved = read_state(&dir)?;
         let mut store = match saved {
-            Some(state) if state.head == head && state.genesis_root == genesis_root => ChainStore::load(dir, key, state)?,
+            Some(state) if state.head == head && state.genesis_root == genesis_root => {
+                ChainStore::load(dir, key, state)?
+            }
             _ => ChainStore::rebuild(repo, dir, key, genesis_root, head)?,
         };
         store.truncate_to_size()?;
@@ -125,7 +138,13 @@ impl ChainStore {
 
     fn load(dir: PathBuf, key: &ChainKey, state: ChainState) -> Result<ChainStore, Error> {
         let append = AppendState::from_peaks(state.size, &state.peaks)?;
-        let mut store = ChainStore { dir, key: key.clone(), state, append, levels: Vec::new() };
+        let mut store = ChainStore {
+            dir,
+            key: key.clone(),
+            state,
+            append,
+            levels: Vec::new(),
+        };
         store.open_levels()?;
         Ok(store)
     }
@@ -144,25 +163,48 @@ impl ChainStore {
     }
 
     /// Recreates the node files from the receipts in `.msez`, walking back from the head.
-    fn rebuild(repo: &Repo, dir: PathBuf, key: &ChainKey, genesis_root: Digest, head: Option<Digest>) -> Result<ChainStore, Error> {
-        for entry in std::fs::read_dir(&dir).map_err(|e| Error::io("listing", &dir, e))?.flatten() {
+    fn rebuild(
+        repo: &Repo,
+        dir: PathBuf,
+        key: &ChainKey,
+        genesis_root: Digest,
+        head: Option<Digest>,
+    ) -> Result<ChainStore, Error> {
+        for entry in std::fs::read_dir(&dir)
+            .map_err(|e| Error::io("listing", &dir, e))?
+            .flatten()
+        {
             let _ = std::fs::remove_file(entry.path());
         }
         let mut receipts = Vec::new();
-        let rtype = ArtifactType::new(key.kind.receipt_artifact()).expect("receipt types are valid");
+        let rtype =
+            ArtifactType::new(key.kind.receipt_artifact()).expect("receipt types are valid");
         let mut cursor = head;
         while let Some(next_root) = cursor {
             let value = repo.read_json(&ObjectId::new(rtype.clone(), next_root))?;
-            let prev = value.get("prev_root").and_then(Value::as_str).unwrap_or_default();
+            let prev = value
+                .get("prev_root")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
             let prev = Digest::parse_loose(prev)?;
             receipts.push(value);
-            cursor = if prev == genesis_root { None } else { Some(prev) };
+            cursor = if prev == genesis_root {
+                None
+            } else {
+                Some(prev)
+            };
             if receipts.len() as u64 > (1 << 40) {
                 return Err(Error::schema(key.path(), "receipt chain loops"));
             }
         }
         receipts.reverse();
-        let mut store = ChainStore { dir, key: key.clone(), state: Self::empty_state(genesis_root), append: AppendState::new(), levels: Vec::new() };
+        let mut store = ChainStore {
+            dir,
+            key: key.clone(),
+            state: Self::empty_state(genesis_root),
+            append: AppendState::new(),
+            levels: Vec::new(),
+        };
         store.open_levels()?;
         for r in &receipts {
             store.append(r)?;
@@ -178,7 +220,12 @@ impl ChainStore {
             if level > 0 && !path.exists() && (self.state.size >> level) == 0 {
                 break;
             }
-            let f = OpenOptions::new().create(true).read(true).append(true).open(&path).map_err(|e| Error::io("opening", &path, e))?;
+            let f = OpenOptions::new()
+                .create(true)
+                .read(true)
+                .append(true)
+                .open(&path)
+                .map_err(|e| Error::io("opening", &path, e))?;
             self.levels.push(f);
         }
         Ok(())
@@ -188,9 +235,13 @@ impl ChainStore {
     fn truncate_to_size(&mut self) -> Result<(), Error> {
         for (level, f) in self.levels.iter().enumerate() {
             let want = (self.state.size >> level) * 32;
-            let len = f.metadata().map_err(|e| Error::io("reading", &self.dir, e))?.len();
+            let len = f
+                .metadata()
+                .map_err(|e| Error::io("reading", &self.dir, e))?
+                .len();
             if len > want {
-                f.set_len(want).map_err(|e| Error::io("truncating", self.dir.join(level_name(level)), e))?;
+                f.set_len(want)
+                    .map_err(|e| Error::io("truncating", self.dir.join(level_name(level)), e))?;
             }
         }
         Ok(())
@@ -208,7 +259,12 @@ impl ChainStore {
 
     /// Appends one verified receipt: its leaf and completed nodes, and the digest-set unions.
     pub fn append(&mut self, receipt: &Value) -> Result<(), Error> {
-        let next_root = Digest::parse_loose(receipt.get("next_root").and_then(Value::as_str).unwrap_or_default())?;
+        let next_root = Digest::parse_loose(
+            receipt
+                .get("next_root")
+                .and_then(Value::as_str)
+                .unwrap_or_default(),
+        )?;
         let set = |field: &str| match receipt.get(field) {
             Some(Value::Array(items)) => normalize_set(items),
             _ => Ok(Vec::new()),
@@ -233,18 +289,29 @@ impl ChainStore {
         let level = id.level as usize;
         while self.levels.len() <= level {
             let path = self.dir.join(level_name(self.levels.len()));
-            let f = OpenOptions::new().create(true).read(true).append(true).open(&path).map_err(|e| Error::io("opening", &path, e))?;
+            let f = OpenOptions::new()
+                .create(true)
+                .read(true)
+                .append(true)
+                .open(&path)
+                .map_err(|e| Error::io("opening", &path, e))?;
             self.levels.push(f);
         }
         let f = &mut self.levels[level];
-        debug_assert_eq!(f.metadata().map(|m| m.len()).unwrap_or(0), id.index * 32, "nodes are appended in order");
-        f.write_all(hash.as_bytes()).map_err(|e| Error::io("appending to", self.dir.join(level_name(level)), e))
+        debug_assert_eq!(
+            f.metadata().map(|m| m.len()).unwrap_or(0),
+            id.index * 32,
+            "nodes are appended in order"
+        );
+        f.write_all(hash.as_bytes())
+            .map_err(|e| Error::io("appending to", self.dir.join(level_name(level)), e))
     }
 
     /// Makes appended nodes durable and replaces state.json (call before moving the head ref).
     pub fn save(&mut self) -> Result<(), Error> {
         for (level, f) in self.levels.iter().enumerate() {
-            f.sync_data().map_err(|e| Error::io("syncing", self.dir.join(level_name(level)), e))?;
+            f.sync_data()
+                .map_err(|e| Error::io("syncing", self.dir.join(level_name(level)), e))?;
         }
         let mut text = serde_json::to_vec_pretty(&self.state).expect("chain state serializes");
         text.push(b'\n');
@@ -259,7 +326,10 @@ impl ChainStore {
     /// The inclusion proof of `next_root` at `leaf_index`; fails if that leaf is another receipt.
     pub fn prove(&self, leaf_index: u64, next_root: &Digest) -> Result<mmr::InclusionProof, Error> {
         if leaf_index >= self.state.size {
-            return Err(Error::NoSuchSequence { sequence: leaf_index, size: self.state.size });
+            return Err(Error::NoSuchSequence {
+                sequence: leaf_index,
+                size: self.state.size,
+            });
         }
         Ok(mmr::prove(self, self.state.size, leaf_index, next_root)?)
     }
@@ -268,8 +338,12 @@ impl ChainStore {
 impl NodeReader for ChainStore {
     fn node(&self, id: NodeId) -> Result<Hash, mmr::Error> {
         let mut buf = [0u8; 32];
-        let f = self.levels.get(id.level as usize).ok_or(mmr::Error::MissingNode { node: id })?;
-        f.read_exact_at(&mut buf, id.index * 32).map_err(|_| mmr::Error::MissingNode { node: id })?;
+        let f = self
+            .levels
+            .get(id.level as usize)
+            .ok_or(mmr::Error::MissingNode { node: id })?;
+        f.read_exact_at(&mut buf, id.index * 32)
+            .map_err(|_| mmr::Error::MissingNode { node: id })?;
         Ok(Digest(buf))
     }
 }

@@ -82,7 +82,13 @@ struct Checked {
 ///
 /// Errors are collected per file; if any, the first is returned (the CLI lists all via
 /// [`Error::class`] of each in [`verify_report`]).
-pub fn verify(kind: Kind, owner: &str, genesis_root: Digest, files: &[PathBuf], opts: &Options) -> Result<ChainResult, Vec<Error>> {
+pub fn verify(
+    kind: Kind,
+    owner: &str,
+    genesis_root: Digest,
+    files: &[PathBuf],
+    opts: &Options,
+) -> Result<ChainResult, Vec<Error>> {
     let checked = check_all(kind, owner, files, opts);
     let mut ok = Vec::with_capacity(checked.len());
     let mut errors = Vec::new();
@@ -99,19 +105,44 @@ pub fn verify(kind: Kind, owner: &str, genesis_root: Digest, files: &[PathBuf], 
 }
 
 /// Checks each file on its own, in parallel, keeping file order.
-fn check_all(kind: Kind, owner: &str, files: &[PathBuf], opts: &Options) -> Vec<Result<Checked, Error>> {
-    let threads = if opts.threads == 0 { std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1) } else { opts.threads };
+fn check_all(
+    kind: Kind,
+    owner: &str,
+    files: &[PathBuf],
+    opts: &Options,
+) -> Vec<Result<Checked, Error>> {
+    let threads = if opts.threads == 0 {
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+    } else {
+        opts.threads
+    };
     let chunk = files.len().div_ceil(threads.max(1)).max(1);
     std::thread::scope(|s| {
         let handles: Vec<_> = files
             .chunks(chunk)
-            .map(|part| s.spawn(move || part.iter().map(|p| check_one(kind, owner, p, opts)).collect::<Vec<_>>()))
+            .map(|part| {
+                s.spawn(move || {
+                    part.iter()
+                        .map(|p| check_one(kind, owner, p, opts))
+                        .collect::<Vec<_>>()
+                })
+            })
             .collect();
-        handles.into_iter().flat_map(|h| h.join().expect("a verify worker does not panic")).collect()
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().expect("a verify worker does not panic"))
+            .collect()
     })
 }
 
-fn check_one(kind: Kind, owner: &str, path: &std::path::Path, opts: &Options) -> Result<Checked, Error> {
+fn check_one(
+    kind: Kind,
+    owner: &str,
+    path: &std::path::Path,
+    opts: &Options,
+) -> Result<Checked, Error> {
     let r = Receipt::read(kind, path, Some(owner))?;
     check_receipt(kind, &r, opts)?;
     let lawpacks = r.digest_set("lawpack_digest_set")?;
@@ -122,7 +153,12 @@ fn check_one(kind: Kind, owner: &str, path: &std::path::Path, opts: &Options) ->
     if let Some(expected) = &opts.expected_lawpacks {
         compare_set(path, "lawpack_digest_set", expected, &lawpacks)?;
     }
-    Ok(Checked { link: r.link, path: path.to_path_buf(), lawpacks, rulesets })
+    Ok(Checked {
+        link: r.link,
+        path: path.to_path_buf(),
+        lawpacks,
+        rulesets,
+    })
 }
 
 /// The signature checks of one receipt: at least one valid proof, and a trusted signer.
@@ -131,18 +167,32 @@ pub fn check_receipt(kind: Kind, r: &Receipt, opts: &Options) -> Result<Vec<vc::
     let signers = vc::valid_signers(&results);
     if signers.is_empty() {
         let errors = results.iter().filter_map(|x| x.error.clone()).collect();
-        return Err(Error::NoValidProof { path: r.path.clone(), errors });
+        return Err(Error::NoValidProof {
+            path: r.path.clone(),
+            errors,
+        });
     }
     if let Some(anchors) = &opts.trust_anchors {
         let attestation = kind.receipt_attestation();
-        if !signers.iter().any(|d| anchors.allows(d.as_str(), Some(attestation))) {
-            return Err(Error::Untrusted { path: r.path.clone(), attestation });
+        if !signers
+            .iter()
+            .any(|d| anchors.allows(d.as_str(), Some(attestation)))
+        {
+            return Err(Error::Untrusted {
+                path: r.path.clone(),
+                attestation,
+            });
         }
     }
     Ok(signers)
 }
 
-fn compare_set(path: &std::path::Path, field: &'static str, expected: &[Digest], found: &[Digest]) -> Result<(), Error> {
+fn compare_set(
+    path: &std::path::Path,
+    field: &'static str,
+    expected: &[Digest],
+    found: &[Digest],
+) -> Result<(), Error> {
     if expected == found {
         return Ok(());
     }
@@ -155,14 +205,27 @@ fn compare_set(path: &std::path::Path, field: &'static str, expected: &[Digest],
 }
 
 /// Merges duplicates, selects the chain, and computes its MMR.
-fn assemble(kind: Kind, owner: &str, genesis_root: Digest, checked: Vec<Checked>, read: usize, opts: &Options) -> Result<ChainResult, Error> {
+fn assemble(
+    kind: Kind,
+    owner: &str,
+    genesis_root: Digest,
+    checked: Vec<Checked>,
+    read: usize,
+    opts: &Options,
+) -> Result<ChainResult, Error> {
     let links = select::dedup(checked.iter().map(|c| c.link).collect());
     if !links.iter().any(|l| l.sequence == 0) && !links.is_empty() {
         return Err(Error::NoInitial);
     }
     let selection: Selection = match select::select(&links, (0, genesis_root), &opts.resolutions) {
         Ok(s) => s,
-        Err(Stop::Fork(p)) => return Err(Error::Fork { sequence: p.sequence, prev_root: p.prev_root, candidates: p.candidates.len() }),
+        Err(Stop::Fork(p)) => {
+            return Err(Error::Fork {
+                sequence: p.sequence,
+                prev_root: p.prev_root,
+                candidates: p.candidates.len(),
+            });
+        }
         Err(Stop::NotACandidate(p)) => {
             return Err(Error::ResolutionNotCandidate {
                 sequence: p.sequence,
@@ -176,27 +239,54 @@ fn assemble(kind: Kind, owner: &str, genesis_root: Digest, checked: Vec<Checked>
         return Err(Error::NoChainStart { genesis_root });
     }
     let last = selection.chain.len() as i64 - 1;
-    let beyond: Vec<&Link> = selection.unreachable.iter().map(|&i| &links[i]).filter(|l| l.sequence as i64 > last).collect();
+    let beyond: Vec<&Link> = selection
+        .unreachable
+        .iter()
+        .map(|&i| &links[i])
+        .filter(|l| l.sequence as i64 > last)
+        .collect();
     if !beyond.is_empty() {
-        return Err(Error::Gap { last, missing: (last + 1) as u64, count: beyond.len() });
+        return Err(Error::Gap {
+            last,
+            missing: (last + 1) as u64,
+            count: beyond.len(),
+        });
     }
     let mut warnings: Vec<String> = selection
         .resolved
         .iter()
-        .map(|p| format!("fork resolved at seq={} prev_root={} -> next_root={}", p.sequence, p.prev_root, p.chosen.map(|d| d.to_hex()).unwrap_or_default()))
+        .map(|p| {
+            format!(
+                "fork resolved at seq={} prev_root={} -> next_root={}",
+                p.sequence,
+                p.prev_root,
+                p.chosen.map(|d| d.to_hex()).unwrap_or_default()
+            )
+        })
         .collect();
     let off_chain = selection.unreachable.len() + selection.fork_branches.len();
     if off_chain > 0 {
-        let first: Vec<String> = selection.unreachable.iter().chain(&selection.fork_branches).take(5).map(|&i| format!("seq {} {}", links[i].sequence, links[i].next_root)).collect();
+        let first: Vec<String> = selection
+            .unreachable
+            .iter()
+            .chain(&selection.fork_branches)
+            .take(5)
+            .map(|&i| format!("seq {} {}", links[i].sequence, links[i].next_root))
+            .collect();
         warnings.push(format!("non-canonical receipts present (fork branches / unreachable segments): {off_chain}; first few: {first:?}"));
     }
 
     // Per-link data from the first file that carried it.
-    let mut by_root: std::collections::HashMap<Digest, &Checked> = std::collections::HashMap::with_capacity(checked.len());
+    let mut by_root: std::collections::HashMap<Digest, &Checked> =
+        std::collections::HashMap::with_capacity(checked.len());
     for c in &checked {
         by_root.entry(c.link.next_root).or_insert(c);
     }
-    let next_roots: Vec<Digest> = selection.chain.iter().map(|&i| links[i].next_root).collect();
+    let next_roots: Vec<Digest> = selection
+        .chain
+        .iter()
+        .map(|&i| links[i].next_root)
+        .collect();
     let mut result = ChainResult {
         kind,
         owner: owner.to_string(),
@@ -223,7 +313,10 @@ fn assemble(kind: Kind, owner: &str, genesis_root: Digest, checked: Vec<Checked>
         result.ruleset_digest_set.extend(c.rulesets.iter().copied());
         result.paths.push(c.path.clone());
     }
-    for set in [&mut result.lawpack_digest_set, &mut result.ruleset_digest_set] {
+    for set in [
+        &mut result.lawpack_digest_set,
+        &mut result.ruleset_digest_set,
+    ] {
         set.sort();
         set.dedup();
     }
@@ -253,6 +346,10 @@ pub fn findings(errors: &[Error]) -> Vec<Finding> {
 impl Error {
     /// The exit code of the most fundamental of several errors.
     pub fn worst_exit(errors: &[Error]) -> u8 {
-        errors.iter().map(|e| e.class().exit_code()).min().unwrap_or(0)
+        errors
+            .iter()
+            .map(|e| e.class().exit_code())
+            .min()
+            .unwrap_or(0)
     }
 }

@@ -16,6 +16,7 @@ pub struct Out {
     /// `-v`: more detail on stderr.
     pub verbose: bool,
     /// Whether progress bars may be drawn (stderr is a terminal and neither -q nor --no-progress).
+    #[allow(dead_code)] // read by the long-running commands (fsck, sync) that draw bars
     pub progress: bool,
 }
 

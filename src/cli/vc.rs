@@ -1,16 +1,192 @@
-//! `msez vc` (placeholder until its work lands).
+//! `msez vc`: sign and verify `MsezEd25519Signature2025` proofs on any JSON object.
 
+use std::io::Write;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::Subcommand;
+use msez::error::{Classify, Finding};
+use msez::vc::{self, KeyPair, TrustAnchors};
 
-use super::Ctx;
+use super::{Ctx, read_input, written};
 
 /// `msez vc` subcommands.
 #[derive(Debug, Subcommand)]
-pub enum Command {}
+pub enum Command {
+    /// Add one MsezEd25519Signature2025 proof (signs the canonical bytes of FILE minus its proof).
+    ///
+    /// Example: msez vc sign corridor.vc.json --key zone-a.jwk --out corridor.vc.json
+    Sign(SignArgs),
+    /// Verify every proof: passes only with at least one proof and all of them valid (exit 0 or 67).
+    ///
+    /// Example: msez vc verify corridor.vc.json --trust-anchors trust-anchors.yaml --attestation corridor_definition
+    Verify(VerifyArgs),
+}
+
+/// `msez vc sign FILE --key KEY.jwk [--out FILE] [--verification-method VM]`.
+#[derive(Debug, clap::Args)]
+pub struct SignArgs {
+    /// The JSON object to sign (`-` for stdin).
+    pub file: PathBuf,
+    /// The private JWK to sign with.
+    #[arg(long, value_name = "KEY.jwk")]
+    pub key: PathBuf,
+    /// Write the signed object here (atomically; may be FILE itself) instead of stdout.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// The verificationMethod the proof names (default: the key file's, else `<did>#key-1`).
+    #[arg(long, value_name = "VM")]
+    pub verification_method: Option<String>,
+}
+
+/// `msez vc verify FILE [--trust-anchors FILE] [--attestation NAME]`.
+#[derive(Debug, clap::Args)]
+pub struct VerifyArgs {
+    /// The signed JSON object (`-` for stdin).
+    pub file: PathBuf,
+    /// Also require a valid signer that is a trust anchor (YAML or JSON).
+    #[arg(long, value_name = "FILE")]
+    pub trust_anchors: Option<PathBuf>,
+    /// The attestation kind the anchor must allow (`*` in the file allows all); without it, any
+    /// anchor counts.
+    #[arg(long, value_name = "NAME", requires = "trust_anchors")]
+    pub attestation: Option<String>,
+}
 
 /// Runs one `msez vc` subcommand.
-pub fn run(command: Command, _ctx: &Ctx) -> super::Result<ExitCode> {
-    match command {}
+pub fn run(command: Command, ctx: &Ctx) -> super::Result<ExitCode> {
+    match command {
+        Command::Sign(args) => sign(args, ctx),
+        Command::Verify(args) => verify(args, ctx),
+    }
+}
+
+fn load_object(file: &Path, ctx: &Ctx) -> super::Result<serde_json::Value> {
+    let bytes = read_input(Some(file), ctx)?;
+    Ok(msez::canon::parse(&bytes)?)
+}
+
+fn sign(args: SignArgs, ctx: &Ctx) -> super::Result<ExitCode> {
+    let mut obj = load_object(&args.file, ctx)?;
+    let mut key = KeyPair::load(&ctx.path(&args.key))?;
+    if let Some(vm) = args.verification_method {
+        key = key.with_verification_method(vm);
+    }
+    let proof = vc::add_proof(&mut obj, &key)?;
+    // Like the reference's VC files: indent 2, one trailing LF (digests never depend on it).
+    let mut text =
+        serde_json::to_string_pretty(&obj).map_err(|e| msez::Error::Usage(e.to_string()))?;
+    text.push('\n');
+    match args.out {
+        Some(out) => {
+            let path = ctx.path(&out);
+            write_atomic(&path, text.as_bytes())?;
+            let report = serde_json::json!({ "path": path, "proof": proof });
+            written(ctx.out.emit(&report, |w| {
+                writeln!(
+                    w,
+                    "signed by {} -> {}",
+                    proof.verification_method,
+                    path.display()
+                )
+            }))?;
+        }
+        None if ctx.out.json => written(ctx.out.emit(&obj, |_| Ok(())))?,
+        None => written(ctx.out.raw(text.as_bytes()))?,
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn verify(args: VerifyArgs, ctx: &Ctx) -> super::Result<ExitCode> {
+    let obj = load_object(&args.file, ctx)?;
+    let anchors = args
+        .trust_anchors
+        .as_ref()
+        .map(|p| TrustAnchors::load(&ctx.path(p)))
+        .transpose()?;
+    let what = args.file.display().to_string();
+    let mut results = vc::verify_proofs(&obj)?;
+    let signers = vc::valid_signers(&results);
+    // The first failing proof's own typed error is what the exit code and message report.
+    let mut failure: Option<vc::Error> = if results.is_empty() {
+        Some(vc::Error::NoProofs {
+            object: what.clone(),
+        })
+    } else {
+        results.iter_mut().find(|r| !r.ok).map(|r| {
+            let vm = r.verification_method.clone().unwrap_or_default();
+            r.failure.take().unwrap_or(vc::Error::Invalid {
+                verification_method: vm,
+            })
+        })
+    };
+    let trusted = match (&anchors, &failure) {
+        (Some(anchors), None) => {
+            match anchors.require_trusted(&signers, args.attestation.as_deref(), &what) {
+                Ok(t) => Some(t),
+                Err(e) => {
+                    failure = Some(e);
+                    None
+                }
+            }
+        }
+        _ => None,
+    };
+    if ctx.out.verbose && !ctx.out.json {
+        for r in &results {
+            eprintln!(
+                "proof {}: {}",
+                r.verification_method.as_deref().unwrap_or("?"),
+                r.code.unwrap_or("ok")
+            );
+        }
+    }
+    let finding = failure.as_ref().map(Finding::from_error);
+    let report = serde_json::json!({
+        "ok": failure.is_none(),
+        "proofs": results,
+        "signers": signers,
+        "trusted_signers": trusted,
+        "attestation": args.attestation,
+        "error": finding,
+    });
+    written(ctx.out.emit(&report, |w| {
+        for r in &results {
+            let vm = r
+                .verification_method
+                .as_deref()
+                .unwrap_or("<no verificationMethod>");
+            match &r.error {
+                None => writeln!(w, "ok    {vm}")?,
+                Some(e) => writeln!(w, "FAIL  {vm}: {e}")?,
+            }
+        }
+        if failure.is_none() {
+            writeln!(w, "OK: {} of {} proofs valid", results.len(), results.len())?;
+        }
+        Ok(())
+    }))?;
+    match failure {
+        None => Ok(ExitCode::SUCCESS),
+        Some(err) => {
+            if !ctx.out.json {
+                ctx.out.error(&err);
+            }
+            Ok(ExitCode::from(err.class().exit_code()))
+        }
+    }
+}
+
+fn write_atomic(path: &Path, bytes: &[u8]) -> super::Result<()> {
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let io = |what, e| msez::Error::io(what, path, e);
+    let mut tmp =
+        tempfile::NamedTempFile::new_in(dir).map_err(|e| io("creating a temporary file for", e))?;
+    tmp.write_all(bytes).map_err(|e| io("writing", e))?;
+    tmp.as_file().sync_all().map_err(|e| io("syncing", e))?;
+    tmp.persist(path).map_err(|e| io("replacing", e.error))?;
+    Ok(())
 }
