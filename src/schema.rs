@@ -9,37 +9,24 @@ use std::sync::OnceLock;
 use crate::canon::Value;
 use crate::error::{Class, Classify, Detail};
 
+/// Embeds `schemas/<name>` for each name given.
+macro_rules! embed {
+    ($($name:literal),* $(,)?) => { &[$(($name, include_str!(concat!("../schemas/", $name)))),*] };
+}
+
 /// Every embedded schema: (file name, text).
-pub const SCHEMAS: &[(&str, &str)] = &[
-    (
-        "artifact-ref.schema.json",
-        include_str!("../schemas/artifact-ref.schema.json"),
-    ),
-    (
-        "trust-anchors.schema.json",
-        include_str!("../schemas/trust-anchors.schema.json"),
-    ),
-    (
-        "proof.schema.json",
-        include_str!("../schemas/proof.schema.json"),
-    ),
-    (
-        "jwk.schema.json",
-        include_str!("../schemas/jwk.schema.json"),
-    ),
-    ("vc.schema.json", include_str!("../schemas/vc.schema.json")),
-    (
-        "repository-config.schema.json",
-        include_str!("../schemas/repository-config.schema.json"),
-    ),
-    (
-        "fsck-report.schema.json",
-        include_str!("../schemas/fsck-report.schema.json"),
-    ),
-    (
-        "error.schema.json",
-        include_str!("../schemas/error.schema.json"),
-    ),
+pub const SCHEMAS: &[(&str, &str)] = embed![
+    "artifact-ref.schema.json",
+    "trust-anchors.schema.json",
+    "proof.schema.json",
+    "jwk.schema.json",
+    "vc.schema.json",
+    "repository-config.schema.json",
+    "error.schema.json",
+    "smart-asset.receipt.schema.json",
+    "corridor.receipt.schema.json",
+    "smart-asset.receipt-chain.checkpoint.schema.json",
+    "corridor.checkpoint.schema.json",
 ];
 
 /// A document that does not match its schema.

@@ -355,3 +355,25 @@ pub fn verify_inclusion(
 ) -> Result<(), Error> {
     inclusion::verify(Kind::Asset, receipt_doc, proof, ck, anchors)
 }
+
+/// Checks a checkpoint file against a verified chain: schema, signatures, then every field.
+pub fn check_checkpoint_file(
+    path: &std::path::Path,
+    r: &ChainResult,
+    purpose: &str,
+    anchors: Option<&vc::TrustAnchors>,
+) -> Result<(), Error> {
+    let bytes = std::fs::read(path).map_err(|e| Error::io("reading", path, e))?;
+    let ck = crate::canon::parse(&bytes).map_err(|e| Error::Parse {
+        path: path.to_path_buf(),
+        source: e,
+    })?;
+    checkpoint::check_signed(
+        Kind::Asset,
+        &ck,
+        &path.display().to_string(),
+        false,
+        anchors,
+    )?;
+    checkpoint::check_against(&ck, &Summary::of(r, Some(purpose))?)
+}

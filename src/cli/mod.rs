@@ -1,6 +1,7 @@
 //! The command line: clap definitions, argument resolution, and rendering. No hashing here.
 
 mod artifact;
+mod asset;
 mod canon;
 mod key;
 mod mmr;
@@ -23,7 +24,7 @@ pub use output::Out;
 pub struct Args {
     /// Run as if msez was started in DIR.
     #[arg(short = 'C', global = true, value_name = "DIR")]
-    pub dir: Option<PathBuf>,
+    pub chdir: Option<PathBuf>,
     /// Print one JSON document on stdout and nothing else there.
     #[arg(long, global = true)]
     pub json: bool,
@@ -64,6 +65,9 @@ pub enum Command {
     Reflog(repo::ReflogArgs),
     /// Check the repository: digests, proofs (--strict), refs, temp files.
     Fsck(repo::FsckArgs),
+    /// Smart assets: module layout and receipt chains.
+    #[command(subcommand)]
+    Asset(asset::Command),
     /// Ed25519 keys.
     #[command(subcommand)]
     Key(key::Command),
@@ -112,7 +116,7 @@ pub fn main() -> ExitCode {
     };
     let out = Out::new(args.json, args.quiet, args.verbose, args.no_progress);
     let cwd = match std::env::current_dir() {
-        Ok(cwd) => args.dir.as_ref().map(|d| cwd.join(d)).unwrap_or(cwd),
+        Ok(cwd) => args.chdir.as_ref().map(|d| cwd.join(d)).unwrap_or(cwd),
         Err(e) => {
             out.error(&msez::Error::io("reading the current directory", ".", e));
             return ExitCode::from(msez::Class::Io.exit_code());
@@ -130,6 +134,7 @@ pub fn main() -> ExitCode {
         Command::Show(a) => repo::show(a, &ctx),
         Command::Reflog(a) => repo::reflog(a, &ctx),
         Command::Fsck(a) => repo::fsck(a, &ctx),
+        Command::Asset(c) => asset::run(c, &ctx),
         Command::Key(c) => key::run(c, &ctx),
         Command::Vc(c) => vc::run(c, &ctx),
         Command::Mmr(c) => mmr::run(c, &ctx),
