@@ -377,3 +377,128 @@ pub fn check_checkpoint_file(
     )?;
     checkpoint::check_against(&ck, &Summary::of(r, Some(purpose))?)
 }
+
+/// What `msez add` imported.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Imported {
+    /// Receipts newly stored and appended to the chain.
+    pub receipts: u64,
+    /// Checkpoints newly stored.
+    pub checkpoints: u64,
+    /// The head after the import.
+    pub head: Option<Digest>,
+}
+
+/// Imports a module's receipts made by other tools: verifies the whole chain from its files,
+/// then stores and appends what `.msez` lacks; refuses (conflict) a chain that does not extend
+/// the repository's head.
+pub fn import(
+    repo: &Repo,
+    module: &AssetModule,
+    purpose: &str,
+    opts: &verify::Options,
+) -> Result<Imported, Vec<Error>> {
+    let result = verify(module, purpose, opts)?;
+    let one = |e: Error| vec![e];
+    let key = ChainKey::asset(&module.asset_id, purpose);
+    let lock = RefLock::acquire(repo, &key.head_ref().map_err(one)?).map_err(|e| vec![e.into()])?;
+    let old = lock.current().map_err(|e| vec![e.into()])?;
+    let mut store = ChainStore::open(repo, &key, result.genesis_root).map_err(one)?;
+    let have = store.state().size as usize;
+    if have > result.next_roots.len()
+        || old.is_some() && old != result.next_roots.get(have.wrapping_sub(1)).copied()
+    {
+        return Err(vec![Error::StaleHead {
+            chain: key.path(),
+            expected: "a module chain that extends the repository head".into(),
+            found: format!(
+                "module head {} does not contain {}",
+                result.final_root,
+                old.map(|d| d.to_hex()).unwrap_or_default()
+            ),
+        }]);
+    }
+    let rtype = ArtifactType::new(Kind::Asset.receipt_artifact()).expect("valid type");
+    let mut batch = Batch::new(repo);
+    let mut out = Imported::default();
+    for path in &result.paths[have..] {
+        let bytes = std::fs::read(path).map_err(|e| vec![Error::io("reading", path, e)])?;
+        let value = crate::canon::parse(&bytes).map_err(|e| vec![e.into()])?;
+        batch.put_json(&rtype, &value).map_err(|e| vec![e.into()])?;
+        store.append(&value).map_err(one)?;
+        out.receipts += 1;
+    }
+    batch.commit().map_err(|e| vec![e.into()])?;
+    store.save().map_err(one)?;
+    if out.receipts > 0 {
+        repo.commit_ref(lock, old, result.final_root, "add")
+            .map_err(|e| vec![e.into()])?;
+    }
+    let ctype = ArtifactType::new(Kind::Asset.checkpoint_artifact()).expect("valid type");
+    for path in
+        super::receipt::json_files(&module.state_dir("checkpoints", purpose)).map_err(one)?
+    {
+        if check_checkpoint_file(&path, &result, purpose, opts.trust_anchors.as_ref()).is_ok() {
+            let value = crate::canon::parse(
+                &std::fs::read(&path).map_err(|e| vec![Error::io("reading", &path, e)])?,
+            )
+            .map_err(|e| vec![e.into()])?;
+            if repo
+                .put_json(&ctype, &value)
+                .map_err(|e| vec![e.into()])?
+                .created
+            {
+                out.checkpoints += 1;
+            }
+        }
+    }
+    out.head = Some(result.final_root).filter(|_| result.receipt_count > 0);
+    Ok(out)
+}
+
+/// How a module's files and `.msez` differ for one chain.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Status {
+    /// The asset.
+    pub asset_id: String,
+    /// The purpose.
+    pub purpose: String,
+    /// The head ref (None: no chain in `.msez`).
+    pub head: Option<Digest>,
+    /// Receipt files whose receipt is not in `.msez` (`msez add` imports them).
+    pub untracked: Vec<PathBuf>,
+    /// Receipt files that do not parse or whose next_root lies.
+    pub invalid: Vec<PathBuf>,
+    /// Whether the head receipt has a file in the module.
+    pub head_in_worktree: bool,
+}
+
+/// Compares a module's receipt files with `.msez` (no signature checks: that is verify's job).
+pub fn status(repo: &Repo, module: &AssetModule, purpose: &str) -> Result<Status, Error> {
+    let key = ChainKey::asset(&module.asset_id, purpose);
+    let head = repo.read_ref(&key.head_ref()?)?;
+    let rtype = ArtifactType::new(Kind::Asset.receipt_artifact()).expect("valid type");
+    let mut st = Status {
+        asset_id: module.asset_id.to_hex(),
+        purpose: purpose.to_string(),
+        head,
+        ..Status::default()
+    };
+    for path in receipt::json_files(&module.receipts_dir(purpose))? {
+        match receipt::Receipt::read(Kind::Asset, &path, None) {
+            Ok(r) => {
+                if Some(r.link.next_root) == head {
+                    st.head_in_worktree = true;
+                }
+                if !repo.has(&ObjectId::new(rtype.clone(), r.link.next_root)) {
+                    st.untracked.push(path);
+                }
+            }
+            Err(_) => st.invalid.push(path),
+        }
+    }
+    if head.is_none() {
+        st.head_in_worktree = true;
+    }
+    Ok(st)
+}

@@ -365,3 +365,44 @@ fn read_state(dir: &std::path::Path) -> Result<Option<ChainState>, Error> {
         Err(e) => Err(Error::io("reading", &path, e)),
     }
 }
+
+/// Walks a chain newest-first from `head` through the receipts stored in `.msez`.
+pub struct History<'r> {
+    repo: &'r Repo,
+    rtype: ArtifactType,
+    cursor: Option<Digest>,
+}
+
+impl<'r> History<'r> {
+    /// Starts at `head` (a receipt next_root of `kind`).
+    pub fn new(repo: &'r Repo, kind: Kind, head: Option<Digest>) -> History<'r> {
+        History {
+            repo,
+            rtype: ArtifactType::new(kind.receipt_artifact()).expect("receipt types are valid"),
+            cursor: head,
+        }
+    }
+}
+
+impl Iterator for History<'_> {
+    type Item = Result<Value, Error>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let next_root = self.cursor.take()?;
+        let step = (|| {
+            let value = self
+                .repo
+                .read_json(&ObjectId::new(self.rtype.clone(), next_root))?;
+            let seq = value.get("sequence").and_then(Value::as_u64).unwrap_or(0);
+            if seq > 0 {
+                let prev = value
+                    .get("prev_root")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default();
+                self.cursor = Some(Digest::parse_loose(prev)?);
+            }
+            Ok(value)
+        })();
+        Some(step)
+    }
+}

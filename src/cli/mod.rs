@@ -1,7 +1,7 @@
 //! The command line: clap definitions, argument resolution, and rendering. No hashing here.
 
 mod artifact;
-mod asset;
+pub mod asset;
 mod canon;
 mod key;
 mod mmr;
@@ -10,6 +10,7 @@ mod progress;
 mod quickstart;
 mod repo;
 mod vc;
+mod worktree;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -63,6 +64,12 @@ pub enum Command {
     Show(repo::ShowArgs),
     /// Show the reflog of a ref (every move, newest first).
     Reflog(repo::ReflogArgs),
+    /// Walk a receipt chain newest-first (sequence, next_root, timestamp, signers).
+    Log(worktree::LogArgs),
+    /// Show module receipts not yet in .msez, and heads that differ.
+    Status(worktree::StatusArgs),
+    /// Import receipts and checkpoints made by other tools, after verifying them.
+    Add(worktree::AddArgs),
     /// Check the repository: digests, proofs (--strict), refs, temp files.
     Fsck(repo::FsckArgs),
     /// Smart assets: module layout and receipt chains.
@@ -133,6 +140,9 @@ pub fn main() -> ExitCode {
         Command::Refs(a) => repo::refs(a, &ctx),
         Command::Show(a) => repo::show(a, &ctx),
         Command::Reflog(a) => repo::reflog(a, &ctx),
+        Command::Log(a) => worktree::log(a, &ctx),
+        Command::Status(a) => worktree::status(a, &ctx),
+        Command::Add(a) => worktree::add(a, &ctx),
         Command::Fsck(a) => repo::fsck(a, &ctx),
         Command::Asset(c) => asset::run(c, &ctx),
         Command::Key(c) => key::run(c, &ctx),

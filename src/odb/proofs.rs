@@ -31,28 +31,17 @@ pub fn proof_list(object: &Value) -> Vec<Value> {
     }
 }
 
-/// Adds `extra` proofs to `object`'s proof set: union, deduplicated, sorted by [`proof_key`].
-/// A single resulting proof stays a dict when the object had a dict or no proof; else a list.
+/// Adds `extra` proofs to `object`'s proof set with [`crate::vc::merge_proofs`] (union,
+/// deduplicated, sorted; a single proof keeps a dict's form).
 pub fn merge_proofs(object: &mut Value, extra: &[Value]) {
     let Value::Object(map) = object else { return };
-    let was_list = matches!(map.get("proof"), Some(Value::Array(_)));
-    let mut all: Vec<Value> = match map.get("proof") {
-        Some(Value::Array(items)) => items.clone(),
-        Some(p @ Value::Object(_)) => vec![p.clone()],
-        _ => Vec::new(),
-    };
-    all.extend(extra.iter().cloned());
-    if all.is_empty() {
-        return;
+    let current = map.get("proof").cloned().unwrap_or(Value::Null);
+    let merged = extra
+        .iter()
+        .fold(current, |acc, p| crate::vc::merge_proofs(&acc, p));
+    if !merged.is_null() {
+        map.insert("proof".to_string(), merged);
     }
-    all.sort_by_cached_key(proof_key);
-    all.dedup_by(|a, b| proof_key(a) == proof_key(b));
-    let merged = if all.len() == 1 && !was_list {
-        all.remove(0)
-    } else {
-        Value::Array(all)
-    };
-    map.insert("proof".to_string(), merged);
 }
 
 impl Repo {

@@ -1,0 +1,194 @@
+//! Porcelain over chains and module working trees: `msez log`, `msez status`, `msez add`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use msez::canon::Value;
+use msez::chain::asset as ops;
+use msez::chain::module::{ASSETS_DIR, AssetModule};
+use msez::chain::store::History;
+use msez::chain::{Kind, verify};
+use msez::odb::{RefName, ref_object_type};
+
+use super::repo::open_repo;
+use super::{Ctx, written};
+
+/// `msez log REF [-n N]`.
+#[derive(Debug, clap::Args)]
+pub struct LogArgs {
+    /// A chain head ref (`assets/<asset_id>/core/head`, `corridors/<id>/head`, a fork ref).
+    pub name: String,
+    /// Show at most N receipts.
+    #[arg(short = 'n', long)]
+    pub max_count: Option<usize>,
+}
+
+/// `msez status`.
+#[derive(Debug, clap::Args)]
+pub struct StatusArgs {}
+
+/// `msez add PATH...`.
+#[derive(Debug, clap::Args)]
+pub struct AddArgs {
+    /// Asset module directories (or asset_ids) whose receipts to import after verifying them.
+    #[arg(required = true)]
+    pub paths: Vec<PathBuf>,
+    /// Import this purpose (default: every purpose of the module).
+    #[arg(long)]
+    pub purpose: Option<String>,
+}
+
+/// One line of `msez log`.
+#[derive(Debug, serde::Serialize)]
+struct Entry {
+    sequence: u64,
+    next_root: String,
+    timestamp: String,
+    signers: Vec<String>,
+}
+
+/// Walks a chain newest-first.
+pub fn log(args: LogArgs, ctx: &Ctx) -> super::Result<ExitCode> {
+    let repo = open_repo(ctx)?;
+    let name = RefName::new(&args.name)?;
+    let kind = match ref_object_type(&name) {
+        Some("smart-asset-receipt") => Kind::Asset,
+        Some("corridor-receipt") => Kind::Corridor,
+        _ => {
+            return Err(msez::Error::Usage(format!(
+                "{name} is not a receipt-chain ref (…/head or …/forks/<next_root>)"
+            )));
+        }
+    };
+    let head = repo.read_ref(&name)?;
+    let mut entries = Vec::new();
+    for item in History::new(&repo, kind, head).take(args.max_count.unwrap_or(usize::MAX)) {
+        let v = item?;
+        let text = |k: &str| {
+            v.get(k)
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string()
+        };
+        let signers = msez::vc::proof::proofs_of(&v)
+            .iter()
+            .filter_map(|p| p.get("verificationMethod").and_then(Value::as_str))
+            .map(|vm| vm.split('#').next().unwrap_or(vm).to_string())
+            .collect();
+        entries.push(Entry {
+            sequence: v.get("sequence").and_then(Value::as_u64).unwrap_or(0),
+            next_root: text("next_root"),
+            timestamp: text("timestamp"),
+            signers,
+        });
+    }
+    written(ctx.out.emit(
+        &serde_json::json!({"ref": name, "receipts": entries}),
+        |w| {
+            for e in &entries {
+                writeln!(
+                    w,
+                    "{:>6} {} {} {}",
+                    e.sequence,
+                    e.next_root,
+                    e.timestamp,
+                    e.signers.join(",")
+                )?;
+            }
+            Ok(())
+        },
+    ))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn modules(ctx: &Ctx, root: &std::path::Path) -> super::Result<Vec<AssetModule>> {
+    let dir = root.join(ASSETS_DIR);
+    let mut out = Vec::new();
+    let Ok(entries) = std::fs::read_dir(&dir) else {
+        return Ok(out);
+    };
+    let mut paths: Vec<PathBuf> = entries
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.join("asset.yaml").is_file())
+        .collect();
+    paths.sort();
+    for p in paths {
+        out.push(AssetModule::open(&p, &ctx.cwd)?);
+    }
+    Ok(out)
+}
+
+/// Shows module receipts not yet in `.msez` and heads that differ.
+pub fn status(_args: StatusArgs, ctx: &Ctx) -> super::Result<ExitCode> {
+    let repo = open_repo(ctx)?;
+    let mut all = Vec::new();
+    for m in modules(ctx, repo.worktree())? {
+        for p in &m.config.purposes {
+            all.push(ops::status(&repo, &m, p)?);
+        }
+    }
+    written(ctx.out.emit(&serde_json::json!({"chains": all}), |w| {
+        for s in &all {
+            let head = s
+                .head
+                .map(|d| d.to_hex())
+                .unwrap_or_else(|| "(no chain)".into());
+            writeln!(w, "asset {} {}: head {head}", s.asset_id, s.purpose)?;
+            for p in &s.untracked {
+                writeln!(w, "  not in .msez: {}", p.display())?;
+            }
+            for p in &s.invalid {
+                writeln!(w, "  invalid:      {}", p.display())?;
+            }
+            if !s.head_in_worktree {
+                writeln!(w, "  head receipt has no file in the module")?;
+            }
+        }
+        Ok(())
+    }))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Imports receipts and checkpoints made by other tools, after verifying them.
+pub fn add(args: AddArgs, ctx: &Ctx) -> super::Result<ExitCode> {
+    let repo = open_repo(ctx)?;
+    let mut results = Vec::new();
+    for path in &args.paths {
+        let m = AssetModule::open(&ctx.path(path), &ctx.cwd)?;
+        let purposes: Vec<String> = match &args.purpose {
+            Some(p) => vec![m.purpose(Some(p))?.to_string()],
+            None => m.config.purposes.clone(),
+        };
+        let anchors = m
+            .trust_anchors_path()
+            .map(|p| msez::vc::TrustAnchors::load(&p))
+            .transpose()?;
+        let opts = verify::Options {
+            trust_anchors: anchors,
+            ..Default::default()
+        };
+        for p in purposes {
+            let imported = ops::import(&repo, &m, &p, &opts)
+                .map_err(|e| msez::Error::from(e.into_iter().next().expect("an error")))?;
+            results.push(
+                serde_json::json!({"asset_id": m.asset_id, "purpose": p, "imported": imported}),
+            );
+        }
+    }
+    written(ctx.out.emit(&serde_json::json!({"added": results}), |w| {
+        for r in &results {
+            let i = &r["imported"];
+            writeln!(
+                w,
+                "{} {}: {} receipt(s), {} checkpoint(s) added",
+                r["asset_id"].as_str().unwrap_or_default(),
+                r["purpose"].as_str().unwrap_or_default(),
+                i["receipts"],
+                i["checkpoints"]
+            )?;
+        }
+        Ok(())
+    }))?;
+    Ok(ExitCode::SUCCESS)
+}
