@@ -1,0 +1,641 @@
+//! Smart-asset receipt chains through the real binary, cross-checked with the independent
+//! Python checker in tests/oracle (both directions), plus tampering and concurrency cases.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::Value;
+
+use crate::util::{Dir, vectors};
+
+const ASSET_ID: &str = "37e2afb983e507aa0bdf36907dc787e437694176fe4c88779287e204aab98ff5";
+
+/// A repository with the derived-vector asset module and two keys.
+struct Chain {
+    dir: Dir,
+    module: String,
+}
+
+impl Chain {
+    fn new() -> Chain {
+        let dir = Dir::repo();
+        let derived = load("msez-fixtures/derived_vectors.json");
+        dir.write(
+            "genesis.json",
+            serde_json::to_vec(&derived["smart_asset_genesis"]["input"]).unwrap(),
+        );
+        let out = dir.run(&["asset", "module", "init", "--genesis", "genesis.json"]);
+        assert_eq!(out.ok().lines().next(), Some(ASSET_ID));
+        std::fs::copy(
+            vectors().join("msez-fixtures/keys/dev.ed25519.jwk"),
+            dir.join("dev.jwk"),
+        )
+        .unwrap();
+        std::fs::copy(
+            vectors().join("msez-fixtures/keys/zone-a.ed25519.jwk"),
+            dir.join("zone-a.jwk"),
+        )
+        .unwrap();
+        Chain {
+            dir,
+            module: format!("modules/smart-assets/{ASSET_ID}"),
+        }
+    }
+
+    fn append(&self, n: usize) {
+        let lines: String = (0..n)
+            .map(|i| format!("{{\"kind\":\"transfer.v1\",\"payload\":{{\"i\":{i}}}}}\n"))
+            .collect();
+        self.dir.write("batch.jsonl", lines);
+        self.dir
+            .run(&[
+                "asset",
+                "state",
+                "receipt-init",
+                &self.module,
+                "--batch",
+                "batch.jsonl",
+                "--key",
+                "dev.jwk",
+                "--key",
+                "zone-a.jwk",
+            ])
+            .ok();
+    }
+
+    fn file(&self, rel: &str) -> PathBuf {
+        self.dir.join(&format!("{}/{rel}", self.module))
+    }
+
+    fn verify(&self, extra: &[&str]) -> crate::util::Run {
+        let mut args = vec!["asset", "state", "verify", self.module.as_str()];
+        args.extend_from_slice(extra);
+        self.dir.run(&args)
+    }
+}
+
+fn load(rel: &str) -> Value {
+    serde_json::from_str(&std::fs::read_to_string(vectors().join(rel)).unwrap()).unwrap()
+}
+
+fn edit_json(path: &Path, f: impl FnOnce(&mut Value)) {
+    let mut v: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    f(&mut v);
+    std::fs::write(path, serde_json::to_vec_pretty(&v).unwrap()).unwrap();
+}
+
+/// Runs the oracle; it must exist with `cryptography` (scripts/test installs it).
+fn oracle(args: &[&str]) -> (i32, Value) {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/oracle/msez_oracle.py");
+    let out = Command::new("python3")
+        .arg(script)
+        .args(args)
+        .output()
+        .expect("python3 is needed for the oracle tests (scripts/test installs it)");
+    let report: Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|_| panic!("oracle said: {}", String::from_utf8_lossy(&out.stderr)));
+    if report.get("usage_error").is_some() {
+        panic!("oracle usage error (is `cryptography` installed?): {report}");
+    }
+    (out.status.code().unwrap_or(-1), report)
+}
+
+#[test]
+fn receipt_zero_of_the_derived_vectors_reproduces_exactly() {
+    let c = Chain::new();
+    c.dir
+        .run(&[
+            "asset",
+            "state",
+            "receipt-init",
+            &c.module,
+            "--timestamp",
+            "2026-01-01T00:00:00Z",
+        ])
+        .ok();
+    let got: Value = serde_json::from_str(
+        &std::fs::read_to_string(c.file("state/receipts/receipt.0.json")).unwrap(),
+    )
+    .unwrap();
+    let want = load("msez-fixtures/derived_vectors.json")["asset_receipt_0"]["receipt"].clone();
+    assert_eq!(got, want);
+    // Unsigned, so verification fails on the signature check, naming the file.
+    let run = c.verify(&[]);
+    run.code(67);
+    assert!(run.stderr.contains("no valid proofs"), "{}", run.stderr);
+}
+
+#[test]
+fn a_chain_written_by_msez_passes_the_independent_checker() {
+    let c = Chain::new();
+    c.append(9);
+    c.dir
+        .run(&[
+            "asset",
+            "state",
+            "checkpoint",
+            &c.module,
+            "--key",
+            "dev.jwk",
+        ])
+        .ok();
+    for seq in ["0", "4", "8"] {
+        c.dir
+            .run(&[
+                "asset",
+                "state",
+                "inclusion-proof",
+                &c.module,
+                "--sequence",
+                seq,
+            ])
+            .ok();
+    }
+    let receipts = c.file("state/receipts");
+    let ck = c.file("state/checkpoints/checkpoint.9.json");
+    let proofs: Vec<String> = ["0", "4", "8"]
+        .iter()
+        .map(|s| {
+            c.file(&format!("state/proofs/inclusion.{s}.json"))
+                .display()
+                .to_string()
+        })
+        .collect();
+    let mut args = vec![
+        "verify-asset-chain",
+        "--receipts",
+        receipts.to_str().unwrap(),
+        "--asset-id",
+        ASSET_ID,
+        "--checkpoint",
+        ck.to_str().unwrap(),
+    ];
+    for p in &proofs {
+        args.extend_from_slice(&["--proof", p]);
+    }
+    let (code, report) = oracle(&args);
+    assert_eq!(code, 0, "oracle failures: {}", report["failures"]);
+    assert_eq!(report["receipt_count"], 9);
+    assert_eq!(report["signatures"]["proofs_valid"], 18);
+    // And msez agrees with itself through every verifier.
+    c.verify(&["--checkpoint", ck.to_str().unwrap()]).ok();
+    for (seq, p) in ["0", "4", "8"].iter().zip(&proofs) {
+        let r = c.file(&format!("state/receipts/receipt.{seq}.json"));
+        c.dir
+            .run(&[
+                "asset",
+                "state",
+                "verify-inclusion",
+                "--receipt",
+                r.to_str().unwrap(),
+                "--proof",
+                p,
+                "--checkpoint",
+                ck.to_str().unwrap(),
+            ])
+            .ok();
+    }
+}
+
+#[test]
+fn a_chain_written_by_the_independent_checker_is_accepted_by_msez() {
+    let dir = Dir::repo();
+    let module = dir.join("modules/smart-assets/from-oracle");
+    let key = vectors().join("msez-fixtures/keys/zone-b.ed25519.jwk");
+    let (code, written) = oracle(&[
+        "write-asset-chain",
+        "--out",
+        module.to_str().unwrap(),
+        "--key",
+        key.to_str().unwrap(),
+        "--count",
+        "11",
+    ]);
+    assert_eq!(code, 0, "{written}");
+    let m = module.to_str().unwrap();
+    let run = dir.run(&[
+        "--json",
+        "asset",
+        "state",
+        "verify",
+        m,
+        "--checkpoint",
+        &format!("{m}/state/checkpoints/checkpoint.json"),
+    ]);
+    let report = run.json();
+    assert_eq!(run.code, 0, "{report}");
+    assert_eq!(report["final_chain_root"], written["final_chain_root"]);
+    assert_eq!(report["mmr"]["root"], written["mmr_root"]);
+    for seq in [0, 5, 10] {
+        let r = format!("{m}/state/receipts/receipt.{seq}.json");
+        let p = format!("{m}/state/proofs/inclusion.{seq}.json");
+        dir.run(&[
+            "asset",
+            "state",
+            "verify-inclusion",
+            "--receipt",
+            &r,
+            "--proof",
+            &p,
+            "--checkpoint",
+            &format!("{m}/state/checkpoints/checkpoint.json"),
+        ])
+        .ok();
+    }
+    // Imported into .msez, the chain's head and MMR match what the checker computed.
+    dir.run(&["add", m]).ok();
+    let head = std::fs::read_to_string(dir.join(&format!(
+        ".msez/refs/assets/{}/core/head",
+        written["asset_id"].as_str().unwrap()
+    )))
+    .unwrap();
+    assert_eq!(head.trim(), written["final_chain_root"].as_str().unwrap());
+    dir.run(&["fsck", "--strict"]).ok();
+}
+
+#[test]
+fn an_edited_receipt_field_fails_with_next_root_mismatch() {
+    let c = Chain::new();
+    c.append(3);
+    edit_json(&c.file("state/receipts/receipt.1.json"), |v| {
+        v["timestamp"] = "2030-01-01T00:00:00Z".into()
+    });
+    let run = c.verify(&[]);
+    run.code(66);
+    assert!(
+        run.stderr.contains("next_root mismatch") && run.stderr.contains("receipt.1.json"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn a_bad_signature_fails_with_the_signature_class() {
+    let c = Chain::new();
+    c.append(3);
+    edit_json(&c.file("state/receipts/receipt.2.json"), |v| {
+        for p in v["proof"].as_array_mut().unwrap() {
+            let jws = p["jws"].as_str().unwrap().to_string();
+            let flipped = if jws.starts_with('A') {
+                format!("B{}", &jws[1..])
+            } else {
+                format!("A{}", &jws[1..])
+            };
+            p["jws"] = flipped.into();
+        }
+    });
+    let run = c.verify(&[]);
+    run.code(67);
+    assert!(
+        run.stderr
+            .contains("receipt signature verification failed (no valid proofs)"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn a_missing_middle_receipt_is_reported_as_missing() {
+    let c = Chain::new();
+    c.append(5);
+    std::fs::remove_file(c.file("state/receipts/receipt.2.json")).unwrap();
+    let run = c.verify(&[]);
+    run.code(68);
+    assert!(
+        run.stderr.contains("missing receipt at sequence 2"),
+        "{}",
+        run.stderr
+    );
+    let report = c.verify(&["--json"]).json();
+    assert_eq!(report["errors"][0]["code"], "missing.receipt");
+}
+
+#[test]
+fn a_checkpoint_with_a_wrong_root_fails_naming_the_field() {
+    let c = Chain::new();
+    c.append(4);
+    c.dir
+        .run(&[
+            "asset",
+            "state",
+            "checkpoint",
+            &c.module,
+            "--key",
+            "dev.jwk",
+        ])
+        .ok();
+    let ck = c.file("state/checkpoints/checkpoint.4.json");
+    edit_json(&ck, |v| v["mmr"]["root"] = "ab".repeat(32).into());
+    // The signature no longer covers the edited payload: re-sign so only the root is wrong.
+    edit_json(&ck, |v| v["proof"] = Value::Array(vec![]));
+    c.dir
+        .run(&[
+            "vc",
+            "sign",
+            ck.to_str().unwrap(),
+            "--key",
+            "dev.jwk",
+            "--out",
+            ck.to_str().unwrap(),
+        ])
+        .ok();
+    let run = c.verify(&["--checkpoint", ck.to_str().unwrap()]);
+    run.code(66);
+    assert!(
+        run.stderr.contains("checkpoint mmr.root mismatch"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn tampered_inclusion_proofs_fail() {
+    let c = Chain::new();
+    c.append(7);
+    c.dir
+        .run(&[
+            "asset",
+            "state",
+            "checkpoint",
+            &c.module,
+            "--key",
+            "dev.jwk",
+        ])
+        .ok();
+    c.dir
+        .run(&[
+            "asset",
+            "state",
+            "inclusion-proof",
+            &c.module,
+            "--sequence",
+            "3",
+        ])
+        .ok();
+    let proof = c.file("state/proofs/inclusion.3.json");
+    let receipt = c.file("state/receipts/receipt.3.json");
+    let ck = c.file("state/checkpoints/checkpoint.7.json");
+    let original = std::fs::read_to_string(&proof).unwrap();
+    let verify = || {
+        c.dir.run(&[
+            "asset",
+            "state",
+            "verify-inclusion",
+            "--receipt",
+            receipt.to_str().unwrap(),
+            "--proof",
+            proof.to_str().unwrap(),
+            "--checkpoint",
+            ck.to_str().unwrap(),
+        ])
+    };
+    verify().ok();
+    let mutations: Vec<(&str, Box<dyn Fn(&mut Value)>, i32)> = vec![
+        (
+            "flipped hash",
+            Box::new(|v: &mut Value| {
+                let h = v["path"][0]["hash"].as_str().unwrap().to_string();
+                v["path"][0]["hash"] =
+                    format!("{}{}", if h.starts_with('0') { '1' } else { '0' }, &h[1..]).into();
+            }),
+            66,
+        ),
+        (
+            "wrong side",
+            Box::new(|v: &mut Value| {
+                let side = if v["path"][0]["side"] == "left" {
+                    "right"
+                } else {
+                    "left"
+                };
+                v["path"][0]["side"] = side.into();
+            }),
+            65,
+        ),
+        (
+            "wrong peak index",
+            Box::new(|v: &mut Value| {
+                v["peak_index"] = (v["peak_index"].as_u64().unwrap() + 1).into()
+            }),
+            65,
+        ),
+        (
+            "other leaf",
+            Box::new(|v: &mut Value| v["leaf_index"] = 2.into()),
+            66,
+        ),
+    ];
+    for (name, mutate, code) in mutations {
+        std::fs::write(&proof, &original).unwrap();
+        edit_json(&proof, mutate);
+        let run = verify();
+        assert_eq!(run.code, code, "{name}: {run:#?}");
+        assert!(run.stderr.contains("FAIL"), "{name}: {}", run.stderr);
+    }
+}
+
+#[test]
+fn a_fork_without_resolution_fails_verify_with_the_fork_class() {
+    let c = Chain::new();
+    c.append(3);
+    // A second receipt at sequence 2 on the same prev_root, written by another tool.
+    let r2: Value = serde_json::from_str(
+        &std::fs::read_to_string(c.file("state/receipts/receipt.2.json")).unwrap(),
+    )
+    .unwrap();
+    let mut other = r2.clone();
+    other["timestamp"] = "2031-01-01T00:00:00Z".into();
+    other["proof"] = Value::Array(vec![]);
+    other.as_object_mut().unwrap().remove("next_root");
+    let next_root = msez::canon::rule_for("smart-asset-receipt")
+        .digest_json(&other)
+        .unwrap();
+    other["next_root"] = next_root.to_hex().into();
+    let path = c.file("state/receipts/receipt.2.other.json");
+    std::fs::write(&path, serde_json::to_vec_pretty(&other).unwrap()).unwrap();
+    c.dir
+        .run(&[
+            "vc",
+            "sign",
+            path.to_str().unwrap(),
+            "--key",
+            "zone-a.jwk",
+            "--out",
+            path.to_str().unwrap(),
+        ])
+        .ok();
+    let run = c.verify(&[]);
+    run.code(69);
+    assert!(
+        run.stderr.contains("fork detected at sequence 2"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn appending_on_a_stale_head_is_a_conflict_and_writes_nothing() {
+    let c = Chain::new();
+    c.append(2);
+    let run = c.dir.run(&[
+        "asset",
+        "state",
+        "receipt-init",
+        &c.module,
+        "--key",
+        "dev.jwk",
+        "--expect-head",
+        "genesis",
+    ]);
+    run.code(70);
+    // A held head lock (another appender) is a conflict too.
+    let lock = c
+        .dir
+        .join(&format!(".msez/refs/assets/{ASSET_ID}/core/head.lock"));
+    std::fs::write(&lock, "").unwrap();
+    c.dir
+        .run(&[
+            "asset",
+            "state",
+            "receipt-init",
+            &c.module,
+            "--key",
+            "dev.jwk",
+        ])
+        .code(70);
+    std::fs::remove_file(&lock).unwrap();
+    assert!(!c.file("state/receipts/receipt.2.json").exists());
+    c.verify(&[]).ok();
+}
+
+#[test]
+fn a_failing_pre_append_hook_appends_nothing() {
+    let c = Chain::new();
+    c.append(1);
+    let hook = c.dir.join(".msez/hooks/pre-append");
+    std::fs::write(&hook, "#!/bin/sh\necho \"frozen: $MSEZ_REF\" >&2\nexit 1\n").unwrap();
+    std::fs::set_permissions(&hook, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let run = c.dir.run(&[
+        "asset",
+        "state",
+        "receipt-init",
+        &c.module,
+        "--key",
+        "dev.jwk",
+    ]);
+    run.code(70);
+    assert!(
+        run.stderr.contains("frozen: refs/assets/"),
+        "{}",
+        run.stderr
+    );
+    assert!(!c.file("state/receipts/receipt.1.json").exists());
+    let log = c
+        .dir
+        .run(&["--json", "log", &format!("assets/{ASSET_ID}/core/head")])
+        .json();
+    assert_eq!(log["receipts"].as_array().unwrap().len(), 1);
+}
+
+#[test]
+fn log_walks_newest_first_and_cosign_adds_a_proof_file() {
+    let c = Chain::new();
+    c.append(4);
+    let log = c
+        .dir
+        .run(&["--json", "log", &format!("assets/{ASSET_ID}/core/head")])
+        .json();
+    let seqs: Vec<u64> = log["receipts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["sequence"].as_u64().unwrap())
+        .collect();
+    assert_eq!(seqs, vec![3, 2, 1, 0]);
+    std::fs::copy(
+        vectors().join("msez-fixtures/keys/zone-b.ed25519.jwk"),
+        c.dir.join("zone-b.jwk"),
+    )
+    .unwrap();
+    c.dir
+        .run(&[
+            "asset",
+            "state",
+            "cosign",
+            &c.module,
+            "--sequence",
+            "1",
+            "--key",
+            "zone-b.jwk",
+        ])
+        .ok();
+    let r1: Value = serde_json::from_str(
+        &std::fs::read_to_string(c.file("state/receipts/receipt.1.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(r1["proof"].as_array().unwrap().len(), 3);
+    let proof_files = walk(&c.dir.join(".msez/proofs"));
+    assert_eq!(proof_files.len(), 1);
+    c.verify(&[]).ok();
+    c.dir.run(&["fsck", "--strict"]).ok();
+}
+
+#[test]
+fn fsck_strict_names_a_changed_byte_inside_a_proof() {
+    let c = Chain::new();
+    c.append(2);
+    c.dir.run(&["fsck", "--strict"]).ok();
+    let obj = walk(&c.dir.join(".msez/objects/smart-asset-receipt"))
+        .into_iter()
+        .next()
+        .unwrap();
+    let text = std::fs::read_to_string(&obj).unwrap();
+    let at = text.find("\"jws\":\"").unwrap() + 7;
+    let mut bytes = text.into_bytes();
+    bytes[at] = if bytes[at] == b'A' { b'B' } else { b'A' };
+    std::fs::set_permissions(&obj, std::os::unix::fs::PermissionsExt::from_mode(0o644)).unwrap();
+    std::fs::write(&obj, bytes).unwrap();
+    c.dir.run(&["fsck"]).ok();
+    let run = c.dir.run(&["--json", "fsck", "--strict"]);
+    run.code(67);
+    assert!(
+        run.json()["problems"][0]["object"]
+            .as_str()
+            .unwrap()
+            .starts_with("smart-asset-receipt:")
+    );
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            if e.path().is_dir() {
+                stack.push(e.path())
+            } else {
+                out.push(e.path())
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn quickstart_runs_the_operator_flow() {
+    let dir = Dir::new();
+    let run = dir.run(&["--json", "quickstart", "demo", "--receipts", "5"]);
+    let s = run.json();
+    assert_eq!(run.code, 0, "{s}");
+    assert_eq!(s["receipts"], 5);
+    assert_eq!(s["verify"], "ASSET STATE VERIFY OK");
+    let demo = dir.join("demo");
+    let again = Command::new(crate::util::bin())
+        .args(["-C", demo.to_str().unwrap(), "fsck", "--strict"])
+        .output()
+        .unwrap();
+    assert!(again.status.success());
+    // A second quickstart into the same folder refuses to clobber it.
+    dir.run(&["quickstart", "demo"]).code(64);
+}
