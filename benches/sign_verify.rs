@@ -68,7 +68,11 @@ fn bench(c: &mut Criterion) {
         })
     });
     g.bench_function("batch_strict", |b| {
-        b.iter(|| batch::verify_strict_all(black_box(&items)))
+        b.iter(|| {
+            batch::verify_strict_many_batched(black_box(&items))
+                .into_iter()
+                .all(|ok| ok)
+        })
     });
     g.bench_function("dalek_verify_batch_unchecked", |b| {
         let msgs: Vec<&[u8]> = inputs.iter().map(Vec::as_slice).collect();

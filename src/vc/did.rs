@@ -13,10 +13,38 @@ pub const PREFIX: &str = "did:key:z";
 const ED25519_PUB: [u8; 2] = [0xED, 0x01];
 
 /// A did:key naming one Ed25519 public key, without any `#fragment`; valid once built.
-#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Clone)]
 pub struct Did {
     text: String,
-    key: [u8; 32],
+    // Kept decompressed: decompression is a field inversion, a fifth of a verification.
+    key: VerifyingKey,
+}
+
+// The text determines the key, so identity and order are the text's.
+impl PartialEq for Did {
+    fn eq(&self, other: &Self) -> bool {
+        self.text == other.text
+    }
+}
+
+impl Eq for Did {}
+
+impl std::hash::Hash for Did {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.text.hash(state);
+    }
+}
+
+impl PartialOrd for Did {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Did {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.text.cmp(&other.text)
+    }
 }
 
 impl Did {
@@ -27,7 +55,7 @@ impl Did {
         bytes.extend_from_slice(key.as_bytes());
         Did {
             text: format!("{PREFIX}{}", bs58::encode(bytes).into_string()),
-            key: key.to_bytes(),
+            key: *key,
         }
     }
 
@@ -55,7 +83,8 @@ impl Did {
         let key: [u8; 32] = key
             .try_into()
             .map_err(|_| bad("the Ed25519 key is not 32 bytes"))?;
-        VerifyingKey::from_bytes(&key).map_err(|_| bad("the key is not a point on Ed25519"))?;
+        let key =
+            VerifyingKey::from_bytes(&key).map_err(|_| bad("the key is not a point on Ed25519"))?;
         Ok(Did {
             text: base.to_string(),
             key,
@@ -69,12 +98,12 @@ impl Did {
 
     /// The raw 32-byte public key.
     pub fn key_bytes(&self) -> &[u8; 32] {
-        &self.key
+        self.key.as_bytes()
     }
 
     /// The public key, ready to verify with.
     pub fn verifying_key(&self) -> VerifyingKey {
-        VerifyingKey::from_bytes(&self.key).expect("checked to decompress when the Did was built")
+        self.key
     }
 
     /// The default verificationMethod of this key, `<did>#key-1`.

@@ -217,6 +217,11 @@ impl KeyPair {
                 Error::io("writing key file", path, e.error)
             }
         })?;
+        // The rename is durable only once the directory entry is.
+        #[cfg(unix)]
+        std::fs::File::open(dir)
+            .and_then(|d| d.sync_all())
+            .map_err(|e| Error::io("syncing directory", dir, e))?;
         Ok(())
     }
 }
