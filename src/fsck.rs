@@ -118,6 +118,9 @@ pub fn fsck(
         check_object(repo, &id, opts, &checksums, &mut report);
     }
     check_refs(repo, &mut report)?;
+    if !opts.connectivity_only {
+        check_chains(repo, &mut report)?;
+    }
     sweep_temp(repo, opts.grace, &mut report)?;
     Ok(report)
 }
@@ -279,6 +282,110 @@ pub fn ref_target_exists(
         }
     }
     Ok(false)
+}
+
+/// Walks every chain from its head ref through `.msez`: receipts must link down to sequence 0,
+/// and the chain's MMR state and node files must match the chain (they are derived data, so a
+/// mismatch is repaired by the next write to the chain, which rebuilds them).
+fn check_chains(repo: &Repo, report: &mut Report) -> Result<(), odb::Error> {
+    use crate::chain::store::{ChainKey, ChainStore, History};
+    let problem = |code: &'static str, class: Class, message: String, object: String| Finding {
+        class,
+        code,
+        message,
+        detail: Detail::object(object),
+    };
+    for (name, head) in repo.refs()? {
+        let Some(key) = ChainKey::from_head_ref(&name) else {
+            continue;
+        };
+        let mut next_roots = Vec::new();
+        let mut expected_seq: Option<u64> = None;
+        let mut broken = false;
+        for item in History::new(repo, key.kind, Some(head)) {
+            match item {
+                Ok(v) => {
+                    let seq = v
+                        .get("sequence")
+                        .and_then(canon::Value::as_u64)
+                        .unwrap_or(u64::MAX);
+                    if expected_seq.is_some_and(|e| e != seq) {
+                        report.problems.push(problem(
+                            "digest.chain_link",
+                            Class::Digest,
+                            format!(
+                                "chain {}: receipt at sequence {seq} where {} was expected",
+                                key.path(),
+                                expected_seq.unwrap_or(0)
+                            ),
+                            name.to_string(),
+                        ));
+                        broken = true;
+                        break;
+                    }
+                    expected_seq = seq.checked_sub(1);
+                    next_roots.push(
+                        canon::Digest::parse_loose(
+                            v.get("next_root")
+                                .and_then(canon::Value::as_str)
+                                .unwrap_or_default(),
+                        )
+                        .unwrap_or(canon::Digest([0; 32])),
+                    );
+                }
+                Err(e) => {
+                    let mut f = Finding::from_error(&e);
+                    f.message = format!("chain {}: {}", key.path(), f.message);
+                    report.problems.push(f);
+                    broken = true;
+                    break;
+                }
+            }
+        }
+        if broken {
+            continue;
+        }
+        next_roots.reverse();
+        let want = crate::mmr::mmr_root_from_next_roots(&next_roots).ok();
+        let store = match ChainStore::inspect(repo, &key) {
+            Ok(Some(store)) => store,
+            Ok(None) => continue,
+            Err(e) => {
+                report.problems.push(Finding::from_error(&e));
+                continue;
+            }
+        };
+        let st = store.state();
+        let from_nodes = store.root().ok();
+        // Every stored node, not just the peaks: a damaged inner node breaks proofs, not roots.
+        let mem = crate::mmr::MemStore::from_next_roots(&next_roots);
+        let size = next_roots.len() as u64;
+        let nodes_ok = (0..64u32).take_while(|l| size >> l > 0).all(|l| {
+            (0..size >> l).all(|i| {
+                let id = crate::mmr::NodeId::new(l, i);
+                crate::mmr::NodeReader::node(&store, id).ok()
+                    == crate::mmr::NodeReader::node(&mem, id).ok()
+            })
+        });
+        let ok = nodes_ok
+            && st.head == Some(head)
+            && st.size == size
+            && want
+                .as_ref()
+                .is_some_and(|w| Some(w) == from_nodes.as_ref() && w.peaks == st.peaks);
+        if !ok {
+            report.problems.push(Finding {
+                class: Class::Digest,
+                code: "digest.mmr_state",
+                message: format!("chain {}: .msez/mmr state does not match the chain (derived data; the next write to the chain rebuilds it)", key.path()),
+                detail: Detail::object(name.to_string()).mismatch(
+                    format!("size {} root {}", next_roots.len(), want.map(|w| w.root.to_hex()).unwrap_or_default()),
+                    format!("size {} root {}", st.size, from_nodes.map(|r| r.root.to_hex()).unwrap_or_default()),
+                ),
+            });
+        }
+    }
+    Ok(())
 }
 
 fn sweep_temp(repo: &Repo, grace: Duration, report: &mut Report) -> Result<(), odb::Error> {

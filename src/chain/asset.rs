@@ -275,7 +275,13 @@ pub fn prove(
         let store = ChainStore::open(repo, &key, genesis_root).map_err(|e| vec![e])?;
         if store.state().head.is_some() {
             let next_root = receipt_at(repo, &store, sequence).map_err(|e| vec![e])?;
-            return store.prove(sequence, &next_root).map_err(|e| vec![e]);
+            // A proof that fails its own check means damaged node files: rebuild them once.
+            return match store.prove(sequence, &next_root) {
+                Ok(p) => Ok(p),
+                Err(_) => ChainStore::rebuilt(repo, &key, genesis_root)
+                    .and_then(|s| s.prove(sequence, &next_root))
+                    .map_err(|e| vec![e]),
+            };
         }
     }
     let result = verify(module, purpose, opts)?;

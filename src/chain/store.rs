@@ -38,6 +38,23 @@ pub struct ChainKey {
 }
 
 impl ChainKey {
+    /// The chain a head ref names (`refs/assets/<id>/<purpose>/head`, `refs/corridors/<id>/head`).
+    pub fn from_head_ref(name: &RefName) -> Option<ChainKey> {
+        match name.as_str().split('/').collect::<Vec<_>>().as_slice() {
+            ["refs", "assets", id, purpose, "head"] => Some(ChainKey {
+                kind: Kind::Asset,
+                owner: id.to_string(),
+                purpose: Some(purpose.to_string()),
+            }),
+            ["refs", "corridors", id, "head"] => Some(ChainKey {
+                kind: Kind::Corridor,
+                owner: id.to_string(),
+                purpose: None,
+            }),
+            _ => None,
+        }
+    }
+
     /// An asset chain.
     pub fn asset(asset_id: &Digest, purpose: &str) -> ChainKey {
         ChainKey {
@@ -128,12 +145,49 @@ impl ChainStore {
         let saved = read_state(&dir)?;
         let mut store = match saved {
             Some(state) if state.head == head && state.genesis_root == genesis_root => {
-                ChainStore::load(dir, key, state)?
+                let store = ChainStore::load(dir.clone(), key, state)?;
+                // Peak nodes are O(log n) reads: a store whose files disagree with its own state
+                // (a damaged or foreign file) is rebuilt rather than trusted.
+                if store.peaks_match() {
+                    store
+                } else {
+                    ChainStore::rebuild(repo, dir, key, genesis_root, head)?
+                }
             }
             _ => ChainStore::rebuild(repo, dir, key, genesis_root, head)?,
         };
         store.truncate_to_size()?;
         Ok(store)
+    }
+
+    /// Discards the node files and state of `key` and rebuilds them from `.msez`.
+    pub fn rebuilt(repo: &Repo, key: &ChainKey, genesis_root: Digest) -> Result<ChainStore, Error> {
+        let dir = repo.dir().join("mmr").join(key.path());
+        let head = repo.read_ref(&key.head_ref()?)?;
+        ChainStore::rebuild(repo, dir, key, genesis_root, head)
+    }
+
+    /// Opens an existing store without creating, truncating or rebuilding anything (fsck).
+    pub fn inspect(repo: &Repo, key: &ChainKey) -> Result<Option<ChainStore>, Error> {
+        let dir = repo.dir().join("mmr").join(key.path());
+        let Some(state) = read_state(&dir)? else {
+            return Ok(None);
+        };
+        let append = AppendState::from_peaks(state.size, &state.peaks)?;
+        let mut levels = Vec::new();
+        for level in 0..64 {
+            match File::open(dir.join(level_name(level))) {
+                Ok(f) => levels.push(f),
+                Err(_) => break,
+            }
+        }
+        Ok(Some(ChainStore {
+            dir,
+            key: key.clone(),
+            state,
+            append,
+            levels,
+        }))
     }
 
     fn load(dir: PathBuf, key: &ChainKey, state: ChainState) -> Result<ChainStore, Error> {
@@ -247,6 +301,15 @@ impl ChainStore {
         Ok(())
     }
 
+    fn peaks_match(&self) -> bool {
+        let plan = mmr::peak_plan(self.state.size);
+        plan.len() == self.state.peaks.len()
+            && plan
+                .iter()
+                .zip(&self.state.peaks)
+                .all(|(id, p)| self.node(*id).ok() == Some(p.hash))
+    }
+
     /// The state kept beside the head.
     pub fn state(&self) -> &ChainState {
         &self.state
@@ -331,7 +394,10 @@ impl ChainStore {
                 size: self.state.size,
             });
         }
-        Ok(mmr::prove(self, self.state.size, leaf_index, next_root)?)
+        let proof = mmr::prove(self, self.state.size, leaf_index, next_root)?;
+        // A proof that does not verify means a damaged node file: refuse to hand it out.
+        proof.verify()?;
+        Ok(proof)
     }
 }
 
