@@ -284,7 +284,7 @@ impl Classify for Error {
             Error::CheckpointMismatch { .. } => "digest.checkpoint_mismatch",
             Error::BadInclusion { .. } => "digest.inclusion_proof",
             Error::NoValidProof { .. } => "signature.no_valid_proofs",
-            Error::Untrusted { .. } => "signature.untrusted_signer",
+            Error::Untrusted { .. } => "signature.untrusted",
             Error::Fork { .. } => "fork.detected",
             Error::ResolutionNotCandidate { .. } => "fork.resolution_not_candidate",
             Error::NoInitial => "missing.initial_receipt",
