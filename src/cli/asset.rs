@@ -24,7 +24,7 @@ pub enum Command {
     Module(ModuleCommand),
     /// Receipt chains of an asset module.
     #[command(subcommand)]
-    State(StateCommand),
+    State(Box<StateCommand>),
 }
 
 /// `msez asset module` subcommands.
@@ -172,7 +172,7 @@ pub fn run(command: Command, ctx: &Ctx) -> super::Result<ExitCode> {
             dir,
             trust_anchors,
         }) => module_init(&genesis, &purposes, &dir, trust_anchors, ctx),
-        Command::State(cmd) => state(cmd, ctx),
+        Command::State(cmd) => state(*cmd, ctx),
     }
 }
 
@@ -302,8 +302,8 @@ fn state(cmd: StateCommand, ctx: &Ctx) -> super::Result<ExitCode> {
             let base = Draft {
                 transition: Value::Null,
                 timestamp: timestamp(ts),
-                lawpack_digest_set: sets(&lawpack_digests).map_err(chain::Error::from)?,
-                ruleset_digest_set: sets(&ruleset_digests).map_err(chain::Error::from)?,
+                lawpack_digest_set: sets(&lawpack_digests)?,
+                ruleset_digest_set: sets(&ruleset_digests)?,
                 jurisdiction_scope,
                 harbor_ids,
                 harbor_quorum,

@@ -276,11 +276,8 @@ fn a_bad_signature_fails_with_the_signature_class() {
     edit_json(&c.file("state/receipts/receipt.2.json"), |v| {
         for p in v["proof"].as_array_mut().unwrap() {
             let jws = p["jws"].as_str().unwrap().to_string();
-            let flipped = if jws.starts_with('A') {
-                format!("B{}", &jws[1..])
-            } else {
-                format!("A{}", &jws[1..])
-            };
+            let first = if jws.starts_with('A') { 'B' } else { 'A' };
+            let flipped = format!("{first}{}", &jws[1..]);
             p["jws"] = flipped.into();
         }
     });
@@ -390,7 +387,8 @@ fn tampered_inclusion_proofs_fail() {
         ])
     };
     verify().ok();
-    let mutations: Vec<(&str, Box<dyn Fn(&mut Value)>, i32)> = vec![
+    type Mutation = Box<dyn Fn(&mut Value)>;
+    let mutations: Vec<(&str, Mutation, i32)> = vec![
         (
             "flipped hash",
             Box::new(|v: &mut Value| {
