@@ -2,5 +2,6 @@
 
 mod canon_vectors;
 mod chain;
+mod examples;
 mod odb;
 mod util;
