@@ -367,7 +367,12 @@ fn check_chains(repo: &Repo, report: &mut Report) -> Result<(), odb::Error> {
                     == crate::mmr::NodeReader::node(&mem, id).ok()
             })
         });
-        let ok = nodes_ok
+        let roots_ok = next_roots
+            .iter()
+            .enumerate()
+            .all(|(i, r)| store.next_root_at(i as u64).ok() == Some(*r));
+        let ok = roots_ok
+            && nodes_ok
             && st.head == Some(head)
             && st.size == size
             && want

@@ -274,7 +274,7 @@ pub fn prove(
         let key = ChainKey::asset(&module.asset_id, purpose);
         let store = ChainStore::open(repo, &key, genesis_root).map_err(|e| vec![e])?;
         if store.state().head.is_some() {
-            let next_root = receipt_at(repo, &store, sequence).map_err(|e| vec![e])?;
+            let next_root = store.next_root_at(sequence).map_err(|e| vec![e])?;
             // A proof that fails its own check means damaged node files: rebuild them once.
             return match store.prove(sequence, &next_root) {
                 Ok(p) => Ok(p),
@@ -295,26 +295,6 @@ pub fn prove(
         mmr::build_inclusion_proof(&result.next_roots, sequence).map_err(|e| vec![e.into()])?;
     debug_assert_eq!(proof.receipt_next_root, next_root);
     Ok(proof)
-}
-
-/// The next_root of the chain's receipt at `sequence`: walks back from the head through
-/// `.msez` only as far as needed (O(size − sequence) reads; the leaf check makes it exact).
-fn receipt_at(repo: &Repo, store: &ChainStore, sequence: u64) -> Result<Digest, Error> {
-    let size = store.state().size;
-    if sequence >= size {
-        return Err(Error::NoSuchSequence { sequence, size });
-    }
-    let rtype = ArtifactType::new(Kind::Asset.receipt_artifact()).expect("valid type");
-    let mut cursor = store.state().head.expect("a non-empty chain has a head");
-    for _ in 0..(size - 1 - sequence) {
-        let v = repo.read_json(&ObjectId::new(rtype.clone(), cursor))?;
-        cursor = Digest::parse_loose(
-            v.get("prev_root")
-                .and_then(Value::as_str)
-                .unwrap_or_default(),
-        )?;
-    }
-    Ok(cursor)
 }
 
 /// Adds a late signature to the receipt at `sequence`: a new proof file in `.msez`, and the

@@ -6,6 +6,7 @@
 //!   level-00 level-01 ...   32-byte node hashes; level L holds complete subtrees of 2^L leaves,
 //!                           node i at offset 32*i (append-only; bytes past the state's size
 //!                           are a crashed append and are truncated on open)
+//!   next-roots              32 bytes per receipt: the chain's next_roots in order (seq -> root)
 //!   state.json              {head, size, genesis_root, peaks, digest sets}, replaced atomically
 //! ```
 //! Write order: node files (fsync), state.json (atomic), then the head ref moves. The ref is
@@ -129,7 +130,11 @@ pub struct ChainStore {
     state: ChainState,
     append: AppendState,
     levels: Vec<File>,
+    roots: Option<File>,
 }
+
+/// The file of the chain's next_roots, 32 bytes each, in sequence order.
+const ROOTS: &str = "next-roots";
 
 fn level_name(level: usize) -> String {
     format!("level-{level:02}")
@@ -181,12 +186,14 @@ impl ChainStore {
                 Err(_) => break,
             }
         }
+        let roots = File::open(dir.join(ROOTS)).ok();
         Ok(Some(ChainStore {
             dir,
             key: key.clone(),
             state,
             append,
             levels,
+            roots,
         }))
     }
 
@@ -198,6 +205,7 @@ impl ChainStore {
             state,
             append,
             levels: Vec::new(),
+            roots: None,
         };
         store.open_levels()?;
         Ok(store)
@@ -258,6 +266,7 @@ impl ChainStore {
             state: Self::empty_state(genesis_root),
             append: AppendState::new(),
             levels: Vec::new(),
+            roots: None,
         };
         store.open_levels()?;
         for r in &receipts {
@@ -269,6 +278,15 @@ impl ChainStore {
 
     fn open_levels(&mut self) -> Result<(), Error> {
         self.levels.clear();
+        let path = self.dir.join(ROOTS);
+        self.roots = Some(
+            OpenOptions::new()
+                .create(true)
+                .read(true)
+                .append(true)
+                .open(&path)
+                .map_err(|e| Error::io("opening", &path, e))?,
+        );
         for level in 0..64 {
             let path = self.dir.join(level_name(level));
             if level > 0 && !path.exists() && (self.state.size >> level) == 0 {
@@ -287,6 +305,16 @@ impl ChainStore {
 
     /// Drops node bytes beyond what the saved size accounts for (a crashed append).
     fn truncate_to_size(&mut self) -> Result<(), Error> {
+        if let Some(f) = &self.roots {
+            let len = f
+                .metadata()
+                .map_err(|e| Error::io("reading", &self.dir, e))?
+                .len();
+            if len > self.state.size * 32 {
+                f.set_len(self.state.size * 32)
+                    .map_err(|e| Error::io("truncating", self.dir.join(ROOTS), e))?;
+            }
+        }
         for (level, f) in self.levels.iter().enumerate() {
             let want = (self.state.size >> level) * 32;
             let len = f
@@ -339,6 +367,10 @@ impl ChainStore {
         }
         union_into(&mut self.state.lawpack_digest_set, lawpacks);
         union_into(&mut self.state.ruleset_digest_set, rulesets);
+        if let Some(f) = &mut self.roots {
+            f.write_all(next_root.as_bytes())
+                .map_err(|e| Error::io("appending to", self.dir.join(ROOTS), e))?;
+        }
         for (id, hash) in self.append.append(mmr::leaf_hash(&next_root)) {
             self.write_node(id, &hash)?;
         }
@@ -372,6 +404,10 @@ impl ChainStore {
 
     /// Makes appended nodes durable and replaces state.json (call before moving the head ref).
     pub fn save(&mut self) -> Result<(), Error> {
+        if let Some(f) = &self.roots {
+            f.sync_data()
+                .map_err(|e| Error::io("syncing", self.dir.join(ROOTS), e))?;
+        }
         for (level, f) in self.levels.iter().enumerate() {
             f.sync_data()
                 .map_err(|e| Error::io("syncing", self.dir.join(level_name(level)), e))?;
@@ -379,6 +415,27 @@ impl ChainStore {
         let mut text = serde_json::to_vec_pretty(&self.state).expect("chain state serializes");
         text.push(b'\n');
         super::module::write_file(&self.dir.join("state.json"), &text)
+    }
+
+    /// The next_root of the receipt at `sequence` (one 32-byte read).
+    pub fn next_root_at(&self, sequence: u64) -> Result<Digest, Error> {
+        if sequence >= self.state.size {
+            return Err(Error::NoSuchSequence {
+                sequence,
+                size: self.state.size,
+            });
+        }
+        let mut buf = [0u8; 32];
+        let f = self.roots.as_ref().ok_or_else(|| {
+            Error::io(
+                "reading",
+                self.dir.join(ROOTS),
+                std::io::ErrorKind::NotFound.into(),
+            )
+        })?;
+        f.read_exact_at(&mut buf, sequence * 32)
+            .map_err(|e| Error::io("reading", self.dir.join(ROOTS), e))?;
+        Ok(Digest(buf))
     }
 
     /// The MMR root and peaks of the whole chain.

@@ -12,7 +12,10 @@ fn files(root: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
             if p.is_dir() {
                 stack.push(p);
             } else {
-                out.insert(p.strip_prefix(root).unwrap().to_path_buf(), std::fs::read(&p).unwrap());
+                out.insert(
+                    p.strip_prefix(root).unwrap().to_path_buf(),
+                    std::fs::read(&p).unwrap(),
+                );
             }
         }
     }
@@ -31,13 +34,27 @@ fn the_smart_asset_module_example_is_reproduced_byte_for_byte() {
         .env_remove("SOURCE_DATE_EPOCH")
         .output()
         .unwrap();
-    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
     let stdout = String::from_utf8_lossy(&run.stdout);
-    assert!(stdout.contains("ASSET STATE VERIFY OK") && stdout.matches("OK\n").count() >= 4, "{stdout}");
+    assert!(
+        stdout.contains("ASSET STATE VERIFY OK") && stdout.matches("OK\n").count() >= 4,
+        "{stdout}"
+    );
     let committed = files(&root.join("examples/smart-asset-module"));
     let fresh = files(&out);
-    assert_eq!(committed.keys().collect::<Vec<_>>(), fresh.keys().collect::<Vec<_>>());
+    assert_eq!(
+        committed.keys().collect::<Vec<_>>(),
+        fresh.keys().collect::<Vec<_>>()
+    );
     for (name, bytes) in &committed {
-        assert!(fresh[name] == *bytes, "examples/smart-asset-module/{} is stale: rerun examples/smart-asset-module.sh", name.display());
+        assert!(
+            fresh[name] == *bytes,
+            "examples/smart-asset-module/{} is stale: rerun examples/smart-asset-module.sh",
+            name.display()
+        );
     }
 }
