@@ -18,7 +18,7 @@ use crate::vc::{self, KeyPair};
 use super::checkpoint::{self, Summary};
 use super::genesis;
 use super::inclusion;
-use super::module::AssetModule;
+use super::module::{AssetModule, pretty};
 use super::receipt::{self, Draft};
 use super::store::{ChainKey, ChainStore};
 use super::verify::{self, ChainResult};
@@ -42,38 +42,10 @@ pub struct Appended {
 /// The file name of a receipt: `receipt.<seq>.json`, or with a next_root prefix when another
 /// receipt already holds that name (a fork branch).
 pub fn receipt_file(dir: &std::path::Path, sequence: u64, next_root: &Digest) -> PathBuf {
-    let plain = dir.join(format!("receipt.{sequence}.json"));
-    if !plain.exists() {
-        return plain;
-    }
-    let same = std::fs::read(&plain)
-        .ok()
-        .and_then(|b| crate::canon::parse(&b).ok())
-        .and_then(|v| receipt::next_root(&v).ok())
-        == Some(*next_root);
-    if same {
-        plain
-    } else {
-        dir.join(format!(
-            "receipt.{sequence}.{}.json",
-            &next_root.to_hex()[..16]
-        ))
-    }
+    super::module::receipt_file(dir, "receipt", sequence, next_root)
 }
 
-fn pretty(value: &Value) -> Vec<u8> {
-    let mut text = serde_json::to_vec_pretty(value).expect("JSON values serialize");
-    text.push(b'\n');
-    text
-}
-
-/// Signs `value` with every key (appending to its proof list).
-pub fn sign_all(value: &mut Value, keys: &[KeyPair]) -> Result<(), Error> {
-    for key in keys {
-        vc::add_proof(value, key)?;
-    }
-    Ok(())
-}
+pub use super::module::sign_all;
 
 /// Appends receipts built from `drafts` to the chain of `purpose`, as one transaction.
 ///
@@ -274,7 +246,7 @@ pub fn prove(
         let key = ChainKey::asset(&module.asset_id, purpose);
         let store = ChainStore::open(repo, &key, genesis_root).map_err(|e| vec![e])?;
         if store.state().head.is_some() {
-            let next_root = receipt_at(repo, &store, sequence).map_err(|e| vec![e])?;
+            let next_root = store.next_root_at(repo, sequence).map_err(|e| vec![e])?;
             return store.prove(sequence, &next_root).map_err(|e| vec![e]);
         }
     }
@@ -289,26 +261,6 @@ pub fn prove(
         mmr::build_inclusion_proof(&result.next_roots, sequence).map_err(|e| vec![e.into()])?;
     debug_assert_eq!(proof.receipt_next_root, next_root);
     Ok(proof)
-}
-
-/// The next_root of the chain's receipt at `sequence`: walks back from the head through
-/// `.msez` only as far as needed (O(size − sequence) reads; the leaf check makes it exact).
-fn receipt_at(repo: &Repo, store: &ChainStore, sequence: u64) -> Result<Digest, Error> {
-    let size = store.state().size;
-    if sequence >= size {
-        return Err(Error::NoSuchSequence { sequence, size });
-    }
-    let rtype = ArtifactType::new(Kind::Asset.receipt_artifact()).expect("valid type");
-    let mut cursor = store.state().head.expect("a non-empty chain has a head");
-    for _ in 0..(size - 1 - sequence) {
-        let v = repo.read_json(&ObjectId::new(rtype.clone(), cursor))?;
-        cursor = Digest::parse_loose(
-            v.get("prev_root")
-                .and_then(Value::as_str)
-                .unwrap_or_default(),
-        )?;
-    }
-    Ok(cursor)
 }
 
 /// Adds a late signature to the receipt at `sequence`: a new proof file in `.msez`, and the

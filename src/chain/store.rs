@@ -318,6 +318,26 @@ impl ChainStore {
         super::module::write_file(&self.dir.join("state.json"), &text)
     }
 
+    /// The next_root of the chain's receipt at `sequence`: walks back from the head through
+    /// `.msez` only as far as needed (O(size − sequence) reads; the leaf check makes it exact).
+    pub fn next_root_at(&self, repo: &Repo, sequence: u64) -> Result<Digest, Error> {
+        let size = self.state.size;
+        if sequence >= size {
+            return Err(Error::NoSuchSequence { sequence, size });
+        }
+        let rtype = ArtifactType::new(self.key.kind.receipt_artifact()).expect("valid type");
+        let mut cursor = self.state.head.expect("a non-empty chain has a head");
+        for _ in 0..(size - 1 - sequence) {
+            let v = repo.read_json(&ObjectId::new(rtype.clone(), cursor))?;
+            cursor = Digest::parse_loose(
+                v.get("prev_root")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default(),
+            )?;
+        }
+        Ok(cursor)
+    }
+
     /// The MMR root and peaks of the whole chain.
     pub fn root(&self) -> Result<mmr::MmrRoot, Error> {
         Ok(mmr::MmrRoot::read(self, self.state.size)?)
