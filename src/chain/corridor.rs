@@ -437,16 +437,18 @@ impl CorridorModule {
         CorridorModule::open(&dir, parent)
     }
 
-    /// Opens a module directory, or a bare corridor id looked up under `<base>/modules/corridors/`.
+    /// Opens a module directory (relative paths against `base`), or a bare corridor id looked
+    /// up under `<base>/modules/corridors/`.
     pub fn open(arg: &Path, base: &Path) -> Result<CorridorModule, Error> {
-        let dir = if arg.join("corridor.yaml").is_file() {
-            arg.to_path_buf()
+        let given = base.join(arg);
+        let dir = if given.join("corridor.yaml").is_file() {
+            given
         } else {
             let by_id = base.join(CORRIDORS_DIR).join(arg);
-            if by_id.join("corridor.yaml").is_file() {
+            if arg.is_relative() && by_id.join("corridor.yaml").is_file() {
                 by_id
             } else {
-                arg.to_path_buf()
+                given
             }
         };
         let path = dir.join("corridor.yaml");

@@ -3,6 +3,7 @@
 mod artifact;
 mod asset;
 mod canon;
+mod corridor;
 mod key;
 mod mmr;
 mod output;
@@ -68,6 +69,9 @@ pub enum Command {
     /// Smart assets: module layout and receipt chains.
     #[command(subcommand)]
     Asset(asset::Command),
+    /// Corridors: module layout and receipt chains.
+    #[command(subcommand)]
+    Corridor(corridor::Command),
     /// Ed25519 keys.
     #[command(subcommand)]
     Key(key::Command),
@@ -135,6 +139,7 @@ pub fn main() -> ExitCode {
         Command::Reflog(a) => repo::reflog(a, &ctx),
         Command::Fsck(a) => repo::fsck(a, &ctx),
         Command::Asset(c) => asset::run(c, &ctx),
+        Command::Corridor(c) => corridor::run(c, &ctx),
         Command::Key(c) => key::run(c, &ctx),
         Command::Vc(c) => vc::run(c, &ctx),
         Command::Mmr(c) => mmr::run(c, &ctx),
