@@ -1,5 +1,6 @@
 //! Integration tests: the real `msez` binary against real files, in temp repositories.
 
 mod canon_vectors;
+mod corridor;
 mod odb;
 mod util;
