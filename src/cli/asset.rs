@@ -18,6 +18,8 @@ use super::{Ctx, written};
 
 /// `msez asset` subcommands.
 #[derive(Debug, Subcommand)]
+// Parsed once per process: boxing would buy nothing.
+#[allow(clippy::large_enum_variant)]
 pub enum Command {
     /// Asset module layout.
     #[command(subcommand)]
@@ -304,8 +306,8 @@ fn state(cmd: StateCommand, ctx: &Ctx) -> super::Result<ExitCode> {
             let base = Draft {
                 transition: Value::Null,
                 timestamp: timestamp(ts),
-                lawpack_digest_set: sets(&lawpack_digests).map_err(chain::Error::from)?,
-                ruleset_digest_set: sets(&ruleset_digests).map_err(chain::Error::from)?,
+                lawpack_digest_set: sets(&lawpack_digests)?,
+                ruleset_digest_set: sets(&ruleset_digests)?,
                 jurisdiction_scope,
                 harbor_ids,
                 harbor_quorum,

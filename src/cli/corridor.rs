@@ -20,6 +20,8 @@ use super::{Ctx, written};
 
 /// `msez corridor` subcommands.
 #[derive(Debug, Subcommand)]
+// Parsed once per process: boxing would buy nothing.
+#[allow(clippy::large_enum_variant)]
 pub enum Command {
     /// Corridor module layout.
     #[command(subcommand)]
