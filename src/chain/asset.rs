@@ -18,7 +18,7 @@ use crate::vc::{self, KeyPair};
 use super::checkpoint::{self, Summary};
 use super::genesis;
 use super::inclusion;
-use super::module::AssetModule;
+use super::module::{AssetModule, pretty};
 use super::receipt::{self, Draft};
 use super::store::{ChainKey, ChainStore};
 use super::verify::{self, ChainResult};
@@ -42,38 +42,10 @@ pub struct Appended {
 /// The file name of a receipt: `receipt.<seq>.json`, or with a next_root prefix when another
 /// receipt already holds that name (a fork branch).
 pub fn receipt_file(dir: &std::path::Path, sequence: u64, next_root: &Digest) -> PathBuf {
-    let plain = dir.join(format!("receipt.{sequence}.json"));
-    if !plain.exists() {
-        return plain;
-    }
-    let same = std::fs::read(&plain)
-        .ok()
-        .and_then(|b| crate::canon::parse(&b).ok())
-        .and_then(|v| receipt::next_root(&v).ok())
-        == Some(*next_root);
-    if same {
-        plain
-    } else {
-        dir.join(format!(
-            "receipt.{sequence}.{}.json",
-            &next_root.to_hex()[..16]
-        ))
-    }
+    super::module::receipt_file(dir, "receipt", sequence, next_root)
 }
 
-fn pretty(value: &Value) -> Vec<u8> {
-    let mut text = serde_json::to_vec_pretty(value).expect("JSON values serialize");
-    text.push(b'\n');
-    text
-}
-
-/// Signs `value` with every key (appending to its proof list).
-pub fn sign_all(value: &mut Value, keys: &[KeyPair]) -> Result<(), Error> {
-    for key in keys {
-        vc::add_proof(value, key)?;
-    }
-    Ok(())
-}
+pub use super::module::sign_all;
 
 /// Appends receipts built from `drafts` to the chain of `purpose`, as one transaction.
 ///

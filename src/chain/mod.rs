@@ -12,6 +12,7 @@
 
 pub mod asset;
 pub mod checkpoint;
+pub mod corridor;
 pub mod envelope;
 pub mod genesis;
 pub mod inclusion;

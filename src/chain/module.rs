@@ -122,7 +122,7 @@ impl AssetModule {
         let dir = if arg.join("asset.yaml").is_file() {
             arg.to_path_buf()
         } else {
-            let by_id = base.join(ASSETS_DIR).join(arg);
+            let by_id = base.join(ASSETS_DIR).join(arg.file_name().unwrap_or_default());
             if by_id.join("asset.yaml").is_file() {
                 by_id
             } else {
@@ -243,5 +243,49 @@ pub fn write_file(path: &Path, bytes: &[u8]) -> Result<(), Error> {
         .map_err(|e| Error::io("syncing", path, e))?;
     tmp.persist(path)
         .map_err(|e| Error::io("writing", path, e.error))?;
+    Ok(())
+}
+
+/// A receipt file name, `<stem>.<seq>.json`, or `<stem>.<seq>.<16 hex of next_root>.json` when
+/// another receipt already holds the plain name (a fork branch).
+pub fn receipt_file(dir: &Path, stem: &str, sequence: u64, next_root: &Digest) -> PathBuf {
+    let plain = dir.join(format!("{stem}.{sequence}.json"));
+    if !plain.exists() {
+        return plain;
+    }
+    let same = std::fs::read(&plain)
+        .ok()
+        .and_then(|b| crate::canon::parse(&b).ok())
+        .and_then(|v| super::receipt::next_root(&v).ok())
+        == Some(*next_root);
+    if same {
+        plain
+    } else {
+        dir.join(format!(
+            "{stem}.{sequence}.{}.json",
+            &next_root.to_hex()[..16]
+        ))
+    }
+}
+
+/// Pretty JSON + LF (the reference's `indent=2` files).
+pub fn pretty(value: &Value) -> Vec<u8> {
+    let mut text = serde_json::to_vec_pretty(value).expect("JSON values serialize");
+    text.push(b'\n');
+    text
+}
+
+/// Canonical JSON + LF (the reference's corridor files).
+pub fn canonical_line(value: &Value) -> Result<Vec<u8>, Error> {
+    let mut bytes = crate::canon::to_bytes(value)?;
+    bytes.push(b'\n');
+    Ok(bytes)
+}
+
+/// Signs `value` with every key (appending to its proof list).
+pub fn sign_all(value: &mut Value, keys: &[crate::vc::KeyPair]) -> Result<(), Error> {
+    for key in keys {
+        crate::vc::add_proof(value, key)?;
+    }
     Ok(())
 }

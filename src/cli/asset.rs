@@ -18,6 +18,8 @@ use super::{Ctx, written};
 
 /// `msez asset` subcommands.
 #[derive(Debug, Subcommand)]
+// Parsed once per process: boxing would buy nothing.
+#[allow(clippy::large_enum_variant)]
 pub enum Command {
     /// Asset module layout.
     #[command(subcommand)]
@@ -216,7 +218,8 @@ pub fn read_json(path: &Path) -> super::Result<Value> {
     })
 }
 
-fn load_keys(paths: &[PathBuf], ctx: &Ctx) -> super::Result<Vec<KeyPair>> {
+/// Loads every `--key` JWK.
+pub(super) fn load_keys(paths: &[PathBuf], ctx: &Ctx) -> super::Result<Vec<KeyPair>> {
     paths
         .iter()
         .map(|p| KeyPair::load(&ctx.path(p)).map_err(msez::Error::from))
@@ -251,12 +254,13 @@ fn open(chain: &ChainArgs, ctx: &Ctx) -> super::Result<Opened> {
     })
 }
 
-fn timestamp(given: Option<String>) -> String {
+/// The given timestamp, or now (SOURCE_DATE_EPOCH overrides the clock).
+pub(super) fn timestamp(given: Option<String>) -> String {
     given.unwrap_or_else(msez::vc::proof::now_utc)
 }
 
 /// The first of several verify errors, as the command's error (all are printed first).
-fn fail(errors: Vec<chain::Error>, ctx: &Ctx) -> msez::Error {
+pub(super) fn fail(errors: Vec<chain::Error>, ctx: &Ctx) -> msez::Error {
     if errors.len() > 1 && !ctx.out.json {
         for e in &errors[1..] {
             eprintln!("msez: also: {e}");
@@ -531,7 +535,8 @@ fn report_verify(
     }
 }
 
-fn read_lines(path: &Path) -> super::Result<Vec<Value>> {
+/// Reads a JSON-lines file (blank lines skipped).
+pub(super) fn read_lines(path: &Path) -> super::Result<Vec<Value>> {
     let text = std::fs::read_to_string(path).map_err(|e| msez::Error::io("reading", path, e))?;
     text.lines()
         .enumerate()
@@ -549,7 +554,7 @@ fn read_lines(path: &Path) -> super::Result<Vec<Value>> {
 }
 
 /// The checkpoint in `dir` covering exactly `size` receipts, else the newest one.
-fn newest_checkpoint(dir: &Path, size: u64) -> super::Result<Option<PathBuf>> {
+pub(super) fn newest_checkpoint(dir: &Path, size: u64) -> super::Result<Option<PathBuf>> {
     let files = chain::receipt::json_files(dir)?;
     let exact = dir.join(format!("checkpoint.{size}.json"));
     if files.contains(&exact) {
@@ -565,7 +570,8 @@ fn newest_checkpoint(dir: &Path, size: u64) -> super::Result<Option<PathBuf>> {
     Ok(files.into_iter().filter(|p| count(p) == size).max())
 }
 
-fn relative(path: &Path, base: &Path) -> String {
+/// `path` relative to `base` when inside it, for `uri` fields.
+pub(super) fn relative(path: &Path, base: &Path) -> String {
     path.strip_prefix(base)
         .unwrap_or(path)
         .display()

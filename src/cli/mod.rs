@@ -3,6 +3,7 @@
 mod artifact;
 pub mod asset;
 mod canon;
+mod corridor;
 mod key;
 mod mmr;
 mod output;
@@ -75,6 +76,9 @@ pub enum Command {
     /// Smart assets: module layout and receipt chains.
     #[command(subcommand)]
     Asset(asset::Command),
+    /// Corridors: module layout and receipt chains.
+    #[command(subcommand)]
+    Corridor(corridor::Command),
     /// Ed25519 keys.
     #[command(subcommand)]
     Key(key::Command),
@@ -145,6 +149,7 @@ pub fn main() -> ExitCode {
         Command::Add(a) => worktree::add(a, &ctx),
         Command::Fsck(a) => repo::fsck(a, &ctx),
         Command::Asset(c) => asset::run(c, &ctx),
+        Command::Corridor(c) => corridor::run(c, &ctx),
         Command::Key(c) => key::run(c, &ctx),
         Command::Vc(c) => vc::run(c, &ctx),
         Command::Mmr(c) => mmr::run(c, &ctx),

@@ -2,6 +2,7 @@
 
 mod canon_vectors;
 mod chain;
+mod corridor;
 mod examples;
 mod odb;
 mod util;
