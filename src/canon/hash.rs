@@ -8,7 +8,7 @@ use sha2::Digest as _;
 use super::Error;
 
 /// A SHA-256 digest; shown and parsed as 64 lowercase hex characters.
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Digest(pub [u8; 32]);
 
 impl Digest {

@@ -125,7 +125,7 @@ pub fn verify(
 ) -> Result<ChainResult, Vec<Error>> {
     let genesis_root =
         genesis::asset_genesis_root(&module.asset_id, purpose).map_err(|e| vec![e])?;
-    let files = receipt::json_files(&module.receipts_dir(purpose)).map_err(|e| vec![e])?;
+    let files = receipt::FileList::scan(&module.receipts_dir(purpose)).map_err(|e| vec![e])?;
     verify::verify(
         Kind::Asset,
         &module.asset_id.to_hex(),
@@ -280,16 +280,12 @@ pub fn cosign(
     opts: &verify::Options,
 ) -> Result<(PathBuf, usize), Vec<Error>> {
     let result = verify(module, purpose, opts)?;
-    let path = result
-        .paths
-        .get(sequence as usize)
-        .cloned()
-        .ok_or_else(|| {
-            vec![Error::NoSuchSequence {
-                sequence,
-                size: result.receipt_count,
-            }]
-        })?;
+    let path = result.path(sequence as usize).ok_or_else(|| {
+        vec![Error::NoSuchSequence {
+            sequence,
+            size: result.receipt_count,
+        }]
+    })?;
     let bytes = std::fs::read(&path).map_err(|e| vec![Error::io("reading", &path, e)])?;
     let mut r = crate::canon::parse(&bytes).map_err(|e| vec![e.into()])?;
     let before = vc::proof::proofs_of(&r).len();
@@ -379,7 +375,8 @@ pub fn import(
     let rtype = ArtifactType::new(Kind::Asset.receipt_artifact()).expect("valid type");
     let mut batch = Batch::new(repo);
     let mut out = Imported::default();
-    for path in &result.paths[have..] {
+    for path in (have..result.next_roots.len()).filter_map(|i| result.path(i)) {
+        let path = &path;
         let bytes = std::fs::read(path).map_err(|e| vec![Error::io("reading", path, e)])?;
         let value = crate::canon::parse(&bytes).map_err(|e| vec![e.into()])?;
         batch.put_json(&rtype, &value).map_err(|e| vec![e.into()])?;

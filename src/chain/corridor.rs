@@ -632,7 +632,7 @@ pub fn append(
 /// Verifies the module's receipts as the reference does (§4.4), against the corridor's
 /// genesis root and expected digest sets.
 pub fn verify(module: &CorridorModule, opts: &verify::Options) -> Result<ChainResult, Vec<Error>> {
-    let files = receipt::json_files(&module.receipts_dir()).map_err(|e| vec![e])?;
+    let files = receipt::FileList::scan(&module.receipts_dir()).map_err(|e| vec![e])?;
     verify::verify(
         Kind::Corridor,
         module.corridor_id(),
@@ -795,7 +795,7 @@ pub fn cosign(
 ) -> Result<(PathBuf, usize), Vec<Error>> {
     let result = verify(module, opts)?;
     let (path, next_root) = match (
-        result.paths.get(sequence as usize),
+        result.path(sequence as usize),
         result.next_roots.get(sequence as usize),
     ) {
         (Some(p), Some(n)) => (p.clone(), *n),

@@ -122,7 +122,9 @@ impl AssetModule {
         let dir = if arg.join("asset.yaml").is_file() {
             arg.to_path_buf()
         } else {
-            let by_id = base.join(ASSETS_DIR).join(arg.file_name().unwrap_or_default());
+            let by_id = base
+                .join(ASSETS_DIR)
+                .join(arg.file_name().unwrap_or_default());
             if by_id.join("asset.yaml").is_file() {
                 by_id
             } else {

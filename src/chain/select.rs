@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use crate::canon::Digest;
 
 /// One receipt as selection sees it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Link {
     /// The receipt's sequence.
     pub sequence: u64,
@@ -17,6 +17,12 @@ pub struct Link {
     pub prev_root: Digest,
     /// Its own root.
     pub next_root: Digest,
+}
+
+impl AsRef<Link> for Link {
+    fn as_ref(&self) -> &Link {
+        self
+    }
 }
 
 /// Chosen next_roots by (sequence, prev_root).
@@ -65,16 +71,19 @@ pub fn dedup(mut links: Vec<Link>) -> Vec<Link> {
 }
 
 /// Selects the chain from `start` over deduplicated, sorted `links`.
-pub fn select(
-    links: &[Link],
+pub fn select<L: AsRef<Link>>(
+    links: &[L],
     start: (u64, Digest),
     resolutions: &Resolutions,
 ) -> Result<Selection, Stop> {
+    let link = |i: usize| links[i].as_ref();
     let mut sel = Selection::default();
     let (mut seq, mut prev) = start;
     loop {
-        let lo = links.partition_point(|l| (l.sequence, l.prev_root) < (seq, prev));
-        let hi = links.partition_point(|l| (l.sequence, l.prev_root) <= (seq, prev));
+        let lo =
+            links.partition_point(|l| (l.as_ref().sequence, l.as_ref().prev_root) < (seq, prev));
+        let hi =
+            links.partition_point(|l| (l.as_ref().sequence, l.as_ref().prev_root) <= (seq, prev));
         let pick = match hi - lo {
             0 => break,
             1 => lo,
@@ -82,13 +91,13 @@ pub fn select(
                 let point = ForkPoint {
                     sequence: seq,
                     prev_root: prev,
-                    candidates: links[lo..hi].iter().map(|l| l.next_root).collect(),
+                    candidates: (lo..hi).map(|i| link(i).next_root).collect(),
                     chosen: resolutions.get(&(seq, prev)).copied(),
                 };
                 let Some(want) = point.chosen else {
                     return Err(Stop::Fork(point));
                 };
-                let Some(i) = (lo..hi).find(|&i| links[i].next_root == want) else {
+                let Some(i) = (lo..hi).find(|&i| link(i).next_root == want) else {
                     return Err(Stop::NotACandidate(point));
                 };
                 sel.resolved.push(point);
@@ -96,7 +105,7 @@ pub fn select(
             }
         };
         sel.chain.push(pick);
-        prev = links[pick].next_root;
+        prev = link(pick).next_root;
         seq += 1;
     }
     classify_rest(links, &mut sel);
@@ -104,35 +113,37 @@ pub fn select(
 }
 
 /// Splits the links off the chain into losing fork branches and plain unreachable ones.
-fn classify_rest(links: &[Link], sel: &mut Selection) {
-    let on_chain: HashSet<usize> = sel.chain.iter().copied().collect();
+fn classify_rest<L: AsRef<Link>>(links: &[L], sel: &mut Selection) {
+    let mut on_chain = vec![false; links.len()];
+    for &i in &sel.chain {
+        on_chain[i] = true;
+    }
     let mut by_prev: HashMap<Digest, Vec<usize>> = HashMap::new();
     for (i, l) in links.iter().enumerate() {
-        if !on_chain.contains(&i) {
-            by_prev.entry(l.prev_root).or_default().push(i);
+        if !on_chain[i] {
+            by_prev.entry(l.as_ref().prev_root).or_default().push(i);
         }
     }
     let mut branch: HashSet<usize> = HashSet::new();
     let mut stack: Vec<usize> = Vec::new();
     for point in &sel.resolved {
-        for (i, l) in links.iter().enumerate() {
-            if l.sequence == point.sequence
-                && l.prev_root == point.prev_root
-                && Some(l.next_root) != point.chosen
-            {
-                stack.push(i);
-            }
-        }
+        let lo = links.partition_point(|l| {
+            (l.as_ref().sequence, l.as_ref().prev_root) < (point.sequence, point.prev_root)
+        });
+        let hi = links.partition_point(|l| {
+            (l.as_ref().sequence, l.as_ref().prev_root) <= (point.sequence, point.prev_root)
+        });
+        stack.extend((lo..hi).filter(|&i| Some(links[i].as_ref().next_root) != point.chosen));
     }
     while let Some(i) = stack.pop() {
         if branch.insert(i) {
-            if let Some(children) = by_prev.get(&links[i].next_root) {
+            if let Some(children) = by_prev.get(&links[i].as_ref().next_root) {
                 stack.extend(children.iter().copied());
             }
         }
     }
-    for i in 0..links.len() {
-        if on_chain.contains(&i) {
+    for (i, &on) in on_chain.iter().enumerate() {
+        if on {
             continue;
         }
         if branch.contains(&i) {

@@ -16,7 +16,7 @@ use crate::error::{Classify, Finding};
 use crate::mmr::{self, Peak};
 use crate::vc::{self, TrustAnchors};
 
-use super::receipt::Receipt;
+use super::receipt::{FileList, Receipt};
 use super::select::{self, Link, Resolutions, Selection, Stop};
 use super::{Error, Kind};
 
@@ -47,9 +47,12 @@ pub struct ChainResult {
     /// The chain's next_roots in order.
     #[serde(skip)]
     pub next_roots: Vec<Digest>,
-    /// The files of the chain's receipts, in order (one per link; duplicates pick the first).
+    /// The files that were verified.
     #[serde(skip)]
-    pub paths: Vec<PathBuf>,
+    pub files: FileList,
+    /// For each chain position, the index in `files` of its receipt (the first of duplicates).
+    #[serde(skip)]
+    pub chain_files: Vec<u32>,
     /// Number of receipts in the chain.
     pub receipt_count: u64,
     /// The last next_root (the genesis root for an empty chain).
@@ -70,47 +73,59 @@ pub struct ChainResult {
     pub warnings: Vec<String>,
 }
 
-/// One receipt after its own checks.
+impl ChainResult {
+    /// The file of the receipt at chain position `i`.
+    pub fn path(&self, i: usize) -> Option<PathBuf> {
+        self.chain_files
+            .get(i)
+            .map(|&f| self.files.path(f as usize))
+    }
+}
+
+/// A receipt's digest sets, boxed because nearly all are empty.
+type Sets = Option<Box<(Vec<Digest>, Vec<Digest>)>>;
+
+/// One receipt after its own checks: 88 bytes.
+#[derive(Clone, Debug, Default)]
 struct Checked {
     link: Link,
-    path: PathBuf,
-    lawpacks: Vec<Digest>,
-    rulesets: Vec<Digest>,
+    file: u32,
+    sets: Sets,
 }
+
+impl AsRef<Link> for Checked {
+    fn as_ref(&self) -> &Link {
+        &self.link
+    }
+}
+
+const FAILED: u32 = u32::MAX;
 
 /// Verifies every file in `files` as one chain of `kind` owned by `owner` from `genesis_root`.
 ///
-/// Errors are collected per file; if any, the first is returned (the CLI lists all via
-/// [`Error::class`] of each in [`verify_report`]).
+/// Errors are collected per file, in file order; if any, they are all returned.
 pub fn verify(
     kind: Kind,
     owner: &str,
     genesis_root: Digest,
-    files: &[PathBuf],
+    files: &FileList,
     opts: &Options,
 ) -> Result<ChainResult, Vec<Error>> {
-    let checked = check_all(kind, owner, files, opts);
-    let mut ok = Vec::with_capacity(checked.len());
-    let mut errors = Vec::new();
-    for c in checked {
-        match c {
-            Ok(c) => ok.push(c),
-            Err(e) => errors.push(e),
-        }
-    }
+    let (checked, errors) = check_all(kind, owner, files, opts);
     if !errors.is_empty() {
         return Err(errors);
     }
-    assemble(kind, owner, genesis_root, ok, files.len(), opts).map_err(|e| vec![e])
+    assemble(kind, owner, genesis_root, checked, files, opts).map_err(|e| vec![e])
 }
 
-/// Checks each file on its own, in parallel, keeping file order.
+/// Checks each file on its own, in parallel, into preallocated slots (no per-file result
+/// vectors, so peak memory is one compact record per receipt).
 fn check_all(
     kind: Kind,
     owner: &str,
-    files: &[PathBuf],
+    files: &FileList,
     opts: &Options,
-) -> Vec<Result<Checked, Error>> {
+) -> (Vec<Checked>, Vec<Error>) {
     let threads = if opts.threads == 0 {
         std::thread::available_parallelism()
             .map(|n| n.get())
@@ -118,15 +133,33 @@ fn check_all(
     } else {
         opts.threads
     };
-    let chunk = files.len().div_ceil(threads.max(1)).max(1);
-    std::thread::scope(|s| {
-        let handles: Vec<_> = files
-            .chunks(chunk)
-            .map(|part| {
+    let n = files.len();
+    let mut slots: Vec<Checked> = vec![Checked::default(); n];
+    let chunk = n.div_ceil(threads.max(1)).max(1);
+    let mut errors: Vec<(usize, Error)> = std::thread::scope(|s| {
+        let handles: Vec<_> = slots
+            .chunks_mut(chunk)
+            .enumerate()
+            .map(|(c, part)| {
                 s.spawn(move || {
-                    part.iter()
-                        .map(|p| check_one(kind, owner, p, opts))
-                        .collect::<Vec<_>>()
+                    let mut errs = Vec::new();
+                    for (j, slot) in part.iter_mut().enumerate() {
+                        let i = c * chunk + j;
+                        match check_one(kind, owner, &files.path(i), opts) {
+                            Ok((link, sets)) => {
+                                *slot = Checked {
+                                    link,
+                                    file: i as u32,
+                                    sets,
+                                }
+                            }
+                            Err(e) => {
+                                slot.file = FAILED;
+                                errs.push((i, e));
+                            }
+                        }
+                    }
+                    errs
                 })
             })
             .collect();
@@ -134,7 +167,10 @@ fn check_all(
             .into_iter()
             .flat_map(|h| h.join().expect("a verify worker does not panic"))
             .collect()
-    })
+    });
+    errors.sort_by_key(|(i, _)| *i);
+    slots.retain(|c| c.file != FAILED);
+    (slots, errors.into_iter().map(|(_, e)| e).collect())
 }
 
 fn check_one(
@@ -142,7 +178,7 @@ fn check_one(
     owner: &str,
     path: &std::path::Path,
     opts: &Options,
-) -> Result<Checked, Error> {
+) -> Result<(Link, Sets), Error> {
     let r = Receipt::read(kind, path, Some(owner))?;
     check_receipt(kind, &r, opts)?;
     let lawpacks = r.digest_set("lawpack_digest_set")?;
@@ -153,12 +189,12 @@ fn check_one(
     if let Some(expected) = &opts.expected_lawpacks {
         compare_set(path, "lawpack_digest_set", expected, &lawpacks)?;
     }
-    Ok(Checked {
-        link: r.link,
-        path: path.to_path_buf(),
-        lawpacks,
-        rulesets,
-    })
+    let sets = if lawpacks.is_empty() && rulesets.is_empty() {
+        None
+    } else {
+        Some(Box::new((lawpacks, rulesets)))
+    };
+    Ok((r.link, sets))
 }
 
 /// The signature checks of one receipt: at least one valid proof, and a trusted signer.
@@ -204,20 +240,24 @@ fn compare_set(
     })
 }
 
-/// Merges duplicates, selects the chain, and computes its MMR.
+/// Merges duplicates, selects the chain, and computes its MMR (streaming: O(log n) memory).
 fn assemble(
     kind: Kind,
     owner: &str,
     genesis_root: Digest,
-    checked: Vec<Checked>,
-    read: usize,
+    mut checked: Vec<Checked>,
+    files: &FileList,
     opts: &Options,
 ) -> Result<ChainResult, Error> {
-    let links = select::dedup(checked.iter().map(|c| c.link).collect());
-    if !links.iter().any(|l| l.sequence == 0) && !links.is_empty() {
+    // Sorting by (link, file) and keeping the first of equal links merges identical receipts
+    // deterministically: the first file by name represents them.
+    checked.sort_unstable_by_key(|c| (c.link, c.file));
+    checked.dedup_by(|b, a| a.link == b.link);
+    let links = &checked[..];
+    if !links.is_empty() && !links.iter().any(|l| l.link.sequence == 0) {
         return Err(Error::NoInitial);
     }
-    let selection: Selection = match select::select(&links, (0, genesis_root), &opts.resolutions) {
+    let selection: Selection = match select::select(links, (0, genesis_root), &opts.resolutions) {
         Ok(s) => s,
         Err(Stop::Fork(p)) => {
             return Err(Error::Fork {
@@ -239,17 +279,16 @@ fn assemble(
         return Err(Error::NoChainStart { genesis_root });
     }
     let last = selection.chain.len() as i64 - 1;
-    let beyond: Vec<&Link> = selection
+    let beyond = selection
         .unreachable
         .iter()
-        .map(|&i| &links[i])
-        .filter(|l| l.sequence as i64 > last)
-        .collect();
-    if !beyond.is_empty() {
+        .filter(|&&i| links[i].link.sequence as i64 > last)
+        .count();
+    if beyond > 0 {
         return Err(Error::Gap {
             last,
             missing: (last + 1) as u64,
-            count: beyond.len(),
+            count: beyond,
         });
     }
     let mut warnings: Vec<String> = selection
@@ -271,47 +310,42 @@ fn assemble(
             .iter()
             .chain(&selection.fork_branches)
             .take(5)
-            .map(|&i| format!("seq {} {}", links[i].sequence, links[i].next_root))
+            .map(|&i| format!("seq {} {}", links[i].link.sequence, links[i].link.next_root))
             .collect();
         warnings.push(format!("non-canonical receipts present (fork branches / unreachable segments): {off_chain}; first few: {first:?}"));
     }
 
-    // Per-link data from the first file that carried it.
-    let mut by_root: std::collections::HashMap<Digest, &Checked> =
-        std::collections::HashMap::with_capacity(checked.len());
-    for c in &checked {
-        by_root.entry(c.link.next_root).or_insert(c);
-    }
-    let next_roots: Vec<Digest> = selection
-        .chain
-        .iter()
-        .map(|&i| links[i].next_root)
-        .collect();
     let mut result = ChainResult {
         kind,
         owner: owner.to_string(),
         genesis_root,
-        paths: Vec::with_capacity(next_roots.len()),
-        receipt_count: next_roots.len() as u64,
-        final_root: next_roots.last().copied().unwrap_or(genesis_root),
+        next_roots: Vec::with_capacity(selection.chain.len()),
+        files: files.clone(),
+        chain_files: Vec::with_capacity(selection.chain.len()),
+        receipt_count: selection.chain.len() as u64,
+        final_root: genesis_root,
         mmr: None,
         lawpack_digest_set: Vec::new(),
         ruleset_digest_set: Vec::new(),
         first_lawpack_digest_set: Vec::new(),
         first_ruleset_digest_set: Vec::new(),
-        receipts_read: read,
+        receipts_read: files.len(),
         warnings,
-        next_roots: Vec::new(),
     };
-    for (i, root) in next_roots.iter().enumerate() {
-        let c = by_root[root];
-        if i == 0 {
-            result.first_lawpack_digest_set = c.lawpacks.clone();
-            result.first_ruleset_digest_set = c.rulesets.clone();
+    let mut acc = mmr::AppendState::new();
+    for (pos, &i) in selection.chain.iter().enumerate() {
+        let c = &links[i];
+        if let Some(sets) = &c.sets {
+            if pos == 0 {
+                result.first_lawpack_digest_set = sets.0.clone();
+                result.first_ruleset_digest_set = sets.1.clone();
+            }
+            result.lawpack_digest_set.extend(sets.0.iter().copied());
+            result.ruleset_digest_set.extend(sets.1.iter().copied());
         }
-        result.lawpack_digest_set.extend(c.lawpacks.iter().copied());
-        result.ruleset_digest_set.extend(c.rulesets.iter().copied());
-        result.paths.push(c.path.clone());
+        result.next_roots.push(c.link.next_root);
+        result.chain_files.push(c.file);
+        acc.append(mmr::leaf_hash(&c.link.next_root));
     }
     for set in [
         &mut result.lawpack_digest_set,
@@ -320,10 +354,14 @@ fn assemble(
         set.sort();
         set.dedup();
     }
-    if !next_roots.is_empty() {
-        result.mmr = Some(mmr::mmr_root_from_next_roots(&next_roots)?);
+    if let (Some(root), Some(&last)) = (acc.root(), result.next_roots.last()) {
+        result.final_root = last;
+        result.mmr = Some(mmr::MmrRoot {
+            size: acc.size(),
+            root,
+            peaks: acc.peaks(),
+        });
     }
-    result.next_roots = next_roots;
     Ok(result)
 }
 

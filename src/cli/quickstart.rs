@@ -125,7 +125,9 @@ pub fn run(args: Args, ctx: &Ctx) -> super::Result<ExitCode> {
     // Verify what was written, the way an auditor would: from the module's files.
     let result = ops::verify(&module, &purpose, &opts).map_err(fail)?;
     ops::check_checkpoint_file(&done.path, &result, &purpose, None)?;
-    let receipt_path = &result.paths[seq as usize];
+    let receipt_path = &result
+        .path(seq as usize)
+        .expect("the proven sequence is in the chain");
     let receipt = super::asset::read_json(receipt_path)?;
     ops::verify_inclusion(&receipt, &proof_doc, Some(&ck), None)?;
 
