@@ -4,6 +4,7 @@
 #
 #   benches/e2e.sh [WORKDIR]      (default: a temp dir; needs ~4 GiB free)
 #
+# Needs: openssl, git, bc, python3, GNU time (/usr/bin/time).
 # Every figure is the median of RUNS runs with a warm page cache (the input is read once
 # before timing). Ratios are baseline time / msez time, so > 1 means msez is faster.
 set -euo pipefail
@@ -38,3 +39,45 @@ t_git=$(time_cmd "rm -rf '$WORK/g' && git init -q '$WORK/g'" "git -C '$WORK/g' h
 printf '| `msez artifact put` 1 GiB (fsync incl.) | %.3f | `openssl dgst -sha256` | %.3f | %.2f |\n' "$t_put" "$t_ossl" "$(echo "$t_ossl / $t_put" | bc -l)"
 printf '| `msez artifact put` 1 GiB (fsync incl.) | %.3f | `git hash-object -w` | %.3f | %.2f |\n' "$t_put" "$t_git" "$(echo "$t_git / $t_put" | bc -l)"
 rm -rf "$WORK/r" "$WORK/g"
+
+# --- receipt chains --------------------------------------------------------------------------
+# Bare Ed25519 rates of the same crate, measured now on this machine (benches/baseline.rs).
+base=$(cargo bench --quiet --bench baseline -- --bench 2>/dev/null | tail -n 1)
+sign_rate=$(echo "$base" | python3 -c 'import json,sys; print(json.load(sys.stdin)["sign_per_s_1core"])')
+verify_all=$(echo "$base" | python3 -c 'import json,sys; print(json.load(sys.stdin)["verify_per_s_all_cores"])')
+cores=$(echo "$base" | python3 -c 'import json,sys; print(json.load(sys.stdin)["cores"])')
+
+C=$WORK/chain
+rm -rf "$C" && mkdir -p "$C" && cd "$C"
+"$MSEZ" -q init >/dev/null
+"$MSEZ" key gen --out k.jwk >/dev/null 2>&1
+printf '{"type":"SmartAssetGenesis","asset_name":"bench","created_at":"2026-01-01T00:00:00Z"}' > genesis.json
+asset=$("$MSEZ" asset module init --genesis genesis.json | head -n 1)
+batch() { python3 -c "
+import sys
+for i in range($1, $2): print('{\"kind\":\"transfer.v1\",\"payload\":{\"i\":%d,\"amount\":\"%d.00\"}}' % (i, i))" > "$C/batch.jsonl"; }
+append() { "$MSEZ" asset state receipt-init "$asset" --batch "$C/batch.jsonl" --key k.jwk >/dev/null; }
+
+batch 0 10000
+t0=$(date +%s.%N); append; t1=$(date +%s.%N)
+t_append=$(echo "$t1 - $t0" | bc -l)
+append_rate=$(echo "10000 / $t_append" | bc -l)
+printf '| batch append 10k signed receipts (one transaction, fsync incl.) | %.0f receipts/s | ed25519-dalek sign, 1 core | %.0f sig/s | %.2f |\n' "$append_rate" "$sign_rate" "$(echo "$append_rate / $sign_rate" | bc -l)"
+
+for start in $(seq 10000 10000 90000); do batch "$start" $((start + 10000)); append; done
+find "modules/smart-assets/$asset/state/receipts" -type f -exec cat {} + > /dev/null
+t_verify=$(time_cmd "true" "cd '$C' && '$MSEZ' asset state verify '$asset'")
+verify_rate=$(echo "100000 / $t_verify" | bc -l)
+printf '| verify a 100k-receipt chain (warm cache, %s cores) | %.0f receipts/s | ed25519-dalek verify_strict, all cores | %.0f verif/s | %.2f |\n' "$cores" "$verify_rate" "$verify_all" "$(echo "$verify_rate / $verify_all" | bc -l)"
+
+if [ "${E2E_MILLION:-1}" = 1 ]; then
+  for start in $(seq 100000 50000 950000); do batch "$start" $((start + 50000)); append; done
+  find "modules/smart-assets/$asset/state/receipts" -type f -exec cat {} + > /dev/null
+  rss=$( { /usr/bin/time -f '%M' "$MSEZ" asset state verify "$asset" > /dev/null; } 2>&1 | tail -n 1)
+  printf '| peak RSS of `asset state verify` at 1M receipts | %.0f MB | target | 200 MB | %.2f |\n' "$(echo "$rss / 1024" | bc -l)" "$(echo "200 * 1024 / $rss" | bc -l)"
+  t_ck=$(time_cmd "true" "cd '$C' && '$MSEZ' asset state checkpoint '$asset' --key k.jwk")
+  t_pr=$(time_cmd "true" "cd '$C' && '$MSEZ' asset state inclusion-proof '$asset' --sequence 333333")
+  printf '| `asset state checkpoint` at 1M (whole command: sign, fsync, ref move) | %.1f ms | | | |\n' "$(echo "$t_ck * 1000" | bc -l)"
+  printf '| `asset state inclusion-proof` at 1M (whole command) | %.1f ms | | | |\n' "$(echo "$t_pr * 1000" | bc -l)"
+fi
+cd /; rm -rf "$C"

@@ -22,8 +22,8 @@ use super::{Error, Repo};
 /// Pending writes of one transaction.
 pub struct Batch<'r> {
     repo: &'r Repo,
-    objects: Vec<(Staged, PathBuf, ObjectId, Checksum)>,
-    files: Vec<(tempfile::NamedTempFile, PathBuf)>,
+    objects: Vec<(tempfile::TempPath, PathBuf, ObjectId, Checksum)>,
+    files: Vec<(tempfile::TempPath, PathBuf)>,
     seen: BTreeSet<ObjectId>,
 }
 
@@ -69,8 +69,9 @@ impl<'r> Batch<'r> {
             blake3: *blake3::hash(&bytes).as_bytes(),
             size: bytes.len() as u64,
         };
-        self.objects
-            .push((staged, self.repo.object_path(&id), id.clone(), sum));
+        // Close the file now (a batch may stage many thousands; only paths are kept).
+        let path = staged.into_closed_path(0o444)?;
+        self.objects.push((path, self.repo.object_path(&id), id.clone(), sum));
         self.seen.insert(id.clone());
         Ok(id)
     }
@@ -85,28 +86,35 @@ impl<'r> Batch<'r> {
             .map_err(|e| Error::io("creating a temp file in", dir, e))?;
         tmp.write_all(bytes)
             .map_err(|e| Error::io("writing", dest, e))?;
-        self.files.push((tmp, dest.to_path_buf()));
+        self.files.push((tmp.into_temp_path(), dest.to_path_buf()));
         Ok(())
     }
 
     /// Makes everything durable (one syncfs per filesystem), then publishes it.
     pub fn commit(self) -> Result<(), Error> {
-        let mut dirs: Vec<PathBuf> = vec![self.repo.tmp_dir()];
+        let mut dirs: BTreeSet<PathBuf> = BTreeSet::from([self.repo.tmp_dir()]);
         dirs.extend(
             self.files
                 .iter()
                 .filter_map(|(_, d)| d.parent().map(Path::to_path_buf)),
         );
         sync_filesystems(&dirs)?;
-        let mut published_dirs = Vec::new();
+        let mut published_dirs = BTreeSet::new();
         let mut lines = String::new();
         for (staged, dest, id, sum) in self.objects {
             let parent = dest
                 .parent()
                 .expect("object paths have a parent")
                 .to_path_buf();
-            super::write::create_dir_all_synced(&parent)?;
-            if staged.publish_noclobber(&dest, 0o444)? {
+            if !published_dirs.contains(&parent) {
+                super::write::create_dir_all_synced(&parent)?;
+            }
+            let published = match staged.persist_noclobber(&dest) {
+                Ok(()) => true,
+                Err(e) if e.error.kind() == std::io::ErrorKind::AlreadyExists => false,
+                Err(e) => return Err(Error::io("moving a temp file to", &dest, e.error)),
+            };
+            if published {
                 lines.push_str(&format!(
                     "{} {} {} {}\n",
                     id.artifact_type,
@@ -115,7 +123,7 @@ impl<'r> Batch<'r> {
                     sum.size
                 ));
             }
-            published_dirs.push(parent);
+            published_dirs.insert(parent);
         }
         for (tmp, dest) in self.files {
             tmp.persist(&dest)
@@ -132,7 +140,7 @@ impl<'r> Batch<'r> {
 }
 
 /// `syncfs` once for each distinct filesystem holding one of `dirs`.
-fn sync_filesystems(dirs: &[PathBuf]) -> Result<(), Error> {
+fn sync_filesystems(dirs: &BTreeSet<PathBuf>) -> Result<(), Error> {
     let mut done = BTreeSet::new();
     for dir in dirs {
         let f = std::fs::File::open(dir).map_err(|e| Error::io("opening", dir, e))?;

@@ -58,22 +58,16 @@ impl Staged {
         }
     }
 
-    /// Renames to `dest` unless it exists, without fsync (a [`super::batch::Batch`] syncs the
-    /// whole filesystem around it); false when `dest` already existed.
-    pub(crate) fn publish_noclobber(mut self, dest: &Path, mode: u32) -> Result<bool, Error> {
+    /// Flushes, sets `mode` and closes the file, keeping only its path (a
+    /// [`super::batch::Batch`] syncs the whole filesystem later and publishes by path).
+    pub(crate) fn into_closed_path(mut self, mode: u32) -> Result<tempfile::TempPath, Error> {
         let tmp_path = self.file.path().to_path_buf();
-        self.file
-            .flush()
-            .map_err(|e| Error::io("writing", &tmp_path, e))?;
+        self.file.flush().map_err(|e| Error::io("writing", &tmp_path, e))?;
         self.file
             .as_file()
             .set_permissions(std::fs::Permissions::from_mode(mode))
             .map_err(|e| Error::io("setting permissions of", &tmp_path, e))?;
-        match self.file.persist_noclobber(dest) {
-            Ok(_) => Ok(true),
-            Err(e) if e.error.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
-            Err(e) => Err(Error::io("moving a temp file to", dest, e.error)),
-        }
+        Ok(self.file.into_temp_path())
     }
 
     /// Flushes, fsyncs, and renames over `dest` (replacing it atomically).
