@@ -26,7 +26,10 @@ fn rate(threads: usize, dur: Duration, f: impl Fn(u64) + Sync) -> f64 {
                 })
             })
             .collect();
-        handles.into_iter().map(|h| h.join().expect("no panic")).collect()
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("no panic"))
+            .collect()
     });
     counts.iter().sum::<u64>() as f64 / start.elapsed().as_secs_f64()
 }
@@ -36,13 +39,18 @@ fn main() {
     if !std::env::args().any(|a| a == "--bench") {
         return;
     }
-    let secs: u64 = std::env::var("BASELINE_SECS").ok().and_then(|s| s.parse().ok()).unwrap_or(3);
+    let secs: u64 = std::env::var("BASELINE_SECS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(3);
     let dur = Duration::from_secs(secs);
     let key = SigningKey::from_bytes(&[7; 32]);
     let vk = key.verifying_key();
     let msg = vec![0x5au8; 1024];
     let sig = key.sign(&msg);
-    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
     let sign_1 = rate(1, dur, |i| {
         let mut m = msg.clone();
         m[..8].copy_from_slice(&i.to_le_bytes());
@@ -54,5 +62,7 @@ fn main() {
     let verify_all = rate(cores, dur, |_| {
         assert!(vk.verify_strict(black_box(&msg), &sig).is_ok());
     });
-    println!("{{\"cores\":{cores},\"sign_per_s_1core\":{sign_1:.0},\"verify_per_s_1core\":{verify_1:.0},\"verify_per_s_all_cores\":{verify_all:.0}}}");
+    println!(
+        "{{\"cores\":{cores},\"sign_per_s_1core\":{sign_1:.0},\"verify_per_s_1core\":{verify_1:.0},\"verify_per_s_all_cores\":{verify_all:.0}}}"
+    );
 }

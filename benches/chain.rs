@@ -9,9 +9,9 @@ use std::hint::black_box;
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use msez::canon::{Digest, sha256};
+use msez::chain::Kind;
 use msez::chain::checkpoint::{self, Summary};
 use msez::chain::store::{ChainKey, ChainStore};
-use msez::chain::Kind;
 use msez::odb::{Expect, RefName, Repo};
 
 fn next_root(i: u64) -> Digest {
@@ -61,15 +61,20 @@ fn bench(c: &mut Criterion) {
                 checkpoint::digest(black_box(&ck)).expect("digest")
             })
         });
-        let ck_type = msez::artifact::ArtifactType::new("smart-asset-receipt-checkpoint").expect("type");
+        let ck_type =
+            msez::artifact::ArtifactType::new("smart-asset-receipt-checkpoint").expect("type");
         let ck_ref = RefName::new("refs/assets/bench/core/checkpoint").expect("ref");
         let mut t = 0u64;
         g.bench_with_input(BenchmarkId::new("checkpoint+fsync", n), &n, |b, _| {
             b.iter(|| {
                 t += 1;
-                let ck = checkpoint::build(&summary(&store), &format!("2026-01-01T00:00:{:02}Z", t % 60));
+                let ck = checkpoint::build(
+                    &summary(&store),
+                    &format!("2026-01-01T00:00:{:02}Z", t % 60),
+                );
                 let put = repo.put_json(&ck_type, &ck).expect("put");
-                repo.update_ref(&ck_ref, put.id.digest, Expect::Any, "checkpoint").expect("ref")
+                repo.update_ref(&ck_ref, put.id.digest, Expect::Any, "checkpoint")
+                    .expect("ref")
             })
         });
         g.bench_with_input(BenchmarkId::new("inclusion_proof", n), &n, |b, _| {
@@ -78,12 +83,20 @@ fn bench(c: &mut Criterion) {
                 store.prove(probe, &root).expect("proof")
             })
         });
-        g.bench_with_input(BenchmarkId::new("reference_rebuild_checkpoint", n), &n, |b, _| {
-            b.iter(|| msez::mmr::mmr_root_from_next_roots(black_box(&roots)).expect("root"))
-        });
-        g.bench_with_input(BenchmarkId::new("reference_rebuild_proof", n), &n, |b, _| {
-            b.iter(|| msez::mmr::build_inclusion_proof(black_box(&roots), probe).expect("proof"))
-        });
+        g.bench_with_input(
+            BenchmarkId::new("reference_rebuild_checkpoint", n),
+            &n,
+            |b, _| b.iter(|| msez::mmr::mmr_root_from_next_roots(black_box(&roots)).expect("root")),
+        );
+        g.bench_with_input(
+            BenchmarkId::new("reference_rebuild_proof", n),
+            &n,
+            |b, _| {
+                b.iter(|| {
+                    msez::mmr::build_inclusion_proof(black_box(&roots), probe).expect("proof")
+                })
+            },
+        );
     }
     g.finish();
 }

@@ -21,19 +21,16 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::artifact::{ArtifactType, ObjectId};
 use crate::canon::{self, Digest, Value};
-use crate::mmr;
-use crate::odb::{Batch, Event, HookEnv, RefLock, Repo};
 use crate::vc::{self, KeyPair};
 
-use super::checkpoint::{self, Summary};
+use super::checkpoint::Summary;
 use super::genesis::{self, CorridorGenesis};
-use super::inclusion;
-use super::module::{canonical_line, receipt_file, sign_all, write_file, write_pretty};
+use super::module::{write_file, write_pretty};
+use super::ops::{Chain, FileStyle};
 use super::receipt::{self, Draft};
-use super::store::{ChainKey, ChainStore};
-use super::verify::{self, ChainResult};
+use super::store::ChainKey;
+use super::verify::{self};
 use super::{Error, Kind};
 
 /// Where corridor modules live under a work tree by default.
@@ -525,6 +522,26 @@ impl CorridorModule {
         }
     }
 
+    /// The module's chain, for the operations in [`super::ops`].
+    pub fn chain(&self) -> Chain {
+        Chain {
+            kind: Kind::Corridor,
+            owner: self.corridor_id().to_string(),
+            purpose: None,
+            genesis_root: self.genesis_root,
+            module_dir: self.dir.clone(),
+            receipts_dir: self.receipts_dir(),
+            checkpoints_dir: self.state_dir("checkpoints"),
+            proofs_dir: self.state_dir("proofs"),
+            receipt_stem: "corridor-receipt",
+            style: FileStyle::Canonical,
+            expected_sets: Some((
+                self.genesis.lawpack_digest_set.clone(),
+                self.genesis.ruleset_digest_set.clone(),
+            )),
+        }
+    }
+
     /// A receipt draft with the producer's defaults: the corridor's digest sets and the noop
     /// envelope.
     pub fn draft(&self, timestamp: &str) -> Result<Draft, Error> {
@@ -546,134 +563,6 @@ fn is_plain_file_name(name: &str) -> bool {
         && name != ".."
 }
 
-/// What an append wrote.
-#[derive(Clone, Debug, Serialize)]
-pub struct Appended {
-    /// The corridor.
-    pub corridor_id: String,
-    /// (sequence, next_root, working-tree file) of each new receipt.
-    pub receipts: Vec<(u64, Digest, PathBuf)>,
-    /// The new head.
-    pub head: Digest,
-    /// The chain length after the append.
-    pub size: u64,
-}
-
-fn head_name(d: Option<Digest>) -> String {
-    d.map(|d| d.to_hex()).unwrap_or_else(|| "genesis".into())
-}
-
-/// Appends signed receipts built from `drafts`, as one transaction under the head ref lock.
-///
-/// `expect_head`: refuse (conflict) unless the chain's head is this (None: the genesis).
-pub fn append(
-    repo: &Repo,
-    module: &CorridorModule,
-    drafts: &[Draft],
-    keys: &[KeyPair],
-    expect_head: Option<Option<Digest>>,
-) -> Result<Appended, Error> {
-    let key = module.chain_key();
-    let genesis_root = module.genesis_root;
-    let head_ref = key.head_ref()?;
-    let lock = RefLock::acquire(repo, &head_ref)?;
-    let old = lock.current()?;
-    if let Some(expected) = expect_head {
-        if expected != old {
-            return Err(Error::StaleHead {
-                chain: key.path(),
-                expected: head_name(expected),
-                found: head_name(old),
-            });
-        }
-    }
-    let mut store = ChainStore::open(repo, &key, genesis_root)?;
-    let env = HookEnv {
-        ref_name: head_ref.as_str(),
-        old: old.map(|d| d.to_hex()).unwrap_or_default(),
-        new: String::new(),
-        reason: "append",
-    };
-    repo.run_hook(Event::PreAppend, &env)?;
-
-    let rtype = ArtifactType::new(Kind::Corridor.receipt_artifact()).expect("valid type");
-    let dir = module.receipts_dir();
-    let mut batch = Batch::new(repo);
-    let mut written = Vec::with_capacity(drafts.len());
-    let mut prev = old.unwrap_or(genesis_root);
-    for draft in drafts {
-        let seq = store.state().size;
-        let mut r = receipt::build(Kind::Corridor, module.corridor_id(), seq, &prev, draft)?;
-        sign_all(&mut r, keys)?;
-        let id = batch.put_json(&rtype, &r)?;
-        let file = receipt_file(&dir, "corridor-receipt", seq, &id.digest);
-        batch.write_file(&file, &canonical_line(&r)?)?;
-        store.append(&r)?;
-        written.push((seq, id.digest, file));
-        prev = id.digest;
-    }
-    batch.commit()?;
-    store.save()?;
-    let reason = format!("append {} receipt(s)", drafts.len());
-    repo.commit_ref(lock, old, prev, &reason)?;
-    let env = HookEnv {
-        new: prev.to_hex(),
-        ..env
-    };
-    repo.run_hook(Event::PostAppend, &env)?;
-    Ok(Appended {
-        corridor_id: module.corridor_id().to_string(),
-        receipts: written,
-        head: prev,
-        size: store.state().size,
-    })
-}
-
-/// Verifies the module's receipts as the reference does (§4.4), against the corridor's
-/// genesis root and expected digest sets.
-pub fn verify(module: &CorridorModule, opts: &verify::Options) -> Result<ChainResult, Vec<Error>> {
-    let files = receipt::FileList::scan(&module.receipts_dir()).map_err(|e| vec![e])?;
-    verify::verify(
-        Kind::Corridor,
-        module.corridor_id(),
-        module.genesis_root,
-        &files,
-        &module.verify_options(opts.clone()),
-    )
-}
-
-/// The chain summary a checkpoint commits to: from the `.msez` chain state when the repository
-/// holds the chain (O(log n)), else by verifying the module's receipts.
-pub fn summary(
-    repo: Option<&Repo>,
-    module: &CorridorModule,
-    opts: &verify::Options,
-    fast: bool,
-) -> Result<Summary, Vec<Error>> {
-    if let (Some(repo), true) = (repo, fast) {
-        let store = ChainStore::open(repo, &module.chain_key(), module.genesis_root)
-            .map_err(|e| vec![e])?;
-        let st = store.state();
-        if let Some(head) = st.head {
-            let mmr = store.root().map_err(|e| vec![e])?;
-            return Ok(Summary {
-                kind: Kind::Corridor,
-                owner: module.corridor_id().to_string(),
-                purpose: None,
-                genesis_root: module.genesis_root,
-                final_root: head,
-                receipt_count: st.size,
-                mmr,
-                // §13.2 item 11: corridor checkpoints take the first receipt's sets.
-                lawpack_digest_set: st.first_lawpack_digest_set.clone(),
-                ruleset_digest_set: st.first_ruleset_digest_set.clone(),
-            });
-        }
-    }
-    let result = verify(module, opts)?;
-    Summary::of(&result, None).map_err(|e| vec![e])
-}
-
 /// The head commitment of §6.3 (watcher attestations, anchors, finality).
 pub fn head_commitment(s: &Summary) -> Result<Digest, Error> {
     Ok(canon::head_commitment(
@@ -683,175 +572,6 @@ pub fn head_commitment(s: &Summary) -> Result<Digest, Error> {
         &s.final_root,
         &s.mmr.root,
     )?)
-}
-
-/// What a checkpoint command wrote.
-#[derive(Clone, Debug, Serialize)]
-pub struct Checkpointed {
-    /// The checkpoint digest.
-    pub digest: Digest,
-    /// The working-tree file.
-    pub path: PathBuf,
-    /// The chain length it covers.
-    pub receipt_count: u64,
-    /// The MMR root.
-    pub mmr_root: Digest,
-}
-
-/// Builds, signs and stores a corridor checkpoint of `s` (canonical JSON + LF); moves
-/// `refs/corridors/<id>/checkpoint`.
-pub fn checkpoint(
-    repo: Option<&Repo>,
-    module: &CorridorModule,
-    s: &Summary,
-    keys: &[KeyPair],
-    timestamp: &str,
-) -> Result<(Value, Checkpointed), Error> {
-    let mut ck = checkpoint::build(s, timestamp);
-    sign_all(&mut ck, keys)?;
-    let digest = checkpoint::digest(&ck)?;
-    let path = module
-        .state_dir("checkpoints")
-        .join(format!("checkpoint.{}.json", s.receipt_count));
-    if let Some(repo) = repo {
-        let t = ArtifactType::new(Kind::Corridor.checkpoint_artifact()).expect("valid type");
-        repo.put_json(&t, &ck)?;
-    }
-    write_file(&path, &canonical_line(&ck)?)?;
-    if let Some(repo) = repo {
-        let r = module.chain_key().checkpoint_ref()?;
-        let lock = RefLock::acquire(repo, &r)?;
-        let old = lock.current()?;
-        repo.commit_ref(lock, old, digest, "checkpoint")?;
-        let env = HookEnv {
-            ref_name: r.as_str(),
-            old: old.map(|d| d.to_hex()).unwrap_or_default(),
-            new: digest.to_hex(),
-            reason: "checkpoint",
-        };
-        repo.run_hook(Event::PostCheckpoint, &env)?;
-    }
-    Ok((
-        ck,
-        Checkpointed {
-            digest,
-            path,
-            receipt_count: s.receipt_count,
-            mmr_root: s.mmr.root,
-        },
-    ))
-}
-
-/// The MMR inclusion proof of the receipt at `sequence`, from the chain store when available.
-pub fn prove(
-    repo: Option<&Repo>,
-    module: &CorridorModule,
-    sequence: u64,
-    opts: &verify::Options,
-    fast: bool,
-) -> Result<mmr::InclusionProof, Vec<Error>> {
-    if let (Some(repo), true) = (repo, fast) {
-        let store = ChainStore::open(repo, &module.chain_key(), module.genesis_root)
-            .map_err(|e| vec![e])?;
-        if store.state().head.is_some() {
-            let next_root = store.next_root_at(sequence).map_err(|e| vec![e])?;
-            return store.prove(sequence, &next_root).map_err(|e| vec![e]);
-        }
-    }
-    let result = verify(module, opts)?;
-    if sequence >= result.receipt_count {
-        return Err(vec![Error::NoSuchSequence {
-            sequence,
-            size: result.receipt_count,
-        }]);
-    }
-    mmr::build_inclusion_proof(&result.next_roots, sequence).map_err(|e| vec![e.into()])
-}
-
-/// The corridor inclusion-proof object (§6.5), tied to a checkpoint when given.
-pub fn inclusion_proof(
-    module: &CorridorModule,
-    p: &mmr::InclusionProof,
-    anchor: Option<&inclusion::Anchor<'_>>,
-    generated_at: &str,
-) -> Result<Value, Error> {
-    inclusion::build(
-        Kind::Corridor,
-        module.corridor_id(),
-        p,
-        anchor,
-        generated_at,
-    )
-}
-
-/// Adds a late signature to the receipt at `sequence`: a new proof file in `.msez`, and the
-/// module's receipt file rewritten atomically (canonical JSON + LF) with the union of proofs.
-pub fn cosign(
-    repo: Option<&Repo>,
-    module: &CorridorModule,
-    sequence: u64,
-    keys: &[KeyPair],
-    opts: &verify::Options,
-) -> Result<(PathBuf, usize), Vec<Error>> {
-    let result = verify(module, opts)?;
-    let (path, next_root) = match (
-        result.path(sequence as usize),
-        result.next_roots.get(sequence as usize),
-    ) {
-        (Some(p), Some(n)) => (p.clone(), *n),
-        _ => {
-            return Err(vec![Error::NoSuchSequence {
-                sequence,
-                size: result.receipt_count,
-            }]);
-        }
-    };
-    let bytes = std::fs::read(&path).map_err(|e| vec![Error::io("reading", &path, e)])?;
-    let mut r = canon::parse(&bytes).map_err(|e| vec![e.into()])?;
-    let before = vc::proof::proofs_of(&r).len();
-    sign_all(&mut r, keys).map_err(|e| vec![e])?;
-    if let Some(repo) = repo {
-        let t = ArtifactType::new(Kind::Corridor.receipt_artifact()).expect("valid type");
-        repo.put_json(&t, &r).map_err(|e| vec![e.into()])?;
-        r = repo
-            .read_json(&ObjectId::new(t, next_root))
-            .map_err(|e| vec![e.into()])?;
-    }
-    let line = canonical_line(&r).map_err(|e| vec![e])?;
-    write_file(&path, &line).map_err(|e| vec![e])?;
-    let after = vc::proof::proofs_of(&r).len();
-    Ok((path, after.saturating_sub(before)))
-}
-
-/// Verify-inclusion for a corridor receipt (§6.5).
-pub fn verify_inclusion(
-    receipt_doc: &Value,
-    proof: &Value,
-    ck: Option<&Value>,
-    anchors: Option<&vc::TrustAnchors>,
-) -> Result<(), Error> {
-    inclusion::verify(Kind::Corridor, receipt_doc, proof, ck, anchors)
-}
-
-/// Checks a checkpoint file against a verified chain: schema, signatures, then every field.
-pub fn check_checkpoint_file(
-    path: &Path,
-    r: &ChainResult,
-    anchors: Option<&vc::TrustAnchors>,
-) -> Result<(), Error> {
-    let bytes = std::fs::read(path).map_err(|e| Error::io("reading", path, e))?;
-    let ck = canon::parse(&bytes).map_err(|e| Error::Parse {
-        path: path.to_path_buf(),
-        source: e,
-    })?;
-    checkpoint::check_signed(
-        Kind::Corridor,
-        &ck,
-        &path.display().to_string(),
-        false,
-        anchors,
-    )?;
-    checkpoint::check_against(&ck, &Summary::of(r, None)?)
 }
 
 #[cfg(test)]

@@ -5,18 +5,19 @@
 //! [`receipt`] build and read receipts; [`select`] picks the canonical chain out of a set of
 //! receipts (forks need resolutions); [`verify`] runs every check of the reference's verifier
 //! over a module's receipts and yields a [`verify::ChainResult`] with the MMR; [`checkpoint`]
-//! and [`inclusion`] build and check the signed summaries and O(log n) proofs; [`module`] is the
-//! operator's working tree (`modules/smart-assets/<asset_id>/`); [`store`] is the chain's state
+//! and [`inclusion`] build and check the signed summaries and O(log n) proofs; [`module`] and
+//! [`corridor`] are the operators' working trees, each describing its chains as an
+//! [`ops::Chain`] that [`ops`] appends to, verifies, checkpoints, proves and co-signs; [`store`] is the chain's state
 //! inside `.msez` (head, running MMR peaks, node files) so appends, checkpoints and proofs never
 //! rescan the chain.
 
-pub mod asset;
 pub mod checkpoint;
 pub mod corridor;
 pub mod envelope;
 pub mod genesis;
 pub mod inclusion;
 pub mod module;
+pub mod ops;
 pub mod receipt;
 pub mod select;
 pub mod store;

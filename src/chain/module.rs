@@ -190,6 +190,24 @@ impl AssetModule {
         self.state_dir("receipts", purpose)
     }
 
+    /// The chain of `purpose` (which must be listed), for the operations in [`super::ops`].
+    pub fn chain(&self, purpose: Option<&str>) -> Result<super::ops::Chain, Error> {
+        let purpose = self.purpose(purpose)?.to_string();
+        Ok(super::ops::Chain {
+            kind: super::Kind::Asset,
+            owner: self.asset_id.to_hex(),
+            genesis_root: genesis::asset_genesis_root(&self.asset_id, &purpose)?,
+            module_dir: self.dir.clone(),
+            receipts_dir: self.receipts_dir(&purpose),
+            checkpoints_dir: self.state_dir("checkpoints", &purpose),
+            proofs_dir: self.state_dir("proofs", &purpose),
+            receipt_stem: "receipt",
+            style: super::ops::FileStyle::Pretty,
+            expected_sets: None,
+            purpose: Some(purpose),
+        })
+    }
+
     /// The fork-resolutions folder.
     pub fn fork_resolutions_dir(&self) -> PathBuf {
         self.dir.join("state").join("fork-resolutions")

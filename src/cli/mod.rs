@@ -10,6 +10,7 @@ mod output;
 mod progress;
 mod quickstart;
 mod repo;
+mod state;
 mod vc;
 mod worktree;
 

@@ -8,10 +8,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::atomic::AtomicBool;
 
-use msez::chain::asset as ops;
 use msez::chain::module::{ASSETS_DIR, AssetModule};
 use msez::chain::receipt::Draft;
-use msez::chain::{self, Kind, envelope, verify};
+use msez::chain::{self, Kind, envelope, ops, verify};
 use msez::odb::Repo;
 use msez::vc::KeyPair;
 
@@ -74,7 +73,7 @@ pub fn run(args: Args, ctx: &Ctx) -> super::Result<ExitCode> {
         .expect("an object")
         .insert("asset_id".into(), module.asset_id.to_hex().into());
     repo.put_json(&gtype, &stored)?;
-    let purpose = module.default_purpose().to_string();
+    let asset = module.chain(None)?;
 
     let timestamp = msez::vc::proof::now_utc();
     let drafts = (0..args.receipts)
@@ -84,22 +83,22 @@ pub fn run(args: Args, ctx: &Ctx) -> super::Result<ExitCode> {
         })
         .collect::<Result<Vec<_>, chain::Error>>()?;
     let keys = [key];
-    let appended = ops::append(&repo, &module, &purpose, &drafts, &keys, Some(None))?;
+    let appended = ops::append(&repo, &asset, &drafts, &keys, Some(None))?;
 
     let opts = verify::Options::default();
     let fail =
         |e: Vec<chain::Error>| -> msez::Error { e.into_iter().next().expect("an error").into() };
-    let summary = ops::summary(Some(&repo), &module, &purpose, &opts, true).map_err(fail)?;
+    let summary = ops::summary(Some(&repo), &asset, &opts, true).map_err(fail)?;
     let (ck, done) = ops::checkpoint(
         Some(&repo),
-        &module,
+        &asset,
         &summary,
         &keys,
         &msez::vc::proof::now_utc(),
     )?;
 
     let seq = args.receipts / 2;
-    let proof = ops::prove(Some(&repo), &module, &purpose, seq, &opts, true).map_err(fail)?;
+    let proof = ops::prove(Some(&repo), &asset, seq, &opts, true).map_err(fail)?;
     let uri = done
         .path
         .strip_prefix(&module.dir)
@@ -117,19 +116,17 @@ pub fn run(args: Args, ctx: &Ctx) -> super::Result<ExitCode> {
         Some(&anchor),
         &msez::vc::proof::now_utc(),
     )?;
-    let proof_path = module
-        .state_dir("proofs", &purpose)
-        .join(format!("inclusion.{seq}.json"));
+    let proof_path = asset.proofs_dir.join(format!("inclusion.{seq}.json"));
     chain::module::write_pretty(&proof_path, &proof_doc)?;
 
     // Verify what was written, the way an auditor would: from the module's files.
-    let result = ops::verify(&module, &purpose, &opts).map_err(fail)?;
-    ops::check_checkpoint_file(&done.path, &result, &purpose, None)?;
+    let result = ops::verify(&asset, &opts).map_err(fail)?;
+    ops::check_checkpoint_file(&asset, &done.path, &result, None)?;
     let receipt_path = &result
         .path(seq as usize)
         .expect("the proven sequence is in the chain");
-    let receipt = super::asset::read_json(receipt_path)?;
-    ops::verify_inclusion(&receipt, &proof_doc, Some(&ck), None)?;
+    let receipt = super::state::read_json(receipt_path)?;
+    chain::inclusion::verify(Kind::Asset, &receipt, &proof_doc, Some(&ck), None)?;
 
     let fsck_opts = msez::fsck::Options {
         strict: true,

@@ -4,10 +4,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use msez::canon::Value;
-use msez::chain::asset as ops;
 use msez::chain::module::{ASSETS_DIR, AssetModule};
 use msez::chain::store::History;
-use msez::chain::{Kind, verify};
+use msez::chain::{Kind, ops, verify};
 use msez::odb::{RefName, ref_object_type};
 
 use super::repo::open_repo;
@@ -125,7 +124,7 @@ pub fn status(_args: StatusArgs, ctx: &Ctx) -> super::Result<ExitCode> {
     let mut all = Vec::new();
     for m in modules(ctx, repo.worktree())? {
         for p in &m.config.purposes {
-            all.push(ops::status(&repo, &m, p)?);
+            all.push(ops::status(&repo, &m.chain(Some(p))?)?);
         }
     }
     written(ctx.out.emit(&serde_json::json!({"chains": all}), |w| {
@@ -134,7 +133,12 @@ pub fn status(_args: StatusArgs, ctx: &Ctx) -> super::Result<ExitCode> {
                 .head
                 .map(|d| d.to_hex())
                 .unwrap_or_else(|| "(no chain)".into());
-            writeln!(w, "asset {} {}: head {head}", s.asset_id, s.purpose)?;
+            writeln!(
+                w,
+                "asset {} {}: head {head}",
+                s.owner,
+                s.purpose.as_deref().unwrap_or_default()
+            )?;
             for p in &s.untracked {
                 writeln!(w, "  not in .msez: {}", p.display())?;
             }
@@ -169,7 +173,7 @@ pub fn add(args: AddArgs, ctx: &Ctx) -> super::Result<ExitCode> {
             ..Default::default()
         };
         for p in purposes {
-            let imported = ops::import(&repo, &m, &p, &opts)
+            let imported = ops::import(&repo, &m.chain(Some(&p))?, &opts)
                 .map_err(|e| msez::Error::from(e.into_iter().next().expect("an error")))?;
             results.push(
                 serde_json::json!({"asset_id": m.asset_id, "purpose": p, "imported": imported}),

@@ -71,7 +71,8 @@ impl<'r> Batch<'r> {
         };
         // Close the file now (a batch may stage many thousands; only paths are kept).
         let path = staged.into_closed_path(0o444)?;
-        self.objects.push((path, self.repo.object_path(&id), id.clone(), sum));
+        self.objects
+            .push((path, self.repo.object_path(&id), id.clone(), sum));
         self.seen.insert(id.clone());
         Ok(id)
     }

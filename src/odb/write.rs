@@ -62,7 +62,9 @@ impl Staged {
     /// [`super::batch::Batch`] syncs the whole filesystem later and publishes by path).
     pub(crate) fn into_closed_path(mut self, mode: u32) -> Result<tempfile::TempPath, Error> {
         let tmp_path = self.file.path().to_path_buf();
-        self.file.flush().map_err(|e| Error::io("writing", &tmp_path, e))?;
+        self.file
+            .flush()
+            .map_err(|e| Error::io("writing", &tmp_path, e))?;
         self.file
             .as_file()
             .set_permissions(std::fs::Permissions::from_mode(mode))

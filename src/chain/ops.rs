@@ -1,0 +1,490 @@
+//! The chain operations, once for every kind of chain: append, verify, summarize, checkpoint,
+//! prove, co-sign, import, status. A module (asset purpose or corridor) describes itself as a
+//! [`Chain`]; nothing here knows which kind it is beyond [`Kind`]'s constants.
+//!
+//! When a repository encloses the module, every write goes into `.msez` first (objects, MMR
+//! nodes, state), then the working-tree files, then the head ref moves under its lock; the
+//! lock is held for the whole append, so a concurrent appender gets a `conflict`, never a fork.
+//! Without a repository (an auditor's copy) the module's files are the only state.
+
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::artifact::{ArtifactType, ObjectId};
+use crate::canon::{self, Digest, Value};
+use crate::mmr;
+use crate::odb::{Batch, Event, HookEnv, RefLock, Repo};
+use crate::vc::{self, KeyPair};
+
+use super::checkpoint::{self, Summary};
+use super::module::{canonical_line, pretty, receipt_file, sign_all, write_file};
+use super::receipt::{self, Draft, FileList};
+use super::store::{ChainKey, ChainStore};
+use super::verify::{self, ChainResult};
+use super::{Error, Kind};
+
+/// How a module writes its working-tree files.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FileStyle {
+    /// Pretty JSON + LF (the reference's asset receipts and checkpoints).
+    Pretty,
+    /// Canonical JSON + LF (the reference's corridor receipts and checkpoints).
+    Canonical,
+}
+
+/// One chain of a module: everything the operations need to know about it.
+#[derive(Clone, Debug)]
+pub struct Chain {
+    /// Asset or corridor.
+    pub kind: Kind,
+    /// The asset_id (hex) or corridor_id.
+    pub owner: String,
+    /// The purpose (assets only).
+    pub purpose: Option<String>,
+    /// The genesis root.
+    pub genesis_root: Digest,
+    /// The module directory.
+    pub module_dir: PathBuf,
+    /// Where receipts are.
+    pub receipts_dir: PathBuf,
+    /// Where checkpoints go.
+    pub checkpoints_dir: PathBuf,
+    /// Where inclusion proofs go.
+    pub proofs_dir: PathBuf,
+    /// Receipt file names: `<stem>.<seq>.json`.
+    pub receipt_stem: &'static str,
+    /// How files are written.
+    pub style: FileStyle,
+    /// Corridors: the expected (lawpack, ruleset) digest sets every receipt must carry.
+    pub expected_sets: Option<(Vec<Digest>, Vec<Digest>)>,
+}
+
+impl Chain {
+    /// The chain's name in `.msez`.
+    pub fn key(&self) -> ChainKey {
+        match self.kind {
+            Kind::Asset => ChainKey {
+                kind: Kind::Asset,
+                owner: self.owner.clone(),
+                purpose: self.purpose.clone(),
+            },
+            Kind::Corridor => ChainKey::corridor(&self.owner),
+        }
+    }
+
+    fn encode(&self, value: &Value) -> Result<Vec<u8>, Error> {
+        match self.style {
+            FileStyle::Pretty => Ok(pretty(value)),
+            FileStyle::Canonical => canonical_line(value),
+        }
+    }
+
+    fn receipt_type(&self) -> ArtifactType {
+        ArtifactType::new(self.kind.receipt_artifact()).expect("receipt types are valid")
+    }
+
+    /// Verify options with the module's expected digest sets filled in.
+    pub fn options(&self, base: &verify::Options) -> verify::Options {
+        let mut opts = base.clone();
+        if let Some((lawpacks, rulesets)) = &self.expected_sets {
+            opts.expected_lawpacks = Some(lawpacks.clone());
+            opts.expected_rulesets = Some(rulesets.clone());
+        }
+        opts
+    }
+}
+
+/// What an append wrote.
+#[derive(Clone, Debug, Serialize)]
+pub struct Appended {
+    /// The asset_id or corridor_id.
+    pub owner: String,
+    /// The purpose (assets).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub purpose: Option<String>,
+    /// (sequence, next_root, working-tree file) of each new receipt.
+    pub receipts: Vec<(u64, Digest, PathBuf)>,
+    /// The new head.
+    pub head: Digest,
+    /// The chain length after the append.
+    pub size: u64,
+}
+
+fn head_name(d: Option<Digest>) -> String {
+    d.map(|d| d.to_hex()).unwrap_or_else(|| "genesis".into())
+}
+
+/// Appends receipts built from `drafts`, signed with `keys`, as one transaction.
+///
+/// `expect_head`: refuse (conflict) unless the chain's head is this (None: the genesis).
+pub fn append(
+    repo: &Repo,
+    chain: &Chain,
+    drafts: &[Draft],
+    keys: &[KeyPair],
+    expect_head: Option<Option<Digest>>,
+) -> Result<Appended, Error> {
+    let key = chain.key();
+    let head_ref = key.head_ref()?;
+    let lock = RefLock::acquire(repo, &head_ref)?;
+    let old = lock.current()?;
+    if let Some(expected) = expect_head {
+        if expected != old {
+            return Err(Error::StaleHead {
+                chain: key.path(),
+                expected: head_name(expected),
+                found: head_name(old),
+            });
+        }
+    }
+    let mut store = ChainStore::open(repo, &key, chain.genesis_root)?;
+    let env = HookEnv {
+        ref_name: head_ref.as_str(),
+        old: old.map(|d| d.to_hex()).unwrap_or_default(),
+        new: String::new(),
+        reason: "append",
+    };
+    repo.run_hook(Event::PreAppend, &env)?;
+
+    let rtype = chain.receipt_type();
+    let mut batch = Batch::new(repo);
+    let mut written = Vec::with_capacity(drafts.len());
+    let mut prev = old.unwrap_or(chain.genesis_root);
+    for draft in drafts {
+        let seq = store.state().size;
+        let mut r = receipt::build(chain.kind, &chain.owner, seq, &prev, draft)?;
+        sign_all(&mut r, keys)?;
+        let id = batch.put_json(&rtype, &r)?;
+        let file = receipt_file(&chain.receipts_dir, chain.receipt_stem, seq, &id.digest);
+        batch.write_file(&file, &chain.encode(&r)?)?;
+        store.append(&r)?;
+        written.push((seq, id.digest, file));
+        prev = id.digest;
+    }
+    batch.commit()?;
+    store.save()?;
+    repo.commit_ref(
+        lock,
+        old,
+        prev,
+        &format!("append {} receipt(s)", drafts.len()),
+    )?;
+    repo.run_hook(
+        Event::PostAppend,
+        &HookEnv {
+            new: prev.to_hex(),
+            ..env
+        },
+    )?;
+    Ok(Appended {
+        owner: chain.owner.clone(),
+        purpose: chain.purpose.clone(),
+        receipts: written,
+        head: prev,
+        size: store.state().size,
+    })
+}
+
+/// Verifies the module's receipts as the reference does (§4.4, §4.5).
+pub fn verify(chain: &Chain, opts: &verify::Options) -> Result<ChainResult, Vec<Error>> {
+    let files = FileList::scan(&chain.receipts_dir).map_err(|e| vec![e])?;
+    verify::verify(
+        chain.kind,
+        &chain.owner,
+        chain.genesis_root,
+        &files,
+        &chain.options(opts),
+    )
+}
+
+/// The chain summary a checkpoint commits to: from the `.msez` chain state when the repository
+/// holds the chain (O(log n)), else by verifying the module's receipts.
+pub fn summary(
+    repo: Option<&Repo>,
+    chain: &Chain,
+    opts: &verify::Options,
+    fast: bool,
+) -> Result<Summary, Vec<Error>> {
+    if let (Some(repo), true) = (repo, fast) {
+        let store =
+            ChainStore::open(repo, &chain.key(), chain.genesis_root).map_err(|e| vec![e])?;
+        let st = store.state();
+        if let Some(head) = st.head {
+            // §13.2 item 11: asset checkpoints take the union over receipts, corridors the first's.
+            let (lawpacks, rulesets) = match chain.kind {
+                Kind::Asset => (st.lawpack_digest_set.clone(), st.ruleset_digest_set.clone()),
+                Kind::Corridor => (
+                    st.first_lawpack_digest_set.clone(),
+                    st.first_ruleset_digest_set.clone(),
+                ),
+            };
+            return Ok(Summary {
+                kind: chain.kind,
+                owner: chain.owner.clone(),
+                purpose: chain.purpose.clone(),
+                genesis_root: chain.genesis_root,
+                final_root: head,
+                receipt_count: st.size,
+                mmr: store.root().map_err(|e| vec![e])?,
+                lawpack_digest_set: lawpacks,
+                ruleset_digest_set: rulesets,
+            });
+        }
+    }
+    let result = verify(chain, opts)?;
+    Summary::of(&result, chain.purpose.as_deref()).map_err(|e| vec![e])
+}
+
+/// What a checkpoint command wrote.
+#[derive(Clone, Debug, Serialize)]
+pub struct Checkpointed {
+    /// The checkpoint digest.
+    pub digest: Digest,
+    /// The working-tree file.
+    pub path: PathBuf,
+    /// The chain length it covers.
+    pub receipt_count: u64,
+    /// The MMR root.
+    pub mmr_root: Digest,
+}
+
+/// Builds, signs and stores a checkpoint of `s`; moves the checkpoint ref.
+pub fn checkpoint(
+    repo: Option<&Repo>,
+    chain: &Chain,
+    s: &Summary,
+    keys: &[KeyPair],
+    timestamp: &str,
+) -> Result<(Value, Checkpointed), Error> {
+    let mut ck = checkpoint::build(s, timestamp);
+    sign_all(&mut ck, keys)?;
+    let digest = checkpoint::digest(&ck)?;
+    let path = chain
+        .checkpoints_dir
+        .join(format!("checkpoint.{}.json", s.receipt_count));
+    if let Some(repo) = repo {
+        repo.put_json(
+            &ArtifactType::new(chain.kind.checkpoint_artifact()).expect("valid type"),
+            &ck,
+        )?;
+    }
+    write_file(&path, &chain.encode(&ck)?)?;
+    if let Some(repo) = repo {
+        let r = chain.key().checkpoint_ref()?;
+        let lock = RefLock::acquire(repo, &r)?;
+        let old = lock.current()?;
+        repo.commit_ref(lock, old, digest, "checkpoint")?;
+        let env = HookEnv {
+            ref_name: r.as_str(),
+            old: old.map(|d| d.to_hex()).unwrap_or_default(),
+            new: digest.to_hex(),
+            reason: "checkpoint",
+        };
+        repo.run_hook(Event::PostCheckpoint, &env)?;
+    }
+    Ok((
+        ck,
+        Checkpointed {
+            digest,
+            path,
+            receipt_count: s.receipt_count,
+            mmr_root: s.mmr.root,
+        },
+    ))
+}
+
+/// The MMR inclusion proof of the receipt at `sequence`, from the chain store when available.
+pub fn prove(
+    repo: Option<&Repo>,
+    chain: &Chain,
+    sequence: u64,
+    opts: &verify::Options,
+    fast: bool,
+) -> Result<mmr::InclusionProof, Vec<Error>> {
+    if let (Some(repo), true) = (repo, fast) {
+        let key = chain.key();
+        let store = ChainStore::open(repo, &key, chain.genesis_root).map_err(|e| vec![e])?;
+        if store.state().head.is_some() {
+            let next_root = store.next_root_at(sequence).map_err(|e| vec![e])?;
+            // A proof that fails its own check means damaged node files: rebuild them once.
+            return match store.prove(sequence, &next_root) {
+                Ok(p) => Ok(p),
+                Err(_) => ChainStore::rebuilt(repo, &key, chain.genesis_root)
+                    .and_then(|s| s.prove(sequence, &next_root))
+                    .map_err(|e| vec![e]),
+            };
+        }
+    }
+    let result = verify(chain, opts)?;
+    if sequence >= result.receipt_count {
+        return Err(vec![Error::NoSuchSequence {
+            sequence,
+            size: result.receipt_count,
+        }]);
+    }
+    mmr::build_inclusion_proof(&result.next_roots, sequence).map_err(|e| vec![e.into()])
+}
+
+/// Adds a late signature to the receipt at `sequence`: a new proof file in `.msez`, and the
+/// module's receipt file rewritten atomically with the union of proofs.
+pub fn cosign(
+    repo: Option<&Repo>,
+    chain: &Chain,
+    sequence: u64,
+    keys: &[KeyPair],
+    opts: &verify::Options,
+) -> Result<(PathBuf, usize), Vec<Error>> {
+    let one = |e: Error| vec![e];
+    let result = verify(chain, opts)?;
+    let (Some(path), Some(&next_root)) = (
+        result.path(sequence as usize),
+        result.next_roots.get(sequence as usize),
+    ) else {
+        return Err(vec![Error::NoSuchSequence {
+            sequence,
+            size: result.receipt_count,
+        }]);
+    };
+    let mut r = read_json(&path).map_err(one)?;
+    let before = vc::proof::proofs_of(&r).len();
+    sign_all(&mut r, keys).map_err(one)?;
+    if let Some(repo) = repo {
+        let t = chain.receipt_type();
+        repo.put_json(&t, &r).map_err(|e| vec![e.into()])?;
+        r = repo
+            .read_json(&ObjectId::new(t, next_root))
+            .map_err(|e| vec![e.into()])?;
+    }
+    write_file(&path, &chain.encode(&r).map_err(one)?).map_err(one)?;
+    Ok((path, vc::proof::proofs_of(&r).len().saturating_sub(before)))
+}
+
+fn read_json(path: &Path) -> Result<Value, Error> {
+    let bytes = std::fs::read(path).map_err(|e| Error::io("reading", path, e))?;
+    canon::parse(&bytes).map_err(|e| Error::Parse {
+        path: path.to_path_buf(),
+        source: e,
+    })
+}
+
+/// Checks a checkpoint file against a verified chain: schema, signatures, then every field.
+pub fn check_checkpoint_file(
+    chain: &Chain,
+    path: &Path,
+    r: &ChainResult,
+    anchors: Option<&vc::TrustAnchors>,
+) -> Result<(), Error> {
+    let ck = read_json(path)?;
+    checkpoint::check_signed(chain.kind, &ck, &path.display().to_string(), false, anchors)?;
+    checkpoint::check_against(&ck, &Summary::of(r, chain.purpose.as_deref())?)
+}
+
+/// What `msez add` imported.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Imported {
+    /// Receipts newly stored and appended to the chain.
+    pub receipts: u64,
+    /// Checkpoints newly stored.
+    pub checkpoints: u64,
+    /// The head after the import.
+    pub head: Option<Digest>,
+}
+
+/// Imports a module's receipts made by other tools: verifies the whole chain from its files,
+/// then stores and appends what `.msez` lacks; refuses (conflict) a chain that does not extend
+/// the repository's head.
+pub fn import(repo: &Repo, chain: &Chain, opts: &verify::Options) -> Result<Imported, Vec<Error>> {
+    let one = |e: Error| vec![e];
+    let odb = |e: crate::odb::Error| vec![Error::from(e)];
+    let result = verify(chain, opts)?;
+    let key = chain.key();
+    let lock = RefLock::acquire(repo, &key.head_ref().map_err(one)?).map_err(odb)?;
+    let old = lock.current().map_err(odb)?;
+    let mut store = ChainStore::open(repo, &key, chain.genesis_root).map_err(one)?;
+    let have = store.state().size as usize;
+    let extends = have <= result.next_roots.len()
+        && (old.is_none() || old == have.checked_sub(1).map(|i| result.next_roots[i]));
+    if !extends {
+        return Err(vec![Error::StaleHead {
+            chain: key.path(),
+            expected: "a module chain that extends the repository head".into(),
+            found: format!(
+                "module head {} does not contain {}",
+                result.final_root,
+                head_name(old)
+            ),
+        }]);
+    }
+    let rtype = chain.receipt_type();
+    let mut batch = Batch::new(repo);
+    let mut out = Imported::default();
+    for path in (have..result.next_roots.len()).filter_map(|i| result.path(i)) {
+        let value = read_json(&path).map_err(one)?;
+        batch.put_json(&rtype, &value).map_err(odb)?;
+        store.append(&value).map_err(one)?;
+        out.receipts += 1;
+    }
+    batch.commit().map_err(odb)?;
+    store.save().map_err(one)?;
+    if out.receipts > 0 {
+        repo.commit_ref(lock, old, result.final_root, "add")
+            .map_err(odb)?;
+    }
+    let ctype = ArtifactType::new(chain.kind.checkpoint_artifact()).expect("valid type");
+    for path in receipt::json_files(&chain.checkpoints_dir).map_err(one)? {
+        if check_checkpoint_file(chain, &path, &result, opts.trust_anchors.as_ref()).is_ok()
+            && repo
+                .put_json(&ctype, &read_json(&path).map_err(one)?)
+                .map_err(odb)?
+                .created
+        {
+            out.checkpoints += 1;
+        }
+    }
+    out.head = (result.receipt_count > 0).then_some(result.final_root);
+    Ok(out)
+}
+
+/// How a module's files and `.msez` differ for one chain.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Status {
+    /// The asset_id or corridor_id.
+    pub owner: String,
+    /// The purpose (assets).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub purpose: Option<String>,
+    /// The head ref (None: no chain in `.msez`).
+    pub head: Option<Digest>,
+    /// Receipt files whose receipt is not in `.msez` (`msez add` imports them).
+    pub untracked: Vec<PathBuf>,
+    /// Receipt files that do not parse or whose next_root lies.
+    pub invalid: Vec<PathBuf>,
+    /// Whether the head receipt has a file in the module.
+    pub head_in_worktree: bool,
+}
+
+/// Compares a module's receipt files with `.msez` (no signature checks: that is verify's job).
+pub fn status(repo: &Repo, chain: &Chain) -> Result<Status, Error> {
+    let head = repo.read_ref(&chain.key().head_ref()?)?;
+    let rtype = chain.receipt_type();
+    let mut st = Status {
+        owner: chain.owner.clone(),
+        purpose: chain.purpose.clone(),
+        head,
+        head_in_worktree: head.is_none(),
+        ..Status::default()
+    };
+    for path in receipt::json_files(&chain.receipts_dir)? {
+        match receipt::Receipt::read(chain.kind, &path, None) {
+            Ok(r) => {
+                st.head_in_worktree |= Some(r.link.next_root) == head;
+                if !repo.has(&ObjectId::new(rtype.clone(), r.link.next_root)) {
+                    st.untracked.push(path);
+                }
+            }
+            Err(_) => st.invalid.push(path),
+        }
+    }
+    Ok(st)
+}

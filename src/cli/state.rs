@@ -1,0 +1,556 @@
+//! `msez asset state ...` and `msez corridor state ...`: one set of verbs over any chain.
+//!
+//! The family files (`asset.rs`, `corridor.rs`) resolve MODULE into an [`ops::Chain`]; this
+//! file parses the shared flags, calls [`ops`], and renders the results.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::Subcommand;
+use msez::canon::{self, Digest, Value};
+use msez::chain::ops::{self, Chain};
+use msez::chain::receipt::{Draft, normalize_set};
+use msez::chain::verify::{self, ChainResult};
+use msez::chain::{self, Kind, checkpoint, envelope, inclusion};
+use msez::error::{Classify, Finding};
+use msez::odb::Repo;
+use msez::vc::{KeyPair, TrustAnchors};
+
+use super::{Ctx, written};
+
+/// Options shared by the commands that read a chain.
+#[derive(Debug, clap::Args)]
+pub struct ChainArgs {
+    /// The module directory, or its asset_id / corridor id.
+    pub module: PathBuf,
+    /// The chain purpose (assets only; default: the module's first).
+    #[arg(long)]
+    pub purpose: Option<String>,
+    /// Trust anchors: receipt signers must include an anchor allowing smart_asset_receipt /
+    /// corridor_receipt (default: the module's trust_anchors_path, when set).
+    #[arg(long)]
+    pub trust_anchors: Option<PathBuf>,
+    /// Rebuild from the module's receipts even when .msez holds the chain state.
+    #[arg(long)]
+    pub from_files: bool,
+}
+
+/// The verbs every chain has.
+#[derive(Debug, Subcommand)]
+pub enum StateCommand {
+    /// Append receipts (signed with --key) to a chain, as one transaction.
+    ReceiptInit {
+        #[command(flatten)]
+        chain: ChainArgs,
+        /// The transition (default: the reference's noop transition of the chain's kind).
+        #[arg(long, conflicts_with = "batch")]
+        transition: Option<PathBuf>,
+        /// Many transitions, one JSON document per line, appended as one transaction.
+        #[arg(long)]
+        batch: Option<PathBuf>,
+        /// A signing key (repeatable; corridor receipts must be signed).
+        #[arg(long = "key")]
+        keys: Vec<PathBuf>,
+        /// Refuse (conflict) unless the chain's head is this next_root (`genesis`: empty chain).
+        #[arg(long)]
+        expect_head: Option<String>,
+        /// The receipt timestamp (default: now, or SOURCE_DATE_EPOCH).
+        #[arg(long)]
+        timestamp: Option<String>,
+        /// A lawpack digest (repeatable; default: none for assets, the corridor's set).
+        #[arg(long = "lawpack-digest")]
+        lawpack_digests: Vec<String>,
+        /// A ruleset digest (repeatable; default: none for assets, the corridor's set).
+        #[arg(long = "ruleset-digest")]
+        ruleset_digests: Vec<String>,
+        /// all_active, subset or quorum (assets).
+        #[arg(long)]
+        jurisdiction_scope: Option<String>,
+        /// A harbor id (repeatable; assets).
+        #[arg(long = "harbor-id")]
+        harbor_ids: Vec<String>,
+        /// The harbor quorum the receipt claims (assets).
+        #[arg(long)]
+        harbor_quorum: Option<u64>,
+    },
+    /// Verify a chain (every check of the reference, in order).
+    Verify {
+        #[command(flatten)]
+        chain: ChainArgs,
+        /// Also check this checkpoint against the verified chain.
+        #[arg(long)]
+        checkpoint: Option<PathBuf>,
+    },
+    /// Write a signed checkpoint of a chain.
+    Checkpoint {
+        #[command(flatten)]
+        chain: ChainArgs,
+        /// A signing key (repeatable).
+        #[arg(long = "key")]
+        keys: Vec<PathBuf>,
+        /// The checkpoint timestamp (default: now, or SOURCE_DATE_EPOCH).
+        #[arg(long)]
+        timestamp: Option<String>,
+    },
+    /// Write the inclusion proof of one receipt.
+    InclusionProof {
+        #[command(flatten)]
+        chain: ChainArgs,
+        /// The receipt's sequence.
+        #[arg(long)]
+        sequence: u64,
+        /// Tie the proof to this checkpoint (default: the one in state/checkpoints/ covering the chain).
+        #[arg(long)]
+        checkpoint: Option<PathBuf>,
+        /// Write here (default: the module's state/proofs/).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Verify an inclusion proof of a receipt (offline; no repository needed).
+    VerifyInclusion {
+        /// The receipt.
+        #[arg(long)]
+        receipt: PathBuf,
+        /// The inclusion proof.
+        #[arg(long)]
+        proof: PathBuf,
+        /// The checkpoint the proof is tied to.
+        #[arg(long)]
+        checkpoint: Option<PathBuf>,
+        /// Trust anchors for the receipt and checkpoint signers.
+        #[arg(long)]
+        trust_anchors: Option<PathBuf>,
+    },
+    /// Add a (late) signature to a receipt: a new proof file in .msez, the module file rewritten.
+    Cosign {
+        #[command(flatten)]
+        chain: ChainArgs,
+        /// The receipt's sequence.
+        #[arg(long)]
+        sequence: u64,
+        /// A signing key (repeatable).
+        #[arg(long = "key", required = true)]
+        keys: Vec<PathBuf>,
+    },
+}
+
+/// A chain resolved from MODULE, with the repository enclosing it and its verify options.
+pub struct Opened {
+    /// The chain.
+    pub chain: Chain,
+    /// The repository enclosing the module, if any.
+    pub repo: Option<Repo>,
+    /// Verify options (trust anchors).
+    pub opts: verify::Options,
+}
+
+/// Resolves MODULE into a chain of `kind`.
+pub fn open(kind: Kind, args: &ChainArgs, ctx: &Ctx) -> super::Result<Opened> {
+    let module = ctx.path(&args.module);
+    let (chain, anchors) = match kind {
+        Kind::Asset => {
+            let m = chain::module::AssetModule::open(&module, &ctx.cwd)?;
+            (m.chain(args.purpose.as_deref())?, m.trust_anchors_path())
+        }
+        Kind::Corridor => {
+            if args.purpose.is_some() {
+                return Err(msez::Error::Usage(
+                    "--purpose applies to asset chains only".into(),
+                ));
+            }
+            let m = chain::corridor::CorridorModule::open(&args.module, &ctx.cwd)?;
+            (m.chain(), m.trust_anchors_path())
+        }
+    };
+    let repo = Repo::find(&chain.module_dir)?;
+    let anchors = args.trust_anchors.as_ref().map(|p| ctx.path(p)).or(anchors);
+    let trust_anchors = anchors.map(|p| TrustAnchors::load(&p)).transpose()?;
+    Ok(Opened {
+        chain,
+        repo,
+        opts: verify::Options {
+            trust_anchors,
+            ..Default::default()
+        },
+    })
+}
+
+/// Reads and parses a JSON file (exact integers, floats rejected).
+pub fn read_json(path: &Path) -> super::Result<Value> {
+    let bytes = std::fs::read(path).map_err(|e| msez::Error::io("reading", path, e))?;
+    canon::parse(&bytes).map_err(|e| {
+        chain::Error::Parse {
+            path: path.to_path_buf(),
+            source: e,
+        }
+        .into()
+    })
+}
+
+/// Loads signing keys.
+pub fn load_keys(paths: &[PathBuf], ctx: &Ctx) -> super::Result<Vec<KeyPair>> {
+    paths
+        .iter()
+        .map(|p| KeyPair::load(&ctx.path(p)).map_err(msez::Error::from))
+        .collect()
+}
+
+/// The given timestamp, or now (SOURCE_DATE_EPOCH honoured).
+pub fn timestamp(given: Option<String>) -> String {
+    given.unwrap_or_else(msez::vc::proof::now_utc)
+}
+
+/// The first of several errors becomes the command's error; the rest are printed first.
+pub fn fail(errors: Vec<chain::Error>, ctx: &Ctx) -> msez::Error {
+    if errors.len() > 1 && !ctx.out.json {
+        for e in &errors[1..] {
+            eprintln!("msez: also: {e}");
+        }
+    }
+    errors
+        .into_iter()
+        .next()
+        .expect("at least one error")
+        .into()
+}
+
+fn read_lines(path: &Path) -> super::Result<Vec<Value>> {
+    let text = std::fs::read_to_string(path).map_err(|e| msez::Error::io("reading", path, e))?;
+    text.lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+        .map(|(i, l)| {
+            canon::parse(l.as_bytes()).map_err(|e| {
+                chain::Error::Parse {
+                    path: PathBuf::from(format!("{}:{}", path.display(), i + 1)),
+                    source: e,
+                }
+                .into()
+            })
+        })
+        .collect()
+}
+
+fn digest_set(
+    given: &[String],
+    default: Option<&Vec<Digest>>,
+) -> Result<Vec<Digest>, chain::Error> {
+    if given.is_empty() {
+        return Ok(default.cloned().unwrap_or_default());
+    }
+    normalize_set(
+        &given
+            .iter()
+            .map(|s| Value::String(s.clone()))
+            .collect::<Vec<_>>(),
+    )
+}
+
+/// The checkpoint in `dir` covering exactly `size` receipts, if any.
+fn covering_checkpoint(dir: &Path, size: u64) -> super::Result<Option<PathBuf>> {
+    let exact = dir.join(format!("checkpoint.{size}.json"));
+    if exact.is_file() {
+        return Ok(Some(exact));
+    }
+    let count = |p: &PathBuf| {
+        std::fs::read(p)
+            .ok()
+            .and_then(|b| canon::parse(&b).ok())
+            .and_then(|v| v.get("receipt_count").and_then(Value::as_u64))
+    };
+    Ok(chain::receipt::json_files(dir)?
+        .into_iter()
+        .filter(|p| count(p) == Some(size))
+        .max())
+}
+
+/// The chain's name in verify reports: `ASSET STATE` or `STATE` (the reference's prefixes).
+fn label(kind: Kind) -> &'static str {
+    match kind {
+        Kind::Asset => "ASSET STATE",
+        Kind::Corridor => "STATE",
+    }
+}
+
+/// Runs one state verb on a chain of `kind`.
+pub fn run(kind: Kind, cmd: StateCommand, ctx: &Ctx) -> super::Result<ExitCode> {
+    match cmd {
+        StateCommand::ReceiptInit {
+            chain,
+            transition,
+            batch,
+            keys,
+            expect_head,
+            timestamp: ts,
+            lawpack_digests,
+            ruleset_digests,
+            jurisdiction_scope,
+            harbor_ids,
+            harbor_quorum,
+        } => {
+            let o = open(kind, &chain, ctx)?;
+            if kind == Kind::Corridor
+                && (jurisdiction_scope.is_some()
+                    || !harbor_ids.is_empty()
+                    || harbor_quorum.is_some())
+            {
+                return Err(msez::Error::Usage("--jurisdiction-scope, --harbor-id and --harbor-quorum apply to asset receipts only".into()));
+            }
+            if kind == Kind::Corridor && keys.is_empty() {
+                return Err(msez::Error::Usage(
+                    "corridor receipts must be signed: give at least one --key".into(),
+                ));
+            }
+            let repo = o
+                .repo
+                .as_ref()
+                .ok_or_else(|| msez::odb::Error::NotARepository {
+                    start: o.chain.module_dir.clone(),
+                })?;
+            let keys = load_keys(&keys, ctx)?;
+            let expected = o.chain.expected_sets.as_ref();
+            let base = Draft {
+                transition: Value::Null,
+                timestamp: timestamp(ts),
+                lawpack_digest_set: digest_set(&lawpack_digests, expected.map(|s| &s.0))?,
+                ruleset_digest_set: digest_set(&ruleset_digests, expected.map(|s| &s.1))?,
+                jurisdiction_scope,
+                harbor_ids,
+                harbor_quorum,
+                registry_digest: None,
+            };
+            let transitions = match (&transition, &batch) {
+                (Some(t), _) => vec![read_json(&ctx.path(t))?],
+                (None, Some(b)) => read_lines(&ctx.path(b))?,
+                (None, None) => vec![match kind {
+                    Kind::Asset => envelope::default_asset_transition(),
+                    Kind::Corridor => envelope::default_corridor_transition(),
+                }],
+            };
+            let drafts = transitions
+                .iter()
+                .map(|t| {
+                    Ok(Draft {
+                        transition: envelope::load(t)?,
+                        ..base.clone()
+                    })
+                })
+                .collect::<Result<Vec<_>, chain::Error>>()?;
+            let expect = match expect_head.as_deref() {
+                None => None,
+                Some("genesis") => Some(None),
+                Some(h) => Some(Some(Digest::parse_loose(h)?)),
+            };
+            let appended = ops::append(repo, &o.chain, &drafts, &keys, expect)?;
+            written(ctx.out.emit(&appended, |w| {
+                for (seq, root, path) in &appended.receipts {
+                    writeln!(w, "{seq} {root} {}", path.display())?;
+                }
+                Ok(())
+            }))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        StateCommand::Verify { chain, checkpoint } => {
+            let o = open(kind, &chain, ctx)?;
+            let result = ops::verify(&o.chain, &o.opts).and_then(|r| match &checkpoint {
+                Some(ck) => ops::check_checkpoint_file(
+                    &o.chain,
+                    &ctx.path(ck),
+                    &r,
+                    o.opts.trust_anchors.as_ref(),
+                )
+                .map(|()| r)
+                .map_err(|e| vec![e]),
+                None => Ok(r),
+            });
+            report_verify(result, &o, ctx)
+        }
+        StateCommand::Checkpoint {
+            chain,
+            keys,
+            timestamp: ts,
+        } => {
+            let o = open(kind, &chain, ctx)?;
+            let keys = load_keys(&keys, ctx)?;
+            let summary = ops::summary(o.repo.as_ref(), &o.chain, &o.opts, !chain.from_files)
+                .map_err(|e| fail(e, ctx))?;
+            let (_, done) =
+                ops::checkpoint(o.repo.as_ref(), &o.chain, &summary, &keys, &timestamp(ts))?;
+            written(ctx.out.emit(&done, |w| {
+                writeln!(
+                    w,
+                    "{}:{} {}",
+                    kind.checkpoint_artifact(),
+                    done.digest,
+                    done.path.display()
+                )
+            }))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        StateCommand::InclusionProof {
+            chain,
+            sequence,
+            checkpoint,
+            out,
+        } => {
+            let o = open(kind, &chain, ctx)?;
+            let proof = ops::prove(
+                o.repo.as_ref(),
+                &o.chain,
+                sequence,
+                &o.opts,
+                !chain.from_files,
+            )
+            .map_err(|e| fail(e, ctx))?;
+            let ck_path = match checkpoint {
+                Some(p) => Some(ctx.path(&p)),
+                None => covering_checkpoint(&o.chain.checkpoints_dir, proof.size)?,
+            };
+            let ck = ck_path.as_ref().map(|p| read_json(p)).transpose()?;
+            let uri = ck_path.as_ref().map(|p| {
+                p.strip_prefix(&o.chain.module_dir)
+                    .unwrap_or(p)
+                    .display()
+                    .to_string()
+            });
+            let anchor = ck
+                .as_ref()
+                .zip(uri.as_deref())
+                .map(|(checkpoint, uri)| inclusion::Anchor { checkpoint, uri });
+            let doc = inclusion::build(
+                kind,
+                &o.chain.owner,
+                &proof,
+                anchor.as_ref(),
+                &msez::vc::proof::now_utc(),
+            )?;
+            let name = match kind {
+                Kind::Asset => format!("inclusion.{sequence}.json"),
+                Kind::Corridor => format!("corridor.inclusion-proof.{sequence}.json"),
+            };
+            let out = out
+                .map(|p| ctx.path(&p))
+                .unwrap_or_else(|| o.chain.proofs_dir.join(name));
+            chain::module::write_pretty(&out, &doc)?;
+            let value = serde_json::json!({"path": out, "leaf_index": sequence, "size": proof.size, "root": proof.root, "checkpoint": ck_path});
+            written(ctx.out.emit(&value, |w| writeln!(w, "{}", out.display())))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        StateCommand::VerifyInclusion {
+            receipt,
+            proof,
+            checkpoint,
+            trust_anchors,
+        } => {
+            let r = read_json(&ctx.path(&receipt))?;
+            let p = read_json(&ctx.path(&proof))?;
+            let ck = checkpoint.map(|c| read_json(&ctx.path(&c))).transpose()?;
+            let anchors = trust_anchors
+                .map(|t| TrustAnchors::load(&ctx.path(&t)))
+                .transpose()?;
+            match inclusion::verify(kind, &r, &p, ck.as_ref(), anchors.as_ref()) {
+                Ok(()) => {
+                    written(
+                        ctx.out
+                            .emit(&serde_json::json!({"ok": true}), |w| writeln!(w, "OK")),
+                    )?;
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(e) => {
+                    // The reference's verifier says `FAIL: ...`; the error is printed once.
+                    let e = msez::Error::from(e);
+                    if ctx.out.json {
+                        ctx.out.error(&e);
+                    } else {
+                        eprintln!("FAIL: {}", Finding::from_error(&e).message);
+                    }
+                    Ok(ExitCode::from(e.class().exit_code()))
+                }
+            }
+        }
+        StateCommand::Cosign {
+            chain,
+            sequence,
+            keys,
+        } => {
+            let o = open(kind, &chain, ctx)?;
+            let keys = load_keys(&keys, ctx)?;
+            let (path, added) = ops::cosign(o.repo.as_ref(), &o.chain, sequence, &keys, &o.opts)
+                .map_err(|e| fail(e, ctx))?;
+            let value =
+                serde_json::json!({"path": path, "sequence": sequence, "proofs_added": added});
+            written(ctx.out.emit(&value, |w| {
+                writeln!(w, "{} (+{added} proof(s))", path.display())
+            }))?;
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn report_verify(
+    result: Result<ChainResult, Vec<chain::Error>>,
+    o: &Opened,
+    ctx: &Ctx,
+) -> super::Result<ExitCode> {
+    let kind = o.chain.kind;
+    let mut value = serde_json::Map::new();
+    value.insert(kind.owner_field().into(), o.chain.owner.clone().into());
+    if let Some(p) = &o.chain.purpose {
+        value.insert("purpose".into(), p.clone().into());
+    }
+    value.insert("genesis_root".into(), o.chain.genesis_root.to_hex().into());
+    match result {
+        Ok(r) => {
+            value.insert("ok".into(), true.into());
+            value.insert("receipt_count".into(), r.receipt_count.into());
+            value.insert(
+                checkpoint::final_field(kind).into(),
+                r.final_root.to_hex().into(),
+            );
+            value.insert(
+                "mmr".into(),
+                r.mmr.as_ref().map(verify::mmr_object).unwrap_or_default(),
+            );
+            value.insert(
+                "warnings".into(),
+                serde_json::to_value(&r.warnings).unwrap_or_default(),
+            );
+            value.insert("errors".into(), Value::Array(Vec::new()));
+            written(ctx.out.emit(&value, |w| {
+                writeln!(w, "{} VERIFY OK", label(kind))?;
+                writeln!(w, "  receipts: {}  head: {}", r.receipt_count, r.final_root)?;
+                if let Some(m) = &r.mmr {
+                    writeln!(w, "  mmr root: {}", m.root)?;
+                }
+                for warning in &r.warnings {
+                    writeln!(w, "  warning: {warning}")?;
+                }
+                Ok(())
+            }))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(errors) => {
+            let findings: Vec<Finding> = errors.iter().map(Finding::from_error).collect();
+            let code = errors
+                .iter()
+                .map(|e| e.class().exit_code())
+                .min()
+                .unwrap_or(1);
+            value.insert("ok".into(), false.into());
+            value.insert(
+                "errors".into(),
+                serde_json::to_value(&findings).unwrap_or_default(),
+            );
+            written(
+                ctx.out
+                    .emit(&value, |w| writeln!(w, "{} VERIFY FAILED", label(kind))),
+            )?;
+            if !ctx.out.json {
+                for f in &findings {
+                    eprintln!("msez: {}", f.message);
+                }
+            }
+            Ok(ExitCode::from(code))
+        }
+    }
+}
