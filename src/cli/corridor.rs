@@ -57,13 +57,11 @@ pub enum ModuleCommand {
     },
 }
 
-/// Options shared by the commands that read a chain.
-
 /// `msez corridor state` subcommands: the verbs of every chain, plus the head commitment.
 #[derive(Debug, Subcommand)]
 pub enum CorridorState {
     #[command(flatten)]
-    Common(StateCommand),
+    Common(Box<StateCommand>),
     /// Print the corridor head commitment (§6.3) of the chain's current head.
     HeadCommitment {
         #[command(flatten)]
@@ -106,7 +104,7 @@ pub fn run(command: Command, ctx: &Ctx) -> super::Result<ExitCode> {
             };
             module_init(&opts, &ctx.path(&dir), ctx)
         }
-        Command::State(CorridorState::Common(cmd)) => super::state::run(Kind::Corridor, cmd, ctx),
+        Command::State(CorridorState::Common(cmd)) => super::state::run(Kind::Corridor, *cmd, ctx),
         Command::State(CorridorState::HeadCommitment { chain }) => head_commitment(&chain, ctx),
     }
 }
