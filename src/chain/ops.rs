@@ -326,6 +326,50 @@ pub fn prove(
     mmr::build_inclusion_proof(&result.next_roots, sequence).map_err(|e| vec![e.into()])
 }
 
+/// An RFC 9162 consistency proof that the chain at `old` receipts is a prefix of the chain at
+/// `new` (default: its whole length), read from the chain store in O(log n).
+#[derive(Clone, Debug, Serialize)]
+pub struct Consistency {
+    /// The older size.
+    pub old_size: u64,
+    /// The MMR root at the older size.
+    pub old_root: Digest,
+    /// The newer size.
+    pub new_size: u64,
+    /// The MMR root at the newer size.
+    pub new_root: Digest,
+    /// The proof's node hashes, RFC 9162 order.
+    pub proof: Vec<Digest>,
+}
+
+/// The consistency proof between two sizes of the chain in `.msez`.
+pub fn consistency(
+    repo: &Repo,
+    chain: &Chain,
+    old: u64,
+    new: Option<u64>,
+) -> Result<Consistency, Error> {
+    let store = ChainStore::open(repo, &chain.key(), chain.genesis_root)?;
+    let new = new.unwrap_or(store.state().size);
+    if new > store.state().size {
+        return Err(Error::NoSuchSequence {
+            sequence: new,
+            size: store.state().size,
+        });
+    }
+    let proof = mmr::consistency_proof(&store, old, new)?;
+    let (old_root, new_root) = (mmr::root(&store, old)?, mmr::root(&store, new)?);
+    // A proof msez hands out always checks against its own roots.
+    mmr::verify_consistency(old, new, &old_root, &new_root, &proof)?;
+    Ok(Consistency {
+        old_size: old,
+        old_root,
+        new_size: new,
+        new_root,
+        proof,
+    })
+}
+
 /// Adds a late signature to the receipt at `sequence`: a new proof file in `.msez`, and the
 /// module's receipt file rewritten atomically with the union of proofs.
 pub fn cosign(

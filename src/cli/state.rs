@@ -121,6 +121,17 @@ pub enum StateCommand {
         #[arg(long)]
         trust_anchors: Option<PathBuf>,
     },
+    /// Prove (RFC 9162) that the chain at --old receipts is a prefix of the chain at --new.
+    ConsistencyProof {
+        #[command(flatten)]
+        chain: ChainArgs,
+        /// The older size (e.g. an earlier checkpoint's receipt_count).
+        #[arg(long)]
+        old: u64,
+        /// The newer size (default: the whole chain).
+        #[arg(long)]
+        new: Option<u64>,
+    },
     /// Add a (late) signature to a receipt: a new proof file in .msez, the module file rewritten.
     Cosign {
         #[command(flatten)]
@@ -467,6 +478,21 @@ pub fn run(kind: Kind, cmd: StateCommand, ctx: &Ctx) -> super::Result<ExitCode> 
                     Ok(ExitCode::from(e.class().exit_code()))
                 }
             }
+        }
+        StateCommand::ConsistencyProof { chain, old, new } => {
+            let o = open(kind, &chain, ctx)?;
+            let repo = o
+                .repo
+                .as_ref()
+                .ok_or_else(|| msez::odb::Error::NotARepository {
+                    start: o.chain.module_dir.clone(),
+                })?;
+            let c = ops::consistency(repo, &o.chain, old, new)?;
+            written(ctx.out.emit(&c, |w| {
+                serde_json::to_writer(&mut *w, &c.proof).map_err(std::io::Error::other)?;
+                writeln!(w)
+            }))?;
+            Ok(ExitCode::SUCCESS)
         }
         StateCommand::Cosign {
             chain,

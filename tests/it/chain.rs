@@ -658,6 +658,75 @@ fn damaged_mmr_node_files_are_reported_by_fsck_and_rebuilt_on_use() {
     c.dir.run(&["fsck"]).ok();
 }
 
+#[test]
+fn consistency_proofs_between_checkpoints_verify_with_the_mmr_plumbing() {
+    let c = Chain::new();
+    c.append(5);
+    c.dir
+        .run(&[
+            "asset",
+            "state",
+            "checkpoint",
+            &c.module,
+            "--key",
+            "dev.jwk",
+        ])
+        .ok();
+    c.append(8);
+    c.dir
+        .run(&[
+            "asset",
+            "state",
+            "checkpoint",
+            &c.module,
+            "--key",
+            "dev.jwk",
+        ])
+        .ok();
+    let ck = |n: u32| -> Value {
+        serde_json::from_str(
+            &std::fs::read_to_string(c.file(&format!("state/checkpoints/checkpoint.{n}.json")))
+                .unwrap(),
+        )
+        .unwrap()
+    };
+    let (old, new) = (ck(5), ck(13));
+    let doc = c
+        .dir
+        .run(&[
+            "--json",
+            "asset",
+            "state",
+            "consistency-proof",
+            &c.module,
+            "--old",
+            "5",
+        ])
+        .json();
+    assert_eq!(doc["old_root"], old["mmr"]["root"]);
+    assert_eq!(doc["new_root"], new["mmr"]["root"]);
+    c.dir
+        .write("proof.json", serde_json::to_vec(&doc["proof"]).unwrap());
+    let verify = |old_root: &str| {
+        c.dir.run(&[
+            "mmr",
+            "verify-consistency",
+            "--old",
+            "5",
+            "--old-root",
+            old_root,
+            "--new",
+            "13",
+            "--new-root",
+            new["mmr"]["root"].as_str().unwrap(),
+            "--proof",
+            "proof.json",
+        ])
+    };
+    verify(old["mmr"]["root"].as_str().unwrap()).ok();
+    verify(&"ab".repeat(32)).code(66);
+}
+
 fn walk(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
