@@ -39,9 +39,6 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
-    /// The lawpack digest needs the lawpack reader, which this build does not have yet.
-    #[error("the lawpack.v1 digest rule is not implemented yet for {object}")]
-    Unsupported { object: String },
 }
 
 impl Classify for Error {
@@ -52,7 +49,6 @@ impl Classify for Error {
             Error::Missing { .. } => Class::Missing,
             Error::Ambiguous { .. } => Class::Schema,
             Error::Io { .. } => Class::Io,
-            Error::Unsupported { .. } => Class::Usage,
         }
     }
 
@@ -64,7 +60,6 @@ impl Classify for Error {
             Error::Missing { .. } => "missing.artifact",
             Error::Ambiguous { .. } => "schema.ambiguous_artifact",
             Error::Io { .. } => "io.store_root",
-            Error::Unsupported { .. } => "usage.unsupported_rule",
         }
     }
 
@@ -75,9 +70,7 @@ impl Classify for Error {
             }
             Error::BadName { found } => Detail::default().mismatch("TYPE:DIGEST", found),
             Error::Canon(e) => e.detail(),
-            Error::Missing { object, .. } | Error::Unsupported { object } => {
-                Detail::object(object.clone())
-            }
+            Error::Missing { object, .. } => Detail::object(object.clone()),
             Error::Ambiguous { object, paths } => Detail::object(object.clone())
                 .mismatch("exactly one file", format!("{} files", paths.len())),
             Error::Io { path, .. } => Detail::path(path),
@@ -377,18 +370,17 @@ pub fn digest_bytes(artifact_type: &ArtifactType, bytes: &[u8]) -> Result<Digest
     let rule = artifact_type.rule();
     match rule {
         canon::DigestRule::Bytes => Ok(canon::sha256(bytes)),
-        canon::DigestRule::Lawpack => Err(Error::Unsupported {
-            object: format!("{artifact_type}:?"),
-        }),
+        canon::DigestRule::Lawpack => Ok(canon::lawpack_digest(std::io::Cursor::new(bytes))?),
         _ => Ok(rule.digest_json(&canon::parse(bytes)?)?),
     }
 }
 
 /// The path of `id` inside a store root written by msez: `<root>/<type>/<digest>.<ext>`.
 pub fn store_path(root: &Path, id: &ObjectId) -> PathBuf {
-    let ext = match id.artifact_type.rule().encoding() {
-        canon::Encoding::Json => "json",
-        canon::Encoding::Raw => "bin",
+    let ext = match (id.artifact_type.rule(), id.artifact_type.rule().encoding()) {
+        (canon::DigestRule::Lawpack, _) => "lawpack.zip",
+        (_, canon::Encoding::Json) => "json",
+        (_, canon::Encoding::Raw) => "bin",
     };
     root.join(id.artifact_type.as_str())
         .join(format!("{}.{ext}", id.digest))

@@ -9,9 +9,11 @@
 
 mod digest;
 mod hash;
+mod lawpack;
 
 pub use digest::{DigestRule, Encoding, head_commitment, payload_sha256, rule_for};
 pub use hash::{Digest, sha256};
+pub use lawpack::lawpack_digest;
 
 use std::io::Write;
 

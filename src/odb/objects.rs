@@ -145,13 +145,12 @@ impl Repo {
             })?;
             return self.put_json(artifact_type, &value);
         }
-        if rule == DigestRule::Lawpack {
-            return Err(Error::Artifact(artifact::Error::Unsupported {
-                object: format!("{artifact_type}:(input)"),
-            }));
-        }
         let mut staged = Staged::new(&self.tmp_dir())?;
-        let (digest, sum) = hash_copy(&mut reader, &mut staged.file)?;
+        let (mut digest, sum) = hash_copy(&mut reader, &mut staged.file)?;
+        if rule == DigestRule::Lawpack {
+            // A lawpack is named by its canonicalized parts, read back from the staged copy.
+            digest = lawpack_digest_of(staged.file.path(), artifact_type)?;
+        }
         let id = ObjectId::new(artifact_type.clone(), digest);
         let path = self.object_path(&id);
         if staged.persist_new(&path, 0o444)? {
@@ -228,6 +227,21 @@ impl Repo {
             }
             Err(e) => return Err(Error::io("opening", &path, e)),
         };
+        let rule = id.artifact_type.rule();
+        if rule == DigestRule::Lawpack {
+            let digest = lawpack_digest_of(&path, &id.artifact_type)?;
+            if digest != id.digest {
+                return Err(Error::Corrupt {
+                    object: id.to_string(),
+                    path,
+                    method: rule.method(),
+                    expected: id.digest.to_hex(),
+                    found: digest.to_hex(),
+                });
+            }
+            let mut file = file;
+            return std::io::copy(&mut file, out).map_err(|e| Error::io("copying", &path, e));
+        }
         let (digest, sum) = hash_copy(&mut BufReader::with_capacity(CHUNK, file), out)?;
         if digest != id.digest {
             return Err(Error::Corrupt {
@@ -277,6 +291,15 @@ impl Repo {
         });
         Ok(out)
     }
+}
+
+/// The lawpack v1 digest of a lawpack zip file.
+fn lawpack_digest_of(path: &Path, artifact_type: &ArtifactType) -> Result<Digest, Error> {
+    let file = File::open(path).map_err(|e| Error::io("opening", path, e))?;
+    canon::lawpack_digest(BufReader::new(file)).map_err(|source| Error::Canon {
+        object: format!("{artifact_type}:(lawpack)"),
+        source,
+    })
 }
 
 /// Parses a stored JSON object and checks that its content gives the digest in its name.

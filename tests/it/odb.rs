@@ -371,3 +371,48 @@ fn bad_inputs_get_the_right_class() {
         assert_eq!(run.json()["error"]["code"], *err, "{args:?}");
     }
 }
+
+#[test]
+fn a_lawpack_is_named_by_its_canonical_parts_and_checked_on_read() {
+    let dir = Dir::repo();
+    let make = |path: &str, xml: &str, yaml: &str| {
+        let script = format!(
+            "import zipfile,sys\nz=zipfile.ZipFile(sys.argv[1],'w',zipfile.ZIP_DEFLATED)\nz.writestr('lawpack.yaml',{yaml:?})\nz.writestr('akn/act.xml',{xml:?})\nz.writestr('notes.txt','ignored')\nz.close()\n"
+        );
+        let ok = std::process::Command::new("python3")
+            .args(["-c", &script, dir.join(path).to_str().unwrap()])
+            .status()
+            .unwrap();
+        assert!(ok.success());
+    };
+    make("a.zip", "<act b='2' a=\"1\"><p/></act>", "name: x\n");
+    make(
+        "b.zip",
+        "<!-- c --><act a=\"1\" b=\"2\"><p></p></act>",
+        "{name: x}",
+    );
+    let a = dir
+        .run(&["artifact", "put", "a.zip", "--type", "lawpack"])
+        .ok()
+        .trim()
+        .to_string();
+    let b = dir
+        .run(&["artifact", "put", "b.zip", "--type", "lawpack"])
+        .ok()
+        .trim()
+        .to_string();
+    assert_eq!(a, b, "the same parts, differently written, are one lawpack");
+    assert_eq!(
+        dir.run(&["digest", "--type", "lawpack", "b.zip"])
+            .ok()
+            .trim(),
+        a.split_once(':').unwrap().1
+    );
+    let file = dir.object_file(&a);
+    assert!(file.to_str().unwrap().ends_with(".lawpack.zip"));
+    dir.run(&["fsck"]).ok();
+    std::fs::set_permissions(&file, std::os::unix::fs::PermissionsExt::from_mode(0o644)).unwrap();
+    make("c.zip", "<act a=\"1\" b=\"3\"><p/></act>", "name: x\n");
+    std::fs::copy(dir.join("c.zip"), &file).unwrap();
+    dir.run(&["fsck"]).code(66);
+}
