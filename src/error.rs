@@ -206,6 +206,8 @@ pub enum Error {
     Mmr(#[from] crate::mmr::Error),
     #[error(transparent)]
     Schema(#[from] crate::schema::Error),
+    #[error(transparent)]
+    Remote(#[from] crate::remote::Error),
     /// A command was called with arguments that cannot work.
     #[error("{0}")]
     Usage(String),
@@ -239,6 +241,7 @@ impl Classify for Error {
             Error::Vc(e) => e.class(),
             Error::Mmr(e) => e.class(),
             Error::Schema(e) => e.class(),
+            Error::Remote(e) => e.class(),
             Error::Usage(_) => Class::Usage,
             Error::Io { .. } => Class::Io,
         }
@@ -252,6 +255,7 @@ impl Classify for Error {
             Error::Vc(e) => e.code(),
             Error::Mmr(e) => e.code(),
             Error::Schema(e) => e.code(),
+            Error::Remote(e) => e.code(),
             Error::Usage(_) => "usage.invalid",
             Error::Io { .. } => "io.file",
         }
@@ -265,6 +269,7 @@ impl Classify for Error {
             Error::Vc(e) => e.detail(),
             Error::Mmr(e) => e.detail(),
             Error::Schema(e) => e.detail(),
+            Error::Remote(e) => e.detail(),
             Error::Usage(_) => Detail::default(),
             Error::Io { path, .. } => Detail::path(path),
         }

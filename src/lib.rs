@@ -9,6 +9,7 @@
 //! - [`artifact`]: ArtifactRef, embedded-ref discovery, store-root resolution.
 //! - [`odb`]: the `.msez` repository: objects, proofs, refs, reflog, locks, hooks, config.
 //! - [`fsck`]: the whole-repository check.
+//! - [`remote`]: push, fetch, pull and clone over local, S3 and IPFS backends.
 //!
 //! The library never prints; `src/cli` is the only place that renders results.
 
@@ -19,6 +20,7 @@ pub mod fsck;
 pub mod mmr;
 pub mod odb;
 pub mod progress;
+pub mod remote;
 pub mod schema;
 pub mod vc;
 

@@ -2,4 +2,5 @@
 
 mod canon_vectors;
 mod odb;
+mod remote;
 mod util;
