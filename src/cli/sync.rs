@@ -65,7 +65,9 @@ pub struct CloneArgs {
     /// A path or file:///path, s3://bucket/prefix, ipfs://HOST:PORT/NAME.
     pub url: String,
     /// Where to create the repository (default: the URL's last component).
-    pub dir: Option<PathBuf>,
+    // Not named `dir`: clap would merge it with the global `-C DIR` (same argument id).
+    #[arg(value_name = "DIR")]
+    pub directory: Option<PathBuf>,
     #[command(flatten)]
     pub transfer: Transfer,
 }
@@ -117,6 +119,9 @@ pub fn push(args: PushArgs, ctx: &Ctx) -> super::Result<ExitCode> {
         interrupt_flag(),
     )?;
     bar.finish();
+    for w in &report.warnings {
+        ctx.out.note(format!("warning: {w}"));
+    }
     written(ctx.out.emit(&report, |w| {
         writeln!(
             w,
@@ -239,7 +244,7 @@ fn render_pull(ctx: &Ctx, report: &sync::PullReport) -> super::Result<ExitCode> 
 /// init + remote origin + fetch + local refs.
 pub fn clone(args: CloneArgs, ctx: &Ctx) -> super::Result<ExitCode> {
     let url = Url::parse(&args.url, &ctx.cwd)?;
-    let dir = match &args.dir {
+    let dir = match &args.directory {
         Some(d) => ctx.path(d),
         None => ctx.cwd.join(url.default_dir_name()),
     };

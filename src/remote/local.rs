@@ -1,7 +1,7 @@
 //! The directory backend: keys are files under a root, written through `<root>/tmp`.
 //!
 //! Create-if-absent is a hard link of a fully written temp file (link(2) fails on an existing
-//! name, atomically); if-match takes `<key>.lock` with O_EXCL, compares, and renames over.
+//! name, atomically); if-match takes an flock on `<key>.lock`, compares, and renames over.
 //! A key's version is the SHA-256 of its bytes.
 
 use std::fs::{File, OpenOptions};
@@ -76,33 +76,38 @@ fn sync_dir(dir: &Path) -> Result<(), Error> {
         .map_err(|e| Error::io("syncing directory", dir, e))
 }
 
-/// `<key>.lock`, removed on drop.
-struct KeyLock(PathBuf);
+/// An flock on `<key>.lock`. The kernel drops it when its holder dies, so a killed writer
+/// never leaves a key locked; the file itself stays (deleting it would let two writers lock
+/// two different inodes).
+struct KeyLock(#[allow(dead_code)] File);
 
 impl KeyLock {
     fn acquire(path: PathBuf, key: &str) -> Result<KeyLock, Error> {
+        use std::os::unix::io::AsRawFd;
+        let file = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .map_err(|e| Error::io("opening lock", &path, e))?;
         let deadline = Instant::now() + LOCK_WAIT;
         loop {
-            match OpenOptions::new().write(true).create_new(true).open(&path) {
-                Ok(_) => return Ok(KeyLock(path)),
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                    if Instant::now() >= deadline {
-                        // Another writer is mid-swap (or died holding it): the key is in flux.
-                        return Err(Error::Precondition {
-                            key: format!("{key} (locked by {})", path.display()),
-                        });
-                    }
-                    std::thread::sleep(Duration::from_millis(5));
-                }
-                Err(e) => return Err(Error::io("creating lock", &path, e)),
+            let r = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+            if r == 0 {
+                return Ok(KeyLock(file));
             }
+            let err = std::io::Error::last_os_error();
+            if err.kind() != std::io::ErrorKind::WouldBlock {
+                return Err(Error::io("locking", &path, err));
+            }
+            if Instant::now() >= deadline {
+                // Another writer is mid-swap for longer than a swap takes: the key is in flux.
+                return Err(Error::Precondition {
+                    key: format!("{key} (locked by another writer: {})", path.display()),
+                });
+            }
+            std::thread::sleep(Duration::from_millis(5));
         }
-    }
-}
-
-impl Drop for KeyLock {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
     }
 }
 

@@ -92,6 +92,8 @@ pub struct PushReport {
     pub refs_up_to_date: Vec<String>,
     /// Refs refused (the push exits 70 when any are).
     pub rejected: Vec<Rejection>,
+    /// Remote-tracking refs that could not be updated (the remote refs did move).
+    pub warnings: Vec<String>,
 }
 
 /// What a fetch did.
@@ -591,7 +593,16 @@ fn push_inner(
         if stop.load(Ordering::Relaxed) {
             return Err(Error::Interrupted);
         }
-        match push_ref(repo, remote, backend, &name, value, force_with_lease, opts) {
+        match push_ref(
+            repo,
+            remote,
+            backend,
+            &name,
+            value,
+            force_with_lease,
+            opts,
+            &mut report.warnings,
+        ) {
             Ok(Some(m)) => report.refs_moved.push(m),
             Ok(None) => report.refs_up_to_date.push(name.to_string()),
             Err(e) if matches!(e.class_of(), Class::Conflict | Class::Missing) => {
@@ -614,6 +625,7 @@ impl Error {
 }
 
 /// Moves one remote ref to `value` by a conditional write; None when it already was there.
+#[allow(clippy::too_many_arguments)]
 fn push_ref(
     repo: &Repo,
     remote: &str,
@@ -622,6 +634,7 @@ fn push_ref(
     value: Digest,
     force_with_lease: bool,
     opts: &Options,
+    warnings: &mut Vec<String>,
 ) -> Result<Option<RefMove>, Error> {
     let key = layout::ref_key(name);
     let tracking_name = tracking_ref(remote, name)?;
@@ -637,14 +650,17 @@ fn push_ref(
         })?),
         None => None,
     };
-    let record = |reason: &str| -> Result<(), Error> {
+    // The remote-tracking ref is only our memory of the remote: failing to move it (say, a
+    // lock left by a killed msez) must not fail a push whose remote ref did move.
+    let mut record = |reason: &str| {
         if tracking != Some(value) {
-            repo.update_ref(&tracking_name, value, Expect::Any, reason)?;
+            if let Err(e) = repo.update_ref(&tracking_name, value, Expect::Any, reason) {
+                warnings.push(format!("{tracking_name} not updated: {e}"));
+            }
         }
-        Ok(())
     };
     if remote_value == Some(value) {
-        record(&format!("push {remote}: already there"))?;
+        record(&format!("push {remote}: already there"));
         return Ok(None);
     }
     // The target must be on the remote before the ref names it, whatever our record says.
@@ -701,7 +717,7 @@ fn push_ref(
                 .run(|| backend.put_if_match(&key, &bytes, &blob.version))?;
         }
     }
-    record(&format!("push {remote}"))?;
+    record(&format!("push {remote}"));
     Ok(Some(RefMove {
         name: name.to_string(),
         old: remote_value.map(|d| d.to_hex()),
