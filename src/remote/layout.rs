@@ -6,6 +6,7 @@
 //! proofs/<type>/<digest>/<h>.json     as in .msez/proofs
 //! refs/...                            "<hex digest>\n", moved by conditional writes
 //! lease                               single-writer remotes only (see `lease`)
+//! locks/<ref key>/<version>.<n>       S3 only: ref-move locks (see `reflock`)
 //! ```
 
 use crate::artifact::{self, ArtifactType, ObjectId};

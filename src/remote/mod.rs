@@ -14,6 +14,7 @@ mod ipfs;
 pub mod layout;
 pub mod lease;
 mod local;
+pub mod reflock;
 mod retry;
 mod s3;
 pub mod sync;
@@ -22,6 +23,7 @@ mod url;
 pub use error::Error;
 pub use ipfs::Ipfs;
 pub use local::Local;
+pub use reflock::RefLocked;
 pub use retry::Retry;
 pub use s3::S3;
 pub use url::Url;
@@ -79,7 +81,8 @@ pub trait Backend: Send + Sync {
 pub fn open(url: &Url, retry: Retry) -> Result<Box<dyn Backend>, Error> {
     Ok(match url {
         Url::Local(path) => Box::new(Local::new(path)),
-        Url::S3 { bucket, prefix } => Box::new(S3::new(bucket, prefix, retry)?),
+        // If-Match alone is not enough on every S3 server (see `reflock`).
+        Url::S3 { bucket, prefix } => Box::new(RefLocked(S3::new(bucket, prefix, retry)?)),
         Url::Ipfs { api, name } => Box::new(Ipfs::new(api, name)),
     })
 }
