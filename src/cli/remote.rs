@@ -52,10 +52,14 @@ pub fn run(command: Command, ctx: &Ctx) -> super::Result<ExitCode> {
                 .remote
                 .insert(name.clone(), RemoteConfig { url: url.clone() });
             repo.save_config(config)?;
-            written(ctx.out.emit(
-                &serde_json::json!({"added": name, "url": url}),
-                |w| writeln!(w, "{name}\t{url}"),
-            ))?;
+            // A leftover record from an earlier remote of this name would skip real uploads.
+            remote::sync::forget(&repo, &name)?;
+            written(
+                ctx.out
+                    .emit(&serde_json::json!({"added": name, "url": url}), |w| {
+                        writeln!(w, "{name}\t{url}")
+                    }),
+            )?;
         }
         Command::Remove { name } => {
             if config.remote.remove(&name).is_none() {
@@ -66,6 +70,7 @@ pub fn run(command: Command, ctx: &Ctx) -> super::Result<ExitCode> {
                 .into());
             }
             repo.save_config(config)?;
+            remote::sync::forget(&repo, &name)?;
             written(ctx.out.emit(&serde_json::json!({"removed": name}), |w| {
                 writeln!(w, "removed {name}")
             }))?;

@@ -31,6 +31,7 @@ impl Transfer {
                 retries: self.retries,
                 ..Retry::default()
             },
+            force_with_lease: false,
         }
     }
 }
@@ -89,6 +90,19 @@ fn open_remote(
         })?;
     let url = Url::parse(&entry.url, &ctx.cwd)?;
     let backend = remote::open(&url, transfer.options().retry)?;
+    if ctx.out.verbose {
+        ctx.out.note(format!(
+            "remote {name}: {} ({} jobs, {} retries{})",
+            backend.url(),
+            transfer.jobs,
+            transfer.retries,
+            if backend.atomic_conditionals() {
+                ""
+            } else {
+                ", single-writer: lease"
+            }
+        ));
+    }
     Ok((name, backend))
 }
 
@@ -113,8 +127,10 @@ pub fn push(args: PushArgs, ctx: &Ctx) -> super::Result<ExitCode> {
         &name,
         backend.as_ref(),
         &refs,
-        args.force_with_lease,
-        &args.transfer.options(),
+        &Options {
+            force_with_lease: args.force_with_lease,
+            ..args.transfer.options()
+        },
         &bar,
         interrupt_flag(),
     )?;
@@ -130,7 +146,13 @@ pub fn push(args: PushArgs, ctx: &Ctx) -> super::Result<ExitCode> {
         )?;
         for m in &report.refs_moved {
             let forced = if m.forced { " (forced with lease)" } else { "" };
-            writeln!(w, "  {} {} -> {}{forced}", m.name, short(&m.old), &m.new[..12])?;
+            writeln!(
+                w,
+                "  {} {} -> {}{forced}",
+                m.name,
+                short(&m.old),
+                &m.new[..12]
+            )?;
         }
         for r in &report.rejected {
             writeln!(w, "  ! {} rejected: {}", r.name, r.message)?;
@@ -180,7 +202,10 @@ fn render_fetch(w: &mut dyn std::io::Write, report: &sync::FetchReport) -> std::
         writeln!(w, "  {} {} -> {}", m.name, short(&m.old), &m.new[..12])?;
     }
     for d in &report.dangling {
-        writeln!(w, "  ! remote ref {d} names an object the remote lacks (not tracked)")?;
+        writeln!(
+            w,
+            "  ! remote ref {d} names an object the remote lacks (not tracked)"
+        )?;
     }
     Ok(())
 }

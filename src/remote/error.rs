@@ -40,7 +40,9 @@ pub enum Error {
     #[error("remote key {key} changed under us (conditional write refused)")]
     Precondition { key: String },
     /// A ref move that is not a fast-forward of what the remote holds.
-    #[error("push of {name} refused: {why} (remote has {found}; fetch/pull first, or --force-with-lease)")]
+    #[error(
+        "push of {name} refused: {why} (remote has {found}; fetch/pull first, or --force-with-lease)"
+    )]
     NotFastForward {
         name: String,
         found: String,

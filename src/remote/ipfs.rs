@@ -190,7 +190,11 @@ impl Ipfs {
 
 impl Backend for Ipfs {
     fn url(&self) -> String {
-        format!("ipfs://{}/{}", self.api.trim_start_matches("http://"), self.name)
+        format!(
+            "ipfs://{}/{}",
+            self.api.trim_start_matches("http://"),
+            self.name
+        )
     }
 
     fn list(&self, prefix: &str) -> Result<Vec<Meta>, Error> {
@@ -200,7 +204,8 @@ impl Backend for Ipfs {
             let Some(bytes) = self.call("listing", "ls", &dir, "&long=true", None)? else {
                 continue;
             };
-            let ls: Ls = serde_json::from_slice(&bytes).map_err(|e| self.fail("listing", &dir, e))?;
+            let ls: Ls =
+                serde_json::from_slice(&bytes).map_err(|e| self.fail("listing", &dir, e))?;
             for entry in ls.entries.unwrap_or_default() {
                 let key = if dir.is_empty() {
                     entry.name.clone()
@@ -231,7 +236,11 @@ impl Backend for Ipfs {
             return Ok(None);
         }
         let query = match &range {
-            Some(r) => format!("&offset={}&count={}", r.start, r.end.saturating_sub(r.start)),
+            Some(r) => format!(
+                "&offset={}&count={}",
+                r.start,
+                r.end.saturating_sub(r.start)
+            ),
             None => String::new(),
         };
         let Some(bytes) = self.call("reading", "read", key, &query, None)? else {
@@ -268,9 +277,7 @@ impl Backend for Ipfs {
     fn put_if_match(&self, key: &str, bytes: &[u8], version: &Version) -> Result<Version, Error> {
         match self.stat(key)? {
             Some(s) if s.hash == version.0 => self.write(key, bytes),
-            _ => Err(Error::Precondition {
-                key: self.mfs(key),
-            }),
+            _ => Err(Error::Precondition { key: self.mfs(key) }),
         }
     }
 

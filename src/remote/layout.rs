@@ -56,7 +56,11 @@ pub fn object_key(id: &ObjectId) -> String {
 
 /// The key of one proof file of an object (`h` = SHA-256 of the canonical proof).
 pub fn proof_key(id: &ObjectId, h: &str) -> String {
-    format!("proofs/{}/{}/{h}.json", id.artifact_type.as_str(), id.digest)
+    format!(
+        "proofs/{}/{}/{h}.json",
+        id.artifact_type.as_str(),
+        id.digest
+    )
 }
 
 /// The key of a ref (its full name, `refs/...`).
@@ -104,10 +108,16 @@ mod tests {
         let key = object_key(&id);
         assert_eq!(key, format!("objects/vc/{}.json", "ab".repeat(32)));
         assert_eq!(parse_object_key(&key), Some(id.clone()));
-        assert_eq!(parse_object_key(&format!("objects/vc/{}.bin", "ab".repeat(32))), None);
+        assert_eq!(
+            parse_object_key(&format!("objects/vc/{}.bin", "ab".repeat(32))),
+            None
+        );
         let pk = proof_key(&id, &"cd".repeat(32));
         assert_eq!(parse_proof_key(&pk), Some((id, "cd".repeat(32))));
         assert_eq!(parse_proof_key("proofs/vc/x/y.json"), None);
-        assert_eq!(parse_ref_value(format!("{}\n", "ab".repeat(32)).as_bytes()).map(|d| d.to_hex()), Some("ab".repeat(32)));
+        assert_eq!(
+            parse_ref_value(format!("{}\n", "ab".repeat(32)).as_bytes()).map(|d| d.to_hex()),
+            Some("ab".repeat(32))
+        );
     }
 }

@@ -63,7 +63,8 @@ impl S3 {
                 retry_timeout: retry.timeout,
             });
         // Local test servers take any region; a missing one would make the builder guess.
-        if std::env::var_os("AWS_REGION").is_none() && std::env::var_os("AWS_DEFAULT_REGION").is_none()
+        if std::env::var_os("AWS_REGION").is_none()
+            && std::env::var_os("AWS_DEFAULT_REGION").is_none()
         {
             builder = builder.with_region("us-east-1");
         }

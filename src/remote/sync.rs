@@ -37,6 +37,8 @@ pub struct Options {
     pub jobs: usize,
     /// Retries of transient failures.
     pub retry: Retry,
+    /// push: overwrite a non-fast-forward remote ref if it still holds our tracking value.
+    pub force_with_lease: bool,
 }
 
 impl Default for Options {
@@ -44,6 +46,7 @@ impl Default for Options {
         Options {
             jobs: 8,
             retry: Retry::default(),
+            force_with_lease: false,
         }
     }
 }
@@ -170,6 +173,16 @@ pub fn check_remote_name(name: &str) -> Result<(), Error> {
     }
 }
 
+/// Drops what we remember about a remote's keys (its URL changed or it was removed).
+pub fn forget(repo: &Repo, remote: &str) -> Result<(), Error> {
+    let path = Known::path(repo, remote);
+    match std::fs::remove_file(&path) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(Error::io("removing", path, e)),
+    }
+}
+
 /// The keys we know a remote has (`.msez/index/remotes/<name>.known`).
 struct Known {
     path: PathBuf,
@@ -178,12 +191,15 @@ struct Known {
 }
 
 impl Known {
-    fn load(repo: &Repo, remote: &str) -> Result<Known, Error> {
-        let path = repo
-            .dir()
+    fn path(repo: &Repo, remote: &str) -> PathBuf {
+        repo.dir()
             .join("index")
             .join("remotes")
-            .join(format!("{remote}.known"));
+            .join(format!("{remote}.known"))
+    }
+
+    fn load(repo: &Repo, remote: &str) -> Result<Known, Error> {
+        let path = Known::path(repo, remote);
         let keys = match std::fs::read_to_string(&path) {
             // A line cut by a crash is not a key we know: keep only well-formed ones.
             Ok(text) => text
@@ -291,7 +307,11 @@ fn local_target(repo: &Repo, name: &RefName, digest: Digest) -> Result<Option<Ob
     let mut types: Vec<ArtifactType> = std::fs::read_dir(&root)
         .map_err(|e| Error::io("listing", &root, e))?
         .flatten()
-        .filter_map(|e| e.file_name().to_str().and_then(|s| ArtifactType::new(s).ok()))
+        .filter_map(|e| {
+            e.file_name()
+                .to_str()
+                .and_then(|s| ArtifactType::new(s).ok())
+        })
         .collect();
     types.sort();
     Ok(types
@@ -458,7 +478,6 @@ pub fn push(
     remote: &str,
     backend: &dyn Backend,
     only: &[RefName],
-    force_with_lease: bool,
     opts: &Options,
     progress: &dyn Progress,
     stop: &AtomicBool,
@@ -468,29 +487,18 @@ pub fn push(
     } else {
         Some(Lease::acquire(backend)?)
     };
-    let result = push_inner(
-        repo,
-        remote,
-        backend,
-        only,
-        force_with_lease,
-        opts,
-        progress,
-        stop,
-    );
+    let result = push_inner(repo, remote, backend, only, opts, progress, stop);
     if let Some(lease) = lease {
         lease.release(backend)?;
     }
     result
 }
 
-#[allow(clippy::too_many_arguments)]
 fn push_inner(
     repo: &Repo,
     remote: &str,
     backend: &dyn Backend,
     only: &[RefName],
-    force_with_lease: bool,
     opts: &Options,
     progress: &dyn Progress,
     stop: &AtomicBool,
@@ -599,7 +607,6 @@ fn push_inner(
             backend,
             &name,
             value,
-            force_with_lease,
             opts,
             &mut report.warnings,
         ) {
@@ -625,14 +632,12 @@ impl Error {
 }
 
 /// Moves one remote ref to `value` by a conditional write; None when it already was there.
-#[allow(clippy::too_many_arguments)]
 fn push_ref(
     repo: &Repo,
     remote: &str,
     backend: &dyn Backend,
     name: &RefName,
     value: Digest,
-    force_with_lease: bool,
     opts: &Options,
     warnings: &mut Vec<String>,
 ) -> Result<Option<RefMove>, Error> {
@@ -644,7 +649,10 @@ fn push_ref(
         Some(blob) => Some(layout::parse_ref_value(&blob.bytes).ok_or_else(|| {
             Error::NotFastForward {
                 name: name.to_string(),
-                found: String::from_utf8_lossy(&blob.bytes).chars().take(80).collect(),
+                found: String::from_utf8_lossy(&blob.bytes)
+                    .chars()
+                    .take(80)
+                    .collect(),
                 why: "the remote ref is not a digest",
             }
         })?),
@@ -692,9 +700,9 @@ fn push_ref(
         None => true,
         Some(v) => history.contains(&v),
     };
-    let forced = !fast_forward && force_with_lease && remote_value == tracking;
+    let forced = !fast_forward && opts.force_with_lease && remote_value == tracking;
     if !fast_forward && !forced {
-        let why = if force_with_lease {
+        let why = if opts.force_with_lease {
             "the remote no longer holds what we last fetched"
         } else {
             "not a fast-forward"
@@ -779,7 +787,9 @@ pub fn fetch(
                 // Also fetch an object we have but never saw there: its inline proofs may be
                 // ones we lack (put merges them as proof files).
                 let have = repo.has(&id);
-                if !have || (!known.contains(&m.key) && id.artifact_type.rule().proofs_outside_digest()) {
+                if !have
+                    || (!known.contains(&m.key) && id.artifact_type.rule().proofs_outside_digest())
+                {
                     todo.push(Item::Object(id.clone()));
                 }
                 remote_objects.insert(id);
@@ -819,7 +829,9 @@ pub fn fetch(
                 std::fs::write(&path, &blob.bytes).map_err(|e| Error::io("writing", &path, e))?;
                 Staged::Object(id.clone(), path)
             }
-            Item::Proof(id, h) => Staged::Proof(id.clone(), verify_proof(id, h, &key, &blob.bytes)?),
+            Item::Proof(id, h) => {
+                Staged::Proof(id.clone(), verify_proof(id, h, &key, &blob.bytes)?)
+            }
         };
         progress.inc(1);
         Ok(out)
@@ -827,8 +839,9 @@ pub fn fetch(
     report.bytes_received = bytes_received.load(Ordering::Relaxed) as u64;
 
     // Everything verified: now it may enter the repository, objects before proofs and refs.
-    let (objects, proofs): (Vec<_>, Vec<_>) =
-        staged.into_iter().partition(|s| matches!(s, Staged::Object(..)));
+    let (objects, proofs): (Vec<_>, Vec<_>) = staged
+        .into_iter()
+        .partition(|s| matches!(s, Staged::Object(..)));
     for s in objects {
         if let Staged::Object(id, path) = s {
             let file = std::fs::File::open(&path).map_err(|e| Error::io("opening", &path, e))?;
@@ -892,7 +905,9 @@ pub fn pull(
         .refs()?
         .into_iter()
         .filter_map(|(n, d)| {
-            let rest = n.as_str().strip_prefix(&format!("refs/remotes/{remote}/"))?;
+            let rest = n
+                .as_str()
+                .strip_prefix(&format!("refs/remotes/{remote}/"))?;
             Some((RefName::new(rest).ok()?, Some(d)))
         })
         .collect();

@@ -32,9 +32,9 @@ impl Url {
         if let Some(rest) = text.strip_prefix("s3://") {
             let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
             let valid_bucket = (3..=63).contains(&bucket.len())
-                && bucket
-                    .bytes()
-                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.');
+                && bucket.bytes().all(|b| {
+                    b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.'
+                });
             if !valid_bucket {
                 return Err(bad("the bucket must be 3-63 of a-z, 0-9, '-' and '.'"));
             }
@@ -63,10 +63,13 @@ impl Url {
                     !c.is_empty()
                         && c != "."
                         && c != ".."
-                        && c.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+                        && c.bytes()
+                            .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
                 });
             if !ok_name {
-                return Err(bad("NAME must be folders of A-Z, a-z, 0-9, '-', '_' and '.'"));
+                return Err(bad(
+                    "NAME must be folders of A-Z, a-z, 0-9, '-', '_' and '.'",
+                ));
             }
             return Ok(Url::Ipfs {
                 api: format!("http://{host}"),

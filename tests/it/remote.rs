@@ -19,8 +19,15 @@ struct Remote {
 #[derive(Clone)]
 enum Kind {
     Local(PathBuf),
-    S3 { endpoint: String, bucket: String, prefix: String },
-    Ipfs { api: String, name: String },
+    S3 {
+        endpoint: String,
+        bucket: String,
+        prefix: String,
+    },
+    Ipfs {
+        api: String,
+        name: String,
+    },
 }
 
 fn unique(tag: &str) -> String {
@@ -56,7 +63,10 @@ impl Remote {
             ("AWS_SECRET_ACCESS_KEY", "msez-test-secret"),
             ("AWS_REGION", "us-east-1"),
         ] {
-            env.push((k.to_string(), std::env::var(k).unwrap_or_else(|_| default.into())));
+            env.push((
+                k.to_string(),
+                std::env::var(k).unwrap_or_else(|_| default.into()),
+            ));
         }
         Remote {
             url: format!("s3://{bucket}/{prefix}"),
@@ -96,10 +106,7 @@ impl Remote {
 
     /// Runs msez in `dir` with this remote's environment.
     fn run(&self, dir: &Path, args: &[&str]) -> Run {
-        let out = self
-            .cmd(dir, args)
-            .output()
-            .expect("spawn msez");
+        let out = self.cmd(dir, args).output().expect("spawn msez");
         Run {
             code: out.status.code().unwrap_or(-1),
             stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -220,7 +227,10 @@ fn own_refs(dir: &Dir) -> BTreeMap<String, String> {
 fn clone_of(remote: &Remote) -> Dir {
     let d = Dir::new();
     remote
-        .run(d.path(), &["clone", &remote.url, d.path().to_str().unwrap()])
+        .run(
+            d.path(),
+            &["clone", &remote.url, d.path().to_str().unwrap()],
+        )
         .ok();
     d
 }
@@ -234,7 +244,12 @@ fn proofs_of(dir: &Dir, id: &str) -> Vec<String> {
     };
     let mut out: Vec<String> = list
         .iter()
-        .map(|p| p["verificationMethod"].as_str().unwrap_or_default().to_string())
+        .map(|p| {
+            p["verificationMethod"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string()
+        })
         .collect();
     out.sort();
     out
@@ -366,10 +381,18 @@ fn tampered_object_is_rejected_on_pull(remote: &Remote) {
     );
     let pulled = remote.run(b.path(), &["pull"]);
     assert_eq!(pulled.code, 66, "{pulled:#?}");
-    assert!(pulled.stderr.contains(&bad), "names the object: {}", pulled.stderr);
+    assert!(
+        pulled.stderr.contains(&bad),
+        "names the object: {}",
+        pulled.stderr
+    );
     // Nothing entered: not the tampered object, not the good one fetched with it, no ref moved.
     assert_eq!(store_files(&b), before);
-    assert!(!b.join(".msez/objects/schema").join(format!("{}.json", good.split_once(':').unwrap().1)).exists());
+    assert!(
+        !b.join(".msez/objects/schema")
+            .join(format!("{}.json", good.split_once(':').unwrap().1))
+            .exists()
+    );
     assert_ne!(own_refs(&b)["refs/heads/main"], hex);
     let fsck = remote.run(a.path(), &["fsck", "--remote", "origin"]);
     assert_eq!(fsck.code, 66, "{fsck:#?}");
@@ -408,7 +431,8 @@ fn remote_commands_manage_the_config_and_refuse_bad_urls() {
     a.run(&["remote", "add", "origin", "s3://bucket/p"]).ok();
     a.run(&["remote", "add", "origin", "/x"]).code(64);
     a.run(&["remote", "add", "bad", "ftp://x/y"]).code(64);
-    a.run(&["remote", "add", "bad", "ipfs://nohostport/x"]).code(64);
+    a.run(&["remote", "add", "bad", "ipfs://nohostport/x"])
+        .code(64);
     let list = a.run(&["remote", "list", "--json"]).json();
     assert_eq!(list["remotes"]["origin"], "s3://bucket/p");
     a.run(&["remote", "remove", "origin"]).ok();
@@ -427,7 +451,10 @@ fn a_failing_pre_push_hook_sends_nothing() {
     let remote = Remote::local(&d);
     let (a, _) = sample_repo();
     a.run(&["remote", "add", "origin", &remote.url]).ok();
-    let hook = a.write(".msez/hooks/pre-push", "#!/bin/sh\necho no pushing today >&2\nexit 1\n");
+    let hook = a.write(
+        ".msez/hooks/pre-push",
+        "#!/bin/sh\necho no pushing today >&2\nexit 1\n",
+    );
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(&hook, std::fs::Permissions::from_mode(0o755)).unwrap();
     let r = a.run(&["push"]);
@@ -500,7 +527,11 @@ fn assert_remote_consistent(root: &Path) {
                         .flatten()
                         .any(|f| f.file_name().to_string_lossy().starts_with(hex))
                 });
-            assert!(found, "remote ref {} names {hex}, which is missing", p.display());
+            assert!(
+                found,
+                "remote ref {} names {hex}, which is missing",
+                p.display()
+            );
         }
     }
 }
@@ -518,7 +549,10 @@ fn a_push_killed_at_random_points_never_leaves_a_dangling_remote_ref() {
         for i in 0..15 {
             last = a.put(
                 "n.json",
-                format!(r#"{{"round":{round},"i":{i},"pad":"{}"}}"#, "x".repeat(2000)),
+                format!(
+                    r#"{{"round":{round},"i":{i},"pad":"{}"}}"#,
+                    "x".repeat(2000)
+                ),
                 "schema",
             );
         }
@@ -568,7 +602,11 @@ fn s3_push_then_clone_is_identical_and_plain_s3() {
         .envs(remote.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
         .output()
         .expect("python3");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let seen: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(
         seen["format"],
@@ -580,11 +618,21 @@ fn s3_push_then_clone_is_identical_and_plain_s3() {
         .iter()
         .map(|k| k.as_str().unwrap())
         .collect();
-    assert!(keys.contains(&"refs/heads/main") && keys.contains(&"refs/tags/v1"), "{keys:?}");
-    assert_eq!(keys.iter().filter(|k| k.starts_with("objects/")).count(), 4, "{keys:?}");
+    assert!(
+        keys.contains(&"refs/heads/main") && keys.contains(&"refs/tags/v1"),
+        "{keys:?}"
+    );
+    assert_eq!(
+        keys.iter().filter(|k| k.starts_with("objects/")).count(),
+        4,
+        "{keys:?}"
+    );
     // The object a ref names is at objects/<type>/<digest>.<ext>, with sha256sum-able bytes.
     let main = seen["main"].as_str().unwrap().trim();
-    assert!(keys.contains(&format!("objects/schema/{main}.json").as_str()), "{keys:?}");
+    assert!(
+        keys.contains(&format!("objects/schema/{main}.json").as_str()),
+        "{keys:?}"
+    );
 }
 
 #[test]
@@ -648,7 +696,10 @@ fn ipfs_push_refuses_while_another_writer_holds_the_lease() {
     assert!(r.stderr.contains("elsewhere:1:ab"), "{}", r.stderr);
     remote.backend().delete("lease").unwrap();
     remote.run(a.path(), &["push"]).ok();
-    assert!(remote.backend().get("lease", None).unwrap().is_none(), "lease released");
+    assert!(
+        remote.backend().get("lease", None).unwrap().is_none(),
+        "lease released"
+    );
 }
 
 /// The server itself must refuse stale conditional writes, or refs could be overwritten.
@@ -667,7 +718,10 @@ fn s3_conditional_writes_are_honoured_by_the_server() {
     };
     let raw = S3::new(bucket, prefix, Retry::default()).unwrap();
     assert!(raw.put_if_absent("refs/x", b"1\n").unwrap());
-    assert!(!raw.put_if_absent("refs/x", b"2\n").unwrap(), "If-None-Match: * on an existing key");
+    assert!(
+        !raw.put_if_absent("refs/x", b"2\n").unwrap(),
+        "If-None-Match: * on an existing key"
+    );
     // A stale ETag is refused by the server itself.
     let s3 = RefLocked(raw);
     let first = s3.get("refs/x", None).unwrap().unwrap();
@@ -685,7 +739,12 @@ fn s3_conditional_writes_are_honoured_by_the_server() {
     s3.put_if_match("refs/x", b"3\n", &second).unwrap();
     assert_eq!(s3.get("refs/x", Some(0..1)).unwrap().unwrap().bytes, b"3");
     assert_eq!(s3.head("refs/x").unwrap().unwrap().size, 2);
-    let keys: Vec<String> = s3.list("refs/").unwrap().into_iter().map(|m| m.key).collect();
+    let keys: Vec<String> = s3
+        .list("refs/")
+        .unwrap()
+        .into_iter()
+        .map(|m| m.key)
+        .collect();
     assert_eq!(keys, vec!["refs/x".to_string()]);
     s3.delete("refs/x").unwrap();
     assert!(s3.get("refs/x", None).unwrap().is_none());
@@ -700,13 +759,17 @@ fn s3_conditional_writes_are_honoured_by_the_server() {
                 .map(|i| {
                     let (s3, key, base) = (&s3, &key, &base);
                     scope.spawn(move || {
-                        s3.put_if_match(key, format!("{i}\n").as_bytes(), base).is_ok() as usize
+                        s3.put_if_match(key, format!("{i}\n").as_bytes(), base)
+                            .is_ok() as usize
                     })
                 })
                 .collect();
             handles.into_iter().map(|h| h.join().unwrap()).sum()
         });
-        assert_eq!(wins, 1, "round {round}: {wins} writers won with the same ETag");
+        assert_eq!(
+            wins, 1,
+            "round {round}: {wins} writers won with the same ETag"
+        );
     }
 }
 
@@ -727,7 +790,9 @@ fn s3_racing_creates_have_exactly_one_winner() {
             let handles: Vec<_> = (0..8)
                 .map(|i| {
                     let (s3, key) = (&s3, &key);
-                    scope.spawn(move || s3.put_if_absent(key, format!("{i}\n").as_bytes()).unwrap() as usize)
+                    scope.spawn(move || {
+                        s3.put_if_absent(key, format!("{i}\n").as_bytes()).unwrap() as usize
+                    })
                 })
                 .collect();
             handles.into_iter().map(|h| h.join().unwrap()).sum()
