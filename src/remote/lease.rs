@@ -44,13 +44,15 @@ fn now() -> u64 {
         .unwrap_or(0)
 }
 
-fn hostname() -> String {
+/// This host's name (for lease and lock holders).
+pub(crate) fn hostname() -> String {
     std::fs::read_to_string("/proc/sys/kernel/hostname")
         .map(|s| s.trim().to_string())
         .unwrap_or_else(|_| "unknown".to_string())
 }
 
-fn process_gone(pid: u32) -> bool {
+/// Whether no process `pid` runs on this host.
+pub(crate) fn process_gone(pid: u32) -> bool {
     // kill(pid, 0) probes without signalling; ESRCH means no such process.
     let r = unsafe { libc::kill(pid as libc::pid_t, 0) };
     r != 0 && std::io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH)

@@ -6,14 +6,15 @@
 //! exactly one writer per (key, version) gets it, and only that one sends the `If-Match` write.
 //! The lock stays until it expires ([`TTL_SECS`]): SeaweedFS may still accept an `If-Match` on
 //! the old ETag for a moment after the winner's write returned, so a late writer must meet the
-//! lock, not the server's check. A lock left by a dead writer expires too, after which the next
-//! writer takes `<n+1>`. A loser gets [`Error::Precondition`]. Expired locks are garbage.
+//! lock, not the server's check. A lock that expired, or that a process of this host left and
+//! no longer runs (a killed push), is stale: the next writer takes `<n+1>`. A loser gets [`Error::Precondition`]. Expired locks are garbage.
 
 use std::ops::Range;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 
+use super::lease::{hostname, process_gone};
 use super::{Backend, Blob, Error, Meta, Version};
 
 /// How long a ref lock protects its holder.
@@ -25,7 +26,19 @@ const ATTEMPTS: u32 = 16;
 #[derive(Serialize, Deserialize)]
 struct LockBody {
     holder: String,
+    #[serde(default)]
+    host: String,
+    #[serde(default)]
+    pid: u32,
     expires: u64,
+}
+
+impl LockBody {
+    /// Expired, or left by a process of this host that no longer runs (a killed push).
+    fn is_stale(&self) -> bool {
+        self.expires <= now()
+            || (self.pid != 0 && self.host == hostname() && process_gone(self.pid))
+    }
 }
 
 fn now() -> u64 {
@@ -50,6 +63,8 @@ impl<B: Backend> RefLocked<B> {
         let _ = getrandom::fill(&mut nonce);
         let body = serde_json::to_vec(&LockBody {
             holder: format!("pid {} nonce {}", std::process::id(), hex::encode(nonce)),
+            host: hostname(),
+            pid: std::process::id(),
             expires: now() + TTL_SECS,
         })
         .expect("a lock body serializes");
@@ -62,7 +77,7 @@ impl<B: Backend> RefLocked<B> {
                 .0
                 .get(&lock_key, None)?
                 .and_then(|b| serde_json::from_slice::<LockBody>(&b.bytes).ok())
-                .is_some_and(|l| l.expires > now());
+                .is_some_and(|l| !l.is_stale());
             if live {
                 return Err(Error::Precondition {
                     key: format!("{key} (being moved by another writer: {lock_key})"),
