@@ -111,3 +111,30 @@ impl Lease {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::remote::Local;
+
+    #[test]
+    fn a_live_lease_is_refused_and_a_released_one_is_gone() {
+        let dir = tempfile::tempdir().unwrap();
+        let b = Local::new(dir.path());
+        let lease = Lease::acquire(&b).unwrap();
+        // This process still runs, so its own lease counts as held by someone else.
+        assert!(matches!(Lease::acquire(&b), Err(Error::LeaseHeld { .. })));
+        lease.release(&b).unwrap();
+        assert!(b.get(LEASE_KEY, None).unwrap().is_none());
+        // A lease of a dead process on this host is taken over at once.
+        let dead = Holder {
+            holder: "x".into(),
+            host: hostname(),
+            pid: i32::MAX as u32,
+            expires: now() + 3600,
+        };
+        b.put(LEASE_KEY, &serde_json::to_vec(&dead).unwrap())
+            .unwrap();
+        Lease::acquire(&b).unwrap().release(&b).unwrap();
+    }
+}

@@ -122,3 +122,39 @@ impl<B: Backend> Backend for RefLocked<B> {
         self.0.atomic_conditionals()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::remote::Local;
+
+    #[test]
+    fn one_move_per_version_and_dead_holders_do_not_block() {
+        let dir = tempfile::tempdir().unwrap();
+        let b = RefLocked(Local::new(dir.path()));
+        assert!(b.put_if_absent("refs/a", b"1\n").unwrap());
+        let v1 = b.get("refs/a", None).unwrap().unwrap().version;
+        let v2 = b.put_if_match("refs/a", b"2\n", &v1).unwrap();
+        // A second writer that read v1 meets the lock, whatever the server would say.
+        assert!(matches!(
+            b.put_if_match("refs/a", b"3\n", &v1),
+            Err(Error::Precondition { .. })
+        ));
+        // A lock left by a process that no longer runs on this host is stale.
+        let dead = LockBody {
+            holder: "dead".into(),
+            host: hostname(),
+            pid: i32::MAX as u32,
+            expires: now() + 3600,
+        };
+        let tag: String = v2.0.chars().filter(|c| c.is_ascii_alphanumeric()).collect();
+        let key = format!("{LOCKS_PREFIX}refs/a/{tag}.0");
+        b.put(&key, &serde_json::to_vec(&dead).unwrap()).unwrap();
+        b.put_if_match("refs/a", b"3\n", &v2).unwrap();
+        assert!(
+            b.head(&format!("{LOCKS_PREFIX}refs/a/{tag}.1"))
+                .unwrap()
+                .is_some()
+        );
+    }
+}
