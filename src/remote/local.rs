@@ -256,6 +256,44 @@ impl Backend for Local {
     fn atomic_conditionals(&self) -> bool {
         true
     }
+
+    fn put_file_if_absent(&self, key: &str, path: &Path) -> Result<bool, Error> {
+        let dest = self.path(key);
+        if dest.exists() {
+            return Ok(false);
+        }
+        let parent = self.parent_of(key)?;
+        let tmp = self.root.join("tmp");
+        std::fs::create_dir_all(&tmp).map_err(|e| Error::io("creating", &tmp, e))?;
+        let staged = tempfile::Builder::new()
+            .prefix("incoming-")
+            .tempfile_in(&tmp)
+            .map_err(|e| Error::io("creating a temp file in", &tmp, e))?;
+        let mut src = File::open(path).map_err(|e| Error::io("opening", path, e))?;
+        std::io::copy(&mut src, &mut staged.as_file())
+            .and_then(|_| staged.as_file().sync_all())
+            .map_err(|e| Error::io("copying to", staged.path().to_path_buf(), e))?;
+        match std::fs::hard_link(staged.path(), &dest) {
+            Ok(()) => {
+                sync_dir(&parent)?;
+                Ok(true)
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
+            Err(e) => Err(Error::io("linking", &dest, e)),
+        }
+    }
+
+    fn get_to(&self, key: &str, out: &mut dyn Write) -> Result<Option<u64>, Error> {
+        let path = self.path(key);
+        let mut file = match File::open(&path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(Error::io("opening", &path, e)),
+        };
+        std::io::copy(&mut file, out)
+            .map(Some)
+            .map_err(|e| Error::io("copying", &path, e))
+    }
 }
 
 #[cfg(test)]

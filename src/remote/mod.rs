@@ -28,7 +28,12 @@ pub use retry::Retry;
 pub use s3::S3;
 pub use url::Url;
 
+use std::io::Write;
 use std::ops::Range;
+use std::path::Path;
+
+/// The part size of multipart uploads and ranged downloads: memory per transfer stays at this.
+pub const CHUNK: u64 = 8 << 20;
 
 /// An opaque token naming one stored version of a key (an S3 ETag, an IPFS CID, a local hash).
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -75,6 +80,34 @@ pub trait Backend: Send + Sync {
     /// Whether `put_if_absent`/`put_if_match` are atomic against other writers. A backend
     /// without them is single-writer: push holds a [`lease`] for its whole run.
     fn atomic_conditionals(&self) -> bool;
+
+    /// Uploads a file unless the key exists. Only for content-addressed keys: a racing writer
+    /// of the same key writes the same bytes, so backends may stream without a precondition.
+    fn put_file_if_absent(&self, key: &str, path: &Path) -> Result<bool, Error> {
+        let bytes = std::fs::read(path).map_err(|e| Error::io("reading", path, e))?;
+        self.put_if_absent(key, &bytes)
+    }
+
+    /// Streams a key into `out` in [`CHUNK`]-sized ranges; None when the key does not exist.
+    fn get_to(&self, key: &str, out: &mut dyn Write) -> Result<Option<u64>, Error> {
+        let Some(meta) = self.head(key)? else {
+            return Ok(None);
+        };
+        let mut at = 0;
+        while at < meta.size {
+            let end = (at + CHUNK).min(meta.size);
+            let Some(part) = self.get(key, Some(at..end))? else {
+                return Ok(None);
+            };
+            if part.bytes.is_empty() {
+                break;
+            }
+            out.write_all(&part.bytes)
+                .map_err(|e| Error::io("writing a download of", key, e))?;
+            at += part.bytes.len() as u64;
+        }
+        Ok(Some(at))
+    }
 }
 
 /// Opens the backend a URL names.

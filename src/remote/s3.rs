@@ -234,4 +234,61 @@ impl Backend for S3 {
     fn atomic_conditionals(&self) -> bool {
         true
     }
+
+    fn put_file_if_absent(&self, key: &str, path: &std::path::Path) -> Result<bool, Error> {
+        use std::io::Read;
+        let size = std::fs::metadata(path)
+            .map_err(|e| Error::io("reading", path, e))?
+            .len();
+        if size <= super::CHUNK {
+            let bytes = std::fs::read(path).map_err(|e| Error::io("reading", path, e))?;
+            return self.put_if_absent(key, &bytes);
+        }
+        // S3 has no create-if-absent for multipart uploads; the key is content-addressed, so
+        // a racing upload of it carries the same bytes and overwriting is harmless.
+        if self.head(key)?.is_some() {
+            return Ok(false);
+        }
+        let mut file = std::fs::File::open(path).map_err(|e| Error::io("opening", path, e))?;
+        let location = self.path(key);
+        self.runtime
+            .block_on(async {
+                let mut upload = self.store.put_multipart(&location).await?;
+                let result = async {
+                    loop {
+                        // One part in flight, one chunk in memory, at any object size.
+                        let mut buf = vec![0u8; super::CHUNK as usize];
+                        let n = read_full(&mut file, &mut buf).map_err(|e| {
+                            object_store::Error::Generic {
+                                store: "file",
+                                source: Box::new(e),
+                            }
+                        })?;
+                        if n == 0 {
+                            break;
+                        }
+                        buf.truncate(n);
+                        upload.put_part(PutPayload::from(buf)).await?;
+                    }
+                    upload.complete().await
+                }
+                .await;
+                if result.is_err() {
+                    let _ = upload.abort().await;
+                }
+                result
+            })
+            .map_err(|e| self.err("uploading", key, e))?;
+        fn read_full(file: &mut std::fs::File, buf: &mut [u8]) -> std::io::Result<usize> {
+            let mut filled = 0;
+            while filled < buf.len() {
+                match file.read(&mut buf[filled..])? {
+                    0 => break,
+                    n => filled += n,
+                }
+            }
+            Ok(filled)
+        }
+        Ok(true)
+    }
 }

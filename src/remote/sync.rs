@@ -383,6 +383,95 @@ fn verify_proof(id: &ObjectId, h: &str, key: &str, bytes: &[u8]) -> Result<Value
     Ok(value)
 }
 
+/// A writer that hashes what passes through it (SHA-256, the raw types' digest).
+struct Hashing<W: Write> {
+    inner: W,
+    hasher: sha2::Sha256,
+}
+
+impl<W: Write> Write for Hashing<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        use sha2::Digest as _;
+        let n = self.inner.write(buf)?;
+        self.hasher.update(&buf[..n]);
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+impl<W: Write> Hashing<W> {
+    fn new(inner: W) -> Self {
+        use sha2::Digest as _;
+        Hashing {
+            inner,
+            hasher: sha2::Sha256::new(),
+        }
+    }
+
+    fn finish(self) -> Digest {
+        use sha2::Digest as _;
+        Digest(self.hasher.finalize().into())
+    }
+}
+
+/// Raw objects named by the SHA-256 of their bytes are streamed, never held in memory.
+fn is_streamed(item: &Item) -> bool {
+    matches!(item, Item::Object(id) if id.artifact_type.rule() == DigestRule::Bytes)
+}
+
+/// Streams a remote raw object into `out`, hashing as it passes; Ok(None) when absent.
+fn download_raw(
+    backend: &dyn Backend,
+    opts: &Options,
+    id: &ObjectId,
+    key: &str,
+    mut open: impl FnMut() -> Result<Box<dyn Write>, Error>,
+) -> Result<Option<u64>, Error> {
+    let got = opts.retry.run(|| {
+        // A retry starts the file over, so a half-written attempt never counts.
+        let mut w = Hashing::new(open()?);
+        let n = backend.get_to(key, &mut w)?;
+        w.flush()
+            .map_err(|e| Error::io("writing a download of", key, e))?;
+        Ok(n.map(|n| (n, w.finish())))
+    })?;
+    let Some((n, digest)) = got else {
+        return Ok(None);
+    };
+    if digest != id.digest {
+        return Err(Error::Tampered {
+            object: id.to_string(),
+            key: key.to_string(),
+            expected: id.digest.to_hex(),
+            found: digest.to_hex(),
+        });
+    }
+    Ok(Some(n))
+}
+
+/// Uploads one item unless the remote has it; (created, bytes).
+fn upload(
+    repo: &Repo,
+    backend: &dyn Backend,
+    opts: &Options,
+    item: &Item,
+) -> Result<(bool, u64), Error> {
+    let key = item.key();
+    if let (true, Item::Object(id)) = (is_streamed(item), item) {
+        // Checked against its name as it is read: damage is never spread.
+        let size = repo.copy_raw(id, &mut std::io::sink())?;
+        let path = repo.object_path(id);
+        let created = opts.retry.run(|| backend.put_file_if_absent(&key, &path))?;
+        return Ok((created, size));
+    }
+    let bytes = local_bytes(repo, item)?;
+    let created = opts.retry.run(|| backend.put_if_absent(&key, &bytes))?;
+    Ok((created, bytes.len() as u64))
+}
+
 /// Every local object and proof file, as remote keys.
 fn local_keys(repo: &Repo) -> Result<Vec<Item>, Error> {
     let mut out = Vec::new();
@@ -564,11 +653,9 @@ fn push_inner(
     let proofs_sent = AtomicUsize::new(0);
     let bytes_sent = AtomicUsize::new(0);
     let already = AtomicUsize::new(0);
-    let send = |item: &Item, bytes: &[u8]| -> Result<bool, Error> {
-        let key = item.key();
-        let created = opts.retry.run(|| backend.put_if_absent(&key, bytes))?;
+    let count = |item: &Item, created: bool, size: u64| -> Result<(), Error> {
         if created {
-            bytes_sent.fetch_add(bytes.len(), Ordering::Relaxed);
+            bytes_sent.fetch_add(size as usize, Ordering::Relaxed);
             match item {
                 Item::Object(_) => objects_sent.fetch_add(1, Ordering::Relaxed),
                 Item::Proof(..) => proofs_sent.fetch_add(1, Ordering::Relaxed),
@@ -576,17 +663,18 @@ fn push_inner(
         } else {
             already.fetch_add(1, Ordering::Relaxed);
         }
-        known.record(std::slice::from_ref(&key))?;
-        Ok(created)
+        known.record(std::slice::from_ref(&item.key()))
     };
     parallel(&todo, opts.jobs, stop, |item| {
-        let bytes = local_bytes(repo, item)?;
-        let created = send(item, &bytes)?;
+        let (created, size) = upload(repo, backend, opts, item)?;
+        count(item, created, size)?;
         // The remote had this object from someone else, perhaps with other inline proofs:
         // ours travel as proof files so neither side's signatures are lost.
         if let (false, Item::Object(id)) = (created, item) {
             for (proof, bytes) in inline_proofs(repo, id)? {
-                send(&proof, &bytes)?;
+                let key = proof.key();
+                let created = opts.retry.run(|| backend.put_if_absent(&key, &bytes))?;
+                count(&proof, created, bytes.len() as u64)?;
             }
         }
         progress.inc(1);
@@ -677,15 +765,15 @@ fn push_ref(
     })?;
     let target_key = layout::object_key(&target);
     if opts.retry.run(|| backend.head(&target_key))?.is_none() {
-        let bytes = local_bytes(repo, &Item::Object(target.clone()))?;
-        opts.retry
-            .run(|| backend.put_if_absent(&target_key, &bytes))?;
+        upload(repo, backend, opts, &Item::Object(target.clone()))?;
         for (path, _) in repo.proof_files(&target)? {
             if let Some(h) = path.file_stem().and_then(|s| s.to_str()) {
-                let item = Item::Proof(target.clone(), h.to_string());
-                let bytes = local_bytes(repo, &item)?;
-                opts.retry
-                    .run(|| backend.put_if_absent(&item.key(), &bytes))?;
+                upload(
+                    repo,
+                    backend,
+                    opts,
+                    &Item::Proof(target.clone(), h.to_string()),
+                )?;
             }
         }
     }
@@ -813,13 +901,27 @@ pub fn fetch(
     let bytes_received = AtomicUsize::new(0);
     let staged = parallel(&todo, opts.jobs, stop, |item| {
         let key = item.key();
+        let missing = || Error::Missing {
+            what: "listed key",
+            key: key.clone(),
+        };
+        if let (true, Item::Object(id)) = (is_streamed(item), item) {
+            let n = counter.fetch_add(1, Ordering::Relaxed);
+            let path = staging.path().join(n.to_string());
+            let size = download_raw(backend, opts, id, &key, || {
+                let f =
+                    std::fs::File::create(&path).map_err(|e| Error::io("creating", &path, e))?;
+                Ok(Box::new(std::io::BufWriter::new(f)))
+            })?
+            .ok_or_else(missing)?;
+            bytes_received.fetch_add(size as usize, Ordering::Relaxed);
+            progress.inc(1);
+            return Ok(Staged::Object(id.clone(), path));
+        }
         let blob = opts
             .retry
             .run(|| backend.get(&key, None))?
-            .ok_or_else(|| Error::Missing {
-                what: "listed key",
-                key: key.clone(),
-            })?;
+            .ok_or_else(missing)?;
         bytes_received.fetch_add(blob.bytes.len(), Ordering::Relaxed);
         let out = match item {
             Item::Object(id) => {
@@ -1051,6 +1153,17 @@ pub fn fsck_remote(
     progress.set_total(items.len() as u64);
     let findings = parallel(&items, opts.jobs, stop, |item| {
         let key = item.key();
+        if let (true, Item::Object(id)) = (is_streamed(item), item) {
+            let r = download_raw(backend, opts, id, &key, || Ok(Box::new(std::io::sink())));
+            progress.inc(1);
+            return match r {
+                Ok(_) => Ok((item.clone(), None)),
+                Err(e @ Error::Tampered { .. }) => {
+                    Ok((item.clone(), Some(Finding::from_error(&e))))
+                }
+                Err(e) => Err(e),
+            };
+        }
         let blob = opts.retry.run(|| backend.get(&key, None))?;
         progress.inc(1);
         let Some(blob) = blob else {
