@@ -13,6 +13,9 @@ pub enum Error {
     /// `remote add` of a name that exists, or a command naming a remote that does not.
     #[error("{what} remote {name:?}")]
     Name { what: &'static str, name: String },
+    /// `clone` into a directory that has files in it.
+    #[error("cannot clone into {}: not an empty directory", path.display())]
+    NotEmpty { path: PathBuf },
     /// A local file operation of the directory backend failed.
     #[error("{what} {}", path.display())]
     Io {
@@ -101,7 +104,7 @@ impl Error {
 impl Classify for Error {
     fn class(&self) -> Class {
         match self {
-            Error::BadUrl { .. } | Error::Name { .. } => Class::Usage,
+            Error::BadUrl { .. } | Error::Name { .. } | Error::NotEmpty { .. } => Class::Usage,
             Error::Io { .. } | Error::S3 { .. } | Error::Ipfs { .. } | Error::Interrupted => {
                 Class::Io
             }
@@ -121,6 +124,7 @@ impl Classify for Error {
         match self {
             Error::BadUrl { .. } => "usage.bad_remote_url",
             Error::Name { .. } => "usage.remote_name",
+            Error::NotEmpty { .. } => "usage.not_empty",
             Error::Io { .. } => "io.file",
             Error::S3 { .. } => "io.s3",
             Error::Ipfs { .. } => "io.ipfs",
@@ -141,7 +145,7 @@ impl Classify for Error {
         match self {
             Error::BadUrl { url, .. } => Detail::object(url.clone()),
             Error::Name { name, .. } => Detail::object(name.clone()),
-            Error::Io { path, .. } => Detail::path(path),
+            Error::Io { path, .. } | Error::NotEmpty { path } => Detail::path(path),
             Error::S3 { key, .. } | Error::Ipfs { key, .. } | Error::Precondition { key } => {
                 Detail::object(key.clone())
             }

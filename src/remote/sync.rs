@@ -1087,9 +1087,8 @@ pub fn clone(
             .map(|mut d| d.next().is_some())
             .unwrap_or(true)
     {
-        return Err(Error::Name {
-            what: "destination is not an empty directory, cloning",
-            name: dir.display().to_string(),
+        return Err(Error::NotEmpty {
+            path: dir.to_path_buf(),
         });
     }
     let result = (|| {

@@ -525,6 +525,9 @@ fn remote_commands_manage_the_config_and_refuse_bad_urls() {
     let r = a.run(&["clone", empty.path().to_str().unwrap(), "c"]);
     r.code(68);
     assert!(!a.join("c").exists());
+    // Nor into a directory with files in it.
+    a.run(&["clone", empty.path().to_str().unwrap(), "."])
+        .code(64);
 }
 
 #[test]
