@@ -208,6 +208,8 @@ pub enum Error {
     Schema(#[from] crate::schema::Error),
     #[error(transparent)]
     Chain(#[from] crate::chain::Error),
+    #[error(transparent)]
+    Remote(#[from] crate::remote::Error),
     /// A command was called with arguments that cannot work.
     #[error("{0}")]
     Usage(String),
@@ -242,6 +244,7 @@ impl Classify for Error {
             Error::Mmr(e) => e.class(),
             Error::Schema(e) => e.class(),
             Error::Chain(e) => e.class(),
+            Error::Remote(e) => e.class(),
             Error::Usage(_) => Class::Usage,
             Error::Io { .. } => Class::Io,
         }
@@ -256,6 +259,7 @@ impl Classify for Error {
             Error::Mmr(e) => e.code(),
             Error::Schema(e) => e.code(),
             Error::Chain(e) => e.code(),
+            Error::Remote(e) => e.code(),
             Error::Usage(_) => "usage.invalid",
             Error::Io { .. } => "io.file",
         }
@@ -270,6 +274,7 @@ impl Classify for Error {
             Error::Mmr(e) => e.detail(),
             Error::Schema(e) => e.detail(),
             Error::Chain(e) => e.detail(),
+            Error::Remote(e) => e.detail(),
             Error::Usage(_) => Detail::default(),
             Error::Io { path, .. } => Detail::path(path),
         }

@@ -10,6 +10,7 @@
 //! - [`odb`]: the `.msez` repository: objects, proofs, refs, reflog, locks, hooks, config.
 //! - [`chain`]: receipt chains, selection, checkpoints and inclusion proofs.
 //! - [`fsck`]: the whole-repository check.
+//! - [`remote`]: push, fetch, pull and clone over local, S3 and IPFS backends.
 //!
 //! The library never prints; `src/cli` is the only place that renders results.
 
@@ -21,6 +22,7 @@ pub mod fsck;
 pub mod mmr;
 pub mod odb;
 pub mod progress;
+pub mod remote;
 pub mod schema;
 pub mod vc;
 

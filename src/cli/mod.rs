@@ -9,8 +9,10 @@ mod mmr;
 mod output;
 mod progress;
 mod quickstart;
+mod remote;
 mod repo;
 mod state;
+mod sync;
 mod vc;
 mod worktree;
 
@@ -89,6 +91,17 @@ pub enum Command {
     /// Merkle Mountain Range plumbing (RFC 6962 / 9162 compatible).
     #[command(subcommand)]
     Mmr(mmr::Command),
+    /// Named remotes: add, remove, list (docs/remotes.md).
+    #[command(subcommand)]
+    Remote(remote::Command),
+    /// Send objects, proofs and refs to a remote; refs move last, by conditional writes.
+    Push(sync::PushArgs),
+    /// Download and verify what a remote has; move refs/remotes/NAME/...
+    Fetch(sync::FetchArgs),
+    /// fetch, then fast-forward local refs (a diverged ref: exit 69, both kept).
+    Pull(sync::FetchArgs),
+    /// Create a repository from a remote: init, remote origin, pull.
+    Clone(sync::CloneArgs),
 }
 
 /// What every command gets: where it runs and how to talk.
@@ -154,6 +167,11 @@ pub fn main() -> ExitCode {
         Command::Key(c) => key::run(c, &ctx),
         Command::Vc(c) => vc::run(c, &ctx),
         Command::Mmr(c) => mmr::run(c, &ctx),
+        Command::Remote(c) => remote::run(c, &ctx),
+        Command::Push(a) => sync::push(a, &ctx),
+        Command::Fetch(a) => sync::fetch(a, &ctx),
+        Command::Pull(a) => sync::pull(a, &ctx),
+        Command::Clone(a) => sync::clone(a, &ctx),
     };
     match result {
         Ok(code) => code,

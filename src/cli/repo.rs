@@ -77,6 +77,11 @@ pub struct FsckArgs {
     /// Leave temp files younger than this (e.g. 30m, 1h).
     #[arg(long, default_value = "1h", value_parser = humantime::parse_duration)]
     pub grace: std::time::Duration,
+    /// Check the remote NAME instead (digests, proof files, ref targets), without cloning it.
+    #[arg(long, value_name = "NAME")]
+    pub remote: Option<String>,
+    #[command(flatten)]
+    pub transfer: super::sync::Transfer,
 }
 
 /// Opens the repository enclosing the working directory (write commands need one).
@@ -275,6 +280,9 @@ pub fn interrupt_flag() -> &'static AtomicBool {
 
 /// Checks the repository.
 pub fn fsck(args: FsckArgs, ctx: &Ctx) -> super::Result<ExitCode> {
+    if let Some(name) = &args.remote {
+        return super::sync::fsck_remote(name, &args.transfer, ctx);
+    }
     let repo = open_repo(ctx)?;
     let opts = fsck::Options {
         strict: args.strict,

@@ -18,7 +18,7 @@ mod refs;
 mod write;
 
 pub use batch::Batch;
-pub use config::Config;
+pub use config::{Config, Remote as RemoteConfig};
 pub use error::Error;
 pub use hooks::{Event, HookEnv};
 pub use index::Checksum;
@@ -147,6 +147,14 @@ impl Repo {
     /// `.msez/objects`, a valid MSEZ store root.
     pub fn objects_dir(&self) -> PathBuf {
         self.dir.join("objects")
+    }
+
+    /// Replaces the configuration and writes `.msez/config` atomically.
+    pub fn save_config(&mut self, config: Config) -> Result<(), Error> {
+        let path = self.dir.join("config");
+        write::atomic_write(&self.tmp_dir(), &path, config.to_toml().as_bytes(), 0o644)?;
+        self.config = config;
+        Ok(())
     }
 
     pub(crate) fn tmp_dir(&self) -> PathBuf {

@@ -5,4 +5,5 @@ mod chain;
 mod corridor;
 mod examples;
 mod odb;
+mod remote;
 mod util;

@@ -1,0 +1,322 @@
+//! `msez push|fetch|pull|clone` and `msez fsck --remote`: moving objects, proofs and refs
+//! between the repository and a remote.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use msez::odb::{RefName, Repo};
+use msez::remote::sync::{self, Options};
+use msez::remote::{self, Backend, Retry, Url};
+
+use super::progress::Bar;
+use super::repo::{SAMPLE_HOOKS, interrupt_flag, open_repo};
+use super::{Ctx, written};
+
+/// Transfer tuning shared by every sync command.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Transfer {
+    /// Concurrent uploads/downloads.
+    #[arg(long, default_value_t = 8, value_name = "N")]
+    pub jobs: usize,
+    /// Retries of a failed request (exponential backoff from 100 ms).
+    #[arg(long, default_value_t = 3, value_name = "N")]
+    pub retries: u32,
+}
+
+impl Transfer {
+    fn options(&self) -> Options {
+        Options {
+            jobs: self.jobs.max(1),
+            retry: Retry {
+                retries: self.retries,
+                ..Retry::default()
+            },
+            force_with_lease: false,
+        }
+    }
+}
+
+/// `msez push [NAME] [REF...] [--force-with-lease]`.
+#[derive(Debug, clap::Args)]
+pub struct PushArgs {
+    /// The remote (default: origin).
+    pub remote: Option<String>,
+    /// Refs to push (default: every ref outside refs/remotes/).
+    pub refs: Vec<String>,
+    /// Overwrite a remote ref that is not a fast-forward, but only if it still holds what
+    /// we last fetched (its remote-tracking ref).
+    #[arg(long)]
+    pub force_with_lease: bool,
+    #[command(flatten)]
+    pub transfer: Transfer,
+}
+
+/// `msez fetch [NAME]` and `msez pull [NAME]`.
+#[derive(Debug, clap::Args)]
+pub struct FetchArgs {
+    /// The remote (default: origin).
+    pub remote: Option<String>,
+    #[command(flatten)]
+    pub transfer: Transfer,
+}
+
+/// `msez clone URL [DIR]`.
+#[derive(Debug, clap::Args)]
+pub struct CloneArgs {
+    /// A path or file:///path, s3://bucket/prefix, ipfs://HOST:PORT/NAME.
+    pub url: String,
+    /// Where to create the repository (default: the URL's last component).
+    // Not named `dir`: clap would merge it with the global `-C DIR` (same argument id).
+    #[arg(value_name = "DIR")]
+    pub directory: Option<PathBuf>,
+    #[command(flatten)]
+    pub transfer: Transfer,
+}
+
+fn open_remote(
+    repo: &Repo,
+    name: Option<&str>,
+    ctx: &Ctx,
+    transfer: &Transfer,
+) -> super::Result<(String, Box<dyn Backend>)> {
+    let name = name.unwrap_or("origin").to_string();
+    let entry = repo
+        .config()
+        .remote
+        .get(&name)
+        .ok_or_else(|| remote::Error::Name {
+            what: "there is no",
+            name: name.clone(),
+        })?;
+    let url = Url::parse(&entry.url, &ctx.cwd)?;
+    let backend = remote::open(&url, transfer.options().retry)?;
+    if ctx.out.verbose {
+        ctx.out.note(format!(
+            "remote {name}: {} ({} jobs, {} retries{})",
+            backend.url(),
+            transfer.jobs,
+            transfer.retries,
+            if backend.atomic_conditionals() {
+                ""
+            } else {
+                ", single-writer: lease"
+            }
+        ));
+    }
+    Ok((name, backend))
+}
+
+fn short(d: &Option<String>) -> String {
+    d.as_deref()
+        .map(|s| s.chars().take(12).collect())
+        .unwrap_or_else(|| "(none)".to_string())
+}
+
+/// Uploads objects and proofs, then moves remote refs by conditional writes.
+pub fn push(args: PushArgs, ctx: &Ctx) -> super::Result<ExitCode> {
+    let repo = open_repo(ctx)?;
+    let (name, backend) = open_remote(&repo, args.remote.as_deref(), ctx, &args.transfer)?;
+    let refs = args
+        .refs
+        .iter()
+        .map(|r| RefName::new(r))
+        .collect::<Result<Vec<_>, _>>()?;
+    let bar = Bar::new(&ctx.out, "push");
+    let report = sync::push(
+        &repo,
+        &name,
+        backend.as_ref(),
+        &refs,
+        &Options {
+            force_with_lease: args.force_with_lease,
+            ..args.transfer.options()
+        },
+        &bar,
+        interrupt_flag(),
+    )?;
+    bar.finish();
+    for w in &report.warnings {
+        ctx.out.note(format!("warning: {w}"));
+    }
+    written(ctx.out.emit(&report, |w| {
+        writeln!(
+            w,
+            "{}: {} objects, {} proof files, {} bytes sent",
+            report.url, report.objects_sent, report.proofs_sent, report.bytes_sent
+        )?;
+        for m in &report.refs_moved {
+            let forced = if m.forced { " (forced with lease)" } else { "" };
+            writeln!(
+                w,
+                "  {} {} -> {}{forced}",
+                m.name,
+                short(&m.old),
+                &m.new[..12]
+            )?;
+        }
+        for r in &report.rejected {
+            writeln!(w, "  ! {} rejected: {}", r.name, r.message)?;
+        }
+        Ok(())
+    }))?;
+    let code = report
+        .rejected
+        .iter()
+        .map(|r| r.class.exit_code())
+        .min()
+        .unwrap_or(0);
+    if code != 0 {
+        ctx.out.note(format!(
+            "msez: {} ref(s) rejected; fetch or pull, then push again",
+            report.rejected.len()
+        ));
+    }
+    Ok(ExitCode::from(code))
+}
+
+/// Downloads and verifies what the remote has, and moves remote-tracking refs.
+pub fn fetch(args: FetchArgs, ctx: &Ctx) -> super::Result<ExitCode> {
+    let repo = open_repo(ctx)?;
+    let (name, backend) = open_remote(&repo, args.remote.as_deref(), ctx, &args.transfer)?;
+    let bar = Bar::new(&ctx.out, "fetch");
+    let report = sync::fetch(
+        &repo,
+        &name,
+        backend.as_ref(),
+        &args.transfer.options(),
+        &bar,
+        interrupt_flag(),
+    )?;
+    bar.finish();
+    written(ctx.out.emit(&report, |w| render_fetch(w, &report)))?;
+    Ok(ExitCode::from(dangling_code(&report)))
+}
+
+fn render_fetch(w: &mut dyn std::io::Write, report: &sync::FetchReport) -> std::io::Result<()> {
+    writeln!(
+        w,
+        "{}: {} objects, {} proof files, {} bytes received",
+        report.url, report.objects_received, report.proofs_received, report.bytes_received
+    )?;
+    for m in &report.tracking_moved {
+        writeln!(w, "  {} {} -> {}", m.name, short(&m.old), &m.new[..12])?;
+    }
+    for d in &report.dangling {
+        writeln!(
+            w,
+            "  ! remote ref {d} names an object the remote lacks (not tracked)"
+        )?;
+    }
+    Ok(())
+}
+
+fn dangling_code(report: &sync::FetchReport) -> u8 {
+    if report.dangling.is_empty() {
+        0
+    } else {
+        msez::Class::Missing.exit_code()
+    }
+}
+
+/// fetch, then fast-forward local refs; divergence is reported (exit 69) and both kept.
+pub fn pull(args: FetchArgs, ctx: &Ctx) -> super::Result<ExitCode> {
+    let repo = open_repo(ctx)?;
+    let (name, backend) = open_remote(&repo, args.remote.as_deref(), ctx, &args.transfer)?;
+    let bar = Bar::new(&ctx.out, "pull");
+    let report = sync::pull(
+        &repo,
+        &name,
+        backend.as_ref(),
+        &args.transfer.options(),
+        &bar,
+        interrupt_flag(),
+    )?;
+    bar.finish();
+    render_pull(ctx, &report)
+}
+
+fn render_pull(ctx: &Ctx, report: &sync::PullReport) -> super::Result<ExitCode> {
+    for w in &report.warnings {
+        ctx.out.note(format!("warning: {w}"));
+    }
+    written(ctx.out.emit(report, |w| {
+        render_fetch(w, &report.fetch)?;
+        for m in &report.refs_moved {
+            writeln!(w, "  {} {} -> {}", m.name, short(&m.old), &m.new[..12])?;
+        }
+        for d in &report.diverged {
+            writeln!(
+                w,
+                "  ! {} diverged: local {} remote {} (kept in {})",
+                d.name,
+                &d.local[..12],
+                &d.remote[..12],
+                d.tracking
+            )?;
+        }
+        Ok(())
+    }))?;
+    if !report.diverged.is_empty() {
+        ctx.out.note(format!(
+            "msez: {} ref(s) diverged from the remote; both kept",
+            report.diverged.len()
+        ));
+        return Ok(ExitCode::from(msez::Class::Fork.exit_code()));
+    }
+    Ok(ExitCode::from(dangling_code(&report.fetch)))
+}
+
+/// init + remote origin + fetch + local refs.
+pub fn clone(args: CloneArgs, ctx: &Ctx) -> super::Result<ExitCode> {
+    let url = Url::parse(&args.url, &ctx.cwd)?;
+    let dir = match &args.directory {
+        Some(d) => ctx.path(d),
+        None => ctx.cwd.join(url.default_dir_name()),
+    };
+    let backend = remote::open(&url, args.transfer.options().retry)?;
+    let bar = Bar::new(&ctx.out, "clone");
+    let (repo, report) = sync::clone(
+        &url,
+        backend.as_ref(),
+        &dir,
+        SAMPLE_HOOKS,
+        &args.transfer.options(),
+        &bar,
+        interrupt_flag(),
+    )?;
+    bar.finish();
+    ctx.out
+        .note(format!("cloned {url} into {}", repo.worktree().display()));
+    render_pull(ctx, &report)
+}
+
+/// `msez fsck --remote NAME`: checks a remote without cloning it.
+pub fn fsck_remote(name: &str, transfer: &Transfer, ctx: &Ctx) -> super::Result<ExitCode> {
+    let repo = open_repo(ctx)?;
+    let (_, backend) = open_remote(&repo, Some(name), ctx, transfer)?;
+    let bar = Bar::new(&ctx.out, "fsck");
+    let report = sync::fsck_remote(
+        backend.as_ref(),
+        &transfer.options(),
+        &bar,
+        interrupt_flag(),
+    )?;
+    bar.finish();
+    written(ctx.out.emit(&report, |w| {
+        for p in &report.problems {
+            writeln!(w, "{}: {}", p.class_name(), p.message)?;
+        }
+        if report.problems.is_empty() {
+            writeln!(
+                w,
+                "ok: {} objects, {} proof files, {} refs on {}",
+                report.objects,
+                report.proof_files,
+                report.refs,
+                backend.url()
+            )?;
+        }
+        Ok(())
+    }))?;
+    Ok(ExitCode::from(report.exit_code()))
+}

@@ -1,0 +1,173 @@
+//! Remote errors.
+
+use std::path::PathBuf;
+
+use crate::error::{Class, Classify, Detail};
+
+/// Why a remote operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A URL that names no backend we know, or names it badly.
+    #[error("invalid remote URL {url:?}: {why}")]
+    BadUrl { url: String, why: String },
+    /// `remote add` of a name that exists, or a command naming a remote that does not.
+    #[error("{what} remote {name:?}")]
+    Name { what: &'static str, name: String },
+    /// `clone` into a directory that has files in it.
+    #[error("cannot clone into {}: not an empty directory", path.display())]
+    NotEmpty { path: PathBuf },
+    /// A local file operation of the directory backend failed.
+    #[error("{what} {}", path.display())]
+    Io {
+        what: &'static str,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The S3 client failed (after its own retries).
+    #[error("{what} s3 key {key}")]
+    S3 {
+        what: &'static str,
+        key: String,
+        #[source]
+        source: object_store::Error,
+    },
+    /// The IPFS RPC failed or answered something we cannot read.
+    #[error("{what} ipfs {key}: {message}")]
+    Ipfs {
+        what: &'static str,
+        key: String,
+        message: String,
+    },
+    /// A conditional write found the key changed (or present) under us.
+    #[error("remote key {key} changed under us (conditional write refused)")]
+    Precondition { key: String },
+    /// A ref move that is not a fast-forward of what the remote holds.
+    #[error(
+        "push of {name} refused: {why} (remote has {found}; fetch/pull first, or --force-with-lease)"
+    )]
+    NotFastForward {
+        name: String,
+        found: String,
+        why: &'static str,
+    },
+    /// Some refs could not be pushed; each is named in the report.
+    #[error("{count} ref(s) not pushed: {names}")]
+    Rejected { count: usize, names: String },
+    /// Someone else holds the remote's write lease (single-writer backends).
+    #[error("remote {url} is leased to {holder} for {expires_in}s more (single-writer remote)")]
+    LeaseHeld {
+        url: String,
+        holder: String,
+        expires_in: u64,
+    },
+    /// A remote object or proof file whose bytes do not give the digest in its name.
+    #[error("remote object {object} is tampered: its content gives {found} ({key})")]
+    Tampered {
+        object: String,
+        key: String,
+        expected: String,
+        found: String,
+    },
+    /// A remote key that should exist does not (a ref's target, the format file).
+    #[error("{what} {key} is missing on the remote")]
+    Missing { what: &'static str, key: String },
+    /// A remote whose format file names a version or digest this msez does not read.
+    #[error("remote {url} has format {found}, this msez reads msez_remote_format 1 with sha256")]
+    Format { url: String, found: String },
+    /// Local refs that diverged from the remote's: both are kept.
+    #[error("{count} ref(s) diverged from the remote (both kept; local unchanged): {names}")]
+    Diverged { count: usize, names: String },
+    /// Ctrl-C: stopped at a safe point.
+    #[error("interrupted")]
+    Interrupted,
+    /// A repository operation failed.
+    #[error(transparent)]
+    Odb(#[from] crate::odb::Error),
+}
+
+impl Error {
+    pub(crate) fn io(what: &'static str, path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Error::Io {
+            what,
+            path: path.into(),
+            source,
+        }
+    }
+
+    /// Whether retrying the same call could succeed (transport failures only).
+    pub fn is_transient(&self) -> bool {
+        matches!(self, Error::Ipfs { .. } | Error::S3 { .. })
+    }
+}
+
+impl Classify for Error {
+    fn class(&self) -> Class {
+        match self {
+            Error::BadUrl { .. } | Error::Name { .. } | Error::NotEmpty { .. } => Class::Usage,
+            Error::Io { .. } | Error::S3 { .. } | Error::Ipfs { .. } | Error::Interrupted => {
+                Class::Io
+            }
+            Error::Precondition { .. }
+            | Error::NotFastForward { .. }
+            | Error::Rejected { .. }
+            | Error::LeaseHeld { .. } => Class::Conflict,
+            Error::Tampered { .. } => Class::Digest,
+            Error::Missing { .. } => Class::Missing,
+            Error::Format { .. } => Class::Schema,
+            Error::Diverged { .. } => Class::Fork,
+            Error::Odb(e) => e.class(),
+        }
+    }
+
+    fn code(&self) -> &'static str {
+        match self {
+            Error::BadUrl { .. } => "usage.bad_remote_url",
+            Error::Name { .. } => "usage.remote_name",
+            Error::NotEmpty { .. } => "usage.not_empty",
+            Error::Io { .. } => "io.file",
+            Error::S3 { .. } => "io.s3",
+            Error::Ipfs { .. } => "io.ipfs",
+            Error::Interrupted => "io.interrupted",
+            Error::Precondition { .. } => "conflict.remote_precondition",
+            Error::NotFastForward { .. } => "conflict.non_fast_forward",
+            Error::Rejected { .. } => "conflict.push_rejected",
+            Error::LeaseHeld { .. } => "conflict.lease_held",
+            Error::Tampered { .. } => "digest.remote_object_mismatch",
+            Error::Missing { .. } => "missing.remote_key",
+            Error::Format { .. } => "schema.remote_format",
+            Error::Diverged { .. } => "fork.diverged",
+            Error::Odb(e) => e.code(),
+        }
+    }
+
+    fn detail(&self) -> Detail {
+        match self {
+            Error::BadUrl { url, .. } => Detail::object(url.clone()),
+            Error::Name { name, .. } => Detail::object(name.clone()),
+            Error::Io { path, .. } | Error::NotEmpty { path } => Detail::path(path),
+            Error::S3 { key, .. } | Error::Ipfs { key, .. } | Error::Precondition { key } => {
+                Detail::object(key.clone())
+            }
+            Error::NotFastForward { name, found, .. } => {
+                Detail::object(name.clone()).mismatch("a fast-forward", found)
+            }
+            Error::Rejected { names, .. } | Error::Diverged { names, .. } => {
+                Detail::object(names.clone())
+            }
+            Error::LeaseHeld { url, holder, .. } => {
+                Detail::object(url.clone()).mismatch("no lease", holder)
+            }
+            Error::Tampered {
+                object,
+                expected,
+                found,
+                ..
+            } => Detail::object(object.clone()).mismatch(expected, found),
+            Error::Missing { key, .. } => Detail::object(key.clone()),
+            Error::Format { url, found } => Detail::object(url.clone()).mismatch("1/sha256", found),
+            Error::Interrupted => Detail::default(),
+            Error::Odb(e) => e.detail(),
+        }
+    }
+}

@@ -1,0 +1,1208 @@
+//! push, fetch, pull, clone and the remote fsck, on any [`Backend`].
+//!
+//! What the remote has is tracked locally, so push never lists the remote after the first time:
+//! `refs/remotes/<name>/...` hold the ref values we last saw there, and
+//! `.msez/index/remotes/<name>.known` (derived data, append-only, rebuilt by listing when
+//! absent) holds the object and proof keys we know it has. A key is recorded only after its
+//! upload or download succeeded, so a killed run leaves the record short, never wrong.
+//!
+//! Fast-forward without chain knowledge: a remote ref may move from V to our value L when V is
+//! absent or V is a value our local ref has held (its reflog, which pull's fast-forwards also
+//! write): the remote is behind us on our own history. Anything else is a non-fast-forward,
+//! refused unless `force_with_lease` and the remote still holds our remote-tracking value.
+
+use std::collections::{BTreeMap, HashSet};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+use serde::Serialize;
+
+use crate::artifact::{self, ArtifactType, ObjectId};
+use crate::canon::{self, Digest, DigestRule, Encoding, Value};
+use crate::error::{Class, Detail, Finding};
+use crate::fsck;
+use crate::odb::{self, Event, Expect, HookEnv, RefName, Repo, ref_object_type};
+use crate::progress::Progress;
+
+use super::layout::{self, FORMAT_KEY};
+use super::lease::Lease;
+use super::{Backend, Error, Retry};
+
+/// How a transfer runs.
+#[derive(Clone, Copy, Debug)]
+pub struct Options {
+    /// Concurrent transfers.
+    pub jobs: usize,
+    /// Retries of transient failures.
+    pub retry: Retry,
+    /// push: overwrite a non-fast-forward remote ref if it still holds our tracking value.
+    pub force_with_lease: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            jobs: 8,
+            retry: Retry::default(),
+            force_with_lease: false,
+        }
+    }
+}
+
+/// One remote ref that moved (or would have).
+#[derive(Clone, Debug, Serialize)]
+pub struct RefMove {
+    /// The ref (`refs/...`).
+    pub name: String,
+    /// Its value before (None: absent).
+    pub old: Option<String>,
+    /// Its value after.
+    pub new: String,
+    /// Whether the move was forced with a lease.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub forced: bool,
+}
+
+/// A ref push refused, and why.
+#[derive(Clone, Debug, Serialize)]
+pub struct Rejection {
+    /// The ref.
+    pub name: String,
+    /// The error class (`conflict`, `missing`).
+    pub class: Class,
+    /// What went wrong.
+    pub message: String,
+}
+
+/// What a push did.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct PushReport {
+    /// The remote's URL.
+    pub url: String,
+    /// Object files uploaded.
+    pub objects_sent: u64,
+    /// Proof files uploaded.
+    pub proofs_sent: u64,
+    /// Bytes uploaded.
+    pub bytes_sent: u64,
+    /// Keys that turned out to be on the remote already.
+    pub already_there: u64,
+    /// Remote refs moved.
+    pub refs_moved: Vec<RefMove>,
+    /// Refs already equal on the remote.
+    pub refs_up_to_date: Vec<String>,
+    /// Refs refused (the push exits 70 when any are).
+    pub rejected: Vec<Rejection>,
+    /// Remote-tracking refs that could not be updated (the remote refs did move).
+    pub warnings: Vec<String>,
+}
+
+/// What a fetch did.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct FetchReport {
+    /// The remote's URL.
+    pub url: String,
+    /// Objects downloaded (verified before they entered the repository).
+    pub objects_received: u64,
+    /// Proof files downloaded.
+    pub proofs_received: u64,
+    /// Bytes downloaded.
+    pub bytes_received: u64,
+    /// Proofs that were new to a local object.
+    pub proofs_added: u64,
+    /// Remote-tracking refs moved.
+    pub tracking_moved: Vec<RefMove>,
+    /// Remote refs whose target the remote lacks (not tracked; the remote is damaged).
+    pub dangling: Vec<String>,
+    /// Remote keys that are not msez layout (ignored).
+    pub ignored: Vec<String>,
+    /// Remote refs and their values, as read.
+    #[serde(skip)]
+    pub remote_refs: BTreeMap<RefName, Digest>,
+}
+
+/// What a pull did on top of its fetch.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct PullReport {
+    /// The fetch.
+    pub fetch: FetchReport,
+    /// Local refs fast-forwarded (or created).
+    pub refs_moved: Vec<RefMove>,
+    /// Local refs that diverged from the remote: both kept (the pull exits 69 when any are).
+    pub diverged: Vec<Divergence>,
+    /// Post-pull hook failures (reported, not undone).
+    pub warnings: Vec<String>,
+}
+
+/// A local ref and its remote counterpart that neither contains the other.
+#[derive(Clone, Debug, Serialize)]
+pub struct Divergence {
+    /// The ref.
+    pub name: String,
+    /// Our value (unchanged).
+    pub local: String,
+    /// The remote's value (kept in the remote-tracking ref).
+    pub remote: String,
+    /// The remote-tracking ref that holds the remote's value.
+    pub tracking: String,
+}
+
+/// The remote-tracking ref of `name` for remote `remote`.
+pub fn tracking_ref(remote: &str, name: &RefName) -> Result<RefName, Error> {
+    let rest = name.as_str().strip_prefix("refs/").unwrap_or(name.as_str());
+    Ok(RefName::new(&format!("refs/remotes/{remote}/{rest}"))?)
+}
+
+/// Checks a remote name: one ref component of letters, digits, `-`, `_` and `.`.
+pub fn check_remote_name(name: &str) -> Result<(), Error> {
+    let ok = !name.is_empty()
+        && !name.starts_with('.')
+        && !name.ends_with(".lock")
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b));
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::Name {
+            what: "invalid name (letters, digits, '-', '_', '.') for",
+            name: name.to_string(),
+        })
+    }
+}
+
+/// Drops what we remember about a remote's keys (its URL changed or it was removed).
+pub fn forget(repo: &Repo, remote: &str) -> Result<(), Error> {
+    let path = Known::path(repo, remote);
+    match std::fs::remove_file(&path) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(Error::io("removing", path, e)),
+    }
+}
+
+/// The keys we know a remote has (`.msez/index/remotes/<name>.known`).
+struct Known {
+    path: PathBuf,
+    keys: HashSet<String>,
+    file: Mutex<Option<std::fs::File>>,
+}
+
+impl Known {
+    fn path(repo: &Repo, remote: &str) -> PathBuf {
+        repo.dir()
+            .join("index")
+            .join("remotes")
+            .join(format!("{remote}.known"))
+    }
+
+    fn load(repo: &Repo, remote: &str) -> Result<Known, Error> {
+        let path = Known::path(repo, remote);
+        let keys = match std::fs::read_to_string(&path) {
+            // A line cut by a crash is not a key we know: keep only well-formed ones.
+            Ok(text) => text
+                .lines()
+                .filter(|l| {
+                    layout::parse_object_key(l).is_some() || layout::parse_proof_key(l).is_some()
+                })
+                .map(str::to_string)
+                .collect(),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => HashSet::new(),
+            Err(e) => return Err(Error::io("reading", &path, e)),
+        };
+        Ok(Known {
+            path,
+            keys,
+            file: Mutex::new(None),
+        })
+    }
+
+    fn contains(&self, key: &str) -> bool {
+        self.keys.contains(key)
+    }
+
+    fn record(&self, keys: &[String]) -> Result<(), Error> {
+        if keys.is_empty() {
+            return Ok(());
+        }
+        let mut guard = self.file.lock().unwrap_or_else(|p| p.into_inner());
+        if guard.is_none() {
+            if let Some(parent) = self.path.parent() {
+                std::fs::create_dir_all(parent).map_err(|e| Error::io("creating", parent, e))?;
+            }
+            let f = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&self.path)
+                .map_err(|e| Error::io("opening", &self.path, e))?;
+            *guard = Some(f);
+        }
+        let mut text = String::new();
+        for k in keys {
+            text.push_str(k);
+            text.push('\n');
+        }
+        if let Some(f) = guard.as_mut() {
+            f.write_all(text.as_bytes())
+                .map_err(|e| Error::io("appending to", &self.path, e))?;
+        }
+        Ok(())
+    }
+}
+
+/// Runs `f` on every item with up to `jobs` threads; stops at the first error or interrupt.
+fn parallel<T: Sync, R: Send>(
+    items: &[T],
+    jobs: usize,
+    stop: &AtomicBool,
+    f: impl Fn(&T) -> Result<R, Error> + Sync,
+) -> Result<Vec<R>, Error> {
+    let next = AtomicUsize::new(0);
+    let failed = AtomicBool::new(false);
+    let first_error: Mutex<Option<Error>> = Mutex::new(None);
+    let results: Mutex<Vec<R>> = Mutex::new(Vec::with_capacity(items.len()));
+    std::thread::scope(|scope| {
+        for _ in 0..jobs.clamp(1, 64).min(items.len().max(1)) {
+            scope.spawn(|| {
+                loop {
+                    if failed.load(Ordering::Relaxed) {
+                        return;
+                    }
+                    if stop.load(Ordering::Relaxed) {
+                        failed.store(true, Ordering::Relaxed);
+                        let mut e = first_error.lock().unwrap_or_else(|p| p.into_inner());
+                        e.get_or_insert(Error::Interrupted);
+                        return;
+                    }
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(item) = items.get(i) else { return };
+                    match f(item) {
+                        Ok(r) => results.lock().unwrap_or_else(|p| p.into_inner()).push(r),
+                        Err(err) => {
+                            failed.store(true, Ordering::Relaxed);
+                            let mut e = first_error.lock().unwrap_or_else(|p| p.into_inner());
+                            e.get_or_insert(err);
+                            return;
+                        }
+                    }
+                }
+            });
+        }
+    });
+    if let Some(e) = first_error.into_inner().unwrap_or_else(|p| p.into_inner()) {
+        return Err(e);
+    }
+    Ok(results.into_inner().unwrap_or_else(|p| p.into_inner()))
+}
+
+/// The stored object a ref names (its type from the namespace, else whichever type has it).
+fn local_target(repo: &Repo, name: &RefName, digest: Digest) -> Result<Option<ObjectId>, Error> {
+    if let Some(t) = ref_object_type(name) {
+        let id = ObjectId::new(ArtifactType::new(t).map_err(odb::Error::from)?, digest);
+        return Ok(repo.has(&id).then_some(id));
+    }
+    let root = repo.objects_dir();
+    let mut types: Vec<ArtifactType> = std::fs::read_dir(&root)
+        .map_err(|e| Error::io("listing", &root, e))?
+        .flatten()
+        .filter_map(|e| {
+            e.file_name()
+                .to_str()
+                .and_then(|s| ArtifactType::new(s).ok())
+        })
+        .collect();
+    types.sort();
+    Ok(types
+        .into_iter()
+        .map(|t| ObjectId::new(t, digest))
+        .find(|id| repo.has(id)))
+}
+
+/// Whether the remote (as listed) holds the object a ref names.
+fn remote_has_target(objects: &HashSet<ObjectId>, name: &RefName, digest: Digest) -> bool {
+    match ref_object_type(name) {
+        Some(t) => ArtifactType::new(t)
+            .map(|t| objects.contains(&ObjectId::new(t, digest)))
+            .unwrap_or(false),
+        None => objects.iter().any(|id| id.digest == digest),
+    }
+}
+
+/// Checks bytes from a remote against the object key they came from, before they are stored.
+fn verify_object(id: &ObjectId, key: &str, bytes: &[u8]) -> Result<(), Error> {
+    let tampered = |found: String| Error::Tampered {
+        object: id.to_string(),
+        key: key.to_string(),
+        expected: id.digest.to_hex(),
+        found,
+    };
+    let rule = id.artifact_type.rule();
+    if rule.encoding() == Encoding::Raw {
+        let d = artifact::digest_bytes(&id.artifact_type, bytes)
+            .map_err(|e| tampered(format!("no digest ({e})")))?;
+        return if d == id.digest {
+            Ok(())
+        } else {
+            Err(tampered(d.to_hex()))
+        };
+    }
+    let value = canon::parse(bytes).map_err(|e| tampered(format!("unparsable JSON ({e})")))?;
+    let d = rule
+        .digest_json(&value)
+        .map_err(|e| tampered(format!("no digest ({e})")))?;
+    if d != id.digest {
+        return Err(tampered(d.to_hex()));
+    }
+    // A receipt's next_root (a genesis' asset_id, ...) must agree with what its content gives.
+    match rule.declared(&value) {
+        Some(declared) if Digest::parse_loose(declared).ok() != Some(id.digest) => {
+            Err(tampered(format!("a declared digest of {declared}")))
+        }
+        None if matches!(rule, DigestRule::NextRoot(_)) => {
+            Err(tampered("no declared next_root".to_string()))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Checks a proof file's bytes against its name; returns the proof.
+fn verify_proof(id: &ObjectId, h: &str, key: &str, bytes: &[u8]) -> Result<Value, Error> {
+    let tampered = |found: String| Error::Tampered {
+        object: format!("proof {h} of {id}"),
+        key: key.to_string(),
+        expected: h.to_string(),
+        found,
+    };
+    let value = canon::parse(bytes).map_err(|e| tampered(format!("unparsable JSON ({e})")))?;
+    let d = canon::digest_of(&value).map_err(|e| tampered(format!("no digest ({e})")))?;
+    if d.to_hex() != h {
+        return Err(tampered(d.to_hex()));
+    }
+    Ok(value)
+}
+
+/// A writer that hashes what passes through it (SHA-256, the raw types' digest).
+struct Hashing<W: Write> {
+    inner: W,
+    hasher: sha2::Sha256,
+}
+
+impl<W: Write> Write for Hashing<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        use sha2::Digest as _;
+        let n = self.inner.write(buf)?;
+        self.hasher.update(&buf[..n]);
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+impl<W: Write> Hashing<W> {
+    fn new(inner: W) -> Self {
+        use sha2::Digest as _;
+        Hashing {
+            inner,
+            hasher: sha2::Sha256::new(),
+        }
+    }
+
+    fn finish(self) -> Digest {
+        use sha2::Digest as _;
+        Digest(self.hasher.finalize().into())
+    }
+}
+
+/// Raw objects named by the SHA-256 of their bytes are streamed, never held in memory.
+fn is_streamed(item: &Item) -> bool {
+    matches!(item, Item::Object(id) if id.artifact_type.rule() == DigestRule::Bytes)
+}
+
+/// Streams a remote raw object into `out`, hashing as it passes; Ok(None) when absent.
+fn download_raw(
+    backend: &dyn Backend,
+    opts: &Options,
+    id: &ObjectId,
+    key: &str,
+    mut open: impl FnMut() -> Result<Box<dyn Write>, Error>,
+) -> Result<Option<u64>, Error> {
+    let got = opts.retry.run(|| {
+        // A retry starts the file over, so a half-written attempt never counts.
+        let mut w = Hashing::new(open()?);
+        let n = backend.get_to(key, &mut w)?;
+        w.flush()
+            .map_err(|e| Error::io("writing a download of", key, e))?;
+        Ok(n.map(|n| (n, w.finish())))
+    })?;
+    let Some((n, digest)) = got else {
+        return Ok(None);
+    };
+    if digest != id.digest {
+        return Err(Error::Tampered {
+            object: id.to_string(),
+            key: key.to_string(),
+            expected: id.digest.to_hex(),
+            found: digest.to_hex(),
+        });
+    }
+    Ok(Some(n))
+}
+
+/// Uploads one item unless the remote has it; (created, bytes).
+fn upload(
+    repo: &Repo,
+    backend: &dyn Backend,
+    opts: &Options,
+    item: &Item,
+) -> Result<(bool, u64), Error> {
+    let key = item.key();
+    if let (true, Item::Object(id)) = (is_streamed(item), item) {
+        // Checked against its name as it is read: damage is never spread.
+        let size = repo.copy_raw(id, &mut std::io::sink())?;
+        let path = repo.object_path(id);
+        let created = opts.retry.run(|| backend.put_file_if_absent(&key, &path))?;
+        return Ok((created, size));
+    }
+    let bytes = local_bytes(repo, item)?;
+    let created = opts.retry.run(|| backend.put_if_absent(&key, &bytes))?;
+    Ok((created, bytes.len() as u64))
+}
+
+/// Every local object and proof file, as remote keys.
+fn local_keys(repo: &Repo) -> Result<Vec<Item>, Error> {
+    let mut out = Vec::new();
+    for entry in repo.list_objects()? {
+        let Ok(id) = entry else { continue };
+        out.push(Item::Object(id.clone()));
+        if id.artifact_type.rule().encoding() == Encoding::Json {
+            for (path, _) in repo.proof_files(&id)? {
+                if let Some(h) = path.file_stem().and_then(|s| s.to_str()) {
+                    out.push(Item::Proof(id.clone(), h.to_string()));
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// One thing to transfer.
+#[derive(Clone, Debug)]
+enum Item {
+    Object(ObjectId),
+    Proof(ObjectId, String),
+}
+
+impl Item {
+    fn key(&self) -> String {
+        match self {
+            Item::Object(id) => layout::object_key(id),
+            Item::Proof(id, h) => layout::proof_key(id, h),
+        }
+    }
+}
+
+/// The bytes to upload for an item, checked against their name first (never spread damage).
+fn local_bytes(repo: &Repo, item: &Item) -> Result<Vec<u8>, Error> {
+    let path = match item {
+        Item::Object(id) => repo.object_path(id),
+        Item::Proof(id, h) => repo.proofs_dir(id).join(format!("{h}.json")),
+    };
+    let bytes = std::fs::read(&path).map_err(|e| Error::io("reading", &path, e))?;
+    let check = match item {
+        Item::Object(id) => verify_object(id, &item.key(), &bytes).map(|_| ()),
+        Item::Proof(id, h) => verify_proof(id, h, &item.key(), &bytes).map(|_| ()),
+    };
+    check.map_err(|e| match e {
+        Error::Tampered {
+            object,
+            expected,
+            found,
+            ..
+        } => Error::Odb(odb::Error::Corrupt {
+            object,
+            path: path.clone(),
+            method: "bytes",
+            expected,
+            found,
+        }),
+        other => other,
+    })?;
+    Ok(bytes)
+}
+
+/// The inline proofs of a stored JSON object, as proof-file items with their bytes.
+fn inline_proofs(repo: &Repo, id: &ObjectId) -> Result<Vec<(Item, Vec<u8>)>, Error> {
+    if !id.artifact_type.rule().proofs_outside_digest() {
+        return Ok(Vec::new());
+    }
+    let path = repo.object_path(id);
+    let bytes = std::fs::read(&path).map_err(|e| Error::io("reading", &path, e))?;
+    let Ok(value) = canon::parse(&bytes) else {
+        return Ok(Vec::new());
+    };
+    let proofs = match value.get("proof") {
+        Some(Value::Array(items)) => items.clone(),
+        Some(p @ Value::Object(_)) => vec![p.clone()],
+        _ => Vec::new(),
+    };
+    let mut out = Vec::new();
+    for p in proofs {
+        let Ok(mut b) = canon::to_bytes(&p) else {
+            continue;
+        };
+        let h = canon::sha256(&b).to_hex();
+        b.push(b'\n');
+        out.push((Item::Proof(id.clone(), h), b));
+    }
+    Ok(out)
+}
+
+/// Pushes local refs (all but `refs/remotes/`, or `only`) and what they need to a remote.
+pub fn push(
+    repo: &Repo,
+    remote: &str,
+    backend: &dyn Backend,
+    only: &[RefName],
+    opts: &Options,
+    progress: &dyn Progress,
+    stop: &AtomicBool,
+) -> Result<PushReport, Error> {
+    let lease = if backend.atomic_conditionals() {
+        None
+    } else {
+        Some(Lease::acquire(backend)?)
+    };
+    let result = push_inner(repo, remote, backend, only, opts, progress, stop);
+    if let Some(lease) = lease {
+        lease.release(backend)?;
+    }
+    result
+}
+
+fn push_inner(
+    repo: &Repo,
+    remote: &str,
+    backend: &dyn Backend,
+    only: &[RefName],
+    opts: &Options,
+    progress: &dyn Progress,
+    stop: &AtomicBool,
+) -> Result<PushReport, Error> {
+    let mut report = PushReport {
+        url: backend.url(),
+        ..PushReport::default()
+    };
+    let refs: Vec<(RefName, Digest)> = if only.is_empty() {
+        repo.refs()?
+            .into_iter()
+            .filter(|(n, _)| !n.as_str().starts_with("refs/remotes/"))
+            .collect()
+    } else {
+        let mut out = Vec::new();
+        for name in only {
+            let value = repo.read_ref(name)?.ok_or_else(|| odb::Error::Missing {
+                object: name.to_string(),
+            })?;
+            out.push((name.clone(), value));
+        }
+        out
+    };
+    // pre-push sees every ref it is about to send and can veto the whole push.
+    for (name, value) in &refs {
+        let tracking = repo.read_ref(&tracking_ref(remote, name)?)?;
+        let reason = format!("push {remote} {}", backend.url());
+        let env = HookEnv {
+            ref_name: name.as_str(),
+            old: tracking.map(|d| d.to_hex()).unwrap_or_default(),
+            new: value.to_hex(),
+            reason: &reason,
+        };
+        repo.run_hook(Event::PrePush, &env)?;
+    }
+
+    if !layout::check_format(backend)? {
+        opts.retry
+            .run(|| backend.put_if_absent(FORMAT_KEY, &layout::format_bytes()))?;
+        layout::check_format(backend)?;
+    }
+
+    // Objects and proof files first: a ref must never name something the remote lacks.
+    let known = Known::load(repo, remote)?;
+    let mut known_now: HashSet<String> = known.keys.clone();
+    if known_now.is_empty() {
+        // First contact: one listing beats one conditional PUT per object.
+        let mut seen = Vec::new();
+        for prefix in ["objects/", "proofs/"] {
+            for m in backend.list(prefix)? {
+                seen.push(m.key);
+            }
+        }
+        known.record(&seen)?;
+        known_now.extend(seen);
+    }
+    let todo: Vec<Item> = local_keys(repo)?
+        .into_iter()
+        .filter(|i| !known_now.contains(&i.key()))
+        .collect();
+    progress.set_total(todo.len() as u64);
+    let objects_sent = AtomicUsize::new(0);
+    let proofs_sent = AtomicUsize::new(0);
+    let bytes_sent = AtomicUsize::new(0);
+    let already = AtomicUsize::new(0);
+    let count = |item: &Item, created: bool, size: u64| -> Result<(), Error> {
+        if created {
+            bytes_sent.fetch_add(size as usize, Ordering::Relaxed);
+            match item {
+                Item::Object(_) => objects_sent.fetch_add(1, Ordering::Relaxed),
+                Item::Proof(..) => proofs_sent.fetch_add(1, Ordering::Relaxed),
+            };
+        } else {
+            already.fetch_add(1, Ordering::Relaxed);
+        }
+        known.record(std::slice::from_ref(&item.key()))
+    };
+    parallel(&todo, opts.jobs, stop, |item| {
+        let (created, size) = upload(repo, backend, opts, item)?;
+        count(item, created, size)?;
+        // The remote had this object from someone else, perhaps with other inline proofs:
+        // ours travel as proof files so neither side's signatures are lost.
+        if let (false, Item::Object(id)) = (created, item) {
+            for (proof, bytes) in inline_proofs(repo, id)? {
+                let key = proof.key();
+                let created = opts.retry.run(|| backend.put_if_absent(&key, &bytes))?;
+                count(&proof, created, bytes.len() as u64)?;
+            }
+        }
+        progress.inc(1);
+        Ok(())
+    })?;
+    report.objects_sent = objects_sent.load(Ordering::Relaxed) as u64;
+    report.proofs_sent = proofs_sent.load(Ordering::Relaxed) as u64;
+    report.bytes_sent = bytes_sent.load(Ordering::Relaxed) as u64;
+    report.already_there = already.load(Ordering::Relaxed) as u64;
+
+    for (name, value) in refs {
+        if stop.load(Ordering::Relaxed) {
+            return Err(Error::Interrupted);
+        }
+        match push_ref(
+            repo,
+            remote,
+            backend,
+            &name,
+            value,
+            opts,
+            &mut report.warnings,
+        ) {
+            Ok(Some(m)) => report.refs_moved.push(m),
+            Ok(None) => report.refs_up_to_date.push(name.to_string()),
+            Err(e) if matches!(e.class_of(), Class::Conflict | Class::Missing) => {
+                report.rejected.push(Rejection {
+                    name: name.to_string(),
+                    class: e.class_of(),
+                    message: Finding::from_error(&e).message,
+                })
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(report)
+}
+
+impl Error {
+    fn class_of(&self) -> Class {
+        crate::error::Classify::class(self)
+    }
+}
+
+/// Moves one remote ref to `value` by a conditional write; None when it already was there.
+fn push_ref(
+    repo: &Repo,
+    remote: &str,
+    backend: &dyn Backend,
+    name: &RefName,
+    value: Digest,
+    opts: &Options,
+    warnings: &mut Vec<String>,
+) -> Result<Option<RefMove>, Error> {
+    let key = layout::ref_key(name);
+    let tracking_name = tracking_ref(remote, name)?;
+    let tracking = repo.read_ref(&tracking_name)?;
+    let current = opts.retry.run(|| backend.get(&key, None))?;
+    let remote_value = match &current {
+        Some(blob) => Some(layout::parse_ref_value(&blob.bytes).ok_or_else(|| {
+            Error::NotFastForward {
+                name: name.to_string(),
+                found: String::from_utf8_lossy(&blob.bytes)
+                    .chars()
+                    .take(80)
+                    .collect(),
+                why: "the remote ref is not a digest",
+            }
+        })?),
+        None => None,
+    };
+    // The remote-tracking ref is only our memory of the remote: failing to move it (say, a
+    // lock left by a killed msez) must not fail a push whose remote ref did move.
+    let mut record = |reason: &str| {
+        if tracking != Some(value) {
+            if let Err(e) = repo.update_ref(&tracking_name, value, Expect::Any, reason) {
+                warnings.push(format!("{tracking_name} not updated: {e}"));
+            }
+        }
+    };
+    if remote_value == Some(value) {
+        record(&format!("push {remote}: already there"));
+        return Ok(None);
+    }
+    // The target must be on the remote before the ref names it, whatever our record says.
+    let target = local_target(repo, name, value)?.ok_or_else(|| odb::Error::Missing {
+        object: format!("*:{value} (from {name})"),
+    })?;
+    let target_key = layout::object_key(&target);
+    if opts.retry.run(|| backend.head(&target_key))?.is_none() {
+        upload(repo, backend, opts, &Item::Object(target.clone()))?;
+        for (path, _) in repo.proof_files(&target)? {
+            if let Some(h) = path.file_stem().and_then(|s| s.to_str()) {
+                upload(
+                    repo,
+                    backend,
+                    opts,
+                    &Item::Proof(target.clone(), h.to_string()),
+                )?;
+            }
+        }
+    }
+    let history: HashSet<Digest> = repo
+        .reflog(name)?
+        .into_iter()
+        .flat_map(|e| [e.old, Some(e.new)])
+        .flatten()
+        .chain([value])
+        .collect();
+    let fast_forward = match remote_value {
+        None => true,
+        Some(v) => history.contains(&v),
+    };
+    let forced = !fast_forward && opts.force_with_lease && remote_value == tracking;
+    if !fast_forward && !forced {
+        let why = if opts.force_with_lease {
+            "the remote no longer holds what we last fetched"
+        } else {
+            "not a fast-forward"
+        };
+        return Err(Error::NotFastForward {
+            name: name.to_string(),
+            found: remote_value.map(|d| d.to_hex()).unwrap_or_default(),
+            why,
+        });
+    }
+    let bytes = format!("{value}\n").into_bytes();
+    match &current {
+        None => {
+            if !opts.retry.run(|| backend.put_if_absent(&key, &bytes))? {
+                return Err(Error::Precondition { key });
+            }
+        }
+        Some(blob) => {
+            opts.retry
+                .run(|| backend.put_if_match(&key, &bytes, &blob.version))?;
+        }
+    }
+    record(&format!("push {remote}"));
+    Ok(Some(RefMove {
+        name: name.to_string(),
+        old: remote_value.map(|d| d.to_hex()),
+        new: value.to_hex(),
+        forced,
+    }))
+}
+
+/// A verified download waiting to enter the repository.
+enum Staged {
+    Object(ObjectId, PathBuf),
+    Proof(ObjectId, Value),
+}
+
+/// Downloads what the remote has and we lack, verifies all of it, then stores it and moves
+/// the remote-tracking refs. A tampered object fails the fetch before anything is stored.
+pub fn fetch(
+    repo: &Repo,
+    remote: &str,
+    backend: &dyn Backend,
+    opts: &Options,
+    progress: &dyn Progress,
+    stop: &AtomicBool,
+) -> Result<FetchReport, Error> {
+    let mut report = FetchReport {
+        url: backend.url(),
+        ..FetchReport::default()
+    };
+    if !layout::check_format(backend)? {
+        return Err(Error::Missing {
+            what: "the format file (not an msez remote?)",
+            key: format!("{}/{FORMAT_KEY}", backend.url()),
+        });
+    }
+    // Refs first: whatever they name was on the remote before they were written.
+    let mut remote_refs = BTreeMap::new();
+    for m in opts.retry.run(|| backend.list("refs/"))? {
+        let Ok(name) = RefName::new(&m.key) else {
+            report.ignored.push(m.key);
+            continue;
+        };
+        let Some(blob) = opts.retry.run(|| backend.get(&m.key, None))? else {
+            continue;
+        };
+        match layout::parse_ref_value(&blob.bytes) {
+            Some(d) => {
+                remote_refs.insert(name, d);
+            }
+            None => report.ignored.push(m.key),
+        }
+    }
+    let known = Known::load(repo, remote)?;
+    let mut remote_objects = HashSet::new();
+    let mut todo = Vec::new();
+    let mut seen = Vec::new();
+    for prefix in ["objects/", "proofs/"] {
+        for m in opts.retry.run(|| backend.list(prefix))? {
+            if let Some(id) = layout::parse_object_key(&m.key) {
+                // Also fetch an object we have but never saw there: its inline proofs may be
+                // ones we lack (put merges them as proof files).
+                let have = repo.has(&id);
+                if !have
+                    || (!known.contains(&m.key) && id.artifact_type.rule().proofs_outside_digest())
+                {
+                    todo.push(Item::Object(id.clone()));
+                }
+                remote_objects.insert(id);
+            } else if let Some((id, h)) = layout::parse_proof_key(&m.key) {
+                if !repo.proofs_dir(&id).join(format!("{h}.json")).is_file() {
+                    todo.push(Item::Proof(id, h));
+                }
+            } else {
+                report.ignored.push(m.key.clone());
+                continue;
+            }
+            seen.push(m.key);
+        }
+    }
+    let staging = tempfile::Builder::new()
+        .prefix("fetch-")
+        .tempdir_in(repo.dir().join("tmp"))
+        .map_err(|e| Error::io("creating a staging directory in", repo.dir().join("tmp"), e))?;
+    progress.set_total(todo.len() as u64);
+    let counter = AtomicUsize::new(0);
+    let bytes_received = AtomicUsize::new(0);
+    let staged = parallel(&todo, opts.jobs, stop, |item| {
+        let key = item.key();
+        let missing = || Error::Missing {
+            what: "listed key",
+            key: key.clone(),
+        };
+        if let (true, Item::Object(id)) = (is_streamed(item), item) {
+            let n = counter.fetch_add(1, Ordering::Relaxed);
+            let path = staging.path().join(n.to_string());
+            let size = download_raw(backend, opts, id, &key, || {
+                let f =
+                    std::fs::File::create(&path).map_err(|e| Error::io("creating", &path, e))?;
+                Ok(Box::new(std::io::BufWriter::new(f)))
+            })?
+            .ok_or_else(missing)?;
+            bytes_received.fetch_add(size as usize, Ordering::Relaxed);
+            progress.inc(1);
+            return Ok(Staged::Object(id.clone(), path));
+        }
+        let blob = opts
+            .retry
+            .run(|| backend.get(&key, None))?
+            .ok_or_else(missing)?;
+        bytes_received.fetch_add(blob.bytes.len(), Ordering::Relaxed);
+        let out = match item {
+            Item::Object(id) => {
+                verify_object(id, &key, &blob.bytes)?;
+                let n = counter.fetch_add(1, Ordering::Relaxed);
+                let path = staging.path().join(n.to_string());
+                std::fs::write(&path, &blob.bytes).map_err(|e| Error::io("writing", &path, e))?;
+                Staged::Object(id.clone(), path)
+            }
+            Item::Proof(id, h) => {
+                Staged::Proof(id.clone(), verify_proof(id, h, &key, &blob.bytes)?)
+            }
+        };
+        progress.inc(1);
+        Ok(out)
+    })?;
+    report.bytes_received = bytes_received.load(Ordering::Relaxed) as u64;
+
+    // Everything verified: now it may enter the repository, objects before proofs and refs.
+    let (objects, proofs): (Vec<_>, Vec<_>) = staged
+        .into_iter()
+        .partition(|s| matches!(s, Staged::Object(..)));
+    for s in objects {
+        if let Staged::Object(id, path) = s {
+            let file = std::fs::File::open(&path).map_err(|e| Error::io("opening", &path, e))?;
+            let put = repo.put_reader(&id.artifact_type, std::io::BufReader::new(file))?;
+            if put.id != id {
+                return Err(Error::Tampered {
+                    object: id.to_string(),
+                    key: layout::object_key(&id),
+                    expected: id.digest.to_hex(),
+                    found: put.id.digest.to_hex(),
+                });
+            }
+            if put.created {
+                report.objects_received += 1;
+            }
+            report.proofs_added += put.proofs_added as u64;
+        }
+    }
+    for s in proofs {
+        if let Staged::Proof(id, value) = s {
+            report.proofs_received += 1;
+            if repo.add_proof_file(&id, &value)? {
+                report.proofs_added += 1;
+            }
+        }
+    }
+    known.record(&seen)?;
+    drop(staging);
+
+    for (name, value) in &remote_refs {
+        if !remote_has_target(&remote_objects, name, *value) {
+            report.dangling.push(name.to_string());
+            continue;
+        }
+        let tracking = tracking_ref(remote, name)?;
+        let old = repo.read_ref(&tracking)?;
+        if old != Some(*value) {
+            repo.update_ref(&tracking, *value, Expect::Any, &format!("fetch {remote}"))?;
+            report.tracking_moved.push(RefMove {
+                name: tracking.to_string(),
+                old: old.map(|d| d.to_hex()),
+                new: value.to_hex(),
+                forced: false,
+            });
+        }
+    }
+    report.remote_refs = remote_refs;
+    Ok(report)
+}
+
+/// fetch, then fast-forward local refs; a diverged ref is reported and both values kept.
+pub fn pull(
+    repo: &Repo,
+    remote: &str,
+    backend: &dyn Backend,
+    opts: &Options,
+    progress: &dyn Progress,
+    stop: &AtomicBool,
+) -> Result<PullReport, Error> {
+    let before: BTreeMap<RefName, Option<Digest>> = repo
+        .refs()?
+        .into_iter()
+        .filter_map(|(n, d)| {
+            let rest = n
+                .as_str()
+                .strip_prefix(&format!("refs/remotes/{remote}/"))?;
+            Some((RefName::new(rest).ok()?, Some(d)))
+        })
+        .collect();
+    let fetch = fetch(repo, remote, backend, opts, progress, stop)?;
+    let mut report = PullReport::default();
+    for (name, value) in &fetch.remote_refs {
+        if fetch.dangling.contains(&name.to_string()) {
+            continue;
+        }
+        let local = repo.read_ref(name)?;
+        let old_tracking = before.get(name).copied().flatten();
+        let reason = format!("pull {remote}");
+        let moved = match local {
+            Some(l) if l == *value => None,
+            None => Some(repo.update_ref(name, *value, Expect::Absent, &reason)?),
+            Some(l) if Some(l) == old_tracking => {
+                Some(repo.update_ref(name, *value, Expect::Exactly(l), &reason)?)
+            }
+            Some(l) => {
+                let ours: HashSet<Digest> = repo
+                    .reflog(name)?
+                    .into_iter()
+                    .flat_map(|e| [e.old, Some(e.new)])
+                    .flatten()
+                    .collect();
+                if !ours.contains(value) {
+                    report.diverged.push(Divergence {
+                        name: name.to_string(),
+                        local: l.to_hex(),
+                        remote: value.to_hex(),
+                        tracking: tracking_ref(remote, name)?.to_string(),
+                    });
+                }
+                // Else the remote is behind us on our own history: nothing to do.
+                None
+            }
+        };
+        if let Some(u) = moved {
+            report.warnings.extend(u.warnings);
+            report.refs_moved.push(RefMove {
+                name: name.to_string(),
+                old: u.entry.old.map(|d| d.to_hex()),
+                new: u.entry.new.to_hex(),
+                forced: false,
+            });
+        }
+    }
+    let reason = format!("pull {remote} {}", backend.url());
+    let env = HookEnv {
+        ref_name: "",
+        old: String::new(),
+        new: String::new(),
+        reason: &reason,
+    };
+    if let Some(w) = repo.run_hook(Event::PostPull, &env)? {
+        report.warnings.push(w);
+    }
+    report.fetch = fetch;
+    Ok(report)
+}
+
+/// Creates `dir` as a clone of the remote: init, remote `origin`, fetch, local refs.
+pub fn clone(
+    url: &super::Url,
+    backend: &dyn Backend,
+    dir: &Path,
+    sample_hooks: &[(&str, &str)],
+    opts: &Options,
+    progress: &dyn Progress,
+    stop: &AtomicBool,
+) -> Result<(Repo, PullReport), Error> {
+    let existed = dir.exists();
+    if existed
+        && std::fs::read_dir(dir)
+            .map(|mut d| d.next().is_some())
+            .unwrap_or(true)
+    {
+        return Err(Error::NotEmpty {
+            path: dir.to_path_buf(),
+        });
+    }
+    let result = (|| {
+        let mut repo = Repo::init(dir, sample_hooks)?;
+        let mut config = repo.config().clone();
+        config.remote.insert(
+            "origin".to_string(),
+            odb::RemoteConfig {
+                url: url.to_string(),
+            },
+        );
+        repo.save_config(config)?;
+        let report = pull(&repo, "origin", backend, opts, progress, stop)?;
+        Ok((repo, report))
+    })();
+    if result.is_err() {
+        // Like git: a failed clone leaves nothing behind.
+        if existed {
+            let _ = std::fs::remove_dir_all(dir.join(odb::DIR_NAME));
+        } else {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
+    result
+}
+
+/// Checks a remote without cloning it: format, every object's digest by its type's rule,
+/// every proof file's name, and that every ref names an object the remote has.
+pub fn fsck_remote(
+    backend: &dyn Backend,
+    opts: &Options,
+    progress: &dyn Progress,
+    stop: &AtomicBool,
+) -> Result<fsck::Report, Error> {
+    let mut report = fsck::Report::default();
+    if !layout::check_format(backend)? {
+        return Err(Error::Missing {
+            what: "the format file (not an msez remote?)",
+            key: format!("{}/{FORMAT_KEY}", backend.url()),
+        });
+    }
+    let mut items = Vec::new();
+    let mut objects = HashSet::new();
+    for prefix in ["objects/", "proofs/"] {
+        for m in opts.retry.run(|| backend.list(prefix))? {
+            if let Some(id) = layout::parse_object_key(&m.key) {
+                objects.insert(id.clone());
+                items.push(Item::Object(id));
+            } else if let Some((id, h)) = layout::parse_proof_key(&m.key) {
+                items.push(Item::Proof(id, h));
+            } else {
+                report.problems.push(Finding {
+                    class: Class::Schema,
+                    code: "schema.bad_object_name",
+                    message: format!("remote key {} is not msez layout", m.key),
+                    detail: Detail::object(m.key),
+                });
+            }
+        }
+    }
+    progress.set_total(items.len() as u64);
+    let findings = parallel(&items, opts.jobs, stop, |item| {
+        let key = item.key();
+        if let (true, Item::Object(id)) = (is_streamed(item), item) {
+            let r = download_raw(backend, opts, id, &key, || Ok(Box::new(std::io::sink())));
+            progress.inc(1);
+            return match r {
+                Ok(_) => Ok((item.clone(), None)),
+                Err(e @ Error::Tampered { .. }) => {
+                    Ok((item.clone(), Some(Finding::from_error(&e))))
+                }
+                Err(e) => Err(e),
+            };
+        }
+        let blob = opts.retry.run(|| backend.get(&key, None))?;
+        progress.inc(1);
+        let Some(blob) = blob else {
+            return Ok((item.clone(), None));
+        };
+        let r = match item {
+            Item::Object(id) => verify_object(id, &key, &blob.bytes),
+            Item::Proof(id, h) => verify_proof(id, h, &key, &blob.bytes).map(|_| ()),
+        };
+        Ok((item.clone(), r.err().map(|e| Finding::from_error(&e))))
+    })?;
+    for (item, finding) in findings {
+        match item {
+            Item::Object(_) => report.objects += 1,
+            Item::Proof(..) => report.proof_files += 1,
+        }
+        report.problems.extend(finding);
+    }
+    for m in opts.retry.run(|| backend.list("refs/"))? {
+        report.refs += 1;
+        let value = RefName::new(&m.key).ok().and_then(|name| {
+            let blob = backend.get(&m.key, None).ok().flatten()?;
+            Some((name, layout::parse_ref_value(&blob.bytes)))
+        });
+        match value {
+            Some((name, Some(d))) if remote_has_target(&objects, &name, d) => {}
+            Some((name, Some(d))) => report.problems.push(Finding {
+                class: Class::Missing,
+                code: "missing.ref_target",
+                message: format!("remote ref {name} points at {d}, which the remote lacks"),
+                detail: Detail::object(name.to_string()).mismatch("a stored object", "nothing"),
+            }),
+            _ => report.problems.push(Finding {
+                class: Class::Schema,
+                code: "schema.bad_ref_value",
+                message: format!("remote ref {} is not a valid ref holding one digest", m.key),
+                detail: Detail::object(m.key),
+            }),
+        }
+    }
+    report.problems.sort_by(|a, b| a.message.cmp(&b.message));
+    Ok(report)
+}
