@@ -1,7 +1,8 @@
 //! `msez quickstart [DIR]`: the operator flow end to end on the embedded default, then a summary.
 //!
 //! init → key → asset module → N signed receipts (one batch) → checkpoint → inclusion proof →
-//! verify (chain, checkpoint, proof) → fsck --strict. Every step is a library call; the files it
+//! verify (chain, checkpoint, proof) → fsck --strict → push to a local-directory remote →
+//! clone it elsewhere → fsck the clone. Every step is a library call; the files it
 //! leaves are the same ones the individual commands write.
 
 use std::path::PathBuf;
@@ -45,6 +46,10 @@ struct Summary {
     proof_sequence: u64,
     verify: &'static str,
     fsck: String,
+    remote: String,
+    pushed_refs: usize,
+    clone: PathBuf,
+    clone_fsck: String,
 }
 
 /// Runs the operator flow.
@@ -145,6 +150,53 @@ pub fn run(args: Args, ctx: &Ctx) -> super::Result<ExitCode> {
         )));
     }
 
+    // The embedded default remote: a local directory. Push, clone elsewhere, check the clone.
+    let remote_dir = dir.join("remote");
+    let url = msez::remote::Url::parse(&remote_dir.display().to_string(), &dir)?;
+    let mut config = repo.config().clone();
+    config.remote.insert(
+        "origin".into(),
+        msez::odb::RemoteConfig {
+            url: url.to_string(),
+        },
+    );
+    let mut repo = repo;
+    repo.save_config(config)?;
+    let sync = msez::remote::sync::Options::default();
+    let stop = AtomicBool::new(false);
+    let backend = msez::remote::open(&url, sync.retry)?;
+    let pushed = msez::remote::sync::push(
+        &repo,
+        "origin",
+        backend.as_ref(),
+        &[],
+        &sync,
+        &msez::progress::Silent,
+        &stop,
+    )?;
+    let clone_dir = dir.join("clone");
+    let (clone, _) = msez::remote::sync::clone(
+        &url,
+        backend.as_ref(),
+        &clone_dir,
+        super::repo::SAMPLE_HOOKS,
+        &sync,
+        &msez::progress::Silent,
+        &stop,
+    )?;
+    let clone_report = msez::fsck::fsck(&clone, &fsck_opts, &msez::progress::Silent, &stop)?;
+    if let Some(p) = clone_report.problems.first() {
+        return Err(msez::Error::Usage(format!(
+            "quickstart: fsck of the clone found a problem: {}",
+            p.message
+        )));
+    }
+    if clone.refs()? != repo.refs()? {
+        return Err(msez::Error::Usage(
+            "quickstart: the clone's refs differ from the repository's".into(),
+        ));
+    }
+
     let s = Summary {
         dir: dir.clone(),
         repository: repo.dir().to_path_buf(),
@@ -163,6 +215,13 @@ pub fn run(args: Args, ctx: &Ctx) -> super::Result<ExitCode> {
         fsck: format!(
             "ok: {} objects, {} proof files, {} refs",
             report.objects, report.proof_files, report.refs
+        ),
+        remote: url.to_string(),
+        pushed_refs: pushed.refs_moved.len(),
+        clone: clone_dir.clone(),
+        clone_fsck: format!(
+            "ok: {} objects, {} proof files, {} refs",
+            clone_report.objects, clone_report.proof_files, clone_report.refs
         ),
     };
     written(ctx.out.emit(&s, |w| {
@@ -190,6 +249,17 @@ pub fn run(args: Args, ctx: &Ctx) -> super::Result<ExitCode> {
         )?;
         writeln!(w, "  verify           {}", s.verify)?;
         writeln!(w, "  fsck --strict    {}", s.fsck)?;
+        writeln!(
+            w,
+            "  push             {} ref(s) to origin = {}",
+            s.pushed_refs, s.remote
+        )?;
+        writeln!(
+            w,
+            "  clone            {}: fsck --strict {}",
+            rel(&s.clone),
+            s.clone_fsck
+        )?;
         writeln!(w)?;
         writeln!(w, "next: msez -C {} refs", dir.display())?;
         writeln!(

@@ -751,6 +751,9 @@ fn quickstart_runs_the_operator_flow() {
     assert_eq!(run.code, 0, "{s}");
     assert_eq!(s["receipts"], 5);
     assert_eq!(s["verify"], "ASSET STATE VERIFY OK");
+    assert_eq!(s["pushed_refs"], 2);
+    assert!(s["clone_fsck"].as_str().unwrap().starts_with("ok: "), "{s}");
+    assert!(dir.join("demo/clone/.msez").is_dir());
     let demo = dir.join("demo");
     let again = Command::new(crate::util::bin())
         .args(["-C", demo.to_str().unwrap(), "fsck", "--strict"])
