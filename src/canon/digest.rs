@@ -1,6 +1,6 @@
 //! The digest rule of every artifact type: one table, named rules (msez-wire-format.md §2).
 
-use super::{Digest, Error, Value, digest_of, without};
+use super::{Digest, Error, Value, digest_of, digest_without};
 
 /// How an artifact type's digest is computed. The names are the reference's `method` labels.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -96,14 +96,14 @@ impl DigestRule {
             | DigestRule::JcsWithProof
             | DigestRule::Bytes
             | DigestRule::Lawpack => digest_of(value),
-            DigestRule::SigningInput(_) => digest_of(&without(value, &["proof"])),
+            DigestRule::SigningInput(_) => digest_without(value, &["proof"]),
             DigestRule::NextRoot(label) => {
                 require_object(value, label)?;
-                digest_of(&without(value, &["proof", "next_root"]))
+                digest_without(value, &["proof", "next_root"])
             }
             DigestRule::AssetId => {
                 require_object(value, "smart-asset.genesis.asset_id")?;
-                digest_of(&without(value, &["asset_id"]))
+                digest_without(value, &["asset_id"])
             }
             DigestRule::StateRoot => {
                 let field = value

@@ -121,8 +121,13 @@ pub fn parse(bytes: &[u8]) -> Result<Value, Error> {
 
 /// The canonical bytes of `value` (no trailing newline).
 pub fn to_bytes(value: &Value) -> Result<Vec<u8>, Error> {
+    to_bytes_without(value, &[])
+}
+
+/// The canonical bytes of `value` without the named top-level keys (no copy).
+pub fn to_bytes_without(value: &Value, skip: &[&str]) -> Result<Vec<u8>, Error> {
     let mut out = Vec::with_capacity(256);
-    write(value, &mut out).map_err(|e| match e {
+    write_without(value, skip, &mut out).map_err(|e| match e {
         WriteError::Canon(e) => e,
         WriteError::Io(_) => unreachable!("writing to a Vec cannot fail"),
     })?;
@@ -145,19 +150,45 @@ pub enum WriteError {
 
 /// Streams the canonical bytes of `value` into `out`.
 pub fn write<W: Write>(value: &Value, out: &mut W) -> Result<(), WriteError> {
-    let mut pointer = String::new();
-    write_value(value, out, &mut pointer, 0)
+    write_value(value, out, &mut Vec::new(), &[])
 }
 
-fn write_value<W: Write>(
+/// Streams the canonical bytes of `value` without the named top-level keys (no copy).
+pub fn write_without<W: Write>(
     value: &Value,
+    skip: &[&str],
     out: &mut W,
-    pointer: &mut String,
-    depth: usize,
 ) -> Result<(), WriteError> {
-    if depth > MAX_JSON_DEPTH {
+    write_value(value, out, &mut Vec::new(), skip)
+}
+
+/// One step of the path to the value being written; formatted only when an error needs it.
+enum Seg<'a> {
+    Key(&'a str),
+    Index(usize),
+}
+
+fn pointer(path: &[Seg<'_>]) -> String {
+    if path.is_empty() {
+        return "/".to_string();
+    }
+    path.iter()
+        .map(|s| match s {
+            Seg::Key(k) => format!("/{k}"),
+            Seg::Index(i) => format!("/{i}"),
+        })
+        .collect()
+}
+
+fn write_value<'a, W: Write>(
+    value: &'a Value,
+    out: &mut W,
+    path: &mut Vec<Seg<'a>>,
+    skip: &[&str],
+) -> Result<(), WriteError> {
+    if path.len() > MAX_JSON_DEPTH {
         return Err(Error::TooDeep {
-            pointer: pointer.clone(),
+            pointer: pointer(path),
             limit: MAX_JSON_DEPTH,
         }
         .into());
@@ -166,7 +197,7 @@ fn write_value<W: Write>(
         Value::Null => out.write_all(b"null")?,
         Value::Bool(true) => out.write_all(b"true")?,
         Value::Bool(false) => out.write_all(b"false")?,
-        Value::Number(n) => write_integer(&n.to_string(), out, pointer)?,
+        Value::Number(n) => write_integer(n.as_str(), out, path)?,
         Value::String(s) => write_string(s, out)?,
         Value::Array(items) => {
             out.write_all(b"[")?;
@@ -174,31 +205,38 @@ fn write_value<W: Write>(
                 if i > 0 {
                     out.write_all(b",")?;
                 }
-                let len = pointer.len();
-                pointer.push('/');
-                pointer.push_str(&i.to_string());
-                write_value(item, out, pointer, depth + 1)?;
-                pointer.truncate(len);
+                path.push(Seg::Index(i));
+                write_value(item, out, path, &[])?;
+                path.pop();
             }
             out.write_all(b"]")?;
         }
         Value::Object(map) => {
             // serde_json's map is sorted already unless some crate turns on `preserve_order`;
-            // sort by UTF-8 bytes, which is code-point order, so the output never depends on it.
-            let mut entries: Vec<(&String, &Value)> = map.iter().collect();
-            entries.sort_unstable_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+            // code-point order is UTF-8 byte order, so sort only when the map is not.
+            let sorted = map.keys().is_sorted_by(|a, b| a.as_bytes() <= b.as_bytes());
+            let mut entries: Vec<(&String, &Value)> = Vec::new();
+            if !sorted {
+                entries = map.iter().collect();
+                entries.sort_unstable_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+            }
+            let iter: Box<dyn Iterator<Item = (&String, &Value)>> = if sorted {
+                Box::new(map.iter())
+            } else {
+                Box::new(entries.into_iter())
+            };
             out.write_all(b"{")?;
-            for (i, (key, item)) in entries.into_iter().enumerate() {
-                if i > 0 {
+            let mut first = true;
+            for (key, item) in iter.filter(|(k, _)| !skip.contains(&k.as_str())) {
+                if !first {
                     out.write_all(b",")?;
                 }
+                first = false;
                 write_string(key, out)?;
                 out.write_all(b":")?;
-                let len = pointer.len();
-                pointer.push('/');
-                pointer.push_str(key);
-                write_value(item, out, pointer, depth + 1)?;
-                pointer.truncate(len);
+                path.push(Seg::Key(key));
+                write_value(item, out, path, &[])?;
+                path.pop();
             }
             out.write_all(b"}")?;
         }
@@ -207,12 +245,12 @@ fn write_value<W: Write>(
 }
 
 /// Writes an integer literal exactly; anything with a fraction or exponent is a float.
-fn write_integer<W: Write>(literal: &str, out: &mut W, pointer: &str) -> Result<(), WriteError> {
+fn write_integer<W: Write>(literal: &str, out: &mut W, path: &[Seg<'_>]) -> Result<(), WriteError> {
     let digits = literal.strip_prefix('-').unwrap_or(literal);
     if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
         return Err(Error::Float {
             number: literal.to_string(),
-            pointer: pointer_or_root(pointer),
+            pointer: pointer(path),
         }
         .into());
     }
@@ -223,14 +261,6 @@ fn write_integer<W: Write>(literal: &str, out: &mut W, pointer: &str) -> Result<
         out.write_all(literal.as_bytes())?;
     }
     Ok(())
-}
-
-fn pointer_or_root(pointer: &str) -> String {
-    if pointer.is_empty() {
-        "/".to_string()
-    } else {
-        pointer.to_string()
-    }
 }
 
 /// Writes a string the way Python's `json.dumps(ensure_ascii=False)` does.
@@ -271,24 +301,15 @@ fn write_string<W: Write>(s: &str, out: &mut W) -> Result<(), std::io::Error> {
     out.write_all(b"\"")
 }
 
-/// A copy of `object` without the named top-level keys (non-objects are returned unchanged).
-pub fn without(value: &Value, keys: &[&str]) -> Value {
-    match value {
-        Value::Object(map) => {
-            let mut map = map.clone();
-            for key in keys {
-                map.remove(*key);
-            }
-            Value::Object(map)
-        }
-        other => other.clone(),
-    }
-}
-
 /// SHA-256 of the canonical bytes of `value`.
 pub fn digest_of(value: &Value) -> Result<Digest, Error> {
+    digest_without(value, &[])
+}
+
+/// SHA-256 of the canonical bytes of `value` without the named top-level keys (no copy).
+pub fn digest_without(value: &Value, skip: &[&str]) -> Result<Digest, Error> {
     let mut hasher = hash::Hasher::new();
-    write(value, &mut hasher).map_err(|e| match e {
+    write_without(value, skip, &mut hasher).map_err(|e| match e {
         WriteError::Canon(e) => e,
         WriteError::Io(_) => unreachable!("hashing cannot fail"),
     })?;

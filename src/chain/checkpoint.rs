@@ -107,7 +107,7 @@ pub fn build(s: &Summary, timestamp: &str) -> Value {
 
 /// `SHA256(JCS(checkpoint − proof))`, the checkpoint's digest and signing-input digest.
 pub fn digest(ck: &Value) -> Result<Digest, Error> {
-    Ok(canon::digest_of(&canon::without(ck, &["proof"]))?)
+    Ok(canon::digest_without(ck, &["proof"])?)
 }
 
 /// The trust-anchor attestations that may sign a checkpoint.

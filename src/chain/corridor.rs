@@ -191,7 +191,7 @@ pub fn check_corridor_id(id: &str, path: &Path) -> Result<(), Error> {
 
 /// `SHA256(JCS(vc − proof))`: a definition or agreement VC's payload digest.
 pub fn payload_sha256(vc: &Value) -> Result<Digest, Error> {
-    Ok(canon::digest_of(&canon::without(vc, &["proof"]))?)
+    Ok(canon::digest_without(vc, &["proof"])?)
 }
 
 /// The lawpack digests pinned by party-specific agreements (those whose credentialSubject names

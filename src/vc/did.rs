@@ -60,7 +60,29 @@ impl Did {
     }
 
     /// Resolves a did:key or a verificationMethod (`did:key:z…#frag`; the fragment is ignored).
+    ///
+    /// Resolutions are remembered per thread: a chain is signed by a handful of keys, and
+    /// decompressing one costs a fifth of a verification.
     pub fn parse(s: &str) -> Result<Did, Error> {
+        thread_local! {
+            static RECENT: std::cell::RefCell<Vec<Did>> = const { std::cell::RefCell::new(Vec::new()) };
+        }
+        let base = strip_fragment(s);
+        if let Some(hit) = RECENT.with(|r| r.borrow().iter().find(|d| d.text == base).cloned()) {
+            return Ok(hit);
+        }
+        let did = Did::resolve(s)?;
+        RECENT.with(|r| {
+            let mut r = r.borrow_mut();
+            if r.len() >= 16 {
+                r.remove(0);
+            }
+            r.push(did.clone());
+        });
+        Ok(did)
+    }
+
+    fn resolve(s: &str) -> Result<Did, Error> {
         let base = strip_fragment(s);
         let bad = |reason| Error::BadDid {
             did: s.to_string(),

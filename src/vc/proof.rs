@@ -100,14 +100,8 @@ impl CheckedProof {
 
 /// The bytes every proof on `obj` signs: canonical JSON of `obj` without its top-level proof.
 pub fn signing_input(obj: &Value) -> Result<Vec<u8>, Error> {
-    let map = as_object(obj, "the object to sign")?;
-    let mut stripped = Map::new();
-    for (k, v) in map {
-        if k != "proof" {
-            stripped.insert(k.clone(), v.clone());
-        }
-    }
-    Ok(canon::to_bytes(&Value::Object(stripped))?)
+    as_object(obj, "the object to sign")?;
+    Ok(canon::to_bytes_without(obj, &["proof"])?)
 }
 
 /// Signs `obj` with `key`; the proof says it was made at `created`.
