@@ -214,32 +214,41 @@ fn write_value<'a, W: Write>(
         Value::Object(map) => {
             // serde_json's map is sorted already unless some crate turns on `preserve_order`;
             // code-point order is UTF-8 byte order, so sort only when the map is not.
-            let sorted = map.keys().is_sorted_by(|a, b| a.as_bytes() <= b.as_bytes());
-            let mut entries: Vec<(&String, &Value)> = Vec::new();
-            if !sorted {
-                entries = map.iter().collect();
-                entries.sort_unstable_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
-            }
-            let iter: Box<dyn Iterator<Item = (&String, &Value)>> = if sorted {
-                Box::new(map.iter())
-            } else {
-                Box::new(entries.into_iter())
-            };
             out.write_all(b"{")?;
-            let mut first = true;
-            for (key, item) in iter.filter(|(k, _)| !skip.contains(&k.as_str())) {
-                if !first {
-                    out.write_all(b",")?;
-                }
-                first = false;
-                write_string(key, out)?;
-                out.write_all(b":")?;
-                path.push(Seg::Key(key));
-                write_value(item, out, path, &[])?;
-                path.pop();
+            if map.keys().is_sorted_by(|a, b| a.as_bytes() <= b.as_bytes()) {
+                write_members(map.iter(), out, path, skip)?;
+            } else {
+                let mut entries: Vec<(&String, &Value)> = map.iter().collect();
+                entries.sort_unstable_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+                write_members(entries.into_iter(), out, path, skip)?;
             }
             out.write_all(b"}")?;
         }
+    }
+    Ok(())
+}
+
+/// Writes `"key":value` pairs, in the order given, leaving out `skip`.
+fn write_members<'a, W: Write>(
+    members: impl Iterator<Item = (&'a String, &'a Value)>,
+    out: &mut W,
+    path: &mut Vec<Seg<'a>>,
+    skip: &[&str],
+) -> Result<(), WriteError> {
+    let mut first = true;
+    for (key, item) in members {
+        if skip.contains(&key.as_str()) {
+            continue;
+        }
+        if !first {
+            out.write_all(b",")?;
+        }
+        first = false;
+        write_string(key, out)?;
+        out.write_all(b":")?;
+        path.push(Seg::Key(key));
+        write_value(item, out, path, &[])?;
+        path.pop();
     }
     Ok(())
 }
@@ -268,6 +277,11 @@ fn write_string<W: Write>(s: &str, out: &mut W) -> Result<(), std::io::Error> {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     out.write_all(b"\"")?;
     let bytes = s.as_bytes();
+    // Most strings (hex digests, names) need no escape at all.
+    if !bytes.iter().any(|&b| b < 0x20 || b == b'"' || b == b'\\') {
+        out.write_all(bytes)?;
+        return out.write_all(b"\"");
+    }
     let mut start = 0;
     for (i, &b) in bytes.iter().enumerate() {
         let escape: &[u8] = match b {
