@@ -52,6 +52,8 @@ pub struct Chain {
     pub checkpoints_dir: PathBuf,
     /// Where inclusion proofs go.
     pub proofs_dir: PathBuf,
+    /// Where fork resolutions are (shared by every purpose of an asset module).
+    pub forks_dir: PathBuf,
     /// Receipt file names: `<stem>.<seq>.json`.
     pub receipt_stem: &'static str,
     /// How files are written.
