@@ -674,6 +674,95 @@ pub fn dot(report: &Report) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::chain::ops::FileStyle;
+    use crate::vc::KeyPair;
+
+    fn chain(dir: &Path, purpose: &str) -> Chain {
+        Chain {
+            kind: Kind::Asset,
+            owner: "ab".repeat(32),
+            purpose: Some(purpose.into()),
+            genesis_root: Digest([0; 32]),
+            module_dir: dir.into(),
+            receipts_dir: dir.join("r"),
+            checkpoints_dir: dir.join("c"),
+            proofs_dir: dir.join("p"),
+            forks_dir: dir.join("f"),
+            receipt_stem: "receipt",
+            style: FileStyle::Pretty,
+            expected_sets: None,
+        }
+    }
+
+    fn write(c: &Chain, name: &str, chosen: u8, key: Option<&KeyPair>) {
+        let mut vc = credential(
+            c,
+            &Request {
+                sequence: 1,
+                prev_root: Digest([1; 32]),
+                chosen_next_root: Digest([chosen; 32]),
+                candidates: vec![Digest([2; 32])],
+                issuer: "did:example:x".into(),
+                now: "2026-01-01T00:00:00Z".into(),
+            },
+        )
+        .unwrap();
+        if let Some(k) = key {
+            crate::vc::add_proof(&mut vc, k).unwrap();
+        }
+        super::super::module::write_pretty(&c.forks_dir.join(name), &vc).unwrap();
+    }
+
+    fn anchors(key: &KeyPair, allowed: &str) -> TrustAnchors {
+        TrustAnchors::from_value(
+            &serde_json::json!({"version": 1, "trust_anchors": [{"anchor_id": "a", "type": "did",
+                "identifier": key.did().to_string(), "allowed_attestations": [allowed]}]}),
+            "anchors",
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn only_resolutions_by_an_anchor_allowed_fork_resolution_count() {
+        let tmp = tempfile::tempdir().unwrap();
+        let c = chain(tmp.path(), "core");
+        let k = KeyPair::from_seed(&[7; 32], None);
+        write(&c, "a.json", 3, Some(&k));
+        write(&c, "b.json", 3, Some(&k)); // the same choice twice is no conflict
+        for (allowed, counted) in [
+            ("fork_resolution", true),
+            ("*", true),
+            ("smart_asset_receipt", false),
+        ] {
+            let a = anchors(&k, allowed);
+            let policy = Policy {
+                anchors: Some(&a),
+                allow_unsigned: false,
+            };
+            let l = load(&c, &c.forks_dir, policy);
+            assert!(l.errors.is_empty(), "{:?}", l.errors);
+            assert_eq!(l.resolutions.len(), usize::from(counted), "{allowed}");
+            assert_eq!(l.warnings.len(), if counted { 0 } else { 2 }, "{allowed}");
+        }
+    }
+
+    #[test]
+    fn another_purposes_resolution_is_reported_and_ignored_and_a_missing_folder_is_empty() {
+        let tmp = tempfile::tempdir().unwrap();
+        let core = chain(tmp.path(), "core");
+        let other = chain(tmp.path(), "other");
+        let empty = load(&core, &core.forks_dir, Policy::default());
+        assert!(empty.resolutions.is_empty() && empty.errors.is_empty());
+        write(&other, "x.json", 3, None);
+        let policy = Policy {
+            anchors: None,
+            allow_unsigned: true,
+        };
+        let l = load(&core, &core.forks_dir, policy);
+        assert!(l.resolutions.is_empty());
+        assert!(l.warnings[0].contains("purpose=other"), "{:?}", l.warnings);
+        assert_eq!(load(&other, &other.forks_dir, policy).resolutions.len(), 1);
+    }
 
     #[test]
     fn uuids_are_version_4() {
