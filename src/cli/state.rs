@@ -283,6 +283,12 @@ pub fn load_forks(
     }
 }
 
+/// Whether to read the chain state in `.msez`: it follows the head ref, which a resolution
+/// may not, so counted resolutions force the (reference's) path over the module's files.
+fn fast(args: &ChainArgs, o: &Opened) -> bool {
+    !args.from_files && o.opts.resolutions.is_empty()
+}
+
 /// Reads and parses a JSON file (exact integers, floats rejected).
 pub fn read_json(path: &Path) -> super::Result<Value> {
     let bytes = std::fs::read(path).map_err(|e| msez::Error::io("reading", path, e))?;
@@ -492,7 +498,7 @@ pub fn run(kind: Kind, cmd: StateCommand, ctx: &Ctx) -> super::Result<ExitCode> 
             let mut o = open(kind, &chain, ctx)?;
             load_forks(&mut o, &forks, ctx).map_err(|e| fail(e, ctx))?;
             let keys = load_keys(&keys, ctx)?;
-            let summary = ops::summary(o.repo.as_ref(), &o.chain, &o.opts, !chain.from_files)
+            let summary = ops::summary(o.repo.as_ref(), &o.chain, &o.opts, fast(&chain, &o))
                 .map_err(|e| fail(e, ctx))?;
             let (_, done) =
                 ops::checkpoint(o.repo.as_ref(), &o.chain, &summary, &keys, &timestamp(ts))?;
@@ -521,7 +527,7 @@ pub fn run(kind: Kind, cmd: StateCommand, ctx: &Ctx) -> super::Result<ExitCode> 
                 &o.chain,
                 sequence,
                 &o.opts,
-                !chain.from_files,
+                fast(&chain, &o),
             )
             .map_err(|e| fail(e, ctx))?;
             let ck_path = match checkpoint {

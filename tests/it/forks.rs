@@ -237,6 +237,16 @@ fn a_signed_authorized_resolution_selects_its_branch_for_verify_checkpoint_and_p
     assert!(ok.stdout.contains(&format!("head: {}", f.other)), "{ok:#?}");
     assert!(ok.stdout.contains("fork resolved at seq=2"), "{ok:#?}");
 
+    let ck_path = f
+        .dir
+        .join(&format!("{}/state/checkpoints/checkpoint.3.json", f.module));
+    // With a counted resolution the .msez fast path (which follows the head ref) is not used.
+    f.state(
+        "checkpoint",
+        &["--trust-anchors", "ta.yaml", "--key", "dev.jwk"],
+    )
+    .ok();
+    assert_eq!(read(&ck_path)["final_chain_root"], f.other.as_str());
     let ck = f.state(
         "checkpoint",
         &[
@@ -248,9 +258,6 @@ fn a_signed_authorized_resolution_selects_its_branch_for_verify_checkpoint_and_p
         ],
     );
     ck.ok();
-    let ck_path = f
-        .dir
-        .join(&format!("{}/state/checkpoints/checkpoint.3.json", f.module));
     assert_eq!(read(&ck_path)["final_chain_root"], f.other.as_str());
     f.state(
         "inclusion-proof",
@@ -345,6 +352,27 @@ fn an_unsigned_resolution_counts_only_with_allow_unsigned() {
         ok.stderr.contains("--allow-unsigned-fork-resolutions"),
         "{ok:#?}"
     );
+}
+
+#[test]
+fn identical_receipts_with_different_proofs_are_not_a_fork() {
+    let f = Forked::new();
+    let receipts = f.dir.join(&format!("{}/state/receipts", f.module));
+    std::fs::remove_file(receipts.join("receipt.2.other.json")).unwrap();
+    // The same receipt 1 with only its first proof, as another tool might have stored it.
+    let mut copy = read(&receipts.join("receipt.1.json"));
+    let first = copy["proof"][0].clone();
+    copy["proof"] = Value::Array(vec![first]);
+    std::fs::write(
+        receipts.join("receipt.1.copy.json"),
+        serde_json::to_vec_pretty(&copy).unwrap(),
+    )
+    .unwrap();
+    f.verify(&[]).ok();
+    let report: Value = serde_json::from_str(f.state("fork-inspect", &[]).ok()).unwrap();
+    assert_eq!(report["forks"]["total"], 0);
+    assert_eq!(report["receipts"]["valid"], 4);
+    assert_eq!(report["canonical_head"]["receipt_count"], 3);
 }
 
 #[test]
