@@ -31,6 +31,7 @@ pub const SCHEMAS: &[(&str, &str)] = embed![
     "corridor.fork-resolution.schema.json",
     "vc.smart-asset-fork-resolution.schema.json",
     "vc.corridor-fork-resolution.schema.json",
+    "fork-evidence.schema.json",
 ];
 
 /// A document that does not match its schema.

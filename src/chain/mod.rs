@@ -14,6 +14,7 @@
 pub mod checkpoint;
 pub mod corridor;
 pub mod envelope;
+pub mod evidence;
 pub mod fork;
 pub mod genesis;
 pub mod inclusion;
@@ -167,6 +168,9 @@ pub enum Error {
         chosen: Vec<String>,
         paths: Vec<PathBuf>,
     },
+    /// Fork evidence that does not prove a fork.
+    #[error("invalid fork evidence: {why}")]
+    BadForkEvidence { why: String },
     /// A file among the fork resolutions that is not a fork resolution.
     #[error("not a fork resolution: {}: {why}", path.display())]
     BadResolution { path: PathBuf, why: String },
@@ -273,7 +277,8 @@ impl Classify for Error {
             | Error::PayloadMismatch { .. }
             | Error::DigestSetMismatch { .. }
             | Error::CheckpointMismatch { .. }
-            | Error::BadInclusion { .. } => Class::Digest,
+            | Error::BadInclusion { .. }
+            | Error::BadForkEvidence { .. } => Class::Digest,
             Error::NoValidProof { .. } | Error::Untrusted { .. } => Class::Signature,
             Error::Fork { .. }
             | Error::ResolutionNotCandidate { .. }
@@ -310,6 +315,7 @@ impl Classify for Error {
             Error::ResolutionNotCandidate { .. } => "fork.resolution_not_candidate",
             Error::ConflictingResolutions { .. } => "fork.conflicting_resolutions",
             Error::BadResolution { .. } => "schema.fork_resolution",
+            Error::BadForkEvidence { .. } => "digest.fork_evidence",
             Error::NoInitial => "missing.initial_receipt",
             Error::NoChainStart { .. } => "missing.chain_start",
             Error::Gap { .. } => "missing.receipt",

@@ -192,6 +192,29 @@ pub enum StateCommand {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+    /// Build fork evidence from two contradicting checkpoints, or check one (--verify); offline.
+    ForkEvidence {
+        /// The first checkpoint.
+        #[arg(required_unless_present = "verify", requires = "ck2")]
+        ck1: Option<PathBuf>,
+        /// The second checkpoint.
+        ck2: Option<PathBuf>,
+        /// An inclusion proof tied to the first checkpoint.
+        #[arg(long, requires = "proof2")]
+        proof1: Option<PathBuf>,
+        /// An inclusion proof of the same leaf index tied to the second.
+        #[arg(long, requires = "proof1")]
+        proof2: Option<PathBuf>,
+        /// Check this evidence file instead of building one.
+        #[arg(long, conflicts_with_all = ["ck1", "proof1"])]
+        verify: Option<PathBuf>,
+        /// Checkpoint signers must include an anchor allowing the checkpoint attestations.
+        #[arg(long)]
+        trust_anchors: Option<PathBuf>,
+        /// Write the evidence here (default: stdout).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
     /// Report fork points, candidates, signers, resolutions and the canonical head (exit 0).
     ForkInspect {
         #[command(flatten)]
@@ -697,6 +720,75 @@ pub fn run(kind: Kind, cmd: StateCommand, ctx: &Ctx) -> super::Result<ExitCode> 
                 "signed": !keys.is_empty(),
             });
             written(ctx.out.emit(&value, |w| writeln!(w, "{}", path.display())))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        StateCommand::ForkEvidence {
+            ck1,
+            ck2,
+            proof1,
+            proof2,
+            verify,
+            trust_anchors,
+            out,
+        } => {
+            let anchors = trust_anchors
+                .map(|t| TrustAnchors::load(&ctx.path(&t)))
+                .transpose()?;
+            let (doc, verdict) = match (verify, ck1, ck2) {
+                (Some(ev), _, _) => {
+                    let doc = read_json(&ctx.path(&ev))?;
+                    let v = chain::evidence::verify(&doc, anchors.as_ref())?;
+                    (None, v)
+                }
+                (None, Some(a), Some(b)) => {
+                    let proofs = match (proof1, proof2) {
+                        (Some(p1), Some(p2)) => {
+                            Some((read_json(&ctx.path(&p1))?, read_json(&ctx.path(&p2))?))
+                        }
+                        _ => None,
+                    };
+                    let (doc, v) = chain::evidence::build(
+                        kind,
+                        &read_json(&ctx.path(&a))?,
+                        &read_json(&ctx.path(&b))?,
+                        proofs.as_ref().map(|(x, y)| (x, y)),
+                        anchors.as_ref(),
+                        &msez::vc::proof::now_utc(),
+                    )?;
+                    (Some(doc), v)
+                }
+                _ => {
+                    return Err(msez::Error::Usage(
+                        "give two checkpoints, or --verify EVIDENCE".into(),
+                    ));
+                }
+            };
+            match (doc, out) {
+                (Some(doc), Some(out)) => {
+                    chain::module::write_pretty(&ctx.path(&out), &doc)?;
+                    written(
+                        ctx.out
+                            .emit(&verdict, |w| writeln!(w, "{}", ctx.path(&out).display())),
+                    )?;
+                }
+                (Some(doc), None) => {
+                    let mut t = serde_json::to_string_pretty(&doc)
+                        .map_err(|e| msez::Error::Usage(e.to_string()))?;
+                    t.push('\n');
+                    written(std::io::Write::write_all(
+                        &mut std::io::stdout(),
+                        t.as_bytes(),
+                    ))?;
+                }
+                (None, _) => written(ctx.out.emit(&verdict, |w| {
+                    writeln!(
+                        w,
+                        "OK: fork evidence ({:?}); equivocators: {}",
+                        verdict.contradiction,
+                        verdict.equivocators.join(", ")
+                    )
+                }))?,
+            }
             Ok(ExitCode::SUCCESS)
         }
         StateCommand::ForkInspect {

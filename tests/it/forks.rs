@@ -497,3 +497,136 @@ fn corridor_fork_resolve_selects_the_branch_too() {
     assert_eq!(report["corridor_id"], CID);
     assert_eq!(report["forks"]["points"][0]["resolved"], true);
 }
+
+/// Two signed checkpoints of size 3, one per branch, and an inclusion proof of leaf 2 tied to
+/// each: `ck_main.json`, `ck_other.json`, `p_main.json`, `p_other.json`.
+fn contradicting_checkpoints(f: &Forked) {
+    let ck = f
+        .dir
+        .join(&format!("{}/state/checkpoints/checkpoint.3.json", f.module));
+    for (name, chosen) in [("main", &f.main), ("other", &f.other)] {
+        let res = format!("res-{name}/r.json");
+        f.resolve(chosen, &["--key", "dev.jwk", "--out", &res]).ok();
+        let flags = [
+            "--trust-anchors",
+            "ta.yaml",
+            "--fork-resolutions",
+            res.as_str(),
+        ];
+        let mut args = flags.to_vec();
+        args.extend_from_slice(&["--key", "dev.jwk"]);
+        f.state("checkpoint", &args).ok();
+        std::fs::copy(&ck, f.dir.join(&format!("ck_{name}.json"))).unwrap();
+        let mut args = flags.to_vec();
+        let out = format!("p_{name}.json");
+        args.extend_from_slice(&["--sequence", "2", "--out", &out]);
+        f.state("inclusion-proof", &args).ok();
+    }
+}
+
+fn evidence(f: &Forked, args: &[&str]) -> Run {
+    let mut all = vec!["asset", "state", "fork-evidence"];
+    all.extend_from_slice(args);
+    f.dir.run(&all)
+}
+
+#[test]
+fn equal_size_different_root_and_same_index_different_leaf_evidence_both_verify() {
+    let f = Forked::new();
+    contradicting_checkpoints(&f);
+    let ev = evidence(&f, &["ck_main.json", "ck_other.json", "--out", "ev1.json"]);
+    ev.ok();
+    let doc = read(&f.dir.join("ev1.json"));
+    assert_eq!(doc["type"], "MSEZForkEvidence");
+    assert_eq!(doc["evidence_kind"], "mmr_root_mismatch");
+    assert_eq!(doc["equivocators"], serde_json::json!([did("dev")]));
+    let ok = f.dir.run(&[
+        "--json",
+        "asset",
+        "state",
+        "fork-evidence",
+        "--verify",
+        "ev1.json",
+        "--trust-anchors",
+        "ta.yaml",
+    ]);
+    assert_eq!(ok.json()["contradiction"], "mmr_root_mismatch");
+
+    evidence(
+        &f,
+        &[
+            "ck_main.json",
+            "ck_other.json",
+            "--proof1",
+            "p_main.json",
+            "--proof2",
+            "p_other.json",
+            "--out",
+            "ev2.json",
+        ],
+    )
+    .ok();
+    assert_eq!(
+        read(&f.dir.join("ev2.json"))["evidence_kind"],
+        "leaf_mismatch"
+    );
+    let ok = evidence(&f, &["--verify", "ev2.json"]);
+    assert!(ok.ok().starts_with("OK: fork evidence"), "{ok:#?}");
+    // The same proof twice is no contradiction.
+    let run = evidence(
+        &f,
+        &[
+            "ck_main.json",
+            "ck_main.json",
+            "--proof1",
+            "p_main.json",
+            "--proof2",
+            "p_main.json",
+        ],
+    );
+    fails_with(&run, 66, "no contradiction");
+    // Tampering with the evidence's equivocators is caught.
+    let mut doc = read(&f.dir.join("ev2.json"));
+    doc["equivocators"] = serde_json::json!([]);
+    f.dir.write("ev3.json", serde_json::to_vec(&doc).unwrap());
+    fails_with(&evidence(&f, &["--verify", "ev3.json"]), 66, "equivocators");
+}
+
+#[test]
+fn evidence_from_two_chains_or_with_a_bad_signature_is_rejected() {
+    let f = Forked::new();
+    contradicting_checkpoints(&f);
+    // Another asset's checkpoint, validly signed.
+    let mut other = read(&f.dir.join("ck_other.json"));
+    other["asset_id"] = "cd".repeat(32).into();
+    other["proof"] = Value::Array(vec![]);
+    f.dir
+        .write("ck_foreign.json", serde_json::to_vec(&other).unwrap());
+    f.dir
+        .run(&[
+            "vc",
+            "sign",
+            "ck_foreign.json",
+            "--key",
+            "dev.jwk",
+            "--out",
+            "ck_foreign.json",
+        ])
+        .ok();
+    let run = evidence(&f, &["ck_main.json", "ck_foreign.json"]);
+    fails_with(&run, 66, "different chains: asset_id");
+    // A checkpoint whose signature no longer matches its bytes.
+    let mut bad = read(&f.dir.join("ck_other.json"));
+    bad["timestamp"] = "2031-01-01T00:00:00Z".into();
+    f.dir
+        .write("ck_bad.json", serde_json::to_vec(&bad).unwrap());
+    let run = evidence(&f, &["ck_main.json", "ck_bad.json"]);
+    run.code(67);
+    // And evidence built from good checkpoints, then edited, no longer verifies.
+    evidence(&f, &["ck_main.json", "ck_other.json", "--out", "ev.json"]).ok();
+    let mut doc = read(&f.dir.join("ev.json"));
+    doc["checkpoint_b"] = bad;
+    f.dir
+        .write("ev_bad.json", serde_json::to_vec(&doc).unwrap());
+    evidence(&f, &["--verify", "ev_bad.json"]).code(67);
+}
