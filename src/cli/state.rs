@@ -710,7 +710,32 @@ pub fn run(kind: Kind, cmd: StateCommand, ctx: &Ctx) -> super::Result<ExitCode> 
                 None => None,
             };
             chain::module::write_pretty(&path, &vc)?;
+            // Move .msez's head to the selected branch when the resolutions (as verify counts
+            // them) now select a chain the head is not on; the credential stays written anyway.
+            let mut o = o;
+            let adopted = match &o.repo {
+                Some(_) => {
+                    let adopted = load_forks(&mut o, &ForkArgs::default(), ctx).and_then(|_| {
+                        let repo = o.repo.as_ref().expect("checked above");
+                        ops::adopt(repo, &o.chain, &o.opts)
+                    });
+                    match adopted {
+                        Ok(a) => Some(a),
+                        Err(errors) => {
+                            if !ctx.out.json {
+                                eprintln!(
+                                    "msez: warning: head ref not moved: {}",
+                                    errors.first().map(|e| e.to_string()).unwrap_or_default()
+                                );
+                            }
+                            None
+                        }
+                    }
+                }
+                None => None,
+            };
             let value = serde_json::json!({
+                "adopted": adopted,
                 "path": path,
                 "id": vc.get("id"),
                 "object": stored,
@@ -719,7 +744,19 @@ pub fn run(kind: Kind, cmd: StateCommand, ctx: &Ctx) -> super::Result<ExitCode> 
                 "chosen_next_root": req.chosen_next_root,
                 "signed": !keys.is_empty(),
             });
-            written(ctx.out.emit(&value, |w| writeln!(w, "{}", path.display())))?;
+            written(ctx.out.emit(&value, |w| {
+                writeln!(w, "{}", path.display())?;
+                if let Some(a) = adopted.as_ref().filter(|a| a.moved) {
+                    let show = |d: Option<Digest>| d.map(|d| d.to_hex()).unwrap_or_default();
+                    writeln!(
+                        w,
+                        "head moved: {} -> {} (the losing branch is kept under forks/)",
+                        show(a.losing_head),
+                        show(a.head)
+                    )?;
+                }
+                Ok(())
+            }))?;
             Ok(ExitCode::SUCCESS)
         }
         StateCommand::ForkEvidence {

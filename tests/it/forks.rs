@@ -630,3 +630,68 @@ fn evidence_from_two_chains_or_with_a_bad_signature_is_rejected() {
         .write("ev_bad.json", serde_json::to_vec(&doc).unwrap());
     evidence(&f, &["--verify", "ev_bad.json"]).code(67);
 }
+
+#[test]
+fn an_adopted_resolution_moves_the_head_and_keeps_the_losing_branch() {
+    let f = Forked::new();
+    let refs = |f: &Forked| f.dir.run(&["refs"]).ok().to_string();
+    let head_ref = format!("refs/assets/{ASSET_ID}/core/head");
+    assert!(refs(&f).contains(&format!("{} {head_ref}", f.main)));
+    // An unauthorized resolution moves nothing (it is reported and ignored).
+    let run = f.resolve(
+        &f.other,
+        &["--key", "zone-a.jwk", "--trust-anchors", "ta.yaml"],
+    );
+    run.ok();
+    assert!(!run.stdout.contains("head moved"), "{run:#?}");
+    assert!(run.stderr.contains("head ref not moved"), "{run:#?}");
+    let run = f.resolve(
+        &f.other,
+        &["--key", "dev.jwk", "--trust-anchors", "ta.yaml"],
+    );
+    assert!(run.ok().contains("head moved"), "{run:#?}");
+    let listed = refs(&f);
+    assert!(
+        listed.contains(&format!("{} {head_ref}", f.other)),
+        "{listed}"
+    );
+    assert!(
+        listed.contains(&format!(
+            "{} refs/assets/{ASSET_ID}/core/forks/{}",
+            f.main, f.main
+        )),
+        "{listed}"
+    );
+    let log = f.dir.run(&["reflog", &head_ref]);
+    assert!(log.ok().contains("fork-resolution"), "{log:#?}");
+    // The MMR files follow the new head: the chain store's root is the selected chain's.
+    let c = f
+        .dir
+        .run(&[
+            "--json",
+            "asset",
+            "state",
+            "consistency-proof",
+            &f.module,
+            "--old",
+            "2",
+        ])
+        .json();
+    f.state(
+        "checkpoint",
+        &["--trust-anchors", "ta.yaml", "--key", "dev.jwk"],
+    )
+    .ok();
+    let ck = read(
+        &f.dir
+            .join(&format!("{}/state/checkpoints/checkpoint.3.json", f.module)),
+    );
+    assert_eq!(c["new_size"], 3);
+    assert_eq!(c["new_root"], ck["mmr"]["root"]);
+    // Resolving again changes nothing.
+    let again = f.resolve(
+        &f.other,
+        &["--key", "dev.jwk", "--trust-anchors", "ta.yaml"],
+    );
+    assert!(!again.ok().contains("head moved"), "{again:#?}");
+}
