@@ -275,7 +275,7 @@ pub fn load_forks_report(o: &mut Opened, args: &ForkArgs, ctx: &Ctx) -> fork::Lo
         .as_ref()
         .map(|p| ctx.path(p))
         .unwrap_or_else(|| o.chain.forks_dir.clone());
-    let loaded = fork::load(
+    let mut loaded = fork::load(
         &o.chain,
         &dir,
         fork::Policy {
@@ -283,6 +283,13 @@ pub fn load_forks_report(o: &mut Opened, args: &ForkArgs, ctx: &Ctx) -> fork::Lo
             allow_unsigned: args.allow_unsigned_fork_resolutions,
         },
     );
+    if args.fork_resolutions.is_some() && !dir.exists() {
+        // Only the module's own folder may be missing; a named one that is not there is a typo.
+        loaded.warnings.push(format!(
+            "--fork-resolutions {} does not exist: no resolutions loaded",
+            dir.display()
+        ));
+    }
     o.opts.resolutions = loaded.resolutions.clone();
     if !ctx.out.json {
         for w in &loaded.warnings {

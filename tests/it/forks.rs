@@ -341,6 +341,8 @@ fn an_unsigned_resolution_counts_only_with_allow_unsigned() {
     .ok();
     let run = f.verify(&["--fork-resolutions", "res"]);
     fails_with(&run, 69, "ignored: it is unsigned");
+    let run = f.verify(&["--fork-resolutions", "no-such-dir"]);
+    fails_with(&run, 69, "no-such-dir does not exist");
     let ok = f.verify(&[
         "--fork-resolutions",
         "res",
