@@ -27,6 +27,11 @@ pub const SCHEMAS: &[(&str, &str)] = embed![
     "corridor.receipt.schema.json",
     "smart-asset.receipt-chain.checkpoint.schema.json",
     "corridor.checkpoint.schema.json",
+    "smart-asset.fork-resolution.schema.json",
+    "corridor.fork-resolution.schema.json",
+    "vc.smart-asset-fork-resolution.schema.json",
+    "vc.corridor-fork-resolution.schema.json",
+    "fork-evidence.schema.json",
 ];
 
 /// A document that does not match its schema.

@@ -533,6 +533,7 @@ impl CorridorModule {
             receipts_dir: self.receipts_dir(),
             checkpoints_dir: self.state_dir("checkpoints"),
             proofs_dir: self.state_dir("proofs"),
+            forks_dir: self.state_dir("fork-resolutions"),
             receipt_stem: "corridor-receipt",
             style: FileStyle::Canonical,
             expected_sets: Some((

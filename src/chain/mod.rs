@@ -14,6 +14,8 @@
 pub mod checkpoint;
 pub mod corridor;
 pub mod envelope;
+pub mod evidence;
+pub mod fork;
 pub mod genesis;
 pub mod inclusion;
 pub mod module;
@@ -155,6 +157,23 @@ pub enum Error {
         chosen: Digest,
         candidates: Vec<String>,
     },
+    /// Two counted resolutions choose different next_roots for one fork point.
+    #[error(
+        "conflicting fork resolutions at sequence {sequence} prev_root={prev_root}: {chosen:?} ({})",
+        paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
+    )]
+    ConflictingResolutions {
+        sequence: u64,
+        prev_root: Digest,
+        chosen: Vec<String>,
+        paths: Vec<PathBuf>,
+    },
+    /// Fork evidence that does not prove a fork.
+    #[error("invalid fork evidence: {why}")]
+    BadForkEvidence { why: String },
+    /// A file among the fork resolutions that is not a fork resolution.
+    #[error("not a fork resolution: {}: {why}", path.display())]
+    BadResolution { path: PathBuf, why: String },
     /// No receipt at sequence 0.
     #[error("receipt set does not include an initial receipt (sequence=0)")]
     NoInitial,
@@ -249,16 +268,21 @@ impl Error {
 impl Classify for Error {
     fn class(&self) -> Class {
         match self {
-            Error::Schema { .. } | Error::Module { .. } => Class::Schema,
+            Error::Schema { .. } | Error::Module { .. } | Error::BadResolution { .. } => {
+                Class::Schema
+            }
             Error::Parse { source, .. } => source.class(),
             Error::NextRootMismatch { .. }
             | Error::OwnerMismatch { .. }
             | Error::PayloadMismatch { .. }
             | Error::DigestSetMismatch { .. }
             | Error::CheckpointMismatch { .. }
-            | Error::BadInclusion { .. } => Class::Digest,
+            | Error::BadInclusion { .. }
+            | Error::BadForkEvidence { .. } => Class::Digest,
             Error::NoValidProof { .. } | Error::Untrusted { .. } => Class::Signature,
-            Error::Fork { .. } | Error::ResolutionNotCandidate { .. } => Class::Fork,
+            Error::Fork { .. }
+            | Error::ResolutionNotCandidate { .. }
+            | Error::ConflictingResolutions { .. } => Class::Fork,
             Error::NoInitial
             | Error::NoChainStart { .. }
             | Error::Gap { .. }
@@ -289,6 +313,9 @@ impl Classify for Error {
             Error::Untrusted { .. } => "signature.untrusted",
             Error::Fork { .. } => "fork.detected",
             Error::ResolutionNotCandidate { .. } => "fork.resolution_not_candidate",
+            Error::ConflictingResolutions { .. } => "fork.conflicting_resolutions",
+            Error::BadResolution { .. } => "schema.fork_resolution",
+            Error::BadForkEvidence { .. } => "digest.fork_evidence",
             Error::NoInitial => "missing.initial_receipt",
             Error::NoChainStart { .. } => "missing.chain_start",
             Error::Gap { .. } => "missing.receipt",
@@ -347,6 +374,14 @@ impl Classify for Error {
             Error::ResolutionNotCandidate {
                 chosen, candidates, ..
             } => Detail::default().mismatch(candidates.join(","), chosen),
+            Error::ConflictingResolutions {
+                sequence,
+                prev_root,
+                chosen,
+                ..
+            } => Detail::object(format!("sequence {sequence} prev_root {prev_root}"))
+                .mismatch("one chosen next_root", chosen.join(",")),
+            Error::BadResolution { path, .. } => Detail::path(path),
             Error::NoChainStart { genesis_root } => {
                 Detail::default().mismatch(format!("prev_root {genesis_root}"), "none")
             }

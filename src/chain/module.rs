@@ -201,6 +201,7 @@ impl AssetModule {
             receipts_dir: self.receipts_dir(&purpose),
             checkpoints_dir: self.state_dir("checkpoints", &purpose),
             proofs_dir: self.state_dir("proofs", &purpose),
+            forks_dir: self.fork_resolutions_dir(),
             receipt_stem: "receipt",
             style: super::ops::FileStyle::Pretty,
             expected_sets: None,

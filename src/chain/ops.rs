@@ -52,6 +52,8 @@ pub struct Chain {
     pub checkpoints_dir: PathBuf,
     /// Where inclusion proofs go.
     pub proofs_dir: PathBuf,
+    /// Where fork resolutions are (shared by every purpose of an asset module).
+    pub forks_dir: PathBuf,
     /// Receipt file names: `<stem>.<seq>.json`.
     pub receipt_stem: &'static str,
     /// How files are written.
@@ -531,4 +533,69 @@ pub fn status(repo: &Repo, chain: &Chain) -> Result<Status, Error> {
         }
     }
     Ok(st)
+}
+
+/// What adopting a resolved chain did to `.msez`.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Adopted {
+    /// Whether the head ref moved.
+    pub moved: bool,
+    /// The old head, now kept under the chain's `forks/<next_root>` ref.
+    pub losing_head: Option<Digest>,
+    /// The new head.
+    pub head: Option<Digest>,
+    /// Receipts of the chosen branch newly stored.
+    pub stored: u64,
+}
+
+/// After a resolution: when `.msez`'s head is on a losing branch, stores the selected chain's
+/// receipts, keeps the old head under `refs/.../forks/<next_root>`, moves the head ref to the
+/// selected head (both logged in the reflog) and rebuilds the MMR files from the new head.
+pub fn adopt(repo: &Repo, chain: &Chain, opts: &verify::Options) -> Result<Adopted, Vec<Error>> {
+    let one = |e: Error| vec![e];
+    let odb = |e: crate::odb::Error| vec![Error::from(e)];
+    let result = verify(chain, opts)?;
+    let key = chain.key();
+    let lock = RefLock::acquire(repo, &key.head_ref().map_err(one)?).map_err(odb)?;
+    let old = lock.current().map_err(odb)?;
+    // Nothing to move: no chain in .msez yet, or its head is on the selected chain (`msez
+    // add` fast-forwards a longer one).
+    let Some(old_head) = old.filter(|h| !result.next_roots.contains(h)) else {
+        return Ok(Adopted {
+            head: old,
+            ..Adopted::default()
+        });
+    };
+    let rtype = chain.receipt_type();
+    let mut batch = Batch::new(repo);
+    let mut stored = 0;
+    for path in (0..result.next_roots.len()).filter_map(|i| result.path(i)) {
+        let id = batch.put_json(&rtype, &read_json(&path).map_err(one)?);
+        if !repo.has(&id.map_err(odb)?) {
+            stored += 1;
+        }
+    }
+    batch.commit().map_err(odb)?;
+    repo.update_ref(
+        &key.fork_ref(&old_head).map_err(one)?,
+        old_head,
+        crate::odb::Expect::Any,
+        "fork-resolution: losing branch",
+    )
+    .map_err(odb)?;
+    repo.commit_ref(
+        lock,
+        old,
+        result.final_root,
+        "fork-resolution: adopt the selected branch",
+    )
+    .map_err(odb)?;
+    let mut store = ChainStore::rebuilt(repo, &key, chain.genesis_root).map_err(one)?;
+    store.save().map_err(one)?;
+    Ok(Adopted {
+        moved: true,
+        losing_head: Some(old_head),
+        head: Some(result.final_root),
+        stored,
+    })
 }

@@ -238,4 +238,92 @@ mod tests {
         let sel = select(&links, (0, d(0)), &Resolutions::new()).unwrap();
         assert_eq!((sel.chain.len(), sel.unreachable.len()), (1, 1));
     }
+
+    /// A distinct digest per node number (0 is the genesis).
+    fn node(n: usize) -> Digest {
+        let mut b = [0u8; 32];
+        b[..8].copy_from_slice(&(n as u64).to_le_bytes());
+        Digest(b)
+    }
+
+    /// A random tree from the genesis: node i+1 hangs under an earlier node, so a node with
+    /// several children is a fork point; `choose` picks a resolution for each fork point.
+    fn tree(parents: &[proptest::sample::Index]) -> (Vec<Link>, Vec<(usize, u64)>) {
+        let mut depth = vec![(0usize, 0u64)]; // (node, sequence of its children)
+        let mut links = Vec::new();
+        for (i, p) in parents.iter().enumerate() {
+            let (parent, seq) = depth[p.index(depth.len())];
+            links.push(Link {
+                sequence: seq,
+                prev_root: node(parent),
+                next_root: node(i + 1),
+            });
+            depth.push((i + 1, seq + 1));
+        }
+        (links, depth)
+    }
+
+    /// What selection decided, in a form independent of link positions.
+    fn outcome(links: Vec<Link>, res: &Resolutions) -> Result<(Vec<Digest>, Vec<Digest>), Stop> {
+        let links = dedup(links);
+        let sel = select(&links, (0, node(0)), res)?;
+        let chain = sel.chain.iter().map(|&i| links[i].next_root).collect();
+        let mut off: Vec<Digest> = sel
+            .unreachable
+            .iter()
+            .chain(&sel.fork_branches)
+            .map(|&i| links[i].next_root)
+            .collect();
+        off.sort();
+        Ok((chain, off))
+    }
+
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn selection_is_independent_of_file_order_and_duplicates(
+            parents in prop::collection::vec(any::<prop::sample::Index>(), 1..40),
+            picks in prop::collection::vec(any::<prop::sample::Index>(), 40),
+            order in prop::collection::vec(any::<u64>(), 80),
+            dups in prop::collection::vec(any::<prop::sample::Index>(), 0..20),
+        ) {
+            let (links, _) = tree(&parents);
+            let sorted = dedup(links.clone());
+            // Resolve every fork point with a candidate picked at random.
+            let res: Resolutions = fork_points(&sorted, &Resolutions::new())
+                .iter()
+                .zip(&picks)
+                .map(|(p, pick)| ((p.sequence, p.prev_root), p.candidates[pick.index(p.candidates.len())]))
+                .collect();
+            let mut shuffled: Vec<(u64, Link)> =
+                links.iter().zip(&order).map(|(l, k)| (*k, *l)).collect();
+            shuffled.extend(dups.iter().zip(&order[40..]).map(|(d, k)| (*k, links[d.index(links.len())])));
+            shuffled.sort_by_key(|(k, _)| *k);
+            let shuffled: Vec<Link> = shuffled.into_iter().map(|(_, l)| l).collect();
+            prop_assert_eq!(outcome(links.clone(), &res), outcome(shuffled.clone(), &res));
+            prop_assert_eq!(outcome(links, &Resolutions::new()), outcome(shuffled, &Resolutions::new()));
+        }
+
+        #[test]
+        fn a_chain_without_forks_selects_itself_whatever_the_resolutions(
+            n in 1usize..40,
+            resolved in prop::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 0..10),
+        ) {
+            let links: Vec<Link> = (0..n)
+                .map(|i| Link { sequence: i as u64, prev_root: node(i), next_root: node(i + 1) })
+                .collect();
+            let res: Resolutions = resolved
+                .iter()
+                .map(|(i, b)| {
+                    let l = links[i.index(n)];
+                    ((l.sequence, l.prev_root), Digest([*b; 32]))
+                })
+                .collect();
+            let plain = outcome(links.clone(), &Resolutions::new());
+            let expected: Vec<Digest> = (1..=n).map(node).collect();
+            prop_assert_eq!(plain.clone(), Ok((expected, Vec::new())));
+            prop_assert_eq!(outcome(links, &res), plain);
+        }
+    }
 }

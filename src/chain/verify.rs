@@ -146,7 +146,7 @@ fn check_all(
                     for (j, slot) in part.iter_mut().enumerate() {
                         let i = c * chunk + j;
                         match check_one(kind, owner, &files.path(i), opts) {
-                            Ok((link, sets)) => {
+                            Ok((link, sets, _)) => {
                                 *slot = Checked {
                                     link,
                                     file: i as u32,
@@ -173,14 +173,24 @@ fn check_all(
     (slots, errors.into_iter().map(|(_, e)| e).collect())
 }
 
+/// Every check of one receipt file; its link and valid signers (fork-inspect reports them).
+pub fn check_file(
+    kind: Kind,
+    owner: &str,
+    path: &std::path::Path,
+    opts: &Options,
+) -> Result<(Link, Vec<vc::Did>), Error> {
+    check_one(kind, owner, path, opts).map(|(link, _, signers)| (link, signers))
+}
+
 fn check_one(
     kind: Kind,
     owner: &str,
     path: &std::path::Path,
     opts: &Options,
-) -> Result<(Link, Sets), Error> {
+) -> Result<(Link, Sets, Vec<vc::Did>), Error> {
     let r = Receipt::read(kind, path, Some(owner))?;
-    check_receipt(kind, &r, opts)?;
+    let signers = check_receipt(kind, &r, opts)?;
     let lawpacks = r.digest_set("lawpack_digest_set")?;
     let rulesets = r.digest_set("ruleset_digest_set")?;
     if let Some(expected) = &opts.expected_rulesets {
@@ -194,7 +204,7 @@ fn check_one(
     } else {
         Some(Box::new((lawpacks, rulesets)))
     };
-    Ok((r.link, sets))
+    Ok((r.link, sets, signers))
 }
 
 /// The signature checks of one receipt: at least one valid proof, and a trusted signer.

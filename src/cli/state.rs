@@ -11,7 +11,7 @@ use msez::canon::{self, Digest, Value};
 use msez::chain::ops::{self, Chain};
 use msez::chain::receipt::{Draft, normalize_set};
 use msez::chain::verify::{self, ChainResult};
-use msez::chain::{self, Kind, checkpoint, envelope, inclusion};
+use msez::chain::{self, Kind, checkpoint, envelope, fork, inclusion};
 use msez::error::{Classify, Finding};
 use msez::odb::Repo;
 use msez::vc::{KeyPair, TrustAnchors};
@@ -33,6 +33,19 @@ pub struct ChainArgs {
     /// Rebuild from the module's receipts even when .msez holds the chain state.
     #[arg(long)]
     pub from_files: bool,
+}
+
+/// Which fork resolutions selection may use (msez-wire-format.md §8; docs/forks.md).
+#[derive(Debug, Default, clap::Args)]
+pub struct ForkArgs {
+    /// Fork resolutions: a folder of *.json or one file (default: the module's
+    /// state/fork-resolutions/; a missing folder is empty).
+    #[arg(long)]
+    pub fork_resolutions: Option<PathBuf>,
+    /// Also count unsigned resolutions and those not signed by an anchor allowed
+    /// fork_resolution (the reference's behaviour, for old data).
+    #[arg(long)]
+    pub allow_unsigned_fork_resolutions: bool,
 }
 
 /// The verbs every chain has.
@@ -80,6 +93,8 @@ pub enum StateCommand {
         /// Also check this checkpoint against the verified chain.
         #[arg(long)]
         checkpoint: Option<PathBuf>,
+        #[command(flatten)]
+        forks: ForkArgs,
     },
     /// Write a signed checkpoint of a chain.
     Checkpoint {
@@ -91,6 +106,8 @@ pub enum StateCommand {
         /// The checkpoint timestamp (default: now, or SOURCE_DATE_EPOCH).
         #[arg(long)]
         timestamp: Option<String>,
+        #[command(flatten)]
+        forks: ForkArgs,
     },
     /// Write the inclusion proof of one receipt.
     InclusionProof {
@@ -105,6 +122,8 @@ pub enum StateCommand {
         /// Write here (default: the module's state/proofs/).
         #[arg(long)]
         out: Option<PathBuf>,
+        #[command(flatten)]
+        forks: ForkArgs,
     },
     /// Verify an inclusion proof of a receipt (offline; no repository needed).
     VerifyInclusion {
@@ -142,6 +161,69 @@ pub enum StateCommand {
         /// A signing key (repeatable).
         #[arg(long = "key", required = true)]
         keys: Vec<PathBuf>,
+        #[command(flatten)]
+        forks: ForkArgs,
+    },
+    /// Write a fork-resolution credential choosing one branch at a fork point, signed with --key.
+    #[command(alias = "fork-resolution-init")]
+    ForkResolve {
+        #[command(flatten)]
+        chain: ChainArgs,
+        /// The contested sequence.
+        #[arg(long)]
+        sequence: u64,
+        /// The contested prev_root (`genesis`: the chain's genesis root).
+        #[arg(long)]
+        prev_root: String,
+        /// The next_root of the branch to keep.
+        #[arg(long)]
+        chosen_next_root: String,
+        /// A candidate next_root to record (repeatable; optional).
+        #[arg(long = "candidate")]
+        candidates: Vec<String>,
+        /// A signing key (repeatable; unsigned resolutions count only with
+        /// --allow-unsigned-fork-resolutions).
+        #[arg(long = "key")]
+        keys: Vec<PathBuf>,
+        /// The issuer (default: the first key's DID).
+        #[arg(long)]
+        issuer: Option<String>,
+        /// Write here (default: the module's state/fork-resolutions/).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Build fork evidence from two contradicting checkpoints, or check one (--verify); offline.
+    ForkEvidence {
+        /// The first checkpoint.
+        #[arg(required_unless_present = "verify", requires = "ck2")]
+        ck1: Option<PathBuf>,
+        /// The second checkpoint.
+        ck2: Option<PathBuf>,
+        /// An inclusion proof tied to the first checkpoint.
+        #[arg(long, requires = "proof2")]
+        proof1: Option<PathBuf>,
+        /// An inclusion proof of the same leaf index tied to the second.
+        #[arg(long, requires = "proof1")]
+        proof2: Option<PathBuf>,
+        /// Check this evidence file instead of building one.
+        #[arg(long, conflicts_with_all = ["ck1", "proof1"])]
+        verify: Option<PathBuf>,
+        /// Checkpoint signers must include an anchor allowing the checkpoint attestations.
+        #[arg(long)]
+        trust_anchors: Option<PathBuf>,
+        /// Write the evidence here (default: stdout).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Report fork points, candidates, signers, resolutions and the canonical head (exit 0).
+    ForkInspect {
+        #[command(flatten)]
+        chain: ChainArgs,
+        #[command(flatten)]
+        forks: ForkArgs,
+        /// json (the §8.3 report) or dot (a Graphviz picture of the branches).
+        #[arg(long, default_value = "json", value_parser = ["json", "dot"])]
+        format: String,
     },
 }
 
@@ -184,6 +266,57 @@ pub fn open(kind: Kind, args: &ChainArgs, ctx: &Ctx) -> super::Result<Opened> {
             ..Default::default()
         },
     })
+}
+
+/// Loads the fork resolutions `args` name into `o.opts` and prints the loader's warnings.
+pub fn load_forks_report(o: &mut Opened, args: &ForkArgs, ctx: &Ctx) -> fork::Loaded {
+    let dir = args
+        .fork_resolutions
+        .as_ref()
+        .map(|p| ctx.path(p))
+        .unwrap_or_else(|| o.chain.forks_dir.clone());
+    let mut loaded = fork::load(
+        &o.chain,
+        &dir,
+        fork::Policy {
+            anchors: o.opts.trust_anchors.as_ref(),
+            allow_unsigned: args.allow_unsigned_fork_resolutions,
+        },
+    );
+    if args.fork_resolutions.is_some() && !dir.exists() {
+        // Only the module's own folder may be missing; a named one that is not there is a typo.
+        loaded.warnings.push(format!(
+            "--fork-resolutions {} does not exist: no resolutions loaded",
+            dir.display()
+        ));
+    }
+    o.opts.resolutions = loaded.resolutions.clone();
+    if !ctx.out.json {
+        for w in &loaded.warnings {
+            eprintln!("msez: warning: {w}");
+        }
+    }
+    loaded
+}
+
+/// Like [`load_forks_report`], but bad resolution files and conflicts are the errors.
+pub fn load_forks(
+    o: &mut Opened,
+    args: &ForkArgs,
+    ctx: &Ctx,
+) -> Result<fork::Loaded, Vec<chain::Error>> {
+    let mut loaded = load_forks_report(o, args, ctx);
+    if loaded.errors.is_empty() {
+        Ok(loaded)
+    } else {
+        Err(std::mem::take(&mut loaded.errors))
+    }
+}
+
+/// Whether to read the chain state in `.msez`: it follows the head ref, which a resolution
+/// may not, so counted resolutions force the (reference's) path over the module's files.
+fn fast(args: &ChainArgs, o: &Opened) -> bool {
+    !args.from_files && o.opts.resolutions.is_empty()
 }
 
 /// Reads and parses a JSON file (exact integers, floats rejected).
@@ -361,9 +494,19 @@ pub fn run(kind: Kind, cmd: StateCommand, ctx: &Ctx) -> super::Result<ExitCode> 
             }))?;
             Ok(ExitCode::SUCCESS)
         }
-        StateCommand::Verify { chain, checkpoint } => {
-            let o = open(kind, &chain, ctx)?;
-            let result = ops::verify(&o.chain, &o.opts).and_then(|r| match &checkpoint {
+        StateCommand::Verify {
+            chain,
+            checkpoint,
+            forks,
+        } => {
+            let mut o = open(kind, &chain, ctx)?;
+            let loaded = load_forks(&mut o, &forks, ctx);
+            let notes = loaded
+                .as_ref()
+                .map(|l| l.warnings.clone())
+                .unwrap_or_default();
+            let result = loaded.and_then(|_| ops::verify(&o.chain, &o.opts));
+            let result = result.and_then(|r| match &checkpoint {
                 Some(ck) => ops::check_checkpoint_file(
                     &o.chain,
                     &ctx.path(ck),
@@ -374,16 +517,18 @@ pub fn run(kind: Kind, cmd: StateCommand, ctx: &Ctx) -> super::Result<ExitCode> 
                 .map_err(|e| vec![e]),
                 None => Ok(r),
             });
-            report_verify(result, &o, ctx)
+            report_verify(result, notes, &o, ctx)
         }
         StateCommand::Checkpoint {
             chain,
             keys,
             timestamp: ts,
+            forks,
         } => {
-            let o = open(kind, &chain, ctx)?;
+            let mut o = open(kind, &chain, ctx)?;
+            load_forks(&mut o, &forks, ctx).map_err(|e| fail(e, ctx))?;
             let keys = load_keys(&keys, ctx)?;
-            let summary = ops::summary(o.repo.as_ref(), &o.chain, &o.opts, !chain.from_files)
+            let summary = ops::summary(o.repo.as_ref(), &o.chain, &o.opts, fast(&chain, &o))
                 .map_err(|e| fail(e, ctx))?;
             let (_, done) =
                 ops::checkpoint(o.repo.as_ref(), &o.chain, &summary, &keys, &timestamp(ts))?;
@@ -403,14 +548,16 @@ pub fn run(kind: Kind, cmd: StateCommand, ctx: &Ctx) -> super::Result<ExitCode> 
             sequence,
             checkpoint,
             out,
+            forks,
         } => {
-            let o = open(kind, &chain, ctx)?;
+            let mut o = open(kind, &chain, ctx)?;
+            load_forks(&mut o, &forks, ctx).map_err(|e| fail(e, ctx))?;
             let proof = ops::prove(
                 o.repo.as_ref(),
                 &o.chain,
                 sequence,
                 &o.opts,
-                !chain.from_files,
+                fast(&chain, &o),
             )
             .map_err(|e| fail(e, ctx))?;
             let ck_path = match checkpoint {
@@ -498,8 +645,10 @@ pub fn run(kind: Kind, cmd: StateCommand, ctx: &Ctx) -> super::Result<ExitCode> 
             chain,
             sequence,
             keys,
+            forks,
         } => {
-            let o = open(kind, &chain, ctx)?;
+            let mut o = open(kind, &chain, ctx)?;
+            load_forks(&mut o, &forks, ctx).map_err(|e| fail(e, ctx))?;
             let keys = load_keys(&keys, ctx)?;
             let (path, added) = ops::cosign(o.repo.as_ref(), &o.chain, sequence, &keys, &o.opts)
                 .map_err(|e| fail(e, ctx))?;
@@ -510,11 +659,211 @@ pub fn run(kind: Kind, cmd: StateCommand, ctx: &Ctx) -> super::Result<ExitCode> 
             }))?;
             Ok(ExitCode::SUCCESS)
         }
+        StateCommand::ForkResolve {
+            chain,
+            sequence,
+            prev_root,
+            chosen_next_root,
+            candidates,
+            keys,
+            issuer,
+            out,
+        } => {
+            let o = open(kind, &chain, ctx)?;
+            let keys = load_keys(&keys, ctx)?;
+            let issuer = match (issuer, keys.first()) {
+                (Some(i), _) => i,
+                (None, Some(k)) => k.did().to_string(),
+                (None, None) => {
+                    return Err(msez::Error::Usage(
+                        "give --key to sign the resolution, or --issuer for an unsigned one".into(),
+                    ));
+                }
+            };
+            let prev_root = match prev_root.trim() {
+                "genesis" => o.chain.genesis_root,
+                h => Digest::parse_loose(h)?,
+            };
+            let req = fork::Request {
+                sequence,
+                prev_root,
+                chosen_next_root: Digest::parse_loose(&chosen_next_root)?,
+                candidates: candidates
+                    .iter()
+                    .map(|c| Digest::parse_loose(c))
+                    .collect::<Result<_, _>>()?,
+                issuer,
+                now: msez::vc::proof::now_utc(),
+            };
+            let mut vc = fork::credential(&o.chain, &req)?;
+            chain::module::sign_all(&mut vc, &keys)?;
+            let name = format!(
+                "fork-resolution.{sequence}.{}.{}.json",
+                &prev_root.to_hex()[..12],
+                &req.chosen_next_root.to_hex()[..12]
+            );
+            let path = out
+                .map(|p| ctx.path(&p))
+                .unwrap_or_else(|| o.chain.forks_dir.join(name));
+            let stored = match &o.repo {
+                Some(repo) => Some(
+                    repo.put_json(
+                        &msez::artifact::ArtifactType::new("vc").expect("valid type"),
+                        &vc,
+                    )?
+                    .id
+                    .to_string(),
+                ),
+                None => None,
+            };
+            chain::module::write_pretty(&path, &vc)?;
+            // Move .msez's head to the selected branch when the resolutions (as verify counts
+            // them) now select a chain the head is not on; the credential stays written anyway.
+            let mut o = o;
+            let adopted = match &o.repo {
+                Some(_) => {
+                    let adopted = load_forks(&mut o, &ForkArgs::default(), ctx).and_then(|_| {
+                        let repo = o.repo.as_ref().expect("checked above");
+                        ops::adopt(repo, &o.chain, &o.opts)
+                    });
+                    match adopted {
+                        Ok(a) => Some(a),
+                        Err(errors) => {
+                            if !ctx.out.json {
+                                eprintln!(
+                                    "msez: warning: head ref not moved: {}",
+                                    errors.first().map(|e| e.to_string()).unwrap_or_default()
+                                );
+                            }
+                            None
+                        }
+                    }
+                }
+                None => None,
+            };
+            let value = serde_json::json!({
+                "adopted": adopted,
+                "path": path,
+                "id": vc.get("id"),
+                "object": stored,
+                "sequence": sequence,
+                "prev_root": prev_root,
+                "chosen_next_root": req.chosen_next_root,
+                "signed": !keys.is_empty(),
+            });
+            written(ctx.out.emit(&value, |w| {
+                writeln!(w, "{}", path.display())?;
+                if let Some(a) = adopted.as_ref().filter(|a| a.moved) {
+                    let show = |d: Option<Digest>| d.map(|d| d.to_hex()).unwrap_or_default();
+                    writeln!(
+                        w,
+                        "head moved: {} -> {} (the losing branch is kept under forks/)",
+                        show(a.losing_head),
+                        show(a.head)
+                    )?;
+                }
+                Ok(())
+            }))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        StateCommand::ForkEvidence {
+            ck1,
+            ck2,
+            proof1,
+            proof2,
+            verify,
+            trust_anchors,
+            out,
+        } => {
+            let anchors = trust_anchors
+                .map(|t| TrustAnchors::load(&ctx.path(&t)))
+                .transpose()?;
+            let (doc, verdict) = match (verify, ck1, ck2) {
+                (Some(ev), _, _) => {
+                    let doc = read_json(&ctx.path(&ev))?;
+                    let v = chain::evidence::verify(&doc, anchors.as_ref())?;
+                    (None, v)
+                }
+                (None, Some(a), Some(b)) => {
+                    let proofs = match (proof1, proof2) {
+                        (Some(p1), Some(p2)) => {
+                            Some((read_json(&ctx.path(&p1))?, read_json(&ctx.path(&p2))?))
+                        }
+                        _ => None,
+                    };
+                    let (doc, v) = chain::evidence::build(
+                        kind,
+                        &read_json(&ctx.path(&a))?,
+                        &read_json(&ctx.path(&b))?,
+                        proofs.as_ref().map(|(x, y)| (x, y)),
+                        anchors.as_ref(),
+                        &msez::vc::proof::now_utc(),
+                    )?;
+                    (Some(doc), v)
+                }
+                _ => {
+                    return Err(msez::Error::Usage(
+                        "give two checkpoints, or --verify EVIDENCE".into(),
+                    ));
+                }
+            };
+            match (doc, out) {
+                (Some(doc), Some(out)) => {
+                    chain::module::write_pretty(&ctx.path(&out), &doc)?;
+                    written(
+                        ctx.out
+                            .emit(&verdict, |w| writeln!(w, "{}", ctx.path(&out).display())),
+                    )?;
+                }
+                (Some(doc), None) => {
+                    let mut t = serde_json::to_string_pretty(&doc)
+                        .map_err(|e| msez::Error::Usage(e.to_string()))?;
+                    t.push('\n');
+                    written(std::io::Write::write_all(
+                        &mut std::io::stdout(),
+                        t.as_bytes(),
+                    ))?;
+                }
+                (None, _) => written(ctx.out.emit(&verdict, |w| {
+                    writeln!(
+                        w,
+                        "OK: fork evidence ({:?}); equivocators: {}",
+                        verdict.contradiction,
+                        verdict.equivocators.join(", ")
+                    )
+                }))?,
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        StateCommand::ForkInspect {
+            chain,
+            forks,
+            format,
+        } => {
+            let mut o = open(kind, &chain, ctx)?;
+            // A report never fails: bad resolution files become report errors.
+            let loaded = load_forks_report(&mut o, &forks, ctx);
+            let report = fork::inspect(&o.chain, &o.opts, &loaded);
+            let text = if format == "dot" {
+                fork::dot(&report)
+            } else {
+                let mut t = serde_json::to_string_pretty(&report)
+                    .map_err(|e| msez::Error::Usage(e.to_string()))?;
+                t.push('\n');
+                t
+            };
+            written(std::io::Write::write_all(
+                &mut std::io::stdout(),
+                text.as_bytes(),
+            ))?;
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }
 
 fn report_verify(
     result: Result<ChainResult, Vec<chain::Error>>,
+    notes: Vec<String>,
     o: &Opened,
     ctx: &Ctx,
 ) -> super::Result<ExitCode> {
@@ -537,9 +886,10 @@ fn report_verify(
                 "mmr".into(),
                 r.mmr.as_ref().map(verify::mmr_object).unwrap_or_default(),
             );
+            let warnings: Vec<&String> = notes.iter().chain(&r.warnings).collect();
             value.insert(
                 "warnings".into(),
-                serde_json::to_value(&r.warnings).unwrap_or_default(),
+                serde_json::to_value(&warnings).unwrap_or_default(),
             );
             value.insert("errors".into(), Value::Array(Vec::new()));
             written(ctx.out.emit(&value, |w| {
@@ -563,6 +913,10 @@ fn report_verify(
                 .min()
                 .unwrap_or(1);
             value.insert("ok".into(), false.into());
+            value.insert(
+                "warnings".into(),
+                serde_json::to_value(&notes).unwrap_or_default(),
+            );
             value.insert(
                 "errors".into(),
                 serde_json::to_value(&findings).unwrap_or_default(),

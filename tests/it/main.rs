@@ -4,6 +4,7 @@ mod canon_vectors;
 mod chain;
 mod corridor;
 mod examples;
+mod forks;
 mod odb;
 mod remote;
 mod util;
