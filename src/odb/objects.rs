@@ -296,10 +296,10 @@ impl Repo {
     }
 }
 
-/// Starts writing back each finished 64 MiB window while the copy goes on, so the final fsync
+/// Starts writing back each finished 16 MiB window while the copy goes on, so the final fsync
 /// waits for the tail only and hashing overlaps the disk (large objects are disk-bound).
 fn start_writeback(fd: std::os::unix::io::RawFd, size: u64) {
-    const WINDOW: u64 = 64 << 20;
+    const WINDOW: u64 = 16 << 20;
     if size % WINDOW < CHUNK as u64 && size >= WINDOW {
         let start = (size / WINDOW - 1) * WINDOW;
         // Advisory: a failure only means the final fsync does all the work.
