@@ -31,21 +31,26 @@ impl Staged {
         Ok(Staged { file })
     }
 
-    /// Flushes, fsyncs, sets `mode`, and renames to `dest` unless `dest` exists.
-    /// Returns false (and removes the temp file) when `dest` already existed.
-    pub(crate) fn persist_new(mut self, dest: &Path, mode: u32) -> Result<bool, Error> {
+    /// Flushes the file and sets its mode; with `sync`, also makes its bytes durable.
+    fn finish(&mut self, mode: u32, sync: bool) -> Result<(), Error> {
         let tmp_path = self.file.path().to_path_buf();
         self.file
             .flush()
             .map_err(|e| Error::io("writing", &tmp_path, e))?;
-        self.file
-            .as_file()
-            .set_permissions(std::fs::Permissions::from_mode(mode))
+        let f = self.file.as_file();
+        f.set_permissions(std::fs::Permissions::from_mode(mode))
             .map_err(|e| Error::io("setting permissions of", &tmp_path, e))?;
-        self.file
-            .as_file()
-            .sync_all()
-            .map_err(|e| Error::io("syncing", &tmp_path, e))?;
+        if sync {
+            f.sync_all()
+                .map_err(|e| Error::io("syncing", &tmp_path, e))?;
+        }
+        Ok(())
+    }
+
+    /// Flushes, fsyncs, sets `mode`, and renames to `dest` unless `dest` exists.
+    /// Returns false (and removes the temp file) when `dest` already existed.
+    pub(crate) fn persist_new(mut self, dest: &Path, mode: u32) -> Result<bool, Error> {
+        self.finish(mode, true)?;
         let parent = dest.parent().expect("object paths have a parent");
         create_dir_all_synced(parent)?;
         match self.file.persist_noclobber(dest) {
@@ -61,31 +66,13 @@ impl Staged {
     /// Flushes, sets `mode` and closes the file, keeping only its path (a
     /// [`super::batch::Batch`] syncs the whole filesystem later and publishes by path).
     pub(crate) fn into_closed_path(mut self, mode: u32) -> Result<tempfile::TempPath, Error> {
-        let tmp_path = self.file.path().to_path_buf();
-        self.file
-            .flush()
-            .map_err(|e| Error::io("writing", &tmp_path, e))?;
-        self.file
-            .as_file()
-            .set_permissions(std::fs::Permissions::from_mode(mode))
-            .map_err(|e| Error::io("setting permissions of", &tmp_path, e))?;
+        self.finish(mode, false)?;
         Ok(self.file.into_temp_path())
     }
 
     /// Flushes, fsyncs, and renames over `dest` (replacing it atomically).
     pub(crate) fn persist_replace(mut self, dest: &Path, mode: u32) -> Result<(), Error> {
-        let tmp_path = self.file.path().to_path_buf();
-        self.file
-            .flush()
-            .map_err(|e| Error::io("writing", &tmp_path, e))?;
-        self.file
-            .as_file()
-            .set_permissions(std::fs::Permissions::from_mode(mode))
-            .map_err(|e| Error::io("setting permissions of", &tmp_path, e))?;
-        self.file
-            .as_file()
-            .sync_all()
-            .map_err(|e| Error::io("syncing", &tmp_path, e))?;
+        self.finish(mode, true)?;
         let parent = dest.parent().expect("written paths have a parent");
         create_dir_all_synced(parent)?;
         self.file
