@@ -34,10 +34,18 @@ fn summary(store: &ChainStore) -> Summary {
 }
 
 fn bench(c: &mut Criterion) {
+    // `cargo test --benches` runs each bench once without `--bench`: keep that quick.
+    let benchmarking = std::env::args().any(|a| a == "--bench");
     let sizes: Vec<u64> = std::env::var("CHAIN_BENCH_SIZES")
         .ok()
         .map(|s| s.split(',').filter_map(|x| x.parse().ok()).collect())
-        .unwrap_or_else(|| vec![10_000, 100_000, 1_000_000]);
+        .unwrap_or_else(|| {
+            if benchmarking {
+                vec![10_000, 100_000, 1_000_000]
+            } else {
+                vec![1_000]
+            }
+        });
     let mut g = c.benchmark_group("chain");
     g.sample_size(20);
     for &n in &sizes {
