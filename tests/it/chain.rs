@@ -63,6 +63,32 @@ impl Chain {
             .ok();
     }
 
+    fn checkpoint(&self) {
+        self.dir
+            .run(&[
+                "asset",
+                "state",
+                "checkpoint",
+                &self.module,
+                "--key",
+                "dev.jwk",
+            ])
+            .ok();
+    }
+
+    fn prove(&self, sequence: &str) {
+        self.dir
+            .run(&[
+                "asset",
+                "state",
+                "inclusion-proof",
+                &self.module,
+                "--sequence",
+                sequence,
+            ])
+            .ok();
+    }
+
     fn file(&self, rel: &str) -> PathBuf {
         self.dir.join(&format!("{}/{rel}", self.module))
     }
@@ -129,16 +155,7 @@ fn receipt_zero_of_the_derived_vectors_reproduces_exactly() {
 fn a_chain_written_by_msez_passes_the_independent_checker() {
     let c = Chain::new();
     c.append(9);
-    c.dir
-        .run(&[
-            "asset",
-            "state",
-            "checkpoint",
-            &c.module,
-            "--key",
-            "dev.jwk",
-        ])
-        .ok();
+    c.checkpoint();
     for seq in ["0", "4", "8"] {
         c.dir
             .run(&[
@@ -311,16 +328,7 @@ fn a_missing_middle_receipt_is_reported_as_missing() {
 fn a_checkpoint_with_a_wrong_root_fails_naming_the_field() {
     let c = Chain::new();
     c.append(4);
-    c.dir
-        .run(&[
-            "asset",
-            "state",
-            "checkpoint",
-            &c.module,
-            "--key",
-            "dev.jwk",
-        ])
-        .ok();
+    c.checkpoint();
     let ck = c.file("state/checkpoints/checkpoint.4.json");
     edit_json(&ck, |v| v["mmr"]["root"] = "ab".repeat(32).into());
     // The signature no longer covers the edited payload: re-sign so only the root is wrong.
@@ -349,26 +357,8 @@ fn a_checkpoint_with_a_wrong_root_fails_naming_the_field() {
 fn tampered_inclusion_proofs_fail() {
     let c = Chain::new();
     c.append(7);
-    c.dir
-        .run(&[
-            "asset",
-            "state",
-            "checkpoint",
-            &c.module,
-            "--key",
-            "dev.jwk",
-        ])
-        .ok();
-    c.dir
-        .run(&[
-            "asset",
-            "state",
-            "inclusion-proof",
-            &c.module,
-            "--sequence",
-            "3",
-        ])
-        .ok();
+    c.checkpoint();
+    c.prove("3");
     let proof = c.file("state/proofs/inclusion.3.json");
     let receipt = c.file("state/receipts/receipt.3.json");
     let ck = c.file("state/checkpoints/checkpoint.7.json");
@@ -617,26 +607,8 @@ fn damaged_mmr_node_files_are_reported_by_fsck_and_rebuilt_on_use() {
     let run = c.dir.run(&["--json", "fsck"]);
     run.code(66);
     assert_eq!(run.json()["problems"][0]["code"], "digest.mmr_state");
-    c.dir
-        .run(&[
-            "asset",
-            "state",
-            "checkpoint",
-            &c.module,
-            "--key",
-            "dev.jwk",
-        ])
-        .ok();
-    c.dir
-        .run(&[
-            "asset",
-            "state",
-            "inclusion-proof",
-            &c.module,
-            "--sequence",
-            "1",
-        ])
-        .ok();
+    c.checkpoint();
+    c.prove("1");
     let (r, p, ck) = (
         c.file("state/receipts/receipt.1.json"),
         c.file("state/proofs/inclusion.1.json"),
@@ -662,27 +634,9 @@ fn damaged_mmr_node_files_are_reported_by_fsck_and_rebuilt_on_use() {
 fn consistency_proofs_between_checkpoints_verify_with_the_mmr_plumbing() {
     let c = Chain::new();
     c.append(5);
-    c.dir
-        .run(&[
-            "asset",
-            "state",
-            "checkpoint",
-            &c.module,
-            "--key",
-            "dev.jwk",
-        ])
-        .ok();
+    c.checkpoint();
     c.append(8);
-    c.dir
-        .run(&[
-            "asset",
-            "state",
-            "checkpoint",
-            &c.module,
-            "--key",
-            "dev.jwk",
-        ])
-        .ok();
+    c.checkpoint();
     let ck = |n: u32| -> Value {
         serde_json::from_str(
             &std::fs::read_to_string(c.file(&format!("state/checkpoints/checkpoint.{n}.json")))
