@@ -198,19 +198,7 @@ fn a_chain_written_by_msez_passes_the_independent_checker() {
     c.verify(&["--checkpoint", ck.to_str().unwrap()]).ok();
     for (seq, p) in ["0", "4", "8"].iter().zip(&proofs) {
         let r = c.file(&format!("state/receipts/receipt.{seq}.json"));
-        c.dir
-            .run(&[
-                "asset",
-                "state",
-                "verify-inclusion",
-                "--receipt",
-                r.to_str().unwrap(),
-                "--proof",
-                p,
-                "--checkpoint",
-                ck.to_str().unwrap(),
-            ])
-            .ok();
+        c.dir.verify_inclusion("asset", &r, p, &ck).ok();
     }
 }
 
@@ -246,17 +234,12 @@ fn a_chain_written_by_the_independent_checker_is_accepted_by_msez() {
     for seq in [0, 5, 10] {
         let r = format!("{m}/state/receipts/receipt.{seq}.json");
         let p = format!("{m}/state/proofs/inclusion.{seq}.json");
-        dir.run(&[
+        dir.verify_inclusion(
             "asset",
-            "state",
-            "verify-inclusion",
-            "--receipt",
             &r,
-            "--proof",
             &p,
-            "--checkpoint",
-            &format!("{m}/state/checkpoints/checkpoint.json"),
-        ])
+            format!("{m}/state/checkpoints/checkpoint.json"),
+        )
         .ok();
     }
     // Imported into .msez, the chain's head and MMR match what the checker computed.
@@ -363,19 +346,7 @@ fn tampered_inclusion_proofs_fail() {
     let receipt = c.file("state/receipts/receipt.3.json");
     let ck = c.file("state/checkpoints/checkpoint.7.json");
     let original = std::fs::read_to_string(&proof).unwrap();
-    let verify = || {
-        c.dir.run(&[
-            "asset",
-            "state",
-            "verify-inclusion",
-            "--receipt",
-            receipt.to_str().unwrap(),
-            "--proof",
-            proof.to_str().unwrap(),
-            "--checkpoint",
-            ck.to_str().unwrap(),
-        ])
-    };
+    let verify = || c.dir.verify_inclusion("asset", &receipt, &proof, &ck);
     verify().ok();
     type Mutation = Box<dyn Fn(&mut Value)>;
     let mutations: Vec<(&str, Mutation, i32)> = vec![
@@ -614,19 +585,7 @@ fn damaged_mmr_node_files_are_reported_by_fsck_and_rebuilt_on_use() {
         c.file("state/proofs/inclusion.1.json"),
         c.file("state/checkpoints/checkpoint.4.json"),
     );
-    c.dir
-        .run(&[
-            "asset",
-            "state",
-            "verify-inclusion",
-            "--receipt",
-            r.to_str().unwrap(),
-            "--proof",
-            p.to_str().unwrap(),
-            "--checkpoint",
-            ck.to_str().unwrap(),
-        ])
-        .ok();
+    c.dir.verify_inclusion("asset", &r, &p, &ck).ok();
     c.dir.run(&["fsck"]).ok();
 }
 

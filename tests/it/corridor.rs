@@ -341,17 +341,7 @@ fn corridor_flow_end_to_end_is_accepted_by_the_oracle() {
             "tied to the checkpoint of that size"
         );
         let receipt = module.join(format!("state/receipts/corridor-receipt.{seq}.json"));
-        let ok = dir.run(&[
-            "corridor",
-            "state",
-            "verify-inclusion",
-            "--receipt",
-            receipt.to_str().unwrap(),
-            "--proof",
-            proof.to_str().unwrap(),
-            "--checkpoint",
-            ck.to_str().unwrap(),
-        ]);
+        let ok = dir.verify_inclusion("corridor", &receipt, &proof, &ck);
         assert_eq!(ok.ok().trim(), "OK");
         proofs.push(proof);
     }

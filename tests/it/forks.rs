@@ -277,17 +277,7 @@ fn a_signed_authorized_resolution_selects_its_branch_for_verify_checkpoint_and_p
         .dir
         .join(&format!("{}/state/proofs/inclusion.2.json", f.module));
     f.dir
-        .run(&[
-            "asset",
-            "state",
-            "verify-inclusion",
-            "--receipt",
-            receipt.to_str().unwrap(),
-            "--proof",
-            proof.to_str().unwrap(),
-            "--checkpoint",
-            ck_path.to_str().unwrap(),
-        ])
+        .verify_inclusion("asset", &receipt, &proof, &ck_path)
         .ok();
 
     let report: Value = serde_json::from_str(

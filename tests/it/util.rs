@@ -116,6 +116,33 @@ impl Dir {
         Run::from(child.wait_with_output().unwrap())
     }
 
+    /// Runs `msez <family> state verify-inclusion` on a receipt, its proof and a checkpoint.
+    pub fn verify_inclusion(
+        &self,
+        family: &str,
+        receipt: impl AsRef<Path>,
+        proof: impl AsRef<Path>,
+        checkpoint: impl AsRef<Path>,
+    ) -> Run {
+        let arg = |p: &Path| p.to_str().expect("test paths are UTF-8").to_string();
+        let (r, p, c) = (
+            arg(receipt.as_ref()),
+            arg(proof.as_ref()),
+            arg(checkpoint.as_ref()),
+        );
+        self.run(&[
+            family,
+            "state",
+            "verify-inclusion",
+            "--receipt",
+            &r,
+            "--proof",
+            &p,
+            "--checkpoint",
+            &c,
+        ])
+    }
+
     /// Stores a file and returns its `TYPE:DIGEST`.
     pub fn put(&self, name: &str, bytes: impl AsRef<[u8]>, artifact_type: &str) -> String {
         let p = self.write(name, bytes);
