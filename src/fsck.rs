@@ -415,7 +415,11 @@ fn sweep_temp(repo: &Repo, grace: Duration, report: &mut Report) -> Result<(), o
             .ok()
             .and_then(|t| now.duration_since(t).ok())
             .is_some_and(|age| age >= grace);
-        if old && !odb::temp_in_use(&path) && std::fs::remove_file(&path).is_ok() {
+        let removed = || match entry.file_type() {
+            Ok(t) if t.is_dir() => std::fs::remove_dir_all(&path).is_ok(),
+            _ => std::fs::remove_file(&path).is_ok(),
+        };
+        if old && !odb::temp_in_use(&path) && removed() {
             report.temp_removed.push(path);
         } else {
             report.temp_kept.push(path);

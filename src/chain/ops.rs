@@ -14,7 +14,7 @@ use serde::Serialize;
 use crate::artifact::{ArtifactType, ObjectId};
 use crate::canon::{self, Digest, Value};
 use crate::mmr;
-use crate::odb::{Batch, Event, HookEnv, RefLock, Repo};
+use crate::odb::{Batch, Event, HookEnv, RefLock, Repo, StagedFiles};
 use crate::vc::{self, KeyPair};
 
 use super::checkpoint::{self, Summary};
@@ -113,6 +113,14 @@ pub struct Appended {
     pub size: u64,
 }
 
+/// Receipts signed per hand-off between the signing thread and the staging one.
+const SIGN_CHUNK: usize = 256;
+
+/// The result of a scoped signing thread (a panic there is a bug, not an input error).
+fn join<T>(h: std::thread::ScopedJoinHandle<'_, Result<T, Error>>) -> Result<T, Error> {
+    h.join().unwrap_or_else(|p| std::panic::resume_unwind(p))
+}
+
 fn head_name(d: Option<Digest>) -> String {
     d.map(|d| d.to_hex()).unwrap_or_else(|| "genesis".into())
 }
@@ -153,17 +161,54 @@ pub fn append(
     let mut batch = Batch::new(repo);
     let mut written = Vec::with_capacity(drafts.len());
     let mut prev = old.unwrap_or(chain.genesis_root);
-    for draft in drafts {
-        let seq = store.state().size;
-        let mut r = receipt::build(chain.kind, &chain.owner, seq, &prev, draft)?;
-        sign_all(&mut r, keys)?;
-        let id = batch.put_json(&rtype, &r)?;
-        let file = receipt_file(&chain.receipts_dir, chain.receipt_stem, seq, &id.digest);
-        batch.write_file(&file, &chain.encode(&r)?)?;
-        store.append(&r)?;
-        written.push((seq, id.digest, file));
-        prev = id.digest;
-    }
+    // next_root leaves the proofs out, so the links are known before anything is signed: a
+    // second thread signs a chunk and stages its working-tree files while this one stages the
+    // objects of the chunk before (the two threads create files in different directories).
+    std::thread::scope(|s| -> Result<(), Error> {
+        let mut signing = None;
+        let mut finish = |done| -> Result<(), Error> {
+            let (signed, files): (Vec<(u64, Digest, Value, PathBuf)>, _) = join(done)?;
+            for (seq, next_root, r, file) in signed {
+                let id = batch.put_json(&rtype, &r)?;
+                debug_assert_eq!(
+                    id.digest, next_root,
+                    "a receipt's object id is its next_root"
+                );
+                written.push((seq, next_root, file));
+            }
+            batch.add_files(files);
+            Ok(())
+        };
+        for chunk in drafts.chunks(SIGN_CHUNK) {
+            let mut built = Vec::with_capacity(chunk.len());
+            for draft in chunk {
+                let seq = store.state().size;
+                let r = receipt::build(chain.kind, &chain.owner, seq, &prev, draft)?;
+                store.append(&r)?;
+                prev = store
+                    .state()
+                    .head
+                    .expect("a chain with a receipt has a head");
+                built.push((seq, prev, r));
+            }
+            let signer = s.spawn(move || -> Result<_, Error> {
+                let mut files = StagedFiles::default();
+                let mut signed = Vec::with_capacity(built.len());
+                for (seq, next_root, mut r) in built {
+                    sign_all(&mut r, keys)?;
+                    let file =
+                        receipt_file(&chain.receipts_dir, chain.receipt_stem, seq, &next_root);
+                    files.write(&file, &chain.encode(&r)?)?;
+                    signed.push((seq, next_root, r, file));
+                }
+                Ok((signed, files))
+            });
+            if let Some(done) = signing.replace(signer) {
+                finish(done)?;
+            }
+        }
+        signing.map_or(Ok(()), finish)
+    })?;
     batch.commit()?;
     store.save()?;
     repo.commit_ref(

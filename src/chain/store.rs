@@ -129,8 +129,67 @@ pub struct ChainStore {
     key: ChainKey,
     state: ChainState,
     append: AppendState,
-    levels: Vec<File>,
-    roots: Option<File>,
+    levels: Vec<NodeFile>,
+    roots: Option<NodeFile>,
+}
+
+/// An append-only file of 32-byte records; appends are buffered until [`NodeFile::sync`], so
+/// a batch of receipts costs a few writes, not a few per receipt.
+struct NodeFile {
+    file: File,
+    /// Bytes in the file (the buffer follows them).
+    written: u64,
+    pending: Vec<u8>,
+}
+
+impl NodeFile {
+    fn new(file: File) -> std::io::Result<NodeFile> {
+        let written = file.metadata()?.len();
+        Ok(NodeFile {
+            file,
+            written,
+            pending: Vec::new(),
+        })
+    }
+
+    /// The length including buffered bytes.
+    fn len(&self) -> u64 {
+        self.written + self.pending.len() as u64
+    }
+
+    fn push(&mut self, bytes: &[u8]) {
+        self.pending.extend_from_slice(bytes);
+    }
+
+    fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> std::io::Result<()> {
+        if offset < self.written {
+            return self.file.read_exact_at(buf, offset);
+        }
+        let start = (offset - self.written) as usize;
+        let src = self
+            .pending
+            .get(start..start + buf.len())
+            .ok_or(std::io::ErrorKind::UnexpectedEof)?;
+        buf.copy_from_slice(src);
+        Ok(())
+    }
+
+    fn set_len(&mut self, len: u64) -> std::io::Result<()> {
+        self.pending.clear();
+        self.file.set_len(len)?;
+        self.written = len;
+        Ok(())
+    }
+
+    /// Writes the buffer and makes the file durable.
+    fn sync(&mut self) -> std::io::Result<()> {
+        if !self.pending.is_empty() {
+            (&self.file).write_all(&self.pending)?;
+            self.written += self.pending.len() as u64;
+            self.pending.clear();
+        }
+        self.file.sync_data()
+    }
 }
 
 /// The file of the chain's next_roots, 32 bytes each, in sequence order.
@@ -181,12 +240,12 @@ impl ChainStore {
         let append = AppendState::from_peaks(state.size, &state.peaks)?;
         let mut levels = Vec::new();
         for level in 0..64 {
-            match File::open(dir.join(level_name(level))) {
+            match File::open(dir.join(level_name(level))).and_then(NodeFile::new) {
                 Ok(f) => levels.push(f),
                 Err(_) => break,
             }
         }
-        let roots = File::open(dir.join(ROOTS)).ok();
+        let roots = File::open(dir.join(ROOTS)).and_then(NodeFile::new).ok();
         Ok(Some(ChainStore {
             dir,
             key: key.clone(),
@@ -279,49 +338,28 @@ impl ChainStore {
     fn open_levels(&mut self) -> Result<(), Error> {
         self.levels.clear();
         let path = self.dir.join(ROOTS);
-        self.roots = Some(
-            OpenOptions::new()
-                .create(true)
-                .read(true)
-                .append(true)
-                .open(&path)
-                .map_err(|e| Error::io("opening", &path, e))?,
-        );
+        self.roots = Some(open_append(&path)?);
         for level in 0..64 {
             let path = self.dir.join(level_name(level));
             if level > 0 && !path.exists() && (self.state.size >> level) == 0 {
                 break;
             }
-            let f = OpenOptions::new()
-                .create(true)
-                .read(true)
-                .append(true)
-                .open(&path)
-                .map_err(|e| Error::io("opening", &path, e))?;
-            self.levels.push(f);
+            self.levels.push(open_append(&path)?);
         }
         Ok(())
     }
 
     /// Drops node bytes beyond what the saved size accounts for (a crashed append).
     fn truncate_to_size(&mut self) -> Result<(), Error> {
-        if let Some(f) = &self.roots {
-            let len = f
-                .metadata()
-                .map_err(|e| Error::io("reading", &self.dir, e))?
-                .len();
-            if len > self.state.size * 32 {
+        if let Some(f) = &mut self.roots {
+            if f.len() > self.state.size * 32 {
                 f.set_len(self.state.size * 32)
                     .map_err(|e| Error::io("truncating", self.dir.join(ROOTS), e))?;
             }
         }
-        for (level, f) in self.levels.iter().enumerate() {
+        for (level, f) in self.levels.iter_mut().enumerate() {
             let want = (self.state.size >> level) * 32;
-            let len = f
-                .metadata()
-                .map_err(|e| Error::io("reading", &self.dir, e))?
-                .len();
-            if len > want {
+            if f.len() > want {
                 f.set_len(want)
                     .map_err(|e| Error::io("truncating", self.dir.join(level_name(level)), e))?;
             }
@@ -368,8 +406,7 @@ impl ChainStore {
         union_into(&mut self.state.lawpack_digest_set, lawpacks);
         union_into(&mut self.state.ruleset_digest_set, rulesets);
         if let Some(f) = &mut self.roots {
-            f.write_all(next_root.as_bytes())
-                .map_err(|e| Error::io("appending to", self.dir.join(ROOTS), e))?;
+            f.push(next_root.as_bytes());
         }
         for (id, hash) in self.append.append(mmr::leaf_hash(&next_root)) {
             self.write_node(id, &hash)?;
@@ -384,33 +421,23 @@ impl ChainStore {
         let level = id.level as usize;
         while self.levels.len() <= level {
             let path = self.dir.join(level_name(self.levels.len()));
-            let f = OpenOptions::new()
-                .create(true)
-                .read(true)
-                .append(true)
-                .open(&path)
-                .map_err(|e| Error::io("opening", &path, e))?;
-            self.levels.push(f);
+            self.levels.push(open_append(&path)?);
         }
         let f = &mut self.levels[level];
-        debug_assert_eq!(
-            f.metadata().map(|m| m.len()).unwrap_or(0),
-            id.index * 32,
-            "nodes are appended in order"
-        );
-        f.write_all(hash.as_bytes())
-            .map_err(|e| Error::io("appending to", self.dir.join(level_name(level)), e))
+        debug_assert_eq!(f.len(), id.index * 32, "nodes are appended in order");
+        f.push(hash.as_bytes());
+        Ok(())
     }
 
     /// Makes appended nodes durable and replaces state.json (call before moving the head ref).
     pub fn save(&mut self) -> Result<(), Error> {
-        if let Some(f) = &self.roots {
-            f.sync_data()
-                .map_err(|e| Error::io("syncing", self.dir.join(ROOTS), e))?;
+        if let Some(f) = &mut self.roots {
+            f.sync()
+                .map_err(|e| Error::io("writing", self.dir.join(ROOTS), e))?;
         }
-        for (level, f) in self.levels.iter().enumerate() {
-            f.sync_data()
-                .map_err(|e| Error::io("syncing", self.dir.join(level_name(level)), e))?;
+        for (level, f) in self.levels.iter_mut().enumerate() {
+            f.sync()
+                .map_err(|e| Error::io("writing", self.dir.join(level_name(level)), e))?;
         }
         let mut text = serde_json::to_vec_pretty(&self.state).expect("chain state serializes");
         text.push(b'\n');
@@ -469,6 +496,16 @@ impl NodeReader for ChainStore {
             .map_err(|_| mmr::Error::MissingNode { node: id })?;
         Ok(Digest(buf))
     }
+}
+
+fn open_append(path: &std::path::Path) -> Result<NodeFile, Error> {
+    OpenOptions::new()
+        .create(true)
+        .read(true)
+        .append(true)
+        .open(path)
+        .and_then(NodeFile::new)
+        .map_err(|e| Error::io("opening", path, e))
 }
 
 fn union_into(set: &mut Vec<Digest>, more: Vec<Digest>) {

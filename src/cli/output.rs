@@ -38,15 +38,15 @@ impl Out {
         value: &T,
         human: impl FnOnce(&mut dyn Write) -> io::Result<()>,
     ) -> io::Result<()> {
-        let stdout = io::stdout();
-        let mut lock = stdout.lock();
+        // Stdout is line-buffered: a command listing 10k receipts would make 10k writes.
+        let mut out = io::BufWriter::new(io::stdout().lock());
         if self.json {
-            serde_json::to_writer_pretty(&mut lock, value).map_err(io::Error::other)?;
-            lock.write_all(b"\n")?;
+            serde_json::to_writer_pretty(&mut out, value).map_err(io::Error::other)?;
+            out.write_all(b"\n")?;
         } else {
-            human(&mut lock)?;
+            human(&mut out)?;
         }
-        lock.flush()
+        out.flush()
     }
 
     /// Writes raw bytes to stdout (canonical bytes, object contents).

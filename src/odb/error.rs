@@ -58,7 +58,7 @@ pub enum Error {
     #[error("ref {name} is corrupt: {found:?}")]
     BadRefValue { name: String, found: String },
     /// Someone else holds the ref's lock.
-    #[error("ref {name} is locked by {} (held {age_secs}s; delete it if no msez process is running)", path.display())]
+    #[error("ref {name} is locked by {} (held {age_secs}s by a running writer; retry when it is done)", path.display())]
     Locked {
         name: String,
         path: PathBuf,

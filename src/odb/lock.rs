@@ -1,7 +1,10 @@
-//! Ref locks: `<ref>.lock`, created exclusively; the compare-and-swap happens under it.
+//! Ref locks: `<ref>.lock`, created exclusively and flock-ed while held; the compare-and-swap
+//! happens under it. A lock whose holder died (no flock) is removed by the next taker.
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::Write;
+use std::os::unix::fs::MetadataExt;
+use std::os::unix::io::AsRawFd;
 use std::path::PathBuf;
 use std::time::SystemTime;
 
@@ -51,33 +54,46 @@ impl<'r> RefLock<'r> {
         if let Some(parent) = ref_path.parent() {
             write::create_dir_all_synced(parent)?;
         }
-        match OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&lock_path)
-        {
-            Ok(file) => Ok(RefLock {
-                repo,
-                name: name.clone(),
-                ref_path,
-                lock_path,
-                file: Some(file),
-            }),
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                let age_secs = std::fs::metadata(&lock_path)
-                    .and_then(|m| m.modified())
-                    .ok()
-                    .and_then(|t| SystemTime::now().duration_since(t).ok())
-                    .map(|d| d.as_secs())
-                    .unwrap_or(0);
-                Err(Error::Locked {
-                    name: name.to_string(),
-                    path: lock_path,
-                    age_secs,
-                })
+        // Two tries: the first may find the lock of a process that died holding it.
+        for _ in 0..2 {
+            // The lock is flock-ed before it gets its name (made in tmp, then hard-linked into
+            // place, which fails if the name exists), so nobody sees it unlocked while live.
+            let tmp = repo.tmp_dir();
+            let staged = tempfile::Builder::new()
+                .prefix(write::TEMP_PREFIX)
+                .tempfile_in(&tmp)
+                .map_err(|e| Error::io("creating a temp file in", &tmp, e))?;
+            flock(staged.as_file());
+            match std::fs::hard_link(staged.path(), &lock_path) {
+                Ok(()) => {
+                    let (file, _unlinked) = staged.into_parts();
+                    return Ok(RefLock {
+                        repo,
+                        name: name.clone(),
+                        ref_path,
+                        lock_path,
+                        file: Some(file),
+                    });
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                    if !remove_if_abandoned(&lock_path) {
+                        break;
+                    }
+                }
+                Err(e) => return Err(Error::io("creating lock", &lock_path, e)),
             }
-            Err(e) => Err(Error::io("creating lock", &lock_path, e)),
         }
+        let age_secs = std::fs::metadata(&lock_path)
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| SystemTime::now().duration_since(t).ok())
+            .map(|d| d.as_secs())
+            .unwrap_or(0);
+        Err(Error::Locked {
+            name: name.to_string(),
+            path: lock_path,
+            age_secs,
+        })
     }
 
     /// The ref this lock guards.
@@ -126,16 +142,37 @@ impl<'r> RefLock<'r> {
             .map_err(|e| Error::io("writing", &self.lock_path, e))?;
         file.sync_all()
             .map_err(|e| Error::io("syncing", &self.lock_path, e))?;
-        drop(file);
         // The reflog is written first, as git does: a crash before the rename leaves a log line
         // for a move that did not happen (harmless), never a move without its log line.
         let entry = ReflogEntry::now(old, new, reason);
         write::append_line(&self.repo.reflog_path(&self.name), &entry.line())?;
         std::fs::rename(&self.lock_path, &self.ref_path)
             .map_err(|e| Error::io("moving lock over", &self.ref_path, e))?;
+        // Only now let go of the flock: until the rename, the lock file is live.
+        drop(file);
         write::sync_dir(self.ref_path.parent().expect("refs have a parent"))?;
         Ok(entry)
     }
+}
+
+fn flock(file: &File) -> bool {
+    unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) == 0 }
+}
+
+/// Removes a lock file whose holder died (nobody holds its flock); true if it did.
+fn remove_if_abandoned(lock_path: &std::path::Path) -> bool {
+    let Ok(file) = File::open(lock_path) else {
+        return true; // released meanwhile: try again
+    };
+    if !flock(&file) {
+        return false;
+    }
+    // Still the same file under that name? (Another process may have replaced it meanwhile.)
+    let same = match (file.metadata(), std::fs::metadata(lock_path)) {
+        (Ok(a), Ok(b)) => a.ino() == b.ino() && a.dev() == b.dev(),
+        _ => false,
+    };
+    same && std::fs::remove_file(lock_path).is_ok()
 }
 
 impl Drop for RefLock<'_> {

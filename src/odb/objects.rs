@@ -99,7 +99,12 @@ impl Repo {
         })
     }
 
-    fn merge_into_existing(&self, id: &ObjectId, value: &Value, path: &Path) -> Result<Put, Error> {
+    pub(super) fn merge_into_existing(
+        &self,
+        id: &ObjectId,
+        value: &Value,
+        path: &Path,
+    ) -> Result<Put, Error> {
         let size = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
         if !id.artifact_type.rule().proofs_outside_digest() {
             return Ok(Put {

@@ -31,8 +31,8 @@ impl Staged {
         Ok(Staged { file })
     }
 
-    /// Flushes the file and sets its mode; with `sync`, also makes its bytes durable.
-    fn finish(&mut self, mode: u32, sync: bool) -> Result<(), Error> {
+    /// Flushes the file, sets its mode and makes its bytes durable.
+    fn finish(&mut self, mode: u32) -> Result<(), Error> {
         let tmp_path = self.file.path().to_path_buf();
         self.file
             .flush()
@@ -40,17 +40,13 @@ impl Staged {
         let f = self.file.as_file();
         f.set_permissions(std::fs::Permissions::from_mode(mode))
             .map_err(|e| Error::io("setting permissions of", &tmp_path, e))?;
-        if sync {
-            f.sync_all()
-                .map_err(|e| Error::io("syncing", &tmp_path, e))?;
-        }
-        Ok(())
+        f.sync_all().map_err(|e| Error::io("syncing", &tmp_path, e))
     }
 
     /// Flushes, fsyncs, sets `mode`, and renames to `dest` unless `dest` exists.
     /// Returns false (and removes the temp file) when `dest` already existed.
     pub(crate) fn persist_new(mut self, dest: &Path, mode: u32) -> Result<bool, Error> {
-        self.finish(mode, true)?;
+        self.finish(mode)?;
         let parent = dest.parent().expect("object paths have a parent");
         create_dir_all_synced(parent)?;
         match self.file.persist_noclobber(dest) {
@@ -63,16 +59,9 @@ impl Staged {
         }
     }
 
-    /// Flushes, sets `mode` and closes the file, keeping only its path (a
-    /// [`super::batch::Batch`] syncs the whole filesystem later and publishes by path).
-    pub(crate) fn into_closed_path(mut self, mode: u32) -> Result<tempfile::TempPath, Error> {
-        self.finish(mode, false)?;
-        Ok(self.file.into_temp_path())
-    }
-
     /// Flushes, fsyncs, and renames over `dest` (replacing it atomically).
     pub(crate) fn persist_replace(mut self, dest: &Path, mode: u32) -> Result<(), Error> {
-        self.finish(mode, true)?;
+        self.finish(mode)?;
         let parent = dest.parent().expect("written paths have a parent");
         create_dir_all_synced(parent)?;
         self.file
@@ -156,7 +145,8 @@ pub(crate) fn append_line(path: &Path, line: &str) -> Result<(), Error> {
     f.sync_data().map_err(|e| Error::io("syncing", path, e))
 }
 
-/// Whether another process holds the flock of a temp file (a live writer's file).
+/// Whether another process holds the flock of a temp file or staging directory (a live
+/// writer's).
 pub fn is_locked(path: &Path) -> bool {
     let Ok(f) = File::open(path) else {
         return false;

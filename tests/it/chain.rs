@@ -447,11 +447,11 @@ fn appending_on_a_stale_head_is_a_conflict_and_writes_nothing() {
         "genesis",
     ]);
     run.code(70);
-    // A held head lock (another appender) is a conflict too.
+    // A head lock held by a live process (another appender) is a conflict too.
     let lock = c
         .dir
         .join(&format!(".msez/refs/assets/{ASSET_ID}/core/head.lock"));
-    std::fs::write(&lock, "").unwrap();
+    let holder = crate::util::hold_lock(&lock);
     c.dir
         .run(&[
             "asset",
@@ -462,6 +462,7 @@ fn appending_on_a_stale_head_is_a_conflict_and_writes_nothing() {
             "dev.jwk",
         ])
         .code(70);
+    drop(holder);
     std::fs::remove_file(&lock).unwrap();
     assert!(!c.file("state/receipts/receipt.2.json").exists());
     c.verify(&[]).ok();
@@ -675,4 +676,57 @@ fn quickstart_runs_the_operator_flow() {
     assert!(again.status.success());
     // A second quickstart into the same folder refuses to clobber it.
     dir.run(&["quickstart", "demo"]).code(64);
+}
+
+#[test]
+fn a_batch_killed_mid_append_publishes_nothing_and_fsck_sweeps_its_staging() {
+    let c = Chain::new();
+    c.append(3);
+    let lines: String = (0..20_000)
+        .map(|i| format!("{{\"kind\":\"transfer.v1\",\"payload\":{{\"i\":{i}}}}}\n"))
+        .collect();
+    c.dir.write("big.jsonl", lines);
+    let mut child = c
+        .dir
+        .cmd(&[
+            "asset",
+            "state",
+            "receipt-init",
+            &c.module,
+            "--batch",
+            "big.jsonl",
+            "--key",
+            "dev.jwk",
+        ])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Kill it once it has staged objects (its staging directory is non-empty).
+    let tmp = c.dir.join(".msez/tmp");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let staged = || {
+        std::fs::read_dir(&tmp)
+            .unwrap()
+            .flatten()
+            .any(|e| std::fs::read_dir(e.path()).is_ok_and(|mut d| d.next().is_some()))
+    };
+    while !staged() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the append never staged an object"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    // The head did not move and the chain still verifies: nothing of the batch is visible.
+    let out = c.verify(&[]);
+    assert!(out.ok().contains("receipts: 3"), "{}", out.ok());
+    let run = c.dir.run(&["--json", "fsck", "--grace", "0s"]);
+    run.ok();
+    assert_eq!(run.json()["temp_removed"].as_array().unwrap().len(), 1);
+    assert_eq!(std::fs::read_dir(&tmp).unwrap().count(), 0);
+    // Rerunning appends from the same head.
+    c.append(2);
+    assert!(c.verify(&[]).ok().contains("receipts: 5"));
 }

@@ -213,14 +213,18 @@ fn update_ref_refuses_missing_objects_and_stale_old_values() {
 }
 
 #[test]
-fn a_held_lock_is_a_conflict_naming_the_lock_file() {
+fn a_held_lock_is_a_conflict_and_an_abandoned_one_is_taken_over() {
     let dir = Dir::repo();
     let a = dir.put("a.bin", "a", "blob");
     std::fs::create_dir_all(dir.join(".msez/refs")).unwrap();
-    std::fs::write(dir.join(".msez/refs/x.lock"), "").unwrap();
+    let holder = crate::util::hold_lock(&dir.join(".msez/refs/x.lock"));
     let run = dir.run(&["update-ref", "refs/x", &a]);
     run.code(70);
     assert!(run.stderr.contains("x.lock"), "{}", run.stderr);
+    // The same lock left by a process that died (nobody holds it) is taken over.
+    drop(holder);
+    dir.run(&["update-ref", "refs/x", &a]).ok();
+    assert!(!dir.join(".msez/refs/x.lock").exists());
 }
 
 #[test]

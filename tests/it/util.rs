@@ -194,6 +194,14 @@ pub fn run_measured(mut cmd: Command) -> (i32, i64) {
 }
 
 /// The repository's vectors directory.
+/// Creates `path` and holds its flock (as a live msez holding a ref lock does) until dropped.
+pub fn hold_lock(path: &Path) -> std::fs::File {
+    use std::os::unix::io::AsRawFd;
+    let f = std::fs::File::create(path).unwrap();
+    assert_eq!(unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX) }, 0);
+    f
+}
+
 pub fn vectors() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("vectors")
 }
