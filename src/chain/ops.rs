@@ -209,7 +209,11 @@ pub fn append(
         }
         signing.map_or(Ok(()), finish)
     })?;
+    // The batch's one syncfs makes the MMR nodes durable too: no fsync per node file.
+    store.write_nodes()?;
+    batch.sync_with(store.dir());
     batch.commit()?;
+    store.synced();
     store.save()?;
     repo.commit_ref(
         lock,

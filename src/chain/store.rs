@@ -133,13 +133,15 @@ pub struct ChainStore {
     roots: Option<NodeFile>,
 }
 
-/// An append-only file of 32-byte records; appends are buffered until [`NodeFile::sync`], so
+/// An append-only file of 32-byte records; appends are buffered until [`NodeFile::write`], so
 /// a batch of receipts costs a few writes, not a few per receipt.
 struct NodeFile {
     file: File,
     /// Bytes in the file (the buffer follows them).
     written: u64,
     pending: Vec<u8>,
+    /// Written but maybe not durable.
+    unsynced: bool,
 }
 
 impl NodeFile {
@@ -149,6 +151,7 @@ impl NodeFile {
             file,
             written,
             pending: Vec::new(),
+            unsynced: false,
         })
     }
 
@@ -181,14 +184,25 @@ impl NodeFile {
         Ok(())
     }
 
-    /// Writes the buffer and makes the file durable.
-    fn sync(&mut self) -> std::io::Result<()> {
+    /// Writes the buffer out (not yet durable).
+    fn write(&mut self) -> std::io::Result<()> {
         if !self.pending.is_empty() {
             (&self.file).write_all(&self.pending)?;
             self.written += self.pending.len() as u64;
             self.pending.clear();
+            self.unsynced = true;
         }
-        self.file.sync_data()
+        Ok(())
+    }
+
+    /// Writes the buffer and makes the file durable.
+    fn sync(&mut self) -> std::io::Result<()> {
+        self.write()?;
+        if self.unsynced {
+            self.file.sync_data()?;
+            self.unsynced = false;
+        }
+        Ok(())
     }
 }
 
@@ -429,15 +443,41 @@ impl ChainStore {
         Ok(())
     }
 
+    fn files(&mut self) -> impl Iterator<Item = (PathBuf, &mut NodeFile)> {
+        let dir = &self.dir;
+        self.roots.iter_mut().map(|f| (dir.join(ROOTS), f)).chain(
+            self.levels
+                .iter_mut()
+                .enumerate()
+                .map(|(level, f)| (dir.join(level_name(level)), f)),
+        )
+    }
+
+    /// Writes appended nodes out without waiting for them to be durable: for a caller whose
+    /// `syncfs` of [`ChainStore::dir`] follows, then [`ChainStore::synced`].
+    pub fn write_nodes(&mut self) -> Result<(), Error> {
+        for (path, f) in self.files() {
+            f.write().map_err(|e| Error::io("writing", path, e))?;
+        }
+        Ok(())
+    }
+
+    /// Records that a `syncfs` made every written node durable.
+    pub fn synced(&mut self) {
+        for (_, f) in self.files() {
+            f.unsynced = false;
+        }
+    }
+
+    /// The store's directory.
+    pub fn dir(&self) -> &std::path::Path {
+        &self.dir
+    }
+
     /// Makes appended nodes durable and replaces state.json (call before moving the head ref).
     pub fn save(&mut self) -> Result<(), Error> {
-        if let Some(f) = &mut self.roots {
-            f.sync()
-                .map_err(|e| Error::io("writing", self.dir.join(ROOTS), e))?;
-        }
-        for (level, f) in self.levels.iter_mut().enumerate() {
-            f.sync()
-                .map_err(|e| Error::io("writing", self.dir.join(level_name(level)), e))?;
+        for (path, f) in self.files() {
+            f.sync().map_err(|e| Error::io("writing", path, e))?;
         }
         let mut text = serde_json::to_vec_pretty(&self.state).expect("chain state serializes");
         text.push(b'\n');

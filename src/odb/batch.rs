@@ -31,7 +31,7 @@ pub struct Batch<'r> {
     objects: Vec<(PathBuf, ObjectId, Checksum)>,
     files: Vec<(tempfile::TempPath, PathBuf)>,
     seen: BTreeSet<ObjectId>,
-    /// Directories of the working-tree files.
+    /// Directories whose filesystems the commit syncs (working-tree files and others).
     dirs: BTreeSet<PathBuf>,
 }
 
@@ -138,6 +138,11 @@ impl<'r> Batch<'r> {
     pub fn add_files(&mut self, files: StagedFiles) {
         self.files.extend(files.files);
         self.dirs.extend(files.dirs);
+    }
+
+    /// Has [`Batch::commit`] make the files already written under `dir` durable too.
+    pub fn sync_with(&mut self, dir: &Path) {
+        self.dirs.insert(dir.to_path_buf());
     }
 
     /// Makes everything durable (one syncfs per filesystem), then publishes it.
