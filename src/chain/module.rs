@@ -36,6 +36,12 @@ pub struct AssetConfig {
     /// Defaults for state commands (free-form).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub defaults: Option<Value>,
+    /// The Smart Asset Registry VC, relative to the module (`asset registry issue` sets it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub registry_vc_path: Option<String>,
+    /// The pinned registry VC's digest, `SHA256(JCS(vc − proof))`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub registry_vc_digest_sha256: Option<String>,
 }
 
 fn default_purposes() -> Vec<String> {
@@ -99,6 +105,8 @@ impl AssetModule {
             purposes,
             trust_anchors_path,
             defaults: None,
+            registry_vc_path: None,
+            registry_vc_digest_sha256: None,
         };
         let mut genesis_with_id = genesis_doc.clone();
         if let Some(m) = genesis_with_id.as_object_mut() {
@@ -220,6 +228,15 @@ impl AssetModule {
             .trust_anchors_path
             .as_ref()
             .map(|p| self.dir.join(p))
+    }
+
+    /// Rewrites asset.yaml from [`AssetModule::config`] (atomically).
+    pub fn save_config(&self) -> Result<(), Error> {
+        let yaml = serde_yaml_ng::to_string(&self.config).map_err(|e| Error::Module {
+            path: self.dir.clone(),
+            why: e.to_string(),
+        })?;
+        write_file(&self.dir.join("asset.yaml"), yaml.as_bytes())
     }
 }
 
