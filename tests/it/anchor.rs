@@ -588,3 +588,102 @@ fn a_receipt_pinning_another_lock_fails_enforcement() {
         .count();
     assert_eq!(wrong_pin, 2, "{errors:?}");
 }
+
+#[test]
+fn attaching_is_repeatable_and_the_same_checkpoint_counts_once() {
+    let a = Anchored::new();
+    a.asset_receipts(1);
+    a.ok(&["asset", "state", "checkpoint", &a.asset, "--key", "dev.jwk"]);
+    let (ck2, ck3) = (
+        a.asset_file("state/checkpoints/checkpoint.2.json"),
+        a.asset_file("state/checkpoints/checkpoint.3.json"),
+    );
+    let flag = "--attach-smart-asset-receipt-checkpoint";
+    a.ok(&[
+        "corridor",
+        "state",
+        "receipt-init",
+        CID,
+        "--key",
+        "zone-a.jwk",
+        flag,
+        &ck2,
+        flag,
+        &ck3,
+        flag,
+        &ck2,
+    ]);
+    let r: Value = serde_json::from_str(
+        &std::fs::read_to_string(
+            a.path(&a.corridor_file("state/receipts/corridor-receipt.2.json")),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let atts = r["transition"]["attachments"].as_array().unwrap();
+    assert_eq!(atts.len(), 2, "{atts:?}");
+    a.ok(&[
+        "corridor",
+        "state",
+        "checkpoint",
+        CID,
+        "--key",
+        "zone-a.jwk",
+    ]);
+    a.ok(&[
+        "corridor",
+        "state",
+        "inclusion-proof",
+        CID,
+        "--sequence",
+        "2",
+    ]);
+    for ck in [&ck2, &ck3] {
+        let out = a.verify(
+            &[
+                (
+                    "--corridor-receipt",
+                    a.corridor_file("state/receipts/corridor-receipt.2.json"),
+                ),
+                (
+                    "--proof",
+                    a.corridor_file("state/proofs/corridor.inclusion-proof.2.json"),
+                ),
+                (
+                    "--checkpoint",
+                    a.corridor_file("state/checkpoints/checkpoint.3.json"),
+                ),
+                ("--asset-checkpoint", ck.clone()),
+            ],
+            &["--json"],
+        );
+        assert_eq!(out.json()["ok"], true, "{out:?}");
+    }
+}
+
+#[test]
+fn trust_anchors_decide_whose_checkpoints_count() {
+    let a = Anchored::new();
+    let did = |k: &str| {
+        a.dir
+            .run(&["key", "did", &format!("{k}.jwk")])
+            .ok()
+            .trim()
+            .to_string()
+    };
+    let (dev, zone_a) = (did("dev"), did("zone-a"));
+    // zone-a signs corridor receipts and checkpoints; dev only asset receipts (not checkpoints).
+    let anchors = |asset_attestation: &str| {
+        format!(
+            "version: 1\ntrust_anchors:\n  - {{anchor_id: zone-a, type: did, identifier: {zone_a}, allowed_attestations: [corridor_receipt]}}\n  - {{anchor_id: dev, type: did, identifier: {dev}, allowed_attestations: [{asset_attestation}]}}\n"
+        )
+    };
+    a.dir
+        .write("ok.yaml", anchors("smart_asset_receipt_checkpoint"));
+    a.dir.write("no.yaml", anchors("corridor_definition"));
+    let ok = a.verify(&[("--trust-anchors", "ok.yaml".into())], &[]);
+    ok.ok();
+    let no = a.verify(&[("--trust-anchors", "no.yaml".into())], &["--json"]);
+    no.code(67);
+    assert_eq!(no.json()["error"]["code"], "signature.untrusted");
+}
