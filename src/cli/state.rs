@@ -333,6 +333,9 @@ pub fn open(kind: Kind, args: &ChainArgs, ctx: &Ctx) -> super::Result<Opened> {
         opts: verify::Options {
             trust_anchors,
             harbors,
+            // Only `verify` judges pending harbor quorums: checkpoints, proofs and co-signing
+            // go on while a harbor is offline (history never waits for it).
+            pending_ok: true,
             ..Default::default()
         },
     })
@@ -617,6 +620,7 @@ pub fn run(kind: Kind, cmd: StateCommand, ctx: &Ctx) -> super::Result<ExitCode> 
             transition_types_lock,
         } => {
             let mut o = open(kind, &chain, ctx)?;
+            o.opts.pending_ok = false;
             o.opts.transition_types = transition_types_lock
                 .map(|p| Lock::load(&ctx.path(&p)).map(std::sync::Arc::new))
                 .transpose()?;
@@ -768,8 +772,6 @@ pub fn run(kind: Kind, cmd: StateCommand, ctx: &Ctx) -> super::Result<ExitCode> 
             forks,
         } => {
             let mut o = open(kind, &chain, ctx)?;
-            // A receipt waiting for harbor signatures is exactly what cosign is for.
-            o.opts.pending_ok = true;
             load_forks(&mut o, &forks, ctx).map_err(|e| fail(e, ctx))?;
             let keys = load_keys(&keys, ctx)?;
             let (path, added) = ops::cosign(o.repo.as_ref(), &o.chain, sequence, &keys, &o.opts)

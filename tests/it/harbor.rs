@@ -174,8 +174,28 @@ fn two_of_three_harbors_one_signature_is_pending_two_are_valid() {
     let (_, v) = h.verify_json();
     assert_eq!(v["verdict"], "unknown");
     assert_eq!(v["errors"][0]["code"], "missing.pending_quorum");
-    // History goes on while h2 and h3 are offline.
+    // History goes on while h2 and h3 are offline: appends, checkpoints and proofs.
     h.append("noop", &[], &[]);
+    h.run(&[
+        "asset",
+        "state",
+        "checkpoint",
+        &h.module,
+        "--key",
+        "dev.jwk",
+        "--from-files",
+    ])
+    .ok();
+    h.run(&[
+        "asset",
+        "state",
+        "inclusion-proof",
+        &h.module,
+        "--sequence",
+        "0",
+        "--from-files",
+    ])
+    .ok();
     let before = h.receipt(0)["next_root"].clone();
     // h2's late co-signature arrives: valid, and receipt 0 keeps its next_root.
     h.cosign("0", "h2");
