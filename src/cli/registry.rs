@@ -61,6 +61,11 @@ pub fn run(command: Command, ctx: &Ctx) -> super::Result<ExitCode> {
             let doc = Lock::build(&registry, dir, &timestamp(ts))?;
             msez::chain::module::write_pretty(&out, &doc)?;
             let lock = Lock::from_value(&doc, &out)?;
+            // Receipts name the lock by its snapshot digest: keep it resolvable in `.msez`.
+            if let Some(repo) = msez::odb::Repo::find(dir)? {
+                let t = msez::artifact::ArtifactType::new("transition-types").expect("valid type");
+                repo.put_json(&t, &doc)?;
+            }
             let value = serde_json::json!({"path": out, "snapshot_digest_sha256": lock.digest,
                 "kinds": kinds(&lock)});
             written(ctx.out.emit(&value, |w| {

@@ -396,6 +396,9 @@ fn the_transition_type_lock_reproduces_the_derived_snapshot_digest() {
         "registries/transition-types.lock.json",
     ]);
     assert_eq!(via_digest.ok().trim(), digest);
+    // The lock is stored in .msez under its snapshot digest.
+    let shown = d.run(&["show", &format!("transition-types:{digest}"), "--json"]);
+    assert_eq!(shown.json()["value"]["snapshot_digest_sha256"], digest);
     d.run(&[
         "registry",
         "transition-types",
