@@ -319,6 +319,8 @@ pub struct Anchored {
     pub final_chain_root: Option<String>,
     /// Its receipt count.
     pub receipt_count: Option<u64>,
+    /// The anchored state root (when the asset checkpoint is a `SmartAssetCheckpoint`).
+    pub state_root: Option<Digest>,
     /// The proven asset receipt (leaf index, next_root), when an asset proof was given.
     pub asset_leaf: Option<(u64, String)>,
 }
@@ -384,6 +386,7 @@ pub fn verify(i: &Inputs<'_>) -> Result<Anchored, Error> {
                 .filter(|a| {
                     let (t, _) = identity(a);
                     t == "smart-asset-receipt-checkpoint"
+                        || t == "smart-asset-checkpoint"
                         || (t == "checkpoint" && a.get("asset_id").is_some())
                 })
                 .collect()
@@ -398,7 +401,7 @@ pub fn verify(i: &Inputs<'_>) -> Result<Anchored, Error> {
         .collect();
     if attached.is_empty() {
         return Err(not_anchored(
-            "the corridor receipt has no smart-asset-receipt-checkpoint attachment",
+            "the corridor receipt has no smart-asset-receipt-checkpoint or smart-asset-checkpoint attachment",
             "an attachment naming the asset checkpoint",
             "none",
         ));
@@ -406,13 +409,16 @@ pub fn verify(i: &Inputs<'_>) -> Result<Anchored, Error> {
     let Some(ck) = i.asset_checkpoint else {
         return Ok(out);
     };
+    if text(ck, "type") == Some("SmartAssetCheckpoint") {
+        return state_anchored(ck, &attached, i.asset_proof.is_some(), out);
+    }
     // 3. The asset checkpoint: schema, every proof valid, trusted signer when anchors are given.
     checkpoint::check_signed(Kind::Asset, ck, "asset checkpoint", true, i.anchors)?;
     let digest = checkpoint::digest(ck)?;
     // 4. The corridor receipt names exactly this checkpoint by digest.
     let att = attached
         .iter()
-        .find(|a| identity(a).1 == digest.to_hex())
+        .find(|a| identity(a).0 != "smart-asset-checkpoint" && identity(a).1 == digest.to_hex())
         .ok_or_else(|| {
             not_anchored(
                 "no attachment of the corridor receipt names the asset checkpoint's digest",
@@ -461,6 +467,49 @@ pub fn verify(i: &Inputs<'_>) -> Result<Anchored, Error> {
             .to_ascii_lowercase();
         out.asset_leaf = Some((leaf, root));
     }
+    Ok(out)
+}
+
+/// Steps 3–5 for a `SmartAssetCheckpoint` (a state root, as the reference's anchor-verify also
+/// accepts): its `state_root_sha256` is named by a `smart-asset-checkpoint` attachment whose
+/// `asset_id` hint, if any, agrees. A state checkpoint carries no signature and no receipt MMR.
+fn state_anchored(
+    ck: &Value,
+    attached: &[&Value],
+    with_proof: bool,
+    mut out: Anchored,
+) -> Result<Anchored, Error> {
+    if with_proof {
+        return Err(Error::schema(
+            "--asset-proof",
+            "a SmartAssetCheckpoint has no receipt MMR to prove a receipt in",
+        ));
+    }
+    let root = text(ck, "state_root_sha256")
+        .and_then(|s| Digest::parse_loose(s).ok())
+        .ok_or_else(|| Error::schema("asset checkpoint", "state_root_sha256 must be 64 hex"))?;
+    let att = attached
+        .iter()
+        .find(|a| identity(a) == ("smart-asset-checkpoint".into(), root.to_hex()))
+        .ok_or_else(|| {
+            not_anchored(
+                "no smart-asset-checkpoint attachment of the corridor receipt names this state root",
+                root,
+                out.attachments.join(", "),
+            )
+        })?;
+    let asset = text(ck, "asset_id").unwrap_or_default();
+    if let Some(hint) = text(att, "asset_id") {
+        if !hint.eq_ignore_ascii_case(asset) {
+            return Err(not_anchored(
+                "the attachment's asset_id is not the state checkpoint's",
+                asset,
+                hint,
+            ));
+        }
+    }
+    out.asset_id = Some(asset.to_string()).filter(|a| !a.is_empty());
+    out.state_root = Some(root);
     Ok(out)
 }
 

@@ -210,6 +210,11 @@ fn anchor_verify(a: &AnchorArgs, ctx: &Ctx) -> super::Result<ExitCode> {
             }
             written(ctx.out.emit(&value, |w| {
                 match (&done.asset_id, &done.receipt_checkpoint_digest) {
+                    (Some(asset), None) if done.state_root.is_some() => writeln!(
+                        w,
+                        "OK: asset anchored (asset_id={asset} state_root={})",
+                        done.state_root.map(|d| d.to_hex()).unwrap_or_default()
+                    )?,
                     (Some(asset), Some(d)) => writeln!(
                         w,
                         "OK: asset anchored (asset_id={asset} final_chain_root={} receipt_checkpoint_digest={d})",

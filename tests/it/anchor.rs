@@ -690,3 +690,75 @@ fn trust_anchors_decide_whose_checkpoints_count() {
     no.code(67);
     assert_eq!(no.json()["error"]["code"], "signature.untrusted");
 }
+
+#[test]
+fn a_state_checkpoint_is_anchored_by_its_state_root() {
+    let a = Anchored::new();
+    let state = |root: &str| {
+        serde_json::json!({"type": "SmartAssetCheckpoint", "asset_id": ASSET_ID,
+            "as_of": "2026-01-01T00:00:00Z", "state_root_sha256": root, "parents": [], "attachments": []})
+    };
+    let root = "5a".repeat(32);
+    a.dir
+        .write("state.json", serde_json::to_vec(&state(&root)).unwrap());
+    a.dir.write(
+        "other-state.json",
+        serde_json::to_vec(&state(&"6b".repeat(32))).unwrap(),
+    );
+    a.ok(&[
+        "corridor",
+        "state",
+        "receipt-init",
+        CID,
+        "--key",
+        "zone-a.jwk",
+        "--attach-smart-asset-checkpoint",
+        "state.json",
+    ]);
+    a.ok(&[
+        "corridor",
+        "state",
+        "checkpoint",
+        CID,
+        "--key",
+        "zone-a.jwk",
+    ]);
+    a.ok(&[
+        "corridor",
+        "state",
+        "inclusion-proof",
+        CID,
+        "--sequence",
+        "2",
+    ]);
+    let at = |ck: &str, extra: &[(&str, String)]| {
+        let mut o = vec![
+            (
+                "--corridor-receipt",
+                a.corridor_file("state/receipts/corridor-receipt.2.json"),
+            ),
+            (
+                "--proof",
+                a.corridor_file("state/proofs/corridor.inclusion-proof.2.json"),
+            ),
+            (
+                "--checkpoint",
+                a.corridor_file("state/checkpoints/checkpoint.3.json"),
+            ),
+            ("--asset-checkpoint", ck.to_string()),
+        ];
+        o.extend_from_slice(extra);
+        a.verify(&o, &["--json"])
+    };
+    let ok = at("state.json", &[]);
+    assert_eq!(ok.json()["state_root"], root.as_str(), "{ok:?}");
+    at("other-state.json", &[]).code(66);
+    at(
+        "state.json",
+        &[(
+            "--asset-proof",
+            a.asset_file("state/proofs/inclusion.1.json"),
+        )],
+    )
+    .code(65);
+}
