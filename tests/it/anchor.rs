@@ -231,8 +231,10 @@ fn an_attached_asset_checkpoint_verifies_with_anchor_verify() {
         &[],
     );
     assert!(human.ok().starts_with("OK: asset anchored"), "{human:?}");
-    // The corridor chain with the attachment verifies (typed attachment schemas enforced).
+    // The corridor chain with the attachment verifies (typed attachment schemas enforced), and
+    // the attached checkpoint stored in .msez passes fsck.
     a.ok(&["corridor", "state", "verify", CID]);
+    a.ok(&["fsck", "--strict"]);
 }
 
 #[test]
