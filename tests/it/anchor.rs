@@ -764,3 +764,83 @@ fn a_state_checkpoint_is_anchored_by_its_state_root() {
     )
     .code(65);
 }
+
+/// Runs the independent Python checker (tests/oracle); exit 0 and a JSON report expected.
+fn oracle(dir: &Dir, args: &[&str]) -> Value {
+    let script =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/oracle/msez_oracle.py");
+    let out = std::process::Command::new("python3")
+        .arg(script)
+        .args(args)
+        .current_dir(dir.path())
+        .output()
+        .expect("python3 runs the oracle");
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "oracle printed no JSON ({e}): {}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    assert_eq!(out.status.code(), Some(0), "oracle rejected: {report:#}");
+    report
+}
+
+#[test]
+fn the_oracle_finds_the_anchor_and_agrees_on_lock_digests() {
+    let a = Anchored::new();
+    let v = a
+        .dir
+        .run(&["corridor", "state", "verify", CID, "--json"])
+        .json();
+    let r = attachment(&a);
+    let receipt: Value = serde_json::from_str(
+        &std::fs::read_to_string(
+            a.path(&a.corridor_file("state/receipts/corridor-receipt.0.json")),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let mut args = vec![
+        "verify-corridor-chain".to_string(),
+        "--receipts".into(),
+        a.corridor_file("state/receipts"),
+        "--corridor-id".into(),
+        CID.into(),
+        "--genesis-root".into(),
+        v["genesis_root"].as_str().unwrap().into(),
+        "--checkpoint".into(),
+        a.corridor_file("state/checkpoints/checkpoint.2.json"),
+        "--proof".into(),
+        a.corridor_file("state/proofs/corridor.inclusion-proof.0.json"),
+        "--anchored-asset-checkpoint".into(),
+        a.asset_file("state/checkpoints/checkpoint.2.json"),
+    ];
+    for d in receipt["ruleset_digest_set"].as_array().unwrap() {
+        args.push("--ruleset-digest".into());
+        args.push(d.as_str().unwrap().into());
+    }
+    let argv: Vec<&str> = args.iter().map(String::as_str).collect();
+    let report = oracle(&a.dir, &argv);
+    assert_eq!(report["anchors"][0]["sequence"], 0);
+    assert_eq!(report["anchors"][0]["digest"], r["digest_sha256"]);
+
+    // A registry with untidy values: msez's lock and the oracle's snapshot agree.
+    let registry = serde_json::json!({"version": 3, "transition_types": [
+        {"kind": "z.v1", "ruleset_digest_sha256": format!(" {} ", "AB".repeat(32))},
+        {"kind": "m.v1", "zk_circuit_digest_sha256": "cd".repeat(32), "schema_digest_sha256": ""},
+        {"kind": "a.v2", "notes": "no digests"}]});
+    a.dir
+        .write("reg.json", serde_json::to_vec(&registry).unwrap());
+    let lock = a
+        .dir
+        .run(&["registry", "transition-types", "lock", "reg.json", "--json"])
+        .json();
+    let theirs = oracle(
+        &a.dir,
+        &["transition-types-snapshot", "--registry", "reg.json"],
+    );
+    assert_eq!(
+        lock["snapshot_digest_sha256"],
+        theirs["snapshot_digest_sha256"]
+    );
+}

@@ -387,7 +387,8 @@ fn rule_evaluation_evidence_is_attached_and_checked() {
     assert_eq!(att["digest_sha256"], digest.as_str());
     h.verify().ok();
     // The evidence is stored in .msez under its type, and fsck agrees with its digest.
-    h.run(&["show", &format!("rule-eval-evidence:{digest}")]).ok();
+    h.run(&["show", &format!("rule-eval-evidence:{digest}")])
+        .ok();
     h.run(&["fsck", "--strict"]).ok();
     // Evidence about another kind, or not matching its schema, is refused.
     h.dir
