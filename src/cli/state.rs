@@ -1009,6 +1009,7 @@ fn report_verify(
     match result {
         Ok(r) => {
             value.insert("ok".into(), true.into());
+            value.insert("verdict".into(), "valid".into());
             value.insert("receipt_count".into(), r.receipt_count.into());
             value.insert(
                 checkpoint::final_field(kind).into(),
@@ -1062,7 +1063,12 @@ fn report_verify(
             } else {
                 "FAILED"
             };
-            value.insert("verdict".into(), verdict.to_ascii_lowercase().into());
+            let word = if verdict == "UNKNOWN" {
+                "unknown"
+            } else {
+                "invalid"
+            };
+            value.insert("verdict".into(), word.into());
             written(ctx.out.emit(&value, |w| {
                 writeln!(w, "{} VERIFY {verdict}", label(kind))?;
                 for n in &notes {
