@@ -230,13 +230,23 @@ impl AssetModule {
             .map(|p| self.dir.join(p))
     }
 
-    /// Rewrites asset.yaml from [`AssetModule::config`] (atomically).
-    pub fn save_config(&self) -> Result<(), Error> {
-        let yaml = serde_yaml_ng::to_string(&self.config).map_err(|e| Error::Module {
-            path: self.dir.clone(),
-            why: e.to_string(),
-        })?;
-        write_file(&self.dir.join("asset.yaml"), yaml.as_bytes())
+    /// Sets top-level keys of asset.yaml (atomically), keeping every other key as it was,
+    /// including keys msez does not know (a reference-made asset.yaml stays intact).
+    pub fn set_config_keys(&mut self, keys: &[(&str, String)]) -> Result<(), Error> {
+        let path = self.dir.join("asset.yaml");
+        let bad = |why: String| Error::Module {
+            path: path.clone(),
+            why,
+        };
+        let text = std::fs::read_to_string(&path).map_err(|e| Error::io("reading", &path, e))?;
+        let mut doc: serde_yaml_ng::Mapping =
+            serde_yaml_ng::from_str(&text).map_err(|e| bad(e.to_string()))?;
+        for (k, v) in keys {
+            doc.insert((*k).into(), v.clone().into());
+        }
+        let yaml = serde_yaml_ng::to_string(&doc).map_err(|e| bad(e.to_string()))?;
+        self.config = serde_yaml_ng::from_str(&yaml).map_err(|e| bad(e.to_string()))?;
+        write_file(&path, yaml.as_bytes())
     }
 }
 

@@ -161,9 +161,13 @@ pub fn issue(
     check(&doc, &module.asset_id, Some(anchors), out)?;
     super::module::write_pretty(out, &doc)?;
     let d = digest(&doc)?;
-    module.config.registry_vc_path = Some(super::anchor::relative_uri(out, &module.dir));
-    module.config.registry_vc_digest_sha256 = Some(d.to_hex());
-    module.save_config()?;
+    module.set_config_keys(&[
+        (
+            "registry_vc_path",
+            super::anchor::relative_uri(out, &module.dir),
+        ),
+        ("registry_vc_digest_sha256", d.to_hex()),
+    ])?;
     Ok(Issued {
         path: out.to_path_buf(),
         digest: d,

@@ -62,6 +62,10 @@ impl Harbors {
         .ok();
         let module = format!("modules/smart-assets/{ASSET_ID}");
         dir.write(&format!("{module}/trust-anchors.yaml"), anchors);
+        // A key msez does not know must survive `registry issue` rewriting asset.yaml.
+        let yaml = dir.join(&format!("{module}/asset.yaml"));
+        let text = std::fs::read_to_string(&yaml).unwrap();
+        std::fs::write(&yaml, format!("{text}stack_spec_version: 0.4.44\n")).unwrap();
         Harbors { dir, module }
     }
 
@@ -159,6 +163,7 @@ fn two_of_three_harbors_one_signature_is_pending_two_are_valid() {
     h.issue(QUORUM_2).ok();
     let yaml = std::fs::read_to_string(h.dir.join(&format!("{}/asset.yaml", h.module))).unwrap();
     assert!(yaml.contains("registry_vc_digest_sha256:"), "{yaml}");
+    assert!(yaml.contains("stack_spec_version: 0.4.44"), "{yaml}");
     h.append("transfer.v1", &["h1"], &[]);
     let out = h.verify();
     out.code(68);
