@@ -31,6 +31,17 @@ pub const SCHEMAS: &[(&str, &str)] = embed![
     "vc.smart-asset-fork-resolution.schema.json",
     "vc.corridor-fork-resolution.schema.json",
     "fork-evidence.schema.json",
+    "smart-asset.receipt-checkpoint.attachment.schema.json",
+    "smart-asset.checkpoint.attachment.schema.json",
+    "corridor.checkpoint.attachment.schema.json",
+    "proof-binding.attachment.schema.json",
+    "settlement-anchor.attachment.schema.json",
+    "rule-eval-evidence.attachment.schema.json",
+    "rule-eval-evidence.schema.json",
+    "transition-types.registry.schema.json",
+    "transition-types.lock.schema.json",
+    "smart-asset.harbor-policy.schema.json",
+    "vc.smart-asset-registry.schema.json",
 ];
 
 /// A document that does not match its schema.

@@ -216,60 +216,8 @@ pub fn verify(
             format!("{leaf_index:?}"),
         ));
     }
-    let pmmr = proof.get("mmr").cloned().unwrap_or_default();
     if let Some(ck) = ck {
-        // 8. the proof's MMR is the checkpoint's; 9. whose size is its receipt count.
-        let cmmr = ck.get("mmr").cloned().unwrap_or_default();
-        let (pr, cr) = (lower(&pmmr, "root"), lower(&cmmr, "root"));
-        if pr != cr {
-            return Err(Error::CheckpointMismatch {
-                field: "mmr.root",
-                expected: cr.unwrap_or_default(),
-                found: pr.unwrap_or_default(),
-            });
-        }
-        let (ps, cs) = (
-            pmmr.get("size").and_then(Value::as_u64),
-            cmmr.get("size").and_then(Value::as_u64),
-        );
-        if ps != cs {
-            return Err(Error::CheckpointMismatch {
-                field: "mmr.size",
-                expected: format!("{cs:?}"),
-                found: format!("{ps:?}"),
-            });
-        }
-        let count = ck.get("receipt_count").and_then(Value::as_u64).unwrap_or(0);
-        if count != 0 && Some(count) != cs {
-            return Err(Error::CheckpointMismatch {
-                field: "receipt_count",
-                expected: format!("{cs:?}"),
-                found: count.to_string(),
-            });
-        }
-        // 10. the checkpoint the proof names is this one.
-        let digest = checkpoint::digest(ck)?;
-        let named = proof
-            .get("checkpoint_ref")
-            .and_then(|r| lower(r, "digest_sha256"))
-            .or_else(|| lower(proof, "checkpoint_digest_sha256"));
-        if let Some(named) = named {
-            if named != digest.to_hex() {
-                return Err(bad("checkpoint digest mismatch", digest, named));
-            }
-        }
-        // 11. the checkpoint's final root, as the proof copied it.
-        let copied = format!("checkpoint_{}", final_field(kind));
-        if let Some(c) = lower(proof, &copied) {
-            let actual = lower(ck, final_field(kind)).unwrap_or_default();
-            if c != actual {
-                return Err(Error::CheckpointMismatch {
-                    field: final_field(kind),
-                    expected: actual,
-                    found: c,
-                });
-            }
-        }
+        check_tied(kind, proof, ck)?;
         // 12. a first receipt starts at the checkpoint's genesis root (assets).
         if kind == Kind::Asset && seq == Some(0) {
             let (prev, genesis) = (lower(receipt_doc, "prev_root"), lower(ck, "genesis_root"));
@@ -283,6 +231,86 @@ pub fn verify(
         }
     }
     // 13. the MMR proof itself.
+    check_mmr(proof)
+}
+
+/// Checks that `proof` puts its `receipt_next_root` inside checkpoint `ck` without the receipt
+/// itself: the same owner, then checks 8–11 and 13 of [`verify`].
+pub fn verify_leaf(kind: Kind, proof: &Value, ck: &Value) -> Result<(), Error> {
+    let field = kind.owner_field();
+    let (a, b) = (lower(proof, field), lower(ck, field));
+    if a.is_some() && a != b {
+        return Err(bad(
+            format!("proof {field} mismatch"),
+            b.unwrap_or_default(),
+            a.unwrap_or_default(),
+        ));
+    }
+    check_tied(kind, proof, ck)?;
+    check_mmr(proof)
+}
+
+/// Checks 8–11: the proof's MMR is the checkpoint's, and the proof names this checkpoint.
+fn check_tied(kind: Kind, proof: &Value, ck: &Value) -> Result<(), Error> {
+    let pmmr = proof.get("mmr").cloned().unwrap_or_default();
+    // 8. the proof's MMR is the checkpoint's; 9. whose size is its receipt count.
+    let cmmr = ck.get("mmr").cloned().unwrap_or_default();
+    let (pr, cr) = (lower(&pmmr, "root"), lower(&cmmr, "root"));
+    if pr != cr {
+        return Err(Error::CheckpointMismatch {
+            field: "mmr.root",
+            expected: cr.unwrap_or_default(),
+            found: pr.unwrap_or_default(),
+        });
+    }
+    let (ps, cs) = (
+        pmmr.get("size").and_then(Value::as_u64),
+        cmmr.get("size").and_then(Value::as_u64),
+    );
+    if ps != cs {
+        return Err(Error::CheckpointMismatch {
+            field: "mmr.size",
+            expected: format!("{cs:?}"),
+            found: format!("{ps:?}"),
+        });
+    }
+    let count = ck.get("receipt_count").and_then(Value::as_u64).unwrap_or(0);
+    if count != 0 && Some(count) != cs {
+        return Err(Error::CheckpointMismatch {
+            field: "receipt_count",
+            expected: format!("{cs:?}"),
+            found: count.to_string(),
+        });
+    }
+    // 10. the checkpoint the proof names is this one.
+    let digest = checkpoint::digest(ck)?;
+    let named = proof
+        .get("checkpoint_ref")
+        .and_then(|r| lower(r, "digest_sha256"))
+        .or_else(|| lower(proof, "checkpoint_digest_sha256"));
+    if let Some(named) = named {
+        if named != digest.to_hex() {
+            return Err(bad("checkpoint digest mismatch", digest, named));
+        }
+    }
+    // 11. the checkpoint's final root, as the proof copied it.
+    let copied = format!("checkpoint_{}", final_field(kind));
+    if let Some(c) = lower(proof, &copied) {
+        let actual = lower(ck, final_field(kind)).unwrap_or_default();
+        if c != actual {
+            return Err(Error::CheckpointMismatch {
+                field: final_field(kind),
+                expected: actual,
+                found: c,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Check 13: the MMR path leads from the leaf to the root.
+fn check_mmr(proof: &Value) -> Result<(), Error> {
+    let pmmr = proof.get("mmr").cloned().unwrap_or_default();
     let mut flat = proof.as_object().cloned().unwrap_or_default();
     flat.insert("size".into(), pmmr.get("size").cloned().unwrap_or_default());
     flat.insert("root".into(), pmmr.get("root").cloned().unwrap_or_default());

@@ -11,18 +11,22 @@
 //! inside `.msez` (head, running MMR peaks, node files) so appends, checkpoints and proofs never
 //! rescan the chain.
 
+pub mod anchor;
 pub mod checkpoint;
 pub mod corridor;
 pub mod envelope;
 pub mod evidence;
 pub mod fork;
 pub mod genesis;
+pub mod harbor;
 pub mod inclusion;
 pub mod module;
 pub mod ops;
 pub mod receipt;
+pub mod registry;
 pub mod select;
 pub mod store;
+pub mod transition_types;
 pub mod verify;
 
 use std::path::PathBuf;
@@ -216,6 +220,39 @@ pub enum Error {
     /// No receipt with that sequence in the chain.
     #[error("no receipt at sequence {sequence} (chain has {size})")]
     NoSuchSequence { sequence: u64, size: u64 },
+    /// A receipt still waiting for harbor signatures: verdict unknown until they arrive.
+    #[error(
+        "{}: unknown (pending quorum {required} of {listed}: missing {})",
+        path.display(), missing.join(", ")
+    )]
+    PendingQuorum {
+        path: PathBuf,
+        required: usize,
+        listed: usize,
+        signed: Vec<String>,
+        missing: Vec<String>,
+    },
+    /// A jurisdiction claim or harbor policy that is malformed or can never be met.
+    #[error("harbor policy: {}: {why}", path.display())]
+    HarborPolicy { path: PathBuf, why: String },
+    /// A corridor receipt that does not commit to the asset checkpoint it is said to anchor.
+    #[error("not anchored: {why}")]
+    NotAnchored {
+        why: String,
+        expected: String,
+        found: String,
+    },
+    /// A pinned artifact (registry VC, transition-types lock) that is not what the pin names.
+    #[error("{what} pin mismatch: {}", path.display())]
+    PinMismatch {
+        what: &'static str,
+        path: PathBuf,
+        expected: String,
+        found: String,
+    },
+    /// A transition-type registry or lock that is malformed, or a kind it does not list.
+    #[error("transition types: {why}")]
+    TransitionTypes { why: String },
     /// A module directory problem (asset.yaml, genesis).
     #[error("module {}: {why}", path.display())]
     Module { path: PathBuf, why: String },
@@ -268,9 +305,11 @@ impl Error {
 impl Classify for Error {
     fn class(&self) -> Class {
         match self {
-            Error::Schema { .. } | Error::Module { .. } | Error::BadResolution { .. } => {
-                Class::Schema
-            }
+            Error::Schema { .. }
+            | Error::Module { .. }
+            | Error::BadResolution { .. }
+            | Error::HarborPolicy { .. }
+            | Error::TransitionTypes { .. } => Class::Schema,
             Error::Parse { source, .. } => source.class(),
             Error::NextRootMismatch { .. }
             | Error::OwnerMismatch { .. }
@@ -278,7 +317,9 @@ impl Classify for Error {
             | Error::DigestSetMismatch { .. }
             | Error::CheckpointMismatch { .. }
             | Error::BadInclusion { .. }
-            | Error::BadForkEvidence { .. } => Class::Digest,
+            | Error::BadForkEvidence { .. }
+            | Error::NotAnchored { .. }
+            | Error::PinMismatch { .. } => Class::Digest,
             Error::NoValidProof { .. } | Error::Untrusted { .. } => Class::Signature,
             Error::Fork { .. }
             | Error::ResolutionNotCandidate { .. }
@@ -287,7 +328,8 @@ impl Classify for Error {
             | Error::NoChainStart { .. }
             | Error::Gap { .. }
             | Error::Empty { .. }
-            | Error::NoSuchSequence { .. } => Class::Missing,
+            | Error::NoSuchSequence { .. }
+            | Error::PendingQuorum { .. } => Class::Missing,
             Error::StaleHead { .. } => Class::Conflict,
             Error::Io { .. } => Class::Io,
             Error::Canon(e) => e.class(),
@@ -322,6 +364,11 @@ impl Classify for Error {
             Error::Empty { .. } => "missing.empty_chain",
             Error::NoSuchSequence { .. } => "missing.sequence",
             Error::StaleHead { .. } => "conflict.stale_head",
+            Error::PendingQuorum { .. } => "missing.pending_quorum",
+            Error::HarborPolicy { .. } => "schema.harbor_policy",
+            Error::NotAnchored { .. } => "digest.not_anchored",
+            Error::PinMismatch { .. } => "digest.pin_mismatch",
+            Error::TransitionTypes { .. } => "schema.transition_types",
             Error::Io { .. } => "io.file",
             Error::Canon(e) => e.code(),
             Error::SchemaDoc(e) => e.code(),
@@ -397,7 +444,28 @@ impl Classify for Error {
                 expected,
                 found,
             } => Detail::object(chain.clone()).mismatch(expected, found),
-            Error::Module { path, .. } | Error::Io { path, .. } => Detail::path(path),
+            Error::Module { path, .. }
+            | Error::Io { path, .. }
+            | Error::HarborPolicy { path, .. } => Detail::path(path),
+            Error::PendingQuorum {
+                path,
+                required,
+                listed,
+                missing,
+                ..
+            } => Detail::path(path).mismatch(
+                format!("{required} of {listed} harbor signatures"),
+                format!("missing {}", missing.join(", ")),
+            ),
+            Error::NotAnchored {
+                expected, found, ..
+            } => Detail::default().mismatch(expected, found),
+            Error::PinMismatch {
+                path,
+                expected,
+                found,
+                ..
+            } => Detail::path(path).mismatch(expected, found),
             Error::Canon(e) => e.detail(),
             Error::SchemaDoc(e) => e.detail(),
             Error::Vc(e) => e.detail(),

@@ -36,6 +36,12 @@ pub struct AssetConfig {
     /// Defaults for state commands (free-form).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub defaults: Option<Value>,
+    /// The Smart Asset Registry VC, relative to the module (`asset registry issue` sets it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub registry_vc_path: Option<String>,
+    /// The pinned registry VC's digest, `SHA256(JCS(vc − proof))`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub registry_vc_digest_sha256: Option<String>,
 }
 
 fn default_purposes() -> Vec<String> {
@@ -99,6 +105,8 @@ impl AssetModule {
             purposes,
             trust_anchors_path,
             defaults: None,
+            registry_vc_path: None,
+            registry_vc_digest_sha256: None,
         };
         let mut genesis_with_id = genesis_doc.clone();
         if let Some(m) = genesis_with_id.as_object_mut() {
@@ -220,6 +228,25 @@ impl AssetModule {
             .trust_anchors_path
             .as_ref()
             .map(|p| self.dir.join(p))
+    }
+
+    /// Sets top-level keys of asset.yaml (atomically), keeping every other key as it was,
+    /// including keys msez does not know (a reference-made asset.yaml stays intact).
+    pub fn set_config_keys(&mut self, keys: &[(&str, String)]) -> Result<(), Error> {
+        let path = self.dir.join("asset.yaml");
+        let bad = |why: String| Error::Module {
+            path: path.clone(),
+            why,
+        };
+        let text = std::fs::read_to_string(&path).map_err(|e| Error::io("reading", &path, e))?;
+        let mut doc: serde_yaml_ng::Mapping =
+            serde_yaml_ng::from_str(&text).map_err(|e| bad(e.to_string()))?;
+        for (k, v) in keys {
+            doc.insert((*k).into(), v.clone().into());
+        }
+        let yaml = serde_yaml_ng::to_string(&doc).map_err(|e| bad(e.to_string()))?;
+        self.config = serde_yaml_ng::from_str(&yaml).map_err(|e| bad(e.to_string()))?;
+        write_file(&path, yaml.as_bytes())
     }
 }
 

@@ -8,6 +8,7 @@
 //! [`Link`] per receipt is kept, so memory stays small at a million receipts.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use serde::Serialize;
 
@@ -16,8 +17,10 @@ use crate::error::{Classify, Finding};
 use crate::mmr::{self, Peak};
 use crate::vc::{self, TrustAnchors};
 
+use super::harbor::Harbors;
 use super::receipt::{FileList, Receipt};
 use super::select::{self, Link, Resolutions, Selection, Stop};
+use super::transition_types::Lock;
 use super::{Error, Kind};
 
 /// What the verifier checks against.
@@ -33,6 +36,12 @@ pub struct Options {
     pub expected_lawpacks: Option<Vec<Digest>>,
     /// Worker threads for signature checks (0: all cores).
     pub threads: usize,
+    /// Assets: judge harbor signatures (jurisdiction scopes, the pinned registry policy).
+    pub harbors: Option<Arc<Harbors>>,
+    /// Let receipts still waiting for harbor signatures pass (cosign must find them).
+    pub pending_ok: bool,
+    /// Every receipt must pin this transition-type lock and fit it.
+    pub transition_types: Option<Arc<Lock>>,
 }
 
 /// A verified chain.
@@ -190,6 +199,10 @@ fn check_one(
     opts: &Options,
 ) -> Result<(Link, Sets, Vec<vc::Did>), Error> {
     let r = Receipt::read(kind, path, Some(owner))?;
+    super::anchor::check_attachments(&r.value, path)?;
+    if let Some(lock) = &opts.transition_types {
+        lock.check_receipt(&r.value, path)?;
+    }
     let signers = check_receipt(kind, &r, opts)?;
     let lawpacks = r.digest_set("lawpack_digest_set")?;
     let rulesets = r.digest_set("ruleset_digest_set")?;
@@ -207,10 +220,22 @@ fn check_one(
     Ok((r.link, sets, signers))
 }
 
-/// The signature checks of one receipt: at least one valid proof, and a trusted signer.
+/// The signature checks of one receipt: at least one valid proof, and a trusted signer; for
+/// assets with a harbor requirement, the harbors it needs (short of them: `PendingQuorum`).
 pub fn check_receipt(kind: Kind, r: &Receipt, opts: &Options) -> Result<Vec<vc::Did>, Error> {
     let results = vc::verify_proofs(&r.value)?;
     let signers = vc::valid_signers(&results);
+    if let (Kind::Asset, Some(harbors)) = (kind, &opts.harbors) {
+        match harbors.check(&r.value, &signers, &r.path) {
+            Err(Error::PendingQuorum { .. }) if opts.pending_ok && signers.is_empty() => {
+                return Ok(signers);
+            }
+            Err(Error::PendingQuorum { .. }) if opts.pending_ok => {}
+            other => {
+                other?;
+            }
+        }
+    }
     if signers.is_empty() {
         let errors = results.iter().filter_map(|x| x.error.clone()).collect();
         return Err(Error::NoValidProof {

@@ -5,9 +5,12 @@ use std::process::ExitCode;
 
 use clap::Subcommand;
 use msez::canon::{Digest, Value};
-use msez::chain::Kind;
+use msez::chain::harbor::PolicyFile;
 use msez::chain::module::{ASSETS_DIR, AssetModule};
+use msez::chain::{Kind, anchor, registry};
+use msez::error::{Classify, Finding};
 use msez::odb::Repo;
+use msez::vc::{KeyPair, TrustAnchors};
 
 use super::state::{StateCommand, read_json};
 use super::{Ctx, written};
@@ -23,6 +26,72 @@ pub enum Command {
     /// Receipt chains of an asset module.
     #[command(subcommand)]
     State(Box<StateCommand>),
+    /// Prove an asset checkpoint is anchored in a signed corridor checkpoint (offline).
+    ///
+    /// Example: msez asset anchor-verify --corridor-receipt R --proof P --checkpoint CK
+    /// --asset-checkpoint ACK
+    AnchorVerify(AnchorArgs),
+    /// The Smart Asset Registry VC: jurisdictions and the harbor quorum policy.
+    #[command(subcommand)]
+    Registry(RegistryCommand),
+}
+
+/// `msez asset anchor-verify` arguments.
+#[derive(Debug, clap::Args)]
+pub struct AnchorArgs {
+    /// The corridor receipt carrying the smart-asset-receipt-checkpoint attachment.
+    #[arg(long)]
+    corridor_receipt: PathBuf,
+    /// Its inclusion proof in the corridor checkpoint.
+    #[arg(long)]
+    proof: PathBuf,
+    /// The signed corridor checkpoint.
+    #[arg(long)]
+    checkpoint: PathBuf,
+    /// The asset's receipt-chain checkpoint the attachment must name.
+    #[arg(long)]
+    asset_checkpoint: Option<PathBuf>,
+    /// An inclusion proof of an asset receipt in that checkpoint.
+    #[arg(long, requires = "asset_checkpoint")]
+    asset_proof: Option<PathBuf>,
+    /// The asset receipt the proof is about (else only its next_root is proven).
+    #[arg(long, requires = "asset_proof")]
+    asset_receipt: Option<PathBuf>,
+    /// Signers must be trust anchors allowed each object's attestation.
+    #[arg(long)]
+    trust_anchors: Option<PathBuf>,
+}
+
+/// `msez asset registry` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum RegistryCommand {
+    /// Issue (sign) the asset's Smart Asset Registry VC and pin it in asset.yaml.
+    ///
+    /// Example: msez asset registry issue --asset MODULE --jurisdiction h1 --jurisdiction h2
+    /// --policy policy.yaml --key registry.jwk
+    Issue {
+        /// The asset module (directory or asset_id).
+        #[arg(long)]
+        asset: PathBuf,
+        /// A harbor id bound to the asset (repeatable).
+        #[arg(long = "jurisdiction", required = true)]
+        jurisdictions: Vec<String>,
+        /// The harbor policy (YAML/JSON: rules per transition kind pattern; docs/anchoring.md).
+        #[arg(long)]
+        policy: PathBuf,
+        /// The issuer's key (its DID must be a trust anchor allowed smart_asset_registry).
+        #[arg(long)]
+        key: PathBuf,
+        /// Trust anchors (default: the module's trust_anchors_path).
+        #[arg(long)]
+        trust_anchors: Option<PathBuf>,
+        /// The issuanceDate (default: now, or SOURCE_DATE_EPOCH).
+        #[arg(long)]
+        timestamp: Option<String>,
+        /// Write here (default: the module's registry.vc.json).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
 }
 
 /// `msez asset module` subcommands.
@@ -55,6 +124,129 @@ pub fn run(command: Command, ctx: &Ctx) -> super::Result<ExitCode> {
             trust_anchors,
         }) => module_init(&genesis, &purposes, &dir, trust_anchors, ctx),
         Command::State(cmd) => super::state::run(Kind::Asset, *cmd, ctx),
+        Command::AnchorVerify(args) => anchor_verify(&args, ctx),
+        Command::Registry(RegistryCommand::Issue {
+            asset,
+            jurisdictions,
+            policy,
+            key,
+            trust_anchors,
+            timestamp,
+            out,
+        }) => {
+            let module = AssetModule::open(&ctx.path(&asset), &ctx.cwd)?;
+            let anchors_path = trust_anchors
+                .map(|p| ctx.path(&p))
+                .or_else(|| module.trust_anchors_path());
+            let anchors = anchors_path
+                .map(|p| TrustAnchors::load(&p))
+                .transpose()?
+                .ok_or_else(|| {
+                    msez::Error::Usage(
+                        "a registry VC needs trust anchors (--trust-anchors, or trust_anchors_path in asset.yaml) naming its issuer and the harbors".into(),
+                    )
+                })?;
+            let policy_path = ctx.path(&policy);
+            let bytes = std::fs::read(&policy_path)
+                .map_err(|e| msez::Error::io("reading", &policy_path, e))?;
+            let policy = PolicyFile::parse(&bytes, &policy_path)?;
+            let key = KeyPair::load(&ctx.path(&key))?;
+            let out = out
+                .map(|p| ctx.path(&p))
+                .unwrap_or_else(|| module.dir.join(registry::REGISTRY_FILE));
+            let issued = registry::issue(
+                module,
+                &anchors,
+                &key,
+                &super::state::timestamp(timestamp),
+                &jurisdictions,
+                &policy,
+                &out,
+            )?;
+            if let Some(repo) = Repo::find(out.parent().unwrap_or(&ctx.cwd))? {
+                let t = msez::artifact::ArtifactType::new("vc").expect("valid type");
+                repo.put_json(&t, &read_json(&out)?)?;
+            }
+            written(ctx.out.emit(&issued, |w| {
+                writeln!(w, "vc:{} {}", issued.digest, issued.path.display())
+            }))?;
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn anchor_verify(a: &AnchorArgs, ctx: &Ctx) -> super::Result<ExitCode> {
+    let read = |p: &PathBuf| read_json(&ctx.path(p));
+    let opt = |p: &Option<PathBuf>| p.as_ref().map(read).transpose();
+    let (receipt, proof, ck) = (
+        read(&a.corridor_receipt)?,
+        read(&a.proof)?,
+        read(&a.checkpoint)?,
+    );
+    let (asset_ck, asset_proof, asset_receipt) = (
+        opt(&a.asset_checkpoint)?,
+        opt(&a.asset_proof)?,
+        opt(&a.asset_receipt)?,
+    );
+    let anchors = a
+        .trust_anchors
+        .as_ref()
+        .map(|p| TrustAnchors::load(&ctx.path(p)))
+        .transpose()?;
+    let inputs = anchor::Inputs {
+        corridor_receipt: &receipt,
+        corridor_proof: &proof,
+        corridor_checkpoint: &ck,
+        asset_checkpoint: asset_ck.as_ref(),
+        asset_proof: asset_proof.as_ref(),
+        asset_receipt: asset_receipt.as_ref(),
+        anchors: anchors.as_ref(),
+    };
+    match anchor::verify(&inputs) {
+        Ok(done) => {
+            let mut value = serde_json::to_value(&done).unwrap_or_default();
+            if let Some(m) = value.as_object_mut() {
+                m.insert("ok".into(), true.into());
+            }
+            written(ctx.out.emit(&value, |w| {
+                match (&done.asset_id, &done.receipt_checkpoint_digest) {
+                    (Some(asset), None) if done.state_root.is_some() => writeln!(
+                        w,
+                        "OK: asset anchored (asset_id={asset} state_root={})",
+                        done.state_root.map(|d| d.to_hex()).unwrap_or_default()
+                    )?,
+                    (Some(asset), Some(d)) => writeln!(
+                        w,
+                        "OK: asset anchored (asset_id={asset} final_chain_root={} receipt_checkpoint_digest={d})",
+                        done.final_chain_root.as_deref().unwrap_or_default()
+                    )?,
+                    _ => writeln!(
+                        w,
+                        "OK: corridor receipt anchors {} (give --asset-checkpoint to check one)",
+                        done.attachments.join(", ")
+                    )?,
+                }
+                writeln!(
+                    w,
+                    "  in corridor {} receipt {} (checkpoint {})",
+                    done.corridor_id, done.corridor_sequence, done.corridor_checkpoint_digest
+                )?;
+                if let Some((leaf, root)) = &done.asset_leaf {
+                    writeln!(w, "  asset receipt {leaf} ({root}) is in that checkpoint")?;
+                }
+                Ok(())
+            }))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => {
+            let e = msez::Error::from(e);
+            if ctx.out.json {
+                ctx.out.error(&e);
+            } else {
+                eprintln!("FAIL: {}", Finding::from_error(&e).message);
+            }
+            Ok(ExitCode::from(e.class().exit_code()))
+        }
     }
 }
 

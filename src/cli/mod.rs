@@ -9,6 +9,7 @@ mod mmr;
 mod output;
 mod progress;
 mod quickstart;
+mod registry;
 mod remote;
 mod repo;
 mod state;
@@ -88,6 +89,9 @@ pub enum Command {
     /// Verifiable credentials: sign and verify MsezEd25519Signature2025 proofs.
     #[command(subcommand)]
     Vc(vc::Command),
+    /// Registries: the transition-type lock (Layer 1).
+    #[command(subcommand)]
+    Registry(registry::Command),
     /// Merkle Mountain Range plumbing (RFC 6962 / 9162 compatible).
     #[command(subcommand)]
     Mmr(mmr::Command),
@@ -167,6 +171,7 @@ pub fn main() -> ExitCode {
         Command::Key(c) => key::run(c, &ctx),
         Command::Vc(c) => vc::run(c, &ctx),
         Command::Mmr(c) => mmr::run(c, &ctx),
+        Command::Registry(c) => registry::run(c, &ctx),
         Command::Remote(c) => remote::run(c, &ctx),
         Command::Push(a) => sync::push(a, &ctx),
         Command::Fetch(a) => sync::fetch(a, &ctx),

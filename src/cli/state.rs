@@ -8,10 +8,12 @@ use std::process::ExitCode;
 
 use clap::Subcommand;
 use msez::canon::{self, Digest, Value};
+use msez::chain::anchor::{self, AttachKind};
 use msez::chain::ops::{self, Chain};
 use msez::chain::receipt::{Draft, normalize_set};
+use msez::chain::transition_types::Lock;
 use msez::chain::verify::{self, ChainResult};
-use msez::chain::{self, Kind, checkpoint, envelope, fork, inclusion};
+use msez::chain::{self, Kind, checkpoint, envelope, fork, harbor, inclusion, registry};
 use msez::error::{Classify, Finding};
 use msez::odb::Repo;
 use msez::vc::{KeyPair, TrustAnchors};
@@ -48,8 +50,54 @@ pub struct ForkArgs {
     pub allow_unsigned_fork_resolutions: bool,
 }
 
+/// Typed attachments for receipt-init (msez-wire-format.md §10.1; docs/anchoring.md).
+#[derive(Debug, Default, clap::Args)]
+pub struct AttachArgs {
+    /// Attach a SmartAssetReceiptChainCheckpoint (repeatable): anchors that asset chain's head.
+    #[arg(long = "attach-smart-asset-receipt-checkpoint", value_name = "FILE")]
+    pub receipt_checkpoints: Vec<PathBuf>,
+    /// Attach a SmartAssetCheckpoint (state root; repeatable).
+    #[arg(long = "attach-smart-asset-checkpoint", value_name = "FILE")]
+    pub state_checkpoints: Vec<PathBuf>,
+    /// Attach an MSEZCorridorStateCheckpoint (repeatable).
+    #[arg(long = "attach-corridor-checkpoint", value_name = "FILE")]
+    pub corridor_checkpoints: Vec<PathBuf>,
+    /// Attach a proof binding (repeatable).
+    #[arg(long = "attach-proof-binding", value_name = "FILE")]
+    pub proof_bindings: Vec<PathBuf>,
+    /// Attach a settlement anchor (repeatable).
+    #[arg(long = "attach-settlement-anchor", value_name = "FILE")]
+    pub settlement_anchors: Vec<PathBuf>,
+    /// Attach an MSEZRuleEvaluationEvidence (repeatable; its transition_kind must be the
+    /// transition's).
+    #[arg(long = "attach-rule-eval-evidence", value_name = "FILE")]
+    pub rule_eval_evidence: Vec<PathBuf>,
+}
+
+impl AttachArgs {
+    fn files(&self) -> Vec<(AttachKind, &PathBuf)> {
+        let groups = [
+            (
+                AttachKind::SmartAssetReceiptCheckpoint,
+                &self.receipt_checkpoints,
+            ),
+            (AttachKind::SmartAssetCheckpoint, &self.state_checkpoints),
+            (AttachKind::CorridorCheckpoint, &self.corridor_checkpoints),
+            (AttachKind::ProofBinding, &self.proof_bindings),
+            (AttachKind::SettlementAnchor, &self.settlement_anchors),
+            (AttachKind::RuleEvalEvidence, &self.rule_eval_evidence),
+        ];
+        groups
+            .into_iter()
+            .flat_map(|(k, files)| files.iter().map(move |f| (k, f)))
+            .collect()
+    }
+}
+
 /// The verbs every chain has.
 #[derive(Debug, Subcommand)]
+// Parsed once per process: boxing would buy nothing.
+#[allow(clippy::large_enum_variant)]
 pub enum StateCommand {
     /// Append receipts (signed with --key) to a chain, as one transaction.
     ReceiptInit {
@@ -77,14 +125,19 @@ pub enum StateCommand {
         #[arg(long = "ruleset-digest")]
         ruleset_digests: Vec<String>,
         /// all_active, subset or quorum (assets).
-        #[arg(long)]
+        #[arg(long, value_parser = ["all_active", "subset", "quorum"])]
         jurisdiction_scope: Option<String>,
         /// A harbor id (repeatable; assets).
         #[arg(long = "harbor-id")]
         harbor_ids: Vec<String>,
         /// The harbor quorum the receipt claims (assets).
-        #[arg(long)]
+        #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
         harbor_quorum: Option<u64>,
+        #[command(flatten)]
+        attach: AttachArgs,
+        /// Pin this transition-type lock in every receipt (its kinds and digests must fit).
+        #[arg(long)]
+        transition_types_lock: Option<PathBuf>,
     },
     /// Verify a chain (every check of the reference, in order).
     Verify {
@@ -95,6 +148,9 @@ pub enum StateCommand {
         checkpoint: Option<PathBuf>,
         #[command(flatten)]
         forks: ForkArgs,
+        /// Every receipt must pin this transition-type lock and fit it.
+        #[arg(long)]
+        transition_types_lock: Option<PathBuf>,
     },
     /// Write a signed checkpoint of a chain.
     Checkpoint {
@@ -240,10 +296,13 @@ pub struct Opened {
 /// Resolves MODULE into a chain of `kind`.
 pub fn open(kind: Kind, args: &ChainArgs, ctx: &Ctx) -> super::Result<Opened> {
     let module = ctx.path(&args.module);
+    let mut asset_module = None;
     let (chain, anchors) = match kind {
         Kind::Asset => {
             let m = chain::module::AssetModule::open(&module, &ctx.cwd)?;
-            (m.chain(args.purpose.as_deref())?, m.trust_anchors_path())
+            let c = (m.chain(args.purpose.as_deref())?, m.trust_anchors_path());
+            asset_module = Some(m);
+            c
         }
         Kind::Corridor => {
             if args.purpose.is_some() {
@@ -258,11 +317,25 @@ pub fn open(kind: Kind, args: &ChainArgs, ctx: &Ctx) -> super::Result<Opened> {
     let repo = Repo::find(&chain.module_dir)?;
     let anchors = args.trust_anchors.as_ref().map(|p| ctx.path(p)).or(anchors);
     let trust_anchors = anchors.map(|p| TrustAnchors::load(&p)).transpose()?;
+    // Assets judge harbor signatures by the pinned registry policy, else by each receipt's
+    // own jurisdiction fields; either way only anchors naming a harbor_id count.
+    let harbors = match &asset_module {
+        Some(m) => Some(std::sync::Arc::new(harbor::Harbors {
+            policy: registry::pinned(m, trust_anchors.as_ref())?,
+            anchors: trust_anchors.clone(),
+            ..harbor::Harbors::default()
+        })),
+        None => None,
+    };
     Ok(Opened {
         chain,
         repo,
         opts: verify::Options {
             trust_anchors,
+            harbors,
+            // Only `verify` judges pending harbor quorums: checkpoints, proofs and co-signing
+            // go on while a harbor is offline (history never waits for it).
+            pending_ok: true,
             ..Default::default()
         },
     })
@@ -390,6 +463,31 @@ fn digest_set(
     )
 }
 
+/// Reads every `--attach-*` file into (kind, document, attachment); the attached documents are
+/// stored in `.msez` too. URIs are relative to the module whose receipts carry them.
+fn attachments(
+    args: &AttachArgs,
+    chain: &Chain,
+    repo: Option<&Repo>,
+    ctx: &Ctx,
+) -> super::Result<Vec<(AttachKind, Value, Value)>> {
+    let mut out = Vec::new();
+    for (kind, file) in args.files() {
+        let path = ctx.path(file);
+        let doc = read_json(&path)?;
+        let uri = anchor::relative_uri(&path, &chain.module_dir);
+        let att = anchor::attachment(kind, &doc, &uri)?;
+        if let Some(repo) = repo {
+            let t = msez::artifact::ArtifactType::new(kind.artifact_type()).expect("valid type");
+            if kind != AttachKind::SmartAssetCheckpoint {
+                repo.put_json(&t, &doc)?;
+            }
+        }
+        out.push((kind, doc, att));
+    }
+    Ok(out)
+}
+
 /// The checkpoint in `dir` covering exactly `size` receipts, if any.
 fn covering_checkpoint(dir: &Path, size: u64) -> super::Result<Option<PathBuf>> {
     let exact = dir.join(format!("checkpoint.{size}.json"));
@@ -431,6 +529,8 @@ pub fn run(kind: Kind, cmd: StateCommand, ctx: &Ctx) -> super::Result<ExitCode> 
             jurisdiction_scope,
             harbor_ids,
             harbor_quorum,
+            attach,
+            transition_types_lock,
         } => {
             let o = open(kind, &chain, ctx)?;
             if kind == Kind::Corridor
@@ -463,6 +563,14 @@ pub fn run(kind: Kind, cmd: StateCommand, ctx: &Ctx) -> super::Result<ExitCode> 
                 harbor_quorum,
                 registry_digest: None,
             };
+            let lock = transition_types_lock
+                .map(|p| Lock::load(&ctx.path(&p)))
+                .transpose()?;
+            let base = Draft {
+                registry_digest: lock.as_ref().map(|l| l.digest),
+                ..base
+            };
+            let attachments = attachments(&attach, &o.chain, o.repo.as_ref(), ctx)?;
             let transitions = match (&transition, &batch) {
                 (Some(t), _) => vec![read_json(&ctx.path(t))?],
                 (None, Some(b)) => read_lines(&ctx.path(b))?,
@@ -474,8 +582,19 @@ pub fn run(kind: Kind, cmd: StateCommand, ctx: &Ctx) -> super::Result<ExitCode> 
             let drafts = transitions
                 .iter()
                 .map(|t| {
+                    let mut transition = envelope::load(t)?;
+                    for (kind, doc, att) in &attachments {
+                        if *kind == AttachKind::RuleEvalEvidence {
+                            anchor::check_evidence_fits(doc, &transition)?;
+                        }
+                        anchor::add(&mut transition, att.clone())?;
+                    }
+                    anchor::check_transition_attachments(&transition, Path::new("--transition"))?;
+                    if let Some(lock) = &lock {
+                        lock.check_transition(&transition, Path::new("--transition"))?;
+                    }
                     Ok(Draft {
-                        transition: envelope::load(t)?,
+                        transition,
                         ..base.clone()
                     })
                 })
@@ -498,8 +617,13 @@ pub fn run(kind: Kind, cmd: StateCommand, ctx: &Ctx) -> super::Result<ExitCode> 
             chain,
             checkpoint,
             forks,
+            transition_types_lock,
         } => {
             let mut o = open(kind, &chain, ctx)?;
+            o.opts.pending_ok = false;
+            o.opts.transition_types = transition_types_lock
+                .map(|p| Lock::load(&ctx.path(&p)).map(std::sync::Arc::new))
+                .transpose()?;
             let loaded = load_forks(&mut o, &forks, ctx);
             let notes = loaded
                 .as_ref()
@@ -863,11 +987,19 @@ pub fn run(kind: Kind, cmd: StateCommand, ctx: &Ctx) -> super::Result<ExitCode> 
 
 fn report_verify(
     result: Result<ChainResult, Vec<chain::Error>>,
-    notes: Vec<String>,
+    mut notes: Vec<String>,
     o: &Opened,
     ctx: &Ctx,
 ) -> super::Result<ExitCode> {
     let kind = o.chain.kind;
+    if let Some(h) = o.opts.harbors.as_ref().filter(|h| h.policy.is_none()) {
+        let n = h.self_claimed.load(std::sync::atomic::Ordering::Relaxed);
+        if n > 0 {
+            notes.push(format!(
+                "{n} receipt(s) claim a jurisdiction_scope but no registry VC pins a harbor policy: their own jurisdiction fields apply"
+            ));
+        }
+    }
     let mut value = serde_json::Map::new();
     value.insert(kind.owner_field().into(), o.chain.owner.clone().into());
     if let Some(p) = &o.chain.purpose {
@@ -877,6 +1009,7 @@ fn report_verify(
     match result {
         Ok(r) => {
             value.insert("ok".into(), true.into());
+            value.insert("verdict".into(), "valid".into());
             value.insert("receipt_count".into(), r.receipt_count.into());
             value.insert(
                 checkpoint::final_field(kind).into(),
@@ -898,7 +1031,7 @@ fn report_verify(
                 if let Some(m) = &r.mmr {
                     writeln!(w, "  mmr root: {}", m.root)?;
                 }
-                for warning in &r.warnings {
+                for warning in notes.iter().chain(&r.warnings) {
                     writeln!(w, "  warning: {warning}")?;
                 }
                 Ok(())
@@ -921,10 +1054,28 @@ fn report_verify(
                 "errors".into(),
                 serde_json::to_value(&findings).unwrap_or_default(),
             );
-            written(
-                ctx.out
-                    .emit(&value, |w| writeln!(w, "{} VERIFY FAILED", label(kind))),
-            )?;
+            // Receipts only waiting for harbor signatures make the verdict unknown, not invalid.
+            let verdict = if errors
+                .iter()
+                .all(|e| matches!(e, chain::Error::PendingQuorum { .. }))
+            {
+                "UNKNOWN"
+            } else {
+                "FAILED"
+            };
+            let word = if verdict == "UNKNOWN" {
+                "unknown"
+            } else {
+                "invalid"
+            };
+            value.insert("verdict".into(), word.into());
+            written(ctx.out.emit(&value, |w| {
+                writeln!(w, "{} VERIFY {verdict}", label(kind))?;
+                for n in &notes {
+                    writeln!(w, "  warning: {n}")?;
+                }
+                Ok(())
+            }))?;
             if !ctx.out.json {
                 for f in &findings {
                     eprintln!("msez: {}", f.message);

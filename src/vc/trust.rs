@@ -92,6 +92,21 @@ impl TrustAnchors {
             .any(|a| a.identifier == did && a.allows(attestation))
     }
 
+    /// The harbor a `did` anchor names in `metadata.harbor_id` (fragment ignored), if any.
+    pub fn harbor_id(&self, did: &str) -> Option<&str> {
+        let did = strip_fragment(did);
+        self.trust_anchors
+            .iter()
+            .filter(|a| a.identifier == did && a.kind == "did")
+            .find_map(|a| {
+                a.metadata
+                    .as_ref()
+                    .and_then(|m| m.get("harbor_id"))
+                    .and_then(Value::as_str)
+                    .filter(|h| !h.is_empty())
+            })
+    }
+
     /// The signers among `signers` that are anchors allowing `attestation`; `Untrusted` if none.
     pub fn require_trusted(
         &self,

@@ -1,10 +1,12 @@
 //! Integration tests: the real `msez` binary against real files, in temp repositories.
 
+mod anchor;
 mod canon_vectors;
 mod chain;
 mod corridor;
 mod examples;
 mod forks;
+mod harbor;
 mod odb;
 mod remote;
 mod util;

@@ -841,6 +841,61 @@ def cmd_verify_corridor_chain(a) -> dict:
     expect = {"corridor_id": cid, "genesis_root": genesis_root}
     expect.update({k: sorted(set(v)) for k, v in expected_sets.items()})
     _checkpoint_and_proofs(CORRIDOR, chain, cid, ck_path, proofs, rep, expect)
+    rep.data["anchors"] = [check_anchor(existing(f, "asset checkpoint"), chain, rep)
+                           for f in a.anchored_asset_checkpoint or []]
+    return rep.finish()
+
+
+def check_anchor(path: Path, chain: list[dict], rep: Report) -> dict:
+    """§10.1 anchor: a signed SmartAssetReceiptChainCheckpoint whose payload digest a receipt of
+    the verified corridor chain names in transition.attachments (smart-asset-receipt-checkpoint,
+    or the legacy type checkpoint)."""
+    ck = load_json(path)
+    info = {"file": str(path), "sequence": None}
+    if not isinstance(ck, dict) or ck.get("type") != "SmartAssetReceiptChainCheckpoint":
+        rep.fail("anchor", "not a SmartAssetReceiptChainCheckpoint", path)
+        return info
+    results = verify_proofs(ck)
+    if not results or not all(x["ok"] for x in results):
+        rep.fail("anchor", "asset checkpoint: need >= 1 proof and every proof valid", path)
+    d = digest(without(ck, "proof"))
+    info["digest"] = d
+    for e in chain:
+        r = load_json(Path(e["file"]))
+        t = r.get("transition") if isinstance(r, dict) else None
+        atts = t.get("attachments") if isinstance(t, dict) else None
+        for att in atts if isinstance(atts, list) else []:
+            if (isinstance(att, dict)
+                    and str(att.get("artifact_type", "")).strip().lower()
+                    in ("smart-asset-receipt-checkpoint", "checkpoint")
+                    and str(att.get("digest_sha256", "")).strip().lower() == d):
+                info["sequence"] = e["sequence"]
+                return info
+    rep.fail("anchor", f"no receipt of the chain attaches asset checkpoint {d}", path)
+    return info
+
+
+def cmd_transition_types_snapshot(a) -> dict:
+    """§10.2: the snapshot of a registry given as JSON (digests given directly, no paths)."""
+    reg = load_json(existing(a.registry, "registry"))
+    rep = Report("transition-types-snapshot")
+    items, seen = [], set()
+    for t in reg.get("transition_types", []):
+        kind = str(t.get("kind", "")).strip()
+        if kind in seen:
+            rep.fail("registry", f"duplicate kind {kind!r}")
+        seen.add(kind)
+        item = {"kind": kind}
+        for f in ("schema_digest_sha256", "ruleset_digest_sha256", "zk_circuit_digest_sha256"):
+            v = str(t.get(f) or "").strip().lower()
+            if v:
+                item[f] = v
+        items.append(item)
+    snap = {"tag": "msez.transition-types.registry.snapshot.v1",
+            "registry_version": int(reg.get("version") or 1),
+            "transition_types": sorted(items, key=lambda i: i["kind"])}
+    rep.data["snapshot"] = snap
+    rep.data["snapshot_digest_sha256"] = digest(snap)
     return rep.finish()
 
 
@@ -1312,7 +1367,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--proof", action="append", help="MSEZCorridorReceiptInclusionProof file (repeatable)")
     p.add_argument("--ruleset-digest", action="append", help="expected ruleset_digest_set entry (repeatable)")
     p.add_argument("--lawpack-digest", action="append", help="expected lawpack_digest_set entry (repeatable)")
+    p.add_argument("--anchored-asset-checkpoint", action="append",
+                   help="SmartAssetReceiptChainCheckpoint a receipt must attach (repeatable)")
     p.set_defaults(func=cmd_verify_corridor_chain)
+    p = sub.add_parser("transition-types-snapshot", help="snapshot digest of a JSON registry (§10.2)")
+    p.add_argument("--registry", required=True)
+    p.set_defaults(func=cmd_transition_types_snapshot)
     p = sub.add_parser("write-asset-chain", help="write a signed smart-asset module directory")
     p.add_argument("--out", required=True)
     p.add_argument("--key", action="append", required=True, help="OKP Ed25519 private JWK (repeatable)")
