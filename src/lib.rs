@@ -20,6 +20,7 @@ pub mod chain;
 pub mod error;
 pub mod fsck;
 pub mod mmr;
+pub mod mount;
 pub mod odb;
 pub mod progress;
 pub mod remote;

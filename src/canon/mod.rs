@@ -12,6 +12,7 @@ mod hash;
 mod lawpack;
 
 pub use digest::{DigestRule, Encoding, head_commitment, payload_sha256, rule_for};
+pub(crate) use hash::Hasher;
 pub use hash::{Digest, sha256};
 pub use lawpack::lawpack_digest;
 

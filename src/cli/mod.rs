@@ -6,6 +6,7 @@ mod canon;
 mod corridor;
 mod key;
 mod mmr;
+mod mount;
 mod output;
 mod progress;
 mod quickstart;
@@ -106,6 +107,8 @@ pub enum Command {
     Pull(sync::FetchArgs),
     /// Create a repository from a remote: init, remote origin, pull.
     Clone(sync::CloneArgs),
+    /// Mount a repository or a remote read-only (FUSE) for ls, cat, jq, sha256sum, diff.
+    Mount(mount::Args),
 }
 
 /// What every command gets: where it runs and how to talk.
@@ -177,6 +180,7 @@ pub fn main() -> ExitCode {
         Command::Fetch(a) => sync::fetch(a, &ctx),
         Command::Pull(a) => sync::pull(a, &ctx),
         Command::Clone(a) => sync::clone(a, &ctx),
+        Command::Mount(a) => mount::run(a, &ctx),
     };
     match result {
         Ok(code) => code,

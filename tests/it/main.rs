@@ -7,6 +7,7 @@ mod corridor;
 mod examples;
 mod forks;
 mod harbor;
+mod mount;
 mod odb;
 mod remote;
 mod util;

@@ -1,0 +1,170 @@
+//! `msez mount`: a repository or a remote as a read-only directory.
+
+use std::path::PathBuf;
+use std::process::{ExitCode, Stdio};
+use std::time::{Duration, Instant};
+
+use clap::Args as ClapArgs;
+use serde::Serialize;
+
+use msez::mount::{self, fs::Fs};
+
+use super::{Ctx, Result, written};
+
+/// `msez mount SOURCE MOUNTPOINT`.
+#[derive(Debug, ClapArgs)]
+pub struct Args {
+    /// A repository, a remote URL (directory, s3://, ipfs://).
+    pub source: String,
+    /// An existing directory to mount on.
+    pub mountpoint: PathBuf,
+    /// Stay in the foreground; Ctrl-C or SIGTERM unmounts.
+    #[arg(long)]
+    pub foreground: bool,
+}
+
+#[derive(Serialize)]
+struct Mounted {
+    source: String,
+    mountpoint: PathBuf,
+    pid: u32,
+    unmount: String,
+}
+
+/// How long a background mount may take to appear.
+const MOUNT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Runs `msez mount`.
+pub fn run(args: Args, ctx: &Ctx) -> Result {
+    let mountpoint = ctx.path(&args.mountpoint);
+    mount::check_mountpoint(&mountpoint)?;
+    if mount::is_mounted(&mountpoint) {
+        return Err(msez::Error::Usage(format!(
+            "{} is already a mountpoint (unmount it first: fusermount3 -u {})",
+            mountpoint.display(),
+            mountpoint.display()
+        )));
+    }
+    if args.foreground {
+        foreground(&args.source, &mountpoint, ctx)
+    } else {
+        background(&args.source, &mountpoint, ctx)
+    }
+}
+
+fn foreground(source: &str, mountpoint: &std::path::Path, ctx: &Ctx) -> Result {
+    // Block the signals before fuser starts its threads, so all of them leave the signals to
+    // the wait below.
+    let signals = unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, libc::SIGINT);
+        libc::sigaddset(&mut set, libc::SIGTERM);
+        libc::sigaddset(&mut set, libc::SIGHUP);
+        libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+        set
+    };
+    let view = mount::open_source(source, &ctx.cwd)?;
+    let verbose = ctx.out.verbose;
+    let fs = Fs::new(
+        view,
+        Box::new(move |path, e| {
+            // The kernel only passes an errno on: say what it was about here.
+            if verbose || msez::Classify::class(e) != msez::Class::Io {
+                eprintln!("msez mount: {path}: {e}");
+            }
+        }),
+    );
+    let session = mount::fs::spawn(fs, mountpoint, &format!("msez:{source}"))?;
+    ctx.out.note(format!(
+        "mounted {source} at {} (Ctrl-C or `fusermount3 -u {}` unmounts)",
+        mountpoint.display(),
+        mountpoint.display()
+    ));
+    loop {
+        let timeout = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 200_000_000,
+        };
+        let got = unsafe { libc::sigtimedwait(&signals, std::ptr::null_mut(), &timeout) };
+        if got > 0 {
+            session
+                .umount_and_join()
+                .map_err(|e| msez::Error::io("unmounting", mountpoint, e))?;
+            break;
+        }
+        if session.guard.is_finished() {
+            // Unmounted from outside (fusermount3 -u).
+            session
+                .join()
+                .map_err(|e| msez::Error::io("serving", mountpoint, e))?;
+            break;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn background(source: &str, mountpoint: &std::path::Path, ctx: &Ctx) -> Result {
+    let exe = std::env::current_exe().map_err(|e| msez::Error::io("finding", "msez", e))?;
+    let log = tempfile::Builder::new()
+        .prefix("msez-mount-")
+        .suffix(".log")
+        .tempfile()
+        .map_err(|e| msez::Error::io("creating a log in", std::env::temp_dir(), e))?;
+    let stderr = log
+        .reopen()
+        .map_err(|e| msez::Error::io("opening", log.path(), e))?;
+    let mut cmd = std::process::Command::new(exe);
+    cmd.arg("-C")
+        .arg(&ctx.cwd)
+        .args(["mount", "--foreground"])
+        .arg(source)
+        .arg(mountpoint)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(stderr);
+    // Its own session: the mount outlives this command and the terminal's Ctrl-C.
+    unsafe {
+        use std::os::unix::process::CommandExt;
+        cmd.pre_exec(|| {
+            libc::setsid();
+            Ok(())
+        });
+    }
+    let mut child = cmd
+        .spawn()
+        .map_err(|e| msez::Error::io("starting", "msez mount --foreground", e))?;
+    let deadline = Instant::now() + MOUNT_TIMEOUT;
+    while !mount::is_mounted(mountpoint) {
+        let exited = child
+            .try_wait()
+            .map_err(|e| msez::Error::io("waiting for", "msez mount", e))?;
+        if exited.is_some() || Instant::now() > deadline {
+            let _ = child.kill();
+            let why = std::fs::read_to_string(log.path()).unwrap_or_default();
+            return Err(msez::Error::Usage(format!(
+                "mount of {source} at {} failed: {}",
+                mountpoint.display(),
+                why.trim()
+            )));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let mounted = Mounted {
+        source: source.to_string(),
+        mountpoint: mountpoint.to_path_buf(),
+        pid: child.id(),
+        unmount: format!("fusermount3 -u {}", mountpoint.display()),
+    };
+    written(ctx.out.emit(&mounted, |w| {
+        writeln!(
+            w,
+            "mounted {} at {} (pid {}); unmount with: {}",
+            mounted.source,
+            mounted.mountpoint.display(),
+            mounted.pid,
+            mounted.unmount
+        )
+    }))?;
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,316 @@
+//! A remote as a mounted tree: `objects/`, `refs/` and `graph/` of its `.msez` layout. The
+//! remote's key listing is read once (sizes included), so browsing costs no requests; an
+//! object's bytes are fetched on first open into a private cache and shown only after they
+//! hash to the object's name. Later proof files on the remote are merged as in a repository.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::fs::File;
+use std::io::{Read, Write};
+use std::sync::{Arc, Mutex, OnceLock};
+
+use crate::artifact::{self, ObjectId};
+use crate::canon::{self, DigestRule};
+use crate::odb::merge_proofs;
+use crate::remote::Backend;
+
+use super::Error;
+use super::repo::{pread, slice};
+use super::store::{self, Objects, Store};
+use super::tree::{Entries, Entry, Node, View};
+
+/// What one listing of the remote found.
+#[derive(Default)]
+struct Listing {
+    /// type -> file name -> size.
+    objects: BTreeMap<String, BTreeMap<String, u64>>,
+    /// Objects with proof files: their proof keys.
+    proofs: HashMap<ObjectId, Vec<String>>,
+    /// Every ref key (relative to `refs/`).
+    refs: BTreeSet<String>,
+}
+
+/// The objects and refs of a remote.
+pub struct RemoteStore {
+    backend: Box<dyn Backend>,
+    listing: OnceLock<Result<Listing, String>>,
+    cache: tempfile::TempDir,
+    /// Objects fetched and verified (path in the cache) or merged with their proofs.
+    ready: Mutex<HashMap<ObjectId, Ready>>,
+}
+
+#[derive(Clone)]
+enum Ready {
+    File(Arc<File>),
+    Merged(Arc<Vec<u8>>),
+}
+
+impl RemoteStore {
+    /// A store over `backend`, caching fetched objects in a private temp directory.
+    pub fn new(backend: Box<dyn Backend>) -> Result<RemoteStore, Error> {
+        let cache = tempfile::Builder::new()
+            .prefix("msez-mount-")
+            .tempdir()
+            .map_err(|e| Error::io("creating a cache directory in", std::env::temp_dir(), e))?;
+        Ok(RemoteStore {
+            backend,
+            listing: OnceLock::new(),
+            cache,
+            ready: Mutex::new(HashMap::new()),
+        })
+    }
+
+    fn listing(&self) -> Result<&Listing, Error> {
+        let l = self
+            .listing
+            .get_or_init(|| self.list().map_err(|e| e.to_string()));
+        l.as_ref().map_err(|why| {
+            Error::io(
+                "listing remote",
+                self.backend.url(),
+                std::io::Error::other(why.clone()),
+            )
+        })
+    }
+
+    fn list(&self) -> Result<Listing, Error> {
+        let mut l = Listing::default();
+        for meta in self.backend.list("objects/")? {
+            if let Some((t, name)) = meta.key.trim_start_matches("objects/").split_once('/') {
+                if store::object_id(t, name).is_some() {
+                    l.objects
+                        .entry(t.to_string())
+                        .or_default()
+                        .insert(name.to_string(), meta.size);
+                }
+            }
+        }
+        for meta in self.backend.list("proofs/")? {
+            let parts: Vec<&str> = meta.key.split('/').collect();
+            if let ["proofs", t, digest, _] = parts.as_slice() {
+                if let Some(id) = artifact::ArtifactType::new(t)
+                    .ok()
+                    .zip(digest.parse().ok())
+                    .map(|(t, d)| ObjectId::new(t, d))
+                {
+                    l.proofs.entry(id).or_default().push(meta.key.clone());
+                }
+            }
+        }
+        for meta in self.backend.list("refs/")? {
+            l.refs
+                .insert(meta.key.trim_start_matches("refs/").to_string());
+        }
+        Ok(l)
+    }
+
+    /// Fetches, verifies and (with proof files) merges an object once.
+    fn ready(&self, id: &ObjectId) -> Result<Ready, Error> {
+        if let Some(r) = self.ready.lock().ok().and_then(|m| m.get(id).cloned()) {
+            return Ok(r);
+        }
+        let key = format!("objects/{}/{}", id.artifact_type, store::file_name(id));
+        let path = self.cache.path().join(id.to_string().replace(':', "-"));
+        let mut tmp = tempfile::NamedTempFile::new_in(self.cache.path())
+            .map_err(|e| Error::io("creating a file in", self.cache.path(), e))?;
+        let got = self.backend.get_to(&key, &mut tmp)?;
+        if got.is_none() {
+            return Err(Error::io(
+                "fetching",
+                &key,
+                std::io::ErrorKind::NotFound.into(),
+            ));
+        }
+        let found = digest_file(id, tmp.path())?;
+        if found != id.digest {
+            return Err(Error::Digest {
+                object: id.to_string(),
+                source_url: self.backend.url(),
+                found: found.to_hex(),
+            });
+        }
+        let file = tmp
+            .persist(&path)
+            .map_err(|e| Error::io("keeping", &path, e.error))?;
+        let proofs = self.listing()?.proofs.get(id).cloned().unwrap_or_default();
+        let ready = if proofs.is_empty() {
+            Ready::File(Arc::new(file))
+        } else {
+            let bytes = std::fs::read(&path).map_err(|e| Error::io("reading", &path, e))?;
+            let mut value = canon::parse(&bytes)
+                .map_err(|e| Error::io("parsing", &path, std::io::Error::other(e)))?;
+            let mut extra = Vec::new();
+            for k in proofs {
+                if let Some(blob) = self.backend.get(&k, None)? {
+                    if let Ok(p) = canon::parse(&blob.bytes) {
+                        extra.push(p);
+                    }
+                }
+            }
+            merge_proofs(&mut value, &extra);
+            let mut merged = canon::to_bytes(&value)
+                .map_err(|e| Error::io("encoding", &path, std::io::Error::other(e)))?;
+            merged.push(b'\n');
+            Ready::Merged(Arc::new(merged))
+        };
+        if let Ok(mut m) = self.ready.lock() {
+            m.insert(id.clone(), ready.clone());
+        }
+        Ok(ready)
+    }
+}
+
+/// The digest of a fetched object by its type's rule, streaming raw blobs.
+fn digest_file(id: &ObjectId, path: &std::path::Path) -> Result<canon::Digest, Error> {
+    if id.artifact_type.rule() == DigestRule::Bytes {
+        let mut f = File::open(path).map_err(|e| Error::io("reading", path, e))?;
+        let mut h = canon::Hasher::new();
+        let mut buf = vec![0; 1 << 20];
+        loop {
+            let n = f
+                .read(&mut buf)
+                .map_err(|e| Error::io("reading", path, e))?;
+            if n == 0 {
+                break;
+            }
+            h.write_all(&buf[..n])
+                .map_err(|e| Error::io("hashing", path, e))?;
+        }
+        return Ok(h.finish());
+    }
+    let bytes = std::fs::read(path).map_err(|e| Error::io("reading", path, e))?;
+    Ok(artifact::digest_bytes(&id.artifact_type, &bytes)?)
+}
+
+impl Store for RemoteStore {
+    fn types(&self) -> Result<Vec<String>, Error> {
+        Ok(self.listing()?.objects.keys().cloned().collect())
+    }
+
+    fn names(
+        &self,
+        artifact_type: &str,
+    ) -> Result<Box<dyn Iterator<Item = Result<String, Error>> + Send>, Error> {
+        let names: Vec<String> = self
+            .listing()?
+            .objects
+            .get(artifact_type)
+            .map(|m| m.keys().cloned().collect())
+            .unwrap_or_default();
+        Ok(Box::new(names.into_iter().map(Ok)))
+    }
+
+    fn object_size(&self, id: &ObjectId) -> Result<Option<u64>, Error> {
+        let l = self.listing()?;
+        let Some(size) = l
+            .objects
+            .get(id.artifact_type.as_str())
+            .and_then(|m| m.get(&store::file_name(id)))
+        else {
+            return Ok(None);
+        };
+        if l.proofs.contains_key(id) {
+            if let Ready::Merged(bytes) = self.ready(id)? {
+                return Ok(Some(bytes.len() as u64));
+            }
+        }
+        Ok(Some(*size))
+    }
+
+    fn open_object(&self, id: &ObjectId) -> Result<(), Error> {
+        self.ready(id).map(|_| ())
+    }
+
+    fn read_object(&self, id: &ObjectId, offset: u64, size: u32) -> Result<Vec<u8>, Error> {
+        match self.ready(id)? {
+            Ready::Merged(bytes) => Ok(slice(&bytes, offset, size)),
+            Ready::File(f) => {
+                pread(&f, offset, size).map_err(|e| Error::io("reading", id.to_string(), e))
+            }
+        }
+    }
+
+    fn ref_stat(&self, rel: &str) -> Result<Option<Node>, Error> {
+        let refs = &self.listing()?.refs;
+        if rel.is_empty() {
+            return Ok(Some(Node::Dir));
+        }
+        if refs.contains(rel) {
+            let size = self
+                .backend
+                .head(&format!("refs/{rel}"))?
+                .map_or(0, |m| m.size);
+            return Ok(Some(Node::File { size }));
+        }
+        let prefix = format!("{rel}/");
+        Ok(refs
+            .range(prefix.clone()..)
+            .next()
+            .filter(|k| k.starts_with(&prefix))
+            .map(|_| Node::Dir))
+    }
+
+    fn ref_list(&self, rel: &str) -> Result<Vec<Entry>, Error> {
+        let prefix = if rel.is_empty() {
+            String::new()
+        } else {
+            format!("{rel}/")
+        };
+        let mut out: Vec<Entry> = Vec::new();
+        for k in self.listing()?.refs.range(prefix.clone()..) {
+            let Some(rest) = k.strip_prefix(&prefix) else {
+                break;
+            };
+            let entry = match rest.split_once('/') {
+                Some((dir, _)) => Entry::dir(dir),
+                None => Entry::file(rest),
+            };
+            if out.last().is_none_or(|e| e.name != entry.name) {
+                out.push(entry);
+            }
+        }
+        Ok(out)
+    }
+
+    fn ref_read(&self, rel: &str, offset: u64, size: u32) -> Result<Vec<u8>, Error> {
+        let blob = self.backend.get(&format!("refs/{rel}"), None)?;
+        Ok(blob
+            .map(|b| slice(&b.bytes, offset, size))
+            .unwrap_or_default())
+    }
+}
+
+/// A remote as a tree: `objects/`, `refs/`, `graph/`.
+pub struct RemoteView(Arc<Objects<RemoteStore>>);
+
+impl RemoteView {
+    /// The view of `backend`.
+    pub fn new(backend: Box<dyn Backend>) -> Result<Arc<RemoteView>, Error> {
+        Ok(Arc::new(RemoteView(Arc::new(Objects::new(
+            RemoteStore::new(backend)?,
+        )))))
+    }
+}
+
+impl View for RemoteView {
+    fn stat(&self, path: &str) -> Result<Option<Node>, Error> {
+        if path.is_empty() {
+            return Ok(Some(Node::Dir));
+        }
+        self.0.stat(path)
+    }
+
+    fn list(self: Arc<Self>, path: &str) -> Result<Entries, Error> {
+        if path.is_empty() {
+            return Ok(super::tree::fixed(Objects::<RemoteStore>::roots().to_vec()));
+        }
+        self.0.list(path)
+    }
+
+    fn open(&self, path: &str) -> Result<(), Error> {
+        self.0.open(path)
+    }
+
+    fn read(&self, path: &str, offset: u64, size: u32) -> Result<Vec<u8>, Error> {
+        self.0.read(path, offset, size)
+    }
+}
