@@ -210,6 +210,10 @@ pub enum Error {
     Chain(#[from] crate::chain::Error),
     #[error(transparent)]
     Remote(#[from] crate::remote::Error),
+    #[error(transparent)]
+    Graph(#[from] crate::graph::Error),
+    #[error(transparent)]
+    Bundle(#[from] crate::bundle::Error),
     /// A command was called with arguments that cannot work.
     #[error("{0}")]
     Usage(String),
@@ -245,6 +249,8 @@ impl Classify for Error {
             Error::Schema(e) => e.class(),
             Error::Chain(e) => e.class(),
             Error::Remote(e) => e.class(),
+            Error::Graph(e) => e.class(),
+            Error::Bundle(e) => e.class(),
             Error::Usage(_) => Class::Usage,
             Error::Io { .. } => Class::Io,
         }
@@ -260,6 +266,8 @@ impl Classify for Error {
             Error::Schema(e) => e.code(),
             Error::Chain(e) => e.code(),
             Error::Remote(e) => e.code(),
+            Error::Graph(e) => e.code(),
+            Error::Bundle(e) => e.code(),
             Error::Usage(_) => "usage.invalid",
             Error::Io { .. } => "io.file",
         }
@@ -275,6 +283,8 @@ impl Classify for Error {
             Error::Schema(e) => e.detail(),
             Error::Chain(e) => e.detail(),
             Error::Remote(e) => e.detail(),
+            Error::Graph(e) => e.detail(),
+            Error::Bundle(e) => e.detail(),
             Error::Usage(_) => Detail::default(),
             Error::Io { path, .. } => Detail::path(path),
         }

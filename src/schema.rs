@@ -31,6 +31,9 @@ pub const SCHEMAS: &[(&str, &str)] = embed![
     "vc.smart-asset-fork-resolution.schema.json",
     "vc.corridor-fork-resolution.schema.json",
     "fork-evidence.schema.json",
+    "artifact.graph-verify-report.schema.json",
+    "vc.artifact-witness-bundle.schema.json",
+    "bundle-attestation-profile.schema.json",
 ];
 
 /// A document that does not match its schema.
