@@ -169,13 +169,10 @@ pub fn verify<R: Read + Seek>(
     // Every entry against the manifest's list, both ways.
     let mut listed_iter = listed.iter().peekable();
     for f in &found {
-        while let Some(l) = listed_iter.peek() {
-            if l.path < f.path {
-                return Err(Error::NoEntry {
-                    name: l.path.clone(),
-                });
-            }
-            break;
+        if let Some(l) = listed_iter.peek().filter(|l| l.path < f.path) {
+            return Err(Error::NoEntry {
+                name: l.path.clone(),
+            });
         }
         match listed_iter.next_if(|l| l.path == f.path) {
             Some(l) if l.sha256 == f.sha256 && l.bytes == f.bytes => {}
