@@ -239,9 +239,14 @@ fn human(r: &Report, verdict: GraphVerdict, w: &mut dyn Write) -> std::io::Resul
     if let Some(i) = &r.input_bundle {
         writeln!(
             w,
-            "bundle {}: manifest sha256 {} matches its content",
+            "bundle {}: manifest sha256 {} {}",
             i["path"].as_str().unwrap_or_default(),
-            i["manifest_digest_sha256"].as_str().unwrap_or_default()
+            i["manifest_digest_sha256"].as_str().unwrap_or_default(),
+            if verdict == GraphVerdict::Valid {
+                "matches its content"
+            } else {
+                "(its content does not verify; the manifest was not compared)"
+            }
         )?;
     }
     Ok(())

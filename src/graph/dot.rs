@@ -8,11 +8,12 @@ fn quote(s: &str) -> String {
     format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))
 }
 
-/// Short label for `TYPE:DIGEST`: the type and the first 12 hex digits.
+/// Quoted DOT label for `TYPE:DIGEST`: the type, a line break, the first 12 hex digits.
 fn short(id: &str) -> String {
     match id.split_once(':') {
-        Some((t, d)) if d.len() > 12 => format!("{t}\\n{}…", &d[..12]),
-        _ => id.to_string(),
+        // Node ids come from validated refs: `[a-z0-9-]` types and hex, nothing to escape.
+        Some((t, d)) if d.len() > 12 => format!("\"{t}\\n{}…\"", &d[..12]),
+        _ => quote(id),
     }
 }
 
@@ -35,12 +36,7 @@ pub fn to_dot(report: &Report) -> String {
         } else {
             ""
         };
-        let _ = writeln!(
-            out,
-            "  {} [label={}{style}];",
-            quote(&n.id),
-            quote(&short(&n.id))
-        );
+        let _ = writeln!(out, "  {} [label={}{style}];", quote(&n.id), short(&n.id));
     }
     let mut seeds = std::collections::BTreeSet::new();
     for e in report.edges.iter().flatten() {
