@@ -123,7 +123,7 @@ pub fn check_name(name: &str, limits: &Limits) -> Result<bool, Error> {
 impl<R: Read + Seek> BundleReader<R> {
     /// Opens `reader` and checks the whole central directory against `limits`.
     pub fn open(reader: R, limits: Limits) -> Result<Self, Error> {
-        let mut archive = zip::ZipArchive::new(reader).map_err(|e| zip_err("is not a zip", e))?;
+        let archive = zip::ZipArchive::new(reader).map_err(|e| zip_err("is not a zip", e))?;
         if archive.has_duplicate_names() {
             // The index keeps one entry per name; find the name that lost its twin.
             let mut seen = std::collections::HashSet::new();
@@ -147,9 +147,11 @@ impl<R: Read + Seek> BundleReader<R> {
         let mut by_name = HashMap::new();
         let mut total: u64 = 0;
         for index in 0..archive.len() {
+            // Central-directory data only: no local header is read (a range reader fetches
+            // nothing more than the directory to decide whether the bundle is acceptable).
             let f = archive
-                .by_index_raw(index)
-                .map_err(|e| zip_err("entry header", e))?;
+                .by_index_data(index)
+                .map_err(|e| zip_err("central directory", e))?;
             let name = std::str::from_utf8(f.name_raw())
                 .map_err(|_| Error::UnsafePath {
                     name: String::from_utf8_lossy(f.name_raw()).into_owned(),
@@ -205,7 +207,6 @@ impl<R: Read + Seek> BundleReader<R> {
                 });
             }
             let crc32 = f.crc32();
-            drop(f);
             by_name.insert(name.clone(), entries.len());
             entries.push(Entry {
                 name,
@@ -231,6 +232,11 @@ impl<R: Read + Seek> BundleReader<R> {
     /// The entry named `name`, if any.
     pub fn entry(&self, name: &str) -> Option<&Entry> {
         self.by_name.get(name).map(|&i| &self.entries[i])
+    }
+
+    /// The underlying source (e.g. to read a range reader's counters).
+    pub fn into_inner(self) -> R {
+        self.archive.into_inner()
     }
 
     /// The limits this reader enforces.

@@ -582,3 +582,92 @@ fn graph_verify_reports_missing_and_altered_artifacts_and_draws_dot() {
     );
     assert!(dot.stdout.contains(&format!("\"{root}\"")));
 }
+
+/// A static file server that answers `Range: bytes=a-b` (Python's http.server does not), on a
+/// free loopback port printed first; it logs each request's range to stderr.
+const RANGE_SERVER: &str = r#"
+import http.server, os, re, sys
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        path = os.path.join(sys.argv[1], os.path.basename(self.path))
+        if not os.path.isfile(path):
+            self.send_response(404); self.end_headers(); return
+        size = os.path.getsize(path)
+        m = re.fullmatch(r"bytes=(\d+)-(\d+)", self.headers.get("Range", ""))
+        with open(path, "rb") as f:
+            if not m:
+                self.send_response(200); self.send_header("Content-Length", str(size)); self.end_headers()
+                self.wfile.write(f.read()); return
+            a, b = int(m[1]), min(int(m[2]), size - 1)
+            f.seek(a); data = f.read(b - a + 1)
+        self.send_response(206)
+        self.send_header("Content-Range", f"bytes {a}-{b}/{size}")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers(); self.wfile.write(data)
+    def log_message(self, *args):
+        pass
+s = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
+print(s.server_address[1], flush=True)
+s.serve_forever()
+"#;
+
+/// Kills the server we started when the test ends, however it ends.
+struct Server(std::process::Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn a_bundle_over_http_is_read_with_range_requests_central_directory_first() {
+    use std::io::BufRead;
+    let (m, good) = small_bundle();
+    let bomb = m.dir.join("bomb.zip");
+    python(MUTATE, &[s(&good), s(&bomb), "bomb"]);
+    let mut child = Command::new("python3")
+        .args(["-c", RANGE_SERVER, s(m.dir.path())])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("python3");
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let _server = Server(child);
+    let base = format!("http://127.0.0.1:{}", line.trim());
+    let run = m.dir.run(&[
+        "--json",
+        "artifact",
+        "graph",
+        "verify",
+        "--from-bundle",
+        &format!("{base}/good.zip"),
+    ]);
+    assert_eq!(run.code, 0, "{run:?}");
+    let r = run.json();
+    assert_eq!(r["verdict"], "valid");
+    let local = m.dir.run(&[
+        "--json",
+        "artifact",
+        "graph",
+        "verify",
+        "--from-bundle",
+        "good.zip",
+    ]);
+    assert_eq!(r["nodes"], local.json()["nodes"]);
+    assert!(r["input_bundle"]["http"]["requests"].as_u64().unwrap() >= 2);
+    // The bomb is refused from its central directory, before anything is inflated.
+    let run = m.dir.run(&[
+        "--json",
+        "artifact",
+        "graph",
+        "verify",
+        "--from-bundle",
+        &format!("{base}/bomb.zip"),
+    ]);
+    assert_eq!(run.code, 65, "{run:?}");
+    assert_eq!(run.json()["error"]["code"], "schema.bundle_limit");
+}
