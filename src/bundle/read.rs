@@ -2,7 +2,8 @@
 //!
 //! [`BundleReader::open`] reads only the zip's central directory and rejects, before any entry
 //! is decompressed: names that are absolute, contain `..`/`.`/empty components, backslashes,
-//! colons or control characters; symlink entries; duplicate names; encrypted entries or methods
+//! colons or control characters; symlink entries; duplicate names (also when they differ only
+//! in ASCII case, or when a file is another entry's directory); encrypted entries or methods
 //! other than stored/deflate; more than [`Limits::max_entries`] entries; an entry larger than
 //! [`Limits::max_entry_bytes`] or compressed more than [`Limits::max_ratio`] : 1; a total over
 //! [`Limits::max_total_bytes`]. Reads then never yield more bytes than an entry declares.
@@ -120,6 +121,33 @@ pub fn check_name(name: &str, limits: &Limits) -> Result<bool, Error> {
     Ok(is_dir)
 }
 
+/// Names that cannot all be extracted side by side: one differing from another only in ASCII
+/// case (they collide on case-insensitive filesystems), or a file that is also a directory
+/// of another entry (`a` and `a/b`).
+fn check_collisions(entries: &[Entry]) -> Result<(), Error> {
+    let mut folded = std::collections::HashSet::new();
+    for e in entries {
+        if !folded.insert(e.name.to_ascii_lowercase()) {
+            return Err(Error::Duplicate {
+                name: e.name.clone(),
+            });
+        }
+    }
+    for e in entries {
+        let mut prefix = e.name.as_str();
+        while let Some((parent, _)) = prefix.rsplit_once('/') {
+            if folded.contains(&parent.to_ascii_lowercase()) {
+                return Err(Error::UnsafePath {
+                    name: e.name.clone(),
+                    why: "a parent directory of this entry is also a file entry",
+                });
+            }
+            prefix = parent;
+        }
+    }
+    Ok(())
+}
+
 impl<R: Read + Seek> BundleReader<R> {
     /// Opens `reader` and checks the whole central directory against `limits`.
     pub fn open(reader: R, limits: Limits) -> Result<Self, Error> {
@@ -216,6 +244,7 @@ impl<R: Read + Seek> BundleReader<R> {
                 index,
             });
         }
+        check_collisions(&entries)?;
         Ok(BundleReader {
             archive,
             entries,
@@ -394,5 +423,32 @@ mod tests {
         }
         assert!(!check_name("artifacts/vc/ab.json", &l).unwrap());
         assert!(check_name("root/", &l).unwrap());
+    }
+
+    fn entries(names: &[&str]) -> Vec<Entry> {
+        names
+            .iter()
+            .enumerate()
+            .map(|(index, n)| Entry {
+                name: n.to_string(),
+                size: 0,
+                compressed_size: 0,
+                crc32: 0,
+                index,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn names_that_collide_on_disk_are_rejected() {
+        check_collisions(&entries(&["a/b", "a/c", "b"])).unwrap();
+        assert!(matches!(
+            check_collisions(&entries(&["root/A.json", "root/a.json"])),
+            Err(Error::Duplicate { .. })
+        ));
+        assert!(matches!(
+            check_collisions(&entries(&["a", "a/b/c"])),
+            Err(Error::UnsafePath { .. })
+        ));
     }
 }
