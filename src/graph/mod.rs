@@ -499,8 +499,7 @@ pub fn verify(root: &Root, opts: &Options, progress: &dyn Progress) -> Result<Re
             let mut parse_errors = 0;
             for rel in &files {
                 let path = dir.join(rel);
-                let bytes = std::fs::read(&path).map_err(|e| Error::io("reading", &path, e))?;
-                match parse_structured(rel, &bytes) {
+                match read_doc(&path).and_then(|bytes| parse_structured(rel, &bytes)) {
                     Ok(doc) => {
                         newer(&mut newest_checkpoint, &doc);
                         let source = format!("dir:{dirname}:{rel}");
@@ -594,10 +593,10 @@ pub fn verify(root: &Root, opts: &Options, progress: &dyn Progress) -> Result<Re
         // Raw-bytes artifacts are hashed streaming; everything else is read once and both
         // digested and parsed from the same bytes.
         let bytes = if structured || (opts.strict && rule != canon::DigestRule::Bytes) {
-            match std::fs::read(&path) {
+            match read_doc(&path) {
                 Ok(b) => Some(b),
                 Err(e) => {
-                    errors.push(format!("reading {}: {e}", path.display()));
+                    errors.push(format!("reading {id}: {e}"));
                     None
                 }
             }
@@ -719,6 +718,19 @@ pub fn verify(root: &Root, opts: &Options, progress: &dyn Progress) -> Result<Re
         newest_checkpoint,
         root_files,
     })
+}
+
+/// A document's bytes, refusing files over the canonical-JSON size limit (64 MiB) before
+/// reading them: hostile trees cannot make a walk allocate more than that per document.
+fn read_doc(path: &Path) -> Result<Vec<u8>, String> {
+    let len = std::fs::metadata(path).map_err(|e| e.to_string())?.len();
+    if len > canon::MAX_JSON_BYTES as u64 {
+        return Err(format!(
+            "{len} bytes, over the {} byte limit",
+            canon::MAX_JSON_BYTES
+        ));
+    }
+    std::fs::read(path).map_err(|e| e.to_string())
 }
 
 /// SHA-256 of a file, streamed.
