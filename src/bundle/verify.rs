@@ -1,5 +1,6 @@
 //! Verifying a witness bundle offline: the content against the manifest, the artifacts against
-//! their digests, and the manifest against a fresh walk of the content.
+//! their digests, and the manifest against a fresh walk of the content. Everything is read in
+//! place from the zip through [`BundleReader`]; nothing is extracted or written anywhere.
 //!
 //! Order of the checks, each deciding the class of the failure: zip structure ([`super::read`],
 //! schema 65) → manifest schema (65) → graph walk over the extracted content with strict
@@ -7,12 +8,16 @@
 //! against `bundle.entries` (66; a listed entry that is absent is 68) → every other manifest
 //! field against the fresh walk (66).
 
+use std::collections::HashMap;
 use std::io::{Read, Seek};
-use std::path::Path;
+use std::path::{Path, PathBuf};
+
+use sha2::Digest as _;
 
 use super::read::{BundleReader, check_name};
 use super::write::STORE_ROOT;
 use super::{EntryDigest, Error, MANIFEST};
+use crate::artifact::{self, ObjectId};
 use crate::canon::{Digest, Value};
 use crate::graph::{self, Report, Root};
 use crate::progress::Progress;
@@ -45,7 +50,7 @@ const COMPARED: [&str; 8] = [
     "edges",
 ];
 
-fn infer_root(manifest: &Value, base: &Path) -> Result<Root, Error> {
+fn infer_root(manifest: &Value) -> Result<Root, Error> {
     let root = &manifest["root"];
     let mode = root["mode"].as_str().unwrap_or_default();
     if mode == "cas" {
@@ -68,7 +73,7 @@ fn infer_root(manifest: &Value, base: &Path) -> Result<Root, Error> {
     if check_name(path, &super::Limits::default())? {
         return Err(bad("must not end in /"));
     }
-    let p = base.join(path);
+    let p = PathBuf::from(path);
     Ok(if mode == "dir" {
         Root::Dir(p)
     } else {
@@ -101,34 +106,114 @@ fn short(v: &Value) -> String {
     }
 }
 
-/// Checks the bundle read by `reader` (named `label` in the report), extracting it into a
-/// fresh temp directory under `tmp_parent` (default: the system temp dir, `TMPDIR`), which is
-/// removed afterwards.
+/// A walk's view of a bundle: root documents under `root/`, artifacts under
+/// `artifacts/<type>/<digest>[.<ext>]`, all read in place from the zip.
+struct ZipSource<'a, R: Read + Seek> {
+    reader: &'a mut BundleReader<R>,
+    /// (type, digest hex) → entry names.
+    artifacts: HashMap<(String, String), Vec<String>>,
+}
+
+impl<'a, R: Read + Seek> ZipSource<'a, R> {
+    fn new(reader: &'a mut BundleReader<R>) -> Self {
+        let mut artifacts: HashMap<(String, String), Vec<String>> = HashMap::new();
+        for e in reader.entries() {
+            let mut parts = e.name.splitn(3, '/');
+            let (Some(STORE_ROOT), Some(t), Some(file)) =
+                (parts.next(), parts.next(), parts.next())
+            else {
+                continue;
+            };
+            let b = file.as_bytes();
+            let named = !file.contains('/') && (b.len() == 64 || (b.len() > 64 && b[64] == b'.'));
+            if named {
+                artifacts
+                    .entry((t.to_string(), file[..64].to_string()))
+                    .or_default()
+                    .push(e.name.clone());
+            }
+        }
+        for names in artifacts.values_mut() {
+            names.sort();
+        }
+        ZipSource { reader, artifacts }
+    }
+}
+
+fn entry_name(path: &Path) -> Result<&str, String> {
+    path.to_str()
+        .ok_or_else(|| format!("{} is not UTF-8", path.display()))
+}
+
+impl<R: Read + Seek> graph::Source for ZipSource<'_, R> {
+    fn list(&mut self, dir: &Path) -> Result<Vec<String>, graph::Error> {
+        let prefix = format!("{}/", dir.display());
+        Ok(self
+            .reader
+            .entries()
+            .iter()
+            .filter_map(|e| e.name.strip_prefix(&prefix).map(str::to_string))
+            .collect())
+    }
+
+    fn read(&mut self, path: &Path) -> Result<Vec<u8>, String> {
+        let name = entry_name(path)?;
+        self.reader
+            .read_entry(name, crate::canon::MAX_JSON_BYTES as u64)
+            .map_err(|e| e.to_string())
+    }
+
+    fn hash(&mut self, path: &Path) -> Result<Digest, String> {
+        let name = entry_name(path)?;
+        hash_entry(self.reader, name).map(|(d, _)| d)
+    }
+
+    fn resolve(&mut self, id: &ObjectId) -> Result<Option<PathBuf>, artifact::Error> {
+        let key = (id.artifact_type.to_string(), id.digest.to_hex());
+        match self.artifacts.get(&key).map(Vec::as_slice) {
+            None | Some([]) => Ok(None),
+            Some([one]) => Ok(Some(PathBuf::from(one))),
+            Some(many) => Err(artifact::Error::Ambiguous {
+                object: id.to_string(),
+                paths: many.iter().map(PathBuf::from).collect(),
+            }),
+        }
+    }
+
+    fn store_roots(&self) -> Vec<String> {
+        vec![STORE_ROOT.to_string()]
+    }
+}
+
+/// SHA-256 and size of an entry, streamed.
+fn hash_entry<R: Read + Seek>(
+    reader: &mut BundleReader<R>,
+    name: &str,
+) -> Result<(Digest, u64), String> {
+    let mut r = reader.open_entry(name).map_err(|e| e.to_string())?;
+    let mut h = sha2::Sha256::new();
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut n_total = 0u64;
+    loop {
+        let n = r.read(&mut buf).map_err(|e| format!("{name}: {e}"))?;
+        if n == 0 {
+            break;
+        }
+        h.update(&buf[..n]);
+        n_total += n as u64;
+    }
+    Ok((Digest(h.finalize().into()), n_total))
+}
+
+/// Checks the bundle read by `reader` (named `label` in the report), in place.
 pub fn verify<R: Read + Seek>(
     reader: &mut BundleReader<R>,
     label: &str,
-    tmp_parent: Option<&Path>,
     progress: &dyn Progress,
 ) -> Result<Checked, Error> {
     let manifest = reader.manifest()?;
     let manifest_digest = crate::canon::digest_of(&manifest)?;
     let listed = entries_of(&manifest)?;
-    let tmp = match tmp_parent {
-        Some(p) => tempfile::TempDir::new_in(p),
-        None => tempfile::tempdir(),
-    }
-    .map_err(|e| {
-        Error::io(
-            "creating a temp dir in",
-            tmp_parent.unwrap_or(Path::new("$TMPDIR")),
-            e,
-        )
-    })?;
-    let base = tmp.path().to_path_buf();
-    let mut found = reader.extract_to(&base)?;
-    found.retain(|e| e.path != MANIFEST);
-    found.sort_by(|a, b| a.path.cmp(&b.path));
-
     let opts = graph::Options {
         strict: true,
         emit_edges: true,
@@ -140,13 +225,10 @@ pub fn verify<R: Read + Seek>(
             .as_u64()
             .unwrap_or(u64::from(graph::DEFAULT_MAX_DEPTH))
             .min(MAX_DEPTH_CAP) as u32,
-        store_roots: vec![base.join(STORE_ROOT)],
+        store_roots: Vec::new(),
     };
-    let root = infer_root(&manifest, &base)?;
-    let mut report = graph::verify(&root, &opts, progress)?;
-    let prefix = format!("{}/", base.display());
-    report.map_paths(|p| p.strip_prefix(&prefix).map(str::to_string));
-    report.options.store_roots = vec![STORE_ROOT.to_string()];
+    let root = infer_root(&manifest)?;
+    let mut report = graph::verify_in(&mut ZipSource::new(reader), &root, &opts, progress)?;
     report.generated_at = manifest["generated_at"]
         .as_str()
         .unwrap_or_default()
@@ -167,6 +249,25 @@ pub fn verify<R: Read + Seek>(
     }
 
     // Every entry against the manifest's list, both ways.
+    let names: Vec<String> = reader
+        .entries()
+        .iter()
+        .filter(|e| e.name != MANIFEST)
+        .map(|e| e.name.clone())
+        .collect();
+    let mut found = Vec::with_capacity(names.len());
+    for name in names {
+        let (d, bytes) = hash_entry(reader, &name).map_err(|reason| Error::Zip {
+            what: name.clone(),
+            reason,
+        })?;
+        found.push(EntryDigest {
+            path: name,
+            bytes,
+            sha256: d.to_hex(),
+        });
+    }
+    found.sort_by(|a, b| a.path.cmp(&b.path));
     let mut listed_iter = listed.iter().peekable();
     for f in &found {
         if let Some(l) = listed_iter.peek().filter(|l| l.path < f.path) {
@@ -218,19 +319,10 @@ pub fn verify<R: Read + Seek>(
 }
 
 /// Opens a bundle file and verifies it (see [`verify`]).
-pub fn verify_file(
-    path: &Path,
-    tmp_parent: Option<&Path>,
-    progress: &dyn Progress,
-) -> Result<Checked, Error> {
+pub fn verify_file(path: &Path, progress: &dyn Progress) -> Result<Checked, Error> {
     let f = std::fs::File::open(path).map_err(|e| Error::io("opening", path, e))?;
     let mut reader = BundleReader::open(std::io::BufReader::new(f), super::Limits::default())?;
-    verify(
-        &mut reader,
-        &path.display().to_string(),
-        tmp_parent,
-        progress,
-    )
+    verify(&mut reader, &path.display().to_string(), progress)
 }
 
 /// The manifest and its digest, after the structural and schema checks only.

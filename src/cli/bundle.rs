@@ -135,7 +135,7 @@ pub fn graph(command: GraphCommand, ctx: &Ctx) -> super::Result<ExitCode> {
             let remote = bundle::http::RangeReader::open(text)?;
             let size = remote.len();
             let mut reader = bundle::BundleReader::open(remote, bundle::Limits::default())?;
-            let mut checked = bundle::verify::verify(&mut reader, text, None, &bar)?;
+            let mut checked = bundle::verify::verify(&mut reader, text, &bar)?;
             let remote = reader.into_inner();
             if let Some(i) = checked.report.input_bundle.as_mut() {
                 i["http"] = serde_json::json!({
@@ -148,7 +148,7 @@ pub fn graph(command: GraphCommand, ctx: &Ctx) -> super::Result<ExitCode> {
             return emit_report(&checked.report, &a, ctx);
         }
         let path = ctx.path(zip);
-        let checked = bundle::verify::verify_file(&path, None, &bar)?;
+        let checked = bundle::verify::verify_file(&path, &bar)?;
         bar.finish();
         return emit_report(&checked.report, &a, ctx);
     }
@@ -335,7 +335,7 @@ fn checked_bundle(
     ctx: &Ctx,
 ) -> super::Result<Result<bundle::verify::Checked, ExitCode>> {
     let bar = Bar::new(&ctx.out, "verifying");
-    let checked = bundle::verify::verify_file(zip, None, &bar)?;
+    let checked = bundle::verify::verify_file(zip, &bar)?;
     bar.finish();
     let verdict = checked.report.verdict();
     if verdict != GraphVerdict::Valid {

@@ -350,42 +350,135 @@ struct Pending {
     source: String,
 }
 
-/// The structured documents under `dir`, sorted by lowercased relative path, at most `cap`
-/// (and whether more were there). Skips `.git`, `__pycache__`, `.mypy_cache`, a top-level
+/// Whether a directory at `rel` (relative to the root directory, `/`-separated) is skipped by
+/// a directory scan: `.git`, `__pycache__`, `.mypy_cache` anywhere, a top-level
 /// `dist/artifacts` (as the reference) and a top-level `witness/` (bundles and their
 /// attestations, so a module's bundle does not include the previous bundle's files).
+pub fn skipped_dir(rel: &str) -> bool {
+    let name = rel.rsplit('/').next().unwrap_or(rel);
+    matches!(name, ".git" | "__pycache__" | ".mypy_cache")
+        || rel == "witness"
+        || rel == "dist/artifacts"
+}
+
+/// The root documents among `files` (relative paths of every regular file under the root
+/// directory): structured names outside skipped directories, sorted by lowercased path, at
+/// most `cap` (and whether more were there).
+pub fn select_root_files(files: Vec<String>, cap: usize) -> (Vec<String>, bool) {
+    let mut out: Vec<String> = files
+        .into_iter()
+        .filter(|f| {
+            let mut dir = f.as_str();
+            while let Some((parent, _)) = dir.rsplit_once('/') {
+                if skipped_dir(parent) {
+                    return false;
+                }
+                dir = parent;
+            }
+            is_structured(f)
+        })
+        .collect();
+    out.sort_by(|a, b| a.to_lowercase().cmp(&b.to_lowercase()).then(a.cmp(b)));
+    let truncated = out.len() > cap;
+    out.truncate(cap);
+    (out, truncated)
+}
+
+/// The structured documents under `dir` on disk (see [`select_root_files`]).
 pub fn scan_dir(dir: &Path, cap: usize) -> Result<(Vec<String>, bool), Error> {
+    Ok(select_root_files(list_files(dir)?, cap))
+}
+
+/// Every regular file under `dir`, relative and `/`-separated, not descending into skipped
+/// directories.
+fn list_files(dir: &Path) -> Result<Vec<String>, Error> {
     let mut out = Vec::new();
-    let mut stack = vec![PathBuf::new()];
+    let mut stack = vec![String::new()];
     while let Some(rel) = stack.pop() {
-        let abs = dir.join(&rel);
+        let abs = if rel.is_empty() {
+            dir.to_path_buf()
+        } else {
+            dir.join(&rel)
+        };
         let entries = std::fs::read_dir(&abs).map_err(|e| Error::io("listing", &abs, e))?;
         for entry in entries {
             let entry = entry.map_err(|e| Error::io("listing", &abs, e))?;
             let name = entry.file_name();
             let Some(name) = name.to_str() else { continue };
-            let child = rel.join(name);
+            let child = if rel.is_empty() {
+                name.to_string()
+            } else {
+                format!("{rel}/{name}")
+            };
             let ft = entry
                 .file_type()
                 .map_err(|e| Error::io("listing", &abs, e))?;
             if ft.is_dir() {
-                let skip = matches!(name, ".git" | "__pycache__" | ".mypy_cache")
-                    || (rel.as_os_str().is_empty() && name == "witness")
-                    || child == Path::new("dist/artifacts");
-                if !skip {
+                if !skipped_dir(&child) {
                     stack.push(child);
                 }
-            } else if ft.is_file() && is_structured(name) {
-                if let Some(s) = child.to_str() {
-                    out.push(s.replace('\\', "/"));
-                }
+            } else if ft.is_file() {
+                out.push(child);
             }
         }
     }
-    out.sort_by(|a, b| a.to_lowercase().cmp(&b.to_lowercase()).then(a.cmp(b)));
-    let truncated = out.len() > cap;
-    out.truncate(cap);
-    Ok((out, truncated))
+    Ok(out)
+}
+
+/// Where a walk reads root documents and artifacts: the filesystem and store-root directories
+/// ([`FsSource`]), or a bundle read in place (`bundle::verify`). Paths are whatever the
+/// source uses to name files; they end up in the report as they are.
+pub trait Source {
+    /// Every regular file under the root directory `dir`, relative and `/`-separated.
+    fn list(&mut self, dir: &Path) -> Result<Vec<String>, Error>;
+    /// A document's bytes (at most 64 MiB).
+    fn read(&mut self, path: &Path) -> Result<Vec<u8>, String>;
+    /// SHA-256 of a file's bytes, streamed.
+    fn hash(&mut self, path: &Path) -> Result<Digest, String>;
+    /// The one file holding `id`, `None` when there is none, `Ambiguous` when several.
+    fn resolve(&mut self, id: &ObjectId) -> Result<Option<PathBuf>, artifact::Error>;
+    /// The store roots, as the report names them.
+    fn store_roots(&self) -> Vec<String>;
+}
+
+/// The filesystem: root documents by path, artifacts in store-root directories.
+pub struct FsSource {
+    store: Store,
+}
+
+impl FsSource {
+    /// A source searching `store_roots` in order.
+    pub fn new(store_roots: &[PathBuf]) -> FsSource {
+        FsSource {
+            store: Store::new(store_roots),
+        }
+    }
+}
+
+impl Source for FsSource {
+    fn list(&mut self, dir: &Path) -> Result<Vec<String>, Error> {
+        list_files(dir)
+    }
+
+    fn read(&mut self, path: &Path) -> Result<Vec<u8>, String> {
+        read_doc(path)
+    }
+
+    fn hash(&mut self, path: &Path) -> Result<Digest, String> {
+        hash_file(path).map_err(|e| e.to_string())
+    }
+
+    fn resolve(&mut self, id: &ObjectId) -> Result<Option<PathBuf>, artifact::Error> {
+        self.store.resolve(id)
+    }
+
+    fn store_roots(&self) -> Vec<String> {
+        self.store
+            .roots()
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect()
+    }
 }
 
 /// Whether a file name is parsed as a structured document (§3.3).
@@ -406,16 +499,18 @@ pub fn parse_structured(name: &str, bytes: &[u8]) -> Result<Value, String> {
     }
 }
 
-fn read_root_doc(path: &Path) -> Result<Value, Error> {
-    let bytes = std::fs::read(path).map_err(|e| Error::io("reading", path, e))?;
+fn read_root_doc(source: &mut dyn Source, path: &Path) -> Result<Value, Error> {
     let name = path
         .file_name()
         .and_then(|n| n.to_str())
         .unwrap_or_default();
-    parse_structured(name, &bytes).map_err(|reason| Error::RootParse {
-        path: path.to_path_buf(),
-        reason,
-    })
+    source
+        .read(path)
+        .and_then(|bytes| parse_structured(name, &bytes))
+        .map_err(|reason| Error::RootParse {
+            path: path.to_path_buf(),
+            reason,
+        })
 }
 
 fn base_name(path: &Path) -> String {
@@ -437,9 +532,19 @@ fn newer(current: &mut Option<String>, doc: &Value) {
     }
 }
 
-/// Walks the closure of `root` and reports every node, edge, missing artifact and mismatch.
+/// Walks the closure of `root` on the filesystem (store roots from `opts`) and reports every
+/// node, edge, missing artifact and mismatch.
 pub fn verify(root: &Root, opts: &Options, progress: &dyn Progress) -> Result<Report, Error> {
-    let mut store = Store::new(&opts.store_roots);
+    verify_in(&mut FsSource::new(&opts.store_roots), root, opts, progress)
+}
+
+/// [`verify`] over any [`Source`] (`opts.store_roots` is not used: the source has its own).
+pub fn verify_in(
+    source: &mut dyn Source,
+    root: &Root,
+    opts: &Options,
+    progress: &dyn Progress,
+) -> Result<Report, Error> {
     let mut stack: Vec<Pending> = Vec::new();
     let mut edges: Vec<Edge> = Vec::new();
     let mut stats = Stats::default();
@@ -484,7 +589,7 @@ pub fn verify(root: &Root, opts: &Options, progress: &dyn Progress) -> Result<Re
             }
         }
         Root::File(path) => {
-            let doc = read_root_doc(path)?;
+            let doc = read_root_doc(source, path)?;
             newer(&mut newest_checkpoint, &doc);
             let source = format!("file:{}", base_name(path));
             seed(&doc, &source, &mut stack, &mut edges, &mut stats);
@@ -493,13 +598,16 @@ pub fn verify(root: &Root, opts: &Options, progress: &dyn Progress) -> Result<Re
             }
         }
         Root::Dir(dir) => {
-            let (files, truncated) = scan_dir(dir, opts.max_nodes)?;
+            let (files, truncated) = select_root_files(source.list(dir)?, opts.max_nodes);
             progress.set_total(files.len() as u64);
             let dirname = base_name(dir);
             let mut parse_errors = 0;
             for rel in &files {
                 let path = dir.join(rel);
-                match read_doc(&path).and_then(|bytes| parse_structured(rel, &bytes)) {
+                match source
+                    .read(&path)
+                    .and_then(|bytes| parse_structured(rel, &bytes))
+                {
                     Ok(doc) => {
                         newer(&mut newest_checkpoint, &doc);
                         let source = format!("dir:{dirname}:{rel}");
@@ -558,7 +666,7 @@ pub fn verify(root: &Root, opts: &Options, progress: &dyn Progress) -> Result<Re
             path: None,
             strict: None,
         };
-        let path = match store.resolve(&id) {
+        let path = match source.resolve(&id) {
             Ok(Some(path)) => path,
             Ok(None) => {
                 missing.push(Missing {
@@ -593,7 +701,7 @@ pub fn verify(root: &Root, opts: &Options, progress: &dyn Progress) -> Result<Re
         // Raw-bytes artifacts are hashed streaming; everything else is read once and both
         // digested and parsed from the same bytes.
         let bytes = if structured || (opts.strict && rule != canon::DigestRule::Bytes) {
-            match read_doc(&path) {
+            match source.read(&path) {
                 Ok(b) => Some(b),
                 Err(e) => {
                     errors.push(format!("reading {id}: {e}"));
@@ -605,7 +713,7 @@ pub fn verify(root: &Root, opts: &Options, progress: &dyn Progress) -> Result<Re
         };
         if opts.strict {
             let computed = match (&bytes, rule) {
-                (_, canon::DigestRule::Bytes) => hash_file(&path).map_err(|e| e.to_string()),
+                (_, canon::DigestRule::Bytes) => source.hash(&path),
                 (Some(b), _) => {
                     artifact::digest_bytes(&id.artifact_type, b).map_err(|e| e.to_string())
                 }
@@ -701,11 +809,7 @@ pub fn verify(root: &Root, opts: &Options, progress: &dyn Progress) -> Result<Re
             max_nodes: opts.max_nodes as u64,
             max_depth: u64::from(opts.max_depth),
             emit_edges: opts.emit_edges,
-            store_roots: store
-                .roots()
-                .iter()
-                .map(|p| p.display().to_string())
-                .collect(),
+            store_roots: source.store_roots(),
         },
         stats,
         missing,
