@@ -212,6 +212,10 @@ pub enum Error {
     Remote(#[from] crate::remote::Error),
     #[error(transparent)]
     Mount(#[from] crate::mount::Error),
+    #[error(transparent)]
+    Graph(#[from] crate::graph::Error),
+    #[error(transparent)]
+    Bundle(#[from] crate::bundle::Error),
     /// A command was called with arguments that cannot work.
     #[error("{0}")]
     Usage(String),
@@ -248,6 +252,8 @@ impl Classify for Error {
             Error::Chain(e) => e.class(),
             Error::Remote(e) => e.class(),
             Error::Mount(e) => e.class(),
+            Error::Graph(e) => e.class(),
+            Error::Bundle(e) => e.class(),
             Error::Usage(_) => Class::Usage,
             Error::Io { .. } => Class::Io,
         }
@@ -264,6 +270,8 @@ impl Classify for Error {
             Error::Chain(e) => e.code(),
             Error::Remote(e) => e.code(),
             Error::Mount(e) => e.code(),
+            Error::Graph(e) => e.code(),
+            Error::Bundle(e) => e.code(),
             Error::Usage(_) => "usage.invalid",
             Error::Io { .. } => "io.file",
         }
@@ -280,6 +288,8 @@ impl Classify for Error {
             Error::Chain(e) => e.detail(),
             Error::Remote(e) => e.detail(),
             Error::Mount(e) => e.detail(),
+            Error::Graph(e) => e.detail(),
+            Error::Bundle(e) => e.detail(),
             Error::Usage(_) => Detail::default(),
             Error::Io { path, .. } => Detail::path(path),
         }

@@ -7,6 +7,8 @@
 //! - [`mmr`]: the Merkle Mountain Range over receipt next_roots, RFC 6962 compatible (pure).
 //! - [`vc`]: did:key, Ed25519 JWKs, `MsezEd25519Signature2025` proofs, trust anchors.
 //! - [`artifact`]: ArtifactRef, embedded-ref discovery, store-root resolution.
+//! - [`graph`]: closure walks over embedded refs and `artifact graph verify` reports.
+//! - [`bundle`]: deterministic witness bundles, their hostile-input reader, attestations.
 //! - [`odb`]: the `.msez` repository: objects, proofs, refs, reflog, locks, hooks, config.
 //! - [`chain`]: receipt chains, selection, checkpoints and inclusion proofs.
 //! - [`fsck`]: the whole-repository check.
@@ -15,10 +17,12 @@
 //! The library never prints; `src/cli` is the only place that renders results.
 
 pub mod artifact;
+pub mod bundle;
 pub mod canon;
 pub mod chain;
 pub mod error;
 pub mod fsck;
+pub mod graph;
 pub mod mmr;
 pub mod mount;
 pub mod odb;

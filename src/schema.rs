@@ -42,6 +42,9 @@ pub const SCHEMAS: &[(&str, &str)] = embed![
     "transition-types.lock.schema.json",
     "smart-asset.harbor-policy.schema.json",
     "vc.smart-asset-registry.schema.json",
+    "artifact.graph-verify-report.schema.json",
+    "vc.artifact-witness-bundle.schema.json",
+    "bundle-attestation-profile.schema.json",
 ];
 
 /// A document that does not match its schema.

@@ -1,4 +1,4 @@
-//! `msez artifact put|get|resolve`.
+//! `msez artifact put|get|resolve` (graph and bundle commands live in cli/bundle.rs).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -37,6 +37,12 @@ pub enum Command {
         #[arg(long = "store-root", value_name = "DIR")]
         store_roots: Vec<PathBuf>,
     },
+    /// Artifact graph: closure walks and verification.
+    #[command(subcommand)]
+    Graph(super::bundle::GraphCommand),
+    /// Witness bundles: attest, verify, extract.
+    #[command(subcommand)]
+    Bundle(super::bundle::BundleCommand),
 }
 
 /// Runs one `msez artifact` subcommand.
@@ -51,6 +57,8 @@ pub fn run(command: Command, ctx: &Ctx) -> super::Result<ExitCode> {
             object,
             store_roots,
         } => resolve(&object, &store_roots, ctx),
+        Command::Graph(c) => super::bundle::graph(c, ctx),
+        Command::Bundle(c) => super::bundle::bundle(c, ctx),
     }
 }
 

@@ -112,6 +112,22 @@ pub enum ModuleCommand {
         #[arg(long)]
         trust_anchors: Option<String>,
     },
+    /// Bundle the module's closure (strict) into a deterministic witness bundle.
+    ///
+    /// Example: msez asset module witness-bundle modules/smart-assets/<id> --out asset.zip
+    WitnessBundle {
+        /// The module directory or bare asset_id.
+        module: PathBuf,
+        /// The bundle (default: MODULE/witness/asset.witness-bundle.zip).
+        #[arg(long, value_name = "BUNDLE.zip")]
+        out: Option<PathBuf>,
+        /// A store root searched after the module's dist/artifacts (repeatable).
+        #[arg(long = "store-root", value_name = "DIR")]
+        store_roots: Vec<PathBuf>,
+        /// Stop after this many nodes and root files.
+        #[arg(long, default_value_t = 1_000_000)]
+        max_nodes: usize,
+    },
 }
 
 /// Runs one `msez asset` subcommand.
@@ -123,6 +139,12 @@ pub fn run(command: Command, ctx: &Ctx) -> super::Result<ExitCode> {
             dir,
             trust_anchors,
         }) => module_init(&genesis, &purposes, &dir, trust_anchors, ctx),
+        Command::Module(ModuleCommand::WitnessBundle {
+            module,
+            out,
+            store_roots,
+            max_nodes,
+        }) => super::bundle::witness_bundle(&module, out.as_deref(), &store_roots, max_nodes, ctx),
         Command::State(cmd) => super::state::run(Kind::Asset, *cmd, ctx),
         Command::AnchorVerify(args) => anchor_verify(&args, ctx),
         Command::Registry(RegistryCommand::Issue {

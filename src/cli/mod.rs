@@ -2,6 +2,7 @@
 
 mod artifact;
 pub mod asset;
+mod bundle;
 mod canon;
 mod corridor;
 mod key;

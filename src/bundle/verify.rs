@@ -1,0 +1,335 @@
+//! Verifying a witness bundle offline: the content against the manifest, the artifacts against
+//! their digests, and the manifest against a fresh walk of the content. Everything is read in
+//! place from the zip through [`BundleReader`]; nothing is extracted or written anywhere.
+//!
+//! Order of the checks, each deciding the class of the failure: zip structure ([`super::read`],
+//! schema 65) → manifest schema (65) → graph walk over the extracted content with strict
+//! digests (a missing artifact is `unknown` 68, an altered one `invalid` 66) → every entry
+//! against `bundle.entries` (66; a listed entry that is absent is 68) → every other manifest
+//! field against the fresh walk (66).
+
+use std::collections::HashMap;
+use std::io::{Read, Seek};
+use std::path::{Path, PathBuf};
+
+use sha2::Digest as _;
+
+use super::read::{BundleReader, check_name};
+use super::write::STORE_ROOT;
+use super::{EntryDigest, Error, MANIFEST};
+use crate::artifact::{self, ObjectId};
+use crate::canon::{Digest, Value};
+use crate::graph::{self, Report, Root};
+use crate::progress::Progress;
+
+/// Hard caps on what a manifest may ask the verifier to walk.
+pub const MAX_NODES_CAP: u64 = 1_000_000;
+/// Hard cap on the walk depth a manifest may ask for.
+pub const MAX_DEPTH_CAP: u64 = 64;
+
+/// The outcome of a bundle check (the verdict is `report.verdict()`).
+#[derive(Debug)]
+pub struct Checked {
+    /// The fresh walk, in bundle form, with `input_bundle`.
+    pub report: Report,
+    /// The manifest as stored.
+    pub manifest: Value,
+    /// SHA-256 of the canonical manifest.
+    pub manifest_digest: Digest,
+}
+
+/// The manifest fields a fresh walk must reproduce exactly.
+const COMPARED: [&str; 8] = [
+    "root",
+    "options",
+    "stats",
+    "missing",
+    "digest_mismatches",
+    "nodes",
+    "errors",
+    "edges",
+];
+
+fn infer_root(manifest: &Value) -> Result<Root, Error> {
+    let root = &manifest["root"];
+    let mode = root["mode"].as_str().unwrap_or_default();
+    if mode == "cas" {
+        let id = format!(
+            "{}:{}",
+            root["artifact_type"].as_str().unwrap_or_default(),
+            root["digest_sha256"].as_str().unwrap_or_default()
+        );
+        return Ok(Root::Cas(id.parse().map_err(crate::graph::Error::from)?));
+    }
+    let path = root["path"].as_str().unwrap_or_default();
+    // The manifest is untrusted: its root path must be a safe name under root/.
+    let bad = |why: &'static str| Error::UnsafePath {
+        name: format!("manifest root.path {path}"),
+        why,
+    };
+    if !path.starts_with("root/") {
+        return Err(bad("must name an entry under root/"));
+    }
+    if check_name(path, &super::Limits::default())? {
+        return Err(bad("must not end in /"));
+    }
+    let p = PathBuf::from(path);
+    Ok(if mode == "dir" {
+        Root::Dir(p)
+    } else {
+        Root::File(p)
+    })
+}
+
+fn entries_of(manifest: &Value) -> Result<Vec<EntryDigest>, Error> {
+    serde_json::from_value(manifest["bundle"]["entries"].clone()).map_err(|e| {
+        Error::Schema(crate::schema::Error::Invalid {
+            what: "manifest.json".into(),
+            schema: "artifact.graph-verify-report.schema.json",
+            errors: vec![format!("/bundle/entries: {e}")],
+        })
+    })
+}
+
+fn short(v: &Value) -> String {
+    let s = crate::canon::to_bytes(v)
+        .map(|b| String::from_utf8_lossy(&b).into_owned())
+        .unwrap_or_else(|_| v.to_string());
+    if s.len() > 240 {
+        format!(
+            "{}… ({} bytes)",
+            s.chars().take(240).collect::<String>(),
+            s.len()
+        )
+    } else {
+        s
+    }
+}
+
+/// A walk's view of a bundle: root documents under `root/`, artifacts under
+/// `artifacts/<type>/<digest>[.<ext>]`, all read in place from the zip.
+struct ZipSource<'a, R: Read + Seek> {
+    reader: &'a mut BundleReader<R>,
+    /// (type, digest hex) → entry names.
+    artifacts: HashMap<(String, String), Vec<String>>,
+}
+
+impl<'a, R: Read + Seek> ZipSource<'a, R> {
+    fn new(reader: &'a mut BundleReader<R>) -> Self {
+        let mut artifacts: HashMap<(String, String), Vec<String>> = HashMap::new();
+        for e in reader.entries() {
+            let mut parts = e.name.splitn(3, '/');
+            let (Some(STORE_ROOT), Some(t), Some(file)) =
+                (parts.next(), parts.next(), parts.next())
+            else {
+                continue;
+            };
+            let b = file.as_bytes();
+            let named = !file.contains('/') && (b.len() == 64 || (b.len() > 64 && b[64] == b'.'));
+            if named {
+                artifacts
+                    .entry((t.to_string(), file[..64].to_string()))
+                    .or_default()
+                    .push(e.name.clone());
+            }
+        }
+        for names in artifacts.values_mut() {
+            names.sort();
+        }
+        ZipSource { reader, artifacts }
+    }
+}
+
+fn entry_name(path: &Path) -> Result<&str, String> {
+    path.to_str()
+        .ok_or_else(|| format!("{} is not UTF-8", path.display()))
+}
+
+impl<R: Read + Seek> graph::Source for ZipSource<'_, R> {
+    fn list(&mut self, dir: &Path) -> Result<Vec<String>, graph::Error> {
+        let prefix = format!("{}/", dir.display());
+        Ok(self
+            .reader
+            .entries()
+            .iter()
+            .filter_map(|e| e.name.strip_prefix(&prefix).map(str::to_string))
+            .collect())
+    }
+
+    fn read(&mut self, path: &Path) -> Result<Vec<u8>, String> {
+        let name = entry_name(path)?;
+        self.reader
+            .read_entry(name, crate::canon::MAX_JSON_BYTES as u64)
+            .map_err(|e| e.to_string())
+    }
+
+    fn hash(&mut self, path: &Path) -> Result<Digest, String> {
+        let name = entry_name(path)?;
+        hash_entry(self.reader, name).map(|(d, _)| d)
+    }
+
+    fn resolve(&mut self, id: &ObjectId) -> Result<Option<PathBuf>, artifact::Error> {
+        let key = (id.artifact_type.to_string(), id.digest.to_hex());
+        match self.artifacts.get(&key).map(Vec::as_slice) {
+            None | Some([]) => Ok(None),
+            Some([one]) => Ok(Some(PathBuf::from(one))),
+            Some(many) => Err(artifact::Error::Ambiguous {
+                object: id.to_string(),
+                paths: many.iter().map(PathBuf::from).collect(),
+            }),
+        }
+    }
+
+    fn store_roots(&self) -> Vec<String> {
+        vec![STORE_ROOT.to_string()]
+    }
+}
+
+/// SHA-256 and size of an entry, streamed.
+fn hash_entry<R: Read + Seek>(
+    reader: &mut BundleReader<R>,
+    name: &str,
+) -> Result<(Digest, u64), String> {
+    let mut r = reader.open_entry(name).map_err(|e| e.to_string())?;
+    let mut h = sha2::Sha256::new();
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut n_total = 0u64;
+    loop {
+        let n = r.read(&mut buf).map_err(|e| format!("{name}: {e}"))?;
+        if n == 0 {
+            break;
+        }
+        h.update(&buf[..n]);
+        n_total += n as u64;
+    }
+    Ok((Digest(h.finalize().into()), n_total))
+}
+
+/// Checks the bundle read by `reader` (named `label` in the report), in place.
+pub fn verify<R: Read + Seek>(
+    reader: &mut BundleReader<R>,
+    label: &str,
+    progress: &dyn Progress,
+) -> Result<Checked, Error> {
+    let manifest = reader.manifest()?;
+    let manifest_digest = crate::canon::digest_of(&manifest)?;
+    let listed = entries_of(&manifest)?;
+    let opts = graph::Options {
+        strict: true,
+        emit_edges: true,
+        max_nodes: manifest["options"]["max_nodes"]
+            .as_u64()
+            .unwrap_or(graph::DEFAULT_MAX_NODES as u64)
+            .min(MAX_NODES_CAP) as usize,
+        max_depth: manifest["options"]["max_depth"]
+            .as_u64()
+            .unwrap_or(u64::from(graph::DEFAULT_MAX_DEPTH))
+            .min(MAX_DEPTH_CAP) as u32,
+        store_roots: Vec::new(),
+    };
+    let root = infer_root(&manifest)?;
+    let mut report = graph::verify_in(&mut ZipSource::new(reader), &root, &opts, progress)?;
+    report.generated_at = manifest["generated_at"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    report.input_bundle = Some(serde_json::json!({
+        "path": label,
+        "extracted_store_root": STORE_ROOT,
+        "root_inferred_from_manifest": true,
+        "manifest_digest_sha256": manifest_digest.to_hex(),
+    }));
+    let checked = |report| Checked {
+        report,
+        manifest: manifest.clone(),
+        manifest_digest,
+    };
+    if report.verdict() != graph::GraphVerdict::Valid {
+        return Ok(checked(report));
+    }
+
+    // Every entry against the manifest's list, both ways.
+    let names: Vec<String> = reader
+        .entries()
+        .iter()
+        .filter(|e| e.name != MANIFEST)
+        .map(|e| e.name.clone())
+        .collect();
+    let mut found = Vec::with_capacity(names.len());
+    for name in names {
+        let (d, bytes) = hash_entry(reader, &name).map_err(|reason| Error::Zip {
+            what: name.clone(),
+            reason,
+        })?;
+        found.push(EntryDigest {
+            path: name,
+            bytes,
+            sha256: d.to_hex(),
+        });
+    }
+    found.sort_by(|a, b| a.path.cmp(&b.path));
+    let mut listed_iter = listed.iter().peekable();
+    for f in &found {
+        if let Some(l) = listed_iter.peek().filter(|l| l.path < f.path) {
+            return Err(Error::NoEntry {
+                name: l.path.clone(),
+            });
+        }
+        match listed_iter.next_if(|l| l.path == f.path) {
+            Some(l) if l.sha256 == f.sha256 && l.bytes == f.bytes => {}
+            Some(l) => {
+                return Err(Error::Entry {
+                    name: f.path.clone(),
+                    expected: format!("sha256 {} ({} bytes)", l.sha256, l.bytes),
+                    found: format!("sha256 {} ({} bytes)", f.sha256, f.bytes),
+                });
+            }
+            None => {
+                return Err(Error::Entry {
+                    name: f.path.clone(),
+                    expected: "an entry listed in manifest bundle.entries".into(),
+                    found: format!("an unlisted entry (sha256 {})", f.sha256),
+                });
+            }
+        }
+    }
+    if let Some(l) = listed_iter.next() {
+        return Err(Error::NoEntry {
+            name: l.path.clone(),
+        });
+    }
+
+    // Every other claim of the manifest against the fresh walk.
+    let fresh = serde_json::to_value(&report).map_err(|e| Error::Zip {
+        what: "report".into(),
+        reason: e.to_string(),
+    })?;
+    for field in COMPARED {
+        let (want, got) = (&fresh[field], &manifest[field]);
+        if want != got {
+            return Err(Error::Manifest {
+                field: field.to_string(),
+                expected: short(want),
+                found: short(got),
+            });
+        }
+    }
+    report.bundle = manifest.get("bundle").cloned();
+    Ok(checked(report))
+}
+
+/// Opens a bundle file and verifies it (see [`verify`]).
+pub fn verify_file(path: &Path, progress: &dyn Progress) -> Result<Checked, Error> {
+    let f = std::fs::File::open(path).map_err(|e| Error::io("opening", path, e))?;
+    let mut reader = BundleReader::open(std::io::BufReader::new(f), super::Limits::default())?;
+    verify(&mut reader, &path.display().to_string(), progress)
+}
+
+/// The manifest and its digest, after the structural and schema checks only.
+pub fn manifest_of(path: &Path) -> Result<(Value, Digest), Error> {
+    let f = std::fs::File::open(path).map_err(|e| Error::io("opening", path, e))?;
+    let mut reader = BundleReader::open(std::io::BufReader::new(f), super::Limits::default())?;
+    let manifest = reader.manifest()?;
+    let digest = crate::canon::digest_of(&manifest)?;
+    Ok((manifest, digest))
+}

@@ -1,0 +1,673 @@
+//! Artifact graphs and witness bundles through the real binary, with real zip files: the round
+//! trip of a 1,000-receipt module, determinism, and hostile bundles built with Python's zipfile.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::Value;
+
+use crate::util::{Dir, Run, vectors};
+
+const ASSET_ID: &str = "37e2afb983e507aa0bdf36907dc787e437694176fe4c88779287e204aab98ff5";
+const PROFILE: &str = "profiles/asset-history-bundle-attestation/profile.yaml";
+
+/// A repository with the derived-vector asset module, the three dev keys, and `blobs` stored
+/// blobs that receipts can attach.
+struct Module {
+    dir: Dir,
+    module: String,
+    blobs: Vec<String>,
+}
+
+fn key(name: &str) -> PathBuf {
+    vectors().join(format!("msez-fixtures/keys/{name}.ed25519.jwk"))
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().expect("test paths are UTF-8")
+}
+
+impl Module {
+    fn new(blobs: usize) -> Module {
+        let dir = Dir::repo();
+        let derived: Value = serde_json::from_str(
+            &std::fs::read_to_string(vectors().join("msez-fixtures/derived_vectors.json")).unwrap(),
+        )
+        .unwrap();
+        dir.write(
+            "genesis.json",
+            serde_json::to_vec(&derived["smart_asset_genesis"]["input"]).unwrap(),
+        );
+        dir.run(&["asset", "module", "init", "--genesis", "genesis.json"])
+            .ok();
+        let blobs = (0..blobs)
+            .map(|i| {
+                let id = dir.put(&format!("blob{i}.txt"), format!("evidence {i}\n"), "blob");
+                id.split_once(':').unwrap().1.to_string()
+            })
+            .collect();
+        Module {
+            dir,
+            module: format!("modules/smart-assets/{ASSET_ID}"),
+            blobs,
+        }
+    }
+
+    /// Appends `n` receipts in one batch; every tenth attaches a blob (round robin).
+    fn append(&self, from: usize, n: usize) {
+        let lines: String = (from..from + n)
+            .map(|i| {
+                let attach = match (i % 10, self.blobs.is_empty()) {
+                    (0, false) => format!(
+                        ",\"attachments\":[{{\"artifact_type\":\"blob\",\"digest_sha256\":\"{}\"}}]",
+                        self.blobs[(i / 10) % self.blobs.len()]
+                    ),
+                    _ => String::new(),
+                };
+                format!("{{\"kind\":\"transfer.v1\",\"payload\":{{\"i\":{i}}}{attach}}}\n")
+            })
+            .collect();
+        self.dir.write("batch.jsonl", lines);
+        let k = key("dev");
+        self.dir
+            .run(&[
+                "asset",
+                "state",
+                "receipt-init",
+                &self.module,
+                "--batch",
+                "batch.jsonl",
+                "--key",
+                s(&k),
+            ])
+            .ok();
+    }
+
+    fn checkpoint(&self) {
+        let k = key("dev");
+        self.dir
+            .run(&["asset", "state", "checkpoint", &self.module, "--key", s(&k)])
+            .ok();
+    }
+
+    fn prove(&self, sequence: usize) {
+        self.dir
+            .run(&[
+                "asset",
+                "state",
+                "inclusion-proof",
+                &self.module,
+                "--sequence",
+                &sequence.to_string(),
+            ])
+            .ok();
+    }
+
+    fn bundle(&self, out: &str) -> Run {
+        self.dir.run(&[
+            "asset",
+            "module",
+            "witness-bundle",
+            &self.module,
+            "--out",
+            out,
+        ])
+    }
+}
+
+fn attest(dir: &Dir, zip: &str, who: &str, out: &str) -> Run {
+    let k = key(who);
+    let did = dir.run(&["key", "did", s(&k)]).ok().trim().to_string();
+    dir.run(&[
+        "artifact",
+        "bundle",
+        "attest",
+        zip,
+        "--key",
+        s(&k),
+        "--issuer",
+        &did,
+        "--out",
+        out,
+    ])
+}
+
+fn profile() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(PROFILE)
+}
+
+fn python(script: &str, args: &[&str]) {
+    let out = Command::new("python3")
+        .arg("-c")
+        .arg(script)
+        .args(args)
+        .output()
+        .expect("python3 is needed (scripts/test installs it)");
+    assert!(
+        out.status.success(),
+        "python failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn a_thousand_receipt_module_round_trips_through_a_deterministic_bundle() {
+    let m = Module::new(5);
+    m.append(0, 500);
+    m.checkpoint();
+    m.append(500, 500);
+    m.checkpoint();
+    for seq in [0, 499, 999] {
+        m.prove(seq);
+    }
+    m.bundle("a.zip").ok();
+    m.bundle("b.zip").ok();
+    let a = std::fs::read(m.dir.join("a.zip")).unwrap();
+    assert_eq!(
+        a,
+        std::fs::read(m.dir.join("b.zip")).unwrap(),
+        "same input, same bytes"
+    );
+
+    // The same module at another path (another machine) gives the same bytes too.
+    let elsewhere = Dir::new();
+    let status = Command::new("cp")
+        .args([
+            "-a",
+            &format!("{}/.", m.dir.path().display()),
+            s(elsewhere.path()),
+        ])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let module = format!("modules/smart-assets/{ASSET_ID}");
+    elsewhere
+        .run(&[
+            "asset",
+            "module",
+            "witness-bundle",
+            &module,
+            "--out",
+            "c.zip",
+        ])
+        .ok();
+    assert_eq!(a, std::fs::read(elsewhere.join("c.zip")).unwrap());
+
+    // generated_at is the newest checkpoint's timestamp, or SOURCE_DATE_EPOCH.
+    let run = m.dir.run(&[
+        "--json",
+        "asset",
+        "module",
+        "witness-bundle",
+        &m.module,
+        "--out",
+        "a.zip",
+    ]);
+    let ck: Value = serde_json::from_str(
+        &std::fs::read_to_string(m.dir.join(&format!(
+            "{}/state/checkpoints/checkpoint.1000.json",
+            m.module
+        )))
+        .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(run.json()["generated_at"], ck["timestamp"]);
+    let out = m
+        .dir
+        .cmd(&[
+            "--json",
+            "asset",
+            "module",
+            "witness-bundle",
+            &m.module,
+            "--out",
+            "e.zip",
+        ])
+        .env("SOURCE_DATE_EPOCH", "1700000000")
+        .output()
+        .unwrap();
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["generated_at"], "2023-11-14T22:13:20Z");
+    assert_eq!(
+        v["stats"]["nodes_total"], 6,
+        "5 blobs and the checkpoint the proofs name: {v}"
+    );
+
+    // Other zip readers accept it.
+    let unzip = Command::new("unzip")
+        .args(["-t", "a.zip"])
+        .current_dir(m.dir.path())
+        .output()
+        .unwrap();
+    assert!(
+        unzip.status.success(),
+        "{}",
+        String::from_utf8_lossy(&unzip.stdout)
+    );
+    python(
+        "import sys, zipfile; z = zipfile.ZipFile(sys.argv[1]); assert z.testzip() is None; \
+         names = z.namelist(); assert names == sorted(names), names; \
+         assert all(i.date_time == (1980, 1, 1, 0, 0, 0) for i in z.infolist()); \
+         assert sum(n.startswith('root/') and '/state/receipts/' in n for n in names) == 1000",
+        &[s(&m.dir.join("a.zip"))],
+    );
+    attest(&m.dir, "a.zip", "dev", "dev.vc.json").ok();
+    attest(&m.dir, "a.zip", "zone-a", "zone-a.vc.json").ok();
+
+    // The auditor: a fresh directory, the module and repository gone.
+    let auditor = Dir::new();
+    for f in ["a.zip", "dev.vc.json", "zone-a.vc.json"] {
+        std::fs::copy(m.dir.join(f), auditor.join(f)).unwrap();
+    }
+    drop(m);
+    let run = auditor.run(&[
+        "--json",
+        "artifact",
+        "graph",
+        "verify",
+        "--from-bundle",
+        "a.zip",
+    ]);
+    let report = run.json();
+    assert_eq!(run.code, 0, "{report}");
+    assert_eq!(report["verdict"], "valid");
+    assert_eq!(report["stats"]["nodes_total"], 6);
+    assert_eq!(report["root"]["files_scanned"], 1000 + 2 + 3 + 2);
+    let p = profile();
+    auditor
+        .run(&[
+            "artifact",
+            "bundle",
+            "verify",
+            "a.zip",
+            "--attestation",
+            "dev.vc.json",
+            "--attestation",
+            "zone-a.vc.json",
+            "--profile",
+            s(&p),
+        ])
+        .ok();
+    // Every claim inside checks offline once extracted.
+    auditor
+        .run(&["artifact", "bundle", "extract", "a.zip", "x"])
+        .ok();
+    let root = auditor.join(&format!("x/root/{ASSET_ID}"));
+    let ck = root.join("state/checkpoints/checkpoint.1000.json");
+    auditor
+        .run(&["asset", "state", "verify", s(&root), "--checkpoint", s(&ck)])
+        .ok();
+    auditor
+        .verify_inclusion(
+            "asset",
+            root.join("state/receipts/receipt.499.json"),
+            root.join("state/proofs/inclusion.499.json"),
+            &ck,
+        )
+        .ok();
+}
+
+/// A small valid bundle plus its attestation by the dev key, in a fresh directory.
+fn small_bundle() -> (Module, PathBuf) {
+    let m = Module::new(2);
+    m.append(0, 20);
+    m.checkpoint();
+    m.prove(3);
+    m.bundle("good.zip").ok();
+    attest(&m.dir, "good.zip", "dev", "dev.vc.json").ok();
+    let zip = m.dir.join("good.zip");
+    (m, zip)
+}
+
+/// Rewrites `src` into `dst` with Python's zipfile, applying `mutation`.
+const MUTATE: &str = r#"
+import sys, zipfile, json
+src, dst, mutation = sys.argv[1:4]
+zin = zipfile.ZipFile(src)
+zout = zipfile.ZipFile(dst, "w", zipfile.ZIP_DEFLATED)
+blob = next(n for n in zin.namelist() if n.startswith("artifacts/blob/"))
+for info in zin.infolist():
+    data = zin.read(info.filename)
+    if mutation == "missing-artifact" and info.filename == blob:
+        continue
+    if mutation == "altered-artifact" and info.filename == blob:
+        data = data + b"tampered"
+    if info.filename == "manifest.json" and mutation in ("lying-manifest", "manifest-digest"):
+        m = json.loads(data)
+        if mutation == "lying-manifest":
+            m["nodes"] = m["nodes"][:-1]
+            m["stats"]["nodes_total"] -= 1
+        else:
+            m["generated_at"] = "2000-01-01T00:00:00Z"
+        data = (json.dumps(m, indent=2) + "\n").encode()
+    zout.writestr(info, data)
+if mutation == "zip-slip":
+    zout.writestr("../../escaped.txt", b"owned")
+if mutation == "absolute":
+    zout.writestr("/tmp/msez-absolute-escaped.txt", b"owned")
+if mutation == "symlink":
+    info = zipfile.ZipInfo("root/link")
+    info.create_system = 3
+    info.external_attr = (0o120777 << 16)
+    zout.writestr(info, "/etc/passwd")
+if mutation == "duplicate":
+    zout.writestr("README.txt", b"second copy")
+if mutation == "unlisted":
+    zout.writestr("artifacts/blob/extra.bin", b"smuggled")
+if mutation == "bomb":
+    with zout.open("artifacts/blob/bomb.bin", "w") as f:
+        chunk = bytes(1 << 20)
+        for _ in range(64):
+            f.write(chunk)
+zout.close()
+"#;
+
+/// Runs `args` in `dir` with TMPDIR inside it and checks nothing escaped.
+fn hostile(dir: &Dir, args: &[&str]) -> Run {
+    let tmp = dir.join("tmp");
+    std::fs::create_dir_all(&tmp).unwrap();
+    let out = dir.cmd(args).env("TMPDIR", &tmp).output().unwrap();
+    let run = Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    };
+    assert_eq!(
+        std::fs::read_dir(&tmp).unwrap().count(),
+        0,
+        "the temp dir was not cleaned: {run:?}"
+    );
+    for escaped in [
+        dir.join("escaped.txt"),
+        dir.path().parent().unwrap().join("escaped.txt"),
+    ] {
+        assert!(!escaped.exists(), "{} was written", escaped.display());
+    }
+    assert!(!Path::new("/tmp/msez-absolute-escaped.txt").exists());
+    run
+}
+
+#[test]
+fn hostile_bundles_are_rejected_with_their_class_and_write_nothing_outside_the_temp_dir() {
+    let (m, good) = small_bundle();
+    let cases: [(&str, i32, &str); 10] = [
+        ("zip-slip", 65, "schema.bundle_path"),
+        ("absolute", 65, "schema.bundle_path"),
+        ("symlink", 65, "schema.bundle_symlink"),
+        ("duplicate", 65, "schema.bundle_duplicate"),
+        ("bomb", 65, "schema.bundle_limit"),
+        ("missing-artifact", 68, ""),
+        ("altered-artifact", 66, ""),
+        ("lying-manifest", 66, "digest.bundle_manifest"),
+        ("unlisted", 66, "digest.bundle_entry"),
+        ("manifest-digest", 0, ""),
+    ];
+    for (mutation, code, error_code) in cases {
+        let bad = m.dir.join(&format!("{mutation}.zip"));
+        python(MUTATE, &[s(&good), s(&bad), mutation]);
+        let run = hostile(
+            &m.dir,
+            &[
+                "--json",
+                "artifact",
+                "graph",
+                "verify",
+                "--from-bundle",
+                s(&bad),
+            ],
+        );
+        assert_eq!(run.code, code, "{mutation}: {run:?}");
+        let doc = run.json();
+        if !error_code.is_empty() {
+            assert_eq!(doc["error"]["code"], error_code, "{mutation}: {doc}");
+        }
+        match mutation {
+            "missing-artifact" => {
+                assert_eq!(doc["verdict"], "unknown");
+                assert_eq!(doc["stats"]["missing_total"], 1);
+            }
+            "altered-artifact" => {
+                assert_eq!(doc["verdict"], "invalid");
+                assert_eq!(doc["digest_mismatches"][0]["method"], "bytes");
+            }
+            _ => {}
+        }
+    }
+    // A manifest changed after attestation: the content still verifies, the attestation not.
+    let changed = m.dir.join("manifest-digest.zip");
+    let run = hostile(
+        &m.dir,
+        &[
+            "--json",
+            "artifact",
+            "bundle",
+            "verify",
+            s(&changed),
+            "--attestation",
+            "dev.vc.json",
+        ],
+    );
+    assert_eq!(run.code, 66, "{run:?}");
+    assert_eq!(run.json()["error"]["code"], "digest.bundle_attestation");
+    // The intact bundle with its attestation passes.
+    hostile(
+        &m.dir,
+        &[
+            "artifact",
+            "bundle",
+            "verify",
+            s(&good),
+            "--attestation",
+            "dev.vc.json",
+        ],
+    )
+    .ok();
+}
+
+#[test]
+fn attestations_count_only_for_admitted_attesters_under_the_profile() {
+    let (m, _) = small_bundle();
+    attest(&m.dir, "good.zip", "zone-a", "zone-a.vc.json").ok();
+    attest(&m.dir, "good.zip", "zone-b", "zone-b.vc.json").ok();
+    let p = profile();
+    let verify = |atts: &[&str]| {
+        let mut args = vec![
+            "--json",
+            "artifact",
+            "bundle",
+            "verify",
+            "good.zip",
+            "--profile",
+            s(&p),
+        ];
+        for a in atts {
+            args.extend_from_slice(&["--attestation", a]);
+        }
+        m.dir.run(&args)
+    };
+    // zone-b is not in the profile: with dev it is still one admitted attester of two.
+    let run = verify(&["dev.vc.json", "zone-b.vc.json"]);
+    assert_eq!(run.code, 67, "{run:?}");
+    let err = &run.json()["error"];
+    assert_eq!(err["code"], "signature.bundle_quorum");
+    assert!(
+        err["message"]
+            .as_str()
+            .unwrap()
+            .contains("not an attester of the profile"),
+        "{err}"
+    );
+    // The same attester twice counts once.
+    verify(&["dev.vc.json", "dev.vc.json"]).code(67);
+    // dev (auditor) and zone-a (operator) meet the quorum.
+    let run = verify(&["dev.vc.json", "zone-a.vc.json", "zone-b.vc.json"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_eq!(run.json()["quorum"]["counted"].as_array().unwrap().len(), 2);
+    // A forged signature fails as a signature error.
+    let mut vc: Value =
+        serde_json::from_str(&std::fs::read_to_string(m.dir.join("zone-a.vc.json")).unwrap())
+            .unwrap();
+    vc["credentialSubject"]["statement"] = "something else".into();
+    m.dir
+        .write("forged.vc.json", serde_json::to_vec(&vc).unwrap());
+    let run = verify(&["dev.vc.json", "forged.vc.json"]);
+    assert_eq!(run.code, 67, "{run:?}");
+    assert_eq!(run.json()["error"]["code"], "signature.bundle_attestation");
+    // An issuer that is not the key is refused at attest time.
+    let k = key("dev");
+    m.dir
+        .run(&[
+            "artifact",
+            "bundle",
+            "attest",
+            "good.zip",
+            "--key",
+            s(&k),
+            "--issuer",
+            "did:key:z6MkpcPvSoHcaxHrowuHYv6NKhBVpvUsptJUUrQenEQ1aYJX",
+        ])
+        .code(64);
+}
+
+#[test]
+fn graph_verify_reports_missing_and_altered_artifacts_and_draws_dot() {
+    let m = Module::new(3);
+    m.append(0, 30);
+    let run = m.dir.run(&[
+        "--json", "artifact", "graph", "verify", "--path", &m.module, "--strict",
+    ]);
+    assert_eq!(run.code, 0, "{run:?}");
+    let r = run.json();
+    assert_eq!(r["type"], "MSEZArtifactGraphVerifyReport");
+    assert_eq!(r["root"]["mode"], "dir");
+    assert_eq!(r["stats"]["nodes_total"], 3);
+    assert_eq!(r["stats"]["edges_total"], 3);
+    assert_eq!(r["nodes"][0]["strict"]["match"], true);
+    // Alter one stored blob: invalid, 66, naming it.
+    let victim = m.dir.object_file(&format!("blob:{}", m.blobs[1]));
+    let mut perms = std::fs::metadata(&victim).unwrap().permissions();
+    #[allow(clippy::permissions_set_readonly_false)]
+    perms.set_readonly(false);
+    std::fs::set_permissions(&victim, perms).unwrap();
+    std::fs::write(&victim, b"not the evidence").unwrap();
+    let run = m.dir.run(&[
+        "--json", "artifact", "graph", "verify", "--path", &m.module, "--strict",
+    ]);
+    assert_eq!(run.code, 66, "{run:?}");
+    assert_eq!(
+        run.json()["digest_mismatches"][0]["digest_sha256"],
+        m.blobs[1].as_str()
+    );
+    // Without --strict nobody rehashes: valid.
+    m.dir
+        .run(&["artifact", "graph", "verify", "--path", &m.module])
+        .ok();
+    // Remove it: unknown, 68.
+    std::fs::remove_file(&victim).unwrap();
+    let run = m
+        .dir
+        .run(&["--json", "artifact", "graph", "verify", "--path", &m.module]);
+    assert_eq!(run.code, 68, "{run:?}");
+    assert_eq!(run.json()["verdict"], "unknown");
+    // CAS root and DOT output.
+    let root = format!("blob:{}", m.blobs[0]);
+    let dot = m.dir.run(&[
+        "artifact", "graph", "verify", "--root", &root, "--format", "dot",
+    ]);
+    assert_eq!(dot.code, 0, "{dot:?}");
+    assert!(
+        dot.stdout.starts_with("digraph artifact_graph {"),
+        "{}",
+        dot.stdout
+    );
+    assert!(dot.stdout.contains(&format!("\"{root}\"")));
+}
+
+/// A static file server that answers `Range: bytes=a-b` (Python's http.server does not), on a
+/// free loopback port printed first; it logs each request's range to stderr.
+const RANGE_SERVER: &str = r#"
+import http.server, os, re, sys
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        path = os.path.join(sys.argv[1], os.path.basename(self.path))
+        if not os.path.isfile(path):
+            self.send_response(404); self.end_headers(); return
+        size = os.path.getsize(path)
+        m = re.fullmatch(r"bytes=(\d+)-(\d+)", self.headers.get("Range", ""))
+        with open(path, "rb") as f:
+            if not m:
+                self.send_response(200); self.send_header("Content-Length", str(size)); self.end_headers()
+                self.wfile.write(f.read()); return
+            a, b = int(m[1]), min(int(m[2]), size - 1)
+            f.seek(a); data = f.read(b - a + 1)
+        self.send_response(206)
+        self.send_header("Content-Range", f"bytes {a}-{b}/{size}")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers(); self.wfile.write(data)
+    def log_message(self, *args):
+        pass
+s = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
+print(s.server_address[1], flush=True)
+s.serve_forever()
+"#;
+
+/// Kills the server we started when the test ends, however it ends.
+struct Server(std::process::Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn a_bundle_over_http_is_read_with_range_requests_central_directory_first() {
+    use std::io::BufRead;
+    let (m, good) = small_bundle();
+    let bomb = m.dir.join("bomb.zip");
+    python(MUTATE, &[s(&good), s(&bomb), "bomb"]);
+    let mut child = Command::new("python3")
+        .args(["-c", RANGE_SERVER, s(m.dir.path())])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("python3");
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let _server = Server(child);
+    let base = format!("http://127.0.0.1:{}", line.trim());
+    let run = m.dir.run(&[
+        "--json",
+        "artifact",
+        "graph",
+        "verify",
+        "--from-bundle",
+        &format!("{base}/good.zip"),
+    ]);
+    assert_eq!(run.code, 0, "{run:?}");
+    let r = run.json();
+    assert_eq!(r["verdict"], "valid");
+    let local = m.dir.run(&[
+        "--json",
+        "artifact",
+        "graph",
+        "verify",
+        "--from-bundle",
+        "good.zip",
+    ]);
+    assert_eq!(r["nodes"], local.json()["nodes"]);
+    assert!(r["input_bundle"]["http"]["requests"].as_u64().unwrap() >= 2);
+    // The bomb is refused from its central directory, before anything is inflated.
+    let run = m.dir.run(&[
+        "--json",
+        "artifact",
+        "graph",
+        "verify",
+        "--from-bundle",
+        &format!("{base}/bomb.zip"),
+    ]);
+    assert_eq!(run.code, 65, "{run:?}");
+    assert_eq!(run.json()["error"]["code"], "schema.bundle_limit");
+}
