@@ -105,6 +105,9 @@ fn foreground(source: &str, mountpoint: &std::path::Path, ctx: &Ctx) -> Result {
 }
 
 fn background(source: &str, mountpoint: &std::path::Path, ctx: &Ctx) -> Result {
+    // Open it here first, so a source that cannot be shown (a hostile bundle, a bad URL) fails
+    // with its own class and message rather than as a mount that never appeared.
+    drop(mount::open_source(source, &ctx.cwd)?);
     let exe = std::env::current_exe().map_err(|e| msez::Error::io("finding", "msez", e))?;
     let log = tempfile::Builder::new()
         .prefix("msez-mount-")

@@ -2,8 +2,9 @@
 //!
 //! init → key → asset module → N signed receipts (one batch) → checkpoint → inclusion proof →
 //! verify (chain, checkpoint, proof) → fsck --strict → push to a local-directory remote →
-//! clone it elsewhere → fsck the clone. Every step is a library call; the files it
-//! leaves are the same ones the individual commands write.
+//! clone it elsewhere → fsck the clone → witness bundle of the module → (where FUSE works)
+//! mount the bundle, list it, unmount. Every step is a library call; the files it leaves are
+//! the same ones the individual commands write.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -50,6 +51,10 @@ struct Summary {
     pushed_refs: usize,
     clone: PathBuf,
     clone_fsck: String,
+    bundle: PathBuf,
+    bundle_manifest: String,
+    /// What the mounted bundle's root showed, or why it was not mounted.
+    mount: String,
 }
 
 /// Runs the operator flow.
@@ -197,6 +202,23 @@ pub fn run(args: Args, ctx: &Ctx) -> super::Result<ExitCode> {
         ));
     }
 
+    // A witness bundle of the module, checked through a read-only mount where FUSE works.
+    let bundle_path = dir.join("asset.witness-bundle.zip");
+    let opts = msez::graph::Options {
+        strict: true,
+        max_nodes: msez::graph::DEFAULT_MAX_NODES,
+        max_depth: msez::graph::DEFAULT_MAX_DEPTH,
+        emit_edges: true,
+        store_roots: vec![repo.objects_dir()],
+    };
+    let built = msez::bundle::write::build(
+        &msez::graph::Root::Dir(module.dir.clone()),
+        &opts,
+        &bundle_path,
+        &msez::progress::Silent,
+    )?;
+    let mount = mount_and_list(&bundle_path, &dir.join("mnt"));
+
     let s = Summary {
         dir: dir.clone(),
         repository: repo.dir().to_path_buf(),
@@ -223,6 +245,9 @@ pub fn run(args: Args, ctx: &Ctx) -> super::Result<ExitCode> {
             "ok: {} objects, {} proof files, {} refs",
             clone_report.objects, clone_report.proof_files, clone_report.refs
         ),
+        bundle: built.path.clone(),
+        bundle_manifest: built.manifest_digest.to_hex(),
+        mount,
     };
     written(ctx.out.emit(&s, |w| {
         let rel = |p: &PathBuf| p.strip_prefix(&dir).unwrap_or(p).display().to_string();
@@ -260,6 +285,13 @@ pub fn run(args: Args, ctx: &Ctx) -> super::Result<ExitCode> {
             rel(&s.clone),
             s.clone_fsck
         )?;
+        writeln!(
+            w,
+            "  witness bundle   {} (manifest sha256 {})",
+            rel(&s.bundle),
+            s.bundle_manifest
+        )?;
+        writeln!(w, "  mount            {}", s.mount)?;
         writeln!(w)?;
         writeln!(w, "next: msez -C {} refs", dir.display())?;
         writeln!(
@@ -272,4 +304,31 @@ pub fn run(args: Args, ctx: &Ctx) -> super::Result<ExitCode> {
         Ok(())
     }))?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Mounts the bundle at `mountpoint`, lists its root, unmounts; says what it saw, or why the
+/// mount could not be made here (no FUSE is not an error for a demo).
+fn mount_and_list(bundle: &std::path::Path, mountpoint: &std::path::Path) -> String {
+    let run = || -> Result<String, String> {
+        std::fs::create_dir_all(mountpoint).map_err(|e| e.to_string())?;
+        let view =
+            msez::mount::open_source(&bundle.display().to_string(), std::path::Path::new("/"))
+                .map_err(|e| e.to_string())?;
+        let fs = msez::mount::fs::Fs::new(view, Box::new(|_, _| {}));
+        let session = msez::mount::fs::spawn(fs, mountpoint, "msez:quickstart")
+            .map_err(|e| format!("no FUSE here ({e})"))?;
+        let mut names: Vec<String> = std::fs::read_dir(mountpoint)
+            .map_err(|e| e.to_string())?
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        session.umount_and_join().map_err(|e| e.to_string())?;
+        let _ = std::fs::remove_dir(mountpoint);
+        Ok(format!(
+            "mounted, listed and unmounted: {}",
+            names.join(" ")
+        ))
+    };
+    run().unwrap_or_else(|why| format!("skipped: {why}"))
 }

@@ -4,9 +4,11 @@
 //! [`tree`] is the model (paths, nodes, lazy listings; no FUSE), [`fs`] the fuser adapter (no
 //! msez), and [`store`] the part every source shares: `objects/`, `refs/` and `graph/` over a
 //! [`store::Store`]. Each source is one module: [`repo`] (which adds the chains under
-//! `assets/` and `corridors/`) and [`remote`] (objects fetched lazily and verified before they
-//! are shown).
+//! `assets/` and `corridors/`), [`remote`] (objects fetched lazily and verified before they
+//! are shown) and [`bundle`] (manifest, verify report, raw entries; central directory only at
+//! mount time).
 
+pub mod bundle;
 pub mod fs;
 pub mod remote;
 pub mod repo;
@@ -58,6 +60,9 @@ pub enum Error {
     /// An artifact name failed.
     #[error(transparent)]
     Artifact(Box<crate::artifact::Error>),
+    /// A bundle failed (or was refused as hostile).
+    #[error(transparent)]
+    Bundle(Box<crate::bundle::Error>),
 }
 
 // Boxed: a read error in the mount stays small on the hot path.
@@ -70,7 +75,7 @@ macro_rules! boxed_from {
         }
     )*};
 }
-boxed_from!(Odb: crate::odb::Error, Chain: crate::chain::Error, Remote: crate::remote::Error, Artifact: crate::artifact::Error);
+boxed_from!(Odb: crate::odb::Error, Chain: crate::chain::Error, Remote: crate::remote::Error, Artifact: crate::artifact::Error, Bundle: crate::bundle::Error);
 
 impl Error {
     pub(crate) fn io(what: &'static str, path: impl AsRef<Path>, source: std::io::Error) -> Self {
@@ -103,6 +108,7 @@ impl Classify for Error {
             Error::Chain(e) => e.class(),
             Error::Remote(e) => e.class(),
             Error::Artifact(e) => e.class(),
+            Error::Bundle(e) => e.class(),
         }
     }
 
@@ -116,6 +122,7 @@ impl Classify for Error {
             Error::Chain(e) => e.code(),
             Error::Remote(e) => e.code(),
             Error::Artifact(e) => e.code(),
+            Error::Bundle(e) => e.code(),
         }
     }
 
@@ -131,26 +138,27 @@ impl Classify for Error {
             Error::Chain(e) => e.detail(),
             Error::Remote(e) => e.detail(),
             Error::Artifact(e) => e.detail(),
+            Error::Bundle(e) => e.detail(),
         }
     }
 }
 
-/// Unsupported source kinds (a bundle before its reader is wired in).
-impl Error {
-    /// A source msez cannot show.
-    pub fn unsupported(source: &str, why: &str) -> Error {
-        Error::io(
-            "mounting",
-            source,
-            std::io::Error::new(std::io::ErrorKind::Unsupported, why.to_string()),
-        )
-    }
-}
-
-/// The view `msez mount SOURCE` shows: a repository (a directory holding `.msez`, or the
-/// `.msez` directory itself), else a remote URL (a directory remote, `s3://`, `ipfs://`).
+/// The view `msez mount SOURCE` shows: a witness bundle (a zip file, or an `http://` URL read
+/// with range requests), a repository (a directory holding `.msez`, or the `.msez` directory
+/// itself), else a remote URL (a directory remote, `s3://`, `ipfs://`).
 pub fn open_source(source: &str, cwd: &Path) -> Result<std::sync::Arc<dyn tree::View>, Error> {
+    if source.starts_with("http://") || source.starts_with("https://") {
+        let reader = crate::bundle::http::RangeReader::open(source)?;
+        return Ok(bundle::BundleView::open(reader, source)?);
+    }
     let path = cwd.join(source);
+    if path.is_file() {
+        let f = std::fs::File::open(&path).map_err(|e| Error::io("opening", &path, e))?;
+        return Ok(bundle::BundleView::open(
+            std::io::BufReader::new(f),
+            &path.display().to_string(),
+        )?);
+    }
     let worktree = if path.file_name().is_some_and(|n| n == ".msez") {
         path.parent().map(Path::to_path_buf)
     } else {

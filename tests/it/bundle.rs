@@ -671,3 +671,106 @@ fn a_bundle_over_http_is_read_with_range_requests_central_directory_first() {
     assert_eq!(run.code, 65, "{run:?}");
     assert_eq!(run.json()["error"]["code"], "schema.bundle_limit");
 }
+
+#[test]
+#[ignore = "needs FUSE: run by scripts/test (fuse_)"]
+fn fuse_a_mounted_bundle_matches_unzip_and_shows_verified_objects_also_over_http() {
+    use crate::mount::{files, mount, sh};
+    let (m, good) = small_bundle();
+    let mnt = mount(&m.dir, s(&good), "mnt");
+    // raw/ is the zip's entries exactly as stored.
+    std::fs::create_dir_all(m.dir.join("unzipped")).unwrap();
+    sh(&m.dir.join("unzipped"), &format!("unzip -q {}", s(&good))).ok();
+    sh(
+        m.dir.path(),
+        &format!("diff -r {} unzipped", s(&mnt.path.join("raw"))),
+    )
+    .ok();
+    sh(
+        m.dir.path(),
+        &format!(
+            "cmp {} unzipped/manifest.json",
+            s(&mnt.path.join("manifest.json"))
+        ),
+    )
+    .ok();
+    // objects/ are the bundle's artifacts, each hashing to its name, the same bytes as stored.
+    let blobs = files(&mnt.path.join("objects/blob"));
+    assert_eq!(blobs.len(), 2, "{blobs:?}");
+    for b in &blobs {
+        let sum = sh(
+            &mnt.path,
+            &format!("sha256sum objects/blob/{b} | cut -d' ' -f1"),
+        );
+        assert_eq!(format!("{}.bin", sum.ok().trim()), *b);
+        sh(
+            m.dir.path(),
+            &format!(
+                "cmp {}/objects/blob/{b} .msez/objects/blob/{b}",
+                s(&mnt.path)
+            ),
+        )
+        .ok();
+    }
+    let run = sh(&mnt.path, "jq -r .verdict verify-report.json");
+    assert_eq!(run.ok().trim(), "valid");
+    // The same bundle served over HTTP (range requests) shows the same tree.
+    use std::io::BufRead;
+    let mut child = Command::new("python3")
+        .args(["-c", RANGE_SERVER, s(m.dir.path())])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("python3");
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let _server = Server(child);
+    let url = format!("http://127.0.0.1:{}/good.zip", line.trim());
+    let web = mount(&m.dir, &url, "web");
+    // (verify-report.json names its source, which differs.)
+    sh(
+        m.dir.path(),
+        &format!(
+            "diff -r -x verify-report.json {} {}",
+            s(&web.path),
+            s(&mnt.path)
+        ),
+    )
+    .ok();
+}
+
+#[test]
+#[ignore = "needs FUSE: run by scripts/test (fuse_)"]
+fn fuse_hostile_bundles_refuse_to_mount_or_show_only_safe_paths() {
+    use crate::mount::{mount, sh};
+    let (m, good) = small_bundle();
+    std::fs::create_dir_all(m.dir.join("mnt")).unwrap();
+    for (mutation, code) in [
+        ("zip-slip", 65),
+        ("absolute", 65),
+        ("symlink", 65),
+        ("duplicate", 65),
+        ("bomb", 65),
+    ] {
+        let bad = m.dir.join(&format!("{mutation}.zip"));
+        python(MUTATE, &[s(&good), s(&bad), mutation]);
+        let run = hostile(&m.dir, &["mount", s(&bad), "mnt"]);
+        assert_eq!(run.code, code, "{mutation}: {run:?}");
+        assert!(
+            std::fs::read_dir(m.dir.join("mnt"))
+                .unwrap()
+                .next()
+                .is_none(),
+            "{mutation} mounted"
+        );
+    }
+    // An altered artifact mounts, but is never shown: opening it fails; the report says why.
+    let bad = m.dir.join("altered-artifact.zip");
+    python(MUTATE, &[s(&good), s(&bad), "altered-artifact"]);
+    let mnt = mount(&m.dir, s(&bad), "altered");
+    let run = sh(&mnt.path, "cat objects/blob/*.bin");
+    assert!(run.stderr.contains("Input/output error"), "{run:?}");
+    let run = sh(&mnt.path, "jq -r .verdict verify-report.json");
+    assert_eq!(run.ok().trim(), "invalid");
+}

@@ -668,6 +668,24 @@ fn quickstart_runs_the_operator_flow() {
     assert_eq!(s["pushed_refs"], 2);
     assert!(s["clone_fsck"].as_str().unwrap().starts_with("ok: "), "{s}");
     assert!(dir.join("demo/clone/.msez").is_dir());
+    // The witness bundle verifies offline; it was mounted and listed where FUSE works.
+    dir.run(&[
+        "artifact",
+        "graph",
+        "verify",
+        "--from-bundle",
+        "demo/asset.witness-bundle.zip",
+    ])
+    .ok();
+    let mount = s["mount"].as_str().unwrap();
+    if crate::util::fuse_usable() {
+        assert!(
+            mount.starts_with("mounted, listed and unmounted: graph manifest.json objects raw"),
+            "{s}"
+        );
+    } else {
+        assert!(mount.starts_with("skipped: "), "{s}");
+    }
     let demo = dir.join("demo");
     let again = Command::new(crate::util::bin())
         .args(["-C", demo.to_str().unwrap(), "fsck", "--strict"])

@@ -1,5 +1,5 @@
 //! Real FUSE mounts through the real binary, inspected with ordinary tools (find, sha256sum,
-//! jq, cat, touch). The tests are `#[ignore]`d: scripts/test runs them (`mount::fuse_`) only
+//! jq, cat, touch). The tests are `#[ignore]`d: scripts/test runs them (every `fuse_` test) only
 //! where /dev/fuse and fusermount3 work, and prints why and counts them as skipped otherwise.
 
 use std::path::{Path, PathBuf};
@@ -91,7 +91,7 @@ fn chain_repo() -> (Dir, String) {
 }
 
 #[test]
-#[ignore = "needs FUSE: run by scripts/test (mount::fuse_)"]
+#[ignore = "needs FUSE: run by scripts/test (fuse_)"]
 fn fuse_repository_shows_objects_chains_and_graph_read_only() {
     let (dir, asset) = chain_repo();
     let m = mount(&dir, ".", "mnt");
@@ -154,7 +154,7 @@ fn fuse_repository_shows_objects_chains_and_graph_read_only() {
 }
 
 #[test]
-#[ignore = "needs FUSE: run by scripts/test (mount::fuse_)"]
+#[ignore = "needs FUSE: run by scripts/test (fuse_)"]
 fn fuse_inode_numbers_are_stable_across_mounts_and_unmount_ends_the_process() {
     let (dir, asset) = chain_repo();
     let file = format!("assets/{asset}/core/receipts/7.json");
@@ -189,7 +189,7 @@ fn fuse_inode_numbers_are_stable_across_mounts_and_unmount_ends_the_process() {
 }
 
 #[test]
-#[ignore = "needs FUSE: run by scripts/test (mount::fuse_)"]
+#[ignore = "needs FUSE: run by scripts/test (fuse_)"]
 fn fuse_foreground_unmounts_on_sigterm_and_a_stale_mountpoint_is_named() {
     let (dir, _) = chain_repo();
     let mp = dir.join("mnt");
@@ -231,7 +231,7 @@ fn fuse_foreground_unmounts_on_sigterm_and_a_stale_mountpoint_is_named() {
 }
 
 #[test]
-#[ignore = "needs FUSE: run by scripts/test (mount::fuse_)"]
+#[ignore = "needs FUSE: run by scripts/test (fuse_)"]
 fn fuse_a_directory_remote_shows_the_pushed_objects_and_hides_a_tampered_one() {
     let (dir, _) = chain_repo();
     let remote = dir.join("remote.msez");
@@ -263,7 +263,7 @@ fn fuse_a_directory_remote_shows_the_pushed_objects_and_hides_a_tampered_one() {
 }
 
 #[test]
-#[ignore = "needs FUSE and the S3 server: run by scripts/test (mount::fuse_s3_)"]
+#[ignore = "needs FUSE and the S3 server: run by scripts/test (fuse_s3_)"]
 fn fuse_s3_remote_shows_the_same_objects_as_the_repository() {
     let endpoint = std::env::var("MSEZ_TEST_S3_ENDPOINT").expect(
         "MSEZ_TEST_S3_ENDPOINT is unset: this test needs SeaweedFS, started by scripts/test",

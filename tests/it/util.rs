@@ -194,6 +194,19 @@ pub fn run_measured(mut cmd: Command) -> (i32, i64) {
 }
 
 /// The repository's vectors directory.
+/// Whether this process can mount FUSE filesystems (/dev/fuse usable, fusermount3 present).
+pub fn fuse_usable() -> bool {
+    std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/fuse")
+        .is_ok()
+        && Command::new("fusermount3")
+            .arg("-V")
+            .output()
+            .is_ok_and(|o| o.status.success())
+}
+
 /// Creates `path` and holds its flock (as a live msez holding a ref lock does) until dropped.
 pub fn hold_lock(path: &Path) -> std::fs::File {
     use std::os::unix::io::AsRawFd;

@@ -1,0 +1,369 @@
+//! A witness bundle as a mounted tree: `manifest.json`, `verify-report.json` (a fresh offline
+//! verification, made when first looked at), `raw/` (the zip's entries exactly as stored),
+//! and `objects/` + `graph/` from the bundle's `artifacts/<type>/<digest>[.<ext>]`.
+//!
+//! Mounting reads only the central directory (hostile-input checks included: a bundle the
+//! reader refuses does not mount). An entry is decompressed once, when first opened, into
+//! memory (small) or the mount's private cache (large); reads are served from there. Objects
+//! are shown only if they hash to their names.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fs::File;
+use std::io::{Read, Seek, Write};
+use std::sync::{Arc, Mutex, OnceLock};
+
+use crate::artifact::{self, ObjectId};
+use crate::bundle::{BundleReader, Limits, MANIFEST};
+use crate::canon::{self, DigestRule};
+
+use super::Error;
+use super::repo::{pread, slice};
+use super::store::{self, Objects, Store};
+use super::tree::{self, Entries, Entry, Node, View};
+
+/// Entries up to this size are kept in memory once decompressed.
+const IN_MEMORY: u64 = 8 << 20;
+/// Decompressed bytes kept in memory at most (then the memory cache starts over).
+const MEMORY_BUDGET: u64 = 256 << 20;
+
+/// Decompressed entry content.
+#[derive(Clone)]
+enum Spilled {
+    Memory(Arc<Vec<u8>>),
+    File(Arc<File>),
+}
+
+impl Spilled {
+    fn read(&self, offset: u64, size: u32) -> std::io::Result<Vec<u8>> {
+        match self {
+            Spilled::Memory(b) => Ok(slice(b, offset, size)),
+            Spilled::File(f) => pread(f, offset, size),
+        }
+    }
+}
+
+/// A bundle's entries and objects.
+pub struct BundleStore<R: Read + Seek + Send + 'static> {
+    label: String,
+    reader: Mutex<BundleReader<R>>,
+    /// Entry name -> declared size.
+    sizes: BTreeMap<String, u64>,
+    /// Object -> its entry under artifacts/.
+    objects: HashMap<ObjectId, String>,
+    spilled: Mutex<(HashMap<String, Spilled>, u64)>,
+    cache: tempfile::TempDir,
+    report: OnceLock<Vec<u8>>,
+}
+
+impl<R: Read + Seek + Send + 'static> BundleStore<R> {
+    /// Opens the bundle read by `source` (its central directory only).
+    pub fn open(source: R, label: &str) -> Result<Self, Error> {
+        let reader = BundleReader::open(source, Limits::default())?;
+        let mut sizes = BTreeMap::new();
+        let mut objects = HashMap::new();
+        for e in reader.entries() {
+            sizes.insert(e.name.clone(), e.size);
+            if let Some(id) = artifact_entry(&e.name) {
+                objects.insert(id, e.name.clone());
+            }
+        }
+        let cache = tempfile::Builder::new()
+            .prefix("msez-mount-")
+            .tempdir()
+            .map_err(|e| Error::io("creating a cache directory in", std::env::temp_dir(), e))?;
+        Ok(BundleStore {
+            label: label.to_string(),
+            reader: Mutex::new(reader),
+            sizes,
+            objects,
+            spilled: Mutex::new((HashMap::new(), 0)),
+            cache,
+            report: OnceLock::new(),
+        })
+    }
+
+    /// The decompressed content of an entry, decompressed once.
+    fn spill(&self, name: &str) -> Result<Spilled, Error> {
+        if let Some(s) = self
+            .spilled
+            .lock()
+            .ok()
+            .and_then(|s| s.0.get(name).cloned())
+        {
+            return Ok(s);
+        }
+        let size = self.sizes.get(name).copied().unwrap_or(0);
+        let mut reader = self.reader.lock().map_err(|_| poisoned())?;
+        let mut entry = reader.open_entry(name)?;
+        let spilled = if size <= IN_MEMORY {
+            let mut buf = Vec::with_capacity(size as usize);
+            entry
+                .read_to_end(&mut buf)
+                .map_err(|e| Error::io("decompressing", name, e))?;
+            Spilled::Memory(Arc::new(buf))
+        } else {
+            let mut f = tempfile::tempfile_in(self.cache.path())
+                .map_err(|e| Error::io("creating a file in", self.cache.path(), e))?;
+            std::io::copy(&mut entry, &mut f).map_err(|e| Error::io("decompressing", name, e))?;
+            f.flush().map_err(|e| Error::io("decompressing", name, e))?;
+            Spilled::File(Arc::new(f))
+        };
+        drop(entry);
+        drop(reader);
+        if let Ok(mut s) = self.spilled.lock() {
+            if let Spilled::Memory(b) = &spilled {
+                s.1 += b.len() as u64;
+                if s.1 > MEMORY_BUDGET {
+                    s.0.retain(|_, v| matches!(v, Spilled::File(_)));
+                    s.1 = b.len() as u64;
+                }
+            }
+            s.0.insert(name.to_string(), spilled.clone());
+        }
+        Ok(spilled)
+    }
+
+    /// The offline verification of the whole bundle, as JSON (an error becomes the report).
+    fn report(&self) -> &[u8] {
+        self.report.get_or_init(|| {
+            let value = match self.reader.lock() {
+                Ok(mut r) => match crate::bundle::verify::verify(&mut r, &self.label, &crate::progress::Silent) {
+                    Ok(checked) => {
+                        let mut v = serde_json::to_value(&checked.report).unwrap_or_default();
+                        v["verdict"] = serde_json::json!(checked.report.verdict());
+                        v
+                    }
+                    Err(e) => serde_json::json!({
+                        "verdict": "invalid",
+                        "error": {"code": crate::error::Classify::code(&e), "message": e.to_string()},
+                    }),
+                },
+                Err(_) => serde_json::json!({"verdict": "unknown", "error": "reader poisoned"}),
+            };
+            let mut text = serde_json::to_vec_pretty(&value).unwrap_or_default();
+            text.push(b'\n');
+            text
+        })
+    }
+
+    fn raw_stat(&self, rel: &str) -> Option<Node> {
+        if let Some(size) = self.sizes.get(rel) {
+            return Some(Node::File { size: *size });
+        }
+        let prefix = if rel.is_empty() {
+            String::new()
+        } else {
+            format!("{rel}/")
+        };
+        self.sizes
+            .range(prefix.clone()..)
+            .next()
+            .filter(|(k, _)| k.starts_with(&prefix))
+            .map(|_| Node::Dir)
+    }
+
+    fn raw_list(&self, rel: &str) -> Vec<Entry> {
+        let prefix = if rel.is_empty() {
+            String::new()
+        } else {
+            format!("{rel}/")
+        };
+        let mut out: Vec<Entry> = Vec::new();
+        for k in self.sizes.range(prefix.clone()..).map(|(k, _)| k) {
+            let Some(rest) = k.strip_prefix(&prefix) else {
+                break;
+            };
+            let entry = match rest.split_once('/') {
+                Some((dir, _)) => Entry::dir(dir),
+                None => Entry::file(rest),
+            };
+            if out.last().is_none_or(|e| e.name != entry.name) {
+                out.push(entry);
+            }
+        }
+        out
+    }
+}
+
+fn poisoned() -> Error {
+    Error::io(
+        "reading",
+        "bundle",
+        std::io::Error::other("a reader thread panicked"),
+    )
+}
+
+/// The object an `artifacts/<type>/<digest>[.<ext>]` entry holds.
+fn artifact_entry(name: &str) -> Option<ObjectId> {
+    let rest = name.strip_prefix("artifacts/")?;
+    let (t, file) = rest.split_once('/')?;
+    let t = artifact::ArtifactType::new(t).ok()?;
+    let digest = file.split('.').next()?.parse().ok()?;
+    Some(ObjectId::new(t, digest))
+}
+
+impl<R: Read + Seek + Send + 'static> Store for BundleStore<R> {
+    fn types(&self) -> Result<Vec<String>, Error> {
+        let mut t: Vec<String> = self
+            .objects
+            .keys()
+            .map(|id| id.artifact_type.to_string())
+            .collect();
+        t.sort();
+        t.dedup();
+        Ok(t)
+    }
+
+    fn names(
+        &self,
+        artifact_type: &str,
+    ) -> Result<Box<dyn Iterator<Item = Result<String, Error>> + Send>, Error> {
+        let mut names: Vec<String> = self
+            .objects
+            .keys()
+            .filter(|id| id.artifact_type.as_str() == artifact_type)
+            .map(store::file_name)
+            .collect();
+        names.sort();
+        Ok(Box::new(names.into_iter().map(Ok)))
+    }
+
+    fn object_size(&self, id: &ObjectId) -> Result<Option<u64>, Error> {
+        Ok(self
+            .objects
+            .get(id)
+            .and_then(|n| self.sizes.get(n))
+            .copied())
+    }
+
+    fn open_object(&self, id: &ObjectId) -> Result<(), Error> {
+        let Some(name) = self.objects.get(id) else {
+            return Ok(());
+        };
+        let spilled = self.spill(name)?;
+        // Verified before shown: the digest by the type's rule.
+        let found = match (&spilled, id.artifact_type.rule()) {
+            (Spilled::Memory(b), _) => artifact::digest_bytes(&id.artifact_type, b)?,
+            (Spilled::File(f), DigestRule::Bytes) => {
+                let mut f2 = f.try_clone().map_err(|e| Error::io("reading", name, e))?;
+                f2.rewind().map_err(|e| Error::io("reading", name, e))?;
+                let mut h = canon::Hasher::new();
+                std::io::copy(&mut f2, &mut h).map_err(|e| Error::io("hashing", name, e))?;
+                h.finish()
+            }
+            (Spilled::File(f), _) => {
+                let mut bytes = Vec::new();
+                let mut f2 = f.try_clone().map_err(|e| Error::io("reading", name, e))?;
+                f2.rewind().map_err(|e| Error::io("reading", name, e))?;
+                f2.read_to_end(&mut bytes)
+                    .map_err(|e| Error::io("reading", name, e))?;
+                artifact::digest_bytes(&id.artifact_type, &bytes)?
+            }
+        };
+        if found != id.digest {
+            return Err(Error::Digest {
+                object: id.to_string(),
+                source_url: self.label.clone(),
+                found: found.to_hex(),
+            });
+        }
+        Ok(())
+    }
+
+    fn read_object(&self, id: &ObjectId, offset: u64, size: u32) -> Result<Vec<u8>, Error> {
+        let Some(name) = self.objects.get(id) else {
+            return Ok(Vec::new());
+        };
+        self.spill(name)?
+            .read(offset, size)
+            .map_err(|e| Error::io("reading", name, e))
+    }
+
+    fn ref_stat(&self, rel: &str) -> Result<Option<Node>, Error> {
+        Ok(rel.is_empty().then_some(Node::Dir))
+    }
+
+    fn ref_list(&self, _rel: &str) -> Result<Vec<Entry>, Error> {
+        Ok(Vec::new())
+    }
+
+    fn ref_read(&self, _rel: &str, _offset: u64, _size: u32) -> Result<Vec<u8>, Error> {
+        Ok(Vec::new())
+    }
+}
+
+/// A bundle as a tree.
+pub struct BundleView<R: Read + Seek + Send + 'static>(Arc<Objects<BundleStore<R>>>);
+
+impl<R: Read + Seek + Send + 'static> BundleView<R> {
+    /// The view of the bundle read by `source`.
+    pub fn open(source: R, label: &str) -> Result<Arc<Self>, Error> {
+        Ok(Arc::new(BundleView(Arc::new(Objects::new(
+            BundleStore::open(source, label)?,
+        )))))
+    }
+
+    fn store(&self) -> &BundleStore<R> {
+        &self.0.store
+    }
+}
+
+impl<R: Read + Seek + Send + 'static> View for BundleView<R> {
+    fn stat(&self, path: &str) -> Result<Option<Node>, Error> {
+        match path
+            .split_once('/')
+            .map_or((path, None), |(a, b)| (a, Some(b)))
+        {
+            ("", None) | ("raw", None) => Ok(Some(Node::Dir)),
+            ("manifest.json", None) => Ok(self
+                .store()
+                .sizes
+                .get(MANIFEST)
+                .map(|s| Node::File { size: *s })),
+            ("verify-report.json", None) => Ok(Some(Node::File {
+                size: self.store().report().len() as u64,
+            })),
+            ("raw", Some(rel)) => Ok(self.store().raw_stat(rel)),
+            _ => self.0.stat(path),
+        }
+    }
+
+    fn list(self: Arc<Self>, path: &str) -> Result<Entries, Error> {
+        match path
+            .split_once('/')
+            .map_or((path, None), |(a, b)| (a, Some(b)))
+        {
+            ("", None) => {
+                let mut out = vec![
+                    Entry::file("manifest.json"),
+                    Entry::file("verify-report.json"),
+                    Entry::dir("raw"),
+                ];
+                out.extend(Objects::<BundleStore<R>>::roots());
+                Ok(tree::fixed(out))
+            }
+            ("raw", rel) => Ok(tree::fixed(self.store().raw_list(rel.unwrap_or("")))),
+            _ => self.0.list(path),
+        }
+    }
+
+    fn open(&self, path: &str) -> Result<(), Error> {
+        self.0.open(path)
+    }
+
+    fn read(&self, path: &str, offset: u64, size: u32) -> Result<Vec<u8>, Error> {
+        let entry = match path
+            .split_once('/')
+            .map_or((path, None), |(a, b)| (a, Some(b)))
+        {
+            ("manifest.json", None) => MANIFEST,
+            ("verify-report.json", None) => return Ok(slice(self.store().report(), offset, size)),
+            ("raw", Some(rel)) => rel,
+            _ => return self.0.read(path, offset, size),
+        };
+        self.store()
+            .spill(entry)?
+            .read(offset, size)
+            .map_err(|e| Error::io("reading", entry, e))
+    }
+}
