@@ -241,6 +241,17 @@ fn human(r: &Report, verdict: GraphVerdict, w: &mut dyn Write) -> std::io::Resul
             m.error.as_deref().unwrap_or(&m.method)
         )?;
     }
+    if let graph::RootInfo::Dir {
+        files_scanned,
+        files_truncated: true,
+        ..
+    } = &r.root
+    {
+        writeln!(
+            w,
+            "warning: the root scan stopped at {files_scanned} files (raise --max-nodes)"
+        )?;
+    }
     for e in r.errors.iter().take(20) {
         writeln!(w, "error: {e}")?;
     }
