@@ -31,6 +31,8 @@ pub const SCHEMAS: &[(&str, &str)] = embed![
     "vc.smart-asset-fork-resolution.schema.json",
     "vc.corridor-fork-resolution.schema.json",
     "fork-evidence.schema.json",
+    "vc.key-rotation.schema.json",
+    "vc.key-revocation.schema.json",
 ];
 
 /// A document that does not match its schema.

@@ -18,6 +18,7 @@ pub mod evidence;
 pub mod fork;
 pub mod genesis;
 pub mod inclusion;
+pub mod lifecycle;
 pub mod module;
 pub mod ops;
 pub mod receipt;
@@ -174,6 +175,18 @@ pub enum Error {
     /// A file among the fork resolutions that is not a fork resolution.
     #[error("not a fork resolution: {}: {why}", path.display())]
     BadResolution { path: PathBuf, why: String },
+    /// A signer the key lifecycle rules out at this position (revoked, not yet rotated in).
+    #[error("{object}: key {key} does not count ({credential}): {reason}")]
+    KeyLifecycle {
+        object: String,
+        key: String,
+        credential: String,
+        reason: String,
+        code: &'static str,
+    },
+    /// A key credential the trust-anchors file references by digest is not in `.msez`.
+    #[error("key credential {reference} is not in the repository")]
+    KeyCredentialMissing { reference: String },
     /// No receipt at sequence 0.
     #[error("receipt set does not include an initial receipt (sequence=0)")]
     NoInitial,
@@ -279,7 +292,9 @@ impl Classify for Error {
             | Error::CheckpointMismatch { .. }
             | Error::BadInclusion { .. }
             | Error::BadForkEvidence { .. } => Class::Digest,
-            Error::NoValidProof { .. } | Error::Untrusted { .. } => Class::Signature,
+            Error::NoValidProof { .. } | Error::Untrusted { .. } | Error::KeyLifecycle { .. } => {
+                Class::Signature
+            }
             Error::Fork { .. }
             | Error::ResolutionNotCandidate { .. }
             | Error::ConflictingResolutions { .. } => Class::Fork,
@@ -287,7 +302,8 @@ impl Classify for Error {
             | Error::NoChainStart { .. }
             | Error::Gap { .. }
             | Error::Empty { .. }
-            | Error::NoSuchSequence { .. } => Class::Missing,
+            | Error::NoSuchSequence { .. }
+            | Error::KeyCredentialMissing { .. } => Class::Missing,
             Error::StaleHead { .. } => Class::Conflict,
             Error::Io { .. } => Class::Io,
             Error::Canon(e) => e.class(),
@@ -311,6 +327,8 @@ impl Classify for Error {
             Error::BadInclusion { .. } => "digest.inclusion_proof",
             Error::NoValidProof { .. } => "signature.no_valid_proofs",
             Error::Untrusted { .. } => "signature.untrusted",
+            Error::KeyLifecycle { code, .. } => code,
+            Error::KeyCredentialMissing { .. } => "missing.key_credential",
             Error::Fork { .. } => "fork.detected",
             Error::ResolutionNotCandidate { .. } => "fork.resolution_not_candidate",
             Error::ConflictingResolutions { .. } => "fork.conflicting_resolutions",
@@ -382,6 +400,14 @@ impl Classify for Error {
             } => Detail::object(format!("sequence {sequence} prev_root {prev_root}"))
                 .mismatch("one chosen next_root", chosen.join(",")),
             Error::BadResolution { path, .. } => Detail::path(path),
+            Error::KeyLifecycle {
+                object,
+                key,
+                reason,
+                ..
+            } => Detail::object(format!("{object}: {key}"))
+                .mismatch("a key that counts at this chain position", reason),
+            Error::KeyCredentialMissing { reference } => Detail::object(reference),
             Error::NoChainStart { genesis_root } => {
                 Detail::default().mismatch(format!("prev_root {genesis_root}"), "none")
             }

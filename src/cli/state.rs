@@ -257,12 +257,24 @@ pub fn open(kind: Kind, args: &ChainArgs, ctx: &Ctx) -> super::Result<Opened> {
     };
     let repo = Repo::find(&chain.module_dir)?;
     let anchors = args.trust_anchors.as_ref().map(|p| ctx.path(p)).or(anchors);
-    let trust_anchors = anchors.map(|p| TrustAnchors::load(&p)).transpose()?;
+    let (trust_anchors, lifecycle) = match anchors {
+        Some(p) => {
+            let (a, l) = chain::lifecycle::load_anchors(&p, repo.as_ref())?;
+            (Some(a), l)
+        }
+        None => (None, None),
+    };
+    if let (Some(l), false) = (&lifecycle, ctx.out.json) {
+        for w in l.warnings() {
+            eprintln!("msez: warning: {w}");
+        }
+    }
     Ok(Opened {
         chain,
         repo,
         opts: verify::Options {
             trust_anchors,
+            lifecycle,
             ..Default::default()
         },
     })
@@ -501,10 +513,13 @@ pub fn run(kind: Kind, cmd: StateCommand, ctx: &Ctx) -> super::Result<ExitCode> 
         } => {
             let mut o = open(kind, &chain, ctx)?;
             let loaded = load_forks(&mut o, &forks, ctx);
-            let notes = loaded
+            let mut notes = loaded
                 .as_ref()
                 .map(|l| l.warnings.clone())
                 .unwrap_or_default();
+            if let Some(l) = &o.opts.lifecycle {
+                notes.extend(l.warnings());
+            }
             let result = loaded.and_then(|_| ops::verify(&o.chain, &o.opts));
             let result = result.and_then(|r| match &checkpoint {
                 Some(ck) => ops::check_checkpoint_file(

@@ -5,6 +5,7 @@ mod chain;
 mod corridor;
 mod examples;
 mod forks;
+mod keys;
 mod odb;
 mod remote;
 mod util;
