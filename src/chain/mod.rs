@@ -18,6 +18,7 @@ pub mod evidence;
 pub mod fork;
 pub mod genesis;
 pub mod inclusion;
+pub mod incoming;
 pub mod lifecycle;
 pub mod module;
 pub mod ops;
@@ -184,6 +185,14 @@ pub enum Error {
         reason: String,
         code: &'static str,
     },
+    /// A fetched receipt that does not link to its parent.
+    #[error("receipt {object} does not link: {why}")]
+    BadLink {
+        object: String,
+        why: String,
+        expected: String,
+        found: String,
+    },
     /// A key credential the trust-anchors file references by digest is not in `.msez`.
     #[error("key credential {reference} is not in the repository")]
     KeyCredentialMissing { reference: String },
@@ -291,7 +300,8 @@ impl Classify for Error {
             | Error::DigestSetMismatch { .. }
             | Error::CheckpointMismatch { .. }
             | Error::BadInclusion { .. }
-            | Error::BadForkEvidence { .. } => Class::Digest,
+            | Error::BadForkEvidence { .. }
+            | Error::BadLink { .. } => Class::Digest,
             Error::NoValidProof { .. } | Error::Untrusted { .. } | Error::KeyLifecycle { .. } => {
                 Class::Signature
             }
@@ -329,6 +339,7 @@ impl Classify for Error {
             Error::Untrusted { .. } => "signature.untrusted",
             Error::KeyLifecycle { code, .. } => code,
             Error::KeyCredentialMissing { .. } => "missing.key_credential",
+            Error::BadLink { .. } => "digest.receipt_link",
             Error::Fork { .. } => "fork.detected",
             Error::ResolutionNotCandidate { .. } => "fork.resolution_not_candidate",
             Error::ConflictingResolutions { .. } => "fork.conflicting_resolutions",
@@ -408,6 +419,12 @@ impl Classify for Error {
             } => Detail::object(format!("{object}: {key}"))
                 .mismatch("a key that counts at this chain position", reason),
             Error::KeyCredentialMissing { reference } => Detail::object(reference),
+            Error::BadLink {
+                object,
+                expected,
+                found,
+                ..
+            } => Detail::object(object.clone()).mismatch(expected, found),
             Error::NoChainStart { genesis_root } => {
                 Detail::default().mismatch(format!("prev_root {genesis_root}"), "none")
             }
