@@ -326,9 +326,11 @@ pub fn load_forks(
 }
 
 /// Whether to read the chain state in `.msez`: it follows the head ref, which a resolution
-/// may not, so counted resolutions force the (reference's) path over the module's files.
+/// may not, so counted resolutions force the (reference's) path over the module's files; so
+/// do key rotations and revocations, which only a verified chain can enforce.
 fn fast(args: &ChainArgs, o: &Opened) -> bool {
-    !args.from_files && o.opts.resolutions.is_empty()
+    let keys = o.opts.lifecycle.as_deref().is_some_and(|l| !l.is_empty());
+    !args.from_files && o.opts.resolutions.is_empty() && !keys
 }
 
 /// Reads and parses a JSON file (exact integers, floats rejected).

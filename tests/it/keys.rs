@@ -444,3 +444,16 @@ fn the_rotation_policy_is_an_advisory_warning_from_the_logs_timestamps() {
     assert!(warnings.contains("max_key_age_days is 1"), "{warnings}");
     assert!(warnings.contains("advisory"), "{warnings}");
 }
+
+#[test]
+fn checkpoint_and_inclusion_proof_refuse_a_chain_a_revoked_key_extended() {
+    let lab = Lab::new();
+    lab.revoke("dev").ok();
+    lab.append("zone-a", "2026-01-04T00:00:00Z", None).ok();
+    let ta = ["--trust-anchors", "ta.yaml"];
+    let ck = lab.state("checkpoint", &[ta[0], ta[1], "--key", "dev.jwk"]);
+    ck.code(67);
+    assert!(ck.stderr.contains("revoked"), "{ck:#?}");
+    lab.state("inclusion-proof", &[ta[0], ta[1], "--sequence", "1"])
+        .code(67);
+}
