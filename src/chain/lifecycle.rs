@@ -205,20 +205,36 @@ pub enum Standing {
     IfInside(Vec<u16>),
 }
 
-fn key_error(
+/// Why a key does not count where it signed: the key, the credential, the reason.
+#[derive(Clone, Debug)]
+pub struct KeyFault {
+    /// The object (receipt file, credential) the proof is on.
+    pub object: String,
+    /// The key.
+    pub key: String,
+    /// The rotation or revocation that decides.
+    pub credential: String,
+    /// Why, in words.
+    pub reason: String,
+    /// The error code (`signature.key_revoked`, ...).
+    pub code: &'static str,
+}
+
+/// A [`KeyFault`] as a chain error.
+pub fn key_error(
     object: &str,
     key: &str,
     credential: &str,
     reason: String,
     code: &'static str,
 ) -> Error {
-    Error::KeyLifecycle {
+    Error::KeyLifecycle(Box::new(KeyFault {
         object: object.to_string(),
         key: key.to_string(),
         credential: credential.to_string(),
         reason,
         code,
-    }
+    }))
 }
 
 impl Lifecycle {

@@ -177,14 +177,8 @@ pub enum Error {
     #[error("not a fork resolution: {}: {why}", path.display())]
     BadResolution { path: PathBuf, why: String },
     /// A signer the key lifecycle rules out at this position (revoked, not yet rotated in).
-    #[error("{object}: key {key} does not count ({credential}): {reason}")]
-    KeyLifecycle {
-        object: String,
-        key: String,
-        credential: String,
-        reason: String,
-        code: &'static str,
-    },
+    #[error("{}: key {} does not count ({}): {}", .0.object, .0.key, .0.credential, .0.reason)]
+    KeyLifecycle(Box<lifecycle::KeyFault>),
     /// A fetched receipt that does not link to its parent.
     #[error("receipt {object} does not link: {why}")]
     BadLink {
@@ -302,7 +296,7 @@ impl Classify for Error {
             | Error::BadInclusion { .. }
             | Error::BadForkEvidence { .. }
             | Error::BadLink { .. } => Class::Digest,
-            Error::NoValidProof { .. } | Error::Untrusted { .. } | Error::KeyLifecycle { .. } => {
+            Error::NoValidProof { .. } | Error::Untrusted { .. } | Error::KeyLifecycle(_) => {
                 Class::Signature
             }
             Error::Fork { .. }
@@ -337,7 +331,7 @@ impl Classify for Error {
             Error::BadInclusion { .. } => "digest.inclusion_proof",
             Error::NoValidProof { .. } => "signature.no_valid_proofs",
             Error::Untrusted { .. } => "signature.untrusted",
-            Error::KeyLifecycle { code, .. } => code,
+            Error::KeyLifecycle(f) => f.code,
             Error::KeyCredentialMissing { .. } => "missing.key_credential",
             Error::BadLink { .. } => "digest.receipt_link",
             Error::Fork { .. } => "fork.detected",
@@ -411,13 +405,8 @@ impl Classify for Error {
             } => Detail::object(format!("sequence {sequence} prev_root {prev_root}"))
                 .mismatch("one chosen next_root", chosen.join(",")),
             Error::BadResolution { path, .. } => Detail::path(path),
-            Error::KeyLifecycle {
-                object,
-                key,
-                reason,
-                ..
-            } => Detail::object(format!("{object}: {key}"))
-                .mismatch("a key that counts at this chain position", reason),
+            Error::KeyLifecycle(f) => Detail::object(format!("{}: {}", f.object, f.key))
+                .mismatch("a key that counts at this chain position", &f.reason),
             Error::KeyCredentialMissing { reference } => Detail::object(reference),
             Error::BadLink {
                 object,

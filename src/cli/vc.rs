@@ -150,17 +150,17 @@ fn verify(args: VerifyArgs, ctx: &Ctx) -> super::Result<ExitCode> {
                 }
                 Ok(Some(Standing::IfInside(needs))) => {
                     let r = &l.revocations[needs[0] as usize];
-                    let e = msez::chain::Error::KeyLifecycle {
-                        object: what.clone(),
-                        key: s.to_string(),
-                        credential: r.credential.clone(),
-                        reason: format!(
+                    let e = lifecycle::key_error(
+                        &what,
+                        s.as_str(),
+                        &r.credential,
+                        format!(
                             "{} (--at is inside valid_through size {}, but only the chain proves it)",
                             lifecycle::UNKNOWN,
                             r.size
                         ),
-                        code: "signature.key_position_unknown",
-                    };
+                        "signature.key_position_unknown",
+                    );
                     let text = e.to_string();
                     lifecycle_failure.get_or_insert(e);
                     text
