@@ -908,3 +908,123 @@ pub fn load_anchors(
     };
     Ok((anchors, lifecycle))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::vc::KeyPair;
+
+    const ID: &str = "37e2afb983e507aa0bdf36907dc787e437694176fe4c88779287e204aab98ff5";
+
+    fn anchors(entries: &[(&str, &KeyPair, &str)]) -> TrustAnchors {
+        let list: Vec<Value> = entries
+            .iter()
+            .map(|(id, k, allowed)| {
+                serde_json::json!({"anchor_id": id, "type": "did",
+                    "identifier": k.did().to_string(), "allowed_attestations": [allowed]})
+            })
+            .collect();
+        TrustAnchors::from_value(
+            &serde_json::json!({"version": 1, "trust_anchors": list}),
+            "anchors",
+        )
+        .unwrap()
+    }
+
+    fn signed(req: &Request, keys: &[&KeyPair]) -> Value {
+        let mut vc = credential(req, "did:key:zIssuer", "2026-01-01T00:00:00Z", None).unwrap();
+        for k in keys {
+            crate::vc::add_proof(&mut vc, k).unwrap();
+        }
+        check_shape(&vc, "test").unwrap();
+        vc
+    }
+
+    fn at(seq: u64) -> Position {
+        Position::parse(&format!("asset:{ID}/core@{seq}")).unwrap()
+    }
+
+    #[test]
+    fn chain_positions_parse_and_print_back() {
+        let p = at(7);
+        assert_eq!(p.sequence, 7);
+        assert_eq!(p.chain.to_string(), format!("asset:{ID}/core"));
+        assert_eq!(ChainId::from_value(&p.chain.to_value()), Some(p.chain));
+        let c = Position::parse("corridor:org.example.a-b@3").unwrap();
+        assert_eq!(c.chain.to_string(), "corridor:org.example.a-b");
+        assert!(Position::parse("asset:xyz/core@1").is_none());
+        assert!(Position::parse("corridor:x@nope").is_none());
+    }
+
+    #[test]
+    fn a_revoked_key_counts_only_inside_its_checkpoint_on_its_chain() {
+        let (ops, old) = (
+            KeyPair::from_seed(&[1; 32], None),
+            KeyPair::from_seed(&[2; 32], None),
+        );
+        let ta = anchors(&[("ops", &ops, REVOCATION_ATTESTATION)]);
+        let req = Request::Revoke {
+            key: old.did().to_string(),
+            chain: at(0).chain,
+            size: 3,
+            root: Digest::parse_loose(&"ab".repeat(32)).unwrap(),
+            checkpoint_digest: None,
+        };
+        let r = judge_revocation("rev", &signed(&req, &[&ops]), &ta).unwrap();
+        let l = Lifecycle {
+            revocations: vec![r],
+            ..Lifecycle::default()
+        };
+        let who = [old.did()];
+        assert_eq!(
+            l.standing("x", Some(&at(2)), &who, None).unwrap(),
+            Some(Standing::IfInside(vec![0]))
+        );
+        for (pos, code) in [
+            (Some(at(3)), "signature.key_revoked"),
+            (Position::parse("corridor:c@0"), "signature.key_revoked"),
+            (None, "signature.key_position_unknown"),
+        ] {
+            match l.standing("x", pos.as_ref(), &who, None) {
+                Err(Error::KeyLifecycle(f)) => assert_eq!(f.code, code),
+                other => panic!("{other:?}"),
+            }
+        }
+        // Another signer that counts carries the receipt.
+        let both = [old.did(), ops.did()];
+        assert_eq!(
+            l.standing("x", Some(&at(9)), &both, None).unwrap(),
+            Some(Standing::Counts)
+        );
+        // Signed by a key not allowed key_revocation: not counted.
+        assert!(judge_revocation("rev", &signed(&req, &[&old]), &ta).is_err());
+    }
+
+    #[test]
+    fn a_rotation_needs_the_old_key_and_another_authorizing_anchor() {
+        let ops = KeyPair::from_seed(&[1; 32], None);
+        let (old, new) = (
+            KeyPair::from_seed(&[2; 32], None),
+            KeyPair::from_seed(&[3; 32], None),
+        );
+        let mut ta = anchors(&[("ops", &ops, ROTATION_ATTESTATION)]);
+        ta.trust_anchors
+            .extend(anchors(&[("zone", &old, "*")]).trust_anchors);
+        let req = Request::Rotate {
+            anchor_id: "zone".into(),
+            previous_key: old.did().to_string(),
+            new_key: new.did().to_string(),
+            effective_from: vec![at(5)],
+        };
+        let l = Lifecycle::default();
+        assert!(
+            l.judge_rotation("r", &signed(&req, &[&old, &ops]), &ta)
+                .is_ok()
+        );
+        let no_old = l.judge_rotation("r", &signed(&req, &[&new, &ops]), &ta);
+        assert!(no_old.unwrap_err().contains("not signed by the old key"));
+        // The old key allows `*` (so key_rotation), but it cannot authorize itself.
+        let alone = l.judge_rotation("r", &signed(&req, &[&old]), &ta);
+        assert!(alone.unwrap_err().contains("besides the old key"));
+    }
+}
