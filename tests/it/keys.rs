@@ -457,3 +457,82 @@ fn checkpoint_and_inclusion_proof_refuse_a_chain_a_revoked_key_extended() {
     lab.state("inclusion-proof", &[ta[0], ta[1], "--sequence", "1"])
         .code(67);
 }
+
+#[test]
+fn corridor_chains_enforce_revocations_by_position_too() {
+    const CID: &str = "org.example.corridor.a-b";
+    let dir = Dir::repo();
+    for name in ["dev", "zone-a"] {
+        std::fs::copy(key_path(name), dir.join(&format!("{name}.jwk"))).unwrap();
+    }
+    dir.run(&[
+        "corridor",
+        "module",
+        "init",
+        "--corridor-id",
+        CID,
+        "--key",
+        "dev.jwk",
+        "--timestamp",
+        "2026-01-01T00:00:00Z",
+    ])
+    .ok();
+    let append = |ts: &str| {
+        dir.run(&[
+            "corridor",
+            "state",
+            "receipt-init",
+            CID,
+            "--key",
+            "zone-a.jwk",
+            "--timestamp",
+            ts,
+        ])
+        .ok();
+    };
+    append("2026-01-01T00:00:01Z");
+    append("2026-01-01T00:00:02Z");
+    dir.run(&["corridor", "state", "checkpoint", CID, "--key", "dev.jwk"])
+        .ok();
+    dir.write(
+        "ta.yaml",
+        format!(
+            "version: 1\ntrust_anchors:\n  - anchor_id: ops\n    type: did\n    identifier: {}\n    allowed_attestations: ['*']\n  - anchor_id: zone-a\n    type: did\n    identifier: {}\n    allowed_attestations: [corridor_receipt]\n",
+            did("dev"),
+            did("zone-a")
+        ),
+    );
+    let ck = format!("modules/corridors/{CID}/state/checkpoints/checkpoint.2.json");
+    let issued = dir
+        .run(&[
+            "key",
+            "revoke",
+            "zone-a.jwk",
+            "--valid-through",
+            &ck,
+            "--key",
+            "dev.jwk",
+            "--trust-anchors",
+            "ta.yaml",
+            "--json",
+        ])
+        .json();
+    assert_eq!(
+        issued["credential"]["credentialSubject"]["valid_through"]["chain"]["corridor_id"],
+        CID
+    );
+    let verify = [
+        "corridor",
+        "state",
+        "verify",
+        CID,
+        "--trust-anchors",
+        "ta.yaml",
+        "--json",
+    ];
+    dir.run(&verify).ok();
+    append("2020-01-01T00:00:00Z");
+    let bad = dir.run(&verify);
+    bad.code(67);
+    assert_eq!(first_error(&bad)["code"], "signature.key_revoked");
+}
