@@ -230,6 +230,7 @@ fn verify(args: VerifyArgs, ctx: &Ctx) -> super::Result<ExitCode> {
         "ok": failure.is_none(),
         "at": at,
         "key_lifecycle": verdicts,
+        "warnings": keys.as_ref().map(|l| l.warnings()).unwrap_or_default(),
         "proofs": results,
         "signers": signers,
         "trusted_signers": trusted,
