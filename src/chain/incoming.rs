@@ -40,21 +40,20 @@ pub fn check(
 ) -> Result<(), Error> {
     // (kind, next_root) -> sequence of every fetched receipt, so a batch links to itself.
     let mut fetched: HashMap<(Kind, Digest), u64> = HashMap::new();
+    let mut extra: HashMap<&ObjectId, Vec<Value>> = HashMap::new();
+    for (id, v) in proofs {
+        extra.entry(id).or_default().push(v.clone());
+    }
     let mut links = Vec::new();
     for (id, path) in staged {
         let Some(kind) = receipt_kind(&id.artifact_type) else {
             continue;
         };
         let r = Receipt::read(kind, path, None).map_err(|e| name(e, id))?;
-        let mut value = r.value.clone();
-        let extra: Vec<Value> = proofs
-            .iter()
-            .filter(|(p, _)| p == id)
-            .map(|(_, v)| v.clone())
-            .collect();
-        if !extra.is_empty() {
+        let mut value = r.value;
+        if let Some(more) = extra.remove(id) {
             let mut all: Vec<Value> = vc::proof::proofs_of(&value).into_iter().cloned().collect();
-            all.extend(extra);
+            all.extend(more);
             value["proof"] = Value::Array(all);
         }
         let results = vc::verify_proofs(&value).map_err(|e| name(e.into(), id))?;
