@@ -81,6 +81,9 @@ pub enum Error {
     /// Ctrl-C: stopped at a safe point.
     #[error("interrupted")]
     Interrupted,
+    /// A fetched receipt that is not a valid chain link (nothing was stored).
+    #[error("fetch refused: {0}")]
+    Receipt(Box<crate::chain::Error>),
     /// A repository operation failed.
     #[error(transparent)]
     Odb(#[from] crate::odb::Error),
@@ -116,6 +119,7 @@ impl Classify for Error {
             Error::Missing { .. } => Class::Missing,
             Error::Format { .. } => Class::Schema,
             Error::Diverged { .. } => Class::Fork,
+            Error::Receipt(e) => e.class(),
             Error::Odb(e) => e.class(),
         }
     }
@@ -137,6 +141,7 @@ impl Classify for Error {
             Error::Missing { .. } => "missing.remote_key",
             Error::Format { .. } => "schema.remote_format",
             Error::Diverged { .. } => "fork.diverged",
+            Error::Receipt(e) => e.code(),
             Error::Odb(e) => e.code(),
         }
     }
@@ -167,6 +172,7 @@ impl Classify for Error {
             Error::Missing { key, .. } => Detail::object(key.clone()),
             Error::Format { url, found } => Detail::object(url.clone()).mismatch("1/sha256", found),
             Error::Interrupted => Detail::default(),
+            Error::Receipt(e) => e.detail(),
             Error::Odb(e) => e.detail(),
         }
     }

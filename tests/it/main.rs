@@ -8,6 +8,7 @@ mod corridor;
 mod examples;
 mod forks;
 mod harbor;
+mod keys;
 mod mount;
 mod odb;
 mod remote;
