@@ -144,9 +144,13 @@ fn background(source: &str, mountpoint: &std::path::Path, ctx: &Ctx) -> Result {
             .map_err(|e| msez::Error::io("waiting for", "msez mount", e))?;
         if exited.is_some() || Instant::now() > deadline {
             let _ = child.kill();
+            let how = match exited {
+                Some(status) => format!("the mount process exited ({status})"),
+                None => format!("not mounted after {} s", MOUNT_TIMEOUT.as_secs()),
+            };
             let why = std::fs::read_to_string(log.path()).unwrap_or_default();
             return Err(msez::Error::Usage(format!(
-                "mount of {source} at {} failed: {}",
+                "mount of {source} at {} failed: {how}: {}",
                 mountpoint.display(),
                 why.trim()
             )));
