@@ -88,13 +88,21 @@ fn foreground(source: &str, mountpoint: &std::path::Path, ctx: &Ctx) -> Result {
         };
         let got = unsafe { libc::sigtimedwait(&signals, std::ptr::null_mut(), &timeout) };
         if got > 0 {
+            ctx.out.note(format!(
+                "msez mount: signal {got}: unmounting {}",
+                mountpoint.display()
+            ));
             session
                 .umount_and_join()
                 .map_err(|e| msez::Error::io("unmounting", mountpoint, e))?;
             break;
         }
         if session.guard.is_finished() {
-            // Unmounted from outside (fusermount3 -u).
+            // Unmounted from outside (fusermount3 -u), or the session failed.
+            ctx.out.note(format!(
+                "msez mount: {} is no longer mounted",
+                mountpoint.display()
+            ));
             session
                 .join()
                 .map_err(|e| msez::Error::io("serving", mountpoint, e))?;
