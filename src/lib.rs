@@ -10,6 +10,7 @@
 //! - [`odb`]: the `.msez` repository: objects, proofs, refs, reflog, locks, hooks, config.
 //! - [`chain`]: receipt chains, selection, checkpoints and inclusion proofs.
 //! - [`fsck`]: the whole-repository check.
+//! - [`gc`]: two-phase garbage collection of a repository or a remote.
 //! - [`remote`]: push, fetch, pull and clone over local, S3 and IPFS backends.
 //!
 //! The library never prints; `src/cli` is the only place that renders results.
@@ -19,6 +20,7 @@ pub mod canon;
 pub mod chain;
 pub mod error;
 pub mod fsck;
+pub mod gc;
 pub mod mmr;
 pub mod odb;
 pub mod progress;

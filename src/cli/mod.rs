@@ -4,6 +4,7 @@ mod artifact;
 pub mod asset;
 mod canon;
 mod corridor;
+mod gc;
 mod key;
 mod mmr;
 mod output;
@@ -106,6 +107,8 @@ pub enum Command {
     Pull(sync::FetchArgs),
     /// Create a repository from a remote: init, remote origin, pull.
     Clone(sync::CloneArgs),
+    /// Delete unreachable objects (locally or on a remote), in two phases: mark, then sweep.
+    Gc(gc::GcArgs),
 }
 
 /// What every command gets: where it runs and how to talk.
@@ -177,6 +180,7 @@ pub fn main() -> ExitCode {
         Command::Fetch(a) => sync::fetch(a, &ctx),
         Command::Pull(a) => sync::pull(a, &ctx),
         Command::Clone(a) => sync::clone(a, &ctx),
+        Command::Gc(a) => gc::run(a, &ctx),
     };
     match result {
         Ok(code) => code,

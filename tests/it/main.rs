@@ -6,6 +6,7 @@ mod chain;
 mod corridor;
 mod examples;
 mod forks;
+mod gc;
 mod harbor;
 mod odb;
 mod remote;

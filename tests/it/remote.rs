@@ -688,6 +688,88 @@ fn post_pull_hooks_run_and_a_dead_endpoint_is_an_io_error() {
     assert_eq!(r.code, 74, "{r:#?}");
 }
 
+fn deleted_ids(report: &serde_json::Value) -> std::collections::BTreeSet<String> {
+    report["deleted"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap().to_string())
+        .collect()
+}
+
+/// gc on a remote: a dry run lists, a push between mark and sweep keeps what it revives and
+/// what its new objects link to, the rest goes, and the remote stays clean and clonable.
+fn gc_on_remote_spares_a_concurrent_push(remote: &Remote) {
+    let (a, ids) = sample_repo();
+    let (s2, vc) = (ids[1].clone(), ids[3].clone());
+    let gone = a.put("gone.json", r#"{"gone":true}"#, "schema");
+    remote
+        .run(a.path(), &["remote", "add", "origin", &remote.url])
+        .ok();
+    remote.run(a.path(), &["push"]).ok();
+    let gc = ["gc", "--remote", "origin", "--prune-expire", "0", "--json"];
+    let dry = remote.run(a.path(), &[&gc[..], &["--dry-run"]].concat());
+    assert_eq!(
+        deleted_ids(&dry.json()),
+        [s2.clone(), vc.clone(), gone.clone()].into(),
+        "{dry:#?}"
+    );
+    let backend = remote.backend();
+    let repo = msez::odb::Repo::open(a.path()).unwrap();
+    let opts = msez::gc::Options {
+        prune_expire: Duration::ZERO,
+        ..Default::default()
+    };
+    let mut fresh = String::new();
+    let report = msez::gc::run_remote(
+        backend.as_ref(),
+        Some(&repo),
+        msez::remote::Retry::default(),
+        &opts,
+        &msez::progress::Silent,
+        &mut || {
+            // Between mark and sweep: a ref to a marked object, and a new object linking to
+            // another marked one, pushed before any ref names it.
+            a.run(&["update-ref", "refs/heads/keep", &s2]).ok();
+            let (t, d) = vc.split_once(':').unwrap();
+            fresh = a.put(
+                "fresh.json",
+                format!(r#"{{"cites":{{"artifact_type":"{t}","digest_sha256":"{d}"}}}}"#),
+                "schema",
+            );
+            remote.run(a.path(), &["push"]).ok();
+        },
+    )
+    .unwrap();
+    assert_eq!(report.deleted, vec![gone.clone()], "{report:?}");
+    let mut rescued = report.rescued.clone();
+    rescued.sort();
+    let mut want = vec![s2.clone(), vc.clone()];
+    want.sort();
+    assert_eq!(rescued, want);
+    assert_remote_consistent(backend.as_ref());
+    // Now nothing names fresh: it goes with what only it linked to.
+    let again = remote.run(a.path(), &gc).json();
+    assert_eq!(deleted_ids(&again), [fresh, vc].into(), "{again}");
+    let fsck = remote.run(a.path(), &["fsck", "--remote", "origin", "--json"]);
+    assert_eq!(fsck.code, 0, "{fsck:#?}");
+    assert_eq!(fsck.json()["objects"], 3);
+    let b = clone_of(remote);
+    b.run(&["fsck"]).ok();
+    assert_eq!(own_refs(&b), own_refs(&a));
+    // The local record of the remote's keys was dropped: a push puts back what gc took.
+    a.run(&["update-ref", "refs/heads/gone", &gone]).ok();
+    remote.run(a.path(), &["push"]).ok();
+    assert_remote_consistent(backend.as_ref());
+    remote.run(a.path(), &["fsck", "--remote", "origin"]).ok();
+}
+
+#[test]
+fn local_gc_on_a_remote_spares_a_concurrent_push() {
+    let d = Dir::new();
+    gc_on_remote_spares_a_concurrent_push(&Remote::local(&d));
+}
+
 // ---- S3 (SeaweedFS) -------------------------------------------------------------------------------
 
 #[test]
@@ -747,6 +829,12 @@ fn s3_push_then_clone_is_identical_and_plain_s3() {
         keys.contains(&format!("objects/schema/{main}.json").as_str()),
         "{keys:?}"
     );
+}
+
+#[test]
+#[ignore = "needs SeaweedFS S3 (run through scripts/test)"]
+fn s3_gc_on_a_remote_spares_a_concurrent_push() {
+    gc_on_remote_spares_a_concurrent_push(&Remote::s3("gc"));
 }
 
 #[test]
