@@ -210,6 +210,8 @@ pub enum Error {
     Chain(#[from] crate::chain::Error),
     #[error(transparent)]
     Remote(#[from] crate::remote::Error),
+    #[error(transparent)]
+    Car(#[from] crate::car::Error),
     /// A command was called with arguments that cannot work.
     #[error("{0}")]
     Usage(String),
@@ -245,6 +247,7 @@ impl Classify for Error {
             Error::Schema(e) => e.class(),
             Error::Chain(e) => e.class(),
             Error::Remote(e) => e.class(),
+            Error::Car(e) => e.class(),
             Error::Usage(_) => Class::Usage,
             Error::Io { .. } => Class::Io,
         }
@@ -260,6 +263,7 @@ impl Classify for Error {
             Error::Schema(e) => e.code(),
             Error::Chain(e) => e.code(),
             Error::Remote(e) => e.code(),
+            Error::Car(e) => e.code(),
             Error::Usage(_) => "usage.invalid",
             Error::Io { .. } => "io.file",
         }
@@ -275,6 +279,7 @@ impl Classify for Error {
             Error::Schema(e) => e.detail(),
             Error::Chain(e) => e.detail(),
             Error::Remote(e) => e.detail(),
+            Error::Car(e) => e.detail(),
             Error::Usage(_) => Detail::default(),
             Error::Io { path, .. } => Detail::path(path),
         }

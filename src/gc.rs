@@ -151,7 +151,7 @@ fn ref_roots(name: &RefName, value: Digest, out: &mut Vec<Root>) {
 }
 
 /// The objects a stored JSON object links to: embedded ArtifactRefs and a receipt's prev.
-fn links(id: &ObjectId, value: &Value) -> Vec<ObjectId> {
+pub(crate) fn links(id: &ObjectId, value: &Value) -> Vec<ObjectId> {
     let mut out: Vec<ObjectId> = artifact::embedded_refs(value)
         .iter()
         .filter_map(|r| r.id().ok())

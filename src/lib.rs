@@ -9,6 +9,7 @@
 //! - [`artifact`]: ArtifactRef, embedded-ref discovery, store-root resolution.
 //! - [`odb`]: the `.msez` repository: objects, proofs, refs, reflog, locks, hooks, config.
 //! - [`chain`]: receipt chains, selection, checkpoints and inclusion proofs.
+//! - [`car`]: CARv1 export and import of an artifact closure (IPFS, offline).
 //! - [`fsck`]: the whole-repository check.
 //! - [`gc`]: two-phase garbage collection of a repository or a remote.
 //! - [`remote`]: push, fetch, pull and clone over local, S3 and IPFS backends.
@@ -17,6 +18,7 @@
 
 pub mod artifact;
 pub mod canon;
+pub mod car;
 pub mod chain;
 pub mod error;
 pub mod fsck;

@@ -42,6 +42,7 @@ pub const SCHEMAS: &[(&str, &str)] = embed![
     "transition-types.lock.schema.json",
     "smart-asset.harbor-policy.schema.json",
     "vc.smart-asset-registry.schema.json",
+    "car-manifest.schema.json",
 ];
 
 /// A document that does not match its schema.

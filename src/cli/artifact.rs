@@ -37,6 +37,9 @@ pub enum Command {
         #[arg(long = "store-root", value_name = "DIR")]
         store_roots: Vec<PathBuf>,
     },
+    /// Artifact graph: closures as CARv1 files (cli/car.rs).
+    #[command(subcommand)]
+    Graph(super::car::GraphCommand),
 }
 
 /// Runs one `msez artifact` subcommand.
@@ -51,6 +54,7 @@ pub fn run(command: Command, ctx: &Ctx) -> super::Result<ExitCode> {
             object,
             store_roots,
         } => resolve(&object, &store_roots, ctx),
+        Command::Graph(c) => super::car::graph(c, ctx),
     }
 }
 

@@ -3,6 +3,7 @@
 mod artifact;
 pub mod asset;
 mod canon;
+mod car;
 mod corridor;
 mod gc;
 mod key;

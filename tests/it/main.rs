@@ -2,6 +2,7 @@
 
 mod anchor;
 mod canon_vectors;
+mod car;
 mod chain;
 mod corridor;
 mod examples;

@@ -875,6 +875,140 @@ fn s3_tampered_object_is_rejected_on_pull() {
 
 #[test]
 #[ignore = "needs js-ipfs (run through scripts/test)"]
+fn ipfs_car_export_matches_ipld_car_and_imports_into_js_ipfs() {
+    use msez::car::Cid;
+    let api = std::env::var("MSEZ_TEST_IPFS_API").expect("MSEZ_TEST_IPFS_API (scripts/test)");
+    let ipld = PathBuf::from(
+        std::env::var("MSEZ_TEST_IPLD_DIR").expect("MSEZ_TEST_IPLD_DIR (scripts/test)"),
+    );
+    let (a, root, members) = crate::car::closure_repo();
+    let car = a.join("c.car");
+    let out = a
+        .run(&[
+            "--json",
+            "artifact",
+            "graph",
+            "export",
+            "--root",
+            &root,
+            "--car",
+            car.to_str().unwrap(),
+        ])
+        .json();
+    let parse = |s: &str| Cid::try_from(s).unwrap_or_else(|e| panic!("{s}: {e}"));
+    let (root_cid, manifest_cid) = (
+        parse(out["root_cid"].as_str().unwrap()),
+        parse(out["manifest_cid"].as_str().unwrap()),
+    );
+
+    // An independent reader (@ipld/car + multiformats) recomputes every block's CID.
+    let script = ipld.join("check-car.mjs");
+    std::fs::copy(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/ipld/check-car.mjs"),
+        &script,
+    )
+    .unwrap();
+    let node = std::process::Command::new("node")
+        .arg(&script)
+        .arg(&car)
+        .current_dir(&ipld)
+        .output()
+        .expect("node");
+    assert!(
+        node.status.success(),
+        "{}",
+        String::from_utf8_lossy(&node.stderr)
+    );
+    let seen: serde_json::Value = serde_json::from_slice(&node.stdout).unwrap();
+    assert_eq!(seen["version"], 1);
+    let roots: Vec<Cid> = seen["roots"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| parse(c.as_str().unwrap()))
+        .collect();
+    assert_eq!(roots, vec![root_cid, manifest_cid]);
+    let blocks: Vec<Cid> = seen["blocks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| parse(b["cid"].as_str().unwrap()))
+        .collect();
+    assert_eq!(blocks.len(), 6, "{seen}");
+    let manifest: serde_json::Value =
+        serde_json::from_str(seen["blocks"][0]["text"].as_str().unwrap()).unwrap();
+    let mut named: Vec<Cid> = vec![manifest_cid];
+    for e in manifest["objects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .chain(manifest["proofs"].as_array().unwrap())
+    {
+        named.push(parse(e["cid"].as_str().unwrap()));
+    }
+    let (mut x, mut y) = (named.clone(), blocks.clone());
+    x.sort();
+    y.sort();
+    assert_eq!(x, y);
+    // A raw object's CID is its digest as a sha2-256 multihash.
+    let blob = &members[2];
+    let digest: msez::canon::Digest = blob.split_once(':').unwrap().1.parse().unwrap();
+    assert!(blocks.contains(&msez::car::raw_cid(&digest)));
+
+    // js-ipfs imports it, pins the roots, and serves every block with the object's bytes.
+    let imported = std::process::Command::new("curl")
+        .args([
+            "-sf",
+            "-X",
+            "POST",
+            "-F",
+            &format!("file=@{}", car.display()),
+        ])
+        .arg(format!("{api}/api/v0/dag/import?pin-roots=true"))
+        .output()
+        .expect("curl");
+    assert!(imported.status.success(), "dag/import: {imported:?}");
+    let pinned: Vec<Cid> = String::from_utf8_lossy(&imported.stdout)
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter_map(|v| v["Root"]["Cid"]["/"].as_str().map(parse))
+        .collect();
+    assert!(
+        pinned.contains(&root_cid) && pinned.contains(&manifest_cid),
+        "{pinned:?}"
+    );
+    let block_get = |cid: &Cid| {
+        let o = std::process::Command::new("curl")
+            .args(["-sf", "-X", "POST"])
+            .arg(format!("{api}/api/v0/block/get?arg={cid}"))
+            .output()
+            .expect("curl");
+        assert!(o.status.success(), "block/get {cid}");
+        o.stdout
+    };
+    assert_eq!(
+        block_get(&root_cid),
+        std::fs::read(a.object_file(&root)).unwrap()
+    );
+    assert_eq!(
+        block_get(&msez::car::raw_cid(&digest)),
+        std::fs::read(a.object_file(blob)).unwrap()
+    );
+    // The same file imports whole into a fresh repository.
+    let b = Dir::repo();
+    b.run(&[
+        "artifact",
+        "graph",
+        "import",
+        "--car",
+        car.to_str().unwrap(),
+    ])
+    .ok();
+    b.run(&["fsck"]).ok();
+}
+
+#[test]
+#[ignore = "needs js-ipfs (run through scripts/test)"]
 fn ipfs_push_then_clone_is_identical() {
     push_then_clone_is_identical(&Remote::ipfs("identical"));
 }
