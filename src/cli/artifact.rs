@@ -37,6 +37,8 @@ pub enum Command {
         #[arg(long = "store-root", value_name = "DIR")]
         store_roots: Vec<PathBuf>,
     },
+    /// Print a presigned URL of an object on an S3 remote (anyone can GET it until it expires).
+    Share(super::share::ShareArgs),
     /// Artifact graph: closures as CARv1 files (cli/car.rs).
     #[command(subcommand)]
     Graph(super::car::GraphCommand),
@@ -55,6 +57,7 @@ pub fn run(command: Command, ctx: &Ctx) -> super::Result<ExitCode> {
             store_roots,
         } => resolve(&object, &store_roots, ctx),
         Command::Graph(c) => super::car::graph(c, ctx),
+        Command::Share(a) => super::share::run(a, ctx),
     }
 }
 

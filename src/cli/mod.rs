@@ -14,6 +14,7 @@ mod quickstart;
 mod registry;
 mod remote;
 mod repo;
+mod share;
 mod state;
 mod sync;
 mod vc;

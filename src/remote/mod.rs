@@ -81,6 +81,16 @@ pub trait Backend: Send + Sync {
     /// without them is single-writer: push holds a [`lease`] for its whole run.
     fn atomic_conditionals(&self) -> bool;
 
+    /// A URL anyone can GET the key from until `expires` has passed, signed with our
+    /// credentials; None when the backend cannot presign (only S3 can).
+    fn presign_get(
+        &self,
+        _key: &str,
+        _expires: std::time::Duration,
+    ) -> Result<Option<String>, Error> {
+        Ok(None)
+    }
+
     /// Uploads a file unless the key exists. Only for content-addressed keys: a racing writer
     /// of the same key writes the same bytes, so backends may stream without a precondition.
     fn put_file_if_absent(&self, key: &str, path: &Path) -> Result<bool, Error> {

@@ -765,6 +765,21 @@ fn gc_on_remote_spares_a_concurrent_push(remote: &Remote) {
 }
 
 #[test]
+fn share_needs_an_s3_remote_and_a_pushed_object() {
+    let d = Dir::new();
+    let remote = Remote::local(&d);
+    let (a, ids) = sample_repo();
+    a.run(&["remote", "add", "origin", &remote.url]).ok();
+    a.run(&["push"]).ok();
+    let run = a.run(&["--json", "artifact", "share", &ids[2], "--expires", "10m"]);
+    assert_eq!(run.code, 64, "{run:#?}");
+    assert_eq!(run.json()["error"]["code"], "usage.remote_unsupported");
+    let absent = format!("blob:{}", "ab".repeat(32));
+    let run = a.run(&["artifact", "share", &absent, "--expires", "10m"]);
+    assert_eq!(run.code, 68, "{run:#?}");
+}
+
+#[test]
 fn local_gc_on_a_remote_spares_a_concurrent_push() {
     let d = Dir::new();
     gc_on_remote_spares_a_concurrent_push(&Remote::local(&d));
@@ -829,6 +844,44 @@ fn s3_push_then_clone_is_identical_and_plain_s3() {
         keys.contains(&format!("objects/schema/{main}.json").as_str()),
         "{keys:?}"
     );
+}
+
+#[test]
+#[ignore = "needs SeaweedFS S3 (run through scripts/test)"]
+fn s3_share_prints_a_presigned_url_that_plain_http_can_get() {
+    let remote = Remote::s3("share");
+    let (a, ids) = sample_repo();
+    remote
+        .run(a.path(), &["remote", "add", "origin", &remote.url])
+        .ok();
+    remote.run(a.path(), &["push"]).ok();
+    for id in [&ids[2], &ids[0]] {
+        let shared = remote
+            .run(
+                a.path(),
+                &["--json", "artifact", "share", id, "--expires", "10m"],
+            )
+            .json();
+        let url = shared["url"].as_str().unwrap();
+        assert!(url.contains("X-Amz-Signature="), "{url}");
+        assert!(url.contains("X-Amz-Expires=600"), "{url}");
+        let body = ureq::get(url)
+            .call()
+            .unwrap_or_else(|e| panic!("GET {url}: {e}"))
+            .into_body()
+            .read_to_vec()
+            .unwrap();
+        assert_eq!(body, std::fs::read(a.object_file(id)).unwrap(), "{id}");
+        // The server checks the signature: an altered one, or none, is refused.
+        let altered = url.replace("X-Amz-Signature=", "X-Amz-Signature=00");
+        let unsigned = url.split('?').next().unwrap();
+        for bad in [altered.as_str(), unsigned] {
+            match ureq::get(bad).call() {
+                Err(ureq::Error::StatusCode(403)) => {}
+                other => panic!("GET {bad}: expected 403, got {other:?}"),
+            }
+        }
+    }
 }
 
 #[test]
