@@ -146,9 +146,9 @@ pub fn raw_cid(sha: &Digest) -> Cid {
 /// The SHA-256 and size of a file, streamed.
 fn hash_file(path: &Path) -> Result<(Digest, u64), Error> {
     let mut f = File::open(path).map_err(|e| Error::io("opening", path, e))?;
-    let mut h = Hashing(std::io::sink(), sha2::Sha256::new());
+    let mut h = Hashing::new(std::io::sink());
     let n = std::io::copy(&mut f, &mut h).map_err(|e| Error::io("reading", path, e))?;
-    Ok((Digest(h.1.finalize().into()), n))
+    Ok((h.finish(), n))
 }
 
 /// What an export wrote.
@@ -439,8 +439,20 @@ pub struct ImportReport {
     pub unreferenced: u64,
 }
 
-/// A writer that hashes what passes through it.
-struct Hashing<W: Write>(W, sha2::Sha256);
+/// A writer that hashes what passes through it (SHA-256).
+pub(crate) struct Hashing<W: Write>(W, sha2::Sha256);
+
+impl<W: Write> Hashing<W> {
+    /// Hashes what is written to `inner`.
+    pub(crate) fn new(inner: W) -> Self {
+        Hashing(inner, sha2::Sha256::new())
+    }
+
+    /// The SHA-256 of everything written.
+    pub(crate) fn finish(self) -> Digest {
+        Digest(self.1.finalize().into())
+    }
+}
 
 impl<W: Write> Write for Hashing<W> {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
@@ -511,14 +523,14 @@ pub fn import(repo: &Repo, car: &Path) -> Result<ImportReport, Error> {
         }
         let path = tmp.path().join(format!("{}", blocks.len()));
         let f = File::create(&path).map_err(|e| Error::io("creating", &path, e))?;
-        let mut w = Hashing(BufWriter::new(f), sha2::Sha256::new());
+        let mut w = Hashing::new(BufWriter::new(f));
         let expected_len = limited.limit();
         let n = std::io::copy(&mut limited, &mut w).map_err(io)?;
         w.flush().map_err(|e| Error::io("writing", &path, e))?;
         if n != expected_len {
             return Err(Error::format(car, format!("block {cid} is cut short")));
         }
-        let found: [u8; 32] = w.1.finalize().into();
+        let found = w.finish().0;
         if found.as_slice() != mh.digest() {
             return Err(Error::Block {
                 cid: cid.to_string(),

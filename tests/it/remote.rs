@@ -764,6 +764,92 @@ fn gc_on_remote_spares_a_concurrent_push(remote: &Remote) {
     remote.run(a.path(), &["fsck", "--remote", "origin"]).ok();
 }
 
+/// `--store-root REMOTE-URL`: read-only and lazy; what it hands out is checked first.
+fn remote_store_root_is_lazy_and_checked(remote: &Remote) {
+    let (a, ids) = sample_repo();
+    remote
+        .run(a.path(), &["remote", "add", "origin", &remote.url])
+        .ok();
+    remote.run(a.path(), &["push"]).ok();
+    let (s1, s2, blob) = (&ids[0], &ids[1], &ids[2]);
+    let hex = |id: &str| id.split_once(':').unwrap().1.to_string();
+    // Damage one object: resolving the others never reads it.
+    remote.tamper(
+        &format!("objects/schema/{}.json", hex(s2)),
+        b"{\"title\":\"forged\"}\n",
+    );
+    let outside = Dir::new();
+    for id in [s1, blob] {
+        let run = remote.run(
+            outside.path(),
+            &[
+                "--json",
+                "artifact",
+                "resolve",
+                id,
+                "--store-root",
+                &remote.url,
+            ],
+        );
+        assert_eq!(run.code, 0, "{run:#?}");
+        let found = run.json();
+        assert_eq!(found["remote"], true);
+        let ext = if id == blob { "bin" } else { "json" };
+        assert!(
+            found["path"].as_str().unwrap().ends_with(&format!(
+                "objects/{}/{}.{ext}",
+                id.split_once(':').unwrap().0,
+                hex(id)
+            )),
+            "{found}"
+        );
+    }
+    let bad = remote.run(
+        outside.path(),
+        &[
+            "--json",
+            "artifact",
+            "resolve",
+            s2,
+            "--store-root",
+            &remote.url,
+        ],
+    );
+    assert_eq!(bad.code, 66, "{bad:#?}");
+    assert_eq!(bad.json()["error"]["code"], "digest.remote_object_mismatch");
+    let absent = format!("schema:{}", "cd".repeat(32));
+    let run = remote.run(
+        outside.path(),
+        &["artifact", "resolve", &absent, "--store-root", &remote.url],
+    );
+    assert_eq!(run.code, 68, "{run:#?}");
+    // A directory root that has the object wins without asking the remote.
+    let local = a.join(".msez/objects");
+    let run = remote.run(
+        outside.path(),
+        &[
+            "--json",
+            "artifact",
+            "resolve",
+            s2,
+            "--store-root",
+            local.to_str().unwrap(),
+            "--store-root",
+            &remote.url,
+        ],
+    );
+    assert_eq!(run.code, 0, "{run:#?}");
+    assert_eq!(run.json()["remote"], false);
+}
+
+#[test]
+fn local_store_root_url_is_lazy_and_checked() {
+    let d = Dir::new();
+    let mut remote = Remote::local(&d);
+    remote.url = format!("file://{}", d.join("remote.msez").display());
+    remote_store_root_is_lazy_and_checked(&remote);
+}
+
 #[test]
 fn share_needs_an_s3_remote_and_a_pushed_object() {
     let d = Dir::new();
@@ -844,6 +930,18 @@ fn s3_push_then_clone_is_identical_and_plain_s3() {
         keys.contains(&format!("objects/schema/{main}.json").as_str()),
         "{keys:?}"
     );
+}
+
+#[test]
+#[ignore = "needs SeaweedFS S3 (run through scripts/test)"]
+fn s3_store_root_url_is_lazy_and_checked() {
+    remote_store_root_is_lazy_and_checked(&Remote::s3("root"));
+}
+
+#[test]
+#[ignore = "needs js-ipfs (run through scripts/test)"]
+fn ipfs_store_root_url_is_lazy_and_checked() {
+    remote_store_root_is_lazy_and_checked(&Remote::ipfs("root"));
 }
 
 #[test]
