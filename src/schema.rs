@@ -47,6 +47,7 @@ pub const SCHEMAS: &[(&str, &str)] = embed![
     "bundle-attestation-profile.schema.json",
     "vc.key-rotation.schema.json",
     "vc.key-revocation.schema.json",
+    "car-manifest.schema.json",
 ];
 
 /// A document that does not match its schema.

@@ -4,7 +4,9 @@ mod artifact;
 pub mod asset;
 mod bundle;
 mod canon;
+mod car;
 mod corridor;
+mod gc;
 mod key;
 mod mmr;
 mod mount;
@@ -14,6 +16,7 @@ mod quickstart;
 mod registry;
 mod remote;
 mod repo;
+mod share;
 mod state;
 mod sync;
 mod vc;
@@ -110,6 +113,8 @@ pub enum Command {
     Clone(sync::CloneArgs),
     /// Mount a repository or a remote read-only (FUSE) for ls, cat, jq, sha256sum, diff.
     Mount(mount::Args),
+    /// Delete unreachable objects (locally or on a remote), in two phases: mark, then sweep.
+    Gc(gc::GcArgs),
 }
 
 /// What every command gets: where it runs and how to talk.
@@ -182,6 +187,7 @@ pub fn main() -> ExitCode {
         Command::Pull(a) => sync::pull(a, &ctx),
         Command::Clone(a) => sync::clone(a, &ctx),
         Command::Mount(a) => mount::run(a, &ctx),
+        Command::Gc(a) => gc::run(a, &ctx),
     };
     match result {
         Ok(code) => code,

@@ -24,7 +24,7 @@ pub struct Transfer {
 }
 
 impl Transfer {
-    fn options(&self) -> Options {
+    pub(super) fn options(&self) -> Options {
         Options {
             jobs: self.jobs.max(1),
             retry: Retry {
@@ -73,7 +73,7 @@ pub struct CloneArgs {
     pub transfer: Transfer,
 }
 
-fn open_remote(
+pub(super) fn open_remote(
     repo: &Repo,
     name: Option<&str>,
     ctx: &Ctx,

@@ -78,6 +78,9 @@ pub enum Error {
     /// Local refs that diverged from the remote's: both are kept.
     #[error("{count} ref(s) diverged from the remote (both kept; local unchanged): {names}")]
     Diverged { count: usize, names: String },
+    /// An operation this kind of remote cannot do (presigned URLs need S3).
+    #[error("{what} needs an S3 remote; {url} is not one")]
+    Unsupported { what: &'static str, url: String },
     /// Ctrl-C: stopped at a safe point.
     #[error("interrupted")]
     Interrupted,
@@ -107,7 +110,10 @@ impl Error {
 impl Classify for Error {
     fn class(&self) -> Class {
         match self {
-            Error::BadUrl { .. } | Error::Name { .. } | Error::NotEmpty { .. } => Class::Usage,
+            Error::BadUrl { .. }
+            | Error::Name { .. }
+            | Error::NotEmpty { .. }
+            | Error::Unsupported { .. } => Class::Usage,
             Error::Io { .. } | Error::S3 { .. } | Error::Ipfs { .. } | Error::Interrupted => {
                 Class::Io
             }
@@ -129,6 +135,7 @@ impl Classify for Error {
             Error::BadUrl { .. } => "usage.bad_remote_url",
             Error::Name { .. } => "usage.remote_name",
             Error::NotEmpty { .. } => "usage.not_empty",
+            Error::Unsupported { .. } => "usage.remote_unsupported",
             Error::Io { .. } => "io.file",
             Error::S3 { .. } => "io.s3",
             Error::Ipfs { .. } => "io.ipfs",
@@ -148,7 +155,9 @@ impl Classify for Error {
 
     fn detail(&self) -> Detail {
         match self {
-            Error::BadUrl { url, .. } => Detail::object(url.clone()),
+            Error::BadUrl { url, .. } | Error::Unsupported { url, .. } => {
+                Detail::object(url.clone())
+            }
             Error::Name { name, .. } => Detail::object(name.clone()),
             Error::Io { path, .. } | Error::NotEmpty { path } => Detail::path(path),
             Error::S3 { key, .. } | Error::Ipfs { key, .. } | Error::Precondition { key } => {

@@ -334,7 +334,7 @@ fn remote_has_target(objects: &HashSet<ObjectId>, name: &RefName, digest: Digest
 }
 
 /// Checks bytes from a remote against the object key they came from, before they are stored.
-fn verify_object(id: &ObjectId, key: &str, bytes: &[u8]) -> Result<(), Error> {
+pub(crate) fn verify_object(id: &ObjectId, key: &str, bytes: &[u8]) -> Result<(), Error> {
     let tampered = |found: String| Error::Tampered {
         object: id.to_string(),
         key: key.to_string(),

@@ -3,10 +3,12 @@
 mod anchor;
 mod bundle;
 mod canon_vectors;
+mod car;
 mod chain;
 mod corridor;
 mod examples;
 mod forks;
+mod gc;
 mod harbor;
 mod keys;
 mod mount;
