@@ -123,8 +123,9 @@ jq '.mmr.root = ("0" * 64)' "$module/state/checkpoints/checkpoint.8.json" > bad/
 jq '.leaf_index = 4' "$module/state/proofs/inclusion.3.json" > bad/inclusion.3.wrong-index.json
 
 # --- write OUT ------------------------------------------------------------------------------------
-rm -rf "$out"
+# README.md is written by hand; everything else is regenerated.
 mkdir -p "$out"
+find "$out" -mindepth 1 -maxdepth 1 ! -name README.md -exec rm -rf {} +
 cp -r "$module" "$out/chain"
 cp -r mmr "$out/mmr"
 mkdir "$out/fork"

@@ -13,3 +13,4 @@ mod mount;
 mod odb;
 mod remote;
 mod util;
+mod vectors;
