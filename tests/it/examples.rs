@@ -120,7 +120,8 @@ pub fn run_walkthroughs(s3: bool) -> (String, String) {
     }
     // The mount step either ran or said why it could not.
     assert!(
-        auditor.contains("verify-report.json verdict: valid") || auditor.contains("SKIPPED: msez mount"),
+        auditor.contains("verify-report.json verdict: valid")
+            || auditor.contains("SKIPPED: msez mount"),
         "{auditor}"
     );
     (operator, auditor)

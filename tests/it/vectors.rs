@@ -162,7 +162,11 @@ fn the_oracle_verifies_the_generated_chain_proofs_and_bundle() {
         let other = if old == "5" { "3" } else { "5" };
         let mut wrong = argv;
         wrong[4] = other;
-        assert_eq!(oracle(&dir, &wrong).0, 1, "{old} proof accepted for {other}");
+        assert_eq!(
+            oracle(&dir, &wrong).0,
+            1,
+            "{old} proof accepted for {other}"
+        );
     }
 
     let (code, report) = oracle(
