@@ -15,3 +15,4 @@ mod mount;
 mod odb;
 mod remote;
 mod util;
+mod vectors;

@@ -1320,3 +1320,10 @@ fn s3_racing_creates_have_exactly_one_winner() {
     }
     assert!(bad.is_empty(), "{bad:?}");
 }
+
+#[test]
+#[ignore = "needs SeaweedFS S3 (run through scripts/test)"]
+fn s3_walkthroughs_push_to_s3_and_the_auditor_checks_the_bundle() {
+    let (operator, _) = crate::examples::run_walkthroughs(true);
+    assert!(operator.contains("s3://"), "{operator}");
+}
