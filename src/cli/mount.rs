@@ -98,14 +98,13 @@ fn foreground(source: &str, mountpoint: &std::path::Path, ctx: &Ctx) -> Result {
             break;
         }
         if session.guard.is_finished() {
-            // Unmounted from outside (fusermount3 -u), or the session failed.
+            // Unmounted from outside (fusermount3 -u): the session is over. Dropping it would
+            // unmount the mountpoint *by path* once more, and by then a new mount may sit there.
             ctx.out.note(format!(
                 "msez mount: {} is no longer mounted",
                 mountpoint.display()
             ));
-            session
-                .join()
-                .map_err(|e| msez::Error::io("serving", mountpoint, e))?;
+            std::mem::forget(session);
             break;
         }
     }
