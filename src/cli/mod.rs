@@ -5,6 +5,7 @@ pub mod asset;
 mod bundle;
 mod canon;
 mod corridor;
+mod generate;
 mod key;
 mod mmr;
 mod mount;
@@ -110,6 +111,9 @@ pub enum Command {
     Clone(sync::CloneArgs),
     /// Mount a repository or a remote read-only (FUSE) for ls, cat, jq, sha256sum, diff.
     Mount(mount::Args),
+    /// Man pages and shell completions from these definitions (for packagers).
+    #[command(subcommand, hide = true)]
+    Generate(generate::Command),
 }
 
 /// What every command gets: where it runs and how to talk.
@@ -182,6 +186,7 @@ pub fn main() -> ExitCode {
         Command::Pull(a) => sync::pull(a, &ctx),
         Command::Clone(a) => sync::clone(a, &ctx),
         Command::Mount(a) => mount::run(a, &ctx),
+        Command::Generate(c) => generate::run(c, &ctx),
     };
     match result {
         Ok(code) => code,
