@@ -85,8 +85,11 @@ for i in $(seq 1 "$runs"); do
     # runs die inside it and some finish first.
     window=${took[$op]:-20}
     delay=$((RANDOM * (window * 6 / 5 + 1) / 32768))
+    # Truncated here, not by the child's redirection: a child killed before it opens the file
+    # must not leave the previous run's acknowledgements in it.
+    : >"$out"
     start=$(date +%s%N)
-    "${cmd[@]}" >"$out" 2>"$work/err" &
+    "${cmd[@]}" >>"$out" 2>"$work/err" &
     pid=$!
     sleep "$(printf '%d.%03d' $((delay / 1000)) $((delay % 1000)))"
     if kill -9 "$pid" 2>/dev/null; then
@@ -113,14 +116,14 @@ for i in $(seq 1 "$runs"); do
     # Every acknowledged receipt is in the chain at its sequence.
     if [ -s "$acked" ]; then
         "$msez" -C "$repo" log "$head_ref" | awk '{ print $1, $2 }' | sort >"$work/chain"
-        if missing=$(sort "$acked" | comm -23 - "$work/chain") && [ -n "$missing" ]; then
+        if missing=$(sort -u "$acked" | comm -23 - "$work/chain") && [ -n "$missing" ]; then
             fail "$i" "$op" "acknowledged receipts lost: $(head -3 <<<"$missing")"
         fi
     fi
     [ "$status" = 0 ] || break
 done
 
-total_acked=$(wc -l <"$acked")
+total_acked=$(sort -u "$acked" | wc -l)
 size=$("$msez" -C "$repo" log "$head_ref" 2>/dev/null | wc -l || true)
 {
     printf 'crash harness: %d runs, msez %s\n' "$i" "$("$msez" --version)"

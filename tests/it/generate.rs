@@ -56,7 +56,7 @@ fn man_pages_and_bash_completions_cover_every_subcommand() {
                 .as_array()
                 .unwrap()
                 .iter()
-                .any(|p| p == &file.as_str())
+                .any(|p| p == file.as_str())
         );
     }
 
