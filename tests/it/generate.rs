@@ -51,13 +51,7 @@ fn man_pages_and_bash_completions_cover_every_subcommand() {
             .unwrap_or_else(|e| panic!("no man page {file}: {e}"));
         assert!(text.contains(".SH NAME"), "{file} is not a man page");
         assert!(text.contains(&format!("msez {}", path.join(" ")).replace('-', "\\-")));
-        assert!(
-            pages
-                .as_array()
-                .unwrap()
-                .iter()
-                .any(|p| p == file.as_str())
-        );
+        assert!(pages.as_array().unwrap().iter().any(|p| p == file.as_str()));
     }
 
     let run = dir.run(&["generate", "completions", "bash"]);
