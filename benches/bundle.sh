@@ -9,8 +9,10 @@
 #
 #   benches/bundle.sh [WORKDIR]     (default: a temp dir; needs ~200 MB)
 #
-# Needs: zip, openssl, bc, python3. Every figure is the median of RUNS runs, warm page cache
-# (inputs are read once before timing). Ratios are baseline time / msez time (> 1: msez faster).
+# Needs: zip, openssl, bc, python3, GNU time. Every figure is the median of RUNS runs, warm page
+# cache (inputs are read once before timing). Ratios are baseline time / msez time (> 1: msez
+# faster). Wall time and CPU time (user + sys, which other processes on a busy machine disturb
+# less) are both reported.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS=${RUNS:-5}
@@ -28,6 +30,14 @@ time_cmd() { # time_cmd SETUP CMD: median seconds of CMD, SETUP untimed before e
     local t0 t1
     t0=$(date +%s.%N); bash -c "$cmd" >/dev/null; t1=$(date +%s.%N)
     echo "$t1 - $t0" | bc -l
+  done | median
+}
+cpu_cmd() { # cpu_cmd SETUP CMD: median user+sys seconds of CMD (and its children)
+  local setup=$1 cmd=$2
+  for _ in $(seq "$RUNS"); do
+    bash -c "$setup" >/dev/null 2>&1
+    /usr/bin/time -f '%U %S' -o "$WORK/cpu.txt" bash -c "$cmd" >/dev/null 2>&1
+    awk '{print $1 + $2}' "$WORK/cpu.txt"
   done | median
 }
 
@@ -85,14 +95,18 @@ zipr_size=$(stat -c %s "$C/z.zip")
 t_verify=$(time_cmd "true" "cd '$C' && '$MSEZ' artifact graph verify --path '$mod' --strict --max-nodes 1000000")
 t_ossl=$(time_cmd "true" "cd '$C' && xargs openssl dgst -sha256 < files.txt")
 t_from=$(time_cmd "true" "cd '$C' && '$MSEZ' artifact graph verify --from-bundle m.zip")
+c_bundle=$(cpu_cmd "rm -f '$C/m.zip'" "cd '$C' && '$MSEZ' asset module witness-bundle '$mod' --out m.zip")
+c_zip=$(cpu_cmd "rm -f '$C/z.zip'" "cd '$C' && zip -q -6 z.zip -@ < files.txt")
+c_verify=$(cpu_cmd "true" "cd '$C' && '$MSEZ' artifact graph verify --path '$mod' --strict --max-nodes 1000000")
+c_ossl=$(cpu_cmd "true" "cd '$C' && xargs openssl dgst -sha256 < files.txt")
+c_from=$(cpu_cmd "true" "cd '$C' && '$MSEZ' artifact graph verify --from-bundle m.zip")
 
 echo "Module: $nfiles files, $bytes bytes; bundle $zip_size bytes, zip -r $zipr_size bytes."
 echo
-echo "| benchmark | msez (s) | baseline | baseline (s) | ratio |"
-echo "|---|---|---|---|---|"
-printf '| `asset module witness-bundle`, 10k receipts (%d files, %.1f MB) | %.3f | `zip -q -6` of the same files | %.3f | %.2f |\n' \
-  "$nfiles" "$(echo "$bytes / 1000000" | bc -l)" "$t_bundle" "$t_zip" "$(echo "$t_zip / $t_bundle" | bc -l)"
-printf '| `artifact graph verify --path MODULE --strict`, same closure | %.3f | `openssl dgst -sha256` over the same files | %.3f | %.2f |\n' \
-  "$t_verify" "$t_ossl" "$(echo "$t_ossl / $t_verify" | bc -l)"
-printf '| `artifact graph verify --from-bundle` (unzip + walk + entry and manifest checks) | %.3f | `openssl dgst -sha256` over the same files | %.3f | %.2f |\n' \
-  "$t_from" "$t_ossl" "$(echo "$t_ossl / $t_from" | bc -l)"
+echo "| benchmark | msez wall / cpu (s) | baseline | baseline wall / cpu (s) | ratio wall | ratio cpu |"
+echo "|---|---|---|---|---|---|"
+row() { printf '| %s | %.3f / %.3f | %s | %.3f / %.3f | %.2f | %.2f |\n' "$1" "$2" "$3" "$4" "$5" "$6" \
+  "$(echo "$5 / $2" | bc -l)" "$(echo "$6 / $3" | bc -l)"; }
+row "\`asset module witness-bundle\`, 10k receipts ($nfiles files, $((bytes / 1000)) kB)" "$t_bundle" "$c_bundle" "\`zip -q -6\` of the same files" "$t_zip" "$c_zip"
+row "\`artifact graph verify --path MODULE --strict\`, same closure" "$t_verify" "$c_verify" "\`openssl dgst -sha256\` over the same files" "$t_ossl" "$c_ossl"
+row "\`artifact graph verify --from-bundle\` (in place: walk + entry and manifest checks)" "$t_from" "$c_from" "\`openssl dgst -sha256\` over the same files" "$t_ossl" "$c_ossl"

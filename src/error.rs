@@ -216,6 +216,8 @@ pub enum Error {
     Graph(#[from] crate::graph::Error),
     #[error(transparent)]
     Bundle(#[from] crate::bundle::Error),
+    #[error(transparent)]
+    Car(#[from] crate::car::Error),
     /// A command was called with arguments that cannot work.
     #[error("{0}")]
     Usage(String),
@@ -254,6 +256,7 @@ impl Classify for Error {
             Error::Mount(e) => e.class(),
             Error::Graph(e) => e.class(),
             Error::Bundle(e) => e.class(),
+            Error::Car(e) => e.class(),
             Error::Usage(_) => Class::Usage,
             Error::Io { .. } => Class::Io,
         }
@@ -272,6 +275,7 @@ impl Classify for Error {
             Error::Mount(e) => e.code(),
             Error::Graph(e) => e.code(),
             Error::Bundle(e) => e.code(),
+            Error::Car(e) => e.code(),
             Error::Usage(_) => "usage.invalid",
             Error::Io { .. } => "io.file",
         }
@@ -290,6 +294,7 @@ impl Classify for Error {
             Error::Mount(e) => e.detail(),
             Error::Graph(e) => e.detail(),
             Error::Bundle(e) => e.detail(),
+            Error::Car(e) => e.detail(),
             Error::Usage(_) => Detail::default(),
             Error::Io { path, .. } => Detail::path(path),
         }

@@ -11,7 +11,9 @@
 //! - [`bundle`]: deterministic witness bundles, their hostile-input reader, attestations.
 //! - [`odb`]: the `.msez` repository: objects, proofs, refs, reflog, locks, hooks, config.
 //! - [`chain`]: receipt chains, selection, checkpoints and inclusion proofs.
+//! - [`car`]: CARv1 export and import of an artifact closure (IPFS, offline).
 //! - [`fsck`]: the whole-repository check.
+//! - [`gc`]: two-phase garbage collection of a repository or a remote.
 //! - [`remote`]: push, fetch, pull and clone over local, S3 and IPFS backends.
 //!
 //! The library never prints; `src/cli` is the only place that renders results.
@@ -19,9 +21,11 @@
 pub mod artifact;
 pub mod bundle;
 pub mod canon;
+pub mod car;
 pub mod chain;
 pub mod error;
 pub mod fsck;
+pub mod gc;
 pub mod graph;
 pub mod mmr;
 pub mod mount;

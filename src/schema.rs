@@ -45,6 +45,9 @@ pub const SCHEMAS: &[(&str, &str)] = embed![
     "artifact.graph-verify-report.schema.json",
     "vc.artifact-witness-bundle.schema.json",
     "bundle-attestation-profile.schema.json",
+    "vc.key-rotation.schema.json",
+    "vc.key-revocation.schema.json",
+    "car-manifest.schema.json",
 ];
 
 /// A document that does not match its schema.

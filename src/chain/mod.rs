@@ -20,6 +20,8 @@ pub mod fork;
 pub mod genesis;
 pub mod harbor;
 pub mod inclusion;
+pub mod incoming;
+pub mod lifecycle;
 pub mod module;
 pub mod ops;
 pub mod receipt;
@@ -178,6 +180,20 @@ pub enum Error {
     /// A file among the fork resolutions that is not a fork resolution.
     #[error("not a fork resolution: {}: {why}", path.display())]
     BadResolution { path: PathBuf, why: String },
+    /// A signer the key lifecycle rules out at this position (revoked, not yet rotated in).
+    #[error("{}: key {} does not count ({}): {}", .0.object, .0.key, .0.credential, .0.reason)]
+    KeyLifecycle(Box<lifecycle::KeyFault>),
+    /// A fetched receipt that does not link to its parent.
+    #[error("receipt {object} does not link: {why}")]
+    BadLink {
+        object: String,
+        why: String,
+        expected: String,
+        found: String,
+    },
+    /// A key credential the trust-anchors file references by digest is not in `.msez`.
+    #[error("key credential {reference} is not in the repository")]
+    KeyCredentialMissing { reference: String },
     /// No receipt at sequence 0.
     #[error("receipt set does not include an initial receipt (sequence=0)")]
     NoInitial,
@@ -319,8 +335,11 @@ impl Classify for Error {
             | Error::BadInclusion { .. }
             | Error::BadForkEvidence { .. }
             | Error::NotAnchored { .. }
-            | Error::PinMismatch { .. } => Class::Digest,
-            Error::NoValidProof { .. } | Error::Untrusted { .. } => Class::Signature,
+            | Error::PinMismatch { .. }
+            | Error::BadLink { .. } => Class::Digest,
+            Error::NoValidProof { .. } | Error::Untrusted { .. } | Error::KeyLifecycle(_) => {
+                Class::Signature
+            }
             Error::Fork { .. }
             | Error::ResolutionNotCandidate { .. }
             | Error::ConflictingResolutions { .. } => Class::Fork,
@@ -329,7 +348,8 @@ impl Classify for Error {
             | Error::Gap { .. }
             | Error::Empty { .. }
             | Error::NoSuchSequence { .. }
-            | Error::PendingQuorum { .. } => Class::Missing,
+            | Error::PendingQuorum { .. }
+            | Error::KeyCredentialMissing { .. } => Class::Missing,
             Error::StaleHead { .. } => Class::Conflict,
             Error::Io { .. } => Class::Io,
             Error::Canon(e) => e.class(),
@@ -353,6 +373,9 @@ impl Classify for Error {
             Error::BadInclusion { .. } => "digest.inclusion_proof",
             Error::NoValidProof { .. } => "signature.no_valid_proofs",
             Error::Untrusted { .. } => "signature.untrusted",
+            Error::KeyLifecycle(f) => f.code,
+            Error::KeyCredentialMissing { .. } => "missing.key_credential",
+            Error::BadLink { .. } => "digest.receipt_link",
             Error::Fork { .. } => "fork.detected",
             Error::ResolutionNotCandidate { .. } => "fork.resolution_not_candidate",
             Error::ConflictingResolutions { .. } => "fork.conflicting_resolutions",
@@ -429,6 +452,15 @@ impl Classify for Error {
             } => Detail::object(format!("sequence {sequence} prev_root {prev_root}"))
                 .mismatch("one chosen next_root", chosen.join(",")),
             Error::BadResolution { path, .. } => Detail::path(path),
+            Error::KeyLifecycle(f) => Detail::object(format!("{}: {}", f.object, f.key))
+                .mismatch("a key that counts at this chain position", &f.reason),
+            Error::KeyCredentialMissing { reference } => Detail::object(reference),
+            Error::BadLink {
+                object,
+                expected,
+                found,
+                ..
+            } => Detail::object(object.clone()).mismatch(expected, found),
             Error::NoChainStart { genesis_root } => {
                 Detail::default().mismatch(format!("prev_root {genesis_root}"), "none")
             }

@@ -89,6 +89,7 @@ impl Chain {
     /// Verify options with the module's expected digest sets filled in.
     pub fn options(&self, base: &verify::Options) -> verify::Options {
         let mut opts = base.clone();
+        opts.purpose = self.purpose.clone();
         if let Some((lawpacks, rulesets)) = &self.expected_sets {
             opts.expected_lawpacks = Some(lawpacks.clone());
             opts.expected_rulesets = Some(rulesets.clone());

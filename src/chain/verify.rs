@@ -7,6 +7,7 @@
 //! resolutions), and the MMR is computed. Signature checks run on every core; only a compact
 //! [`Link`] per receipt is kept, so memory stays small at a million receipts.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -18,6 +19,7 @@ use crate::mmr::{self, Peak};
 use crate::vc::{self, TrustAnchors};
 
 use super::harbor::Harbors;
+use super::lifecycle::{ChainId, Lifecycle, Position, Standing};
 use super::receipt::{FileList, Receipt};
 use super::select::{self, Link, Resolutions, Selection, Stop};
 use super::transition_types::Lock;
@@ -42,6 +44,10 @@ pub struct Options {
     pub pending_ok: bool,
     /// Every receipt must pin this transition-type lock and fit it.
     pub transition_types: Option<Arc<Lock>>,
+    /// Key rotations and revocations (from the trust-anchors file), enforced by position.
+    pub lifecycle: Option<Arc<Lifecycle>>,
+    /// The asset chain's purpose (key credentials name chains by it).
+    pub purpose: Option<String>,
 }
 
 /// A verified chain.
@@ -94,12 +100,18 @@ impl ChainResult {
 /// A receipt's digest sets, boxed because nearly all are empty.
 type Sets = Option<Box<(Vec<Digest>, Vec<Digest>)>>;
 
-/// One receipt after its own checks: 88 bytes.
+/// The revocations (indices) whose checkpoint the chain must match for a receipt that counts
+/// only through revoked keys; None for nearly all receipts.
+pub type Needs = Option<Box<[u16]>>;
+
+/// One receipt after its own checks: 104 bytes.
 #[derive(Clone, Debug, Default)]
 struct Checked {
     link: Link,
     file: u32,
     sets: Sets,
+    /// Counts only if the chain matches one of these revocations' checkpoints (rare: boxed).
+    needs: Needs,
 }
 
 impl AsRef<Link> for Checked {
@@ -155,11 +167,12 @@ fn check_all(
                     for (j, slot) in part.iter_mut().enumerate() {
                         let i = c * chunk + j;
                         match check_one(kind, owner, &files.path(i), opts) {
-                            Ok((link, sets, _)) => {
+                            Ok(one) => {
                                 *slot = Checked {
-                                    link,
+                                    link: one.link,
                                     file: i as u32,
-                                    sets,
+                                    sets: one.sets,
+                                    needs: one.needs,
                                 }
                             }
                             Err(e) => {
@@ -189,7 +202,15 @@ pub fn check_file(
     path: &std::path::Path,
     opts: &Options,
 ) -> Result<(Link, Vec<vc::Did>), Error> {
-    check_one(kind, owner, path, opts).map(|(link, _, signers)| (link, signers))
+    check_one(kind, owner, path, opts).map(|one| (one.link, one.signers))
+}
+
+/// What the checks of one receipt keep.
+struct One {
+    link: Link,
+    sets: Sets,
+    signers: Vec<vc::Did>,
+    needs: Needs,
 }
 
 fn check_one(
@@ -197,13 +218,13 @@ fn check_one(
     owner: &str,
     path: &std::path::Path,
     opts: &Options,
-) -> Result<(Link, Sets, Vec<vc::Did>), Error> {
+) -> Result<One, Error> {
     let r = Receipt::read(kind, path, Some(owner))?;
     super::anchor::check_attachments(&r.value, path)?;
     if let Some(lock) = &opts.transition_types {
         lock.check_receipt(&r.value, path)?;
     }
-    let signers = check_receipt(kind, &r, opts)?;
+    let (signers, needs) = check_receipt(kind, owner, &r, opts)?;
     let lawpacks = r.digest_set("lawpack_digest_set")?;
     let rulesets = r.digest_set("ruleset_digest_set")?;
     if let Some(expected) = &opts.expected_rulesets {
@@ -217,18 +238,29 @@ fn check_one(
     } else {
         Some(Box::new((lawpacks, rulesets)))
     };
-    Ok((r.link, sets, signers))
+    Ok(One {
+        link: r.link,
+        sets,
+        signers,
+        needs,
+    })
 }
 
-/// The signature checks of one receipt: at least one valid proof, and a trusted signer; for
-/// assets with a harbor requirement, the harbors it needs (short of them: `PendingQuorum`).
-pub fn check_receipt(kind: Kind, r: &Receipt, opts: &Options) -> Result<Vec<vc::Did>, Error> {
+/// The signature checks of one receipt: at least one valid proof, and a trusted signer that
+/// the key lifecycle lets count at the receipt's position. Returns the valid signers and, when
+/// only revoked keys count, the revocations whose checkpoint the chain must match.
+pub fn check_receipt(
+    kind: Kind,
+    owner: &str,
+    r: &Receipt,
+    opts: &Options,
+) -> Result<(Vec<vc::Did>, Needs), Error> {
     let results = vc::verify_proofs(&r.value)?;
     let signers = vc::valid_signers(&results);
     if let (Kind::Asset, Some(harbors)) = (kind, &opts.harbors) {
         match harbors.check(&r.value, &signers, &r.path) {
             Err(Error::PendingQuorum { .. }) if opts.pending_ok && signers.is_empty() => {
-                return Ok(signers);
+                return Ok((signers, None));
             }
             Err(Error::PendingQuorum { .. }) if opts.pending_ok => {}
             other => {
@@ -243,6 +275,25 @@ pub fn check_receipt(kind: Kind, r: &Receipt, opts: &Options) -> Result<Vec<vc::
             errors,
         });
     }
+    if let Some(lifecycle) = opts.lifecycle.as_deref().filter(|l| !l.is_empty()) {
+        let at = Position {
+            chain: ChainId::new(kind, owner, opts.purpose.as_deref()),
+            sequence: r.link.sequence,
+        };
+        let trust = opts
+            .trust_anchors
+            .as_ref()
+            .map(|a| (a, kind.receipt_attestation()));
+        let object = r.path.display().to_string();
+        return match lifecycle.standing(&object, Some(&at), &signers, trust)? {
+            Some(Standing::Counts) => Ok((signers, None)),
+            Some(Standing::IfInside(needs)) => Ok((signers, Some(needs.into_boxed_slice()))),
+            None => Err(Error::Untrusted {
+                path: r.path.clone(),
+                attestation: kind.receipt_attestation(),
+            }),
+        };
+    }
     if let Some(anchors) = &opts.trust_anchors {
         let attestation = kind.receipt_attestation();
         if !signers
@@ -255,7 +306,7 @@ pub fn check_receipt(kind: Kind, r: &Receipt, opts: &Options) -> Result<Vec<vc::
             });
         }
     }
-    Ok(signers)
+    Ok((signers, None))
 }
 
 fn compare_set(
@@ -287,7 +338,18 @@ fn assemble(
     // Sorting by (link, file) and keeping the first of equal links merges identical receipts
     // deterministically: the first file by name represents them.
     checked.sort_unstable_by_key(|c| (c.link, c.file));
-    checked.dedup_by(|b, a| a.link == b.link);
+    checked.dedup_by(|b, a| {
+        if a.link != b.link {
+            return false;
+        }
+        // Identical receipts' proofs merge: if either counts outright, the receipt does.
+        match (&mut a.needs, b.needs.take()) {
+            (_, None) => a.needs = None,
+            (Some(x), Some(y)) => *x = x.iter().chain(y.iter()).copied().collect(),
+            (None, Some(_)) => {}
+        }
+        true
+    });
     let links = &checked[..];
     if !links.is_empty() && !links.iter().any(|l| l.link.sequence == 0) {
         return Err(Error::NoInitial);
@@ -367,6 +429,12 @@ fn assemble(
         receipts_read: files.len(),
         warnings,
     };
+    let lifecycle = opts.lifecycle.as_deref().filter(|l| !l.is_empty());
+    let chain_id = ChainId::new(kind, owner, opts.purpose.as_deref());
+    let checkpoints = lifecycle
+        .map(|l| l.checkpoints_on(&chain_id))
+        .unwrap_or_default();
+    let mut roots: BTreeMap<u64, Digest> = BTreeMap::new();
     let mut acc = mmr::AppendState::new();
     for (pos, &i) in selection.chain.iter().enumerate() {
         let c = &links[i];
@@ -381,6 +449,18 @@ fn assemble(
         result.next_roots.push(c.link.next_root);
         result.chain_files.push(c.file);
         acc.append(mmr::leaf_hash(&c.link.next_root));
+        if checkpoints.iter().any(|&(_, size, _)| size == acc.size()) {
+            if let Some(root) = acc.root() {
+                roots.insert(acc.size(), root);
+            }
+        }
+    }
+    if let Some(l) = lifecycle {
+        enforce_checkpoints(l, &checkpoints, &roots, &selection.chain, links, files)?;
+        if l.policy.is_some() {
+            let uses = policy_uses(kind, &selection.chain, links, files);
+            result.warnings.extend(l.policy_warnings(&chain_id, &uses));
+        }
     }
     for set in [
         &mut result.lawpack_digest_set,
@@ -398,6 +478,60 @@ fn assemble(
         });
     }
     Ok(result)
+}
+
+/// Fails on the first chain receipt that counts only through revoked keys whose
+/// valid_through checkpoint the selected chain does not match at its size.
+fn enforce_checkpoints(
+    l: &Lifecycle,
+    checkpoints: &[(u16, u64, Digest)],
+    roots: &BTreeMap<u64, Digest>,
+    chain: &[usize],
+    links: &[Checked],
+    files: &FileList,
+) -> Result<(), Error> {
+    let matched: Vec<u16> = checkpoints
+        .iter()
+        .filter(|(_, size, root)| roots.get(size) == Some(root))
+        .map(|(i, _, _)| *i)
+        .collect();
+    for &i in chain {
+        let c = &links[i];
+        if let Some(needs) = &c.needs {
+            if !needs.iter().any(|n| matched.contains(n)) {
+                let object = files.path(c.file as usize).display().to_string();
+                return Err(l.outside(&object, c.link.sequence, needs, roots));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// (sequence, timestamp, proof signers) of each chain receipt, for the advisory policy; the
+/// receipts are read again, which only a trust-anchors file naming a policy asks for.
+fn policy_uses(
+    kind: Kind,
+    chain: &[usize],
+    links: &[Checked],
+    files: &FileList,
+) -> Vec<(u64, String, Vec<String>)> {
+    chain
+        .iter()
+        .filter_map(|&i| {
+            let c = &links[i];
+            let r = Receipt::read(kind, &files.path(c.file as usize), None).ok()?;
+            let ts = r.value.get("timestamp")?.as_str()?.to_string();
+            let signers = vc::verify_proofs(&r.value)
+                .map(|res| {
+                    vc::valid_signers(&res)
+                        .iter()
+                        .map(|d| d.as_str().to_string())
+                        .collect()
+                })
+                .unwrap_or_default();
+            Some((c.link.sequence, ts, signers))
+        })
+        .collect()
 }
 
 /// The reference's MMR object: `{type: MSEZReceiptMMR, algorithm, size, root, peaks}`.

@@ -4,8 +4,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Subcommand;
-use msez::artifact::{self, ArtifactType, ObjectId};
+use msez::artifact::{ArtifactType, ObjectId};
 use msez::odb::Repo;
+use msez::remote::root::StoreRoots;
 
 use super::repo::open_repo;
 use super::{Ctx, written};
@@ -33,9 +34,10 @@ pub enum Command {
     Resolve {
         /// `TYPE:DIGEST`.
         object: String,
-        /// A store root to search (repeatable); replaces the default list.
-        #[arg(long = "store-root", value_name = "DIR")]
-        store_roots: Vec<PathBuf>,
+        /// A store root to search (repeatable); replaces the default list. A remote URL
+        /// (s3://, ipfs://, file://) is read lazily: only what is asked for is fetched, checked.
+        #[arg(long = "store-root", value_name = "DIR|URL")]
+        store_roots: Vec<String>,
     },
     /// Artifact graph: closure walks and verification.
     #[command(subcommand)]
@@ -43,6 +45,8 @@ pub enum Command {
     /// Witness bundles: attest, verify, extract.
     #[command(subcommand)]
     Bundle(super::bundle::BundleCommand),
+    /// Print a presigned URL of an object on an S3 remote (anyone can GET it until it expires).
+    Share(super::share::ShareArgs),
 }
 
 /// Runs one `msez artifact` subcommand.
@@ -59,6 +63,7 @@ pub fn run(command: Command, ctx: &Ctx) -> super::Result<ExitCode> {
         } => resolve(&object, &store_roots, ctx),
         Command::Graph(c) => super::bundle::graph(c, ctx),
         Command::Bundle(c) => super::bundle::bundle(c, ctx),
+        Command::Share(a) => super::share::run(a, ctx),
     }
 }
 
@@ -136,17 +141,22 @@ pub fn default_store_roots(ctx: &Ctx) -> super::Result<Vec<PathBuf>> {
     Ok(roots)
 }
 
-fn resolve(object: &str, store_roots: &[PathBuf], ctx: &Ctx) -> super::Result<ExitCode> {
+fn resolve(object: &str, store_roots: &[String], ctx: &Ctx) -> super::Result<ExitCode> {
     let id: ObjectId = object.parse()?;
     let roots = if store_roots.is_empty() {
-        default_store_roots(ctx)?
+        StoreRoots::dirs(default_store_roots(ctx)?)
     } else {
-        store_roots.iter().map(|p| ctx.path(p)).collect()
+        StoreRoots::parse(store_roots, &ctx.cwd, msez::remote::Retry::default())?
     };
-    let path = artifact::resolve(&roots, &id)?;
+    let found = roots.resolve(&id)?;
+    // A remote match lives in a temp copy that goes when we exit: name the remote key.
+    let shown = found
+        .remote
+        .clone()
+        .unwrap_or_else(|| found.path.display().to_string());
     written(ctx.out.emit(
-        &serde_json::json!({"id": id.to_string(), "path": path}),
-        |w| writeln!(w, "{}", path.display()),
+        &serde_json::json!({"id": id.to_string(), "path": shown, "remote": found.remote.is_some()}),
+        |w| writeln!(w, "{shown}"),
     ))?;
     Ok(ExitCode::SUCCESS)
 }

@@ -20,6 +20,12 @@ pub enum GraphCommand {
     ///
     /// Example: msez artifact graph verify --path modules/smart-assets/<id> --strict --bundle w.zip
     Verify(GraphVerifyArgs),
+    /// Write the closure of an artifact as a CARv1 file of CIDv1 raw blocks (for IPFS).
+    ///
+    /// Example: msez artifact graph export --root vc:<digest> --car closure.car
+    Export(super::car::ExportArgs),
+    /// Verify every block of a CARv1 file written by export, then store the artifacts.
+    Import(super::car::ImportArgs),
 }
 
 /// Output formats of `graph verify`.
@@ -127,7 +133,11 @@ fn store_roots(given: &[PathBuf], ctx: &Ctx) -> super::Result<Vec<PathBuf>> {
 
 /// Runs `msez artifact graph verify`.
 pub fn graph(command: GraphCommand, ctx: &Ctx) -> super::Result<ExitCode> {
-    let GraphCommand::Verify(a) = command;
+    let a = match command {
+        GraphCommand::Verify(a) => a,
+        GraphCommand::Export(a) => return super::car::export(a, ctx),
+        GraphCommand::Import(a) => return super::car::import(a, ctx),
+    };
     let bar = Bar::new(&ctx.out, "scanning");
     if let Some(zip) = &a.from_bundle {
         let text = zip.to_str().unwrap_or_default();
@@ -239,6 +249,17 @@ fn human(r: &Report, verdict: GraphVerdict, w: &mut dyn Write) -> std::io::Resul
             m.path.as_deref().unwrap_or("-"),
             m.computed_digest_sha256.as_deref().unwrap_or("-"),
             m.error.as_deref().unwrap_or(&m.method)
+        )?;
+    }
+    if let graph::RootInfo::Dir {
+        files_scanned,
+        files_truncated: true,
+        ..
+    } = &r.root
+    {
+        writeln!(
+            w,
+            "warning: the root scan stopped at {files_scanned} files (raise --max-nodes)"
         )?;
     }
     for e in r.errors.iter().take(20) {

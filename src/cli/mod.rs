@@ -4,7 +4,9 @@ mod artifact;
 pub mod asset;
 mod bundle;
 mod canon;
+mod car;
 mod corridor;
+mod gc;
 mod generate;
 mod key;
 mod mmr;
@@ -15,6 +17,7 @@ mod quickstart;
 mod registry;
 mod remote;
 mod repo;
+mod share;
 mod state;
 mod sync;
 mod vc;
@@ -114,6 +117,8 @@ pub enum Command {
     /// Man pages and shell completions from these definitions (for packagers).
     #[command(subcommand, hide = true)]
     Generate(generate::Command),
+    /// Delete unreachable objects (locally or on a remote), in two phases: mark, then sweep.
+    Gc(gc::GcArgs),
 }
 
 /// What every command gets: where it runs and how to talk.
@@ -187,6 +192,7 @@ pub fn main() -> ExitCode {
         Command::Clone(a) => sync::clone(a, &ctx),
         Command::Mount(a) => mount::run(a, &ctx),
         Command::Generate(c) => generate::run(c, &ctx),
+        Command::Gc(a) => gc::run(a, &ctx),
     };
     match result {
         Ok(code) => code,

@@ -88,16 +88,23 @@ fn foreground(source: &str, mountpoint: &std::path::Path, ctx: &Ctx) -> Result {
         };
         let got = unsafe { libc::sigtimedwait(&signals, std::ptr::null_mut(), &timeout) };
         if got > 0 {
+            ctx.out.note(format!(
+                "msez mount: signal {got}: unmounting {}",
+                mountpoint.display()
+            ));
             session
                 .umount_and_join()
                 .map_err(|e| msez::Error::io("unmounting", mountpoint, e))?;
             break;
         }
         if session.guard.is_finished() {
-            // Unmounted from outside (fusermount3 -u).
-            session
-                .join()
-                .map_err(|e| msez::Error::io("serving", mountpoint, e))?;
+            // Unmounted from outside (fusermount3 -u): the session is over. Dropping it would
+            // unmount the mountpoint *by path* once more, and by then a new mount may sit there.
+            ctx.out.note(format!(
+                "msez mount: {} is no longer mounted",
+                mountpoint.display()
+            ));
+            std::mem::forget(session);
             break;
         }
     }
@@ -144,9 +151,13 @@ fn background(source: &str, mountpoint: &std::path::Path, ctx: &Ctx) -> Result {
             .map_err(|e| msez::Error::io("waiting for", "msez mount", e))?;
         if exited.is_some() || Instant::now() > deadline {
             let _ = child.kill();
+            let how = match exited {
+                Some(status) => format!("the mount process exited ({status})"),
+                None => format!("not mounted after {} s", MOUNT_TIMEOUT.as_secs()),
+            };
             let why = std::fs::read_to_string(log.path()).unwrap_or_default();
             return Err(msez::Error::Usage(format!(
-                "mount of {source} at {} failed: {}",
+                "mount of {source} at {} failed: {how}: {}",
                 mountpoint.display(),
                 why.trim()
             )));

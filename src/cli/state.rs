@@ -316,7 +316,18 @@ pub fn open(kind: Kind, args: &ChainArgs, ctx: &Ctx) -> super::Result<Opened> {
     };
     let repo = Repo::find(&chain.module_dir)?;
     let anchors = args.trust_anchors.as_ref().map(|p| ctx.path(p)).or(anchors);
-    let trust_anchors = anchors.map(|p| TrustAnchors::load(&p)).transpose()?;
+    let (trust_anchors, lifecycle) = match anchors {
+        Some(p) => {
+            let (a, l) = chain::lifecycle::load_anchors(&p, repo.as_ref())?;
+            (Some(a), l)
+        }
+        None => (None, None),
+    };
+    if let (Some(l), false) = (&lifecycle, ctx.out.json) {
+        for w in l.warnings() {
+            eprintln!("msez: warning: {w}");
+        }
+    }
     // Assets judge harbor signatures by the pinned registry policy, else by each receipt's
     // own jurisdiction fields; either way only anchors naming a harbor_id count.
     let harbors = match &asset_module {
@@ -336,6 +347,7 @@ pub fn open(kind: Kind, args: &ChainArgs, ctx: &Ctx) -> super::Result<Opened> {
             // Only `verify` judges pending harbor quorums: checkpoints, proofs and co-signing
             // go on while a harbor is offline (history never waits for it).
             pending_ok: true,
+            lifecycle,
             ..Default::default()
         },
     })
@@ -387,9 +399,11 @@ pub fn load_forks(
 }
 
 /// Whether to read the chain state in `.msez`: it follows the head ref, which a resolution
-/// may not, so counted resolutions force the (reference's) path over the module's files.
+/// may not, so counted resolutions force the (reference's) path over the module's files; so
+/// do key rotations and revocations, which only a verified chain can enforce.
 fn fast(args: &ChainArgs, o: &Opened) -> bool {
-    !args.from_files && o.opts.resolutions.is_empty()
+    let keys = o.opts.lifecycle.as_deref().is_some_and(|l| !l.is_empty());
+    !args.from_files && o.opts.resolutions.is_empty() && !keys
 }
 
 /// Reads and parses a JSON file (exact integers, floats rejected).
@@ -625,10 +639,13 @@ pub fn run(kind: Kind, cmd: StateCommand, ctx: &Ctx) -> super::Result<ExitCode> 
                 .map(|p| Lock::load(&ctx.path(&p)).map(std::sync::Arc::new))
                 .transpose()?;
             let loaded = load_forks(&mut o, &forks, ctx);
-            let notes = loaded
+            let mut notes = loaded
                 .as_ref()
                 .map(|l| l.warnings.clone())
                 .unwrap_or_default();
+            if let Some(l) = &o.opts.lifecycle {
+                notes.extend(l.warnings());
+            }
             let result = loaded.and_then(|_| ops::verify(&o.chain, &o.opts));
             let result = result.and_then(|r| match &checkpoint {
                 Some(ck) => ops::check_checkpoint_file(

@@ -24,7 +24,7 @@ pub struct Transfer {
 }
 
 impl Transfer {
-    fn options(&self) -> Options {
+    pub(super) fn options(&self) -> Options {
         Options {
             jobs: self.jobs.max(1),
             retry: Retry {
@@ -73,7 +73,7 @@ pub struct CloneArgs {
     pub transfer: Transfer,
 }
 
-fn open_remote(
+pub(super) fn open_remote(
     repo: &Repo,
     name: Option<&str>,
     ctx: &Ctx,
@@ -189,6 +189,9 @@ pub fn fetch(args: FetchArgs, ctx: &Ctx) -> super::Result<ExitCode> {
     )?;
     bar.finish();
     written(ctx.out.emit(&report, |w| render_fetch(w, &report)))?;
+    if !report.forks.is_empty() {
+        return Ok(ExitCode::from(msez::Class::Fork.exit_code()));
+    }
     Ok(ExitCode::from(dangling_code(&report)))
 }
 
@@ -200,6 +203,17 @@ fn render_fetch(w: &mut dyn std::io::Write, report: &sync::FetchReport) -> std::
     )?;
     for m in &report.tracking_moved {
         writeln!(w, "  {} {} -> {}", m.name, short(&m.old), &m.new[..12])?;
+    }
+    for f in &report.forks {
+        writeln!(
+            w,
+            "  ! fork detected at sequence {} of {}: local {} remote {} (kept in {})",
+            f.sequence,
+            f.chain,
+            &f.local.to_hex()[..12],
+            &f.remote.to_hex()[..12],
+            f.kept
+        )?;
     }
     for d in &report.dangling {
         writeln!(

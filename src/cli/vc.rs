@@ -5,8 +5,9 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::Subcommand;
+use msez::chain::lifecycle::{self, Position, Standing};
 use msez::error::{Classify, Finding};
-use msez::vc::{self, KeyPair, TrustAnchors};
+use msez::vc::{self, KeyPair};
 
 use super::{Ctx, read_input, written};
 
@@ -39,7 +40,7 @@ pub struct SignArgs {
     pub verification_method: Option<String>,
 }
 
-/// `msez vc verify FILE [--trust-anchors FILE] [--attestation NAME]`.
+/// `msez vc verify FILE [--trust-anchors FILE] [--attestation NAME] [--at CHAIN@SEQ]`.
 #[derive(Debug, clap::Args)]
 pub struct VerifyArgs {
     /// The signed JSON object (`-` for stdin).
@@ -51,6 +52,12 @@ pub struct VerifyArgs {
     /// anchor counts.
     #[arg(long, value_name = "NAME", requires = "trust_anchors")]
     pub attestation: Option<String>,
+    /// Judge keys at this chain position (asset:<asset_id>/<purpose>@SEQ, corridor:<id>@SEQ),
+    /// not at a time: rotated-in keys count from their position on; a revoked key's proof is
+    /// `revoked` past its valid_through and `unknown` inside it (a position is only provable
+    /// by verifying the chain). Key credentials come from the --trust-anchors file.
+    #[arg(long, value_name = "CHAIN@SEQ", requires = "trust_anchors")]
+    pub at: Option<String>,
 }
 
 /// Runs one `msez vc` subcommand.
@@ -99,14 +106,76 @@ fn sign(args: SignArgs, ctx: &Ctx) -> super::Result<ExitCode> {
 
 fn verify(args: VerifyArgs, ctx: &Ctx) -> super::Result<ExitCode> {
     let obj = load_object(&args.file, ctx)?;
-    let anchors = args
-        .trust_anchors
-        .as_ref()
-        .map(|p| TrustAnchors::load(&ctx.path(p)))
+    let at = args
+        .at
+        .as_deref()
+        .map(|a| {
+            Position::parse(a).ok_or_else(|| {
+                msez::Error::Usage(format!(
+                    "--at {a:?}: expected asset:<asset_id>/<purpose>@SEQ or corridor:<id>@SEQ"
+                ))
+            })
+        })
         .transpose()?;
+    let (anchors, keys) = match &args.trust_anchors {
+        Some(p) => {
+            let path = ctx.path(p);
+            let repo = msez::odb::Repo::find(&ctx.cwd)?;
+            let (a, l) = lifecycle::load_anchors(&path, repo.as_ref())?;
+            (Some(a), l)
+        }
+        None => (None, None),
+    };
     let what = args.file.display().to_string();
     let mut results = vc::verify_proofs(&obj)?;
     let signers = vc::valid_signers(&results);
+    // Each valid signer judged by the key lifecycle at --at (or at no position).
+    let mut lifecycle_failure: Option<msez::chain::Error> = None;
+    let mut verdicts = Vec::new();
+    let mut rotated_in = Vec::new();
+    if let (Some(l), Some(a)) = (&keys, &anchors) {
+        for w in l.warnings() {
+            if !ctx.out.json {
+                eprintln!("msez: warning: {w}");
+            }
+        }
+        for s in &signers {
+            let trust = args.attestation.as_deref().map(|x| (a, x));
+            let verdict = match l.standing(&what, at.as_ref(), std::slice::from_ref(s), trust) {
+                Ok(Some(Standing::Counts)) => {
+                    if !a.allows(s.as_str(), args.attestation.as_deref()) {
+                        rotated_in.push(s.clone());
+                    }
+                    "counts".to_string()
+                }
+                Ok(Some(Standing::IfInside(needs))) => {
+                    let r = &l.revocations[needs[0] as usize];
+                    let e = lifecycle::key_error(
+                        &what,
+                        s.as_str(),
+                        &r.credential,
+                        format!(
+                            "{} (--at is inside valid_through size {}, but only the chain proves it)",
+                            lifecycle::UNKNOWN,
+                            r.size
+                        ),
+                        "signature.key_position_unknown",
+                    );
+                    let text = e.to_string();
+                    lifecycle_failure.get_or_insert(e);
+                    text
+                }
+                Ok(None) => "not an anchor".to_string(),
+                Err(e) => {
+                    let text = e.to_string();
+                    lifecycle_failure.get_or_insert(e);
+                    text
+                }
+            };
+            verdicts.push(serde_json::json!({"key": s, "verdict": verdict}));
+        }
+    }
+    let mut failure_any: Option<msez::Error> = lifecycle_failure.map(msez::Error::from);
     // The first failing proof's own typed error is what the exit code and message report.
     let mut failure: Option<vc::Error> = if results.is_empty() {
         Some(vc::Error::NoProofs {
@@ -120,10 +189,20 @@ fn verify(args: VerifyArgs, ctx: &Ctx) -> super::Result<ExitCode> {
             })
         })
     };
-    let trusted = match (&anchors, &failure) {
-        (Some(anchors), None) => {
-            match anchors.require_trusted(&signers, args.attestation.as_deref(), &what) {
-                Ok(t) => Some(t),
+    let trusted = match (&anchors, &failure, &failure_any) {
+        (Some(anchors), None, None) => {
+            // A key rotated in at --at counts as its anchor.
+            let direct: Vec<vc::Did> = signers
+                .iter()
+                .filter(|d| !rotated_in.contains(d))
+                .cloned()
+                .collect();
+            match anchors.require_trusted(&direct, args.attestation.as_deref(), &what) {
+                Ok(mut t) => {
+                    t.extend(rotated_in.iter().cloned());
+                    Some(t)
+                }
+                Err(_) if !rotated_in.is_empty() => Some(rotated_in.clone()),
                 Err(e) => {
                     failure = Some(e);
                     None
@@ -132,6 +211,10 @@ fn verify(args: VerifyArgs, ctx: &Ctx) -> super::Result<ExitCode> {
         }
         _ => None,
     };
+    // A broken proof is more fundamental than a key's standing.
+    if let Some(f) = failure.take() {
+        failure_any = Some(f.into());
+    }
     if ctx.out.verbose && !ctx.out.json {
         for r in &results {
             eprintln!(
@@ -141,9 +224,13 @@ fn verify(args: VerifyArgs, ctx: &Ctx) -> super::Result<ExitCode> {
             );
         }
     }
+    let failure = failure_any;
     let finding = failure.as_ref().map(Finding::from_error);
     let report = serde_json::json!({
         "ok": failure.is_none(),
+        "at": at,
+        "key_lifecycle": verdicts,
+        "warnings": keys.as_ref().map(|l| l.warnings()).unwrap_or_default(),
         "proofs": results,
         "signers": signers,
         "trusted_signers": trusted,

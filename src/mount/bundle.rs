@@ -123,6 +123,14 @@ impl<R: Read + Seek + Send + 'static> BundleStore<R> {
         Ok(spilled)
     }
 
+    /// The host file of a large entry decompressed into the cache (small ones stay in memory).
+    fn spilled_file(&self, name: &str) -> Option<File> {
+        match self.spill(name).ok()? {
+            Spilled::File(f) => f.try_clone().ok(),
+            Spilled::Memory(_) => None,
+        }
+    }
+
     /// The offline verification of the whole bundle, as JSON (an error becomes the report).
     fn report(&self) -> &[u8] {
         self.report.get_or_init(|| {
@@ -279,6 +287,10 @@ impl<R: Read + Seek + Send + 'static> Store for BundleStore<R> {
             .map_err(|e| Error::io("reading", name, e))
     }
 
+    fn backing(&self, id: &ObjectId) -> Option<File> {
+        self.spilled_file(self.objects.get(id)?)
+    }
+
     fn ref_stat(&self, rel: &str) -> Result<Option<Node>, Error> {
         Ok(rel.is_empty().then_some(Node::Dir))
     }
@@ -349,6 +361,13 @@ impl<R: Read + Seek + Send + 'static> View for BundleView<R> {
 
     fn open(&self, path: &str) -> Result<(), Error> {
         self.0.open(path)
+    }
+
+    fn backing(&self, path: &str) -> Option<File> {
+        match path.split_once('/') {
+            Some(("raw", rel)) => self.store().spilled_file(rel),
+            _ => self.0.backing(path),
+        }
     }
 
     fn read(&self, path: &str, offset: u64, size: u32) -> Result<Vec<u8>, Error> {

@@ -9,9 +9,9 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, UNIX_EPOCH};
 
 use fuser::{
-    Config, Errno, FileAttr, FileHandle, FileType, Filesystem, FopenFlags, Generation, INodeNo,
-    LockOwner, MountOption, OpenFlags, ReplyAttr, ReplyData, ReplyDirectory, ReplyEmpty,
-    ReplyEntry, ReplyOpen, ReplyStatfs, Request,
+    BackingId, Config, Errno, FileAttr, FileHandle, FileType, Filesystem, FopenFlags, Generation,
+    INodeNo, InitFlags, KernelConfig, LockOwner, MountOption, OpenFlags, ReplyAttr, ReplyData,
+    ReplyDirectory, ReplyEmpty, ReplyEntry, ReplyOpen, ReplyStatfs, Request,
 };
 
 use super::Error;
@@ -56,6 +56,10 @@ pub struct Fs {
     inodes: RwLock<HashMap<u64, Inode>>,
     dirs: Mutex<HashMap<u64, DirHandle>>,
     next_fh: AtomicU64,
+    /// Whether the kernel reads files with a host file behind them directly (FUSE passthrough).
+    passthrough: bool,
+    /// The passthrough registration of each open file, dropped on release.
+    backing: Mutex<HashMap<u64, BackingId>>,
     on_error: OnError,
     uid: u32,
     gid: u32,
@@ -78,6 +82,8 @@ impl Fs {
             inodes: RwLock::new(inodes),
             dirs: Mutex::new(HashMap::new()),
             next_fh: AtomicU64::new(1),
+            passthrough: false,
+            backing: Mutex::new(HashMap::new()),
             on_error,
             uid: unsafe { libc::getuid() },
             gid: unsafe { libc::getgid() },
@@ -214,6 +220,14 @@ fn next_entry(h: &mut DirHandle) -> Result<Option<Entry>, Error> {
 }
 
 impl Filesystem for Fs {
+    fn init(&mut self, _req: &Request, config: &mut KernelConfig) -> std::io::Result<()> {
+        // Passthrough (Linux 6.9+, root) lets the kernel read host files itself: no copy through
+        // this process. Without it, every read comes here.
+        self.passthrough = config.add_capabilities(InitFlags::FUSE_PASSTHROUGH).is_ok()
+            && config.set_max_stack_depth(1).is_ok();
+        Ok(())
+    }
+
     fn lookup(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEntry) {
         match self.lookup_child(parent, name) {
             Ok(attr) => reply.entry(&TTL, &attr, Generation(0)),
@@ -256,7 +270,21 @@ impl Filesystem for Fs {
         }
         match self.node(ino) {
             Ok((path, Node::File { .. })) => match self.view.open(&path) {
-                Ok(()) => reply.opened(FileHandle(0), FopenFlags::FOPEN_KEEP_CACHE),
+                Ok(()) => {
+                    let direct = self
+                        .passthrough
+                        .then(|| self.view.backing(&path))
+                        .flatten()
+                        .and_then(|f| reply.open_backing(&f).ok());
+                    match (direct, self.backing.lock()) {
+                        (Some(id), Ok(mut open)) => {
+                            let fh = self.next_fh.fetch_add(1, Ordering::Relaxed);
+                            reply.opened_passthrough(FileHandle(fh), FopenFlags::empty(), &id);
+                            open.insert(fh, id);
+                        }
+                        _ => reply.opened(FileHandle(0), FopenFlags::FOPEN_KEEP_CACHE),
+                    }
+                }
                 Err(e) => reply.error(self.fail(&path, e)),
             },
             Ok(_) => reply.error(Errno::EISDIR),
@@ -282,6 +310,22 @@ impl Filesystem for Fs {
             },
             Err(e) => reply.error(e),
         }
+    }
+
+    fn release(
+        &self,
+        _req: &Request,
+        _ino: INodeNo,
+        fh: FileHandle,
+        _flags: OpenFlags,
+        _lock_owner: Option<LockOwner>,
+        _flush: bool,
+        reply: ReplyEmpty,
+    ) {
+        if let Ok(mut open) = self.backing.lock() {
+            open.remove(&fh.0);
+        }
+        reply.ok();
     }
 
     fn opendir(&self, _req: &Request, ino: INodeNo, _flags: OpenFlags, reply: ReplyOpen) {

@@ -229,6 +229,13 @@ impl Store for RemoteStore {
         }
     }
 
+    fn backing(&self, id: &ObjectId) -> Option<File> {
+        match self.ready(id).ok()? {
+            Ready::File(f) => f.try_clone().ok(),
+            Ready::Merged(_) => None,
+        }
+    }
+
     fn ref_stat(&self, rel: &str) -> Result<Option<Node>, Error> {
         let refs = &self.listing()?.refs;
         if rel.is_empty() {
@@ -312,5 +319,9 @@ impl View for RemoteView {
 
     fn read(&self, path: &str, offset: u64, size: u32) -> Result<Vec<u8>, Error> {
         self.0.read(path, offset, size)
+    }
+
+    fn backing(&self, path: &str) -> Option<File> {
+        self.0.backing(path)
     }
 }

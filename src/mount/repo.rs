@@ -121,6 +121,13 @@ impl Store for RepoStore {
         pread(&f, offset, size).map_err(|e| Error::io("reading", self.repo.object_path(id), e))
     }
 
+    fn backing(&self, id: &ObjectId) -> Option<File> {
+        match self.merged(id) {
+            Ok(None) => File::open(self.repo.object_path(id)).ok(),
+            _ => None,
+        }
+    }
+
     fn ref_stat(&self, rel: &str) -> Result<Option<Node>, Error> {
         let Some(path) = self.refs_path(rel) else {
             return Ok(None);
@@ -386,6 +393,17 @@ impl View for RepoView {
 
     fn open(&self, path: &str) -> Result<(), Error> {
         self.objects.open(path)
+    }
+
+    fn backing(&self, path: &str) -> Option<File> {
+        let parts: Vec<&str> = path.split('/').collect();
+        match self.chain_of(&parts) {
+            Some((key, rest)) => {
+                let id = self.chain_object(&key, &rest).ok()??;
+                self.objects.store.backing(&id)
+            }
+            None => self.objects.backing(path),
+        }
     }
 
     fn read(&self, path: &str, offset: u64, size: u32) -> Result<Vec<u8>, Error> {

@@ -28,6 +28,10 @@ pub trait Store: Send + Sync + 'static {
     }
     /// Up to `size` bytes of an object at `offset`.
     fn read_object(&self, id: &ObjectId, offset: u64, size: u32) -> Result<Vec<u8>, Error>;
+    /// A host file with exactly the bytes an (opened) object shows, for passthrough reads.
+    fn backing(&self, _id: &ObjectId) -> Option<std::fs::File> {
+        None
+    }
     /// What `refs/<rel>` is ("" is `refs/` itself).
     fn ref_stat(&self, rel: &str) -> Result<Option<Node>, Error>;
     /// The entries of the refs directory `refs/<rel>`.
@@ -162,6 +166,14 @@ impl<S: Store> Objects<S> {
             },
             ["refs", rest @ ..] => self.store.ref_read(&rest.join("/"), offset, size),
             _ => Ok(Vec::new()),
+        }
+    }
+
+    /// The host file behind the file at `path`, if the store has one.
+    pub fn backing(&self, path: &str) -> Option<std::fs::File> {
+        match path.split('/').collect::<Vec<_>>().as_slice() {
+            ["objects", t, name] => self.store.backing(&object_id(t, name)?),
+            _ => None,
         }
     }
 

@@ -85,6 +85,11 @@ pub trait View: Send + Sync + 'static {
     }
     /// Up to `size` bytes of the file at `offset`.
     fn read(&self, path: &str, offset: u64, size: u32) -> Result<Vec<u8>, Error>;
+    /// A host file holding exactly the bytes of the (opened) file at `path`, which the kernel
+    /// may read directly (FUSE passthrough); None: reads come through [`View::read`].
+    fn backing(&self, _path: &str) -> Option<std::fs::File> {
+        None
+    }
 }
 
 /// Joins a directory path and a name.

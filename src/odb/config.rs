@@ -18,6 +18,34 @@ pub struct Config {
     /// Remotes by name.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub remote: BTreeMap<String, Remote>,
+    /// gc settings.
+    #[serde(default, skip_serializing_if = "Gc::is_default")]
+    pub gc: Gc,
+}
+
+/// `[gc]`: durations as humantime text (`14d`, `2weeks`, `0`).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Gc {
+    /// Objects younger than this are kept; also the grace between mark and sweep.
+    #[serde(
+        default,
+        alias = "pruneExpire",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub prune_expire: Option<String>,
+    /// Reflog entries younger than this are roots.
+    #[serde(
+        default,
+        alias = "reflogExpire",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub reflog_expire: Option<String>,
+}
+
+impl Gc {
+    fn is_default(&self) -> bool {
+        *self == Gc::default()
+    }
 }
 
 /// `[core]`.
@@ -60,6 +88,7 @@ impl Default for Config {
             },
             hooks: Hooks::default(),
             remote: BTreeMap::new(),
+            gc: Gc::default(),
         }
     }
 }

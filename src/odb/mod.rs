@@ -18,7 +18,7 @@ mod refs;
 mod write;
 
 pub use batch::{Batch, StagedFiles};
-pub use config::{Config, Remote as RemoteConfig};
+pub use config::{Config, Gc as GcConfig, Remote as RemoteConfig};
 pub use error::Error;
 pub use hooks::{Event, HookEnv};
 pub use index::Checksum;

@@ -78,9 +78,15 @@ pub enum Error {
     /// Local refs that diverged from the remote's: both are kept.
     #[error("{count} ref(s) diverged from the remote (both kept; local unchanged): {names}")]
     Diverged { count: usize, names: String },
+    /// An operation this kind of remote cannot do (presigned URLs need S3).
+    #[error("{what} needs an S3 remote; {url} is not one")]
+    Unsupported { what: &'static str, url: String },
     /// Ctrl-C: stopped at a safe point.
     #[error("interrupted")]
     Interrupted,
+    /// A fetched receipt that is not a valid chain link (nothing was stored).
+    #[error("fetch refused: {0}")]
+    Receipt(Box<crate::chain::Error>),
     /// A repository operation failed.
     #[error(transparent)]
     Odb(#[from] crate::odb::Error),
@@ -104,7 +110,10 @@ impl Error {
 impl Classify for Error {
     fn class(&self) -> Class {
         match self {
-            Error::BadUrl { .. } | Error::Name { .. } | Error::NotEmpty { .. } => Class::Usage,
+            Error::BadUrl { .. }
+            | Error::Name { .. }
+            | Error::NotEmpty { .. }
+            | Error::Unsupported { .. } => Class::Usage,
             Error::Io { .. } | Error::S3 { .. } | Error::Ipfs { .. } | Error::Interrupted => {
                 Class::Io
             }
@@ -116,6 +125,7 @@ impl Classify for Error {
             Error::Missing { .. } => Class::Missing,
             Error::Format { .. } => Class::Schema,
             Error::Diverged { .. } => Class::Fork,
+            Error::Receipt(e) => e.class(),
             Error::Odb(e) => e.class(),
         }
     }
@@ -125,6 +135,7 @@ impl Classify for Error {
             Error::BadUrl { .. } => "usage.bad_remote_url",
             Error::Name { .. } => "usage.remote_name",
             Error::NotEmpty { .. } => "usage.not_empty",
+            Error::Unsupported { .. } => "usage.remote_unsupported",
             Error::Io { .. } => "io.file",
             Error::S3 { .. } => "io.s3",
             Error::Ipfs { .. } => "io.ipfs",
@@ -137,13 +148,16 @@ impl Classify for Error {
             Error::Missing { .. } => "missing.remote_key",
             Error::Format { .. } => "schema.remote_format",
             Error::Diverged { .. } => "fork.diverged",
+            Error::Receipt(e) => e.code(),
             Error::Odb(e) => e.code(),
         }
     }
 
     fn detail(&self) -> Detail {
         match self {
-            Error::BadUrl { url, .. } => Detail::object(url.clone()),
+            Error::BadUrl { url, .. } | Error::Unsupported { url, .. } => {
+                Detail::object(url.clone())
+            }
             Error::Name { name, .. } => Detail::object(name.clone()),
             Error::Io { path, .. } | Error::NotEmpty { path } => Detail::path(path),
             Error::S3 { key, .. } | Error::Ipfs { key, .. } | Error::Precondition { key } => {
@@ -167,6 +181,7 @@ impl Classify for Error {
             Error::Missing { key, .. } => Detail::object(key.clone()),
             Error::Format { url, found } => Detail::object(url.clone()).mismatch("1/sha256", found),
             Error::Interrupted => Detail::default(),
+            Error::Receipt(e) => e.detail(),
             Error::Odb(e) => e.detail(),
         }
     }

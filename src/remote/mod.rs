@@ -3,7 +3,7 @@
 //! A [`Backend`] is a handful of verbs on keys (`objects/vc/<hex>.json`, `refs/...`); it knows
 //! nothing about artifacts. [`Url`] parses what the user typed and [`open`] picks the backend.
 //! [`layout`] owns the key names and the format file, [`lease`] guards backends without
-//! conditional writes, and [`sync`] holds push, fetch, pull, clone and the remote fsck on top.
+//! conditional writes, [`root`] reads a remote as a lazy `--store-root`, and [`sync`] holds push, fetch, pull, clone and the remote fsck on top.
 //!
 //! Write order on a remote (docs/formats.md, "Remotes"): objects and proof files first
 //! (create-if-absent, never overwritten), then each ref with a conditional write, so a reader
@@ -16,6 +16,7 @@ pub mod lease;
 mod local;
 pub mod reflock;
 mod retry;
+pub mod root;
 mod s3;
 pub mod sync;
 mod url;
@@ -80,6 +81,16 @@ pub trait Backend: Send + Sync {
     /// Whether `put_if_absent`/`put_if_match` are atomic against other writers. A backend
     /// without them is single-writer: push holds a [`lease`] for its whole run.
     fn atomic_conditionals(&self) -> bool;
+
+    /// A URL anyone can GET the key from until `expires` has passed, signed with our
+    /// credentials; None when the backend cannot presign (only S3 can).
+    fn presign_get(
+        &self,
+        _key: &str,
+        _expires: std::time::Duration,
+    ) -> Result<Option<String>, Error> {
+        Ok(None)
+    }
 
     /// Uploads a file unless the key exists. Only for content-addressed keys: a racing writer
     /// of the same key writes the same bytes, so backends may stream without a precondition.

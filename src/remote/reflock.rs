@@ -121,6 +121,13 @@ impl<B: Backend> Backend for RefLocked<B> {
     fn atomic_conditionals(&self) -> bool {
         self.0.atomic_conditionals()
     }
+    fn presign_get(
+        &self,
+        key: &str,
+        expires: std::time::Duration,
+    ) -> Result<Option<String>, Error> {
+        self.0.presign_get(key, expires)
+    }
     // Forwarded, not left to the trait's whole-file defaults: the inner backend streams.
     fn put_file_if_absent(&self, key: &str, path: &std::path::Path) -> Result<bool, Error> {
         self.0.put_file_if_absent(key, path)

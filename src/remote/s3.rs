@@ -11,6 +11,7 @@
 
 use std::ops::Range;
 use std::sync::{Arc, Once};
+use std::time::Duration;
 
 use futures_util::TryStreamExt;
 use object_store::aws::AmazonS3Builder;
@@ -25,6 +26,8 @@ use super::{Backend, Blob, Error, Meta, Retry, Version};
 /// A remote in an S3 bucket under a key prefix.
 pub struct S3 {
     store: Arc<dyn ObjectStore>,
+    /// The same client, typed: presigning is AmazonS3's, not ObjectStore's.
+    signer: Arc<object_store::aws::AmazonS3>,
     runtime: tokio::runtime::Runtime,
     bucket: String,
     prefix: String,
@@ -73,8 +76,10 @@ impl S3 {
             .enable_all()
             .build()
             .map_err(|e| Error::io("starting the S3 runtime", "<tokio>", e))?;
+        let signer = Arc::new(store);
         Ok(S3 {
-            store: Arc::new(store),
+            store: signer.clone(),
+            signer,
             runtime,
             bucket: bucket.to_string(),
             prefix: prefix.to_string(),
@@ -229,6 +234,16 @@ impl Backend for S3 {
             Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
             Err(e) => Err(self.err("deleting", key, e)),
         }
+    }
+
+    fn presign_get(&self, key: &str, expires: Duration) -> Result<Option<String>, Error> {
+        use object_store::signer::{Method, Signer};
+        let path = self.path(key);
+        let url = self
+            .runtime
+            .block_on(self.signer.signed_url(Method::GET, &path, expires))
+            .map_err(|e| self.err("presigning", key, e))?;
+        Ok(Some(url.to_string()))
     }
 
     fn atomic_conditionals(&self) -> bool {

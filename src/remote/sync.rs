@@ -21,6 +21,7 @@ use serde::Serialize;
 
 use crate::artifact::{self, ArtifactType, ObjectId};
 use crate::canon::{self, Digest, DigestRule, Encoding, Value};
+use crate::chain::incoming;
 use crate::error::{Class, Detail, Finding};
 use crate::fsck;
 use crate::odb::{self, Event, Expect, HookEnv, RefName, Repo, ref_object_type};
@@ -118,6 +119,8 @@ pub struct FetchReport {
     pub dangling: Vec<String>,
     /// Remote keys that are not msez layout (ignored).
     pub ignored: Vec<String>,
+    /// Chains where the remote's head and ours extend one receipt differently (exit 69).
+    pub forks: Vec<incoming::Fork>,
     /// Remote refs and their values, as read.
     #[serde(skip)]
     pub remote_refs: BTreeMap<RefName, Digest>,
@@ -331,7 +334,7 @@ fn remote_has_target(objects: &HashSet<ObjectId>, name: &RefName, digest: Digest
 }
 
 /// Checks bytes from a remote against the object key they came from, before they are stored.
-fn verify_object(id: &ObjectId, key: &str, bytes: &[u8]) -> Result<(), Error> {
+pub(crate) fn verify_object(id: &ObjectId, key: &str, bytes: &[u8]) -> Result<(), Error> {
     let tampered = |found: String| Error::Tampered {
         object: id.to_string(),
         key: key.to_string(),
@@ -940,6 +943,25 @@ pub fn fetch(
     })?;
     report.bytes_received = bytes_received.load(Ordering::Relaxed) as u64;
 
+    // Receipts must also be chain links with a valid proof; one that is not stops the fetch.
+    let receipts: Vec<(ObjectId, PathBuf)> = staged
+        .iter()
+        .filter_map(|s| match s {
+            Staged::Object(id, p) if incoming::receipt_kind(&id.artifact_type).is_some() => {
+                Some((id.clone(), p.clone()))
+            }
+            _ => None,
+        })
+        .collect();
+    let fetched_proofs: Vec<(ObjectId, Value)> = staged
+        .iter()
+        .filter_map(|s| match s {
+            Staged::Proof(id, v) => Some((id.clone(), v.clone())),
+            _ => None,
+        })
+        .collect();
+    incoming::check(repo, &receipts, &fetched_proofs).map_err(|e| Error::Receipt(Box::new(e)))?;
+
     // Everything verified: now it may enter the repository, objects before proofs and refs.
     let (objects, proofs): (Vec<_>, Vec<_>) = staged
         .into_iter()
@@ -990,6 +1012,14 @@ pub fn fetch(
             });
         }
     }
+    // Our chain heads against theirs: a fork is reported and their branch kept.
+    let tracked: Vec<(RefName, Digest)> = remote_refs
+        .iter()
+        .filter(|(n, _)| !report.dangling.contains(&n.to_string()))
+        .map(|(n, d)| (n.clone(), *d))
+        .collect();
+    report.forks =
+        incoming::forks_with(repo, remote, &tracked).map_err(|e| Error::Receipt(Box::new(e)))?;
     report.remote_refs = remote_refs;
     Ok(report)
 }

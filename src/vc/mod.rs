@@ -21,13 +21,13 @@ mod trust;
 
 use std::path::PathBuf;
 
-pub use did::Did;
+pub use did::{Did, strip_fragment};
 pub use jwk::{Jwk, KeyPair};
 pub use proof::{
     Proof, ProofResult, add_proof, add_proof_at, all_valid, merge_proofs, require_all_valid,
     signing_input, valid_signers, verify_proofs,
 };
-pub use trust::{TrustAnchor, TrustAnchors};
+pub use trust::{FileRef, TrustAnchor, TrustAnchors};
 
 use crate::error::{Class, Classify, Detail};
 

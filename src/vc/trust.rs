@@ -41,13 +41,34 @@ impl TrustAnchor {
     }
 }
 
-/// A trust-anchors file: `{version, trust_anchors: [...]}`.
+/// Where a key-lifecycle credential or policy file is: a path (relative to the trust-anchors
+/// file) and/or its digest (a `vc` object in `.msez`, or the pin of the file at `path`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileRef {
+    /// The file, relative to the trust-anchors file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+    /// The digest (`vc` artifact digest for credentials, raw SHA-256 for the policy file).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub digest_sha256: Option<String>,
+}
+
+/// A trust-anchors file: `{version, trust_anchors: [...]}`, plus msez's key-lifecycle references.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TrustAnchors {
     /// Format version (≥ 1).
     pub version: u64,
     /// The anchors, in file order.
     pub trust_anchors: Vec<TrustAnchor>,
+    /// `MSEZKeyRotationCredential`s (docs/forks.md, Key lifecycle).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub key_rotations: Vec<FileRef>,
+    /// `MSEZKeyRevocationCredential`s.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub key_revocations: Vec<FileRef>,
+    /// The reference's key-rotation policy file (advisory).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_rotation_policy: Option<FileRef>,
 }
 
 impl TrustAnchors {

@@ -581,6 +581,19 @@ fn graph_verify_reports_missing_and_altered_artifacts_and_draws_dot() {
         dot.stdout
     );
     assert!(dot.stdout.contains(&format!("\"{root}\"")));
+    // With graphviz installed (scripts/test installs it), --render writes the picture.
+    if Command::new("dot").arg("-V").output().is_ok() {
+        m.dir
+            .run(&[
+                "artifact", "graph", "verify", "--root", &root, "--format", "dot", "--render",
+                "g.svg",
+            ])
+            .ok();
+        let svg = std::fs::read_to_string(m.dir.join("g.svg")).unwrap();
+        assert!(svg.contains("<svg"), "{svg}");
+    } else {
+        eprintln!("graphviz `dot` is not installed: --render not exercised");
+    }
 }
 
 /// A static file server that answers `Range: bytes=a-b` (Python's http.server does not), on a

@@ -8,16 +8,17 @@ use serde_json::Value;
 
 use crate::util::{Dir, vectors};
 
-const ASSET_ID: &str = "37e2afb983e507aa0bdf36907dc787e437694176fe4c88779287e204aab98ff5";
+pub(crate) const ASSET_ID: &str =
+    "37e2afb983e507aa0bdf36907dc787e437694176fe4c88779287e204aab98ff5";
 
 /// A repository with the derived-vector asset module and two keys.
-struct Chain {
-    dir: Dir,
-    module: String,
+pub(crate) struct Chain {
+    pub(crate) dir: Dir,
+    pub(crate) module: String,
 }
 
 impl Chain {
-    fn new() -> Chain {
+    pub(crate) fn new() -> Chain {
         let dir = Dir::repo();
         let derived = load("msez-fixtures/derived_vectors.json");
         dir.write(
@@ -42,7 +43,7 @@ impl Chain {
         }
     }
 
-    fn append(&self, n: usize) {
+    pub(crate) fn append(&self, n: usize) {
         let lines: String = (0..n)
             .map(|i| format!("{{\"kind\":\"transfer.v1\",\"payload\":{{\"i\":{i}}}}}\n"))
             .collect();

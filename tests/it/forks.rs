@@ -687,3 +687,236 @@ fn an_adopted_resolution_moves_the_head_and_keeps_the_losing_branch() {
     );
     assert!(!again.ok().contains("head moved"), "{again:#?}");
 }
+
+// ---- two operators, two clones (item 6) -------------------------------------------------------
+
+/// Operator A with a 3-receipt chain pushed to a local-directory remote, and operator B's clone
+/// of it (B gets the module's files as operators share them: copied).
+struct TwoOperators {
+    a: Dir,
+    b: Dir,
+    remote: PathBuf,
+    module: String,
+}
+
+impl TwoOperators {
+    fn new() -> TwoOperators {
+        let f = Forked::new();
+        // Forked wrote a competing receipt 2 into A's module: not part of this story.
+        let receipts = f.dir.join(&format!("{}/state/receipts", f.module));
+        std::fs::remove_file(receipts.join("receipt.2.other.json")).unwrap();
+        let remote = f.dir.join("remote.msez");
+        let url = remote.to_str().unwrap().to_string();
+        f.dir.run(&["remote", "add", "origin", &url]).ok();
+        f.dir.run(&["push"]).ok();
+        let b = Dir::new();
+        let target = b.path().join("b");
+        b.run(&["clone", &url, target.to_str().unwrap()]).ok();
+        let b = Dir { tmp: b.tmp };
+        copy_tree(&f.dir.join("modules"), &b.join("b/modules"));
+        for file in ["ta.yaml", "dev.jwk", "zone-a.jwk"] {
+            std::fs::copy(f.dir.join(file), b.join(&format!("b/{file}"))).unwrap();
+        }
+        TwoOperators {
+            a: f.dir,
+            b,
+            remote,
+            module: f.module,
+        }
+    }
+
+    /// Runs msez in B's clone.
+    fn in_b(&self, args: &[&str]) -> Run {
+        let mut c = self.b.cmd(args);
+        c.current_dir(self.b.join("b"));
+        let out = c.output().unwrap();
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+
+    fn append(&self, in_b: bool, ts: &str) -> String {
+        let args = [
+            "--json",
+            "asset",
+            "state",
+            "receipt-init",
+            &self.module,
+            "--key",
+            "zone-a.jwk",
+            "--timestamp",
+            ts,
+        ];
+        let run = if in_b {
+            self.in_b(&args)
+        } else {
+            self.a.run(&args)
+        };
+        run.json()["head"].as_str().unwrap().to_string()
+    }
+
+    /// Writes `value` into the remote as the receipt object its next_root names.
+    fn plant(&self, value: &Value) -> String {
+        let id = value["next_root"].as_str().unwrap().to_string();
+        let dir = self.remote.join("objects/smart-asset-receipt");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(
+            dir.join(format!("{id}.json")),
+            serde_json::to_vec(value).unwrap(),
+        )
+        .unwrap();
+        id
+    }
+}
+
+fn copy_tree(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            copy_tree(&p, &to.join(e.file_name()));
+        } else {
+            std::fs::copy(&p, to.join(e.file_name())).unwrap();
+        }
+    }
+}
+
+#[test]
+fn two_operators_appending_from_two_clones_fork_and_a_signed_resolution_resolves_it() {
+    let t = TwoOperators::new();
+    let ours = t.append(true, "2026-02-01T00:00:00Z");
+    let theirs = t.append(false, "2026-02-02T00:00:00Z");
+    assert_ne!(ours, theirs);
+    t.a.run(&["push"]).ok();
+
+    // B's fetch sees the fork, keeps A's branch under a forks ref and exits 69.
+    let fetched = t.in_b(&["fetch", "--json"]);
+    fetched.code(69);
+    let fork = &fetched.json()["forks"][0];
+    assert_eq!(fork["sequence"], 3, "{fork}");
+    assert_eq!(fork["local"], ours.as_str());
+    assert_eq!(fork["remote"], theirs.as_str());
+    let kept = format!("refs/assets/{ASSET_ID}/core/forks/{theirs}");
+    assert_eq!(fork["kept"], kept.as_str());
+    let refs = t.in_b(&["refs", "--json"]).json();
+    assert_eq!(refs["refs"][&kept], theirs.as_str());
+    assert_eq!(
+        refs["refs"][&format!("refs/assets/{ASSET_ID}/core/head")],
+        ours.as_str()
+    );
+    let text = t.in_b(&["fetch"]);
+    assert!(
+        text.stdout.contains("fork detected at sequence 3"),
+        "{text:#?}"
+    );
+    // pull says the same from the ref's side: diverged, both kept, exit 69.
+    t.in_b(&["pull"]).code(69);
+
+    // Their receipt, taken out of .msez into B's module, makes verify see the fork.
+    let receipt = format!("{}/state/receipts/receipt.3.theirs.json", t.module);
+    t.in_b(&[
+        "artifact",
+        "get",
+        &format!("smart-asset-receipt:{theirs}"),
+        "--out",
+        &receipt,
+    ])
+    .ok();
+    let verify = [
+        "asset",
+        "state",
+        "verify",
+        &t.module,
+        "--trust-anchors",
+        "ta.yaml",
+    ];
+    let run = t.in_b(&verify);
+    fails_with(&run, 69, "fork detected at sequence 3");
+
+    // A signed, authorized resolution for A's branch: verify passes, B's head follows it.
+    let prev = read(&t.b.join(&format!("b/{receipt}")))["prev_root"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    t.in_b(&[
+        "asset",
+        "state",
+        "fork-resolve",
+        &t.module,
+        "--sequence",
+        "3",
+        "--prev-root",
+        &prev,
+        "--chosen-next-root",
+        &theirs,
+        "--key",
+        "dev.jwk",
+        "--trust-anchors",
+        "ta.yaml",
+    ])
+    .ok();
+    t.in_b(&verify).ok();
+    let refs = t.in_b(&["refs", "--json"]).json();
+    assert_eq!(
+        refs["refs"][&format!("refs/assets/{ASSET_ID}/core/head")],
+        theirs.as_str()
+    );
+    assert_eq!(
+        refs["refs"][&format!("refs/assets/{ASSET_ID}/core/forks/{ours}")],
+        ours.as_str()
+    );
+}
+
+#[test]
+fn fetch_rejects_a_receipt_that_does_not_link_and_stores_nothing() {
+    let t = TwoOperators::new();
+    let receipts = t.a.join(&format!("{}/state/receipts", t.module));
+    // A receipt 2 re-sequenced as 7: next_root and signature are right, the link is not.
+    let mut bad = read(&receipts.join("receipt.2.json"));
+    bad["sequence"] = 7.into();
+    let path = t.a.join("bad.json");
+    let obj = bad.as_object_mut().unwrap();
+    obj.remove("next_root");
+    obj.remove("proof");
+    let next_root = msez::canon::rule_for("smart-asset-receipt")
+        .digest_json(&bad)
+        .unwrap();
+    bad["next_root"] = next_root.to_hex().into();
+    std::fs::write(&path, serde_json::to_vec(&bad).unwrap()).unwrap();
+    let p = path.to_str().unwrap();
+    t.a.run(&["vc", "sign", p, "--key", "zone-a.jwk", "--out", p])
+        .ok();
+    let id = t.plant(&read(&path));
+    let run = t.in_b(&["fetch", "--json"]);
+    run.code(66);
+    assert!(run.stdout.contains(&id), "{run:#?}");
+    assert!(run.stdout.contains("does not link"), "{run:#?}");
+    t.in_b(&["show", &format!("smart-asset-receipt:{id}")])
+        .code(68);
+}
+
+#[test]
+fn fetch_rejects_a_receipt_without_a_valid_signature_and_stores_nothing() {
+    let t = TwoOperators::new();
+    let receipts = t.a.join(&format!("{}/state/receipts", t.module));
+    // Receipt 2 with a new timestamp keeps its old proof: the signature no longer verifies.
+    let mut bad = read(&receipts.join("receipt.2.json"));
+    bad["timestamp"] = "2030-01-01T00:00:00Z".into();
+    let proof = bad["proof"].clone();
+    let obj = bad.as_object_mut().unwrap();
+    obj.remove("next_root");
+    obj.remove("proof");
+    let next_root = msez::canon::rule_for("smart-asset-receipt")
+        .digest_json(&bad)
+        .unwrap();
+    bad["next_root"] = next_root.to_hex().into();
+    bad["proof"] = proof;
+    let id = t.plant(&bad);
+    let run = t.in_b(&["fetch", "--json"]);
+    run.code(67);
+    assert!(run.stdout.contains(&id), "{run:#?}");
+    t.in_b(&["show", &format!("smart-asset-receipt:{id}")])
+        .code(68);
+}

@@ -290,3 +290,26 @@ fn fuse_s3_remote_shows_the_same_objects_as_the_repository() {
         files(&dir.join(".msez/refs")).len().to_string()
     );
 }
+
+#[test]
+#[ignore = "needs FUSE: run by scripts/test (fuse_)"]
+fn fuse_a_mount_right_after_an_unmount_of_the_same_path_stays_mounted() {
+    // The process serving an unmounted tree must not unmount its path again on the way out: by
+    // then the next mount may be there.
+    let (dir, _) = chain_repo();
+    for round in 0..5 {
+        let m = mount(&dir, ".", "mnt");
+        let status = Command::new("fusermount3")
+            .arg("-u")
+            .arg(&m.path)
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let m = mount(&dir, ".", "mnt");
+        std::thread::sleep(std::time::Duration::from_millis(500));
+        let run = sh(&m.path, "ls objects");
+        assert!(run.stdout.contains("blob"), "round {round}: {run:?}");
+        drop(m);
+        std::thread::sleep(std::time::Duration::from_millis(300));
+    }
+}

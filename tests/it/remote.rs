@@ -688,6 +688,189 @@ fn post_pull_hooks_run_and_a_dead_endpoint_is_an_io_error() {
     assert_eq!(r.code, 74, "{r:#?}");
 }
 
+fn deleted_ids(report: &serde_json::Value) -> std::collections::BTreeSet<String> {
+    report["deleted"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap().to_string())
+        .collect()
+}
+
+/// gc on a remote: a dry run lists, a push between mark and sweep keeps what it revives and
+/// what its new objects link to, the rest goes, and the remote stays clean and clonable.
+fn gc_on_remote_spares_a_concurrent_push(remote: &Remote) {
+    let (a, ids) = sample_repo();
+    let (s2, vc) = (ids[1].clone(), ids[3].clone());
+    let gone = a.put("gone.json", r#"{"gone":true}"#, "schema");
+    remote
+        .run(a.path(), &["remote", "add", "origin", &remote.url])
+        .ok();
+    remote.run(a.path(), &["push"]).ok();
+    let gc = ["gc", "--remote", "origin", "--prune-expire", "0", "--json"];
+    let dry = remote.run(a.path(), &[&gc[..], &["--dry-run"]].concat());
+    assert_eq!(
+        deleted_ids(&dry.json()),
+        [s2.clone(), vc.clone(), gone.clone()].into(),
+        "{dry:#?}"
+    );
+    let backend = remote.backend();
+    let repo = msez::odb::Repo::open(a.path()).unwrap();
+    let opts = msez::gc::Options {
+        prune_expire: Duration::ZERO,
+        ..Default::default()
+    };
+    let mut fresh = String::new();
+    let report = msez::gc::run_remote(
+        backend.as_ref(),
+        Some(&repo),
+        msez::remote::Retry::default(),
+        &opts,
+        &msez::progress::Silent,
+        &mut || {
+            // Between mark and sweep: a ref to a marked object, and a new object linking to
+            // another marked one, pushed before any ref names it.
+            a.run(&["update-ref", "refs/heads/keep", &s2]).ok();
+            let (t, d) = vc.split_once(':').unwrap();
+            fresh = a.put(
+                "fresh.json",
+                format!(r#"{{"cites":{{"artifact_type":"{t}","digest_sha256":"{d}"}}}}"#),
+                "schema",
+            );
+            remote.run(a.path(), &["push"]).ok();
+        },
+    )
+    .unwrap();
+    assert_eq!(report.deleted, vec![gone.clone()], "{report:?}");
+    let mut rescued = report.rescued.clone();
+    rescued.sort();
+    let mut want = vec![s2.clone(), vc.clone()];
+    want.sort();
+    assert_eq!(rescued, want);
+    assert_remote_consistent(backend.as_ref());
+    // Now nothing names fresh: it goes with what only it linked to.
+    let again = remote.run(a.path(), &gc).json();
+    assert_eq!(deleted_ids(&again), [fresh, vc].into(), "{again}");
+    let fsck = remote.run(a.path(), &["fsck", "--remote", "origin", "--json"]);
+    assert_eq!(fsck.code, 0, "{fsck:#?}");
+    assert_eq!(fsck.json()["objects"], 3);
+    let b = clone_of(remote);
+    b.run(&["fsck"]).ok();
+    assert_eq!(own_refs(&b), own_refs(&a));
+    // The local record of the remote's keys was dropped: a push puts back what gc took.
+    a.run(&["update-ref", "refs/heads/gone", &gone]).ok();
+    remote.run(a.path(), &["push"]).ok();
+    assert_remote_consistent(backend.as_ref());
+    remote.run(a.path(), &["fsck", "--remote", "origin"]).ok();
+}
+
+/// `--store-root REMOTE-URL`: read-only and lazy; what it hands out is checked first.
+fn remote_store_root_is_lazy_and_checked(remote: &Remote) {
+    let (a, ids) = sample_repo();
+    remote
+        .run(a.path(), &["remote", "add", "origin", &remote.url])
+        .ok();
+    remote.run(a.path(), &["push"]).ok();
+    let (s1, s2, blob) = (&ids[0], &ids[1], &ids[2]);
+    let hex = |id: &str| id.split_once(':').unwrap().1.to_string();
+    // Damage one object: resolving the others never reads it.
+    remote.tamper(
+        &format!("objects/schema/{}.json", hex(s2)),
+        b"{\"title\":\"forged\"}\n",
+    );
+    let outside = Dir::new();
+    for id in [s1, blob] {
+        let run = remote.run(
+            outside.path(),
+            &[
+                "--json",
+                "artifact",
+                "resolve",
+                id,
+                "--store-root",
+                &remote.url,
+            ],
+        );
+        assert_eq!(run.code, 0, "{run:#?}");
+        let found = run.json();
+        assert_eq!(found["remote"], true);
+        let ext = if id == blob { "bin" } else { "json" };
+        assert!(
+            found["path"].as_str().unwrap().ends_with(&format!(
+                "objects/{}/{}.{ext}",
+                id.split_once(':').unwrap().0,
+                hex(id)
+            )),
+            "{found}"
+        );
+    }
+    let bad = remote.run(
+        outside.path(),
+        &[
+            "--json",
+            "artifact",
+            "resolve",
+            s2,
+            "--store-root",
+            &remote.url,
+        ],
+    );
+    assert_eq!(bad.code, 66, "{bad:#?}");
+    assert_eq!(bad.json()["error"]["code"], "digest.remote_object_mismatch");
+    let absent = format!("schema:{}", "cd".repeat(32));
+    let run = remote.run(
+        outside.path(),
+        &["artifact", "resolve", &absent, "--store-root", &remote.url],
+    );
+    assert_eq!(run.code, 68, "{run:#?}");
+    // A directory root that has the object wins without asking the remote.
+    let local = a.join(".msez/objects");
+    let run = remote.run(
+        outside.path(),
+        &[
+            "--json",
+            "artifact",
+            "resolve",
+            s2,
+            "--store-root",
+            local.to_str().unwrap(),
+            "--store-root",
+            &remote.url,
+        ],
+    );
+    assert_eq!(run.code, 0, "{run:#?}");
+    assert_eq!(run.json()["remote"], false);
+}
+
+#[test]
+fn local_store_root_url_is_lazy_and_checked() {
+    let d = Dir::new();
+    let mut remote = Remote::local(&d);
+    remote.url = format!("file://{}", d.join("remote.msez").display());
+    remote_store_root_is_lazy_and_checked(&remote);
+}
+
+#[test]
+fn share_needs_an_s3_remote_and_a_pushed_object() {
+    let d = Dir::new();
+    let remote = Remote::local(&d);
+    let (a, ids) = sample_repo();
+    a.run(&["remote", "add", "origin", &remote.url]).ok();
+    a.run(&["push"]).ok();
+    let run = a.run(&["--json", "artifact", "share", &ids[2], "--expires", "10m"]);
+    assert_eq!(run.code, 64, "{run:#?}");
+    assert_eq!(run.json()["error"]["code"], "usage.remote_unsupported");
+    let absent = format!("blob:{}", "ab".repeat(32));
+    let run = a.run(&["artifact", "share", &absent, "--expires", "10m"]);
+    assert_eq!(run.code, 68, "{run:#?}");
+}
+
+#[test]
+fn local_gc_on_a_remote_spares_a_concurrent_push() {
+    let d = Dir::new();
+    gc_on_remote_spares_a_concurrent_push(&Remote::local(&d));
+}
+
 // ---- S3 (SeaweedFS) -------------------------------------------------------------------------------
 
 #[test]
@@ -751,6 +934,62 @@ fn s3_push_then_clone_is_identical_and_plain_s3() {
 
 #[test]
 #[ignore = "needs SeaweedFS S3 (run through scripts/test)"]
+fn s3_store_root_url_is_lazy_and_checked() {
+    remote_store_root_is_lazy_and_checked(&Remote::s3("root"));
+}
+
+#[test]
+#[ignore = "needs js-ipfs (run through scripts/test)"]
+fn ipfs_store_root_url_is_lazy_and_checked() {
+    remote_store_root_is_lazy_and_checked(&Remote::ipfs("root"));
+}
+
+#[test]
+#[ignore = "needs SeaweedFS S3 (run through scripts/test)"]
+fn s3_share_prints_a_presigned_url_that_plain_http_can_get() {
+    let remote = Remote::s3("share");
+    let (a, ids) = sample_repo();
+    remote
+        .run(a.path(), &["remote", "add", "origin", &remote.url])
+        .ok();
+    remote.run(a.path(), &["push"]).ok();
+    for id in [&ids[2], &ids[0]] {
+        let shared = remote
+            .run(
+                a.path(),
+                &["--json", "artifact", "share", id, "--expires", "10m"],
+            )
+            .json();
+        let url = shared["url"].as_str().unwrap();
+        assert!(url.contains("X-Amz-Signature="), "{url}");
+        assert!(url.contains("X-Amz-Expires=600"), "{url}");
+        let body = ureq::get(url)
+            .call()
+            .unwrap_or_else(|e| panic!("GET {url}: {e}"))
+            .into_body()
+            .read_to_vec()
+            .unwrap();
+        assert_eq!(body, std::fs::read(a.object_file(id)).unwrap(), "{id}");
+        // The server checks the signature: an altered one, or none, is refused.
+        let altered = url.replace("X-Amz-Signature=", "X-Amz-Signature=00");
+        let unsigned = url.split('?').next().unwrap();
+        for bad in [altered.as_str(), unsigned] {
+            match ureq::get(bad).call() {
+                Err(ureq::Error::StatusCode(403)) => {}
+                other => panic!("GET {bad}: expected 403, got {other:?}"),
+            }
+        }
+    }
+}
+
+#[test]
+#[ignore = "needs SeaweedFS S3 (run through scripts/test)"]
+fn s3_gc_on_a_remote_spares_a_concurrent_push() {
+    gc_on_remote_spares_a_concurrent_push(&Remote::s3("gc"));
+}
+
+#[test]
+#[ignore = "needs SeaweedFS S3 (run through scripts/test)"]
 fn s3_large_objects_upload_in_parts_in_bounded_memory() {
     let rss = large_objects_stream(&Remote::s3("large"), 96);
     assert!(
@@ -784,6 +1023,140 @@ fn s3_tampered_object_is_rejected_on_pull() {
 }
 
 // ---- IPFS (js-ipfs, Kubo RPC) ---------------------------------------------------------------------
+
+#[test]
+#[ignore = "needs js-ipfs (run through scripts/test)"]
+fn ipfs_car_export_matches_ipld_car_and_imports_into_js_ipfs() {
+    use msez::car::Cid;
+    let api = std::env::var("MSEZ_TEST_IPFS_API").expect("MSEZ_TEST_IPFS_API (scripts/test)");
+    let ipld = PathBuf::from(
+        std::env::var("MSEZ_TEST_IPLD_DIR").expect("MSEZ_TEST_IPLD_DIR (scripts/test)"),
+    );
+    let (a, root, members) = crate::car::closure_repo();
+    let car = a.join("c.car");
+    let out = a
+        .run(&[
+            "--json",
+            "artifact",
+            "graph",
+            "export",
+            "--root",
+            &root,
+            "--car",
+            car.to_str().unwrap(),
+        ])
+        .json();
+    let parse = |s: &str| Cid::try_from(s).unwrap_or_else(|e| panic!("{s}: {e}"));
+    let (root_cid, manifest_cid) = (
+        parse(out["root_cid"].as_str().unwrap()),
+        parse(out["manifest_cid"].as_str().unwrap()),
+    );
+
+    // An independent reader (@ipld/car + multiformats) recomputes every block's CID.
+    let script = ipld.join("check-car.mjs");
+    std::fs::copy(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/ipld/check-car.mjs"),
+        &script,
+    )
+    .unwrap();
+    let node = std::process::Command::new("node")
+        .arg(&script)
+        .arg(&car)
+        .current_dir(&ipld)
+        .output()
+        .expect("node");
+    assert!(
+        node.status.success(),
+        "{}",
+        String::from_utf8_lossy(&node.stderr)
+    );
+    let seen: serde_json::Value = serde_json::from_slice(&node.stdout).unwrap();
+    assert_eq!(seen["version"], 1);
+    let roots: Vec<Cid> = seen["roots"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| parse(c.as_str().unwrap()))
+        .collect();
+    assert_eq!(roots, vec![root_cid, manifest_cid]);
+    let blocks: Vec<Cid> = seen["blocks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| parse(b["cid"].as_str().unwrap()))
+        .collect();
+    assert_eq!(blocks.len(), 6, "{seen}");
+    let manifest: serde_json::Value =
+        serde_json::from_str(seen["blocks"][0]["text"].as_str().unwrap()).unwrap();
+    let mut named: Vec<Cid> = vec![manifest_cid];
+    for e in manifest["objects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .chain(manifest["proofs"].as_array().unwrap())
+    {
+        named.push(parse(e["cid"].as_str().unwrap()));
+    }
+    let (mut x, mut y) = (named.clone(), blocks.clone());
+    x.sort();
+    y.sort();
+    assert_eq!(x, y);
+    // A raw object's CID is its digest as a sha2-256 multihash.
+    let blob = &members[2];
+    let digest: msez::canon::Digest = blob.split_once(':').unwrap().1.parse().unwrap();
+    assert!(blocks.contains(&msez::car::raw_cid(&digest)));
+
+    // js-ipfs imports it, pins the roots, and serves every block with the object's bytes.
+    let imported = std::process::Command::new("curl")
+        .args([
+            "-sf",
+            "-X",
+            "POST",
+            "-F",
+            &format!("file=@{}", car.display()),
+        ])
+        .arg(format!("{api}/api/v0/dag/import?pin-roots=true"))
+        .output()
+        .expect("curl");
+    assert!(imported.status.success(), "dag/import: {imported:?}");
+    let pinned: Vec<Cid> = String::from_utf8_lossy(&imported.stdout)
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter_map(|v| v["Root"]["Cid"]["/"].as_str().map(parse))
+        .collect();
+    assert!(
+        pinned.contains(&root_cid) && pinned.contains(&manifest_cid),
+        "{pinned:?}"
+    );
+    let block_get = |cid: &Cid| {
+        let o = std::process::Command::new("curl")
+            .args(["-sf", "-X", "POST"])
+            .arg(format!("{api}/api/v0/block/get?arg={cid}"))
+            .output()
+            .expect("curl");
+        assert!(o.status.success(), "block/get {cid}");
+        o.stdout
+    };
+    assert_eq!(
+        block_get(&root_cid),
+        std::fs::read(a.object_file(&root)).unwrap()
+    );
+    assert_eq!(
+        block_get(&msez::car::raw_cid(&digest)),
+        std::fs::read(a.object_file(blob)).unwrap()
+    );
+    // The same file imports whole into a fresh repository.
+    let b = Dir::repo();
+    b.run(&[
+        "artifact",
+        "graph",
+        "import",
+        "--car",
+        car.to_str().unwrap(),
+    ])
+    .ok();
+    b.run(&["fsck"]).ok();
+}
 
 #[test]
 #[ignore = "needs js-ipfs (run through scripts/test)"]
@@ -946,4 +1319,11 @@ fn s3_racing_creates_have_exactly_one_winner() {
         }
     }
     assert!(bad.is_empty(), "{bad:?}");
+}
+
+#[test]
+#[ignore = "needs SeaweedFS S3 (run through scripts/test)"]
+fn s3_walkthroughs_push_to_s3_and_the_auditor_checks_the_bundle() {
+    let (operator, _) = crate::examples::run_walkthroughs(true);
+    assert!(operator.contains("s3://"), "{operator}");
 }

@@ -1040,6 +1040,107 @@ def cmd_write_asset_chain(a) -> dict:
             "signers": [k.vm for k in keys], "files": files}
 
 
+# ------------------------------------------------------------------------------------------
+# RFC 9162 §2.1.4 consistency proofs over the §5 MMR root (the RFC 6962 tree head)
+# ------------------------------------------------------------------------------------------
+
+def verify_consistency(first: int, second: int, first_hash: str, second_hash: str,
+                       path: list[str]) -> str | None:
+    """None when `path` proves the tree of `first` leaves is a prefix of the one of `second`."""
+    if not (0 < first <= second):
+        return f"sizes must satisfy 0 < old <= new (old {first}, new {second})"
+    if not all(is_hex64(c) and c == c.lower() for c in path):
+        return "every proof node must be 64 lowercase hex"
+    if first == second:
+        return None if not path and first_hash == second_hash else "equal sizes need an empty path and equal roots"
+    if first & (first - 1) == 0:
+        path = [first_hash] + path
+    if not path:
+        return "empty proof"
+    fn, sn = first - 1, second - 1
+    while fn & 1:
+        fn, sn = fn >> 1, sn >> 1
+    fr = sr = path[0]
+    for c in path[1:]:
+        if sn == 0:
+            return "proof longer than the trees allow"
+        if fn & 1 or fn == sn:
+            fr, sr = node_hash(c, fr), node_hash(c, sr)
+            if not fn & 1:
+                while not fn & 1 and fn != 0:
+                    fn, sn = fn >> 1, sn >> 1
+        else:
+            sr = node_hash(sr, c)
+        fn, sn = fn >> 1, sn >> 1
+    if sn != 0:
+        return "proof shorter than the trees need"
+    if fr != first_hash:
+        return f"old root mismatch: computed {fr}"
+    if sr != second_hash:
+        return f"new root mismatch: computed {sr}"
+    return None
+
+
+def cmd_verify_consistency(a) -> dict:
+    rep = Report("verify-consistency")
+    leaves = [ln.strip().lower() for ln in existing(a.leaves, "leaves").read_text().splitlines() if ln.strip()]
+    path = load_json(existing(a.proof, "proof"))
+    if not (0 < a.old <= a.new <= len(leaves)):
+        raise UsageError(f"need 0 < old <= new <= {len(leaves)} leaves")
+    old_root = mmr_from_next_roots(leaves[:a.old])["root"]
+    new_root = mmr_from_next_roots(leaves[:a.new])["root"]
+    rep.data.update({"old": a.old, "new": a.new, "old_root": old_root, "new_root": new_root})
+    if not isinstance(path, list):
+        rep.fail("consistency_proof", "the proof must be a JSON array of hex node hashes", a.proof)
+    else:
+        err = verify_consistency(a.old, a.new, old_root, new_root, path)
+        if err:
+            rep.fail("consistency_proof", err, a.proof)
+    return rep.finish()
+
+
+# ------------------------------------------------------------------------------------------
+# Witness bundles: manifest entry digests and attestations over the manifest digest
+# ------------------------------------------------------------------------------------------
+
+def cmd_verify_bundle_manifest(a) -> dict:
+    import zipfile
+    rep = Report("verify-bundle-manifest")
+    with zipfile.ZipFile(existing(a.bundle, "bundle")) as z:
+        names = z.namelist()
+        if len(set(names)) != len(names):
+            rep.fail("bundle", "duplicate entry names")
+        manifest = parse_json(z.read("manifest.json"))
+        entries = manifest.get("bundle", {}).get("entries", [])
+        listed = set()
+        for e in entries:
+            listed.add(e["path"])
+            if e["path"] not in names:
+                rep.fail("bundle_entry", f"listed entry missing: {e['path']}")
+                continue
+            data = z.read(e["path"])
+            if sha256_hex(data) != e["sha256"] or len(data) != e["bytes"]:
+                rep.fail("bundle_entry", f"{e['path']}: sha256 {sha256_hex(data)}, {len(data)} bytes; "
+                         f"manifest says {e['sha256']}, {e['bytes']} bytes")
+        for n in names:
+            if n != "manifest.json" and n not in listed:
+                rep.fail("bundle_entry", f"entry not in the manifest: {n}")
+    manifest_digest = digest(manifest)
+    rep.data.update({"entries": len(entries), "manifest_digest_sha256": manifest_digest, "attestations": []})
+    for f in a.attestation or []:
+        vc = load_json(existing(f, "attestation"))
+        subject = vc.get("credentialSubject", {}) if isinstance(vc, dict) else {}
+        proofs = verify_proofs(vc)
+        ok = bool(proofs) and all(p["ok"] for p in proofs)
+        rep.data["attestations"].append({"file": f, "issuer": vc.get("issuer"), "proofs_valid": ok})
+        if subject.get("manifest_digest_sha256") != manifest_digest:
+            rep.fail("attestation", f"attests manifest {subject.get('manifest_digest_sha256')}, "
+                     f"not {manifest_digest}", f)
+        if not ok:
+            rep.fail("attestation_signature", "; ".join(str(p["error"]) for p in proofs) or "no proof", f)
+    return rep.finish()
+
+
 def cmd_canon(a) -> bytes:
     src = sys.stdin.buffer.read() if a.file == "-" else existing(a.file, "input").read_bytes()
     return jcs(parse_json(src))
@@ -1380,6 +1481,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--purpose", default="core")
     p.add_argument("--genesis")
     p.set_defaults(func=cmd_write_asset_chain)
+    p = sub.add_parser("verify-consistency", help="RFC 9162 consistency proof between two MMR sizes")
+    p.add_argument("--leaves", required=True, help="file: one 64-hex next_root per line")
+    p.add_argument("--old", type=int, required=True)
+    p.add_argument("--new", type=int, required=True)
+    p.add_argument("--proof", required=True, help="JSON array of 64-hex node hashes")
+    p.set_defaults(func=cmd_verify_consistency)
+    p = sub.add_parser("verify-bundle-manifest", help="witness bundle entry digests and attestations")
+    p.add_argument("--bundle", required=True)
+    p.add_argument("--attestation", action="append", help="MSEZArtifactWitnessBundleCredential (repeatable)")
+    p.set_defaults(func=cmd_verify_bundle_manifest)
     p = sub.add_parser("selftest", help="check the oracle against the public fixtures")
     p.set_defaults(func=cmd_selftest)
     return ap

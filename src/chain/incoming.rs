@@ -1,0 +1,250 @@
+//! Receipts arriving from elsewhere (fetch): checked as chain links before they enter `.msez`,
+//! and remote chain heads compared with ours to find forks.
+//!
+//! A fetched receipt must be a well-formed receipt whose next_root is its digest, carry at
+//! least one valid proof, and link: at sequence n > 0 its prev_root is the next_root of a
+//! receipt at sequence n − 1, found in `.msez` or among the receipts fetched with it. Sequence 0
+//! links to a genesis root, which only the module knows; `verify` checks that link.
+//!
+//! Comparing two heads walks back along prev_root through `.msez` (one receipt in memory at a
+//! time) until the two walks meet: the first sequence where they differ is the fork point.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+use serde::Serialize;
+
+use crate::artifact::{ArtifactType, ObjectId};
+use crate::canon::{Digest, Value};
+use crate::odb::Repo;
+use crate::vc;
+
+use super::receipt::Receipt;
+use super::store::ChainKey;
+use super::{Error, Kind};
+
+/// The chain kind whose receipts are stored under `t`, if any.
+pub fn receipt_kind(t: &ArtifactType) -> Option<Kind> {
+    [Kind::Asset, Kind::Corridor]
+        .into_iter()
+        .find(|k| k.receipt_artifact() == t.as_str())
+}
+
+/// Checks fetched receipts (id, staged file) before any of them is stored: shape, next_root,
+/// one valid proof (its own or a fetched proof file, `proofs`), and the link to the parent.
+/// The first bad one is the error.
+pub fn check(
+    repo: &Repo,
+    staged: &[(ObjectId, PathBuf)],
+    proofs: &[(ObjectId, Value)],
+) -> Result<(), Error> {
+    // (kind, next_root) -> sequence of every fetched receipt, so a batch links to itself.
+    let mut fetched: HashMap<(Kind, Digest), u64> = HashMap::new();
+    let mut extra: HashMap<&ObjectId, Vec<Value>> = HashMap::new();
+    for (id, v) in proofs {
+        extra.entry(id).or_default().push(v.clone());
+    }
+    let mut links = Vec::new();
+    for (id, path) in staged {
+        let Some(kind) = receipt_kind(&id.artifact_type) else {
+            continue;
+        };
+        let r = Receipt::read(kind, path, None).map_err(|e| name(e, id))?;
+        let mut value = r.value;
+        if let Some(more) = extra.remove(id) {
+            let mut all: Vec<Value> = vc::proof::proofs_of(&value).into_iter().cloned().collect();
+            all.extend(more);
+            value["proof"] = Value::Array(all);
+        }
+        let results = vc::verify_proofs(&value).map_err(|e| name(e.into(), id))?;
+        if vc::valid_signers(&results).is_empty() {
+            return Err(Error::NoValidProof {
+                path: PathBuf::from(id.to_string()),
+                errors: results.iter().filter_map(|x| x.error.clone()).collect(),
+            });
+        }
+        fetched.insert((kind, r.link.next_root), r.link.sequence);
+        links.push((id, kind, r.link));
+    }
+    for (id, kind, link) in links {
+        if link.sequence == 0 {
+            continue;
+        }
+        let parent = match fetched.get(&(kind, link.prev_root)) {
+            Some(&seq) => Some(seq),
+            None => sequence_in(repo, kind, &link.prev_root)?,
+        };
+        match parent {
+            Some(seq) if seq + 1 == link.sequence => {}
+            Some(seq) => {
+                return Err(Error::BadLink {
+                    object: id.to_string(),
+                    why: format!("its parent {} is at sequence {seq}", link.prev_root),
+                    expected: format!("sequence {}", seq + 1),
+                    found: format!("sequence {}", link.sequence),
+                });
+            }
+            None => {
+                return Err(Error::BadLink {
+                    object: id.to_string(),
+                    why: format!(
+                        "no receipt with next_root {} (its prev_root) here or on the remote",
+                        link.prev_root
+                    ),
+                    expected: format!("a parent at sequence {}", link.sequence - 1),
+                    found: "none".into(),
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Names the fetched object in an error about its staged file.
+fn name(e: Error, id: &ObjectId) -> Error {
+    match e {
+        Error::Schema { why, .. } => Error::Schema {
+            what: id.to_string(),
+            why,
+        },
+        Error::NextRootMismatch {
+            declared, computed, ..
+        } => Error::NextRootMismatch {
+            path: PathBuf::from(id.to_string()),
+            declared,
+            computed,
+        },
+        other => other,
+    }
+}
+
+/// The sequence of the stored receipt with this next_root, if `.msez` has it.
+fn sequence_in(repo: &Repo, kind: Kind, next_root: &Digest) -> Result<Option<u64>, Error> {
+    let id = ObjectId::new(
+        ArtifactType::new(kind.receipt_artifact()).expect("valid type"),
+        *next_root,
+    );
+    if !repo.has(&id) {
+        return Ok(None);
+    }
+    let value = repo.read_json(&id)?;
+    Ok(value.get("sequence").and_then(Value::as_u64))
+}
+
+/// A stored receipt's (sequence, prev_root).
+fn step(repo: &Repo, kind: Kind, next_root: &Digest) -> Result<Option<(u64, Digest)>, Error> {
+    let id = ObjectId::new(
+        ArtifactType::new(kind.receipt_artifact()).expect("valid type"),
+        *next_root,
+    );
+    if !repo.has(&id) {
+        return Ok(None);
+    }
+    let value = repo.read_json(&id)?;
+    let seq = value.get("sequence").and_then(Value::as_u64);
+    let prev = value
+        .get("prev_root")
+        .and_then(Value::as_str)
+        .and_then(|s| Digest::parse_loose(s).ok());
+    Ok(seq.zip(prev))
+}
+
+/// Two heads of one chain that extend the same receipt differently.
+#[derive(Clone, Debug, Serialize)]
+pub struct Fork {
+    /// The chain's head ref.
+    pub chain: String,
+    /// The first sequence where the two branches differ.
+    pub sequence: u64,
+    /// The prev_root both branches extend there.
+    pub prev_root: Digest,
+    /// Our head.
+    pub local: Digest,
+    /// The remote's head.
+    pub remote: Digest,
+    /// The ref that keeps the remote branch.
+    pub kept: String,
+}
+
+/// Where `remote` stands against `local` for the chain `key`: `None` when one contains the
+/// other (or a receipt is missing, which fetch would have refused), else the fork point.
+pub fn compare(
+    repo: &Repo,
+    key: &ChainKey,
+    local: Digest,
+    remote: Digest,
+) -> Result<Option<(u64, Digest)>, Error> {
+    let kind = key.kind;
+    let (Some(mut a), Some(mut b)) = (step(repo, kind, &local)?, step(repo, kind, &remote)?) else {
+        return Ok(None);
+    };
+    let (mut ra, mut rb) = (local, remote);
+    // Walk the longer branch down to the other's sequence; if they meet, nobody forked.
+    while a.0 > b.0 {
+        ra = a.1;
+        match step(repo, kind, &ra)? {
+            Some(s) => a = s,
+            None => return Ok(None),
+        }
+    }
+    while b.0 > a.0 {
+        rb = b.1;
+        match step(repo, kind, &rb)? {
+            Some(s) => b = s,
+            None => return Ok(None),
+        }
+    }
+    if ra == rb {
+        return Ok(None);
+    }
+    // Same sequence, different receipts: walk both down until they extend one prev_root.
+    while a.1 != b.1 {
+        match (step(repo, kind, &a.1)?, step(repo, kind, &b.1)?) {
+            (Some(x), Some(y)) => {
+                a = x;
+                b = y;
+            }
+            _ => return Ok(None),
+        }
+    }
+    Ok(Some((a.0, a.1)))
+}
+
+/// The forks between our chain heads and the remote's (`remote_refs`: ref name → value);
+/// each remote branch is kept under the chain's `forks/<next_root>` ref.
+pub fn forks_with(
+    repo: &Repo,
+    remote: &str,
+    remote_refs: &[(crate::odb::RefName, Digest)],
+) -> Result<Vec<Fork>, Error> {
+    let mut out = Vec::new();
+    for (name, theirs) in remote_refs {
+        let Some(key) = ChainKey::from_head_ref(name) else {
+            continue;
+        };
+        let Some(ours) = repo.read_ref(name)? else {
+            continue;
+        };
+        if ours == *theirs {
+            continue;
+        }
+        if let Some((sequence, prev_root)) = compare(repo, &key, ours, *theirs)? {
+            let kept = key.fork_ref(theirs)?;
+            repo.update_ref(
+                &kept,
+                *theirs,
+                crate::odb::Expect::Any,
+                &format!("fetch {remote}: fork at sequence {sequence}"),
+            )?;
+            out.push(Fork {
+                chain: name.to_string(),
+                sequence,
+                prev_root,
+                local: ours,
+                remote: *theirs,
+                kept: kept.to_string(),
+            });
+        }
+    }
+    Ok(out)
+}

@@ -1,0 +1,106 @@
+//! `msez gc [--dry-run] [--prune-expire DURATION] [--remote NAME]`.
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use msez::gc::{self, Options};
+use msez::odb::{self, Repo};
+
+use super::progress::Bar;
+use super::repo::open_repo;
+use super::sync::{Transfer, open_remote};
+use super::{Ctx, written};
+
+/// `msez gc`.
+#[derive(Debug, clap::Args)]
+pub struct GcArgs {
+    /// List what would be deleted; change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Keep objects younger than this, and wait this long between marking an object and
+    /// deleting it (default: gc.prune_expire in .msez/config, else 14d; `now` or `0`: no wait).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub prune_expire: Option<Duration>,
+    /// Collect the remote NAME instead of the repository.
+    #[arg(long, value_name = "NAME")]
+    pub remote: Option<String>,
+    #[command(flatten)]
+    pub transfer: Transfer,
+}
+
+/// A humantime duration (`14d`, `2weeks`, `30m`), or `now`/`0` for none.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    match s.trim() {
+        "now" | "0" => Ok(Duration::ZERO),
+        t => humantime::parse_duration(t).map_err(|e| e.to_string()),
+    }
+}
+
+/// The gc options from the flags over `[gc]` in the config over the defaults.
+fn options(args: &GcArgs, repo: &Repo) -> super::Result<Options> {
+    let from_config = |value: &Option<String>, key: &str, default: Duration| match value {
+        None => Ok(default),
+        Some(v) => parse_duration(v).map_err(|why| odb::Error::Config {
+            path: repo.dir().join("config"),
+            message: format!("gc.{key} = {v:?}: {why}"),
+        }),
+    };
+    let config = &repo.config().gc;
+    Ok(Options {
+        prune_expire: match args.prune_expire {
+            Some(d) => d,
+            None => from_config(&config.prune_expire, "prune_expire", gc::PRUNE_EXPIRE)?,
+        },
+        reflog_expire: from_config(&config.reflog_expire, "reflog_expire", gc::REFLOG_EXPIRE)?,
+        dry_run: args.dry_run,
+    })
+}
+
+/// Marks unreachable objects, and deletes those marked a grace period ago and still unreachable.
+pub fn run(args: GcArgs, ctx: &Ctx) -> super::Result<ExitCode> {
+    let repo = open_repo(ctx)?;
+    let opts = options(&args, &repo)?;
+    let bar = Bar::new(&ctx.out, "gc");
+    let report = match &args.remote {
+        None => gc::run(&gc::Local::new(&repo), &opts, &bar, &mut || {})?,
+        Some(name) => {
+            let (name, backend) = open_remote(&repo, Some(name), ctx, &args.transfer)?;
+            let report = gc::run_remote(
+                backend.as_ref(),
+                Some(&repo),
+                args.transfer.options().retry,
+                &opts,
+                &bar,
+                &mut || {},
+            )?;
+            if !report.deleted.is_empty() && !opts.dry_run {
+                // Our record of the remote's keys names what is gone: the next push relists.
+                msez::remote::sync::forget(&repo, &name)?;
+            }
+            report
+        }
+    };
+    bar.finish();
+    written(ctx.out.emit(&report, |w| {
+        let verb = if report.dry_run {
+            "would delete"
+        } else {
+            "deleted"
+        };
+        for id in &report.deleted {
+            writeln!(w, "{verb} {id}")?;
+        }
+        writeln!(
+            w,
+            "{}: {} objects, {} reachable, {} marked ({} in grace), {} {verb}, {} bytes freed",
+            report.store,
+            report.objects,
+            report.reachable,
+            report.marked,
+            report.waiting,
+            report.deleted.len(),
+            report.bytes_freed
+        )
+    }))?;
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,690 @@
+//! `msez gc`: deletes objects nothing needs, locally or on a remote, in two phases.
+//!
+//! Roots (ARCHITECTURE.md, "The .msez repository"): every ref (remote-tracking and fork refs
+//! included), reflog entries younger than `gc.reflogExpire`, the files of module working trees,
+//! and every object younger than `gc.pruneExpire`; what they reach is kept too: embedded
+//! ArtifactRefs, a receipt's `prev_root`, the genesis an asset ref names.
+//!
+//! Mark, then sweep: an unreachable object is first recorded in the marks file with the time it
+//! was first seen unreachable (`.msez/gc/marks`, or `gc/marks` on a remote). It is deleted only
+//! by a run that finds its mark at least the grace period (= `gc.pruneExpire`) old and, after
+//! reading the roots again right before deleting, still finds it unreachable. So:
+//! - an object uploaded after a mark is never deleted by that mark's sweep, and objects that
+//!   appeared since the mark are roots of the sweep (a concurrent push's objects and what they
+//!   reach stay, even before its ref moves);
+//! - a remote, which reports no object ages, still never loses an object younger than the grace
+//!   period: the object existed when it was marked;
+//! - a marked object a push makes reachable again before the sweep is kept.
+//!
+//! With a zero grace (`--prune-expire 0`) one run marks and sweeps.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde::Serialize;
+
+use crate::artifact::{self, ArtifactType, ObjectId};
+use crate::canon::{self, Digest, DigestRule, Encoding, Value};
+use crate::odb::{self, RefName, Repo, ref_object_type};
+use crate::progress::Progress;
+use crate::remote::{Backend, Error, Retry, layout, lease::Lease};
+
+/// The default of `gc.pruneExpire` (like git).
+pub const PRUNE_EXPIRE: Duration = Duration::from_secs(14 * 24 * 3600);
+/// The default of `gc.reflogExpire`.
+pub const REFLOG_EXPIRE: Duration = Duration::from_secs(30 * 24 * 3600);
+/// The remote key of the marks file.
+pub const REMOTE_MARKS_KEY: &str = "gc/marks";
+
+/// What a gc run keeps and how long it waits.
+#[derive(Clone, Copy, Debug)]
+pub struct Options {
+    /// Objects younger than this stay; also the grace between mark and sweep.
+    pub prune_expire: Duration,
+    /// Reflog entries younger than this are roots.
+    pub reflog_expire: Duration,
+    /// List what would go; change nothing.
+    pub dry_run: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            prune_expire: PRUNE_EXPIRE,
+            reflog_expire: REFLOG_EXPIRE,
+            dry_run: false,
+        }
+    }
+}
+
+/// What a gc run did (or, with `dry_run`, would do).
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Report {
+    /// The repository or remote collected.
+    pub store: String,
+    /// Objects listed at the mark.
+    pub objects: u64,
+    /// Objects reachable from the roots (or young) at the mark.
+    pub reachable: u64,
+    /// Unreachable objects recorded in the marks file (deleted ones included).
+    pub marked: u64,
+    /// Marked objects still inside their grace period.
+    pub waiting: u64,
+    /// Objects deleted (`type:digest`), or that would be with `dry_run`.
+    pub deleted: Vec<String>,
+    /// Objects due for deletion that the sweep found reachable again (kept).
+    pub rescued: Vec<String>,
+    /// Proof files deleted with their objects.
+    pub proofs_deleted: u64,
+    /// Bytes freed (object and proof files).
+    pub bytes_freed: u64,
+    /// Whether this was a dry run.
+    pub dry_run: bool,
+}
+
+/// Where a root points: one object, or every object with a digest (a ref of no known type).
+#[derive(Clone, Debug)]
+pub enum Root {
+    /// One object.
+    Id(ObjectId),
+    /// Every stored object with this digest.
+    Digest(Digest),
+}
+
+/// What gc needs from a repository or a remote.
+pub trait Store {
+    /// The store's name, for the report.
+    fn describe(&self) -> String;
+    /// Every object, with its age when the store knows it.
+    fn objects(&self) -> Result<Vec<(ObjectId, Option<Duration>)>, Error>;
+    /// The roots other than young objects.
+    fn roots(&self, now: SystemTime, reflog_expire: Duration) -> Result<Vec<Root>, Error>;
+    /// A JSON object's value (None: absent); only called for JSON types.
+    fn read_json(&self, id: &ObjectId) -> Result<Option<Value>, Error>;
+    /// Deletes an object and its proof files: (bytes freed, proof files deleted).
+    fn delete(&self, id: &ObjectId) -> Result<(u64, u64), Error>;
+    /// The marks file: when each object was first seen unreachable (unix seconds).
+    fn load_marks(&self) -> Result<HashMap<ObjectId, u64>, Error>;
+    /// Replaces the marks file.
+    fn save_marks(&self, marks: &BTreeMap<ObjectId, u64>) -> Result<(), Error>;
+}
+
+fn unix(t: SystemTime) -> u64 {
+    t.duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+/// The marks file's text: `<unix-seconds> <type>:<digest>` per line.
+fn marks_text(marks: &BTreeMap<ObjectId, u64>) -> String {
+    marks.iter().map(|(id, t)| format!("{t} {id}\n")).collect()
+}
+
+/// Parses a marks file; a line cut by a crash is dropped (its object is marked again later).
+fn parse_marks(text: &str) -> HashMap<ObjectId, u64> {
+    text.lines()
+        .filter_map(|l| {
+            let (t, id) = l.split_once(' ')?;
+            Some((id.parse().ok()?, t.parse().ok()?))
+        })
+        .collect()
+}
+
+/// The roots a ref value gives: its target, and the genesis an asset ref names.
+fn ref_roots(name: &RefName, value: Digest, out: &mut Vec<Root>) {
+    match ref_object_type(name).and_then(|t| ArtifactType::new(t).ok()) {
+        Some(t) => out.push(Root::Id(ObjectId::new(t, value))),
+        None => out.push(Root::Digest(value)),
+    }
+    let parts: Vec<&str> = name.as_str().split('/').collect();
+    let asset = match parts.as_slice() {
+        ["refs", "assets", id, ..] | ["refs", "remotes", _, "assets", id, ..] => Some(*id),
+        _ => None,
+    };
+    if let (Some(id), Ok(t)) = (
+        asset.and_then(|a| Digest::parse_loose(a).ok()),
+        ArtifactType::new("smart-asset-genesis"),
+    ) {
+        out.push(Root::Id(ObjectId::new(t, id)));
+    }
+}
+
+/// The objects a stored JSON object links to: embedded ArtifactRefs and a receipt's prev.
+pub(crate) fn links(id: &ObjectId, value: &Value) -> Vec<ObjectId> {
+    let mut out: Vec<ObjectId> = artifact::embedded_refs(value)
+        .iter()
+        .filter_map(|r| r.id().ok())
+        .collect();
+    if matches!(id.artifact_type.rule(), DigestRule::NextRoot(_))
+        && value.get("sequence").and_then(Value::as_u64).unwrap_or(0) > 0
+    {
+        if let Some(prev) = value
+            .get("prev_root")
+            .and_then(Value::as_str)
+            .and_then(|p| Digest::parse_loose(p).ok())
+        {
+            out.push(ObjectId::new(id.artifact_type.clone(), prev));
+        }
+    }
+    out
+}
+
+/// The listing of a store, indexed for the walk.
+struct Listing {
+    ids: HashSet<ObjectId>,
+    by_digest: HashMap<Digest, Vec<ObjectId>>,
+}
+
+impl Listing {
+    fn new(objects: &[(ObjectId, Option<Duration>)]) -> Listing {
+        let mut by_digest: HashMap<Digest, Vec<ObjectId>> = HashMap::new();
+        for (id, _) in objects {
+            by_digest.entry(id.digest).or_default().push(id.clone());
+        }
+        Listing {
+            ids: objects.iter().map(|(id, _)| id.clone()).collect(),
+            by_digest,
+        }
+    }
+
+    fn expand(&self, roots: impl IntoIterator<Item = Root>) -> Vec<ObjectId> {
+        let mut out = Vec::new();
+        for r in roots {
+            match r {
+                Root::Id(id) => out.push(id),
+                Root::Digest(d) => {
+                    out.extend(self.by_digest.get(&d).into_iter().flatten().cloned())
+                }
+            }
+        }
+        out
+    }
+}
+
+/// Adds to `seen` every stored object reachable from `start`. Objects the store lacks are
+/// skipped: a dangling link is fsck's business, not a reason to keep or delete anything.
+fn walk(
+    store: &dyn Store,
+    listing: &Listing,
+    start: Vec<ObjectId>,
+    seen: &mut HashSet<ObjectId>,
+) -> Result<(), Error> {
+    let mut stack = start;
+    while let Some(id) = stack.pop() {
+        if !listing.ids.contains(&id) || !seen.insert(id.clone()) {
+            continue;
+        }
+        if id.artifact_type.rule().encoding() != Encoding::Json {
+            continue;
+        }
+        if let Some(value) = store.read_json(&id)? {
+            stack.extend(links(&id, &value).into_iter().filter(|l| !seen.contains(l)));
+        }
+    }
+    Ok(())
+}
+
+/// One gc run on `store`: mark, then (after `between`, where tests run a concurrent writer)
+/// sweep what has been marked for at least the grace period and is still unreachable.
+pub fn run(
+    store: &dyn Store,
+    opts: &Options,
+    progress: &dyn Progress,
+    between: &mut dyn FnMut(),
+) -> Result<Report, Error> {
+    let now = SystemTime::now();
+    let now_s = unix(now);
+    let grace = opts.prune_expire.as_secs();
+    let young = |age: &Option<Duration>| age.is_some_and(|a| a < opts.prune_expire);
+
+    // Phase 1: mark.
+    let listed = store.objects()?;
+    let listing = Listing::new(&listed);
+    progress.set_total(listed.len() as u64);
+    let mut roots = listing.expand(store.roots(now, opts.reflog_expire)?);
+    roots.extend(
+        listed
+            .iter()
+            .filter(|(_, a)| young(a))
+            .map(|(id, _)| id.clone()),
+    );
+    let mut reach = HashSet::new();
+    walk(store, &listing, roots, &mut reach)?;
+    let previous = store.load_marks()?;
+    let marks: BTreeMap<ObjectId, u64> = listing
+        .ids
+        .iter()
+        .filter(|id| !reach.contains(*id))
+        .map(|id| (id.clone(), previous.get(id).copied().unwrap_or(now_s)))
+        .collect();
+    let in_grace = |t: u64| now_s.saturating_sub(t) < grace;
+    // Objects still in their grace period keep what they reach, as young objects do.
+    let waiting: Vec<ObjectId> = marks
+        .iter()
+        .filter(|(_, t)| in_grace(**t))
+        .map(|(id, _)| id.clone())
+        .collect();
+    let mut protected = reach.clone();
+    walk(store, &listing, waiting.clone(), &mut protected)?;
+    let due: Vec<ObjectId> = marks
+        .keys()
+        .filter(|id| !protected.contains(*id))
+        .cloned()
+        .collect();
+    let mut report = Report {
+        store: store.describe(),
+        objects: listed.len() as u64,
+        reachable: reach.len() as u64,
+        marked: marks.len() as u64,
+        waiting: waiting.len() as u64,
+        dry_run: opts.dry_run,
+        ..Report::default()
+    };
+    if opts.dry_run {
+        report.deleted = due.iter().map(ToString::to_string).collect();
+        return Ok(report);
+    }
+    store.save_marks(&marks)?;
+    between();
+    if due.is_empty() {
+        return Ok(report);
+    }
+
+    // Phase 2: sweep, against the roots as they are now.
+    let relisted = store.objects()?;
+    let now_listing = Listing::new(&relisted);
+    let mut roots = now_listing.expand(store.roots(SystemTime::now(), opts.reflog_expire)?);
+    // What appeared since the mark (a concurrent push) and what is young is kept with its
+    // closure, even before a ref names it.
+    roots.extend(
+        relisted
+            .iter()
+            .filter(|(id, age)| young(age) || !listing.ids.contains(id))
+            .map(|(id, _)| id.clone()),
+    );
+    roots.extend(waiting);
+    let mut keep = HashSet::new();
+    walk(store, &now_listing, roots, &mut keep)?;
+    let mut remaining = marks;
+    for id in due {
+        if keep.contains(&id) {
+            report.rescued.push(id.to_string());
+            continue;
+        }
+        if !now_listing.ids.contains(&id) {
+            remaining.remove(&id);
+            continue;
+        }
+        let (bytes, proofs) = store.delete(&id)?;
+        report.bytes_freed += bytes;
+        report.proofs_deleted += proofs;
+        report.deleted.push(id.to_string());
+        remaining.remove(&id);
+        progress.inc(1);
+    }
+    store.save_marks(&remaining)?;
+    Ok(report)
+}
+
+/// A local repository as a gc store.
+pub struct Local<'r> {
+    repo: &'r Repo,
+}
+
+impl<'r> Local<'r> {
+    /// Collects `repo`.
+    pub fn new(repo: &'r Repo) -> Local<'r> {
+        Local { repo }
+    }
+
+    fn marks_path(&self) -> PathBuf {
+        self.repo.dir().join("gc").join("marks")
+    }
+
+    /// Every reflog, by walking `logs/refs` (the logs of deleted refs too).
+    fn reflog_roots(&self, since: u64, out: &mut Vec<Root>) -> Result<(), Error> {
+        let logs = self.repo.dir().join("logs");
+        for path in files_under(&logs.join("refs"))? {
+            let rel = path.strip_prefix(&logs).unwrap_or(&path);
+            let Ok(name) = RefName::new(&rel.to_string_lossy()) else {
+                continue;
+            };
+            for e in self.repo.reflog(&name)? {
+                if e.time >= since {
+                    for d in e.old.into_iter().chain([e.new]) {
+                        ref_roots(&name, d, out);
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The objects module working-tree files are: a receipt by its next_root, any other JSON
+    /// file under the digest rule of every JSON type the store holds, and what they embed.
+    fn module_roots(&self, out: &mut Vec<Root>) -> Result<(), Error> {
+        let types: Vec<ArtifactType> = {
+            let root = self.repo.objects_dir();
+            let mut t: Vec<ArtifactType> = std::fs::read_dir(&root)
+                .map_err(|e| Error::io("listing", &root, e))?
+                .flatten()
+                .filter_map(|e| {
+                    e.file_name()
+                        .to_str()
+                        .and_then(|s| ArtifactType::new(s).ok())
+                })
+                .filter(|t| t.rule().encoding() == Encoding::Json)
+                .collect();
+            t.sort();
+            t
+        };
+        for path in files_under(&self.repo.worktree().join("modules"))? {
+            if path.extension().is_none_or(|e| e != "json") {
+                continue;
+            }
+            let bytes = std::fs::read(&path).map_err(|e| Error::io("reading", &path, e))?;
+            let Ok(value) = canon::parse(&bytes) else {
+                continue;
+            };
+            out.extend(
+                artifact::embedded_refs(&value)
+                    .iter()
+                    .filter_map(|r| r.id().ok())
+                    .map(Root::Id),
+            );
+            if let Some(d) = value
+                .get("next_root")
+                .and_then(Value::as_str)
+                .and_then(|s| Digest::parse_loose(s).ok())
+            {
+                out.push(Root::Digest(d));
+                continue;
+            }
+            for t in &types {
+                if let Ok(d) = t.rule().digest_json(&value) {
+                    out.push(Root::Id(ObjectId::new(t.clone(), d)));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Every file under `dir` (none when it does not exist); hidden entries are skipped.
+fn files_under(dir: &Path) -> Result<Vec<PathBuf>, Error> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let entries = match std::fs::read_dir(&d) {
+            Ok(e) => e,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(Error::io("listing", &d, e)),
+        };
+        for e in entries.flatten() {
+            if e.file_name().to_string_lossy().starts_with('.') {
+                continue;
+            }
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), Error> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir).map_err(|e| Error::io("creating", dir, e))?;
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, bytes).map_err(|e| Error::io("writing", &tmp, e))?;
+    std::fs::rename(&tmp, path).map_err(|e| Error::io("renaming", &tmp, e))
+}
+
+impl Store for Local<'_> {
+    fn describe(&self) -> String {
+        self.repo.worktree().display().to_string()
+    }
+
+    fn objects(&self) -> Result<Vec<(ObjectId, Option<Duration>)>, Error> {
+        let mut out = Vec::new();
+        for id in self.repo.list_objects()?.into_iter().flatten() {
+            let age = std::fs::metadata(self.repo.object_path(&id))
+                .and_then(|m| m.modified())
+                .ok()
+                .map(|t| SystemTime::now().duration_since(t).unwrap_or_default());
+            out.push((id, age));
+        }
+        Ok(out)
+    }
+
+    fn roots(&self, now: SystemTime, reflog_expire: Duration) -> Result<Vec<Root>, Error> {
+        let mut out = Vec::new();
+        for (name, value) in self.repo.refs()? {
+            ref_roots(&name, value, &mut out);
+        }
+        self.reflog_roots(unix(now).saturating_sub(reflog_expire.as_secs()), &mut out)?;
+        self.module_roots(&mut out)?;
+        Ok(out)
+    }
+
+    fn read_json(&self, id: &ObjectId) -> Result<Option<Value>, Error> {
+        match self.repo.read_json(id) {
+            Ok(v) => Ok(Some(v)),
+            Err(odb::Error::Missing { .. }) => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    fn delete(&self, id: &ObjectId) -> Result<(u64, u64), Error> {
+        let path = self.repo.object_path(id);
+        let mut bytes = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+        let dir = self.repo.proofs_dir(id);
+        let proofs = files_under(&dir)?;
+        for p in &proofs {
+            bytes += std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
+        }
+        // The object goes first: a crash in between leaves orphan proof files, never an
+        // object that lost its co-signatures.
+        match std::fs::remove_file(&path) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(Error::io("removing", &path, e)),
+        }
+        match std::fs::remove_dir_all(&dir) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(Error::io("removing", &dir, e)),
+        }
+        Ok((bytes, proofs.len() as u64))
+    }
+
+    fn load_marks(&self) -> Result<HashMap<ObjectId, u64>, Error> {
+        let path = self.marks_path();
+        match std::fs::read_to_string(&path) {
+            Ok(t) => Ok(parse_marks(&t)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(HashMap::new()),
+            Err(e) => Err(Error::io("reading", &path, e)),
+        }
+    }
+
+    fn save_marks(&self, marks: &BTreeMap<ObjectId, u64>) -> Result<(), Error> {
+        write_atomic(&self.marks_path(), marks_text(marks).as_bytes())
+    }
+}
+
+/// A remote as a gc store. Its JSON objects are read from the local repository when it has
+/// them (same name, same content) and otherwise downloaded and checked against their name.
+pub struct Remote<'a> {
+    backend: &'a dyn Backend,
+    local: Option<&'a Repo>,
+    retry: Retry,
+}
+
+impl<'a> Remote<'a> {
+    /// Collects the remote behind `backend`, reading objects from `local` where it can.
+    pub fn new(backend: &'a dyn Backend, local: Option<&'a Repo>, retry: Retry) -> Remote<'a> {
+        Remote {
+            backend,
+            local,
+            retry,
+        }
+    }
+}
+
+impl Store for Remote<'_> {
+    fn describe(&self) -> String {
+        self.backend.url()
+    }
+
+    fn objects(&self) -> Result<Vec<(ObjectId, Option<Duration>)>, Error> {
+        let listed = self.retry.run(|| self.backend.list("objects/"))?;
+        Ok(listed
+            .into_iter()
+            .filter_map(|m| layout::parse_object_key(&m.key))
+            .map(|id| (id, None))
+            .collect())
+    }
+
+    fn roots(&self, _now: SystemTime, _reflog_expire: Duration) -> Result<Vec<Root>, Error> {
+        let mut out = Vec::new();
+        for m in self.retry.run(|| self.backend.list("refs/"))? {
+            let Ok(name) = RefName::new(&m.key) else {
+                continue;
+            };
+            let Some(blob) = self.retry.run(|| self.backend.get(&m.key, None))? else {
+                continue;
+            };
+            match layout::parse_ref_value(&blob.bytes) {
+                Some(d) => ref_roots(&name, d, &mut out),
+                // A ref we cannot read could name anything: collecting would be a guess.
+                None => {
+                    return Err(Error::Missing {
+                        what: "a readable value of ref",
+                        key: m.key,
+                    });
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    fn read_json(&self, id: &ObjectId) -> Result<Option<Value>, Error> {
+        if let Some(repo) = self.local.filter(|r| r.has(id)) {
+            return Local::new(repo).read_json(id);
+        }
+        let key = layout::object_key(id);
+        let Some(blob) = self.retry.run(|| self.backend.get(&key, None))? else {
+            return Ok(None);
+        };
+        // A tampered object could hide links and get what it names deleted: refuse.
+        crate::remote::sync::verify_object(id, &key, &blob.bytes)?;
+        Ok(canon::parse(&blob.bytes).ok())
+    }
+
+    fn delete(&self, id: &ObjectId) -> Result<(u64, u64), Error> {
+        let key = layout::object_key(id);
+        let mut bytes = self
+            .retry
+            .run(|| self.backend.head(&key))?
+            .map(|m| m.size)
+            .unwrap_or(0);
+        let prefix = format!("proofs/{}/{}/", id.artifact_type, id.digest);
+        let proofs = self.retry.run(|| self.backend.list(&prefix))?;
+        self.retry.run(|| self.backend.delete(&key))?;
+        for p in &proofs {
+            bytes += p.size;
+            self.retry.run(|| self.backend.delete(&p.key))?;
+        }
+        Ok((bytes, proofs.len() as u64))
+    }
+
+    fn load_marks(&self) -> Result<HashMap<ObjectId, u64>, Error> {
+        Ok(self
+            .retry
+            .run(|| self.backend.get(REMOTE_MARKS_KEY, None))?
+            .map(|b| parse_marks(&String::from_utf8_lossy(&b.bytes)))
+            .unwrap_or_default())
+    }
+
+    fn save_marks(&self, marks: &BTreeMap<ObjectId, u64>) -> Result<(), Error> {
+        let text = marks_text(marks);
+        self.retry
+            .run(|| self.backend.put(REMOTE_MARKS_KEY, text.as_bytes()))?;
+        Ok(())
+    }
+}
+
+/// gc on a remote: single-writer remotes are leased for the run, like a push.
+pub fn run_remote(
+    backend: &dyn Backend,
+    local: Option<&Repo>,
+    retry: Retry,
+    opts: &Options,
+    progress: &dyn Progress,
+    between: &mut dyn FnMut(),
+) -> Result<Report, Error> {
+    if !layout::check_format(backend)? {
+        return Err(Error::Missing {
+            what: "the format file (not an msez remote?)",
+            key: format!("{}/{}", backend.url(), layout::FORMAT_KEY),
+        });
+    }
+    let lease = if backend.atomic_conditionals() || opts.dry_run {
+        None
+    } else {
+        Some(Lease::acquire(backend)?)
+    };
+    let result = run(&Remote::new(backend, local, retry), opts, progress, between);
+    if let Some(lease) = lease {
+        lease.release(backend)?;
+    }
+    result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn marks_round_trip_and_cut_lines_are_dropped() {
+        let id: ObjectId = format!("schema:{}", "ab".repeat(32)).parse().unwrap();
+        let marks = BTreeMap::from([(id.clone(), 1_700_000_000u64)]);
+        let text = marks_text(&marks);
+        assert_eq!(parse_marks(&text), HashMap::from([(id, 1_700_000_000)]));
+        assert!(parse_marks(&text[..text.len() - 10]).is_empty());
+    }
+
+    #[test]
+    fn asset_refs_root_their_genesis_and_untyped_refs_every_type() {
+        let d: Digest = "cd".repeat(32).parse().unwrap();
+        let mut out = Vec::new();
+        let name = RefName::new(&format!(
+            "refs/remotes/o/assets/{}/main/head",
+            "ef".repeat(32)
+        ))
+        .unwrap();
+        ref_roots(&name, d, &mut out);
+        let shown: Vec<String> = out
+            .iter()
+            .map(|r| match r {
+                Root::Id(id) => id.to_string(),
+                Root::Digest(d) => format!("*:{d}"),
+            })
+            .collect();
+        assert_eq!(
+            shown,
+            [
+                format!("smart-asset-receipt:{d}"),
+                format!("smart-asset-genesis:{}", "ef".repeat(32)),
+            ]
+        );
+        let mut out = Vec::new();
+        ref_roots(&RefName::new("refs/heads/main").unwrap(), d, &mut out);
+        assert!(matches!(out.as_slice(), [Root::Digest(x)] if *x == d));
+    }
+}
