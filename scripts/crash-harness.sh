@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Crash-consistency harness: kills msez with SIGKILL at random points of append
 # (receipt-init --batch), checkpoint, push to a local-directory remote, fetch into a clone, and
-# gc when msez has it, then checks that nothing acknowledged was lost and nothing is torn.
+# gc of the repository and of the remote (`--prune-expire now`) when msez has it, then checks
+# that nothing acknowledged was lost and nothing is torn.
 #
 #   scripts/crash-harness.sh [N] [--report FILE]
 #
@@ -41,7 +42,7 @@ has_gc=0
 "$msez" gc --help >/dev/null 2>&1 && has_gc=1
 
 ops=(append append append checkpoint push fetch)
-[ "$has_gc" = 1 ] && ops+=(gc)
+[ "$has_gc" = 1 ] && ops+=(gc gc-remote)
 declare -A killed=() finished=() failures=() took=()
 fail() {
     echo "FAIL run $1 ($2): $3" >&2
@@ -79,7 +80,9 @@ for i in $(seq 1 "$runs"); do
                 "$msez" -q clone "$remote" "$clone" >/dev/null 2>&1 || true
             fi
             cmd=("$msez" -C "$clone" fetch origin) ;;
-        gc) cmd=("$msez" -C "$repo" gc) ;;
+        # No grace period, so objects orphaned by killed appends are really swept.
+        gc) cmd=("$msez" -C "$repo" gc --prune-expire now) ;;
+        gc-remote) cmd=("$msez" -C "$repo" gc --remote origin --prune-expire now) ;;
     esac
     # Kill at a uniform point of the operation's last measured duration (plus 20 %), so most
     # runs die inside it and some finish first.
@@ -128,8 +131,8 @@ size=$("$msez" -C "$repo" log "$head_ref" 2>/dev/null | wc -l || true)
 {
     printf 'crash harness: %d runs, msez %s\n' "$i" "$("$msez" --version)"
     printf '| operation | killed | finished before the kill | failures |\n|---|---|---|---|\n'
-    for op in append checkpoint push fetch gc; do
-        [ "$op" = gc ] && [ "$has_gc" = 0 ] && { printf '| gc | (no gc command) | | |\n'; continue; }
+    for op in append checkpoint push fetch gc gc-remote; do
+        [ "${op%-remote}" = gc ] && [ "$has_gc" = 0 ] && { printf '| %s | (no gc command) | | |\n' "$op"; continue; }
         printf '| %s | %d | %d | %d |\n' "$op" "${killed[$op]:-0}" "${finished[$op]:-0}" "${failures[$op]:-0}"
     done
     printf 'acknowledged receipts: %d; chain length at the end: %d; failures: %d\n' \
