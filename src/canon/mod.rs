@@ -27,7 +27,8 @@ pub type Map = serde_json::Map<String, Value>;
 
 /// The largest JSON document msez parses (64 MiB); larger input is refused before parsing.
 pub const MAX_JSON_BYTES: usize = 64 << 20;
-/// The deepest nesting msez accepts (arrays and objects); serde_json stops at 128 too.
+/// The nesting (arrays and objects) msez refuses: serde_json's recursion limit, so a document
+/// parses with at most `MAX_JSON_DEPTH - 1` (127) levels.
 pub const MAX_JSON_DEPTH: usize = 128;
 
 /// Why a value could not be parsed or canonicalized.
@@ -46,8 +47,8 @@ pub enum Error {
     /// The input is larger than [`MAX_JSON_BYTES`].
     #[error("JSON input of {size} bytes exceeds the limit of {limit} bytes")]
     TooLarge { size: usize, limit: usize },
-    /// Nesting deeper than [`MAX_JSON_DEPTH`].
-    #[error("JSON nesting deeper than {limit} levels at {pointer}")]
+    /// Nesting of [`MAX_JSON_DEPTH`] levels or more.
+    #[error("JSON nesting of {limit} levels or more at {pointer}")]
     TooDeep { pointer: String, limit: usize },
     /// A field a digest rule needs is absent or has the wrong type.
     #[error("{rule}: field `{field}` {problem}")]

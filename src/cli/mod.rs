@@ -7,6 +7,7 @@ mod canon;
 mod car;
 mod corridor;
 mod gc;
+mod generate;
 mod key;
 mod mmr;
 mod mount;
@@ -113,6 +114,9 @@ pub enum Command {
     Clone(sync::CloneArgs),
     /// Mount a repository or a remote read-only (FUSE) for ls, cat, jq, sha256sum, diff.
     Mount(mount::Args),
+    /// Man pages and shell completions from these definitions (for packagers).
+    #[command(subcommand, hide = true)]
+    Generate(generate::Command),
     /// Delete unreachable objects (locally or on a remote), in two phases: mark, then sweep.
     Gc(gc::GcArgs),
 }
@@ -187,6 +191,7 @@ pub fn main() -> ExitCode {
         Command::Pull(a) => sync::pull(a, &ctx),
         Command::Clone(a) => sync::clone(a, &ctx),
         Command::Mount(a) => mount::run(a, &ctx),
+        Command::Generate(c) => generate::run(c, &ctx),
         Command::Gc(a) => gc::run(a, &ctx),
     };
     match result {
