@@ -24,7 +24,7 @@ pub use hooks::{Event, HookEnv};
 pub use index::Checksum;
 pub use lock::{Expect, RefLock};
 pub use objects::{Object, Put};
-pub use proofs::{merge_proofs, proof_key};
+pub use proofs::{merge_proofs, proof_key, proof_list};
 pub use refs::{RefName, RefUpdate, ReflogEntry, ref_object_type};
 pub use write::{TEMP_PREFIX, is_locked as temp_in_use};
 

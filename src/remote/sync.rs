@@ -11,7 +11,7 @@
 //! write): the remote is behind us on our own history. Anything else is a non-fast-forward,
 //! refused unless `force_with_lease` and the remote still holds our remote-tracking value.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -984,10 +984,26 @@ pub fn fetch(
             report.proofs_added += put.proofs_added as u64;
         }
     }
+    // A proof file the object already carries inline (a pusher re-sends its inline proofs as
+    // files when the remote had the object) adds nothing: storing it would only make this
+    // repository's files differ from the pusher's.
+    let mut inline: HashMap<ObjectId, HashSet<(String, String)>> = HashMap::new();
     for s in proofs {
         if let Staged::Proof(id, value) = s {
             report.proofs_received += 1;
-            if repo.add_proof_file(&id, &value)? {
+            let carried = inline.entry(id.clone()).or_insert_with(|| {
+                repo.read_json(&id)
+                    .map(|v| {
+                        crate::odb::proof_list(&v)
+                            .iter()
+                            .map(crate::odb::proof_key)
+                            .collect()
+                    })
+                    .unwrap_or_default()
+            });
+            if !carried.contains(&crate::odb::proof_key(&value))
+                && repo.add_proof_file(&id, &value)?
+            {
                 report.proofs_added += 1;
             }
         }
