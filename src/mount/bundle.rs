@@ -153,44 +153,6 @@ impl<R: Read + Seek + Send + 'static> BundleStore<R> {
             text
         })
     }
-
-    fn raw_stat(&self, rel: &str) -> Option<Node> {
-        if let Some(size) = self.sizes.get(rel) {
-            return Some(Node::File { size: *size });
-        }
-        let prefix = if rel.is_empty() {
-            String::new()
-        } else {
-            format!("{rel}/")
-        };
-        self.sizes
-            .range(prefix.clone()..)
-            .next()
-            .filter(|(k, _)| k.starts_with(&prefix))
-            .map(|_| Node::Dir)
-    }
-
-    fn raw_list(&self, rel: &str) -> Vec<Entry> {
-        let prefix = if rel.is_empty() {
-            String::new()
-        } else {
-            format!("{rel}/")
-        };
-        let mut out: Vec<Entry> = Vec::new();
-        for k in self.sizes.range(prefix.clone()..).map(|(k, _)| k) {
-            let Some(rest) = k.strip_prefix(&prefix) else {
-                break;
-            };
-            let entry = match rest.split_once('/') {
-                Some((dir, _)) => Entry::dir(dir),
-                None => Entry::file(rest),
-            };
-            if out.last().is_none_or(|e| e.name != entry.name) {
-                out.push(entry);
-            }
-        }
-        out
-    }
 }
 
 fn poisoned() -> Error {
@@ -335,7 +297,7 @@ impl<R: Read + Seek + Send + 'static> View for BundleView<R> {
             ("verify-report.json", None) => Ok(Some(Node::File {
                 size: self.store().report().len() as u64,
             })),
-            ("raw", Some(rel)) => Ok(self.store().raw_stat(rel)),
+            ("raw", Some(rel)) => Ok(tree::key_stat(&self.store().sizes, rel)),
             _ => self.0.stat(path),
         }
     }
@@ -354,7 +316,10 @@ impl<R: Read + Seek + Send + 'static> View for BundleView<R> {
                 out.extend(Objects::<BundleStore<R>>::roots());
                 Ok(tree::fixed(out))
             }
-            ("raw", rel) => Ok(tree::fixed(self.store().raw_list(rel.unwrap_or("")))),
+            ("raw", rel) => Ok(tree::fixed(tree::key_list(
+                &self.store().sizes,
+                rel.unwrap_or(""),
+            ))),
             _ => self.0.list(path),
         }
     }

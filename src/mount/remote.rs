@@ -3,7 +3,7 @@
 //! object's bytes are fetched on first open into a private cache and shown only after they
 //! hash to the object's name. Later proof files on the remote are merged as in a repository.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 use std::fs::File;
 use std::io::{Read, Write};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -16,7 +16,7 @@ use crate::remote::Backend;
 use super::Error;
 use super::repo::{pread, slice};
 use super::store::{self, Objects, Store};
-use super::tree::{Entries, Entry, Node, View};
+use super::tree::{self, Entries, Entry, Node, View};
 
 /// What one listing of the remote found.
 #[derive(Default)]
@@ -25,8 +25,8 @@ struct Listing {
     objects: BTreeMap<String, BTreeMap<String, u64>>,
     /// Objects with proof files: their proof keys.
     proofs: HashMap<ObjectId, Vec<String>>,
-    /// Every ref key (relative to `refs/`).
-    refs: BTreeSet<String>,
+    /// Every ref key (relative to `refs/`) and its size.
+    refs: BTreeMap<String, u64>,
 }
 
 /// The objects and refs of a remote.
@@ -98,7 +98,7 @@ impl RemoteStore {
         }
         for meta in self.backend.list("refs/")? {
             l.refs
-                .insert(meta.key.trim_start_matches("refs/").to_string());
+                .insert(meta.key.trim_start_matches("refs/").to_string(), meta.size);
         }
         Ok(l)
     }
@@ -237,45 +237,11 @@ impl Store for RemoteStore {
     }
 
     fn ref_stat(&self, rel: &str) -> Result<Option<Node>, Error> {
-        let refs = &self.listing()?.refs;
-        if rel.is_empty() {
-            return Ok(Some(Node::Dir));
-        }
-        if refs.contains(rel) {
-            let size = self
-                .backend
-                .head(&format!("refs/{rel}"))?
-                .map_or(0, |m| m.size);
-            return Ok(Some(Node::File { size }));
-        }
-        let prefix = format!("{rel}/");
-        Ok(refs
-            .range(prefix.clone()..)
-            .next()
-            .filter(|k| k.starts_with(&prefix))
-            .map(|_| Node::Dir))
+        Ok(tree::key_stat(&self.listing()?.refs, rel))
     }
 
     fn ref_list(&self, rel: &str) -> Result<Vec<Entry>, Error> {
-        let prefix = if rel.is_empty() {
-            String::new()
-        } else {
-            format!("{rel}/")
-        };
-        let mut out: Vec<Entry> = Vec::new();
-        for k in self.listing()?.refs.range(prefix.clone()..) {
-            let Some(rest) = k.strip_prefix(&prefix) else {
-                break;
-            };
-            let entry = match rest.split_once('/') {
-                Some((dir, _)) => Entry::dir(dir),
-                None => Entry::file(rest),
-            };
-            if out.last().is_none_or(|e| e.name != entry.name) {
-                out.push(entry);
-            }
-        }
-        Ok(out)
+        Ok(tree::key_list(&self.listing()?.refs, rel))
     }
 
     fn ref_read(&self, rel: &str, offset: u64, size: u32) -> Result<Vec<u8>, Error> {
@@ -308,7 +274,7 @@ impl View for RemoteView {
 
     fn list(self: Arc<Self>, path: &str) -> Result<Entries, Error> {
         if path.is_empty() {
-            return Ok(super::tree::fixed(Objects::<RemoteStore>::roots().to_vec()));
+            return Ok(tree::fixed(Objects::<RemoteStore>::roots().to_vec()));
         }
         self.0.list(path)
     }

@@ -112,6 +112,46 @@ pub fn relative(from: &str, to: &str) -> String {
     format!("{}{to}", "../".repeat(depth))
 }
 
+/// What `rel` is in a flat, sorted key space (`a/b/c` keys): a file of its size, a directory
+/// when keys lie below it, or nothing. `""` is the root.
+pub fn key_stat(keys: &std::collections::BTreeMap<String, u64>, rel: &str) -> Option<Node> {
+    if let Some(size) = keys.get(rel) {
+        return Some(Node::File { size: *size });
+    }
+    let prefix = key_prefix(rel);
+    let below = keys.range(prefix.clone()..).next();
+    below
+        .filter(|(k, _)| k.starts_with(&prefix))
+        .map(|_| Node::Dir)
+}
+
+/// The entries of the directory `rel` in a flat, sorted key space.
+pub fn key_list(keys: &std::collections::BTreeMap<String, u64>, rel: &str) -> Vec<Entry> {
+    let prefix = key_prefix(rel);
+    let mut out: Vec<Entry> = Vec::new();
+    for k in keys.range(prefix.clone()..).map(|(k, _)| k) {
+        let Some(rest) = k.strip_prefix(&prefix) else {
+            break;
+        };
+        let entry = match rest.split_once('/') {
+            Some((dir, _)) => Entry::dir(dir),
+            None => Entry::file(rest),
+        };
+        if out.last().is_none_or(|e| e.name != entry.name) {
+            out.push(entry);
+        }
+    }
+    out
+}
+
+fn key_prefix(rel: &str) -> String {
+    if rel.is_empty() {
+        String::new()
+    } else {
+        format!("{rel}/")
+    }
+}
+
 /// Entries from a fixed list of names.
 pub fn fixed(entries: Vec<Entry>) -> Entries {
     Box::new(entries.into_iter().map(Ok))
@@ -130,5 +170,30 @@ mod tests {
         assert_eq!(relative("top", "objects/a"), "objects/a");
         assert_eq!(parent("a/b/c"), "a/b");
         assert_eq!(child("", "a"), "a");
+    }
+
+    #[test]
+    fn a_flat_key_space_lists_as_directories() {
+        let keys = [("a/b/c", 3), ("a/b/d", 4), ("a/e", 5), ("ab", 6)]
+            .map(|(k, n)| (k.to_string(), n))
+            .into();
+        let names = |rel| {
+            key_list(&keys, rel)
+                .into_iter()
+                .map(|e| (e.name, e.kind))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            names(""),
+            [("a".into(), Kind::Dir), ("ab".into(), Kind::File)]
+        );
+        assert_eq!(
+            names("a"),
+            [("b".into(), Kind::Dir), ("e".into(), Kind::File)]
+        );
+        assert_eq!(key_stat(&keys, "a/b"), Some(Node::Dir));
+        assert_eq!(key_stat(&keys, "a/e"), Some(Node::File { size: 5 }));
+        assert_eq!(key_stat(&keys, "a/x"), None);
+        assert_eq!(key_stat(&keys, ""), Some(Node::Dir));
     }
 }
