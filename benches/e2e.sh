@@ -27,18 +27,19 @@ time_cmd() {
   done | median
 }
 
+echo "| benchmark | msez | baseline | baseline value | ratio |"
+echo "|---|---|---|---|---|"
+
 if [ "${E2E_PUT:-1}" = 1 ]; then
 BIG=$WORK/big.bin
 [ -f "$BIG" ] || head -c $((1 << 30)) /dev/urandom > "$BIG"
 cat "$BIG" > /dev/null
 
-echo "| benchmark | msez (s) | baseline | baseline (s) | ratio |"
-echo "|---|---|---|---|---|"
 t_ossl=$(time_cmd "true" "openssl dgst -sha256 '$BIG'")
 t_put=$(time_cmd "rm -rf '$WORK/r' && mkdir '$WORK/r' && '$MSEZ' -C '$WORK/r' init" "'$MSEZ' -C '$WORK/r' artifact put '$BIG' --type blob")
 t_git=$(time_cmd "rm -rf '$WORK/g' && git init -q '$WORK/g'" "git -C '$WORK/g' hash-object -w '$BIG'")
-printf '| `msez artifact put` 1 GiB (fsync incl.) | %.3f | `openssl dgst -sha256` | %.3f | %.2f |\n' "$t_put" "$t_ossl" "$(echo "$t_ossl / $t_put" | bc -l)"
-printf '| `msez artifact put` 1 GiB (fsync incl.) | %.3f | `git hash-object -w` | %.3f | %.2f |\n' "$t_put" "$t_git" "$(echo "$t_git / $t_put" | bc -l)"
+printf '| `msez artifact put` 1 GiB (fsync incl.) | %.3f s | `openssl dgst -sha256` | %.3f s | %.2f |\n' "$t_put" "$t_ossl" "$(echo "$t_ossl / $t_put" | bc -l)"
+printf '| `msez artifact put` 1 GiB (fsync incl.) | %.3f s | `git hash-object -w` | %.3f s | %.2f |\n' "$t_put" "$t_git" "$(echo "$t_git / $t_put" | bc -l)"
 rm -rf "$WORK/r" "$WORK/g"
 fi
 

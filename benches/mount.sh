@@ -13,6 +13,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS=${RUNS:-3}
+MIB=${MOUNT_BLOB_MIB:-1024}      # size of the blob read through the mount and of the bundle
+OBJS=${MOUNT_OBJECTS:-100000}    # receipts in the chain that find + stat walks
 WORK=${1:-$(mktemp -d "${TMPDIR:-/tmp}/msez-mount-bench.XXXXXX")}
 mkdir -p "$WORK"
 cargo build --release --quiet
@@ -25,18 +27,18 @@ drop() { sync; echo 3 > /proc/sys/vm/drop_caches 2>/dev/null || true; }
 umnt() { fusermount3 -u "$1" 2>/dev/null || fusermount3 -uz "$1" 2>/dev/null || true; }
 rss_kb() { awk '/VmHWM/ {print $2}' "/proc/$1/status"; }
 
-R=$WORK/repo
-BIG=$WORK/big.bin
-[ -f "$BIG" ] || head -c $((1 << 30)) /dev/urandom > "$BIG"
+R=$WORK/repo-$MIB-$OBJS
+BIG=$WORK/big-$MIB.bin
+[ -f "$BIG" ] || head -c $((MIB << 20)) /dev/urandom > "$BIG"
 if [ ! -f "$R/.done" ]; then  # the repository is reused by later runs in the same WORKDIR
   rm -rf "$R" && mkdir -p "$R" && cd "$R"
   "$MSEZ" -q init >/dev/null
   "$MSEZ" artifact put "$BIG" --type blob >/dev/null
-  # 100k objects: a 100k-receipt chain in one batch.
+  # OBJS objects: an OBJS-receipt chain in one batch.
   printf '{"type":"SmartAssetGenesis","asset_name":"mount-bench","created_at":"2026-01-01T00:00:00Z"}' > genesis.json
   "$MSEZ" asset module init --genesis genesis.json >/dev/null
   python3 -c "
-for i in range(100000): print('{\"kind\":\"transfer.v1\",\"payload\":{\"i\":%d}}' % i)" > batch.jsonl
+for i in range($OBJS): print('{\"kind\":\"transfer.v1\",\"payload\":{\"i\":%d}}' % i)" > batch.jsonl
   "$MSEZ" asset state receipt-init "$(ls modules/smart-assets)" --batch batch.jsonl --key "$KEY" >/dev/null
   touch "$R/.done"
 fi
@@ -64,8 +66,8 @@ for cache in cold warm; do
     umnt "$WORK/mnt"
   done
   d=$(printf '%s\n' "${td[@]}" | median); m=$(printf '%s\n' "${tm[@]}" | median)
-  printf '| read 1 GiB blob through the mount (%s cache) | %.3f | `cat` of the file in .msez/objects | %.3f | **%.2f** |\n' \
-    "$cache" "$m" "$d" "$(echo "$d / $m" | bc -l)"
+  printf '| read %d MiB blob through the mount (%s cache) | %.3f | `cat` of the file in .msez/objects | %.3f | **%.2f** |\n' \
+    "$MIB" "$cache" "$m" "$d" "$(echo "$d / $m" | bc -l)"
 done
 
 # 2. find + stat over 100k objects (warm: each side walked once before timing).
