@@ -13,6 +13,8 @@ use serde::Serialize;
 use crate::canon::{self, Digest, Map, Value};
 use crate::vc::{self, TrustAnchors};
 
+use super::lifecycle::Trust;
+
 use super::checkpoint;
 use super::inclusion;
 use super::{Error, Kind};
@@ -294,8 +296,8 @@ pub struct Inputs<'a> {
     pub asset_proof: Option<&'a Value>,
     /// The asset receipt the proof is about (else only its next_root is proven).
     pub asset_receipt: Option<&'a Value>,
-    /// Signers must be anchors allowed the attestations of each object.
-    pub anchors: Option<&'a TrustAnchors>,
+    /// Signers must count, by anchors and key lifecycle, for the attestations of each object.
+    pub trust: Option<Trust<'a>>,
 }
 
 /// What anchor verification established.
@@ -348,14 +350,14 @@ pub fn verify(i: &Inputs<'_>) -> Result<Anchored, Error> {
         i.corridor_checkpoint,
         "corridor checkpoint",
         true,
-        i.anchors,
+        i.trust,
     )?;
     inclusion::verify(
         Kind::Corridor,
         i.corridor_receipt,
         i.corridor_proof,
         Some(i.corridor_checkpoint),
-        i.anchors,
+        i.trust,
     )?;
     let mut out = Anchored {
         corridor_id: text(i.corridor_receipt, "corridor_id")
@@ -413,7 +415,7 @@ pub fn verify(i: &Inputs<'_>) -> Result<Anchored, Error> {
         return state_anchored(ck, &attached, i.asset_proof.is_some(), out);
     }
     // 3. The asset checkpoint: schema, every proof valid, trusted signer when anchors are given.
-    checkpoint::check_signed(Kind::Asset, ck, "asset checkpoint", true, i.anchors)?;
+    checkpoint::check_signed(Kind::Asset, ck, "asset checkpoint", true, i.trust)?;
     let digest = checkpoint::digest(ck)?;
     // 4. The corridor receipt names exactly this checkpoint by digest.
     let att = attached
@@ -458,7 +460,7 @@ pub fn verify(i: &Inputs<'_>) -> Result<Anchored, Error> {
     // 6. Optionally, one asset receipt (or just its next_root) is a leaf of that checkpoint.
     if let Some(proof) = i.asset_proof {
         match i.asset_receipt {
-            Some(r) => inclusion::verify(Kind::Asset, r, proof, Some(ck), i.anchors)?,
+            Some(r) => inclusion::verify(Kind::Asset, r, proof, Some(ck), i.trust)?,
             None => inclusion::verify_leaf(Kind::Asset, proof, ck)?,
         }
         let leaf = proof.get("leaf_index").and_then(Value::as_u64).unwrap_or(0);

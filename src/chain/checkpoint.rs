@@ -4,7 +4,9 @@ use serde::Serialize;
 
 use crate::canon::{self, Digest, Map, Value};
 use crate::mmr::MmrRoot;
-use crate::vc::{self, TrustAnchors};
+use crate::vc;
+
+use super::lifecycle::Trust;
 
 use super::verify::{ChainResult, mmr_object};
 use super::{Error, Kind};
@@ -118,13 +120,15 @@ pub fn attestations(kind: Kind) -> &'static [&'static str] {
     }
 }
 
-/// Checks a checkpoint's schema and signatures (at least one valid; `all`: every proof valid).
+/// Checks a checkpoint's schema and signatures (at least one valid; `all`: every proof valid);
+/// with `trust`, a signer must count for the checkpoint attestations by the rule for objects
+/// outside the chain's receipts ([`Trust::require_unplaced`]: a revoked key's proof is unknown).
 pub fn check_signed(
     kind: Kind,
     ck: &Value,
     what: &str,
     all: bool,
-    anchors: Option<&TrustAnchors>,
+    trust: Option<Trust<'_>>,
 ) -> Result<(), Error> {
     let schema = match kind {
         Kind::Asset => "smart-asset.receipt-chain.checkpoint.schema.json",
@@ -143,18 +147,8 @@ pub fn check_signed(
             errors: results.iter().filter_map(|r| r.error.clone()).collect(),
         });
     }
-    if let Some(anchors) = anchors {
-        let ok = signers.iter().any(|d| {
-            attestations(kind)
-                .iter()
-                .any(|a| anchors.allows(d.as_str(), Some(a)))
-        });
-        if !ok {
-            return Err(Error::Untrusted {
-                path: what.into(),
-                attestation: attestations(kind)[0],
-            });
-        }
+    if let Some(trust) = trust {
+        trust.require_unplaced(what, &signers, attestations(kind))?;
     }
     Ok(())
 }

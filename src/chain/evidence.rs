@@ -9,9 +9,10 @@ use serde::Serialize;
 
 use crate::canon::Value;
 use crate::mmr;
-use crate::vc::{self, TrustAnchors};
+use crate::vc;
 
 use super::checkpoint;
+use super::lifecycle::Trust;
 use super::{Error, Kind};
 
 /// The evidence object's `type`.
@@ -79,13 +80,13 @@ fn check_pair(
     kind: Kind,
     a: &Value,
     b: &Value,
-    anchors: Option<&TrustAnchors>,
+    trust: Option<Trust<'_>>,
 ) -> Result<(Vec<String>, Vec<String>), Error> {
     for (name, ck) in [("checkpoint_a", a), ("checkpoint_b", b)] {
         if kind_of(ck) != Some(kind) {
             return Err(reject(format!("{name} is not a {kind:?} checkpoint")));
         }
-        checkpoint::check_signed(kind, ck, name, false, anchors)?;
+        checkpoint::check_signed(kind, ck, name, false, trust)?;
     }
     let mut fields = vec![kind.owner_field(), "genesis_root"];
     if kind == Kind::Asset {
@@ -174,10 +175,10 @@ pub fn build(
     a: &Value,
     b: &Value,
     proofs: Option<(&Value, &Value)>,
-    anchors: Option<&TrustAnchors>,
+    trust: Option<Trust<'_>>,
     now: &str,
 ) -> Result<(Value, Verdict), Error> {
-    let (signers_a, signers_b) = check_pair(kind, a, b, anchors)?;
+    let (signers_a, signers_b) = check_pair(kind, a, b, trust)?;
     let c = contradiction(kind, a, b, proofs)?;
     let mut m = serde_json::Map::new();
     m.insert("type".into(), TYPE.into());
@@ -222,12 +223,12 @@ fn verdict(c: Contradiction, signers_a: Vec<String>, signers_b: Vec<String>) -> 
 }
 
 /// Verifies an evidence object on its own (offline): every check of [`build`], again.
-pub fn verify(ev: &Value, anchors: Option<&TrustAnchors>) -> Result<Verdict, Error> {
+pub fn verify(ev: &Value, trust: Option<Trust<'_>>) -> Result<Verdict, Error> {
     crate::schema::validate("fork-evidence.schema.json", ev, "fork evidence")?;
     let a = ev.get("checkpoint_a").cloned().unwrap_or_default();
     let b = ev.get("checkpoint_b").cloned().unwrap_or_default();
     let kind = kind_of(&a).ok_or_else(|| reject("checkpoint_a is not a checkpoint"))?;
-    let (signers_a, signers_b) = check_pair(kind, &a, &b, anchors)?;
+    let (signers_a, signers_b) = check_pair(kind, &a, &b, trust)?;
     let proofs = match (ev.get("inclusion_proof_a"), ev.get("inclusion_proof_b")) {
         (Some(pa), Some(pb)) => Some((pa, pb)),
         (None, None) => None,

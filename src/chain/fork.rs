@@ -15,6 +15,7 @@ use serde::Serialize;
 use crate::canon::{self, Digest, Value};
 use crate::vc::{self, TrustAnchors};
 
+use super::lifecycle::{Lifecycle, Trust};
 use super::ops::Chain;
 use super::receipt::{self, FileList};
 use super::select::{self, Link, Resolutions, Stop};
@@ -175,6 +176,9 @@ pub struct Loaded {
 pub struct Policy<'a> {
     /// Anchors allowed `fork_resolution` (or `*`) may resolve forks; None: nobody may.
     pub anchors: Option<&'a TrustAnchors>,
+    /// The anchors' key lifecycle: a resolution is an object outside the receipts, so a revoked
+    /// key's proof on it is unknown and a rotated-in key counts as its anchor.
+    pub lifecycle: Option<&'a Lifecycle>,
     /// Count unsigned and unauthorized resolutions too (the reference's behaviour).
     pub allow_unsigned: bool,
 }
@@ -345,19 +349,25 @@ fn authenticate(value: &Value, raw: bool, policy: Policy<'_>) -> (Vec<String>, O
             )),
         );
     };
+    let trust = Trust::new(anchors, policy.lifecycle);
+    let counts = |d: &[vc::Did]| trust.require_unplaced("fork resolution", d, &[ATTESTATION]);
     let allowed: Vec<String> = signers
         .iter()
-        .filter(|d| anchors.allows(d.as_str(), Some(ATTESTATION)))
+        .filter(|d| counts(std::slice::from_ref(*d)).is_ok())
         .map(|d| d.to_string())
         .collect();
     if allowed.is_empty() {
-        return (
-            Vec::new(),
-            Some(format!(
+        let why = match counts(&signers) {
+            Err(Error::KeyLifecycle(f)) => format!(
+                "key {} does not count ({}): {}",
+                f.key, f.credential, f.reason
+            ),
+            _ => format!(
                 "no valid signer is a trust anchor allowed {ATTESTATION} (signers: {})",
                 join(&signers)
-            )),
-        );
+            ),
+        };
+        return (Vec::new(), Some(why));
     }
     (allowed, None)
 }
@@ -737,6 +747,7 @@ mod tests {
             let a = anchors(&k, allowed);
             let policy = Policy {
                 anchors: Some(&a),
+                lifecycle: None,
                 allow_unsigned: false,
             };
             let l = load(&c, &c.forks_dir, policy);
@@ -744,6 +755,36 @@ mod tests {
             assert_eq!(l.resolutions.len(), usize::from(counted), "{allowed}");
             assert_eq!(l.warnings.len(), if counted { 0 } else { 2 }, "{allowed}");
         }
+    }
+
+    #[test]
+    fn a_resolution_signed_by_a_revoked_key_does_not_count() {
+        let tmp = tempfile::tempdir().unwrap();
+        let c = chain(tmp.path(), "core");
+        let k = KeyPair::from_seed(&[7; 32], None);
+        write(&c, "a.json", 3, Some(&k));
+        let a = anchors(&k, "fork_resolution");
+        let l = Lifecycle {
+            revocations: vec![super::super::lifecycle::Revocation {
+                credential: "rev.json".into(),
+                key: k.did().to_string(),
+                chain: super::super::lifecycle::ChainId::new(Kind::Asset, &c.owner, Some("core")),
+                size: 1,
+                root: Digest([9; 32]),
+                signed_by: Vec::new(),
+            }],
+            ..Lifecycle::default()
+        };
+        let policy = Policy {
+            anchors: Some(&a),
+            lifecycle: Some(&l),
+            allow_unsigned: false,
+        };
+        let loaded = load(&c, &c.forks_dir, policy);
+        assert!(loaded.resolutions.is_empty());
+        let w = loaded.warnings.join("\n");
+        assert!(w.contains(super::super::lifecycle::UNKNOWN), "{w}");
+        assert!(w.contains("rev.json"), "{w}");
     }
 
     #[test]
@@ -756,6 +797,7 @@ mod tests {
         write(&other, "x.json", 3, None);
         let policy = Policy {
             anchors: None,
+            lifecycle: None,
             allow_unsigned: true,
         };
         let l = load(&core, &core.forks_dir, policy);

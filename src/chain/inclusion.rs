@@ -3,9 +3,10 @@
 
 use crate::canon::{Digest, Map, Value};
 use crate::mmr;
-use crate::vc::{self, TrustAnchors};
+use crate::vc;
 
 use super::checkpoint::{self, final_field};
+use super::lifecycle::{ChainId, Position, Trust};
 use super::receipt;
 use super::{Error, Kind};
 
@@ -135,7 +136,7 @@ pub fn verify(
     receipt_doc: &Value,
     proof: &Value,
     ck: Option<&Value>,
-    anchors: Option<&TrustAnchors>,
+    trust: Option<Trust<'_>>,
 ) -> Result<(), Error> {
     let owner_field = kind.owner_field();
     // 1. object ids agree where present.
@@ -158,34 +159,37 @@ pub fn verify(
         Some(ck) => Some(vc::require_all_valid(ck, "checkpoint")?),
         None => None,
     };
-    // 4. trust anchors.
-    if let Some(anchors) = anchors {
-        let signers = vc::valid_signers(&receipt_results);
-        let attest: &[&str] = match kind {
-            Kind::Asset => &["smart_asset_receipt"],
-            Kind::Corridor => &["corridor_receipt"],
-        };
-        if !signers
-            .iter()
-            .any(|d| attest.iter().any(|a| anchors.allows(d.as_str(), Some(a))))
-        {
-            return Err(Error::Untrusted {
-                path: "receipt".into(),
-                attestation: attest[0],
-            });
-        }
+    // 4. trust anchors, with the key lifecycle: the receipt at its position (a revoked key
+    //    counts when the proof's MMR is its valid_through checkpoint), the checkpoint by the
+    //    rule for objects outside the receipts.
+    if let Some(trust) = trust {
+        let seq = receipt_doc.get("sequence").and_then(Value::as_u64);
+        let purpose = ck
+            .and_then(|c| c.get("purpose"))
+            .and_then(Value::as_str)
+            .map(str::trim);
+        let at = owner.as_deref().zip(seq).map(|(o, sequence)| Position {
+            chain: ChainId::new(kind, o, purpose),
+            sequence,
+        });
+        let pmmr = proof.get("mmr").cloned().unwrap_or_default();
+        let proven = pmmr
+            .get("size")
+            .and_then(Value::as_u64)
+            .zip(lower(&pmmr, "root").and_then(|r| Digest::parse_loose(&r).ok()));
+        trust.require_receipt(
+            "receipt",
+            at.as_ref(),
+            &vc::valid_signers(&receipt_results),
+            kind.receipt_attestation(),
+            proven,
+        )?;
         if let Some(results) = &ck_results {
-            let signers = vc::valid_signers(results);
-            if !signers.iter().any(|d| {
-                checkpoint::attestations(kind)
-                    .iter()
-                    .any(|a| anchors.allows(d.as_str(), Some(a)))
-            }) {
-                return Err(Error::Untrusted {
-                    path: "checkpoint".into(),
-                    attestation: checkpoint::attestations(kind)[0],
-                });
-            }
+            trust.require_unplaced(
+                "checkpoint",
+                &vc::valid_signers(results),
+                checkpoint::attestations(kind),
+            )?;
         }
     }
     // 5. the receipt's next_root recomputes.

@@ -237,7 +237,153 @@ pub fn key_error(
     }))
 }
 
+/// Trust anchors and the key lifecycle their file references: every signature check against
+/// anchors takes both, so none can forget rotations and revocations.
+#[derive(Clone, Copy, Debug)]
+pub struct Trust<'a> {
+    /// The anchors.
+    pub anchors: &'a TrustAnchors,
+    /// The rotations and revocations they reference (None: the file names none).
+    pub lifecycle: Option<&'a Lifecycle>,
+}
+
+impl<'a> Trust<'a> {
+    /// Anchors with their lifecycle.
+    pub fn new(anchors: &'a TrustAnchors, lifecycle: Option<&'a Lifecycle>) -> Trust<'a> {
+        Trust { anchors, lifecycle }
+    }
+
+    /// The rule for a signed object that is not a receipt at a chain position (a checkpoint,
+    /// the checkpoint of an inclusion proof, fork evidence, an anchored checkpoint): one of
+    /// `signers` must count for one of `attestations`. A trust anchor allowed it counts, and so
+    /// does a key a counted rotation brought in for such an anchor (a rotation moves the
+    /// anchor's authority; its `effective_from` positions order receipts, and an object outside
+    /// the chain has none to compare). A revoked key's proof does not count: its
+    /// `valid_through` bounds receipts by position, and nothing about an object outside the
+    /// receipts (its self-declared size, root or timestamp included: a thief can sign any of
+    /// them) proves it was signed before the revocation, so the verdict is
+    /// `unknown (key revoked; position not provable)`, code `signature.key_position_unknown`.
+    pub fn require_unplaced(
+        &self,
+        object: &str,
+        signers: &[Did],
+        attestations: &[&'static str],
+    ) -> Result<(), Error> {
+        let untrusted = || Error::Untrusted {
+            path: object.into(),
+            attestation: attestations.first().copied().unwrap_or_default(),
+        };
+        let Some(l) = self.lifecycle.filter(|l| !l.is_empty()) else {
+            let ok = signers.iter().any(|d| {
+                attestations
+                    .iter()
+                    .any(|a| self.anchors.allows(d.as_str(), Some(a)))
+            });
+            return if ok { Ok(()) } else { Err(untrusted()) };
+        };
+        let mut first_failure = None;
+        for attestation in attestations {
+            match l.standing(object, None, signers, Some((self.anchors, attestation))) {
+                Ok(Some(Standing::Counts)) => return Ok(()),
+                // Without a position no revoked key is conditionally inside: standing reports
+                // it as a failure instead; kept total should that change.
+                Ok(Some(Standing::IfInside(needs))) => {
+                    let r = &l.revocations[needs[0] as usize];
+                    first_failure.get_or_insert(key_error(
+                        object,
+                        &r.key,
+                        &r.credential,
+                        UNKNOWN.into(),
+                        "signature.key_position_unknown",
+                    ));
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    first_failure.get_or_insert(e);
+                }
+            }
+        }
+        Err(first_failure.unwrap_or_else(untrusted))
+    }
+
+    /// The rule for a receipt checked away from its chain (verify-inclusion): `at` is its
+    /// position and `proven` the (size, MMR root) its inclusion proof places it in. A revoked
+    /// key's proof counts when that MMR is its `valid_through` checkpoint (sequence < size was
+    /// checked by [`Lifecycle::standing`]); any other MMR would need the chain or a consistency
+    /// proof to place it, so the verdict is `unknown (key revoked; position not provable)`.
+    pub fn require_receipt(
+        &self,
+        object: &str,
+        at: Option<&Position>,
+        signers: &[Did],
+        attestation: &'static str,
+        proven: Option<(u64, Digest)>,
+    ) -> Result<(), Error> {
+        let untrusted = || Error::Untrusted {
+            path: object.into(),
+            attestation,
+        };
+        let Some(l) = self.lifecycle.filter(|l| !l.is_empty()) else {
+            return match signers
+                .iter()
+                .any(|d| self.anchors.allows(d.as_str(), Some(attestation)))
+            {
+                true => Ok(()),
+                false => Err(untrusted()),
+            };
+        };
+        match l.standing(object, at, signers, Some((self.anchors, attestation)))? {
+            Some(Standing::Counts) => Ok(()),
+            Some(Standing::IfInside(needs)) => {
+                let inside = needs.iter().any(|&i| {
+                    let r = &l.revocations[i as usize];
+                    proven == Some((r.size, r.root))
+                });
+                if inside {
+                    return Ok(());
+                }
+                let r = &l.revocations[needs[0] as usize];
+                let shown = proven.map_or("none".into(), |(size, root)| {
+                    format!("size {size}, root {root}")
+                });
+                Err(key_error(
+                    object,
+                    &r.key,
+                    &r.credential,
+                    format!(
+                        "{UNKNOWN}: the proof's MMR ({shown}) is not valid_through's (size {}, root {})",
+                        r.size, r.root
+                    ),
+                    "signature.key_position_unknown",
+                ))
+            }
+            None => Err(untrusted()),
+        }
+    }
+}
+
 impl Lifecycle {
+    /// Refuses to sign `object` with `key` when a counted revocation names it (code
+    /// `signature.key_revoked_signer`): a revoked key signs nothing new, whatever position the
+    /// new object would take, since a receipt it signs now lands after `valid_through` and any
+    /// other object is `unknown` to every verifier holding the same anchors.
+    pub fn refuse_revoked(&self, object: &str, key: &Did) -> Result<(), Error> {
+        let did = strip_fragment(key.as_str());
+        match self.revocations.iter().find(|r| r.key == did) {
+            Some(r) => Err(key_error(
+                object,
+                did,
+                &r.credential,
+                format!(
+                    "revoked (valid through {} size {}): a revoked key signs nothing new; sign with a live key",
+                    r.chain, r.size
+                ),
+                "signature.key_revoked_signer",
+            )),
+            None => Ok(()),
+        }
+    }
+
     /// Whether there is nothing to enforce.
     pub fn is_empty(&self) -> bool {
         self.rotations.is_empty()
@@ -998,6 +1144,80 @@ mod tests {
         );
         // Signed by a key not allowed key_revocation: not counted.
         assert!(judge_revocation("rev", &signed(&req, &[&old]), &ta).is_err());
+    }
+
+    #[test]
+    fn outside_the_receipts_a_revoked_key_is_unknown_and_a_rotated_in_key_counts() {
+        let (ops, old, new) = (
+            KeyPair::from_seed(&[1; 32], None),
+            KeyPair::from_seed(&[2; 32], None),
+            KeyPair::from_seed(&[3; 32], None),
+        );
+        let mut ta = anchors(&[("ops", &ops, "*")]);
+        ta.trust_anchors
+            .extend(anchors(&[("zone", &old, "smart_asset_receipt")]).trust_anchors);
+        let rotate = Request::Rotate {
+            anchor_id: "zone".into(),
+            previous_key: old.did().to_string(),
+            new_key: new.did().to_string(),
+            effective_from: vec![at(5)],
+        };
+        let mut l = Lifecycle::default();
+        l.rotations.push(
+            l.judge_rotation("rot", &signed(&rotate, &[&old, &ops]), &ta)
+                .unwrap(),
+        );
+        let trust = Trust::new(&ta, Some(&l));
+        let attest = &["smart_asset_receipt_checkpoint", "smart_asset_receipt"][..];
+        // A rotated-in key counts where its anchor would; a stranger does not.
+        trust.require_unplaced("ck", &[new.did()], attest).unwrap();
+        let stranger = KeyPair::from_seed(&[9; 32], None);
+        match trust.require_unplaced("ck", &[stranger.did()], attest) {
+            Err(Error::Untrusted { .. }) => {}
+            other => panic!("{other:?}"),
+        }
+        let revoke = Request::Revoke {
+            key: old.did().to_string(),
+            chain: at(0).chain,
+            size: 3,
+            root: Digest::parse_loose(&"ab".repeat(32)).unwrap(),
+            checkpoint_digest: None,
+        };
+        l.revocations
+            .push(judge_revocation("rev", &signed(&revoke, &[&ops]), &ta).unwrap());
+        let trust = Trust::new(&ta, Some(&l));
+        match trust.require_unplaced("ck", &[old.did()], attest) {
+            Err(Error::KeyLifecycle(f)) => {
+                assert_eq!(f.code, "signature.key_position_unknown");
+                assert_eq!((f.credential.as_str(), f.reason.as_str()), ("rev", UNKNOWN));
+            }
+            other => panic!("{other:?}"),
+        }
+        // Another signer that counts carries it; the revoked key may not sign anything new.
+        trust
+            .require_unplaced("ck", &[old.did(), ops.did()], attest)
+            .unwrap();
+        match l.refuse_revoked("new receipt", &old.did()) {
+            Err(Error::KeyLifecycle(f)) => assert_eq!(f.code, "signature.key_revoked_signer"),
+            other => panic!("{other:?}"),
+        }
+        l.refuse_revoked("new receipt", &new.did()).unwrap();
+        // A receipt proven against valid_through's own MMR counts; against another, unknown.
+        let root = Digest::parse_loose(&"ab".repeat(32)).unwrap();
+        let r = |proven| {
+            trust.require_receipt(
+                "r",
+                Some(&at(1)),
+                &[old.did()],
+                "smart_asset_receipt",
+                proven,
+            )
+        };
+        r(Some((3, root))).unwrap();
+        match r(Some((4, root))) {
+            Err(Error::KeyLifecycle(f)) => assert_eq!(f.code, "signature.key_position_unknown"),
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

@@ -18,6 +18,7 @@ use crate::odb::{Batch, Event, HookEnv, RefLock, Repo, StagedFiles};
 use crate::vc::{self, KeyPair};
 
 use super::checkpoint::{self, Summary};
+use super::lifecycle::Trust;
 use super::module::{canonical_line, pretty, receipt_file, sign_all, write_file};
 use super::receipt::{self, Draft, FileList};
 use super::store::{ChainKey, ChainStore};
@@ -469,10 +470,10 @@ pub fn check_checkpoint_file(
     chain: &Chain,
     path: &Path,
     r: &ChainResult,
-    anchors: Option<&vc::TrustAnchors>,
+    trust: Option<Trust<'_>>,
 ) -> Result<(), Error> {
     let ck = read_json(path)?;
-    checkpoint::check_signed(chain.kind, &ck, &path.display().to_string(), false, anchors)?;
+    checkpoint::check_signed(chain.kind, &ck, &path.display().to_string(), false, trust)?;
     checkpoint::check_against(&ck, &Summary::of(r, chain.purpose.as_deref())?)
 }
 
@@ -529,7 +530,7 @@ pub fn import(repo: &Repo, chain: &Chain, opts: &verify::Options) -> Result<Impo
     }
     let ctype = ArtifactType::new(chain.kind.checkpoint_artifact()).expect("valid type");
     for path in receipt::json_files(&chain.checkpoints_dir).map_err(one)? {
-        if check_checkpoint_file(chain, &path, &result, opts.trust_anchors.as_ref()).is_ok()
+        if check_checkpoint_file(chain, &path, &result, opts.trust()).is_ok()
             && repo
                 .put_json(&ctype, &read_json(&path).map_err(one)?)
                 .map_err(odb)?

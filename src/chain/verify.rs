@@ -19,7 +19,7 @@ use crate::mmr::{self, Peak};
 use crate::vc::{self, TrustAnchors};
 
 use super::harbor::Harbors;
-use super::lifecycle::{ChainId, Lifecycle, Position, Standing};
+use super::lifecycle::{ChainId, Lifecycle, Position, Standing, Trust};
 use super::receipt::{FileList, Receipt};
 use super::select::{self, Link, Resolutions, Selection, Stop};
 use super::transition_types::Lock;
@@ -48,6 +48,15 @@ pub struct Options {
     pub lifecycle: Option<Arc<Lifecycle>>,
     /// The asset chain's purpose (key credentials name chains by it).
     pub purpose: Option<String>,
+}
+
+impl Options {
+    /// The trust anchors with their key lifecycle, for checks of objects beside the receipts.
+    pub fn trust(&self) -> Option<Trust<'_>> {
+        self.trust_anchors
+            .as_ref()
+            .map(|a| Trust::new(a, self.lifecycle.as_deref()))
+    }
 }
 
 /// A verified chain.

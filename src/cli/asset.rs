@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use clap::Subcommand;
 use msez::canon::{Digest, Value};
 use msez::chain::harbor::PolicyFile;
+use msez::chain::lifecycle::Trust;
 use msez::chain::module::{ASSETS_DIR, AssetModule};
 use msez::chain::{Kind, anchor, registry};
 use msez::error::{Classify, Finding};
@@ -210,10 +211,10 @@ fn anchor_verify(a: &AnchorArgs, ctx: &Ctx) -> super::Result<ExitCode> {
         opt(&a.asset_proof)?,
         opt(&a.asset_receipt)?,
     );
-    let anchors = a
+    let trust = a
         .trust_anchors
         .as_ref()
-        .map(|p| TrustAnchors::load(&ctx.path(p)))
+        .map(|p| super::state::load_trust(p, ctx))
         .transpose()?;
     let inputs = anchor::Inputs {
         corridor_receipt: &receipt,
@@ -222,7 +223,7 @@ fn anchor_verify(a: &AnchorArgs, ctx: &Ctx) -> super::Result<ExitCode> {
         asset_checkpoint: asset_ck.as_ref(),
         asset_proof: asset_proof.as_ref(),
         asset_receipt: asset_receipt.as_ref(),
-        anchors: anchors.as_ref(),
+        trust: trust.as_ref().map(|(a, l)| Trust::new(a, l.as_deref())),
     };
     match anchor::verify(&inputs) {
         Ok(done) => {

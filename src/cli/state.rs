@@ -9,6 +9,7 @@ use std::process::ExitCode;
 use clap::Subcommand;
 use msez::canon::{self, Digest, Value};
 use msez::chain::anchor::{self, AttachKind};
+use msez::chain::lifecycle::{Lifecycle, Trust};
 use msez::chain::ops::{self, Chain};
 use msez::chain::receipt::{Draft, normalize_set};
 use msez::chain::transition_types::Lock;
@@ -365,6 +366,7 @@ pub fn load_forks_report(o: &mut Opened, args: &ForkArgs, ctx: &Ctx) -> fork::Lo
         &dir,
         fork::Policy {
             anchors: o.opts.trust_anchors.as_ref(),
+            lifecycle: o.opts.lifecycle.as_deref(),
             allow_unsigned: args.allow_unsigned_fork_resolutions,
         },
     );
@@ -396,6 +398,37 @@ pub fn load_forks(
     } else {
         Err(std::mem::take(&mut loaded.errors))
     }
+}
+
+/// Loads a trust-anchors file for an offline check, with the key credentials it references
+/// (those referenced by digest from the repository enclosing the working directory, if any).
+pub fn load_trust(
+    path: &Path,
+    ctx: &Ctx,
+) -> super::Result<(TrustAnchors, Option<std::sync::Arc<Lifecycle>>)> {
+    let repo = Repo::find(&ctx.cwd)?;
+    let (anchors, lifecycle) = chain::lifecycle::load_anchors(&ctx.path(path), repo.as_ref())?;
+    if let (Some(l), false) = (&lifecycle, ctx.out.json) {
+        for w in l.warnings() {
+            eprintln!("msez: warning: {w}");
+        }
+    }
+    Ok((anchors, lifecycle))
+}
+
+/// Refuses signing keys the key lifecycle revokes, before anything is written; `what` names
+/// the new object (`receipt`, `checkpoint`, ...).
+fn refuse_revoked(o: &Opened, keys: &[KeyPair], what: &str) -> Result<(), chain::Error> {
+    let Some(l) = &o.opts.lifecycle else {
+        return Ok(());
+    };
+    let c = &o.chain;
+    let object = format!(
+        "new {what} of {}",
+        chain::lifecycle::ChainId::new(c.kind, &c.owner, c.purpose.as_deref())
+    );
+    keys.iter()
+        .try_for_each(|k| l.refuse_revoked(&object, &k.did()))
 }
 
 /// Whether to read the chain state in `.msez`: it follows the head ref, which a resolution
@@ -566,6 +599,7 @@ pub fn run(kind: Kind, cmd: StateCommand, ctx: &Ctx) -> super::Result<ExitCode> 
                     start: o.chain.module_dir.clone(),
                 })?;
             let keys = load_keys(&keys, ctx)?;
+            refuse_revoked(&o, &keys, "receipt")?;
             let expected = o.chain.expected_sets.as_ref();
             let base = Draft {
                 transition: Value::Null,
@@ -648,14 +682,9 @@ pub fn run(kind: Kind, cmd: StateCommand, ctx: &Ctx) -> super::Result<ExitCode> 
             }
             let result = loaded.and_then(|_| ops::verify(&o.chain, &o.opts));
             let result = result.and_then(|r| match &checkpoint {
-                Some(ck) => ops::check_checkpoint_file(
-                    &o.chain,
-                    &ctx.path(ck),
-                    &r,
-                    o.opts.trust_anchors.as_ref(),
-                )
-                .map(|()| r)
-                .map_err(|e| vec![e]),
+                Some(ck) => ops::check_checkpoint_file(&o.chain, &ctx.path(ck), &r, o.opts.trust())
+                    .map(|()| r)
+                    .map_err(|e| vec![e]),
                 None => Ok(r),
             });
             report_verify(result, notes, &o, ctx)
@@ -669,6 +698,7 @@ pub fn run(kind: Kind, cmd: StateCommand, ctx: &Ctx) -> super::Result<ExitCode> 
             let mut o = open(kind, &chain, ctx)?;
             load_forks(&mut o, &forks, ctx).map_err(|e| fail(e, ctx))?;
             let keys = load_keys(&keys, ctx)?;
+            refuse_revoked(&o, &keys, "checkpoint")?;
             let summary = ops::summary(o.repo.as_ref(), &o.chain, &o.opts, fast(&chain, &o))
                 .map_err(|e| fail(e, ctx))?;
             let (_, done) =
@@ -744,10 +774,9 @@ pub fn run(kind: Kind, cmd: StateCommand, ctx: &Ctx) -> super::Result<ExitCode> 
             let r = read_json(&ctx.path(&receipt))?;
             let p = read_json(&ctx.path(&proof))?;
             let ck = checkpoint.map(|c| read_json(&ctx.path(&c))).transpose()?;
-            let anchors = trust_anchors
-                .map(|t| TrustAnchors::load(&ctx.path(&t)))
-                .transpose()?;
-            match inclusion::verify(kind, &r, &p, ck.as_ref(), anchors.as_ref()) {
+            let trust = trust_anchors.map(|t| load_trust(&t, ctx)).transpose()?;
+            let trust = trust.as_ref().map(|(a, l)| Trust::new(a, l.as_deref()));
+            match inclusion::verify(kind, &r, &p, ck.as_ref(), trust) {
                 Ok(()) => {
                     written(
                         ctx.out
@@ -791,6 +820,7 @@ pub fn run(kind: Kind, cmd: StateCommand, ctx: &Ctx) -> super::Result<ExitCode> 
             let mut o = open(kind, &chain, ctx)?;
             load_forks(&mut o, &forks, ctx).map_err(|e| fail(e, ctx))?;
             let keys = load_keys(&keys, ctx)?;
+            refuse_revoked(&o, &keys, "cosignature")?;
             let (path, added) = ops::cosign(o.repo.as_ref(), &o.chain, sequence, &keys, &o.opts)
                 .map_err(|e| fail(e, ctx))?;
             let value =
@@ -812,6 +842,7 @@ pub fn run(kind: Kind, cmd: StateCommand, ctx: &Ctx) -> super::Result<ExitCode> 
         } => {
             let o = open(kind, &chain, ctx)?;
             let keys = load_keys(&keys, ctx)?;
+            refuse_revoked(&o, &keys, "fork resolution")?;
             let issuer = match (issuer, keys.first()) {
                 (Some(i), _) => i,
                 (None, Some(k)) => k.did().to_string(),
@@ -916,13 +947,12 @@ pub fn run(kind: Kind, cmd: StateCommand, ctx: &Ctx) -> super::Result<ExitCode> 
             trust_anchors,
             out,
         } => {
-            let anchors = trust_anchors
-                .map(|t| TrustAnchors::load(&ctx.path(&t)))
-                .transpose()?;
+            let trust = trust_anchors.map(|t| load_trust(&t, ctx)).transpose()?;
+            let trust = trust.as_ref().map(|(a, l)| Trust::new(a, l.as_deref()));
             let (doc, verdict) = match (verify, ck1, ck2) {
                 (Some(ev), _, _) => {
                     let doc = read_json(&ctx.path(&ev))?;
-                    let v = chain::evidence::verify(&doc, anchors.as_ref())?;
+                    let v = chain::evidence::verify(&doc, trust)?;
                     (None, v)
                 }
                 (None, Some(a), Some(b)) => {
@@ -937,7 +967,7 @@ pub fn run(kind: Kind, cmd: StateCommand, ctx: &Ctx) -> super::Result<ExitCode> 
                         &read_json(&ctx.path(&a))?,
                         &read_json(&ctx.path(&b))?,
                         proofs.as_ref().map(|(x, y)| (x, y)),
-                        anchors.as_ref(),
+                        trust,
                         &msez::vc::proof::now_utc(),
                     )?;
                     (Some(doc), v)

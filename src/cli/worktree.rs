@@ -164,12 +164,17 @@ pub fn add(args: AddArgs, ctx: &Ctx) -> super::Result<ExitCode> {
             Some(p) => vec![m.purpose(Some(p))?.to_string()],
             None => m.config.purposes.clone(),
         };
-        let anchors = m
-            .trust_anchors_path()
-            .map(|p| msez::vc::TrustAnchors::load(&p))
-            .transpose()?;
+        // With the key lifecycle its anchors file references: import verifies like verify.
+        let (anchors, lifecycle) = match m.trust_anchors_path() {
+            Some(p) => {
+                let (a, l) = msez::chain::lifecycle::load_anchors(&p, Some(&repo))?;
+                (Some(a), l)
+            }
+            None => (None, None),
+        };
         let opts = verify::Options {
             trust_anchors: anchors,
+            lifecycle,
             ..Default::default()
         };
         for p in purposes {

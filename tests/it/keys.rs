@@ -536,3 +536,324 @@ fn corridor_chains_enforce_revocations_by_position_too() {
     bad.code(67);
     assert_eq!(first_error(&bad)["code"], "signature.key_revoked");
 }
+
+/// The checkpoint of receipts 0..2 (signed by dev), its proof stripped and re-signed by `key`
+/// with `vc sign`; `root` replaces its MMR root (a contradicting checkpoint). Returns its name.
+fn resign_checkpoint(lab: &Lab, key: &str, name: &str, root: Option<&str>) -> String {
+    let ck_path = lab.dir.join(&lab.checkpoint(3));
+    let mut ck: Value = serde_json::from_str(&std::fs::read_to_string(&ck_path).unwrap()).unwrap();
+    ck["proof"] = Value::Array(vec![]);
+    if let Some(r) = root {
+        ck["mmr"]["root"] = r.into();
+    }
+    lab.dir.write(name, serde_json::to_vec(&ck).unwrap());
+    let key = format!("{key}.jwk");
+    lab.dir
+        .run(&["vc", "sign", name, "--key", &key, "--out", name])
+        .ok();
+    name.to_string()
+}
+
+/// `verify-inclusion` of receipt `seq` with `proof` and `checkpoint`, against ta.yaml.
+fn verify_inclusion(lab: &Lab, seq: u64, proof: &str, checkpoint: &str) -> Run {
+    let receipt = format!("{}/state/receipts/receipt.{seq}.json", lab.module);
+    lab.dir.run(&[
+        "asset",
+        "state",
+        "verify-inclusion",
+        "--receipt",
+        &receipt,
+        "--proof",
+        proof,
+        "--checkpoint",
+        checkpoint,
+        "--trust-anchors",
+        "ta.yaml",
+        "--json",
+    ])
+}
+
+/// `state verify --checkpoint` against ta.yaml.
+fn verify_checkpoint(lab: &Lab, checkpoint: &str) -> Run {
+    lab.state(
+        "verify",
+        &[
+            "--trust-anchors",
+            "ta.yaml",
+            "--checkpoint",
+            checkpoint,
+            "--json",
+        ],
+    )
+}
+
+/// Asserts `run` failed (signature class) as unknown: the revoked key's proof on an object
+/// outside the chain, naming the key and the revocation credential.
+#[track_caller]
+fn assert_unknown(run: &Run, e: &Value) {
+    run.code(67);
+    assert_eq!(e["code"], "signature.key_position_unknown", "{run:#?}");
+    let message = e["message"].as_str().unwrap();
+    assert!(
+        message.contains("unknown (key revoked; position not provable)"),
+        "{message}"
+    );
+    assert!(message.contains(&did("zone-a")), "{message}");
+    assert!(message.contains("key-revocation."), "{message}");
+}
+
+#[test]
+fn a_checkpoint_signed_by_a_revoked_key_is_unknown_where_it_is_checked() {
+    let lab = Lab::new();
+    let za = resign_checkpoint(&lab, "zone-a", "za.json", None);
+    let dev = lab.checkpoint(3);
+    for (ck, out) in [(za.as_str(), "p-za.json"), (dev.as_str(), "p-dev.json")] {
+        lab.state(
+            "inclusion-proof",
+            &["--sequence", "1", "--checkpoint", ck, "--out", out],
+        )
+        .ok();
+    }
+    // Contradicting checkpoints (same size, another root), by zone-a and by dev.
+    let za_fork = resign_checkpoint(&lab, "zone-a", "za-fork.json", Some(&"ab".repeat(32)));
+    let dev_fork = resign_checkpoint(&lab, "dev", "dev-fork.json", Some(&"ab".repeat(32)));
+    let evidence = |a: &str, b: &str, out: &str| {
+        lab.dir.run(&[
+            "asset",
+            "state",
+            "fork-evidence",
+            a,
+            b,
+            "--trust-anchors",
+            "ta.yaml",
+            "--out",
+            out,
+            "--json",
+        ])
+    };
+    let check_evidence = |file: &str| {
+        lab.dir.run(&[
+            "asset",
+            "state",
+            "fork-evidence",
+            "--verify",
+            file,
+            "--trust-anchors",
+            "ta.yaml",
+            "--json",
+        ])
+    };
+
+    // Before the revocation zone-a (an anchor allowed smart_asset_receipt) signs checkpoints.
+    verify_checkpoint(&lab, &za).ok();
+    verify_inclusion(&lab, 1, "p-za.json", &za).ok();
+    evidence(&za, &za_fork, "ev-za.json").ok();
+
+    lab.revoke("dev").ok();
+
+    let run = verify_checkpoint(&lab, &za);
+    assert_unknown(&run, &first_error(&run));
+    let run = verify_inclusion(&lab, 1, "p-za.json", &za);
+    assert_unknown(&run, &run.json()["error"]);
+    let run = evidence(&za, &za_fork, "ev-za-2.json");
+    assert_unknown(&run, &run.json()["error"]);
+    assert!(!lab.dir.join("ev-za-2.json").exists());
+    let run = check_evidence("ev-za.json");
+    assert_unknown(&run, &run.json()["error"]);
+
+    // The same checks pass on checkpoints by dev, a key that is not revoked. Receipt 1 is
+    // zone-a's, but its proof's MMR is valid_through's: it is provably inside.
+    verify_checkpoint(&lab, &dev).ok();
+    verify_inclusion(&lab, 1, "p-dev.json", &dev).ok();
+    evidence(&dev, &dev_fork, "ev-dev.json").ok();
+    check_evidence("ev-dev.json").ok();
+}
+
+#[test]
+fn a_revoked_keys_receipt_proven_against_another_checkpoint_is_unknown() {
+    let lab = Lab::new();
+    // dev extends the chain and checkpoints 4 receipts; receipt 1 is still zone-a's.
+    lab.append("dev", "2026-01-04T00:00:00Z", None).ok();
+    lab.state("checkpoint", &["--key", "dev.jwk"]).ok();
+    let ck4 = lab.checkpoint(4);
+    lab.state(
+        "inclusion-proof",
+        &["--sequence", "1", "--checkpoint", &ck4, "--out", "p4.json"],
+    )
+    .ok();
+    verify_inclusion(&lab, 1, "p4.json", &ck4).ok();
+    lab.revoke("dev").ok();
+    // The chain places receipt 1 inside valid_through (size 3); the proof alone cannot.
+    lab.verify().code(0);
+    let run = verify_inclusion(&lab, 1, "p4.json", &ck4);
+    assert_unknown(&run, &run.json()["error"]);
+    assert!(
+        run.stdout.contains("is not valid_through's (size 3"),
+        "{run:#?}"
+    );
+    // dev's own receipt 3 in the same checkpoint is unaffected.
+    lab.state(
+        "inclusion-proof",
+        &[
+            "--sequence",
+            "3",
+            "--checkpoint",
+            &ck4,
+            "--out",
+            "p4-3.json",
+        ],
+    )
+    .ok();
+    verify_inclusion(&lab, 3, "p4-3.json", &ck4).ok();
+}
+
+#[test]
+fn a_checkpoint_signed_by_a_rotated_in_key_counts_as_its_anchor() {
+    let lab = Lab::new();
+    let zb = resign_checkpoint(&lab, "zone-b", "zb.json", None);
+    lab.state(
+        "inclusion-proof",
+        &["--sequence", "1", "--checkpoint", &zb, "--out", "p-zb.json"],
+    )
+    .ok();
+    // zone-b is no anchor until zone-a rotates to it.
+    let run = verify_checkpoint(&lab, &zb);
+    run.code(67);
+    assert_eq!(first_error(&run)["code"], "signature.untrusted");
+    lab.rotate("zone-a", "dev", 3).ok();
+    verify_checkpoint(&lab, &zb).ok();
+    verify_inclusion(&lab, 1, "p-zb.json", &zb).ok();
+}
+
+#[test]
+fn anchor_verify_treats_an_asset_checkpoint_by_a_revoked_key_as_unknown() {
+    const CID: &str = "org.example.corridor.keys";
+    let lab = Lab::new();
+    let za = resign_checkpoint(&lab, "zone-a", "za.json", None);
+    let dev = lab.checkpoint(3);
+    // dev may also sign the corridor's receipts and checkpoints.
+    let ta = std::fs::read_to_string(lab.dir.join("ta.yaml")).unwrap();
+    lab.dir.write(
+        "ta.yaml",
+        ta.replace(
+            "key_revocation]",
+            "key_revocation, corridor_receipt, corridor_checkpoint]",
+        ),
+    );
+    let ok = |args: &[&str]| lab.dir.run(args).ok().to_string();
+    ok(&[
+        "corridor",
+        "module",
+        "init",
+        "--corridor-id",
+        CID,
+        "--key",
+        "dev.jwk",
+    ]);
+    ok(&[
+        "corridor",
+        "state",
+        "receipt-init",
+        CID,
+        "--key",
+        "dev.jwk",
+        "--attach-smart-asset-receipt-checkpoint",
+        &za,
+        "--attach-smart-asset-receipt-checkpoint",
+        &dev,
+    ]);
+    ok(&["corridor", "state", "checkpoint", CID, "--key", "dev.jwk"]);
+    ok(&[
+        "corridor",
+        "state",
+        "inclusion-proof",
+        CID,
+        "--sequence",
+        "0",
+    ]);
+    let corridor = format!("modules/corridors/{CID}");
+    let anchor_verify = |asset_checkpoint: &str| {
+        lab.dir.run(&[
+            "asset",
+            "anchor-verify",
+            "--corridor-receipt",
+            &format!("{corridor}/state/receipts/corridor-receipt.0.json"),
+            "--proof",
+            &format!("{corridor}/state/proofs/corridor.inclusion-proof.0.json"),
+            "--checkpoint",
+            &format!("{corridor}/state/checkpoints/checkpoint.1.json"),
+            "--asset-checkpoint",
+            asset_checkpoint,
+            "--trust-anchors",
+            "ta.yaml",
+            "--json",
+        ])
+    };
+    assert_eq!(anchor_verify(&za).json()["ok"], true);
+    lab.revoke("dev").ok();
+    let run = anchor_verify(&za);
+    assert_unknown(&run, &run.json()["error"]);
+    assert_eq!(anchor_verify(&dev).json()["ok"], true);
+}
+
+/// Every file under `.msez` and the module, with its bytes.
+fn snapshot(lab: &Lab) -> std::collections::BTreeMap<PathBuf, Vec<u8>> {
+    fn walk(dir: &std::path::Path, out: &mut std::collections::BTreeMap<PathBuf, Vec<u8>>) {
+        for e in std::fs::read_dir(dir).unwrap().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                walk(&p, out);
+            } else {
+                out.insert(p.clone(), std::fs::read(&p).unwrap());
+            }
+        }
+    }
+    let mut out = std::collections::BTreeMap::new();
+    walk(&lab.dir.join(".msez"), &mut out);
+    walk(&lab.dir.join(&lab.module), &mut out);
+    out
+}
+
+#[test]
+fn a_revoked_key_is_refused_before_anything_is_written() {
+    let lab = Lab::new();
+    lab.revoke("dev").ok();
+    let before = snapshot(&lab);
+    let ta = ["--trust-anchors", "ta.yaml"];
+    for (verb, extra) in [
+        ("receipt-init", vec!["--timestamp", "2026-01-04T00:00:00Z"]),
+        ("checkpoint", vec![]),
+        ("cosign", vec!["--sequence", "2"]),
+    ] {
+        let mut args = vec![ta[0], ta[1], "--key", "dev.jwk", "--key", "zone-a.jwk"];
+        args.extend(extra);
+        args.push("--json");
+        let run = lab.state(verb, &args);
+        run.code(67);
+        let e = run.json()["error"].clone();
+        assert_eq!(
+            e["code"], "signature.key_revoked_signer",
+            "{verb}: {run:#?}"
+        );
+        let message = e["message"].as_str().unwrap();
+        assert!(message.contains(&did("zone-a")), "{message}");
+        assert!(message.contains("key-revocation."), "{message}");
+        assert!(message.contains("signs nothing new"), "{message}");
+        // Head ref, chain state, objects, receipts and checkpoints: all unchanged.
+        assert!(snapshot(&lab) == before, "{verb} wrote something");
+    }
+    // A live key still signs.
+    lab.state(
+        "receipt-init",
+        &[
+            ta[0],
+            ta[1],
+            "--key",
+            "dev.jwk",
+            "--timestamp",
+            "2026-01-04T00:00:00Z",
+        ],
+    )
+    .ok();
+    lab.verify().code(0);
+}
