@@ -24,9 +24,16 @@ impl Drop for Mounted {
 
 /// `msez mount SOURCE` (background) at a fresh mountpoint in `dir`.
 pub fn mount(dir: &Dir, source: &str, name: &str) -> Mounted {
+    mount_with(dir, source, name, &[])
+}
+
+/// [`mount`] with extra environment variables for msez (and so for the serving process).
+pub fn mount_with(dir: &Dir, source: &str, name: &str, env: &[(&str, &Path)]) -> Mounted {
     let path = dir.join(name);
     std::fs::create_dir_all(&path).unwrap();
-    let run = dir.run(&["--json", "mount", source, path.to_str().unwrap()]);
+    let mut cmd = dir.cmd(&["--json", "mount", source, path.to_str().unwrap()]);
+    cmd.envs(env.iter().copied());
+    let run = Run::from(cmd.output().expect("spawn msez"));
     run.ok();
     assert_eq!(
         run.json()["unmount"],
