@@ -15,6 +15,7 @@
 //! - [`fsck`]: the whole-repository check.
 //! - [`gc`]: two-phase garbage collection of a repository or a remote.
 //! - [`remote`]: push, fetch, pull and clone over local, S3 and IPFS backends.
+//! - [`http`]: the HTTP(S) client every HTTP user shares (timeouts, TLS trust roots).
 //!
 //! The library never prints; `src/cli` is the only place that renders results.
 
@@ -27,6 +28,7 @@ pub mod error;
 pub mod fsck;
 pub mod gc;
 pub mod graph;
+pub mod http;
 pub mod mmr;
 pub mod mount;
 pub mod odb;

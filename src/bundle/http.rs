@@ -6,8 +6,9 @@
 //! reader (a FUSE mount) fetches only the entries it is asked for. The server must answer
 //! `Range: bytes=a-b` with `206` and `Content-Range: bytes a-b/LEN`.
 //!
-//! msez is built without a TLS stack for ureq, so only `http://` URLs are read today; an
-//! `https://` URL fails with an I/O error saying so.
+//! `http://` and `https://` URLs are read; an `https://` server must present a certificate
+//! that chains to a root [`crate::http::trust_roots`] trusts (a private CA through
+//! `SSL_CERT_FILE`).
 
 use std::collections::{HashMap, VecDeque};
 use std::io::{Read, Seek, SeekFrom};
@@ -33,8 +34,8 @@ pub struct RangeReader {
 }
 
 fn http_err(url: &str, why: impl std::fmt::Display) -> Error {
-    Error::Zip {
-        what: format!("at {url}"),
+    Error::Http {
+        url: url.to_string(),
         reason: why.to_string(),
     }
 }
@@ -54,17 +55,12 @@ fn content_range(v: &str) -> Option<(u64, u64, u64)> {
 impl RangeReader {
     /// Asks the server for the first byte to learn the length and that ranges work.
     pub fn open(url: &str) -> Result<RangeReader, Error> {
-        if !url.starts_with("http://") {
-            return Err(http_err(
-                url,
-                "only http:// bundle URLs can be read (msez has no TLS stack for HTTP yet)",
-            ));
+        if !url.starts_with("http://") && !url.starts_with("https://") {
+            return Err(http_err(url, "not an http:// or https:// URL"));
         }
-        let agent: ureq::Agent = ureq::Agent::config_builder()
-            .timeout_global(Some(Duration::from_secs(60)))
-            .http_status_as_error(false)
-            .build()
-            .into();
+        // Roots are loaded for http:// too: a server may redirect to https://.
+        let roots = crate::http::trust_roots().map_err(|e| http_err(url, e))?;
+        let agent = crate::http::agent(Duration::from_secs(60), crate::http::Tls::Roots(roots));
         let mut r = RangeReader {
             agent,
             url: url.to_string(),
@@ -108,7 +104,7 @@ impl RangeReader {
             .get(&self.url)
             .header("Range", &format!("bytes={a}-{b}"))
             .call()
-            .map_err(io_err)?;
+            .map_err(|e| io_err(crate::http::describe(&e)))?;
         if resp.status().as_u16() != 206 {
             return Err(io_err(format!(
                 "HTTP {} to a range request (the server must support Range)",
@@ -133,7 +129,7 @@ impl RangeReader {
             .with_config()
             .limit(want)
             .read_to_vec()
-            .map_err(io_err)?;
+            .map_err(|e| io_err(crate::http::describe(&e)))?;
         if body.len() as u64 != want {
             return Err(io_err(format!(
                 "a {want}-byte range came with {} bytes",

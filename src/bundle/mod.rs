@@ -141,6 +141,9 @@ pub enum Error {
     /// A canonicalization failure (floats, depth) in the manifest.
     #[error(transparent)]
     Canon(#[from] crate::canon::Error),
+    /// A bundle URL that cannot be fetched: connection, TLS, HTTP status, no range support.
+    #[error("fetching bundle {url}: {reason}")]
+    Http { url: String, reason: String },
     /// Disk failures.
     #[error("{what} {}", path.display())]
     Io {
@@ -180,7 +183,7 @@ impl Classify for Error {
             Error::Schema(e) => e.class(),
             Error::Vc(e) => e.class(),
             Error::Canon(e) => e.class(),
-            Error::Io { .. } => Class::Io,
+            Error::Http { .. } | Error::Io { .. } => Class::Io,
         }
     }
 
@@ -202,6 +205,7 @@ impl Classify for Error {
             Error::Schema(e) => e.code(),
             Error::Vc(e) => e.code(),
             Error::Canon(e) => e.code(),
+            Error::Http { .. } => "io.bundle_http",
             Error::Io { .. } => "io.bundle",
         }
     }
@@ -232,6 +236,7 @@ impl Classify for Error {
             } => Detail::path(path).mismatch(expected, found),
             Error::Attestation { path, .. } => Detail::path(path),
             Error::Profile { path, .. } | Error::Io { path, .. } => Detail::path(path),
+            Error::Http { url, .. } => Detail::object(url.clone()),
             Error::Graph(e) => e.detail(),
             Error::Schema(e) => e.detail(),
             Error::Vc(e) => e.detail(),

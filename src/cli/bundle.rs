@@ -50,7 +50,8 @@ pub struct GraphVerifyArgs {
     #[arg(long, value_name = "TYPE:DIGEST")]
     pub root: Option<String>,
     /// Verify a witness bundle offline (strict; only the bundle's own artifacts count); an
-    /// http:// URL is read with range requests, central directory first.
+    /// http:// or https:// URL is read with range requests, central directory first
+    /// (SSL_CERT_FILE names extra trusted CAs).
     #[arg(long, value_name = "ZIP", conflicts_with_all = ["bundle", "store_roots"])]
     pub from_bundle: Option<PathBuf>,
     /// Recompute every artifact's semantic digest.

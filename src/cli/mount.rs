@@ -14,7 +14,9 @@ use super::{Ctx, Result, written};
 /// `msez mount SOURCE MOUNTPOINT`.
 #[derive(Debug, ClapArgs)]
 pub struct Args {
-    /// A repository, a remote URL (directory, s3://, ipfs://).
+    /// A repository, a witness bundle (a zip file, or an http:// or https:// URL read with range
+    /// requests; SSL_CERT_FILE names extra trusted CAs), or a remote URL (directory, s3://,
+    /// ipfs://).
     pub source: String,
     /// An existing directory to mount on.
     pub mountpoint: PathBuf,

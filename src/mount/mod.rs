@@ -143,7 +143,7 @@ impl Classify for Error {
     }
 }
 
-/// The view `msez mount SOURCE` shows: a witness bundle (a zip file, or an `http://` URL read
+/// The view `msez mount SOURCE` shows: a witness bundle (a zip file, or an `http(s)://` URL read
 /// with range requests), a repository (a directory holding `.msez`, or the `.msez` directory
 /// itself), else a remote URL (a directory remote, `s3://`, `ipfs://`).
 pub fn open_source(source: &str, cwd: &Path) -> Result<std::sync::Arc<dyn tree::View>, Error> {

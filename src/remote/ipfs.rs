@@ -76,11 +76,8 @@ fn encode(s: &str) -> String {
 impl Ipfs {
     /// The remote in folder `/NAME` of the node whose RPC is at `api` (`http://HOST:PORT`).
     pub fn new(api: &str, name: &str) -> Ipfs {
-        let agent = ureq::Agent::config_builder()
-            .timeout_global(Some(Duration::from_secs(60)))
-            .http_status_as_error(false)
-            .build()
-            .into();
+        // The RPC API is addressed as http://HOST:PORT only: no trust store is needed.
+        let agent = crate::http::agent(Duration::from_secs(60), crate::http::Tls::None);
         Ipfs {
             api: api.trim_end_matches('/').to_string(),
             name: name.to_string(),

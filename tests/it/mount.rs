@@ -24,9 +24,16 @@ impl Drop for Mounted {
 
 /// `msez mount SOURCE` (background) at a fresh mountpoint in `dir`.
 pub fn mount(dir: &Dir, source: &str, name: &str) -> Mounted {
+    mount_with(dir, source, name, &[])
+}
+
+/// [`mount`] with extra environment variables for msez (and so for the serving process).
+pub fn mount_with(dir: &Dir, source: &str, name: &str, env: &[(&str, &Path)]) -> Mounted {
     let path = dir.join(name);
     std::fs::create_dir_all(&path).unwrap();
-    let run = dir.run(&["--json", "mount", source, path.to_str().unwrap()]);
+    let mut cmd = dir.cmd(&["--json", "mount", source, path.to_str().unwrap()]);
+    cmd.envs(env.iter().copied());
+    let run = Run::from(cmd.output().expect("spawn msez"));
     run.ok();
     assert_eq!(
         run.json()["unmount"],
@@ -290,6 +297,57 @@ fn fuse_s3_remote_shows_the_same_objects_as_the_repository() {
         .filter(|r| !r.starts_with("remotes/"))
         .collect();
     assert_eq!(files(&m.path.join("refs")), pushed);
+}
+
+#[test]
+#[ignore = "needs FUSE and js-ipfs: run by scripts/test (fuse_ipfs_)"]
+fn fuse_ipfs_remote_shows_the_same_objects_as_the_repository_and_hides_a_tampered_one() {
+    let api = std::env::var("MSEZ_TEST_IPFS_API")
+        .expect("MSEZ_TEST_IPFS_API is unset: this test needs js-ipfs, started by scripts/test");
+    let (dir, _) = chain_repo();
+    let name = format!(
+        "mount-{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos()
+    );
+    let url = format!("ipfs://{}/{name}", api.trim_start_matches("http://"));
+    dir.run(&["remote", "add", "origin", &url]).ok();
+    dir.run(&["push", "origin"]).ok();
+    let m = mount(&dir, &url, "mnt");
+    let stored = files(&dir.join(".msez/objects"));
+    assert!(
+        stored.iter().any(|o| o.starts_with("smart-asset-receipt/")),
+        "{stored:?}"
+    );
+    assert_eq!(files(&m.path.join("objects")), stored);
+    // Every object read through the mount is the repository's, byte for byte.
+    for o in &stored {
+        sh(
+            &dir.join(".msez/objects"),
+            &format!("cmp {o} {}/objects/{o}", m.path.display()),
+        )
+        .ok();
+    }
+    // The remote holds the pushed refs (not the pusher's remote-tracking ones).
+    let pushed: Vec<String> = files(&dir.join(".msez/refs"))
+        .into_iter()
+        .filter(|r| !r.starts_with("remotes/"))
+        .collect();
+    assert_eq!(files(&m.path.join("refs")), pushed);
+    // An object altered in the node's MFS is refused when opened (verified before shown).
+    drop(m);
+    let blob = files(&dir.join(".msez/objects/blob")).remove(0);
+    use msez::remote::Backend;
+    msez::remote::Ipfs::new(&api, &name)
+        .put(&format!("objects/blob/{blob}"), b"not the pushed bytes")
+        .unwrap();
+    let m = mount(&dir, &url, "mnt2");
+    let run = sh(&m.path, &format!("cat objects/blob/{blob} > /dev/null"));
+    assert_ne!(run.code, 0, "{run:?}");
+    assert!(run.stderr.contains("Input/output error"), "{}", run.stderr);
 }
 
 #[test]
