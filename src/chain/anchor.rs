@@ -6,12 +6,11 @@
 //! corridor's chain, and [`verify`] proves "this asset state is inside that corridor state"
 //! from a handful of small files, without the asset history (docs/anchoring.md lists the checks).
 
-use std::path::{Component, Path, PathBuf};
+use std::path::{Component, Path};
 
 use serde::Serialize;
 
 use crate::canon::{self, Digest, Map, Value};
-use crate::vc::{self, TrustAnchors};
 
 use super::lifecycle::Trust;
 
@@ -513,27 +512,6 @@ fn state_anchored(
     out.asset_id = Some(asset.to_string()).filter(|a| !a.is_empty());
     out.state_root = Some(root);
     Ok(out)
-}
-
-/// Checks that a signed object's valid signers include one allowed `attestation`.
-pub fn require_signer(
-    doc: &Value,
-    anchors: &TrustAnchors,
-    attestation: &'static str,
-    what: &Path,
-) -> Result<Vec<vc::Did>, Error> {
-    let results = vc::require_all_valid(doc, &what.display().to_string())?;
-    let signers = vc::valid_signers(&results);
-    if !signers
-        .iter()
-        .any(|d| anchors.allows(d.as_str(), Some(attestation)))
-    {
-        return Err(Error::Untrusted {
-            path: PathBuf::from(what),
-            attestation,
-        });
-    }
-    Ok(signers)
 }
 
 #[cfg(test)]
