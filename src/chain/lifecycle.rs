@@ -561,52 +561,10 @@ impl Lifecycle {
                     }
                 }
             }
-            let revoked: Vec<(usize, &Revocation)> = self
-                .revocations
-                .iter()
-                .enumerate()
-                .filter(|(_, r)| r.key == did)
-                .collect();
-            if revoked.is_empty() {
-                return Ok(Some(Standing::Counts));
-            }
-            let Some(at) = at else {
-                note(key_error(
-                    object,
-                    did,
-                    &revoked[0].1.credential,
-                    UNKNOWN.into(),
-                    "signature.key_position_unknown",
-                ));
-                continue;
-            };
-            let mut any = false;
-            for (i, r) in &revoked {
-                if r.chain == at.chain && at.sequence < r.size {
-                    inside.push(*i as u16);
-                    any = true;
-                }
-            }
-            if !any {
-                let r = revoked[0].1;
-                let reason = if r.chain != at.chain {
-                    format!(
-                        "revoked; its valid_through checkpoint is on {}, not on {}",
-                        r.chain, at.chain
-                    )
-                } else {
-                    format!(
-                        "revoked; sequence {} is not inside valid_through (size {}, root {})",
-                        at.sequence, r.size, r.root
-                    )
-                };
-                note(key_error(
-                    object,
-                    did,
-                    &r.credential,
-                    reason,
-                    "signature.key_revoked",
-                ));
+            match self.place(object, did, at) {
+                Ok(None) => return Ok(Some(Standing::Counts)),
+                Ok(Some(ids)) => inside.extend(ids),
+                Err(e) => note(e),
             }
         }
         if !inside.is_empty() {
@@ -615,6 +573,83 @@ impl Lifecycle {
             return Ok(Some(Standing::IfInside(inside)));
         }
         first_failure.map_or(Ok(None), Err)
+    }
+
+    /// Where `did` stands at `at` as far as revocations go: `Ok(None)`, not revoked;
+    /// `Ok(Some(ids))`, revoked but counting if the chain matches one of these revocations'
+    /// checkpoints; `Err`, revoked and not provably inside any of them.
+    fn place(
+        &self,
+        object: &str,
+        did: &str,
+        at: Option<&Position>,
+    ) -> Result<Option<Vec<u16>>, Error> {
+        let revoked: Vec<(usize, &Revocation)> = self
+            .revocations
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| r.key == did)
+            .collect();
+        let Some(&(_, first)) = revoked.first() else {
+            return Ok(None);
+        };
+        let Some(at) = at else {
+            return Err(key_error(
+                object,
+                did,
+                &first.credential,
+                UNKNOWN.into(),
+                "signature.key_position_unknown",
+            ));
+        };
+        let inside: Vec<u16> = revoked
+            .iter()
+            .filter(|(_, r)| r.chain == at.chain && at.sequence < r.size)
+            .map(|(i, _)| *i as u16)
+            .collect();
+        if !inside.is_empty() {
+            return Ok(Some(inside));
+        }
+        let reason = if first.chain != at.chain {
+            format!(
+                "revoked; its valid_through checkpoint is on {}, not on {}",
+                first.chain, at.chain
+            )
+        } else {
+            format!(
+                "revoked; sequence {} is not inside valid_through (size {}, root {})",
+                at.sequence, first.size, first.root
+            )
+        };
+        Err(key_error(
+            object,
+            did,
+            &first.credential,
+            reason,
+            "signature.key_revoked",
+        ))
+    }
+
+    /// Splits a receipt's valid signers at `at` for a harbor quorum: the keys that count
+    /// outright, the revoked keys that count only if the chain matches one of their
+    /// revocations' checkpoints (with those revocations), and the first key ruled out.
+    pub fn quorum_signers(
+        &self,
+        object: &str,
+        at: &Position,
+        signers: &[Did],
+    ) -> (Vec<Did>, Vec<(Did, Vec<u16>)>, Option<Error>) {
+        let (mut firm, mut conditional, mut ruled_out) = (Vec::new(), Vec::new(), None);
+        for signer in signers {
+            match self.place(object, signer.as_str(), Some(at)) {
+                Ok(None) => firm.push(signer.clone()),
+                Ok(Some(ids)) => conditional.push((signer.clone(), ids)),
+                Err(e) => {
+                    ruled_out.get_or_insert(e);
+                }
+            }
+        }
+        (firm, conditional, ruled_out)
     }
 
     /// Whether `did`, not itself an anchor allowed `attestation`, counts as one through a

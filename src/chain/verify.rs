@@ -109,9 +109,10 @@ impl ChainResult {
 /// A receipt's digest sets, boxed because nearly all are empty.
 type Sets = Option<Box<(Vec<Digest>, Vec<Digest>)>>;
 
-/// The revocations (indices) whose checkpoint the chain must match for a receipt that counts
-/// only through revoked keys; None for nearly all receipts.
-pub type Needs = Option<Box<[u16]>>;
+/// What a receipt that counts only through revoked keys needs from the chain: every group
+/// satisfied, a group by the chain matching one of its revocations' checkpoints (indices into
+/// the lifecycle's revocations); None for nearly all receipts.
+pub type Needs = Option<Box<[Box<[u16]>]>>;
 
 /// One receipt after its own checks: 104 bytes.
 #[derive(Clone, Debug, Default)]
@@ -119,7 +120,7 @@ struct Checked {
     link: Link,
     file: u32,
     sets: Sets,
-    /// Counts only if the chain matches one of these revocations' checkpoints (rare: boxed).
+    /// Counts only if the chain matches these revocations' checkpoints (rare: boxed).
     needs: Needs,
 }
 
@@ -266,8 +267,39 @@ pub fn check_receipt(
 ) -> Result<(Vec<vc::Did>, Needs), Error> {
     let results = vc::verify_proofs(&r.value)?;
     let signers = vc::valid_signers(&results);
+    let lifecycle = opts.lifecycle.as_deref().filter(|l| !l.is_empty());
+    let at = Position {
+        chain: ChainId::new(kind, owner, opts.purpose.as_deref()),
+        sequence: r.link.sequence,
+    };
+    let object = r.path.display().to_string();
+    let mut groups: Vec<Box<[u16]>> = Vec::new();
     if let (Kind::Asset, Some(harbors)) = (kind, &opts.harbors) {
-        match harbors.check(&r.value, &signers, &r.path) {
+        let quorum = match lifecycle {
+            None => harbors.check(&r.value, &signers, &r.path),
+            Some(l) => {
+                // A revoked harbor key counts toward the quorum only where its revocation
+                // places the receipt, and only when the quorum needs it.
+                let (firm, conditional, ruled_out) = l.quorum_signers(&object, &at, &signers);
+                let mut quorum = harbors.check(&r.value, &firm, &r.path);
+                if matches!(quorum, Err(Error::PendingQuorum { .. })) && !conditional.is_empty() {
+                    let all: Vec<vc::Did> = firm
+                        .iter()
+                        .cloned()
+                        .chain(conditional.iter().map(|(d, _)| d.clone()))
+                        .collect();
+                    quorum = harbors.check(&r.value, &all, &r.path);
+                    if quorum.is_ok() {
+                        groups.extend(conditional.into_iter().map(|(_, ids)| ids.into()));
+                    }
+                }
+                match (quorum, ruled_out) {
+                    (Err(Error::PendingQuorum { .. }), Some(e)) if !opts.pending_ok => Err(e),
+                    (quorum, _) => quorum,
+                }
+            }
+        };
+        match quorum {
             Err(Error::PendingQuorum { .. }) if opts.pending_ok && signers.is_empty() => {
                 return Ok((signers, None));
             }
@@ -277,6 +309,7 @@ pub fn check_receipt(
             }
         }
     }
+    let needs = |groups: Vec<Box<[u16]>>| (!groups.is_empty()).then(|| groups.into_boxed_slice());
     if signers.is_empty() {
         let errors = results.iter().filter_map(|x| x.error.clone()).collect();
         return Err(Error::NoValidProof {
@@ -284,19 +317,17 @@ pub fn check_receipt(
             errors,
         });
     }
-    if let Some(lifecycle) = opts.lifecycle.as_deref().filter(|l| !l.is_empty()) {
-        let at = Position {
-            chain: ChainId::new(kind, owner, opts.purpose.as_deref()),
-            sequence: r.link.sequence,
-        };
+    if let Some(lifecycle) = lifecycle {
         let trust = opts
             .trust_anchors
             .as_ref()
             .map(|a| (a, kind.receipt_attestation()));
-        let object = r.path.display().to_string();
         return match lifecycle.standing(&object, Some(&at), &signers, trust)? {
-            Some(Standing::Counts) => Ok((signers, None)),
-            Some(Standing::IfInside(needs)) => Ok((signers, Some(needs.into_boxed_slice()))),
+            Some(Standing::Counts) => Ok((signers, needs(groups))),
+            Some(Standing::IfInside(ids)) => {
+                groups.push(ids.into());
+                Ok((signers, needs(groups)))
+            }
             None => Err(Error::Untrusted {
                 path: r.path.clone(),
                 attestation: kind.receipt_attestation(),
@@ -351,11 +382,16 @@ fn assemble(
         if a.link != b.link {
             return false;
         }
-        // Identical receipts' proofs merge: if either counts outright, the receipt does.
+        // Identical receipts' proofs merge: if either counts outright, the receipt does. When
+        // both need revocation checkpoints, one group each is exact (either suffices); with
+        // more groups, the copy needing fewer is kept (never counts what neither would).
         match (&mut a.needs, b.needs.take()) {
             (_, None) => a.needs = None,
-            (Some(x), Some(y)) => *x = x.iter().chain(y.iter()).copied().collect(),
-            (None, Some(_)) => {}
+            (Some(x), Some(y)) if x.len() == 1 && y.len() == 1 => {
+                *x = Box::new([x[0].iter().chain(y[0].iter()).copied().collect()])
+            }
+            (Some(x), Some(y)) if y.len() < x.len() => *x = y,
+            _ => {}
         }
         true
     });
@@ -506,10 +542,10 @@ fn enforce_checkpoints(
         .collect();
     for &i in chain {
         let c = &links[i];
-        if let Some(needs) = &c.needs {
-            if !needs.iter().any(|n| matched.contains(n)) {
+        for group in c.needs.iter().flatten() {
+            if !group.iter().any(|n| matched.contains(n)) {
                 let object = files.path(c.file as usize).display().to_string();
-                return Err(l.outside(&object, c.link.sequence, needs, roots));
+                return Err(l.outside(&object, c.link.sequence, group, roots));
             }
         }
     }

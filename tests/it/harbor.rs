@@ -42,7 +42,7 @@ impl Harbors {
         };
         let mut anchors = String::from("version: 1\ntrust_anchors:\n");
         let dev = dir.run(&["key", "did", "dev.jwk"]).ok().trim().to_string();
-        anchors.push_str(&format!("  - anchor_id: operator\n    type: did\n    identifier: {dev}\n    allowed_attestations: [smart_asset_receipt, smart_asset_registry]\n"));
+        anchors.push_str(&format!("  - anchor_id: operator\n    type: did\n    identifier: {dev}\n    allowed_attestations: [smart_asset_receipt, smart_asset_receipt_checkpoint, smart_asset_registry, key_revocation]\n"));
         for h in ["h1", "h2", "h3"] {
             let d = did(h);
             anchors.push_str(&format!("  - anchor_id: harbor-{h}\n    type: did\n    identifier: {d}\n    allowed_attestations: [smart_asset_receipt]\n    metadata: {{harbor_id: {h}}}\n"));
@@ -421,4 +421,55 @@ fn rule_evaluation_evidence_is_attached_and_checked() {
         "bad.json",
     ])
     .code(65);
+}
+
+/// A harbor key revoked through a checkpoint still counts toward the quorum on the receipts
+/// that checkpoint holds, and no longer on a receipt appended after it (issue 4 item 5).
+#[test]
+fn a_revoked_harbor_key_counts_toward_the_quorum_only_inside_its_checkpoint() {
+    let h = Harbors::new();
+    h.issue(QUORUM_2).ok();
+    h.append("transfer.v1", &["h1", "h2"], &[]);
+    h.run(&[
+        "asset",
+        "state",
+        "checkpoint",
+        &h.module,
+        "--key",
+        "dev.jwk",
+    ])
+    .ok();
+    let anchors = format!("{}/trust-anchors.yaml", h.module);
+    let checkpoint = format!("{}/state/checkpoints/checkpoint.1.json", h.module);
+    h.run(&[
+        "key",
+        "revoke",
+        "h2.jwk",
+        "--valid-through",
+        &checkpoint,
+        "--key",
+        "dev.jwk",
+        "--trust-anchors",
+        &anchors,
+    ])
+    .ok();
+    // Receipt 0 is inside checkpoint.1: h2's signature still makes the quorum.
+    h.verify().ok();
+    // Receipt 1, appended after the revocation and signed with the stolen h2 key by a tool
+    // that does not refuse (msez does), needs another harbor.
+    h.append("transfer.v1", &["h1"], &[]);
+    let receipt = format!("{}/state/receipts/receipt.1.json", h.module);
+    h.run(&["vc", "sign", &receipt, "--key", "h2.jwk", "--out", &receipt])
+        .ok();
+    assert_eq!(h.receipt(1)["proof"].as_array().unwrap().len(), 3);
+    let (code, v) = h.verify_json();
+    assert_eq!(code, 67, "{v}");
+    assert_eq!(v["errors"][0]["code"], "signature.key_revoked", "{v}");
+    let message = v["errors"][0]["message"].as_str().unwrap();
+    assert!(
+        message.contains("sequence 1 is not inside valid_through"),
+        "{message}"
+    );
+    h.cosign("1", "h3");
+    h.verify().ok();
 }
