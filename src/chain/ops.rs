@@ -359,8 +359,11 @@ pub fn prove(
         let store = ChainStore::open(repo, &key, chain.genesis_root).map_err(|e| vec![e])?;
         if store.state().head.is_some() {
             let next_root = store.next_root_at(sequence).map_err(|e| vec![e])?;
+            let proved = store.prove(sequence, &next_root);
+            // The store's lock goes before the rebuild takes it again.
+            drop(store);
             // A proof that fails its own check means damaged node files: rebuild them once.
-            return match store.prove(sequence, &next_root) {
+            return match proved {
                 Ok(p) => Ok(p),
                 Err(_) => ChainStore::rebuilt(repo, &key, chain.genesis_root)
                     .and_then(|s| s.prove(sequence, &next_root))
