@@ -515,3 +515,44 @@ fn clones_racing_on_a_local_remote_cosign_converge_and_pushes_have_one_winner() 
     let url = d.join("remote.msez").display().to_string();
     clones_racing_on_a_shared_remote(&url, &[]);
 }
+
+#[test]
+fn cosigners_racing_on_one_receipt_keep_every_signature_in_msez_and_the_module_file() {
+    const COSIGNERS: usize = 16;
+    let c = Chain::new();
+    c.append(2);
+    let dir = c.dir.path();
+    let target = chain_of(&c.dir)[1].clone();
+    let mut dids = BTreeSet::new();
+    for round in 0..3 {
+        let mut cmds = Vec::new();
+        for j in 0..COSIGNERS {
+            let name = format!("k-{round}-{j}.jwk");
+            dids.insert(key_gen(dir, &name));
+            cmds.push(c.dir.cmd(&[
+                "asset",
+                "state",
+                "cosign",
+                &c.module,
+                "--sequence",
+                "0",
+                "--key",
+                &name,
+            ]));
+        }
+        for run in race(cmds) {
+            run.ok();
+        }
+    }
+    let stored = stored_signers(&c.dir, &receipt_id(&target));
+    let in_file = signers(&module_receipt(dir, &c.module, &target));
+    let lost = |have: &BTreeSet<String>| dids.difference(have).cloned().collect::<Vec<_>>();
+    assert_eq!(lost(&stored), Vec::<String>::new(), "lost from .msez");
+    assert_eq!(
+        lost(&in_file),
+        Vec::<String>::new(),
+        "lost from the module file"
+    );
+    c.verify(&[]).ok();
+    c.dir.run(&["fsck", "--strict"]).ok();
+}
