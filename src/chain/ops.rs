@@ -360,8 +360,11 @@ pub fn prove(
         let store = ChainStore::open(repo, &key, chain.genesis_root).map_err(|e| vec![e])?;
         if store.state().head.is_some() {
             let next_root = store.next_root_at(sequence).map_err(|e| vec![e])?;
+            let proved = store.prove(sequence, &next_root);
+            // The store's lock goes before the rebuild takes it again.
+            drop(store);
             // A proof that fails its own check means damaged node files: rebuild them once.
-            return match store.prove(sequence, &next_root) {
+            return match proved {
                 Ok(p) => Ok(p),
                 Err(_) => ChainStore::rebuilt(repo, &key, chain.genesis_root)
                     .and_then(|s| s.prove(sequence, &next_root))
@@ -446,15 +449,31 @@ pub fn cosign(
     let mut r = read_json(&path).map_err(one)?;
     let before = vc::proof::proofs_of(&r).len();
     sign_all(&mut r, keys).map_err(one)?;
-    if let Some(repo) = repo {
-        let t = chain.receipt_type();
-        repo.put_json(&t, &r).map_err(|e| vec![e.into()])?;
-        r = repo
-            .read_json(&ObjectId::new(t, next_root))
-            .map_err(|e| vec![e.into()])?;
+    let Some(repo) = repo else {
+        write_file(&path, &chain.encode(&r).map_err(one)?).map_err(one)?;
+        return Ok((path, vc::proof::proofs_of(&r).len().saturating_sub(before)));
+    };
+    let id = ObjectId::new(chain.receipt_type(), next_root);
+    repo.put_json(&id.artifact_type, &r)
+        .map_err(|e| vec![e.into()])?;
+    // A concurrent co-sign of this receipt rewrites the same file from its own read of the
+    // union, and the last rename wins: written alone, a proof stored by the other would be
+    // lost from the file. So write the union, read it again, and write again until what we
+    // wrote is still the whole union. Whoever writes last then checked, after its write, every
+    // proof stored before it (each co-signer stores its proof before writing the file).
+    let mut union = repo.read_json(&id).map_err(|e| vec![e.into()])?;
+    loop {
+        write_file(&path, &chain.encode(&union).map_err(one)?).map_err(one)?;
+        let now = repo.read_json(&id).map_err(|e| vec![e.into()])?;
+        if now == union {
+            break;
+        }
+        union = now;
     }
-    write_file(&path, &chain.encode(&r).map_err(one)?).map_err(one)?;
-    Ok((path, vc::proof::proofs_of(&r).len().saturating_sub(before)))
+    Ok((
+        path,
+        vc::proof::proofs_of(&union).len().saturating_sub(before),
+    ))
 }
 
 fn read_json(path: &Path) -> Result<Value, Error> {

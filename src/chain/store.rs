@@ -131,6 +131,37 @@ pub struct ChainStore {
     append: AppendState,
     levels: Vec<NodeFile>,
     roots: Option<NodeFile>,
+    /// The store's flock (see [`lock_store`]); None for a read-only [`ChainStore::inspect`].
+    _lock: Option<File>,
+}
+
+/// Takes `mmr/<chain>.lock` exclusively, waiting for a holder: opening a store may truncate or
+/// rebuild its node files, which must never happen under an append that is writing them (a
+/// checkpoint or proof racing an append truncated the appender's new nodes). An appender
+/// holds it from opening the store until its head ref has moved, so a reader sees the state
+/// and the head ref agree. The lock is beside the directory, since a rebuild empties that.
+fn lock_store(dir: &std::path::Path) -> Result<File, Error> {
+    use std::os::unix::io::AsRawFd;
+    let name = dir
+        .file_name()
+        .map(|n| n.to_string_lossy())
+        .unwrap_or_default();
+    let path = dir.with_file_name(format!("{name}.lock"));
+    let file = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| Error::io("opening", &path, e))?;
+    loop {
+        if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) } == 0 {
+            return Ok(file);
+        }
+        let e = std::io::Error::last_os_error();
+        if e.kind() != std::io::ErrorKind::Interrupted {
+            return Err(Error::io("locking", &path, e));
+        }
+    }
 }
 
 /// An append-only file of 32-byte records; appends are buffered until [`NodeFile::write`], so
@@ -219,20 +250,22 @@ impl ChainStore {
     pub fn open(repo: &Repo, key: &ChainKey, genesis_root: Digest) -> Result<ChainStore, Error> {
         let dir = repo.dir().join("mmr").join(key.path());
         std::fs::create_dir_all(&dir).map_err(|e| Error::io("creating", &dir, e))?;
+        let lock = lock_store(&dir)?;
         let head = repo.read_ref(&key.head_ref()?)?;
         let saved = read_state(&dir)?;
         let mut store = match saved {
             Some(state) if state.head == head && state.genesis_root == genesis_root => {
-                let store = ChainStore::load(dir.clone(), key, state)?;
+                let store = ChainStore::load(dir.clone(), key, state, lock)?;
                 // Peak nodes are O(log n) reads: a store whose files disagree with its own state
                 // (a damaged or foreign file) is rebuilt rather than trusted.
                 if store.peaks_match() {
                     store
                 } else {
-                    ChainStore::rebuild(repo, dir, key, genesis_root, head)?
+                    let lock = store._lock;
+                    ChainStore::rebuild(repo, dir, key, genesis_root, head, lock)?
                 }
             }
-            _ => ChainStore::rebuild(repo, dir, key, genesis_root, head)?,
+            _ => ChainStore::rebuild(repo, dir, key, genesis_root, head, Some(lock))?,
         };
         store.truncate_to_size()?;
         Ok(store)
@@ -241,8 +274,10 @@ impl ChainStore {
     /// Discards the node files and state of `key` and rebuilds them from `.msez`.
     pub fn rebuilt(repo: &Repo, key: &ChainKey, genesis_root: Digest) -> Result<ChainStore, Error> {
         let dir = repo.dir().join("mmr").join(key.path());
+        std::fs::create_dir_all(&dir).map_err(|e| Error::io("creating", &dir, e))?;
+        let lock = lock_store(&dir)?;
         let head = repo.read_ref(&key.head_ref()?)?;
-        ChainStore::rebuild(repo, dir, key, genesis_root, head)
+        ChainStore::rebuild(repo, dir, key, genesis_root, head, Some(lock))
     }
 
     /// Opens an existing store without creating, truncating or rebuilding anything (fsck).
@@ -267,10 +302,16 @@ impl ChainStore {
             append,
             levels,
             roots,
+            _lock: None,
         }))
     }
 
-    fn load(dir: PathBuf, key: &ChainKey, state: ChainState) -> Result<ChainStore, Error> {
+    fn load(
+        dir: PathBuf,
+        key: &ChainKey,
+        state: ChainState,
+        lock: File,
+    ) -> Result<ChainStore, Error> {
         let append = AppendState::from_peaks(state.size, &state.peaks)?;
         let mut store = ChainStore {
             dir,
@@ -279,6 +320,7 @@ impl ChainStore {
             append,
             levels: Vec::new(),
             roots: None,
+            _lock: Some(lock),
         };
         store.open_levels()?;
         Ok(store)
@@ -304,6 +346,7 @@ impl ChainStore {
         key: &ChainKey,
         genesis_root: Digest,
         head: Option<Digest>,
+        lock: Option<File>,
     ) -> Result<ChainStore, Error> {
         for entry in std::fs::read_dir(&dir)
             .map_err(|e| Error::io("listing", &dir, e))?
@@ -340,6 +383,7 @@ impl ChainStore {
             append: AppendState::new(),
             levels: Vec::new(),
             roots: None,
+            _lock: lock,
         };
         store.open_levels()?;
         for r in &receipts {

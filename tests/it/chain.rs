@@ -94,7 +94,7 @@ impl Chain {
         self.dir.join(&format!("{}/{rel}", self.module))
     }
 
-    fn verify(&self, extra: &[&str]) -> crate::util::Run {
+    pub(crate) fn verify(&self, extra: &[&str]) -> crate::util::Run {
         let mut args = vec!["asset", "state", "verify", self.module.as_str()];
         args.extend_from_slice(extra);
         self.dir.run(&args)

@@ -5,6 +5,7 @@ mod bundle;
 mod canon_vectors;
 mod car;
 mod chain;
+mod concurrency;
 mod corridor;
 mod crash;
 mod examples;

@@ -1012,6 +1012,13 @@ fn s3_concurrent_pushes_one_wins_and_the_loser_retries() {
 
 #[test]
 #[ignore = "needs SeaweedFS S3 (run through scripts/test)"]
+fn s3_clones_racing_cosign_converge_and_pushes_have_one_winner() {
+    let r = Remote::s3("race");
+    crate::concurrency::clones_racing_on_a_shared_remote(&r.url, &r.env);
+}
+
+#[test]
+#[ignore = "needs SeaweedFS S3 (run through scripts/test)"]
 fn s3_push_killed_at_random_points_never_leaves_a_dangling_remote_ref() {
     push_killed_at_random_points_never_leaves_a_dangling_ref(&Remote::s3("killed"), 6);
 }
