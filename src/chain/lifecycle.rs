@@ -205,6 +205,17 @@ pub enum Standing {
     IfInside(Vec<u16>),
 }
 
+/// A receipt's valid signers as a harbor quorum sees them ([`Lifecycle::quorum_signers`]).
+#[derive(Default)]
+pub struct QuorumSigners {
+    /// Keys that count outright.
+    pub firm: Vec<Did>,
+    /// Revoked keys that count iff the chain matches one of these revocations' checkpoints.
+    pub conditional: Vec<(Did, Vec<u16>)>,
+    /// The first key the lifecycle rules out here, with its reason.
+    pub ruled_out: Option<Error>,
+}
+
 /// Why a key does not count where it signed: the key, the credential, the reason.
 #[derive(Clone, Debug)]
 pub struct KeyFault {
@@ -633,23 +644,18 @@ impl Lifecycle {
     /// Splits a receipt's valid signers at `at` for a harbor quorum: the keys that count
     /// outright, the revoked keys that count only if the chain matches one of their
     /// revocations' checkpoints (with those revocations), and the first key ruled out.
-    pub fn quorum_signers(
-        &self,
-        object: &str,
-        at: &Position,
-        signers: &[Did],
-    ) -> (Vec<Did>, Vec<(Did, Vec<u16>)>, Option<Error>) {
-        let (mut firm, mut conditional, mut ruled_out) = (Vec::new(), Vec::new(), None);
+    pub fn quorum_signers(&self, object: &str, at: &Position, signers: &[Did]) -> QuorumSigners {
+        let mut out = QuorumSigners::default();
         for signer in signers {
             match self.place(object, signer.as_str(), Some(at)) {
-                Ok(None) => firm.push(signer.clone()),
-                Ok(Some(ids)) => conditional.push((signer.clone(), ids)),
+                Ok(None) => out.firm.push(signer.clone()),
+                Ok(Some(ids)) => out.conditional.push((signer.clone(), ids)),
                 Err(e) => {
-                    ruled_out.get_or_insert(e);
+                    out.ruled_out.get_or_insert(e);
                 }
             }
         }
-        (firm, conditional, ruled_out)
+        out
     }
 
     /// Whether `did`, not itself an anchor allowed `attestation`, counts as one through a

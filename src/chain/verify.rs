@@ -280,7 +280,11 @@ pub fn check_receipt(
             Some(l) => {
                 // A revoked harbor key counts toward the quorum only where its revocation
                 // places the receipt, and only when the quorum needs it.
-                let (firm, conditional, ruled_out) = l.quorum_signers(&object, &at, &signers);
+                let super::lifecycle::QuorumSigners {
+                    firm,
+                    conditional,
+                    ruled_out,
+                } = l.quorum_signers(&object, &at, &signers);
                 let mut quorum = harbors.check(&r.value, &firm, &r.path);
                 if matches!(quorum, Err(Error::PendingQuorum { .. })) && !conditional.is_empty() {
                     let all: Vec<vc::Did> = firm
