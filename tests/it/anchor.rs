@@ -6,9 +6,8 @@ use std::path::PathBuf;
 
 use serde_json::Value;
 
-use crate::util::{Dir, Run, vectors};
+use crate::util::{ASSET_ID, Dir, Run};
 
-const ASSET_ID: &str = "37e2afb983e507aa0bdf36907dc787e437694176fe4c88779287e204aab98ff5";
 const CID: &str = "org.example.corridor.anchor";
 
 /// An asset chain of `n` receipts with a checkpoint and a proof of receipt 1, and a corridor
@@ -21,26 +20,9 @@ struct Anchored {
 
 impl Anchored {
     fn new() -> Anchored {
-        let dir = Dir::repo();
-        let derived: Value = serde_json::from_str(
-            &std::fs::read_to_string(vectors().join("msez-fixtures/derived_vectors.json")).unwrap(),
-        )
-        .unwrap();
-        dir.write(
-            "genesis.json",
-            serde_json::to_vec(&derived["smart_asset_genesis"]["input"]).unwrap(),
-        );
-        for k in ["dev", "zone-a"] {
-            std::fs::copy(
-                vectors().join(format!("msez-fixtures/keys/{k}.ed25519.jwk")),
-                dir.join(&format!("{k}.jwk")),
-            )
-            .unwrap();
-        }
-        dir.run(&["asset", "module", "init", "--genesis", "genesis.json"])
-            .ok();
+        let (dir, asset) = Dir::asset_module(&["dev", "zone-a"], &[]);
         let a = Anchored {
-            asset: format!("modules/smart-assets/{ASSET_ID}"),
+            asset,
             corridor: format!("modules/corridors/{CID}"),
             dir,
         };

@@ -6,9 +6,8 @@ use std::process::Command;
 
 use serde_json::Value;
 
-use crate::util::{Dir, Run, vectors};
+use crate::util::{ASSET_ID, Dir, Run, vectors};
 
-const ASSET_ID: &str = "37e2afb983e507aa0bdf36907dc787e437694176fe4c88779287e204aab98ff5";
 const PROFILE: &str = "profiles/asset-history-bundle-attestation/profile.yaml";
 
 /// A repository with the derived-vector asset module, the three dev keys, and `blobs` stored
@@ -29,28 +28,14 @@ fn s(p: &Path) -> &str {
 
 impl Module {
     fn new(blobs: usize) -> Module {
-        let dir = Dir::repo();
-        let derived: Value = serde_json::from_str(
-            &std::fs::read_to_string(vectors().join("msez-fixtures/derived_vectors.json")).unwrap(),
-        )
-        .unwrap();
-        dir.write(
-            "genesis.json",
-            serde_json::to_vec(&derived["smart_asset_genesis"]["input"]).unwrap(),
-        );
-        dir.run(&["asset", "module", "init", "--genesis", "genesis.json"])
-            .ok();
+        let (dir, module) = Dir::asset_module(&[], &[]);
         let blobs = (0..blobs)
             .map(|i| {
                 let id = dir.put(&format!("blob{i}.txt"), format!("evidence {i}\n"), "blob");
                 id.split_once(':').unwrap().1.to_string()
             })
             .collect();
-        Module {
-            dir,
-            module: format!("modules/smart-assets/{ASSET_ID}"),
-            blobs,
-        }
+        Module { dir, module, blobs }
     }
 
     /// Appends `n` receipts in one batch; every tenth attaches a blob (round robin).

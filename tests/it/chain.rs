@@ -6,10 +6,7 @@ use std::process::Command;
 
 use serde_json::Value;
 
-use crate::util::{Dir, vectors};
-
-pub(crate) const ASSET_ID: &str =
-    "37e2afb983e507aa0bdf36907dc787e437694176fe4c88779287e204aab98ff5";
+use crate::util::{ASSET_ID, Dir, vectors};
 
 /// A repository with the derived-vector asset module and two keys.
 pub(crate) struct Chain {
@@ -19,28 +16,8 @@ pub(crate) struct Chain {
 
 impl Chain {
     pub(crate) fn new() -> Chain {
-        let dir = Dir::repo();
-        let derived = load("msez-fixtures/derived_vectors.json");
-        dir.write(
-            "genesis.json",
-            serde_json::to_vec(&derived["smart_asset_genesis"]["input"]).unwrap(),
-        );
-        let out = dir.run(&["asset", "module", "init", "--genesis", "genesis.json"]);
-        assert_eq!(out.ok().lines().next(), Some(ASSET_ID));
-        std::fs::copy(
-            vectors().join("msez-fixtures/keys/dev.ed25519.jwk"),
-            dir.join("dev.jwk"),
-        )
-        .unwrap();
-        std::fs::copy(
-            vectors().join("msez-fixtures/keys/zone-a.ed25519.jwk"),
-            dir.join("zone-a.jwk"),
-        )
-        .unwrap();
-        Chain {
-            dir,
-            module: format!("modules/smart-assets/{ASSET_ID}"),
-        }
+        let (dir, module) = Dir::asset_module(&["dev", "zone-a"], &[]);
+        Chain { dir, module }
     }
 
     pub(crate) fn append(&self, n: usize) {

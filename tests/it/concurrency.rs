@@ -11,7 +11,8 @@ use std::process::{Command, Stdio};
 
 use serde_json::Value;
 
-use crate::chain::{ASSET_ID, Chain};
+use crate::chain::Chain;
+use crate::util::ASSET_ID;
 use crate::util::{Dir, Run, vectors};
 
 /// The documented exit code of a conflict (docs/errors.md): a held lock, a moved ref, a stale

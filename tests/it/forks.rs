@@ -5,21 +5,11 @@ use std::path::PathBuf;
 
 use serde_json::Value;
 
-use crate::util::{Dir, Run, vectors};
+use crate::util::{ASSET_ID, Dir, Run};
 
-const ASSET_ID: &str = "37e2afb983e507aa0bdf36907dc787e437694176fe4c88779287e204aab98ff5";
 const CID: &str = "org.example.corridor.a-b";
 
-fn key_path(name: &str) -> PathBuf {
-    vectors().join(format!("msez-fixtures/keys/{name}.ed25519.jwk"))
-}
-
-fn did(name: &str) -> String {
-    msez::vc::KeyPair::load(&key_path(name))
-        .unwrap()
-        .did()
-        .to_string()
-}
+use crate::util::{fixture_did as did, fixture_key as key_path};
 
 fn read(path: &std::path::Path) -> Value {
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
@@ -81,15 +71,7 @@ struct Forked {
 
 impl Forked {
     fn new() -> Forked {
-        let dir = Dir::repo();
-        let derived = read(&vectors().join("msez-fixtures/derived_vectors.json"));
-        dir.write(
-            "genesis.json",
-            serde_json::to_vec(&derived["smart_asset_genesis"]["input"]).unwrap(),
-        );
-        dir.run(&["asset", "module", "init", "--genesis", "genesis.json"])
-            .ok();
-        let module = format!("modules/smart-assets/{ASSET_ID}");
+        let (dir, module) = Dir::asset_module(&[], &[]);
         let (dev, zone_a) = (key_path("dev"), key_path("zone-a"));
         for i in 0..3 {
             let ts = format!("2026-01-01T00:00:0{i}Z");

@@ -3,7 +3,8 @@
 
 use std::collections::BTreeSet;
 
-use crate::chain::{ASSET_ID, Chain};
+use crate::chain::Chain;
+use crate::util::ASSET_ID;
 use crate::util::Dir;
 
 fn aref(id: &str) -> String {

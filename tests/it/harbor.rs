@@ -4,9 +4,7 @@
 
 use serde_json::Value;
 
-use crate::util::{Dir, Run, vectors};
-
-const ASSET_ID: &str = "37e2afb983e507aa0bdf36907dc787e437694176fe4c88779287e204aab98ff5";
+use crate::util::{ASSET_ID, Dir, Run};
 
 /// An asset module with trust anchors: `dev` (operator and registry issuer), harbors h1..h3
 /// (their anchors carry metadata.harbor_id) and `rogue`, a trusted receipt signer that is no
@@ -19,19 +17,7 @@ struct Harbors {
 impl Harbors {
     fn new() -> Harbors {
         let dir = Dir::repo();
-        let derived: Value = serde_json::from_str(
-            &std::fs::read_to_string(vectors().join("msez-fixtures/derived_vectors.json")).unwrap(),
-        )
-        .unwrap();
-        dir.write(
-            "genesis.json",
-            serde_json::to_vec(&derived["smart_asset_genesis"]["input"]).unwrap(),
-        );
-        std::fs::copy(
-            vectors().join("msez-fixtures/keys/dev.ed25519.jwk"),
-            dir.join("dev.jwk"),
-        )
-        .unwrap();
+        dir.fixture_genesis(&["dev"]);
         let did = |name: &str| -> String {
             dir.run(&["key", "gen", "--out", &format!("{name}.jwk")])
                 .ok();

@@ -6,20 +6,9 @@ use std::path::PathBuf;
 
 use serde_json::Value;
 
-use crate::util::{Dir, Run, vectors};
+use crate::util::{ASSET_ID, Dir, Run};
 
-const ASSET_ID: &str = "37e2afb983e507aa0bdf36907dc787e437694176fe4c88779287e204aab98ff5";
-
-fn key_path(name: &str) -> PathBuf {
-    vectors().join(format!("msez-fixtures/keys/{name}.ed25519.jwk"))
-}
-
-fn did(name: &str) -> String {
-    msez::vc::KeyPair::load(&key_path(name))
-        .unwrap()
-        .did()
-        .to_string()
-}
+use crate::util::{fixture_did as did, fixture_key as key_path};
 
 fn chain_at(seq: u64) -> String {
     format!("asset:{ASSET_ID}/core@{seq}")
@@ -34,20 +23,7 @@ struct Lab {
 
 impl Lab {
     fn new() -> Lab {
-        let dir = Dir::repo();
-        let derived: Value = serde_json::from_str(
-            &std::fs::read_to_string(vectors().join("msez-fixtures/derived_vectors.json")).unwrap(),
-        )
-        .unwrap();
-        dir.write(
-            "genesis.json",
-            serde_json::to_vec(&derived["smart_asset_genesis"]["input"]).unwrap(),
-        );
-        dir.run(&["asset", "module", "init", "--genesis", "genesis.json"])
-            .ok();
-        for name in ["dev", "zone-a", "zone-b"] {
-            std::fs::copy(key_path(name), dir.join(&format!("{name}.jwk"))).unwrap();
-        }
+        let (dir, module) = Dir::asset_module(&["dev", "zone-a", "zone-b"], &[]);
         dir.write(
             "ta.yaml",
             format!(
@@ -56,10 +32,7 @@ impl Lab {
                 did("zone-a")
             ),
         );
-        let lab = Lab {
-            dir,
-            module: format!("modules/smart-assets/{ASSET_ID}"),
-        };
+        let lab = Lab { dir, module };
         for i in 0..3 {
             lab.append("zone-a", &format!("2026-01-0{}T00:00:00Z", i + 1), None)
                 .ok();

@@ -234,3 +234,47 @@ pub fn hold_lock(path: &Path) -> std::fs::File {
 pub fn vectors() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("vectors")
 }
+
+/// The asset id of the derived-vector genesis, the asset of every fixture module.
+pub const ASSET_ID: &str = "37e2afb983e507aa0bdf36907dc787e437694176fe4c88779287e204aab98ff5";
+
+/// A fixture key: vectors/msez-fixtures/keys/NAME.ed25519.jwk.
+pub fn fixture_key(name: &str) -> PathBuf {
+    vectors().join(format!("msez-fixtures/keys/{name}.ed25519.jwk"))
+}
+
+/// The did:key of a fixture key.
+pub fn fixture_did(name: &str) -> String {
+    msez::vc::KeyPair::load(&fixture_key(name))
+        .unwrap()
+        .did()
+        .to_string()
+}
+
+impl Dir {
+    /// Writes the derived-vector genesis as genesis.json and copies fixture `keys` in as NAME.jwk.
+    pub fn fixture_genesis(&self, keys: &[&str]) {
+        let derived: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(vectors().join("msez-fixtures/derived_vectors.json")).unwrap(),
+        )
+        .unwrap();
+        self.write(
+            "genesis.json",
+            serde_json::to_vec(&derived["smart_asset_genesis"]["input"]).unwrap(),
+        );
+        for k in keys {
+            std::fs::copy(fixture_key(k), self.join(&format!("{k}.jwk"))).unwrap();
+        }
+    }
+
+    /// A repository with the derived-vector asset module (`init`: more `module init` flags)
+    /// and fixture `keys` as NAME.jwk; returns the module's path.
+    pub fn asset_module(keys: &[&str], init: &[&str]) -> (Dir, String) {
+        let dir = Dir::repo();
+        dir.fixture_genesis(keys);
+        let mut args = vec!["asset", "module", "init", "--genesis", "genesis.json"];
+        args.extend_from_slice(init);
+        assert_eq!(dir.run(&args).ok().lines().next(), Some(ASSET_ID));
+        (dir, format!("modules/smart-assets/{ASSET_ID}"))
+    }
+}
