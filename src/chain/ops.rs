@@ -300,9 +300,12 @@ pub struct Checkpointed {
     pub receipt_count: u64,
     /// The MMR root.
     pub mmr_root: Digest,
+    /// Whether the checkpoint ref now names it (false: it already named a larger checkpoint of
+    /// the same chain, made by a checkpoint that raced this one).
+    pub ref_moved: bool,
 }
 
-/// Builds, signs and stores a checkpoint of `s`; moves the checkpoint ref.
+/// Builds, signs and stores a checkpoint of `s`; moves the checkpoint ref forward.
 pub fn checkpoint(
     repo: Option<&Repo>,
     chain: &Chain,
@@ -323,18 +326,22 @@ pub fn checkpoint(
         )?;
     }
     write_file(&path, &chain.encode(&ck)?)?;
+    let mut ref_moved = false;
     if let Some(repo) = repo {
         let r = chain.key().checkpoint_ref()?;
         let lock = RefLock::acquire(repo, &r)?;
         let old = lock.current()?;
-        repo.commit_ref(lock, old, digest, "checkpoint")?;
-        let env = HookEnv {
-            ref_name: r.as_str(),
-            old: old.map(|d| d.to_hex()).unwrap_or_default(),
-            new: digest.to_hex(),
-            reason: "checkpoint",
-        };
-        repo.run_hook(Event::PostCheckpoint, &env)?;
+        if !supersedes(repo, chain, old, s.receipt_count)? {
+            repo.commit_ref(lock, old, digest, "checkpoint")?;
+            ref_moved = true;
+            let env = HookEnv {
+                ref_name: r.as_str(),
+                old: old.map(|d| d.to_hex()).unwrap_or_default(),
+                new: digest.to_hex(),
+                reason: "checkpoint",
+            };
+            repo.run_hook(Event::PostCheckpoint, &env)?;
+        }
     }
     Ok((
         ck,
@@ -343,8 +350,36 @@ pub fn checkpoint(
             path,
             receipt_count: s.receipt_count,
             mmr_root: s.mmr.root,
+            ref_moved,
         },
     ))
+}
+
+/// Whether the checkpoint `old` (the ref's target) covers more than `count` receipts of the
+/// chain as it is now: then a racing checkpoint already moved the ref past this one, and moving
+/// it back would lose the newer one. A checkpoint of a branch a fork resolution dropped does
+/// not count.
+fn supersedes(repo: &Repo, chain: &Chain, old: Option<Digest>, count: u64) -> Result<bool, Error> {
+    let Some(old) = old else { return Ok(false) };
+    let ck = repo.read_json(&ObjectId::new(
+        ArtifactType::new(chain.kind.checkpoint_artifact()).expect("valid type"),
+        old,
+    ))?;
+    let Some(size) = ck.get("receipt_count").and_then(Value::as_u64) else {
+        return Ok(false);
+    };
+    let Some(last) = ck
+        .get(checkpoint::final_field(chain.kind))
+        .and_then(Value::as_str)
+        .and_then(|h| Digest::parse_loose(h).ok())
+    else {
+        return Ok(false);
+    };
+    if size <= count {
+        return Ok(false);
+    }
+    let store = ChainStore::open(repo, &chain.key(), chain.genesis_root)?;
+    Ok(size <= store.state().size && store.next_root_at(size - 1)? == last)
 }
 
 /// The MMR inclusion proof of the receipt at `sequence`, from the chain store when available.
@@ -668,4 +703,48 @@ pub fn adopt(repo: &Repo, chain: &Chain, opts: &verify::Options) -> Result<Adopt
         head: Some(result.final_root),
         stored,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::chain::envelope;
+    use crate::chain::module::{ASSETS_DIR, AssetModule};
+
+    fn drafts(n: u64) -> Vec<Draft> {
+        (0..n)
+            .map(|i| Draft {
+                transition: envelope::load(
+                    &serde_json::json!({"kind": "t.v1", "payload": {"i": i}}),
+                )
+                .unwrap(),
+                timestamp: "2026-01-01T00:00:00Z".into(),
+                ..Draft::default()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_checkpoint_that_lost_a_race_leaves_the_ref_on_the_larger_one() {
+        let t = tempfile::tempdir().unwrap();
+        let repo = Repo::init(t.path(), &[]).unwrap();
+        let genesis = serde_json::json!({"type": "SmartAssetGenesis", "asset_name": "race"});
+        let module = AssetModule::init(&t.path().join(ASSETS_DIR), &genesis, &[], None).unwrap();
+        let chain = module.chain(None).unwrap();
+        let keys = [KeyPair::generate(None).unwrap()];
+        let opts = verify::Options::default();
+        append(&repo, &chain, &drafts(2), &keys, None).unwrap();
+        let stale = summary(Some(&repo), &chain, &opts, true).unwrap();
+        append(&repo, &chain, &drafts(1), &keys, None).unwrap();
+        let fresh = summary(Some(&repo), &chain, &opts, true).unwrap();
+        let (_, newer) = checkpoint(Some(&repo), &chain, &fresh, &keys, "t").unwrap();
+        let (_, older) = checkpoint(Some(&repo), &chain, &stale, &keys, "t").unwrap();
+        let r = chain.key().checkpoint_ref().unwrap();
+        assert!(newer.ref_moved && !older.ref_moved);
+        assert_eq!(repo.read_ref(&r).unwrap(), Some(newer.digest));
+        // A later checkpoint of the same size or more moves it again.
+        let (_, again) = checkpoint(Some(&repo), &chain, &fresh, &keys, "u").unwrap();
+        assert!(again.ref_moved);
+        assert_eq!(repo.read_ref(&r).unwrap(), Some(again.digest));
+    }
 }
