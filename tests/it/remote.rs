@@ -190,13 +190,26 @@ fn vc_with_proof(who: &str) -> String {
     v.to_string()
 }
 
-/// A repository with a few objects, a VC signed once, and two refs.
+/// A repository with a few objects, a VC signed once, and two refs (main links s2 and the
+/// VC, so push, which sends what the refs reach, sends all four).
 fn sample_repo() -> (Dir, Vec<String>) {
     let a = Dir::repo();
-    let s1 = a.put("s1.json", r#"{"title":"one","n":1}"#, "schema");
     let s2 = a.put("s2.json", r#"{"title":"two","n":2}"#, "schema");
     let blob = a.put("b.bin", b"\x00raw bytes\xff", "blob");
     let vc = a.put("vc.json", vc_with_proof("alice"), "vc");
+    let link = |id: &str| {
+        let (t, d) = id.split_once(':').unwrap();
+        format!(r#"{{"artifact_type":"{t}","digest_sha256":"{d}"}}"#)
+    };
+    let s1 = a.put(
+        "s1.json",
+        format!(
+            r#"{{"title":"one","n":1,"see":[{},{}]}}"#,
+            link(&s2),
+            link(&vc)
+        ),
+        "schema",
+    );
     a.run(&["update-ref", "refs/heads/main", &s1]).ok();
     a.run(&["update-ref", "refs/tags/v1", &blob]).ok();
     (a, vec![s1, s2, blob, vc])
@@ -607,18 +620,26 @@ fn assert_remote_consistent(backend: &dyn msez::remote::Backend) {
 
 fn push_killed_at_random_points_never_leaves_a_dangling_ref(remote: &Remote, rounds: usize) {
     let backend = remote.backend();
-    let (a, _) = sample_repo();
+    let (a, ids) = sample_repo();
     remote
         .run(a.path(), &["remote", "add", "origin", &remote.url])
         .ok();
+    // New work each round, refs pointing at the newest objects (the last to be uploaded),
+    // each linking the one before, across rounds and back to the sample's main (so main's
+    // closure is all of it).
+    let mut last = ids[0].clone();
     for round in 0..rounds {
-        // New work each round, refs pointing at the newest objects (the last to be uploaded).
-        let mut last = String::new();
         for i in 0..15 {
+            let link = match last.split_once(':') {
+                Some((t, d)) => {
+                    format!(r#","prev":{{"artifact_type":"{t}","digest_sha256":"{d}"}}"#)
+                }
+                None => String::new(),
+            };
             last = a.put(
                 "n.json",
                 format!(
-                    r#"{{"round":{round},"i":{i},"pad":"{}"}}"#,
+                    r#"{{"round":{round},"i":{i},"pad":"{}"{link}}}"#,
                     "x".repeat(2000)
                 ),
                 "schema",
@@ -701,17 +722,24 @@ fn deleted_ids(report: &serde_json::Value) -> std::collections::BTreeSet<String>
 /// what its new objects link to, the rest goes, and the remote stays clean and clonable.
 fn gc_on_remote_spares_a_concurrent_push(remote: &Remote) {
     let (a, ids) = sample_repo();
-    let (s2, vc) = (ids[1].clone(), ids[3].clone());
+    let (s1, s2, blob, vc) = (
+        ids[0].clone(),
+        ids[1].clone(),
+        ids[2].clone(),
+        ids[3].clone(),
+    );
     let gone = a.put("gone.json", r#"{"gone":true}"#, "schema");
+    // No ref reaches s1 (nor what it links), s2, vc or gone: only --all-objects sends them.
+    a.run(&["update-ref", "refs/heads/main", &blob]).ok();
     remote
         .run(a.path(), &["remote", "add", "origin", &remote.url])
         .ok();
-    remote.run(a.path(), &["push"]).ok();
+    remote.run(a.path(), &["push", "--all-objects"]).ok();
     let gc = ["gc", "--remote", "origin", "--prune-expire", "0", "--json"];
     let dry = remote.run(a.path(), &[&gc[..], &["--dry-run"]].concat());
     assert_eq!(
         deleted_ids(&dry.json()),
-        [s2.clone(), vc.clone(), gone.clone()].into(),
+        [s1.clone(), s2.clone(), vc.clone(), gone.clone()].into(),
         "{dry:#?}"
     );
     let backend = remote.backend();
@@ -737,11 +765,15 @@ fn gc_on_remote_spares_a_concurrent_push(remote: &Remote) {
                 format!(r#"{{"cites":{{"artifact_type":"{t}","digest_sha256":"{d}"}}}}"#),
                 "schema",
             );
-            remote.run(a.path(), &["push"]).ok();
+            remote.run(a.path(), &["push", "--all-objects"]).ok();
         },
     )
     .unwrap();
-    assert_eq!(report.deleted, vec![gone.clone()], "{report:?}");
+    let mut deleted = report.deleted.clone();
+    deleted.sort();
+    let mut want = vec![s1.clone(), gone.clone()];
+    want.sort();
+    assert_eq!(deleted, want, "{report:?}");
     let mut rescued = report.rescued.clone();
     rescued.sort();
     let mut want = vec![s2.clone(), vc.clone()];
@@ -753,7 +785,7 @@ fn gc_on_remote_spares_a_concurrent_push(remote: &Remote) {
     assert_eq!(deleted_ids(&again), [fresh, vc].into(), "{again}");
     let fsck = remote.run(a.path(), &["fsck", "--remote", "origin", "--json"]);
     assert_eq!(fsck.code, 0, "{fsck:#?}");
-    assert_eq!(fsck.json()["objects"], 3);
+    assert_eq!(fsck.json()["objects"], 2);
     let b = clone_of(remote);
     b.run(&["fsck"]).ok();
     assert_eq!(own_refs(&b), own_refs(&a));
