@@ -1359,3 +1359,170 @@ fn s3_walkthroughs_push_to_s3_and_the_auditor_checks_the_bundle() {
     let (operator, _) = crate::examples::run_walkthroughs(true);
     assert!(operator.contains("s3://"), "{operator}");
 }
+
+/// A backend that logs every request it passes on.
+struct Counting {
+    inner: Box<dyn msez::remote::Backend>,
+    log: std::sync::Mutex<Vec<String>>,
+}
+
+impl Counting {
+    fn note(&self, verb: &str, key: &str) {
+        self.log.lock().unwrap().push(format!("{verb} {key}"));
+    }
+    fn take(&self) -> Vec<String> {
+        std::mem::take(&mut *self.log.lock().unwrap())
+    }
+}
+
+impl msez::remote::Backend for Counting {
+    fn url(&self) -> String {
+        self.inner.url()
+    }
+    fn list(&self, prefix: &str) -> Result<Vec<msez::remote::Meta>, msez::remote::Error> {
+        self.note("LIST", prefix);
+        self.inner.list(prefix)
+    }
+    fn get(
+        &self,
+        key: &str,
+        range: Option<std::ops::Range<u64>>,
+    ) -> Result<Option<msez::remote::Blob>, msez::remote::Error> {
+        self.note("GET", key);
+        self.inner.get(key, range)
+    }
+    fn head(&self, key: &str) -> Result<Option<msez::remote::Meta>, msez::remote::Error> {
+        self.note("HEAD", key);
+        self.inner.head(key)
+    }
+    fn put(&self, key: &str, bytes: &[u8]) -> Result<msez::remote::Version, msez::remote::Error> {
+        self.note("PUT", key);
+        self.inner.put(key, bytes)
+    }
+    fn put_if_absent(&self, key: &str, bytes: &[u8]) -> Result<bool, msez::remote::Error> {
+        self.note("PUT", key);
+        self.inner.put_if_absent(key, bytes)
+    }
+    fn put_if_match(
+        &self,
+        key: &str,
+        bytes: &[u8],
+        version: &msez::remote::Version,
+    ) -> Result<msez::remote::Version, msez::remote::Error> {
+        self.note("PUT", key);
+        self.inner.put_if_match(key, bytes, version)
+    }
+    fn delete(&self, key: &str) -> Result<(), msez::remote::Error> {
+        self.note("DELETE", key);
+        self.inner.delete(key)
+    }
+    fn atomic_conditionals(&self) -> bool {
+        self.inner.atomic_conditionals()
+    }
+    fn put_file_if_absent(&self, key: &str, path: &Path) -> Result<bool, msez::remote::Error> {
+        self.note("PUT", key);
+        self.inner.put_file_if_absent(key, path)
+    }
+    fn get_to(
+        &self,
+        key: &str,
+        out: &mut dyn std::io::Write,
+    ) -> Result<Option<u64>, msez::remote::Error> {
+        self.note("GET", key);
+        self.inner.get_to(key, out)
+    }
+}
+
+#[test]
+fn an_incremental_push_sends_the_new_closure_only_in_a_few_requests() {
+    let d = Dir::new();
+    let remote = Remote::local(&d);
+    let (a, ids) = sample_repo();
+    a.run(&["remote", "add", "origin", &remote.url]).ok();
+    a.run(&["push"]).ok();
+    // One new object on main (linking main's old value), and one that no ref reaches.
+    let (t, dg) = ids[0].split_once(':').unwrap();
+    let next = a.put(
+        "next.json",
+        format!(r#"{{"next":1,"prev":{{"artifact_type":"{t}","digest_sha256":"{dg}"}}}}"#),
+        "schema",
+    );
+    let loose = a.put("loose.json", r#"{"loose":true}"#, "schema");
+    a.run(&["update-ref", "refs/heads/main", &next]).ok();
+    let url = msez::remote::Url::parse(&remote.url, a.path()).unwrap();
+    let backend = Counting {
+        inner: msez::remote::open(&url, msez::remote::Retry::default()).unwrap(),
+        log: Default::default(),
+    };
+    let repo = msez::odb::Repo::open(a.path()).unwrap();
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    let push = |opts: &msez::remote::sync::Options| {
+        msez::remote::sync::push(
+            &repo,
+            "origin",
+            &backend,
+            &[],
+            opts,
+            &msez::progress::Silent,
+            &stop,
+        )
+        .unwrap()
+    };
+    let report = push(&Default::default());
+    assert_eq!(report.objects_sent, 1, "{report:?}");
+    let hex = |id: &str| id.split_once(':').unwrap().1.to_string();
+    // The two refs read, the new object, the ref moved: no format read, no listing, no
+    // re-check of a target this run just uploaded.
+    assert_eq!(
+        backend.take(),
+        [
+            "GET refs/heads/main".to_string(),
+            "GET refs/tags/v1".to_string(),
+            format!("PUT objects/schema/{}.json", hex(&next)),
+            "PUT refs/heads/main".to_string(),
+        ]
+    );
+    assert!(
+        !d.join(&format!("remote.msez/objects/schema/{}.json", hex(&loose)))
+            .exists()
+    );
+    // A later co-signature on an old object travels though the object does not.
+    assert_eq!(a.put("vc-b.json", vc_with_proof("bob"), "vc"), ids[3]);
+    let report = push(&Default::default());
+    assert_eq!(
+        (report.objects_sent, report.proofs_sent),
+        (0, 1),
+        "{report:?}"
+    );
+    // --all-objects sends what no ref reaches.
+    let report = push(&msez::remote::sync::Options {
+        all_objects: true,
+        ..Default::default()
+    });
+    assert_eq!(report.objects_sent, 1, "{report:?}");
+    assert!(
+        d.join(&format!("remote.msez/objects/schema/{}.json", hex(&loose)))
+            .exists()
+    );
+}
+
+#[test]
+fn gc_on_a_remote_deletes_expired_ref_locks_of_versions_a_ref_left() {
+    let d = Dir::new();
+    let remote = Remote::local(&d);
+    let (a, _) = sample_repo();
+    a.run(&["remote", "add", "origin", &remote.url]).ok();
+    a.run(&["push"]).ok();
+    // What a killed S3 push leaves: a lock on a version the ref no longer has, expired.
+    let body = r#"{"holder":"gone","host":"elsewhere","pid":1,"expires":1}"#;
+    let lock = d.join("remote.msez/locks/refs/heads/main/oldversion.0");
+    std::fs::create_dir_all(lock.parent().unwrap()).unwrap();
+    std::fs::write(&lock, body).unwrap();
+    let gc = ["gc", "--remote", "origin", "--prune-expire", "0", "--json"];
+    let dry = a.run(&[&gc[..], &["--dry-run"]].concat()).json();
+    assert_eq!(dry["locks_deleted"], 1, "{dry}");
+    assert!(lock.exists());
+    let done = a.run(&gc).json();
+    assert_eq!(done["locks_deleted"], 1, "{done}");
+    assert!(!lock.exists());
+}
