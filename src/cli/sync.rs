@@ -32,6 +32,7 @@ impl Transfer {
                 ..Retry::default()
             },
             force_with_lease: false,
+            all_objects: false,
         }
     }
 }
@@ -47,6 +48,10 @@ pub struct PushArgs {
     /// we last fetched (its remote-tracking ref).
     #[arg(long)]
     pub force_with_lease: bool,
+    /// Also send objects no pushed ref reaches (every local object and proof file; walks the
+    /// whole store).
+    #[arg(long)]
+    pub all_objects: bool,
     #[command(flatten)]
     pub transfer: Transfer,
 }
@@ -129,6 +134,7 @@ pub fn push(args: PushArgs, ctx: &Ctx) -> super::Result<ExitCode> {
         &refs,
         &Options {
             force_with_lease: args.force_with_lease,
+            all_objects: args.all_objects,
             ..args.transfer.options()
         },
         &bar,

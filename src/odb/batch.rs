@@ -10,7 +10,7 @@ use std::collections::BTreeSet;
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::os::unix::io::AsRawFd;
 use std::path::{Path, PathBuf};
 
@@ -33,6 +33,15 @@ pub struct Batch<'r> {
     seen: BTreeSet<ObjectId>,
     /// Directories whose filesystems the commit syncs (working-tree files and others).
     dirs: BTreeSet<PathBuf>,
+}
+
+/// What [`Batch::commit`] published.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Committed {
+    /// Object files that were new.
+    pub created: u64,
+    /// Proofs that objects stored before gained (written as proof files).
+    pub proofs_added: u64,
 }
 
 /// Working-tree files staged beside their destinations, published by [`Batch::commit`].
@@ -117,6 +126,28 @@ impl<'r> Batch<'r> {
         Ok(id)
     }
 
+    /// Stages an object whose bytes are already in a file under `.msez/tmp` (a download,
+    /// checked against its name by the caller); the file is moved into the store on commit.
+    /// Only for types whose file is their bytes (raw types): JSON goes through
+    /// [`Batch::put_json`], which canonicalizes.
+    pub fn put_file(&mut self, id: ObjectId, staged: PathBuf, sum: Checksum) -> Result<(), Error> {
+        if id.artifact_type.rule().encoding() == crate::canon::Encoding::Json {
+            return Err(Error::io(
+                "staging a raw file for the JSON object",
+                staged,
+                std::io::Error::from(std::io::ErrorKind::InvalidInput),
+            ));
+        }
+        if !self.seen.insert(id.clone()) {
+            return Ok(());
+        }
+        // Read-only like every object file; the rename keeps the mode.
+        std::fs::set_permissions(&staged, std::fs::Permissions::from_mode(0o444))
+            .map_err(|e| Error::io("setting permissions of", &staged, e))?;
+        self.objects.push((staged, id, sum));
+        Ok(())
+    }
+
     fn staging_dir(&mut self) -> Result<&Path, Error> {
         if self.staging.is_none() {
             let tmp = self.repo.tmp_dir();
@@ -146,7 +177,8 @@ impl<'r> Batch<'r> {
     }
 
     /// Makes everything durable (one syncfs per filesystem), then publishes it.
-    pub fn commit(self) -> Result<(), Error> {
+    pub fn commit(self) -> Result<Committed, Error> {
+        let mut committed = Committed::default();
         let mut dirs: BTreeSet<PathBuf> = BTreeSet::from([self.repo.tmp_dir()]);
         dirs.extend(self.dirs.iter().cloned());
         sync_filesystems(&dirs)?;
@@ -160,13 +192,23 @@ impl<'r> Batch<'r> {
                 published_dirs.insert(parent.to_path_buf());
             }
             match rename_noreplace(staged, &dest) {
-                Ok(()) => lines.push_str(&format!(
-                    "{} {} {} {}\n",
-                    id.artifact_type,
-                    id.digest,
-                    hex::encode(sum.blake3),
-                    sum.size
-                )),
+                Ok(()) => {
+                    committed.created += 1;
+                    lines.push_str(&format!(
+                        "{} {} {} {}\n",
+                        id.artifact_type,
+                        id.digest,
+                        hex::encode(sum.blake3),
+                        sum.size
+                    ))
+                }
+                // A raw object stored before has the same bytes (its name is their digest).
+                Err(e)
+                    if e.kind() == std::io::ErrorKind::AlreadyExists
+                        && id.artifact_type.rule().encoding() != crate::canon::Encoding::Json =>
+                {
+                    let _ = std::fs::remove_file(staged);
+                }
                 // Stored before (by another branch or writer): keep it, add our proofs to it.
                 Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
                     let bytes =
@@ -175,7 +217,8 @@ impl<'r> Batch<'r> {
                         object: id.to_string(),
                         source,
                     })?;
-                    self.repo.merge_into_existing(id, &value, &dest)?;
+                    let put = self.repo.merge_into_existing(id, &value, &dest)?;
+                    committed.proofs_added += put.proofs_added as u64;
                 }
                 Err(e) => return Err(Error::io("moving a staged object to", &dest, e)),
             }
@@ -190,7 +233,7 @@ impl<'r> Batch<'r> {
         if !lines.is_empty() {
             self.repo.record_checksums(&lines)?;
         }
-        Ok(())
+        Ok(committed)
     }
 }
 

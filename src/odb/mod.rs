@@ -17,7 +17,7 @@ mod proofs;
 mod refs;
 mod write;
 
-pub use batch::{Batch, StagedFiles};
+pub use batch::{Batch, Committed, StagedFiles};
 pub use config::{Config, Gc as GcConfig, Remote as RemoteConfig};
 pub use error::Error;
 pub use hooks::{Event, HookEnv};

@@ -7,7 +7,14 @@
 //! The lock stays until it expires ([`TTL_SECS`]): SeaweedFS may still accept an `If-Match` on
 //! the old ETag for a moment after the winner's write returned, so a late writer must meet the
 //! lock, not the server's check. A lock that expired, or that a process of this host left and
-//! no longer runs (a killed push), is stale: the next writer takes `<n+1>`. A loser gets [`Error::Precondition`]. Expired locks are garbage.
+//! no longer runs (a killed push), is stale: the next writer takes `<n+1>`. A loser gets
+//! [`Error::Precondition`].
+//!
+//! Stale locks are garbage once no writer can meet them any more: [`sweep_locks`] deletes the
+//! locks of a (key, version) when every one of them is stale and the key no longer has that
+//! version. A writer that takes over from a stale lock sweeps its key's older versions after its
+//! write; `msez gc --remote` sweeps every key. The locks of a key's current version always stay:
+//! deleting one would let a second writer win the same slot.
 
 use std::ops::Range;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -15,7 +22,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use serde::{Deserialize, Serialize};
 
 use super::lease::{hostname, process_gone};
-use super::{Backend, Blob, Error, Meta, Version};
+use super::{Backend, Blob, Error, Meta, Retry, Version};
 
 /// How long a ref lock protects its holder.
 pub const TTL_SECS: u64 = 60;
@@ -48,17 +55,90 @@ fn now() -> u64 {
         .unwrap_or(0)
 }
 
+/// The key-safe form of a version (ETags come quoted and may hold characters that do not
+/// belong in a key).
+fn version_tag(version: &Version) -> String {
+    version
+        .0
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '-')
+        .collect()
+}
+
+/// Deletes the ref locks under `prefix` (a `locks/...` key prefix) that no writer can need:
+/// every lock of their (key, version) is stale and the key has moved off that version (or is
+/// gone). Returns the lock keys deleted, or with `dry_run` the ones that would be.
+pub fn sweep_locks(
+    backend: &dyn Backend,
+    prefix: &str,
+    retry: &Retry,
+    dry_run: bool,
+) -> Result<Vec<String>, Error> {
+    use std::collections::BTreeMap;
+    let mut groups: BTreeMap<(String, String), Vec<String>> = BTreeMap::new();
+    for m in retry.run(|| backend.list(prefix))? {
+        // locks/<ref key>/<tag>.<n>
+        let Some(rest) = m.key.strip_prefix(LOCKS_PREFIX) else {
+            continue;
+        };
+        let Some((key, file)) = rest.rsplit_once('/') else {
+            continue;
+        };
+        let Some((tag, n)) = file.rsplit_once('.') else {
+            continue;
+        };
+        if n.parse::<u32>().is_err() {
+            continue;
+        }
+        groups
+            .entry((key.to_string(), tag.to_string()))
+            .or_default()
+            .push(m.key);
+    }
+    let mut current: BTreeMap<String, Option<String>> = BTreeMap::new();
+    let mut out = Vec::new();
+    for ((key, tag), locks) in groups {
+        if !current.contains_key(&key) {
+            let v = retry
+                .run(|| backend.get(&key, None))?
+                .map(|b| version_tag(&b.version));
+            current.insert(key.clone(), v);
+        }
+        if current.get(&key).and_then(|v| v.as_deref()) == Some(tag.as_str()) {
+            continue;
+        }
+        let mut all_stale = true;
+        for lock in &locks {
+            // A body that does not parse guards nothing: `lock` treats it as stale too.
+            let live = retry
+                .run(|| backend.get(lock, None))?
+                .and_then(|b| serde_json::from_slice::<LockBody>(&b.bytes).ok())
+                .is_some_and(|l| !l.is_stale());
+            if live {
+                all_stale = false;
+                break;
+            }
+        }
+        if !all_stale {
+            continue;
+        }
+        for lock in locks {
+            if !dry_run {
+                retry.run(|| backend.delete(&lock))?;
+            }
+            out.push(lock);
+        }
+    }
+    Ok(out)
+}
+
 /// Wraps a backend so `put_if_match` goes through a create-if-absent lock object.
 pub struct RefLocked<B>(pub B);
 
 impl<B: Backend> RefLocked<B> {
-    fn lock(&self, key: &str, version: &Version) -> Result<String, Error> {
-        // ETags come quoted and may hold characters that do not belong in a key.
-        let tag: String = version
-            .0
-            .chars()
-            .filter(|c| c.is_ascii_alphanumeric() || *c == '-')
-            .collect();
+    /// Takes the lock of (key, version); returns its key and whether stale locks were met.
+    fn lock(&self, key: &str, version: &Version) -> Result<(String, bool), Error> {
+        let tag = version_tag(version);
         let mut nonce = [0u8; 8];
         let _ = getrandom::fill(&mut nonce);
         let body = serde_json::to_vec(&LockBody {
@@ -71,7 +151,7 @@ impl<B: Backend> RefLocked<B> {
         for n in 0..ATTEMPTS {
             let lock_key = format!("{LOCKS_PREFIX}{key}/{tag}.{n}");
             if self.0.put_if_absent(&lock_key, &body)? {
-                return Ok(lock_key);
+                return Ok((lock_key, n > 0));
             }
             let live = self
                 .0
@@ -112,8 +192,19 @@ impl<B: Backend> Backend for RefLocked<B> {
     fn put_if_match(&self, key: &str, bytes: &[u8], version: &Version) -> Result<Version, Error> {
         // The lock is kept until it expires: SeaweedFS can still accept an If-Match on the old
         // ETag for a moment after our write returned, so deleting it would reopen the race.
-        self.lock(key, version)?;
-        self.0.put_if_match(key, bytes, version)
+        let (_, took_over) = self.lock(key, version)?;
+        let written = self.0.put_if_match(key, bytes, version)?;
+        if took_over {
+            // Someone left stale locks on this key: clear what earlier versions left. Garbage
+            // removal only, so a failure here must not fail a write that went through.
+            let _ = sweep_locks(
+                &self.0,
+                &format!("{LOCKS_PREFIX}{key}/"),
+                &Retry::default(),
+                false,
+            );
+        }
+        Ok(written)
     }
     fn delete(&self, key: &str) -> Result<(), Error> {
         self.0.delete(key)
@@ -170,5 +261,51 @@ mod tests {
                 .unwrap()
                 .is_some()
         );
+    }
+
+    #[test]
+    fn expired_locks_of_old_versions_are_swept_and_current_ones_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let b = RefLocked(Local::new(dir.path()));
+        assert!(b.put_if_absent("refs/a", b"1\n").unwrap());
+        let v1 = b.get("refs/a", None).unwrap().unwrap().version;
+        let expired = serde_json::to_vec(&LockBody {
+            holder: "old".into(),
+            host: "elsewhere".into(),
+            pid: 1,
+            expires: now() - 1,
+        })
+        .unwrap();
+        let (t1, retry) = (version_tag(&v1), Retry::default());
+        // An expired lock of the current version: deleting it would reopen its slot.
+        let current = format!("{LOCKS_PREFIX}refs/a/{t1}.0");
+        b.put(&current, &expired).unwrap();
+        assert!(
+            sweep_locks(&b, LOCKS_PREFIX, &retry, false)
+                .unwrap()
+                .is_empty()
+        );
+        // A writer takes over from it (slot 1) and, after its write, sweeps the key: v1 is no
+        // longer current but its own lock is live, so both stay.
+        let v2 = b.put_if_match("refs/a", b"2\n", &v1).unwrap();
+        assert!(b.head(&current).unwrap().is_some());
+        // Once every lock of v1 is stale, they go; an expired lock of a vanished ref goes too.
+        b.put(&format!("{LOCKS_PREFIX}refs/a/{t1}.1"), &expired)
+            .unwrap();
+        let gone_ref = format!("{LOCKS_PREFIX}refs/gone/abc.0");
+        b.put(&gone_ref, &expired).unwrap();
+        let live = format!("{LOCKS_PREFIX}refs/a/{}.0", version_tag(&v2));
+        b.put(&live, &expired).unwrap();
+        let would = sweep_locks(&b, LOCKS_PREFIX, &retry, true).unwrap();
+        assert_eq!(would.len(), 3, "{would:?}");
+        assert!(
+            b.head(&current).unwrap().is_some(),
+            "a dry run deletes nothing"
+        );
+        let swept = sweep_locks(&b, LOCKS_PREFIX, &retry, false).unwrap();
+        assert_eq!(swept, would);
+        assert!(b.head(&current).unwrap().is_none());
+        assert!(b.head(&gone_ref).unwrap().is_none());
+        assert!(b.head(&live).unwrap().is_some(), "v2 is current");
     }
 }

@@ -24,6 +24,7 @@ use crate::canon::{self, Digest, DigestRule, Encoding, Value};
 use crate::chain::incoming;
 use crate::error::{Class, Detail, Finding};
 use crate::fsck;
+use crate::gc;
 use crate::odb::{self, Event, Expect, HookEnv, RefName, Repo, ref_object_type};
 use crate::progress::Progress;
 
@@ -40,6 +41,8 @@ pub struct Options {
     pub retry: Retry,
     /// push: overwrite a non-fast-forward remote ref if it still holds our tracking value.
     pub force_with_lease: bool,
+    /// push: send every local object and proof file, not only what the pushed refs reach.
+    pub all_objects: bool,
 }
 
 impl Default for Options {
@@ -48,6 +51,7 @@ impl Default for Options {
             jobs: 8,
             retry: Retry::default(),
             force_with_lease: false,
+            all_objects: false,
         }
     }
 }
@@ -306,17 +310,7 @@ fn local_target(repo: &Repo, name: &RefName, digest: Digest) -> Result<Option<Ob
         let id = ObjectId::new(ArtifactType::new(t).map_err(odb::Error::from)?, digest);
         return Ok(repo.has(&id).then_some(id));
     }
-    let root = repo.objects_dir();
-    let mut types: Vec<ArtifactType> = std::fs::read_dir(&root)
-        .map_err(|e| Error::io("listing", &root, e))?
-        .flatten()
-        .filter_map(|e| {
-            e.file_name()
-                .to_str()
-                .and_then(|s| ArtifactType::new(s).ok())
-        })
-        .collect();
-    types.sort();
+    let types = local_types(repo)?;
     Ok(types
         .into_iter()
         .map(|t| ObjectId::new(t, digest))
@@ -386,10 +380,13 @@ fn verify_proof(id: &ObjectId, h: &str, key: &str, bytes: &[u8]) -> Result<Value
     Ok(value)
 }
 
-/// A writer that hashes what passes through it (SHA-256, the raw types' digest).
+/// A writer that hashes what passes through it: SHA-256 (the raw types' digest) and blake3
+/// (the store's checksum index).
 struct Hashing<W: Write> {
     inner: W,
     hasher: sha2::Sha256,
+    b3: blake3::Hasher,
+    size: u64,
 }
 
 impl<W: Write> Write for Hashing<W> {
@@ -397,6 +394,8 @@ impl<W: Write> Write for Hashing<W> {
         use sha2::Digest as _;
         let n = self.inner.write(buf)?;
         self.hasher.update(&buf[..n]);
+        self.b3.update(&buf[..n]);
+        self.size += n as u64;
         Ok(n)
     }
 
@@ -411,12 +410,18 @@ impl<W: Write> Hashing<W> {
         Hashing {
             inner,
             hasher: sha2::Sha256::new(),
+            b3: blake3::Hasher::new(),
+            size: 0,
         }
     }
 
-    fn finish(self) -> Digest {
+    fn finish(self) -> (Digest, odb::Checksum) {
         use sha2::Digest as _;
-        Digest(self.hasher.finalize().into())
+        let sum = odb::Checksum {
+            blake3: *self.b3.finalize().as_bytes(),
+            size: self.size,
+        };
+        (Digest(self.hasher.finalize().into()), sum)
     }
 }
 
@@ -425,23 +430,24 @@ fn is_streamed(item: &Item) -> bool {
     matches!(item, Item::Object(id) if id.artifact_type.rule() == DigestRule::Bytes)
 }
 
-/// Streams a remote raw object into `out`, hashing as it passes; Ok(None) when absent.
+/// Streams a remote raw object into `out`, hashing as it passes; Ok(None) when absent, else
+/// the checksum of what was written.
 fn download_raw(
     backend: &dyn Backend,
     opts: &Options,
     id: &ObjectId,
     key: &str,
     mut open: impl FnMut() -> Result<Box<dyn Write>, Error>,
-) -> Result<Option<u64>, Error> {
+) -> Result<Option<odb::Checksum>, Error> {
     let got = opts.retry.run(|| {
         // A retry starts the file over, so a half-written attempt never counts.
         let mut w = Hashing::new(open()?);
         let n = backend.get_to(key, &mut w)?;
         w.flush()
             .map_err(|e| Error::io("writing a download of", key, e))?;
-        Ok(n.map(|n| (n, w.finish())))
+        Ok(n.map(|_| w.finish()))
     })?;
-    let Some((n, digest)) = got else {
+    let Some((digest, sum)) = got else {
         return Ok(None);
     };
     if digest != id.digest {
@@ -452,7 +458,7 @@ fn download_raw(
             found: digest.to_hex(),
         });
     }
-    Ok(Some(n))
+    Ok(Some(sum))
 }
 
 /// Uploads one item unless the remote has it; (created, bytes).
@@ -599,10 +605,12 @@ fn push_inner(
         url: backend.url(),
         ..PushReport::default()
     };
+    let all_refs = repo.refs()?;
     let refs: Vec<(RefName, Digest)> = if only.is_empty() {
-        repo.refs()?
-            .into_iter()
+        all_refs
+            .iter()
             .filter(|(n, _)| !n.as_str().starts_with("refs/remotes/"))
+            .cloned()
             .collect()
     } else {
         let mut out = Vec::new();
@@ -615,19 +623,48 @@ fn push_inner(
         out
     };
     // pre-push sees every ref it is about to send and can veto the whole push.
+    let mut tracking = Vec::with_capacity(refs.len());
     for (name, value) in &refs {
-        let tracking = repo.read_ref(&tracking_ref(remote, name)?)?;
+        let t = repo.read_ref(&tracking_ref(remote, name)?)?;
         let reason = format!("push {remote} {}", backend.url());
         let env = HookEnv {
             ref_name: name.as_str(),
-            old: tracking.map(|d| d.to_hex()).unwrap_or_default(),
+            old: t.map(|d| d.to_hex()).unwrap_or_default(),
             new: value.to_hex(),
             reason: &reason,
         };
         repo.run_hook(Event::PrePush, &env)?;
+        tracking.push(t);
     }
 
-    if !layout::check_format(backend)? {
+    // The remote refs we are about to move, read first: their values say what the remote
+    // already holds (a ref's closure is always there before the ref), and their versions are
+    // what the conditional writes below expect.
+    let mut current = Vec::with_capacity(refs.len());
+    for (name, _) in &refs {
+        let key = layout::ref_key(name);
+        let blob = opts.retry.run(|| backend.get(&key, None))?;
+        let value =
+            match &blob {
+                Some(b) => Some(layout::parse_ref_value(&b.bytes).ok_or_else(|| {
+                    Error::NotFastForward {
+                        name: name.to_string(),
+                        found: String::from_utf8_lossy(&b.bytes).chars().take(80).collect(),
+                        why: "the remote ref is not a digest",
+                    }
+                })?),
+                None => None,
+            };
+        current.push((blob, value));
+    }
+    // A remote ref that still holds what we last saw there means this is the msez remote we
+    // checked before: its format file is read again only when that is not so (a first push, a
+    // remote that moved or was replaced).
+    let familiar = tracking
+        .iter()
+        .zip(&current)
+        .any(|(t, (_, v))| t.is_some() && t == v);
+    if !familiar && !layout::check_format(backend)? {
         opts.retry
             .run(|| backend.put_if_absent(FORMAT_KEY, &layout::format_bytes()))?;
         layout::check_format(backend)?;
@@ -640,14 +677,38 @@ fn push_inner(
         // First contact: one listing beats one conditional PUT per object.
         let mut seen = Vec::new();
         for prefix in ["objects/", "proofs/"] {
-            for m in backend.list(prefix)? {
+            for m in opts.retry.run(|| backend.list(prefix))? {
                 seen.push(m.key);
             }
         }
         known.record(&seen)?;
         known_now.extend(seen);
     }
-    let todo: Vec<Item> = local_keys(repo)?
+    let candidates = if opts.all_objects {
+        local_keys(repo)?
+    } else {
+        // What the remote holds for sure: the closures of the values just read, and of the
+        // remote-tracking refs of refs this push does not move.
+        let pushed: HashSet<&RefName> = refs.iter().map(|(n, _)| n).collect();
+        let mut covering: Vec<(RefName, Digest)> = refs
+            .iter()
+            .zip(&current)
+            .filter_map(|((n, _), (_, v))| v.map(|v| (n.clone(), v)))
+            .collect();
+        let prefix = format!("refs/remotes/{remote}/");
+        for (n, v) in &all_refs {
+            let Some(rest) = n.as_str().strip_prefix(&prefix) else {
+                continue;
+            };
+            if let Ok(own) = RefName::new(&format!("refs/{rest}")) {
+                if !pushed.contains(&own) {
+                    covering.push((own, *v));
+                }
+            }
+        }
+        closure_keys(repo, &refs, &covering, &known_now)?
+    };
+    let todo: Vec<Item> = candidates
         .into_iter()
         .filter(|i| !known_now.contains(&i.key()))
         .collect();
@@ -656,6 +717,8 @@ fn push_inner(
     let proofs_sent = AtomicUsize::new(0);
     let bytes_sent = AtomicUsize::new(0);
     let already = AtomicUsize::new(0);
+    // Objects this run saw on the remote (created, or found there by create-if-absent).
+    let present: Mutex<HashSet<ObjectId>> = Mutex::new(HashSet::new());
     let count = |item: &Item, created: bool, size: u64| -> Result<(), Error> {
         if created {
             bytes_sent.fetch_add(size as usize, Ordering::Relaxed);
@@ -665,6 +728,12 @@ fn push_inner(
             };
         } else {
             already.fetch_add(1, Ordering::Relaxed);
+        }
+        if let Item::Object(id) = item {
+            present
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(id.clone());
         }
         known.record(std::slice::from_ref(&item.key()))
     };
@@ -687,17 +756,27 @@ fn push_inner(
     report.proofs_sent = proofs_sent.load(Ordering::Relaxed) as u64;
     report.bytes_sent = bytes_sent.load(Ordering::Relaxed) as u64;
     report.already_there = already.load(Ordering::Relaxed) as u64;
+    let present = present.into_inner().unwrap_or_else(|p| p.into_inner());
 
-    for (name, value) in refs {
+    for (((name, value), old_tracking), (blob, remote_value)) in
+        refs.into_iter().zip(tracking).zip(current)
+    {
         if stop.load(Ordering::Relaxed) {
             return Err(Error::Interrupted);
         }
+        let seen = RemoteRef {
+            tracking: old_tracking,
+            blob,
+            value: remote_value,
+        };
         match push_ref(
             repo,
             remote,
             backend,
             &name,
             value,
+            &seen,
+            &present,
             opts,
             &mut report.warnings,
         ) {
@@ -716,6 +795,151 @@ fn push_inner(
     Ok(report)
 }
 
+/// What a push needs to send for `refs`: the objects they reach, walked from their values and
+/// stopped at the closures of `covering` (refs whose values the remote holds: a receipt chain
+/// head covers every earlier receipt, an object its links); plus every local proof file the
+/// remote is not known to have, of an object it has or gets (a later co-signature on an old
+/// receipt travels though the receipt does not).
+fn closure_keys(
+    repo: &Repo,
+    refs: &[(RefName, Digest)],
+    covering: &[(RefName, Digest)],
+    known: &HashSet<String>,
+) -> Result<Vec<Item>, Error> {
+    let mut roots = Vec::new();
+    for (name, value) in covering {
+        gc::ref_roots(name, *value, &mut roots);
+    }
+    let mut covered_ids = HashSet::new();
+    let mut covered_digests = HashSet::new();
+    for r in roots {
+        match r {
+            gc::Root::Id(id) => covered_ids.insert(id),
+            gc::Root::Digest(d) => covered_digests.insert(d),
+        };
+    }
+    let mut roots = Vec::new();
+    for (name, value) in refs {
+        gc::ref_roots(name, *value, &mut roots);
+    }
+    let mut types: Option<Vec<ArtifactType>> = None;
+    let mut stack = Vec::new();
+    for r in roots {
+        match r {
+            gc::Root::Id(id) => stack.push(id),
+            gc::Root::Digest(d) => {
+                if types.is_none() {
+                    types = Some(local_types(repo)?);
+                }
+                for t in types.iter().flatten() {
+                    stack.push(ObjectId::new(t.clone(), d));
+                }
+            }
+        }
+    }
+    let mut seen: HashSet<ObjectId> = HashSet::new();
+    let mut out = Vec::new();
+    while let Some(id) = stack.pop() {
+        if covered_ids.contains(&id) || covered_digests.contains(&id.digest) {
+            continue;
+        }
+        if !repo.has(&id) || !seen.insert(id.clone()) {
+            // Absent here: a dangling link is fsck's business (a ref's own target is checked
+            // when the ref moves).
+            continue;
+        }
+        out.push(Item::Object(id.clone()));
+        if id.artifact_type.rule().encoding() == Encoding::Json {
+            let value = repo.read_json(&id)?;
+            stack.extend(
+                gc::links(&id, &value)
+                    .into_iter()
+                    .filter(|l| !seen.contains(l)),
+            );
+        }
+    }
+    // Proof files live apart from their objects and only for proofs that came later, so this
+    // walk is as long as the list of objects that gained a proof, not the store.
+    for (id, h) in local_proof_files(repo)? {
+        let key = layout::proof_key(&id, &h);
+        if known.contains(&key) {
+            continue;
+        }
+        let remote_has = seen.contains(&id)
+            || covered_ids.contains(&id)
+            || covered_digests.contains(&id.digest)
+            || known.contains(&layout::object_key(&id));
+        if remote_has {
+            out.push(Item::Proof(id, h));
+        }
+    }
+    Ok(out)
+}
+
+/// The artifact types that have a directory in `.msez/objects`, sorted.
+fn local_types(repo: &Repo) -> Result<Vec<ArtifactType>, Error> {
+    let root = repo.objects_dir();
+    let mut types: Vec<ArtifactType> = std::fs::read_dir(&root)
+        .map_err(|e| Error::io("listing", &root, e))?
+        .flatten()
+        .filter_map(|e| {
+            e.file_name()
+                .to_str()
+                .and_then(|s| ArtifactType::new(s).ok())
+        })
+        .collect();
+    types.sort();
+    Ok(types)
+}
+
+/// Every proof file under `.msez/proofs` (`<type>/<digest>/<h>.json`), by object and hash.
+fn local_proof_files(repo: &Repo) -> Result<Vec<(ObjectId, String)>, Error> {
+    let root = repo.dir().join("proofs");
+    let list = |dir: &Path| -> Result<Vec<std::fs::DirEntry>, Error> {
+        match std::fs::read_dir(dir) {
+            Ok(entries) => Ok(entries.flatten().collect()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
+            Err(e) => Err(Error::io("listing", dir, e)),
+        }
+    };
+    let mut out = Vec::new();
+    for t in list(&root)? {
+        let Some(artifact_type) = t
+            .file_name()
+            .to_str()
+            .and_then(|s| ArtifactType::new(s).ok())
+        else {
+            continue;
+        };
+        for d in list(&t.path())? {
+            let Some(digest) = d.file_name().to_str().and_then(|s| s.parse().ok()) else {
+                continue;
+            };
+            let id = ObjectId::new(artifact_type.clone(), digest);
+            for f in list(&d.path())? {
+                let name = f.file_name();
+                let Some(h) = name.to_str().and_then(|n| n.strip_suffix(".json")) else {
+                    continue;
+                };
+                if h.parse::<Digest>().is_ok() {
+                    out.push((id.clone(), h.to_string()));
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// What push knows about one remote ref before moving it.
+struct RemoteRef {
+    /// Our remote-tracking value (what we last saw there).
+    tracking: Option<Digest>,
+    /// The remote ref as read at the start of the push (None: absent).
+    blob: Option<super::Blob>,
+    /// Its value.
+    value: Option<Digest>,
+}
+
 impl Error {
     fn class_of(&self) -> Class {
         crate::error::Classify::class(self)
@@ -723,32 +947,22 @@ impl Error {
 }
 
 /// Moves one remote ref to `value` by a conditional write; None when it already was there.
+#[allow(clippy::too_many_arguments)]
 fn push_ref(
     repo: &Repo,
     remote: &str,
     backend: &dyn Backend,
     name: &RefName,
     value: Digest,
+    seen: &RemoteRef,
+    present: &HashSet<ObjectId>,
     opts: &Options,
     warnings: &mut Vec<String>,
 ) -> Result<Option<RefMove>, Error> {
     let key = layout::ref_key(name);
     let tracking_name = tracking_ref(remote, name)?;
-    let tracking = repo.read_ref(&tracking_name)?;
-    let current = opts.retry.run(|| backend.get(&key, None))?;
-    let remote_value = match &current {
-        Some(blob) => Some(layout::parse_ref_value(&blob.bytes).ok_or_else(|| {
-            Error::NotFastForward {
-                name: name.to_string(),
-                found: String::from_utf8_lossy(&blob.bytes)
-                    .chars()
-                    .take(80)
-                    .collect(),
-                why: "the remote ref is not a digest",
-            }
-        })?),
-        None => None,
-    };
+    let tracking = seen.tracking;
+    let remote_value = seen.value;
     // The remote-tracking ref is only our memory of the remote: failing to move it (say, a
     // lock left by a killed msez) must not fail a push whose remote ref did move.
     let mut record = |reason: &str| {
@@ -762,12 +976,14 @@ fn push_ref(
         record(&format!("push {remote}: already there"));
         return Ok(None);
     }
-    // The target must be on the remote before the ref names it, whatever our record says.
+    // The target must be on the remote before the ref names it, whatever our record says
+    // (a remote gc may have taken what an interrupted push left unreferenced): unless this
+    // run's own upload just saw it there, ask.
     let target = local_target(repo, name, value)?.ok_or_else(|| odb::Error::Missing {
         object: format!("*:{value} (from {name})"),
     })?;
     let target_key = layout::object_key(&target);
-    if opts.retry.run(|| backend.head(&target_key))?.is_none() {
+    if !present.contains(&target) && opts.retry.run(|| backend.head(&target_key))?.is_none() {
         upload(repo, backend, opts, &Item::Object(target.clone()))?;
         for (path, _) in repo.proof_files(&target)? {
             if let Some(h) = path.file_stem().and_then(|s| s.to_str()) {
@@ -805,7 +1021,7 @@ fn push_ref(
         });
     }
     let bytes = format!("{value}\n").into_bytes();
-    match &current {
+    match &seen.blob {
         None => {
             if !opts.retry.run(|| backend.put_if_absent(&key, &bytes))? {
                 return Err(Error::Precondition { key });
@@ -827,7 +1043,8 @@ fn push_ref(
 
 /// A verified download waiting to enter the repository.
 enum Staged {
-    Object(ObjectId, PathBuf),
+    /// An object file in the staging directory; raw types carry the checksum of its bytes.
+    Object(ObjectId, PathBuf, Option<odb::Checksum>),
     Proof(ObjectId, Value),
 }
 
@@ -911,15 +1128,15 @@ pub fn fetch(
         if let (true, Item::Object(id)) = (is_streamed(item), item) {
             let n = counter.fetch_add(1, Ordering::Relaxed);
             let path = staging.path().join(n.to_string());
-            let size = download_raw(backend, opts, id, &key, || {
+            let sum = download_raw(backend, opts, id, &key, || {
                 let f =
                     std::fs::File::create(&path).map_err(|e| Error::io("creating", &path, e))?;
                 Ok(Box::new(std::io::BufWriter::new(f)))
             })?
             .ok_or_else(missing)?;
-            bytes_received.fetch_add(size as usize, Ordering::Relaxed);
+            bytes_received.fetch_add(sum.size as usize, Ordering::Relaxed);
             progress.inc(1);
-            return Ok(Staged::Object(id.clone(), path));
+            return Ok(Staged::Object(id.clone(), path, Some(sum)));
         }
         let blob = opts
             .retry
@@ -932,7 +1149,12 @@ pub fn fetch(
                 let n = counter.fetch_add(1, Ordering::Relaxed);
                 let path = staging.path().join(n.to_string());
                 std::fs::write(&path, &blob.bytes).map_err(|e| Error::io("writing", &path, e))?;
-                Staged::Object(id.clone(), path)
+                let sum =
+                    (id.artifact_type.rule().encoding() == Encoding::Raw).then(|| odb::Checksum {
+                        blake3: *blake3::hash(&blob.bytes).as_bytes(),
+                        size: blob.bytes.len() as u64,
+                    });
+                Staged::Object(id.clone(), path, sum)
             }
             Item::Proof(id, h) => {
                 Staged::Proof(id.clone(), verify_proof(id, h, &key, &blob.bytes)?)
@@ -947,7 +1169,7 @@ pub fn fetch(
     let receipts: Vec<(ObjectId, PathBuf)> = staged
         .iter()
         .filter_map(|s| match s {
-            Staged::Object(id, p) if incoming::receipt_kind(&id.artifact_type).is_some() => {
+            Staged::Object(id, p, _) if incoming::receipt_kind(&id.artifact_type).is_some() => {
                 Some((id.clone(), p.clone()))
             }
             _ => None,
@@ -963,27 +1185,41 @@ pub fn fetch(
     incoming::check(repo, &receipts, &fetched_proofs).map_err(|e| Error::Receipt(Box::new(e)))?;
 
     // Everything verified: now it may enter the repository, objects before proofs and refs.
+    // One transaction: every object is made durable by one syncfs, not an fsync each, and
+    // published by rename only after it; the refs below move only after that.
     let (objects, proofs): (Vec<_>, Vec<_>) = staged
         .into_iter()
         .partition(|s| matches!(s, Staged::Object(..)));
+    let mut batch = odb::Batch::new(repo);
     for s in objects {
-        if let Staged::Object(id, path) = s {
-            let file = std::fs::File::open(&path).map_err(|e| Error::io("opening", &path, e))?;
-            let put = repo.put_reader(&id.artifact_type, std::io::BufReader::new(file))?;
-            if put.id != id {
-                return Err(Error::Tampered {
+        let Staged::Object(id, path, sum) = s else {
+            continue;
+        };
+        match sum {
+            Some(sum) => batch.put_file(id, path, sum)?,
+            None => {
+                let bytes = std::fs::read(&path).map_err(|e| Error::io("reading", &path, e))?;
+                let value = canon::parse(&bytes).map_err(|e| Error::Tampered {
                     object: id.to_string(),
                     key: layout::object_key(&id),
                     expected: id.digest.to_hex(),
-                    found: put.id.digest.to_hex(),
-                });
+                    found: format!("unparsable JSON ({e})"),
+                })?;
+                let stored = batch.put_json(&id.artifact_type, &value)?;
+                if stored != id {
+                    return Err(Error::Tampered {
+                        object: id.to_string(),
+                        key: layout::object_key(&id),
+                        expected: id.digest.to_hex(),
+                        found: stored.digest.to_hex(),
+                    });
+                }
             }
-            if put.created {
-                report.objects_received += 1;
-            }
-            report.proofs_added += put.proofs_added as u64;
         }
     }
+    let committed = batch.commit()?;
+    report.objects_received += committed.created;
+    report.proofs_added += committed.proofs_added;
     // A proof file the object already carries inline (a pusher re-sends its inline proofs as
     // files when the remote had the object) adds nothing: storing it would only make this
     // repository's files differ from the pusher's.

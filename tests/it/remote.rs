@@ -190,13 +190,26 @@ fn vc_with_proof(who: &str) -> String {
     v.to_string()
 }
 
-/// A repository with a few objects, a VC signed once, and two refs.
+/// A repository with a few objects, a VC signed once, and two refs (main links s2 and the
+/// VC, so push, which sends what the refs reach, sends all four).
 fn sample_repo() -> (Dir, Vec<String>) {
     let a = Dir::repo();
-    let s1 = a.put("s1.json", r#"{"title":"one","n":1}"#, "schema");
     let s2 = a.put("s2.json", r#"{"title":"two","n":2}"#, "schema");
     let blob = a.put("b.bin", b"\x00raw bytes\xff", "blob");
     let vc = a.put("vc.json", vc_with_proof("alice"), "vc");
+    let link = |id: &str| {
+        let (t, d) = id.split_once(':').unwrap();
+        format!(r#"{{"artifact_type":"{t}","digest_sha256":"{d}"}}"#)
+    };
+    let s1 = a.put(
+        "s1.json",
+        format!(
+            r#"{{"title":"one","n":1,"see":[{},{}]}}"#,
+            link(&s2),
+            link(&vc)
+        ),
+        "schema",
+    );
     a.run(&["update-ref", "refs/heads/main", &s1]).ok();
     a.run(&["update-ref", "refs/tags/v1", &blob]).ok();
     (a, vec![s1, s2, blob, vc])
@@ -607,18 +620,26 @@ fn assert_remote_consistent(backend: &dyn msez::remote::Backend) {
 
 fn push_killed_at_random_points_never_leaves_a_dangling_ref(remote: &Remote, rounds: usize) {
     let backend = remote.backend();
-    let (a, _) = sample_repo();
+    let (a, ids) = sample_repo();
     remote
         .run(a.path(), &["remote", "add", "origin", &remote.url])
         .ok();
+    // New work each round, refs pointing at the newest objects (the last to be uploaded),
+    // each linking the one before, across rounds and back to the sample's main (so main's
+    // closure is all of it).
+    let mut last = ids[0].clone();
     for round in 0..rounds {
-        // New work each round, refs pointing at the newest objects (the last to be uploaded).
-        let mut last = String::new();
         for i in 0..15 {
+            let link = match last.split_once(':') {
+                Some((t, d)) => {
+                    format!(r#","prev":{{"artifact_type":"{t}","digest_sha256":"{d}"}}"#)
+                }
+                None => String::new(),
+            };
             last = a.put(
                 "n.json",
                 format!(
-                    r#"{{"round":{round},"i":{i},"pad":"{}"}}"#,
+                    r#"{{"round":{round},"i":{i},"pad":"{}"{link}}}"#,
                     "x".repeat(2000)
                 ),
                 "schema",
@@ -701,17 +722,24 @@ fn deleted_ids(report: &serde_json::Value) -> std::collections::BTreeSet<String>
 /// what its new objects link to, the rest goes, and the remote stays clean and clonable.
 fn gc_on_remote_spares_a_concurrent_push(remote: &Remote) {
     let (a, ids) = sample_repo();
-    let (s2, vc) = (ids[1].clone(), ids[3].clone());
+    let (s1, s2, blob, vc) = (
+        ids[0].clone(),
+        ids[1].clone(),
+        ids[2].clone(),
+        ids[3].clone(),
+    );
     let gone = a.put("gone.json", r#"{"gone":true}"#, "schema");
+    // No ref reaches s1 (nor what it links), s2, vc or gone: only --all-objects sends them.
+    a.run(&["update-ref", "refs/heads/main", &blob]).ok();
     remote
         .run(a.path(), &["remote", "add", "origin", &remote.url])
         .ok();
-    remote.run(a.path(), &["push"]).ok();
+    remote.run(a.path(), &["push", "--all-objects"]).ok();
     let gc = ["gc", "--remote", "origin", "--prune-expire", "0", "--json"];
     let dry = remote.run(a.path(), &[&gc[..], &["--dry-run"]].concat());
     assert_eq!(
         deleted_ids(&dry.json()),
-        [s2.clone(), vc.clone(), gone.clone()].into(),
+        [s1.clone(), s2.clone(), vc.clone(), gone.clone()].into(),
         "{dry:#?}"
     );
     let backend = remote.backend();
@@ -737,11 +765,15 @@ fn gc_on_remote_spares_a_concurrent_push(remote: &Remote) {
                 format!(r#"{{"cites":{{"artifact_type":"{t}","digest_sha256":"{d}"}}}}"#),
                 "schema",
             );
-            remote.run(a.path(), &["push"]).ok();
+            remote.run(a.path(), &["push", "--all-objects"]).ok();
         },
     )
     .unwrap();
-    assert_eq!(report.deleted, vec![gone.clone()], "{report:?}");
+    let mut deleted = report.deleted.clone();
+    deleted.sort();
+    let mut want = vec![s1.clone(), gone.clone()];
+    want.sort();
+    assert_eq!(deleted, want, "{report:?}");
     let mut rescued = report.rescued.clone();
     rescued.sort();
     let mut want = vec![s2.clone(), vc.clone()];
@@ -753,7 +785,7 @@ fn gc_on_remote_spares_a_concurrent_push(remote: &Remote) {
     assert_eq!(deleted_ids(&again), [fresh, vc].into(), "{again}");
     let fsck = remote.run(a.path(), &["fsck", "--remote", "origin", "--json"]);
     assert_eq!(fsck.code, 0, "{fsck:#?}");
-    assert_eq!(fsck.json()["objects"], 3);
+    assert_eq!(fsck.json()["objects"], 2);
     let b = clone_of(remote);
     b.run(&["fsck"]).ok();
     assert_eq!(own_refs(&b), own_refs(&a));
@@ -1333,4 +1365,171 @@ fn s3_racing_creates_have_exactly_one_winner() {
 fn s3_walkthroughs_push_to_s3_and_the_auditor_checks_the_bundle() {
     let (operator, _) = crate::examples::run_walkthroughs(true);
     assert!(operator.contains("s3://"), "{operator}");
+}
+
+/// A backend that logs every request it passes on.
+struct Counting {
+    inner: Box<dyn msez::remote::Backend>,
+    log: std::sync::Mutex<Vec<String>>,
+}
+
+impl Counting {
+    fn note(&self, verb: &str, key: &str) {
+        self.log.lock().unwrap().push(format!("{verb} {key}"));
+    }
+    fn take(&self) -> Vec<String> {
+        std::mem::take(&mut *self.log.lock().unwrap())
+    }
+}
+
+impl msez::remote::Backend for Counting {
+    fn url(&self) -> String {
+        self.inner.url()
+    }
+    fn list(&self, prefix: &str) -> Result<Vec<msez::remote::Meta>, msez::remote::Error> {
+        self.note("LIST", prefix);
+        self.inner.list(prefix)
+    }
+    fn get(
+        &self,
+        key: &str,
+        range: Option<std::ops::Range<u64>>,
+    ) -> Result<Option<msez::remote::Blob>, msez::remote::Error> {
+        self.note("GET", key);
+        self.inner.get(key, range)
+    }
+    fn head(&self, key: &str) -> Result<Option<msez::remote::Meta>, msez::remote::Error> {
+        self.note("HEAD", key);
+        self.inner.head(key)
+    }
+    fn put(&self, key: &str, bytes: &[u8]) -> Result<msez::remote::Version, msez::remote::Error> {
+        self.note("PUT", key);
+        self.inner.put(key, bytes)
+    }
+    fn put_if_absent(&self, key: &str, bytes: &[u8]) -> Result<bool, msez::remote::Error> {
+        self.note("PUT", key);
+        self.inner.put_if_absent(key, bytes)
+    }
+    fn put_if_match(
+        &self,
+        key: &str,
+        bytes: &[u8],
+        version: &msez::remote::Version,
+    ) -> Result<msez::remote::Version, msez::remote::Error> {
+        self.note("PUT", key);
+        self.inner.put_if_match(key, bytes, version)
+    }
+    fn delete(&self, key: &str) -> Result<(), msez::remote::Error> {
+        self.note("DELETE", key);
+        self.inner.delete(key)
+    }
+    fn atomic_conditionals(&self) -> bool {
+        self.inner.atomic_conditionals()
+    }
+    fn put_file_if_absent(&self, key: &str, path: &Path) -> Result<bool, msez::remote::Error> {
+        self.note("PUT", key);
+        self.inner.put_file_if_absent(key, path)
+    }
+    fn get_to(
+        &self,
+        key: &str,
+        out: &mut dyn std::io::Write,
+    ) -> Result<Option<u64>, msez::remote::Error> {
+        self.note("GET", key);
+        self.inner.get_to(key, out)
+    }
+}
+
+#[test]
+fn an_incremental_push_sends_the_new_closure_only_in_a_few_requests() {
+    let d = Dir::new();
+    let remote = Remote::local(&d);
+    let (a, ids) = sample_repo();
+    a.run(&["remote", "add", "origin", &remote.url]).ok();
+    a.run(&["push"]).ok();
+    // One new object on main (linking main's old value), and one that no ref reaches.
+    let (t, dg) = ids[0].split_once(':').unwrap();
+    let next = a.put(
+        "next.json",
+        format!(r#"{{"next":1,"prev":{{"artifact_type":"{t}","digest_sha256":"{dg}"}}}}"#),
+        "schema",
+    );
+    let loose = a.put("loose.json", r#"{"loose":true}"#, "schema");
+    a.run(&["update-ref", "refs/heads/main", &next]).ok();
+    let url = msez::remote::Url::parse(&remote.url, a.path()).unwrap();
+    let backend = Counting {
+        inner: msez::remote::open(&url, msez::remote::Retry::default()).unwrap(),
+        log: Default::default(),
+    };
+    let repo = msez::odb::Repo::open(a.path()).unwrap();
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    let push = |opts: &msez::remote::sync::Options| {
+        msez::remote::sync::push(
+            &repo,
+            "origin",
+            &backend,
+            &[],
+            opts,
+            &msez::progress::Silent,
+            &stop,
+        )
+        .unwrap()
+    };
+    let report = push(&Default::default());
+    assert_eq!(report.objects_sent, 1, "{report:?}");
+    let hex = |id: &str| id.split_once(':').unwrap().1.to_string();
+    // The two refs read, the new object, the ref moved: no format read, no listing, no
+    // re-check of a target this run just uploaded.
+    assert_eq!(
+        backend.take(),
+        [
+            "GET refs/heads/main".to_string(),
+            "GET refs/tags/v1".to_string(),
+            format!("PUT objects/schema/{}.json", hex(&next)),
+            "PUT refs/heads/main".to_string(),
+        ]
+    );
+    assert!(
+        !d.join(&format!("remote.msez/objects/schema/{}.json", hex(&loose)))
+            .exists()
+    );
+    // A later co-signature on an old object travels though the object does not.
+    assert_eq!(a.put("vc-b.json", vc_with_proof("bob"), "vc"), ids[3]);
+    let report = push(&Default::default());
+    assert_eq!(
+        (report.objects_sent, report.proofs_sent),
+        (0, 1),
+        "{report:?}"
+    );
+    // --all-objects sends what no ref reaches.
+    let report = push(&msez::remote::sync::Options {
+        all_objects: true,
+        ..Default::default()
+    });
+    assert_eq!(report.objects_sent, 1, "{report:?}");
+    assert!(
+        d.join(&format!("remote.msez/objects/schema/{}.json", hex(&loose)))
+            .exists()
+    );
+}
+
+#[test]
+fn gc_on_a_remote_deletes_expired_ref_locks_of_versions_a_ref_left() {
+    let d = Dir::new();
+    let remote = Remote::local(&d);
+    let (a, _) = sample_repo();
+    a.run(&["remote", "add", "origin", &remote.url]).ok();
+    a.run(&["push"]).ok();
+    // What a killed S3 push leaves: a lock on a version the ref no longer has, expired.
+    let body = r#"{"holder":"gone","host":"elsewhere","pid":1,"expires":1}"#;
+    let lock = d.join("remote.msez/locks/refs/heads/main/oldversion.0");
+    std::fs::create_dir_all(lock.parent().unwrap()).unwrap();
+    std::fs::write(&lock, body).unwrap();
+    let gc = ["gc", "--remote", "origin", "--prune-expire", "0", "--json"];
+    let dry = a.run(&[&gc[..], &["--dry-run"]].concat()).json();
+    assert_eq!(dry["locks_deleted"], 1, "{dry}");
+    assert!(lock.exists());
+    let done = a.run(&gc).json();
+    assert_eq!(done["locks_deleted"], 1, "{done}");
+    assert!(!lock.exists());
 }
