@@ -317,7 +317,7 @@ fn fuse_ipfs_remote_shows_the_same_objects_as_the_repository_and_hides_a_tampere
     );
     let url = format!("ipfs://{}/{name}", api.trim_start_matches("http://"));
     dir.run(&["remote", "add", "origin", &url]).ok();
-    dir.run(&["push", "origin"]).ok();
+    dir.run(&["push", "origin", "--all-objects"]).ok();
     let m = mount(&dir, &url, "mnt");
     let stored = files(&dir.join(".msez/objects"));
     assert!(
