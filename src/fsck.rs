@@ -295,8 +295,20 @@ fn check_chains(repo: &Repo, report: &mut Report) -> Result<(), odb::Error> {
         message,
         detail: Detail::object(object),
     };
-    for (name, head) in repo.refs()? {
+    for (name, _) in repo.refs()? {
         let Some(key) = ChainKey::from_head_ref(&name) else {
+            continue;
+        };
+        // Under the store lock an append is either done (its ref moved) or not started, so
+        // the head read here, the chain and the MMR state agree: no transient mismatch.
+        let _lock = match ChainStore::lock_for_reading(repo, &key) {
+            Ok(lock) => lock,
+            Err(e) => {
+                report.problems.push(Finding::from_error(&e));
+                continue;
+            }
+        };
+        let Some(head) = repo.read_ref(&name)? else {
             continue;
         };
         let mut next_roots = Vec::new();

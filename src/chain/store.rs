@@ -280,6 +280,16 @@ impl ChainStore {
         ChainStore::rebuild(repo, dir, key, genesis_root, head, Some(lock))
     }
 
+    /// Takes the chain's store lock for a reader that compares the store with the head ref
+    /// (an appender holds it until its ref has moved); None when the chain has no store.
+    pub fn lock_for_reading(repo: &Repo, key: &ChainKey) -> Result<Option<File>, Error> {
+        let dir = repo.dir().join("mmr").join(key.path());
+        if !dir.is_dir() {
+            return Ok(None);
+        }
+        lock_store(&dir).map(Some)
+    }
+
     /// Opens an existing store without creating, truncating or rebuilding anything (fsck).
     pub fn inspect(repo: &Repo, key: &ChainKey) -> Result<Option<ChainStore>, Error> {
         let dir = repo.dir().join("mmr").join(key.path());
