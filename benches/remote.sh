@@ -27,12 +27,28 @@ trap cleanup EXIT
 export AWS_ACCESS_KEY_ID=${AWS_ACCESS_KEY_ID:-msez-test} AWS_SECRET_ACCESS_KEY=${AWS_SECRET_ACCESS_KEY:-msez-test-secret}
 export AWS_REGION=${AWS_REGION:-us-east-1} AWS_DEFAULT_REGION=${AWS_REGION:-us-east-1}
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+# A free loopback port p with p+10000 free too (SeaweedFS derives its gRPC ports by that offset).
+free_port_pair() {
+  python3 -c '
+import random, socket
+def free(p):
+    s = socket.socket()
+    try:
+        s.bind(("127.0.0.1", p)); return True
+    except OSError:
+        return False
+    finally:
+        s.close()
+while True:
+    p = random.randint(20000, 55000)
+    if free(p) and free(p + 10000):
+        print(p); break'
+}
 if [ -z "${MSEZ_TEST_S3_ENDPOINT:-}" ]; then
   args=()
   for flag in master.port volume.port filer.port s3.port webdav.port admin.port debug.port \
     s3.debug.port metricsPort s3.metricsPort s3.port.iceberg s3.port.lance; do
-    p=$(free_port); while [ "$(python3 -c "import socket;s=socket.socket();print(s.connect_ex(('127.0.0.1',$p+10000)))")" = 0 ]; do p=$(free_port); done
-    args+=("-$flag=$p")
+    args+=("-$flag=$(free_port_pair)")
   done
   mkdir -p "$WORK/weed"
   (cd "$WORK/weed" && exec weed mini -dir="$WORK/weed" -ip=127.0.0.1 -ip.bind=127.0.0.1 -bucket=msez-test \
