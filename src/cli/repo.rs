@@ -129,27 +129,12 @@ fn find_typed(repo: &Repo, name: &RefName, digest: Digest) -> super::Result<Obje
     if let Some(t) = ref_object_type(name) {
         return Ok(ObjectId::new(ArtifactType::new(t)?, digest));
     }
-    let root = repo.objects_dir();
-    let mut types: Vec<ArtifactType> = std::fs::read_dir(&root)
-        .map_err(|e| msez::Error::io("listing", &root, e))?
-        .flatten()
-        .filter_map(|e| {
-            e.file_name()
-                .to_str()
-                .and_then(|s| ArtifactType::new(s).ok())
-        })
-        .collect();
-    types.sort();
-    types
-        .into_iter()
-        .map(|t| ObjectId::new(t, digest))
-        .find(|id| repo.has(id))
-        .ok_or_else(|| {
-            msez::odb::Error::Missing {
-                object: format!("*:{digest} (from {name})"),
-            }
-            .into()
-        })
+    repo.find_digest(digest)?.ok_or_else(|| {
+        msez::odb::Error::Missing {
+            object: format!("*:{digest} (from {name})"),
+        }
+        .into()
+    })
 }
 
 /// Moves a ref under its lock.

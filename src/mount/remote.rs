@@ -1,17 +1,18 @@
 //! A remote as a mounted tree: `objects/`, `refs/` and `graph/` of its `.msez` layout. The
 //! remote's key listing is read once (sizes included), so browsing costs no requests; an
-//! object's bytes are fetched on first open into a private cache and shown only after they
-//! hash to the object's name. Later proof files on the remote are merged as in a repository.
+//! object's bytes are fetched on first open into a private cache by the same verified fetch
+//! as `--store-root` URLs ([`RemoteRoot`]), so they are shown only after they hash to the
+//! object's name. Later proof files on the remote are merged as in a repository.
 
 use std::collections::{BTreeMap, HashMap};
 use std::fs::File;
-use std::io::{Read, Write};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use crate::artifact::{self, ObjectId};
-use crate::canon::{self, DigestRule};
+use crate::canon;
 use crate::odb::merge_proofs;
-use crate::remote::Backend;
+use crate::remote::root::RemoteRoot;
+use crate::remote::{Backend, Retry};
 
 use super::Error;
 use super::repo::{pread, slice};
@@ -31,10 +32,10 @@ struct Listing {
 
 /// The objects and refs of a remote.
 pub struct RemoteStore {
-    backend: Box<dyn Backend>,
+    /// The backend, and the verified fetch into a private cache.
+    root: RemoteRoot,
     listing: OnceLock<Result<Listing, String>>,
-    cache: tempfile::TempDir,
-    /// Objects fetched and verified (path in the cache) or merged with their proofs.
+    /// Objects fetched and verified (opened in the cache) or merged with their proofs.
     ready: Mutex<HashMap<ObjectId, Ready>>,
 }
 
@@ -47,16 +48,15 @@ enum Ready {
 impl RemoteStore {
     /// A store over `backend`, caching fetched objects in a private temp directory.
     pub fn new(backend: Box<dyn Backend>) -> Result<RemoteStore, Error> {
-        let cache = tempfile::Builder::new()
-            .prefix("msez-mount-")
-            .tempdir()
-            .map_err(|e| Error::io("creating a cache directory in", std::env::temp_dir(), e))?;
         Ok(RemoteStore {
-            backend,
+            root: RemoteRoot::new(backend, Retry::default())?,
             listing: OnceLock::new(),
-            cache,
             ready: Mutex::new(HashMap::new()),
         })
+    }
+
+    fn backend(&self) -> &dyn Backend {
+        self.root.backend()
     }
 
     fn listing(&self) -> Result<&Listing, Error> {
@@ -66,7 +66,7 @@ impl RemoteStore {
         l.as_ref().map_err(|why| {
             Error::io(
                 "listing remote",
-                self.backend.url(),
+                self.backend().url(),
                 std::io::Error::other(why.clone()),
             )
         })
@@ -74,7 +74,7 @@ impl RemoteStore {
 
     fn list(&self) -> Result<Listing, Error> {
         let mut l = Listing::default();
-        for meta in self.backend.list("objects/")? {
+        for meta in self.backend().list("objects/")? {
             if let Some((t, name)) = meta.key.trim_start_matches("objects/").split_once('/') {
                 if store::object_id(t, name).is_some() {
                     l.objects
@@ -84,7 +84,7 @@ impl RemoteStore {
                 }
             }
         }
-        for meta in self.backend.list("proofs/")? {
+        for meta in self.backend().list("proofs/")? {
             let parts: Vec<&str> = meta.key.split('/').collect();
             if let ["proofs", t, digest, _] = parts.as_slice() {
                 if let Some(id) = artifact::ArtifactType::new(t)
@@ -96,7 +96,7 @@ impl RemoteStore {
                 }
             }
         }
-        for meta in self.backend.list("refs/")? {
+        for meta in self.backend().list("refs/")? {
             l.refs
                 .insert(meta.key.trim_start_matches("refs/").to_string(), meta.size);
         }
@@ -108,29 +108,16 @@ impl RemoteStore {
         if let Some(r) = self.ready.lock().ok().and_then(|m| m.get(id).cloned()) {
             return Ok(r);
         }
-        let key = format!("objects/{}/{}", id.artifact_type, store::file_name(id));
-        let path = self.cache.path().join(id.to_string().replace(':', "-"));
-        let mut tmp = tempfile::NamedTempFile::new_in(self.cache.path())
-            .map_err(|e| Error::io("creating a file in", self.cache.path(), e))?;
-        let got = self.backend.get_to(&key, &mut tmp)?;
-        if got.is_none() {
+        if !self.root.fetch(id)? {
+            let key = format!("objects/{}/{}", id.artifact_type, store::file_name(id));
             return Err(Error::io(
                 "fetching",
                 &key,
                 std::io::ErrorKind::NotFound.into(),
             ));
         }
-        let found = digest_file(id, tmp.path())?;
-        if found != id.digest {
-            return Err(Error::Digest {
-                object: id.to_string(),
-                source_url: self.backend.url(),
-                found: found.to_hex(),
-            });
-        }
-        let file = tmp
-            .persist(&path)
-            .map_err(|e| Error::io("keeping", &path, e.error))?;
+        let path = artifact::store_path(self.root.cache_dir(), id);
+        let file = File::open(&path).map_err(|e| Error::io("opening", &path, e))?;
         let proofs = self.listing()?.proofs.get(id).cloned().unwrap_or_default();
         let ready = if proofs.is_empty() {
             Ready::File(Arc::new(file))
@@ -140,7 +127,7 @@ impl RemoteStore {
                 .map_err(|e| Error::io("parsing", &path, std::io::Error::other(e)))?;
             let mut extra = Vec::new();
             for k in proofs {
-                if let Some(blob) = self.backend.get(&k, None)? {
+                if let Some(blob) = self.backend().get(&k, None)? {
                     if let Ok(p) = canon::parse(&blob.bytes) {
                         extra.push(p);
                     }
@@ -157,28 +144,6 @@ impl RemoteStore {
         }
         Ok(ready)
     }
-}
-
-/// The digest of a fetched object by its type's rule, streaming raw blobs.
-fn digest_file(id: &ObjectId, path: &std::path::Path) -> Result<canon::Digest, Error> {
-    if id.artifact_type.rule() == DigestRule::Bytes {
-        let mut f = File::open(path).map_err(|e| Error::io("reading", path, e))?;
-        let mut h = canon::Hasher::new();
-        let mut buf = vec![0; 1 << 20];
-        loop {
-            let n = f
-                .read(&mut buf)
-                .map_err(|e| Error::io("reading", path, e))?;
-            if n == 0 {
-                break;
-            }
-            h.write_all(&buf[..n])
-                .map_err(|e| Error::io("hashing", path, e))?;
-        }
-        return Ok(h.finish());
-    }
-    let bytes = std::fs::read(path).map_err(|e| Error::io("reading", path, e))?;
-    Ok(artifact::digest_bytes(&id.artifact_type, &bytes)?)
 }
 
 impl Store for RemoteStore {
@@ -245,7 +210,7 @@ impl Store for RemoteStore {
     }
 
     fn ref_read(&self, rel: &str, offset: u64, size: u32) -> Result<Vec<u8>, Error> {
-        let blob = self.backend.get(&format!("refs/{rel}"), None)?;
+        let blob = self.backend().get(&format!("refs/{rel}"), None)?;
         Ok(blob
             .map(|b| slice(&b.bytes, offset, size))
             .unwrap_or_default())

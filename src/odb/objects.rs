@@ -58,6 +58,32 @@ impl Repo {
         self.object_path(id).is_file()
     }
 
+    /// The artifact types that have a directory in `.msez/objects`, sorted.
+    pub fn object_types(&self) -> Result<Vec<ArtifactType>, Error> {
+        let root = self.objects_dir();
+        let mut types: Vec<ArtifactType> = std::fs::read_dir(&root)
+            .map_err(|e| Error::io("listing", &root, e))?
+            .flatten()
+            .filter_map(|e| {
+                e.file_name()
+                    .to_str()
+                    .and_then(|s| ArtifactType::new(s).ok())
+            })
+            .collect();
+        types.sort();
+        Ok(types)
+    }
+
+    /// The stored object with this digest, of whichever type has one (the first in type
+    /// order): for a ref whose namespace names no type.
+    pub fn find_digest(&self, digest: Digest) -> Result<Option<ObjectId>, Error> {
+        Ok(self
+            .object_types()?
+            .into_iter()
+            .map(|t| ObjectId::new(t, digest))
+            .find(|id| self.has(id)))
+    }
+
     /// Stores a JSON artifact; an existing object gains the proofs it lacked.
     pub fn put_json(&self, artifact_type: &ArtifactType, value: &Value) -> Result<Put, Error> {
         let rule = artifact_type.rule();

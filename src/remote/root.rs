@@ -58,6 +58,11 @@ impl RemoteRoot {
         self.backend.url()
     }
 
+    /// The backend it reads.
+    pub fn backend(&self) -> &dyn Backend {
+        self.backend.as_ref()
+    }
+
     fn absent(&self) -> std::sync::MutexGuard<'_, HashSet<ObjectId>> {
         self.absent.lock().unwrap_or_else(|p| p.into_inner())
     }

@@ -310,11 +310,7 @@ fn local_target(repo: &Repo, name: &RefName, digest: Digest) -> Result<Option<Ob
         let id = ObjectId::new(ArtifactType::new(t).map_err(odb::Error::from)?, digest);
         return Ok(repo.has(&id).then_some(id));
     }
-    let types = local_types(repo)?;
-    Ok(types
-        .into_iter()
-        .map(|t| ObjectId::new(t, digest))
-        .find(|id| repo.has(id)))
+    Ok(repo.find_digest(digest)?)
 }
 
 /// Whether the remote (as listed) holds the object a ref names.
@@ -822,19 +818,16 @@ fn closure_keys(
     for (name, value) in refs {
         gc::ref_roots(name, *value, &mut roots);
     }
-    let mut types: Option<Vec<ArtifactType>> = None;
     let mut stack = Vec::new();
     for r in roots {
         match r {
             gc::Root::Id(id) => stack.push(id),
-            gc::Root::Digest(d) => {
-                if types.is_none() {
-                    types = Some(local_types(repo)?);
-                }
-                for t in types.iter().flatten() {
-                    stack.push(ObjectId::new(t.clone(), d));
-                }
-            }
+            // Every stored type with that digest, as gc marks it.
+            gc::Root::Digest(d) => stack.extend(
+                repo.object_types()?
+                    .into_iter()
+                    .map(|t| ObjectId::new(t, d)),
+            ),
         }
     }
     let mut seen: HashSet<ObjectId> = HashSet::new();
@@ -874,22 +867,6 @@ fn closure_keys(
         }
     }
     Ok(out)
-}
-
-/// The artifact types that have a directory in `.msez/objects`, sorted.
-fn local_types(repo: &Repo) -> Result<Vec<ArtifactType>, Error> {
-    let root = repo.objects_dir();
-    let mut types: Vec<ArtifactType> = std::fs::read_dir(&root)
-        .map_err(|e| Error::io("listing", &root, e))?
-        .flatten()
-        .filter_map(|e| {
-            e.file_name()
-                .to_str()
-                .and_then(|s| ArtifactType::new(s).ok())
-        })
-        .collect();
-    types.sort();
-    Ok(types)
 }
 
 /// Every proof file under `.msez/proofs` (`<type>/<digest>/<h>.json`), by object and hash.
