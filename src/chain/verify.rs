@@ -267,24 +267,31 @@ pub fn check_receipt(
 ) -> Result<(Vec<vc::Did>, Needs), Error> {
     let results = vc::verify_proofs(&r.value)?;
     let signers = vc::valid_signers(&results);
-    let lifecycle = opts.lifecycle.as_deref().filter(|l| !l.is_empty());
-    let at = Position {
-        chain: ChainId::new(kind, owner, opts.purpose.as_deref()),
-        sequence: r.link.sequence,
-    };
-    let object = r.path.display().to_string();
+    // The receipt's position and name matter only to a key lifecycle; most chains have none,
+    // and this runs once per receipt, so they are made only then.
+    let lifecycle = opts
+        .lifecycle
+        .as_deref()
+        .filter(|l| !l.is_empty())
+        .map(|l| {
+            let at = Position {
+                chain: ChainId::new(kind, owner, opts.purpose.as_deref()),
+                sequence: r.link.sequence,
+            };
+            (l, at, r.path.display().to_string())
+        });
     let mut groups: Vec<Box<[u16]>> = Vec::new();
     if let (Kind::Asset, Some(harbors)) = (kind, &opts.harbors) {
-        let quorum = match lifecycle {
+        let quorum = match &lifecycle {
             None => harbors.check(&r.value, &signers, &r.path),
-            Some(l) => {
+            Some((l, at, object)) => {
                 // A revoked harbor key counts toward the quorum only where its revocation
                 // places the receipt, and only when the quorum needs it.
                 let super::lifecycle::QuorumSigners {
                     firm,
                     conditional,
                     ruled_out,
-                } = l.quorum_signers(&object, &at, &signers);
+                } = l.quorum_signers(object, at, &signers);
                 let mut quorum = harbors.check(&r.value, &firm, &r.path);
                 if matches!(quorum, Err(Error::PendingQuorum { .. })) && !conditional.is_empty() {
                     let all: Vec<vc::Did> = firm
@@ -321,7 +328,7 @@ pub fn check_receipt(
             errors,
         });
     }
-    if let Some(lifecycle) = lifecycle {
+    if let Some((lifecycle, at, object)) = lifecycle {
         let trust = opts
             .trust_anchors
             .as_ref()
