@@ -168,11 +168,19 @@ pub struct ExportReport {
     pub bytes: u64,
 }
 
-/// One block to write: its CID, the file holding its bytes, their size.
+/// One block to write: its CID, where its bytes are, their size.
 struct Planned {
     cid: Cid,
-    path: PathBuf,
+    source: Source,
     size: u64,
+}
+
+/// Where a block's bytes are.
+enum Source {
+    /// A file (a loose object, a proof file).
+    File(PathBuf),
+    /// A packed object, read again when it is written.
+    Packed(ObjectId),
 }
 
 /// The closure of `root` in the repository: embedded ArtifactRefs and receipt prev links,
@@ -234,7 +242,14 @@ pub fn export(repo: &Repo, root: &ObjectId, out: &Path) -> Result<ExportReport, 
     let mut root_cid = None;
     for id in &ids {
         let path = repo.object_path(id);
-        let (sha, size) = hash_file(&path)?;
+        let (sha, size, source) = if path.is_file() {
+            let (sha, size) = hash_file(&path)?;
+            (sha, size, Source::File(path))
+        } else {
+            let (bytes, _) = repo.object_bytes(id)?;
+            let size = bytes.len() as u64;
+            (canon::sha256(&bytes), size, Source::Packed(id.clone()))
+        };
         let cid = raw_cid(&sha);
         if id == root {
             root_cid = Some(cid);
@@ -242,7 +257,7 @@ pub fn export(repo: &Repo, root: &ObjectId, out: &Path) -> Result<ExportReport, 
         let mut entry = ref_json(id);
         entry.insert("cid".into(), Value::String(cid.to_string()));
         objects.push(Value::Object(entry));
-        plan.push(Planned { cid, path, size });
+        plan.push(Planned { cid, source, size });
         if id.artifact_type.rule().encoding() == Encoding::Json {
             for (ppath, _) in repo.proof_files(id)? {
                 let Some(h) = ppath.file_stem().and_then(|s| s.to_str()) else {
@@ -256,7 +271,7 @@ pub fn export(repo: &Repo, root: &ObjectId, out: &Path) -> Result<ExportReport, 
                 proofs.push(Value::Object(entry));
                 plan.push(Planned {
                     cid,
-                    path: ppath.clone(),
+                    source: Source::File(ppath.clone()),
                     size,
                 });
             }
@@ -293,13 +308,23 @@ pub fn export(repo: &Repo, root: &ObjectId, out: &Path) -> Result<ExportReport, 
     put(&mut w, &manifest_bytes)?;
     for p in &plan {
         put(&mut w, &frame(&p.cid, p.size))?;
-        let mut f = File::open(&p.path).map_err(|e| Error::io("opening", &p.path, e))?;
-        let n = std::io::copy(&mut (&mut f).take(p.size), &mut w)
-            .map_err(|e| Error::io("copying", &p.path, e))?;
+        let (n, path) = match &p.source {
+            Source::File(path) => {
+                let mut f = File::open(path).map_err(|e| Error::io("opening", path, e))?;
+                let n = std::io::copy(&mut (&mut f).take(p.size), &mut w)
+                    .map_err(|e| Error::io("copying", path, e))?;
+                (n, path.clone())
+            }
+            Source::Packed(id) => {
+                let (bytes, path) = repo.object_bytes(id)?;
+                put(&mut w, &bytes[..bytes.len().min(p.size as usize)])?;
+                (bytes.len() as u64, path)
+            }
+        };
         if n != p.size {
             return Err(Error::io(
-                "copying (the file shrank)",
-                &p.path,
+                "copying (the object changed size)",
+                &path,
                 std::io::ErrorKind::UnexpectedEof.into(),
             ));
         }

@@ -1,7 +1,8 @@
 //! The whole-repository check: every object against its name, proof files, refs, temp files.
 //!
-//! fsck recomputes each object's semantic digest by its type's rule (in quick mode, files whose
-//! blake3 matches the index are trusted), checks that stored JSON is canonical, that proof
+//! fsck checks each pack's checksum, recomputes each object's semantic digest by its type's
+//! rule (in quick mode, loose files whose blake3 matches the index, and objects in a pack whose
+//! checksum holds, are trusted), checks that stored JSON is canonical, that proof
 //! files are named by their content, that every ref names an existing object and, with
 //! `strict`, that every proof of every object verifies. Temp files older than the grace period
 //! and not held by a live writer are removed. Damage is reported, never repaired.
@@ -53,6 +54,8 @@ pub struct Report {
     pub proofs_verified: u64,
     /// Refs checked.
     pub refs: u64,
+    /// Pack files checked.
+    pub packs: u64,
     /// Every problem found.
     pub problems: Vec<Finding>,
     /// Stale temp files removed.
@@ -87,10 +90,10 @@ pub fn fsck(
     } else {
         Default::default()
     };
-    let objects = if opts.connectivity_only {
-        Vec::new()
+    let (objects, sound_packs) = if opts.connectivity_only {
+        (Vec::new(), Vec::new())
     } else {
-        repo.list_objects()?
+        (repo.list_objects()?, check_packs(repo, &mut report)?)
     };
     progress.set_total(objects.len() as u64);
     for entry in objects {
@@ -115,7 +118,7 @@ pub fn fsck(
             }
         };
         report.objects += 1;
-        check_object(repo, &id, opts, &checksums, &mut report);
+        check_object(repo, &id, opts, &checksums, &sound_packs, &mut report);
     }
     check_refs(repo, &mut report)?;
     if !opts.connectivity_only {
@@ -130,15 +133,18 @@ fn check_object(
     id: &ObjectId,
     opts: &Options,
     checksums: &std::collections::HashMap<String, odb::Checksum>,
+    sound_packs: &[PathBuf],
     report: &mut Report,
 ) {
     let path = repo.object_path(id);
     let trusted = opts.quick
-        && checksums.get(&id.to_string()).is_some_and(|sum| {
-            std::fs::read(&path).is_ok_and(|b| {
+        && match checksums.get(&id.to_string()) {
+            Some(sum) => std::fs::read(&path).is_ok_and(|b| {
                 b.len() as u64 == sum.size && *blake3::hash(&b).as_bytes() == sum.blake3
-            })
-        });
+            }),
+            None => matches!(repo.locate(id), Ok(Some(odb::Location::Packed(p, _)))
+                if sound_packs.iter().any(|s| s == p.path())),
+        };
     match id.artifact_type.rule().encoding() {
         Encoding::Raw => {
             if !trusted {
@@ -151,7 +157,7 @@ fn check_object(
             let value = if trusted {
                 repo.read_json(id)
             } else {
-                check_json_file(repo, id, &path)
+                check_json_file(repo, id)
             };
             match value {
                 Ok(value) => {
@@ -169,16 +175,8 @@ fn check_object(
 }
 
 /// Reads a stored JSON object: its digest, its canonical form, and its proof files.
-fn check_json_file(
-    repo: &Repo,
-    id: &ObjectId,
-    path: &std::path::Path,
-) -> Result<canon::Value, odb::Error> {
-    let bytes = std::fs::read(path).map_err(|e| odb::Error::Io {
-        what: "reading",
-        path: path.to_path_buf(),
-        source: e,
-    })?;
+fn check_json_file(repo: &Repo, id: &ObjectId) -> Result<canon::Value, odb::Error> {
+    let (bytes, path) = repo.object_bytes(id)?;
     let value = repo.read_json(id)?;
     let stored = canon::parse(&bytes).map_err(|source| odb::Error::Canon {
         object: id.to_string(),
@@ -192,7 +190,7 @@ fn check_json_file(
     if canonical != bytes {
         return Err(odb::Error::Corrupt {
             object: id.to_string(),
-            path: path.to_path_buf(),
+            path,
             method: "canonical-json",
             expected: "canonical JSON + LF".to_string(),
             found: format!("{} bytes that are not canonical", bytes.len()),
@@ -226,6 +224,43 @@ fn check_proofs(id: &ObjectId, value: &canon::Value, report: &mut Report) {
             report.problems.push(finding);
         }
     }
+}
+
+/// Opens every pack and checks its checksum; returns the sound ones.
+fn check_packs(repo: &Repo, report: &mut Report) -> Result<Vec<PathBuf>, odb::Error> {
+    let dir = repo.packs_dir();
+    let names = match std::fs::read_dir(&dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => {
+            return Err(odb::Error::Io {
+                what: "listing",
+                path: dir,
+                source: e,
+            });
+        }
+    };
+    let mut sound = Vec::new();
+    for entry in names.flatten() {
+        let path = entry.path();
+        let name = entry.file_name();
+        if !odb::is_pack_name(&name.to_string_lossy()) {
+            report.problems.push(Finding {
+                class: Class::Schema,
+                code: "schema.bad_object_name",
+                message: format!("{} is not named pack-<blake3>.pack", path.display()),
+                detail: Detail::path(path),
+            });
+            continue;
+        }
+        report.packs += 1;
+        match odb::Pack::open(&path).and_then(|p| p.verify()) {
+            Ok(()) => sound.push(path),
+            Err(e) => report.problems.push(Finding::from_error(&e)),
+        }
+    }
+    sound.sort();
+    Ok(sound)
 }
 
 fn check_refs(repo: &Repo, report: &mut Report) -> Result<(), odb::Error> {
@@ -264,24 +299,7 @@ pub fn ref_target_exists(
         let t = ArtifactType::new(t).expect("namespace types are valid");
         return Ok(repo.has(&ObjectId::new(t, *digest)));
     }
-    let root = repo.objects_dir();
-    let types = std::fs::read_dir(&root).map_err(|e| odb::Error::Io {
-        what: "listing",
-        path: root.clone(),
-        source: e,
-    })?;
-    for t in types.flatten() {
-        if let Some(t) = t
-            .file_name()
-            .to_str()
-            .and_then(|s| ArtifactType::new(s).ok())
-        {
-            if repo.has(&ObjectId::new(t, *digest)) {
-                return Ok(true);
-            }
-        }
-    }
-    Ok(false)
+    Ok(repo.find_digest(*digest)?.is_some())
 }
 
 /// Walks every chain from its head ref through `.msez`: receipts must link down to sequence 0,

@@ -110,6 +110,10 @@ pub trait Store {
     fn load_marks(&self) -> Result<HashMap<ObjectId, u64>, Error>;
     /// Replaces the marks file.
     fn save_marks(&self, marks: &BTreeMap<ObjectId, u64>) -> Result<(), Error>;
+    /// Completes deletions [`Store::delete`] could only queue (packed objects): bytes freed.
+    fn finish_deletes(&self) -> Result<u64, Error> {
+        Ok(0)
+    }
 }
 
 fn unix(t: SystemTime) -> u64 {
@@ -325,6 +329,7 @@ pub fn run(
         remaining.remove(&id);
         progress.inc(1);
     }
+    report.bytes_freed += store.finish_deletes()?;
     store.save_marks(&remaining)?;
     Ok(report)
 }
@@ -332,12 +337,17 @@ pub fn run(
 /// A local repository as a gc store.
 pub struct Local<'r> {
     repo: &'r Repo,
+    /// Packed objects to drop, by pack, with [`Store::finish_deletes`].
+    repack: std::sync::Mutex<BTreeMap<PathBuf, HashSet<ObjectId>>>,
 }
 
 impl<'r> Local<'r> {
     /// Collects `repo`.
     pub fn new(repo: &'r Repo) -> Local<'r> {
-        Local { repo }
+        Local {
+            repo,
+            repack: Default::default(),
+        }
     }
 
     fn marks_path(&self) -> PathBuf {
@@ -366,21 +376,8 @@ impl<'r> Local<'r> {
     /// The objects module working-tree files are: a receipt by its next_root, any other JSON
     /// file under the digest rule of every JSON type the store holds, and what they embed.
     fn module_roots(&self, out: &mut Vec<Root>) -> Result<(), Error> {
-        let types: Vec<ArtifactType> = {
-            let root = self.repo.objects_dir();
-            let mut t: Vec<ArtifactType> = std::fs::read_dir(&root)
-                .map_err(|e| Error::io("listing", &root, e))?
-                .flatten()
-                .filter_map(|e| {
-                    e.file_name()
-                        .to_str()
-                        .and_then(|s| ArtifactType::new(s).ok())
-                })
-                .filter(|t| t.rule().encoding() == Encoding::Json)
-                .collect();
-            t.sort();
-            t
-        };
+        let mut types: Vec<ArtifactType> = self.repo.object_types()?;
+        types.retain(|t| t.rule().encoding() == Encoding::Json);
         for path in files_under(&self.repo.worktree().join("modules"))? {
             if path.extension().is_none_or(|e| e != "json") {
                 continue;
@@ -455,9 +452,11 @@ impl Store for Local<'_> {
     fn objects(&self) -> Result<Vec<(ObjectId, Option<Duration>)>, Error> {
         let mut out = Vec::new();
         for id in self.repo.list_objects()?.into_iter().flatten() {
-            let age = std::fs::metadata(self.repo.object_path(&id))
-                .and_then(|m| m.modified())
-                .ok()
+            // A packed object is as old as its pack.
+            let age = self
+                .repo
+                .locate(&id)?
+                .and_then(|at| std::fs::metadata(at.path()).and_then(|m| m.modified()).ok())
                 .map(|t| SystemTime::now().duration_since(t).unwrap_or_default());
             out.push((id, age));
         }
@@ -497,6 +496,21 @@ impl Store for Local<'_> {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) => return Err(Error::io("removing", &path, e)),
         }
+        let mut packed = false;
+        for p in self.repo.packs()?.iter() {
+            if p.find(id)?.is_some() {
+                packed = true;
+                let mut repack = self.repack.lock().unwrap_or_else(|e| e.into_inner());
+                repack
+                    .entry(p.path().to_path_buf())
+                    .or_default()
+                    .insert(id.clone());
+            }
+        }
+        if packed {
+            // Its proof files go once the packs without it are in place.
+            return Ok((bytes, proofs.len() as u64));
+        }
         match std::fs::remove_dir_all(&dir) {
             Ok(()) => {}
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
@@ -516,6 +530,25 @@ impl Store for Local<'_> {
 
     fn save_marks(&self, marks: &BTreeMap<ObjectId, u64>) -> Result<(), Error> {
         write_atomic(&self.marks_path(), marks_text(marks).as_bytes())
+    }
+
+    fn finish_deletes(&self) -> Result<u64, Error> {
+        let repack = std::mem::take(&mut *self.repack.lock().unwrap_or_else(|e| e.into_inner()));
+        let mut freed = 0;
+        for (path, gone) in repack {
+            freed += self
+                .repo
+                .repack(&odb::Pack::open(&path)?, |id| !gone.contains(id))?;
+            for id in gone {
+                let dir = self.repo.proofs_dir(&id);
+                match std::fs::remove_dir_all(&dir) {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                    Err(e) => return Err(Error::io("removing", &dir, e)),
+                }
+            }
+        }
+        Ok(freed)
     }
 }
 

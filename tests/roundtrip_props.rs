@@ -199,10 +199,17 @@ fn digest_of_bytes(t: &ArtifactType, bytes: &[u8]) -> Digest {
     }
 }
 
-/// Every file under `.msez/objects` and `.msez/proofs`, by path relative to `.msez`.
+/// Every stored object (as its loose path) and every file under `.msez/proofs`, by path
+/// relative to `.msez`.
 fn store_files(repo: &Repo) -> BTreeMap<String, Vec<u8>> {
     let mut out = BTreeMap::new();
-    let mut stack = vec![repo.dir().join("objects"), repo.dir().join("proofs")];
+    // Objects by their loose path, whether loose or packed.
+    for id in repo.list_objects().unwrap() {
+        let id = id.unwrap();
+        let rel = msez::artifact::store_path(std::path::Path::new("objects"), &id);
+        out.insert(rel.display().to_string(), repo.object_bytes(&id).unwrap().0);
+    }
+    let mut stack = vec![repo.dir().join("proofs")];
     while let Some(d) = stack.pop() {
         let Ok(entries) = std::fs::read_dir(&d) else {
             continue;

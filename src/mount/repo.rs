@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex};
 use crate::artifact::{ArtifactType, ObjectId};
 use crate::canon::{self, Digest};
 use crate::chain::store::{ChainKey, ChainStore};
-use crate::odb::{RefName, Repo};
+use crate::odb::{Location, RefName, Repo};
 
 use super::Error;
 use super::store::{self, Objects, Store};
@@ -27,7 +27,18 @@ pub struct RepoStore {
     repo: Repo,
     /// Objects with proof files show their proofs merged: those bytes are built once.
     merged: Mutex<HashMap<ObjectId, Arc<Vec<u8>>>>,
-    files: Mutex<HashMap<ObjectId, Arc<File>>>,
+    /// Open objects: the file holding the bytes, where they start, how many there are.
+    files: Mutex<HashMap<ObjectId, Located>>,
+}
+
+/// An object's bytes inside a host file (its loose file, or its pack).
+#[derive(Clone)]
+struct Located {
+    file: Arc<File>,
+    path: PathBuf,
+    base: u64,
+    len: u64,
+    packed: bool,
 }
 
 impl RepoStore {
@@ -51,19 +62,46 @@ impl RepoStore {
         Ok(Some(bytes))
     }
 
-    fn file(&self, id: &ObjectId) -> Result<Arc<File>, Error> {
+    /// Where `id`'s bytes are, if it is stored.
+    fn locate(&self, id: &ObjectId) -> Result<Option<Located>, Error> {
         if let Some(f) = self.files.lock().ok().and_then(|f| f.get(id).cloned()) {
-            return Ok(f);
+            return Ok(Some(f));
         }
-        let path = self.repo.object_path(id);
-        let f = Arc::new(File::open(&path).map_err(|e| Error::io("opening", &path, e))?);
+        let located = match self.repo.locate(id)? {
+            None => return Ok(None),
+            Some(Location::Loose(path)) => {
+                let file = File::open(&path).map_err(|e| Error::io("opening", &path, e))?;
+                let len = file
+                    .metadata()
+                    .map_err(|e| Error::io("reading", &path, e))?
+                    .len();
+                Located {
+                    file: Arc::new(file),
+                    path,
+                    base: 0,
+                    len,
+                    packed: false,
+                }
+            }
+            Some(Location::Packed(pack, e)) => {
+                let path = pack.path().to_path_buf();
+                let file = File::open(&path).map_err(|e| Error::io("opening", &path, e))?;
+                Located {
+                    file: Arc::new(file),
+                    path,
+                    base: e.offset,
+                    len: e.len,
+                    packed: true,
+                }
+            }
+        };
         if let Ok(mut files) = self.files.lock() {
             if files.len() >= OPEN_FILES {
                 files.clear();
             }
-            files.insert(id.clone(), f.clone());
+            files.insert(id.clone(), located.clone());
         }
-        Ok(f)
+        Ok(Some(located))
     }
 
     fn refs_path(&self, rel: &str) -> Option<PathBuf> {
@@ -76,7 +114,8 @@ impl RepoStore {
 
 impl Store for RepoStore {
     fn types(&self) -> Result<Vec<String>, Error> {
-        dir_names(&self.repo.objects_dir(), true)
+        let types = self.repo.object_types()?;
+        Ok(types.iter().map(|t| t.as_str().to_string()).collect())
     }
 
     fn names(
@@ -85,45 +124,60 @@ impl Store for RepoStore {
     ) -> Result<Box<dyn Iterator<Item = Result<String, Error>> + Send>, Error> {
         let dir = self.repo.objects_dir().join(artifact_type);
         let t = artifact_type.to_string();
-        let entries = match std::fs::read_dir(&dir) {
-            Ok(e) => e,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Ok(Box::new(std::iter::empty()));
-            }
+        let loose: Box<dyn Iterator<Item = _> + Send> = match std::fs::read_dir(&dir) {
+            Ok(entries) => Box::new(entries.filter_map(move |e| match e {
+                Ok(e) => {
+                    let name = e.file_name().to_string_lossy().into_owned();
+                    store::object_id(&t, &name).map(|_| Ok(name))
+                }
+                Err(e) => Some(Err(Error::io("listing", &dir, e))),
+            })),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Box::new(std::iter::empty()),
             Err(e) => return Err(Error::io("listing", &dir, e)),
         };
-        Ok(Box::new(entries.filter_map(move |e| match e {
-            Ok(e) => {
-                let name = e.file_name().to_string_lossy().into_owned();
-                store::object_id(&t, &name).map(|_| Ok(name))
+        // Packed objects of the type, each once (a loose copy is listed above).
+        let mut packed = Vec::new();
+        for p in self.repo.packs()?.iter() {
+            for e in p.entries()? {
+                if e.id.artifact_type.as_str() == artifact_type
+                    && !self.repo.object_path(&e.id).exists()
+                {
+                    packed.push(store::file_name(&e.id));
+                }
             }
-            Err(e) => Some(Err(Error::io("listing", &dir, e))),
-        })))
+        }
+        packed.sort();
+        packed.dedup();
+        Ok(Box::new(loose.chain(packed.into_iter().map(Ok))))
     }
 
     fn object_size(&self, id: &ObjectId) -> Result<Option<u64>, Error> {
-        let path = self.repo.object_path(id);
-        match std::fs::metadata(&path) {
-            Ok(m) => Ok(Some(match self.merged(id)? {
-                Some(bytes) => bytes.len() as u64,
-                None => m.len(),
-            })),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(Error::io("reading", &path, e)),
-        }
+        let Some(at) = self.locate(id)? else {
+            return Ok(None);
+        };
+        Ok(Some(match self.merged(id)? {
+            Some(bytes) => bytes.len() as u64,
+            None => at.len,
+        }))
     }
 
     fn read_object(&self, id: &ObjectId, offset: u64, size: u32) -> Result<Vec<u8>, Error> {
         if let Some(bytes) = self.merged(id)? {
             return Ok(slice(&bytes, offset, size));
         }
-        let f = self.file(id)?;
-        pread(&f, offset, size).map_err(|e| Error::io("reading", self.repo.object_path(id), e))
+        let Some(at) = self.locate(id)? else {
+            return Err(crate::odb::Error::Missing {
+                object: id.to_string(),
+            }
+            .into());
+        };
+        let size = u64::from(size).min(at.len.saturating_sub(offset)) as u32;
+        pread(&at.file, at.base + offset, size).map_err(|e| Error::io("reading", &at.path, e))
     }
 
     fn backing(&self, id: &ObjectId) -> Option<File> {
-        match self.merged(id) {
-            Ok(None) => File::open(self.repo.object_path(id)).ok(),
+        match (self.merged(id), self.locate(id)) {
+            (Ok(None), Ok(Some(at))) if !at.packed => File::open(&at.path).ok(),
             _ => None,
         }
     }

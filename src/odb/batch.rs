@@ -1,16 +1,18 @@
 //! A write transaction: many objects and working-tree files made durable with one `syncfs`
 //! per filesystem instead of an fsync per file, then published by rename.
 //!
-//! Readers never see a partial file (everything is staged first: objects in the transaction's
-//! own directory under `.msez/tmp`, working-tree files beside their destination); a crash
-//! before [`Batch::commit`] returns leaves only staged files (fsck removes them). Callers move refs only
-//! after `commit` returns, so a ref never names an object that is not durable.
+//! JSON objects go into one pack file (see [`super::Pack`]), raw ones (downloads) are staged
+//! as loose files. Readers never see a partial file (everything is staged first: the pack and
+//! raw objects in the transaction's own directory under `.msez/tmp`, working-tree files beside
+//! their destination); a crash before [`Batch::commit`] returns leaves only staged files (fsck
+//! removes them). Callers move refs only after `commit` returns, so a ref never names an object
+//! that is not durable.
 
 use std::collections::BTreeSet;
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::Write;
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::os::unix::io::AsRawFd;
 use std::path::{Path, PathBuf};
 
@@ -19,6 +21,7 @@ use crate::canon::{self, Value};
 
 use super::index::Checksum;
 use super::objects::check_declared;
+use super::pack::PackWriter;
 use super::write::TEMP_PREFIX;
 use super::{Error, Repo};
 
@@ -28,9 +31,14 @@ pub struct Batch<'r> {
     /// The transaction's own staging directory (under `.msez/tmp`), flock-ed while it lives so
     /// fsck tells it from a crashed writer's; created on the first staged object.
     staging: Option<(tempfile::TempDir, File)>,
+    /// Raw objects staged as files.
     objects: Vec<(PathBuf, ObjectId, Checksum)>,
+    /// JSON objects, created on the first; with when that was and which packs there were.
+    pack: Option<(PackWriter, std::time::SystemTime, Vec<PathBuf>)>,
     files: Vec<(tempfile::TempPath, PathBuf)>,
     seen: BTreeSet<ObjectId>,
+    /// Proofs that objects stored before gained.
+    proofs_added: u64,
     /// Directories whose filesystems the commit syncs (working-tree files and others).
     dirs: BTreeSet<PathBuf>,
 }
@@ -78,14 +86,16 @@ impl<'r> Batch<'r> {
             repo,
             staging: None,
             objects: Vec::new(),
+            pack: None,
             files: Vec::new(),
             seen: BTreeSet::new(),
+            proofs_added: 0,
             dirs: BTreeSet::new(),
         }
     }
 
-    /// Stages a JSON object. One that turns out to be stored already (found when it is
-    /// published) only gains the proofs it lacked.
+    /// Stages a JSON object in the transaction's pack. One stored already only gains the
+    /// proofs it lacked (at once: proof files are grow-only).
     pub fn put_json(
         &mut self,
         artifact_type: &ArtifactType,
@@ -98,8 +108,8 @@ impl<'r> Batch<'r> {
         })?;
         let id = ObjectId::new(artifact_type.clone(), digest);
         check_declared(rule, value, &id)?;
-        if self.seen.contains(&id) {
-            self.repo.put_json(artifact_type, value)?;
+        if self.seen.contains(&id) || self.repo.has(&id) {
+            self.proofs_added += self.repo.put_json(artifact_type, value)?.proofs_added as u64;
             return Ok(id);
         }
         let mut bytes = canon::to_bytes(value).map_err(|source| Error::Canon {
@@ -107,21 +117,18 @@ impl<'r> Batch<'r> {
             source,
         })?;
         bytes.push(b'\n');
-        let n = self.objects.len();
-        let staged = self.staging_dir()?.join(n.to_string());
-        // Read-only from birth: no chmod per object.
-        OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o444)
-            .open(&staged)
-            .and_then(|mut f| f.write_all(&bytes))
-            .map_err(|e| Error::io("writing", &staged, e))?;
-        let sum = Checksum {
-            blake3: *blake3::hash(&bytes).as_bytes(),
-            size: bytes.len() as u64,
-        };
-        self.objects.push((staged, id.clone(), sum));
+        if self.pack.is_none() {
+            let started = std::time::SystemTime::now();
+            let packs = self.repo.packs()?;
+            let before = packs.iter().map(|p| p.path().to_path_buf()).collect();
+            let path = self.staging_dir()?.join("pack");
+            self.pack = Some((PackWriter::create(path)?, started, before));
+        }
+        self.pack
+            .as_mut()
+            .expect("just created")
+            .0
+            .add(&id, &bytes)?;
         self.seen.insert(id.clone());
         Ok(id)
     }
@@ -177,8 +184,17 @@ impl<'r> Batch<'r> {
     }
 
     /// Makes everything durable (one syncfs per filesystem), then publishes it.
-    pub fn commit(self) -> Result<Committed, Error> {
-        let mut committed = Committed::default();
+    pub fn commit(mut self) -> Result<Committed, Error> {
+        let mut committed = Committed {
+            created: 0,
+            proofs_added: self.proofs_added,
+        };
+        if let Some((pack, started, before)) = self.pack.take() {
+            committed.created += pack.len() as u64;
+            let path = pack.finish(&self.repo.packs_dir())?;
+            self.repo.forget_packs();
+            committed.proofs_added += self.merge_concurrent(&path, started, &before)?;
+        }
         let mut dirs: BTreeSet<PathBuf> = BTreeSet::from([self.repo.tmp_dir()]);
         dirs.extend(self.dirs.iter().cloned());
         sync_filesystems(&dirs)?;
@@ -203,22 +219,8 @@ impl<'r> Batch<'r> {
                     ))
                 }
                 // A raw object stored before has the same bytes (its name is their digest).
-                Err(e)
-                    if e.kind() == std::io::ErrorKind::AlreadyExists
-                        && id.artifact_type.rule().encoding() != crate::canon::Encoding::Json =>
-                {
-                    let _ = std::fs::remove_file(staged);
-                }
-                // Stored before (by another branch or writer): keep it, add our proofs to it.
                 Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                    let bytes =
-                        std::fs::read(staged).map_err(|e| Error::io("reading", staged, e))?;
-                    let value = canon::parse(&bytes).map_err(|source| Error::Canon {
-                        object: id.to_string(),
-                        source,
-                    })?;
-                    let put = self.repo.merge_into_existing(id, &value, &dest)?;
-                    committed.proofs_added += put.proofs_added as u64;
+                    let _ = std::fs::remove_file(staged);
                 }
                 Err(e) => return Err(Error::io("moving a staged object to", &dest, e)),
             }
@@ -237,8 +239,76 @@ impl<'r> Batch<'r> {
     }
 }
 
+impl Batch<'_> {
+    /// Another writer may have stored some of the pack's objects while the transaction ran (a
+    /// loose file, or another pack): whichever copy a reader finds, it must see every proof, so
+    /// both copies' proofs become proof files. Cheap when nobody did: one stat per type and a
+    /// listing of `packs/`.
+    fn merge_concurrent(
+        &self,
+        ours: &Path,
+        started: std::time::SystemTime,
+        before: &[PathBuf],
+    ) -> Result<u64, Error> {
+        let pack = super::Pack::open(ours)?;
+        // Directory times are coarse: a change in the tick the transaction started counts.
+        let since = started - std::time::Duration::from_secs(2);
+        let changed: Vec<&ArtifactType> = pack
+            .types()
+            .iter()
+            .filter(|t| t.rule().proofs_outside_digest())
+            .filter(|t| {
+                std::fs::metadata(self.repo.objects_dir().join(t.as_str()))
+                    .and_then(|m| m.modified())
+                    .is_ok_and(|m| m >= since)
+            })
+            .collect();
+        let others: Vec<_> = self
+            .repo
+            .packs()?
+            .iter()
+            .filter(|p| p.path() != ours && !before.iter().any(|b| b == p.path()))
+            .cloned()
+            .collect();
+        if changed.is_empty() && others.is_empty() {
+            return Ok(0);
+        }
+        let mut added = 0;
+        for e in pack.entries()? {
+            if !e.id.artifact_type.rule().proofs_outside_digest() {
+                continue;
+            }
+            let loose = self.repo.object_path(&e.id);
+            let mut copies = Vec::new();
+            if changed.contains(&&e.id.artifact_type) && loose.is_file() {
+                copies
+                    .push(std::fs::read(&loose).map_err(|err| Error::io("reading", &loose, err))?);
+            }
+            for p in &others {
+                if let Some(o) = p.find(&e.id)? {
+                    copies.push(p.read(&o)?);
+                }
+            }
+            if copies.is_empty() {
+                continue;
+            }
+            copies.push(pack.read(&e)?);
+            for bytes in copies {
+                let value = canon::parse(&bytes).map_err(|source| Error::Canon {
+                    object: e.id.to_string(),
+                    source,
+                })?;
+                for proof in super::proof_list(&value) {
+                    added += u64::from(self.repo.add_proof_file(&e.id, &proof)?);
+                }
+            }
+        }
+        Ok(added)
+    }
+}
+
 /// `renameat2(RENAME_NOREPLACE)`: publishes `from` as `to` unless `to` exists.
-fn rename_noreplace(from: &Path, to: &Path) -> std::io::Result<()> {
+pub(crate) fn rename_noreplace(from: &Path, to: &Path) -> std::io::Result<()> {
     let cstr = |p: &Path| {
         std::ffi::CString::new(p.as_os_str().as_bytes())
             .map_err(|_| std::io::Error::from(std::io::ErrorKind::InvalidInput))

@@ -78,6 +78,9 @@ pub enum Error {
         status: String,
         stderr: String,
     },
+    /// A pack file whose trailer or index is not well formed (a torn or foreign file).
+    #[error("pack {} is damaged: {why}", path.display())]
+    BadPack { path: PathBuf, why: &'static str },
     /// `.msez/config` does not parse or names an unknown format.
     #[error("invalid repository config {}: {message}", path.display())]
     Config { path: PathBuf, message: String },
@@ -101,7 +104,9 @@ impl Classify for Error {
             | Error::BadRefName { .. } => Class::Usage,
             Error::Io { .. } => Class::Io,
             Error::Missing { .. } => Class::Missing,
-            Error::Corrupt { .. } | Error::DeclaredMismatch { .. } => Class::Digest,
+            Error::Corrupt { .. } | Error::DeclaredMismatch { .. } | Error::BadPack { .. } => {
+                Class::Digest
+            }
             Error::Canon { source, .. } => source.class(),
             Error::Artifact(e) => e.class(),
             Error::BadRefValue { .. } | Error::Config { .. } => Class::Schema,
@@ -130,6 +135,7 @@ impl Classify for Error {
             Error::RefMoved { .. } => "conflict.ref_moved",
             Error::HookRejected { .. } => "conflict.hook_rejected",
             Error::Config { .. } => "schema.config",
+            Error::BadPack { .. } => "digest.pack",
         }
     }
 
@@ -176,7 +182,7 @@ impl Classify for Error {
                 found,
             } => Detail::object(name.clone()).mismatch(expected, found),
             Error::HookRejected { event, .. } => Detail::object(format!("hooks/{event}")),
-            Error::Config { path, .. } => Detail::path(path),
+            Error::Config { path, .. } | Error::BadPack { path, .. } => Detail::path(path),
         }
     }
 }

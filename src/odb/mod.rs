@@ -4,7 +4,9 @@
 //! written once under `objects/<type>/<digest>.<ext>` and never changed, so `.msez/objects` is
 //! itself an MSEZ store root; proofs that arrive later are their own immutable files under
 //! `proofs/`; refs move only under a lock with compare-and-swap, and every move is logged.
-//! Every write is atomic (temp file in `tmp/`, fsync, rename, fsync the directory).
+//! Every write is atomic (temp file in `tmp/`, fsync, rename, fsync the directory). A
+//! transaction stores its JSON objects in one pack file under `packs/` instead; readers look
+//! for an object's loose file first, then in the packs.
 
 mod batch;
 mod config;
@@ -13,6 +15,7 @@ mod hooks;
 mod index;
 mod lock;
 mod objects;
+mod pack;
 mod proofs;
 mod refs;
 mod write;
@@ -23,12 +26,14 @@ pub use error::Error;
 pub use hooks::{Event, HookEnv};
 pub use index::Checksum;
 pub use lock::{Expect, RefLock};
-pub use objects::{Object, Put};
+pub use objects::{Location, Object, Put};
+pub use pack::{Entry as PackEntry, Pack, is_pack_name};
 pub use proofs::{merge_proofs, proof_key, proof_list};
 pub use refs::{RefName, RefUpdate, ReflogEntry, ref_object_type};
 pub use write::{TEMP_PREFIX, is_locked as temp_in_use};
 
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 /// The name of the repository directory inside a work tree.
 pub const DIR_NAME: &str = ".msez";
@@ -41,6 +46,8 @@ pub struct Repo {
     worktree: PathBuf,
     dir: PathBuf,
     config: Config,
+    /// The open packs, shared by clones of this handle.
+    packs: Arc<Mutex<objects::PackSet>>,
 }
 
 impl Repo {
@@ -59,6 +66,7 @@ impl Repo {
             .map_err(|e| Error::io("creating a staging directory in", worktree, e))?;
         for sub in [
             "objects",
+            "packs",
             "proofs",
             "refs",
             "logs/refs",
@@ -91,6 +99,7 @@ impl Repo {
             worktree: worktree.to_path_buf(),
             dir,
             config,
+            packs: Arc::default(),
         })
     }
 
@@ -107,6 +116,7 @@ impl Repo {
             worktree: worktree.to_path_buf(),
             dir,
             config,
+            packs: Arc::default(),
         })
     }
 
@@ -144,9 +154,14 @@ impl Repo {
         &self.config
     }
 
-    /// `.msez/objects`, a valid MSEZ store root.
+    /// `.msez/objects`, the loose objects: an MSEZ store root (packed objects are not in it).
     pub fn objects_dir(&self) -> PathBuf {
         self.dir.join("objects")
+    }
+
+    /// `.msez/packs`, where transactions store their JSON objects (see [`Pack`]).
+    pub fn packs_dir(&self) -> PathBuf {
+        self.dir.join("packs")
     }
 
     /// Replaces the configuration and writes `.msez/config` atomically.

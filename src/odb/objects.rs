@@ -1,9 +1,12 @@
 //! Objects: `.msez/objects/<type>/<digest>.json` (canonical JSON + LF) or `.bin` (raw bytes),
-//! written once, never changed, checked against their name on every read.
+//! or the same bytes in a pack under `.msez/packs`; written once, never changed, checked
+//! against their name on every read.
 
 use std::fs::File;
 use std::io::{BufReader, Read, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
 
 use serde::Serialize;
 use sha2::Digest as _;
@@ -12,6 +15,7 @@ use crate::artifact::{self, ArtifactType, ObjectId};
 use crate::canon::{self, Digest, DigestRule, Encoding, Value};
 
 use super::index::Checksum;
+use super::pack::{self, Pack};
 use super::proofs::{merge_proofs, proof_key, proof_list};
 use super::write::Staged;
 use super::{Error, Repo};
@@ -41,24 +45,153 @@ fn display<S: serde::Serializer, T: std::fmt::Display>(v: &T, s: S) -> Result<S:
 pub struct Object {
     /// `TYPE:DIGEST`.
     pub id: ObjectId,
-    /// The object file.
+    /// The object file (for a packed object, its pack).
     pub path: PathBuf,
     /// For JSON types: the document with the union of its proofs.
     pub value: Option<Value>,
 }
 
+/// The packs of a repository as last listed, and the directory's mtime then.
+#[derive(Debug, Default)]
+pub(crate) struct PackSet {
+    stamp: Option<SystemTime>,
+    packs: Arc<Vec<Arc<Pack>>>,
+}
+
+/// Where a stored object's bytes are.
+pub enum Location {
+    /// Its own file.
+    Loose(PathBuf),
+    /// An entry of a pack.
+    Packed(Arc<Pack>, pack::Entry),
+}
+
+impl Location {
+    /// The file holding the bytes.
+    pub fn path(&self) -> &Path {
+        match self {
+            Location::Loose(p) => p,
+            Location::Packed(p, _) => p.path(),
+        }
+    }
+}
+
 impl Repo {
-    /// Where `id` is (or would be) stored.
+    /// Where `id`'s loose file is (or would be).
     pub fn object_path(&self, id: &ObjectId) -> PathBuf {
         artifact::store_path(&self.objects_dir(), id)
     }
 
-    /// Whether `id` is stored.
+    /// Whether `id` is stored (loose or packed).
     pub fn has(&self, id: &ObjectId) -> bool {
-        self.object_path(id).is_file()
+        matches!(self.locate(id), Ok(Some(_)))
     }
 
-    /// The artifact types that have a directory in `.msez/objects`, sorted.
+    /// The packs in `.msez/packs`, listed again when the directory changed.
+    pub fn packs(&self) -> Result<Arc<Vec<Arc<Pack>>>, Error> {
+        self.load_packs(false)
+    }
+
+    /// Has the next lookup list `packs/` again (after this handle wrote or removed a pack:
+    /// directory times are too coarse to show every change).
+    pub(crate) fn forget_packs(&self) {
+        self.packs.lock().unwrap_or_else(|e| e.into_inner()).stamp = None;
+    }
+
+    fn load_packs(&self, missed: bool) -> Result<Arc<Vec<Arc<Pack>>>, Error> {
+        let dir = self.packs_dir();
+        let stamp = match std::fs::metadata(&dir) {
+            Ok(m) => m.modified().ok(),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(e) => return Err(Error::io("reading", &dir, e)),
+        };
+        let mut set = self.packs.lock().unwrap_or_else(|e| e.into_inner());
+        // A directory changed within the timestamp granularity may have changed again unseen:
+        // after a miss, list it again while its mtime is recent.
+        let recent = stamp.is_some_and(|t| {
+            SystemTime::now()
+                .duration_since(t)
+                .is_ok_and(|age| age < Duration::from_secs(2))
+        });
+        if set.stamp == stamp && !(missed && recent) {
+            return Ok(set.packs.clone());
+        }
+        let mut packs = Vec::new();
+        if stamp.is_some() {
+            let mut names: Vec<String> = std::fs::read_dir(&dir)
+                .map_err(|e| Error::io("listing", &dir, e))?
+                .flatten()
+                .filter_map(|e| e.file_name().into_string().ok())
+                .filter(|n| pack::is_pack_name(n))
+                .collect();
+            names.sort();
+            for name in names {
+                let path = dir.join(&name);
+                match set.packs.iter().find(|p| p.path() == path) {
+                    Some(p) => packs.push(p.clone()),
+                    None => match Pack::open(&path) {
+                        Ok(p) => packs.push(Arc::new(p)),
+                        // Deleted by gc since it was listed (its objects are elsewhere now),
+                        // or torn by a crash before its transaction committed (so no ref
+                        // needs it; fsck reports it).
+                        Err(Error::BadPack { .. }) => {}
+                        Err(Error::Io { source, .. })
+                            if source.kind() == std::io::ErrorKind::NotFound => {}
+                        Err(e) => return Err(e),
+                    },
+                }
+            }
+        }
+        set.stamp = stamp;
+        set.packs = Arc::new(packs);
+        Ok(set.packs.clone())
+    }
+
+    /// Where `id`'s bytes are: its loose file, else the first pack that holds it.
+    pub fn locate(&self, id: &ObjectId) -> Result<Option<Location>, Error> {
+        let path = self.object_path(id);
+        if path.is_file() {
+            return Ok(Some(Location::Loose(path)));
+        }
+        for missed in [false, true] {
+            for p in self.load_packs(missed)?.iter() {
+                if let Some(e) = p.find(id)? {
+                    return Ok(Some(Location::Packed(p.clone(), e)));
+                }
+            }
+        }
+        Ok(None)
+    }
+
+    /// The stored bytes of `id`, unchecked (loose file or pack entry); `Missing` if absent.
+    pub fn object_bytes(&self, id: &ObjectId) -> Result<(Vec<u8>, PathBuf), Error> {
+        match self.locate(id)? {
+            Some(Location::Loose(path)) => match std::fs::read(&path) {
+                Ok(b) => Ok((b, path)),
+                // Removed since we looked (gc): it may have been packed meanwhile.
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => self.packed_bytes(id),
+                Err(e) => Err(Error::io("reading", &path, e)),
+            },
+            Some(Location::Packed(p, e)) => Ok((p.read(&e)?, p.path().to_path_buf())),
+            None => Err(Error::Missing {
+                object: id.to_string(),
+            }),
+        }
+    }
+
+    fn packed_bytes(&self, id: &ObjectId) -> Result<(Vec<u8>, PathBuf), Error> {
+        for p in self.load_packs(true)?.iter() {
+            if let Some(e) = p.find(id)? {
+                return Ok((p.read(&e)?, p.path().to_path_buf()));
+            }
+        }
+        Err(Error::Missing {
+            object: id.to_string(),
+        })
+    }
+
+    /// The artifact types of the stored objects (a directory in `.msez/objects`, or a pack's
+    /// type table), sorted.
     pub fn object_types(&self) -> Result<Vec<ArtifactType>, Error> {
         let root = self.objects_dir();
         let mut types: Vec<ArtifactType> = std::fs::read_dir(&root)
@@ -70,7 +203,11 @@ impl Repo {
                     .and_then(|s| ArtifactType::new(s).ok())
             })
             .collect();
+        for p in self.packs()?.iter() {
+            types.extend(p.types().iter().cloned());
+        }
         types.sort();
+        types.dedup();
         Ok(types)
     }
 
@@ -94,10 +231,10 @@ impl Repo {
         })?;
         let id = ObjectId::new(artifact_type.clone(), digest);
         check_declared(rule, value, &id)?;
-        let path = self.object_path(&id);
-        if path.is_file() {
-            return self.merge_into_existing(&id, value, &path);
+        if let Some(at) = self.locate(&id)? {
+            return self.merge_into_existing(&id, value, at.path());
         }
+        let path = self.object_path(&id);
         let mut bytes = canon::to_bytes(value).map_err(|source| Error::Canon {
             object: id.to_string(),
             source,
@@ -131,7 +268,10 @@ impl Repo {
         value: &Value,
         path: &Path,
     ) -> Result<Put, Error> {
-        let size = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+        let size = match self.locate(id)? {
+            Some(Location::Packed(_, e)) => e.len,
+            _ => std::fs::metadata(path).map(|m| m.len()).unwrap_or(0),
+        };
         if !id.artifact_type.rule().proofs_outside_digest() {
             return Ok(Put {
                 id: id.clone(),
@@ -207,16 +347,7 @@ impl Repo {
 
     /// Reads a JSON object, checks it against its name, and adds its later proofs.
     pub fn read_json(&self, id: &ObjectId) -> Result<Value, Error> {
-        let path = self.object_path(id);
-        let bytes = match std::fs::read(&path) {
-            Ok(b) => b,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Err(Error::Missing {
-                    object: id.to_string(),
-                });
-            }
-            Err(e) => return Err(Error::io("reading", &path, e)),
-        };
+        let (bytes, path) = self.object_bytes(id)?;
         let mut value = parse_checked(id, &path, &bytes)?;
         let extra: Vec<Value> = self.proof_files(id)?.into_iter().map(|(_, v)| v).collect();
         if !extra.is_empty() {
@@ -227,25 +358,20 @@ impl Repo {
 
     /// Reads any object: JSON types parsed (with proofs), raw types only located.
     pub fn object(&self, id: &ObjectId) -> Result<Object, Error> {
-        let path = self.object_path(id);
-        if id.artifact_type.rule().encoding() == Encoding::Json {
-            let value = self.read_json(id)?;
-            Ok(Object {
-                id: id.clone(),
-                path,
-                value: Some(value),
-            })
-        } else if path.is_file() {
-            Ok(Object {
-                id: id.clone(),
-                path,
-                value: None,
-            })
-        } else {
-            Err(Error::Missing {
+        let Some(at) = self.locate(id)? else {
+            return Err(Error::Missing {
                 object: id.to_string(),
-            })
-        }
+            });
+        };
+        let value = match id.artifact_type.rule().encoding() {
+            Encoding::Json => Some(self.read_json(id)?),
+            Encoding::Raw => None,
+        };
+        Ok(Object {
+            id: id.clone(),
+            path: at.path().to_path_buf(),
+            value,
+        })
     }
 
     /// Streams a raw object's bytes into `out`, checking them against the name as they pass;
@@ -254,6 +380,7 @@ impl Repo {
         let path = self.object_path(id);
         let file = match File::open(&path) {
             Ok(f) => f,
+            // Transactions pack JSON objects only, so a raw object is loose (or absent).
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 return Err(Error::Missing {
                     object: id.to_string(),
@@ -289,8 +416,8 @@ impl Repo {
         Ok(sum.size)
     }
 
-    /// Every stored object (by walking `objects/`), sorted; files whose names are not
-    /// `<digest>.<ext>` are returned as `Err(path)`.
+    /// Every stored object (walking `objects/`, then the packs' indexes), sorted, each once;
+    /// files whose names are not `<digest>.<ext>` are returned as `Err(path)`.
     pub fn list_objects(&self) -> Result<Vec<Result<ObjectId, PathBuf>>, Error> {
         let root = self.objects_dir();
         let mut out = Vec::new();
@@ -317,12 +444,16 @@ impl Repo {
                 out.push(id.ok_or_else(|| f.path()));
             }
         }
+        for p in self.packs()?.iter() {
+            out.extend(p.entries()?.into_iter().map(|e| Ok(e.id)));
+        }
         out.sort_by(|a, b| match (a, b) {
             (Ok(x), Ok(y)) => x.cmp(y),
             (Err(x), Err(y)) => x.cmp(y),
             (Ok(_), Err(_)) => std::cmp::Ordering::Less,
             (Err(_), Ok(_)) => std::cmp::Ordering::Greater,
         });
+        out.dedup();
         Ok(out)
     }
 }

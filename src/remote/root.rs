@@ -141,6 +141,49 @@ impl RemoteRoot {
     }
 }
 
+impl StoreRoots {
+    /// A directory root that is a repository's `.msez/objects` also holds the repository's
+    /// packed objects: the first such root that has `id` gives a copy in a temp directory.
+    fn unpack(&self, dirs: &[PathBuf], id: &ObjectId) -> Result<Option<PathBuf>, Error> {
+        for d in dirs {
+            let Some(worktree) = d
+                .ends_with(Path::new(crate::odb::DIR_NAME).join("objects"))
+                .then(|| d.parent().and_then(Path::parent))
+                .flatten()
+            else {
+                continue;
+            };
+            let Ok(repo) = crate::odb::Repo::open(worktree) else {
+                continue;
+            };
+            let (bytes, _) = match repo.object_bytes(id) {
+                Ok(found) => found,
+                Err(crate::odb::Error::Missing { .. }) => continue,
+                Err(e) => return Err(Error::Odb(e)),
+            };
+            let cache = match self.unpacked.get() {
+                Some(c) => c,
+                None => {
+                    let dir = tempfile::Builder::new()
+                        .prefix("msez-unpacked-")
+                        .tempdir()
+                        .map_err(|e| {
+                            Error::io("creating a temp dir in", std::env::temp_dir(), e)
+                        })?;
+                    self.unpacked.get_or_init(|| dir)
+                }
+            };
+            let path = artifact::store_path(cache.path(), id);
+            let parent = path.parent().expect("store paths have a parent");
+            std::fs::create_dir_all(parent)
+                .and_then(|()| std::fs::write(&path, &bytes))
+                .map_err(|e| Error::io("writing", &path, e))?;
+            return Ok(Some(path));
+        }
+        Ok(None)
+    }
+}
+
 /// Where a resolution found an artifact.
 #[derive(Clone, Debug)]
 pub struct Resolved {
@@ -154,6 +197,8 @@ pub struct Resolved {
 /// The store roots of one command, in the order given.
 pub struct StoreRoots {
     roots: Vec<StoreRoot>,
+    /// Packed objects of repository roots (`.msez/objects`), copied out when asked.
+    unpacked: std::sync::OnceLock<tempfile::TempDir>,
 }
 
 impl StoreRoots {
@@ -175,13 +220,17 @@ impl StoreRoots {
                 roots.push(StoreRoot::Dir(cwd.join(v)));
             }
         }
-        Ok(StoreRoots { roots })
+        Ok(StoreRoots {
+            roots,
+            unpacked: Default::default(),
+        })
     }
 
     /// Directory roots only.
     pub fn dirs(dirs: Vec<PathBuf>) -> StoreRoots {
         StoreRoots {
             roots: dirs.into_iter().map(StoreRoot::Dir).collect(),
+            unpacked: Default::default(),
         }
     }
 
@@ -208,6 +257,9 @@ impl StoreRoots {
                     .map(|path| Resolved { path, remote: None })
                     .map_err(|e| Error::Odb(e.into()));
             }
+        }
+        if let Some(path) = self.unpack(&dirs, id)? {
+            return Ok(Resolved { path, remote: None });
         }
         for root in &self.roots {
             if let StoreRoot::Remote(r) = root {

@@ -512,11 +512,14 @@ impl Item {
 
 /// The bytes to upload for an item, checked against their name first (never spread damage).
 fn local_bytes(repo: &Repo, item: &Item) -> Result<Vec<u8>, Error> {
-    let path = match item {
-        Item::Object(id) => repo.object_path(id),
-        Item::Proof(id, h) => repo.proofs_dir(id).join(format!("{h}.json")),
+    let (bytes, path) = match item {
+        Item::Object(id) => repo.object_bytes(id)?,
+        Item::Proof(id, h) => {
+            let path = repo.proofs_dir(id).join(format!("{h}.json"));
+            let bytes = std::fs::read(&path).map_err(|e| Error::io("reading", &path, e))?;
+            (bytes, path)
+        }
     };
-    let bytes = std::fs::read(&path).map_err(|e| Error::io("reading", &path, e))?;
     let check = match item {
         Item::Object(id) => verify_object(id, &item.key(), &bytes).map(|_| ()),
         Item::Proof(id, h) => verify_proof(id, h, &item.key(), &bytes).map(|_| ()),
@@ -544,8 +547,7 @@ fn inline_proofs(repo: &Repo, id: &ObjectId) -> Result<Vec<(Item, Vec<u8>)>, Err
     if !id.artifact_type.rule().proofs_outside_digest() {
         return Ok(Vec::new());
     }
-    let path = repo.object_path(id);
-    let bytes = std::fs::read(&path).map_err(|e| Error::io("reading", &path, e))?;
+    let (bytes, _) = repo.object_bytes(id)?;
     let Ok(value) = canon::parse(&bytes) else {
         return Ok(Vec::new());
     };

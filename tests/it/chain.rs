@@ -523,24 +523,26 @@ fn fsck_strict_names_a_changed_byte_inside_a_proof() {
     let c = Chain::new();
     c.append(2);
     c.dir.run(&["fsck", "--strict"]).ok();
-    let obj = walk(&c.dir.join(".msez/objects/smart-asset-receipt"))
-        .into_iter()
-        .next()
-        .unwrap();
-    let text = std::fs::read_to_string(&obj).unwrap();
-    let at = text.find("\"jws\":\"").unwrap() + 7;
-    let mut bytes = text.into_bytes();
+    // The append packed its receipts: change a byte of a signature inside the pack.
+    let pack = walk(&c.dir.join(".msez/packs")).into_iter().next().unwrap();
+    let mut bytes = std::fs::read(&pack).unwrap();
+    let at = bytes.windows(7).position(|w| w == b"\"jws\":\"").unwrap() + 7;
     bytes[at] = if bytes[at] == b'A' { b'B' } else { b'A' };
-    std::fs::set_permissions(&obj, std::os::unix::fs::PermissionsExt::from_mode(0o644)).unwrap();
-    std::fs::write(&obj, bytes).unwrap();
-    c.dir.run(&["fsck"]).ok();
+    std::fs::set_permissions(&pack, std::os::unix::fs::PermissionsExt::from_mode(0o644)).unwrap();
+    std::fs::write(&pack, bytes).unwrap();
+    // The pack's checksum names the pack; strict mode also names the receipt whose proof fails.
+    let run = c.dir.run(&["--json", "fsck"]);
+    run.code(66);
+    assert!(run.stdout.contains("blake3"), "{}", run.stdout);
     let run = c.dir.run(&["--json", "fsck", "--strict"]);
-    run.code(67);
+    run.code(66);
+    let problems = run.json()["problems"].as_array().unwrap().clone();
     assert!(
-        run.json()["problems"][0]["object"]
-            .as_str()
-            .unwrap()
-            .starts_with("smart-asset-receipt:")
+        problems.iter().any(|p| p["class"] == "signature"
+            && p["object"]
+                .as_str()
+                .is_some_and(|o| o.starts_with("smart-asset-receipt:"))),
+        "{problems:#?}"
     );
 }
 

@@ -215,10 +215,14 @@ fn sample_repo() -> (Dir, Vec<String>) {
     (a, vec![s1, s2, blob, vc])
 }
 
-/// Every file under .msez/objects and .msez/proofs, by relative path.
+/// Every stored object (as its loose path) and every file under .msez/proofs, by relative path.
 fn store_files(dir: &Dir) -> BTreeMap<String, Vec<u8>> {
-    let mut out = BTreeMap::new();
-    for sub in ["objects", "proofs"] {
+    let mut out: BTreeMap<String, Vec<u8>> = dir
+        .stored_objects()
+        .into_iter()
+        .map(|(name, bytes)| (format!("objects/{name}"), bytes))
+        .collect();
+    for sub in ["proofs"] {
         let root = dir.join(".msez");
         let mut stack = vec![root.join(sub)];
         while let Some(d) = stack.pop() {

@@ -160,6 +160,22 @@ impl Dir {
         .to_string()
     }
 
+    /// Every stored object, loose or packed, as `<type>/<digest>.<ext>` (its loose file name
+    /// under `.msez/objects`) with its stored bytes.
+    pub fn stored_objects(&self) -> std::collections::BTreeMap<String, Vec<u8>> {
+        let repo = msez::odb::Repo::open(self.path()).unwrap();
+        let root = std::path::Path::new("");
+        repo.list_objects()
+            .unwrap()
+            .into_iter()
+            .map(|id| {
+                let id = id.unwrap();
+                let name = msez::artifact::store_path(root, &id).display().to_string();
+                (name, repo.object_bytes(&id).unwrap().0)
+            })
+            .collect()
+    }
+
     /// The stored file of `TYPE:DIGEST`.
     pub fn object_file(&self, id: &str) -> PathBuf {
         let (t, d) = id.split_once(':').unwrap();
