@@ -161,26 +161,47 @@ pub fn append(
 
     let rtype = chain.receipt_type();
     let mut batch = Batch::new(repo);
-    let mut written = Vec::with_capacity(drafts.len());
     let mut prev = old.unwrap_or(chain.genesis_root);
-    // next_root leaves the proofs out, so the links are known before anything is signed: a
-    // second thread signs a chunk and stages its working-tree files while this one stages the
-    // objects of the chunk before (the two threads create files in different directories).
-    std::thread::scope(|s| -> Result<(), Error> {
-        let mut signing = None;
-        let mut finish = |done| -> Result<(), Error> {
-            let (signed, files): (Vec<(u64, Digest, Value, PathBuf)>, _) = join(done)?;
-            for (seq, next_root, r, file) in signed {
-                let id = batch.put_json(&rtype, &r)?;
-                debug_assert_eq!(
-                    id.digest, next_root,
-                    "a receipt's object id is its next_root"
-                );
-                written.push((seq, next_root, file));
+    // next_root leaves the proofs out, so the links are known before anything is signed. A
+    // pipeline of three threads, a chunk at a time: this one builds a chunk (links, MMR) and
+    // stores the signed one before into the batch's pack; a second signs and encodes (object
+    // bytes, working-tree text); a third stages the working-tree files (creating files is
+    // kernel time that would otherwise sit on one of the other two).
+    let written = std::thread::scope(|s| -> Result<_, Error> {
+        let (to_writer, chunks) = std::sync::mpsc::sync_channel::<Vec<(u64, Digest, Vec<u8>)>>(8);
+        let writer = s.spawn(move || -> Result<_, Error> {
+            let mut files = StagedFiles::default();
+            let mut written = Vec::with_capacity(drafts.len());
+            for chunk in chunks {
+                for (seq, next_root, text) in chunk {
+                    let plain = chain
+                        .receipts_dir
+                        .join(format!("{}.{seq}.json", chain.receipt_stem));
+                    let file = if files.create(&plain, &text)? {
+                        plain
+                    } else {
+                        let file =
+                            receipt_file(&chain.receipts_dir, chain.receipt_stem, seq, &next_root);
+                        files.write(&file, &text)?;
+                        file
+                    };
+                    written.push((seq, next_root, file));
+                }
             }
-            batch.add_files(files);
-            Ok(())
+            Ok((files, written))
+        });
+        let mut signing = None;
+        let mut finish = |done| -> Result<bool, Error> {
+            let signed: Vec<Signed> = join(done)?;
+            let mut texts = Vec::with_capacity(signed.len());
+            for r in signed {
+                batch.put_canonical(ObjectId::new(rtype.clone(), r.next_root), &r.object)?;
+                texts.push((r.seq, r.next_root, r.text));
+            }
+            // A closed channel: the writer failed, and says why when joined.
+            Ok(to_writer.send(texts).is_ok())
         };
+        let mut writing = true;
         for chunk in drafts.chunks(SIGN_CHUNK) {
             let mut built = Vec::with_capacity(chunk.len());
             for draft in chunk {
@@ -193,23 +214,32 @@ pub fn append(
                     .expect("a chain with a receipt has a head");
                 built.push((seq, prev, r));
             }
-            let signer = s.spawn(move || -> Result<_, Error> {
-                let mut files = StagedFiles::default();
-                let mut signed = Vec::with_capacity(built.len());
-                for (seq, next_root, mut r) in built {
-                    sign_all(&mut r, keys)?;
-                    let file =
-                        receipt_file(&chain.receipts_dir, chain.receipt_stem, seq, &next_root);
-                    files.write(&file, &chain.encode(&r)?)?;
-                    signed.push((seq, next_root, r, file));
-                }
-                Ok((signed, files))
+            // Two signers a chunk, half each: the other threads leave room on both cores.
+            let second = built.split_off(built.len() / 2);
+            let signer = s.spawn(move || {
+                std::thread::scope(|s| -> Result<_, Error> {
+                    let other = s.spawn(|| sign_chunk(chain, keys, second));
+                    let mut out = sign_chunk(chain, keys, built)?;
+                    out.extend(join(other)?);
+                    Ok(out)
+                })
             });
             if let Some(done) = signing.replace(signer) {
+                writing = finish(done)?;
+                if !writing {
+                    break;
+                }
+            }
+        }
+        if writing {
+            if let Some(done) = signing.take() {
                 finish(done)?;
             }
         }
-        signing.map_or(Ok(()), finish)
+        drop(to_writer);
+        let (files, written) = join(writer)?;
+        batch.add_files(files);
+        Ok(written)
     })?;
     // The batch's one syncfs makes the MMR nodes durable too: no fsync per node file.
     store.write_nodes()?;
@@ -237,6 +267,40 @@ pub fn append(
         head: prev,
         size: store.state().size,
     })
+}
+
+/// A signed receipt of an append, encoded.
+struct Signed {
+    seq: u64,
+    next_root: Digest,
+    /// Its object bytes (canonical JSON + LF).
+    object: Vec<u8>,
+    /// Its working-tree file.
+    text: Vec<u8>,
+}
+
+/// Signs built receipts and encodes each.
+fn sign_chunk(
+    chain: &Chain,
+    keys: &[KeyPair],
+    built: Vec<(u64, Digest, Value)>,
+) -> Result<Vec<Signed>, Error> {
+    let mut out = Vec::with_capacity(built.len());
+    for (seq, next_root, mut r) in built {
+        sign_all(&mut r, keys)?;
+        let object = canonical_line(&r)?;
+        let text = match chain.style {
+            FileStyle::Canonical => object.clone(),
+            FileStyle::Pretty => pretty(&r),
+        };
+        out.push(Signed {
+            seq,
+            next_root,
+            object,
+            text,
+        });
+    }
+    Ok(out)
 }
 
 /// Verifies the module's receipts as the reference does (§4.4, §4.5).

@@ -144,6 +144,19 @@ impl Ctx {
 pub type Result<T = ExitCode> = std::result::Result<T, msez::Error>;
 
 /// Parses the arguments, runs the command, prints errors once, and returns the exit code.
+/// Raises the soft limit on open files to the hard one (as Go programs do at start): a batch
+/// keeps each new working-tree file open until its commit links them all. Past the limit it
+/// stages named temp files instead, so this only makes large batches cheaper.
+fn raise_open_file_limit() {
+    unsafe {
+        let mut lim: libc::rlimit = std::mem::zeroed();
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 && lim.rlim_cur < lim.rlim_max {
+            lim.rlim_cur = lim.rlim_max;
+            libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
+        }
+    }
+}
+
 pub fn main() -> ExitCode {
     let args = match Args::try_parse() {
         Ok(args) => args,
@@ -156,6 +169,7 @@ pub fn main() -> ExitCode {
             return ExitCode::from(code);
         }
     };
+    raise_open_file_limit();
     let out = Out::new(args.json, args.quiet, args.verbose, args.no_progress);
     let cwd = match std::env::current_dir() {
         Ok(cwd) => args.chdir.as_ref().map(|d| cwd.join(d)).unwrap_or(cwd),

@@ -1,12 +1,12 @@
 //! A write transaction: many objects and working-tree files made durable with one `syncfs`
-//! per filesystem instead of an fsync per file, then published by rename.
+//! per filesystem instead of an fsync per file.
 //!
 //! JSON objects go into one pack file (see [`super::Pack`]), raw ones (downloads) are staged
-//! as loose files. Readers never see a partial file (everything is staged first: the pack and
-//! raw objects in the transaction's own directory under `.msez/tmp`, working-tree files beside
-//! their destination); a crash before [`Batch::commit`] returns leaves only staged files (fsck
-//! removes them). Callers move refs only after `commit` returns, so a ref never names an object
-//! that is not durable.
+//! as loose files in the transaction's own directory under `.msez/tmp` and renamed into place;
+//! new working-tree files are unnamed files linked under their names on commit. Readers never
+//! see a partial file, and a crash before [`Batch::commit`] leaves no name anywhere but in the
+//! staging directory (fsck removes it). Callers move refs only after `commit` returns, so a
+//! ref never names an object that is not durable.
 
 use std::collections::BTreeSet;
 use std::fs::File;
@@ -34,13 +34,22 @@ pub struct Batch<'r> {
     /// Raw objects staged as files.
     objects: Vec<(PathBuf, ObjectId, Checksum)>,
     /// JSON objects, created on the first; with when that was and which packs there were.
-    pack: Option<(PackWriter, std::time::SystemTime, Vec<PathBuf>)>,
-    files: Vec<(tempfile::TempPath, PathBuf)>,
+    pack: Option<OpenPack>,
+    files: Vec<StagedFiles>,
     seen: BTreeSet<ObjectId>,
     /// Proofs that objects stored before gained.
     proofs_added: u64,
+    /// Whether each type had a directory of loose objects when first seen.
+    loose_types: std::collections::HashMap<ArtifactType, bool>,
     /// Directories whose filesystems the commit syncs (working-tree files and others).
     dirs: BTreeSet<PathBuf>,
+}
+
+/// A transaction's pack while it is written, with when it began and the packs there were then.
+struct OpenPack {
+    writer: PackWriter,
+    started: std::time::SystemTime,
+    before: std::sync::Arc<Vec<std::sync::Arc<super::Pack>>>,
 }
 
 /// What [`Batch::commit`] published.
@@ -52,30 +61,158 @@ pub struct Committed {
     pub proofs_added: u64,
 }
 
-/// Working-tree files staged beside their destinations, published by [`Batch::commit`].
+/// Working-tree files of a transaction, published by [`Batch::commit`] and not before: a new
+/// name is written to an unnamed file (`O_TMPFILE`) and linked on commit, an existing one is
+/// staged beside it and renamed over it on commit. A crash before the commit leaves nothing
+/// (unnamed files vanish with the process; named temp files are swept by fsck).
 #[derive(Default)]
 pub struct StagedFiles {
-    files: Vec<(tempfile::TempPath, PathBuf)>,
-    /// Directories known to exist.
-    dirs: BTreeSet<PathBuf>,
+    /// Unnamed files and the names they get.
+    unnamed: Vec<(File, PathBuf, std::ffi::CString, PathBuf)>,
+    replace: Vec<(tempfile::TempPath, PathBuf)>,
+    /// Directories known to exist, open (files are made relative to them).
+    dirs: std::collections::BTreeMap<PathBuf, File>,
 }
 
 impl StagedFiles {
-    /// Stages `bytes` for `dest` (which is replaced atomically on commit).
+    /// Stages `bytes` for `dest`, which is replaced atomically on commit.
     pub fn write(&mut self, dest: &Path, bytes: &[u8]) -> Result<(), Error> {
+        self.stage(dest, bytes, true).map(|_| ())
+    }
+
+    /// Stages `bytes` for `dest` unless a file has that name (false: nothing staged).
+    pub fn create(&mut self, dest: &Path, bytes: &[u8]) -> Result<bool, Error> {
+        self.stage(dest, bytes, false)
+    }
+
+    fn stage(&mut self, dest: &Path, bytes: &[u8], replace: bool) -> Result<bool, Error> {
+        use std::os::unix::io::FromRawFd;
         let dir = dest.parent().unwrap_or(Path::new("."));
-        if !self.dirs.contains(dir) {
+        if !self.dirs.contains_key(dir) {
             std::fs::create_dir_all(dir).map_err(|e| Error::io("creating", dir, e))?;
-            self.dirs.insert(dir.to_path_buf());
+            let handle = File::open(dir).map_err(|e| Error::io("opening", dir, e))?;
+            self.dirs.insert(dir.to_path_buf(), handle);
+        }
+        let dirfd = self.dirs[dir].as_raw_fd();
+        let name = std::ffi::CString::new(dest.file_name().unwrap_or_default().as_bytes())
+            .map_err(|_| Error::io("naming", dest, std::io::ErrorKind::InvalidInput.into()))?;
+        let exists = unsafe {
+            let mut st: libc::stat = std::mem::zeroed();
+            libc::fstatat(dirfd, name.as_ptr(), &mut st, libc::AT_SYMLINK_NOFOLLOW) == 0
+        };
+        if exists && !replace {
+            return Ok(false);
+        }
+        if !exists && self.unnamed.len() < unnamed_budget() {
+            let fd = unsafe {
+                libc::openat(
+                    dirfd,
+                    c".".as_ptr(),
+                    libc::O_TMPFILE | libc::O_WRONLY | libc::O_CLOEXEC,
+                    0o644 as libc::c_uint,
+                )
+            };
+            if fd >= 0 {
+                let mut f = unsafe { File::from_raw_fd(fd) };
+                f.write_all(bytes)
+                    .map_err(|e| Error::io("writing", dest, e))?;
+                self.unnamed
+                    .push((f, dir.to_path_buf(), name, dest.to_path_buf()));
+                return Ok(true);
+            }
+            // No O_TMPFILE here, or out of descriptors: a named temp file instead.
+            let e = std::io::Error::last_os_error();
+            if !matches!(
+                e.raw_os_error(),
+                Some(libc::EOPNOTSUPP | libc::EISDIR | libc::EINVAL | libc::EMFILE | libc::ENFILE)
+            ) {
+                return Err(Error::io("creating a file in", dir, e));
+            }
         }
         let mut tmp = tempfile::Builder::new()
             .prefix(".msez-")
+            .permissions(std::fs::Permissions::from_mode(0o644))
             .tempfile_in(dir)
             .map_err(|e| Error::io("creating a temp file in", dir, e))?;
         tmp.write_all(bytes)
             .map_err(|e| Error::io("writing", dest, e))?;
-        self.files.push((tmp.into_temp_path(), dest.to_path_buf()));
+        self.replace
+            .push((tmp.into_temp_path(), dest.to_path_buf()));
+        Ok(true)
+    }
+
+    /// Gives the unnamed files their names; one that appeared meanwhile is replaced.
+    fn link(&mut self) -> Result<(), Error> {
+        for (f, dir, name, dest) in self.unnamed.drain(..) {
+            let dirfd = self.dirs[&dir].as_raw_fd();
+            match link_unnamed(&f, dirfd, &name) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                    let tmp = tempfile::Builder::new()
+                        .prefix(".msez-")
+                        .make_in(&dir, |p| {
+                            let c = std::ffi::CString::new(
+                                p.file_name().unwrap_or_default().as_bytes(),
+                            )
+                            .map_err(|_| std::io::Error::from(std::io::ErrorKind::InvalidInput))?;
+                            link_unnamed(&f, dirfd, &c)
+                        })
+                        .map_err(|e| Error::io("writing", &dest, e))?;
+                    tmp.persist(&dest)
+                        .map_err(|e| Error::io("writing", &dest, e.error))?;
+                }
+                Err(e) => return Err(Error::io("writing", &dest, e)),
+            }
+        }
         Ok(())
+    }
+}
+
+/// How many unnamed files a transaction keeps open: the open-file limit less a reserve for
+/// everything else the process opens (past it, files are staged with names).
+fn unnamed_budget() -> usize {
+    static BUDGET: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *BUDGET.get_or_init(|| {
+        let mut lim: libc::rlimit = unsafe { std::mem::zeroed() };
+        let cur = if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } == 0 {
+            lim.rlim_cur
+        } else {
+            1024
+        };
+        usize::try_from(cur)
+            .unwrap_or(usize::MAX)
+            .saturating_sub(512)
+    })
+}
+
+/// Links the unnamed file `f` as `name` in `dirfd`: by descriptor where the kernel allows it
+/// (`CAP_DAC_READ_SEARCH`), else through `/proc/self/fd`.
+fn link_unnamed(f: &File, dirfd: libc::c_int, name: &std::ffi::CStr) -> std::io::Result<()> {
+    let fd = f.as_raw_fd();
+    let mut r =
+        unsafe { libc::linkat(fd, c"".as_ptr(), dirfd, name.as_ptr(), libc::AT_EMPTY_PATH) };
+    if r != 0
+        && matches!(
+            std::io::Error::last_os_error().raw_os_error(),
+            Some(libc::ENOENT | libc::EPERM)
+        )
+    {
+        let proc =
+            std::ffi::CString::new(format!("/proc/self/fd/{fd}")).expect("no NUL in a number");
+        r = unsafe {
+            libc::linkat(
+                libc::AT_FDCWD,
+                proc.as_ptr(),
+                dirfd,
+                name.as_ptr(),
+                libc::AT_SYMLINK_FOLLOW,
+            )
+        };
+    }
+    if r == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
     }
 }
 
@@ -90,6 +227,7 @@ impl<'r> Batch<'r> {
             files: Vec::new(),
             seen: BTreeSet::new(),
             proofs_added: 0,
+            loose_types: Default::default(),
             dirs: BTreeSet::new(),
         }
     }
@@ -108,27 +246,68 @@ impl<'r> Batch<'r> {
         })?;
         let id = ObjectId::new(artifact_type.clone(), digest);
         check_declared(rule, value, &id)?;
-        if self.seen.contains(&id) || self.repo.has(&id) {
-            self.proofs_added += self.repo.put_json(artifact_type, value)?.proofs_added as u64;
-            return Ok(id);
-        }
         let mut bytes = canon::to_bytes(value).map_err(|source| Error::Canon {
             object: id.to_string(),
             source,
         })?;
         bytes.push(b'\n');
+        self.put_canonical(id, &bytes)
+    }
+
+    /// Stages a JSON object given as `id` and its stored bytes (canonical JSON + LF), for a
+    /// caller that has just made both from one value (an append knows each receipt's
+    /// next_root): nothing is computed again.
+    pub fn put_canonical(&mut self, id: ObjectId, bytes: &[u8]) -> Result<ObjectId, Error> {
+        debug_assert_eq!(
+            canon::parse(bytes)
+                .ok()
+                .and_then(|v| id.artifact_type.rule().digest_json(&v).ok()),
+            Some(id.digest)
+        );
         if self.pack.is_none() {
             let started = std::time::SystemTime::now();
-            let packs = self.repo.packs()?;
-            let before = packs.iter().map(|p| p.path().to_path_buf()).collect();
+            let before = self.repo.packs()?;
             let path = self.staging_dir()?.join("pack");
-            self.pack = Some((PackWriter::create(path)?, started, before));
+            self.pack = Some(OpenPack {
+                writer: PackWriter::create(path)?,
+                started,
+                before,
+            });
         }
-        self.pack
-            .as_mut()
-            .expect("just created")
-            .0
-            .add(&id, &bytes)?;
+        let OpenPack {
+            writer: pack,
+            before,
+            ..
+        } = self.pack.as_mut().expect("just created");
+        // One look at whether the type has loose objects at all (a chain's receipts are packed):
+        // one that appears while the transaction runs is caught by `merge_concurrent`.
+        let loose = &mut self.loose_types;
+        if !loose.contains_key(&id.artifact_type) {
+            let dir = self.repo.objects_dir().join(id.artifact_type.as_str());
+            loose.insert(id.artifact_type.clone(), dir.is_dir());
+        }
+        let maybe_loose = loose[&id.artifact_type];
+        let stored = || -> Result<bool, Error> {
+            if maybe_loose && self.repo.object_path(&id).is_file() {
+                return Ok(true);
+            }
+            for p in before.iter() {
+                if p.find(&id)?.is_some() {
+                    return Ok(true);
+                }
+            }
+            Ok(false)
+        };
+        if self.seen.contains(&id) || stored()? {
+            let value = canon::parse(bytes).map_err(|source| Error::Canon {
+                object: id.to_string(),
+                source,
+            })?;
+            let put = self.repo.put_json(&id.artifact_type, &value)?;
+            self.proofs_added += put.proofs_added as u64;
+            return Ok(id);
+        }
+        pack.add(&id, bytes)?;
         self.seen.insert(id.clone());
         Ok(id)
     }
@@ -172,10 +351,10 @@ impl<'r> Batch<'r> {
         Ok(self.staging.as_ref().expect("just created").0.path())
     }
 
-    /// Adds working-tree files staged (possibly on another thread) to the transaction.
+    /// Adds working-tree files written (possibly on another thread) to the transaction.
     pub fn add_files(&mut self, files: StagedFiles) {
-        self.files.extend(files.files);
-        self.dirs.extend(files.dirs);
+        self.dirs.extend(files.dirs.keys().cloned());
+        self.files.push(files);
     }
 
     /// Has [`Batch::commit`] make the files already written under `dir` durable too.
@@ -189,7 +368,12 @@ impl<'r> Batch<'r> {
             created: 0,
             proofs_added: self.proofs_added,
         };
-        if let Some((pack, started, before)) = self.pack.take() {
+        if let Some(OpenPack {
+            writer: pack,
+            started,
+            before,
+        }) = self.pack.take()
+        {
             committed.created += pack.len() as u64;
             let path = pack.finish(&self.repo.packs_dir())?;
             self.repo.forget_packs();
@@ -197,6 +381,18 @@ impl<'r> Batch<'r> {
         }
         let mut dirs: BTreeSet<PathBuf> = BTreeSet::from([self.repo.tmp_dir()]);
         dirs.extend(self.dirs.iter().cloned());
+        if self.files.iter().any(|f| !f.unnamed.is_empty()) {
+            // The bytes (files, pack, MMR nodes) are written back while the names are made;
+            // the syncfs below then only has the names left to make durable.
+            let files = &mut self.files;
+            std::thread::scope(|s| -> Result<(), Error> {
+                let data = s.spawn(|| sync_filesystems(&dirs));
+                let linked = files.iter_mut().try_for_each(StagedFiles::link);
+                data.join()
+                    .unwrap_or_else(|p| std::panic::resume_unwind(p))?;
+                linked
+            })?;
+        }
         sync_filesystems(&dirs)?;
         let mut published_dirs = BTreeSet::new();
         let mut lines = String::new();
@@ -225,13 +421,17 @@ impl<'r> Batch<'r> {
                 Err(e) => return Err(Error::io("moving a staged object to", &dest, e)),
             }
         }
-        for (tmp, dest) in self.files {
-            tmp.persist(&dest)
-                .map_err(|e| Error::io("writing", &dest, e.error))?;
-            published_dirs.extend(dest.parent().map(Path::to_path_buf));
+        for files in &mut self.files {
+            for (tmp, dest) in files.replace.drain(..) {
+                tmp.persist(&dest)
+                    .map_err(|e| Error::io("writing", &dest, e.error))?;
+                published_dirs.extend(dest.parent().map(Path::to_path_buf));
+            }
         }
         // The renames are durable once their directories are: one more syncfs covers them all.
-        sync_filesystems(&published_dirs)?;
+        if !published_dirs.is_empty() {
+            sync_filesystems(&published_dirs)?;
+        }
         if !lines.is_empty() {
             self.repo.record_checksums(&lines)?;
         }
@@ -248,7 +448,7 @@ impl Batch<'_> {
         &self,
         ours: &Path,
         started: std::time::SystemTime,
-        before: &[PathBuf],
+        before: &[std::sync::Arc<super::Pack>],
     ) -> Result<u64, Error> {
         let pack = super::Pack::open(ours)?;
         // Directory times are coarse: a change in the tick the transaction started counts.
@@ -267,7 +467,7 @@ impl Batch<'_> {
             .repo
             .packs()?
             .iter()
-            .filter(|p| p.path() != ours && !before.iter().any(|b| b == p.path()))
+            .filter(|p| p.path() != ours && !before.iter().any(|b| b.path() == p.path()))
             .cloned()
             .collect();
         if changed.is_empty() && others.is_empty() {
@@ -358,6 +558,44 @@ mod tests {
     fn vc(jws: &str) -> Value {
         json!({"type": ["VerifiableCredential"], "credentialSubject": {"x": 1},
                "proof": {"verificationMethod": format!("did:key:{jws}"), "jws": jws}})
+    }
+
+    #[test]
+    fn working_tree_files_appear_on_commit_and_not_before() {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = Repo::init(dir.path(), &[]).unwrap();
+        let (a, b) = (dir.path().join("w/a.json"), dir.path().join("w/b.json"));
+        std::fs::create_dir_all(dir.path().join("w")).unwrap();
+        std::fs::write(&b, "old").unwrap();
+        let mut files = StagedFiles::default();
+        assert!(files.create(&a, b"new a").unwrap());
+        assert!(
+            !files.create(&b, b"x").unwrap(),
+            "an existing name is left alone"
+        );
+        files.write(&b, b"new b").unwrap();
+        // Nothing is visible before the commit: no new name, no temp name for the new one.
+        assert!(!a.exists());
+        assert_eq!(std::fs::read(&b).unwrap(), b"old");
+        let names = std::fs::read_dir(dir.path().join("w")).unwrap().count();
+        assert_eq!(names, 2, "b and the staged replacement of b");
+        let mut batch = Batch::new(&repo);
+        batch.add_files(files);
+        batch.commit().unwrap();
+        assert_eq!(std::fs::read(&b).unwrap(), b"new b");
+        assert_eq!(std::fs::read(&a).unwrap(), b"new a");
+        assert_eq!(std::fs::read_dir(dir.path().join("w")).unwrap().count(), 2);
+        // A transaction dropped before its commit leaves nothing.
+        let c = dir.path().join("w/c.json");
+        let mut files = StagedFiles::default();
+        files.create(&c, b"c").unwrap();
+        files.write(&a, b"other a").unwrap();
+        let mut batch = Batch::new(&repo);
+        batch.add_files(files);
+        drop(batch);
+        assert!(!c.exists());
+        assert_eq!(std::fs::read(&a).unwrap(), b"new a");
+        assert_eq!(std::fs::read_dir(dir.path().join("w")).unwrap().count(), 2);
     }
 
     #[test]

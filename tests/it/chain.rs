@@ -544,6 +544,21 @@ fn fsck_strict_names_a_changed_byte_inside_a_proof() {
                 .is_some_and(|o| o.starts_with("smart-asset-receipt:"))),
         "{problems:#?}"
     );
+    // A torn pack (cut short) is named as such; its objects read as missing, never as damage
+    // passed on.
+    let bytes = std::fs::read(&pack).unwrap();
+    std::fs::write(&pack, &bytes[..bytes.len() - 8]).unwrap();
+    let run = c.dir.run(&["--json", "fsck"]);
+    run.code(66);
+    let problems = run.json()["problems"].as_array().unwrap().clone();
+    assert!(
+        problems.iter().any(|p| p["code"] == "digest.pack"),
+        "{problems:#?}"
+    );
+    assert!(
+        problems.iter().any(|p| p["code"] == "missing.ref_target"),
+        "{problems:#?}"
+    );
 }
 
 #[test]
