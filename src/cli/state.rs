@@ -478,21 +478,43 @@ pub fn fail(errors: Vec<chain::Error>, ctx: &Ctx) -> msez::Error {
         .into()
 }
 
-fn read_lines(path: &Path) -> super::Result<Vec<Value>> {
+/// The drafts of a `--batch` file (one transition per non-empty line), made on two threads: a
+/// large batch's parsing and checks would otherwise delay the append's pipeline. The first
+/// bad line (in file order) is the error.
+fn batch_drafts(
+    path: &Path,
+    make: &(dyn Fn(&Value) -> Result<Draft, chain::Error> + Sync),
+) -> super::Result<Vec<Draft>> {
     let text = std::fs::read_to_string(path).map_err(|e| msez::Error::io("reading", path, e))?;
-    text.lines()
+    let lines: Vec<(usize, &str)> = text
+        .lines()
         .enumerate()
         .filter(|(_, l)| !l.trim().is_empty())
-        .map(|(i, l)| {
-            canon::parse(l.as_bytes()).map_err(|e| {
-                chain::Error::Parse {
+        .collect();
+    let drafts = |part: &[(usize, &str)]| -> Result<Vec<Draft>, chain::Error> {
+        part.iter()
+            .map(|(i, l)| {
+                let t = canon::parse(l.as_bytes()).map_err(|e| chain::Error::Parse {
                     path: PathBuf::from(format!("{}:{}", path.display(), i + 1)),
                     source: e,
-                }
-                .into()
+                })?;
+                make(&t)
             })
-        })
-        .collect()
+            .collect()
+    };
+    let (first, second) = lines.split_at(lines.len() / 2);
+    let (mut out, rest) = std::thread::scope(|s| {
+        let rest = s.spawn(|| drafts(second));
+        let out = drafts(first);
+        (
+            out,
+            rest.join().unwrap_or_else(|p| std::panic::resume_unwind(p)),
+        )
+    });
+    if let Ok(out) = &mut out {
+        out.extend(rest?);
+    }
+    Ok(out?)
 }
 
 fn digest_set(
@@ -619,34 +641,31 @@ pub fn run(kind: Kind, cmd: StateCommand, ctx: &Ctx) -> super::Result<ExitCode> 
                 ..base
             };
             let attachments = attachments(&attach, &o.chain, o.repo.as_ref(), ctx)?;
-            let transitions = match (&transition, &batch) {
-                (Some(t), _) => vec![read_json(&ctx.path(t))?],
-                (None, Some(b)) => read_lines(&ctx.path(b))?,
-                (None, None) => vec![match kind {
+            let make = |t: &Value| -> Result<Draft, chain::Error> {
+                let mut transition = envelope::load(t)?;
+                for (kind, doc, att) in &attachments {
+                    if *kind == AttachKind::RuleEvalEvidence {
+                        anchor::check_evidence_fits(doc, &transition)?;
+                    }
+                    anchor::add(&mut transition, att.clone())?;
+                }
+                anchor::check_transition_attachments(&transition, Path::new("--transition"))?;
+                if let Some(lock) = &lock {
+                    lock.check_transition(&transition, Path::new("--transition"))?;
+                }
+                Ok(Draft {
+                    transition,
+                    ..base.clone()
+                })
+            };
+            let drafts = match (&transition, &batch) {
+                (Some(t), _) => vec![make(&read_json(&ctx.path(t))?)?],
+                (None, Some(b)) => batch_drafts(&ctx.path(b), &make)?,
+                (None, None) => vec![make(&match kind {
                     Kind::Asset => envelope::default_asset_transition(),
                     Kind::Corridor => envelope::default_corridor_transition(),
-                }],
+                })?],
             };
-            let drafts = transitions
-                .iter()
-                .map(|t| {
-                    let mut transition = envelope::load(t)?;
-                    for (kind, doc, att) in &attachments {
-                        if *kind == AttachKind::RuleEvalEvidence {
-                            anchor::check_evidence_fits(doc, &transition)?;
-                        }
-                        anchor::add(&mut transition, att.clone())?;
-                    }
-                    anchor::check_transition_attachments(&transition, Path::new("--transition"))?;
-                    if let Some(lock) = &lock {
-                        lock.check_transition(&transition, Path::new("--transition"))?;
-                    }
-                    Ok(Draft {
-                        transition,
-                        ..base.clone()
-                    })
-                })
-                .collect::<Result<Vec<_>, chain::Error>>()?;
             let expect = match expect_head.as_deref() {
                 None => None,
                 Some("genesis") => Some(None),

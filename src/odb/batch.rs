@@ -63,8 +63,9 @@ pub struct Committed {
 
 /// Working-tree files of a transaction, published by [`Batch::commit`] and not before: a new
 /// name is written to an unnamed file (`O_TMPFILE`) and linked on commit, an existing one is
-/// staged beside it and renamed over it on commit. A crash before the commit leaves nothing
-/// (unnamed files vanish with the process; named temp files are swept by fsck).
+/// staged beside it and renamed over it on commit. A crash before the commit leaves no new
+/// name (unnamed files vanish with the process; a named temp file, `.msez-*`, may stay, and
+/// readers, which take `*.json` only, ignore it).
 #[derive(Default)]
 pub struct StagedFiles {
     /// Unnamed files and the names they get.
@@ -584,6 +585,17 @@ mod tests {
         batch.commit().unwrap();
         assert_eq!(std::fs::read(&b).unwrap(), b"new b");
         assert_eq!(std::fs::read(&a).unwrap(), b"new a");
+        assert_eq!(std::fs::read_dir(dir.path().join("w")).unwrap().count(), 2);
+        // A name that appears between staging and commit is replaced by the staged bytes.
+        let d = dir.path().join("w/d.json");
+        let mut files = StagedFiles::default();
+        assert!(files.create(&d, b"staged d").unwrap());
+        std::fs::write(&d, "someone else's d").unwrap();
+        let mut batch = Batch::new(&repo);
+        batch.add_files(files);
+        batch.commit().unwrap();
+        assert_eq!(std::fs::read(&d).unwrap(), b"staged d");
+        std::fs::remove_file(&d).unwrap();
         assert_eq!(std::fs::read_dir(dir.path().join("w")).unwrap().count(), 2);
         // A transaction dropped before its commit leaves nothing.
         let c = dir.path().join("w/c.json");

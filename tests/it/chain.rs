@@ -519,6 +519,35 @@ fn log_walks_newest_first_and_cosign_adds_a_proof_file() {
 }
 
 #[test]
+fn a_bad_batch_line_is_named_by_its_line_and_nothing_is_appended() {
+    let c = Chain::new();
+    c.append(2);
+    // Lines 3 and 6 are bad (blank lines count); the first in file order is named, from
+    // either half of the batch.
+    let mut lines: Vec<String> = (0..6)
+        .map(|i| format!("{{\"kind\":\"transfer.v1\",\"payload\":{{\"i\":{i}}}}}"))
+        .collect();
+    lines.insert(1, String::new());
+    lines[2] = "{not json".into();
+    lines[5] = "[1,".into();
+    c.dir.write("bad.jsonl", lines.join("\n"));
+    let run = c.dir.run(&[
+        "--json",
+        "asset",
+        "state",
+        "receipt-init",
+        &c.module,
+        "--batch",
+        "bad.jsonl",
+        "--key",
+        "dev.jwk",
+    ]);
+    run.code(65);
+    assert!(run.stdout.contains("bad.jsonl:3"), "{}", run.stdout);
+    assert!(c.verify(&[]).ok().contains("receipts: 2"));
+}
+
+#[test]
 fn fsck_strict_names_a_changed_byte_inside_a_proof() {
     let c = Chain::new();
     c.append(2);
