@@ -257,23 +257,28 @@ impl FileList {
             }
             Err(e) => return Err(Error::io("listing", dir, e)),
         };
-        let mut names: Vec<String> = Vec::new();
+        // Names go into one string as they are read (no string per file: a million small
+        // allocations would stay resident after they are freed), then are sorted by span.
+        let mut read = String::new();
+        let mut spans: Vec<(u32, u32)> = Vec::new();
         for entry in entries {
             let entry = entry.map_err(|e| Error::io("listing", dir, e))?;
             let name = entry.file_name();
             let Some(name) = name.to_str() else { continue };
             if name.ends_with(".json") && entry.file_type().is_ok_and(|t| t.is_file()) {
-                names.push(name.to_string());
+                spans.push((read.len() as u32, name.len() as u32));
+                read.push_str(name);
             }
         }
-        names.sort_unstable();
+        let at = |&(start, len): &(u32, u32)| &read[start as usize..(start + len) as usize];
+        spans.sort_unstable_by(|a, b| at(a).cmp(at(b)));
         let mut list = FileList {
             dir: dir.to_path_buf(),
-            names: String::new(),
-            ends: Vec::with_capacity(names.len()),
+            names: String::with_capacity(read.len()),
+            ends: Vec::with_capacity(spans.len()),
         };
-        for n in names {
-            list.names.push_str(&n);
+        for span in &spans {
+            list.names.push_str(at(span));
             list.ends.push(list.names.len() as u32);
         }
         Ok(list)
