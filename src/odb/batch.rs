@@ -1,8 +1,8 @@
 //! A write transaction: many objects and working-tree files made durable with one `syncfs`
 //! per filesystem instead of an fsync per file.
 //!
-//! JSON objects go into one pack file (see [`super::Pack`]), raw ones (downloads) are staged
-//! as loose files in the transaction's own directory under `.msez/tmp` and renamed into place;
+//! JSON objects go into one pack file (see [`super::Pack`]) when there are at least
+//! [`PACK_MIN`]; fewer, and raw ones (downloads), are staged as loose files in the transaction's own directory under `.msez/tmp` and renamed into place;
 //! new working-tree files are unnamed files linked under their names on commit. Readers never
 //! see a partial file, and a crash before [`Batch::commit`] leaves no name anywhere but in the
 //! staging directory (fsck removes it). Callers move refs only after `commit` returns, so a
@@ -12,7 +12,7 @@ use std::collections::BTreeSet;
 use std::fs::File;
 use std::io::Write;
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::os::unix::io::AsRawFd;
 use std::path::{Path, PathBuf};
 
@@ -33,8 +33,15 @@ pub struct Batch<'r> {
     staging: Option<(tempfile::TempDir, File)>,
     /// Raw objects staged as files.
     objects: Vec<(PathBuf, ObjectId, Checksum)>,
-    /// JSON objects, created on the first; with when that was and which packs there were.
-    pack: Option<OpenPack>,
+    /// When the first JSON object came, and the packs there were then.
+    first: Option<(
+        std::time::SystemTime,
+        std::sync::Arc<Vec<std::sync::Arc<super::Pack>>>,
+    )>,
+    /// The first JSON objects, kept until there are [`PACK_MIN`] (fewer are stored loose).
+    small: Vec<(ObjectId, Vec<u8>)>,
+    /// The JSON objects of a transaction of at least [`PACK_MIN`].
+    pack: Option<PackWriter>,
     files: Vec<StagedFiles>,
     seen: BTreeSet<ObjectId>,
     /// Proofs that objects stored before gained.
@@ -45,12 +52,9 @@ pub struct Batch<'r> {
     dirs: BTreeSet<PathBuf>,
 }
 
-/// A transaction's pack while it is written, with when it began and the packs there were then.
-struct OpenPack {
-    writer: PackWriter,
-    started: std::time::SystemTime,
-    before: std::sync::Arc<Vec<std::sync::Arc<super::Pack>>>,
-}
+/// A transaction with fewer JSON objects than this stores them loose, as single writes do
+/// (a pack per one-receipt append would leave thousands of tiny packs to search).
+pub const PACK_MIN: usize = 64;
 
 /// What [`Batch::commit`] published.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -224,6 +228,8 @@ impl<'r> Batch<'r> {
             repo,
             staging: None,
             objects: Vec::new(),
+            first: None,
+            small: Vec::new(),
             pack: None,
             files: Vec::new(),
             seen: BTreeSet::new(),
@@ -265,21 +271,10 @@ impl<'r> Batch<'r> {
                 .and_then(|v| id.artifact_type.rule().digest_json(&v).ok()),
             Some(id.digest)
         );
-        if self.pack.is_none() {
-            let started = std::time::SystemTime::now();
-            let before = self.repo.packs()?;
-            let path = self.staging_dir()?.join("pack");
-            self.pack = Some(OpenPack {
-                writer: PackWriter::create(path)?,
-                started,
-                before,
-            });
+        if self.first.is_none() {
+            self.first = Some((std::time::SystemTime::now(), self.repo.packs()?));
         }
-        let OpenPack {
-            writer: pack,
-            before,
-            ..
-        } = self.pack.as_mut().expect("just created");
+        let before = &self.first.as_ref().expect("just set").1;
         // One look at whether the type has loose objects at all (a chain's receipts are packed):
         // one that appears while the transaction runs is caught by `merge_concurrent`.
         let loose = &mut self.loose_types;
@@ -308,8 +303,19 @@ impl<'r> Batch<'r> {
             self.proofs_added += put.proofs_added as u64;
             return Ok(id);
         }
-        pack.add(&id, bytes)?;
         self.seen.insert(id.clone());
+        if self.pack.is_none() {
+            if self.small.len() + 1 < PACK_MIN {
+                self.small.push((id.clone(), bytes.to_vec()));
+                return Ok(id);
+            }
+            let mut pack = PackWriter::create(self.staging_dir()?.join("pack"))?;
+            for (id, bytes) in self.small.drain(..) {
+                pack.add(&id, &bytes)?;
+            }
+            self.pack = Some(pack);
+        }
+        self.pack.as_mut().expect("just created").add(&id, bytes)?;
         Ok(id)
     }
 
@@ -369,16 +375,28 @@ impl<'r> Batch<'r> {
             created: 0,
             proofs_added: self.proofs_added,
         };
-        if let Some(OpenPack {
-            writer: pack,
-            started,
-            before,
-        }) = self.pack.take()
-        {
+        if let (Some(pack), Some((started, before))) = (self.pack.take(), &self.first) {
             committed.created += pack.len() as u64;
             let path = pack.finish(&self.repo.packs_dir())?;
             self.repo.forget_packs();
-            committed.proofs_added += self.merge_concurrent(&path, started, &before)?;
+            committed.proofs_added += self.merge_concurrent(&path, *started, before)?;
+        }
+        for (id, bytes) in std::mem::take(&mut self.small) {
+            let n = self.objects.len().to_string();
+            let staged = self.staging_dir()?.join(n);
+            // Read-only from birth: no chmod per object.
+            std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o444)
+                .open(&staged)
+                .and_then(|mut f| f.write_all(&bytes))
+                .map_err(|e| Error::io("writing", &staged, e))?;
+            let sum = Checksum {
+                blake3: *blake3::hash(&bytes).as_bytes(),
+                size: bytes.len() as u64,
+            };
+            self.objects.push((staged, id, sum));
         }
         let mut dirs: BTreeSet<PathBuf> = BTreeSet::from([self.repo.tmp_dir()]);
         dirs.extend(self.dirs.iter().cloned());
@@ -416,8 +434,22 @@ impl<'r> Batch<'r> {
                     ))
                 }
                 // A raw object stored before has the same bytes (its name is their digest).
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                Err(e)
+                    if e.kind() == std::io::ErrorKind::AlreadyExists
+                        && id.artifact_type.rule().encoding() != crate::canon::Encoding::Json =>
+                {
                     let _ = std::fs::remove_file(staged);
+                }
+                // Stored meanwhile (by another writer): keep it, add our proofs to it.
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                    let bytes =
+                        std::fs::read(staged).map_err(|e| Error::io("reading", staged, e))?;
+                    let value = canon::parse(&bytes).map_err(|source| Error::Canon {
+                        object: id.to_string(),
+                        source,
+                    })?;
+                    let put = self.repo.merge_into_existing(id, &value, &dest)?;
+                    committed.proofs_added += put.proofs_added as u64;
                 }
                 Err(e) => return Err(Error::io("moving a staged object to", &dest, e)),
             }

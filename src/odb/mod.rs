@@ -20,7 +20,7 @@ mod proofs;
 mod refs;
 mod write;
 
-pub use batch::{Batch, Committed, StagedFiles};
+pub use batch::{Batch, Committed, PACK_MIN, StagedFiles};
 pub use config::{Config, Gc as GcConfig, Remote as RemoteConfig};
 pub use error::Error;
 pub use hooks::{Event, HookEnv};

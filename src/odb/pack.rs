@@ -1,5 +1,5 @@
-//! Pack files: the JSON objects of one transaction ([`super::Batch`]) in one immutable file, so
-//! that storing N objects costs one file instead of N (what bounds a batch append on ext4 is
+//! Pack files: the JSON objects of one large transaction ([`super::Batch`], at least
+//! [`super::PACK_MIN`]) in one immutable file, so that storing N objects costs one file instead of N (what bounds a batch append on ext4 is
 //! inode and directory-entry creation, not bytes).
 //!
 //! `.msez/packs/pack-<hex>.pack`, where hex is the BLAKE3 of everything before the trailer:
@@ -508,14 +508,23 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let repo = super::super::Repo::init(dir.path(), &[]).unwrap();
         let t = ArtifactType::new("schema").unwrap();
-        let mut batch = super::super::Batch::new(&repo);
-        let ids: Vec<ObjectId> = (0..3)
-            .map(|i| batch.put_json(&t, &serde_json::json!({ "i": i })).unwrap())
-            .collect();
-        batch.commit().unwrap();
+        let put = |range: std::ops::Range<usize>| {
+            let mut batch = super::super::Batch::new(&repo);
+            let ids: Vec<ObjectId> = range
+                .map(|i| batch.put_json(&t, &serde_json::json!({ "i": i })).unwrap())
+                .collect();
+            batch.commit().unwrap();
+            ids
+        };
+        // A small transaction stores loose objects, a large one a pack.
+        let small = put(1000..1000 + super::super::PACK_MIN - 1);
+        assert!(repo.object_path(&small[0]).is_file());
+        assert!(repo.packs().unwrap().is_empty());
+        let ids = put(0..super::super::PACK_MIN);
         assert!(!repo.object_path(&ids[0]).exists(), "packed, not loose");
         let packs = repo.packs().unwrap();
         assert_eq!(packs.len(), 1);
+        assert_eq!(packs[0].len(), super::super::PACK_MIN as u64);
         let freed = repo.repack(&packs[0], |id| *id != ids[1]).unwrap();
         assert_eq!(freed, b"{\"i\":1}\n".len() as u64);
         assert!(repo.has(&ids[0]) && !repo.has(&ids[1]) && repo.has(&ids[2]));
@@ -525,6 +534,7 @@ mod tests {
         );
         let packs = repo.packs().unwrap();
         assert_eq!(packs.len(), 1);
+        assert_eq!(packs[0].len(), super::super::PACK_MIN as u64 - 1);
         // Nothing kept: the pack goes.
         repo.repack(&packs[0], |_| false).unwrap();
         assert!(repo.packs().unwrap().is_empty());
