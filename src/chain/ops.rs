@@ -163,10 +163,10 @@ pub fn append(
     let mut batch = Batch::new(repo);
     let mut prev = old.unwrap_or(chain.genesis_root);
     // next_root leaves the proofs out, so the links are known before anything is signed. A
-    // pipeline of three threads, a chunk at a time: this one builds a chunk (links, MMR) and
-    // stores the signed one before into the batch's pack; a second signs and encodes (object
-    // bytes, working-tree text); a third stages the working-tree files (creating files is
-    // kernel time that would otherwise sit on one of the other two).
+    // pipeline, a chunk at a time: this thread builds a chunk (links, MMR) and stores the
+    // signed one before into the batch's pack; two more sign and encode a chunk (object bytes,
+    // working-tree text), half each; a writer stages the working-tree files (creating files is
+    // kernel time that would otherwise sit on the others).
     let written = std::thread::scope(|s| -> Result<_, Error> {
         let (to_writer, chunks) = std::sync::mpsc::sync_channel::<Vec<(u64, Digest, Vec<u8>)>>(8);
         let writer = s.spawn(move || -> Result<_, Error> {
@@ -214,7 +214,6 @@ pub fn append(
                     .expect("a chain with a receipt has a head");
                 built.push((seq, prev, r));
             }
-            // Two signers a chunk, half each: the other threads leave room on both cores.
             let second = built.split_off(built.len() / 2);
             let signer = s.spawn(move || {
                 std::thread::scope(|s| -> Result<_, Error> {
@@ -241,7 +240,7 @@ pub fn append(
         batch.add_files(files);
         Ok(written)
     })?;
-    // The batch's one syncfs makes the MMR nodes durable too: no fsync per node file.
+    // The batch's syncfs makes the MMR nodes durable too: no fsync per node file.
     store.write_nodes()?;
     batch.sync_with(store.dir());
     batch.commit()?;
