@@ -519,6 +519,35 @@ fn log_walks_newest_first_and_cosign_adds_a_proof_file() {
 }
 
 #[test]
+fn a_batch_past_the_open_file_limit_stages_the_rest_with_names() {
+    let c = Chain::new();
+    let lines: String = (0..300)
+        .map(|i| format!("{{\"kind\":\"transfer.v1\",\"payload\":{{\"i\":{i}}}}}\n"))
+        .collect();
+    c.dir.write("big.jsonl", lines);
+    // A hard limit of 600 open files leaves 88 for unnamed module files: the other 212 are
+    // staged as named temp files and renamed on commit.
+    let run = crate::mount::sh(
+        c.dir.path(),
+        &format!(
+            "ulimit -n 600 && {} asset state receipt-init {} --batch big.jsonl --key dev.jwk",
+            crate::util::bin(),
+            c.module
+        ),
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(c.verify(&[]).ok().contains("receipts: 300"));
+    let receipts = c.dir.join(&format!("{}/state/receipts", c.module));
+    let names: Vec<String> = std::fs::read_dir(&receipts)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    assert_eq!(names.len(), 300, "no temp file is left: {names:?}");
+    assert!(names.iter().all(|n| n.starts_with("receipt.")));
+    c.dir.run(&["fsck"]).ok();
+}
+
+#[test]
 fn a_bad_batch_line_is_named_by_its_line_and_nothing_is_appended() {
     let c = Chain::new();
     c.append(2);
