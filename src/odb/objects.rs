@@ -153,11 +153,17 @@ impl Repo {
         if path.is_file() {
             return Ok(Some(Location::Loose(path)));
         }
-        for missed in [false, true] {
-            for p in self.load_packs(missed)?.iter() {
-                if let Some(e) = p.find(id)? {
-                    return Ok(Some(Location::Packed(p.clone(), e)));
-                }
+        match self.find_packed(id, false)? {
+            Some(found) => Ok(Some(found)),
+            None => self.find_packed(id, true),
+        }
+    }
+
+    /// `id` in the packs, as listed (`missed`: after a miss, see [`Repo::packs`]).
+    fn find_packed(&self, id: &ObjectId, missed: bool) -> Result<Option<Location>, Error> {
+        for p in self.load_packs(missed)?.iter() {
+            if let Some(e) = p.find(id)? {
+                return Ok(Some(Location::Packed(p.clone(), e)));
             }
         }
         Ok(None)
@@ -165,29 +171,18 @@ impl Repo {
 
     /// The stored bytes of `id`, unchecked (loose file or pack entry); `Missing` if absent.
     pub fn object_bytes(&self, id: &ObjectId) -> Result<(Vec<u8>, PathBuf), Error> {
-        match self.locate(id)? {
-            Some(Location::Loose(path)) => match std::fs::read(&path) {
+        let missing = || Error::Missing {
+            object: id.to_string(),
+        };
+        match self.locate(id)?.ok_or_else(missing)? {
+            Location::Loose(path) => match std::fs::read(&path) {
                 Ok(b) => Ok((b, path)),
-                // Removed since we looked (gc): it may have been packed meanwhile.
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => self.packed_bytes(id),
+                // Deleted by gc since we looked.
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(missing()),
                 Err(e) => Err(Error::io("reading", &path, e)),
             },
-            Some(Location::Packed(p, e)) => Ok((p.read(&e)?, p.path().to_path_buf())),
-            None => Err(Error::Missing {
-                object: id.to_string(),
-            }),
+            Location::Packed(p, e) => Ok((p.read(&e)?, p.path().to_path_buf())),
         }
-    }
-
-    fn packed_bytes(&self, id: &ObjectId) -> Result<(Vec<u8>, PathBuf), Error> {
-        for p in self.load_packs(true)?.iter() {
-            if let Some(e) = p.find(id)? {
-                return Ok((p.read(&e)?, p.path().to_path_buf()));
-            }
-        }
-        Err(Error::Missing {
-            object: id.to_string(),
-        })
     }
 
     /// The artifact types of the stored objects (a directory in `.msez/objects`, or a pack's
