@@ -429,8 +429,9 @@ fn scan_refs(repo: &Repo) -> (Vec<(RefName, canon::Digest)>, Vec<Finding>) {
                 continue; // named by check_symlinks; never followed
             }
             if ft.is_dir() {
+                // Where the namespace puts a ref, or where a reflog says a ref has been.
                 if let Some(Ok(name)) = &name {
-                    if ref_object_type(name).is_some() {
+                    if ref_object_type(name).is_some() || repo.reflog_path(name).is_file() {
                         findings.push(bad_file(&path, "a directory where a ref file belongs"));
                     }
                 }

@@ -185,7 +185,6 @@ impl Repo {
         expect: Expect,
         reason: &str,
     ) -> Result<RefUpdate, Error> {
-        self.refuse_symlinks(name)?;
         let lock = RefLock::acquire(self, name)?;
         let old = lock.check(expect)?;
         self.commit_ref(lock, old, new, reason)
