@@ -136,7 +136,7 @@ pub fn fsck(
                     class: Class::Schema,
                     code: "schema.bad_object_name",
                     message: format!(
-                        "{} is not named <digest>.<ext> for its type",
+                        "{} is not an object file (<type>/<digest>.<ext>, readable)",
                         path.display()
                     ),
                     detail: Detail::path(path),
@@ -173,7 +173,7 @@ fn read_only(dir: &Path) -> bool {
     };
     // access(2) answers for the effective user and knows read-only mounts (EROFS) and
     // immutable files (EPERM), which permission bits alone do not show to root.
-    unsafe { libc::access(c.as_ptr(), libc::W_OK) != 0 }
+    unsafe { libc::faccessat(libc::AT_FDCWD, c.as_ptr(), libc::W_OK, libc::AT_EACCESS) != 0 }
 }
 
 /// What a run with these options leaves unchecked, for the report.
@@ -319,8 +319,9 @@ fn check_packs(repo: &Repo, report: &mut Report) -> Vec<PathBuf> {
             continue;
         }
         report.packs += 1;
-        match odb::Pack::open(&path).and_then(|p| p.verify()) {
-            Ok(()) => sound.push(path),
+        // A pack whose checksum holds may still index garbage (a foreign file): read it all.
+        match odb::Pack::open(&path).and_then(|p| p.verify().and_then(|()| p.entries())) {
+            Ok(_) => sound.push(path),
             Err(e) => report.problems.push(Finding::from_error(&e)),
         }
     }
