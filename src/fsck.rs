@@ -575,36 +575,52 @@ fn check_reflogs(repo: &Repo, refs: &[(RefName, canon::Digest)], report: &mut Re
     }
 }
 
-/// The first thing wrong with one reflog, if any.
+/// The first thing wrong with one reflog, if any. Read line by line (a reflog grows with every
+/// move); a mismatch with the ref, or an unfinished last line, is read again before it counts,
+/// since a writer may be moving the ref meanwhile.
 fn check_reflog(
     repo: &Repo,
     name: &RefName,
     path: &Path,
     mut value: Option<canon::Digest>,
 ) -> Option<String> {
-    let mut last_mismatch = None;
+    use std::io::BufRead;
+    let mut wrong = None;
     for _ in 0..REFLOG_TRIES {
-        let text = match std::fs::read(path) {
-            Ok(b) => b,
+        wrong = None;
+        let file = match std::fs::File::open(path) {
+            Ok(f) => f,
             Err(e) => return Some(format!("reflog of {name} cannot be read: {e}")),
         };
+        let mut reader = std::io::BufReader::new(file);
         let mut prev: Option<ReflogEntry> = None;
-        for (i, line) in text.split(|b| *b == b'\n').enumerate() {
-            if line.is_empty() {
+        let mut line = Vec::new();
+        let mut number = 0;
+        let mut unfinished = false;
+        loop {
+            line.clear();
+            match reader.read_until(b'\n', &mut line) {
+                Ok(0) => break,
+                Ok(_) => {}
+                Err(e) => return Some(format!("reflog of {name} cannot be read: {e}")),
+            }
+            number += 1;
+            let complete = line.last() == Some(&b'\n');
+            let text = line.strip_suffix(b"\n").unwrap_or(&line);
+            if text.is_empty() {
                 continue;
             }
-            let entry = std::str::from_utf8(line).ok().and_then(ReflogEntry::parse);
-            let Some(entry) = entry else {
-                return Some(format!(
-                    "reflog of {name}: line {} is not `<old> <new> <time> <reason>`",
-                    i + 1
+            let Some(entry) = std::str::from_utf8(text).ok().and_then(ReflogEntry::parse) else {
+                unfinished = !complete;
+                wrong = Some(format!(
+                    "reflog of {name}: line {number} is not `<old> <new> <time> <reason>`"
                 ));
+                break;
             };
             if let Some(p) = &prev {
                 if entry.old != Some(p.new) && entry.old != p.old {
                     return Some(format!(
-                        "reflog of {name}: line {} moves from {} but the line before moved to {}",
-                        i + 1,
+                        "reflog of {name}: line {number} moves from {} but the line before moved to {}",
                         show(entry.old),
                         p.new
                     ));
@@ -612,12 +628,18 @@ fn check_reflog(
             }
             prev = Some(entry);
         }
+        if wrong.is_some() {
+            if unfinished {
+                continue; // a line being appended right now: read again
+            }
+            return wrong;
+        }
         // An empty reflog (a crash between creating it and writing its line) says nothing.
         let last = prev?;
         if value == Some(last.new) || value == last.old {
             return None;
         }
-        last_mismatch = Some(format!(
+        wrong = Some(format!(
             "reflog of {name}: its last move left {} (or kept {}), but the ref holds {}",
             last.new,
             show(last.old),
@@ -626,10 +648,10 @@ fn check_reflog(
         // The ref may have moved since it was read: read both again.
         value = match repo.read_ref(name) {
             Ok(v) => v,
-            Err(_) => return last_mismatch,
+            Err(_) => return wrong,
         };
     }
-    last_mismatch
+    wrong
 }
 
 fn show(d: Option<canon::Digest>) -> String {

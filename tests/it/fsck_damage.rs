@@ -567,3 +567,36 @@ fn remote_fsck_modes_check_what_they_say_and_say_what_they_skip() {
             .any(|n| n.contains("chain links"))
     );
 }
+
+#[test]
+fn a_ref_rewound_by_hand_disagrees_with_its_reflog_but_a_crash_line_does_not() {
+    let c = Chain::new();
+    for _ in 0..3 {
+        c.append(1);
+    }
+    let log = c
+        .dir
+        .join(&format!(".msez/logs/refs/assets/{ASSET_ID}/core/head"));
+    let text = std::fs::read_to_string(&log).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 3, "{text}");
+    let head = std::fs::read_to_string(c.dir.join(&chain_ref("head"))).unwrap();
+    // A line for a move that never happened (a crash between the log line and the rename).
+    let mut crashed = text.clone();
+    crashed.push_str(&format!("{} {} 1 crash\n", head.trim(), "ee".repeat(32)));
+    std::fs::write(&log, &crashed).unwrap();
+    c.dir.run(&["fsck"]).ok();
+    // The head rewound by hand to the first receipt: the reflog says otherwise.
+    let first = lines[0].split(' ').nth(1).unwrap();
+    std::fs::write(c.dir.join(&chain_ref("head")), format!("{first}\n")).unwrap();
+    let run = c.dir.run(&["--json", "fsck"]);
+    run.code(65);
+    let reflog = problems(&run)
+        .into_iter()
+        .find(|p| p["code"] == "schema.reflog")
+        .unwrap_or_else(|| panic!("{run:#?}"));
+    assert!(
+        reflog["message"].as_str().unwrap().contains(first),
+        "{reflog}"
+    );
+}
