@@ -828,6 +828,7 @@ fn check_chains(repo: &Repo, report: &mut Report) -> Result<(), odb::Error> {
         }
         check_genesis(repo, &key, first_prev.as_deref(), report);
         next_roots.reverse();
+        check_checkpoint(repo, &key, &next_roots, report);
         let want = crate::mmr::mmr_root_from_next_roots(&next_roots).ok();
         let store = match ChainStore::inspect(repo, &key) {
             Ok(Some(store)) => store,
@@ -920,6 +921,74 @@ fn check_genesis(
             ),
             detail: Detail::object(genesis.to_string()).mismatch("a stored object", "nothing"),
         });
+    }
+}
+
+/// The chain's checkpoint ref names a checkpoint of a prefix of the chain its head names:
+/// its receipt count, final root and MMR root are those of the chain at that size. (Whether
+/// it is signed by whom it should be is verify's question.)
+fn check_checkpoint(
+    repo: &Repo,
+    key: &crate::chain::store::ChainKey,
+    next_roots: &[canon::Digest],
+    report: &mut Report,
+) {
+    let Ok(name) = key.checkpoint_ref() else {
+        return;
+    };
+    // An unreadable ref or checkpoint object is reported by the ref and object checks.
+    let Some(t) = ref_object_type(&name).and_then(|t| ArtifactType::new(t).ok()) else {
+        return;
+    };
+    let Ok(Some(digest)) = repo.read_ref(&name) else {
+        return;
+    };
+    let id = ObjectId::new(t, digest);
+    let Ok(ck) = repo.read_json(&id) else {
+        return;
+    };
+    let count = ck.get("receipt_count").and_then(canon::Value::as_u64);
+    let field = crate::chain::checkpoint::final_field(key.kind);
+    let declared = |v: Option<&canon::Value>| {
+        v.and_then(canon::Value::as_str)
+            .and_then(|s| canon::Digest::parse_loose(s).ok())
+    };
+    let mismatch = |what: &str, expected: String, found: String| Finding {
+        class: Class::Digest,
+        code: "digest.checkpoint_mismatch",
+        message: format!(
+            "chain {}: checkpoint {id} {what} does not match the chain its head names",
+            key.path()
+        ),
+        detail: Detail::object(id.to_string()).mismatch(expected, found),
+    };
+    let Some(count) = count.filter(|c| *c >= 1 && *c <= next_roots.len() as u64) else {
+        report.problems.push(mismatch(
+            "receipt_count",
+            format!("1..={}", next_roots.len()),
+            format!("{count:?}"),
+        ));
+        return;
+    };
+    let prefix = &next_roots[..count as usize];
+    let last = prefix[prefix.len() - 1];
+    if declared(ck.get(field)) != Some(last) {
+        report.problems.push(mismatch(
+            field,
+            last.to_hex(),
+            format!("{:?}", ck.get(field).and_then(canon::Value::as_str)),
+        ));
+        return;
+    }
+    if let Ok(root) = crate::mmr::mmr_root_from_next_roots(prefix) {
+        let found = declared(ck.get("mmr").and_then(|m| m.get("root")));
+        if found != Some(root.root) {
+            report.problems.push(mismatch(
+                "mmr.root",
+                root.root.to_hex(),
+                found.map(|d| d.to_hex()).unwrap_or_default(),
+            ));
+        }
     }
 }
 

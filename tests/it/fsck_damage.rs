@@ -600,3 +600,34 @@ fn a_ref_rewound_by_hand_disagrees_with_its_reflog_but_a_crash_line_does_not() {
         "{reflog}"
     );
 }
+
+#[test]
+fn a_checkpoint_ref_naming_a_checkpoint_of_another_chain_is_a_mismatch() {
+    let c = Chain::new();
+    c.append(3);
+    checkpoint(&c);
+    c.dir.run(&["fsck"]).ok();
+    // A well-formed checkpoint that claims more receipts than the chain has.
+    let ck = std::fs::read_to_string(c.dir.join(&chain_ref("checkpoint"))).unwrap();
+    let file = c
+        .dir
+        .object_file(&format!("smart-asset-receipt-checkpoint:{}", ck.trim()));
+    let mut v: Value = serde_json::from_slice(&std::fs::read(file).unwrap()).unwrap();
+    v["receipt_count"] = Value::from(9);
+    let forged = c.dir.put(
+        "forged.json",
+        serde_json::to_vec(&v).unwrap(),
+        "smart-asset-receipt-checkpoint",
+    );
+    c.dir
+        .run(&[
+            "update-ref",
+            &format!("assets/{ASSET_ID}/core/checkpoint"),
+            &forged,
+        ])
+        .ok();
+    let run = c.dir.run(&["--json", "fsck"]);
+    run.code(66);
+    assert_eq!(codes(&run), ["digest.checkpoint_mismatch"], "{run:#?}");
+    assert_eq!(problems(&run)[0]["object"], forged.as_str());
+}
