@@ -22,7 +22,7 @@ use crate::artifact::{ArtifactType, ObjectId};
 use crate::canon::{self, Digest, DigestRule, Encoding, Value};
 use crate::chain::Kind;
 use crate::chain::store::ChainKey;
-use crate::error::{Class, Detail, Finding};
+use crate::error::{Class, Classify, Detail, Finding};
 use crate::odb::{RefName, ref_object_type};
 use crate::progress::Progress;
 
@@ -187,7 +187,19 @@ pub fn fsck(
     let results = parallel(&items, opts.jobs, stop, |item| {
         let r = check_item(backend, opts, mode, item);
         progress.inc(1);
-        r.map(|c| (item.clone(), c))
+        match r {
+            Ok(c) => Ok((item.clone(), c)),
+            // A key the backend refuses to read (too large, not a regular file, ...) is a
+            // finding; only a remote we cannot talk to (io) ends the run.
+            Err(e) if e.class() != Class::Io => Ok((
+                item.clone(),
+                Checked {
+                    findings: vec![Finding::from_error(&e)],
+                    ..Checked::default()
+                },
+            )),
+            Err(e) => Err(e),
+        }
     })?;
     let mut links: HashMap<ObjectId, Link> = HashMap::new();
     for (item, checked) in results {
@@ -259,9 +271,15 @@ fn check_refs(
             report.problems.push(bad());
             continue;
         };
-        // Listed, then gone: deleted by a writer meanwhile, not damage.
-        let Some(blob) = opts.retry.run(|| backend.get(&m.key, None))? else {
-            continue;
+        let blob = match opts.retry.run(|| backend.get(&m.key, None)) {
+            Ok(Some(blob)) => blob,
+            // Listed, then gone: deleted by a writer meanwhile, not damage.
+            Ok(None) => continue,
+            Err(e) if e.class() != Class::Io => {
+                report.problems.push(Finding::from_error(&e));
+                continue;
+            }
+            Err(e) => return Err(e),
         };
         let Some(d) = layout::parse_ref_value(&blob.bytes) else {
             report.problems.push(bad());
