@@ -60,7 +60,7 @@ pub enum Error {
     /// A file under `.msez/refs` whose name is not a valid ref name (on-disk damage, not usage).
     #[error("{path:?} is not a valid ref file: {why}")]
     BadRefFile { path: PathBuf, why: &'static str },
-    /// A ref that does not exist (and never moved: no reflog either).
+    /// A ref that does not exist (`log`, `reflog`, `show` of an absent or misspelled ref).
     #[error("ref {name} does not exist")]
     MissingRef { name: String },
     /// A symlink inside `.msez` where msez would write through it (out of the repository).
