@@ -1,13 +1,21 @@
-//! The whole-repository check: every object against its name, proof files, refs, temp files.
+//! The whole-repository check: every object against its name, proof files, refs, reflogs,
+//! chains, the layout, temp files.
 //!
 //! fsck checks each pack's checksum, recomputes each object's semantic digest by its type's
 //! rule (in quick mode, loose files whose blake3 matches the index, and objects in a pack whose
 //! checksum holds, are trusted), checks that stored JSON is canonical, that proof
-//! files are named by their content, that every ref names an existing object and, with
-//! `strict`, that every proof of every object verifies. Temp files older than the grace period
-//! and not held by a live writer are removed. Damage is reported, never repaired.
+//! files are named by their content and belong to a stored object, that every file under
+//! `refs/` is a ref holding a digest of a stored object, that every reflog parses and agrees
+//! with its ref, that every chain links down to its genesis, that nothing in `.msez` is a
+//! symlink, and, with `strict`, that every proof of every object verifies. One run reports
+//! every problem it finds: damage is a finding, never the end of the run. Damage is reported,
+//! never repaired, and a read-only repository is checked without writing anything; on a
+//! writable one, temp files older than the grace period and not held by a live writer are
+//! removed.
 
-use std::path::PathBuf;
+use std::collections::HashMap;
+use std::io::Read;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, SystemTime};
 
@@ -16,7 +24,7 @@ use serde::Serialize;
 use crate::artifact::{ArtifactType, ObjectId};
 use crate::canon::{self, Encoding};
 use crate::error::{Class, Detail, Finding};
-use crate::odb::{self, RefName, Repo, ref_object_type};
+use crate::odb::{self, RefName, ReflogEntry, Repo, ref_object_type};
 use crate::progress::Progress;
 
 /// What fsck checks.
@@ -54,14 +62,22 @@ pub struct Report {
     pub proofs_verified: u64,
     /// Refs checked.
     pub refs: u64,
+    /// Reflogs checked.
+    pub reflogs: u64,
     /// Pack files checked.
     pub packs: u64,
+    /// Chains walked from their head ref.
+    pub chains: u64,
     /// Every problem found.
     pub problems: Vec<Finding>,
     /// Stale temp files removed.
     pub temp_removed: Vec<PathBuf>,
-    /// Temp files kept (younger than the grace period, or held by a live writer).
+    /// Temp files kept (younger than the grace period, held by a live writer, or read-only).
     pub temp_kept: Vec<PathBuf>,
+    /// Whether the repository was read-only (nothing was written, no temp file swept).
+    pub read_only: bool,
+    /// What this run did not check (by its options, or because it was read-only).
+    pub not_checked: Vec<String>,
     /// Whether the check was interrupted before the end.
     pub interrupted: bool,
 }
@@ -84,16 +100,27 @@ pub fn fsck(
     progress: &dyn Progress,
     stop: &AtomicBool,
 ) -> Result<Report, odb::Error> {
-    let mut report = Report::default();
+    let mut report = Report {
+        read_only: read_only(repo.dir()),
+        ..Report::default()
+    };
+    report.not_checked = not_checked(opts, report.read_only);
     let checksums = if opts.quick {
-        repo.checksums()?
+        repo.checksums().unwrap_or_else(|e| {
+            report.problems.push(Finding::from_error(&e));
+            Default::default()
+        })
     } else {
         Default::default()
     };
     let (objects, sound_packs) = if opts.connectivity_only {
         (Vec::new(), Vec::new())
     } else {
-        (repo.list_objects()?, check_packs(repo, &mut report)?)
+        let objects = repo.list_objects().unwrap_or_else(|e| {
+            report.problems.push(Finding::from_error(&e));
+            Vec::new()
+        });
+        (objects, check_packs(repo, &mut report))
     };
     progress.set_total(objects.len() as u64);
     for entry in objects {
@@ -109,7 +136,7 @@ pub fn fsck(
                     class: Class::Schema,
                     code: "schema.bad_object_name",
                     message: format!(
-                        "{} is not named <digest>.<ext> for its type",
+                        "{} is not an object file (<type>/<digest>.<ext>, readable)",
                         path.display()
                     ),
                     detail: Detail::path(path),
@@ -120,12 +147,53 @@ pub fn fsck(
         report.objects += 1;
         check_object(repo, &id, opts, &checksums, &sound_packs, &mut report);
     }
-    check_refs(repo, &mut report)?;
+    check_symlinks(repo, &mut report);
+    let refs = check_refs(repo, &mut report);
+    check_reflogs(repo, &refs, &mut report);
     if !opts.connectivity_only {
-        check_chains(repo, &mut report)?;
+        check_proof_dirs(repo, &mut report);
+        if let Err(e) = check_chains(repo, &mut report) {
+            report.problems.push(Finding::from_error(&e));
+        }
     }
-    sweep_temp(repo, opts.grace, &mut report)?;
+    if report.read_only {
+        list_temp(repo, &mut report);
+    } else if let Err(e) = sweep_temp(repo, opts.grace, &mut report) {
+        report.problems.push(Finding::from_error(&e));
+    }
     Ok(report)
+}
+
+/// Whether the repository cannot be written (a read-only mount, an immutable snapshot, or
+/// no write permission): fsck then takes no lock and sweeps nothing.
+fn read_only(dir: &Path) -> bool {
+    use std::os::unix::ffi::OsStrExt;
+    let Ok(c) = std::ffi::CString::new(dir.as_os_str().as_bytes()) else {
+        return true;
+    };
+    // access(2) answers for the effective user and knows read-only mounts (EROFS) and
+    // immutable files (EPERM), which permission bits alone do not show to root.
+    unsafe { libc::faccessat(libc::AT_FDCWD, c.as_ptr(), libc::W_OK, libc::AT_EACCESS) != 0 }
+}
+
+/// What a run with these options leaves unchecked, for the report.
+fn not_checked(opts: &Options, read_only: bool) -> Vec<String> {
+    let mut out = Vec::new();
+    if opts.connectivity_only {
+        out.push("object contents, packs, proof files and chains (--connectivity-only)".into());
+    } else if opts.quick {
+        out.push(
+            "the content of loose files whose blake3 matches .msez/index and of objects in a pack whose checksum holds (--quick)"
+                .into(),
+        );
+    }
+    if !opts.strict {
+        out.push("signatures: no proof was verified (--strict verifies every proof)".into());
+    }
+    if read_only {
+        out.push("stale temp files: the repository is read-only, nothing was swept".into());
+    }
+    out
 }
 
 fn check_object(
@@ -227,17 +295,14 @@ fn check_proofs(id: &ObjectId, value: &canon::Value, report: &mut Report) {
 }
 
 /// Opens every pack and checks its checksum; returns the sound ones.
-fn check_packs(repo: &Repo, report: &mut Report) -> Result<Vec<PathBuf>, odb::Error> {
+fn check_packs(repo: &Repo, report: &mut Report) -> Vec<PathBuf> {
     let dir = repo.packs_dir();
     let names = match std::fs::read_dir(&dir) {
         Ok(entries) => entries,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Vec::new(),
         Err(e) => {
-            return Err(odb::Error::Io {
-                what: "listing",
-                path: dir,
-                source: e,
-            });
+            report.problems.push(io_finding("listing", &dir, e));
+            return Vec::new();
         }
     };
     let mut sound = Vec::new();
@@ -254,27 +319,192 @@ fn check_packs(repo: &Repo, report: &mut Report) -> Result<Vec<PathBuf>, odb::Er
             continue;
         }
         report.packs += 1;
-        match odb::Pack::open(&path).and_then(|p| p.verify()) {
-            Ok(()) => sound.push(path),
+        // A pack whose checksum holds may still index garbage (a foreign file): read it all.
+        match odb::Pack::open(&path).and_then(|p| p.verify().and_then(|()| p.entries())) {
+            Ok(_) => sound.push(path),
             Err(e) => report.problems.push(Finding::from_error(&e)),
         }
     }
     sound.sort();
-    Ok(sound)
+    sound
 }
 
-fn check_refs(repo: &Repo, report: &mut Report) -> Result<(), odb::Error> {
-    let refs = match repo.refs() {
-        Ok(refs) => refs,
-        Err(e) => {
-            report.problems.push(Finding::from_error(&e));
-            return Ok(());
+fn io_finding(what: &'static str, path: &Path, source: std::io::Error) -> Finding {
+    Finding::from_error(&odb::Error::Io {
+        what,
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+/// The data directories of `.msez` (hooks may be symlinks on purpose, as in git).
+const DATA_DIRS: [&str; 7] = ["objects", "packs", "proofs", "refs", "logs", "index", "mmr"];
+
+/// Reports every symlink in the data directories: msez never makes one, reads through one may
+/// see files outside the repository, and writes refuse to go through one.
+fn check_symlinks(repo: &Repo, report: &mut Report) {
+    let root = repo.dir();
+    let real_root = std::fs::canonicalize(root).unwrap_or_else(|_| root.to_path_buf());
+    let mut stack: Vec<PathBuf> = Vec::new();
+    for d in DATA_DIRS {
+        let path = root.join(d);
+        match std::fs::symlink_metadata(&path) {
+            Ok(m) if m.file_type().is_symlink() => report_symlink(&path, &real_root, report),
+            Ok(m) if m.is_dir() => stack.push(path),
+            _ => {}
         }
+    }
+    while let Some(dir) = stack.pop() {
+        // An unreadable directory is named by the check that needs it.
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let Ok(ft) = entry.file_type() else { continue };
+            if ft.is_symlink() {
+                report_symlink(&entry.path(), &real_root, report);
+            } else if ft.is_dir() {
+                stack.push(entry.path());
+            }
+        }
+    }
+}
+
+fn report_symlink(path: &Path, real_root: &Path, report: &mut Report) {
+    let target = std::fs::read_link(path)
+        .map(|t| t.display().to_string())
+        .unwrap_or_default();
+    let where_ = match std::fs::canonicalize(path) {
+        Ok(t) if t.starts_with(real_root) => "inside the repository",
+        Ok(_) => "outside the repository",
+        Err(_) => "nowhere (dangling)",
     };
-    for (name, digest) in refs {
+    report.problems.push(Finding {
+        class: Class::Schema,
+        code: "schema.symlink",
+        message: format!(
+            "{} is a symlink to {target} ({where_}); msez never makes symlinks in .msez and does not write through them",
+            path.display()
+        ),
+        detail: Detail::path(path).mismatch("a file or directory", format!("a symlink to {target}")),
+    });
+}
+
+/// A ref file is one digest and a LF: anything longer is damage, and is never read whole.
+const MAX_REF_BYTES: u64 = 4096;
+
+/// Walks `refs/` without following symlinks: every readable ref with its value, and a finding
+/// for every file that is not one (a bad name, a directory or special file where a ref
+/// belongs, a value that is not one digest). Lock files are skipped.
+fn scan_refs(repo: &Repo) -> (Vec<(RefName, canon::Digest)>, Vec<Finding>) {
+    let mut refs = Vec::new();
+    let mut findings = Vec::new();
+    let bad_file = |path: &Path, why: &'static str| {
+        Finding::from_error(&odb::Error::BadRefFile {
+            path: path.to_path_buf(),
+            why,
+        })
+    };
+    let root = repo.dir().join("refs");
+    let mut stack = match std::fs::symlink_metadata(&root) {
+        Ok(m) if m.is_dir() => vec![root],
+        _ => Vec::new(),
+    };
+    while let Some(dir) = stack.pop() {
+        let entries = match std::fs::read_dir(&dir) {
+            Ok(e) => e,
+            Err(e) => {
+                findings.push(io_finding("listing", &dir, e));
+                continue;
+            }
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            let Ok(ft) = entry.file_type() else {
+                findings.push(bad_file(&path, "its type cannot be read"));
+                continue;
+            };
+            let rel = path.strip_prefix(repo.dir()).unwrap_or(&path);
+            let name = rel.to_str().map(RefName::new);
+            if ft.is_symlink() {
+                continue; // named by check_symlinks; never followed
+            }
+            if ft.is_dir() {
+                // Where the namespace puts a ref, or where a reflog says a ref has been.
+                if let Some(Ok(name)) = &name {
+                    if ref_object_type(name).is_some() || repo.reflog_path(name).is_file() {
+                        findings.push(bad_file(&path, "a directory where a ref file belongs"));
+                    }
+                }
+                stack.push(path);
+                continue;
+            }
+            if path.extension().is_some_and(|e| e == "lock") {
+                continue;
+            }
+            let name = match name {
+                Some(Ok(name)) => name,
+                Some(Err(odb::Error::BadRefName { why, .. })) => {
+                    findings.push(bad_file(&path, why));
+                    continue;
+                }
+                _ => {
+                    findings.push(bad_file(&path, "a name that is not UTF-8"));
+                    continue;
+                }
+            };
+            if !ft.is_file() {
+                findings.push(bad_file(
+                    &path,
+                    "not a regular file (a FIFO, socket or device)",
+                ));
+                continue;
+            }
+            match read_ref_bounded(&path) {
+                Ok(bytes) => {
+                    let text = String::from_utf8_lossy(&bytes);
+                    let value = text.strip_suffix('\n').unwrap_or(&text);
+                    match value.parse::<canon::Digest>() {
+                        Ok(d) if bytes.len() as u64 <= 65 => refs.push((name, d)),
+                        _ => findings.push(Finding::from_error(&odb::Error::BadRefValue {
+                            name: name.to_string(),
+                            found: value.chars().take(80).collect(),
+                        })),
+                    }
+                }
+                // Removed since it was listed: not there, not damage.
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => findings.push(io_finding("reading ref", &path, e)),
+            }
+        }
+    }
+    refs.sort();
+    (refs, findings)
+}
+
+fn read_ref_bounded(path: &Path) -> std::io::Result<Vec<u8>> {
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)?
+        .take(MAX_REF_BYTES)
+        .read_to_end(&mut bytes)?;
+    Ok(bytes)
+}
+
+/// Every ref file, and each ref's target; returns the readable refs.
+fn check_refs(repo: &Repo, report: &mut Report) -> Vec<(RefName, canon::Digest)> {
+    let (refs, findings) = scan_refs(repo);
+    report.problems.extend(findings);
+    for (name, digest) in &refs {
         report.refs += 1;
-        if !ref_target_exists(repo, &name, &digest)? {
-            let object = match ref_object_type(&name) {
+        let exists = match ref_target_exists(repo, name, digest) {
+            Ok(exists) => exists,
+            Err(e) => {
+                report.problems.push(Finding::from_error(&e));
+                continue;
+            }
+        };
+        if !exists {
+            let object = match ref_object_type(name) {
                 Some(t) => format!("{t}:{digest}"),
                 None => format!("*:{digest}"),
             };
@@ -286,10 +516,214 @@ fn check_refs(repo: &Repo, report: &mut Report) -> Result<(), odb::Error> {
             });
         }
     }
-    Ok(())
+    refs
 }
 
-/// Whether the object a ref names is stored (any type when the namespace does not say).
+/// Reads of a ref and its reflog that may straddle a concurrent move before a mismatch counts.
+const REFLOG_TRIES: usize = 5;
+
+/// Every reflog under `logs/refs`: each line parses, each move starts where the one before
+/// ended (or where it would have: a crash can leave a line for a move that never happened),
+/// and the ref holds what the last move left (or the value before it, for the same reason).
+fn check_reflogs(repo: &Repo, refs: &[(RefName, canon::Digest)], report: &mut Report) {
+    let logs = repo.dir().join("logs");
+    let values: HashMap<&RefName, canon::Digest> = refs.iter().map(|(n, d)| (n, *d)).collect();
+    let root = logs.join("refs");
+    let mut stack = match std::fs::symlink_metadata(&root) {
+        Ok(m) if m.is_dir() => vec![root],
+        _ => Vec::new(),
+    };
+    let problem = |path: &Path, message: String| Finding {
+        class: Class::Schema,
+        code: "schema.reflog",
+        message,
+        detail: Detail::path(path),
+    };
+    while let Some(dir) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            let Ok(ft) = entry.file_type() else { continue };
+            if ft.is_dir() {
+                stack.push(path);
+                continue;
+            }
+            if !ft.is_file() {
+                if !ft.is_symlink() {
+                    report.problems.push(problem(
+                        &path,
+                        format!("{} is not a regular file", path.display()),
+                    ));
+                }
+                continue;
+            }
+            let rel = path.strip_prefix(&logs).unwrap_or(&path);
+            let Some(Ok(name)) = rel.to_str().map(RefName::new) else {
+                report.problems.push(problem(
+                    &path,
+                    format!("{} is not the reflog of a valid ref name", path.display()),
+                ));
+                continue;
+            };
+            report.reflogs += 1;
+            if let Some(message) = check_reflog(repo, &name, &path, values.get(&name).copied()) {
+                report.problems.push(problem(&path, message));
+            }
+        }
+    }
+}
+
+/// The first thing wrong with one reflog, if any. Read line by line (a reflog grows with every
+/// move); a mismatch with the ref, or an unfinished last line, is read again before it counts,
+/// since a writer may be moving the ref meanwhile.
+fn check_reflog(
+    repo: &Repo,
+    name: &RefName,
+    path: &Path,
+    mut value: Option<canon::Digest>,
+) -> Option<String> {
+    use std::io::BufRead;
+    let mut wrong = None;
+    for _ in 0..REFLOG_TRIES {
+        wrong = None;
+        let file = match std::fs::File::open(path) {
+            Ok(f) => f,
+            Err(e) => return Some(format!("reflog of {name} cannot be read: {e}")),
+        };
+        let mut reader = std::io::BufReader::new(file);
+        let mut prev: Option<ReflogEntry> = None;
+        let mut line = Vec::new();
+        let mut number = 0;
+        let mut unfinished = false;
+        loop {
+            line.clear();
+            match reader.read_until(b'\n', &mut line) {
+                Ok(0) => break,
+                Ok(_) => {}
+                Err(e) => return Some(format!("reflog of {name} cannot be read: {e}")),
+            }
+            number += 1;
+            let complete = line.last() == Some(&b'\n');
+            let text = line.strip_suffix(b"\n").unwrap_or(&line);
+            if text.is_empty() {
+                continue;
+            }
+            let Some(entry) = std::str::from_utf8(text).ok().and_then(ReflogEntry::parse) else {
+                unfinished = !complete;
+                wrong = Some(format!(
+                    "reflog of {name}: line {number} is not `<old> <new> <time> <reason>`"
+                ));
+                break;
+            };
+            if let Some(p) = &prev {
+                if entry.old != Some(p.new) && entry.old != p.old {
+                    return Some(format!(
+                        "reflog of {name}: line {number} moves from {} but the line before moved to {}",
+                        show(entry.old),
+                        p.new
+                    ));
+                }
+            }
+            prev = Some(entry);
+        }
+        if wrong.is_some() {
+            if unfinished {
+                continue; // a line being appended right now: read again
+            }
+            return wrong;
+        }
+        // An empty reflog (a crash between creating it and writing its line) says nothing.
+        let last = prev?;
+        if value == Some(last.new) || value == last.old {
+            return None;
+        }
+        wrong = Some(format!(
+            "reflog of {name}: its last move left {} (or kept {}), but the ref holds {}",
+            last.new,
+            show(last.old),
+            show(value)
+        ));
+        // The ref may have moved since it was read: read both again.
+        value = match repo.read_ref(name) {
+            Ok(v) => v,
+            Err(_) => return wrong,
+        };
+    }
+    wrong
+}
+
+fn show(d: Option<canon::Digest>) -> String {
+    d.map(|d| d.to_hex()).unwrap_or_else(|| "no ref".into())
+}
+
+/// Proof files whose object is not stored (orphans), and directories under `proofs/` that are
+/// not `<type>/<digest>`. The proof files of stored objects are checked with their object.
+fn check_proof_dirs(repo: &Repo, report: &mut Report) {
+    let root = repo.dir().join("proofs");
+    let Ok(types) = std::fs::read_dir(&root) else {
+        return;
+    };
+    let bad_name = |path: PathBuf| Finding {
+        class: Class::Schema,
+        code: "schema.bad_object_name",
+        message: format!("{} is not proofs/<type>/<digest>", path.display()),
+        detail: Detail::path(path),
+    };
+    for t in types.flatten() {
+        let tpath = t.path();
+        if !t.file_type().is_ok_and(|ft| ft.is_dir()) {
+            continue; // a symlink is named by check_symlinks
+        }
+        let Some(artifact_type) = t
+            .file_name()
+            .to_str()
+            .and_then(|s| ArtifactType::new(s).ok())
+        else {
+            report.problems.push(bad_name(tpath));
+            continue;
+        };
+        let Ok(digests) = std::fs::read_dir(&tpath) else {
+            continue;
+        };
+        for d in digests.flatten() {
+            let dpath = d.path();
+            if !d.file_type().is_ok_and(|ft| ft.is_dir()) {
+                continue;
+            }
+            let Some(digest) = d.file_name().to_str().and_then(|s| s.parse().ok()) else {
+                report.problems.push(bad_name(dpath));
+                continue;
+            };
+            let id = ObjectId::new(artifact_type.clone(), digest);
+            if repo.has(&id) {
+                continue;
+            }
+            let files = std::fs::read_dir(&dpath).map(|e| e.count()).unwrap_or(0);
+            if files == 0 {
+                continue;
+            }
+            report.proof_files += files as u64;
+            report.problems.push(Finding {
+                class: Class::Missing,
+                code: "missing.proof_object",
+                message: format!(
+                    "{files} proof file(s) in {} belong to {id}, which is not stored (orphans; gc removes them)",
+                    dpath.display()
+                ),
+                detail: Detail {
+                    object: Some(id.to_string()),
+                    path: Some(dpath),
+                    ..Detail::default()
+                }
+                .mismatch("a stored object", "nothing"),
+            });
+        }
+    }
+}
+
+/// Whether the object a ref names is stored/// Whether the object a ref names is stored (any type when the namespace does not say).
 pub fn ref_target_exists(
     repo: &Repo,
     name: &RefName,
@@ -302,9 +736,10 @@ pub fn ref_target_exists(
     Ok(repo.find_digest(*digest)?.is_some())
 }
 
-/// Walks every chain from its head ref through `.msez`: receipts must link down to sequence 0,
-/// and the chain's MMR state and node files must match the chain (they are derived data, so a
-/// mismatch is repaired by the next write to the chain, which rebuilds them).
+/// Walks every chain from its head ref through `.msez`: receipts must link down to sequence 0
+/// and an asset chain's sequence 0 to its genesis, which must be stored; the chain's MMR state
+/// and node files must match the chain (they are derived data, so a mismatch is repaired by the
+/// next write to the chain, which rebuilds them).
 fn check_chains(repo: &Repo, report: &mut Report) -> Result<(), odb::Error> {
     use crate::chain::store::{ChainKey, ChainStore, History};
     let problem = |code: &'static str, class: Class, message: String, object: String| Finding {
@@ -313,28 +748,44 @@ fn check_chains(repo: &Repo, report: &mut Report) -> Result<(), odb::Error> {
         message,
         detail: Detail::object(object),
     };
-    for (name, _) in repo.refs()? {
+    for (name, _) in scan_refs(repo).0 {
         let Some(key) = ChainKey::from_head_ref(&name) else {
             continue;
         };
         // Under the store lock an append is either done (its ref moved) or not started, so
-        // the head read here, the chain and the MMR state agree: no transient mismatch.
-        let _lock = match ChainStore::lock_for_reading(repo, &key) {
-            Ok(lock) => lock,
+        // the head read here, the chain and the MMR state agree: no transient mismatch. A
+        // read-only repository has no appender to wait for, and no lock file can be made.
+        let _lock = if report.read_only {
+            None
+        } else {
+            match ChainStore::lock_for_reading(repo, &key) {
+                Ok(lock) => lock,
+                Err(e) => {
+                    report.problems.push(Finding::from_error(&e));
+                    continue;
+                }
+            }
+        };
+        let head = match repo.read_ref(&name) {
+            Ok(Some(head)) => head,
+            Ok(None) => continue,
             Err(e) => {
                 report.problems.push(Finding::from_error(&e));
                 continue;
             }
         };
-        let Some(head) = repo.read_ref(&name)? else {
-            continue;
-        };
+        report.chains += 1;
         let mut next_roots = Vec::new();
         let mut expected_seq: Option<u64> = None;
         let mut broken = false;
+        let mut first_prev = None;
         for item in History::new(repo, key.kind, Some(head)) {
             match item {
                 Ok(v) => {
+                    first_prev = v
+                        .get("prev_root")
+                        .and_then(canon::Value::as_str)
+                        .map(str::to_string);
                     let seq = v
                         .get("sequence")
                         .and_then(canon::Value::as_u64)
@@ -375,7 +826,9 @@ fn check_chains(repo: &Repo, report: &mut Report) -> Result<(), odb::Error> {
         if broken {
             continue;
         }
+        check_genesis(repo, &key, first_prev.as_deref(), report);
         next_roots.reverse();
+        check_checkpoint(repo, &key, &next_roots, report);
         let want = crate::mmr::mmr_root_from_next_roots(&next_roots).ok();
         let store = match ChainStore::inspect(repo, &key) {
             Ok(Some(store)) => store,
@@ -421,6 +874,129 @@ fn check_chains(repo: &Repo, report: &mut Report) -> Result<(), odb::Error> {
         }
     }
     Ok(())
+}
+
+/// An asset chain starts at its genesis: receipt 0's prev_root is the genesis root of
+/// (asset_id, purpose), and the genesis document is stored (gc keeps it, push sends it).
+fn check_genesis(
+    repo: &Repo,
+    key: &crate::chain::store::ChainKey,
+    first_prev: Option<&str>,
+    report: &mut Report,
+) {
+    use crate::chain::Kind;
+    let (Kind::Asset, Some(purpose), Ok(asset_id)) = (
+        key.kind,
+        key.purpose.as_deref(),
+        canon::Digest::parse_loose(&key.owner),
+    ) else {
+        return;
+    };
+    let Ok(root) = crate::chain::genesis::asset_genesis_root(&asset_id, purpose) else {
+        return;
+    };
+    if first_prev.and_then(|p| canon::Digest::parse_loose(p).ok()) != Some(root) {
+        report.problems.push(Finding {
+            class: Class::Missing,
+            code: "missing.chain_start",
+            message: format!(
+                "chain {}: receipt 0 does not link to the genesis root {root}",
+                key.path()
+            ),
+            detail: Detail::object(key.path())
+                .mismatch(root, first_prev.unwrap_or("(no prev_root)")),
+        });
+    }
+    let genesis = ObjectId::new(
+        ArtifactType::new("smart-asset-genesis").expect("a valid type"),
+        asset_id,
+    );
+    if !repo.has(&genesis) {
+        report.problems.push(Finding {
+            class: Class::Missing,
+            code: "missing.genesis",
+            message: format!(
+                "chain {}: its genesis {genesis} is not stored (`msez add` of the module stores it)",
+                key.path()
+            ),
+            detail: Detail::object(genesis.to_string()).mismatch("a stored object", "nothing"),
+        });
+    }
+}
+
+/// The chain's checkpoint ref names a checkpoint of a prefix of the chain its head names:
+/// its receipt count, final root and MMR root are those of the chain at that size. (Whether
+/// it is signed by whom it should be is verify's question.)
+fn check_checkpoint(
+    repo: &Repo,
+    key: &crate::chain::store::ChainKey,
+    next_roots: &[canon::Digest],
+    report: &mut Report,
+) {
+    let Ok(name) = key.checkpoint_ref() else {
+        return;
+    };
+    // An unreadable ref or checkpoint object is reported by the ref and object checks.
+    let Some(t) = ref_object_type(&name).and_then(|t| ArtifactType::new(t).ok()) else {
+        return;
+    };
+    let Ok(Some(digest)) = repo.read_ref(&name) else {
+        return;
+    };
+    let id = ObjectId::new(t, digest);
+    let Ok(ck) = repo.read_json(&id) else {
+        return;
+    };
+    let count = ck.get("receipt_count").and_then(canon::Value::as_u64);
+    let field = crate::chain::checkpoint::final_field(key.kind);
+    let declared = |v: Option<&canon::Value>| {
+        v.and_then(canon::Value::as_str)
+            .and_then(|s| canon::Digest::parse_loose(s).ok())
+    };
+    let mismatch = |what: &str, expected: String, found: String| Finding {
+        class: Class::Digest,
+        code: "digest.checkpoint_mismatch",
+        message: format!(
+            "chain {}: checkpoint {id} {what} does not match the chain its head names",
+            key.path()
+        ),
+        detail: Detail::object(id.to_string()).mismatch(expected, found),
+    };
+    let Some(count) = count.filter(|c| *c >= 1 && *c <= next_roots.len() as u64) else {
+        report.problems.push(mismatch(
+            "receipt_count",
+            format!("1..={}", next_roots.len()),
+            format!("{count:?}"),
+        ));
+        return;
+    };
+    let prefix = &next_roots[..count as usize];
+    let last = prefix[prefix.len() - 1];
+    if declared(ck.get(field)) != Some(last) {
+        report.problems.push(mismatch(
+            field,
+            last.to_hex(),
+            format!("{:?}", ck.get(field).and_then(canon::Value::as_str)),
+        ));
+        return;
+    }
+    if let Ok(root) = crate::mmr::mmr_root_from_next_roots(prefix) {
+        let found = declared(ck.get("mmr").and_then(|m| m.get("root")));
+        if found != Some(root.root) {
+            report.problems.push(mismatch(
+                "mmr.root",
+                root.root.to_hex(),
+                found.map(|d| d.to_hex()).unwrap_or_default(),
+            ));
+        }
+    }
+}
+
+/// Lists the temp files of a read-only repository as kept (nothing can be removed).
+fn list_temp(repo: &Repo, report: &mut Report) {
+    if let Ok(entries) = std::fs::read_dir(repo.tmp_dir()) {
+        report.temp_kept.extend(entries.flatten().map(|e| e.path()));
+    }
 }
 
 fn sweep_temp(repo: &Repo, grace: Duration, report: &mut Report) -> Result<(), odb::Error> {

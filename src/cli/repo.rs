@@ -62,13 +62,14 @@ pub struct ReflogArgs {
     pub name: String,
 }
 
-/// `msez fsck [--strict] [--quick] [--connectivity-only] [--grace DURATION]`.
+/// `msez fsck [--strict] [--quick] [--connectivity-only] [--grace DURATION] [--remote NAME]`.
 #[derive(Debug, clap::Args)]
 pub struct FsckArgs {
-    /// Also verify every proof of every object.
+    /// Also verify every proof of every object (with --remote: every signature).
     #[arg(long)]
     pub strict: bool,
-    /// Trust object files whose blake3 checksum matches .msez/index (fast path).
+    /// Trust object files whose blake3 checksum matches .msez/index (fast path); with
+    /// --remote: check the listings and only a sample of content.
     #[arg(long)]
     pub quick: bool,
     /// Check only that refs point at stored objects.
@@ -77,7 +78,8 @@ pub struct FsckArgs {
     /// Leave temp files younger than this (e.g. 30m, 1h).
     #[arg(long, default_value = "1h", value_parser = humantime::parse_duration)]
     pub grace: std::time::Duration,
-    /// Check the remote NAME instead (digests, proof files, ref targets), without cloning it.
+    /// Check the remote NAME instead, without cloning it (default: every object's digest and
+    /// every chain link; --quick: listings and a sample; --strict: also every signature).
     #[arg(long, value_name = "NAME")]
     pub remote: Option<String>,
     #[command(flatten)]
@@ -109,18 +111,29 @@ pub fn init(args: InitArgs, ctx: &Ctx) -> super::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// Parses a `TYPE:DIGEST` argument: one that does not parse is a usage error (64), whatever
+/// part of it is wrong.
+fn parse_object_arg(arg: &str) -> super::Result<ObjectId> {
+    arg.parse().map_err(|_| {
+        msez::artifact::Error::BadName {
+            found: arg.to_string(),
+        }
+        .into()
+    })
+}
+
 /// Parses `TYPE:DIGEST` or a ref into an object id (a ref's type comes from its namespace).
 pub fn resolve_object(repo: &Repo, name: &str) -> super::Result<ObjectId> {
     if let Some((t, _)) = name.split_once(':') {
         if !t.contains('/') {
-            return Ok(name.parse()?);
+            return parse_object_arg(name);
         }
     }
     let ref_name = RefName::new(name)?;
     let digest = repo
         .read_ref(&ref_name)?
-        .ok_or_else(|| msez::odb::Error::Missing {
-            object: ref_name.to_string(),
+        .ok_or_else(|| msez::odb::Error::MissingRef {
+            name: ref_name.to_string(),
         })?;
     find_typed(repo, &ref_name, digest)
 }
@@ -143,7 +156,7 @@ pub fn update_ref(args: UpdateRefArgs, ctx: &Ctx) -> super::Result<ExitCode> {
     let name = RefName::new(&args.name)?;
     let new = match args.new.split_once(':') {
         Some(_) => {
-            let id: ObjectId = args.new.parse()?;
+            let id = parse_object_arg(&args.new)?;
             if !repo.has(&id) {
                 return Err(msez::odb::Error::Missing {
                     object: id.to_string(),
@@ -232,6 +245,13 @@ pub fn reflog(args: ReflogArgs, ctx: &Ctx) -> super::Result<ExitCode> {
     let repo = open_repo(ctx)?;
     let name = RefName::new(&args.name)?;
     let mut entries = repo.reflog(&name)?;
+    // A ref that never moved here does not exist: a misspelled name is not an empty log.
+    if entries.is_empty() && repo.read_ref(&name)?.is_none() {
+        return Err(msez::odb::Error::MissingRef {
+            name: name.to_string(),
+        }
+        .into());
+    }
     entries.reverse();
     written(
         ctx.out
@@ -263,10 +283,25 @@ pub fn interrupt_flag() -> &'static AtomicBool {
     &INTERRUPTED
 }
 
+/// Messages name on-disk and remote names: control characters are shown escaped, never sent
+/// to the terminal.
+fn printable(text: &str) -> String {
+    text.chars()
+        .flat_map(|c| {
+            let shown: Vec<char> = if c.is_control() {
+                c.escape_default().collect()
+            } else {
+                vec![c]
+            };
+            shown
+        })
+        .collect()
+}
+
 /// Checks the repository.
 pub fn fsck(args: FsckArgs, ctx: &Ctx) -> super::Result<ExitCode> {
     if let Some(name) = &args.remote {
-        return super::sync::fsck_remote(name, &args.transfer, ctx);
+        return fsck_remote(name, &args, ctx);
     }
     let repo = open_repo(ctx)?;
     let opts = fsck::Options {
@@ -280,10 +315,14 @@ pub fn fsck(args: FsckArgs, ctx: &Ctx) -> super::Result<ExitCode> {
     bar.finish();
     written(ctx.out.emit(&report, |w| {
         for p in &report.problems {
-            writeln!(w, "{}: {}", p.class_name(), p.message)?;
+            writeln!(w, "{}: {}", p.class_name(), printable(&p.message))?;
         }
         for t in &report.temp_removed {
-            writeln!(w, "removed stale temp file {}", t.display())?;
+            writeln!(
+                w,
+                "removed stale temp file {}",
+                printable(&t.display().to_string())
+            )?;
         }
         if report.problems.is_empty() {
             writeln!(
@@ -291,6 +330,71 @@ pub fn fsck(args: FsckArgs, ctx: &Ctx) -> super::Result<ExitCode> {
                 "ok: {} objects, {} proof files, {} refs",
                 report.objects, report.proof_files, report.refs
             )?;
+        }
+        if report.read_only {
+            writeln!(w, "read-only repository: nothing was written")?;
+        }
+        for n in &report.not_checked {
+            writeln!(w, "not checked: {n}")?;
+        }
+        Ok(())
+    }))?;
+    Ok(ExitCode::from(report.exit_code()))
+}
+
+/// `msez fsck --remote NAME [--quick | --strict]`: checks a remote without cloning it.
+fn fsck_remote(name: &str, args: &FsckArgs, ctx: &Ctx) -> super::Result<ExitCode> {
+    use msez::remote::fsck::{self as remote_fsck, Mode};
+    let mode = match (args.quick, args.strict) {
+        (true, true) => {
+            return Err(msez::Error::Usage(
+                "fsck --remote: --quick and --strict are different modes; pick one".into(),
+            ));
+        }
+        (true, false) => Mode::Quick,
+        (false, true) => Mode::Strict,
+        (false, false) => Mode::Full,
+    };
+    if args.connectivity_only {
+        return Err(msez::Error::Usage(
+            "fsck --remote: --connectivity-only is for the local repository (--quick checks a remote's listings)".into(),
+        ));
+    }
+    let repo = open_repo(ctx)?;
+    let (_, backend) = super::sync::open_remote(&repo, Some(name), ctx, &args.transfer)?;
+    let bar = Bar::new(&ctx.out, "fsck");
+    let report = remote_fsck::fsck(
+        backend.as_ref(),
+        mode,
+        &args.transfer.options(),
+        &bar,
+        interrupt_flag(),
+    )?;
+    bar.finish();
+    let mode_name = match mode {
+        Mode::Quick => "quick",
+        Mode::Full => "full",
+        Mode::Strict => "strict",
+    };
+    written(ctx.out.emit(&report, |w| {
+        for p in &report.problems {
+            writeln!(w, "{}: {}", p.class_name(), printable(&p.message))?;
+        }
+        if report.problems.is_empty() {
+            writeln!(
+                w,
+                "ok: {} objects, {} proof files, {} refs on {} ({mode_name}: {} objects checked, {} receipts linked, {} proofs verified)",
+                report.objects,
+                report.proof_files,
+                report.refs,
+                printable(&backend.url()),
+                report.objects_checked,
+                report.receipts_linked,
+                report.proofs_verified
+            )?;
+        }
+        for n in &report.not_checked {
+            writeln!(w, "not checked: {n}")?;
         }
         Ok(())
     }))?;

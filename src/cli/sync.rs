@@ -309,34 +309,3 @@ pub fn clone(args: CloneArgs, ctx: &Ctx) -> super::Result<ExitCode> {
         .note(format!("cloned {url} into {}", repo.worktree().display()));
     render_pull(ctx, &report)
 }
-
-/// `msez fsck --remote NAME`: checks a remote without cloning it.
-pub fn fsck_remote(name: &str, transfer: &Transfer, ctx: &Ctx) -> super::Result<ExitCode> {
-    let repo = open_repo(ctx)?;
-    let (_, backend) = open_remote(&repo, Some(name), ctx, transfer)?;
-    let bar = Bar::new(&ctx.out, "fsck");
-    let report = sync::fsck_remote(
-        backend.as_ref(),
-        &transfer.options(),
-        &bar,
-        interrupt_flag(),
-    )?;
-    bar.finish();
-    written(ctx.out.emit(&report, |w| {
-        for p in &report.problems {
-            writeln!(w, "{}: {}", p.class_name(), p.message)?;
-        }
-        if report.problems.is_empty() {
-            writeln!(
-                w,
-                "ok: {} objects, {} proof files, {} refs on {}",
-                report.objects,
-                report.proof_files,
-                report.refs,
-                backend.url()
-            )?;
-        }
-        Ok(())
-    }))?;
-    Ok(ExitCode::from(report.exit_code()))
-}

@@ -50,6 +50,12 @@ struct Entry {
 pub fn log(args: LogArgs, ctx: &Ctx) -> super::Result<ExitCode> {
     let repo = open_repo(ctx)?;
     let name = RefName::new(&args.name)?;
+    // An absent (or misspelled) ref is missing, never an empty log.
+    let head = repo
+        .read_ref(&name)?
+        .ok_or_else(|| msez::odb::Error::MissingRef {
+            name: name.to_string(),
+        })?;
     let kind = match ref_object_type(&name) {
         Some("smart-asset-receipt") => Kind::Asset,
         Some("corridor-receipt") => Kind::Corridor,
@@ -59,9 +65,8 @@ pub fn log(args: LogArgs, ctx: &Ctx) -> super::Result<ExitCode> {
             )));
         }
     };
-    let head = repo.read_ref(&name)?;
     let mut entries = Vec::new();
-    for item in History::new(&repo, kind, head).take(args.max_count.unwrap_or(usize::MAX)) {
+    for item in History::new(&repo, kind, Some(head)).take(args.max_count.unwrap_or(usize::MAX)) {
         let v = item?;
         let text = |k: &str| {
             v.get(k)
@@ -98,6 +103,26 @@ pub fn log(args: LogArgs, ctx: &Ctx) -> super::Result<ExitCode> {
         },
     ))?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Stores the module's genesis beside its chains (as `module init` in a repository does: gc
+/// keeps it, push sends it, fsck expects it), when it is the genesis the asset_id names.
+fn store_genesis(repo: &msez::odb::Repo, m: &AssetModule) -> super::Result<()> {
+    let Ok(bytes) = std::fs::read(m.dir.join("genesis.json")) else {
+        return Ok(());
+    };
+    let Ok(mut doc) = msez::canon::parse(&bytes) else {
+        return Ok(());
+    };
+    if msez::chain::genesis::asset_id(&doc).ok() != Some(m.asset_id) {
+        return Ok(());
+    }
+    if let Some(map) = doc.as_object_mut() {
+        map.insert("asset_id".into(), m.asset_id.to_hex().into());
+    }
+    let t = msez::artifact::ArtifactType::new("smart-asset-genesis").expect("a valid type");
+    repo.put_json(&t, &doc)?;
+    Ok(())
 }
 
 fn modules(ctx: &Ctx, root: &std::path::Path) -> super::Result<Vec<AssetModule>> {
@@ -184,6 +209,7 @@ pub fn add(args: AddArgs, ctx: &Ctx) -> super::Result<ExitCode> {
                 serde_json::json!({"asset_id": m.asset_id, "purpose": p, "imported": imported}),
             );
         }
+        store_genesis(&repo, &m)?;
     }
     written(ctx.out.emit(&serde_json::json!({"added": results}), |w| {
         for r in &results {

@@ -57,6 +57,15 @@ pub enum Error {
     /// A ref file that does not hold one digest.
     #[error("ref {name} is corrupt: {found:?}")]
     BadRefValue { name: String, found: String },
+    /// A file under `.msez/refs` whose name is not a valid ref name (on-disk damage, not usage).
+    #[error("{path:?} is not a valid ref file: {why}")]
+    BadRefFile { path: PathBuf, why: &'static str },
+    /// A ref that does not exist (`log`, `reflog`, `show` of an absent or misspelled ref).
+    #[error("ref {name} does not exist")]
+    MissingRef { name: String },
+    /// A symlink inside `.msez` where msez would write through it (out of the repository).
+    #[error("{} is a symlink: msez does not write through symlinks inside .msez", path.display())]
+    Symlink { path: PathBuf },
     /// Someone else holds the ref's lock.
     #[error("ref {name} is locked by {} (held {age_secs}s by a running writer; retry when it is done)", path.display())]
     Locked {
@@ -81,6 +90,13 @@ pub enum Error {
     /// A pack file whose trailer or index is not well formed (a torn or foreign file).
     #[error("pack {} is damaged: {why}", path.display())]
     BadPack { path: PathBuf, why: &'static str },
+    /// A pack file whose content does not give the BLAKE3 checksum in its trailer.
+    #[error("pack {} is damaged: its content does not match its checksum (blake3)", path.display())]
+    PackChecksum {
+        path: PathBuf,
+        expected: String,
+        found: String,
+    },
     /// `.msez/config` does not parse or names an unknown format.
     #[error("invalid repository config {}: {message}", path.display())]
     Config { path: PathBuf, message: String },
@@ -103,13 +119,17 @@ impl Classify for Error {
             | Error::AlreadyExists { .. }
             | Error::BadRefName { .. } => Class::Usage,
             Error::Io { .. } => Class::Io,
-            Error::Missing { .. } => Class::Missing,
-            Error::Corrupt { .. } | Error::DeclaredMismatch { .. } | Error::BadPack { .. } => {
-                Class::Digest
-            }
+            Error::Missing { .. } | Error::MissingRef { .. } => Class::Missing,
+            Error::Corrupt { .. }
+            | Error::DeclaredMismatch { .. }
+            | Error::BadPack { .. }
+            | Error::PackChecksum { .. } => Class::Digest,
             Error::Canon { source, .. } => source.class(),
             Error::Artifact(e) => e.class(),
-            Error::BadRefValue { .. } | Error::Config { .. } => Class::Schema,
+            Error::BadRefValue { .. }
+            | Error::BadRefFile { .. }
+            | Error::Symlink { .. }
+            | Error::Config { .. } => Class::Schema,
             Error::Locked { .. } | Error::RefMoved { .. } | Error::HookRejected { .. } => {
                 Class::Conflict
             }
@@ -135,7 +155,10 @@ impl Classify for Error {
             Error::RefMoved { .. } => "conflict.ref_moved",
             Error::HookRejected { .. } => "conflict.hook_rejected",
             Error::Config { .. } => "schema.config",
-            Error::BadPack { .. } => "digest.pack",
+            Error::BadPack { .. } | Error::PackChecksum { .. } => "digest.pack",
+            Error::BadRefFile { .. } => "schema.bad_ref_file",
+            Error::MissingRef { .. } => "missing.ref",
+            Error::Symlink { .. } => "schema.symlink",
         }
     }
 
@@ -182,7 +205,16 @@ impl Classify for Error {
                 found,
             } => Detail::object(name.clone()).mismatch(expected, found),
             Error::HookRejected { event, .. } => Detail::object(format!("hooks/{event}")),
-            Error::Config { path, .. } | Error::BadPack { path, .. } => Detail::path(path),
+            Error::Config { path, .. }
+            | Error::BadPack { path, .. }
+            | Error::BadRefFile { path, .. }
+            | Error::Symlink { path } => Detail::path(path),
+            Error::PackChecksum {
+                path,
+                expected,
+                found,
+            } => Detail::path(path).mismatch(expected, found),
+            Error::MissingRef { name } => Detail::object(name.clone()),
         }
     }
 }

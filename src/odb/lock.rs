@@ -49,6 +49,7 @@ pub struct RefLock<'r> {
 impl<'r> RefLock<'r> {
     /// Takes the lock of `name`, failing at once if someone else holds it.
     pub fn acquire(repo: &'r Repo, name: &RefName) -> Result<RefLock<'r>, Error> {
+        repo.refuse_symlinks(name)?;
         let ref_path = repo.ref_path(name);
         let lock_path = PathBuf::from(format!("{}.lock", ref_path.display()));
         if let Some(parent) = ref_path.parent() {

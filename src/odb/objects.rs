@@ -412,7 +412,9 @@ impl Repo {
     }
 
     /// Every stored object (walking `objects/`, then the packs' indexes), sorted, each once;
-    /// files whose names are not `<digest>.<ext>` are returned as `Err(path)`.
+    /// files whose names are not `<digest>.<ext>`, and type directories that cannot be listed,
+    /// are returned as `Err(path)` (one bad entry does not hide the rest). A pack whose index
+    /// cannot be read adds nothing (fsck names it).
     pub fn list_objects(&self) -> Result<Vec<Result<ObjectId, PathBuf>>, Error> {
         let root = self.objects_dir();
         let mut out = Vec::new();
@@ -428,9 +430,15 @@ impl Repo {
                 out.push(Err(tpath));
                 continue;
             };
-            let files = std::fs::read_dir(&tpath).map_err(|e| Error::io("listing", &tpath, e))?;
+            let Ok(files) = std::fs::read_dir(&tpath) else {
+                out.push(Err(tpath));
+                continue;
+            };
             for f in files {
-                let f = f.map_err(|e| Error::io("listing", &tpath, e))?;
+                let Ok(f) = f else {
+                    out.push(Err(tpath.clone()));
+                    break;
+                };
                 let id = f.file_name().to_str().and_then(|name| {
                     let (stem, _) = name.split_once('.')?;
                     let id = ObjectId::new(artifact_type.clone(), stem.parse().ok()?);
@@ -440,7 +448,9 @@ impl Repo {
             }
         }
         for p in self.packs()?.iter() {
-            out.extend(p.entries()?.into_iter().map(|e| Ok(e.id)));
+            if let Ok(entries) = p.entries() {
+                out.extend(entries.into_iter().map(|e| Ok(e.id)));
+            }
         }
         out.sort_by(|a, b| match (a, b) {
             (Ok(x), Ok(y)) => x.cmp(y),

@@ -265,10 +265,8 @@ impl Pack {
         }
         let sum = *h.finalize().as_bytes();
         if sum != self.checksum {
-            return Err(Error::Corrupt {
-                object: format!("pack {}", self.path.display()),
+            return Err(Error::PackChecksum {
                 path: self.path.clone(),
-                method: "blake3",
                 expected: hex::encode(self.checksum),
                 found: hex::encode(sum),
             });
@@ -559,16 +557,8 @@ mod tests {
         b[2] ^= 1;
         std::fs::write(&path, &b).unwrap();
         let err = Pack::open(&path).unwrap().verify().unwrap_err();
-        assert!(
-            matches!(
-                err,
-                Error::Corrupt {
-                    method: "blake3",
-                    ..
-                }
-            ),
-            "{err}"
-        );
+        assert!(matches!(err, Error::PackChecksum { .. }), "{err}");
+        assert_eq!(crate::error::Classify::code(&err), "digest.pack");
         // Cut short (a torn write): refused on open.
         std::fs::write(&path, &good[..good.len() - 10]).unwrap();
         assert!(matches!(Pack::open(&path), Err(Error::BadPack { .. })));

@@ -117,7 +117,7 @@ impl ReflogEntry {
         format!("{old} {} {} {reason}\n", self.new, self.time)
     }
 
-    fn parse(line: &str) -> Option<ReflogEntry> {
+    pub(crate) fn parse(line: &str) -> Option<ReflogEntry> {
         let mut parts = line.splitn(4, ' ');
         let old = parts.next()?;
         let new = parts.next()?.parse().ok()?;
@@ -190,6 +190,25 @@ impl Repo {
         self.commit_ref(lock, old, new, reason)
     }
 
+    /// Refuses a ref whose file or reflog would be written through a symlink inside `.msez`
+    /// (a symlinked `refs/assets` would put refs and reflogs outside the repository).
+    pub(crate) fn refuse_symlinks(&self, name: &RefName) -> Result<(), Error> {
+        for rel in [name.to_string(), format!("logs/{name}")] {
+            let mut path = self.dir().to_path_buf();
+            for c in rel.split('/') {
+                path.push(c);
+                match std::fs::symlink_metadata(&path) {
+                    Ok(m) if m.file_type().is_symlink() => {
+                        return Err(Error::Symlink { path });
+                    }
+                    Ok(_) => {}
+                    Err(_) => break,
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// Commits a held lock (whose old value the caller checked) with the ref hooks around it:
     /// a failing `pre-ref-update` drops the lock and nothing moves.
     pub fn commit_ref(
@@ -200,6 +219,7 @@ impl Repo {
         reason: &str,
     ) -> Result<RefUpdate, Error> {
         let name = lock.name().clone();
+        self.refuse_symlinks(&name)?;
         let env = HookEnv {
             ref_name: name.as_str(),
             old: old.map(|d| d.to_hex()).unwrap_or_default(),
@@ -248,7 +268,14 @@ impl Repo {
                     .expect("walked under .msez")
                     .to_string_lossy()
                     .into_owned();
-                let name = RefName::new(&rel)?;
+                // A bad name on disk is damage, not a bad argument.
+                let name = RefName::new(&rel).map_err(|e| match e {
+                    Error::BadRefName { why, .. } => Error::BadRefFile {
+                        path: path.clone(),
+                        why,
+                    },
+                    other => other,
+                })?;
                 if let Some(d) = read_ref_file(&path, &name)? {
                     out.push((name, d));
                 }

@@ -3,13 +3,14 @@
 //! A [`Backend`] is a handful of verbs on keys (`objects/vc/<hex>.json`, `refs/...`); it knows
 //! nothing about artifacts. [`Url`] parses what the user typed and [`open`] picks the backend.
 //! [`layout`] owns the key names and the format file, [`lease`] guards backends without
-//! conditional writes, [`root`] reads a remote as a lazy `--store-root`, and [`sync`] holds push, fetch, pull, clone and the remote fsck on top.
+//! conditional writes, [`root`] reads a remote as a lazy `--store-root`, [`sync`] holds push, fetch, pull and clone on top, and [`fsck`] checks a remote in place.
 //!
 //! Write order on a remote (docs/formats.md, "Remotes"): objects and proof files first
 //! (create-if-absent, never overwritten), then each ref with a conditional write, so a reader
 //! that sees a ref always finds what it names.
 
 mod error;
+pub mod fsck;
 mod ipfs;
 pub mod layout;
 pub mod lease;

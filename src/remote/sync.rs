@@ -1,4 +1,4 @@
-//! push, fetch, pull, clone and the remote fsck, on any [`Backend`].
+//! push, fetch, pull and clone on any [`Backend`] (the remote fsck is [`super::fsck`]).
 //!
 //! What the remote has is tracked locally, so push never lists the remote after the first time:
 //! `refs/remotes/<name>/...` hold the ref values we last saw there, and
@@ -22,8 +22,7 @@ use serde::Serialize;
 use crate::artifact::{self, ArtifactType, ObjectId};
 use crate::canon::{self, Digest, DigestRule, Encoding, Value};
 use crate::chain::incoming;
-use crate::error::{Class, Detail, Finding};
-use crate::fsck;
+use crate::error::{Class, Finding};
 use crate::gc;
 use crate::odb::{self, Event, Expect, HookEnv, RefName, Repo, ref_object_type};
 use crate::progress::Progress;
@@ -260,7 +259,7 @@ impl Known {
 }
 
 /// Runs `f` on every item with up to `jobs` threads; stops at the first error or interrupt.
-fn parallel<T: Sync, R: Send>(
+pub(super) fn parallel<T: Sync, R: Send>(
     items: &[T],
     jobs: usize,
     stop: &AtomicBool,
@@ -1374,96 +1373,4 @@ pub fn clone(
         }
     }
     result
-}
-
-/// Checks a remote without cloning it: format, every object's digest by its type's rule,
-/// every proof file's name, and that every ref names an object the remote has.
-pub fn fsck_remote(
-    backend: &dyn Backend,
-    opts: &Options,
-    progress: &dyn Progress,
-    stop: &AtomicBool,
-) -> Result<fsck::Report, Error> {
-    let mut report = fsck::Report::default();
-    if !layout::check_format(backend)? {
-        return Err(Error::Missing {
-            what: "the format file (not an msez remote?)",
-            key: format!("{}/{FORMAT_KEY}", backend.url()),
-        });
-    }
-    let mut items = Vec::new();
-    let mut objects = HashSet::new();
-    for prefix in ["objects/", "proofs/"] {
-        for m in opts.retry.run(|| backend.list(prefix))? {
-            if let Some(id) = layout::parse_object_key(&m.key) {
-                objects.insert(id.clone());
-                items.push(Item::Object(id));
-            } else if let Some((id, h)) = layout::parse_proof_key(&m.key) {
-                items.push(Item::Proof(id, h));
-            } else {
-                report.problems.push(Finding {
-                    class: Class::Schema,
-                    code: "schema.bad_object_name",
-                    message: format!("remote key {} is not msez layout", m.key),
-                    detail: Detail::object(m.key),
-                });
-            }
-        }
-    }
-    progress.set_total(items.len() as u64);
-    let findings = parallel(&items, opts.jobs, stop, |item| {
-        let key = item.key();
-        if let (true, Item::Object(id)) = (is_streamed(item), item) {
-            let r = download_raw(backend, opts, id, &key, || Ok(Box::new(std::io::sink())));
-            progress.inc(1);
-            return match r {
-                Ok(_) => Ok((item.clone(), None)),
-                Err(e @ Error::Tampered { .. }) => {
-                    Ok((item.clone(), Some(Finding::from_error(&e))))
-                }
-                Err(e) => Err(e),
-            };
-        }
-        let blob = opts.retry.run(|| backend.get(&key, None))?;
-        progress.inc(1);
-        let Some(blob) = blob else {
-            return Ok((item.clone(), None));
-        };
-        let r = match item {
-            Item::Object(id) => verify_object(id, &key, &blob.bytes),
-            Item::Proof(id, h) => verify_proof(id, h, &key, &blob.bytes).map(|_| ()),
-        };
-        Ok((item.clone(), r.err().map(|e| Finding::from_error(&e))))
-    })?;
-    for (item, finding) in findings {
-        match item {
-            Item::Object(_) => report.objects += 1,
-            Item::Proof(..) => report.proof_files += 1,
-        }
-        report.problems.extend(finding);
-    }
-    for m in opts.retry.run(|| backend.list("refs/"))? {
-        report.refs += 1;
-        let value = RefName::new(&m.key).ok().and_then(|name| {
-            let blob = backend.get(&m.key, None).ok().flatten()?;
-            Some((name, layout::parse_ref_value(&blob.bytes)))
-        });
-        match value {
-            Some((name, Some(d))) if remote_has_target(&objects, &name, d) => {}
-            Some((name, Some(d))) => report.problems.push(Finding {
-                class: Class::Missing,
-                code: "missing.ref_target",
-                message: format!("remote ref {name} points at {d}, which the remote lacks"),
-                detail: Detail::object(name.to_string()).mismatch("a stored object", "nothing"),
-            }),
-            _ => report.problems.push(Finding {
-                class: Class::Schema,
-                code: "schema.bad_ref_value",
-                message: format!("remote ref {} is not a valid ref holding one digest", m.key),
-                detail: Detail::object(m.key),
-            }),
-        }
-    }
-    report.problems.sort_by(|a, b| a.message.cmp(&b.message));
-    Ok(report)
 }

@@ -10,6 +10,7 @@ mod corridor;
 mod crash;
 mod examples;
 mod forks;
+mod fsck_damage;
 mod gc;
 mod generate;
 mod harbor;
