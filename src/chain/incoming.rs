@@ -248,3 +248,143 @@ pub fn forks_with(
     }
     Ok(out)
 }
+
+/// Where one value of a chain ref stands against another, by the receipts' prev_root links.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Relation {
+    /// The same receipt.
+    Same,
+    /// The new value extends the old one (the old one is a strict ancestor).
+    Extends,
+    /// The new value is a strict ancestor of the old one: moving to it is a rollback.
+    Behind,
+    /// Neither contains the other: they differ first at `sequence`, both extending `prev_root`
+    /// (at sequence 0, two different genesis roots: `prev_root` is the old one's).
+    Fork { sequence: u64, prev_root: Digest },
+    /// A receipt on one of the walks is not stored here: nothing can be said.
+    Unknown,
+}
+
+/// How `new` stands against `old` (both receipt next_roots of chain `kind`), walking back
+/// along prev_root from the longer one: work proportional to the distance between them.
+pub fn relate(repo: &Repo, kind: Kind, old: Digest, new: Digest) -> Result<Relation, Error> {
+    if old == new {
+        return Ok(Relation::Same);
+    }
+    let (Some(mut a), Some(mut b)) = (step(repo, kind, &old)?, step(repo, kind, &new)?) else {
+        return Ok(Relation::Unknown);
+    };
+    let (mut ra, mut rb) = (old, new);
+    let new_longer = b.0 > a.0;
+    while a.0 > b.0 {
+        ra = a.1;
+        match step(repo, kind, &ra)? {
+            Some(s) => a = s,
+            None => return Ok(Relation::Unknown),
+        }
+    }
+    while b.0 > a.0 {
+        rb = b.1;
+        match step(repo, kind, &rb)? {
+            Some(s) => b = s,
+            None => return Ok(Relation::Unknown),
+        }
+    }
+    if ra == rb {
+        return Ok(if new_longer {
+            Relation::Extends
+        } else {
+            Relation::Behind
+        });
+    }
+    // Same sequence, different receipts: walk both down until they extend one prev_root.
+    while a.1 != b.1 {
+        if a.0 == 0 {
+            return Ok(Relation::Fork {
+                sequence: 0,
+                prev_root: a.1,
+            });
+        }
+        match (step(repo, kind, &a.1)?, step(repo, kind, &b.1)?) {
+            (Some(x), Some(y)) => {
+                a = x;
+                b = y;
+            }
+            _ => return Ok(Relation::Unknown),
+        }
+    }
+    Ok(Relation::Fork {
+        sequence: a.0,
+        prev_root: a.1,
+    })
+}
+
+/// The receipt a chain-ref value stands for: a head's own value, or a checkpoint's final root
+/// with its size (None: the checkpoint is not stored or names no final root).
+pub fn chain_point(
+    repo: &Repo,
+    name: &crate::odb::RefName,
+    value: Digest,
+) -> Result<Option<(Kind, Digest, Option<u64>)>, Error> {
+    if let Some(key) = ChainKey::from_head_ref(name) {
+        return Ok(Some((key.kind, value, None)));
+    }
+    let Some(kind) = checkpoint_kind(name) else {
+        return Ok(None);
+    };
+    let Some(t) = crate::odb::ref_object_type(name) else {
+        return Ok(None);
+    };
+    let id = ObjectId::new(ArtifactType::new(t).expect("valid type"), value);
+    if !repo.has(&id) {
+        return Ok(None);
+    }
+    let ck = repo.read_json(&id)?;
+    let root = ck
+        .get(super::checkpoint::final_field(kind))
+        .and_then(Value::as_str)
+        .and_then(|s| Digest::parse_loose(s).ok());
+    let size = ck.get("receipt_count").and_then(Value::as_u64);
+    Ok(root.map(|r| (kind, r, size)))
+}
+
+/// The chain kind of a checkpoint ref (`refs/assets/<id>/<purpose>/checkpoint`,
+/// `refs/corridors/<id>/checkpoint`).
+pub fn checkpoint_kind(name: &crate::odb::RefName) -> Option<Kind> {
+    match name.as_str().split('/').collect::<Vec<_>>().as_slice() {
+        ["refs", "assets", _, _, "checkpoint"] => Some(Kind::Asset),
+        ["refs", "corridors", _, "checkpoint"] => Some(Kind::Corridor),
+        _ => None,
+    }
+}
+
+/// Whether `name` is a chain ref: a head or a checkpoint, which move only along history.
+pub fn is_chain_ref(name: &crate::odb::RefName) -> bool {
+    ChainKey::from_head_ref(name).is_some() || checkpoint_kind(name).is_some()
+}
+
+/// How the value `new` of chain ref `name` stands against `old`. Checkpoints compare their
+/// final receipts, and a checkpoint moves only to a larger size: an equal or smaller size on
+/// the same branch is `Behind` unless it is the same checkpoint.
+pub fn relate_ref(
+    repo: &Repo,
+    name: &crate::odb::RefName,
+    old: Digest,
+    new: Digest,
+) -> Result<Relation, Error> {
+    if old == new {
+        return Ok(Relation::Same);
+    }
+    let (Some((kind, a, sa)), Some((_, b, sb))) =
+        (chain_point(repo, name, old)?, chain_point(repo, name, new)?)
+    else {
+        return Ok(Relation::Unknown);
+    };
+    let rel = relate(repo, kind, a, b)?;
+    Ok(match (rel, sa, sb) {
+        // Two checkpoints of one receipt (another timestamp): not a larger size, so no move.
+        (Relation::Same, Some(_), Some(_)) => Relation::Behind,
+        (Relation::Extends, Some(x), Some(y)) if y <= x => Relation::Unknown,
+        (r, _, _) => r,
+    })
+}

@@ -195,7 +195,7 @@ pub fn fetch(args: FetchArgs, ctx: &Ctx) -> super::Result<ExitCode> {
     )?;
     bar.finish();
     written(ctx.out.emit(&report, |w| render_fetch(w, &report)))?;
-    if !report.forks.is_empty() {
+    if !report.forks.is_empty() || !report.refused.is_empty() {
         return Ok(ExitCode::from(msez::Class::Fork.exit_code()));
     }
     Ok(ExitCode::from(dangling_code(&report)))
@@ -220,6 +220,31 @@ fn render_fetch(w: &mut dyn std::io::Write, report: &sync::FetchReport) -> std::
             &f.remote.to_hex()[..12],
             f.kept
         )?;
+    }
+    for r in &report.refused {
+        let what = match r.kind {
+            "rollback" => "rolled back".to_string(),
+            "fork" => format!(
+                "forked at sequence {}",
+                r.sequence.map(|s| s.to_string()).unwrap_or_default()
+            ),
+            _ => "moved to a value we cannot place on its chain".to_string(),
+        };
+        let kept = r
+            .kept
+            .as_deref()
+            .map(|k| format!(", theirs kept in {k}"))
+            .unwrap_or_default();
+        writeln!(
+            w,
+            "  ! remote {} {what}: tracking {} remote {} (not moved{kept})",
+            r.name,
+            &r.tracking[..12],
+            &r.remote[..12],
+        )?;
+    }
+    for p in &report.proofs_rejected {
+        writeln!(w, "  ! proof skipped ({}): {}", p.code, p.message)?;
     }
     for d in &report.dangling {
         writeln!(
@@ -276,11 +301,20 @@ fn render_pull(ctx: &Ctx, report: &sync::PullReport) -> super::Result<ExitCode> 
         }
         Ok(())
     }))?;
+    if !report.fetch.refused.is_empty() {
+        ctx.out.note(format!(
+            "msez: {} remote chain ref(s) left the history we tracked (rolled back or forked); \
+             local refs unchanged",
+            report.fetch.refused.len()
+        ));
+    }
     if !report.diverged.is_empty() {
         ctx.out.note(format!(
             "msez: {} ref(s) diverged from the remote; both kept",
             report.diverged.len()
         ));
+    }
+    if !report.diverged.is_empty() || !report.fetch.refused.is_empty() {
         return Ok(ExitCode::from(msez::Class::Fork.exit_code()));
     }
     Ok(ExitCode::from(dangling_code(&report.fetch)))
