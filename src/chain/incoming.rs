@@ -388,3 +388,160 @@ pub fn relate_ref(
         (r, _, _) => r,
     })
 }
+
+/// A counted fork resolution that lets a chain head cross a fork to another branch.
+#[derive(Clone, Debug, Serialize)]
+pub struct Resolved {
+    /// The chain's head ref.
+    pub chain: String,
+    /// The resolution credential (`vc:<digest>`, an object in `.msez`).
+    #[serde(serialize_with = "as_string")]
+    pub credential: ObjectId,
+    /// The contested sequence.
+    pub sequence: u64,
+    /// The prev_root both branches extend there.
+    pub prev_root: Digest,
+    /// The branch it chooses (the receipt at `sequence` on the new head's branch).
+    pub chosen_next_root: Digest,
+    /// The valid signers the trust anchors allow `fork_resolution`.
+    pub authorized_by: Vec<String>,
+}
+
+/// The receipt at `sequence` on the branch of `head` (None: a receipt on the way is absent).
+fn on_branch(
+    repo: &Repo,
+    kind: Kind,
+    head: Digest,
+    sequence: u64,
+) -> Result<Option<Digest>, Error> {
+    let mut at = head;
+    loop {
+        let Some((seq, prev)) = step(repo, kind, &at)? else {
+            return Ok(None);
+        };
+        if seq == sequence {
+            return Ok(Some(at));
+        }
+        if seq < sequence || seq == 0 {
+            return Ok(None);
+        }
+        at = prev;
+    }
+}
+
+/// Finds in `.msez` a fork-resolution credential for chain `head_ref` at the fork point
+/// (`sequence`, `prev_root`) that chooses the branch of `new`, counted as `verify` counts one:
+/// a valid proof by a signer `anchors` allow `fork_resolution` (none: nobody may resolve).
+/// The `vc` objects are scanned, so this costs O(credentials) and runs only at a fork.
+pub fn resolution_for(
+    repo: &Repo,
+    head_ref: &crate::odb::RefName,
+    new: Digest,
+    sequence: u64,
+    prev_root: Digest,
+    anchors: Option<&vc::TrustAnchors>,
+) -> Result<Option<Resolved>, Error> {
+    let (Some(key), Some(anchors)) = (ChainKey::from_head_ref(head_ref), anchors) else {
+        return Ok(None);
+    };
+    let Some(chosen) = on_branch(repo, key.kind, new, sequence)? else {
+        return Ok(None);
+    };
+    // Only the identity fields `fork::load` reads matter; the module paths are never used.
+    let chain = super::ops::Chain {
+        kind: key.kind,
+        owner: key.owner.clone(),
+        purpose: key.purpose.clone(),
+        genesis_root: prev_root,
+        module_dir: PathBuf::new(),
+        receipts_dir: PathBuf::new(),
+        checkpoints_dir: PathBuf::new(),
+        proofs_dir: PathBuf::new(),
+        forks_dir: PathBuf::new(),
+        receipt_stem: "receipt",
+        style: super::ops::FileStyle::Canonical,
+        expected_sets: None,
+    };
+    let policy = super::fork::Policy {
+        anchors: Some(anchors),
+        lifecycle: None,
+        allow_unsigned: false,
+    };
+    let subject_type = super::fork::subject_type(key.kind);
+    for entry in repo.list_objects()? {
+        let Ok(id) = entry else { continue };
+        if id.artifact_type.as_str() != "vc" {
+            continue;
+        }
+        let value = repo.read_json(&id)?;
+        let s = &value["credentialSubject"];
+        let hex = |f: &str| {
+            s.get(f)
+                .and_then(Value::as_str)
+                .and_then(|x| Digest::parse_loose(x).ok())
+        };
+        if s.get("type").and_then(Value::as_str) != Some(subject_type)
+            || s.get("sequence").and_then(Value::as_u64) != Some(sequence)
+            || hex("prev_root") != Some(prev_root)
+            || hex("chosen_next_root") != Some(chosen)
+        {
+            continue;
+        }
+        // The loader reads files: give it this one alone.
+        let dir = tempfile::Builder::new()
+            .prefix("resolution-")
+            .tempdir_in(repo.dir().join("tmp"))
+            .map_err(|e| Error::io("creating a directory in", repo.dir().join("tmp"), e))?;
+        let file = dir.path().join("resolution.json");
+        let bytes = crate::canon::to_bytes(&value)?;
+        std::fs::write(&file, bytes).map_err(|e| Error::io("writing", &file, e))?;
+        let loaded = super::fork::load(&chain, &file, policy);
+        if !loaded.errors.is_empty() {
+            continue;
+        }
+        if loaded.resolutions.get(&(sequence, prev_root)) == Some(&chosen) {
+            let authorized_by = loaded
+                .sources
+                .get(&(sequence, prev_root))
+                .into_iter()
+                .flatten()
+                .flat_map(|s| s.authorized_by.clone())
+                .collect();
+            return Ok(Some(Resolved {
+                chain: head_ref.to_string(),
+                credential: id,
+                sequence,
+                prev_root,
+                chosen_next_root: chosen,
+                authorized_by,
+            }));
+        }
+    }
+    Ok(None)
+}
+
+fn as_string<S: serde::Serializer>(id: &ObjectId, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_str(id)
+}
+
+/// Rebuilds the `.msez/mmr` files of the chain whose head ref is `head_ref` from its current
+/// head, after the head crossed a fork (as `fork-resolve` does): the files of the old branch
+/// describe a chain the head no longer names. Walks the chain once to find its genesis root.
+pub fn rebuild_after_crossing(repo: &Repo, head_ref: &crate::odb::RefName) -> Result<(), Error> {
+    let Some(key) = ChainKey::from_head_ref(head_ref) else {
+        return Ok(());
+    };
+    let Some(mut at) = repo.read_ref(head_ref)? else {
+        return Ok(());
+    };
+    let genesis_root = loop {
+        match step(repo, key.kind, &at)? {
+            Some((0, prev)) => break prev,
+            Some((_, prev)) => at = prev,
+            // A receipt is missing: the next write to the chain rebuilds what it can.
+            None => return Ok(()),
+        }
+    };
+    let mut store = super::store::ChainStore::rebuilt(repo, &key, genesis_root)?;
+    store.save()
+}

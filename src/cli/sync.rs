@@ -33,7 +33,32 @@ impl Transfer {
             },
             force_with_lease: false,
             all_objects: false,
+            trust_anchors: None,
         }
+    }
+}
+
+/// Whose fork resolutions let a chain head cross a fork.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Anchors {
+    /// Trust anchors: a chain head moves across a fork only by a fork resolution signed by an
+    /// anchor allowed `fork_resolution` (without this flag, nobody's counts).
+    #[arg(long, value_name = "FILE")]
+    pub trust_anchors: Option<PathBuf>,
+}
+
+impl Anchors {
+    fn with(&self, ctx: &Ctx, opts: Options) -> super::Result<Options> {
+        let trust_anchors = match &self.trust_anchors {
+            None => None,
+            Some(p) => Some(std::sync::Arc::new(msez::vc::TrustAnchors::load(
+                &ctx.path(p),
+            )?)),
+        };
+        Ok(Options {
+            trust_anchors,
+            ..opts
+        })
     }
 }
 
@@ -53,6 +78,8 @@ pub struct PushArgs {
     #[arg(long)]
     pub all_objects: bool,
     #[command(flatten)]
+    pub anchors: Anchors,
+    #[command(flatten)]
     pub transfer: Transfer,
 }
 
@@ -61,6 +88,8 @@ pub struct PushArgs {
 pub struct FetchArgs {
     /// The remote (default: origin).
     pub remote: Option<String>,
+    #[command(flatten)]
+    pub anchors: Anchors,
     #[command(flatten)]
     pub transfer: Transfer,
 }
@@ -74,6 +103,8 @@ pub struct CloneArgs {
     // Not named `dir`: clap would merge it with the global `-C DIR` (same argument id).
     #[arg(value_name = "DIR")]
     pub directory: Option<PathBuf>,
+    #[command(flatten)]
+    pub anchors: Anchors,
     #[command(flatten)]
     pub transfer: Transfer,
 }
@@ -132,11 +163,14 @@ pub fn push(args: PushArgs, ctx: &Ctx) -> super::Result<ExitCode> {
         &name,
         backend.as_ref(),
         &refs,
-        &Options {
-            force_with_lease: args.force_with_lease,
-            all_objects: args.all_objects,
-            ..args.transfer.options()
-        },
+        &args.anchors.with(
+            ctx,
+            Options {
+                force_with_lease: args.force_with_lease,
+                all_objects: args.all_objects,
+                ..args.transfer.options()
+            },
+        )?,
         &bar,
         interrupt_flag(),
     )?;
@@ -151,7 +185,11 @@ pub fn push(args: PushArgs, ctx: &Ctx) -> super::Result<ExitCode> {
             report.url, report.objects_sent, report.proofs_sent, report.bytes_sent
         )?;
         for m in &report.refs_moved {
-            let forced = if m.forced { " (forced with lease)" } else { "" };
+            let forced = match (&m.resolution, m.forced) {
+                (Some(r), _) => format!(" (across a fork, resolved by {r})"),
+                (None, true) => " (forced with lease)".to_string(),
+                (None, false) => String::new(),
+            };
             writeln!(
                 w,
                 "  {} {} -> {}{forced}",
@@ -189,7 +227,7 @@ pub fn fetch(args: FetchArgs, ctx: &Ctx) -> super::Result<ExitCode> {
         &repo,
         &name,
         backend.as_ref(),
-        &args.transfer.options(),
+        &args.anchors.with(ctx, args.transfer.options())?,
         &bar,
         interrupt_flag(),
     )?;
@@ -243,6 +281,16 @@ fn render_fetch(w: &mut dyn std::io::Write, report: &sync::FetchReport) -> std::
             &r.remote[..12],
         )?;
     }
+    for r in &report.resolved {
+        writeln!(
+            w,
+            "  {} crossed the fork at sequence {} by resolution {} (signed by {})",
+            r.chain,
+            r.sequence,
+            r.credential,
+            r.authorized_by.join(", ")
+        )?;
+    }
     for p in &report.proofs_rejected {
         writeln!(w, "  ! proof skipped ({}): {}", p.code, p.message)?;
     }
@@ -272,7 +320,7 @@ pub fn pull(args: FetchArgs, ctx: &Ctx) -> super::Result<ExitCode> {
         &repo,
         &name,
         backend.as_ref(),
-        &args.transfer.options(),
+        &args.anchors.with(ctx, args.transfer.options())?,
         &bar,
         interrupt_flag(),
     )?;
@@ -288,6 +336,13 @@ fn render_pull(ctx: &Ctx, report: &sync::PullReport) -> super::Result<ExitCode> 
         render_fetch(w, &report.fetch)?;
         for m in &report.refs_moved {
             writeln!(w, "  {} {} -> {}", m.name, short(&m.old), &m.new[..12])?;
+        }
+        for r in &report.resolved {
+            writeln!(
+                w,
+                "  {} adopted the branch a resolution chose at sequence {} ({}; ours kept under forks/)",
+                r.chain, r.sequence, r.credential
+            )?;
         }
         for d in &report.diverged {
             writeln!(
@@ -334,7 +389,7 @@ pub fn clone(args: CloneArgs, ctx: &Ctx) -> super::Result<ExitCode> {
         backend.as_ref(),
         &dir,
         SAMPLE_HOOKS,
-        &args.transfer.options(),
+        &args.anchors.with(ctx, args.transfer.options())?,
         &bar,
         interrupt_flag(),
     )?;

@@ -33,7 +33,7 @@ use super::lease::Lease;
 use super::{Backend, Error, Retry};
 
 /// How a transfer runs.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct Options {
     /// Concurrent transfers.
     pub jobs: usize,
@@ -43,6 +43,9 @@ pub struct Options {
     pub force_with_lease: bool,
     /// push: send every local object and proof file, not only what the pushed refs reach.
     pub all_objects: bool,
+    /// Whose fork resolutions count: a chain head crosses a fork (push, fetch, pull) only by a
+    /// resolution signed by an anchor allowed `fork_resolution` here. None: nobody's.
+    pub trust_anchors: Option<std::sync::Arc<crate::vc::TrustAnchors>>,
 }
 
 impl Default for Options {
@@ -52,6 +55,7 @@ impl Default for Options {
             retry: Retry::default(),
             force_with_lease: false,
             all_objects: false,
+            trust_anchors: None,
         }
     }
 }
@@ -68,6 +72,9 @@ pub struct RefMove {
     /// Whether the move was forced with a lease.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub forced: bool,
+    /// The fork resolution that let a chain head cross to another branch (`vc:<digest>`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resolution: Option<String>,
 }
 
 /// A ref push refused, and why.
@@ -130,6 +137,8 @@ pub struct FetchReport {
     pub refused: Vec<Refusal>,
     /// Proof files the remote has that do not verify against their object: skipped, not stored.
     pub proofs_rejected: Vec<RejectedProof>,
+    /// Remote chain heads that crossed a fork by a resolution our trust anchors count.
+    pub resolved: Vec<incoming::Resolved>,
     /// Remote refs and their values, as read.
     #[serde(skip)]
     pub remote_refs: BTreeMap<RefName, Digest>,
@@ -179,6 +188,9 @@ pub struct PullReport {
     pub diverged: Vec<Divergence>,
     /// Post-pull hook failures (reported, not undone).
     pub warnings: Vec<String>,
+    /// Local chain heads that crossed a fork by a resolution our trust anchors count (the
+    /// old head is kept under the chain's `forks/<next_root>` ref).
+    pub resolved: Vec<incoming::Resolved>,
 }
 
 /// A local ref and its remote counterpart that neither contains the other.
@@ -1059,12 +1071,32 @@ fn push_ref(
     if let (true, Some(v)) = (incoming::is_chain_ref(name), remote_value) {
         // A chain ref moves only to a value that extends the remote's, checked by the
         // receipts' links: never by "a value we once held", and a lease does not override it.
+        let mut resolution = None;
         let why = match incoming::relate_ref(repo, name, v, value)
             .map_err(|e| Error::Receipt(Box::new(e)))?
         {
             incoming::Relation::Extends | incoming::Relation::Same => None,
             incoming::Relation::Behind => Some("it would roll the remote's chain back"),
-            incoming::Relation::Fork { .. } => Some("the remote's chain forked from ours"),
+            incoming::Relation::Fork {
+                sequence,
+                prev_root,
+            } => {
+                // The one way across a fork: a resolution our anchors count, sent first so
+                // that it travels with the head and every receiver can check it.
+                resolution = incoming::resolution_for(
+                    repo,
+                    name,
+                    value,
+                    sequence,
+                    prev_root,
+                    opts.trust_anchors.as_deref(),
+                )
+                .map_err(|e| Error::Receipt(Box::new(e)))?;
+                resolution.is_none().then_some(
+                    "the remote's chain forked from ours and no fork resolution our trust \
+                     anchors count chooses our branch",
+                )
+            }
             incoming::Relation::Unknown => {
                 Some("the remote's value is not on our chain (fetch it first)")
             }
@@ -1076,6 +1108,18 @@ fn push_ref(
                 why,
             });
         }
+        if let Some(r) = &resolution {
+            let cred = Item::Object(r.credential.clone());
+            if opts.retry.run(|| backend.head(&cred.key()))?.is_none() {
+                upload(repo, backend, opts, &cred)?;
+            }
+            for (path, _) in repo.proof_files(&r.credential)? {
+                if let Some(h) = path.file_stem().and_then(|s| s.to_str()) {
+                    let item = Item::Proof(r.credential.clone(), h.to_string());
+                    upload(repo, backend, opts, &item)?;
+                }
+            }
+        }
         return move_remote_ref(backend, opts, &key, value, &seen.blob).map(|()| {
             record(&format!("push {remote}"));
             Some(RefMove {
@@ -1083,6 +1127,7 @@ fn push_ref(
                 old: remote_value.map(|d| d.to_hex()),
                 new: value.to_hex(),
                 forced: false,
+                resolution: resolution.map(|r| r.credential.to_string()),
             })
         });
     }
@@ -1117,6 +1162,7 @@ fn push_ref(
         old: remote_value.map(|d| d.to_hex()),
         new: value.to_hex(),
         forced,
+        resolution: None,
     }))
 }
 
@@ -1478,7 +1524,9 @@ pub fn fetch(
         }
         let tracking = tracking_ref(remote, name)?;
         let old = repo.read_ref(&tracking)?;
-        if let Some(refusal) = check_history(repo, remote, name, old, *value)? {
+        if let Some(refusal) =
+            check_history(repo, remote, name, old, *value, opts, &mut report.resolved)?
+        {
             report.refused.push(refusal);
             continue;
         }
@@ -1489,6 +1537,7 @@ pub fn fetch(
                 old: old.map(|d| d.to_hex()),
                 new: value.to_hex(),
                 forced: false,
+                resolution: None,
             });
         }
     }
@@ -1514,6 +1563,8 @@ fn check_history(
     name: &RefName,
     tracking: Option<Digest>,
     value: Digest,
+    opts: &Options,
+    resolved: &mut Vec<incoming::Resolved>,
 ) -> Result<Option<Refusal>, Error> {
     let Some(old) = tracking.filter(|_| incoming::is_chain_ref(name)) else {
         return Ok(None);
@@ -1532,7 +1583,24 @@ fn check_history(
         incoming::Relation::Same | incoming::Relation::Extends => None,
         incoming::Relation::Behind => Some(refusal("rollback", None, None)),
         incoming::Relation::Unknown => Some(refusal("unverifiable", None, None)),
-        incoming::Relation::Fork { sequence, .. } => {
+        incoming::Relation::Fork {
+            sequence,
+            prev_root,
+        } => {
+            // A resolution that travelled with the head, counted by our own anchors.
+            if let Some(r) = incoming::resolution_for(
+                repo,
+                name,
+                value,
+                sequence,
+                prev_root,
+                opts.trust_anchors.as_deref(),
+            )
+            .map_err(|e| Error::Receipt(Box::new(e)))?
+            {
+                resolved.push(r);
+                return Ok(None);
+            }
             // Their branch stays reachable (and gc-safe) beside ours.
             let kept = match crate::chain::store::ChainKey::from_head_ref(name) {
                 Some(key) => {
@@ -1552,6 +1620,43 @@ fn check_history(
             Some(refusal("fork", Some(sequence), kept))
         }
     })
+}
+
+/// Moves local chain head `name` from `ours` across a fork to `theirs`, which a counted
+/// resolution `r` chooses; our branch is kept under the chain's fork ref, as `fork-resolve`
+/// keeps a losing branch.
+fn adopt_resolved(
+    repo: &Repo,
+    name: &RefName,
+    ours: Digest,
+    theirs: Digest,
+    reason: &str,
+    r: incoming::Resolved,
+    report: &mut PullReport,
+) -> Result<odb::RefUpdate, Error> {
+    if let Some(key) = crate::chain::store::ChainKey::from_head_ref(name) {
+        let kept = key
+            .fork_ref(&ours)
+            .map_err(|e| Error::Receipt(Box::new(e)))?;
+        repo.update_ref(
+            &kept,
+            ours,
+            Expect::Any,
+            &format!("fork-resolution: losing branch ({reason})"),
+        )?;
+    }
+    let u = repo.update_ref(
+        name,
+        theirs,
+        Expect::Exactly(ours),
+        &format!(
+            "fork-resolution: adopt the selected branch ({reason}, {})",
+            r.credential
+        ),
+    )?;
+    incoming::rebuild_after_crossing(repo, name).map_err(|e| Error::Receipt(Box::new(e)))?;
+    report.resolved.push(r);
+    Ok(u)
 }
 
 /// fetch, then fast-forward local refs; a diverged ref is reported and both values kept.
@@ -1598,6 +1703,29 @@ pub fn pull(
                     }
                     // The remote is behind us on our own chain: we are ahead.
                     incoming::Relation::Same | incoming::Relation::Behind => None,
+                    incoming::Relation::Fork {
+                        sequence,
+                        prev_root,
+                    } if let Some(r) = incoming::resolution_for(
+                        repo,
+                        name,
+                        *value,
+                        sequence,
+                        prev_root,
+                        opts.trust_anchors.as_deref(),
+                    )
+                    .map_err(|e| Error::Receipt(Box::new(e)))? =>
+                    {
+                        Some(adopt_resolved(
+                            repo,
+                            name,
+                            l,
+                            *value,
+                            &reason,
+                            r,
+                            &mut report,
+                        )?)
+                    }
                     incoming::Relation::Fork { .. } | incoming::Relation::Unknown => {
                         report.diverged.push(Divergence {
                             name: name.to_string(),
@@ -1616,6 +1744,7 @@ pub fn pull(
                     old: u.entry.old.map(|d| d.to_hex()),
                     new: u.entry.new.to_hex(),
                     forced: false,
+                    resolution: None,
                 });
             }
             continue;
@@ -1653,6 +1782,7 @@ pub fn pull(
                 old: u.entry.old.map(|d| d.to_hex()),
                 new: u.entry.new.to_hex(),
                 forced: false,
+                resolution: None,
             });
         }
     }

@@ -586,3 +586,213 @@ fn push_does_not_spread_a_local_proof_file_that_does_not_verify() {
     assert!(run.stderr.contains(&name.replace(".json", "")), "{run:#?}");
     no_remote_refs(&remote);
 }
+
+// ---- a fork resolution travels with the head ----------------------------------------------------
+
+/// Writes `ta.yaml`-style anchors: each (fixture key, allowed attestations).
+fn anchors_file(dir: &Path, name: &str, entries: &[(&str, &[&str])]) {
+    let mut y = String::from("version: 1\ntrust_anchors:\n");
+    for (key, allowed) in entries {
+        y.push_str(&format!(
+            "  - anchor_id: {key}\n    type: did\n    identifier: {}\n    allowed_attestations: [{}]\n",
+            crate::util::fixture_did(key),
+            allowed
+                .iter()
+                .map(|a| format!("{a:?}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+    std::fs::write(dir.join(name), y).unwrap();
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            copy_tree(&p, &to.join(e.file_name()));
+        } else {
+            std::fs::copy(&p, to.join(e.file_name())).unwrap();
+        }
+    }
+}
+
+fn append(dir: &Path, remote: &Remote, module: &str, ts: &str) -> String {
+    let run = remote.run(
+        dir,
+        &[
+            "--json",
+            "asset",
+            "state",
+            "receipt-init",
+            module,
+            "--key",
+            "zone-a.jwk",
+            "--timestamp",
+            ts,
+        ],
+    );
+    assert_eq!(run.code, 0, "{run:#?}");
+    run.json()["head"].as_str().unwrap().to_string()
+}
+
+#[test]
+fn a_signed_fork_resolution_travels_with_the_head_and_is_checked_by_the_receiver() {
+    let d = Dir::new();
+    let remote = Remote::local(&d);
+    let (a, module) = Dir::asset_module(&[], &[]);
+    for k in ["dev", "zone-a"] {
+        std::fs::copy(fixture_key(k), a.join(&format!("{k}.jwk"))).unwrap();
+    }
+    for i in 0..3 {
+        let ts = format!("2026-01-01T00:00:0{i}Z");
+        a.run(&[
+            "asset",
+            "state",
+            "receipt-init",
+            &module,
+            "--key",
+            "dev.jwk",
+            "--key",
+            "zone-a.jwk",
+            "--timestamp",
+            &ts,
+        ])
+        .ok();
+    }
+    let receipt = &["smart_asset_receipt"][..];
+    anchors_file(
+        a.path(),
+        "ta.yaml",
+        &[
+            ("dev", &["smart_asset_receipt", "fork_resolution"]),
+            ("zone-a", receipt),
+        ],
+    );
+    // Anchors under which dev may not resolve forks.
+    anchors_file(
+        a.path(),
+        "strict.yaml",
+        &[
+            ("dev", receipt),
+            ("zone-a", &["smart_asset_receipt", "fork_resolution"]),
+        ],
+    );
+    remote
+        .run(a.path(), &["remote", "add", "origin", &remote.url()])
+        .ok();
+    remote.run(a.path(), &["push"]).ok();
+    let b = Dir::new();
+    remote
+        .run(
+            b.path(),
+            &["clone", &remote.url(), b.path().to_str().unwrap()],
+        )
+        .ok();
+    copy_tree(&a.join("modules"), &b.join("modules"));
+    for f in ["ta.yaml", "strict.yaml", "dev.jwk", "zone-a.jwk"] {
+        std::fs::copy(a.join(f), b.join(f)).unwrap();
+    }
+
+    // Both append sequence 3; A pushes first.
+    let theirs = append(a.path(), &remote, &module, "2026-02-01T00:00:00Z");
+    let ours = append(b.path(), &remote, &module, "2026-02-02T00:00:00Z");
+    remote.run(a.path(), &["push"]).ok();
+    assert_eq!(remote.run(b.path(), &["fetch"]).code, ROLLBACK_OR_FORK);
+
+    // B's operator resolves the fork for B's branch (dev is allowed fork_resolution).
+    let theirs_file = format!("{module}/state/receipts/receipt.3.theirs.json");
+    b.run(&[
+        "artifact",
+        "get",
+        &format!("smart-asset-receipt:{theirs}"),
+        "--out",
+        &theirs_file,
+    ])
+    .ok();
+    let prev = read(&b.join(&theirs_file))["prev_root"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    b.run(&[
+        "asset",
+        "state",
+        "fork-resolve",
+        &module,
+        "--sequence",
+        "3",
+        "--prev-root",
+        &prev,
+        "--chosen-next-root",
+        &ours,
+        "--key",
+        "dev.jwk",
+        "--trust-anchors",
+        "ta.yaml",
+    ])
+    .ok();
+    assert_eq!(refs(b.path(), &remote)[head_ref()], ours.as_str());
+
+    // Without anchors that count it, the push is refused and the remote keeps A's head.
+    let run = remote.run(b.path(), &["push"]);
+    assert_eq!(run.code, 70, "{run:#?}");
+    let run = remote.run(b.path(), &["push", "--trust-anchors", "strict.yaml"]);
+    assert_eq!(run.code, 70, "{run:#?}");
+    assert_eq!(
+        remote.read_ref(&head_ref()).as_deref(),
+        Some(theirs.as_str())
+    );
+    // With them, the resolution is sent with the head and the remote ref crosses the fork.
+    let run = remote.run(b.path(), &["--json", "push", "--trust-anchors", "ta.yaml"]);
+    assert_eq!(run.code, 0, "{run:#?}");
+    let moved = &run.json()["refs_moved"];
+    let credential = moved
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["name"] == head_ref().as_str())
+        .and_then(|m| m["resolution"].as_str())
+        .unwrap_or_else(|| panic!("{moved}"))
+        .to_string();
+    assert_eq!(remote.read_ref(&head_ref()).as_deref(), Some(ours.as_str()));
+    assert!(
+        remote
+            .keys("objects/vc/")
+            .iter()
+            .any(|k| k.contains(credential.trim_start_matches("vc:"))),
+        "the resolution is on the remote"
+    );
+
+    // A re-checks it against its own anchors: none, or ones that do not let dev resolve,
+    // move nothing (exit 69); its own ta.yaml moves the head and keeps A's branch.
+    for extra in [&[][..], &["--trust-anchors", "strict.yaml"][..]] {
+        let mut args = vec!["--json", "pull"];
+        args.extend_from_slice(extra);
+        let run = remote.run(a.path(), &args);
+        assert_eq!(run.code, ROLLBACK_OR_FORK, "{extra:?}: {run:#?}");
+        assert_eq!(run.json()["fetch"]["refused"][0]["kind"], "fork");
+        let now = refs(a.path(), &remote);
+        assert_eq!(now[head_ref()], theirs.as_str());
+        assert_eq!(now[tracking_ref()], theirs.as_str());
+    }
+    let run = remote.run(a.path(), &["--json", "pull", "--trust-anchors", "ta.yaml"]);
+    assert_eq!(run.code, 0, "{run:#?}");
+    let report = run.json();
+    assert_eq!(
+        report["resolved"][0]["credential"],
+        credential.as_str(),
+        "{report}"
+    );
+    let now = refs(a.path(), &remote);
+    assert_eq!(now[head_ref()], ours.as_str());
+    assert_eq!(now[tracking_ref()], ours.as_str());
+    assert_eq!(
+        now[&format!("refs/assets/{ASSET_ID}/core/forks/{theirs}")],
+        theirs.as_str(),
+        "A's branch is kept"
+    );
+    let log = a.run(&["reflog", &head_ref()]);
+    assert!(log.ok().contains("fork-resolution"), "{log:#?}");
+    a.run(&["fsck"]).ok();
+}
