@@ -450,11 +450,15 @@ fn proof_file_problem(file: &Path, object: &Value) -> Option<String> {
     let Some(stem) = stem else {
         return Some("not a proof file name (<sha256>.json)".into());
     };
-    let bytes = match std::fs::read(file) {
-        Ok(b) => b,
-        Err(e) => return Some(format!("unreadable: {e}")),
-    };
-    let value = match canon::parse(&bytes) {
+    match std::fs::read(file) {
+        Ok(bytes) => proof_bytes_problem(stem, &bytes, object),
+        Err(e) => Some(format!("unreadable: {e}")),
+    }
+}
+
+/// Why proof bytes named `stem` (`<sha256>`) are no proof of `object` (None: they are one).
+fn proof_bytes_problem(stem: &str, bytes: &[u8], object: &Value) -> Option<String> {
+    let value = match canon::parse(bytes) {
         Ok(v) => v,
         Err(e) => return Some(format!("not JSON: {e}")),
     };
@@ -773,6 +777,57 @@ impl Store for Remote<'_> {
         self.retry
             .run(|| self.backend.put(REMOTE_MARKS_KEY, text.as_bytes()))?;
         Ok(())
+    }
+
+    /// Every proof file is read (one GET each): a remote holds few, only later co-signatures.
+    fn bad_proofs(&self) -> Result<Vec<BadProof>, Error> {
+        let objects: HashSet<ObjectId> = self.objects()?.into_iter().map(|(id, _)| id).collect();
+        let mut values: HashMap<ObjectId, Option<Value>> = HashMap::new();
+        let mut out = Vec::new();
+        for m in self.retry.run(|| self.backend.list("proofs/"))? {
+            // A key outside the layout names no object: not ours to judge here.
+            let Some((id, h)) = layout::parse_proof_key(&m.key) else {
+                continue;
+            };
+            let bad = |why: String| BadProof {
+                object: id.to_string(),
+                file: m.key.clone(),
+                why,
+            };
+            if !objects.contains(&id) {
+                out.push(bad("orphan: its object is not on the remote".into()));
+                continue;
+            }
+            if id.artifact_type.rule().encoding() != Encoding::Json {
+                continue;
+            }
+            let object = match values.get(&id) {
+                Some(v) => v.clone(),
+                None => {
+                    let v = self.read_json(&id)?;
+                    values.insert(id.clone(), v.clone());
+                    v
+                }
+            };
+            let Some(object) = object else { continue };
+            let Some(blob) = self.retry.run(|| self.backend.get(&m.key, None))? else {
+                continue;
+            };
+            if let Some(why) = proof_bytes_problem(&h, &blob.bytes, &object) {
+                out.push(bad(why));
+            }
+        }
+        Ok(out)
+    }
+
+    fn delete_proof(&self, proof: &BadProof) -> Result<u64, Error> {
+        let size = self
+            .retry
+            .run(|| self.backend.head(&proof.file))?
+            .map(|m| m.size)
+            .unwrap_or(0);
+        self.retry.run(|| self.backend.delete(&proof.file))?;
+        Ok(size)
     }
 }
 

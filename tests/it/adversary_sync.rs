@@ -511,6 +511,34 @@ fn bad_proofs_on_a_remote_are_not_stored(remote: &Remote) {
     assert_eq!(proof_files(&b), stored);
     let text = remote.run(b.path(), &["fetch"]);
     assert!(text.stdout.contains("proof skipped"), "{text:#?}");
+
+    // gc on the remote lists them (dry run), then removes them; the honest one stays.
+    let dry = remote.run(
+        a.path(),
+        &["--json", "gc", "--remote", "origin", "--dry-run"],
+    );
+    assert_eq!(dry.code, 0, "{dry:#?}");
+    assert_eq!(
+        dry.json()["bad_proofs"].as_array().unwrap().len(),
+        3,
+        "{dry:#?}"
+    );
+    assert_eq!(remote.keys("proofs/").len(), 4);
+    let run = remote.run(a.path(), &["--json", "gc", "--remote", "origin"]);
+    assert_eq!(run.code, 0, "{run:#?}");
+    let left = remote.keys("proofs/");
+    for (d, name, _, good) in &planted {
+        let key = format!("proofs/vc/{d}/{name}");
+        assert_eq!(left.contains(&key), *good, "{key}: {left:?}");
+    }
+    let clean = remote.run(b.path(), &["--json", "fetch"]);
+    assert_eq!(clean.code, 0, "{clean:#?}");
+    assert!(
+        clean.json()["proofs_rejected"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
 }
 
 #[test]
