@@ -824,3 +824,65 @@ fn a_signed_fork_resolution_travels_with_the_head_and_is_checked_by_the_receiver
     assert!(log.ok().contains("fork-resolution"), "{log:#?}");
     a.run(&["fsck"]).ok();
 }
+
+#[test]
+fn a_checkpoint_ref_moves_only_to_a_larger_checkpoint_of_the_same_chain() {
+    let d = Dir::new();
+    let remote = Remote::local(&d);
+    let checkpoint_ref = format!("refs/assets/{ASSET_ID}/core/checkpoint");
+    let checkpoint = |c: &Chain| {
+        c.dir
+            .run(&[
+                "asset",
+                "state",
+                "checkpoint",
+                &c.module,
+                "--key",
+                "dev.jwk",
+            ])
+            .ok();
+        c.dir.run(&["refs", "--json"]).json()["refs"][&checkpoint_ref]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let c = Chain::new();
+    c.append(4);
+    let small = checkpoint(&c);
+    remote
+        .run(c.dir.path(), &["remote", "add", "origin", &remote.url()])
+        .ok();
+    remote.run(c.dir.path(), &["push"]).ok();
+    let b = Dir::new();
+    remote
+        .run(
+            b.path(),
+            &["clone", &remote.url(), b.path().to_str().unwrap()],
+        )
+        .ok();
+    c.append(3);
+    let large = checkpoint(&c);
+    remote.run(c.dir.path(), &["push"]).ok();
+    remote.run(b.path(), &["pull"]).ok();
+    assert_eq!(refs(b.path(), &remote)[&checkpoint_ref], large.as_str());
+
+    // The remote's checkpoint ref put back to the smaller checkpoint: a rollback.
+    remote.write(&checkpoint_ref, format!("{small}\n").as_bytes());
+    let run = remote.run(b.path(), &["--json", "pull"]);
+    assert_eq!(run.code, ROLLBACK_OR_FORK, "{run:#?}");
+    let refused = &run.json()["fetch"]["refused"][0];
+    assert_eq!(refused["name"], checkpoint_ref.as_str(), "{refused}");
+    assert_eq!(refused["kind"], "rollback", "{refused}");
+    let now = refs(b.path(), &remote);
+    assert_eq!(now[&checkpoint_ref], large.as_str());
+    assert_eq!(
+        now[&format!("refs/remotes/origin/assets/{ASSET_ID}/core/checkpoint")],
+        large.as_str()
+    );
+    // The operator's larger checkpoint extends the smaller one: its push moves the ref forward.
+    remote.run(c.dir.path(), &["push"]).ok();
+    assert_eq!(
+        remote.read_ref(&checkpoint_ref).as_deref(),
+        Some(large.as_str())
+    );
+}
