@@ -1072,9 +1072,7 @@ fn push_ref(
         // A chain ref moves only to a value that extends the remote's, checked by the
         // receipts' links: never by "a value we once held", and a lease does not override it.
         let mut resolution = None;
-        let why = match incoming::relate_ref(repo, name, v, value)
-            .map_err(|e| Error::Receipt(Box::new(e)))?
-        {
+        let why = match incoming::relate_ref(repo, name, v, value).map_err(chain_err)? {
             incoming::Relation::Extends | incoming::Relation::Same => None,
             incoming::Relation::Behind => Some("it would roll the remote's chain back"),
             incoming::Relation::Fork {
@@ -1091,7 +1089,7 @@ fn push_ref(
                     prev_root,
                     opts.trust_anchors.as_deref(),
                 )
-                .map_err(|e| Error::Receipt(Box::new(e)))?;
+                .map_err(chain_err)?;
                 resolution.is_none().then_some(
                     "the remote's chain forked from ours and no fork resolution our trust \
                      anchors count chooses our branch",
@@ -1164,6 +1162,15 @@ fn push_ref(
         forced,
         resolution: None,
     }))
+}
+
+/// A chain error met while placing a ref on its chain: a repository failure stays one (it is
+/// no verdict on what the remote sent).
+fn chain_err(e: crate::chain::Error) -> Error {
+    match e {
+        crate::chain::Error::Odb(e) => Error::Odb(e),
+        other => Error::Receipt(Box::new(other)),
+    }
 }
 
 /// Writes a remote ref by a conditional write against the version read at the push's start.
@@ -1569,8 +1576,7 @@ fn check_history(
     let Some(old) = tracking.filter(|_| incoming::is_chain_ref(name)) else {
         return Ok(None);
     };
-    let rel =
-        incoming::relate_ref(repo, name, old, value).map_err(|e| Error::Receipt(Box::new(e)))?;
+    let rel = incoming::relate_ref(repo, name, old, value).map_err(chain_err)?;
     let refusal = |kind, sequence, kept| Refusal {
         name: name.to_string(),
         kind,
@@ -1596,7 +1602,7 @@ fn check_history(
                 prev_root,
                 opts.trust_anchors.as_deref(),
             )
-            .map_err(|e| Error::Receipt(Box::new(e)))?
+            .map_err(chain_err)?
             {
                 resolved.push(r);
                 return Ok(None);
@@ -1604,9 +1610,7 @@ fn check_history(
             // Their branch stays reachable (and gc-safe) beside ours.
             let kept = match crate::chain::store::ChainKey::from_head_ref(name) {
                 Some(key) => {
-                    let kept = key
-                        .fork_ref(&value)
-                        .map_err(|e| Error::Receipt(Box::new(e)))?;
+                    let kept = key.fork_ref(&value).map_err(chain_err)?;
                     repo.update_ref(
                         &kept,
                         value,
@@ -1635,9 +1639,7 @@ fn adopt_resolved(
     report: &mut PullReport,
 ) -> Result<odb::RefUpdate, Error> {
     if let Some(key) = crate::chain::store::ChainKey::from_head_ref(name) {
-        let kept = key
-            .fork_ref(&ours)
-            .map_err(|e| Error::Receipt(Box::new(e)))?;
+        let kept = key.fork_ref(&ours).map_err(chain_err)?;
         repo.update_ref(
             &kept,
             ours,
@@ -1654,7 +1656,7 @@ fn adopt_resolved(
             r.credential
         ),
     )?;
-    incoming::rebuild_after_crossing(repo, name).map_err(|e| Error::Receipt(Box::new(e)))?;
+    incoming::rebuild_after_crossing(repo, name).map_err(chain_err)?;
     report.resolved.push(r);
     Ok(u)
 }
@@ -1695,9 +1697,7 @@ pub fn pull(
             let moved = match local {
                 Some(l) if l == *value => None,
                 None => Some(repo.update_ref(name, *value, Expect::Absent, &reason)?),
-                Some(l) => match incoming::relate_ref(repo, name, l, *value)
-                    .map_err(|e| Error::Receipt(Box::new(e)))?
-                {
+                Some(l) => match incoming::relate_ref(repo, name, l, *value).map_err(chain_err)? {
                     incoming::Relation::Extends => {
                         Some(repo.update_ref(name, *value, Expect::Exactly(l), &reason)?)
                     }
@@ -1714,7 +1714,7 @@ pub fn pull(
                         prev_root,
                         opts.trust_anchors.as_deref(),
                     )
-                    .map_err(|e| Error::Receipt(Box::new(e)))? =>
+                    .map_err(chain_err)? =>
                     {
                         Some(adopt_resolved(
                             repo,
