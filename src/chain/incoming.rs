@@ -545,3 +545,54 @@ pub fn rebuild_after_crossing(repo: &Repo, head_ref: &crate::odb::RefName) -> Re
     let mut store = super::store::ChainStore::rebuilt(repo, &key, genesis_root)?;
     store.save()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Stores a receipt-shaped object at `sequence` on `prev`; returns its next_root.
+    fn receipt(repo: &Repo, sequence: u64, prev: Digest, tag: &str) -> Digest {
+        let t = ArtifactType::new(Kind::Asset.receipt_artifact()).unwrap();
+        let mut v = serde_json::json!({
+            "sequence": sequence,
+            "prev_root": prev.to_hex(),
+            "tag": tag,
+        });
+        let d = t.rule().digest_json(&v).unwrap();
+        v["next_root"] = d.to_hex().into();
+        repo.put_json(&t, &v).unwrap();
+        d
+    }
+
+    #[test]
+    fn relate_tells_extension_rollback_fork_and_unknown_apart() {
+        let t = tempfile::tempdir().unwrap();
+        let repo = Repo::init(t.path(), &[]).unwrap();
+        let genesis = Digest([7; 32]);
+        let mut main = vec![receipt(&repo, 0, genesis, "a")];
+        for i in 1..6 {
+            main.push(receipt(&repo, i, main[i as usize - 1], "a"));
+        }
+        // A branch from sequence 3 on (same prev_root as main[3]).
+        let b3 = receipt(&repo, 3, main[2], "b");
+        let b4 = receipt(&repo, 4, b3, "b");
+        let rel = |old, new| relate(&repo, Kind::Asset, old, new).unwrap();
+        assert_eq!(rel(main[5], main[5]), Relation::Same);
+        assert_eq!(rel(main[2], main[5]), Relation::Extends);
+        assert_eq!(rel(main[5], main[2]), Relation::Behind);
+        let fork = Relation::Fork {
+            sequence: 3,
+            prev_root: main[2],
+        };
+        assert_eq!(rel(main[5], b4), fork);
+        assert_eq!(rel(b4, main[5]), fork);
+        assert_eq!(rel(main[3], b3), fork);
+        // Two chains from different genesis roots differ at sequence 0.
+        let other = receipt(&repo, 0, Digest([9; 32]), "c");
+        assert!(matches!(
+            rel(main[1], other),
+            Relation::Fork { sequence: 0, .. }
+        ));
+        assert_eq!(rel(main[5], Digest([1; 32])), Relation::Unknown);
+    }
+}
