@@ -924,7 +924,7 @@ fn closure_keys(
         out.push(Item::Object(id.clone()));
         if id.artifact_type.rule().encoding() == Encoding::Json {
             // Checked against its name as it is read (a flipped byte stops the push here).
-            let value = repo.read_json(&id)?;
+            let value = stored_json(repo, &id)?;
             let parent = gc::links(&id, &value);
             let prev = receipt_parent(&id, &value);
             stack.extend(parent.into_iter().filter(|l| !seen.contains(l)).map(|l| {
@@ -949,6 +949,30 @@ fn closure_keys(
         }
     }
     Ok(out)
+}
+
+/// A stored JSON object, checked against its name. Stored bytes that do not even parse were
+/// damaged on disk (a flipped byte, a pack entry read at a wrong offset): that is a digest
+/// failure of the object, not a schema error of some input.
+fn stored_json(repo: &Repo, id: &ObjectId) -> Result<Value, Error> {
+    repo.read_json(id).map_err(|e| match e {
+        odb::Error::Canon { object, source } => {
+            let path = repo
+                .locate(id)
+                .ok()
+                .flatten()
+                .map(|at| at.path().to_path_buf())
+                .unwrap_or_else(|| repo.object_path(id));
+            Error::Odb(odb::Error::Corrupt {
+                object,
+                path,
+                method: id.artifact_type.rule().method(),
+                expected: id.digest.to_hex(),
+                found: format!("bytes that are not canonical-able JSON ({source})"),
+            })
+        }
+        other => Error::Odb(other),
+    })
 }
 
 /// The receipt a receipt extends (None at sequence 0, whose parent is a genesis root).

@@ -375,8 +375,9 @@ fn pack_entries(dir: &Dir) -> (PathBuf, Vec<(String, usize)>) {
     (pack, entries)
 }
 
-#[test]
-fn a_push_with_a_flipped_pack_index_byte_moves_nothing() {
+/// A packed chain whose pack index entry of receipt 20 has byte `offset` (within the 50-byte
+/// entry) flipped, pushed: exits `code` naming the receipt, and no remote ref moves.
+fn push_with_a_flipped_index_byte(offset: usize, code: i32) {
     let d = Dir::new();
     let remote = Remote::local(&d);
     let c = Chain::new();
@@ -388,16 +389,24 @@ fn a_push_with_a_flipped_pack_index_byte_moves_nothing() {
         .find(|(d, _)| *d == victim)
         .expect("the receipt is packed");
     let mut bytes = std::fs::read(&pack).unwrap();
-    bytes[at + 31] ^= 0x01;
+    bytes[at + offset] ^= 0x01;
     std::fs::set_permissions(&pack, std::os::unix::fs::PermissionsExt::from_mode(0o644)).unwrap();
     std::fs::write(&pack, bytes).unwrap();
     remote
         .run(c.dir.path(), &["remote", "add", "origin", &remote.url()])
         .ok();
     let run = remote.run(c.dir.path(), &["push"]);
-    assert_eq!(run.code, 68, "{run:#?}");
+    assert_eq!(run.code, code, "{run:#?}");
     assert!(run.stderr.contains(&victim), "names the object: {run:#?}");
     no_remote_refs(&remote);
+}
+
+#[test]
+fn a_push_with_a_flipped_pack_index_byte_moves_nothing() {
+    // In the digest: the receipt is not found (missing, 68).
+    push_with_a_flipped_index_byte(31, 68);
+    // In the offset: its bytes are read one off and do not parse (digest, 66).
+    push_with_a_flipped_index_byte(34, 66);
 }
 
 // ---- proofs -------------------------------------------------------------------------------------
