@@ -81,8 +81,22 @@ pub struct Report {
     pub bytes_freed: u64,
     /// Remote only: expired ref-lock objects (`locks/...`) deleted, or that would be.
     pub locks_deleted: u64,
+    /// Proof files deleted (or that would be) because their object is not stored (orphans) or
+    /// they do not verify against it (a bad name, not a proof, a signature that fails).
+    pub bad_proofs: Vec<BadProof>,
     /// Whether this was a dry run.
     pub dry_run: bool,
+}
+
+/// A proof file gc removes, and why.
+#[derive(Clone, Debug, Serialize)]
+pub struct BadProof {
+    /// The object it claims to sign (`type:digest`).
+    pub object: String,
+    /// The file (a path, or a remote key).
+    pub file: String,
+    /// Why it goes.
+    pub why: String,
 }
 
 /// Where a root points: one object, or every object with a digest (a ref of no known type).
@@ -112,6 +126,14 @@ pub trait Store {
     fn save_marks(&self, marks: &BTreeMap<ObjectId, u64>) -> Result<(), Error>;
     /// Completes deletions [`Store::delete`] could only queue (packed objects): bytes freed.
     fn finish_deletes(&self) -> Result<u64, Error> {
+        Ok(0)
+    }
+    /// Proof files whose object is not stored, or that do not sign it.
+    fn bad_proofs(&self) -> Result<Vec<BadProof>, Error> {
+        Ok(Vec::new())
+    }
+    /// Deletes one such proof file: bytes freed.
+    fn delete_proof(&self, _proof: &BadProof) -> Result<u64, Error> {
         Ok(0)
     }
 }
@@ -287,9 +309,17 @@ pub fn run(
         dry_run: opts.dry_run,
         ..Report::default()
     };
+    // Proofs are kept only while they sign a stored object: no grace, they protect nothing.
+    report.bad_proofs = store.bad_proofs()?;
+    // Those of an object this run deletes go with it.
+    let going: HashSet<String> = due.iter().map(ToString::to_string).collect();
+    report.bad_proofs.retain(|p| !going.contains(&p.object));
     if opts.dry_run {
         report.deleted = due.iter().map(ToString::to_string).collect();
         return Ok(report);
+    }
+    for p in &report.bad_proofs {
+        report.bytes_freed += store.delete_proof(p)?;
     }
     store.save_marks(&marks)?;
     between();
@@ -408,6 +438,38 @@ impl<'r> Local<'r> {
         }
         Ok(())
     }
+}
+
+/// Why a proof file of `object` must go (None: it is `<sha256 of its canonical proof>.json`
+/// and a valid signature over the object by the key it names).
+fn proof_file_problem(file: &Path, object: &Value) -> Option<String> {
+    let stem = file
+        .file_name()
+        .and_then(|n| n.to_str())
+        .and_then(|n| n.strip_suffix(".json"));
+    let Some(stem) = stem else {
+        return Some("not a proof file name (<sha256>.json)".into());
+    };
+    match std::fs::read(file) {
+        Ok(bytes) => proof_bytes_problem(stem, &bytes, object),
+        Err(e) => Some(format!("unreadable: {e}")),
+    }
+}
+
+/// Why proof bytes named `stem` (`<sha256>`) are no proof of `object` (None: they are one).
+fn proof_bytes_problem(stem: &str, bytes: &[u8], object: &Value) -> Option<String> {
+    let value = match canon::parse(bytes) {
+        Ok(v) => v,
+        Err(e) => return Some(format!("not JSON: {e}")),
+    };
+    match canon::digest_of(&value) {
+        Ok(d) if d.to_hex() == stem => {}
+        Ok(d) => return Some(format!("its content gives {d}, not its name")),
+        Err(e) => return Some(format!("no digest: {e}")),
+    }
+    crate::remote::sync::proof_signs(object, &value)
+        .err()
+        .map(|e| format!("does not sign its object: {e}"))
 }
 
 /// Every file under `dir` (none when it does not exist); hidden entries are skipped.
@@ -532,6 +594,70 @@ impl Store for Local<'_> {
         write_atomic(&self.marks_path(), marks_text(marks).as_bytes())
     }
 
+    fn bad_proofs(&self) -> Result<Vec<BadProof>, Error> {
+        let root = self.repo.dir().join("proofs");
+        let mut out = Vec::new();
+        let mut by_dir: BTreeMap<PathBuf, Vec<PathBuf>> = BTreeMap::new();
+        for path in files_under(&root)? {
+            let dir = path.parent().unwrap_or(&root).to_path_buf();
+            by_dir.entry(dir).or_default().push(path);
+        }
+        for (dir, files) in by_dir {
+            // `<type>/<digest>` under proofs/: anything else names no object.
+            let id = dir.strip_prefix(&root).ok().and_then(|rel| {
+                let mut parts = rel.iter().filter_map(|c| c.to_str());
+                let (t, d) = (parts.next()?, parts.next()?);
+                if parts.next().is_some() {
+                    return None;
+                }
+                Some(ObjectId::new(ArtifactType::new(t).ok()?, d.parse().ok()?))
+            });
+            let object = match &id {
+                Some(id) if id.artifact_type.rule().encoding() == Encoding::Json => {
+                    match self.repo.object_bytes(id) {
+                        Ok((bytes, _)) => canon::parse(&bytes).ok(),
+                        Err(odb::Error::Missing { .. }) => None,
+                        Err(e) => return Err(e.into()),
+                    }
+                }
+                _ => None,
+            };
+            let name = id
+                .as_ref()
+                .map(ToString::to_string)
+                .unwrap_or_else(|| dir.display().to_string());
+            for file in files {
+                let why = match (&id, &object) {
+                    (Some(id), None) if self.repo.has(id) => {
+                        // A damaged object is fsck's to report; its proofs wait for it.
+                        continue;
+                    }
+                    (_, None) => Some("orphan: its object is not stored".to_string()),
+                    (Some(_), Some(object)) => proof_file_problem(&file, object),
+                    (None, Some(_)) => None,
+                };
+                if let Some(why) = why {
+                    out.push(BadProof {
+                        object: name.clone(),
+                        file: file.display().to_string(),
+                        why,
+                    });
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    fn delete_proof(&self, proof: &BadProof) -> Result<u64, Error> {
+        let path = PathBuf::from(&proof.file);
+        let bytes = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+        match std::fs::remove_file(&path) {
+            Ok(()) => Ok(bytes),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(0),
+            Err(e) => Err(Error::io("removing", &path, e)),
+        }
+    }
+
     fn finish_deletes(&self) -> Result<u64, Error> {
         let repack = std::mem::take(&mut *self.repack.lock().unwrap_or_else(|e| e.into_inner()));
         let mut freed = 0;
@@ -651,6 +777,57 @@ impl Store for Remote<'_> {
         self.retry
             .run(|| self.backend.put(REMOTE_MARKS_KEY, text.as_bytes()))?;
         Ok(())
+    }
+
+    /// Every proof file is read (one GET each): a remote holds few, only later co-signatures.
+    fn bad_proofs(&self) -> Result<Vec<BadProof>, Error> {
+        let objects: HashSet<ObjectId> = self.objects()?.into_iter().map(|(id, _)| id).collect();
+        let mut values: HashMap<ObjectId, Option<Value>> = HashMap::new();
+        let mut out = Vec::new();
+        for m in self.retry.run(|| self.backend.list("proofs/"))? {
+            // A key outside the layout names no object: not ours to judge here.
+            let Some((id, h)) = layout::parse_proof_key(&m.key) else {
+                continue;
+            };
+            let bad = |why: String| BadProof {
+                object: id.to_string(),
+                file: m.key.clone(),
+                why,
+            };
+            if !objects.contains(&id) {
+                out.push(bad("orphan: its object is not on the remote".into()));
+                continue;
+            }
+            if id.artifact_type.rule().encoding() != Encoding::Json {
+                continue;
+            }
+            let object = match values.get(&id) {
+                Some(v) => v.clone(),
+                None => {
+                    let v = self.read_json(&id)?;
+                    values.insert(id.clone(), v.clone());
+                    v
+                }
+            };
+            let Some(object) = object else { continue };
+            let Some(blob) = self.retry.run(|| self.backend.get(&m.key, None))? else {
+                continue;
+            };
+            if let Some(why) = proof_bytes_problem(&h, &blob.bytes, &object) {
+                out.push(bad(why));
+            }
+        }
+        Ok(out)
+    }
+
+    fn delete_proof(&self, proof: &BadProof) -> Result<u64, Error> {
+        let size = self
+            .retry
+            .run(|| self.backend.head(&proof.file))?
+            .map(|m| m.size)
+            .unwrap_or(0);
+        self.retry.run(|| self.backend.delete(&proof.file))?;
+        Ok(size)
     }
 }
 

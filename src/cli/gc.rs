@@ -90,6 +90,9 @@ pub fn run(args: GcArgs, ctx: &Ctx) -> super::Result<ExitCode> {
         for id in &report.deleted {
             writeln!(w, "{verb} {id}")?;
         }
+        for p in &report.bad_proofs {
+            writeln!(w, "{verb} proof file {} of {}: {}", p.file, p.object, p.why)?;
+        }
         writeln!(
             w,
             "{}: {} objects, {} reachable, {} marked ({} in grace), {} {verb}, {} bytes freed",

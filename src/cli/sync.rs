@@ -33,7 +33,32 @@ impl Transfer {
             },
             force_with_lease: false,
             all_objects: false,
+            trust_anchors: None,
         }
+    }
+}
+
+/// Whose fork resolutions let a chain head cross a fork.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Anchors {
+    /// Trust anchors: a chain head moves across a fork only by a fork resolution signed by an
+    /// anchor allowed `fork_resolution` (without this flag, nobody's counts).
+    #[arg(long, value_name = "FILE")]
+    pub trust_anchors: Option<PathBuf>,
+}
+
+impl Anchors {
+    fn with(&self, ctx: &Ctx, opts: Options) -> super::Result<Options> {
+        let trust_anchors = match &self.trust_anchors {
+            None => None,
+            Some(p) => Some(std::sync::Arc::new(msez::vc::TrustAnchors::load(
+                &ctx.path(p),
+            )?)),
+        };
+        Ok(Options {
+            trust_anchors,
+            ..opts
+        })
     }
 }
 
@@ -53,6 +78,8 @@ pub struct PushArgs {
     #[arg(long)]
     pub all_objects: bool,
     #[command(flatten)]
+    pub anchors: Anchors,
+    #[command(flatten)]
     pub transfer: Transfer,
 }
 
@@ -61,6 +88,8 @@ pub struct PushArgs {
 pub struct FetchArgs {
     /// The remote (default: origin).
     pub remote: Option<String>,
+    #[command(flatten)]
+    pub anchors: Anchors,
     #[command(flatten)]
     pub transfer: Transfer,
 }
@@ -74,6 +103,8 @@ pub struct CloneArgs {
     // Not named `dir`: clap would merge it with the global `-C DIR` (same argument id).
     #[arg(value_name = "DIR")]
     pub directory: Option<PathBuf>,
+    #[command(flatten)]
+    pub anchors: Anchors,
     #[command(flatten)]
     pub transfer: Transfer,
 }
@@ -132,11 +163,14 @@ pub fn push(args: PushArgs, ctx: &Ctx) -> super::Result<ExitCode> {
         &name,
         backend.as_ref(),
         &refs,
-        &Options {
-            force_with_lease: args.force_with_lease,
-            all_objects: args.all_objects,
-            ..args.transfer.options()
-        },
+        &args.anchors.with(
+            ctx,
+            Options {
+                force_with_lease: args.force_with_lease,
+                all_objects: args.all_objects,
+                ..args.transfer.options()
+            },
+        )?,
         &bar,
         interrupt_flag(),
     )?;
@@ -151,7 +185,11 @@ pub fn push(args: PushArgs, ctx: &Ctx) -> super::Result<ExitCode> {
             report.url, report.objects_sent, report.proofs_sent, report.bytes_sent
         )?;
         for m in &report.refs_moved {
-            let forced = if m.forced { " (forced with lease)" } else { "" };
+            let forced = match (&m.resolution, m.forced) {
+                (Some(r), _) => format!(" (across a fork, resolved by {r})"),
+                (None, true) => " (forced with lease)".to_string(),
+                (None, false) => String::new(),
+            };
             writeln!(
                 w,
                 "  {} {} -> {}{forced}",
@@ -189,13 +227,13 @@ pub fn fetch(args: FetchArgs, ctx: &Ctx) -> super::Result<ExitCode> {
         &repo,
         &name,
         backend.as_ref(),
-        &args.transfer.options(),
+        &args.anchors.with(ctx, args.transfer.options())?,
         &bar,
         interrupt_flag(),
     )?;
     bar.finish();
     written(ctx.out.emit(&report, |w| render_fetch(w, &report)))?;
-    if !report.forks.is_empty() {
+    if !report.forks.is_empty() || !report.refused.is_empty() {
         return Ok(ExitCode::from(msez::Class::Fork.exit_code()));
     }
     Ok(ExitCode::from(dangling_code(&report)))
@@ -220,6 +258,41 @@ fn render_fetch(w: &mut dyn std::io::Write, report: &sync::FetchReport) -> std::
             &f.remote.to_hex()[..12],
             f.kept
         )?;
+    }
+    for r in &report.refused {
+        let what = match r.kind {
+            "rollback" => "rolled back".to_string(),
+            "fork" => format!(
+                "forked at sequence {}",
+                r.sequence.map(|s| s.to_string()).unwrap_or_default()
+            ),
+            _ => "moved to a value we cannot place on its chain".to_string(),
+        };
+        let kept = r
+            .kept
+            .as_deref()
+            .map(|k| format!(", theirs kept in {k}"))
+            .unwrap_or_default();
+        writeln!(
+            w,
+            "  ! remote {} {what}: tracking {} remote {} (not moved{kept})",
+            r.name,
+            &r.tracking[..12],
+            &r.remote[..12],
+        )?;
+    }
+    for r in &report.resolved {
+        writeln!(
+            w,
+            "  {} crossed the fork at sequence {} by resolution {} (signed by {})",
+            r.chain,
+            r.sequence,
+            r.credential,
+            r.authorized_by.join(", ")
+        )?;
+    }
+    for p in &report.proofs_rejected {
+        writeln!(w, "  ! proof skipped ({}): {}", p.code, p.message)?;
     }
     for d in &report.dangling {
         writeln!(
@@ -247,7 +320,7 @@ pub fn pull(args: FetchArgs, ctx: &Ctx) -> super::Result<ExitCode> {
         &repo,
         &name,
         backend.as_ref(),
-        &args.transfer.options(),
+        &args.anchors.with(ctx, args.transfer.options())?,
         &bar,
         interrupt_flag(),
     )?;
@@ -264,6 +337,13 @@ fn render_pull(ctx: &Ctx, report: &sync::PullReport) -> super::Result<ExitCode> 
         for m in &report.refs_moved {
             writeln!(w, "  {} {} -> {}", m.name, short(&m.old), &m.new[..12])?;
         }
+        for r in &report.resolved {
+            writeln!(
+                w,
+                "  {} adopted the branch a resolution chose at sequence {} ({}; ours kept under forks/)",
+                r.chain, r.sequence, r.credential
+            )?;
+        }
         for d in &report.diverged {
             writeln!(
                 w,
@@ -276,11 +356,20 @@ fn render_pull(ctx: &Ctx, report: &sync::PullReport) -> super::Result<ExitCode> 
         }
         Ok(())
     }))?;
+    if !report.fetch.refused.is_empty() {
+        ctx.out.note(format!(
+            "msez: {} remote chain ref(s) left the history we tracked (rolled back or forked); \
+             local refs unchanged",
+            report.fetch.refused.len()
+        ));
+    }
     if !report.diverged.is_empty() {
         ctx.out.note(format!(
             "msez: {} ref(s) diverged from the remote; both kept",
             report.diverged.len()
         ));
+    }
+    if !report.diverged.is_empty() || !report.fetch.refused.is_empty() {
         return Ok(ExitCode::from(msez::Class::Fork.exit_code()));
     }
     Ok(ExitCode::from(dangling_code(&report.fetch)))
@@ -300,7 +389,7 @@ pub fn clone(args: CloneArgs, ctx: &Ctx) -> super::Result<ExitCode> {
         backend.as_ref(),
         &dir,
         SAMPLE_HOOKS,
-        &args.transfer.options(),
+        &args.anchors.with(ctx, args.transfer.options())?,
         &bar,
         interrupt_flag(),
     )?;

@@ -90,6 +90,14 @@ pub enum Error {
     /// A repository operation failed.
     #[error(transparent)]
     Odb(#[from] crate::odb::Error),
+    /// A local proof file that does not sign its object (push sends nothing unverified).
+    #[error("proof file {file} does not sign {object}: {source}")]
+    ProofFile {
+        object: String,
+        file: PathBuf,
+        #[source]
+        source: crate::vc::Error,
+    },
 }
 
 impl Error {
@@ -127,6 +135,7 @@ impl Classify for Error {
             Error::Diverged { .. } => Class::Fork,
             Error::Receipt(e) => e.class(),
             Error::Odb(e) => e.class(),
+            Error::ProofFile { source, .. } => source.class(),
         }
     }
 
@@ -150,6 +159,7 @@ impl Classify for Error {
             Error::Diverged { .. } => "fork.diverged",
             Error::Receipt(e) => e.code(),
             Error::Odb(e) => e.code(),
+            Error::ProofFile { source, .. } => source.code(),
         }
     }
 
@@ -183,6 +193,10 @@ impl Classify for Error {
             Error::Interrupted => Detail::default(),
             Error::Receipt(e) => e.detail(),
             Error::Odb(e) => e.detail(),
+            Error::ProofFile { object, file, .. } => Detail {
+                path: Some(file.clone()),
+                ..Detail::object(object.clone())
+            },
         }
     }
 }

@@ -32,7 +32,7 @@ use super::lease::Lease;
 use super::{Backend, Error, Retry};
 
 /// How a transfer runs.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct Options {
     /// Concurrent transfers.
     pub jobs: usize,
@@ -42,6 +42,9 @@ pub struct Options {
     pub force_with_lease: bool,
     /// push: send every local object and proof file, not only what the pushed refs reach.
     pub all_objects: bool,
+    /// Whose fork resolutions count: a chain head crosses a fork (push, fetch, pull) only by a
+    /// resolution signed by an anchor allowed `fork_resolution` here. None: nobody's.
+    pub trust_anchors: Option<std::sync::Arc<crate::vc::TrustAnchors>>,
 }
 
 impl Default for Options {
@@ -51,6 +54,7 @@ impl Default for Options {
             retry: Retry::default(),
             force_with_lease: false,
             all_objects: false,
+            trust_anchors: None,
         }
     }
 }
@@ -67,6 +71,9 @@ pub struct RefMove {
     /// Whether the move was forced with a lease.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub forced: bool,
+    /// The fork resolution that let a chain head cross to another branch (`vc:<digest>`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resolution: Option<String>,
 }
 
 /// A ref push refused, and why.
@@ -124,9 +131,49 @@ pub struct FetchReport {
     pub ignored: Vec<String>,
     /// Chains where the remote's head and ours extend one receipt differently (exit 69).
     pub forks: Vec<incoming::Fork>,
+    /// Chain refs the remote moved off the history we tracked there (rolled back, or replaced
+    /// by another branch): their remote-tracking refs did not move (exit 69).
+    pub refused: Vec<Refusal>,
+    /// Proof files the remote has that do not verify against their object: skipped, not stored.
+    pub proofs_rejected: Vec<RejectedProof>,
+    /// Remote chain heads that crossed a fork by a resolution our trust anchors count.
+    pub resolved: Vec<incoming::Resolved>,
     /// Remote refs and their values, as read.
     #[serde(skip)]
     pub remote_refs: BTreeMap<RefName, Digest>,
+}
+
+/// A remote chain ref that does not extend what we tracked there.
+#[derive(Clone, Debug, Serialize)]
+pub struct Refusal {
+    /// The remote ref (`refs/...`).
+    pub name: String,
+    /// `rollback` (a strict ancestor of our tracking value), `fork` (neither ancestor nor
+    /// descendant) or `unverifiable` (a receipt needed to decide is not here).
+    pub kind: &'static str,
+    /// Our remote-tracking value (unchanged).
+    pub tracking: String,
+    /// The remote's value.
+    pub remote: String,
+    /// For a fork: the first sequence where the branches differ.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sequence: Option<u64>,
+    /// For a fork: the ref that keeps the remote's branch.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kept: Option<String>,
+}
+
+/// A remote proof file that was not stored, and why.
+#[derive(Clone, Debug, Serialize)]
+pub struct RejectedProof {
+    /// The object it claims to sign.
+    pub object: String,
+    /// The remote key.
+    pub key: String,
+    /// The error code (`signature.*`, `digest.*`, `schema.*`, `missing.*`).
+    pub code: &'static str,
+    /// Why it was skipped.
+    pub message: String,
 }
 
 /// What a pull did on top of its fetch.
@@ -140,6 +187,9 @@ pub struct PullReport {
     pub diverged: Vec<Divergence>,
     /// Post-pull hook failures (reported, not undone).
     pub warnings: Vec<String>,
+    /// Local chain heads that crossed a fork by a resolution our trust anchors count (the
+    /// old head is kept under the chain's `forks/<next_root>` ref).
+    pub resolved: Vec<incoming::Resolved>,
 }
 
 /// A local ref and its remote counterpart that neither contains the other.
@@ -521,7 +571,19 @@ fn local_bytes(repo: &Repo, item: &Item) -> Result<Vec<u8>, Error> {
     };
     let check = match item {
         Item::Object(id) => verify_object(id, &item.key(), &bytes).map(|_| ()),
-        Item::Proof(id, h) => verify_proof(id, h, &item.key(), &bytes).map(|_| ()),
+        Item::Proof(id, h) => {
+            let proof = verify_proof(id, h, &item.key(), &bytes)?;
+            // A proof file that does not sign its object is not spread (gc removes it).
+            let object = repo.read_json(id)?;
+            if let Err(e) = proof_signs(&object, &proof) {
+                return Err(Error::ProofFile {
+                    object: id.to_string(),
+                    file: path.clone(),
+                    source: e,
+                });
+            }
+            Ok(())
+        }
     };
     check.map_err(|e| match e {
         Error::Tampered {
@@ -819,37 +881,55 @@ fn closure_keys(
     for (name, value) in refs {
         gc::ref_roots(name, *value, &mut roots);
     }
-    let mut stack = Vec::new();
+    // (object, whether it must be here): a ref's typed target and a receipt's parent must;
+    // the guesses of an untyped ref, an asset's genesis and embedded references may be absent
+    // (a dangling embedded reference is fsck's business, not a hole in a chain).
+    let mut stack: Vec<(ObjectId, bool)> = Vec::new();
     for r in roots {
         match r {
-            gc::Root::Id(id) => stack.push(id),
+            gc::Root::Id(id) => {
+                let required = id.artifact_type.rule().encoding() == Encoding::Json
+                    && !matches!(id.artifact_type.rule(), DigestRule::AssetId);
+                stack.push((id, required))
+            }
             // Every stored type with that digest, as gc marks it.
             gc::Root::Digest(d) => stack.extend(
                 repo.object_types()?
                     .into_iter()
-                    .map(|t| ObjectId::new(t, d)),
+                    .map(|t| (ObjectId::new(t, d), false)),
             ),
         }
     }
     let mut seen: HashSet<ObjectId> = HashSet::new();
     let mut out = Vec::new();
-    while let Some(id) = stack.pop() {
+    while let Some((id, required)) = stack.pop() {
         if covered_ids.contains(&id) || covered_digests.contains(&id.digest) {
             continue;
         }
-        if !repo.has(&id) || !seen.insert(id.clone()) {
-            // Absent here: a dangling link is fsck's business (a ref's own target is checked
-            // when the ref moves).
+        if seen.contains(&id) {
             continue;
         }
+        if !repo.has(&id) {
+            if required {
+                // A hole in what we would send: the remote would hold a chain no clone can
+                // read. Nothing has moved yet.
+                return Err(Error::Odb(odb::Error::Missing {
+                    object: id.to_string(),
+                }));
+            }
+            continue;
+        }
+        seen.insert(id.clone());
         out.push(Item::Object(id.clone()));
         if id.artifact_type.rule().encoding() == Encoding::Json {
-            let value = repo.read_json(&id)?;
-            stack.extend(
-                gc::links(&id, &value)
-                    .into_iter()
-                    .filter(|l| !seen.contains(l)),
-            );
+            // Checked against its name as it is read (a flipped byte stops the push here).
+            let value = stored_json(repo, &id)?;
+            let parent = gc::links(&id, &value);
+            let prev = receipt_parent(&id, &value);
+            stack.extend(parent.into_iter().filter(|l| !seen.contains(l)).map(|l| {
+                let required = Some(&l) == prev.as_ref();
+                (l, required)
+            }));
         }
     }
     // Proof files live apart from their objects and only for proofs that came later, so this
@@ -868,6 +948,43 @@ fn closure_keys(
         }
     }
     Ok(out)
+}
+
+/// A stored JSON object, checked against its name. Stored bytes that do not even parse were
+/// damaged on disk (a flipped byte, a pack entry read at a wrong offset): that is a digest
+/// failure of the object, not a schema error of some input.
+fn stored_json(repo: &Repo, id: &ObjectId) -> Result<Value, Error> {
+    repo.read_json(id).map_err(|e| match e {
+        odb::Error::Canon { object, source } => {
+            let path = repo
+                .locate(id)
+                .ok()
+                .flatten()
+                .map(|at| at.path().to_path_buf())
+                .unwrap_or_else(|| repo.object_path(id));
+            Error::Odb(odb::Error::Corrupt {
+                object,
+                path,
+                method: id.artifact_type.rule().method(),
+                expected: id.digest.to_hex(),
+                found: format!("bytes that are not canonical-able JSON ({source})"),
+            })
+        }
+        other => Error::Odb(other),
+    })
+}
+
+/// The receipt a receipt extends (None at sequence 0, whose parent is a genesis root).
+fn receipt_parent(id: &ObjectId, value: &Value) -> Option<ObjectId> {
+    incoming::receipt_kind(&id.artifact_type)?;
+    if value.get("sequence").and_then(Value::as_u64).unwrap_or(0) == 0 {
+        return None;
+    }
+    let prev = value
+        .get("prev_root")
+        .and_then(Value::as_str)
+        .and_then(|p| Digest::parse_loose(p).ok())?;
+    Some(ObjectId::new(id.artifact_type.clone(), prev))
 }
 
 /// Every proof file under `.msez/proofs` (`<type>/<digest>/<h>.json`), by object and hash.
@@ -974,6 +1091,67 @@ fn push_ref(
             }
         }
     }
+    if let (true, Some(v)) = (incoming::is_chain_ref(name), remote_value) {
+        // A chain ref moves only to a value that extends the remote's, checked by the
+        // receipts' links: never by "a value we once held", and a lease does not override it.
+        let mut resolution = None;
+        let why = match incoming::relate_ref(repo, name, v, value).map_err(chain_err)? {
+            incoming::Relation::Extends | incoming::Relation::Same => None,
+            incoming::Relation::Behind => Some("it would roll the remote's chain back"),
+            incoming::Relation::Fork {
+                sequence,
+                prev_root,
+            } => {
+                // The one way across a fork: a resolution our anchors count, sent first so
+                // that it travels with the head and every receiver can check it.
+                resolution = incoming::resolution_for(
+                    repo,
+                    name,
+                    value,
+                    sequence,
+                    prev_root,
+                    opts.trust_anchors.as_deref(),
+                )
+                .map_err(chain_err)?;
+                resolution.is_none().then_some(
+                    "the remote's chain forked from ours and no fork resolution our trust \
+                     anchors count chooses our branch",
+                )
+            }
+            incoming::Relation::Unknown => {
+                Some("the remote's value is not on our chain (fetch it first)")
+            }
+        };
+        if let Some(why) = why {
+            return Err(Error::NotFastForward {
+                name: name.to_string(),
+                found: v.to_hex(),
+                why,
+            });
+        }
+        if let Some(r) = &resolution {
+            let cred = Item::Object(r.credential.clone());
+            if opts.retry.run(|| backend.head(&cred.key()))?.is_none() {
+                upload(repo, backend, opts, &cred)?;
+            }
+            for (path, _) in repo.proof_files(&r.credential)? {
+                if let Some(h) = path.file_stem().and_then(|s| s.to_str()) {
+                    let item = Item::Proof(r.credential.clone(), h.to_string());
+                    upload(repo, backend, opts, &item)?;
+                }
+            }
+        }
+        return move_remote_ref(backend, opts, &key, value, &seen.blob).map(|()| {
+            record(&format!("push {remote}"));
+            Some(RefMove {
+                name: name.to_string(),
+                old: remote_value.map(|d| d.to_hex()),
+                new: value.to_hex(),
+                forced: false,
+                resolution: resolution.map(|r| r.credential.to_string()),
+            })
+        });
+    }
     let history: HashSet<Digest> = repo
         .reflog(name)?
         .into_iter()
@@ -998,32 +1176,139 @@ fn push_ref(
             why,
         });
     }
-    let bytes = format!("{value}\n").into_bytes();
-    match &seen.blob {
-        None => {
-            if !opts.retry.run(|| backend.put_if_absent(&key, &bytes))? {
-                return Err(Error::Precondition { key });
-            }
-        }
-        Some(blob) => {
-            opts.retry
-                .run(|| backend.put_if_match(&key, &bytes, &blob.version))?;
-        }
-    }
+    move_remote_ref(backend, opts, &key, value, &seen.blob)?;
     record(&format!("push {remote}"));
     Ok(Some(RefMove {
         name: name.to_string(),
         old: remote_value.map(|d| d.to_hex()),
         new: value.to_hex(),
         forced,
+        resolution: None,
     }))
+}
+
+/// A chain error met while placing a ref on its chain: a repository failure stays one (it is
+/// no verdict on what the remote sent).
+fn chain_err(e: crate::chain::Error) -> Error {
+    match e {
+        crate::chain::Error::Odb(e) => Error::Odb(e),
+        other => Error::Receipt(Box::new(other)),
+    }
+}
+
+/// Writes a remote ref by a conditional write against the version read at the push's start.
+fn move_remote_ref(
+    backend: &dyn Backend,
+    opts: &Options,
+    key: &str,
+    value: Digest,
+    blob: &Option<super::Blob>,
+) -> Result<(), Error> {
+    let bytes = format!("{value}\n").into_bytes();
+    match blob {
+        None => {
+            if !opts.retry.run(|| backend.put_if_absent(key, &bytes))? {
+                return Err(Error::Precondition {
+                    key: key.to_string(),
+                });
+            }
+        }
+        Some(blob) => {
+            opts.retry
+                .run(|| backend.put_if_match(key, &bytes, &blob.version))?;
+        }
+    }
+    Ok(())
 }
 
 /// A verified download waiting to enter the repository.
 enum Staged {
     /// An object file in the staging directory; raw types carry the checksum of its bytes.
     Object(ObjectId, PathBuf, Option<odb::Checksum>),
-    Proof(ObjectId, Value),
+    /// A proof file whose name is its digest (its signature is checked before it is kept).
+    Proof(ObjectId, Value, String),
+    /// A proof file that is not kept, and why.
+    Rejected(RejectedProof),
+}
+
+/// Whether `proof` is a valid Ed25519 signature over `object` by the key it names (whether
+/// that key is trusted is verify's question, not storage's).
+pub(crate) fn proof_signs(object: &Value, proof: &Value) -> Result<(), crate::vc::Error> {
+    let input = crate::vc::proof::signing_input(object)?;
+    crate::vc::proof::verify_proof(proof, &input).map(|_| ())
+}
+
+/// Keeps the fetched proof files that sign their object, stored here or staged by this fetch;
+/// the others become [`Staged::Rejected`] entries in `rejected`.
+fn check_fetched_proofs(
+    repo: &Repo,
+    staged: Vec<Staged>,
+    rejected: &mut Vec<RejectedProof>,
+) -> Result<Vec<Staged>, Error> {
+    let files: HashMap<ObjectId, PathBuf> = staged
+        .iter()
+        .filter_map(|s| match s {
+            Staged::Object(id, p, _) => Some((id.clone(), p.clone())),
+            _ => None,
+        })
+        .collect();
+    // One read per object however many proofs it has.
+    let mut objects: HashMap<ObjectId, Option<Value>> = HashMap::new();
+    let mut out = Vec::with_capacity(staged.len());
+    for s in staged {
+        let (id, value, key) = match s {
+            Staged::Proof(id, value, key) => (id, value, key),
+            Staged::Rejected(r) => {
+                rejected.push(r);
+                continue;
+            }
+            other => {
+                out.push(other);
+                continue;
+            }
+        };
+        let object = match objects.get(&id) {
+            Some(v) => v.clone(),
+            None => {
+                let v = if id.artifact_type.rule().encoding() != Encoding::Json {
+                    None
+                } else if let Some(path) = files.get(&id) {
+                    let bytes = std::fs::read(path).map_err(|e| Error::io("reading", path, e))?;
+                    canon::parse(&bytes).ok()
+                } else if repo.has(&id) {
+                    Some(repo.read_json(&id)?)
+                } else {
+                    None
+                };
+                objects.insert(id.clone(), v.clone());
+                v
+            }
+        };
+        let verdict = match &object {
+            None => Err((
+                "missing.proof_object",
+                format!(
+                    "proof file {key} signs {id}, which is no JSON object here or on the remote"
+                ),
+            )),
+            Some(o) => proof_signs(o, &value).map_err(|e| {
+                (
+                    crate::error::Classify::code(&e),
+                    format!("proof file {key} does not sign {id}: {e}"),
+                )
+            }),
+        };
+        match verdict {
+            Ok(()) => out.push(Staged::Proof(id, value, key)),
+            Err((code, message)) => rejected.push(RejectedProof {
+                object: id.to_string(),
+                key,
+                code,
+                message,
+            }),
+        }
+    }
+    Ok(out)
 }
 
 /// Downloads what the remote has and we lack, verifies all of it, then stores it and moves
@@ -1134,9 +1419,15 @@ pub fn fetch(
                     });
                 Staged::Object(id.clone(), path, sum)
             }
-            Item::Proof(id, h) => {
-                Staged::Proof(id.clone(), verify_proof(id, h, &key, &blob.bytes)?)
-            }
+            Item::Proof(id, h) => match verify_proof(id, h, &key, &blob.bytes) {
+                Ok(v) => Staged::Proof(id.clone(), v, key.clone()),
+                Err(e) => Staged::Rejected(RejectedProof {
+                    object: id.to_string(),
+                    key: key.clone(),
+                    code: crate::error::Classify::code(&e),
+                    message: e.to_string(),
+                }),
+            },
         };
         progress.inc(1);
         Ok(out)
@@ -1153,10 +1444,13 @@ pub fn fetch(
             _ => None,
         })
         .collect();
+    // A proof file is kept only if it signs its object (here, or fetched with it): a forged
+    // signature, a bare value or a proof of nothing is reported and dropped.
+    let staged = check_fetched_proofs(repo, staged, &mut report.proofs_rejected)?;
     let fetched_proofs: Vec<(ObjectId, Value)> = staged
         .iter()
         .filter_map(|s| match s {
-            Staged::Proof(id, v) => Some((id.clone(), v.clone())),
+            Staged::Proof(id, v, _) => Some((id.clone(), v.clone())),
             _ => None,
         })
         .collect();
@@ -1169,6 +1463,9 @@ pub fn fetch(
         .into_iter()
         .partition(|s| matches!(s, Staged::Object(..)));
     let mut batch = odb::Batch::new(repo);
+    // The remote's copy of an object we already have can only add proofs: each is checked
+    // like a proof file, and only the ones that sign the object are kept.
+    let mut merged: Vec<(ObjectId, Value)> = Vec::new();
     for s in objects {
         let Staged::Object(id, path, sum) = s else {
             continue;
@@ -1183,6 +1480,23 @@ pub fn fetch(
                     expected: id.digest.to_hex(),
                     found: format!("unparsable JSON ({e})"),
                 })?;
+                if id.artifact_type.rule().proofs_outside_digest() && repo.has(&id) {
+                    for proof in odb::proof_list(&value) {
+                        match proof_signs(&value, &proof) {
+                            Ok(()) => merged.push((id.clone(), proof)),
+                            Err(e) => report.proofs_rejected.push(RejectedProof {
+                                object: id.to_string(),
+                                key: layout::object_key(&id),
+                                code: crate::error::Classify::code(&e),
+                                message: format!(
+                                    "an inline proof of the remote's copy of {id} does not \
+                                     sign it: {e}"
+                                ),
+                            }),
+                        }
+                    }
+                    continue;
+                }
                 let stored = batch.put_json(&id.artifact_type, &value)?;
                 if stored != id {
                     return Err(Error::Tampered {
@@ -1202,9 +1516,17 @@ pub fn fetch(
     // files when the remote had the object) adds nothing: storing it would only make this
     // repository's files differ from the pusher's.
     let mut inline: HashMap<ObjectId, HashSet<(String, String)>> = HashMap::new();
-    for s in proofs {
-        if let Staged::Proof(id, value) = s {
-            report.proofs_received += 1;
+    let merged =
+        merged
+            .into_iter()
+            .map(|(id, p)| (id, p, false))
+            .chain(proofs.into_iter().filter_map(|s| match s {
+                Staged::Proof(id, value, _) => Some((id, value, true)),
+                _ => None,
+            }));
+    for (id, value, file) in merged {
+        {
+            report.proofs_received += u64::from(file);
             let carried = inline.entry(id.clone()).or_insert_with(|| {
                 repo.read_json(&id)
                     .map(|v| {
@@ -1232,6 +1554,12 @@ pub fn fetch(
         }
         let tracking = tracking_ref(remote, name)?;
         let old = repo.read_ref(&tracking)?;
+        if let Some(refusal) =
+            check_history(repo, remote, name, old, *value, opts, &mut report.resolved)?
+        {
+            report.refused.push(refusal);
+            continue;
+        }
         if old != Some(*value) {
             repo.update_ref(&tracking, *value, Expect::Any, &format!("fetch {remote}"))?;
             report.tracking_moved.push(RefMove {
@@ -1239,6 +1567,7 @@ pub fn fetch(
                 old: old.map(|d| d.to_hex()),
                 new: value.to_hex(),
                 forced: false,
+                resolution: None,
             });
         }
     }
@@ -1246,12 +1575,113 @@ pub fn fetch(
     let tracked: Vec<(RefName, Digest)> = remote_refs
         .iter()
         .filter(|(n, _)| !report.dangling.contains(&n.to_string()))
+        .filter(|(n, _)| !report.refused.iter().any(|r| r.name == n.as_str()))
         .map(|(n, d)| (n.clone(), *d))
         .collect();
     report.forks =
         incoming::forks_with(repo, remote, &tracked).map_err(|e| Error::Receipt(Box::new(e)))?;
     report.remote_refs = remote_refs;
     Ok(report)
+}
+
+/// Whether a remote chain ref's value `value` extends `tracking`, our remote-tracking value:
+/// None when it does (or nothing was tracked, or `name` is not a chain ref), else why the
+/// tracking ref must stay. A remote branch off our history is kept under the chain's fork ref.
+fn check_history(
+    repo: &Repo,
+    remote: &str,
+    name: &RefName,
+    tracking: Option<Digest>,
+    value: Digest,
+    opts: &Options,
+    resolved: &mut Vec<incoming::Resolved>,
+) -> Result<Option<Refusal>, Error> {
+    let Some(old) = tracking.filter(|_| incoming::is_chain_ref(name)) else {
+        return Ok(None);
+    };
+    let rel = incoming::relate_ref(repo, name, old, value).map_err(chain_err)?;
+    let refusal = |kind, sequence, kept| Refusal {
+        name: name.to_string(),
+        kind,
+        tracking: old.to_hex(),
+        remote: value.to_hex(),
+        sequence,
+        kept,
+    };
+    Ok(match rel {
+        incoming::Relation::Same | incoming::Relation::Extends => None,
+        incoming::Relation::Behind => Some(refusal("rollback", None, None)),
+        incoming::Relation::Unknown => Some(refusal("unverifiable", None, None)),
+        incoming::Relation::Fork {
+            sequence,
+            prev_root,
+        } => {
+            // A resolution that travelled with the head, counted by our own anchors.
+            if let Some(r) = incoming::resolution_for(
+                repo,
+                name,
+                value,
+                sequence,
+                prev_root,
+                opts.trust_anchors.as_deref(),
+            )
+            .map_err(chain_err)?
+            {
+                resolved.push(r);
+                return Ok(None);
+            }
+            // Their branch stays reachable (and gc-safe) beside ours.
+            let kept = match crate::chain::store::ChainKey::from_head_ref(name) {
+                Some(key) => {
+                    let kept = key.fork_ref(&value).map_err(chain_err)?;
+                    repo.update_ref(
+                        &kept,
+                        value,
+                        Expect::Any,
+                        &format!("fetch {remote}: the remote forked at sequence {sequence}"),
+                    )?;
+                    Some(kept.to_string())
+                }
+                None => None,
+            };
+            Some(refusal("fork", Some(sequence), kept))
+        }
+    })
+}
+
+/// Moves local chain head `name` from `ours` across a fork to `theirs`, which a counted
+/// resolution `r` chooses; our branch is kept under the chain's fork ref, as `fork-resolve`
+/// keeps a losing branch.
+fn adopt_resolved(
+    repo: &Repo,
+    name: &RefName,
+    ours: Digest,
+    theirs: Digest,
+    reason: &str,
+    r: incoming::Resolved,
+    report: &mut PullReport,
+) -> Result<odb::RefUpdate, Error> {
+    if let Some(key) = crate::chain::store::ChainKey::from_head_ref(name) {
+        let kept = key.fork_ref(&ours).map_err(chain_err)?;
+        repo.update_ref(
+            &kept,
+            ours,
+            Expect::Any,
+            &format!("fork-resolution: losing branch ({reason})"),
+        )?;
+    }
+    let u = repo.update_ref(
+        name,
+        theirs,
+        Expect::Exactly(ours),
+        &format!(
+            "fork-resolution: adopt the selected branch ({reason}, {})",
+            r.credential
+        ),
+    )?;
+    incoming::rebuild_after_crossing(repo, name).map_err(chain_err)?;
+    report.resolved.push(r);
+    Ok(u)
 }
 
 /// fetch, then fast-forward local refs; a diverged ref is reported and both values kept.
@@ -1279,9 +1709,70 @@ pub fn pull(
         if fetch.dangling.contains(&name.to_string()) {
             continue;
         }
+        if fetch.refused.iter().any(|r| r.name == name.as_str()) {
+            // The remote left the history we tracked: our ref stays where it is.
+            continue;
+        }
         let local = repo.read_ref(name)?;
         let old_tracking = before.get(name).copied().flatten();
         let reason = format!("pull {remote}");
+        if incoming::is_chain_ref(name) {
+            let moved = match local {
+                Some(l) if l == *value => None,
+                None => Some(repo.update_ref(name, *value, Expect::Absent, &reason)?),
+                Some(l) => match incoming::relate_ref(repo, name, l, *value).map_err(chain_err)? {
+                    incoming::Relation::Extends => {
+                        Some(repo.update_ref(name, *value, Expect::Exactly(l), &reason)?)
+                    }
+                    // The remote is behind us on our own chain: we are ahead.
+                    incoming::Relation::Same | incoming::Relation::Behind => None,
+                    incoming::Relation::Fork {
+                        sequence,
+                        prev_root,
+                    } if let Some(r) = incoming::resolution_for(
+                        repo,
+                        name,
+                        *value,
+                        sequence,
+                        prev_root,
+                        opts.trust_anchors.as_deref(),
+                    )
+                    .map_err(chain_err)? =>
+                    {
+                        Some(adopt_resolved(
+                            repo,
+                            name,
+                            l,
+                            *value,
+                            &reason,
+                            r,
+                            &mut report,
+                        )?)
+                    }
+                    incoming::Relation::Fork { .. } | incoming::Relation::Unknown => {
+                        report.diverged.push(Divergence {
+                            name: name.to_string(),
+                            local: l.to_hex(),
+                            remote: value.to_hex(),
+                            tracking: tracking_ref(remote, name)?.to_string(),
+                        });
+                        None
+                    }
+                },
+            };
+            if let Some(u) = moved {
+                report.warnings.extend(u.warnings);
+                report.refs_moved.push(RefMove {
+                    name: name.to_string(),
+                    old: u.entry.old.map(|d| d.to_hex()),
+                    new: u.entry.new.to_hex(),
+                    forced: false,
+                    resolution: None,
+                });
+            }
+            continue;
+        }
+        // Other refs: compare-and-swap against what we last saw there, or our own history.
         let moved = match local {
             Some(l) if l == *value => None,
             None => Some(repo.update_ref(name, *value, Expect::Absent, &reason)?),
@@ -1314,6 +1805,7 @@ pub fn pull(
                 old: u.entry.old.map(|d| d.to_hex()),
                 new: u.entry.new.to_hex(),
                 forced: false,
+                resolution: None,
             });
         }
     }
