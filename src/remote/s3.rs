@@ -116,7 +116,7 @@ impl S3 {
         use object_store::signer::{Method, SignedUrlOptions, Signer};
         let fail = |why: String| Error::S3 {
             what: "listing",
-            key: super::layout::shown_key(&self.path(prefix.trim_end_matches('/')).to_string()),
+            key: super::layout::shown_key(self.path(prefix.trim_end_matches('/')).as_ref()),
             source: object_store::Error::Generic {
                 store: "S3",
                 source: why.into(),
