@@ -216,9 +216,9 @@ impl<R: Read + Seek> BundleReader<R> {
         let mut entries = Vec::new();
         let mut by_name = HashMap::new();
         let mut total: u64 = 0;
-        // (local header offset, least end of the entry's bytes, index in `entries` or none for
-        // a directory entry, name): every entry, directories too, occupies bytes.
-        let mut spans: Vec<(u64, u64, Option<usize>, String)> = Vec::new();
+        // (local header offset, least end of the entry's bytes, index in the archive): every
+        // entry, directories too, occupies bytes. 24 bytes an entry, dropped after open.
+        let mut spans: Vec<(u64, u64, usize)> = Vec::with_capacity(archive.len());
         let dir_start = archive.central_directory_start();
         for index in 0..archive.len() {
             // Central-directory data only: no local header is read (a range reader fetches
@@ -259,7 +259,7 @@ impl<R: Read + Seek> BundleReader<R> {
                 if f.size() != 0 {
                     return Err(zip_err(&name, "a directory entry with content"));
                 }
-                spans.push((start, least_end, None, name));
+                spans.push((start, least_end, index));
                 continue;
             }
             let (size, csize) = (f.size(), f.compressed_size());
@@ -290,7 +290,7 @@ impl<R: Read + Seek> BundleReader<R> {
             }
             let crc32 = f.crc32();
             by_name.insert(name.clone(), entries.len());
-            spans.push((start, least_end, Some(entries.len()), name.clone()));
+            spans.push((start, least_end, index));
             entries.push(Entry {
                 name,
                 size,
@@ -310,23 +310,33 @@ impl<R: Read + Seek> BundleReader<R> {
         }
         // Entries may not share bytes: one stream behind many entries is how a small bundle
         // inflates to gigabytes while each entry's own ratio looks harmless.
-        spans.sort_by_key(|s| s.0);
-        for (i, (start, least_end, at, name)) in spans.iter().enumerate() {
+        spans.sort_unstable();
+        let name_of = |index: usize| {
+            archive
+                .by_index_data(index)
+                .map(|f| String::from_utf8_lossy(f.name_raw()).into_owned())
+                .unwrap_or_default()
+        };
+        for (i, &(start, least_end, index)) in spans.iter().enumerate() {
             let next = spans.get(i + 1).map_or(dir_start, |s| s.0);
-            if *least_end > next {
-                let other = spans.get(i + 1).map_or("the central directory", |s| &s.3);
+            if least_end > next {
+                let other = spans
+                    .get(i + 1)
+                    .map_or("the central directory".to_string(), |s| name_of(s.2));
                 return Err(zip_err(
-                    name,
+                    &name_of(index),
                     format!(
                         "entry bytes {start}..{least_end} overlap {other} at {next} \
                          (entries must not share bytes)"
                     ),
                 ));
             }
-            if let Some(at) = at {
-                entries[*at].end = next;
+            // Entries are in archive order: find this one's file entry, if it is a file.
+            if let Ok(at) = entries.binary_search_by_key(&index, |e| e.index) {
+                entries[at].end = next;
             }
         }
+        drop(spans);
         check_collisions(&entries)?;
         Ok(BundleReader {
             archive,
