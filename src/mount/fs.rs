@@ -391,7 +391,11 @@ impl Filesystem for Fs {
 pub fn spawn(fs: Fs, mountpoint: &Path, fsname: &str) -> Result<fuser::BackgroundSession, Error> {
     // The fsname is world-readable in /proc/mounts: a presigned bundle URL's signature or a
     // URL's credentials must not reach it, nor a comma that would read as another option.
-    let fsname = crate::remote::Url::redact(fsname).replace(',', "%2C");
+    let fsname = match fsname.strip_prefix("msez:") {
+        Some(source) => format!("msez:{}", crate::remote::Url::redact(source)),
+        None => crate::remote::Url::redact(fsname),
+    }
+    .replace(',', "%2C");
     let mut config = Config::default();
     config.mount_options = vec![
         MountOption::RO,

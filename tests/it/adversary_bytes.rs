@@ -744,3 +744,105 @@ fn a_failing_http_bundle_server_is_an_io_error_not_a_bad_bundle() {
     r.code(74);
     assert_not_shown(&r, "s3cr3tsig");
 }
+
+/// Serves `bytes` over plain HTTP with range requests (one thread per connection), as a
+/// presigned URL's server would; any path and query is accepted.
+fn serve_ranges(bytes: Vec<u8>) -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let bytes = std::sync::Arc::new(bytes);
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut s) = stream else { continue };
+            let bytes = bytes.clone();
+            std::thread::spawn(move || {
+                use std::io::{BufRead, BufReader};
+                let mut reader = BufReader::new(s.try_clone().unwrap());
+                loop {
+                    let mut range = None;
+                    let mut line = String::new();
+                    if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                        return;
+                    }
+                    loop {
+                        let mut h = String::new();
+                        if reader.read_line(&mut h).unwrap_or(0) == 0 {
+                            return;
+                        }
+                        if h == "\r\n" {
+                            break;
+                        }
+                        if let Some(v) = h.to_ascii_lowercase().strip_prefix("range: bytes=") {
+                            let (a, b) = v.trim().split_once('-').unwrap();
+                            range =
+                                Some((a.parse::<usize>().unwrap(), b.parse::<usize>().unwrap()));
+                        }
+                    }
+                    let (a, b) = range.unwrap_or((0, bytes.len() - 1));
+                    let b = b.min(bytes.len() - 1);
+                    let head = format!(
+                        "HTTP/1.1 206 Partial Content\r\nContent-Range: bytes {a}-{b}/{}\r\n\
+                         Content-Length: {}\r\n\r\n",
+                        bytes.len(),
+                        b - a + 1
+                    );
+                    if s.write_all(head.as_bytes()).is_err() || s.write_all(&bytes[a..=b]).is_err()
+                    {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    port
+}
+
+#[test]
+#[ignore = "needs FUSE: run by scripts/test (fuse_)"]
+fn fuse_a_presigned_bundle_url_stays_out_of_proc_mounts_and_the_process_title() {
+    let dir = Dir::new();
+    let mut cmd = Command::new(bin());
+    cmd.args(["quickstart", "qs", "--no-progress"])
+        .current_dir(dir.path());
+    run_within(cmd, Duration::from_secs(300)).0.ok();
+    let zip = std::fs::read(dir.join("qs/asset.witness-bundle.zip")).unwrap();
+    let port = serve_ranges(zip);
+    let secret = "Zm9vYmFyU2VjcmV0U2lnbmF0dXJl";
+    let url = format!(
+        "http://127.0.0.1:{port}/b.zip?X-Amz-Credential=AKIAEXAMPLE&X-Amz-Signature={secret}"
+    );
+    std::fs::create_dir(dir.join("mnt")).unwrap();
+    let mnt = dir.join("mnt");
+    let r = dir.run(&["--json", "mount", &url, mnt.to_str().unwrap()]);
+    let unmount = scopeguard(&mnt);
+    r.ok();
+    assert_not_shown(&r, secret);
+    let pid = r.json()["pid"].as_u64().unwrap();
+    // The mount works: the bundle's manifest is there.
+    assert!(mnt.join("manifest.json").is_file());
+    let mounts = std::fs::read_to_string("/proc/mounts").unwrap();
+    assert!(mounts.contains(&format!("127.0.0.1:{port}")), "{mounts}");
+    assert!(!mounts.contains(secret), "{mounts}");
+    let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap();
+    assert!(
+        !String::from_utf8_lossy(&cmdline).contains(secret),
+        "{}",
+        String::from_utf8_lossy(&cmdline)
+    );
+    drop(unmount);
+}
+
+/// Unmounts `path` when dropped, however the test ends.
+fn scopeguard(path: &Path) -> impl Drop + '_ {
+    struct Guard<'a>(&'a Path);
+    impl Drop for Guard<'_> {
+        fn drop(&mut self) {
+            let _ = Command::new("fusermount3")
+                .arg("-uz")
+                .arg(self.0)
+                .stderr(Stdio::null())
+                .status();
+        }
+    }
+    Guard(path)
+}
