@@ -272,13 +272,23 @@ struct KeyLock(#[allow(dead_code)] File);
 
 impl KeyLock {
     fn acquire(path: PathBuf, key: &str) -> Result<KeyLock, Error> {
+        use std::os::unix::fs::OpenOptionsExt;
         use std::os::unix::io::AsRawFd;
+        // A lock planted as a symlink or a FIFO must neither redirect the open nor block it.
         let file = OpenOptions::new()
             .write(true)
             .create(true)
             .truncate(false)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
             .open(&path)
             .map_err(|e| Error::io("opening lock", &path, e))?;
+        if !file
+            .metadata()
+            .map_err(|e| Error::io("opening lock", &path, e))?
+            .is_file()
+        {
+            return Err(refused(path, "a lock that is not a regular file"));
+        }
         let deadline = Instant::now() + LOCK_WAIT;
         loop {
             let r = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };

@@ -538,7 +538,22 @@ fn a_symlink_out_of_the_remote_is_never_used() {
 
 #[test]
 fn a_fifo_as_a_ref_or_an_object_is_refused_without_hanging() {
-    let (a, remote, s1) = pushed();
+    let (a, remote, _) = pushed();
+    // A FIFO planted as a ref's lock file: the push that moves the ref must not block on it.
+    let lock = remote.join("refs/heads/main.lock");
+    let _ = std::fs::remove_file(&lock);
+    mkfifo(&lock);
+    let s5 = a.put("s5.json", r#"{"title":"five"}"#, "schema");
+    a.run(&["update-ref", "refs/heads/main", &s5]).ok();
+    let mut cmd = Command::new(bin());
+    cmd.args(["push"]).current_dir(a.path());
+    let (r, _) = run_within(cmd, Duration::from_secs(30));
+    // Opening it without a reader fails at once (ENXIO); with one, fstat refuses it.
+    r.code(74);
+    assert!(r.stderr.contains("main.lock"), "{r:#?}");
+    std::fs::remove_file(&lock).unwrap();
+    a.run(&["push"]).ok();
+    let s1 = s5;
     let main = remote.join("refs/heads/main");
     std::fs::remove_file(&main).unwrap();
     mkfifo(&main);
