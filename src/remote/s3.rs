@@ -30,6 +30,8 @@ pub struct S3 {
     runtime: tokio::runtime::Runtime,
     bucket: String,
     prefix: String,
+    /// The HTTP client of listings (made on the first one: it loads the trust store).
+    lister: std::sync::OnceLock<ureq::Agent>,
 }
 
 impl std::fmt::Debug for S3 {
@@ -82,6 +84,7 @@ impl S3 {
             runtime,
             bucket: bucket.to_string(),
             prefix: prefix.to_string(),
+            lister: std::sync::OnceLock::new(),
         })
     }
 
@@ -143,8 +146,15 @@ impl S3 {
                 &options,
             ))
             .map_err(|e| self.err("listing", prefix, e))?;
-        let roots = crate::http::trust_roots().map_err(|e| fail(e.to_string()))?;
-        let agent = crate::http::agent(Duration::from_secs(120), crate::http::Tls::Roots(roots));
+        let agent = match self.lister.get() {
+            Some(a) => a,
+            None => {
+                let roots = crate::http::trust_roots().map_err(|e| fail(e.to_string()))?;
+                let agent =
+                    crate::http::agent(Duration::from_secs(120), crate::http::Tls::Roots(roots));
+                self.lister.get_or_init(|| agent)
+            }
+        };
         let mut resp = agent.get(url.as_str()).call().map_err(|e| {
             fail(format!(
                 "the request failed: {}",
