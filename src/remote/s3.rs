@@ -530,3 +530,30 @@ impl Backend for S3 {
         Ok(true)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn listing_answers_are_read_whatever_bytes_a_key_holds() {
+        let xml = "<ListBucketResult><EncodingType>url</EncodingType>\
+            <Contents><Key>p/refs/heads/evil%0Aname%1B%5B31m</Key><Size>1</Size>\
+            <ETag>&quot;abc&quot;</ETag></Contents>\
+            <Contents><Key>p/objects/a+b%2</Key><Size>2</Size></Contents>\
+            <IsTruncated>false</IsTruncated></ListBucketResult>";
+        let items = xml_elements(xml, "Contents");
+        assert_eq!(items.len(), 2);
+        assert_eq!(
+            percent_decode(&xml_text(items[0], "Key").unwrap()),
+            "p/refs/heads/evil\nname\u{1b}[31m"
+        );
+        assert_eq!(xml_text(items[0], "ETag").as_deref(), Some("\"abc\""));
+        // A truncated escape stays as it is; `+` is a space in S3's url encoding.
+        assert_eq!(
+            percent_decode(&xml_text(items[1], "Key").unwrap()),
+            "p/objects/a b%2"
+        );
+        assert_eq!(xml_unescape("&#x41;&#66;&bogus;&amp"), "AB&bogus;&amp");
+    }
+}
