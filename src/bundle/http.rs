@@ -35,13 +35,20 @@ pub struct RangeReader {
 
 fn http_err(url: &str, why: impl std::fmt::Display) -> Error {
     Error::Http {
-        url: url.to_string(),
+        url: crate::remote::Url::redact(url),
         reason: why.to_string(),
     }
 }
 
-fn io_err(why: impl std::fmt::Display) -> std::io::Error {
-    std::io::Error::other(why.to_string())
+/// A failed range request, carried through `std::io::Error` so that the zip reader's errors
+/// still say it was the network (I/O, 74) and not the bundle's bytes (schema, 65).
+#[derive(Debug, thiserror::Error)]
+#[error("{url}: {reason}")]
+pub struct Transport {
+    /// The URL, redacted (a presigned URL's signature is a secret).
+    pub url: String,
+    /// What failed.
+    pub reason: String,
 }
 
 /// Parses `bytes a-b/len` into (a, b, len).
@@ -71,7 +78,13 @@ impl RangeReader {
             requests: 0,
             fetched: 0,
         };
-        let (_, len) = r.range(0, 0).map_err(|e| http_err(url, e))?;
+        let (_, len) = r.range(0, 0).map_err(|e| {
+            let reason = match e.get_ref().and_then(|i| i.downcast_ref::<Transport>()) {
+                Some(t) => t.reason.clone(),
+                None => e.to_string(),
+            };
+            http_err(url, reason)
+        })?;
         r.len = len;
         Ok(r)
     }
@@ -96,6 +109,13 @@ impl RangeReader {
         self.fetched
     }
 
+    fn io_err(&self, why: impl std::fmt::Display) -> std::io::Error {
+        let url = crate::remote::Url::redact(&self.url);
+        // A client error may quote the URL it was given.
+        let reason = why.to_string().replace(&self.url, &url);
+        std::io::Error::other(Transport { url, reason })
+    }
+
     /// GET bytes a..=b; returns them and the total length the server reports.
     fn range(&mut self, a: u64, b: u64) -> std::io::Result<(Vec<u8>, u64)> {
         self.requests += 1;
@@ -104,9 +124,9 @@ impl RangeReader {
             .get(&self.url)
             .header("Range", &format!("bytes={a}-{b}"))
             .call()
-            .map_err(|e| io_err(crate::http::describe(&e)))?;
+            .map_err(|e| self.io_err(crate::http::describe(&e)))?;
         if resp.status().as_u16() != 206 {
-            return Err(io_err(format!(
+            return Err(self.io_err(format!(
                 "HTTP {} to a range request (the server must support Range)",
                 resp.status().as_u16()
             )));
@@ -116,12 +136,9 @@ impl RangeReader {
             .get("content-range")
             .and_then(|v| v.to_str().ok())
             .and_then(content_range)
-            .ok_or_else(|| io_err("a 206 without a usable Content-Range"))?;
+            .ok_or_else(|| self.io_err("a 206 without a usable Content-Range"))?;
         if cr.0 != a || cr.1 > b {
-            return Err(io_err(format!(
-                "asked for bytes {a}-{b}, got {}-{}",
-                cr.0, cr.1
-            )));
+            return Err(self.io_err(format!("asked for bytes {a}-{b}, got {}-{}", cr.0, cr.1)));
         }
         let want = cr.1 - cr.0 + 1;
         let body = resp
@@ -129,9 +146,9 @@ impl RangeReader {
             .with_config()
             .limit(want)
             .read_to_vec()
-            .map_err(|e| io_err(crate::http::describe(&e)))?;
+            .map_err(|e| self.io_err(crate::http::describe(&e)))?;
         if body.len() as u64 != want {
-            return Err(io_err(format!(
+            return Err(self.io_err(format!(
                 "a {want}-byte range came with {} bytes",
                 body.len()
             )));
@@ -146,7 +163,7 @@ impl RangeReader {
             let b = (a + BLOCK).min(self.len) - 1;
             let (bytes, len) = self.range(a, b)?;
             if len != self.len {
-                return Err(io_err("the remote file changed size while being read"));
+                return Err(self.io_err("the remote file changed size while being read"));
             }
             if self.order.len() >= CACHED_BLOCKS {
                 if let Some(old) = self.order.pop_front() {

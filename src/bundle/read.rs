@@ -6,14 +6,18 @@
 //! in ASCII case, or when a file is another entry's directory); encrypted entries or methods
 //! other than stored/deflate; more than [`Limits::max_entries`] entries; an entry larger than
 //! [`Limits::max_entry_bytes`] or compressed more than [`Limits::max_ratio`] : 1; a total over
-//! [`Limits::max_total_bytes`]. Reads then never yield more bytes than an entry declares.
+//! [`Limits::max_total_bytes`]; entries whose bytes overlap (or run into the central
+//! directory); all entries together inflating more than [`Limits::max_bundle_ratio`] times the
+//! bundle's own size. Opening an entry checks its local header against the central directory
+//! and that its data ends before the next entry begins. Reads then never yield more bytes than
+//! an entry declares.
 //!
 //! It works over any `Read + Seek` source (a file, an HTTP range reader, a FUSE backing file),
 //! and touches the filesystem only in [`BundleReader::extract_to`], which writes below the one
 //! directory it is given and nowhere else.
 
 use std::collections::HashMap;
-use std::io::{Read, Seek, Write};
+use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::Path;
 
 use sha2::Digest as _;
@@ -32,8 +36,12 @@ pub struct Limits {
     pub max_total_bytes: u64,
     /// Uncompressed : compressed, checked for entries above [`Limits::ratio_floor_bytes`].
     pub max_ratio: u64,
-    /// Entries smaller than this are exempt from the ratio check (tiny files compress oddly).
+    /// Entries smaller than this are exempt from the ratio check (tiny files compress oddly);
+    /// a bundle inflating to less than this in all is exempt from the whole-bundle ratio.
     pub ratio_floor_bytes: u64,
+    /// All entries' uncompressed sizes together : the bundle file's size. Bounds what a bundle
+    /// can make msez inflate, however its entries are arranged (docs/limits.md).
+    pub max_bundle_ratio: u64,
     /// Length of an entry name in bytes.
     pub max_name_bytes: u64,
     /// Size of manifest.json (parsed into memory).
@@ -48,6 +56,7 @@ impl Default for Limits {
             max_total_bytes: 16 << 30,
             max_ratio: 200,
             ratio_floor_bytes: 1 << 20,
+            max_bundle_ratio: 100,
             max_name_bytes: 1024,
             max_manifest_bytes: crate::canon::MAX_JSON_BYTES as u64,
         }
@@ -66,6 +75,9 @@ pub struct Entry {
     /// Declared CRC-32.
     pub crc32: u32,
     index: usize,
+    /// Where the next entry's local header (or the central directory) begins: this entry's
+    /// data must end there.
+    end: u64,
 }
 
 /// An opened, structurally checked bundle.
@@ -80,6 +92,29 @@ fn zip_err(what: &str, e: impl std::fmt::Display) -> Error {
     Error::Zip {
         what: what.to_string(),
         reason: e.to_string(),
+    }
+}
+
+/// A failed read: the network under an HTTP range reader is I/O (74), anything else in the
+/// bytes is a malformed zip (65).
+fn read_err(what: &str, e: std::io::Error) -> Error {
+    match e
+        .get_ref()
+        .and_then(|inner| inner.downcast_ref::<super::http::Transport>())
+    {
+        Some(t) => Error::Http {
+            url: t.url.clone(),
+            reason: t.reason.clone(),
+        },
+        None => zip_err(what, e),
+    }
+}
+
+/// [`zip_err`] for the zip crate's errors, keeping transport failures I/O.
+fn zip_crate_err(what: &str, e: zip::result::ZipError) -> Error {
+    match e {
+        zip::result::ZipError::Io(io) => read_err(what, io),
+        other => zip_err(what, other),
     }
 }
 
@@ -150,8 +185,15 @@ fn check_collisions(entries: &[Entry]) -> Result<(), Error> {
 
 impl<R: Read + Seek> BundleReader<R> {
     /// Opens `reader` and checks the whole central directory against `limits`.
-    pub fn open(reader: R, limits: Limits) -> Result<Self, Error> {
-        let archive = zip::ZipArchive::new(reader).map_err(|e| zip_err("is not a zip", e))?;
+    pub fn open(mut reader: R, limits: Limits) -> Result<Self, Error> {
+        let file_size = reader
+            .seek(SeekFrom::End(0))
+            .and_then(|n| reader.rewind().map(|()| n))
+            .map_err(|e| read_err("(bundle)", e))?;
+        let archive = zip::ZipArchive::new(reader).map_err(|e| match e {
+            zip::result::ZipError::Io(io) => read_err("is not a zip", io),
+            other => zip_err("is not a zip", other),
+        })?;
         if archive.has_duplicate_names() {
             // The index keeps one entry per name; find the name that lost its twin.
             let mut seen = std::collections::HashSet::new();
@@ -174,6 +216,10 @@ impl<R: Read + Seek> BundleReader<R> {
         let mut entries = Vec::new();
         let mut by_name = HashMap::new();
         let mut total: u64 = 0;
+        // (local header offset, least end of the entry's bytes, index in the archive): every
+        // entry, directories too, occupies bytes. 24 bytes an entry, dropped after open.
+        let mut spans: Vec<(u64, u64, usize)> = Vec::with_capacity(archive.len());
+        let dir_start = archive.central_directory_start();
         for index in 0..archive.len() {
             // Central-directory data only: no local header is read (a range reader fetches
             // nothing more than the directory to decide whether the bundle is acceptable).
@@ -187,6 +233,13 @@ impl<R: Read + Seek> BundleReader<R> {
                 })?
                 .to_string();
             let is_dir = check_name(&name, &limits)?;
+            // A local header is 30 bytes, then the name, then the extra field, then the data;
+            // an entry's bytes cannot be fewer than that.
+            let start = f.header_start();
+            let least_end = start
+                .saturating_add(30)
+                .saturating_add(f.name_raw().len() as u64)
+                .saturating_add(f.compressed_size());
             if f.is_symlink() {
                 return Err(Error::Symlink { name });
             }
@@ -206,6 +259,7 @@ impl<R: Read + Seek> BundleReader<R> {
                 if f.size() != 0 {
                     return Err(zip_err(&name, "a directory entry with content"));
                 }
+                spans.push((start, least_end, index));
                 continue;
             }
             let (size, csize) = (f.size(), f.compressed_size());
@@ -236,14 +290,53 @@ impl<R: Read + Seek> BundleReader<R> {
             }
             let crc32 = f.crc32();
             by_name.insert(name.clone(), entries.len());
+            spans.push((start, least_end, index));
             entries.push(Entry {
                 name,
                 size,
                 compressed_size: csize,
                 crc32,
                 index,
+                end: dir_start,
             });
         }
+        if total > limits.ratio_floor_bytes && total / file_size.max(1) > limits.max_bundle_ratio {
+            return Err(Error::Limit {
+                name: "(bundle)".into(),
+                what: "whole-bundle compression ratio (all entries' sizes : the file's size)",
+                limit: limits.max_bundle_ratio,
+                found: total / file_size.max(1),
+            });
+        }
+        // Entries may not share bytes: one stream behind many entries is how a small bundle
+        // inflates to gigabytes while each entry's own ratio looks harmless.
+        spans.sort_unstable();
+        let name_of = |index: usize| {
+            archive
+                .by_index_data(index)
+                .map(|f| String::from_utf8_lossy(f.name_raw()).into_owned())
+                .unwrap_or_default()
+        };
+        for (i, &(start, least_end, index)) in spans.iter().enumerate() {
+            let next = spans.get(i + 1).map_or(dir_start, |s| s.0);
+            if least_end > next {
+                let other = spans
+                    .get(i + 1)
+                    .map_or("the central directory".to_string(), |s| name_of(s.2));
+                return Err(zip_err(
+                    &name_of(index),
+                    format!(
+                        "entry bytes {start}..{least_end} overlap {other} at {next} \
+                         (entries must not share bytes)"
+                    ),
+                ));
+            }
+            // Entries are in archive order: find this one's file entry, if it is a file.
+            if let Ok(at) = entries.binary_search_by_key(&index, |e| e.index) {
+                entries[at].end = next;
+            }
+        }
+        drop(spans);
         check_collisions(&entries)?;
         Ok(BundleReader {
             archive,
@@ -280,10 +373,25 @@ impl<R: Read + Seek> BundleReader<R> {
             .entry(name)
             .cloned()
             .ok_or_else(|| Error::NoEntry { name: name.into() })?;
+        let options = zip::read::ZipReadOptions::new().enforce_header_consistency(true);
         let f = self
             .archive
-            .by_index(entry.index)
-            .map_err(|e| zip_err(&entry.name, e))?;
+            .by_index_with_options(entry.index, options)
+            .map_err(|e| zip_crate_err(&entry.name, e))?;
+        // The local header's extra field is only known now: the data must still end before
+        // the next entry.
+        let data_end = f
+            .data_start()
+            .map(|d| d.saturating_add(entry.compressed_size));
+        if data_end.is_none_or(|end| end > entry.end) {
+            return Err(zip_err(
+                &entry.name,
+                format!(
+                    "entry data runs past {} into the next entry (entries must not share bytes)",
+                    entry.end
+                ),
+            ));
+        }
         Ok(Bounded {
             inner: f,
             left: entry.size,
@@ -308,7 +416,7 @@ impl<R: Read + Seek> BundleReader<R> {
         let mut buf = Vec::with_capacity(size as usize);
         self.open_entry(name)?
             .read_to_end(&mut buf)
-            .map_err(|e| zip_err(name, e))?;
+            .map_err(|e| read_err(name, e))?;
         Ok(buf)
     }
 
@@ -353,7 +461,7 @@ impl<R: Read + Seek> BundleReader<R> {
             let mut bytes = 0u64;
             let mut r = self.open_entry(&name)?;
             loop {
-                let n = r.read(&mut buf).map_err(|e| zip_err(&name, e))?;
+                let n = r.read(&mut buf).map_err(|e| read_err(&name, e))?;
                 if n == 0 {
                     break;
                 }
@@ -435,6 +543,7 @@ mod tests {
                 compressed_size: 0,
                 crc32: 0,
                 index,
+                end: 0,
             })
             .collect()
     }

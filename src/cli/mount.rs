@@ -33,6 +33,10 @@ struct Mounted {
     unmount: String,
 }
 
+/// The variable a background mount hands the source to its `--foreground` child in: the
+/// child's command line (world-readable) carries the redacted form only.
+const SOURCE_VAR: &str = "MSEZ_MOUNT_SOURCE";
+
 /// How long a background mount may take to appear.
 const MOUNT_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -47,14 +51,19 @@ pub fn run(args: Args, ctx: &Ctx) -> Result {
             mountpoint.display()
         )));
     }
+    let shown = msez::remote::Url::redact(&args.source);
+    let source = match std::env::var(SOURCE_VAR) {
+        Ok(s) if args.foreground && msez::remote::Url::redact(&s) == args.source => s,
+        _ => args.source,
+    };
     if args.foreground {
-        foreground(&args.source, &mountpoint, ctx)
+        foreground(&source, &shown, &mountpoint, ctx)
     } else {
-        background(&args.source, &mountpoint, ctx)
+        background(&source, &shown, &mountpoint, ctx)
     }
 }
 
-fn foreground(source: &str, mountpoint: &std::path::Path, ctx: &Ctx) -> Result {
+fn foreground(source: &str, shown: &str, mountpoint: &std::path::Path, ctx: &Ctx) -> Result {
     // Block the signals before fuser starts its threads, so all of them leave the signals to
     // the wait below.
     let signals = unsafe {
@@ -79,7 +88,7 @@ fn foreground(source: &str, mountpoint: &std::path::Path, ctx: &Ctx) -> Result {
     );
     let session = mount::fs::spawn(fs, mountpoint, &format!("msez:{source}"))?;
     ctx.out.note(format!(
-        "mounted {source} at {} (Ctrl-C or `fusermount3 -u {}` unmounts)",
+        "mounted {shown} at {} (Ctrl-C or `fusermount3 -u {}` unmounts)",
         mountpoint.display(),
         mountpoint.display()
     ));
@@ -113,7 +122,7 @@ fn foreground(source: &str, mountpoint: &std::path::Path, ctx: &Ctx) -> Result {
     Ok(ExitCode::SUCCESS)
 }
 
-fn background(source: &str, mountpoint: &std::path::Path, ctx: &Ctx) -> Result {
+fn background(source: &str, shown: &str, mountpoint: &std::path::Path, ctx: &Ctx) -> Result {
     // Open it here first, so a source that cannot be shown (a hostile bundle, a bad URL) fails
     // with its own class and message rather than as a mount that never appeared.
     drop(mount::open_source(source, &ctx.cwd)?);
@@ -130,7 +139,8 @@ fn background(source: &str, mountpoint: &std::path::Path, ctx: &Ctx) -> Result {
     cmd.arg("-C")
         .arg(&ctx.cwd)
         .args(["mount", "--foreground"])
-        .arg(source)
+        .arg(shown)
+        .env(SOURCE_VAR, source)
         .arg(mountpoint)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
@@ -159,7 +169,7 @@ fn background(source: &str, mountpoint: &std::path::Path, ctx: &Ctx) -> Result {
             };
             let why = std::fs::read_to_string(log.path()).unwrap_or_default();
             return Err(msez::Error::Usage(format!(
-                "mount of {source} at {} failed: {how}: {}",
+                "mount of {shown} at {} failed: {how}: {}",
                 mountpoint.display(),
                 why.trim()
             )));
@@ -167,7 +177,7 @@ fn background(source: &str, mountpoint: &std::path::Path, ctx: &Ctx) -> Result {
         std::thread::sleep(Duration::from_millis(20));
     }
     let mounted = Mounted {
-        source: source.to_string(),
+        source: shown.to_string(),
         mountpoint: mountpoint.to_path_buf(),
         pid: child.id(),
         unmount: format!("fusermount3 -u {}", mountpoint.display()),

@@ -76,14 +76,21 @@ pub fn run(command: Command, ctx: &Ctx) -> super::Result<ExitCode> {
             }))?;
         }
         Command::List => {
+            // A config written by hand (or by an older msez) may hold credentials in a URL:
+            // never show them.
             let remotes: serde_json::Map<String, serde_json::Value> = config
                 .remote
                 .iter()
-                .map(|(n, r)| (n.clone(), serde_json::Value::String(r.url.clone())))
+                .map(|(n, r)| (n.clone(), serde_json::Value::String(Url::redact(&r.url))))
                 .collect();
             written(ctx.out.emit(&serde_json::json!({"remotes": remotes}), |w| {
                 for (n, r) in &config.remote {
-                    writeln!(w, "{n}\t{}", r.url)?;
+                    writeln!(
+                        w,
+                        "{}\t{}",
+                        msez::remote::layout::shown_key(n),
+                        Url::redact(&r.url)
+                    )?;
                 }
                 Ok(())
             }))?;

@@ -18,11 +18,30 @@ pub struct ShareArgs {
     /// The remote (default: origin); presigning needs an S3 remote.
     #[arg(long, value_name = "NAME")]
     pub remote: Option<String>,
-    /// How long the URL works (e.g. 15m, 1h, 7d; S3 allows at most 7 days).
-    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    /// How long the URL works: 1s to 7d (e.g. 15m, 1h, 7d); S3 signatures last at most 7 days.
+    #[arg(long, value_name = "DURATION", value_parser = presign_expiry)]
     pub expires: Duration,
     #[command(flatten)]
     pub transfer: Transfer,
+}
+
+/// The longest validity an S3 SigV4 presigned URL may have.
+const MAX_EXPIRY: Duration = Duration::from_secs(7 * 24 * 3600);
+
+/// Parses `--expires`: at least one second (a URL that never works is a mistake) and at most
+/// the 7 days S3 accepts (a longer one would be refused by the server when used, in someone
+/// else's hands).
+fn presign_expiry(text: &str) -> Result<Duration, String> {
+    let d = humantime::parse_duration(text).map_err(|e| e.to_string())?;
+    if d < Duration::from_secs(1) {
+        return Err("must be at least 1s".into());
+    }
+    if d > MAX_EXPIRY {
+        return Err(format!(
+            "{text} is longer than the 7 days (7d, 168h) an S3 presigned URL can last"
+        ));
+    }
+    Ok(d)
 }
 
 /// Prints a URL anyone can GET the object's remote bytes from until it expires.

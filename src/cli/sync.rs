@@ -300,6 +300,10 @@ fn render_fetch(w: &mut dyn std::io::Write, report: &sync::FetchReport) -> std::
             "  ! remote ref {d} names an object the remote lacks (not tracked)"
         )?;
     }
+    // Listed keys come escaped from the backends (layout::shown_key): safe to print.
+    for k in &report.ignored {
+        writeln!(w, "  ? skipped remote key {k} (not msez layout)")?;
+    }
     Ok(())
 }
 

@@ -72,7 +72,8 @@ impl<R: Read + Seek + Send + 'static> BundleStore<R> {
             .tempdir()
             .map_err(|e| Error::io("creating a cache directory in", std::env::temp_dir(), e))?;
         Ok(BundleStore {
-            label: label.to_string(),
+            // Shown in the mounted view: never a presigned URL's signature.
+            label: crate::remote::Url::redact(label),
             reader: Mutex::new(reader),
             sizes,
             objects,

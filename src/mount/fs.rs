@@ -389,10 +389,17 @@ impl Filesystem for Fs {
 /// Mounts `fs` read-only at `mountpoint`; the filesystem lives until the session is dropped
 /// or unmounted.
 pub fn spawn(fs: Fs, mountpoint: &Path, fsname: &str) -> Result<fuser::BackgroundSession, Error> {
+    // The fsname is world-readable in /proc/mounts: a presigned bundle URL's signature or a
+    // URL's credentials must not reach it, nor a comma that would read as another option.
+    let fsname = match fsname.strip_prefix("msez:") {
+        Some(source) => format!("msez:{}", crate::remote::Url::redact(source)),
+        None => crate::remote::Url::redact(fsname),
+    }
+    .replace(',', "%2C");
     let mut config = Config::default();
     config.mount_options = vec![
         MountOption::RO,
-        MountOption::FSName(fsname.to_string()),
+        MountOption::FSName(fsname),
         MountOption::Subtype("msez".to_string()),
         MountOption::DefaultPermissions,
         MountOption::NoExec,

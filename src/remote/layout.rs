@@ -92,6 +92,51 @@ pub fn parse_proof_key(key: &str) -> Option<(ObjectId, String)> {
     Some((id, h.to_hex()))
 }
 
+/// A remote key (or any name that came from a remote) as it may be shown on a terminal or in a
+/// message: control characters (newline, ESC, C1 controls...) and backslashes are escaped
+/// (`\n`, `\u{1b}`, `\\`), so a hostile key cannot move the cursor, recolour the screen or
+/// pass for two lines. Everything that renders remote keys goes through this one function.
+pub fn shown_key(key: &str) -> String {
+    let mut out = String::with_capacity(key.len());
+    for c in key.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            c if c.is_control() => out.extend(c.escape_default()),
+            // Bidi overrides reorder what follows them on screen.
+            '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' => out.extend(c.escape_unicode()),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Whether a listed key can be one msez reads at all: no control characters, no empty, `.`
+/// or `..` components. Backends list every other key escaped with [`shown_key`] (so it is
+/// reported, never fatal, and safe to print); no layout parser accepts those.
+pub fn is_plain_key(key: &str) -> bool {
+    !key.chars().any(char::is_control)
+        && !key.contains('\\')
+        && key
+            .split('/')
+            .all(|c| !c.is_empty() && c != "." && c != "..")
+}
+
+/// The most bytes msez reads whole from a key of this name (`get` without a range): a ref,
+/// the format file and locks are a line; JSON objects and proof files obey the JSON limit;
+/// other objects (raw bytes, lawpacks) are streamed and bounded by their listed size only.
+pub fn max_bytes(key: &str) -> Option<u64> {
+    const SMALL: u64 = 64 << 10;
+    if key.starts_with("refs/") || key.starts_with("locks/") || key == FORMAT_KEY || key == "lease"
+    {
+        Some(SMALL)
+    } else if key.starts_with("proofs/") || (key.starts_with("objects/") && key.ends_with(".json"))
+    {
+        Some(crate::canon::MAX_JSON_BYTES as u64)
+    } else {
+        None
+    }
+}
+
 /// Parses a ref file's bytes (`<hex>\n`).
 pub fn parse_ref_value(bytes: &[u8]) -> Option<Digest> {
     let text = std::str::from_utf8(bytes).ok()?;
@@ -115,6 +160,8 @@ mod tests {
         let pk = proof_key(&id, &"cd".repeat(32));
         assert_eq!(parse_proof_key(&pk), Some((id, "cd".repeat(32))));
         assert_eq!(parse_proof_key("proofs/vc/x/y.json"), None);
+        assert_eq!(shown_key("refs/a\nb\u{1b}[31m"), "refs/a\\nb\\u{1b}[31m");
+        assert!(!is_plain_key("refs/a\nb") && !is_plain_key("refs//a") && is_plain_key("refs/a"));
         assert_eq!(
             parse_ref_value(format!("{}\n", "ab".repeat(32)).as_bytes()).map(|d| d.to_hex()),
             Some("ab".repeat(32))

@@ -13,7 +13,6 @@ use std::ops::Range;
 use std::sync::{Arc, Once};
 use std::time::Duration;
 
-use futures_util::TryStreamExt;
 use object_store::aws::AmazonS3Builder;
 use object_store::path::Path as KeyPath;
 use object_store::{
@@ -31,6 +30,8 @@ pub struct S3 {
     runtime: tokio::runtime::Runtime,
     bucket: String,
     prefix: String,
+    /// The HTTP client of listings (made on the first one: it loads the trust store).
+    lister: std::sync::OnceLock<ureq::Agent>,
 }
 
 impl std::fmt::Debug for S3 {
@@ -83,6 +84,7 @@ impl S3 {
             runtime,
             bucket: bucket.to_string(),
             prefix: prefix.to_string(),
+            lister: std::sync::OnceLock::new(),
         })
     }
 
@@ -94,25 +96,197 @@ impl S3 {
         }
     }
 
-    fn rel(&self, location: &KeyPath) -> String {
-        let full = location.as_ref();
-        if self.prefix.is_empty() {
-            full.to_string()
-        } else {
-            full.strip_prefix(&self.prefix)
-                .map(|s| s.trim_start_matches('/'))
-                .unwrap_or(full)
-                .to_string()
-        }
-    }
-
     fn err(&self, what: &'static str, key: &str, source: object_store::Error) -> Error {
         Error::S3 {
             what,
-            key: self.path(key).to_string(),
+            key: super::layout::shown_key(self.path(key).as_ref()),
             source,
         }
     }
+}
+
+/// One page of a ListObjectsV2 answer.
+struct ListPage {
+    /// (full key, size, ETag) per object.
+    contents: Vec<(String, u64, Option<String>)>,
+    /// The continuation token when the listing goes on.
+    next: Option<String>,
+}
+
+impl S3 {
+    /// One ListObjectsV2 request (`encoding-type=url`, so any byte in a key survives the XML).
+    fn list_page(&self, prefix: &str, full: &str, token: Option<&str>) -> Result<ListPage, Error> {
+        use object_store::signer::{Method, SignedUrlOptions, Signer};
+        let fail = |why: String| Error::S3 {
+            what: "listing",
+            key: super::layout::shown_key(self.path(prefix.trim_end_matches('/')).as_ref()),
+            source: object_store::Error::Generic {
+                store: "S3",
+                source: why.into(),
+            },
+        };
+        let mut query = vec![
+            ("list-type", "2".to_string()),
+            ("encoding-type", "url".to_string()),
+        ];
+        if !full.is_empty() {
+            query.push(("prefix", full.to_string()));
+        }
+        if let Some(t) = token {
+            query.push(("continuation-token", t.to_string()));
+        }
+        let options = SignedUrlOptions::new().with_query(query);
+        // The signed URL is a credential for a few minutes: it never appears in a message.
+        let url = self
+            .runtime
+            .block_on(self.signer.signed_url_opts(
+                Method::GET,
+                &KeyPath::from(""),
+                Duration::from_secs(300),
+                &options,
+            ))
+            .map_err(|e| self.err("listing", prefix, e))?;
+        let agent = match self.lister.get() {
+            Some(a) => a,
+            None => {
+                let roots = crate::http::trust_roots().map_err(|e| fail(e.to_string()))?;
+                let agent =
+                    crate::http::agent(Duration::from_secs(120), crate::http::Tls::Roots(roots));
+                self.lister.get_or_init(|| agent)
+            }
+        };
+        let mut resp = agent.get(url.as_str()).call().map_err(|e| {
+            fail(format!(
+                "the request failed: {}",
+                crate::http::describe(&e).replace(url.as_str(), "<signed listing URL>")
+            ))
+        })?;
+        let status = resp.status().as_u16();
+        let body = resp
+            .body_mut()
+            .with_config()
+            .limit(64 << 20)
+            .read_to_string()
+            .map_err(|e| fail(format!("reading the answer: {}", crate::http::describe(&e))))?;
+        if status != 200 {
+            let code = xml_text(&body, "Code").unwrap_or_default();
+            return Err(fail(format!(
+                "HTTP {status} {}",
+                super::layout::shown_key(&code)
+            )));
+        }
+        let url_encoded = xml_text(&body, "EncodingType").is_some_and(|e| e == "url");
+        let mut contents = Vec::new();
+        for item in xml_elements(&body, "Contents") {
+            let Some(key) = xml_text(item, "Key") else {
+                continue;
+            };
+            let key = if url_encoded {
+                percent_decode(&key)
+            } else {
+                key
+            };
+            let size = xml_text(item, "Size")
+                .and_then(|s| s.parse().ok())
+                .ok_or_else(|| fail("a listed object without a size".into()))?;
+            contents.push((key, size, xml_text(item, "ETag")));
+        }
+        let truncated = xml_text(&body, "IsTruncated").is_some_and(|t| t == "true");
+        let next = match xml_text(&body, "NextContinuationToken") {
+            Some(t) if truncated && !t.is_empty() => Some(t),
+            None | Some(_) if truncated => {
+                return Err(fail(
+                    "a truncated listing without a continuation token".into(),
+                ));
+            }
+            _ => None,
+        };
+        Ok(ListPage { contents, next })
+    }
+}
+
+/// The bodies of every `<name>...</name>` element in `xml`, in order (S3 answers are flat
+/// enough that no nesting of the same name occurs).
+fn xml_elements<'a>(xml: &'a str, name: &str) -> Vec<&'a str> {
+    let (open, close) = (format!("<{name}>"), format!("</{name}>"));
+    let mut out = Vec::new();
+    let mut rest = xml;
+    while let Some(at) = rest.find(&open) {
+        let body = &rest[at + open.len()..];
+        let Some(end) = body.find(&close) else {
+            break;
+        };
+        out.push(&body[..end]);
+        rest = &body[end + close.len()..];
+    }
+    out
+}
+
+/// The unescaped text of the first `<name>` element.
+fn xml_text(xml: &str, name: &str) -> Option<String> {
+    xml_elements(xml, name).first().map(|t| xml_unescape(t))
+}
+
+fn xml_unescape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find('&') {
+        out.push_str(&rest[..at]);
+        let tail = &rest[at..];
+        let Some(end) = tail.find(';') else {
+            out.push_str(tail);
+            return out;
+        };
+        let entity = &tail[1..end];
+        let c = match entity {
+            "amp" => Some('&'),
+            "lt" => Some('<'),
+            "gt" => Some('>'),
+            "quot" => Some('"'),
+            "apos" => Some('\''),
+            _ => entity
+                .strip_prefix("#x")
+                .and_then(|h| u32::from_str_radix(h, 16).ok())
+                .or_else(|| entity.strip_prefix('#').and_then(|d| d.parse().ok()))
+                .and_then(char::from_u32),
+        };
+        match c {
+            Some(c) => out.push(c),
+            None => out.push_str(&tail[..=end]),
+        }
+        rest = &tail[end + 1..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Decodes `%XX` escapes (and `+` as a space, as S3's url encoding-type writes it).
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'%' if i + 2 < bytes.len() => {
+                match text
+                    .get(i + 1..i + 3)
+                    .and_then(|h| u8::from_str_radix(h, 16).ok())
+                    .ok_or(())
+                {
+                    Ok(b) => {
+                        out.push(b);
+                        i += 3;
+                        continue;
+                    }
+                    Err(_) => out.push(b'%'),
+                }
+            }
+            b'+' => out.push(b' '),
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 fn version(e_tag: Option<String>, version: Option<String>) -> Version {
@@ -129,35 +303,84 @@ impl Backend for S3 {
     }
 
     fn list(&self, prefix: &str) -> Result<Vec<Meta>, Error> {
-        let path = self.path(prefix.trim_end_matches('/'));
-        let listed: Vec<object_store::ObjectMeta> = self
-            .runtime
-            .block_on(self.store.list(Some(&path)).try_collect())
-            .map_err(|e| self.err("listing", prefix, e))?;
-        Ok(listed
-            .into_iter()
-            .map(|m| Meta {
-                key: self.rel(&m.location),
-                size: m.size,
-                version: Some(version(m.e_tag, m.version)),
-            })
-            .collect())
+        // object_store fails a whole listing on one key it cannot parse as a path (a newline,
+        // `//`): anyone able to write one key would stop every fetch, clone, fsck and gc. So
+        // the listing is our own ListObjectsV2 request, signed by object_store, and a key
+        // msez could not have written comes back escaped, to be reported and skipped.
+        let rel = prefix.trim_end_matches('/');
+        let mut full = match (self.prefix.is_empty(), rel.is_empty()) {
+            (true, _) => rel.to_string(),
+            (false, true) => self.prefix.clone(),
+            (false, false) => format!("{}/{rel}", self.prefix),
+        };
+        if !full.is_empty() {
+            full.push('/');
+        }
+        let mut out = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let page = self.list_page(prefix, &full, token.as_deref())?;
+            for (key, size, e_tag) in page.contents {
+                let rel = if self.prefix.is_empty() {
+                    key.as_str()
+                } else {
+                    key.strip_prefix(&self.prefix)
+                        .and_then(|k| k.strip_prefix('/'))
+                        .unwrap_or(&key)
+                };
+                let key = if super::layout::is_plain_key(rel) {
+                    rel.to_string()
+                } else {
+                    super::layout::shown_key(rel)
+                };
+                out.push(Meta {
+                    key,
+                    size,
+                    version: Some(version(e_tag, None)),
+                });
+            }
+            match page.next {
+                Some(next) => token = Some(next),
+                None => break,
+            }
+        }
+        Ok(out)
     }
 
     fn get(&self, key: &str, range: Option<Range<u64>>) -> Result<Option<Blob>, Error> {
         let path = self.path(key);
+        let limit = range
+            .is_none()
+            .then(|| super::layout::max_bytes(key))
+            .flatten();
         let opts = GetOptions {
             range: range.map(GetRange::Bounded),
             ..GetOptions::default()
         };
+        // A whole read is bounded by its kind's limit, checked on the answer's headers before
+        // the body is read.
         let result = self.runtime.block_on(async {
             let r = self.store.get_opts(&path, opts).await?;
             let meta = r.meta.clone();
+            if limit.is_some_and(|l| meta.size > l) {
+                return Ok(Err(meta.size));
+            }
             let bytes = r.bytes().await?;
-            Ok::<_, object_store::Error>((meta, bytes))
+            Ok::<_, object_store::Error>(Ok((meta, bytes)))
         });
         match result {
-            Ok((meta, bytes)) => Ok(Some(Blob {
+            Ok(Err(size)) => Err(Error::Io {
+                what: "refusing remote key",
+                path: format!("{}/{}", self.url(), super::layout::shown_key(key)).into(),
+                source: std::io::Error::new(
+                    std::io::ErrorKind::InvalidData,
+                    format!(
+                        "{size} bytes, over the {}-byte limit for its kind",
+                        limit.unwrap_or_default()
+                    ),
+                ),
+            }),
+            Ok(Ok((meta, bytes))) => Ok(Some(Blob {
                 bytes: bytes.to_vec(),
                 version: version(meta.e_tag, meta.version),
             })),
@@ -305,5 +528,32 @@ impl Backend for S3 {
             Ok(filled)
         }
         Ok(true)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn listing_answers_are_read_whatever_bytes_a_key_holds() {
+        let xml = "<ListBucketResult><EncodingType>url</EncodingType>\
+            <Contents><Key>p/refs/heads/evil%0Aname%1B%5B31m</Key><Size>1</Size>\
+            <ETag>&quot;abc&quot;</ETag></Contents>\
+            <Contents><Key>p/objects/a+b%2</Key><Size>2</Size></Contents>\
+            <IsTruncated>false</IsTruncated></ListBucketResult>";
+        let items = xml_elements(xml, "Contents");
+        assert_eq!(items.len(), 2);
+        assert_eq!(
+            percent_decode(&xml_text(items[0], "Key").unwrap()),
+            "p/refs/heads/evil\nname\u{1b}[31m"
+        );
+        assert_eq!(xml_text(items[0], "ETag").as_deref(), Some("\"abc\""));
+        // A truncated escape stays as it is; `+` is a space in S3's url encoding.
+        assert_eq!(
+            percent_decode(&xml_text(items[1], "Key").unwrap()),
+            "p/objects/a b%2"
+        );
+        assert_eq!(xml_unescape("&#x41;&#66;&bogus;&amp"), "AB&bogus;&amp");
     }
 }

@@ -16,13 +16,82 @@ pub enum Url {
     Ipfs { api: String, name: String },
 }
 
+/// Why a URL carrying credentials is refused, and where they go instead.
+const CREDENTIALS: &str = "credentials do not belong in a remote URL (it is stored in \
+     .msez/config and shown in messages); give them through the credential chain: \
+     AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_PROFILE or ~/.aws/credentials \
+     (docs/credentials.md)";
+
+/// The scheme (`s3`, `https`...) of `text` if it is written `scheme://...`.
+fn scheme_of(text: &str) -> Option<&str> {
+    let (scheme, _) = text.split_once("://")?;
+    (!scheme.is_empty()
+        && scheme
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"+-.".contains(&b)))
+    .then_some(scheme)
+}
+
+/// Whether `text` carries something secret: a `user:pass@` (or `token@`) before the host,
+/// or a query string (where presigned signatures and tokens travel).
+fn has_secret(text: &str) -> bool {
+    match scheme_of(text) {
+        Some(scheme) => {
+            let rest = &text[scheme.len() + 3..];
+            let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+            authority.contains('@') || rest.contains('?')
+        }
+        // scp-like `user:pass@host:path` typed as a path.
+        None => text
+            .split('/')
+            .next()
+            .is_some_and(|first| first.contains('@') && first.contains(':')),
+    }
+}
+
 impl Url {
-    /// Parses a URL; a relative path is taken relative to `cwd`.
+    /// `text` with anything secret in it replaced by `***`: the userinfo before `@` and the
+    /// query string. Every message, listing and mount name that shows a remote or bundle URL
+    /// shows it through this.
+    pub fn redact(text: &str) -> String {
+        let shown: String = match scheme_of(text) {
+            Some(scheme) => {
+                let rest = &text[scheme.len() + 3..];
+                let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+                let (authority, tail) = rest.split_at(end);
+                let authority = match authority.rsplit_once('@') {
+                    Some((_, host)) => format!("***@{host}"),
+                    None => authority.to_string(),
+                };
+                let tail = match tail.split_once('?') {
+                    Some((path, _)) => format!("{path}?***"),
+                    None => tail.to_string(),
+                };
+                format!("{scheme}://{authority}{tail}")
+            }
+            None => match text.split_once('/') {
+                Some((first, rest)) if first.contains('@') && first.contains(':') => {
+                    format!("***@{}/{rest}", first.rsplit_once('@').map_or("", |x| x.1))
+                }
+                None if text.contains('@') && text.contains(':') => {
+                    format!("***@{}", text.rsplit_once('@').map_or("", |x| x.1))
+                }
+                _ => text.to_string(),
+            },
+        };
+        super::layout::shown_key(&shown)
+    }
+
+    /// Parses a URL; a relative path is taken relative to `cwd`. A URL with credentials or a
+    /// query string in it is refused (and never echoed).
     pub fn parse(text: &str, cwd: &Path) -> Result<Url, Error> {
         let bad = |why: &str| Error::BadUrl {
-            url: text.to_string(),
+            url: Url::redact(text),
             why: why.to_string(),
         };
+        if has_secret(text) {
+            return Err(bad(CREDENTIALS));
+        }
         if let Some(rest) = text.strip_prefix("file://") {
             if !rest.starts_with('/') {
                 return Err(bad("file:// URLs need an absolute path (file:///path)"));
@@ -167,5 +236,26 @@ mod tests {
             let e = Url::parse(bad, cwd).unwrap_err();
             assert_eq!(crate::Classify::class(&e), crate::Class::Usage, "{bad}");
         }
+    }
+
+    #[test]
+    fn credentials_are_refused_and_never_echoed() {
+        let cwd = Path::new("/w");
+        for (bad, secret) in [
+            ("s3://AKIAX:s3cr3tKEY@bucket/p", "s3cr3tKEY"),
+            ("ipfs://alice:s3cr3tKEY@127.0.0.1:5001/r", "s3cr3tKEY"),
+            ("file://u:s3cr3tKEY@/x", "s3cr3tKEY"),
+            ("https://tok_s3cr3tKEY@h/x", "s3cr3tKEY"),
+            ("s3://bucket/p?X-Amz-Signature=s3cr3tKEY", "s3cr3tKEY"),
+            ("alice:s3cr3tKEY@host:/srv/r", "s3cr3tKEY"),
+        ] {
+            let e = Url::parse(bad, cwd).unwrap_err();
+            let shown = format!("{e} {:?}", crate::Classify::detail(&e));
+            assert!(!shown.contains(secret), "{shown}");
+            assert!(shown.contains("credential chain"), "{shown}");
+            assert!(!Url::redact(bad).contains(secret), "{bad}");
+        }
+        assert_eq!(Url::redact("s3://b/p"), "s3://b/p");
+        assert_eq!(Url::redact("https://u:p@h/x?sig=1"), "https://***@h/x?***");
     }
 }

@@ -13,7 +13,7 @@ use super::{Did, Error};
 use crate::canon::Value;
 
 /// An OKP Ed25519 JWK as stored on disk; `d` is present in private keys.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Jwk {
     /// Always `OKP`.
     pub kty: String,
@@ -27,6 +27,19 @@ pub struct Jwk {
     /// The key id.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kid: Option<String>,
+}
+
+impl std::fmt::Debug for Jwk {
+    // Never print the seed.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Jwk")
+            .field("kty", &self.kty)
+            .field("crv", &self.crv)
+            .field("x", &self.x)
+            .field("d", &self.d.as_ref().map(|_| "<redacted>"))
+            .field("kid", &self.kid)
+            .finish()
+    }
 }
 
 impl Jwk {
@@ -48,9 +61,26 @@ impl Jwk {
             }
             None => (value, None),
         };
-        crate::schema::validate("jwk.schema.json", inner, what)?;
-        let jwk: Jwk =
-            serde_json::from_value(inner.clone()).map_err(|e| bad(what, e.to_string()))?;
+        let fields = inner.as_object().ok_or_else(|| Error::NotAnObject {
+            what: what.to_string(),
+            found: super::kind_of(inner),
+        })?;
+        // The schema's messages quote the offending value, and for `d` that is the private
+        // seed: `d` is checked here, by shape only, and the schema sees the key without it.
+        let mut public = fields.clone();
+        if let Some(d) = public.remove("d") {
+            if !d.as_str().is_some_and(is_b64url_32) {
+                return Err(bad(
+                    what,
+                    "field d (the private key) is not 43 base64url characters without padding \
+                     or whitespace (its value is not shown)",
+                ));
+            }
+        }
+        crate::schema::validate("jwk.schema.json", &Value::Object(public), what)?;
+        // serde's messages quote values too; the schema has already checked every field.
+        let jwk: Jwk = serde_json::from_value(inner.clone())
+            .map_err(|_| bad(what, "not an OKP Ed25519 JWK"))?;
         jwk.verifying_key(what)?;
         Ok((jwk, vm))
     }
@@ -226,6 +256,13 @@ impl KeyPair {
     }
 }
 
+/// Whether `s` has the shape of 32 bytes in unpadded base64url (43 characters of the alphabet).
+fn is_b64url_32(s: &str) -> bool {
+    s.len() == 43
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
 fn decode32(s: &str) -> Option<[u8; 32]> {
     URL_SAFE_NO_PAD.decode(s).ok()?.try_into().ok()
 }
@@ -274,6 +311,21 @@ mod tests {
             KeyPair::from_jwk(&jwk, "k"),
             Err(Error::BadKey { .. })
         ));
+    }
+
+    #[test]
+    fn a_malformed_d_is_named_but_never_shown() {
+        let seed = "oaMkOt1bv_JCzB8gaNw14FY82E0KDv_oSHA3V-FtGNE";
+        for d in [format!("{seed}="), format!("{seed} "), format!(" {seed}")] {
+            let text = DEV.replace(seed, &d);
+            let e = Jwk::from_value(&serde_json::from_str(&text).expect("json"), "k.jwk")
+                .expect_err("malformed d");
+            let shown = format!("{e} {e:?} {:?}", crate::Classify::detail(&e));
+            assert!(shown.contains("field d"), "{shown}");
+            assert!(!shown.contains(&seed[..20]), "{shown}");
+        }
+        let (jwk, _) = Jwk::from_value(&serde_json::from_str(DEV).expect("json"), "k").unwrap();
+        assert!(!format!("{jwk:?}").contains(&seed[..20]));
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! Integration tests: the real `msez` binary against real files, in temp repositories.
 
+mod adversary_bytes;
 mod adversary_sync;
 mod anchor;
 mod bundle;
