@@ -13,7 +13,7 @@ use std::io::{Read, Seek, Write};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use crate::artifact::{self, ObjectId};
-use crate::bundle::{BundleReader, Limits, MANIFEST};
+use crate::bundle::{BundleReader, MANIFEST};
 use crate::canon::{self, DigestRule};
 
 use super::Error;
@@ -58,7 +58,7 @@ pub struct BundleStore<R: Read + Seek + Send + 'static> {
 impl<R: Read + Seek + Send + 'static> BundleStore<R> {
     /// Opens the bundle read by `source` (its central directory only).
     pub fn open(source: R, label: &str) -> Result<Self, Error> {
-        let reader = BundleReader::open(source, Limits::default())?;
+        let reader = BundleReader::open(source, crate::bundle::verify::limits())?;
         let mut sizes = BTreeMap::new();
         let mut objects = HashMap::new();
         for e in reader.entries() {

@@ -20,3 +20,4 @@ mod odb;
 mod remote;
 mod util;
 mod vectors;
+mod verdicts;
