@@ -111,9 +111,20 @@ pub fn find_modules(dir: &Path) -> Vec<(Kind, PathBuf)> {
     out
 }
 
-/// Checks every chain of every module under `dir`. `complete`: the tree claims the whole
-/// history (a bundle), so a gap is a definite failure.
-pub fn check_chains(dir: &Path, trust: &TrustSource, complete: bool) -> Vec<ChainReport> {
+/// How much of the history a tree claims to hold.
+#[derive(Clone, Copy, Debug)]
+pub struct Claims {
+    /// The tree claims every chain whole (a witness bundle not marked partial): a gap is a
+    /// definite failure.
+    pub complete: bool,
+    /// Every chain file the module has is here (not cut by a root scan's cap): a checkpoint
+    /// beyond the chain, or a gap below a checkpoint, is a definite failure; otherwise it
+    /// cannot be checked (unknown).
+    pub files_complete: bool,
+}
+
+/// Checks every chain of every module under `dir`, by what the tree claims.
+pub fn check_chains(dir: &Path, trust: &TrustSource, claims: Claims) -> Vec<ChainReport> {
     let mut out = Vec::new();
     for (kind, module_dir) in find_modules(dir) {
         let rel = module_dir
@@ -126,13 +137,13 @@ pub fn check_chains(dir: &Path, trust: &TrustSource, complete: bool) -> Vec<Chai
                 Ok(m) => {
                     for p in m.config.purposes.clone() {
                         match m.chain(Some(&p)) {
-                            Ok(c) => out.push(check_asset(&m, &c, &rel, trust, complete)),
+                            Ok(c) => out.push(check_asset(&m, &c, &rel, trust, claims)),
                             Err(e) => out.push(unopened(kind, &rel, &e)),
                         }
                     }
                     if m.config.purposes.is_empty() {
                         match m.chain(None) {
-                            Ok(c) => out.push(check_asset(&m, &c, &rel, trust, complete)),
+                            Ok(c) => out.push(check_asset(&m, &c, &rel, trust, claims)),
                             Err(e) => out.push(unopened(kind, &rel, &e)),
                         }
                     }
@@ -143,7 +154,7 @@ pub fn check_chains(dir: &Path, trust: &TrustSource, complete: bool) -> Vec<Chai
                 Ok(m) => {
                     let c = m.chain();
                     let anchors = m.trust_anchors_path();
-                    out.push(check_chain(&c, &rel, trust, anchors, None, complete));
+                    out.push(check_chain(&c, &rel, trust, anchors, None, claims));
                 }
                 Err(e) => out.push(unopened(kind, &rel, &e)),
             },
@@ -176,9 +187,9 @@ fn check_asset(
     c: &Chain,
     rel: &str,
     trust: &TrustSource,
-    complete: bool,
+    claims: Claims,
 ) -> ChainReport {
-    check_chain(c, rel, trust, m.trust_anchors_path(), Some(m), complete)
+    check_chain(c, rel, trust, m.trust_anchors_path(), Some(m), claims)
 }
 
 /// The anchors that judge this chain, whose they are, and a finding when they cannot load.
@@ -217,7 +228,7 @@ fn check_chain(
     trust: &TrustSource,
     own_anchors: Option<PathBuf>,
     asset: Option<&AssetModule>,
-    complete: bool,
+    claims: Claims,
 ) -> ChainReport {
     let mut f = Findings::default();
     let (anchors, lifecycle, trust_name) = anchors_for(trust, own_anchors, &mut f);
@@ -255,11 +266,29 @@ fn check_chain(
     opts.resolutions = loaded.resolutions;
     let outcome = ops::verify_all(c, &opts);
     let result = outcome.result;
+    let ck_files = receipt::json_files(&c.checkpoints_dir).unwrap_or_else(|e| {
+        f.push(&e);
+        Vec::new()
+    });
+    // The largest size a checkpoint here claims: a gap below it is a definite failure.
+    let covered = ck_files
+        .iter()
+        .filter_map(|p| read_json(p).ok())
+        .filter_map(|v| v.get("receipt_count").and_then(Value::as_u64))
+        .max()
+        .unwrap_or(0);
     for e in &outcome.errors {
         match e {
-            chain::Error::Gap { missing, count, .. } if complete => {
+            chain::Error::Gap { missing, count, .. }
+                if claims.complete || (claims.files_complete && *missing < covered) =>
+            {
+                let what = if claims.complete {
+                    format!("the bundle's chain {rel}")
+                } else {
+                    format!("a checkpoint of {rel} (receipt_count {covered})")
+                };
                 f.push(&verdict::Error::Incomplete {
-                    what: format!("the bundle's chain {rel}"),
+                    what,
                     missing: *missing,
                     count: *count,
                 })
@@ -270,10 +299,6 @@ fn check_chain(
 
     // Every checkpoint against the chain as it was at the checkpoint's size.
     let mut checkpoints: Vec<(u64, Value)> = Vec::new();
-    let ck_files = receipt::json_files(&c.checkpoints_dir).unwrap_or_else(|e| {
-        f.push(&e);
-        Vec::new()
-    });
     for path in &ck_files {
         let what = path.display().to_string();
         let ck = match read_json(path) {
@@ -292,6 +317,12 @@ fn check_chain(
             .and_then(|r| checkpoint::summary_at(r, c.purpose.as_deref(), size))
         {
             Some(s) => f.extend(&checkpoint::mismatches(&ck, &s)),
+            None if !claims.files_complete => f.push(&verdict::Error::Unchecked {
+                what: format!("checkpoint {what} (receipt_count {size})"),
+                why:
+                    "the bundle's root scan was cut short: the receipts it covers are not all here"
+                        .into(),
+            }),
             None => f.push(&chain::Error::CheckpointMismatch {
                 field: "receipt_count",
                 expected: format!(
@@ -488,8 +519,11 @@ pub fn verify_bundle<R: Read + Seek>(
         }
         std::fs::write(&dest, bytes).map_err(|e| bundle::Error::io("writing", &dest, e))?;
     }
-    let complete = !manifest_partial(&checked.manifest);
-    let mut chains = check_chains(&tmp.path().join("root"), trust, complete);
+    let claims = Claims {
+        complete: !manifest_partial(&checked.manifest),
+        files_complete: checked.manifest["root"]["files_truncated"] != Value::Bool(true),
+    };
+    let mut chains = check_chains(&tmp.path().join("root"), trust, claims);
     for c in &mut chains {
         c.module = format!("root/{}", c.module.trim_start_matches("./"));
         findings
@@ -549,7 +583,14 @@ pub fn build_bundle(
     let mut report = bundle::write::walk(root, opts, progress)?;
     let mut findings = Findings(report.findings());
     let chains = match root {
-        Root::Dir(dir) => check_chains(dir, &TrustSource::Module, true),
+        Root::Dir(dir) => check_chains(
+            dir,
+            &TrustSource::Module,
+            Claims {
+                complete: true,
+                files_complete: true,
+            },
+        ),
         _ => Vec::new(),
     };
     for c in &chains {

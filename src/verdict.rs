@@ -160,6 +160,9 @@ pub enum Error {
         "{chain}: signers {signers:?} are trusted only by the bundle's own anchors file; give --trust-anchors to judge them"
     )]
     SelfTrusted { chain: String, signers: Vec<String> },
+    /// A claim that cannot be checked with what is here.
+    #[error("{what} cannot be checked: {why}")]
+    Unchecked { what: String, why: String },
     /// A chain file that could not be read while verifying a bundle.
     #[error("{what} {}: {reason}", path.display())]
     Unreadable {
@@ -176,6 +179,7 @@ impl Classify for Error {
             Error::CutShort { .. }
             | Error::Partial { .. }
             | Error::SelfTrusted { .. }
+            | Error::Unchecked { .. }
             | Error::Unreadable { .. } => Class::Missing,
         }
     }
@@ -187,6 +191,7 @@ impl Classify for Error {
             Error::Partial { .. } => "missing.partial_bundle",
             Error::SelfTrusted { .. } => "missing.auditor_trust",
             Error::Unreadable { .. } => "missing.chain_file",
+            Error::Unchecked { .. } => "missing.unchecked",
         }
     }
 
@@ -201,6 +206,7 @@ impl Classify for Error {
             Error::SelfTrusted { chain, signers } => Detail::object(chain.clone())
                 .mismatch("a signer the auditor trusts", signers.join(", ")),
             Error::Unreadable { path, .. } => Detail::path(path),
+            Error::Unchecked { what, .. } => Detail::object(what.clone()),
         }
     }
 }

@@ -239,3 +239,333 @@ fn a_pending_quorum_does_not_hide_a_forged_checkpoint() {
     assert_eq!(run.code, 68, "{run:?}");
     assert_eq!(run.json()["verdict"], "unknown");
 }
+
+/// The definite failures of the matrix: what to break, the exit code and class it must give.
+#[derive(Clone, Copy, Debug)]
+enum Definite {
+    ChangedReceipt,
+    BadSignature,
+    MissingCoveredReceipt,
+    ForgedCheckpoint,
+    WrongInclusionProof,
+}
+
+/// The unknown causes of the matrix.
+#[derive(Clone, Copy, Debug)]
+enum Unknown {
+    PendingQuorum,
+    MissingArtifact,
+    CutShortWalk,
+}
+
+impl Definite {
+    fn expect(self) -> (i32, &'static str) {
+        match self {
+            Definite::BadSignature => (67, "signature"),
+            _ => (66, "digest"),
+        }
+    }
+
+    fn apply(self, m: &Module, ck: &Path, proof: &Path) {
+        match self {
+            Definite::ChangedReceipt => m.edit(&m.receipt(1), false, |v| {
+                v["transition"]["payload"]["i"] = 99.into();
+            }),
+            Definite::BadSignature => m.edit(&m.receipt(1), false, |v| {
+                let p = &mut v["proof"][0];
+                let field = if p.get("jws").is_some() {
+                    "jws"
+                } else {
+                    "proofValue"
+                };
+                let sig = p[field].as_str().unwrap().to_string();
+                // Flip one character of the signature (same length, still well formed).
+                let last = sig.chars().last().unwrap();
+                let flipped = if last == 'A' { 'B' } else { 'A' };
+                p[field] = format!("{}{flipped}", &sig[..sig.len() - 1]).into();
+            }),
+            Definite::MissingCoveredReceipt => std::fs::remove_file(m.receipt(1)).unwrap(),
+            Definite::ForgedCheckpoint => m.edit(ck, true, |v| {
+                forge_root(v);
+                v["mmr"]["size"] = 99.into();
+            }),
+            Definite::WrongInclusionProof => m.edit(proof, false, |v| {
+                v["receipt_next_root"] = Value::String("cd".repeat(32));
+            }),
+        }
+    }
+}
+
+/// A module of four receipts (each attaching three blobs), a checkpoint and an inclusion proof,
+/// with `u` set up; returns the module and the extra witness-bundle flags `u` needs.
+fn matrix_module(u: Unknown) -> (Module, Vec<String>, PathBuf, PathBuf) {
+    let m = Module::new();
+    let blobs: Vec<Vec<String>> = (0..4)
+        .map(|i| {
+            (0..3)
+                .map(|j| {
+                    let id = m
+                        .dir
+                        .put(&format!("b{i}{j}.txt"), format!("blob {i} {j}\n"), "blob");
+                    id.split_once(':').unwrap().1.to_string()
+                })
+                .collect()
+        })
+        .collect();
+    m.append(4, &blobs);
+    let mut flags = vec!["--allow-partial".to_string()];
+    match u {
+        Unknown::PendingQuorum => m.append_pending(),
+        Unknown::MissingArtifact => {
+            let id = format!("blob:{}", blobs[2][1]);
+            std::fs::remove_file(m.dir.object_file(&id)).unwrap();
+        }
+        // Enough for every root file, not for the twelve blobs.
+        Unknown::CutShortWalk => flags.extend(["--max-nodes".to_string(), "9".to_string()]),
+    }
+    let ck = m.checkpoint();
+    let proof = m.prove(2);
+    (m, flags, ck, proof)
+}
+
+#[test]
+fn every_definite_failure_with_every_unknown_cause_is_invalid_with_the_roots_computed() {
+    use Definite::*;
+    use Unknown::*;
+    for d in [
+        ChangedReceipt,
+        BadSignature,
+        MissingCoveredReceipt,
+        ForgedCheckpoint,
+        WrongInclusionProof,
+    ] {
+        for u in [PendingQuorum, MissingArtifact, CutShortWalk] {
+            let (m, flags, ck, proof) = matrix_module(u);
+            d.apply(&m, &ck, &proof);
+            let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
+            let built = m.bundle("w.zip", &flags);
+            assert!(
+                m.dir.join("w.zip").exists(),
+                "{d:?}/{u:?}: --allow-partial writes the bundle: {built:?}"
+            );
+            let (code, class) = d.expect();
+            let run = m.verify_bundle("w.zip");
+            assert_eq!(run.code, code, "{d:?}/{u:?}: {run:?}");
+            let v = run.json();
+            assert_eq!(v["verdict"], "invalid", "{d:?}/{u:?}: {v}");
+            let findings = v["findings"].as_array().unwrap();
+            assert!(
+                findings
+                    .iter()
+                    .any(|f| f["class"] == class && f["effect"] == "invalid"),
+                "{d:?}/{u:?}: no {class} finding: {v}"
+            );
+            // The unknown cause is reported too.
+            assert!(
+                findings.iter().any(|f| f["effect"] == "unknown"),
+                "{d:?}/{u:?}: the unknown cause is not reported: {v}"
+            );
+            let chain = &v["chains"][0];
+            assert!(
+                chain["receipt_count"].as_u64().unwrap() >= 1,
+                "{d:?}/{u:?}: {v}"
+            );
+            assert_eq!(
+                chain["final_root"].as_str().unwrap().len(),
+                64,
+                "{d:?}/{u:?}"
+            );
+            assert_eq!(
+                chain["mmr"]["root"].as_str().unwrap().len(),
+                64,
+                "{d:?}/{u:?}"
+            );
+            assert_eq!(chain["verdict"], "invalid", "{d:?}/{u:?}: {v}");
+        }
+    }
+}
+
+#[test]
+fn a_bundle_of_a_chain_missing_a_receipt_is_refused_at_build_and_invalid_at_verify() {
+    let m = Module::new();
+    m.append(5, &[]);
+    m.checkpoint();
+    std::fs::remove_file(m.receipt(2)).unwrap();
+    let run = m.bundle("w.zip", &[]);
+    assert_eq!(run.code, 66, "{run:?}");
+    assert!(
+        !m.dir.join("w.zip").exists(),
+        "a refused bundle was written"
+    );
+    let v = run.json();
+    assert_eq!(v["written"], false);
+    assert!(
+        codes(&v["findings"]).contains(&"digest.incomplete_chain".to_string()),
+        "{v}"
+    );
+    // graph verify --bundle refuses too.
+    let run = m.run(&[
+        "artifact", "graph", "verify", "--path", &m.module, "--bundle", "g.zip",
+    ]);
+    assert_eq!(run.code, 66, "{run:?}");
+    assert!(!m.dir.join("g.zip").exists());
+
+    // Written anyway, it is marked partial and verifies invalid everywhere.
+    m.bundle("w.zip", &["--allow-partial"]).code(66);
+    let manifest = unzip_manifest(&m.dir.join("w.zip"));
+    assert_eq!(manifest["partial"], true);
+    let run = m.verify_bundle("w.zip");
+    assert_eq!(run.code, 66, "{run:?}");
+    let v = run.json();
+    assert_eq!(v["verdict"], "invalid");
+    assert_eq!(v["chains"][0]["receipt_count"], 2, "{v}");
+    assert!(
+        codes(&v["findings"]).contains(&"digest.incomplete_chain".to_string()),
+        "{v}"
+    );
+    m.dir.write("any.vc.json", "{}");
+    let run = m.run(&[
+        "--json",
+        "artifact",
+        "bundle",
+        "verify",
+        "w.zip",
+        "--attestation",
+        "any.vc.json",
+    ]);
+    assert_eq!(run.code, 66, "{run:?}");
+    assert_eq!(run.json()["verdict"], "invalid");
+    // Human output names the verdict and the chain.
+    let run = m.run(&["artifact", "graph", "verify", "--from-bundle", "w.zip"]);
+    assert_eq!(run.code, 66, "{run:?}");
+    assert!(run.stdout.starts_with("invalid"), "{run:?}");
+    assert!(run.stdout.contains("digest.incomplete_chain"), "{run:?}");
+}
+
+fn unzip_manifest(zip: &Path) -> Value {
+    let out = std::process::Command::new("unzip")
+        .args(["-p", s(zip), "manifest.json"])
+        .output()
+        .expect("unzip is needed (scripts/test installs it)");
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[test]
+fn a_walk_cut_short_is_refused_and_written_with_allow_partial_it_is_unknown() {
+    let m = Module::new();
+    m.append(20, &[]);
+    m.checkpoint();
+    let run = m.bundle("w.zip", &["--max-nodes", "5"]);
+    assert_eq!(run.code, 68, "{run:?}");
+    assert!(
+        !m.dir.join("w.zip").exists(),
+        "a cut-short bundle was written"
+    );
+    assert!(codes(&run.json()["findings"]).contains(&"missing.cut_short".to_string()));
+    let run = m.bundle("w.zip", &["--max-nodes", "5", "--allow-partial"]);
+    assert_eq!(run.code, 68, "{run:?}");
+    assert_eq!(run.json()["partial"], true);
+    let run = m.verify_bundle("w.zip");
+    assert_eq!(run.code, 68, "{run:?}");
+    let v = run.json();
+    assert_eq!(v["verdict"], "unknown", "{v}");
+    assert_eq!(v["partial"], true, "{v}");
+    let found = codes(&v["findings"]);
+    assert!(found.contains(&"missing.partial_bundle".to_string()), "{v}");
+    // A plain graph walk cut short is unknown too, never valid.
+    let run = m.run(&[
+        "--json",
+        "artifact",
+        "graph",
+        "verify",
+        "--path",
+        &m.module,
+        "--max-nodes",
+        "5",
+    ]);
+    assert_eq!(run.code, 68, "{run:?}");
+    assert_eq!(run.json()["verdict"], "unknown");
+    // The whole module bundles complete and valid by default.
+    m.bundle("full.zip", &[]).ok();
+    let run = m.verify_bundle("full.zip");
+    assert_eq!(run.code, 0, "{run:?}");
+    let v = run.json();
+    assert_eq!(v["verdict"], "valid");
+    assert_eq!(v["chains"][0]["receipt_count"], 20);
+    assert_eq!(v["chains"][0]["checkpoints_checked"], 1);
+}
+
+#[test]
+fn an_attestation_is_named_by_the_keys_that_signed_it_not_by_its_issuer_field() {
+    let m = Module::new();
+    m.append(3, &[]);
+    m.bundle("w.zip", &[]).ok();
+    let auditor = m.run(&["key", "gen", "--out", "auditor.jwk"]);
+    auditor.ok();
+    let auditor_did = m
+        .run(&["key", "did", "auditor.jwk"])
+        .ok()
+        .trim()
+        .to_string();
+    m.run(&["key", "gen", "--out", "other.jwk"]).ok();
+    let other_did = m.run(&["key", "did", "other.jwk"]).ok().trim().to_string();
+    m.run(&[
+        "artifact",
+        "bundle",
+        "attest",
+        "w.zip",
+        "--key",
+        "auditor.jwk",
+        "--issuer",
+        &auditor_did,
+        "--out",
+        "a.vc.json",
+    ])
+    .ok();
+    // Re-signed by another key, the auditor kept as issuer.
+    let path = m.dir.join("a.vc.json");
+    let mut v: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    v["proof"] = Value::Array(Vec::new());
+    std::fs::write(&path, serde_json::to_vec_pretty(&v).unwrap()).unwrap();
+    m.run(&[
+        "vc",
+        "sign",
+        "a.vc.json",
+        "--key",
+        "other.jwk",
+        "--out",
+        "a.vc.json",
+    ])
+    .ok();
+    let run = m.run(&[
+        "artifact",
+        "bundle",
+        "verify",
+        "w.zip",
+        "--attestation",
+        "a.vc.json",
+    ]);
+    let out = run.ok();
+    assert!(
+        !out.contains(&format!("attested by {auditor_did}")),
+        "named by its issuer field: {out}"
+    );
+    assert!(out.contains(&format!("attested by {other_did}")), "{out}");
+    assert!(out.contains("did not sign it"), "{out}");
+    let run = m.run(&[
+        "--json",
+        "artifact",
+        "bundle",
+        "verify",
+        "w.zip",
+        "--attestation",
+        "a.vc.json",
+    ]);
+    let v = run.json();
+    assert_eq!(v["attestations"][0]["issuer_signed"], false, "{v}");
+    assert_eq!(
+        v["attestations"][0]["signers"][0],
+        other_did.as_str(),
+        "{v}"
+    );
+}
