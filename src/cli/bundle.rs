@@ -111,6 +111,10 @@ pub enum BundleCommand {
         /// What the attester states about the bundle.
         #[arg(long, default_value = "")]
         statement: String,
+        /// The attester's trust anchors for the chains' signers (the bundle's own anchors file
+        /// alone gives at most unknown, and only a valid bundle is attested).
+        #[arg(long, value_name = "FILE")]
+        trust_anchors: Option<PathBuf>,
     },
     /// Verify a bundle and its attestations (together, under --profile's quorum when given).
     ///
@@ -135,6 +139,9 @@ pub enum BundleCommand {
         zip: PathBuf,
         /// Where to unpack it.
         dir: PathBuf,
+        /// Trust anchors for the chains' signers (see `bundle verify`).
+        #[arg(long, value_name = "FILE")]
+        trust_anchors: Option<PathBuf>,
     },
 }
 
@@ -459,7 +466,7 @@ fn human(r: &Report, verdict: GraphVerdict, w: &mut dyn Write) -> std::io::Resul
             "bundle {}: manifest sha256 {} {}",
             i["path"].as_str().unwrap_or_default(),
             i["manifest_digest_sha256"].as_str().unwrap_or_default(),
-            if verdict == GraphVerdict::Valid {
+            if r.missing.is_empty() && r.digest_mismatches.is_empty() {
                 "matches its content"
             } else {
                 "(its content does not verify; the manifest was not compared)"
@@ -509,12 +516,14 @@ pub fn bundle(command: BundleCommand, ctx: &Ctx) -> super::Result<ExitCode> {
             issuer,
             out,
             statement,
+            trust_anchors,
         } => bundle_attest(
             &ctx.path(&zip),
             &ctx.path(&key),
             &issuer,
             out,
             &statement,
+            &trust_source(trust_anchors.as_deref(), ctx)?,
             ctx,
         ),
         BundleCommand::Verify {
@@ -532,9 +541,16 @@ pub fn bundle(command: BundleCommand, ctx: &Ctx) -> super::Result<ExitCode> {
                 ctx,
             )
         }
-        BundleCommand::Extract { zip, dir } => {
-            bundle_extract(&ctx.path(&zip), &ctx.path(&dir), ctx)
-        }
+        BundleCommand::Extract {
+            zip,
+            dir,
+            trust_anchors,
+        } => bundle_extract(
+            &ctx.path(&zip),
+            &ctx.path(&dir),
+            &trust_source(trust_anchors.as_deref(), ctx)?,
+            ctx,
+        ),
     }
 }
 
@@ -566,6 +582,7 @@ fn bundle_attest(
     issuer: &str,
     out: Option<PathBuf>,
     statement: &str,
+    trust: &audit::TrustSource,
     ctx: &Ctx,
 ) -> super::Result<ExitCode> {
     let key = KeyPair::load(key)?;
@@ -575,7 +592,7 @@ fn bundle_attest(
             "--issuer {issuer} is not the did:key of --key ({did}); attestations are signed by their issuer"
         )));
     }
-    let checked = match checked_bundle(zip, &audit::TrustSource::Bundle, ctx)? {
+    let checked = match checked_bundle(zip, trust, ctx)? {
         Ok(c) => c.checked,
         Err(code) => return Ok(code),
     };
@@ -695,7 +712,12 @@ fn bundle_verify(
     Ok(ExitCode::SUCCESS)
 }
 
-fn bundle_extract(zip: &Path, dir: &Path, ctx: &Ctx) -> super::Result<ExitCode> {
+fn bundle_extract(
+    zip: &Path,
+    dir: &Path,
+    trust: &audit::TrustSource,
+    ctx: &Ctx,
+) -> super::Result<ExitCode> {
     if dir.exists()
         && std::fs::read_dir(dir)
             .map_err(|e| msez::Error::io("reading", dir, e))?
@@ -707,7 +729,7 @@ fn bundle_extract(zip: &Path, dir: &Path, ctx: &Ctx) -> super::Result<ExitCode> 
             dir.display()
         )));
     }
-    let checked = match checked_bundle(zip, &audit::TrustSource::Bundle, ctx)? {
+    let checked = match checked_bundle(zip, trust, ctx)? {
         Ok(c) => c.checked,
         Err(code) => return Ok(code),
     };

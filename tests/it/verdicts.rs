@@ -183,6 +183,14 @@ fn codes(findings: &Value) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// A bundle verification report must match schemas/verify-report.schema.json.
+#[track_caller]
+fn check_schema(v: &Value) {
+    if let Err(e) = msez::schema::validate("verify-report.schema.json", v, "report") {
+        panic!("{e}: {v}");
+    }
+}
+
 fn forge_root(v: &mut Value) {
     v["mmr"]["root"] = Value::String("ab".repeat(32));
 }
@@ -381,6 +389,7 @@ fn every_definite_failure_with_every_unknown_cause_is_invalid_with_the_roots_com
                 "{d:?}/{u:?}"
             );
             assert_eq!(chain["verdict"], "invalid", "{d:?}/{u:?}: {v}");
+            check_schema(&v);
         }
     }
 }
@@ -472,6 +481,7 @@ fn a_walk_cut_short_is_refused_and_written_with_allow_partial_it_is_unknown() {
     assert_eq!(v["partial"], true, "{v}");
     let found = codes(&v["findings"]);
     assert!(found.contains(&"missing.partial_bundle".to_string()), "{v}");
+    check_schema(&v);
     // A plain graph walk cut short is unknown too, never valid.
     let run = m.run(&[
         "--json",
@@ -493,6 +503,7 @@ fn a_walk_cut_short_is_refused_and_written_with_allow_partial_it_is_unknown() {
     assert_eq!(v["verdict"], "valid");
     assert_eq!(v["chains"][0]["receipt_count"], 20);
     assert_eq!(v["chains"][0]["checkpoints_checked"], 1);
+    check_schema(&v);
 }
 
 #[test]
@@ -568,4 +579,50 @@ fn an_attestation_is_named_by_the_keys_that_signed_it_not_by_its_issuer_field() 
         other_did.as_str(),
         "{v}"
     );
+}
+
+#[test]
+fn quickstart_bundles_all_ten_thousand_receipts_and_the_bundle_verifies_valid() {
+    let dir = Dir::new();
+    let run = dir.run(&["--json", "quickstart", "demo", "--receipts", "10000"]);
+    run.ok();
+    let run = dir.run(&[
+        "--json",
+        "artifact",
+        "graph",
+        "verify",
+        "--from-bundle",
+        "demo/asset.witness-bundle.zip",
+    ]);
+    assert_eq!(run.code, 0, "{}", &run.stderr);
+    let v = run.json();
+    assert_eq!(v["verdict"], "valid");
+    assert!(
+        v.get("partial").is_none_or(|p| p == false),
+        "{}",
+        v["partial"]
+    );
+    assert_eq!(v["root"]["files_truncated"], false);
+    assert_eq!(v["chains"][0]["receipt_count"], 10_000);
+    assert_eq!(v["chains"][0]["verdict"], "valid");
+    assert_eq!(v["chains"][0]["checkpoints_checked"], 1);
+    assert_eq!(v["chains"][0]["proofs_checked"], 1);
+}
+
+/// Slow in debug builds (a 100k-receipt module is signed, bundled and verified): it runs in
+/// the plain `cargo test` of scripts/test all the same.
+#[test]
+fn slow_a_hundred_thousand_receipt_module_bundles_and_verifies_valid() {
+    let m = Module::new();
+    m.append(100_000, &[]);
+    m.checkpoint();
+    let run = m.bundle("w.zip", &[]);
+    assert_eq!(run.code, 0, "{}", &run.stderr);
+    let run = m.verify_bundle("w.zip");
+    assert_eq!(run.code, 0, "{}", &run.stderr);
+    let v = run.json();
+    assert_eq!(v["verdict"], "valid");
+    assert_eq!(v["chains"][0]["receipt_count"], 100_000);
+    assert_eq!(v["stats"]["missing_total"], 0);
+    assert_eq!(v["root"]["files_truncated"], false);
 }
