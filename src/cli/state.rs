@@ -1080,7 +1080,10 @@ fn check_checkpoint_all(
     let what = path.display().to_string();
     let mut errors = Vec::new();
     if let Err(e) = checkpoint::check_signed(o.chain.kind, &ck, &what, false, o.opts.trust()) {
+        // Fields nobody validly signed claim nothing: the signature failure is the finding
+        // (a properly re-signed forgery has its fields compared below).
         errors.push(e);
+        return errors;
     }
     match result.map(|r| checkpoint::Summary::of(r, o.chain.purpose.as_deref())) {
         Some(Ok(summary)) => errors.extend(checkpoint::mismatches(&ck, &summary)),

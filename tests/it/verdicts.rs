@@ -626,3 +626,71 @@ fn slow_a_hundred_thousand_receipt_module_bundles_and_verifies_valid() {
     assert_eq!(v["stats"]["missing_total"], 0);
     assert_eq!(v["root"]["files_truncated"], false);
 }
+
+#[test]
+fn under_a_profile_an_attestation_counts_only_for_the_keys_that_signed_it() {
+    let m = Module::new();
+    m.append(3, &[]);
+    m.bundle("w.zip", &[]).ok();
+    let profile = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("profiles/asset-history-bundle-attestation/profile.yaml");
+    let fixture = |name: &str| vectors().join(format!("msez-fixtures/keys/{name}.ed25519.jwk"));
+    let did = |k: &Path| m.run(&["key", "did", s(k)]).ok().trim().to_string();
+    let (dev, zone_a) = (fixture("dev"), fixture("zone-a"));
+    for (k, out) in [(&dev, "dev.vc.json"), (&zone_a, "zone-a.vc.json")] {
+        m.run(&[
+            "artifact",
+            "bundle",
+            "attest",
+            "w.zip",
+            "--key",
+            s(k),
+            "--issuer",
+            &did(k),
+            "--out",
+            out,
+        ])
+        .ok();
+    }
+    // The auditor's credential re-signed by an outsider, the auditor kept as issuer.
+    m.run(&["key", "gen", "--out", "outsider.jwk"]).ok();
+    let path = m.dir.join("dev.vc.json");
+    let mut v: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    v["proof"] = Value::Array(Vec::new());
+    m.dir
+        .write("fake.vc.json", serde_json::to_vec_pretty(&v).unwrap());
+    m.run(&[
+        "vc",
+        "sign",
+        "fake.vc.json",
+        "--key",
+        "outsider.jwk",
+        "--out",
+        "fake.vc.json",
+    ])
+    .ok();
+    let verify = |atts: &[&str]| {
+        let mut args = vec![
+            "--json",
+            "artifact",
+            "bundle",
+            "verify",
+            "w.zip",
+            "--profile",
+        ];
+        args.push(s(&profile));
+        for a in atts {
+            args.extend_from_slice(&["--attestation", a]);
+        }
+        m.run(&args)
+    };
+    let run = verify(&["fake.vc.json", "zone-a.vc.json"]);
+    assert_eq!(
+        run.code, 67,
+        "the outsider's credential counted for the auditor: {run:?}"
+    );
+    assert_eq!(run.json()["error"]["code"], "signature.bundle_quorum");
+    let run = verify(&["dev.vc.json", "zone-a.vc.json"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_eq!(run.json()["quorum"]["counted"].as_array().unwrap().len(), 2);
+}
