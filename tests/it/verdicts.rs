@@ -694,3 +694,31 @@ fn under_a_profile_an_attestation_counts_only_for_the_keys_that_signed_it() {
     assert_eq!(run.code, 0, "{run:?}");
     assert_eq!(run.json()["quorum"]["counted"].as_array().unwrap().len(), 2);
 }
+
+#[test]
+#[ignore = "needs FUSE: run by scripts/test (fuse_)"]
+fn fuse_the_mounted_verify_report_of_a_bundle_missing_a_receipt_is_invalid() {
+    use crate::mount::{mount, sh};
+    let m = Module::new();
+    m.append(5, &[]);
+    m.checkpoint();
+    m.bundle("good.zip", &[]).ok();
+    std::fs::remove_file(m.receipt(2)).unwrap();
+    m.bundle("broken.zip", &["--allow-partial"]).code(66);
+    let good = mount(&m.dir, s(&m.dir.join("good.zip")), "good");
+    let run = sh(&good.path, "jq -r .verdict verify-report.json");
+    assert_eq!(run.ok().trim(), "valid");
+    let run = sh(
+        &good.path,
+        "jq -r '.chains[0].receipt_count' verify-report.json",
+    );
+    assert_eq!(run.ok().trim(), "5");
+    let broken = mount(&m.dir, s(&m.dir.join("broken.zip")), "broken");
+    let run = sh(&broken.path, "jq -r .verdict verify-report.json");
+    assert_eq!(run.ok().trim(), "invalid");
+    let run = sh(
+        &broken.path,
+        "jq -r '[.findings[].code] | index(\"digest.incomplete_chain\") != null' verify-report.json",
+    );
+    assert_eq!(run.ok().trim(), "true");
+}
