@@ -722,3 +722,69 @@ fn fuse_the_mounted_verify_report_of_a_bundle_missing_a_receipt_is_invalid() {
     );
     assert_eq!(run.ok().trim(), "true");
 }
+
+#[test]
+fn a_bundles_own_anchors_give_at_most_unknown_and_the_auditors_decide() {
+    let (dir, module) = Dir::asset_module(&[], &["--trust-anchors", "trust-anchors.yaml"]);
+    let m = Module { dir, module };
+    let fixture = |name: &str| vectors().join(format!("msez-fixtures/keys/{name}.ed25519.jwk"));
+    let anchors = |name: &str| {
+        let did = m
+            .run(&["key", "did", s(&fixture(name))])
+            .ok()
+            .trim()
+            .to_string();
+        format!(
+            "version: 1\ntrust_anchors:\n  - anchor_id: operator\n    type: did\n    identifier: {did}\n    allowed_attestations: [smart_asset_receipt, smart_asset_receipt_checkpoint]\n"
+        )
+    };
+    m.dir
+        .write(&format!("{}/trust-anchors.yaml", m.module), anchors("dev"));
+    m.append(3, &[]);
+    m.checkpoint();
+    m.bundle("w.zip", &[]).ok();
+    // Only the bundle's own anchors vouch for the signers: unknown, the signer named.
+    let run = m.verify_bundle("w.zip");
+    assert_eq!(run.code, 68, "{run:?}");
+    let v = run.json();
+    assert_eq!(v["chains"][0]["trust"], "bundle");
+    let dev = m
+        .run(&["key", "did", s(&fixture("dev"))])
+        .ok()
+        .trim()
+        .to_string();
+    let f = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["code"] == "missing.auditor_trust")
+        .unwrap_or_else(|| panic!("{v}"));
+    assert!(f["found"].as_str().unwrap().contains(&dev), "{f}");
+    // The auditor's anchors decide: the dev key trusted is valid, another key is invalid (67).
+    m.dir.write("mine.yaml", anchors("dev"));
+    let run = m.run(&[
+        "--json",
+        "artifact",
+        "graph",
+        "verify",
+        "--from-bundle",
+        "w.zip",
+        "--trust-anchors",
+        "mine.yaml",
+    ]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_eq!(run.json()["chains"][0]["trust"], "auditor");
+    m.dir.write("other.yaml", anchors("zone-a"));
+    let run = m.run(&[
+        "--json",
+        "artifact",
+        "graph",
+        "verify",
+        "--from-bundle",
+        "w.zip",
+        "--trust-anchors",
+        "other.yaml",
+    ]);
+    assert_eq!(run.code, 67, "{run:?}");
+    assert_eq!(run.json()["verdict"], "invalid");
+}
