@@ -208,8 +208,17 @@ fn anchors_for(
             } else {
                 "bundle"
             };
+            // The module's own repository holds key credentials its anchors reference by
+            // digest; a bundle has none (it must carry them by path).
+            let repo = match trust {
+                TrustSource::Module => own
+                    .as_deref()
+                    .and_then(|p| p.parent())
+                    .and_then(|d| crate::odb::Repo::find(d).ok().flatten()),
+                _ => None,
+            };
             match own.filter(|p| p.is_file()) {
-                Some(p) => match lifecycle::load_anchors(&p, None) {
+                Some(p) => match lifecycle::load_anchors(&p, repo.as_ref()) {
                     Ok((a, l)) => (Some(a), l, who),
                     Err(e) => {
                         f.push(&e);

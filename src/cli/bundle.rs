@@ -306,11 +306,17 @@ fn emit_audited(a: &audit::Audited, args: &GraphVerifyArgs, ctx: &Ctx) -> super:
 
 fn chains_human(chains: &[audit::ChainReport], w: &mut dyn Write) -> std::io::Result<()> {
     for c in chains {
+        // Asset modules are usually named by their asset_id: the owner only when it differs.
+        let owner = if c.module.ends_with(&c.owner) {
+            String::new()
+        } else {
+            format!(" {}", c.owner)
+        };
         writeln!(
             w,
-            "chain {} {}{}: {} ({} receipts, head {}, {} checkpoints, {} proofs, trust: {})",
+            "chain {}{}{}: {} ({} receipts, head {}, {} checkpoints, {} proofs, trust: {})",
             c.module,
-            c.owner,
+            owner,
             c.purpose
                 .as_deref()
                 .map(|p| format!(" [{p}]"))
