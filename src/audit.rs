@@ -131,7 +131,14 @@ pub fn check_chains(dir: &Path, trust: &TrustSource, claims: Claims) -> Vec<Chai
             .strip_prefix(dir)
             .map(|p| p.display().to_string())
             .unwrap_or_else(|_| module_dir.display().to_string());
-        let rel = if rel.is_empty() { ".".to_string() } else { rel };
+        // The tree's own top directory is named by its name (a module's, usually).
+        let rel = if rel.is_empty() {
+            dir.file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_else(|| ".".into())
+        } else {
+            rel
+        };
         match kind {
             Kind::Asset => match AssetModule::open(&module_dir, dir) {
                 Ok(m) => {
@@ -536,7 +543,11 @@ pub fn verify_bundle<R: Read + Seek>(
     };
     let mut chains = check_chains(&tmp.path().join("root"), trust, claims);
     for c in &mut chains {
-        c.module = format!("root/{}", c.module.trim_start_matches("./"));
+        // check_chains named the top directory `root`: the module dirs are under it.
+        c.module = match c.module.as_str() {
+            "root" => "root".to_string(),
+            m => format!("root/{m}"),
+        };
         findings
             .0
             .extend(c.findings.iter().map(|i| i.finding.clone()));

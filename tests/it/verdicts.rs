@@ -789,3 +789,63 @@ fn a_bundles_own_anchors_give_at_most_unknown_and_the_auditors_decide() {
     assert_eq!(run.code, 67, "{run:?}");
     assert_eq!(run.json()["verdict"], "invalid");
 }
+
+#[test]
+fn a_corridor_chain_in_a_bundle_is_verified_and_a_gap_refuses_the_build() {
+    let dir = Dir::repo();
+    let fixture = |name: &str| vectors().join(format!("msez-fixtures/keys/{name}.ed25519.jwk"));
+    let cid = "org.example.verdicts";
+    dir.run(&[
+        "corridor",
+        "module",
+        "init",
+        "--corridor-id",
+        cid,
+        "--key",
+        s(&fixture("dev")),
+        "--timestamp",
+        "2026-01-01T00:00:00Z",
+    ])
+    .ok();
+    for i in 1..=3 {
+        dir.run(&[
+            "corridor",
+            "state",
+            "receipt-init",
+            cid,
+            "--key",
+            s(&fixture("zone-a")),
+            "--key",
+            s(&fixture("zone-b")),
+            "--timestamp",
+            &format!("2026-01-01T00:00:0{i}Z"),
+        ])
+        .ok();
+    }
+    let module = format!("modules/corridors/{cid}");
+    dir.run(&[
+        "artifact", "graph", "verify", "--path", &module, "--bundle", "c.zip",
+    ])
+    .ok();
+    let run = dir.run(&[
+        "--json",
+        "artifact",
+        "graph",
+        "verify",
+        "--from-bundle",
+        "c.zip",
+    ]);
+    assert_eq!(run.code, 0, "{run:?}");
+    let v = run.json();
+    assert_eq!(v["chains"][0]["kind"], "corridor");
+    assert_eq!(v["chains"][0]["owner"], cid);
+    assert_eq!(v["chains"][0]["receipt_count"], 3);
+    check_schema(&v);
+    std::fs::remove_file(dir.join(&format!("{module}/state/receipts/corridor-receipt.1.json")))
+        .unwrap();
+    let run = dir.run(&[
+        "artifact", "graph", "verify", "--path", &module, "--bundle", "d.zip",
+    ]);
+    assert_eq!(run.code, 66, "{run:?}");
+    assert!(!dir.join("d.zip").exists());
+}
