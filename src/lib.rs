@@ -10,8 +10,10 @@
 //! - [`graph`]: closure walks over embedded refs and `artifact graph verify` reports.
 //! - [`bundle`]: deterministic witness bundles, their hostile-input reader, attestations.
 //! - [`odb`]: the `.msez` repository: objects, proofs, refs, reflog, locks, hooks, config.
+//! - [`verdict`]: the one verdict model: findings, precedence, exit codes.
 //! - [`chain`]: receipt chains, selection, checkpoints and inclusion proofs.
 //! - [`car`]: CARv1 export and import of an artifact closure (IPFS, offline).
+//! - [`audit`]: a witness bundle verified whole: its closure and every chain it carries.
 //! - [`fsck`]: the whole-repository check.
 //! - [`gc`]: two-phase garbage collection of a repository or a remote.
 //! - [`remote`]: push, fetch, pull and clone over local, S3 and IPFS backends.
@@ -20,6 +22,7 @@
 //! The library never prints; `src/cli` is the only place that renders results.
 
 pub mod artifact;
+pub mod audit;
 pub mod bundle;
 pub mod canon;
 pub mod car;
@@ -36,5 +39,6 @@ pub mod progress;
 pub mod remote;
 pub mod schema;
 pub mod vc;
+pub mod verdict;
 
 pub use error::{Class, Classify, Detail, Error, Finding, Verdict};

@@ -48,6 +48,7 @@ pub const SCHEMAS: &[(&str, &str)] = embed![
     "vc.key-rotation.schema.json",
     "vc.key-revocation.schema.json",
     "car-manifest.schema.json",
+    "verify-report.schema.json",
 ];
 
 /// A document that does not match its schema.

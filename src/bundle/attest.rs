@@ -85,7 +85,7 @@ pub struct Checked {
     pub issuer: String,
     /// The DIDs of its valid proofs, sorted.
     pub signers: Vec<String>,
-    /// Whether the issuer itself signed it (only then does it count under a profile).
+    /// Whether the issuer itself signed it (it counts, and is named, only by its signers).
     pub issuer_signed: bool,
     /// Its statement.
     pub statement: String,
@@ -133,7 +133,7 @@ pub fn check(credential: &Value, path: &str, digest: &Digest) -> Result<Checked,
     let mut warnings = Vec::new();
     if !issuer_signed {
         warnings.push(format!(
-            "issuer {issuer} did not sign this attestation (signers: {})",
+            "issuer {issuer} did not sign this attestation: it counts only for its signers ({})",
             signers.join(", ")
         ));
     }
@@ -246,16 +246,25 @@ pub fn evaluate(
         .collect();
     let mut counted: BTreeMap<String, &Attester> = BTreeMap::new();
     let mut ignored = Vec::new();
+    // An attestation counts for the keys that signed it, never for its `issuer` field alone.
     for a in attestations {
-        match admitted.get(a.issuer.as_str()) {
-            Some(att) if a.issuer_signed => {
-                counted.insert(a.issuer.clone(), att);
-            }
-            Some(_) => ignored.push(format!("{}: issuer {} did not sign it", a.path, a.issuer)),
-            None => ignored.push(format!(
-                "{}: {} is not an attester of the profile",
+        if !a.issuer_signed {
+            ignored.push(format!(
+                "{}: issuer {} did not sign it (it counts only for its signers)",
                 a.path, a.issuer
-            )),
+            ));
+        }
+        for signer in &a.signers {
+            let did = strip_fragment(signer);
+            match admitted.get(did) {
+                Some(att) => {
+                    counted.insert(did.to_string(), att);
+                }
+                None => ignored.push(format!(
+                    "{}: {did} is not an attester of the profile",
+                    a.path
+                )),
+            }
         }
     }
     let names: Vec<String> = counted

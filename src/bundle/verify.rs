@@ -22,8 +22,22 @@ use crate::canon::{Digest, Value};
 use crate::graph::{self, Report, Root};
 use crate::progress::Progress;
 
-/// Hard caps on what a manifest may ask the verifier to walk.
-pub const MAX_NODES_CAP: u64 = 1_000_000;
+/// Hard caps on what a manifest may ask the verifier to walk: the default node limit, so
+/// every bundle msez writes by default verifies completely (docs/limits.md).
+pub const MAX_NODES_CAP: u64 = graph::DEFAULT_MAX_NODES as u64;
+/// Entries a bundle may have when msez verifies it: one per receipt of a module of a few
+/// million receipts, plus its artifacts (the reader's own default is lower).
+pub const MAX_ENTRIES: u64 = 4_200_000;
+
+/// The reader limits for verifying bundles msez writes: the hostile-input defaults, with room
+/// for one entry per receipt of the largest chain the node cap admits.
+pub fn limits() -> super::Limits {
+    let d = super::Limits::default();
+    super::Limits {
+        max_entries: d.max_entries.max(MAX_ENTRIES),
+        ..d
+    }
+}
 /// Hard cap on the walk depth a manifest may ask for.
 pub const MAX_DEPTH_CAP: u64 = 64;
 
@@ -235,6 +249,18 @@ pub fn verify<R: Read + Seek>(
     };
     let root = infer_root(&manifest)?;
     let mut report = graph::verify_in(&mut ZipSource::new(reader), &root, &opts, progress)?;
+    // A bundle written from a truncated root scan carries only the files scanned, so a fresh
+    // walk cannot see the truncation: the manifest's own claim of it is taken (it can only
+    // weaken the verdict, to unknown).
+    if manifest["root"]["files_truncated"] == Value::Bool(true) {
+        if let graph::RootInfo::Dir {
+            files_truncated, ..
+        } = &mut report.root
+        {
+            *files_truncated = true;
+            report.partial = true;
+        }
+    }
     report.generated_at = manifest["generated_at"]
         .as_str()
         .unwrap_or_default()
@@ -250,7 +276,9 @@ pub fn verify<R: Read + Seek>(
         manifest: manifest.clone(),
         manifest_digest,
     };
-    if report.verdict() != graph::GraphVerdict::Valid {
+    // A closure with missing or altered artifacts is reported as found; a cut-short one
+    // (partial) still has its entries and manifest checked.
+    if !report.missing.is_empty() || !report.digest_mismatches.is_empty() {
         return Ok(checked(report));
     }
 
@@ -328,14 +356,14 @@ pub fn verify<R: Read + Seek>(
 /// Opens a bundle file and verifies it (see [`verify`]).
 pub fn verify_file(path: &Path, progress: &dyn Progress) -> Result<Checked, Error> {
     let f = std::fs::File::open(path).map_err(|e| Error::io("opening", path, e))?;
-    let mut reader = BundleReader::open(std::io::BufReader::new(f), super::Limits::default())?;
+    let mut reader = BundleReader::open(std::io::BufReader::new(f), limits())?;
     verify(&mut reader, &path.display().to_string(), progress)
 }
 
 /// The manifest and its digest, after the structural and schema checks only.
 pub fn manifest_of(path: &Path) -> Result<(Value, Digest), Error> {
     let f = std::fs::File::open(path).map_err(|e| Error::io("opening", path, e))?;
-    let mut reader = BundleReader::open(std::io::BufReader::new(f), super::Limits::default())?;
+    let mut reader = BundleReader::open(std::io::BufReader::new(f), limits())?;
     let manifest = reader.manifest()?;
     let digest = crate::canon::digest_of(&manifest)?;
     Ok((manifest, digest))

@@ -59,19 +59,32 @@ fn base_name(p: &Path) -> String {
         .to_string()
 }
 
-/// Walks `root` (strict, with edges) and writes the closure as a bundle at `out` (atomically).
+/// Walks `root` (strict, with edges) and writes the closure as a bundle at `out` (atomically),
+/// whatever the walk found (callers that must refuse incomplete closures use [`walk`], judge
+/// the report, then [`write`]).
 pub fn build(
     root: &Root,
     opts: &graph::Options,
     out: &Path,
     progress: &dyn Progress,
 ) -> Result<Built, Error> {
+    let report = walk(root, opts, progress)?;
+    write(report, root, out)
+}
+
+/// The walk a bundle is written from: strict, with edges.
+pub fn walk(root: &Root, opts: &graph::Options, progress: &dyn Progress) -> Result<Report, Error> {
     let opts = graph::Options {
         strict: true,
         emit_edges: true,
         ..opts.clone()
     };
-    let mut report = graph::verify(root, &opts, progress)?;
+    Ok(graph::verify(root, &opts, progress)?)
+}
+
+/// Writes the closure `report` (from [`walk`] over `root`) as a bundle at `out`, atomically.
+/// A report marked `partial` is written marked so in the manifest.
+pub fn write(mut report: Report, root: &Root, out: &Path) -> Result<Built, Error> {
     // (bundle name, source file), and absolute path → bundle name for the manifest.
     let mut files: Vec<(String, PathBuf)> = Vec::new();
     let mut names: HashMap<String, String> = HashMap::new();

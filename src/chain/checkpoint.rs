@@ -153,8 +153,18 @@ pub fn check_signed(
     Ok(())
 }
 
-/// Compares a checkpoint with a verified chain, field by field, in the reference's order.
+/// Compares a checkpoint with a verified chain, field by field, in the reference's order;
+/// the first mismatch.
 pub fn check_against(ck: &Value, s: &Summary) -> Result<(), Error> {
+    match mismatches(ck, s).into_iter().next() {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
+}
+
+/// Every field of a checkpoint that does not match the chain, in the reference's order (a
+/// verification reports all of them).
+pub fn mismatches(ck: &Value, s: &Summary) -> Vec<Error> {
     let text = |k: &str| {
         ck.get(k)
             .and_then(Value::as_str)
@@ -162,8 +172,9 @@ pub fn check_against(ck: &Value, s: &Summary) -> Result<(), Error> {
             .trim()
             .to_ascii_lowercase()
     };
-    let mismatch = |field: &'static str, expected: String, found: String| {
-        Err(Error::CheckpointMismatch {
+    let mut out = Vec::new();
+    let mut mismatch = |field: &'static str, expected: String, found: String| {
+        out.push(Error::CheckpointMismatch {
             field,
             expected,
             found,
@@ -172,10 +183,10 @@ pub fn check_against(ck: &Value, s: &Summary) -> Result<(), Error> {
     let owner = text(s.kind.owner_field());
     let want_owner = s.owner.to_ascii_lowercase();
     if owner != want_owner {
-        return mismatch(s.kind.owner_field(), want_owner, owner);
+        mismatch(s.kind.owner_field(), want_owner, owner);
     }
     if text("genesis_root") != s.genesis_root.to_hex() {
-        return mismatch(
+        mismatch(
             "genesis_root",
             s.genesis_root.to_hex(),
             text("genesis_root"),
@@ -183,7 +194,7 @@ pub fn check_against(ck: &Value, s: &Summary) -> Result<(), Error> {
     }
     let count = ck.get("receipt_count").and_then(Value::as_u64);
     if count != Some(s.receipt_count) {
-        return mismatch(
+        mismatch(
             "receipt_count",
             s.receipt_count.to_string(),
             format!("{count:?}"),
@@ -191,7 +202,7 @@ pub fn check_against(ck: &Value, s: &Summary) -> Result<(), Error> {
     }
     let field = final_field(s.kind);
     if text(field) != s.final_root.to_hex() {
-        return mismatch(field, s.final_root.to_hex(), text(field));
+        mismatch(field, s.final_root.to_hex(), text(field));
     }
     let mmr = ck.get("mmr").cloned().unwrap_or_default();
     let root = mmr
@@ -200,11 +211,33 @@ pub fn check_against(ck: &Value, s: &Summary) -> Result<(), Error> {
         .unwrap_or_default()
         .to_ascii_lowercase();
     if root != s.mmr.root.to_hex() {
-        return mismatch("mmr.root", s.mmr.root.to_hex(), root);
+        mismatch("mmr.root", s.mmr.root.to_hex(), root);
     }
     let size = mmr.get("size").and_then(Value::as_u64);
     if size != Some(s.receipt_count) {
-        return mismatch("mmr.size", s.receipt_count.to_string(), format!("{size:?}"));
+        mismatch("mmr.size", s.receipt_count.to_string(), format!("{size:?}"));
     }
-    Ok(())
+    out
+}
+
+/// The summary of the first `size` receipts of a verified chain (a checkpoint of an earlier
+/// head is checked against the chain as it was then); None when the chain is shorter.
+pub fn summary_at(result: &ChainResult, purpose: Option<&str>, size: u64) -> Option<Summary> {
+    let n = usize::try_from(size).ok()?;
+    if n == 0 || n > result.next_roots.len() {
+        return None;
+    }
+    let mut acc = crate::mmr::AppendState::new();
+    for r in &result.next_roots[..n] {
+        acc.append(crate::mmr::leaf_hash(r));
+    }
+    let mut s = Summary::of(result, purpose).ok()?;
+    s.final_root = result.next_roots[n - 1];
+    s.receipt_count = size;
+    s.mmr = MmrRoot {
+        size: acc.size(),
+        root: acc.root()?,
+        peaks: acc.peaks(),
+    };
+    Some(s)
 }

@@ -314,6 +314,23 @@ pub fn verify(chain: &Chain, opts: &verify::Options) -> Result<ChainResult, Vec<
     )
 }
 
+/// Runs every check of the module's receipts and reports all (see [`verify::verify_all`]).
+pub fn verify_all(chain: &Chain, opts: &verify::Options) -> verify::Outcome {
+    match FileList::scan(&chain.receipts_dir) {
+        Ok(files) => verify::verify_all(
+            chain.kind,
+            &chain.owner,
+            chain.genesis_root,
+            &files,
+            &chain.options(opts),
+        ),
+        Err(e) => verify::Outcome {
+            result: None,
+            errors: vec![e],
+        },
+    }
+}
+
 /// The chain summary a checkpoint commits to: from the `.msez` chain state when the repository
 /// holds the chain (O(log n)), else by verifying the module's receipts.
 pub fn summary(

@@ -149,7 +149,37 @@ pub fn verify(
     if !errors.is_empty() {
         return Err(errors);
     }
-    assemble(kind, owner, genesis_root, checked, files, opts).map_err(|e| vec![e])
+    let (result, errors) = assemble(kind, owner, genesis_root, checked, files, opts);
+    match result {
+        Some(r) if errors.is_empty() => Ok(r),
+        _ => Err(errors),
+    }
+}
+
+/// A whole verification: every finding, and what could be computed despite them.
+#[derive(Debug)]
+pub struct Outcome {
+    /// The chain as far as it links from the genesis root (None only when a fork leaves no
+    /// single chain to compute).
+    pub result: Option<ChainResult>,
+    /// Every error: receipt checks in file order, then the chain's (gap, fork, revocations).
+    pub errors: Vec<Error>,
+}
+
+/// Runs every check and reports all ([`verify`] stops at the receipt checks): a receipt
+/// whose signature, quorum or trust fails still links the chain, so the chain, its head and
+/// MMR are computed and a checkpoint can still be compared with them.
+pub fn verify_all(
+    kind: Kind,
+    owner: &str,
+    genesis_root: Digest,
+    files: &FileList,
+    opts: &Options,
+) -> Outcome {
+    let (checked, mut errors) = check_all(kind, owner, files, opts);
+    let (result, more) = assemble(kind, owner, genesis_root, checked, files, opts);
+    errors.extend(more);
+    Outcome { result, errors }
 }
 
 /// Checks each file on its own, in parallel, into preallocated slots (no per-file result
@@ -188,7 +218,18 @@ fn check_all(
                                     needs: one.needs,
                                 }
                             }
-                            Err(e) => {
+                            // A receipt whose bytes match its next_root still links the
+                            // chain even when its later checks fail.
+                            Err((Some(link), e)) => {
+                                *slot = Checked {
+                                    link,
+                                    file: i as u32,
+                                    sets: None,
+                                    needs: None,
+                                };
+                                errs.push((i, e));
+                            }
+                            Err((None, e)) => {
                                 slot.file = FAILED;
                                 errs.push((i, e));
                             }
@@ -215,7 +256,9 @@ pub fn check_file(
     path: &std::path::Path,
     opts: &Options,
 ) -> Result<(Link, Vec<vc::Did>), Error> {
-    check_one(kind, owner, path, opts).map(|one| (one.link, one.signers))
+    check_one(kind, owner, path, opts)
+        .map(|one| (one.link, one.signers))
+        .map_err(|(_, e)| e)
 }
 
 /// What the checks of one receipt keep.
@@ -226,13 +269,26 @@ struct One {
     needs: Needs,
 }
 
+/// Checks one receipt; on failure, its link when its bytes matched its next_root.
+#[allow(clippy::result_large_err)] // one per receipt, consumed at once by the caller
 fn check_one(
     kind: Kind,
     owner: &str,
     path: &std::path::Path,
     opts: &Options,
+) -> Result<One, (Option<Link>, Error)> {
+    let r = Receipt::read(kind, path, Some(owner)).map_err(|e| (None, e))?;
+    let link = r.link;
+    check_read(kind, owner, path, r, opts).map_err(|e| (Some(link), e))
+}
+
+fn check_read(
+    kind: Kind,
+    owner: &str,
+    path: &std::path::Path,
+    r: Receipt,
+    opts: &Options,
 ) -> Result<One, Error> {
-    let r = Receipt::read(kind, path, Some(owner))?;
     super::anchor::check_attachments(&r.value, path)?;
     if let Some(lock) = &opts.transition_types {
         lock.check_receipt(&r.value, path)?;
@@ -382,6 +438,7 @@ fn compare_set(
 }
 
 /// Merges duplicates, selects the chain, and computes its MMR (streaming: O(log n) memory).
+/// Every chain-level failure is returned; the chain is computed as far as it links.
 fn assemble(
     kind: Kind,
     owner: &str,
@@ -389,7 +446,8 @@ fn assemble(
     mut checked: Vec<Checked>,
     files: &FileList,
     opts: &Options,
-) -> Result<ChainResult, Error> {
+) -> (Option<ChainResult>, Vec<Error>) {
+    let mut errors = Vec::new();
     // Sorting by (link, file) and keeping the first of equal links merges identical receipts
     // deterministically: the first file by name represents them.
     checked.sort_unstable_by_key(|c| (c.link, c.file));
@@ -411,29 +469,32 @@ fn assemble(
         true
     });
     let links = &checked[..];
-    if !links.is_empty() && !links.iter().any(|l| l.link.sequence == 0) {
-        return Err(Error::NoInitial);
+    let no_initial = !links.is_empty() && !links.iter().any(|l| l.link.sequence == 0);
+    if no_initial {
+        errors.push(Error::NoInitial);
     }
     let selection: Selection = match select::select(links, (0, genesis_root), &opts.resolutions) {
         Ok(s) => s,
         Err(Stop::Fork(p)) => {
-            return Err(Error::Fork {
+            errors.push(Error::Fork {
                 sequence: p.sequence,
                 prev_root: p.prev_root,
                 candidates: p.candidates.len(),
             });
+            return (None, errors);
         }
         Err(Stop::NotACandidate(p)) => {
-            return Err(Error::ResolutionNotCandidate {
+            errors.push(Error::ResolutionNotCandidate {
                 sequence: p.sequence,
                 prev_root: p.prev_root,
                 chosen: p.chosen.expect("a NotACandidate stop has a choice"),
                 candidates: p.candidates.iter().map(Digest::to_hex).collect(),
             });
+            return (None, errors);
         }
     };
-    if selection.chain.is_empty() && !links.is_empty() {
-        return Err(Error::NoChainStart { genesis_root });
+    if selection.chain.is_empty() && !links.is_empty() && !no_initial {
+        errors.push(Error::NoChainStart { genesis_root });
     }
     let last = selection.chain.len() as i64 - 1;
     let beyond = selection
@@ -441,8 +502,8 @@ fn assemble(
         .iter()
         .filter(|&&i| links[i].link.sequence as i64 > last)
         .count();
-    if beyond > 0 {
-        return Err(Error::Gap {
+    if beyond > 0 && !selection.chain.is_empty() {
+        errors.push(Error::Gap {
             last,
             missing: (last + 1) as u64,
             count: beyond,
@@ -516,7 +577,10 @@ fn assemble(
         }
     }
     if let Some(l) = lifecycle {
-        enforce_checkpoints(l, &checkpoints, &roots, &selection.chain, links, files)?;
+        if let Err(e) = enforce_checkpoints(l, &checkpoints, &roots, &selection.chain, links, files)
+        {
+            errors.push(e);
+        }
         if l.policy.is_some() {
             let uses = policy_uses(kind, &selection.chain, links, files);
             result.warnings.extend(l.policy_warnings(&chain_id, &uses));
@@ -537,7 +601,7 @@ fn assemble(
             peaks: acc.peaks(),
         });
     }
-    Ok(result)
+    (Some(result), errors)
 }
 
 /// Fails on the first chain receipt that counts only through revoked keys whose

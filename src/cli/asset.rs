@@ -125,9 +125,13 @@ pub enum ModuleCommand {
         /// A store root searched after the module's dist/artifacts (repeatable).
         #[arg(long = "store-root", value_name = "DIR")]
         store_roots: Vec<PathBuf>,
-        /// Stop after this many nodes and root files.
-        #[arg(long, default_value_t = 1_000_000)]
+        /// Stop after this many nodes and root files (a walk cut short refuses the bundle).
+        #[arg(long, default_value_t = msez::graph::DEFAULT_MAX_NODES)]
         max_nodes: usize,
+        /// Write the bundle even when the closure was cut short or a chain does not verify,
+        /// marked `partial` in the manifest (it then verifies as unknown, never valid).
+        #[arg(long)]
+        allow_partial: bool,
     },
 }
 
@@ -145,7 +149,15 @@ pub fn run(command: Command, ctx: &Ctx) -> super::Result<ExitCode> {
             out,
             store_roots,
             max_nodes,
-        }) => super::bundle::witness_bundle(&module, out.as_deref(), &store_roots, max_nodes, ctx),
+            allow_partial,
+        }) => super::bundle::witness_bundle(
+            &module,
+            out.as_deref(),
+            &store_roots,
+            max_nodes,
+            allow_partial,
+            ctx,
+        ),
         Command::State(cmd) => super::state::run(Kind::Asset, *cmd, ctx),
         Command::AnchorVerify(args) => anchor_verify(&args, ctx),
         Command::Registry(RegistryCommand::Issue {

@@ -6,9 +6,11 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Subcommand, ValueEnum};
+use msez::audit;
 use msez::bundle::{self, attest};
 use msez::graph::{self, GraphVerdict, Report, Root};
 use msez::vc::KeyPair;
+use msez::verdict::{Findings, Verdict};
 
 use super::progress::Bar;
 use super::{Ctx, written};
@@ -78,6 +80,14 @@ pub struct GraphVerifyArgs {
     /// With --format dot: also render to FILE with graphviz `dot` (format from the extension).
     #[arg(long, value_name = "FILE", requires = "format")]
     pub render: Option<PathBuf>,
+    /// With --bundle: write the bundle even when the closure was cut short or a chain does not
+    /// verify, marked `partial` in the manifest (it then verifies as unknown, never valid).
+    #[arg(long, requires = "bundle")]
+    pub allow_partial: bool,
+    /// With --from-bundle: the auditor's trust anchors for the chains' signers (the bundle's
+    /// own anchors file alone gives at most unknown).
+    #[arg(long, value_name = "FILE", requires = "from_bundle")]
+    pub trust_anchors: Option<PathBuf>,
 }
 
 /// `msez artifact bundle` subcommands.
@@ -101,6 +111,10 @@ pub enum BundleCommand {
         /// What the attester states about the bundle.
         #[arg(long, default_value = "")]
         statement: String,
+        /// The attester's trust anchors for the chains' signers (the bundle's own anchors file
+        /// alone gives at most unknown, and only a valid bundle is attested).
+        #[arg(long, value_name = "FILE")]
+        trust_anchors: Option<PathBuf>,
     },
     /// Verify a bundle and its attestations (together, under --profile's quorum when given).
     ///
@@ -114,6 +128,10 @@ pub enum BundleCommand {
         /// An asset-history bundle attestation profile (who may attest, quorum).
         #[arg(long, value_name = "FILE")]
         profile: Option<PathBuf>,
+        /// The auditor's trust anchors for the chains' signers (the bundle's own anchors file
+        /// alone gives at most unknown).
+        #[arg(long, value_name = "FILE")]
+        trust_anchors: Option<PathBuf>,
     },
     /// Verify a bundle, then unpack it into DIR (new or empty) for offline checks.
     Extract {
@@ -121,6 +139,9 @@ pub enum BundleCommand {
         zip: PathBuf,
         /// Where to unpack it.
         dir: PathBuf,
+        /// Trust anchors for the chains' signers (see `bundle verify`).
+        #[arg(long, value_name = "FILE")]
+        trust_anchors: Option<PathBuf>,
     },
 }
 
@@ -141,16 +162,17 @@ pub fn graph(command: GraphCommand, ctx: &Ctx) -> super::Result<ExitCode> {
     };
     let bar = Bar::new(&ctx.out, "scanning");
     if let Some(zip) = &a.from_bundle {
+        let trust = trust_source(a.trust_anchors.as_deref(), ctx)?;
         let text = zip.to_str().unwrap_or_default();
         if text.starts_with("http://") || text.starts_with("https://") {
             let remote = bundle::http::RangeReader::open(text)?;
             let size = remote.len();
-            let mut reader = bundle::BundleReader::open(remote, bundle::Limits::default())?;
+            let mut reader = bundle::BundleReader::open(remote, bundle::verify::limits())?;
             // The report names its source: never with a presigned URL's signature.
             let shown = msez::remote::Url::redact(text);
-            let mut checked = bundle::verify::verify(&mut reader, &shown, &bar)?;
+            let mut audited = audit::verify_bundle(&mut reader, &shown, &trust, &bar)?;
             let remote = reader.into_inner();
-            if let Some(i) = checked.report.input_bundle.as_mut() {
+            if let Some(i) = audited.checked.report.input_bundle.as_mut() {
                 i["http"] = serde_json::json!({
                     "size": size,
                     "requests": remote.requests(),
@@ -158,12 +180,12 @@ pub fn graph(command: GraphCommand, ctx: &Ctx) -> super::Result<ExitCode> {
                 });
             }
             bar.finish();
-            return emit_report(&checked.report, &a, ctx);
+            return emit_audited(&audited, &a, ctx);
         }
         let path = ctx.path(zip);
-        let checked = bundle::verify::verify_file(&path, &bar)?;
+        let audited = audit::verify_bundle_file(&path, &trust, &bar)?;
         bar.finish();
-        return emit_report(&checked.report, &a, ctx);
+        return emit_audited(&audited, &a, ctx);
     }
     let root = match (&a.path, &a.root) {
         (Some(p), _) => Root::path(&ctx.path(p))?,
@@ -179,7 +201,31 @@ pub fn graph(command: GraphCommand, ctx: &Ctx) -> super::Result<ExitCode> {
     };
     let report = match &a.bundle {
         Some(out) => {
-            let built = bundle::write::build(&root, &opts, &ctx.path(out), &bar)?;
+            let out = ctx.path(out);
+            let (built, findings) =
+                match audit::build_bundle(&root, &opts, &out, a.allow_partial, &bar)? {
+                    audit::Build::Written {
+                        built, findings, ..
+                    } => (built, findings),
+                    audit::Build::Refused {
+                        report,
+                        chains,
+                        findings,
+                    } => {
+                        bar.finish();
+                        return refused(&report, &chains, &findings, &out, ctx);
+                    }
+                };
+            if !findings.is_empty() {
+                bar.finish();
+                let value = built_value(&built, &findings);
+                written(ctx.out.emit(&value, |w| {
+                    writeln!(w, "{}", built.path.display())?;
+                    human(&built.manifest, graph_verdict(findings.verdict()), w)?;
+                    partial_note(&findings, w)
+                }))?;
+                return Ok(ExitCode::from(findings.exit_code()));
+            }
             let mut report = built.manifest;
             if let Some(b) = report.bundle.as_mut().and_then(|b| b.as_object_mut()) {
                 b.insert("path".into(), built.path.display().to_string().into());
@@ -217,6 +263,150 @@ fn emit_report(report: &Report, a: &GraphVerifyArgs, ctx: &Ctx) -> super::Result
         written(ctx.out.emit(&(), |w| human(report, verdict, w)))?;
     }
     Ok(ExitCode::from(verdict.exit_code()))
+}
+
+/// The auditor's trust anchors, or the bundle's own (at most unknown).
+fn trust_source(path: Option<&Path>, ctx: &Ctx) -> super::Result<audit::TrustSource> {
+    Ok(match path {
+        Some(p) => {
+            let (anchors, lifecycle) = super::state::load_trust(p, ctx)?;
+            audit::TrustSource::Auditor { anchors, lifecycle }
+        }
+        None => audit::TrustSource::Bundle,
+    })
+}
+
+fn graph_verdict(v: Verdict) -> GraphVerdict {
+    match v {
+        Verdict::Valid => GraphVerdict::Valid,
+        Verdict::Unknown => GraphVerdict::Unknown,
+        Verdict::Invalid => GraphVerdict::Invalid,
+    }
+}
+
+/// A whole bundle verification: the report, its chains and every finding.
+fn emit_audited(a: &audit::Audited, args: &GraphVerifyArgs, ctx: &Ctx) -> super::Result<ExitCode> {
+    let verdict = graph_verdict(a.verdict());
+    if args.format == Format::Dot {
+        return emit_report(&a.checked.report, args, ctx).map(|_| ExitCode::from(a.exit_code()));
+    }
+    let value = a.to_value();
+    if ctx.out.json || args.format == Format::Json {
+        written(ctx.out.emit(&value, |w| {
+            serde_json::to_writer_pretty(&mut *w, &value).map_err(std::io::Error::other)?;
+            writeln!(w)
+        }))?;
+    } else {
+        written(ctx.out.emit(&(), |w| {
+            human(&a.checked.report, verdict, w)?;
+            chains_human(&a.chains, w)?;
+            findings_human(&a.findings, w)
+        }))?;
+    }
+    Ok(ExitCode::from(a.exit_code()))
+}
+
+fn chains_human(chains: &[audit::ChainReport], w: &mut dyn Write) -> std::io::Result<()> {
+    for c in chains {
+        // Asset modules are usually named by their asset_id: the owner only when it differs.
+        let owner = if c.module.ends_with(&c.owner) {
+            String::new()
+        } else {
+            format!(" {}", c.owner)
+        };
+        writeln!(
+            w,
+            "chain {}{}{}: {} ({} receipts, head {}, {} checkpoints, {} proofs, trust: {})",
+            c.module,
+            owner,
+            c.purpose
+                .as_deref()
+                .map(|p| format!(" [{p}]"))
+                .unwrap_or_default(),
+            c.verdict,
+            c.receipt_count
+                .map(|n| n.to_string())
+                .unwrap_or_else(|| "?".into()),
+            c.final_root.as_deref().unwrap_or("-"),
+            c.checkpoints_checked,
+            c.proofs_checked,
+            c.trust
+        )?;
+    }
+    Ok(())
+}
+
+fn findings_human(f: &Findings, w: &mut dyn Write) -> std::io::Result<()> {
+    for x in f.0.iter().take(50) {
+        if x.code == "missing.artifact" || x.code == "digest.artifact_mismatch" {
+            continue; // listed by `human` already
+        }
+        writeln!(
+            w,
+            "{} {}: {}",
+            Verdict::of_class(x.class),
+            x.code,
+            x.message
+        )?;
+    }
+    if f.0.len() > 50 {
+        writeln!(
+            w,
+            "... and {} more findings (--json lists all)",
+            f.0.len() - 50
+        )?;
+    }
+    Ok(())
+}
+
+/// A build that wrote nothing: the walk, the chains and why, with the verdict's exit code.
+fn refused(
+    report: &Report,
+    chains: &[audit::ChainReport],
+    findings: &Findings,
+    out: &Path,
+    ctx: &Ctx,
+) -> super::Result<ExitCode> {
+    let mut value = serde_json::to_value(report).map_err(|e| msez::Error::Usage(e.to_string()))?;
+    value["verdict"] = findings.verdict().name().into();
+    value["exit_code"] = findings.exit_code().into();
+    value["partial"] = true.into();
+    value["written"] = false.into();
+    value["chains"] = serde_json::to_value(chains).unwrap_or_default();
+    value["findings"] = serde_json::to_value(findings.items()).unwrap_or_default();
+    written(ctx.out.emit(&value, |w| {
+        human(report, graph_verdict(findings.verdict()), w)?;
+        chains_human(chains, w)?;
+        findings_human(findings, w)
+    }))?;
+    ctx.out.note(format!(
+        "refusing to write {}: the closure is incomplete or a chain does not verify (--allow-partial writes it marked partial)",
+        out.display()
+    ));
+    Ok(ExitCode::from(findings.exit_code()))
+}
+
+fn partial_note(f: &Findings, w: &mut dyn Write) -> std::io::Result<()> {
+    writeln!(
+        w,
+        "written marked partial (--allow-partial): it verifies as unknown, never valid"
+    )?;
+    findings_human(f, w)
+}
+
+fn built_value(built: &bundle::write::Built, findings: &Findings) -> serde_json::Value {
+    serde_json::json!({
+        "bundle": built.path,
+        "bytes": built.bytes,
+        "manifest_digest_sha256": built.manifest_digest.to_hex(),
+        "generated_at": built.manifest.generated_at,
+        "stats": built.manifest.stats,
+        "missing": built.manifest.missing,
+        "digest_mismatches": built.manifest.digest_mismatches,
+        "partial": built.manifest.partial,
+        "verdict": findings.verdict().name(),
+        "findings": findings.items(),
+    })
 }
 
 fn human(r: &Report, verdict: GraphVerdict, w: &mut dyn Write) -> std::io::Result<()> {
@@ -284,7 +474,7 @@ fn human(r: &Report, verdict: GraphVerdict, w: &mut dyn Write) -> std::io::Resul
             "bundle {}: manifest sha256 {} {}",
             i["path"].as_str().unwrap_or_default(),
             i["manifest_digest_sha256"].as_str().unwrap_or_default(),
-            if verdict == GraphVerdict::Valid {
+            if r.missing.is_empty() && r.digest_mismatches.is_empty() {
                 "matches its content"
             } else {
                 "(its content does not verify; the manifest was not compared)"
@@ -334,42 +524,64 @@ pub fn bundle(command: BundleCommand, ctx: &Ctx) -> super::Result<ExitCode> {
             issuer,
             out,
             statement,
+            trust_anchors,
         } => bundle_attest(
             &ctx.path(&zip),
             &ctx.path(&key),
             &issuer,
             out,
             &statement,
+            &trust_source(trust_anchors.as_deref(), ctx)?,
             ctx,
         ),
         BundleCommand::Verify {
             zip,
             attestations,
             profile,
-        } => bundle_verify(&ctx.path(&zip), &attestations, profile.as_deref(), ctx),
-        BundleCommand::Extract { zip, dir } => {
-            bundle_extract(&ctx.path(&zip), &ctx.path(&dir), ctx)
+            trust_anchors,
+        } => {
+            let trust = trust_source(trust_anchors.as_deref(), ctx)?;
+            bundle_verify(
+                &ctx.path(&zip),
+                &attestations,
+                profile.as_deref(),
+                &trust,
+                ctx,
+            )
         }
+        BundleCommand::Extract {
+            zip,
+            dir,
+            trust_anchors,
+        } => bundle_extract(
+            &ctx.path(&zip),
+            &ctx.path(&dir),
+            &trust_source(trust_anchors.as_deref(), ctx)?,
+            ctx,
+        ),
     }
 }
 
-/// Verifies the bundle fully; a verdict other than valid is printed and returned as `Err(code)`.
+/// Verifies the bundle whole (closure and chains); a verdict other than valid is printed and
+/// returned as `Err(code)`.
 fn checked_bundle(
     zip: &Path,
+    trust: &audit::TrustSource,
     ctx: &Ctx,
-) -> super::Result<Result<bundle::verify::Checked, ExitCode>> {
+) -> super::Result<Result<audit::Audited, ExitCode>> {
     let bar = Bar::new(&ctx.out, "verifying");
-    let checked = bundle::verify::verify_file(zip, &bar)?;
+    let audited = audit::verify_bundle_file(zip, trust, &bar)?;
     bar.finish();
-    let verdict = checked.report.verdict();
-    if verdict != GraphVerdict::Valid {
-        let mut value =
-            serde_json::to_value(&checked.report).map_err(|e| msez::Error::Usage(e.to_string()))?;
-        value["verdict"] = serde_json::to_value(verdict).unwrap_or_default();
-        written(ctx.out.emit(&value, |w| human(&checked.report, verdict, w)))?;
-        return Ok(Err(ExitCode::from(verdict.exit_code())));
+    if audited.verdict() != Verdict::Valid {
+        let value = audited.to_value();
+        written(ctx.out.emit(&value, |w| {
+            human(&audited.checked.report, graph_verdict(audited.verdict()), w)?;
+            chains_human(&audited.chains, w)?;
+            findings_human(&audited.findings, w)
+        }))?;
+        return Ok(Err(ExitCode::from(audited.exit_code())));
     }
-    Ok(Ok(checked))
+    Ok(Ok(audited))
 }
 
 fn bundle_attest(
@@ -378,6 +590,7 @@ fn bundle_attest(
     issuer: &str,
     out: Option<PathBuf>,
     statement: &str,
+    trust: &audit::TrustSource,
     ctx: &Ctx,
 ) -> super::Result<ExitCode> {
     let key = KeyPair::load(key)?;
@@ -387,8 +600,8 @@ fn bundle_attest(
             "--issuer {issuer} is not the did:key of --key ({did}); attestations are signed by their issuer"
         )));
     }
-    let checked = match checked_bundle(zip, ctx)? {
-        Ok(c) => c,
+    let checked = match checked_bundle(zip, trust, ctx)? {
+        Ok(c) => c.checked,
         Err(code) => return Ok(code),
     };
     let credential = attest::attest(
@@ -427,15 +640,17 @@ fn bundle_verify(
     zip: &Path,
     attestations: &[PathBuf],
     profile: Option<&Path>,
+    trust: &audit::TrustSource,
     ctx: &Ctx,
 ) -> super::Result<ExitCode> {
     let profile = profile
         .map(|p| attest::Profile::load(&ctx.path(p)))
         .transpose()?;
-    let checked = match checked_bundle(zip, ctx)? {
+    let audited = match checked_bundle(zip, trust, ctx)? {
         Ok(c) => c,
         Err(code) => return Ok(code),
     };
+    let checked = &audited.checked;
     let mut results = Vec::new();
     for a in attestations {
         let path = ctx.path(a);
@@ -457,14 +672,19 @@ fn bundle_verify(
             ctx.out.note(format!("warning: {}: {w}", r.path));
         }
     }
-    let value = serde_json::json!({
-        "verdict": "valid",
+    let mut value = audited.to_value();
+    let extra = serde_json::json!({
         "bundle": zip,
         "manifest_digest_sha256": checked.manifest_digest.to_hex(),
-        "stats": checked.report.stats,
         "attestations": results,
         "quorum": quorum,
     });
+    // `bundle` names the file here, as before (the manifest's summary is in the bundle).
+    if let (Some(v), Some(e)) = (value.as_object_mut(), extra.as_object()) {
+        for (k, x) in e {
+            v.insert(k.clone(), x.clone());
+        }
+    }
     written(ctx.out.emit(&value, |w| {
         writeln!(
             w,
@@ -473,8 +693,18 @@ fn bundle_verify(
             checked.manifest_digest,
             checked.report.stats.nodes_total
         )?;
+        chains_human(&audited.chains, w)?;
         for r in &results {
-            writeln!(w, "attested by {} ({})", r.issuer, r.path)?;
+            // An attestation is named by the keys that signed it, never by its issuer field.
+            write!(w, "attested by {} ({})", r.signers.join(", "), r.path)?;
+            if !r.issuer_signed {
+                write!(
+                    w,
+                    "; its issuer field names {}, who did not sign it: it does not count for {}",
+                    r.issuer, r.issuer
+                )?;
+            }
+            writeln!(w)?;
         }
         if let Some(q) = &quorum {
             writeln!(
@@ -490,7 +720,12 @@ fn bundle_verify(
     Ok(ExitCode::SUCCESS)
 }
 
-fn bundle_extract(zip: &Path, dir: &Path, ctx: &Ctx) -> super::Result<ExitCode> {
+fn bundle_extract(
+    zip: &Path,
+    dir: &Path,
+    trust: &audit::TrustSource,
+    ctx: &Ctx,
+) -> super::Result<ExitCode> {
     if dir.exists()
         && std::fs::read_dir(dir)
             .map_err(|e| msez::Error::io("reading", dir, e))?
@@ -502,14 +737,14 @@ fn bundle_extract(zip: &Path, dir: &Path, ctx: &Ctx) -> super::Result<ExitCode> 
             dir.display()
         )));
     }
-    let checked = match checked_bundle(zip, ctx)? {
-        Ok(c) => c,
+    let checked = match checked_bundle(zip, trust, ctx)? {
+        Ok(c) => c.checked,
         Err(code) => return Ok(code),
     };
     std::fs::create_dir_all(dir).map_err(|e| msez::Error::io("creating", dir, e))?;
     let f = std::fs::File::open(zip).map_err(|e| msez::Error::io("opening", zip, e))?;
     let mut reader =
-        bundle::BundleReader::open(std::io::BufReader::new(f), bundle::Limits::default())?;
+        bundle::BundleReader::open(std::io::BufReader::new(f), bundle::verify::limits())?;
     let entries = reader.extract_to(dir)?;
     let value = serde_json::json!({
         "dir": dir,
@@ -529,12 +764,15 @@ fn bundle_extract(zip: &Path, dir: &Path, ctx: &Ctx) -> super::Result<ExitCode> 
     Ok(ExitCode::SUCCESS)
 }
 
-/// `msez asset module witness-bundle MODULE [--out FILE]`: the module directory's closure.
+/// `msez asset module witness-bundle MODULE [--out FILE]`: the module directory's closure,
+/// refused (nothing written) when the closure was cut short or a chain does not verify,
+/// unless `allow_partial`.
 pub fn witness_bundle(
     module: &Path,
     out: Option<&Path>,
     extra_roots: &[PathBuf],
     max_nodes: usize,
+    allow_partial: bool,
     ctx: &Ctx,
 ) -> super::Result<ExitCode> {
     let module = msez::chain::module::AssetModule::open(&ctx.path(module), &ctx.cwd)?;
@@ -554,23 +792,35 @@ pub fn witness_bundle(
         None => module.dir.join("witness").join("asset.witness-bundle.zip"),
     };
     let bar = Bar::new(&ctx.out, "bundling");
-    let built = bundle::write::build(&Root::Dir(module.dir.clone()), &opts, &out, &bar)?;
+    let root = Root::Dir(module.dir.clone());
+    let (built, chains, findings) =
+        match audit::build_bundle(&root, &opts, &out, allow_partial, &bar)? {
+            audit::Build::Written {
+                built,
+                chains,
+                findings,
+            } => (built, chains, findings),
+            audit::Build::Refused {
+                report,
+                chains,
+                findings,
+            } => {
+                bar.finish();
+                return refused(&report, &chains, &findings, &out, ctx);
+            }
+        };
     bar.finish();
-    let verdict = built.manifest.verdict();
-    let value = serde_json::json!({
-        "bundle": built.path,
-        "bytes": built.bytes,
-        "manifest_digest_sha256": built.manifest_digest.to_hex(),
-        "generated_at": built.manifest.generated_at,
-        "stats": built.manifest.stats,
-        "missing": built.manifest.missing,
-        "digest_mismatches": built.manifest.digest_mismatches,
-        "verdict": verdict,
-    });
+    let verdict = findings.verdict();
+    let mut value = built_value(&built, &findings);
+    value["chains"] = serde_json::to_value(&chains).unwrap_or_default();
     written(ctx.out.emit(&value, |w| {
         writeln!(w, "{}", built.path.display())?;
-        human(&built.manifest, verdict, w)?;
+        human(&built.manifest, graph_verdict(verdict), w)?;
+        chains_human(&chains, w)?;
+        if !findings.is_empty() {
+            partial_note(&findings, w)?;
+        }
         writeln!(w, "manifest sha256 {}", built.manifest_digest)
     }))?;
-    Ok(ExitCode::from(verdict.exit_code()))
+    Ok(ExitCode::from(findings.exit_code()))
 }

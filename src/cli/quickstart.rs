@@ -211,12 +211,27 @@ pub fn run(args: Args, ctx: &Ctx) -> super::Result<ExitCode> {
         emit_edges: true,
         store_roots: vec![repo.objects_dir()],
     };
-    let built = msez::bundle::write::build(
+    // The bundle must carry the whole chain at any --receipts: a cut-short closure or a
+    // chain that does not verify is refused, not written.
+    let built = match msez::audit::build_bundle(
         &msez::graph::Root::Dir(module.dir.clone()),
         &opts,
         &bundle_path,
+        false,
         &msez::progress::Silent,
-    )?;
+    )? {
+        msez::audit::Build::Written { built, .. } => built,
+        msez::audit::Build::Refused { findings, .. } => {
+            return Err(msez::Error::Usage(format!(
+                "quickstart: the witness bundle would be incomplete: {}",
+                findings
+                    .0
+                    .first()
+                    .map(|f| f.message.clone())
+                    .unwrap_or_default()
+            )));
+        }
+    };
     let mount = mount_and_list(&bundle_path, &dir.join("mnt"));
 
     let s = Summary {

@@ -699,14 +699,25 @@ pub fn run(kind: Kind, cmd: StateCommand, ctx: &Ctx) -> super::Result<ExitCode> 
             if let Some(l) = &o.opts.lifecycle {
                 notes.extend(l.warnings());
             }
-            let result = loaded.and_then(|_| ops::verify(&o.chain, &o.opts));
-            let result = result.and_then(|r| match &checkpoint {
-                Some(ck) => ops::check_checkpoint_file(&o.chain, &ctx.path(ck), &r, o.opts.trust())
-                    .map(|()| r)
-                    .map_err(|e| vec![e]),
-                None => Ok(r),
-            });
-            report_verify(result, notes, &o, ctx)
+            let outcome = match loaded {
+                Ok(_) => ops::verify_all(&o.chain, &o.opts),
+                Err(errors) => verify::Outcome {
+                    result: None,
+                    errors,
+                },
+            };
+            let mut extra = msez::verdict::Findings::default();
+            let mut errors = outcome.errors;
+            if let Some(ck) = &checkpoint {
+                errors.extend(check_checkpoint_all(
+                    &o,
+                    &ctx.path(ck),
+                    outcome.result.as_ref(),
+                    &mut extra,
+                ));
+                complete_up_to(&mut errors, &mut extra, &ctx.path(ck));
+            }
+            report_verify(outcome.result, errors, extra, notes, &o, ctx)
         }
         StateCommand::Checkpoint {
             chain,
@@ -1051,8 +1062,72 @@ pub fn run(kind: Kind, cmd: StateCommand, ctx: &Ctx) -> super::Result<ExitCode> 
     }
 }
 
+/// Every check of a checkpoint file against the chain as far as it was computed: schema and
+/// signatures, then every field (not only the first mismatch).
+fn check_checkpoint_all(
+    o: &Opened,
+    path: &Path,
+    result: Option<&ChainResult>,
+    extra: &mut msez::verdict::Findings,
+) -> Vec<chain::Error> {
+    let ck = match read_json(path) {
+        Ok(ck) => ck,
+        Err(e) => {
+            extra.push(&e);
+            return Vec::new();
+        }
+    };
+    let what = path.display().to_string();
+    let mut errors = Vec::new();
+    if let Err(e) = checkpoint::check_signed(o.chain.kind, &ck, &what, false, o.opts.trust()) {
+        // Fields nobody validly signed claim nothing: the signature failure is the finding
+        // (a properly re-signed forgery has its fields compared below).
+        errors.push(e);
+        return errors;
+    }
+    match result.map(|r| checkpoint::Summary::of(r, o.chain.purpose.as_deref())) {
+        Some(Ok(summary)) => errors.extend(checkpoint::mismatches(&ck, &summary)),
+        Some(Err(e)) => {
+            // An empty chain against a checkpoint that covers receipts: every one is missing.
+            if ck.get("receipt_count").and_then(Value::as_u64).unwrap_or(0) > 0 {
+                errors.push(chain::Error::CheckpointMismatch {
+                    field: "receipt_count",
+                    expected: "0".into(),
+                    found: ck["receipt_count"].to_string(),
+                });
+            } else {
+                errors.push(e);
+            }
+        }
+        None => {}
+    }
+    errors
+}
+
+/// A gap below the size a checkpoint covers is a definite failure: the checkpoint claims those
+/// receipts exist (in a working tree without one, a gap is only `unknown`).
+fn complete_up_to(errors: &mut Vec<chain::Error>, extra: &mut msez::verdict::Findings, ck: &Path) {
+    let size = read_json(ck)
+        .ok()
+        .and_then(|v| v.get("receipt_count").and_then(Value::as_u64))
+        .unwrap_or(0);
+    errors.retain(|e| match e {
+        chain::Error::Gap { missing, count, .. } if *missing < size => {
+            extra.push(&msez::verdict::Error::Incomplete {
+                what: format!("checkpoint {} (receipt_count {size})", ck.display()),
+                missing: *missing,
+                count: *count,
+            });
+            false
+        }
+        _ => true,
+    });
+}
+
 fn report_verify(
-    result: Result<ChainResult, Vec<chain::Error>>,
+    result: Option<ChainResult>,
+    errors: Vec<chain::Error>,
+    extra: msez::verdict::Findings,
     mut notes: Vec<String>,
     o: &Opened,
     ctx: &Ctx,
@@ -1062,92 +1137,71 @@ fn report_verify(
         let n = h.self_claimed.load(std::sync::atomic::Ordering::Relaxed);
         if n > 0 {
             notes.push(format!(
-                "{n} receipt(s) claim a jurisdiction_scope but no registry VC pins a harbor policy: their own jurisdiction fields apply"
+                "{n} receipt(s) claim a jurisdiction_scope but no registry VC pins a harbor policy: their own jurisdiction fields apply (msez is stricter than the reference here: docs/anchoring.md)"
             ));
         }
     }
+    let mut findings = msez::verdict::Findings::default();
+    findings.extend(&errors);
+    findings.0.extend(extra.0);
+    let verdict = findings.verdict();
     let mut value = serde_json::Map::new();
     value.insert(kind.owner_field().into(), o.chain.owner.clone().into());
     if let Some(p) = &o.chain.purpose {
         value.insert("purpose".into(), p.clone().into());
     }
     value.insert("genesis_root".into(), o.chain.genesis_root.to_hex().into());
-    match result {
-        Ok(r) => {
-            value.insert("ok".into(), true.into());
-            value.insert("verdict".into(), "valid".into());
-            value.insert("receipt_count".into(), r.receipt_count.into());
-            value.insert(
-                checkpoint::final_field(kind).into(),
-                r.final_root.to_hex().into(),
-            );
-            value.insert(
-                "mmr".into(),
-                r.mmr.as_ref().map(verify::mmr_object).unwrap_or_default(),
-            );
-            let warnings: Vec<&String> = notes.iter().chain(&r.warnings).collect();
-            value.insert(
-                "warnings".into(),
-                serde_json::to_value(&warnings).unwrap_or_default(),
-            );
-            value.insert("errors".into(), Value::Array(Vec::new()));
-            written(ctx.out.emit(&value, |w| {
-                writeln!(w, "{} VERIFY OK", label(kind))?;
-                writeln!(w, "  receipts: {}  head: {}", r.receipt_count, r.final_root)?;
-                if let Some(m) = &r.mmr {
-                    writeln!(w, "  mmr root: {}", m.root)?;
-                }
-                for warning in notes.iter().chain(&r.warnings) {
-                    writeln!(w, "  warning: {warning}")?;
-                }
-                Ok(())
-            }))?;
-            Ok(ExitCode::SUCCESS)
-        }
-        Err(errors) => {
-            let findings: Vec<Finding> = errors.iter().map(Finding::from_error).collect();
-            let code = errors
-                .iter()
-                .map(|e| e.class().exit_code())
-                .min()
-                .unwrap_or(1);
-            value.insert("ok".into(), false.into());
-            value.insert(
-                "warnings".into(),
-                serde_json::to_value(&notes).unwrap_or_default(),
-            );
-            value.insert(
-                "errors".into(),
-                serde_json::to_value(&findings).unwrap_or_default(),
-            );
-            // Receipts only waiting for harbor signatures make the verdict unknown, not invalid.
-            let verdict = if errors
-                .iter()
-                .all(|e| matches!(e, chain::Error::PendingQuorum { .. }))
-            {
-                "UNKNOWN"
-            } else {
-                "FAILED"
-            };
-            let word = if verdict == "UNKNOWN" {
-                "unknown"
-            } else {
-                "invalid"
-            };
-            value.insert("verdict".into(), word.into());
-            written(ctx.out.emit(&value, |w| {
-                writeln!(w, "{} VERIFY {verdict}", label(kind))?;
-                for n in &notes {
-                    writeln!(w, "  warning: {n}")?;
-                }
-                Ok(())
-            }))?;
-            if !ctx.out.json {
-                for f in &findings {
-                    eprintln!("msez: {}", f.message);
-                }
+    value.insert(
+        "ok".into(),
+        (verdict == msez::verdict::Verdict::Valid).into(),
+    );
+    value.insert("verdict".into(), verdict.name().into());
+    value.insert("exit_code".into(), findings.exit_code().into());
+    if let Some(r) = &result {
+        value.insert("receipt_count".into(), r.receipt_count.into());
+        value.insert(
+            checkpoint::final_field(kind).into(),
+            r.final_root.to_hex().into(),
+        );
+        value.insert(
+            "mmr".into(),
+            r.mmr.as_ref().map(verify::mmr_object).unwrap_or_default(),
+        );
+    }
+    let warnings: Vec<&String> = notes
+        .iter()
+        .chain(result.iter().flat_map(|r| &r.warnings))
+        .collect();
+    value.insert(
+        "warnings".into(),
+        serde_json::to_value(&warnings).unwrap_or_default(),
+    );
+    value.insert(
+        "errors".into(),
+        serde_json::to_value(findings.items()).unwrap_or_default(),
+    );
+    let word = match verdict {
+        msez::verdict::Verdict::Valid => "OK",
+        msez::verdict::Verdict::Unknown => "UNKNOWN",
+        msez::verdict::Verdict::Invalid => "FAILED",
+    };
+    written(ctx.out.emit(&value, |w| {
+        writeln!(w, "{} VERIFY {word}", label(kind))?;
+        if let Some(r) = &result {
+            writeln!(w, "  receipts: {}  head: {}", r.receipt_count, r.final_root)?;
+            if let Some(m) = &r.mmr {
+                writeln!(w, "  mmr root: {}", m.root)?;
             }
-            Ok(ExitCode::from(code))
+        }
+        for warning in &warnings {
+            writeln!(w, "  warning: {warning}")?;
+        }
+        Ok(())
+    }))?;
+    if !ctx.out.json {
+        for f in &findings.0 {
+            eprintln!("msez: {}", f.message);
         }
     }
+    Ok(ExitCode::from(findings.exit_code()))
 }

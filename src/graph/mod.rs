@@ -6,8 +6,9 @@
 //! walk is iterative (an explicit stack, last pushed first, like the reference), so depth never
 //! touches the call stack; what it keeps is the visited set and the report itself.
 //!
-//! [`Report::verdict`] turns a report into a verdict: any digest mismatch is `invalid` (66),
-//! otherwise any missing artifact is `unknown` (68).
+//! [`Report::verdict`] turns a report into a verdict (crate::verdict): any digest mismatch is
+//! `invalid` (66), otherwise any missing artifact or a walk cut short at `max_nodes` is
+//! `unknown` (68). The reference calls a cut-short walk valid; msez does not (docs/limits.md).
 
 mod dot;
 mod store;
@@ -20,7 +21,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::artifact::{self, ArtifactType, ObjectId};
 use crate::canon::{self, Digest, Value};
-use crate::error::{Class, Classify, Detail};
+use crate::error::{Class, Classify, Detail, Finding};
 use crate::progress::Progress;
 
 pub use dot::to_dot;
@@ -28,8 +29,10 @@ pub use store::Store;
 
 /// The report's `type`.
 pub const REPORT_TYPE: &str = "MSEZArtifactGraphVerifyReport";
-/// The reference's default node limit.
-pub const DEFAULT_MAX_NODES: usize = 10_000;
+/// The default node limit (also the root scan's file cap). The reference's 10,000 cut the
+/// chains msez makes (a module holds one root file per receipt), so msez's default fits a
+/// module of a few million receipts (docs/limits.md).
+pub const DEFAULT_MAX_NODES: usize = 4_000_000;
 /// The reference's default depth limit.
 pub const DEFAULT_MAX_DEPTH: u32 = 16;
 /// The edge label of an embedded ArtifactRef.
@@ -280,6 +283,10 @@ pub struct Report {
     /// The root documents scanned, relative to the root directory (not serialized).
     #[serde(skip)]
     pub root_files: Vec<String>,
+    /// The walk stopped at `max_nodes` (or the root scan at its file cap): the closure is
+    /// incomplete. Serialized only when true, so complete reports keep the reference's shape.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub partial: bool,
 }
 
 /// The verdict of a report.
@@ -306,15 +313,54 @@ impl GraphVerdict {
 }
 
 impl Report {
-    /// Mismatches first (`invalid`), then missing artifacts (`unknown`).
+    /// Mismatches first (`invalid`), then missing artifacts or a cut-short walk (`unknown`).
     pub fn verdict(&self) -> GraphVerdict {
-        if !self.digest_mismatches.is_empty() {
-            GraphVerdict::Invalid
-        } else if !self.missing.is_empty() {
-            GraphVerdict::Unknown
-        } else {
-            GraphVerdict::Valid
+        match crate::verdict::verdict_of(&self.findings()) {
+            crate::verdict::Verdict::Invalid => GraphVerdict::Invalid,
+            crate::verdict::Verdict::Unknown => GraphVerdict::Unknown,
+            crate::verdict::Verdict::Valid => GraphVerdict::Valid,
         }
+    }
+
+    /// The report's findings in the one verdict model: every mismatch, every missing
+    /// artifact, and the cut when the walk was cut short.
+    pub fn findings(&self) -> Vec<Finding> {
+        let mut out = Vec::new();
+        for m in &self.digest_mismatches {
+            out.push(Finding {
+                class: Class::Digest,
+                code: "digest.artifact_mismatch",
+                message: format!(
+                    "{}:{} does not match its digest ({})",
+                    m.artifact_type,
+                    m.digest_sha256,
+                    m.error.as_deref().unwrap_or(&m.method)
+                ),
+                detail: Detail {
+                    object: Some(format!("{}:{}", m.artifact_type, m.digest_sha256)),
+                    path: m.path.as_ref().map(PathBuf::from),
+                    expected: Some(m.digest_sha256.clone()),
+                    found: m.computed_digest_sha256.clone(),
+                },
+            });
+        }
+        for m in &self.missing {
+            out.push(Finding {
+                class: Class::Missing,
+                code: "missing.artifact",
+                message: format!(
+                    "{}:{} is in no store root (from {})",
+                    m.artifact_type, m.digest_sha256, m.source
+                ),
+                detail: Detail::object(format!("{}:{}", m.artifact_type, m.digest_sha256)),
+            });
+        }
+        if self.partial {
+            out.push(Finding::from_error(&crate::verdict::Error::CutShort {
+                max_nodes: self.options.max_nodes,
+            }));
+        }
+        out
     }
 
     /// Rewrites every path in the report with `map` (absolute paths → bundle paths); a path
@@ -634,9 +680,22 @@ pub fn verify_in(
     let mut nodes = Vec::new();
     let mut missing = Vec::new();
     let mut mismatches = Vec::new();
+    let mut partial = matches!(
+        root_info,
+        RootInfo::Dir {
+            files_truncated: true,
+            ..
+        }
+    );
     while let Some(p) = stack.pop() {
         if seen.len() >= opts.max_nodes {
+            // Only a ref not yet walked means the closure is cut; refs to walked nodes
+            // left on the stack are duplicates.
+            let fresh = std::iter::once(&p)
+                .chain(stack.iter())
+                .any(|q| !seen.contains(&(q.artifact_type.clone(), q.digest.clone())));
             errors.push(format!("max_nodes reached ({})", opts.max_nodes));
+            partial |= fresh;
             break;
         }
         let id = match (
@@ -820,6 +879,7 @@ pub fn verify_in(
         bundle: None,
         input_bundle: None,
         newest_checkpoint,
+        partial,
         root_files,
     })
 }

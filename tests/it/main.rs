@@ -23,3 +23,4 @@ mod odb;
 mod remote;
 mod util;
 mod vectors;
+mod verdicts;
