@@ -97,7 +97,7 @@ fn zip_err(what: &str, e: impl std::fmt::Display) -> Error {
 
 /// A failed read: the network under an HTTP range reader is I/O (74), anything else in the
 /// bytes is a malformed zip (65).
-fn read_err(what: &str, e: std::io::Error) -> Error {
+pub(crate) fn read_err(what: &str, e: std::io::Error) -> Error {
     match e
         .get_ref()
         .and_then(|inner| inner.downcast_ref::<super::http::Transport>())

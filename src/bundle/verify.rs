@@ -185,7 +185,9 @@ impl<R: Read + Seek> graph::Source for ZipSource<'_, R> {
 
     fn hash(&mut self, path: &Path) -> Result<Digest, String> {
         let name = entry_name(path)?;
-        hash_entry(self.reader, name, &mut self.buf).map(|(d, _)| d)
+        hash_entry(self.reader, name, &mut self.buf)
+            .map(|(d, _)| d)
+            .map_err(|e| e.to_string())
     }
 
     fn resolve(&mut self, id: &ObjectId) -> Result<Option<PathBuf>, artifact::Error> {
@@ -210,12 +212,13 @@ fn hash_entry<R: Read + Seek>(
     reader: &mut BundleReader<R>,
     name: &str,
     buf: &mut [u8],
-) -> Result<(Digest, u64), String> {
-    let mut r = reader.open_entry(name).map_err(|e| e.to_string())?;
+) -> Result<(Digest, u64), Error> {
+    let mut r = reader.open_entry(name)?;
     let mut h = sha2::Sha256::new();
     let mut n_total = 0u64;
     loop {
-        let n = r.read(buf).map_err(|e| format!("{name}: {e}"))?;
+        // A network failure under an HTTP range reader stays I/O (74), not a bad zip.
+        let n = r.read(buf).map_err(|e| super::read::read_err(name, e))?;
         if n == 0 {
             break;
         }
@@ -292,10 +295,7 @@ pub fn verify<R: Read + Seek>(
     let mut found = Vec::with_capacity(names.len());
     let mut buf = vec![0u8; 64 * 1024];
     for name in names {
-        let (d, bytes) = hash_entry(reader, &name, &mut buf).map_err(|reason| Error::Zip {
-            what: name.clone(),
-            reason,
-        })?;
+        let (d, bytes) = hash_entry(reader, &name, &mut buf)?;
         found.push(EntryDigest {
             path: name,
             bytes,
