@@ -313,6 +313,7 @@ fn check_chains(repo: &Repo, report: &mut Report) -> Result<(), odb::Error> {
         message,
         detail: Detail::object(object),
     };
+    check_journals(repo, report);
     for (name, _) in repo.refs()? {
         let Some(key) = ChainKey::from_head_ref(&name) else {
             continue;
@@ -376,6 +377,7 @@ fn check_chains(repo: &Repo, report: &mut Report) -> Result<(), odb::Error> {
             continue;
         }
         next_roots.reverse();
+        check_append_worktree(repo, &key, &name, &next_roots, report);
         let want = crate::mmr::mmr_root_from_next_roots(&next_roots).ok();
         let store = match ChainStore::inspect(repo, &key) {
             Ok(Some(store)) => store,
@@ -421,6 +423,81 @@ fn check_chains(repo: &Repo, report: &mut Report) -> Result<(), odb::Error> {
         }
     }
     Ok(())
+}
+
+/// Unfinished append transactions: a journal is a crash after signing (docs/formats.md,
+/// "Journals"); `msez recover` or the next write to the chain completes it. Never repaired here.
+fn check_journals(repo: &Repo, report: &mut Report) {
+    let journals = match odb::journals(repo) {
+        Ok(j) => j,
+        Err(e) => return report.problems.push(Finding::from_error(&e)),
+    };
+    for path in journals {
+        let name = odb::journal_ref(repo, &path)
+            .map(|n| n.to_string())
+            .unwrap_or_else(|_| path.display().to_string());
+        let why = match odb::Journal::read(repo, &path) {
+            Ok(j) => format!("{} receipt object(s) to {}", j.objects.len(), j.new),
+            Err(e) => format!("unreadable: {e}"),
+        };
+        report.problems.push(Finding {
+            class: Class::Conflict,
+            code: "conflict.unfinished_append",
+            message: format!(
+                "ref {name}: an append was interrupted after it was journaled ({why}); `msez recover` or the next append completes it"
+            ),
+            detail: Detail::path(&path),
+        });
+    }
+}
+
+/// An asset chain's module files against the chain: receipt files stored in `.msez` but off
+/// the chain (a signed receipt at a position the chain does not hold), and chain receipts
+/// with no file in the module. Skipped when the work tree has no such module.
+fn check_append_worktree(
+    repo: &Repo,
+    key: &crate::chain::store::ChainKey,
+    name: &RefName,
+    next_roots: &[canon::Digest],
+    report: &mut Report,
+) {
+    use crate::chain::module::{ASSETS_DIR, AssetModule};
+    let dir = repo.worktree().join(ASSETS_DIR).join(&key.owner);
+    if key.kind != crate::chain::Kind::Asset || !dir.join("asset.yaml").is_file() {
+        return;
+    }
+    let drift = AssetModule::open(&dir, repo.worktree())
+        .and_then(|m| m.chain(key.purpose.as_deref()))
+        .and_then(|c| crate::chain::ops::drift(repo, &c, next_roots));
+    let drift = match drift {
+        Ok(d) => d,
+        Err(e) => return report.problems.push(Finding::from_error(&e)),
+    };
+    for p in drift.off_chain {
+        report.problems.push(Finding {
+            class: Class::Fork,
+            code: "fork.module_file_off_chain",
+            message: format!(
+                "chain {}: module file {} holds a receipt stored in .msez but not on the chain",
+                key.path(),
+                p.display()
+            ),
+            detail: Detail::path(&p),
+        });
+    }
+    if let Some(first) = drift.missing.first() {
+        report.problems.push(Finding {
+            class: Class::Missing,
+            code: "missing.module_file",
+            message: format!(
+                "chain {}: {} receipt(s) of the chain have no file in {} (first: sequence {first})",
+                key.path(),
+                drift.missing.len(),
+                dir.display()
+            ),
+            detail: Detail::object(name.to_string()),
+        });
+    }
 }
 
 fn sweep_temp(repo: &Repo, grace: Duration, report: &mut Report) -> Result<(), odb::Error> {

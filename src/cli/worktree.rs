@@ -140,13 +140,19 @@ pub fn status(_args: StatusArgs, ctx: &Ctx) -> super::Result<ExitCode> {
                 s.purpose.as_deref().unwrap_or_default()
             )?;
             for p in &s.untracked {
-                writeln!(w, "  not in .msez: {}", p.display())?;
+                writeln!(w, "  untracked:    {}", p.display())?;
             }
             for p in &s.invalid {
                 writeln!(w, "  invalid:      {}", p.display())?;
             }
             if !s.head_in_worktree {
                 writeln!(w, "  head receipt has no file in the module")?;
+            }
+            if s.unfinished_append {
+                writeln!(
+                    w,
+                    "  unfinished append (journaled): `msez recover` or the next append completes it"
+                )?;
             }
         }
         Ok(())

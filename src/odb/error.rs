@@ -84,6 +84,18 @@ pub enum Error {
     /// `.msez/config` does not parse or names an unknown format.
     #[error("invalid repository config {}: {message}", path.display())]
     Config { path: PathBuf, message: String },
+    /// A transaction journal that does not parse or whose objects do not match their digests.
+    #[error("journal {} is damaged: {why} (nothing was completed from it; see docs/errors.md)", path.display())]
+    BadJournal { path: PathBuf, why: String },
+    /// A transaction journal whose ref moved elsewhere since: completing it would fork.
+    #[error("journal {} moves ref {name} {moves}, but the ref holds {found} (not completed)", path.display())]
+    JournalConflict {
+        path: PathBuf,
+        name: String,
+        /// `from <old> to <new>`.
+        moves: String,
+        found: String,
+    },
 }
 
 impl Error {
@@ -109,7 +121,10 @@ impl Classify for Error {
             }
             Error::Canon { source, .. } => source.class(),
             Error::Artifact(e) => e.class(),
-            Error::BadRefValue { .. } | Error::Config { .. } => Class::Schema,
+            Error::BadRefValue { .. } | Error::Config { .. } | Error::BadJournal { .. } => {
+                Class::Schema
+            }
+            Error::JournalConflict { .. } => Class::Fork,
             Error::Locked { .. } | Error::RefMoved { .. } | Error::HookRejected { .. } => {
                 Class::Conflict
             }
@@ -136,6 +151,8 @@ impl Classify for Error {
             Error::HookRejected { .. } => "conflict.hook_rejected",
             Error::Config { .. } => "schema.config",
             Error::BadPack { .. } => "digest.pack",
+            Error::BadJournal { .. } => "schema.journal",
+            Error::JournalConflict { .. } => "fork.journal",
         }
     }
 
@@ -182,7 +199,16 @@ impl Classify for Error {
                 found,
             } => Detail::object(name.clone()).mismatch(expected, found),
             Error::HookRejected { event, .. } => Detail::object(format!("hooks/{event}")),
-            Error::Config { path, .. } | Error::BadPack { path, .. } => Detail::path(path),
+            Error::Config { path, .. }
+            | Error::BadPack { path, .. }
+            | Error::BadJournal { path, .. } => Detail::path(path),
+            Error::JournalConflict {
+                path, moves, found, ..
+            } => Detail {
+                path: Some(path.clone()),
+                ..Detail::default()
+            }
+            .mismatch(moves, found),
         }
     }
 }
