@@ -433,7 +433,17 @@ fn check_journals(repo: &Repo, report: &mut Report) {
         Err(e) => return report.problems.push(Finding::from_error(&e)),
     };
     for path in journals {
-        let name = odb::journal_ref(repo, &path)
+        let name = odb::journal_ref(repo, &path);
+        // A live append holds its chain's store lock while its journal exists: wait for it.
+        let _lock = name
+            .as_ref()
+            .ok()
+            .and_then(crate::chain::store::ChainKey::from_head_ref)
+            .and_then(|k| crate::chain::store::ChainStore::lock_for_reading(repo, &k).ok());
+        if !path.exists() {
+            continue;
+        }
+        let name = name
             .map(|n| n.to_string())
             .unwrap_or_else(|_| path.display().to_string());
         let why = match odb::Journal::read(repo, &path) {

@@ -24,7 +24,7 @@ use super::batch::{Batch, StagedFiles};
 use super::hooks::{Event, HookEnv};
 use super::lock::{Expect, RefLock};
 use super::refs::RefUpdate;
-use super::write::{self, Staged};
+use super::write;
 use super::{Error, RefName, Repo};
 
 /// The first line of every journal.
@@ -108,14 +108,15 @@ impl<'r> Transaction<'r> {
         let lock = RefLock::acquire(repo, name)?;
         let recovered = recover_locked(repo, &lock)?;
         let old = lock.check(expect)?;
-        let journal = JournalWriter::new(repo, name, old, reason)?;
+        let mut batch = Batch::new(repo);
+        let journal = JournalWriter::new(repo, &mut batch, name, old, reason)?;
         Ok((
             Transaction {
                 repo,
                 lock,
                 old,
                 reason: reason.to_string(),
-                batch: Batch::new(repo),
+                batch,
                 journal,
                 objects: 0,
                 files: 0,
@@ -273,25 +274,30 @@ fn remove_journal(path: &Path) -> Result<(), Error> {
     write::sync_dir(path.parent().expect("journals have a parent"))
 }
 
-/// A journal being written, in `.msez/tmp` until sealed.
+/// A journal being written, in the transaction's staging directory until sealed.
 struct JournalWriter {
     dest: PathBuf,
-    staged: Option<Staged>,
+    /// The staged file and its path (None once sealed).
+    staged: Option<(std::fs::File, PathBuf)>,
     buf: Vec<u8>,
 }
 
 impl JournalWriter {
-    fn new(repo: &Repo, name: &RefName, old: Option<Digest>, reason: &str) -> Result<Self, Error> {
+    fn new(
+        repo: &Repo,
+        batch: &mut Batch<'_>,
+        name: &RefName,
+        old: Option<Digest>,
+        reason: &str,
+    ) -> Result<Self, Error> {
         let mut j = JournalWriter {
             dest: journal_path(repo, name),
-            staged: Some(Staged::new(&repo.tmp_dir())?),
+            staged: Some(batch.staging_file("journal")?),
             buf: Vec::with_capacity(1 << 16),
         };
         let old = old.map(|d| d.to_hex()).unwrap_or_else(|| "-".into());
         let reason = serde_json::to_string(reason).expect("strings serialize");
-        j.line(&format!(
-            "{MAGIC}\nref {name}\nold {old}\nreason {reason}\n"
-        ))?;
+        j.line(&format!("{MAGIC}\nref {name}\nold {old}\nreason {reason}\n"))?;
         Ok(j)
     }
 
@@ -308,11 +314,9 @@ impl JournalWriter {
     }
 
     fn flush(&mut self) -> Result<(), Error> {
-        let staged = self.staged.as_mut().expect("an unsealed journal is staged");
-        staged
-            .file
-            .write_all(&self.buf)
-            .map_err(|e| Error::io("writing journal", staged.file.path().to_path_buf(), e))?;
+        let (file, path) = self.staged.as_mut().expect("an unsealed journal is staged");
+        file.write_all(&self.buf)
+            .map_err(|e| Error::io("writing journal", path.clone(), e))?;
         self.buf.clear();
         Ok(())
     }
@@ -336,19 +340,14 @@ impl JournalWriter {
     fn seal(&mut self, new: Digest, objects: u64, files: u64) -> Result<PathBuf, Error> {
         self.line(&format!("commit {new} {objects} {files}\n"))?;
         self.flush()?;
-        let staged = self.staged.take().expect("a journal is sealed once");
-        let tmp = staged.file.path().to_path_buf();
-        staged
-            .file
-            .as_file()
-            .sync_all()
+        let (file, tmp) = self.staged.take().expect("a journal is sealed once");
+        file.sync_all()
             .map_err(|e| Error::io("syncing journal", &tmp, e))?;
         let parent = self.dest.parent().expect("journals have a parent");
         write::create_dir_all_synced(parent)?;
-        staged
-            .file
-            .persist_noclobber(&self.dest)
-            .map_err(|e| Error::io("moving journal to", &self.dest, e.error))?;
+        // No journal of this ref exists: the transaction completed any under the ref's lock.
+        std::fs::rename(&tmp, &self.dest)
+            .map_err(|e| Error::io("moving journal to", &self.dest, e))?;
         write::sync_dir(parent)?;
         Ok(self.dest.clone())
     }
@@ -542,8 +541,13 @@ pub fn recover(repo: &Repo, name: &RefName) -> Result<Option<Recovered>, Error> 
     if !journal_path(repo, name).exists() {
         return Ok(None);
     }
-    let lock = RefLock::acquire(repo, name)?;
-    recover_locked(repo, &lock)
+    match RefLock::acquire(repo, name) {
+        Ok(lock) => recover_locked(repo, &lock),
+        // A live writer holds the ref: it is the transaction that journaled, or one that
+        // completes the journal before it writes anything.
+        Err(Error::Locked { .. }) => Ok(None),
+        Err(e) => Err(e),
+    }
 }
 
 /// Completes the journal of the locked ref: publishes exactly its objects and files, then moves
