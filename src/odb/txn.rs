@@ -297,7 +297,9 @@ impl JournalWriter {
         };
         let old = old.map(|d| d.to_hex()).unwrap_or_else(|| "-".into());
         let reason = serde_json::to_string(reason).expect("strings serialize");
-        j.line(&format!("{MAGIC}\nref {name}\nold {old}\nreason {reason}\n"))?;
+        j.line(&format!(
+            "{MAGIC}\nref {name}\nold {old}\nreason {reason}\n"
+        ))?;
         Ok(j)
     }
 

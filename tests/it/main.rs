@@ -1,6 +1,7 @@
 //! Integration tests: the real `msez` binary against real files, in temp repositories.
 
 mod anchor;
+mod append_txn;
 mod bundle;
 mod canon_vectors;
 mod car;
