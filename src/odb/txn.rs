@@ -265,13 +265,14 @@ pub fn journal_path(repo: &Repo, name: &RefName) -> PathBuf {
     journal_dir(repo).join(name.as_str())
 }
 
+/// Removes a finished journal. Not synced: a removal a crash loses leaves a journal whose ref
+/// already holds its new value, which completion just removes again.
 fn remove_journal(path: &Path) -> Result<(), Error> {
     match std::fs::remove_file(path) {
-        Ok(()) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => return Err(Error::io("removing journal", path, e)),
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(Error::io("removing journal", path, e)),
     }
-    write::sync_dir(path.parent().expect("journals have a parent"))
 }
 
 /// A journal being written, in the transaction's staging directory until sealed.
@@ -635,4 +636,98 @@ fn commit_under(
     write::append_line(&repo.reflog_path(lock.name()), &entry.line())?;
     let path = repo.ref_path(lock.name());
     write::atomic_write(&repo.tmp_dir(), &path, format!("{new}\n").as_bytes(), 0o644).map(|_| ())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A transaction on `refs/t` that journals one object and its working-tree file and
+    /// stops at the commit point (as a crash right after it would): returns the object's id.
+    fn journaled(repo: &Repo, n: u64) -> (ObjectId, Vec<u8>) {
+        let t = ArtifactType::new("note").unwrap();
+        let v = canon::parse(format!("{{\"n\":{n}}}").as_bytes()).unwrap();
+        let id = ObjectId::new(t.clone(), t.rule().digest_json(&v).unwrap());
+        let mut bytes = canon::to_bytes(&v).unwrap();
+        bytes.push(b'\n');
+        let name = RefName::new("refs/t").unwrap();
+        let (mut txn, _) = Transaction::begin(repo, &name, Expect::Any, "test").unwrap();
+        let i = txn.put_canonical(id.clone(), &bytes).unwrap();
+        let file = repo.worktree().join("m/f.json");
+        txn.journal_file(i, FileEncoding::Pretty, &file).unwrap();
+        let mut files = StagedFiles::default();
+        files.write(&file, b"unused").unwrap();
+        txn.add_files(files);
+        txn.journal.seal(id.digest, 1, 1).unwrap();
+        // Dropped here: nothing published, the lock released, the journal kept.
+        (id, bytes)
+    }
+
+    #[test]
+    fn a_journal_left_at_the_commit_point_is_completed_with_its_bytes() {
+        let t = tempfile::tempdir().unwrap();
+        let repo = Repo::init(t.path(), &[]).unwrap();
+        let name = RefName::new("refs/t").unwrap();
+        let (id, bytes) = journaled(&repo, 1);
+        assert!(!repo.has(&id));
+        assert!(!t.path().join("m/f.json").exists());
+        assert_eq!(journals(&repo).unwrap().len(), 1);
+        let done = recover(&repo, &name).unwrap().unwrap();
+        assert!(done.moved && done.files_created == 1);
+        assert_eq!(repo.read_ref(&name).unwrap(), Some(id.digest));
+        assert!(repo.has(&id));
+        let file = std::fs::read(t.path().join("m/f.json")).unwrap();
+        assert_eq!(file, FileEncoding::Pretty.encode(&bytes).unwrap());
+        assert!(journals(&repo).unwrap().is_empty());
+        assert!(recover(&repo, &name).unwrap().is_none());
+    }
+
+    #[test]
+    fn the_next_transaction_completes_a_journal_before_anything_else() {
+        let t = tempfile::tempdir().unwrap();
+        let repo = Repo::init(t.path(), &[]).unwrap();
+        let name = RefName::new("refs/t").unwrap();
+        let (id, _) = journaled(&repo, 1);
+        let (txn, recovered) = Transaction::begin(&repo, &name, Expect::Any, "next").unwrap();
+        assert_eq!(recovered.map(|r| r.new), Some(id.digest));
+        assert_eq!(txn.old(), Some(id.digest));
+    }
+
+    #[test]
+    fn a_journal_whose_ref_moved_elsewhere_is_refused_and_kept() {
+        let t = tempfile::tempdir().unwrap();
+        let repo = Repo::init(t.path(), &[]).unwrap();
+        let name = RefName::new("refs/t").unwrap();
+        journaled(&repo, 1);
+        repo.update_ref(&name, Digest([9; 32]), Expect::Any, "elsewhere")
+            .unwrap();
+        let e = recover(&repo, &name).unwrap_err();
+        assert!(matches!(e, Error::JournalConflict { .. }), "{e}");
+        assert_eq!(journals(&repo).unwrap().len(), 1);
+        assert_eq!(repo.read_ref(&name).unwrap(), Some(Digest([9; 32])));
+    }
+
+    #[test]
+    fn a_torn_or_forged_journal_is_damaged_and_completes_nothing() {
+        let t = tempfile::tempdir().unwrap();
+        let repo = Repo::init(t.path(), &[]).unwrap();
+        let name = RefName::new("refs/t").unwrap();
+        let (id, _) = journaled(&repo, 1);
+        let path = journal_path(&repo, &name);
+        let text = std::fs::read_to_string(&path).unwrap();
+        let torn = &text[..text.find("commit ").unwrap()];
+        std::fs::write(&path, torn).unwrap();
+        assert!(matches!(
+            recover(&repo, &name),
+            Err(Error::BadJournal { .. })
+        ));
+        // Bytes that do not give the digest they are journaled under.
+        std::fs::write(&path, text.replace("{\"n\":1}", "{\"n\":2}")).unwrap();
+        assert!(matches!(
+            recover(&repo, &name),
+            Err(Error::BadJournal { .. })
+        ));
+        assert!(!repo.has(&id));
+        assert_eq!(repo.read_ref(&name).unwrap(), None);
+    }
 }
