@@ -462,8 +462,9 @@ fn check_journals(repo: &Repo, report: &mut Report) {
 }
 
 /// An asset chain's module files against the chain: receipt files stored in `.msez` but off
-/// the chain (a signed receipt at a position the chain does not hold), and chain receipts
-/// with no file in the module. Skipped when the work tree has no such module.
+/// the chain (a signed receipt at a position the chain does not hold), and receipts of the
+/// append that last moved the ref with no file in the module. Skipped when the work tree has
+/// no such module.
 fn check_append_worktree(
     repo: &Repo,
     key: &crate::chain::store::ChainKey,
@@ -476,9 +477,27 @@ fn check_append_worktree(
     if key.kind != crate::chain::Kind::Asset || !dir.join("asset.yaml").is_file() {
         return;
     }
+    // The receipts of the append that last moved the ref (its transaction wrote their files);
+    // a ref last moved by pull, add or a fork resolution promises none.
+    let appended_from = repo
+        .reflog(name)
+        .ok()
+        .and_then(|log| log.last().cloned())
+        .filter(|e| {
+            (e.reason.starts_with("append ") || e.reason.starts_with("recover: append "))
+                && next_roots.last() == Some(&e.new)
+        })
+        .and_then(|e| match e.old {
+            None => Some(0),
+            Some(old) => next_roots
+                .iter()
+                .position(|r| *r == old)
+                .map(|i| i as u64 + 1),
+        })
+        .unwrap_or(u64::MAX);
     let drift = AssetModule::open(&dir, repo.worktree())
         .and_then(|m| m.chain(key.purpose.as_deref()))
-        .and_then(|c| crate::chain::ops::drift(repo, &c, next_roots));
+        .and_then(|c| crate::chain::ops::drift(repo, &c, next_roots, appended_from));
     let drift = match drift {
         Ok(d) => d,
         Err(e) => return report.problems.push(Finding::from_error(&e)),

@@ -765,13 +765,21 @@ pub struct Drift {
     /// Files of receipts stored in `.msez` that are on neither the chain nor a kept fork
     /// branch (a signed receipt at a position the chain does not hold).
     pub off_chain: Vec<PathBuf>,
-    /// Sequences of the chain with no receipt file in the module.
+    /// Sequences from `appended_from` on with no receipt file in the module.
     pub missing: Vec<u64>,
 }
 
 /// Compares the module's receipt files with `next_roots`, the chain's receipts in order (files
-/// not in `.msez` at all are a reference tool's, untracked, and not reported).
-pub fn drift(repo: &Repo, chain: &Chain, next_roots: &[Digest]) -> Result<Drift, Error> {
+/// not in `.msez` at all are a reference tool's, untracked, and not reported). Receipts from
+/// sequence `appended_from` on were appended here, so their files must exist when the module
+/// holds any file of the chain (receipts that came by pull or clone have none until exported,
+/// and a module with no file of the chain is not checked out: neither is damage).
+pub fn drift(
+    repo: &Repo,
+    chain: &Chain,
+    next_roots: &[Digest],
+    appended_from: u64,
+) -> Result<Drift, Error> {
     let rtype = chain.receipt_type();
     let mut present = vec![false; next_roots.len()];
     let mut candidates = Vec::new();
@@ -786,10 +794,13 @@ pub fn drift(repo: &Repo, chain: &Chain, next_roots: &[Digest]) -> Result<Drift,
             candidates.push((path, r.link.next_root));
         }
     }
+    // A module holding none of the chain's files is not checked out here (its files live
+    // elsewhere, or were cleared on purpose): nothing is missing from it.
+    let checked_out = present.iter().any(|p| *p);
     let mut out = Drift {
         missing: (0u64..)
             .zip(&present)
-            .filter(|(_, p)| !**p)
+            .filter(|(i, p)| checked_out && !**p && *i >= appended_from)
             .map(|(i, _)| i)
             .collect(),
         ..Drift::default()
