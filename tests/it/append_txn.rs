@@ -151,6 +151,16 @@ fn killed_in_the_commit_window_then(point: &str, complete: &dyn Fn(&Chain)) {
         bytes,
         "{point}: other bytes in the module"
     );
+    // Byte for byte the pretty file an uninterrupted append writes (receipt 0's form).
+    let v: serde_json::Value = serde_json::from_str(&bytes).unwrap();
+    let mut pretty = serde_json::to_vec_pretty(&v).unwrap();
+    pretty.push(b'\n');
+    assert_eq!(std::fs::read(&file).unwrap(), pretty, "{point}");
+    let zero = std::fs::read(receipts_dir(&c).join("receipt.0.json")).unwrap();
+    let v0: serde_json::Value = serde_json::from_slice(&zero).unwrap();
+    let mut pretty0 = serde_json::to_vec_pretty(&v0).unwrap();
+    pretty0.push(b'\n');
+    assert_eq!(zero, pretty0, "the pretty form is the append's");
     // No second signature at sequence 1: every module file is a chain receipt.
     assert!(receipt_files(&c).iter().all(|n| n.split('.').count() == 3));
     c.verify(&[]).ok();
