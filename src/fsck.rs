@@ -313,7 +313,6 @@ fn check_chains(repo: &Repo, report: &mut Report) -> Result<(), odb::Error> {
         message,
         detail: Detail::object(object),
     };
-    check_journals(repo, report);
     for (name, _) in repo.refs()? {
         let Some(key) = ChainKey::from_head_ref(&name) else {
             continue;
@@ -377,7 +376,6 @@ fn check_chains(repo: &Repo, report: &mut Report) -> Result<(), odb::Error> {
             continue;
         }
         next_roots.reverse();
-        check_append_worktree(repo, &key, &name, &next_roots, report);
         let want = crate::mmr::mmr_root_from_next_roots(&next_roots).ok();
         let store = match ChainStore::inspect(repo, &key) {
             Ok(Some(store)) => store,
@@ -420,6 +418,43 @@ fn check_chains(repo: &Repo, report: &mut Report) -> Result<(), odb::Error> {
                     format!("size {} root {}", st.size, from_nodes.map(|r| r.root.to_hex()).unwrap_or_default()),
                 ),
             });
+        }
+        check_append_worktree(repo, &key, &name, &next_roots, report);
+    }
+    check_journals(repo, report);
+    Ok(())
+}
+
+fn sweep_temp(repo: &Repo, grace: Duration, report: &mut Report) -> Result<(), odb::Error> {
+    let dir = repo.dir().join("tmp");
+    let entries = match std::fs::read_dir(&dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => {
+            return Err(odb::Error::Io {
+                what: "listing",
+                path: dir,
+                source: e,
+            });
+        }
+    };
+    let now = SystemTime::now();
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let old = entry
+            .metadata()
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| now.duration_since(t).ok())
+            .is_some_and(|age| age >= grace);
+        let removed = || match entry.file_type() {
+            Ok(t) if t.is_dir() => std::fs::remove_dir_all(&path).is_ok(),
+            _ => std::fs::remove_file(&path).is_ok(),
+        };
+        if old && !odb::temp_in_use(&path) && removed() {
+            report.temp_removed.push(path);
+        } else {
+            report.temp_kept.push(path);
         }
     }
     Ok(())
@@ -527,39 +562,4 @@ fn check_append_worktree(
             detail: Detail::object(name.to_string()),
         });
     }
-}
-
-fn sweep_temp(repo: &Repo, grace: Duration, report: &mut Report) -> Result<(), odb::Error> {
-    let dir = repo.dir().join("tmp");
-    let entries = match std::fs::read_dir(&dir) {
-        Ok(e) => e,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-        Err(e) => {
-            return Err(odb::Error::Io {
-                what: "listing",
-                path: dir,
-                source: e,
-            });
-        }
-    };
-    let now = SystemTime::now();
-    for entry in entries.flatten() {
-        let path = entry.path();
-        let old = entry
-            .metadata()
-            .and_then(|m| m.modified())
-            .ok()
-            .and_then(|t| now.duration_since(t).ok())
-            .is_some_and(|age| age >= grace);
-        let removed = || match entry.file_type() {
-            Ok(t) if t.is_dir() => std::fs::remove_dir_all(&path).is_ok(),
-            _ => std::fs::remove_file(&path).is_ok(),
-        };
-        if old && !odb::temp_in_use(&path) && removed() {
-            report.temp_removed.push(path);
-        } else {
-            report.temp_kept.push(path);
-        }
-    }
-    Ok(())
 }

@@ -51,6 +51,18 @@ pub enum Error {
     /// An artifact name or type is invalid.
     #[error(transparent)]
     Artifact(#[from] crate::artifact::Error),
+    /// A transaction journal that does not parse or whose objects do not match their digests.
+    #[error("journal {} is damaged: {why} (nothing was completed from it; see docs/errors.md)", path.display())]
+    BadJournal { path: PathBuf, why: String },
+    /// A transaction journal whose ref moved elsewhere since: completing it would fork.
+    #[error("journal {} moves ref {name} {moves}, but the ref holds {found} (not completed)", path.display())]
+    JournalConflict {
+        path: PathBuf,
+        name: String,
+        /// `from <old> to <new>`.
+        moves: String,
+        found: String,
+    },
     /// A ref name that is not `refs/...` with safe components.
     #[error("invalid ref name {name:?}: {why}")]
     BadRefName { name: String, why: &'static str },
@@ -84,18 +96,6 @@ pub enum Error {
     /// `.msez/config` does not parse or names an unknown format.
     #[error("invalid repository config {}: {message}", path.display())]
     Config { path: PathBuf, message: String },
-    /// A transaction journal that does not parse or whose objects do not match their digests.
-    #[error("journal {} is damaged: {why} (nothing was completed from it; see docs/errors.md)", path.display())]
-    BadJournal { path: PathBuf, why: String },
-    /// A transaction journal whose ref moved elsewhere since: completing it would fork.
-    #[error("journal {} moves ref {name} {moves}, but the ref holds {found} (not completed)", path.display())]
-    JournalConflict {
-        path: PathBuf,
-        name: String,
-        /// `from <old> to <new>`.
-        moves: String,
-        found: String,
-    },
 }
 
 impl Error {
@@ -111,6 +111,8 @@ impl Error {
 impl Classify for Error {
     fn class(&self) -> Class {
         match self {
+            Error::BadJournal { .. } => Class::Schema,
+            Error::JournalConflict { .. } => Class::Fork,
             Error::NotARepository { .. }
             | Error::AlreadyExists { .. }
             | Error::BadRefName { .. } => Class::Usage,
@@ -121,10 +123,7 @@ impl Classify for Error {
             }
             Error::Canon { source, .. } => source.class(),
             Error::Artifact(e) => e.class(),
-            Error::BadRefValue { .. } | Error::Config { .. } | Error::BadJournal { .. } => {
-                Class::Schema
-            }
-            Error::JournalConflict { .. } => Class::Fork,
+            Error::BadRefValue { .. } | Error::Config { .. } => Class::Schema,
             Error::Locked { .. } | Error::RefMoved { .. } | Error::HookRejected { .. } => {
                 Class::Conflict
             }
@@ -133,6 +132,8 @@ impl Classify for Error {
 
     fn code(&self) -> &'static str {
         match self {
+            Error::BadJournal { .. } => "schema.journal",
+            Error::JournalConflict { .. } => "fork.journal",
             Error::NotARepository { .. } => "usage.not_a_repository",
             Error::AlreadyExists { .. } => "usage.repository_exists",
             Error::Io { .. } => "io.file",
@@ -151,13 +152,19 @@ impl Classify for Error {
             Error::HookRejected { .. } => "conflict.hook_rejected",
             Error::Config { .. } => "schema.config",
             Error::BadPack { .. } => "digest.pack",
-            Error::BadJournal { .. } => "schema.journal",
-            Error::JournalConflict { .. } => "fork.journal",
         }
     }
 
     fn detail(&self) -> Detail {
         match self {
+            Error::BadJournal { path, .. } => Detail::path(path),
+            Error::JournalConflict {
+                path, moves, found, ..
+            } => Detail {
+                path: Some(path.clone()),
+                ..Detail::default()
+            }
+            .mismatch(moves, found),
             Error::NotARepository { start } => Detail::path(start),
             Error::AlreadyExists { path } | Error::Io { path, .. } => Detail::path(path),
             Error::Missing { object } => Detail::object(object.clone()),
@@ -199,16 +206,7 @@ impl Classify for Error {
                 found,
             } => Detail::object(name.clone()).mismatch(expected, found),
             Error::HookRejected { event, .. } => Detail::object(format!("hooks/{event}")),
-            Error::Config { path, .. }
-            | Error::BadPack { path, .. }
-            | Error::BadJournal { path, .. } => Detail::path(path),
-            Error::JournalConflict {
-                path, moves, found, ..
-            } => Detail {
-                path: Some(path.clone()),
-                ..Detail::default()
-            }
-            .mismatch(moves, found),
+            Error::Config { path, .. } | Error::BadPack { path, .. } => Detail::path(path),
         }
     }
 }
