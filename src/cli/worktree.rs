@@ -140,7 +140,7 @@ pub fn status(_args: StatusArgs, ctx: &Ctx) -> super::Result<ExitCode> {
                 s.purpose.as_deref().unwrap_or_default()
             )?;
             for p in &s.untracked {
-                writeln!(w, "  untracked:    {}", p.display())?;
+                writeln!(w, "  not in .msez: {}", p.display())?;
             }
             for p in &s.invalid {
                 writeln!(w, "  invalid:      {}", p.display())?;
