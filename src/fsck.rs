@@ -872,7 +872,9 @@ fn check_chains(repo: &Repo, report: &mut Report) -> Result<(), odb::Error> {
                 ),
             });
         }
+        check_append_worktree(repo, &key, &name, &next_roots, report);
     }
+    check_journals(repo, report);
     Ok(())
 }
 
@@ -1032,4 +1034,108 @@ fn sweep_temp(repo: &Repo, grace: Duration, report: &mut Report) -> Result<(), o
         }
     }
     Ok(())
+}
+
+/// Unfinished append transactions: a journal is a crash after signing (docs/formats.md,
+/// "Journals"); `msez recover` or the next write to the chain completes it. Never repaired here.
+fn check_journals(repo: &Repo, report: &mut Report) {
+    let journals = match odb::journals(repo) {
+        Ok(j) => j,
+        Err(e) => return report.problems.push(Finding::from_error(&e)),
+    };
+    for path in journals {
+        let name = odb::journal_ref(repo, &path);
+        // A live append holds its chain's store lock while its journal exists: wait for it.
+        let _lock = name
+            .as_ref()
+            .ok()
+            .and_then(crate::chain::store::ChainKey::from_head_ref)
+            .and_then(|k| crate::chain::store::ChainStore::lock_for_reading(repo, &k).ok());
+        if !path.exists() {
+            continue;
+        }
+        let name = name
+            .map(|n| n.to_string())
+            .unwrap_or_else(|_| path.display().to_string());
+        let why = match odb::Journal::read(repo, &path) {
+            Ok(j) => format!("{} receipt object(s) to {}", j.objects.len(), j.new),
+            Err(e) => format!("unreadable: {e}"),
+        };
+        report.problems.push(Finding {
+            class: Class::Conflict,
+            code: "conflict.unfinished_append",
+            message: format!(
+                "ref {name}: an append was interrupted after it was journaled ({why}); `msez recover` or the next append completes it"
+            ),
+            detail: Detail::path(&path),
+        });
+    }
+}
+
+/// An asset chain's module files against the chain: receipt files stored in `.msez` but off
+/// the chain (a signed receipt at a position the chain does not hold), and receipts of the
+/// append that last moved the ref with no file in the module. Skipped when the work tree has
+/// no such module.
+fn check_append_worktree(
+    repo: &Repo,
+    key: &crate::chain::store::ChainKey,
+    name: &RefName,
+    next_roots: &[canon::Digest],
+    report: &mut Report,
+) {
+    use crate::chain::module::{ASSETS_DIR, AssetModule};
+    let dir = repo.worktree().join(ASSETS_DIR).join(&key.owner);
+    if key.kind != crate::chain::Kind::Asset || !dir.join("asset.yaml").is_file() {
+        return;
+    }
+    // The receipts of the append that last moved the ref (its transaction wrote their files);
+    // a ref last moved by pull, add or a fork resolution promises none.
+    let appended_from = repo
+        .reflog(name)
+        .ok()
+        .and_then(|log| log.last().cloned())
+        .filter(|e| {
+            (e.reason.starts_with("append ") || e.reason.starts_with("recover: append "))
+                && next_roots.last() == Some(&e.new)
+        })
+        .and_then(|e| match e.old {
+            None => Some(0),
+            Some(old) => next_roots
+                .iter()
+                .position(|r| *r == old)
+                .map(|i| i as u64 + 1),
+        })
+        .unwrap_or(u64::MAX);
+    let drift = AssetModule::open(&dir, repo.worktree())
+        .and_then(|m| m.chain(key.purpose.as_deref()))
+        .and_then(|c| crate::chain::ops::drift(repo, &c, next_roots, appended_from));
+    let drift = match drift {
+        Ok(d) => d,
+        Err(e) => return report.problems.push(Finding::from_error(&e)),
+    };
+    for p in drift.off_chain {
+        report.problems.push(Finding {
+            class: Class::Fork,
+            code: "fork.module_file_off_chain",
+            message: format!(
+                "chain {}: module file {} holds a receipt stored in .msez but not on the chain",
+                key.path(),
+                p.display()
+            ),
+            detail: Detail::path(&p),
+        });
+    }
+    if let Some(first) = drift.missing.first() {
+        report.problems.push(Finding {
+            class: Class::Missing,
+            code: "missing.module_file",
+            message: format!(
+                "chain {}: {} receipt(s) of the chain have no file in {} (first: sequence {first})",
+                key.path(),
+                drift.missing.len(),
+                dir.display()
+            ),
+            detail: Detail::object(name.to_string()),
+        });
+    }
 }

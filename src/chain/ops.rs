@@ -14,7 +14,9 @@ use serde::Serialize;
 use crate::artifact::{ArtifactType, ObjectId};
 use crate::canon::{self, Digest, Value};
 use crate::mmr;
-use crate::odb::{Batch, Event, HookEnv, RefLock, Repo, StagedFiles};
+use crate::odb::{
+    Batch, Event, Expect, FileEncoding, HookEnv, Recovered, RefLock, Repo, StagedFiles, Transaction,
+};
 use crate::vc::{self, KeyPair};
 
 use super::checkpoint::{self, Summary};
@@ -127,7 +129,26 @@ fn head_name(d: Option<Digest>) -> String {
     d.map(|d| d.to_hex()).unwrap_or_else(|| "genesis".into())
 }
 
-/// Appends receipts built from `drafts`, signed with `keys`, as one transaction.
+/// The head an append of `drafts` onto `old` would make: the links leave the proofs out, so
+/// it is known before anything is signed (for the hooks that may veto the append).
+fn would_be_head(
+    chain: &Chain,
+    old: Option<Digest>,
+    drafts: &[Draft],
+    size: u64,
+) -> Result<Digest, Error> {
+    let mut prev = old.unwrap_or(chain.genesis_root);
+    for (seq, draft) in (size..).zip(drafts) {
+        let r = receipt::build(chain.kind, &chain.owner, seq, &prev, draft)?;
+        prev = receipt::next_root(&r)?;
+    }
+    Ok(prev)
+}
+
+/// Appends receipts built from `drafts`, signed with `keys`, as one transaction
+/// ([`crate::odb::Transaction`]): a journal left by a crashed append to this chain is completed
+/// first; the hooks that may veto run before anything is signed; the signed receipts, their
+/// objects and working-tree files are journaled before any of them is published.
 ///
 /// `expect_head`: refuse (conflict) unless the chain's head is this (None: the genesis).
 pub fn append(
@@ -139,8 +160,9 @@ pub fn append(
 ) -> Result<Appended, Error> {
     let key = chain.key();
     let head_ref = key.head_ref()?;
-    let lock = RefLock::acquire(repo, &head_ref)?;
-    let old = lock.current()?;
+    let reason = format!("append {} receipt(s)", drafts.len());
+    let (mut txn, _recovered) = Transaction::begin(repo, &head_ref, Expect::Any, &reason)?;
+    let old = txn.old();
     if let Some(expected) = expect_head {
         if expected != old {
             return Err(Error::StaleHead {
@@ -151,22 +173,24 @@ pub fn append(
         }
     }
     let mut store = ChainStore::open(repo, &key, chain.genesis_root)?;
-    let env = HookEnv {
-        ref_name: head_ref.as_str(),
-        old: old.map(|d| d.to_hex()).unwrap_or_default(),
-        new: String::new(),
-        reason: "append",
-    };
-    repo.run_hook(Event::PreAppend, &env)?;
+    if repo.has_hook(Event::PreAppend) || repo.has_hook(Event::PreRefUpdate) {
+        let new = would_be_head(chain, old, drafts, store.state().size)?;
+        txn.run_hook(Event::PreAppend, new, "append")?;
+        txn.run_hook(Event::PreRefUpdate, new, &reason)?;
+    }
 
     let rtype = chain.receipt_type();
-    let mut batch = Batch::new(repo);
+    let encoding = match chain.style {
+        FileStyle::Pretty => FileEncoding::Pretty,
+        FileStyle::Canonical => FileEncoding::Canonical,
+    };
     let mut prev = old.unwrap_or(chain.genesis_root);
     // next_root leaves the proofs out, so the links are known before anything is signed. A
-    // pipeline, a chunk at a time: this thread builds a chunk (links, MMR) and stores the
-    // signed one before into the batch's pack; two more sign and encode a chunk (object bytes,
+    // pipeline, a chunk at a time: this thread builds a chunk (links, MMR) and journals and
+    // stages the signed one before; two more sign and encode a chunk (object bytes,
     // working-tree text), half each; a writer stages the working-tree files (creating files is
-    // kernel time that would otherwise sit on the others).
+    // kernel time that would otherwise sit on the others). Nothing staged has a name before
+    // the commit.
     let written = std::thread::scope(|s| -> Result<_, Error> {
         let (to_writer, chunks) = std::sync::mpsc::sync_channel::<Vec<(u64, Digest, Vec<u8>)>>(8);
         let writer = s.spawn(move || -> Result<_, Error> {
@@ -191,11 +215,12 @@ pub fn append(
             Ok((files, written))
         });
         let mut signing = None;
+        let txn = &mut txn;
         let mut finish = |done| -> Result<bool, Error> {
             let signed: Vec<Signed> = join(done)?;
             let mut texts = Vec::with_capacity(signed.len());
             for r in signed {
-                batch.put_canonical(ObjectId::new(rtype.clone(), r.next_root), &r.object)?;
+                txn.put_canonical(ObjectId::new(rtype.clone(), r.next_root), &r.object)?;
                 texts.push((r.seq, r.next_root, r.text));
             }
             // A closed channel: the writer failed, and says why when joined.
@@ -237,27 +262,23 @@ pub fn append(
         }
         drop(to_writer);
         let (files, written) = join(writer)?;
-        batch.add_files(files);
+        // One object per receipt, in order: file i is made from object i.
+        for (i, (_, _, file)) in written.iter().enumerate() {
+            txn.journal_file(i as u64, encoding, file)?;
+        }
+        txn.add_files(files);
         Ok(written)
     })?;
-    // The batch's syncfs makes the MMR nodes durable too: no fsync per node file.
+    // The transaction's syncfs makes the MMR nodes durable too: no fsync per node file.
     store.write_nodes()?;
-    batch.sync_with(store.dir());
-    batch.commit()?;
-    store.synced();
-    store.save()?;
-    repo.commit_ref(
-        lock,
-        old,
+    txn.sync_dir(store.dir());
+    txn.commit(
         prev,
-        &format!("append {} receipt(s)", drafts.len()),
-    )?;
-    repo.run_hook(
-        Event::PostAppend,
-        &HookEnv {
-            new: prev.to_hex(),
-            ..env
+        || {
+            store.synced();
+            store.save()
         },
+        &[(Event::PostAppend, "append")],
     )?;
     Ok(Appended {
         owner: chain.owner.clone(),
@@ -266,6 +287,28 @@ pub fn append(
         head: prev,
         size: store.state().size,
     })
+}
+
+/// Completes the journal a crashed append to `chain` left (exactly its bytes), then rebuilds
+/// the chain's MMR state from the chain in `.msez` (derived data; damage fsck reports goes).
+pub fn recover(repo: &Repo, chain: &Chain) -> Result<Option<Recovered>, Error> {
+    let key = chain.key();
+    let done = crate::odb::recover(repo, &key.head_ref()?)?;
+    let mut store = ChainStore::rebuilt(repo, &key, chain.genesis_root)?;
+    store.save()?;
+    Ok(done)
+}
+
+/// Completes the journal of the ref `name` (a chain known by its ref alone, as `msez recover
+/// --all` finds them) and then rebuilds that chain's MMR state from the chain.
+pub fn recover_ref(repo: &Repo, name: &crate::odb::RefName) -> Result<Option<Recovered>, Error> {
+    let done = crate::odb::recover(repo, name)?;
+    if let (Some(_), Some(key)) = (&done, ChainKey::from_head_ref(name)) {
+        if let Some(genesis) = super::store::genesis_root_of(repo, &key)? {
+            ChainStore::rebuilt(repo, &key, genesis)?;
+        }
+    }
+    Ok(done)
 }
 
 /// A signed receipt of an append, encoded.
@@ -393,6 +436,9 @@ pub fn checkpoint(
     keys: &[KeyPair],
     timestamp: &str,
 ) -> Result<(Value, Checkpointed), Error> {
+    if let Some(repo) = repo {
+        crate::odb::recover(repo, &chain.key().head_ref()?)?;
+    }
     let mut ck = checkpoint::build(s, timestamp);
     sign_all(&mut ck, keys)?;
     let digest = checkpoint::digest(&ck)?;
@@ -551,6 +597,10 @@ pub fn cosign(
     opts: &verify::Options,
 ) -> Result<(PathBuf, usize), Vec<Error>> {
     let one = |e: Error| vec![e];
+    if let Some(repo) = repo {
+        crate::odb::recover(repo, &chain.key().head_ref().map_err(one)?)
+            .map_err(|e| vec![e.into()])?;
+    }
     let result = verify(chain, opts)?;
     let (Some(path), Some(&next_root)) = (
         result.path(sequence as usize),
@@ -628,8 +678,10 @@ pub struct Imported {
 pub fn import(repo: &Repo, chain: &Chain, opts: &verify::Options) -> Result<Imported, Vec<Error>> {
     let one = |e: Error| vec![e];
     let odb = |e: crate::odb::Error| vec![Error::from(e)];
-    let result = verify(chain, opts)?;
     let key = chain.key();
+    // A crashed append's journal goes first: its receipts are signed at their positions.
+    crate::odb::recover(repo, &key.head_ref().map_err(one)?).map_err(odb)?;
+    let result = verify(chain, opts)?;
     let lock = RefLock::acquire(repo, &key.head_ref().map_err(one)?).map_err(odb)?;
     let old = lock.current().map_err(odb)?;
     let mut store = ChainStore::open(repo, &key, chain.genesis_root).map_err(one)?;
@@ -693,6 +745,9 @@ pub struct Status {
     pub invalid: Vec<PathBuf>,
     /// Whether the head receipt has a file in the module.
     pub head_in_worktree: bool,
+    /// An append was interrupted after its journal was written (`msez recover`, or the next
+    /// write to the chain, completes it).
+    pub unfinished_append: bool,
 }
 
 /// Compares a module's receipt files with `.msez` (no signature checks: that is verify's job).
@@ -704,6 +759,7 @@ pub fn status(repo: &Repo, chain: &Chain) -> Result<Status, Error> {
         purpose: chain.purpose.clone(),
         head,
         head_in_worktree: head.is_none(),
+        unfinished_append: crate::odb::journal_path(repo, &chain.key().head_ref()?).exists(),
         ..Status::default()
     };
     for path in receipt::json_files(&chain.receipts_dir)? {
@@ -718,6 +774,73 @@ pub fn status(repo: &Repo, chain: &Chain) -> Result<Status, Error> {
         }
     }
     Ok(st)
+}
+
+/// A module's receipt files against its chain in `.msez` (fsck's view; nothing is changed).
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Drift {
+    /// Files of receipts stored in `.msez` that are on neither the chain nor a kept fork
+    /// branch (a signed receipt at a position the chain does not hold).
+    pub off_chain: Vec<PathBuf>,
+    /// Sequences from `appended_from` on with no receipt file in the module.
+    pub missing: Vec<u64>,
+}
+
+/// Compares the module's receipt files with `next_roots`, the chain's receipts in order (files
+/// not in `.msez` at all are a reference tool's, untracked, and not reported). Receipts from
+/// sequence `appended_from` on were appended here, so their files must exist when the module
+/// holds any file of the chain (receipts that came by pull or clone have none until exported,
+/// and a module with no file of the chain is not checked out: neither is damage).
+pub fn drift(
+    repo: &Repo,
+    chain: &Chain,
+    next_roots: &[Digest],
+    appended_from: u64,
+) -> Result<Drift, Error> {
+    let rtype = chain.receipt_type();
+    let mut present = vec![false; next_roots.len()];
+    let mut candidates = Vec::new();
+    for path in receipt::json_files(&chain.receipts_dir)? {
+        let Ok(r) = receipt::Receipt::read(chain.kind, &path, None) else {
+            continue;
+        };
+        let seq = r.link.sequence as usize;
+        if next_roots.get(seq) == Some(&r.link.next_root) {
+            present[seq] = true;
+        } else if repo.has(&ObjectId::new(rtype.clone(), r.link.next_root)) {
+            candidates.push((path, r.link.next_root));
+        }
+    }
+    // A module holding none of the chain's files is not checked out here (its files live
+    // elsewhere, or were cleared on purpose): nothing is missing from it.
+    let checked_out = present.iter().any(|p| *p);
+    let mut out = Drift {
+        missing: (0u64..)
+            .zip(&present)
+            .filter(|(i, p)| checked_out && !**p && *i >= appended_from)
+            .map(|(i, _)| i)
+            .collect(),
+        ..Drift::default()
+    };
+    if !candidates.is_empty() {
+        // Receipts of losing fork branches stay in `.msez` under forks/ refs, and so do their files.
+        let forks = format!("refs/{}/forks/", chain.key().path());
+        let mut kept = std::collections::HashSet::new();
+        for (name, head) in repo.refs()? {
+            if name.as_str().starts_with(&forks) {
+                for v in super::store::History::new(repo, chain.kind, Some(head)) {
+                    let v = v?;
+                    kept.insert(receipt::next_root(&v)?);
+                }
+            }
+        }
+        out.off_chain = candidates
+            .into_iter()
+            .filter(|(_, root)| !kept.contains(root))
+            .map(|(p, _)| p)
+            .collect();
+    }
+    Ok(out)
 }
 
 /// What adopting a resolved chain did to `.msez`.
@@ -739,8 +862,9 @@ pub struct Adopted {
 pub fn adopt(repo: &Repo, chain: &Chain, opts: &verify::Options) -> Result<Adopted, Vec<Error>> {
     let one = |e: Error| vec![e];
     let odb = |e: crate::odb::Error| vec![Error::from(e)];
-    let result = verify(chain, opts)?;
     let key = chain.key();
+    crate::odb::recover(repo, &key.head_ref().map_err(one)?).map_err(odb)?;
+    let result = verify(chain, opts)?;
     let lock = RefLock::acquire(repo, &key.head_ref().map_err(one)?).map_err(odb)?;
     let old = lock.current().map_err(odb)?;
     // Nothing to move: no chain in .msez yet, or its head is on the selected chain (`msez

@@ -253,12 +253,18 @@ impl ChainStore {
         let lock = lock_store(&dir)?;
         let head = repo.read_ref(&key.head_ref()?)?;
         let saved = read_state(&dir)?;
+        // Derived data: anything that does not add up is rebuilt from the chain, never an
+        // error (a bad size in state.json used to block every append until deleted by hand).
         let mut store = match saved {
-            Some(state) if state.head == head && state.genesis_root == genesis_root => {
+            Some(state)
+                if state.head == head
+                    && state.genesis_root == genesis_root
+                    && AppendState::from_peaks(state.size, &state.peaks).is_ok() =>
+            {
                 let store = ChainStore::load(dir.clone(), key, state, lock)?;
-                // Peak nodes are O(log n) reads: a store whose files disagree with its own state
-                // (a damaged or foreign file) is rebuilt rather than trusted.
-                if store.peaks_match() {
+                // Peak nodes and lengths are O(log n) reads: a store whose files disagree with
+                // its own state (a damaged or foreign file) is rebuilt rather than trusted.
+                if store.consistent() {
                     store
                 } else {
                     let lock = store._lock;
@@ -433,6 +439,21 @@ impl ChainStore {
             }
         }
         Ok(())
+    }
+
+    /// What can be checked in O(log n): every file at least as long as the state says, the
+    /// last next_root is the head, and the peak nodes are the state's peaks.
+    fn consistent(&self) -> bool {
+        let size = self.state.size;
+        let long_enough = self.roots.as_ref().is_some_and(|f| f.len() >= size * 32)
+            && (0..64).take_while(|l| size >> l > 0).all(|l| {
+                self.levels
+                    .get(l)
+                    .is_some_and(|f| f.len() >= (size >> l) * 32)
+            });
+        long_enough
+            && (size == 0 || self.next_root_at(size - 1).ok() == self.state.head)
+            && self.peaks_match()
     }
 
     fn peaks_match(&self) -> bool {
@@ -618,6 +639,26 @@ fn read_state(dir: &std::path::Path) -> Result<Option<ChainState>, Error> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(Error::io("reading", &path, e)),
     }
+}
+
+/// The genesis root of the chain in `.msez` (the prev_root of its receipt 0), walking back from
+/// its head: O(n), for recovery of a chain known only by its ref. None without a head.
+pub fn genesis_root_of(repo: &Repo, key: &ChainKey) -> Result<Option<Digest>, Error> {
+    let head = repo.read_ref(&key.head_ref()?)?;
+    let mut first = None;
+    for v in History::new(repo, key.kind, head) {
+        first = Some(v?);
+    }
+    first
+        .map(|v| {
+            Digest::parse_loose(
+                v.get("prev_root")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default(),
+            )
+            .map_err(Error::from)
+        })
+        .transpose()
 }
 
 /// Walks a chain newest-first from `head` through the receipts stored in `.msez`.

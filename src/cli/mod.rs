@@ -14,6 +14,7 @@ mod mount;
 mod output;
 mod progress;
 mod quickstart;
+mod recover;
 mod registry;
 mod remote;
 mod repo;
@@ -83,6 +84,8 @@ pub enum Command {
     Add(worktree::AddArgs),
     /// Check the repository: digests, proofs (--strict), refs, temp files.
     Fsck(repo::FsckArgs),
+    /// Complete appends a crash interrupted after their journal was written; rebuild MMR state.
+    Recover(recover::RecoverArgs),
     /// Smart assets: module layout and receipt chains.
     #[command(subcommand)]
     Asset(asset::Command),
@@ -193,6 +196,7 @@ pub fn main() -> ExitCode {
         Command::Status(a) => worktree::status(a, &ctx),
         Command::Add(a) => worktree::add(a, &ctx),
         Command::Fsck(a) => repo::fsck(a, &ctx),
+        Command::Recover(a) => recover::recover(a, &ctx),
         Command::Asset(c) => asset::run(c, &ctx),
         Command::Corridor(c) => corridor::run(c, &ctx),
         Command::Key(c) => key::run(c, &ctx),

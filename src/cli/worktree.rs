@@ -173,6 +173,12 @@ pub fn status(_args: StatusArgs, ctx: &Ctx) -> super::Result<ExitCode> {
             if !s.head_in_worktree {
                 writeln!(w, "  head receipt has no file in the module")?;
             }
+            if s.unfinished_append {
+                writeln!(
+                    w,
+                    "  unfinished append (journaled): `msez recover` or the next append completes it"
+                )?;
+            }
         }
         Ok(())
     }))?;

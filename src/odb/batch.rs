@@ -358,6 +358,19 @@ impl<'r> Batch<'r> {
         Ok(self.staging.as_ref().expect("just created").0.path())
     }
 
+    /// Creates `name` in the transaction's staging directory (a journal being written: it has
+    /// no name outside `.msez/tmp` until moved, and goes with the directory otherwise).
+    pub(crate) fn staging_file(&mut self, name: &str) -> Result<(File, PathBuf), Error> {
+        let path = self.staging_dir()?.join(name);
+        let file = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o444)
+            .open(&path)
+            .map_err(|e| Error::io("creating", &path, e))?;
+        Ok((file, path))
+    }
+
     /// Adds working-tree files written (possibly on another thread) to the transaction.
     pub fn add_files(&mut self, files: StagedFiles) {
         self.dirs.extend(files.dirs.keys().cloned());

@@ -51,6 +51,18 @@ pub enum Error {
     /// An artifact name or type is invalid.
     #[error(transparent)]
     Artifact(#[from] crate::artifact::Error),
+    /// A transaction journal that does not parse or whose objects do not match their digests.
+    #[error("journal {} is damaged: {why} (nothing was completed from it; see docs/errors.md)", path.display())]
+    BadJournal { path: PathBuf, why: String },
+    /// A transaction journal whose ref moved elsewhere since: completing it would fork.
+    #[error("journal {} moves ref {name} {moves}, but the ref holds {found} (not completed)", path.display())]
+    JournalConflict {
+        path: PathBuf,
+        name: String,
+        /// `from <old> to <new>`.
+        moves: String,
+        found: String,
+    },
     /// A ref name that is not `refs/...` with safe components.
     #[error("invalid ref name {name:?}: {why}")]
     BadRefName { name: String, why: &'static str },
@@ -115,6 +127,8 @@ impl Error {
 impl Classify for Error {
     fn class(&self) -> Class {
         match self {
+            Error::BadJournal { .. } => Class::Schema,
+            Error::JournalConflict { .. } => Class::Fork,
             Error::NotARepository { .. }
             | Error::AlreadyExists { .. }
             | Error::BadRefName { .. } => Class::Usage,
@@ -138,6 +152,8 @@ impl Classify for Error {
 
     fn code(&self) -> &'static str {
         match self {
+            Error::BadJournal { .. } => "schema.journal",
+            Error::JournalConflict { .. } => "fork.journal",
             Error::NotARepository { .. } => "usage.not_a_repository",
             Error::AlreadyExists { .. } => "usage.repository_exists",
             Error::Io { .. } => "io.file",
@@ -164,6 +180,14 @@ impl Classify for Error {
 
     fn detail(&self) -> Detail {
         match self {
+            Error::BadJournal { path, .. } => Detail::path(path),
+            Error::JournalConflict {
+                path, moves, found, ..
+            } => Detail {
+                path: Some(path.clone()),
+                ..Detail::default()
+            }
+            .mismatch(moves, found),
             Error::NotARepository { start } => Detail::path(start),
             Error::AlreadyExists { path } | Error::Io { path, .. } => Detail::path(path),
             Error::Missing { object } => Detail::object(object.clone()),

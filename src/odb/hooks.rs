@@ -68,14 +68,22 @@ pub struct HookEnv<'a> {
 }
 
 impl Repo {
+    /// Whether an executable hook for `event` is installed.
+    pub fn has_hook(&self, event: Event) -> bool {
+        let path = self.dir().join("hooks").join(event.name());
+        std::fs::metadata(&path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+    }
+
     /// Runs the hook for `event`, if one is installed. A pre-hook's failure is an error; a
     /// post-hook's failure is returned as `Ok(Some(message))` for the caller to report.
+    ///
+    /// The hook runs in a process group of its own; at the deadline the whole group is killed,
+    /// so a child the hook started (`sleep 30 &`, a pipeline) cannot hold the ref lock past the
+    /// timeout. Its stderr is read by a thread until every holder closes it or the deadline.
     pub fn run_hook(&self, event: Event, env: &HookEnv<'_>) -> Result<Option<String>, Error> {
+        use std::os::unix::process::CommandExt;
         let path = self.dir().join("hooks").join(event.name());
-        let Ok(meta) = std::fs::metadata(&path) else {
-            return Ok(None);
-        };
-        if !meta.is_file() || meta.permissions().mode() & 0o111 == 0 {
+        if !self.has_hook(event) {
             return Ok(None);
         }
         let mut child = Command::new(&path)
@@ -89,9 +97,35 @@ impl Repo {
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
+            .process_group(0)
             .spawn()
             .map_err(|e| Error::io("running hook", &path, e))?;
-        let deadline = Instant::now() + Duration::from_secs(self.config().hooks.timeout_seconds);
+        let group = libc::pid_t::try_from(child.id()).unwrap_or(0);
+        let kill_group = || {
+            if group > 0 {
+                // SAFETY: kill(2) takes no pointers; a negative pid names the hook's own
+                // process group (made by `process_group(0)` above), nothing else.
+                unsafe {
+                    libc::kill(-group, libc::SIGKILL);
+                }
+            }
+        };
+        // Read stderr aside: a full pipe must not stall the hook, and a child that keeps it
+        // open must not stall us past the deadline.
+        let (done_tx, done_rx) = std::sync::mpsc::channel();
+        if let Some(mut pipe) = child.stderr.take() {
+            std::thread::spawn(move || {
+                let mut buf = Vec::new();
+                let _ = (&mut pipe).take(STDERR_MAX).read_to_end(&mut buf);
+                // Drain the rest so the writer never blocks on a full pipe.
+                let _ = std::io::copy(&mut pipe, &mut std::io::sink());
+                let _ = done_tx.send(buf);
+            });
+        } else {
+            let _ = done_tx.send(Vec::new());
+        }
+        let timeout = self.config().hooks.timeout_seconds;
+        let deadline = Instant::now() + Duration::from_secs(timeout);
         let status = loop {
             match child
                 .try_wait()
@@ -99,21 +133,29 @@ impl Repo {
             {
                 Some(status) => break Some(status),
                 None if Instant::now() >= deadline => {
-                    let _ = child.kill();
+                    kill_group();
                     let _ = child.wait();
                     break None;
                 }
                 None => std::thread::sleep(Duration::from_millis(5)),
             }
         };
-        let mut stderr = String::new();
-        if let Some(mut pipe) = child.stderr.take() {
-            let _ = pipe.read_to_string(&mut stderr);
-        }
+        let wait = deadline.saturating_duration_since(Instant::now());
+        let stderr = match done_rx.recv_timeout(wait) {
+            Ok(buf) => buf,
+            Err(_) => {
+                // A child outlived the hook holding its stderr: it dies with the group.
+                kill_group();
+                done_rx
+                    .recv_timeout(Duration::from_millis(200))
+                    .unwrap_or_default()
+            }
+        };
+        let stderr = String::from_utf8_lossy(&stderr).into_owned();
         let failure = match status {
             Some(s) if s.success() => return Ok(None),
             Some(s) => s.to_string(),
-            None => format!("timed out after {}s", self.config().hooks.timeout_seconds),
+            None => format!("timed out after {timeout}s"),
         };
         if event.is_pre() {
             Err(Error::HookRejected {
@@ -130,3 +172,6 @@ impl Repo {
         }
     }
 }
+
+/// The bytes of a hook's stderr kept for the error message.
+const STDERR_MAX: u64 = 64 * 1024;

@@ -18,6 +18,7 @@ mod objects;
 mod pack;
 mod proofs;
 mod refs;
+mod txn;
 mod write;
 
 pub use batch::{Batch, Committed, PACK_MIN, StagedFiles};
@@ -30,6 +31,10 @@ pub use objects::{Location, Object, Put};
 pub use pack::{Entry as PackEntry, Pack, is_pack_name};
 pub use proofs::{merge_proofs, proof_key, proof_list};
 pub use refs::{RefName, RefUpdate, ReflogEntry, ref_object_type};
+pub use txn::{
+    FileEncoding, Journal, Recovered, Transaction, TxnCommitted, crash_point, journal_dir,
+    journal_path, journal_ref, journals, recover,
+};
 pub use write::{TEMP_PREFIX, is_locked as temp_in_use};
 
 use std::path::{Path, PathBuf};

@@ -1,6 +1,8 @@
 //! A short sample of the crash-consistency harness (scripts/crash-harness.sh; the 500-run
-//! report is in docs/testing.md): SIGKILL at random points of append, checkpoint, push and
-//! fetch, then fsck, ref targets and every acknowledged receipt are checked.
+//! report is in docs/testing.md): SIGKILL at random points of append, of the append's commit
+//! window, checkpoint, push, fetch and pull; a journal a kill left is completed by the next
+//! write; then fsck, ref targets, every acknowledged or journaled receipt and "no second
+//! receipt at a position" are checked.
 
 use std::process::Command;
 
@@ -24,4 +26,5 @@ fn ten_random_kills_leave_the_repository_consistent_and_lose_nothing_acknowledge
     let text = std::fs::read_to_string(report.path()).unwrap();
     assert!(text.contains("crash harness: 10 runs"), "{text}");
     assert!(text.contains("failures: 0"), "{text}");
+    assert!(text.contains("journals left by kills:"), "{text}");
 }

@@ -3,6 +3,7 @@
 mod adversary_bytes;
 mod adversary_sync;
 mod anchor;
+mod append_txn;
 mod bundle;
 mod canon_vectors;
 mod car;
