@@ -34,6 +34,22 @@ pub enum Command {
     /// Example: msez key revoke did:key:z6Mk... --valid-through state/checkpoints/checkpoint.5.json
     ///   --key ops.jwk --trust-anchors trust-anchors.yaml
     Revoke(RevokeArgs),
+    /// Print the C2SP note verifier key (name+keyid+base64) of a key under a name, e.g. a log
+    /// origin (docs/tlog.md).
+    ///
+    /// Example: msez key vkey --key operator.jwk --name "$(msez tlog origin MODULE)"
+    Vkey(VkeyArgs),
+}
+
+/// `msez key vkey --key K --name NAME`.
+#[derive(Debug, clap::Args)]
+pub struct VkeyArgs {
+    /// The key (private or public JWK).
+    #[arg(long, value_name = "KEY.jwk")]
+    pub key: PathBuf,
+    /// The key name: a log's origin, or a witness's name.
+    #[arg(long)]
+    pub name: String,
 }
 
 /// Where a key credential goes.
@@ -111,6 +127,7 @@ pub fn run(command: Command, ctx: &Ctx) -> super::Result<ExitCode> {
         Command::Did(args) => did(args, ctx),
         Command::Rotate(args) => rotate(args, ctx),
         Command::Revoke(args) => revoke(args, ctx),
+        Command::Vkey(args) => vkey(args, ctx),
     }
 }
 
@@ -295,5 +312,17 @@ fn did(args: DidArgs, ctx: &Ctx) -> super::Result<ExitCode> {
     let vm = vm.unwrap_or_else(|| did.default_verification_method());
     let report = serde_json::json!({ "did": did, "verification_method": vm, "kid": jwk.kid });
     written(ctx.out.emit(&report, |w| writeln!(w, "{did}")))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn vkey(args: VkeyArgs, ctx: &Ctx) -> super::Result<ExitCode> {
+    let path = ctx.path(&args.key);
+    let (jwk, _) = Jwk::load(&path)?;
+    let key = jwk.verifying_key(&path.display().to_string())?;
+    let v = msez::tlog::note::Verifier::new(&args.name, key)?;
+    let vkey = v.vkey();
+    let report =
+        serde_json::json!({ "vkey": vkey, "name": v.name, "key_id": format!("{:08x}", v.id) });
+    written(ctx.out.emit(&report, |w| writeln!(w, "{vkey}")))?;
     Ok(ExitCode::SUCCESS)
 }

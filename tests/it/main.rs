@@ -19,5 +19,6 @@ mod limits;
 mod mount;
 mod odb;
 mod remote;
+mod tlog;
 mod util;
 mod vectors;

@@ -1,0 +1,398 @@
+//! Transparency-log interop (docs/tlog.md): checkpoint notes, static tiles, the client, and
+//! golang.org/x/mod/sumdb (an implementation msez did not write) checking msez's logs and
+//! writing logs msez checks.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use base64::Engine as _;
+use sha2::{Digest as _, Sha256};
+
+use crate::chain::Chain;
+use crate::util::{ASSET_ID, Dir, Run};
+
+const ORIGIN: &str =
+    "msez/asset/37e2afb983e507aa0bdf36907dc787e437694176fe4c88779287e204aab98ff5/core";
+
+/// Appends `n` receipts whose payloads carry `tag` (two chains with other tags diverge).
+fn append(c: &Chain, n: usize, tag: &str) {
+    let lines: String = (0..n)
+        .map(|i| {
+            format!("{{\"kind\":\"transfer.v1\",\"payload\":{{\"i\":{i},\"tag\":\"{tag}\"}}}}\n")
+        })
+        .collect();
+    c.dir.write("tlog-batch.jsonl", lines);
+    c.dir
+        .run(&[
+            "asset",
+            "state",
+            "receipt-init",
+            &c.module,
+            "--batch",
+            "tlog-batch.jsonl",
+            "--key",
+            "dev.jwk",
+        ])
+        .ok();
+}
+
+fn vkey(c: &Chain) -> String {
+    c.dir
+        .run(&["key", "vkey", "--key", "dev.jwk", "--name", ORIGIN])
+        .ok()
+        .trim()
+        .to_string()
+}
+
+fn publish(c: &Chain, dest: &str) -> serde_json::Value {
+    c.dir
+        .run(&[
+            "--json", "tlog", "publish", &c.module, dest, "--key", "dev.jwk",
+        ])
+        .json()
+}
+
+fn verify(dir: &Dir, source: &Path, vkey: &str, extra: &[&str]) -> Run {
+    let source = source.display().to_string();
+    let mut args = vec![
+        "tlog",
+        "verify",
+        source.as_str(),
+        "--vkey",
+        vkey,
+        "--state",
+        "seen",
+    ];
+    args.extend_from_slice(extra);
+    dir.run(&args)
+}
+
+#[test]
+fn a_checkpoint_note_agrees_with_the_msez_checkpoint_and_its_key_hash_is_c2sp() {
+    let c = Chain::new();
+    append(&c, 20, "a");
+    assert_eq!(
+        c.dir.run(&["tlog", "origin", &c.module]).ok().trim(),
+        ORIGIN
+    );
+    let out = c
+        .dir
+        .run(&[
+            "--json",
+            "tlog",
+            "checkpoint",
+            &c.module,
+            "--key",
+            "dev.jwk",
+        ])
+        .json();
+    let note_path = PathBuf::from(out["note"].as_str().unwrap());
+    assert!(note_path.ends_with("state/checkpoints/checkpoint.20.note"));
+    let vc: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(c.dir.join(&format!(
+            "{}/state/checkpoints/checkpoint.20.json",
+            c.module
+        )))
+        .unwrap(),
+    )
+    .unwrap();
+    let note = std::fs::read_to_string(&note_path).unwrap();
+    let (text, sigs) = note.split_once("\n\n").unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines[0], ORIGIN);
+    assert_eq!(lines[1], "20");
+    let root = base64::engine::general_purpose::STANDARD
+        .decode(lines[2])
+        .unwrap();
+    assert_eq!(hex::encode(root), vc["mmr"]["root"].as_str().unwrap());
+    assert_eq!(vc["mmr"]["size"], 20);
+
+    // The key hash, computed here from the spec: SHA-256(name || 0x0A || 0x01 || pubkey)[:4].
+    let v = vkey(&c);
+    let (name, rest) = v.split_once('+').unwrap();
+    assert_eq!(name, ORIGIN);
+    let (id, key) = rest.split_once('+').unwrap();
+    let key = base64::engine::general_purpose::STANDARD
+        .decode(key)
+        .unwrap();
+    assert_eq!((key.len(), key[0]), (33, 1));
+    let mut h = Sha256::new();
+    h.update(ORIGIN.as_bytes());
+    h.update([b'\n', 1]);
+    h.update(&key[1..]);
+    assert_eq!(id, hex::encode(&h.finalize()[..4]));
+    let sig = sigs
+        .strip_prefix(&format!("\u{2014} {ORIGIN} "))
+        .unwrap()
+        .trim_end();
+    let sig = base64::engine::general_purpose::STANDARD
+        .decode(sig)
+        .unwrap();
+    assert_eq!(hex::encode(&sig[..4]), id);
+    let pk = ed25519_dalek::VerifyingKey::from_bytes(&key[1..].try_into().unwrap()).unwrap();
+    let s = ed25519_dalek::Signature::from_bytes(&sig[4..].try_into().unwrap());
+    pk.verify_strict(format!("{text}\n").as_bytes(), &s)
+        .unwrap();
+
+    // A recorded prefix changes the origin of every copy of the module.
+    c.dir
+        .run(&[
+            "tlog",
+            "origin",
+            &c.module,
+            "--set-prefix",
+            "example.org/zone-a",
+        ])
+        .ok();
+    assert_eq!(
+        c.dir.run(&["tlog", "origin", &c.module]).ok().trim(),
+        format!("example.org/zone-a/asset/{ASSET_ID}/core")
+    );
+    c.dir
+        .run(&["tlog", "origin", &c.module, "--set-prefix", "a b"])
+        .code(65);
+    // A VC of that size with another root is refused, not silently joined to a note.
+    let vc_path = c.dir.join(&format!(
+        "{}/state/checkpoints/checkpoint.20.json",
+        c.module
+    ));
+    let mut bad = vc.clone();
+    bad["mmr"]["root"] = serde_json::Value::String("00".repeat(32));
+    std::fs::write(&vc_path, serde_json::to_vec(&bad).unwrap()).unwrap();
+    let run = c.dir.run(&[
+        "--json",
+        "tlog",
+        "checkpoint",
+        &c.module,
+        "--key",
+        "dev.jwk",
+    ]);
+    run.code(66);
+    assert_eq!(
+        run.json()["error"]["code"],
+        "digest.tlog_checkpoint_mismatch"
+    );
+}
+
+#[test]
+fn publish_is_incremental_and_verify_checks_tiles_entries_and_consistency() {
+    let c = Chain::new();
+    append(&c, 300, "a");
+    let out = publish(&c, "log");
+    assert_eq!(out["published"]["old_size"], 0);
+    assert_eq!(out["published"]["size"], 300);
+    let log = c.dir.join("log");
+    for f in [
+        "checkpoint",
+        "tile/0/000",
+        "tile/0/001.p/44",
+        "tile/1/000.p/1",
+        "tile/entries/000",
+        "tile/entries/001.p/44",
+    ] {
+        assert!(log.join(f).is_file(), "{f}");
+    }
+    // Entries are the 32-byte next_roots, each behind its big-endian uint16 length.
+    let bundle = std::fs::read(log.join("tile/entries/001.p/44")).unwrap();
+    assert_eq!(bundle.len(), 44 * 34);
+    assert_eq!(&bundle[..2], &[0, 32]);
+    let v = vkey(&c);
+    let run = verify(
+        &c.dir,
+        &log,
+        &v,
+        &["--entry", "0", "--entry", "299", "--json"],
+    );
+    let doc = run.json();
+    assert_eq!(doc["size"], 300);
+    assert_eq!(doc["entries_checked"], 300);
+    assert_eq!(doc["inclusions"][1]["index"], 299);
+
+    let full = std::fs::read(log.join("tile/0/000")).unwrap();
+    let ino = std::fs::metadata(log.join("tile/0/000")).unwrap();
+    append(&c, 300, "a2");
+    let out = publish(&c, "log");
+    assert_eq!(out["published"]["old_size"], 300);
+    // NewTiles(300, 600): level-0 tile 1 (full) and 2.p/88, level-1 0.p/2, two bundles.
+    assert_eq!(out["published"]["tiles_written"], 5);
+    let after = std::fs::metadata(log.join("tile/0/000")).unwrap();
+    assert_eq!(std::fs::read(log.join("tile/0/000")).unwrap(), full);
+    assert_eq!(
+        std::os::unix::fs::MetadataExt::ino(&after),
+        std::os::unix::fs::MetadataExt::ino(&ino),
+        "a full tile is written once"
+    );
+    assert!(log.join("tile/0/002.p/88").is_file());
+    let run = verify(&c.dir, &log, &v, &["--entry", "450"]);
+    assert!(
+        run.ok()
+            .contains("consistent with the checkpoint seen before: size 300"),
+        "{run:?}"
+    );
+    // Publishing again changes nothing but the checkpoint.
+    assert_eq!(publish(&c, "log")["published"]["tiles_written"], 0);
+
+    // Damage: a flipped hash byte is a digest error; a wrong key is a signature error; an
+    // empty source is missing.
+    let t = log.join("tile/0/001");
+    let mut bytes = std::fs::read(&t).unwrap();
+    bytes[5] ^= 1;
+    std::fs::write(&t, &bytes).unwrap();
+    let run = verify(&c.dir, &log, &v, &["--json"]);
+    run.code(66);
+    assert_eq!(run.json()["error"]["code"], "digest.tlog_root");
+    bytes[5] ^= 1;
+    std::fs::write(&t, &bytes).unwrap();
+    let other = c
+        .dir
+        .run(&["key", "vkey", "--key", "zone-a.jwk", "--name", ORIGIN])
+        .ok()
+        .trim()
+        .to_string();
+    verify(&c.dir, &log, &other, &[]).code(67);
+    std::fs::create_dir(c.dir.join("empty")).unwrap();
+    verify(&c.dir, &c.dir.join("empty"), &v, &[]).code(68);
+    verify(&c.dir, &log, &v, &["--entry", "600"]).code(64);
+    verify(&c.dir, &log, &v, &[]).ok();
+}
+
+#[test]
+fn a_split_view_is_fork_evidence_and_a_diverged_publish_is_refused() {
+    let a = Chain::new();
+    append(&a, 40, "honest");
+    publish(&a, "log");
+    let v = vkey(&a);
+    verify(&a.dir, &a.dir.join("log"), &v, &[]).ok();
+
+    // The same asset, origin and key, another history: what a lying operator would show.
+    let b = Chain::new();
+    append(&b, 50, "other");
+    publish(&b, "log");
+    let run = verify(&a.dir, &b.dir.join("log"), &v, &["--json"]);
+    run.code(69);
+    let err = &run.json()["error"];
+    assert_eq!(err["code"], "fork.tlog_split_view");
+    let evidence: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(err["path"].as_str().unwrap()).unwrap()).unwrap();
+    assert_eq!(evidence["type"], "MsezTlogSplitView");
+    assert!(
+        evidence["seen_checkpoint"]
+            .as_str()
+            .unwrap()
+            .contains("\n40\n")
+    );
+    assert!(
+        evidence["shown_checkpoint"]
+            .as_str()
+            .unwrap()
+            .contains("\n50\n")
+    );
+    // The state still holds the honest checkpoint: the honest log stays valid.
+    verify(&a.dir, &a.dir.join("log"), &v, &[]).ok();
+
+    // Publishing the other history over the honest log is refused; nothing changes.
+    let before = std::fs::read(a.dir.join("log/checkpoint")).unwrap();
+    let dest = a.dir.join("log").display().to_string();
+    b.dir
+        .run(&["tlog", "publish", &b.module, &dest, "--key", "dev.jwk"])
+        .code(69);
+    assert_eq!(std::fs::read(a.dir.join("log/checkpoint")).unwrap(), before);
+}
+
+/// The Go checker, built offline in GOPATH mode against Debian's golang-golang-x-mod-dev;
+/// None (with the reason printed) when Go or x/mod is not installed.
+fn go_checker() -> Option<PathBuf> {
+    let gocode = Path::new("/usr/share/gocode");
+    let go = Command::new("go").arg("version").output();
+    if !go.is_ok_and(|o| o.status.success()) {
+        eprintln!(
+            "SKIPPED: `go` is not installed (apt-get install golang-go golang-golang-x-mod-dev)"
+        );
+        return None;
+    }
+    if !gocode.join("src/golang.org/x/mod/sumdb/tlog").is_dir() {
+        eprintln!(
+            "SKIPPED: golang.org/x/mod is not in /usr/share/gocode (apt-get install golang-golang-x-mod-dev)"
+        );
+        return None;
+    }
+    let tmp = Path::new(env!("CARGO_TARGET_TMPDIR"));
+    let out = tmp.join("tlogcheck");
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/tlog-go");
+    let status = Command::new("go")
+        .args(["build", "-o"])
+        .arg(&out)
+        .arg("main.go")
+        .current_dir(&src)
+        .env("GO111MODULE", "off")
+        .env(
+            "GOPATH",
+            format!("{}:{}", tmp.join("gopath").display(), gocode.display()),
+        )
+        .env("GOCACHE", tmp.join("gocache"))
+        .env("GOFLAGS", "")
+        .env("GOPROXY", "off")
+        .status()
+        .expect("run go build");
+    assert!(status.success(), "go build of tests/tlog-go failed");
+    Some(out)
+}
+
+fn go(tool: &Path, args: &[&str]) -> String {
+    let out = Command::new(tool).args(args).output().unwrap();
+    assert!(
+        out.status.success(),
+        "tlogcheck {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[test]
+#[ignore = "needs Go and golang.org/x/mod (scripts/test runs it when installed)"]
+fn go_sumdb_tlog_verifies_a_10000_receipt_log_and_msez_verifies_a_go_log() {
+    let Some(tool) = go_checker() else { return };
+    let c = Chain::new();
+    append(&c, 10_000, "go");
+    publish(&c, "log");
+    let v = vkey(&c);
+    let log = c.dir.join("log").display().to_string();
+    let said = go(
+        &tool,
+        &[
+            "verify", &log, &v, "0", "1", "255", "256", "4097", "6553", "9998", "9999",
+        ],
+    );
+    assert!(
+        said.starts_with(&format!("ok origin={ORIGIN} size=10000 ")),
+        "{said}"
+    );
+    assert!(said.contains("entries=10000 records=8"), "{said}");
+    // Grow the log; Go checks the incremental publish too.
+    append(&c, 300, "go2");
+    publish(&c, "log");
+    assert!(go(&tool, &["verify", &log, &v, "10299"]).contains("size=10300 "));
+
+    // The other way: a log Go wrote (entries of varying length), checked by msez.
+    let gl = c.dir.join("golog");
+    let gv = go(
+        &tool,
+        &[
+            "write",
+            &gl.display().to_string(),
+            "example.org/go-log",
+            "1500",
+        ],
+    );
+    let run = verify(&c.dir, &gl, gv.trim(), &["--entry", "1499", "--json"]);
+    let doc = run.json();
+    assert_eq!(doc["size"], 1500);
+    assert_eq!(doc["origin"], "example.org/go-log");
+    assert_eq!(doc["inclusions"][0]["entry"], hex::encode("go entry 1499"));
+    // A Go-written tile with a changed hash fails msez's check.
+    let t = gl.join("tile/0/003");
+    let mut bytes = std::fs::read(&t).unwrap();
+    bytes[40] ^= 0x80;
+    std::fs::write(&t, &bytes).unwrap();
+    verify(&c.dir, &gl, gv.trim(), &[]).code(66);
+}
