@@ -396,3 +396,106 @@ fn go_sumdb_tlog_verifies_a_10000_receipt_log_and_msez_verifies_a_go_log() {
     std::fs::write(&t, &bytes).unwrap();
     verify(&c.dir, &gl, gv.trim(), &[]).code(66);
 }
+
+/// The S3 environment of scripts/test's SeaweedFS, and a fresh remote URL in its bucket.
+fn s3_env(tag: &str) -> (Vec<(String, String)>, String) {
+    let endpoint = std::env::var("MSEZ_TEST_S3_ENDPOINT").expect(
+        "MSEZ_TEST_S3_ENDPOINT is unset: this test needs SeaweedFS, started by scripts/test",
+    );
+    let bucket = std::env::var("MSEZ_TEST_S3_BUCKET").unwrap_or_else(|_| "msez-test".into());
+    let mut env = vec![
+        ("AWS_ENDPOINT_URL".to_string(), endpoint),
+        ("AWS_ALLOW_HTTP".to_string(), "true".to_string()),
+    ];
+    for (k, default) in [
+        ("AWS_ACCESS_KEY_ID", "msez-test"),
+        ("AWS_SECRET_ACCESS_KEY", "msez-test-secret"),
+        ("AWS_REGION", "us-east-1"),
+    ] {
+        env.push((
+            k.to_string(),
+            std::env::var(k).unwrap_or_else(|_| default.into()),
+        ));
+    }
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    let url = format!("s3://{bucket}/{tag}-{}-{nanos}", std::process::id());
+    (env, url)
+}
+
+fn run_env(dir: &Dir, env: &[(String, String)], args: &[&str]) -> Run {
+    let mut c = dir.cmd(args);
+    c.envs(env.iter().map(|(k, v)| (k, v)));
+    Run::from(c.output().unwrap())
+}
+
+#[test]
+#[ignore = "needs SeaweedFS (scripts/test's S3 pass)"]
+fn s3_tlog_publish_is_incremental_and_verifies_from_the_bucket() {
+    let (env, url) = s3_env("tlog");
+    let c = Chain::new();
+    append(&c, 1000, "s3");
+    let publish_s3 = || {
+        run_env(
+            &c.dir,
+            &env,
+            &[
+                "--json", "tlog", "publish", &c.module, &url, "--key", "dev.jwk",
+            ],
+        )
+        .json()
+    };
+    let out = publish_s3();
+    let log = out["log"].as_str().unwrap().to_string();
+    assert_eq!(
+        log,
+        format!("{url}/tlog/asset/{ASSET_ID}/core"),
+        "the per-chain prefix beside objects/ and refs/"
+    );
+    assert_eq!(out["published"]["tiles_written"], 9);
+    let v = vkey(&c);
+    let run = run_env(
+        &c.dir,
+        &env,
+        &[
+            "--json", "tlog", "verify", &log, "--vkey", &v, "--state", "seen", "--entry", "999",
+        ],
+    );
+    assert_eq!(run.json()["entries_checked"], 1000, "{run:?}");
+
+    // One more receipt: the level-0 partial tile and its bundle (level 1 still has 3 nodes),
+    // the checkpoint, and the read of the old checkpoint: four requests of publish's own.
+    append(&c, 1, "s3b");
+    let out = publish_s3();
+    assert_eq!(out["published"]["old_size"], 1000);
+    assert_eq!(out["published"]["tiles_written"], 2);
+    assert_eq!(out["published"]["requests"], 4);
+    let run = run_env(
+        &c.dir,
+        &env,
+        &["tlog", "verify", &log, "--vkey", &v, "--state", "seen"],
+    );
+    assert!(
+        run.ok()
+            .contains("consistent with the checkpoint seen before: size 1000"),
+        "{run:?}"
+    );
+
+    // The same chain published to a directory has the same root, and Go's x/mod checks it.
+    let dir_out = publish(&c, "log");
+    assert_eq!(dir_out["published"]["size"], 1001);
+    if let Some(tool) = go_checker() {
+        let said = go(
+            &tool,
+            &[
+                "verify",
+                &c.dir.join("log").display().to_string(),
+                &v,
+                "1000",
+            ],
+        );
+        assert!(said.contains("size=1001 "), "{said}");
+    }
+}
