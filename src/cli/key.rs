@@ -50,6 +50,9 @@ pub struct VkeyArgs {
     /// The key name: a log's origin, or a witness's name.
     #[arg(long)]
     pub name: String,
+    /// Print the tlog-cosignature/v1 key of a witness (type 0x04) instead of a note key.
+    #[arg(long)]
+    pub witness: bool,
 }
 
 /// Where a key credential goes.
@@ -319,10 +322,15 @@ fn vkey(args: VkeyArgs, ctx: &Ctx) -> super::Result<ExitCode> {
     let path = ctx.path(&args.key);
     let (jwk, _) = Jwk::load(&path)?;
     let key = jwk.verifying_key(&path.display().to_string())?;
-    let v = msez::tlog::note::Verifier::new(&args.name, key)?;
-    let vkey = v.vkey();
+    let (vkey, id) = if args.witness {
+        let c = msez::tlog::witness::Cosigner::new(&args.name, key)?;
+        (c.vkey(), c.id)
+    } else {
+        let v = msez::tlog::note::Verifier::new(&args.name, key)?;
+        (v.vkey(), v.id)
+    };
     let report =
-        serde_json::json!({ "vkey": vkey, "name": v.name, "key_id": format!("{:08x}", v.id) });
+        serde_json::json!({ "vkey": vkey, "name": args.name, "key_id": format!("{id:08x}") });
     written(ctx.out.emit(&report, |w| writeln!(w, "{vkey}")))?;
     Ok(ExitCode::SUCCESS)
 }

@@ -121,6 +121,9 @@ pub enum Command {
     /// Transparency-log interop: C2SP checkpoint notes, static tiles, their client (docs/tlog.md).
     #[command(subcommand)]
     Tlog(tlog::Command),
+    /// A tlog-witness: cosign logs' checkpoints that extend what it cosigned (docs/tlog.md).
+    #[command(subcommand)]
+    Witness(tlog::WitnessCommand),
     /// Delete unreachable objects (locally or on a remote), in two phases: mark, then sweep.
     Gc(gc::GcArgs),
 }
@@ -212,6 +215,7 @@ pub fn main() -> ExitCode {
         Command::Generate(c) => generate::run(c, &ctx),
         Command::Gc(a) => gc::run(a, &ctx),
         Command::Tlog(c) => tlog::run(c, &ctx),
+        Command::Witness(c) => tlog::run_witness(c, &ctx),
     };
     match result {
         Ok(code) => code,

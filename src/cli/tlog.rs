@@ -11,7 +11,7 @@ use msez::chain::{self, Kind, checkpoint, ops};
 use msez::odb::Repo;
 use msez::tlog::note::{Checkpoint, Note, Signer, Verifier};
 use msez::tlog::tiles::Tree;
-use msez::tlog::{self, client, origin, publish};
+use msez::tlog::{self, client, origin, publish, witness};
 use msez::vc::KeyPair;
 
 use super::state::{self, ChainArgs, ForkArgs, Opened};
@@ -84,6 +84,42 @@ pub struct CheckpointArgs {
     /// The MSEZ checkpoint VC timestamp, when one is made (default: now, or SOURCE_DATE_EPOCH).
     #[arg(long)]
     pub timestamp: Option<String>,
+    /// Submit the note to a tlog-witness and add its cosignature: URL=VKEY, VKEY the witness's
+    /// cosignature key (repeatable; `msez witness serve` prints it).
+    #[arg(long = "witness", value_name = "URL=VKEY")]
+    pub witnesses: Vec<String>,
+}
+
+/// `msez witness` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum WitnessCommand {
+    /// Serve the tlog-witness add-checkpoint endpoint: cosign (tlog-cosignature/v1) a log's
+    /// checkpoint only after its signature and the consistency proof from the size last
+    /// cosigned, kept durably in --state.
+    ///
+    /// Example: msez witness serve --key w.jwk --name example.org/w1 --state w1/
+    ///   --listen 127.0.0.1:7380 --log "$(msez key vkey --key op.jwk --name ORIGIN)"
+    Serve(ServeArgs),
+}
+
+/// `msez witness serve`.
+#[derive(Debug, clap::Args)]
+pub struct ServeArgs {
+    /// The witness key.
+    #[arg(long, value_name = "KEY.jwk")]
+    pub key: PathBuf,
+    /// The witness name (its cosignature key's name).
+    #[arg(long, default_value = "msez-witness")]
+    pub name: String,
+    /// The state directory (one file per log; created).
+    #[arg(long, value_name = "DIR")]
+    pub state: PathBuf,
+    /// Where to listen, HOST:PORT (port 0: any free port; the address is printed).
+    #[arg(long, default_value = "127.0.0.1:7380")]
+    pub listen: String,
+    /// A log to witness: its note verifier key, or ORIGIN=VKEY (repeatable).
+    #[arg(long = "log", value_name = "[ORIGIN=]VKEY", required = true)]
+    pub logs: Vec<String>,
 }
 
 /// `msez tlog publish`.
@@ -261,9 +297,42 @@ fn make_checkpoint(args: &CheckpointArgs, ctx: &Ctx) -> super::Result<Made> {
         extensions: Vec::new(),
     };
     let note_path = vc_path.with_extension("note");
-    // Ed25519 is deterministic: the note of one size and key is the same bytes every time.
-    let note = checkpoint.sign(&signer);
+    // Ed25519 is deterministic: the note of one size and key is the same bytes every time. The
+    // cosignatures already collected for this text are kept.
+    let mut note = checkpoint.sign(&signer);
+    if let Some(old) = std::fs::read(&note_path)
+        .ok()
+        .and_then(|b| Note::parse(&b).ok())
+        .filter(|n| n.text == note.text)
+    {
+        let ours = note.signatures[0].clone();
+        note.signatures = old.signatures;
+        if !note.signatures.contains(&ours) {
+            note.signatures.insert(0, ours);
+        }
+    }
+    let mut failed = None;
+    for w in &args.witnesses {
+        let (url, vkey) = w
+            .split_once('=')
+            .ok_or_else(|| msez::Error::Usage(format!("--witness {w:?}: expected URL=VKEY")))?;
+        let cosigner = witness::Cosigner::parse(vkey)?;
+        let evidence = default_state(ctx)?.join("evidence");
+        match witness::submit(url, &cosigner, &note, &checkpoint, &tree, &evidence) {
+            Ok(sig) => {
+                note.signatures
+                    .retain(|s| !(s.name == sig.name && s.id == sig.id));
+                note.signatures.push(sig);
+            }
+            Err(e) => {
+                failed.get_or_insert(e);
+            }
+        }
+    }
     chain::module::write_file(&note_path, &note.to_bytes())?;
+    if let Some(e) = failed {
+        return Err(e.into());
+    }
     Ok(Made {
         origin,
         checkpoint,
@@ -384,5 +453,55 @@ fn verify_cmd(args: VerifyArgs, ctx: &Ctx) -> super::Result<ExitCode> {
         }
         Ok(())
     }))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Runs one `msez witness` subcommand.
+pub fn run_witness(command: WitnessCommand, ctx: &Ctx) -> super::Result<ExitCode> {
+    match command {
+        WitnessCommand::Serve(a) => serve(a, ctx),
+    }
+}
+
+fn serve(args: ServeArgs, ctx: &Ctx) -> super::Result<ExitCode> {
+    let key = KeyPair::load(&ctx.path(&args.key))?;
+    let logs = args
+        .logs
+        .iter()
+        .map(|l| {
+            let (origin, vkey) = match l.split_once('=') {
+                Some((o, v)) if !o.contains('+') => (Some(o), v),
+                _ => (None, l.as_str()),
+            };
+            let v = Verifier::parse(vkey)?;
+            if origin.is_some_and(|o| o != v.name) {
+                return Err(msez::Error::Usage(format!(
+                    "--log {l:?}: the vkey is named {:?}, not the origin",
+                    v.name
+                )));
+            }
+            Ok(v)
+        })
+        .collect::<super::Result<Vec<_>>>()?;
+    let w = witness::Witness::new(
+        &args.name,
+        key.signing_key().clone(),
+        logs,
+        ctx.path(&args.state),
+    )?;
+    let listener = std::net::TcpListener::bind(&args.listen)
+        .map_err(|e| msez::Error::io("listening on", &args.listen, e))?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| msez::Error::io("listening on", &args.listen, e))?;
+    let vkey = w.cosigner().vkey();
+    let report = serde_json::json!({ "listen": addr.to_string(), "vkey": vkey });
+    written(ctx.out.emit(&report, |w| {
+        writeln!(w, "listening on http://{addr}")?;
+        writeln!(w, "{vkey}")
+    }))?;
+    use std::io::Write as _;
+    let _ = std::io::stdout().flush();
+    w.serve(listener)?;
     Ok(ExitCode::SUCCESS)
 }

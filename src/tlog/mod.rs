@@ -14,6 +14,7 @@ pub mod note;
 pub mod origin;
 pub mod publish;
 pub mod tiles;
+pub mod witness;
 
 use std::path::PathBuf;
 

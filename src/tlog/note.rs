@@ -76,8 +76,8 @@ impl Verifier {
             given: vkey.to_string(),
             why: why.to_string(),
         };
-        let mut parts = vkey.rsplitn(3, '+');
-        let (Some(b64), Some(id), Some(name)) = (parts.next(), parts.next(), parts.next()) else {
+        let mut parts = vkey.splitn(3, '+');
+        let (Some(name), Some(id), Some(b64)) = (parts.next(), parts.next(), parts.next()) else {
             return Err(bad("expected name+keyid+base64"));
         };
         check_name(name).map_err(|w| bad(&w))?;
@@ -366,6 +366,15 @@ mod tests {
             tampered.verify(&[v]),
             Err(Error::BadSignature { .. })
         ));
+    }
+
+    #[test]
+    fn vkeys_whose_base64_holds_a_plus_parse() {
+        let v = (0u8..=255)
+            .map(|i| Verifier::new("n", SigningKey::from_bytes(&[i; 32]).verifying_key()).unwrap())
+            .find(|v| v.vkey().matches('+').count() > 2)
+            .unwrap();
+        assert_eq!(Verifier::parse(&v.vkey()).unwrap(), v);
     }
 
     #[test]

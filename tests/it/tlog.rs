@@ -499,3 +499,150 @@ fn s3_tlog_publish_is_incremental_and_verifies_from_the_bucket() {
         assert!(said.contains("size=1001 "), "{said}");
     }
 }
+
+/// A running `msez witness serve` on a loopback port; killed (-9) on drop.
+struct WitnessProc {
+    child: std::process::Child,
+    url: String,
+    vkey: String,
+}
+
+impl Drop for WitnessProc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start_witness(dir: &Dir, key: &str, name: &str, state: &str, log_vkey: &str) -> WitnessProc {
+    use std::io::BufRead;
+    let mut child = dir
+        .cmd(&[
+            "witness",
+            "serve",
+            "--key",
+            key,
+            "--name",
+            name,
+            "--state",
+            state,
+            "--listen",
+            "127.0.0.1:0",
+            "--log",
+            log_vkey,
+        ])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut listen = String::new();
+    out.read_line(&mut listen).unwrap();
+    let mut vkey = String::new();
+    out.read_line(&mut vkey).unwrap();
+    let url = listen
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap_or_else(|| panic!("witness said {listen:?}"))
+        .to_string();
+    WitnessProc {
+        child,
+        url,
+        vkey: vkey.trim().to_string(),
+    }
+}
+
+fn cosigned_by(note: &str, vkey: &str) -> bool {
+    let c = msez::tlog::witness::Cosigner::parse(vkey).unwrap();
+    let n = msez::tlog::note::Note::parse(note.as_bytes()).unwrap();
+    n.signatures.iter().any(|s| c.verify(&n.text, s).is_some())
+}
+
+#[test]
+fn witnesses_cosign_extensions_survive_kill_9_and_refuse_a_fork() {
+    let a = Chain::new();
+    a.dir.run(&["key", "gen", "--out", "w2.jwk"]).ok();
+    append(&a, 30, "honest");
+    let v = vkey(&a);
+    let w1 = start_witness(&a.dir, "zone-a.jwk", "example.org/w1", "w1", &v);
+    let w2 = start_witness(&a.dir, "w2.jwk", "example.org/w2", "w2", &v);
+    assert_eq!(
+        w1.vkey,
+        a.dir
+            .run(&[
+                "key",
+                "vkey",
+                "--witness",
+                "--key",
+                "zone-a.jwk",
+                "--name",
+                "example.org/w1"
+            ])
+            .ok()
+            .trim()
+    );
+    let checkpoint = |c: &Chain, ws: &[&WitnessProc]| {
+        let mut args = vec![
+            "--json".to_string(),
+            "tlog".into(),
+            "checkpoint".into(),
+            c.module.clone(),
+            "--key".into(),
+            "dev.jwk".into(),
+        ];
+        for w in ws {
+            args.push("--witness".into());
+            args.push(format!("{}={}", w.url, w.vkey));
+        }
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        c.dir.run(&args)
+    };
+    let run = checkpoint(&a, &[&w1, &w2]);
+    assert_eq!(run.code, 0, "{run:?}");
+    let out = run.json();
+    let note = std::fs::read_to_string(out["note"].as_str().unwrap()).unwrap();
+    assert!(
+        cosigned_by(&note, &w1.vkey) && cosigned_by(&note, &w2.vkey),
+        "{note}"
+    );
+
+    // An extension: each witness answers 409 with its size, then checks the proof from 30.
+    append(&a, 10, "honest2");
+    let out = checkpoint(&a, &[&w1, &w2]).json();
+    let note40 = std::fs::read_to_string(out["note"].as_str().unwrap()).unwrap();
+    assert!(note40.contains("\n40\n"));
+    assert!(cosigned_by(&note40, &w1.vkey) && cosigned_by(&note40, &w2.vkey));
+
+    // kill -9 and restart on the same state: it still knows size 40 and the root.
+    drop(w1);
+    let w1 = start_witness(&a.dir, "zone-a.jwk", "example.org/w1", "w1", &v);
+    let out = checkpoint(&a, &[&w1]).json();
+    assert!(cosigned_by(
+        &std::fs::read_to_string(out["note"].as_str().unwrap()).unwrap(),
+        &w1.vkey
+    ));
+
+    // The same origin and key with another history: both witnesses refuse; fork evidence.
+    let b = Chain::new();
+    append(&b, 50, "fork");
+    for w in [&w1, &w2] {
+        let run = checkpoint(&b, &[w]);
+        assert_eq!(run.code, 69, "{run:?}");
+        let err = &run.json()["error"];
+        assert_eq!(err["code"], "fork.tlog_split_view");
+        let ev: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(err["path"].as_str().unwrap()).unwrap()).unwrap();
+        assert_eq!(ev["witness_size"], 40);
+    }
+    let bnote = std::fs::read_to_string(b.dir.join(&format!(
+        "{}/state/checkpoints/checkpoint.50.note",
+        b.module
+    )))
+    .unwrap();
+    assert!(!cosigned_by(&bnote, &w1.vkey) && !cosigned_by(&bnote, &w2.vkey));
+
+    // The cosigned note is what gets published; clients ignore the cosignature lines.
+    publish(&a, "log");
+    let published = std::fs::read_to_string(a.dir.join("log/checkpoint")).unwrap();
+    assert!(cosigned_by(&published, &w1.vkey) && cosigned_by(&published, &w2.vkey));
+    verify(&a.dir, &a.dir.join("log"), &v, &[]).ok();
+}
