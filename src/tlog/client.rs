@@ -250,11 +250,11 @@ pub fn verify(
     }
     let mut tiles_checked = 0;
     // Level 0 gives every leaf hash; the tree over them must give the signed root, and every
-    // higher tile must hold exactly the nodes that tree has.
-    let all = tiles::all_tiles(ck.size);
-    let mut leaves = Vec::with_capacity(ck.size as usize);
-    for t in all.iter().filter(|t| t.kind == Kind::Hash(0)) {
-        leaves.extend(tiles::parse_hash_tile(t, &need(src, &t.path())?)?);
+    // higher tile must hold exactly the nodes that tree has. Tiles are read one at a time, so a
+    // checkpoint claiming a huge size fails at its first missing tile, not on allocation.
+    let mut leaves = Vec::with_capacity(ck.size.min(1 << 20) as usize);
+    for t in tiles::tiles_of(ck.size, Kind::Hash(0)) {
+        leaves.extend(tiles::parse_hash_tile(&t, &need(src, &t.path())?)?);
         tiles_checked += 1;
     }
     let tree = Tree::from_leaf_hashes(leaves);
@@ -265,39 +265,36 @@ pub fn verify(
             found: tree.root().to_hex(),
         });
     }
+    for level in 1..tiles::levels(ck.size) {
+        for t in tiles::tiles_of(ck.size, Kind::Hash(level)) {
+            let bytes = need(src, &t.path())?;
+            if Some(bytes) != tree.tile_bytes(&t) {
+                return Err(Error::BadTile {
+                    path: t.path(),
+                    why: "its hashes are not the tree's nodes".into(),
+                });
+            }
+            tiles_checked += 1;
+        }
+    }
     let mut entries_checked = 0;
     let mut chosen = Vec::new();
-    for t in &all {
-        match t.kind {
-            Kind::Hash(0) => {}
-            Kind::Hash(_) => {
-                let bytes = need(src, &t.path())?;
-                if Some(bytes) != tree.tile_bytes(t) {
-                    return Err(Error::BadTile {
-                        path: t.path(),
-                        why: "its hashes are not the tree's nodes".into(),
-                    });
-                }
-                tiles_checked += 1;
+    for t in tiles::tiles_of(ck.size, Kind::Entries) {
+        let bundle = tiles::parse_bundle(&t, &need(src, &t.path())?)?;
+        for (i, e) in bundle.iter().enumerate() {
+            let index = t.index * tiles::WIDTH + i as u64;
+            if tree.node(0, index) != Some(tiles::entry_leaf_hash(e)) {
+                return Err(Error::BadTile {
+                    path: t.path(),
+                    why: format!("entry {index} does not hash to its leaf"),
+                });
             }
-            Kind::Entries => {
-                let bundle = tiles::parse_bundle(t, &need(src, &t.path())?)?;
-                for (i, e) in bundle.iter().enumerate() {
-                    let index = t.index * tiles::WIDTH + i as u64;
-                    if tree.node(0, index) != Some(tiles::entry_leaf_hash(e)) {
-                        return Err(Error::BadTile {
-                            path: t.path(),
-                            why: format!("entry {index} does not hash to its leaf"),
-                        });
-                    }
-                    if entries.contains(&index) {
-                        chosen.push((index, e.clone()));
-                    }
-                }
-                entries_checked += bundle.len() as u64;
-                tiles_checked += 1;
+            if entries.contains(&index) {
+                chosen.push((index, e.clone()));
             }
         }
+        entries_checked += bundle.len() as u64;
+        tiles_checked += 1;
     }
     let mut inclusions = Vec::new();
     for &index in entries {

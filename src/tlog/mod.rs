@@ -60,6 +60,16 @@ pub enum Error {
         .0.origin, .0.seen_size, .0.size, .0.evidence.display()
     )]
     SplitView(Box<SplitView>),
+    /// The destination already publishes a larger checkpoint of this log than the chain here.
+    #[error(
+        "{dest} already publishes size {dest_size} of {origin}; this chain has {size}: pull first"
+    )]
+    Behind {
+        dest: String,
+        origin: String,
+        dest_size: u64,
+        size: u64,
+    },
     /// `--entry N` beyond the log.
     #[error("entry {index} is not in a log of size {size}")]
     NoSuchEntry { index: u64, size: u64 },
@@ -134,6 +144,7 @@ impl Classify for Error {
             }
             Error::Missing { .. } => Class::Missing,
             Error::SplitView(_) => Class::Fork,
+            Error::Behind { .. } => Class::Conflict,
             Error::Remote(e) => e.class(),
             Error::Mmr(e) => e.class(),
             Error::Io { .. } | Error::Http { .. } => Class::Io,
@@ -153,6 +164,7 @@ impl Classify for Error {
             Error::Disagree { .. } => "digest.tlog_checkpoint_mismatch",
             Error::Missing { .. } => "missing.tlog_tile",
             Error::SplitView(_) => "fork.tlog_split_view",
+            Error::Behind { .. } => "conflict.tlog_behind",
             Error::Remote(e) => e.code(),
             Error::Mmr(e) => e.code(),
             Error::Io { .. } => "io.tlog",

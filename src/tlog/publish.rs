@@ -89,6 +89,15 @@ fn publish_locked(
     let old = backend.get(&ck_key, None)?;
     if let Some(blob) = &old {
         let (_, old_ck) = super::note::open_checkpoint(&blob.bytes, std::slice::from_ref(log_key))?;
+        if old_ck.origin == ck.origin && old_ck.size > ck.size && tree.root_at(ck.size).is_some() {
+            // Maybe only a stale clone; if it is another history, the tiles at DEST show it.
+            return Err(Error::Behind {
+                dest: backend.url(),
+                origin: ck.origin,
+                dest_size: old_ck.size,
+                size: ck.size,
+            });
+        }
         if old_ck.origin != ck.origin || tree.root_at(old_ck.size) != Some(old_ck.root) {
             return Err(Error::SplitView(Box::new(super::SplitView {
                 origin: old_ck.origin,

@@ -119,11 +119,34 @@ pub fn new_bundles(old: u64, new: u64) -> Vec<Tile> {
         .collect()
 }
 
-/// Every hash tile and entry bundle of a log of `size` leaves.
-pub fn all_tiles(size: u64) -> Vec<Tile> {
-    let mut t = new_tiles(0, size);
-    t.extend(new_bundles(0, size));
-    t
+/// The tiles of one kind of a log of `size` leaves, in index order, made lazily: a hostile
+/// size costs nothing until its tiles are actually read.
+pub fn tiles_of(size: u64, kind: Kind) -> impl Iterator<Item = Tile> {
+    let level = match kind {
+        Kind::Hash(l) => l,
+        Kind::Entries => 0,
+    };
+    let count = size.checked_shr(HEIGHT * level).unwrap_or(0);
+    let full = count >> HEIGHT;
+    let partial = count & (WIDTH - 1);
+    (0..full)
+        .map(move |index| Tile {
+            kind,
+            index,
+            width: WIDTH,
+        })
+        .chain((partial > 0).then_some(Tile {
+            kind,
+            index: full,
+            width: partial,
+        }))
+}
+
+/// The number of hash-tile levels of a log of `size` leaves.
+pub fn levels(size: u64) -> u32 {
+    (0..8)
+        .take_while(|l| size.checked_shr(HEIGHT * l).unwrap_or(0) > 0)
+        .count() as u32
 }
 
 /// The hashes of every complete subtree of a tree, level by level (level 0: leaf hashes).
@@ -310,6 +333,24 @@ mod tests {
             }]
         );
         assert!(new_tiles(5, 5).is_empty());
+        for size in [0u64, 1, 255, 256, 257, 65_536, 70_000, 16_777_217] {
+            let mut lazy: Vec<Tile> = (0..levels(size))
+                .flat_map(|l| tiles_of(size, Kind::Hash(l)))
+                .collect();
+            lazy.sort();
+            let mut all = new_tiles(0, size);
+            all.sort();
+            assert_eq!(lazy, all, "size {size}");
+            assert_eq!(
+                tiles_of(size, Kind::Entries).count(),
+                new_bundles(0, size).len()
+            );
+        }
+        // A hostile size makes no tile list up front.
+        assert_eq!(
+            tiles_of(u64::MAX, Kind::Hash(0)).next().map(|t| t.index),
+            Some(0)
+        );
     }
 
     #[test]
