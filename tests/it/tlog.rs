@@ -500,6 +500,34 @@ fn s3_tlog_publish_is_incremental_and_verifies_from_the_bucket() {
     }
 }
 
+#[test]
+#[ignore = "needs js-ipfs (scripts/test's IPFS pass)"]
+fn ipfs_tlog_publish_under_the_lease_and_verify() {
+    let api = std::env::var("MSEZ_TEST_IPFS_API")
+        .expect("MSEZ_TEST_IPFS_API is unset: this test needs js-ipfs, started by scripts/test");
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    let url = format!(
+        "ipfs://{}/tlog-{}-{nanos}",
+        api.trim_start_matches("http://"),
+        std::process::id()
+    );
+    let c = Chain::new();
+    append(&c, 300, "ipfs");
+    let out = publish(&c, &url);
+    let log = out["log"].as_str().unwrap().to_string();
+    assert_eq!(log, format!("{url}/tlog/asset/{ASSET_ID}/core"));
+    append(&c, 5, "ipfs2");
+    assert_eq!(publish(&c, &url)["published"]["old_size"], 300);
+    let v = vkey(&c);
+    let run = c.dir.run(&[
+        "tlog", "verify", &log, "--vkey", &v, "--state", "seen", "--entry", "304",
+    ]);
+    assert!(run.ok().contains("size 305"), "{run:?}");
+}
+
 /// A running `msez witness serve` on a loopback port; killed (-9) on drop.
 struct WitnessProc {
     child: std::process::Child,
@@ -612,8 +640,17 @@ fn witnesses_cosign_extensions_survive_kill_9_and_refuse_a_fork() {
     assert!(note40.contains("\n40\n"));
     assert!(cosigned_by(&note40, &w1.vkey) && cosigned_by(&note40, &w2.vkey));
 
-    // kill -9 and restart on the same state: it still knows size 40 and the root.
+    // kill -9 in the middle of a request (headers and half a body sent), then restart on the
+    // same state: it still knows size 40 and the root.
+    let mut half = std::net::TcpStream::connect(w1.url.trim_start_matches("http://")).unwrap();
+    std::io::Write::write_all(
+        &mut half,
+        b"POST /add-checkpoint HTTP/1.1\r\nContent-Length: 4000\r\n\r\nold 40\n",
+    )
+    .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(100));
     drop(w1);
+    drop(half);
     let w1 = start_witness(&a.dir, "zone-a.jwk", "example.org/w1", "w1", &v);
     let out = checkpoint(&a, &[&w1]).json();
     assert!(cosigned_by(
