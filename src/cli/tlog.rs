@@ -143,6 +143,10 @@ pub struct VerifyArgs {
     /// Prove the inclusion of entry N (repeatable).
     #[arg(long = "entry", value_name = "N")]
     pub entries: Vec<u64>,
+    /// Light client: read only the tiles the --entry inclusion proofs and the consistency proof
+    /// from the checkpoint seen before need, instead of the whole log.
+    #[arg(long)]
+    pub light: bool,
     /// Where the last checkpoint seen per origin and split-view evidence are kept (default:
     /// .msez/tlog of the enclosing repository, else ~/.msez/tlog).
     #[arg(long, value_name = "DIR")]
@@ -422,7 +426,12 @@ fn verify_cmd(args: VerifyArgs, ctx: &Ctx) -> super::Result<ExitCode> {
         None => default_state(ctx)?,
     };
     let src = client::open_source(&args.source, &ctx.cwd)?;
-    let v = client::verify(
+    let check = if args.light {
+        client::verify_light
+    } else {
+        client::verify
+    };
+    let v = check(
         src.as_ref(),
         &verifiers,
         &args.entries,
@@ -439,7 +448,7 @@ fn verify_cmd(args: VerifyArgs, ctx: &Ctx) -> super::Result<ExitCode> {
     written(ctx.out.emit(&v, |w| {
         writeln!(
             w,
-            "valid: {} size {} root {} ({} tiles, {} entries checked)",
+            "valid: {} size {} root {} ({} tiles read, {} entries checked)",
             v.origin, v.size, v.root, v.tiles_checked, v.entries_checked
         )?;
         if let Some((size, root)) = v.previous {

@@ -315,7 +315,11 @@ pub fn verify(
             path,
         });
     }
-    let (previous, stale) = consistency(seen, &ck, &tree, &note_bytes, verifiers)?;
+    let differs = |size: u64, root: &Hash| {
+        let found = tree.root_at(size).unwrap_or_default();
+        Ok((found != *root).then(|| found.to_hex()))
+    };
+    let (previous, stale) = consistency(seen, &ck, &differs, &note_bytes, verifiers)?;
     Ok(Verified {
         origin: ck.origin,
         size: ck.size,
@@ -329,11 +333,17 @@ pub fn verify(
     })
 }
 
+/// What a log shown has at an old size when that is not the given root (None: it extends it).
+type Differs<'a> = dyn Fn(u64, &Hash) -> Result<Option<String>, Error> + 'a;
+
 /// Compares with the checkpoint seen before; records this one when it extends it.
+///
+/// `differs(old_size, old_root)` says what the log shown has at `old_size` when that is not
+/// `old_root` (None: it extends it).
 fn consistency(
     seen: &Seen,
     ck: &Checkpoint,
-    tree: &Tree,
+    differs: &Differs,
     note_bytes: &[u8],
     verifiers: &[Verifier],
 ) -> Result<(Option<(u64, Hash)>, bool), Error> {
@@ -350,20 +360,20 @@ fn consistency(
         return Ok((None, false));
     };
     let previous = Some((old.size, old.root));
+    // An older checkpoint than the one seen cannot be checked against it here.
     let split = if old.size <= ck.size {
-        tree.root_at(old.size) != Some(old.root)
+        differs(old.size, &old.root)?
     } else {
-        // An older checkpoint than the one seen: only the same size could prove a split here.
-        false
+        None
     };
-    if split {
+    if let Some(found) = split {
         let evidence = seen.evidence(&ck.origin, &old_bytes, note_bytes)?;
         return Err(Error::SplitView(Box::new(super::SplitView {
             origin: ck.origin.clone(),
             seen_size: old.size,
             size: ck.size,
             seen_root: old.root.to_hex(),
-            root: tree.root_at(old.size).unwrap_or_default().to_hex(),
+            root: found,
             evidence,
         })));
     }
@@ -371,4 +381,156 @@ fn consistency(
         seen.save(&ck.origin, note_bytes)?;
     }
     Ok((previous, old.size > ck.size))
+}
+
+/// Reads the node hashes a proof needs from the tiles that hold them, each tile once.
+///
+/// Nothing it returns is trusted by itself: every hash goes into a proof checked against the
+/// signed root.
+struct TileNodes<'s> {
+    src: &'s dyn Source,
+    size: u64,
+    tiles: std::cell::RefCell<std::collections::HashMap<tiles::Tile, Vec<Hash>>>,
+    failed: std::cell::RefCell<Option<Error>>,
+}
+
+impl TileNodes<'_> {
+    fn tile(&self, t: tiles::Tile) -> Result<Vec<Hash>, Error> {
+        if let Some(h) = self.tiles.borrow().get(&t) {
+            return Ok(h.clone());
+        }
+        let hashes = tiles::parse_hash_tile(&t, &need(self.src, &t.path())?)?;
+        self.tiles.borrow_mut().insert(t, hashes.clone());
+        Ok(hashes)
+    }
+
+    fn read(&self, id: NodeId) -> Result<Option<Hash>, Error> {
+        let (level, sub) = (id.level / tiles::HEIGHT, id.level % tiles::HEIGHT);
+        let count = self.size >> (level * tiles::HEIGHT);
+        let first = id.index << sub;
+        let n = 1u64 << sub;
+        if first + n > count {
+            return Ok(None);
+        }
+        let index = first >> tiles::HEIGHT;
+        let width = (count - index * tiles::WIDTH).min(tiles::WIDTH);
+        let hashes = self.tile(tiles::Tile {
+            kind: Kind::Hash(level),
+            index,
+            width,
+        })?;
+        let at = (first - index * tiles::WIDTH) as usize;
+        let mut layer: Vec<Hash> = hashes[at..at + n as usize].to_vec();
+        while layer.len() > 1 {
+            layer = layer
+                .chunks_exact(2)
+                .map(|p| mmr::node_hash(&p[0], &p[1]))
+                .collect();
+        }
+        Ok(layer.first().copied())
+    }
+}
+
+impl NodeReader for TileNodes<'_> {
+    fn node(&self, id: NodeId) -> Result<Hash, mmr::Error> {
+        match self.read(id) {
+            Ok(Some(h)) => Ok(h),
+            Ok(None) => Err(mmr::Error::MissingNode { node: id }),
+            Err(e) => {
+                self.failed.borrow_mut().get_or_insert(e);
+                Err(mmr::Error::MissingNode { node: id })
+            }
+        }
+    }
+}
+
+/// Like [`verify`], as a light client: the note, the `entries`' inclusion proofs and the
+/// consistency proof from the checkpoint seen before, from the few tiles those proofs need
+/// (every hash read is checked through a proof against the signed root; the rest of the log
+/// is not read).
+pub fn verify_light(
+    src: &dyn Source,
+    verifiers: &[Verifier],
+    entries: &[u64],
+    seen: &Seen,
+) -> Result<Verified, Error> {
+    let note_bytes = need(src, CHECKPOINT_KEY)?;
+    let (note, ck) = open_checkpoint(&note_bytes, verifiers)?;
+    let signed_by = note
+        .verify(verifiers)?
+        .into_iter()
+        .map(Verifier::vkey)
+        .collect();
+    let nodes = TileNodes {
+        src,
+        size: ck.size,
+        tiles: Default::default(),
+        failed: Default::default(),
+    };
+    let fetch_err =
+        |e: mmr::Error| -> Error { nodes.failed.borrow_mut().take().unwrap_or(e.into()) };
+    let mut bundles_read = 0;
+    let mut inclusions = Vec::new();
+    for &index in entries {
+        if index >= ck.size {
+            return Err(Error::NoSuchEntry {
+                index,
+                size: ck.size,
+            });
+        }
+        let b = tiles::tiles_of(ck.size, Kind::Entries)
+            .nth((index / tiles::WIDTH) as usize)
+            .ok_or(Error::NoSuchEntry {
+                index,
+                size: ck.size,
+            })?;
+        let bundle = tiles::parse_bundle(&b, &need(src, &b.path())?)?;
+        bundles_read += 1;
+        let entry = bundle[(index % tiles::WIDTH) as usize].clone();
+        let path = mmr::inclusion_proof(&nodes, index, ck.size).map_err(fetch_err)?;
+        mmr::verify_inclusion(
+            index,
+            ck.size,
+            &tiles::entry_leaf_hash(&entry),
+            &path,
+            &ck.root,
+        )
+        .map_err(|_| Error::RootMismatch {
+            what: format!(
+                "the inclusion of entry {index} in {} (size {})",
+                ck.origin, ck.size
+            ),
+            expected: ck.root.to_hex(),
+            found: "another root from its tiles and entry bundle".into(),
+        })?;
+        inclusions.push(Inclusion {
+            index,
+            entry: hex::encode(entry),
+            path,
+        });
+    }
+    let differs = |size: u64, root: &Hash| -> Result<Option<String>, Error> {
+        if size == ck.size {
+            return Ok((*root != ck.root).then(|| ck.root.to_hex()));
+        }
+        let proof = mmr::consistency_proof(&nodes, size, ck.size).map_err(fetch_err)?;
+        Ok(
+            mmr::verify_consistency(size, ck.size, root, &ck.root, &proof)
+                .err()
+                .map(|_| "(no consistency proof from its tiles)".to_string()),
+        )
+    };
+    let (previous, stale) = consistency(seen, &ck, &differs, &note_bytes, verifiers)?;
+    let tiles_checked = nodes.tiles.borrow().len() as u64 + bundles_read;
+    Ok(Verified {
+        origin: ck.origin,
+        size: ck.size,
+        root: ck.root,
+        signed_by,
+        tiles_checked,
+        entries_checked: inclusions.len() as u64,
+        inclusions,
+        previous,
+        stale,
+    })
 }

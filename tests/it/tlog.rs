@@ -232,6 +232,24 @@ fn publish_is_incremental_and_verify_checks_tiles_entries_and_consistency() {
     // Publishing again changes nothing but the checkpoint.
     assert_eq!(publish(&c, "log")["published"]["tiles_written"], 0);
 
+    // The light client reads only what its proofs need: here the level-0 tile and bundle of
+    // entry 450, the level-1 tile, and the partial tiles on the right edge.
+    let doc = verify(&c.dir, &log, &v, &["--light", "--entry", "450", "--json"]).json();
+    assert_eq!(doc["inclusions"][0]["index"], 450);
+    let reads = doc["tiles_checked"].as_u64().unwrap();
+    assert!((2..=5).contains(&reads), "{doc}");
+    let e = std::fs::read(log.join("tile/entries/001")).unwrap();
+    assert_eq!(
+        doc["inclusions"][0]["entry"],
+        hex::encode(&e[(450 - 256) * 34 + 2..(450 - 256) * 34 + 34])
+    );
+    let bundle_path = log.join("tile/entries/001");
+    let mut eb = e.clone();
+    eb[(450 - 256) * 34 + 10] ^= 1;
+    std::fs::write(&bundle_path, &eb).unwrap();
+    verify(&c.dir, &log, &v, &["--light", "--entry", "450"]).code(66);
+    std::fs::write(&bundle_path, &e).unwrap();
+
     // Damage: a flipped hash byte is a digest error; a wrong key is a signature error; an
     // empty source is missing.
     let t = log.join("tile/0/001");
@@ -287,6 +305,10 @@ fn a_split_view_is_fork_evidence_and_a_diverged_publish_is_refused() {
             .unwrap()
             .contains("\n50\n")
     );
+    // The light client sees it too, from the consistency proof the other log's tiles give.
+    let run = verify(&a.dir, &b.dir.join("log"), &v, &["--light", "--json"]);
+    run.code(69);
+    assert_eq!(run.json()["error"]["code"], "fork.tlog_split_view");
     // The state still holds the honest checkpoint: the honest log stays valid.
     verify(&a.dir, &a.dir.join("log"), &v, &[]).ok();
 
@@ -389,6 +411,14 @@ fn go_sumdb_tlog_verifies_a_10000_receipt_log_and_msez_verifies_a_go_log() {
     assert_eq!(doc["size"], 1500);
     assert_eq!(doc["origin"], "example.org/go-log");
     assert_eq!(doc["inclusions"][0]["entry"], hex::encode("go entry 1499"));
+    let light = verify(
+        &c.dir,
+        &gl,
+        gv.trim(),
+        &["--light", "--entry", "777", "--json"],
+    )
+    .json();
+    assert_eq!(light["inclusions"][0]["entry"], hex::encode("go entry 777"));
     // A Go-written tile with a changed hash fails msez's check.
     let t = gl.join("tile/0/003");
     let mut bytes = std::fs::read(&t).unwrap();
