@@ -713,3 +713,80 @@ fn witnesses_cosign_extensions_survive_kill_9_and_refuse_a_fork() {
     assert!(cosigned_by(&published, &w1.vkey) && cosigned_by(&published, &w2.vkey));
     verify(&a.dir, &a.dir.join("log"), &v, &[]).ok();
 }
+
+#[test]
+fn a_corridor_chain_is_a_log_too() {
+    let cid = "org.example.corridor.a-b";
+    let key = |n: &str| crate::util::fixture_key(n).display().to_string();
+    let dir = Dir::repo();
+    dir.run(&[
+        "corridor",
+        "module",
+        "init",
+        "--corridor-id",
+        cid,
+        "--key",
+        &key("dev"),
+        "--timestamp",
+        "2026-01-01T00:00:00Z",
+    ])
+    .ok();
+    for i in 0..3 {
+        let ts = format!("2026-01-01T00:00:{:02}Z", i + 1);
+        dir.run(&[
+            "corridor",
+            "state",
+            "receipt-init",
+            cid,
+            "--key",
+            &key("zone-a"),
+            "--key",
+            &key("zone-b"),
+            "--timestamp",
+            &ts,
+        ])
+        .ok();
+    }
+    let origin = format!("msez/corridor/{cid}");
+    assert_eq!(
+        dir.run(&["tlog", "origin", cid, "--corridor"]).ok().trim(),
+        origin
+    );
+    let out = dir
+        .run(&[
+            "--json",
+            "tlog",
+            "publish",
+            cid,
+            "log",
+            "--corridor",
+            "--key",
+            &key("dev"),
+        ])
+        .json();
+    assert_eq!(out["published"]["size"], 3);
+    let v = dir
+        .run(&["key", "vkey", "--key", &key("dev"), "--name", &origin])
+        .ok()
+        .trim()
+        .to_string();
+    let run = verify(&dir, &dir.join("log"), &v, &["--entry", "2"]);
+    assert!(run.ok().contains("size 3"), "{run:?}");
+    let ck: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(dir.join(&format!(
+            "modules/corridors/{cid}/state/checkpoints/checkpoint.3.json"
+        )))
+        .unwrap_or_default(),
+    )
+    .unwrap_or_default();
+    let note = std::fs::read_to_string(out["note"].as_str().unwrap()).unwrap();
+    let root = base64::engine::general_purpose::STANDARD
+        .decode(note.lines().nth(2).unwrap())
+        .unwrap();
+    assert_eq!(
+        hex::encode(root),
+        ck["mmr"]["root"].as_str().unwrap_or_default(),
+        "{}",
+        out["note"]
+    );
+}
