@@ -790,3 +790,43 @@ fn a_corridor_chain_is_a_log_too() {
         out["note"]
     );
 }
+
+#[test]
+fn the_operator_walkthrough_in_docs_tlog_md_runs() {
+    let doc = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/tlog.md"))
+        .unwrap();
+    let section = &doc[doc.find("## Operator walkthrough").unwrap()..];
+    let start = section.find("```sh\n").unwrap() + 6;
+    let script = &section[start..start + section[start..].find("```").unwrap()];
+    let dir = Dir::new();
+    dir.fixture_genesis(&[]);
+    dir.write("walkthrough.sh", script);
+    let bin_dir = Path::new(crate::util::bin()).parent().unwrap();
+    let path = format!(
+        "{}:{}",
+        bin_dir.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let out = Command::new("bash")
+        .arg("walkthrough.sh")
+        .current_dir(dir.path())
+        .env("PATH", path)
+        .env_remove("SOURCE_DATE_EPOCH")
+        .output()
+        .unwrap();
+    let run = Run::from(out);
+    assert_eq!(run.code, 0, "{run:#?}");
+    assert_eq!(
+        run.stdout
+            .matches("valid: example.org/zone-a/asset/")
+            .count(),
+        2,
+        "{run:#?}"
+    );
+    assert!(run.stdout.contains("entry 4: "), "{run:#?}");
+    let published = std::fs::read_to_string(dir.join("public-log/checkpoint")).unwrap();
+    assert!(
+        published.contains("\u{2014} example.org/witness "),
+        "{published}"
+    );
+}
