@@ -4,6 +4,8 @@
 //! The origin belongs to the chain, not to a copy of it: it is made only from the chain's
 //! identity and a prefix recorded in the module's own file (`tlog_origin_prefix` in asset.yaml
 //! or corridor.yaml), which travels with every clone. Two clones are one log to a witness.
+//! When asset.yaml pins a Smart Asset Registry VC whose `credentialSubject` names a
+//! `tlog_origin_prefix`, that one wins: it is signed by the registry's issuer.
 
 use std::path::Path;
 
@@ -73,14 +75,63 @@ pub fn recorded_prefix(module_dir: &Path, kind: Kind) -> Result<Option<String>, 
     }
 }
 
-/// The origin of the chain in `module_dir`: its recorded prefix, else [`DEFAULT_PREFIX`].
+/// The prefix in the registry VC asset.yaml pins, if it pins one and the VC names a prefix.
+///
+/// The pin (`registry_vc_digest_sha256`) is checked here; the VC's signature is checked where
+/// the module is opened (`chain::registry::pinned`).
+pub fn registry_prefix(module_dir: &Path) -> Result<Option<String>, Error> {
+    let yaml = module_dir.join("asset.yaml");
+    let text = std::fs::read_to_string(&yaml).map_err(|e| Error::io("reading", &yaml, e))?;
+    let doc: serde_yaml_ng::Value =
+        serde_yaml_ng::from_str(&text).map_err(|e| Error::BadOrigin {
+            prefix: String::new(),
+            why: format!("{}: {e}", yaml.display()),
+        })?;
+    let field = |k: &str| doc.get(k).and_then(|v| v.as_str()).map(str::to_string);
+    let Some(pin) = field("registry_vc_digest_sha256") else {
+        return Ok(None);
+    };
+    let rel = field("registry_vc_path")
+        .unwrap_or_else(|| crate::chain::registry::REGISTRY_FILE.to_string());
+    let path = module_dir.join(rel);
+    let bytes = std::fs::read(&path).map_err(|e| Error::io("reading", &path, e))?;
+    let bad = |why: String| Error::BadOrigin {
+        prefix: String::new(),
+        why: format!("{}: {why}", path.display()),
+    };
+    let vc = crate::canon::parse(&bytes).map_err(|e| bad(e.to_string()))?;
+    let digest = crate::canon::digest_without(&vc, &["proof"]).map_err(|e| bad(e.to_string()))?;
+    if crate::canon::Digest::parse_loose(&pin).ok() != Some(digest) {
+        return Err(bad(format!("not the pinned registry VC {pin}")));
+    }
+    match vc.get("credentialSubject").and_then(|s| s.get(PREFIX_KEY)) {
+        None => Ok(None),
+        Some(p) => {
+            let p = p
+                .as_str()
+                .ok_or_else(|| bad(format!("{PREFIX_KEY} must be a string")))?;
+            check_prefix(p)?;
+            Ok(Some(p.to_string()))
+        }
+    }
+}
+
+/// The origin of the chain in `module_dir`: the prefix of its pinned registry VC, else the one
+/// its module file records, else [`DEFAULT_PREFIX`].
 pub fn of_module(
     module_dir: &Path,
     kind: Kind,
     owner: &str,
     purpose: Option<&str>,
 ) -> Result<String, Error> {
-    let prefix = recorded_prefix(module_dir, kind)?.unwrap_or_else(|| DEFAULT_PREFIX.into());
+    let from_registry = match kind {
+        Kind::Asset => registry_prefix(module_dir)?,
+        Kind::Corridor => None,
+    };
+    let prefix = match from_registry {
+        Some(p) => p,
+        None => recorded_prefix(module_dir, kind)?.unwrap_or_else(|| DEFAULT_PREFIX.into()),
+    };
     Ok(origin(&prefix, kind, owner, purpose))
 }
 
@@ -99,5 +150,45 @@ mod tests {
             assert!(check_prefix(bad).is_err(), "{bad:?}");
         }
         check_prefix("example.org/msez").unwrap();
+    }
+
+    #[test]
+    fn a_pinned_registry_vc_prefix_wins_and_a_broken_pin_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let vc = serde_json::json!({
+            "type": ["MSEZSmartAssetRegistryCredential"],
+            "credentialSubject": {"asset_id": "ab", PREFIX_KEY: "registry.example/logs"},
+            "proof": [],
+        });
+        let value = crate::canon::parse(vc.to_string().as_bytes()).unwrap();
+        let pin = crate::canon::digest_without(&value, &["proof"]).unwrap();
+        std::fs::write(dir.path().join("registry.vc.json"), vc.to_string()).unwrap();
+        std::fs::write(
+            dir.path().join("asset.yaml"),
+            format!("asset_id: ab\n{PREFIX_KEY}: yaml.example\nregistry_vc_digest_sha256: {pin}\n"),
+        )
+        .unwrap();
+        assert_eq!(
+            of_module(dir.path(), Kind::Asset, "ab", Some("core")).unwrap(),
+            "registry.example/logs/asset/ab/core"
+        );
+        std::fs::write(
+            dir.path().join("asset.yaml"),
+            format!(
+                "asset_id: ab\n{PREFIX_KEY}: yaml.example\nregistry_vc_digest_sha256: {}\n",
+                "00".repeat(32)
+            ),
+        )
+        .unwrap();
+        assert!(of_module(dir.path(), Kind::Asset, "ab", Some("core")).is_err());
+        std::fs::write(
+            dir.path().join("asset.yaml"),
+            format!("asset_id: ab\n{PREFIX_KEY}: yaml.example\n"),
+        )
+        .unwrap();
+        assert_eq!(
+            of_module(dir.path(), Kind::Asset, "ab", None).unwrap(),
+            "yaml.example/asset/ab/core"
+        );
     }
 }
