@@ -429,12 +429,18 @@ pub fn submit(
     tree: &super::tiles::Tree,
     evidence_dir: &Path,
 ) -> Result<Signature, Error> {
-    let agent = crate::http::agent(Duration::from_secs(30), crate::http::Tls::None);
     let endpoint = format!("{}/add-checkpoint", url.trim_end_matches('/'));
     let http = |reason: String| Error::Http {
         url: endpoint.clone(),
         reason,
     };
+    // Roots are loaded only for https: a plain-http witness needs no trust store.
+    let tls = if url.starts_with("https://") {
+        crate::http::Tls::Roots(crate::http::trust_roots().map_err(|e| http(e.to_string()))?)
+    } else {
+        crate::http::Tls::None
+    };
+    let agent = crate::http::agent(Duration::from_secs(30), tls);
     let bytes = note.to_bytes();
     let mut old = 0u64;
     for _ in 0..2 {

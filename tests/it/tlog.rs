@@ -830,3 +830,64 @@ fn the_operator_walkthrough_in_docs_tlog_md_runs() {
         "{published}"
     );
 }
+
+/// Serves the files under `root` over plain HTTP on a loopback port until the test ends.
+fn serve_dir(root: PathBuf) -> String {
+    use std::io::{BufRead, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut reader = std::io::BufReader::new(stream.try_clone().unwrap());
+            let mut line = String::new();
+            let _ = reader.read_line(&mut line);
+            loop {
+                let mut h = String::new();
+                if reader.read_line(&mut h).unwrap_or(0) == 0 || h == "\r\n" {
+                    break;
+                }
+            }
+            let path = line.split_whitespace().nth(1).unwrap_or("/").to_string();
+            let file = root.join(path.trim_start_matches('/'));
+            let reply = match std::fs::read(&file).ok().filter(|_| file.is_file()) {
+                Some(b) => {
+                    let mut r = format!(
+                        "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                        b.len()
+                    )
+                    .into_bytes();
+                    r.extend_from_slice(&b);
+                    r
+                }
+                None => b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                    .to_vec(),
+            };
+            let _ = stream.write_all(&reply);
+        }
+    });
+    format!("http://{addr}")
+}
+
+#[test]
+fn a_log_served_over_http_verifies_fully_and_light() {
+    let c = Chain::new();
+    append(&c, 520, "http");
+    publish(&c, "log");
+    let v = vkey(&c);
+    let base = serve_dir(c.dir.join("log"));
+    let run = c.dir.run(&[
+        "tlog", "verify", &base, "--vkey", &v, "--state", "seen", "--entry", "519",
+    ]);
+    assert!(run.ok().contains("size 520"), "{run:?}");
+    let run = c.dir.run(&[
+        "--json", "tlog", "verify", &base, "--vkey", &v, "--state", "seen", "--light", "--entry",
+        "3",
+    ]);
+    assert_eq!(run.json()["inclusions"][0]["index"], 3);
+    // A server without the log: the checkpoint is missing (68).
+    let empty = serve_dir(c.dir.join("nothing"));
+    c.dir
+        .run(&["tlog", "verify", &empty, "--vkey", &v, "--state", "seen"])
+        .code(68);
+}
