@@ -707,6 +707,25 @@ fn witnesses_cosign_extensions_survive_kill_9_and_refuse_a_fork() {
     .unwrap();
     assert!(!cosigned_by(&bnote, &w1.vkey) && !cosigned_by(&bnote, &w2.vkey));
 
+    // A witness that is down: the command fails (74) and keeps the cosignatures it got.
+    let down = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        format!("http://{}", l.local_addr().unwrap())
+    };
+    let gone = WitnessProc {
+        child: Command::new("true").spawn().unwrap(),
+        url: down,
+        vkey: w2.vkey.clone(),
+    };
+    let run = checkpoint(&a, &[&w1, &gone]);
+    assert_eq!(run.code, 74, "{run:?}");
+    let kept = std::fs::read_to_string(a.dir.join(&format!(
+        "{}/state/checkpoints/checkpoint.40.note",
+        a.module
+    )))
+    .unwrap();
+    assert!(cosigned_by(&kept, &w1.vkey) && cosigned_by(&kept, &w2.vkey));
+
     // The cosigned note is what gets published; clients ignore the cosignature lines.
     publish(&a, "log");
     let published = std::fs::read_to_string(a.dir.join("log/checkpoint")).unwrap();
