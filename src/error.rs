@@ -218,6 +218,8 @@ pub enum Error {
     Bundle(#[from] crate::bundle::Error),
     #[error(transparent)]
     Car(#[from] crate::car::Error),
+    #[error(transparent)]
+    Tlog(#[from] crate::tlog::Error),
     /// A command was called with arguments that cannot work.
     #[error("{0}")]
     Usage(String),
@@ -257,6 +259,7 @@ impl Classify for Error {
             Error::Graph(e) => e.class(),
             Error::Bundle(e) => e.class(),
             Error::Car(e) => e.class(),
+            Error::Tlog(e) => e.class(),
             Error::Usage(_) => Class::Usage,
             Error::Io { .. } => Class::Io,
         }
@@ -276,6 +279,7 @@ impl Classify for Error {
             Error::Graph(e) => e.code(),
             Error::Bundle(e) => e.code(),
             Error::Car(e) => e.code(),
+            Error::Tlog(e) => e.code(),
             Error::Usage(_) => "usage.invalid",
             Error::Io { .. } => "io.file",
         }
@@ -295,6 +299,7 @@ impl Classify for Error {
             Error::Graph(e) => e.detail(),
             Error::Bundle(e) => e.detail(),
             Error::Car(e) => e.detail(),
+            Error::Tlog(e) => e.detail(),
             Error::Usage(_) => Detail::default(),
             Error::Io { path, .. } => Detail::path(path),
         }

@@ -17,6 +17,7 @@
 //! - [`fsck`]: the whole-repository check.
 //! - [`gc`]: two-phase garbage collection of a repository or a remote.
 //! - [`remote`]: push, fetch, pull and clone over local, S3 and IPFS backends.
+//! - [`tlog`]: C2SP transparency-log interop: checkpoint notes, static tiles, their client.
 //! - [`http`]: the HTTP(S) client every HTTP user shares (timeouts, TLS trust roots).
 //!
 //! The library never prints; `src/cli` is the only place that renders results.
@@ -38,6 +39,7 @@ pub mod odb;
 pub mod progress;
 pub mod remote;
 pub mod schema;
+pub mod tlog;
 pub mod vc;
 pub mod verdict;
 

@@ -34,6 +34,25 @@ pub enum Command {
     /// Example: msez key revoke did:key:z6Mk... --valid-through state/checkpoints/checkpoint.5.json
     ///   --key ops.jwk --trust-anchors trust-anchors.yaml
     Revoke(RevokeArgs),
+    /// Print the C2SP note verifier key (name+keyid+base64) of a key under a name, e.g. a log
+    /// origin (docs/tlog.md).
+    ///
+    /// Example: msez key vkey --key operator.jwk --name "$(msez tlog origin MODULE)"
+    Vkey(VkeyArgs),
+}
+
+/// `msez key vkey --key K --name NAME`.
+#[derive(Debug, clap::Args)]
+pub struct VkeyArgs {
+    /// The key (private or public JWK).
+    #[arg(long, value_name = "KEY.jwk")]
+    pub key: PathBuf,
+    /// The key name: a log's origin, or a witness's name.
+    #[arg(long)]
+    pub name: String,
+    /// Print the tlog-cosignature/v1 key of a witness (type 0x04) instead of a note key.
+    #[arg(long)]
+    pub witness: bool,
 }
 
 /// Where a key credential goes.
@@ -111,6 +130,7 @@ pub fn run(command: Command, ctx: &Ctx) -> super::Result<ExitCode> {
         Command::Did(args) => did(args, ctx),
         Command::Rotate(args) => rotate(args, ctx),
         Command::Revoke(args) => revoke(args, ctx),
+        Command::Vkey(args) => vkey(args, ctx),
     }
 }
 
@@ -295,5 +315,22 @@ fn did(args: DidArgs, ctx: &Ctx) -> super::Result<ExitCode> {
     let vm = vm.unwrap_or_else(|| did.default_verification_method());
     let report = serde_json::json!({ "did": did, "verification_method": vm, "kid": jwk.kid });
     written(ctx.out.emit(&report, |w| writeln!(w, "{did}")))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn vkey(args: VkeyArgs, ctx: &Ctx) -> super::Result<ExitCode> {
+    let path = ctx.path(&args.key);
+    let (jwk, _) = Jwk::load(&path)?;
+    let key = jwk.verifying_key(&path.display().to_string())?;
+    let (vkey, id) = if args.witness {
+        let c = msez::tlog::witness::Cosigner::new(&args.name, key)?;
+        (c.vkey(), c.id)
+    } else {
+        let v = msez::tlog::note::Verifier::new(&args.name, key)?;
+        (v.vkey(), v.id)
+    };
+    let report =
+        serde_json::json!({ "vkey": vkey, "name": args.name, "key_id": format!("{id:08x}") });
+    written(ctx.out.emit(&report, |w| writeln!(w, "{vkey}")))?;
     Ok(ExitCode::SUCCESS)
 }

@@ -21,6 +21,7 @@ mod repo;
 mod share;
 mod state;
 mod sync;
+mod tlog;
 mod vc;
 mod worktree;
 
@@ -120,6 +121,12 @@ pub enum Command {
     /// Man pages and shell completions from these definitions (for packagers).
     #[command(subcommand, hide = true)]
     Generate(generate::Command),
+    /// Transparency-log interop: C2SP checkpoint notes, static tiles, their client (docs/tlog.md).
+    #[command(subcommand)]
+    Tlog(tlog::Command),
+    /// A tlog-witness: cosign logs' checkpoints that extend what it cosigned (docs/tlog.md).
+    #[command(subcommand)]
+    Witness(tlog::WitnessCommand),
     /// Delete unreachable objects (locally or on a remote), in two phases: mark, then sweep.
     Gc(gc::GcArgs),
 }
@@ -211,6 +218,8 @@ pub fn main() -> ExitCode {
         Command::Mount(a) => mount::run(a, &ctx),
         Command::Generate(c) => generate::run(c, &ctx),
         Command::Gc(a) => gc::run(a, &ctx),
+        Command::Tlog(c) => tlog::run(c, &ctx),
+        Command::Witness(c) => tlog::run_witness(c, &ctx),
     };
     match result {
         Ok(code) => code,

@@ -22,6 +22,7 @@ mod limits;
 mod mount;
 mod odb;
 mod remote;
+mod tlog;
 mod util;
 mod vectors;
 mod verdicts;
