@@ -15,9 +15,9 @@ use super::{Ctx, written};
 /// Transfer tuning shared by every sync command.
 #[derive(Debug, Clone, clap::Args)]
 pub struct Transfer {
-    /// Concurrent uploads/downloads.
-    #[arg(long, default_value_t = 8, value_name = "N")]
-    pub jobs: usize,
+    /// Concurrent uploads/downloads (default: the remote's `jobs` setting, else 8).
+    #[arg(long, value_name = "N")]
+    pub jobs: Option<usize>,
     /// Retries of a failed request (exponential backoff from 100 ms).
     #[arg(long, default_value_t = 3, value_name = "N")]
     pub retries: u32,
@@ -26,7 +26,7 @@ pub struct Transfer {
 impl Transfer {
     pub(super) fn options(&self) -> Options {
         Options {
-            jobs: self.jobs.max(1),
+            jobs: self.jobs.unwrap_or(8).max(1),
             retry: Retry {
                 retries: self.retries,
                 ..Retry::default()
@@ -35,6 +35,19 @@ impl Transfer {
             all_objects: false,
             trust_anchors: None,
         }
+    }
+}
+
+/// The transfer options with a named remote's `jobs` setting when `--jobs` is not given.
+fn options_for(repo: &Repo, name: &str, transfer: &Transfer) -> Options {
+    let jobs = transfer
+        .jobs
+        .or_else(|| repo.config().remote.get(name).and_then(|r| r.jobs))
+        .unwrap_or(8)
+        .max(1);
+    Options {
+        jobs,
+        ..transfer.options()
     }
 }
 
@@ -125,12 +138,13 @@ pub(super) fn open_remote(
             name: name.clone(),
         })?;
     let url = Url::parse(&entry.url, &ctx.cwd)?;
-    let backend = remote::open(&url, transfer.options().retry)?;
+    let settings = remote::aws::Settings::from_config(entry)?;
+    let backend = remote::open_with(&url, transfer.options().retry, &settings)?;
     if ctx.out.verbose {
         ctx.out.note(format!(
             "remote {name}: {} ({} jobs, {} retries{})",
             backend.url(),
-            transfer.jobs,
+            transfer.jobs.or(entry.jobs).unwrap_or(8),
             transfer.retries,
             if backend.atomic_conditionals() {
                 ""
@@ -168,7 +182,7 @@ pub fn push(args: PushArgs, ctx: &Ctx) -> super::Result<ExitCode> {
             Options {
                 force_with_lease: args.force_with_lease,
                 all_objects: args.all_objects,
-                ..args.transfer.options()
+                ..options_for(&repo, &name, &args.transfer)
             },
         )?,
         &bar,
@@ -227,7 +241,9 @@ pub fn fetch(args: FetchArgs, ctx: &Ctx) -> super::Result<ExitCode> {
         &repo,
         &name,
         backend.as_ref(),
-        &args.anchors.with(ctx, args.transfer.options())?,
+        &args
+            .anchors
+            .with(ctx, options_for(&repo, &name, &args.transfer))?,
         &bar,
         interrupt_flag(),
     )?;
@@ -324,7 +340,9 @@ pub fn pull(args: FetchArgs, ctx: &Ctx) -> super::Result<ExitCode> {
         &repo,
         &name,
         backend.as_ref(),
-        &args.anchors.with(ctx, args.transfer.options())?,
+        &args
+            .anchors
+            .with(ctx, options_for(&repo, &name, &args.transfer))?,
         &bar,
         interrupt_flag(),
     )?;

@@ -32,6 +32,12 @@ pub enum Error {
         #[source]
         source: object_store::Error,
     },
+    /// An S3 remote's configuration cannot work (unknown profile, plain http not allowed).
+    #[error("{what}: {message}")]
+    S3Config { what: String, message: String },
+    /// The AWS chain found no credentials for an S3 remote.
+    #[error("{what}: no credentials found; tried {tried}")]
+    NoCredentials { what: String, tried: String },
     /// The IPFS RPC failed or answered something we cannot read.
     #[error("{what} ipfs {key}: {message}")]
     Ipfs {
@@ -121,7 +127,9 @@ impl Classify for Error {
             Error::BadUrl { .. }
             | Error::Name { .. }
             | Error::NotEmpty { .. }
-            | Error::Unsupported { .. } => Class::Usage,
+            | Error::Unsupported { .. }
+            | Error::S3Config { .. }
+            | Error::NoCredentials { .. } => Class::Usage,
             Error::Io { .. } | Error::S3 { .. } | Error::Ipfs { .. } | Error::Interrupted => {
                 Class::Io
             }
@@ -147,6 +155,8 @@ impl Classify for Error {
             Error::Unsupported { .. } => "usage.remote_unsupported",
             Error::Io { .. } => "io.file",
             Error::S3 { .. } => "io.s3",
+            Error::S3Config { .. } => "usage.s3_config",
+            Error::NoCredentials { .. } => "usage.no_credentials",
             Error::Ipfs { .. } => "io.ipfs",
             Error::Interrupted => "io.interrupted",
             Error::Precondition { .. } => "conflict.remote_precondition",
@@ -169,6 +179,9 @@ impl Classify for Error {
                 Detail::object(url.clone())
             }
             Error::Name { name, .. } => Detail::object(name.clone()),
+            Error::S3Config { what, .. } | Error::NoCredentials { what, .. } => {
+                Detail::object(what.clone())
+            }
             Error::Io { path, .. } | Error::NotEmpty { path } => Detail::path(path),
             Error::S3 { key, .. } | Error::Ipfs { key, .. } | Error::Precondition { key } => {
                 Detail::object(key.clone())

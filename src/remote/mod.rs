@@ -9,6 +9,7 @@
 //! (create-if-absent, never overwritten), then each ref with a conditional write, so a reader
 //! that sees a ref always finds what it names.
 
+pub mod aws;
 mod error;
 pub mod fsck;
 mod ipfs;
@@ -122,12 +123,23 @@ pub trait Backend: Send + Sync {
     }
 }
 
-/// Opens the backend a URL names.
+/// Opens the backend a URL names, with the AWS chain's defaults for S3.
 pub fn open(url: &Url, retry: Retry) -> Result<Box<dyn Backend>, Error> {
+    open_with(url, retry, &aws::Settings::default())
+}
+
+/// Opens the backend a URL names, with a named remote's S3 settings.
+pub fn open_with(
+    url: &Url,
+    retry: Retry,
+    settings: &aws::Settings,
+) -> Result<Box<dyn Backend>, Error> {
     Ok(match url {
         Url::Local(path) => Box::new(Local::new(path)),
         // If-Match alone is not enough on every S3 server (see `reflock`).
-        Url::S3 { bucket, prefix } => Box::new(RefLocked(S3::new(bucket, prefix, retry)?)),
+        Url::S3 { bucket, prefix } => Box::new(RefLocked(S3::with_settings(
+            bucket, prefix, retry, settings,
+        )?)),
         Url::Ipfs { api, name } => Box::new(Ipfs::new(api, name)),
     })
 }

@@ -1,8 +1,8 @@
 //! The S3 backend, through `object_store` (any S3-compatible server).
 //!
-//! Endpoint, credentials and region come from the standard AWS environment variables
-//! (`AWS_ENDPOINT_URL`, `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_REGION`,
-//! `AWS_ALLOW_HTTP`). Create-if-absent is `If-None-Match: *`, if-match is `If-Match: <ETag>`
+//! Endpoint, credentials and region come from the AWS configuration chain ([`super::aws`]:
+//! the remote's settings, the environment, the shared config and credentials files, web
+//! identity, container and EC2 metadata credentials). Create-if-absent is `If-None-Match: *`, if-match is `If-Match: <ETag>`
 //! (`PutMode::Create` / `PutMode::Update`); both are atomic on the server.
 //!
 //! object_store is async; the backend owns a current-thread tokio runtime and blocks on it.
@@ -16,11 +16,11 @@ use std::time::Duration;
 use object_store::aws::AmazonS3Builder;
 use object_store::path::Path as KeyPath;
 use object_store::{
-    BackoffConfig, GetOptions, GetRange, ObjectStore, ObjectStoreExt, PutMode, PutOptions,
-    PutPayload, RetryConfig, UpdateVersion,
+    BackoffConfig, ClientOptions, GetOptions, GetRange, ObjectStore, ObjectStoreExt, PutMode,
+    PutOptions, PutPayload, RetryConfig, UpdateVersion,
 };
 
-use super::{Backend, Blob, Error, Meta, Retry, Version};
+use super::{Backend, Blob, Error, Meta, Retry, Version, aws};
 
 /// A remote in an S3 bucket under a key prefix.
 pub struct S3 {
@@ -32,7 +32,31 @@ pub struct S3 {
     prefix: String,
     /// The HTTP client of listings (made on the first one: it loads the trust store).
     lister: std::sync::OnceLock<ureq::Agent>,
+    /// The listing client's whole-request timeout (the remote's `timeout`).
+    list_timeout: Duration,
+    /// Where the credentials came from.
+    source: String,
 }
+
+/// The variables the AWS chain resolves itself (object_store must not read them on its own:
+/// a profile named for the remote beats environment keys).
+const CHAIN_VARS: &[&str] = &[
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_REGION",
+    "AWS_DEFAULT_REGION",
+    "AWS_ENDPOINT",
+    "AWS_ENDPOINT_URL",
+    "AWS_ALLOW_HTTP",
+    "AWS_WEB_IDENTITY_TOKEN_FILE",
+    "AWS_ROLE_ARN",
+    "AWS_ROLE_SESSION_NAME",
+    "AWS_METADATA_ENDPOINT",
+    "AWS_BUCKET",
+    "AWS_BUCKET_NAME",
+    "AWS_VIRTUAL_HOSTED_STYLE_REQUEST",
+];
 
 impl std::fmt::Debug for S3 {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -43,20 +67,49 @@ impl std::fmt::Debug for S3 {
 static CRYPTO: Once = Once::new();
 
 impl S3 {
-    /// Connects (lazily) to `bucket`, keys under `prefix`, with a short retry policy.
+    /// Connects (lazily) to `bucket`, keys under `prefix`, with a short retry policy and the
+    /// AWS configuration chain's defaults.
     pub fn new(bucket: &str, prefix: &str, retry: Retry) -> Result<S3, Error> {
+        S3::with_settings(bucket, prefix, retry, &aws::Settings::default())
+    }
+
+    /// [`S3::new`] under a named remote's own settings ([`super::aws`]).
+    pub fn with_settings(
+        bucket: &str,
+        prefix: &str,
+        retry: Retry,
+        settings: &aws::Settings,
+    ) -> Result<S3, Error> {
         // We build rustls with ring instead of aws-lc (a much shorter build); it has to be
         // installed as the process default before the HTTP client is created.
         CRYPTO.call_once(|| {
             let _ = rustls::crypto::ring::default_provider().install_default();
         });
+        let what = if prefix.is_empty() {
+            format!("s3://{bucket}")
+        } else {
+            format!("s3://{bucket}/{prefix}")
+        };
+        let resolved = aws::resolve(settings, &|k| std::env::var(k).ok(), &what)?;
         let s3_err = |source| Error::S3 {
             what: "configuring",
             key: format!("s3://{bucket}"),
             source,
         };
-        let mut builder = AmazonS3Builder::from_env()
+        let mut builder = AmazonS3Builder::new();
+        // object_store's own tuning variables (checksums, unsigned payload, S3 Express...)
+        // still apply; what the chain resolves is set below, from one place.
+        for (k, v) in std::env::vars() {
+            if k.starts_with("AWS_") && !CHAIN_VARS.contains(&k.as_str()) {
+                if let Ok(key) = k.to_ascii_lowercase().parse() {
+                    builder = builder.with_config(key, v);
+                }
+            }
+        }
+        builder = builder
             .with_bucket_name(bucket)
+            .with_region(&resolved.region)
+            .with_virtual_hosted_style_request(resolved.virtual_hosted)
             .with_retry(RetryConfig {
                 backoff: BackoffConfig {
                     init_backoff: retry.backoff,
@@ -66,13 +119,48 @@ impl S3 {
                 max_retries: retry.retries as usize,
                 retry_timeout: retry.timeout,
             });
-        // Local test servers take any region; a missing one would make the builder guess.
-        if std::env::var_os("AWS_REGION").is_none()
-            && std::env::var_os("AWS_DEFAULT_REGION").is_none()
-        {
-            builder = builder.with_region("us-east-1");
+        if let Some(e) = &resolved.endpoint {
+            builder = builder.with_endpoint(e);
         }
-        let store = builder.build().map_err(s3_err)?;
+        builder = match resolved.credentials.clone() {
+            aws::Credentials::Static { key, secret, token } => {
+                let b = builder
+                    .with_access_key_id(key)
+                    .with_secret_access_key(secret);
+                match token {
+                    Some(t) => b.with_token(t),
+                    None => b,
+                }
+            }
+            aws::Credentials::WebIdentity {
+                token_file,
+                role_arn,
+                session_name,
+            } => {
+                use object_store::aws::AmazonS3ConfigKey as K;
+                let b = builder
+                    .with_config(K::WebIdentityTokenFile, token_file)
+                    .with_config(K::RoleArn, role_arn);
+                match session_name {
+                    Some(n) => b.with_config(K::RoleSessionName, n),
+                    None => b,
+                }
+            }
+            // object_store reads the container variables itself (passed through above).
+            aws::Credentials::Container => builder,
+            aws::Credentials::Instance { endpoint } => builder.with_metadata_endpoint(endpoint),
+        };
+        let mut client = ClientOptions::new().with_allow_http(resolved.allow_http);
+        if let Some(t) = settings.timeout {
+            client = client.with_timeout(t);
+        }
+        if let Some(t) = settings.connect_timeout {
+            client = client.with_connect_timeout(t);
+        }
+        let store = builder
+            .with_client_options(client)
+            .build()
+            .map_err(s3_err)?;
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
@@ -85,7 +173,14 @@ impl S3 {
             bucket: bucket.to_string(),
             prefix: prefix.to_string(),
             lister: std::sync::OnceLock::new(),
+            list_timeout: settings.timeout.unwrap_or(Duration::from_secs(120)),
+            source: resolved.source,
         })
+    }
+
+    /// Where the credentials came from (`environment`, `profile ci in ~/.aws/credentials`).
+    pub fn credentials_source(&self) -> &str {
+        &self.source
     }
 
     fn path(&self, key: &str) -> KeyPath {
@@ -150,8 +245,7 @@ impl S3 {
             Some(a) => a,
             None => {
                 let roots = crate::http::trust_roots().map_err(|e| fail(e.to_string()))?;
-                let agent =
-                    crate::http::agent(Duration::from_secs(120), crate::http::Tls::Roots(roots));
+                let agent = crate::http::agent(self.list_timeout, crate::http::Tls::Roots(roots));
                 self.lister.get_or_init(|| agent)
             }
         };

@@ -1850,6 +1850,7 @@ pub fn clone(
             "origin".to_string(),
             odb::RemoteConfig {
                 url: url.to_string(),
+                ..Default::default()
             },
         );
         repo.save_config(config)?;

@@ -21,5 +21,6 @@ mod limits;
 mod mount;
 mod odb;
 mod remote;
+mod storage;
 mod util;
 mod vectors;

@@ -1,0 +1,260 @@
+//! Remotes for storage teams: the AWS configuration chain, one-line errors, only what refs
+//! reach. S3 tests (`s3_…`, `#[ignore]`d) need SeaweedFS (MSEZ_TEST_S3_ENDPOINT); the others
+//! need no server.
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use crate::util::{Dir, Run};
+
+/// msez in `dir` with no AWS setting from the test's environment: HOME is `home` (no
+/// `~/.aws`), and the EC2 metadata service is a closed loopback port, so a test never waits
+/// on 169.254.169.254.
+fn bare(dir: &Path, home: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
+    let mut c = Command::new(crate::util::bin());
+    c.args(args)
+        .current_dir(dir)
+        .env_remove("SOURCE_DATE_EPOCH")
+        .stdin(Stdio::null());
+    for (k, _) in std::env::vars() {
+        if k.starts_with("AWS_") {
+            c.env_remove(k);
+        }
+    }
+    c.env("HOME", home)
+        .env("AWS_EC2_METADATA_SERVICE_ENDPOINT", "http://127.0.0.1:9");
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    Run::from(c.output().expect("spawn msez"))
+}
+
+fn unique(tag: &str) -> String {
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    format!("{tag}-{}-{nanos}", std::process::id())
+}
+
+/// SeaweedFS's endpoint and bucket, and the test credentials.
+fn seaweed() -> (String, String, String, String) {
+    let endpoint = std::env::var("MSEZ_TEST_S3_ENDPOINT").expect(
+        "MSEZ_TEST_S3_ENDPOINT is unset: this test needs SeaweedFS, started by scripts/test",
+    );
+    let bucket = std::env::var("MSEZ_TEST_S3_BUCKET").unwrap_or_else(|_| "msez-test".into());
+    let key = std::env::var("AWS_ACCESS_KEY_ID").unwrap_or_else(|_| "msez-test".into());
+    let secret =
+        std::env::var("AWS_SECRET_ACCESS_KEY").unwrap_or_else(|_| "msez-test-secret".into());
+    (endpoint, bucket, key, secret)
+}
+
+/// A failure that is one line on stderr (`msez: ...`) with this exit code.
+#[track_caller]
+fn one_line_error(run: &Run, code: i32) -> String {
+    run.code(code);
+    let lines: Vec<&str> = run.stderr.lines().filter(|l| !l.is_empty()).collect();
+    assert_eq!(lines.len(), 1, "not one line: {run:#?}");
+    assert!(lines[0].starts_with("msez: "), "{run:#?}");
+    assert!(lines[0].len() < 600, "too long: {run:#?}");
+    lines[0].to_string()
+}
+
+#[test]
+fn no_credentials_says_so_and_lists_what_was_tried() {
+    let d = Dir::repo();
+    let home = Dir::new();
+    d.put("a", b"{\"a\":1}", "json");
+    bare(
+        d.path(),
+        home.path(),
+        &["remote", "add", "origin", "s3://bkt/p"],
+        &[],
+    )
+    .ok();
+    let run = bare(d.path(), home.path(), &["push"], &[]);
+    let line = one_line_error(&run, 64);
+    assert!(line.contains("no credentials found"), "{line}");
+    for tried in [
+        "environment (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY)",
+        "web identity",
+        "profile default in",
+        "container",
+        "EC2 metadata at http://127.0.0.1:9",
+    ] {
+        assert!(line.contains(tried), "{tried:?} not in {line}");
+    }
+    // --json: the stable code.
+    let run = bare(d.path(), home.path(), &["--json", "push"], &[]);
+    run.code(64);
+    assert_eq!(run.json()["error"]["code"], "usage.no_credentials");
+
+    // Half a key pair is named as such.
+    let run = bare(
+        d.path(),
+        home.path(),
+        &["push"],
+        &[
+            ("AWS_ACCESS_KEY_ID", "AKIA"),
+            ("AWS_EC2_METADATA_DISABLED", "true"),
+        ],
+    );
+    let line = one_line_error(&run, 64);
+    assert!(line.contains("AWS_SECRET_ACCESS_KEY missing"), "{line}");
+    assert!(
+        line.contains("disabled by AWS_EC2_METADATA_DISABLED"),
+        "{line}"
+    );
+}
+
+#[test]
+fn plain_http_off_loopback_names_the_flag_and_remote_settings_are_stored() {
+    let d = Dir::repo();
+    let home = Dir::new();
+    let keys = [("AWS_ACCESS_KEY_ID", "k"), ("AWS_SECRET_ACCESS_KEY", "s")];
+    bare(
+        d.path(),
+        home.path(),
+        &[
+            "remote",
+            "add",
+            "far",
+            "s3://bkt/p",
+            "--endpoint",
+            "http://s3.example.invalid",
+        ],
+        &[],
+    )
+    .ok();
+    let line = one_line_error(&bare(d.path(), home.path(), &["fetch", "far"], &keys), 64);
+    assert!(
+        line.contains("AWS_ALLOW_HTTP=true") && line.contains("--allow-http"),
+        "{line}"
+    );
+
+    bare(
+        d.path(),
+        home.path(),
+        &[
+            "remote",
+            "add",
+            "tuned",
+            "s3://bkt/q",
+            "--endpoint",
+            "https://s3.example.net",
+            "--region",
+            "eu-west-3",
+            "--profile",
+            "ops",
+            "--virtual-hosted",
+            "--timeout",
+            "7s",
+            "--connect-timeout",
+            "2s",
+            "--jobs",
+            "3",
+        ],
+        &[],
+    )
+    .ok();
+    let config = std::fs::read_to_string(d.join(".msez/config")).unwrap();
+    let config: toml::Value = toml::from_str(&config).unwrap();
+    let tuned = &config["remote"]["tuned"];
+    assert_eq!(tuned["endpoint"].as_str(), Some("https://s3.example.net"));
+    assert_eq!(tuned["region"].as_str(), Some("eu-west-3"));
+    assert_eq!(tuned["profile"].as_str(), Some("ops"));
+    assert_eq!(tuned["path_style"].as_bool(), Some(false));
+    assert_eq!(tuned["timeout"].as_str(), Some("7s"));
+    assert_eq!(tuned["jobs"].as_integer(), Some(3));
+    // The profile is named for this remote: it must exist.
+    let line = one_line_error(&bare(d.path(), home.path(), &["fetch", "tuned"], &keys), 64);
+    assert!(
+        line.contains("config profile (ops) could not be found"),
+        "{line}"
+    );
+
+    // Settings are checked when added.
+    let bad = bare(
+        d.path(),
+        home.path(),
+        &["remote", "add", "x", "s3://bkt/r", "--timeout", "soon"],
+        &[],
+    );
+    assert!(one_line_error(&bad, 64).contains("timeout \"soon\""));
+    let bad = bare(
+        d.path(),
+        home.path(),
+        &[
+            "remote",
+            "add",
+            "y",
+            "s3://bkt/r",
+            "--endpoint",
+            "s3.example.net",
+        ],
+        &[],
+    );
+    bad.code(64);
+}
+
+#[test]
+#[ignore = "needs SeaweedFS (MSEZ_TEST_S3_ENDPOINT)"]
+fn s3_a_named_profile_in_shared_files_is_used_and_a_wrong_one_is_one_line() {
+    let (endpoint, bucket, key, secret) = seaweed();
+    let d = Dir::repo();
+    let home = Dir::new();
+    let id = d.put("a", b"{\"a\":1}", "json");
+    d.run(&["update-ref", "refs/heads/main", &id]).ok();
+    let config = home.write(
+        "aws/config",
+        format!(
+            "[default]\nregion = eu-west-1\n\n[profile store]\nregion = us-east-1\n\
+             services = seaweed\n\n[services seaweed]\ns3 =\n  endpoint_url = {endpoint}\n"
+        ),
+    );
+    let creds = home.write(
+        "aws/credentials",
+        format!("[store]\naws_access_key_id = {key}\naws_secret_access_key = {secret}\n"),
+    );
+    let files = [
+        ("AWS_CONFIG_FILE", config.to_str().unwrap()),
+        ("AWS_SHARED_CREDENTIALS_FILE", creds.to_str().unwrap()),
+    ];
+    let url = format!("s3://{bucket}/{}", unique("profile"));
+    bare(
+        d.path(),
+        home.path(),
+        &["remote", "add", "origin", &url],
+        &[],
+    )
+    .ok();
+    let mut env = files.to_vec();
+    env.push(("AWS_PROFILE", "store"));
+    bare(d.path(), home.path(), &["push"], &env).ok();
+    let copy = Dir::new();
+    bare(copy.path(), home.path(), &["clone", &url, "c"], &env).ok();
+    assert!(copy.join("c").join(".msez").exists());
+    let shown = bare(&copy.join("c"), home.path(), &["show", &id], &env);
+    shown.ok();
+
+    // The same profile named on the remote instead of in AWS_PROFILE.
+    bare(
+        d.path(),
+        home.path(),
+        &["remote", "add", "named", &url, "--profile", "store"],
+        &[],
+    )
+    .ok();
+    bare(d.path(), home.path(), &["fetch", "named"], &files).ok();
+
+    // A profile that is in neither file.
+    let mut wrong = files.to_vec();
+    wrong.push(("AWS_PROFILE", "stroe"));
+    let line = one_line_error(&bare(d.path(), home.path(), &["fetch"], &wrong), 64);
+    assert!(
+        line.contains("config profile (stroe) could not be found"),
+        "{line}"
+    );
+    assert!(line.contains(config.to_str().unwrap()), "{line}");
+}
