@@ -122,12 +122,21 @@ pub struct CloneArgs {
     pub transfer: Transfer,
 }
 
+/// Notes about slow and retried requests go to stderr (unless `-q`): a silent server is not
+/// silence on the terminal.
+fn notify_progress(ctx: &Ctx) {
+    if !ctx.out.quiet {
+        remote::set_notifier(|note| eprintln!("msez: {note}"));
+    }
+}
+
 pub(super) fn open_remote(
     repo: &Repo,
     name: Option<&str>,
     ctx: &Ctx,
     transfer: &Transfer,
 ) -> super::Result<(String, Box<dyn Backend>)> {
+    notify_progress(ctx);
     let name = name.unwrap_or("origin").to_string();
     let entry = repo
         .config()
@@ -404,6 +413,7 @@ pub fn clone(args: CloneArgs, ctx: &Ctx) -> super::Result<ExitCode> {
         Some(d) => ctx.path(d),
         None => ctx.cwd.join(url.default_dir_name()),
     };
+    notify_progress(ctx);
     let backend = remote::open(&url, args.transfer.options().retry)?;
     let bar = Bar::new(&ctx.out, "clone");
     let (repo, report) = sync::clone(

@@ -23,11 +23,11 @@ mod s3;
 pub mod sync;
 mod url;
 
-pub use error::Error;
+pub use error::{Error, S3Failure};
 pub use ipfs::Ipfs;
 pub use local::Local;
 pub use reflock::RefLocked;
-pub use retry::Retry;
+pub use retry::{Retry, Retrying, set_notifier};
 pub use s3::S3;
 pub use url::Url;
 
@@ -137,9 +137,15 @@ pub fn open_with(
     Ok(match url {
         Url::Local(path) => Box::new(Local::new(path)),
         // If-Match alone is not enough on every S3 server (see `reflock`).
-        Url::S3 { bucket, prefix } => Box::new(RefLocked(S3::with_settings(
-            bucket, prefix, retry, settings,
-        )?)),
-        Url::Ipfs { api, name } => Box::new(Ipfs::new(api, name)),
+        // Retries inside the ref lock: its steps are retried one by one, never the whole
+        // lock-write-unlock sequence.
+        Url::S3 { bucket, prefix } => Box::new(RefLocked(Retrying {
+            inner: S3::with_settings(bucket, prefix, retry, settings)?,
+            retry,
+        })),
+        Url::Ipfs { api, name } => Box::new(Retrying {
+            inner: Ipfs::new(api, name),
+            retry,
+        }),
     })
 }

@@ -20,7 +20,7 @@ use object_store::{
     PutOptions, PutPayload, RetryConfig, UpdateVersion,
 };
 
-use super::{Backend, Blob, Error, Meta, Retry, Version, aws};
+use super::{Backend, Blob, Error, Meta, Retry, S3Failure, Version, aws};
 
 /// A remote in an S3 bucket under a key prefix.
 pub struct S3 {
@@ -36,6 +36,8 @@ pub struct S3 {
     list_timeout: Duration,
     /// Where the credentials came from.
     source: String,
+    /// The remote's per-request timeout, for progress notes.
+    timeout: Option<Duration>,
 }
 
 /// The variables the AWS chain resolves itself (object_store must not read them on its own:
@@ -91,10 +93,9 @@ impl S3 {
             format!("s3://{bucket}/{prefix}")
         };
         let resolved = aws::resolve(settings, &|k| std::env::var(k).ok(), &what)?;
-        let s3_err = |source| Error::S3 {
-            what: "configuring",
-            key: format!("s3://{bucket}"),
-            source,
+        let s3_err = |e: object_store::Error| Error::S3Config {
+            what: what.clone(),
+            message: e.to_string(),
         };
         let mut builder = AmazonS3Builder::new();
         // object_store's own tuning variables (checksums, unsigned payload, S3 Express...)
@@ -116,7 +117,9 @@ impl S3 {
                     max_backoff: retry.backoff.saturating_mul(8),
                     base: 2.0,
                 },
-                max_retries: retry.retries as usize,
+                // Retries happen in one place, Retry::run, which can say how often and how long
+                // it tried; the client's own would multiply with them.
+                max_retries: 0,
                 retry_timeout: retry.timeout,
             });
         if let Some(e) = &resolved.endpoint {
@@ -175,6 +178,7 @@ impl S3 {
             lister: std::sync::OnceLock::new(),
             list_timeout: settings.timeout.unwrap_or(Duration::from_secs(120)),
             source: resolved.source,
+            timeout: settings.timeout,
         })
     }
 
@@ -194,9 +198,128 @@ impl S3 {
     fn err(&self, what: &'static str, key: &str, source: object_store::Error) -> Error {
         Error::S3 {
             what,
-            key: super::layout::shown_key(self.path(key).as_ref()),
-            source,
+            key: self.shown(key),
+            failure: Box::new(decode(operation(what), &source)),
         }
+    }
+
+    /// `s3://bucket/prefix/key`, escaped for messages.
+    fn shown(&self, key: &str) -> String {
+        format!(
+            "s3://{}/{}",
+            self.bucket,
+            super::layout::shown_key(self.path(key).as_ref())
+        )
+    }
+
+    /// Runs one request, saying every few seconds that it is still waiting (a slow or silent
+    /// server is not silence on the terminal).
+    fn wait<T>(&self, what: &'static str, key: &str, request: impl Future<Output = T>) -> T {
+        use futures_util::future::{Either, select};
+        const STEP: Duration = Duration::from_secs(5);
+        self.runtime.block_on(async {
+            let mut request = std::pin::pin!(request);
+            let mut waited = Duration::ZERO;
+            loop {
+                let tick = std::pin::pin!(tokio::time::sleep(STEP));
+                match select(request.as_mut(), tick).await {
+                    Either::Left((out, _)) => return out,
+                    Either::Right(((), _)) => {
+                        waited += STEP;
+                        super::retry::notify(&format!(
+                            "{} {}: no answer yet after {} s (timeout {})",
+                            operation(what),
+                            self.shown(key),
+                            waited.as_secs(),
+                            self.timeout
+                                .map(|t| format!("{} s", t.as_secs_f64()))
+                                .unwrap_or_else(|| "30 s".into())
+                        ));
+                    }
+                }
+            }
+        })
+    }
+}
+
+/// The S3 operation behind one of our verbs (as `aws` names it in errors).
+fn operation(what: &str) -> &'static str {
+    match what {
+        "reading" => "GetObject",
+        "checking" => "HeadObject",
+        "writing" | "creating" | "replacing" => "PutObject",
+        "deleting" => "DeleteObject",
+        "uploading" => "multipart upload",
+        "listing" => "ListObjectsV2",
+        "presigning" => "presigning",
+        _ => "request",
+    }
+}
+
+/// Decodes an object_store error: the status and the S3 error XML's `Code` and `Message`
+/// when the server answered, the transport's innermost cause when it did not.
+fn decode(operation: &'static str, e: &object_store::Error) -> S3Failure {
+    use object_store::client::{HttpError, HttpErrorKind};
+    let mut text = String::new();
+    let mut kind = None;
+    let mut innermost = String::new();
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(c) = cause {
+        if let Some(h) = c.downcast_ref::<HttpError>() {
+            kind = Some(h.kind());
+        }
+        innermost = c.to_string();
+        text.push_str(&innermost);
+        text.push('\n');
+        cause = c.source();
+    }
+    let status = text
+        .find("status code: ")
+        .and_then(|at| text.get(at + 13..at + 16))
+        .and_then(|s| s.parse::<u16>().ok());
+    let code = xml_text(&text, "Code").map(|c| super::layout::shown_key(&c));
+    let message = match xml_text(&text, "Message") {
+        Some(m) => m,
+        // Without an S3 answer, the innermost cause says it best ("Connection refused").
+        None if status.is_none() => innermost,
+        None => String::new(),
+    };
+    let mut message = super::layout::shown_key(message.trim());
+    if message.len() > 240 {
+        let cut = (0..=240)
+            .rev()
+            .find(|&i| message.is_char_boundary(i))
+            .unwrap_or(0);
+        message.truncate(cut);
+        message.push('…');
+    }
+    let timed_out = matches!(kind, Some(HttpErrorKind::Timeout)) || text.contains("timed out");
+    let unreachable = status.is_none()
+        && (matches!(kind, Some(HttpErrorKind::Connect)) || text.contains("onnection refused"));
+    let transient = match status {
+        Some(s) => s >= 500 || s == 429 || s == 408,
+        None => {
+            matches!(
+                kind,
+                Some(
+                    HttpErrorKind::Connect
+                        | HttpErrorKind::Request
+                        | HttpErrorKind::Timeout
+                        | HttpErrorKind::Interrupted
+                )
+            ) || timed_out
+                || unreachable
+        }
+    };
+    S3Failure {
+        operation,
+        status,
+        code,
+        message,
+        transient,
+        timed_out,
+        unreachable,
+        tries: None,
     }
 }
 
@@ -212,13 +335,18 @@ impl S3 {
     /// One ListObjectsV2 request (`encoding-type=url`, so any byte in a key survives the XML).
     fn list_page(&self, prefix: &str, full: &str, token: Option<&str>) -> Result<ListPage, Error> {
         use object_store::signer::{Method, SignedUrlOptions, Signer};
-        let fail = |why: String| Error::S3 {
+        let key = self.shown(prefix.trim_end_matches('/'));
+        let fail = |failure: S3Failure| Error::S3 {
             what: "listing",
-            key: super::layout::shown_key(self.path(prefix.trim_end_matches('/')).as_ref()),
-            source: object_store::Error::Generic {
-                store: "S3",
-                source: why.into(),
-            },
+            key: key.clone(),
+            failure: Box::new(failure),
+        };
+        let broken = |why: String| {
+            fail(S3Failure {
+                operation: "ListObjectsV2",
+                message: why,
+                ..S3Failure::default()
+            })
         };
         let mut query = vec![
             ("list-type", "2".to_string()),
@@ -244,16 +372,25 @@ impl S3 {
         let agent = match self.lister.get() {
             Some(a) => a,
             None => {
-                let roots = crate::http::trust_roots().map_err(|e| fail(e.to_string()))?;
+                let roots = crate::http::trust_roots().map_err(|e| broken(e.to_string()))?;
                 let agent = crate::http::agent(self.list_timeout, crate::http::Tls::Roots(roots));
                 self.lister.get_or_init(|| agent)
             }
         };
         let mut resp = agent.get(url.as_str()).call().map_err(|e| {
-            fail(format!(
-                "the request failed: {}",
-                crate::http::describe(&e).replace(url.as_str(), "<signed listing URL>")
-            ))
+            let timed_out = matches!(e, ureq::Error::Timeout(_));
+            let unreachable =
+                matches!(e, ureq::Error::ConnectionFailed | ureq::Error::HostNotFound)
+                    || matches!(&e, ureq::Error::Io(io) if matches!(io.kind(),
+                    std::io::ErrorKind::ConnectionRefused | std::io::ErrorKind::ConnectionReset));
+            fail(S3Failure {
+                operation: "ListObjectsV2",
+                message: crate::http::describe(&e).replace(url.as_str(), "<signed listing URL>"),
+                transient: true,
+                timed_out,
+                unreachable,
+                ..S3Failure::default()
+            })
         })?;
         let status = resp.status().as_u16();
         let body = resp
@@ -261,13 +398,25 @@ impl S3 {
             .with_config()
             .limit(64 << 20)
             .read_to_string()
-            .map_err(|e| fail(format!("reading the answer: {}", crate::http::describe(&e))))?;
+            .map_err(|e| {
+                fail(S3Failure {
+                    operation: "ListObjectsV2",
+                    message: format!("reading the answer: {}", crate::http::describe(&e)),
+                    transient: true,
+                    timed_out: matches!(e, ureq::Error::Timeout(_)),
+                    ..S3Failure::default()
+                })
+            })?;
         if status != 200 {
-            let code = xml_text(&body, "Code").unwrap_or_default();
-            return Err(fail(format!(
-                "HTTP {status} {}",
-                super::layout::shown_key(&code)
-            )));
+            let message = xml_text(&body, "Message").unwrap_or_default();
+            return Err(fail(S3Failure {
+                operation: "ListObjectsV2",
+                status: Some(status),
+                code: xml_text(&body, "Code").map(|c| super::layout::shown_key(&c)),
+                message: super::layout::shown_key(message.trim()),
+                transient: status >= 500 || status == 429 || status == 408,
+                ..S3Failure::default()
+            }));
         }
         let url_encoded = xml_text(&body, "EncodingType").is_some_and(|e| e == "url");
         let mut contents = Vec::new();
@@ -282,14 +431,14 @@ impl S3 {
             };
             let size = xml_text(item, "Size")
                 .and_then(|s| s.parse().ok())
-                .ok_or_else(|| fail("a listed object without a size".into()))?;
+                .ok_or_else(|| broken("a listed object without a size".into()))?;
             contents.push((key, size, xml_text(item, "ETag")));
         }
         let truncated = xml_text(&body, "IsTruncated").is_some_and(|t| t == "true");
         let next = match xml_text(&body, "NextContinuationToken") {
             Some(t) if truncated && !t.is_empty() => Some(t),
             None | Some(_) if truncated => {
-                return Err(fail(
+                return Err(broken(
                     "a truncated listing without a continuation token".into(),
                 ));
             }
@@ -453,7 +602,7 @@ impl Backend for S3 {
         };
         // A whole read is bounded by its kind's limit, checked on the answer's headers before
         // the body is read.
-        let result = self.runtime.block_on(async {
+        let result = self.wait("reading", key, async {
             let r = self.store.get_opts(&path, opts).await?;
             let meta = r.meta.clone();
             if limit.is_some_and(|l| meta.size > l) {
@@ -484,7 +633,7 @@ impl Backend for S3 {
     }
 
     fn head(&self, key: &str) -> Result<Option<Meta>, Error> {
-        match self.runtime.block_on(self.store.head(&self.path(key))) {
+        match self.wait("checking", key, self.store.head(&self.path(key))) {
             Ok(m) => Ok(Some(Meta {
                 key: key.to_string(),
                 size: m.size,
@@ -498,8 +647,7 @@ impl Backend for S3 {
     fn put(&self, key: &str, bytes: &[u8]) -> Result<Version, Error> {
         let payload = PutPayload::from(bytes.to_vec());
         let r = self
-            .runtime
-            .block_on(self.store.put(&self.path(key), payload))
+            .wait("writing", key, self.store.put(&self.path(key), payload))
             .map_err(|e| self.err("writing", key, e))?;
         Ok(version(r.e_tag, r.version))
     }
@@ -510,10 +658,11 @@ impl Backend for S3 {
             ..PutOptions::default()
         };
         let payload = PutPayload::from(bytes.to_vec());
-        match self
-            .runtime
-            .block_on(self.store.put_opts(&self.path(key), payload, opts))
-        {
+        match self.wait(
+            "creating",
+            key,
+            self.store.put_opts(&self.path(key), payload, opts),
+        ) {
             Ok(_) => Ok(true),
             // S3 answers 412 to If-None-Match on an existing key; object_store maps it to
             // AlreadyExists, some servers' 409 to Precondition: both mean "it is there".
@@ -532,10 +681,11 @@ impl Backend for S3 {
             ..PutOptions::default()
         };
         let payload = PutPayload::from(bytes.to_vec());
-        match self
-            .runtime
-            .block_on(self.store.put_opts(&self.path(key), payload, opts))
-        {
+        match self.wait(
+            "replacing",
+            key,
+            self.store.put_opts(&self.path(key), payload, opts),
+        ) {
             Ok(r) => Ok(version(r.e_tag, r.version)),
             Err(object_store::Error::Precondition { .. })
             | Err(object_store::Error::AlreadyExists { .. })
@@ -547,7 +697,7 @@ impl Backend for S3 {
     }
 
     fn delete(&self, key: &str) -> Result<(), Error> {
-        match self.runtime.block_on(self.store.delete(&self.path(key))) {
+        match self.wait("deleting", key, self.store.delete(&self.path(key))) {
             Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
             Err(e) => Err(self.err("deleting", key, e)),
         }
@@ -583,34 +733,33 @@ impl Backend for S3 {
         }
         let mut file = std::fs::File::open(path).map_err(|e| Error::io("opening", path, e))?;
         let location = self.path(key);
-        self.runtime
-            .block_on(async {
-                let mut upload = self.store.put_multipart(&location).await?;
-                let result = async {
-                    loop {
-                        // One part in flight, one chunk in memory, at any object size.
-                        let mut buf = vec![0u8; super::CHUNK as usize];
-                        let n = read_full(&mut file, &mut buf).map_err(|e| {
-                            object_store::Error::Generic {
-                                store: "file",
-                                source: Box::new(e),
-                            }
-                        })?;
-                        if n == 0 {
-                            break;
+        self.wait("uploading", key, async {
+            let mut upload = self.store.put_multipart(&location).await?;
+            let result = async {
+                loop {
+                    // One part in flight, one chunk in memory, at any object size.
+                    let mut buf = vec![0u8; super::CHUNK as usize];
+                    let n = read_full(&mut file, &mut buf).map_err(|e| {
+                        object_store::Error::Generic {
+                            store: "file",
+                            source: Box::new(e),
                         }
-                        buf.truncate(n);
-                        upload.put_part(PutPayload::from(buf)).await?;
+                    })?;
+                    if n == 0 {
+                        break;
                     }
-                    upload.complete().await
+                    buf.truncate(n);
+                    upload.put_part(PutPayload::from(buf)).await?;
                 }
-                .await;
-                if result.is_err() {
-                    let _ = upload.abort().await;
-                }
-                result
-            })
-            .map_err(|e| self.err("uploading", key, e))?;
+                upload.complete().await
+            }
+            .await;
+            if result.is_err() {
+                let _ = upload.abort().await;
+            }
+            result
+        })
+        .map_err(|e| self.err("uploading", key, e))?;
         fn read_full(file: &mut std::fs::File, buf: &mut [u8]) -> std::io::Result<usize> {
             let mut filled = 0;
             while filled < buf.len() {

@@ -50,15 +50,159 @@ fn seaweed() -> (String, String, String, String) {
     (endpoint, bucket, key, secret)
 }
 
-/// A failure that is one line on stderr (`msez: ...`) with this exit code.
+/// A failure that is one line on stderr (`msez: ...`) with this exit code; progress notes
+/// (`retrying`, `no answer yet`) may come before it.
 #[track_caller]
 fn one_line_error(run: &Run, code: i32) -> String {
     run.code(code);
     let lines: Vec<&str> = run.stderr.lines().filter(|l| !l.is_empty()).collect();
-    assert_eq!(lines.len(), 1, "not one line: {run:#?}");
-    assert!(lines[0].starts_with("msez: "), "{run:#?}");
-    assert!(lines[0].len() < 600, "too long: {run:#?}");
-    lines[0].to_string()
+    let (last, notes) = lines
+        .split_last()
+        .unwrap_or_else(|| panic!("no error: {run:#?}"));
+    for n in notes {
+        assert!(
+            n.starts_with("msez: ") && (n.contains("; retrying in") || n.contains("no answer yet")),
+            "not a progress note: {run:#?}"
+        );
+    }
+    assert!(last.starts_with("msez: "), "{run:#?}");
+    assert!(last.len() < 600, "too long: {run:#?}");
+    last.to_string()
+}
+
+/// A repository with one ref (so push has something to send).
+fn repo_with_a_ref() -> Dir {
+    let d = Dir::repo();
+    let id = d.put("a", b"{\"a\":1}", "json");
+    d.run(&["update-ref", "refs/heads/main", &id]).ok();
+    d
+}
+
+#[test]
+fn a_refused_endpoint_is_one_line_with_the_tries_and_a_hint() {
+    let d = repo_with_a_ref();
+    let home = Dir::new();
+    // Bind then drop: the port is closed (refused at once) for the test's duration.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let endpoint = format!("http://127.0.0.1:{port}");
+    bare(
+        d.path(),
+        home.path(),
+        &[
+            "remote",
+            "add",
+            "origin",
+            "s3://bkt/p",
+            "--endpoint",
+            &endpoint,
+        ],
+        &[],
+    )
+    .ok();
+    let keys = [("AWS_ACCESS_KEY_ID", "k"), ("AWS_SECRET_ACCESS_KEY", "s")];
+    let run = bare(d.path(), home.path(), &["push", "--retries", "2"], &keys);
+    let line = one_line_error(&run, 74);
+    assert!(line.contains("s3://bkt/p/"), "{line}");
+    assert!(line.contains("onnection refused"), "{line}");
+    assert!(line.contains("after 3 tries over"), "{line}");
+    assert!(line.contains("check the endpoint"), "{line}");
+    assert_eq!(line.matches("onnection refused").count(), 1, "{line}");
+    // Each retry is announced, once.
+    assert_eq!(run.stderr.matches("; retrying in").count(), 2, "{run:#?}");
+    // -q: the error alone.
+    let run = bare(
+        d.path(),
+        home.path(),
+        &["-q", "push", "--retries", "1"],
+        &keys,
+    );
+    assert_eq!(run.stderr.lines().count(), 1, "{run:#?}");
+    let run = bare(
+        d.path(),
+        home.path(),
+        &["--json", "push", "--retries", "0"],
+        &keys,
+    );
+    run.code(74);
+    assert_eq!(run.json()["error"]["code"], "io.s3");
+}
+
+#[test]
+fn an_endpoint_that_never_answers_times_out_per_the_remote_setting() {
+    let d = repo_with_a_ref();
+    let home = Dir::new();
+    // Accepts connections and never answers.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for c in listener.incoming() {
+            held.push(c);
+        }
+    });
+    let endpoint = format!("http://127.0.0.1:{port}");
+    bare(
+        d.path(),
+        home.path(),
+        &[
+            "remote",
+            "add",
+            "origin",
+            "s3://bkt/p",
+            "--endpoint",
+            &endpoint,
+            "--timeout",
+            "500ms",
+        ],
+        &[],
+    )
+    .ok();
+    let keys = [("AWS_ACCESS_KEY_ID", "k"), ("AWS_SECRET_ACCESS_KEY", "s")];
+    let run = bare(d.path(), home.path(), &["fetch", "--retries", "1"], &keys);
+    let line = one_line_error(&run, 74);
+    assert!(line.contains("timed out"), "{line}");
+    assert!(line.contains("after 2 tries over"), "{line}");
+    assert!(line.contains("--timeout"), "{line}");
+    assert!(
+        run.stderr.contains("; retrying in 0.1 s (try 2 of 2)"),
+        "{run:#?}"
+    );
+}
+
+#[test]
+#[ignore = "needs SeaweedFS (MSEZ_TEST_S3_ENDPOINT)"]
+fn s3_a_wrong_secret_is_one_line_with_the_decoded_s3_code() {
+    let (endpoint, bucket, key, _) = seaweed();
+    let d = repo_with_a_ref();
+    let home = Dir::new();
+    let url = format!("s3://{bucket}/{}", unique("wrong-secret"));
+    bare(
+        d.path(),
+        home.path(),
+        &["remote", "add", "origin", &url],
+        &[],
+    )
+    .ok();
+    let env = [
+        ("AWS_ENDPOINT_URL", endpoint.as_str()),
+        ("AWS_ACCESS_KEY_ID", key.as_str()),
+        ("AWS_SECRET_ACCESS_KEY", "not-the-secret"),
+    ];
+    let run = bare(d.path(), home.path(), &["push"], &env);
+    let line = one_line_error(&run, 74);
+    assert!(line.contains("SignatureDoesNotMatch (HTTP 403)"), "{line}");
+    assert!(
+        line.contains("check AWS_SECRET_ACCESS_KEY / the profile"),
+        "{line}"
+    );
+    assert_eq!(line.matches("SignatureDoesNotMatch").count(), 1, "{line}");
+    assert!(!line.contains('<'), "raw XML in {line}");
+    // Not transient: tried once, nothing announced.
+    assert!(!run.stderr.contains("retrying"), "{run:#?}");
 }
 
 #[test]
