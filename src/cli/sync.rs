@@ -33,6 +33,7 @@ impl Transfer {
             },
             force_with_lease: false,
             all_objects: false,
+            dry_run: false,
             trust_anchors: None,
         }
     }
@@ -90,6 +91,10 @@ pub struct PushArgs {
     /// whole store).
     #[arg(long)]
     pub all_objects: bool,
+    /// Say what would be sent (objects, proof files, bytes, requests, refs that would move);
+    /// upload nothing, move no ref (the pre-push hook still runs).
+    #[arg(long)]
+    pub dry_run: bool,
     #[command(flatten)]
     pub anchors: Anchors,
     #[command(flatten)]
@@ -102,9 +107,33 @@ pub struct FetchArgs {
     /// The remote (default: origin).
     pub remote: Option<String>,
     #[command(flatten)]
+    pub take: Take,
+    #[command(flatten)]
     pub anchors: Anchors,
     #[command(flatten)]
     pub transfer: Transfer,
+}
+
+/// What fetch, pull and clone take from the remote.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Take {
+    /// Also download objects no remote ref reaches (every listed object and proof file).
+    #[arg(long)]
+    pub all_objects: bool,
+    /// Say what would be downloaded (objects, proof files, bytes, requests); store nothing,
+    /// move no ref. The JSON objects on the refs' closure are still read, to walk it.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+impl Take {
+    fn with(&self, opts: Options) -> Options {
+        Options {
+            all_objects: self.all_objects,
+            dry_run: self.dry_run,
+            ..opts
+        }
+    }
 }
 
 /// `msez clone URL [DIR]`.
@@ -116,6 +145,8 @@ pub struct CloneArgs {
     // Not named `dir`: clap would merge it with the global `-C DIR` (same argument id).
     #[arg(value_name = "DIR")]
     pub directory: Option<PathBuf>,
+    #[command(flatten)]
+    pub take: Take,
     #[command(flatten)]
     pub anchors: Anchors,
     #[command(flatten)]
@@ -191,6 +222,7 @@ pub fn push(args: PushArgs, ctx: &Ctx) -> super::Result<ExitCode> {
             Options {
                 force_with_lease: args.force_with_lease,
                 all_objects: args.all_objects,
+                dry_run: args.dry_run,
                 ..options_for(&repo, &name, &args.transfer)
             },
         )?,
@@ -202,6 +234,18 @@ pub fn push(args: PushArgs, ctx: &Ctx) -> super::Result<ExitCode> {
         ctx.out.note(format!("warning: {w}"));
     }
     written(ctx.out.emit(&report, |w| {
+        if let Some(plan) = &report.would_send {
+            writeln!(
+                w,
+                "{}: would send {} objects, {} proof files, {} bytes in {} requests (dry run: \
+                 nothing sent)",
+                report.url, plan.objects, plan.proofs, plan.bytes, plan.requests
+            )?;
+            for name in &report.would_move {
+                writeln!(w, "  {name} would move")?;
+            }
+            return Ok(());
+        }
         writeln!(
             w,
             "{}: {} objects, {} proof files, {} bytes sent",
@@ -250,9 +294,10 @@ pub fn fetch(args: FetchArgs, ctx: &Ctx) -> super::Result<ExitCode> {
         &repo,
         &name,
         backend.as_ref(),
-        &args
-            .anchors
-            .with(ctx, options_for(&repo, &name, &args.transfer))?,
+        &args.anchors.with(
+            ctx,
+            args.take.with(options_for(&repo, &name, &args.transfer)),
+        )?,
         &bar,
         interrupt_flag(),
     )?;
@@ -265,11 +310,26 @@ pub fn fetch(args: FetchArgs, ctx: &Ctx) -> super::Result<ExitCode> {
 }
 
 fn render_fetch(w: &mut dyn std::io::Write, report: &sync::FetchReport) -> std::io::Result<()> {
-    writeln!(
-        w,
-        "{}: {} objects, {} proof files, {} bytes received",
-        report.url, report.objects_received, report.proofs_received, report.bytes_received
-    )?;
+    match &report.would_receive {
+        Some(plan) => writeln!(
+            w,
+            "{}: would receive {} objects, {} proof files, {} bytes in {} requests (dry run: \
+             nothing stored, no ref moved)",
+            report.url, plan.objects, plan.proofs, plan.bytes, plan.requests
+        )?,
+        None => writeln!(
+            w,
+            "{}: {} objects, {} proof files, {} bytes received",
+            report.url, report.objects_received, report.proofs_received, report.bytes_received
+        )?,
+    }
+    if report.unreferenced_objects > 0 {
+        writeln!(
+            w,
+            "  {} objects ({} bytes) that no remote ref reaches not taken (--all-objects takes them)",
+            report.unreferenced_objects, report.unreferenced_bytes
+        )?;
+    }
     for m in &report.tracking_moved {
         writeln!(w, "  {} {} -> {}", m.name, short(&m.old), &m.new[..12])?;
     }
@@ -349,9 +409,10 @@ pub fn pull(args: FetchArgs, ctx: &Ctx) -> super::Result<ExitCode> {
         &repo,
         &name,
         backend.as_ref(),
-        &args
-            .anchors
-            .with(ctx, options_for(&repo, &name, &args.transfer))?,
+        &args.anchors.with(
+            ctx,
+            args.take.with(options_for(&repo, &name, &args.transfer)),
+        )?,
         &bar,
         interrupt_flag(),
     )?;
@@ -415,18 +476,35 @@ pub fn clone(args: CloneArgs, ctx: &Ctx) -> super::Result<ExitCode> {
     };
     notify_progress(ctx);
     let backend = remote::open(&url, args.transfer.options().retry)?;
+    // A dry run clones into a scratch directory that goes away: the closure walk needs a
+    // repository, and nothing is downloaded but the JSON objects on it.
+    let scratch = match args.take.dry_run {
+        true => Some(
+            tempfile::tempdir()
+                .map_err(|e| msez::Error::io("creating", "a scratch directory", e))?,
+        ),
+        false => None,
+    };
+    let dir = match &scratch {
+        Some(t) => t.path().join("clone"),
+        None => dir,
+    };
     let bar = Bar::new(&ctx.out, "clone");
     let (repo, report) = sync::clone(
         &url,
         backend.as_ref(),
         &dir,
         SAMPLE_HOOKS,
-        &args.anchors.with(ctx, args.transfer.options())?,
+        &args
+            .anchors
+            .with(ctx, args.take.with(args.transfer.options()))?,
         &bar,
         interrupt_flag(),
     )?;
     bar.finish();
-    ctx.out
-        .note(format!("cloned {url} into {}", repo.worktree().display()));
+    if scratch.is_none() {
+        ctx.out
+            .note(format!("cloned {url} into {}", repo.worktree().display()));
+    }
     render_pull(ctx, &report)
 }

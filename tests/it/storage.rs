@@ -402,3 +402,110 @@ fn s3_a_named_profile_in_shared_files_is_used_and_a_wrong_one_is_one_line() {
     );
     assert!(line.contains(config.to_str().unwrap()), "{line}");
 }
+
+/// A repository with a ref to a schema linking a blob, plus a 64 KiB blob no ref reaches, all
+/// pushed (`--all-objects`) to a directory remote.
+fn remote_with_an_unreferenced_blob() -> (Dir, String, String, String) {
+    let a = Dir::repo();
+    let linked = a.put("l.bin", b"linked bytes", "blob");
+    let (t, d) = linked.split_once(':').unwrap();
+    let top = a.put(
+        "s.json",
+        format!(r#"{{"title":"t","see":[{{"artifact_type":"{t}","digest_sha256":"{d}"}}]}}"#),
+        "schema",
+    );
+    a.run(&["update-ref", "refs/heads/main", &top]).ok();
+    let stray = a.put("stray.bin", vec![7u8; 64 << 10], "blob");
+    let url = a.join("remote").display().to_string();
+    a.run(&["remote", "add", "origin", &url]).ok();
+    a.run(&["push", "--all-objects"]).ok();
+    (a, url, top, stray)
+}
+
+#[test]
+fn clone_and_fetch_take_only_what_remote_refs_reach() {
+    let (a, url, top, stray) = remote_with_an_unreferenced_blob();
+    let b = Dir::new();
+    let run = b.run(&["--json", "clone", &url, "c"]);
+    let report = run.json();
+    assert_eq!(report["fetch"]["objects_received"], 2, "{report}");
+    assert_eq!(report["fetch"]["unreferenced_objects"], 1, "{report}");
+    assert_eq!(report["fetch"]["unreferenced_bytes"], 64 << 10, "{report}");
+    let c = b.join("c");
+    let show = |dir: &std::path::Path, id: &str| {
+        Run::from(
+            Command::new(crate::util::bin())
+                .args(["show", id])
+                .current_dir(dir)
+                .output()
+                .unwrap(),
+        )
+    };
+    show(&c, &top).ok();
+    show(&c, &stray).code(68);
+    // The bytes received are those of the two objects on the ref, not the stray blob.
+    assert!(
+        report["fetch"]["bytes_received"].as_u64().unwrap() < 1024,
+        "{report}"
+    );
+
+    // --all-objects keeps the old behaviour.
+    let run = b.run(&["--json", "clone", "--all-objects", &url, "all"]);
+    assert_eq!(run.json()["fetch"]["objects_received"], 3);
+    show(&b.join("all"), &stray).ok();
+
+    // fetch into the first clone: still nothing unreferenced, and the text says so.
+    let run = Run::from(
+        Command::new(crate::util::bin())
+            .args(["fetch"])
+            .current_dir(&c)
+            .output()
+            .unwrap(),
+    );
+    assert!(
+        run.ok()
+            .contains("1 objects (65536 bytes) that no remote ref reaches not taken"),
+        "{run:#?}"
+    );
+    show(&c, &stray).code(68);
+    drop(a);
+}
+
+#[test]
+fn dry_runs_say_what_would_move_and_move_nothing() {
+    let (_a, url, top, _) = remote_with_an_unreferenced_blob();
+    let b = Dir::new();
+    let run = b.run(&["--json", "clone", "--dry-run", &url, "c"]);
+    let plan = &run.json()["fetch"]["would_receive"];
+    assert_eq!(plan["objects"], 2, "{plan}");
+    assert!(plan["bytes"].as_u64().unwrap() > 0, "{plan}");
+    // The schema was read to walk the closure: one request left, for the blob it links.
+    assert_eq!(plan["requests"], 1, "{plan}");
+    assert!(!b.join("c").exists(), "a dry-run clone left a directory");
+
+    let c = Dir::repo();
+    c.run(&["remote", "add", "origin", &url]).ok();
+    let run = c.run(&["pull", "--dry-run"]);
+    assert!(run.ok().contains("would receive 2 objects"), "{run:#?}");
+    c.run(&["show", &top]).code(68);
+    assert!(!c.run(&["--json", "refs"]).ok().contains("refs/heads/main"));
+
+    // push --dry-run to an empty remote: the ref's closure (2 objects), one ref, nothing
+    // written, not even the format file.
+    let (a, _, _, _) = remote_with_an_unreferenced_blob();
+    let empty = a.join("empty");
+    a.run(&["remote", "add", "fresh", empty.to_str().unwrap()])
+        .ok();
+    let report = a.run(&["--json", "push", "fresh", "--dry-run"]).json();
+    let plan = &report["would_send"];
+    assert_eq!(plan["objects"], 2, "{report}");
+    assert_eq!(plan["requests"], 3, "{report}");
+    assert_eq!(report["would_move"][0], "refs/heads/main", "{report}");
+    assert_eq!(report["objects_sent"], 0, "{report}");
+    assert!(
+        !empty.exists() || std::fs::read_dir(&empty).unwrap().next().is_none(),
+        "a dry-run push wrote to the remote"
+    );
+    let text = a.run(&["push", "fresh", "--dry-run"]);
+    assert!(text.ok().contains("would send 2 objects"), "{text:#?}");
+}
