@@ -16,6 +16,7 @@ mod progress;
 mod quickstart;
 mod registry;
 mod remote;
+mod remote_stats;
 mod repo;
 mod share;
 mod state;

@@ -30,6 +30,9 @@ pub enum Command {
     },
     /// List remotes and their URLs.
     List,
+    /// What a remote holds: objects and bytes per type, proof files, refs, what no ref
+    /// reaches, and the requests it took (one listing, the refs, the closure's JSON objects).
+    Stats(super::remote_stats::StatsArgs),
 }
 
 /// Per-remote S3 settings (`msez remote add`); unset ones come from the AWS configuration
@@ -143,6 +146,7 @@ pub fn run(command: Command, ctx: &Ctx) -> super::Result<ExitCode> {
                 writeln!(w, "removed {name}")
             }))?;
         }
+        Command::Stats(args) => return super::remote_stats::run(args, ctx),
         Command::List => {
             // A config written by hand (or by an older msez) may hold credentials in a URL:
             // never show them.

@@ -196,6 +196,29 @@ pub(super) fn open_remote(
     Ok((name, backend))
 }
 
+/// A report with what the remote traffic cost (`traffic` in `--json`; a note with `-v`).
+#[derive(serde::Serialize)]
+pub(super) struct WithTraffic<'a, T: serde::Serialize> {
+    #[serde(flatten)]
+    report: &'a T,
+    /// What the remote traffic of this process cost so far.
+    pub traffic: remote::Traffic,
+}
+
+pub(super) fn with_traffic<'a, T: serde::Serialize>(
+    report: &'a T,
+    ctx: &Ctx,
+) -> WithTraffic<'a, T> {
+    let traffic = remote::traffic();
+    if ctx.out.verbose {
+        ctx.out.note(format!(
+            "remote traffic: {} requests, {} bytes down, {} bytes up",
+            traffic.requests, traffic.bytes_down, traffic.bytes_up
+        ));
+    }
+    WithTraffic { report, traffic }
+}
+
 fn short(d: &Option<String>) -> String {
     d.as_deref()
         .map(|s| s.chars().take(12).collect())
@@ -233,7 +256,7 @@ pub fn push(args: PushArgs, ctx: &Ctx) -> super::Result<ExitCode> {
     for w in &report.warnings {
         ctx.out.note(format!("warning: {w}"));
     }
-    written(ctx.out.emit(&report, |w| {
+    written(ctx.out.emit(&with_traffic(&report, ctx), |w| {
         if let Some(plan) = &report.would_send {
             writeln!(
                 w,
@@ -302,7 +325,10 @@ pub fn fetch(args: FetchArgs, ctx: &Ctx) -> super::Result<ExitCode> {
         interrupt_flag(),
     )?;
     bar.finish();
-    written(ctx.out.emit(&report, |w| render_fetch(w, &report)))?;
+    written(
+        ctx.out
+            .emit(&with_traffic(&report, ctx), |w| render_fetch(w, &report)),
+    )?;
     if !report.forks.is_empty() || !report.refused.is_empty() {
         return Ok(ExitCode::from(msez::Class::Fork.exit_code()));
     }
@@ -424,7 +450,7 @@ fn render_pull(ctx: &Ctx, report: &sync::PullReport) -> super::Result<ExitCode> 
     for w in &report.warnings {
         ctx.out.note(format!("warning: {w}"));
     }
-    written(ctx.out.emit(report, |w| {
+    written(ctx.out.emit(&with_traffic(report, ctx), |w| {
         render_fetch(w, &report.fetch)?;
         for m in &report.refs_moved {
             writeln!(w, "  {} {} -> {}", m.name, short(&m.old), &m.new[..12])?;

@@ -20,6 +20,7 @@ pub mod reflock;
 mod retry;
 pub mod root;
 mod s3;
+pub mod stats;
 pub mod sync;
 mod url;
 
@@ -27,7 +28,7 @@ pub use error::{Error, S3Failure};
 pub use ipfs::Ipfs;
 pub use local::Local;
 pub use reflock::RefLocked;
-pub use retry::{Retry, Retrying, set_notifier};
+pub use retry::{Retry, Retrying, Traffic, set_notifier, traffic};
 pub use s3::S3;
 pub use url::Url;
 
@@ -135,7 +136,11 @@ pub fn open_with(
     settings: &aws::Settings,
 ) -> Result<Box<dyn Backend>, Error> {
     Ok(match url {
-        Url::Local(path) => Box::new(Local::new(path)),
+        // Wrapped too, for its request and byte counts (its errors are never transient).
+        Url::Local(path) => Box::new(Retrying {
+            inner: Local::new(path),
+            retry,
+        }),
         // If-Match alone is not enough on every S3 server (see `reflock`).
         // Retries inside the ref lock: its steps are retried one by one, never the whole
         // lock-write-unlock sequence.

@@ -4,6 +4,7 @@ use std::cell::Cell;
 use std::ops::Range;
 use std::path::Path;
 use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use super::{Backend, Blob, Error, Meta, Version};
@@ -94,6 +95,36 @@ impl Retry {
     }
 }
 
+/// Requests and bytes through every [`Retrying`] backend of this process, each try counted.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Traffic {
+    /// Requests made (listings count one per 1,000 keys, as S3 pages them).
+    pub requests: u64,
+    /// Bytes downloaded (object and ref bodies).
+    pub bytes_down: u64,
+    /// Bytes uploaded.
+    pub bytes_up: u64,
+}
+
+static REQUESTS: AtomicU64 = AtomicU64::new(0);
+static BYTES_DOWN: AtomicU64 = AtomicU64::new(0);
+static BYTES_UP: AtomicU64 = AtomicU64::new(0);
+
+/// What every remote moved so far in this process.
+pub fn traffic() -> Traffic {
+    Traffic {
+        requests: REQUESTS.load(Ordering::Relaxed),
+        bytes_down: BYTES_DOWN.load(Ordering::Relaxed),
+        bytes_up: BYTES_UP.load(Ordering::Relaxed),
+    }
+}
+
+fn count(requests: u64, down: u64, up: u64) {
+    REQUESTS.fetch_add(requests, Ordering::Relaxed);
+    BYTES_DOWN.fetch_add(down, Ordering::Relaxed);
+    BYTES_UP.fetch_add(up, Ordering::Relaxed);
+}
+
 /// A backend whose every request is retried by one [`Retry`] (the S3 client's own retries are
 /// off): verbs a caller does not wrap in [`Retry::run`] itself are retried too, and those it
 /// does wrap are tried no more often.
@@ -109,26 +140,56 @@ impl<B: Backend> Backend for Retrying<B> {
         self.inner.url()
     }
     fn list(&self, prefix: &str) -> Result<Vec<Meta>, Error> {
-        self.retry.run(|| self.inner.list(prefix))
+        self.retry.run(|| {
+            let r = self.inner.list(prefix);
+            let pages = r
+                .as_ref()
+                .map(|l| l.len().div_ceil(1000).max(1))
+                .unwrap_or(1);
+            count(pages as u64, 0, 0);
+            r
+        })
     }
     fn get(&self, key: &str, range: Option<Range<u64>>) -> Result<Option<Blob>, Error> {
-        self.retry.run(|| self.inner.get(key, range.clone()))
+        self.retry.run(|| {
+            let r = self.inner.get(key, range.clone());
+            let n = match &r {
+                Ok(Some(b)) => b.bytes.len() as u64,
+                _ => 0,
+            };
+            count(1, n, 0);
+            r
+        })
     }
     fn head(&self, key: &str) -> Result<Option<Meta>, Error> {
-        self.retry.run(|| self.inner.head(key))
+        self.retry.run(|| {
+            count(1, 0, 0);
+            self.inner.head(key)
+        })
     }
     fn put(&self, key: &str, bytes: &[u8]) -> Result<Version, Error> {
-        self.retry.run(|| self.inner.put(key, bytes))
+        self.retry.run(|| {
+            count(1, 0, bytes.len() as u64);
+            self.inner.put(key, bytes)
+        })
     }
     fn put_if_absent(&self, key: &str, bytes: &[u8]) -> Result<bool, Error> {
-        self.retry.run(|| self.inner.put_if_absent(key, bytes))
+        self.retry.run(|| {
+            count(1, 0, bytes.len() as u64);
+            self.inner.put_if_absent(key, bytes)
+        })
     }
     fn put_if_match(&self, key: &str, bytes: &[u8], version: &Version) -> Result<Version, Error> {
-        self.retry
-            .run(|| self.inner.put_if_match(key, bytes, version))
+        self.retry.run(|| {
+            count(1, 0, bytes.len() as u64);
+            self.inner.put_if_match(key, bytes, version)
+        })
     }
     fn delete(&self, key: &str) -> Result<(), Error> {
-        self.retry.run(|| self.inner.delete(key))
+        self.retry.run(|| {
+            count(1, 0, 0);
+            self.inner.delete(key)
+        })
     }
     fn atomic_conditionals(&self) -> bool {
         self.inner.atomic_conditionals()
@@ -137,8 +198,20 @@ impl<B: Backend> Backend for Retrying<B> {
         self.inner.presign_get(key, expires)
     }
     fn put_file_if_absent(&self, key: &str, path: &Path) -> Result<bool, Error> {
-        self.retry.run(|| self.inner.put_file_if_absent(key, path))
+        let size = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+        self.retry.run(|| {
+            // A multipart upload is one request per part, plus its start and completion.
+            let parts = size.div_ceil(super::CHUNK);
+            count(if parts > 1 { parts + 2 } else { 1 }, 0, size);
+            self.inner.put_file_if_absent(key, path)
+        })
     }
-    // get_to stays the trait's: ranged reads through the retried `get`, so a retry never
-    // writes again bytes already written.
+    fn get_to(&self, key: &str, out: &mut dyn std::io::Write) -> Result<Option<u64>, Error> {
+        // Not retried here: a retry would write again bytes already written (callers retry
+        // the whole download into a fresh file). A HEAD, then one request per chunk.
+        let r = self.inner.get_to(key, out);
+        let n = r.as_ref().ok().copied().flatten().unwrap_or(0);
+        count(1 + n.div_ceil(super::CHUNK), n, 0);
+        r
+    }
 }

@@ -1702,7 +1702,7 @@ type Prefetched = HashMap<ObjectId, Vec<u8>>;
 /// through the remote's JSON objects otherwise (read wave by wave, `jobs` at a time, each
 /// checked against its name before its links are followed); returns the closure and the
 /// bytes read on the way.
-fn remote_closure(
+pub(super) fn remote_closure(
     repo: &Repo,
     backend: &dyn Backend,
     opts: &Options,

@@ -509,3 +509,101 @@ fn dry_runs_say_what_would_move_and_move_nothing() {
     let text = a.run(&["push", "fresh", "--dry-run"]);
     assert!(text.ok().contains("would send 2 objects"), "{text:#?}");
 }
+
+#[test]
+fn remote_stats_counts_the_listing_and_what_no_ref_reaches() {
+    let (a, url, _, _) = remote_with_an_unreferenced_blob();
+    let report = a.run(&["--json", "remote", "stats", "origin"]).json();
+    assert_eq!(report["objects"]["count"], 3, "{report}");
+    assert_eq!(report["by_type"]["blob"]["count"], 2, "{report}");
+    assert_eq!(report["by_type"]["schema"]["count"], 1, "{report}");
+    assert_eq!(report["refs"]["count"], 1, "{report}");
+    assert_eq!(report["other"]["format"]["count"], 1, "{report}");
+    assert_eq!(report["unreferenced"]["count"], 1, "{report}");
+    assert_eq!(report["unreferenced"]["bytes"], 64 << 10, "{report}");
+    fn bytes_under(p: &std::path::Path) -> u64 {
+        std::fs::read_dir(p)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .map(|p| match p.is_dir() {
+                true => bytes_under(&p),
+                false => std::fs::metadata(&p).unwrap().len(),
+            })
+            .sum()
+    }
+    let listed = bytes_under(&a.join("remote/objects/blob"));
+    assert_eq!(report["by_type"]["blob"]["bytes"], listed, "{report}");
+    // One listing and one ref read: the closure was walked through the local copies.
+    assert_eq!(report["closure_reads"], 0, "{report}");
+    assert_eq!(report["traffic"]["requests"], 2, "{report}");
+
+    // A repository without the objects reads the closure's JSON objects from the remote.
+    let b = Dir::repo();
+    b.run(&["remote", "add", "origin", &url]).ok();
+    let report = b.run(&["--json", "remote", "stats", "origin"]).json();
+    assert_eq!(report["unreferenced"]["count"], 1, "{report}");
+    assert_eq!(report["closure_reads"], 1, "{report}");
+    assert_eq!(report["traffic"]["requests"], 3, "{report}");
+    let text = b.run(&["remote", "stats", "origin"]);
+    assert!(text.ok().contains("no ref reaches"), "{text:#?}");
+
+    // Every sync command says what it cost.
+    let c = Dir::repo();
+    c.run(&["remote", "add", "origin", &url]).ok();
+    let report = c.run(&["--json", "fetch"]).json();
+    let down = report["traffic"]["bytes_down"].as_u64().unwrap();
+    assert!(
+        down >= report["bytes_received"].as_u64().unwrap(),
+        "{report}"
+    );
+    assert!(
+        report["traffic"]["requests"].as_u64().unwrap() >= 4,
+        "{report}"
+    );
+    let run = c.run(&["-v", "fetch"]);
+    assert!(run.stderr.contains("remote traffic: "), "{run:#?}");
+}
+
+#[test]
+#[ignore = "needs SeaweedFS (MSEZ_TEST_S3_ENDPOINT)"]
+fn s3_stats_and_clone_skip_unreferenced_blobs_with_counted_requests() {
+    let (endpoint, bucket, key, secret) = seaweed();
+    let env = [
+        ("AWS_ENDPOINT_URL", endpoint.as_str()),
+        ("AWS_ACCESS_KEY_ID", key.as_str()),
+        ("AWS_SECRET_ACCESS_KEY", secret.as_str()),
+    ];
+    let (a, _, top, stray) = remote_with_an_unreferenced_blob();
+    let home = Dir::new();
+    let url = format!("s3://{bucket}/{}", unique("stats"));
+    bare(a.path(), home.path(), &["remote", "add", "s3", &url], &[]).ok();
+    bare(
+        a.path(),
+        home.path(),
+        &["push", "s3", "--all-objects"],
+        &env,
+    )
+    .ok();
+    let run = bare(
+        a.path(),
+        home.path(),
+        &["--json", "remote", "stats", "s3"],
+        &env,
+    );
+    let report = run.json();
+    assert_eq!(report["objects"]["count"], 3, "{report}");
+    assert_eq!(report["unreferenced"]["bytes"], 64 << 10, "{report}");
+    // One listing page and one ref read.
+    assert_eq!(report["traffic"]["requests"], 2, "{report}");
+
+    let b = Dir::new();
+    let run = bare(b.path(), home.path(), &["--json", "clone", &url, "c"], &env);
+    let report = run.json();
+    assert_eq!(report["fetch"]["unreferenced_objects"], 1, "{report}");
+    assert!(
+        report["traffic"]["bytes_down"].as_u64().unwrap() < 4096,
+        "{report}"
+    );
+    bare(&b.join("c"), home.path(), &["show", &top], &[]).ok();
+    bare(&b.join("c"), home.path(), &["show", &stray], &[]).code(68);
+}
