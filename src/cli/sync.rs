@@ -180,6 +180,18 @@ pub(super) fn open_remote(
     let url = Url::parse(&entry.url, &ctx.cwd)?;
     let settings = remote::aws::Settings::from_config(entry)?;
     let backend = remote::open_with(&url, transfer.options().retry, &settings)?;
+    if let (true, Url::S3 { .. }) = (ctx.out.verbose, &url) {
+        // Which profile and endpoint won is what a storage team asks first. Resolved again
+        // for the note (deterministic; a second metadata probe only when that is the source).
+        if let Ok(r) = remote::aws::resolve(&settings, &|k| std::env::var(k).ok(), &entry.url) {
+            ctx.out.note(format!(
+                "remote {name}: credentials from {}, region {}, endpoint {}",
+                r.source,
+                r.region,
+                r.endpoint.as_deref().unwrap_or("AWS")
+            ));
+        }
+    }
     if ctx.out.verbose {
         ctx.out.note(format!(
             "remote {name}: {} ({} jobs, {} retries{})",

@@ -390,7 +390,14 @@ fn s3_a_named_profile_in_shared_files_is_used_and_a_wrong_one_is_one_line() {
         &[],
     )
     .ok();
-    bare(d.path(), home.path(), &["fetch", "named"], &files).ok();
+    let run = bare(d.path(), home.path(), &["-v", "fetch", "named"], &files);
+    run.ok();
+    let source = format!("credentials from profile store in {}", creds.display());
+    assert!(run.stderr.contains(&source), "{run:#?}");
+    assert!(
+        run.stderr.contains(&format!("endpoint {endpoint}")),
+        "{run:#?}"
+    );
 
     // A profile that is in neither file.
     let mut wrong = files.to_vec();
