@@ -614,3 +614,40 @@ fn s3_stats_and_clone_skip_unreferenced_blobs_with_counted_requests() {
     bare(&b.join("c"), home.path(), &["show", &top], &[]).ok();
     bare(&b.join("c"), home.path(), &["show", &stray], &[]).code(68);
 }
+
+#[test]
+fn gc_dry_run_reports_the_bytes_it_would_free() {
+    let (a, _, _, stray) = remote_with_an_unreferenced_blob();
+    // The remote: the stray blob's listed size.
+    let report = a
+        .run(&[
+            "--json",
+            "gc",
+            "--remote",
+            "origin",
+            "--dry-run",
+            "--prune-expire",
+            "0",
+        ])
+        .json();
+    assert_eq!(report["deleted"][0], stray.as_str(), "{report}");
+    assert_eq!(report["bytes_freed"], 64 << 10, "{report}");
+    // The repository: the same blob, loose.
+    let report = a
+        .run(&["--json", "gc", "--dry-run", "--prune-expire", "0"])
+        .json();
+    assert!(
+        report["deleted"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|d| d == stray.as_str()),
+        "{report}"
+    );
+    assert!(
+        report["bytes_freed"].as_u64().unwrap() >= 64 << 10,
+        "{report}"
+    );
+    // Nothing was deleted.
+    a.run(&["show", &stray]).ok();
+}
