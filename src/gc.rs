@@ -136,6 +136,11 @@ pub trait Store {
     fn delete_proof(&self, _proof: &BadProof) -> Result<u64, Error> {
         Ok(0)
     }
+    /// The bytes deleting an object would free, as far as the store knows without reading it
+    /// (what `dry_run` reports).
+    fn size(&self, _id: &ObjectId) -> u64 {
+        0
+    }
 }
 
 fn unix(t: SystemTime) -> u64 {
@@ -316,6 +321,7 @@ pub fn run(
     report.bad_proofs.retain(|p| !going.contains(&p.object));
     if opts.dry_run {
         report.deleted = due.iter().map(ToString::to_string).collect();
+        report.bytes_freed = due.iter().map(|id| store.size(id)).sum();
         return Ok(report);
     }
     for p in &report.bad_proofs {
@@ -543,6 +549,13 @@ impl Store for Local<'_> {
         }
     }
 
+    fn size(&self, id: &ObjectId) -> u64 {
+        // Loose objects only: a packed one frees its bytes when its pack is rewritten.
+        std::fs::metadata(self.repo.object_path(id))
+            .map(|m| m.len())
+            .unwrap_or(0)
+    }
+
     fn delete(&self, id: &ObjectId) -> Result<(u64, u64), Error> {
         let path = self.repo.object_path(id);
         let mut bytes = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
@@ -684,6 +697,8 @@ pub struct Remote<'a> {
     backend: &'a dyn Backend,
     local: Option<&'a Repo>,
     retry: Retry,
+    /// Object sizes from the listing (for a dry run's bytes).
+    sizes: std::sync::Mutex<HashMap<ObjectId, u64>>,
 }
 
 impl<'a> Remote<'a> {
@@ -693,6 +708,7 @@ impl<'a> Remote<'a> {
             backend,
             local,
             retry,
+            sizes: std::sync::Mutex::new(HashMap::new()),
         }
     }
 }
@@ -704,11 +720,20 @@ impl Store for Remote<'_> {
 
     fn objects(&self) -> Result<Vec<(ObjectId, Option<Duration>)>, Error> {
         let listed = self.retry.run(|| self.backend.list("objects/"))?;
+        let mut sizes = self.sizes.lock().unwrap_or_else(|p| p.into_inner());
         Ok(listed
             .into_iter()
-            .filter_map(|m| layout::parse_object_key(&m.key))
-            .map(|id| (id, None))
+            .filter_map(|m| {
+                let id = layout::parse_object_key(&m.key)?;
+                sizes.insert(id.clone(), m.size);
+                Some((id, None))
+            })
             .collect())
+    }
+
+    fn size(&self, id: &ObjectId) -> u64 {
+        let sizes = self.sizes.lock().unwrap_or_else(|p| p.into_inner());
+        sizes.get(id).copied().unwrap_or(0)
     }
 
     fn roots(&self, _now: SystemTime, _reflog_expire: Duration) -> Result<Vec<Root>, Error> {

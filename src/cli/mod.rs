@@ -17,6 +17,7 @@ mod quickstart;
 mod recover;
 mod registry;
 mod remote;
+mod remote_stats;
 mod repo;
 mod share;
 mod state;

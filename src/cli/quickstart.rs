@@ -163,6 +163,7 @@ pub fn run(args: Args, ctx: &Ctx) -> super::Result<ExitCode> {
         "origin".into(),
         msez::odb::RemoteConfig {
             url: url.to_string(),
+            ..Default::default()
         },
     );
     let mut repo = repo;

@@ -15,9 +15,9 @@ use super::{Ctx, written};
 /// Transfer tuning shared by every sync command.
 #[derive(Debug, Clone, clap::Args)]
 pub struct Transfer {
-    /// Concurrent uploads/downloads.
-    #[arg(long, default_value_t = 8, value_name = "N")]
-    pub jobs: usize,
+    /// Concurrent uploads/downloads (default: the remote's `jobs` setting, else 8).
+    #[arg(long, value_name = "N")]
+    pub jobs: Option<usize>,
     /// Retries of a failed request (exponential backoff from 100 ms).
     #[arg(long, default_value_t = 3, value_name = "N")]
     pub retries: u32,
@@ -26,15 +26,29 @@ pub struct Transfer {
 impl Transfer {
     pub(super) fn options(&self) -> Options {
         Options {
-            jobs: self.jobs.max(1),
+            jobs: self.jobs.unwrap_or(8).max(1),
             retry: Retry {
                 retries: self.retries,
                 ..Retry::default()
             },
             force_with_lease: false,
             all_objects: false,
+            dry_run: false,
             trust_anchors: None,
         }
+    }
+}
+
+/// The transfer options with a named remote's `jobs` setting when `--jobs` is not given.
+fn options_for(repo: &Repo, name: &str, transfer: &Transfer) -> Options {
+    let jobs = transfer
+        .jobs
+        .or_else(|| repo.config().remote.get(name).and_then(|r| r.jobs))
+        .unwrap_or(8)
+        .max(1);
+    Options {
+        jobs,
+        ..transfer.options()
     }
 }
 
@@ -77,6 +91,10 @@ pub struct PushArgs {
     /// whole store).
     #[arg(long)]
     pub all_objects: bool,
+    /// Say what would be sent (objects, proof files, bytes, requests, refs that would move);
+    /// upload nothing, move no ref (the pre-push hook still runs).
+    #[arg(long)]
+    pub dry_run: bool,
     #[command(flatten)]
     pub anchors: Anchors,
     #[command(flatten)]
@@ -89,9 +107,33 @@ pub struct FetchArgs {
     /// The remote (default: origin).
     pub remote: Option<String>,
     #[command(flatten)]
+    pub take: Take,
+    #[command(flatten)]
     pub anchors: Anchors,
     #[command(flatten)]
     pub transfer: Transfer,
+}
+
+/// What fetch, pull and clone take from the remote.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Take {
+    /// Also download objects no remote ref reaches (every listed object and proof file).
+    #[arg(long)]
+    pub all_objects: bool,
+    /// Say what would be downloaded (objects, proof files, bytes, requests); store nothing,
+    /// move no ref. The JSON objects on the refs' closure are still read, to walk it.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+impl Take {
+    fn with(&self, opts: Options) -> Options {
+        Options {
+            all_objects: self.all_objects,
+            dry_run: self.dry_run,
+            ..opts
+        }
+    }
 }
 
 /// `msez clone URL [DIR]`.
@@ -104,9 +146,19 @@ pub struct CloneArgs {
     #[arg(value_name = "DIR")]
     pub directory: Option<PathBuf>,
     #[command(flatten)]
+    pub take: Take,
+    #[command(flatten)]
     pub anchors: Anchors,
     #[command(flatten)]
     pub transfer: Transfer,
+}
+
+/// Notes about slow and retried requests go to stderr (unless `-q`): a silent server is not
+/// silence on the terminal.
+fn notify_progress(ctx: &Ctx) {
+    if !ctx.out.quiet {
+        remote::set_notifier(|note| eprintln!("msez: {note}"));
+    }
 }
 
 pub(super) fn open_remote(
@@ -115,6 +167,7 @@ pub(super) fn open_remote(
     ctx: &Ctx,
     transfer: &Transfer,
 ) -> super::Result<(String, Box<dyn Backend>)> {
+    notify_progress(ctx);
     let name = name.unwrap_or("origin").to_string();
     let entry = repo
         .config()
@@ -125,12 +178,25 @@ pub(super) fn open_remote(
             name: name.clone(),
         })?;
     let url = Url::parse(&entry.url, &ctx.cwd)?;
-    let backend = remote::open(&url, transfer.options().retry)?;
+    let settings = remote::aws::Settings::from_config(entry)?;
+    let backend = remote::open_with(&url, transfer.options().retry, &settings)?;
+    if let (true, Url::S3 { .. }) = (ctx.out.verbose, &url) {
+        // Which profile and endpoint won is what a storage team asks first. Resolved again
+        // for the note (deterministic; a second metadata probe only when that is the source).
+        if let Ok(r) = remote::aws::resolve(&settings, &|k| std::env::var(k).ok(), &entry.url) {
+            ctx.out.note(format!(
+                "remote {name}: credentials from {}, region {}, endpoint {}",
+                r.source,
+                r.region,
+                r.endpoint.as_deref().unwrap_or("AWS")
+            ));
+        }
+    }
     if ctx.out.verbose {
         ctx.out.note(format!(
             "remote {name}: {} ({} jobs, {} retries{})",
             backend.url(),
-            transfer.jobs,
+            transfer.jobs.or(entry.jobs).unwrap_or(8),
             transfer.retries,
             if backend.atomic_conditionals() {
                 ""
@@ -140,6 +206,29 @@ pub(super) fn open_remote(
         ));
     }
     Ok((name, backend))
+}
+
+/// A report with what the remote traffic cost (`traffic` in `--json`; a note with `-v`).
+#[derive(serde::Serialize)]
+pub(super) struct WithTraffic<'a, T: serde::Serialize> {
+    #[serde(flatten)]
+    report: &'a T,
+    /// What the remote traffic of this process cost so far.
+    pub traffic: remote::Traffic,
+}
+
+pub(super) fn with_traffic<'a, T: serde::Serialize>(
+    report: &'a T,
+    ctx: &Ctx,
+) -> WithTraffic<'a, T> {
+    let traffic = remote::traffic();
+    if ctx.out.verbose {
+        ctx.out.note(format!(
+            "remote traffic: {} requests, {} bytes down, {} bytes up",
+            traffic.requests, traffic.bytes_down, traffic.bytes_up
+        ));
+    }
+    WithTraffic { report, traffic }
 }
 
 fn short(d: &Option<String>) -> String {
@@ -168,7 +257,8 @@ pub fn push(args: PushArgs, ctx: &Ctx) -> super::Result<ExitCode> {
             Options {
                 force_with_lease: args.force_with_lease,
                 all_objects: args.all_objects,
-                ..args.transfer.options()
+                dry_run: args.dry_run,
+                ..options_for(&repo, &name, &args.transfer)
             },
         )?,
         &bar,
@@ -178,7 +268,19 @@ pub fn push(args: PushArgs, ctx: &Ctx) -> super::Result<ExitCode> {
     for w in &report.warnings {
         ctx.out.note(format!("warning: {w}"));
     }
-    written(ctx.out.emit(&report, |w| {
+    written(ctx.out.emit(&with_traffic(&report, ctx), |w| {
+        if let Some(plan) = &report.would_send {
+            writeln!(
+                w,
+                "{}: would send {} objects, {} proof files, {} bytes in {} requests (dry run: \
+                 nothing sent)",
+                report.url, plan.objects, plan.proofs, plan.bytes, plan.requests
+            )?;
+            for name in &report.would_move {
+                writeln!(w, "  {name} would move")?;
+            }
+            return Ok(());
+        }
         writeln!(
             w,
             "{}: {} objects, {} proof files, {} bytes sent",
@@ -227,12 +329,18 @@ pub fn fetch(args: FetchArgs, ctx: &Ctx) -> super::Result<ExitCode> {
         &repo,
         &name,
         backend.as_ref(),
-        &args.anchors.with(ctx, args.transfer.options())?,
+        &args.anchors.with(
+            ctx,
+            args.take.with(options_for(&repo, &name, &args.transfer)),
+        )?,
         &bar,
         interrupt_flag(),
     )?;
     bar.finish();
-    written(ctx.out.emit(&report, |w| render_fetch(w, &report)))?;
+    written(
+        ctx.out
+            .emit(&with_traffic(&report, ctx), |w| render_fetch(w, &report)),
+    )?;
     if !report.forks.is_empty() || !report.refused.is_empty() {
         return Ok(ExitCode::from(msez::Class::Fork.exit_code()));
     }
@@ -240,11 +348,26 @@ pub fn fetch(args: FetchArgs, ctx: &Ctx) -> super::Result<ExitCode> {
 }
 
 fn render_fetch(w: &mut dyn std::io::Write, report: &sync::FetchReport) -> std::io::Result<()> {
-    writeln!(
-        w,
-        "{}: {} objects, {} proof files, {} bytes received",
-        report.url, report.objects_received, report.proofs_received, report.bytes_received
-    )?;
+    match &report.would_receive {
+        Some(plan) => writeln!(
+            w,
+            "{}: would receive {} objects, {} proof files, {} bytes in {} requests (dry run: \
+             nothing stored, no ref moved)",
+            report.url, plan.objects, plan.proofs, plan.bytes, plan.requests
+        )?,
+        None => writeln!(
+            w,
+            "{}: {} objects, {} proof files, {} bytes received",
+            report.url, report.objects_received, report.proofs_received, report.bytes_received
+        )?,
+    }
+    if report.unreferenced_objects > 0 {
+        writeln!(
+            w,
+            "  {} objects ({} bytes) that no remote ref reaches not taken (--all-objects takes them)",
+            report.unreferenced_objects, report.unreferenced_bytes
+        )?;
+    }
     for m in &report.tracking_moved {
         writeln!(w, "  {} {} -> {}", m.name, short(&m.old), &m.new[..12])?;
     }
@@ -324,7 +447,10 @@ pub fn pull(args: FetchArgs, ctx: &Ctx) -> super::Result<ExitCode> {
         &repo,
         &name,
         backend.as_ref(),
-        &args.anchors.with(ctx, args.transfer.options())?,
+        &args.anchors.with(
+            ctx,
+            args.take.with(options_for(&repo, &name, &args.transfer)),
+        )?,
         &bar,
         interrupt_flag(),
     )?;
@@ -336,7 +462,7 @@ fn render_pull(ctx: &Ctx, report: &sync::PullReport) -> super::Result<ExitCode> 
     for w in &report.warnings {
         ctx.out.note(format!("warning: {w}"));
     }
-    written(ctx.out.emit(report, |w| {
+    written(ctx.out.emit(&with_traffic(report, ctx), |w| {
         render_fetch(w, &report.fetch)?;
         for m in &report.refs_moved {
             writeln!(w, "  {} {} -> {}", m.name, short(&m.old), &m.new[..12])?;
@@ -386,19 +512,37 @@ pub fn clone(args: CloneArgs, ctx: &Ctx) -> super::Result<ExitCode> {
         Some(d) => ctx.path(d),
         None => ctx.cwd.join(url.default_dir_name()),
     };
+    notify_progress(ctx);
     let backend = remote::open(&url, args.transfer.options().retry)?;
+    // A dry run clones into a scratch directory that goes away: the closure walk needs a
+    // repository, and nothing is downloaded but the JSON objects on it.
+    let scratch = match args.take.dry_run {
+        true => Some(
+            tempfile::tempdir()
+                .map_err(|e| msez::Error::io("creating", "a scratch directory", e))?,
+        ),
+        false => None,
+    };
+    let dir = match &scratch {
+        Some(t) => t.path().join("clone"),
+        None => dir,
+    };
     let bar = Bar::new(&ctx.out, "clone");
     let (repo, report) = sync::clone(
         &url,
         backend.as_ref(),
         &dir,
         SAMPLE_HOOKS,
-        &args.anchors.with(ctx, args.transfer.options())?,
+        &args
+            .anchors
+            .with(ctx, args.take.with(args.transfer.options()))?,
         &bar,
         interrupt_flag(),
     )?;
     bar.finish();
-    ctx.out
-        .note(format!("cloned {url} into {}", repo.worktree().display()));
+    if scratch.is_none() {
+        ctx.out
+            .note(format!("cloned {url} into {}", repo.worktree().display()));
+    }
     render_pull(ctx, &report)
 }

@@ -72,11 +72,35 @@ impl Default for Hooks {
     }
 }
 
-/// `[remote.<name>]`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// `[remote.<name>]`: the URL and, for S3, settings above the AWS configuration chain.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Remote {
     /// The remote's URL.
     pub url: String,
+    /// S3 endpoint URL (above `AWS_ENDPOINT_URL` and the profile's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoint: Option<String>,
+    /// S3 region.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    /// AWS profile (environment keys are then ignored, as with `aws --profile`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profile: Option<String>,
+    /// Path-style (true) or virtual-hosted (false) S3 requests.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path_style: Option<bool>,
+    /// Allow a plain-http endpoint that is not loopback.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub allow_http: bool,
+    /// Per-request timeout (humantime: `30s`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<String>,
+    /// Connect timeout (humantime: `5s`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connect_timeout: Option<String>,
+    /// Default `--jobs` for this remote.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jobs: Option<usize>,
 }
 
 impl Default for Config {

@@ -24,14 +24,19 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
-    /// The S3 client failed (after its own retries).
-    #[error("{what} s3 key {key}")]
+    /// An S3 request failed (after our retries): one line, as `aws` reports it.
+    #[error("{what} {key}: {failure}")]
     S3 {
         what: &'static str,
         key: String,
-        #[source]
-        source: object_store::Error,
+        failure: Box<S3Failure>,
     },
+    /// An S3 remote's configuration cannot work (unknown profile, plain http not allowed).
+    #[error("{what}: {message}")]
+    S3Config { what: String, message: String },
+    /// The AWS chain found no credentials for an S3 remote.
+    #[error("{what}: no credentials found; tried {tried}")]
+    NoCredentials { what: String, tried: String },
     /// The IPFS RPC failed or answered something we cannot read.
     #[error("{what} ipfs {key}: {message}")]
     Ipfs {
@@ -100,7 +105,121 @@ pub enum Error {
     },
 }
 
+/// What an S3 request came back with, decoded: the service's error code and message from
+/// the XML answer, or the transport failure, how often it was tried, and one hint.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct S3Failure {
+    /// The S3 operation (`GetObject`, `ListObjectsV2`...).
+    pub operation: &'static str,
+    /// The HTTP status, when the server answered.
+    pub status: Option<u16>,
+    /// The S3 error code (`SignatureDoesNotMatch`, `NoSuchBucket`...).
+    pub code: Option<String>,
+    /// The service's message, or the transport's cause.
+    pub message: String,
+    /// Whether trying again could help (transport failures, 5xx, 429, timeouts).
+    pub transient: bool,
+    /// The request timed out.
+    pub timed_out: bool,
+    /// The connection was refused or could not be made.
+    pub unreachable: bool,
+    /// How many tries, over how long (set by [`super::Retry::run`]).
+    pub tries: Option<(u32, std::time::Duration)>,
+}
+
+impl S3Failure {
+    /// The one thing to check for this failure.
+    pub fn hint(&self) -> Option<&'static str> {
+        Some(match (self.code.as_deref(), self.status) {
+            (Some("SignatureDoesNotMatch"), _) => "check AWS_SECRET_ACCESS_KEY / the profile",
+            (Some("InvalidAccessKeyId"), _) => "check AWS_ACCESS_KEY_ID / the profile",
+            (Some("ExpiredToken" | "InvalidToken"), _) => {
+                "check AWS_SESSION_TOKEN / refresh the profile's credentials"
+            }
+            (Some("AccessDenied"), _) | (_, Some(403)) => {
+                "check the credentials' permissions on this bucket / the profile"
+            }
+            (Some("NoSuchBucket"), _) => "check the bucket name in the remote URL",
+            (Some("AuthorizationHeaderMalformed" | "PermanentRedirect"), _) => {
+                "check the region (AWS_REGION, the profile, msez remote add --region)"
+            }
+            _ if self.timed_out => {
+                "the server did not answer in time: check the endpoint, or raise the remote's timeout (msez remote add ... --timeout)"
+            }
+            _ if self.unreachable => {
+                "check the endpoint (AWS_ENDPOINT_URL, the profile, the remote's endpoint) and that the server is up"
+            }
+            _ => return None,
+        })
+    }
+}
+
+impl std::fmt::Display for S3Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} ", self.operation)?;
+        match (&self.code, self.status) {
+            (Some(code), Some(status)) => write!(f, "{code} (HTTP {status})")?,
+            (Some(code), None) => write!(f, "{code}")?,
+            (None, Some(status)) => write!(f, "HTTP {status}")?,
+            (None, None) => f.write_str("failed")?,
+        }
+        if !self.message.is_empty() {
+            write!(f, ": {}", self.message.trim_end_matches('.'))?;
+        }
+        if let Some((n, over)) = self.tries {
+            let secs = over.as_secs_f64();
+            if secs < 10.0 {
+                write!(f, ", after {n} tries over {secs:.1} s")?;
+            } else {
+                write!(f, ", after {n} tries over {secs:.0} s")?;
+            }
+        }
+        if let Some(h) = self.hint() {
+            write!(f, "; {h}")?;
+        }
+        Ok(())
+    }
+}
+
 impl Error {
+    /// The error with how often, over how long, its request was tried (S3 and IPFS).
+    pub fn with_tries(self, tries: u32, over: std::time::Duration) -> Error {
+        match self {
+            Error::S3 {
+                what,
+                key,
+                mut failure,
+            } => {
+                failure.tries = Some((tries, over));
+                Error::S3 { what, key, failure }
+            }
+            Error::Ipfs { what, key, message } => Error::Ipfs {
+                what,
+                key,
+                message: format!(
+                    "{message} (after {tries} tries over {:.1} s)",
+                    over.as_secs_f64()
+                ),
+            },
+            other => other,
+        }
+    }
+
+    /// A short form for progress notes: the S3 operation, key and cause, without the hint.
+    pub fn brief(&self) -> String {
+        match self {
+            Error::S3 { key, failure, .. } => {
+                let cause = failure
+                    .code
+                    .clone()
+                    .or_else(|| failure.status.map(|s| format!("HTTP {s}")))
+                    .unwrap_or_else(|| failure.message.clone());
+                format!("{} {key}: {cause}", failure.operation)
+            }
+            other => other.to_string(),
+        }
+    }
+
     pub(crate) fn io(what: &'static str, path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         Error::Io {
             what,
@@ -111,7 +230,11 @@ impl Error {
 
     /// Whether retrying the same call could succeed (transport failures only).
     pub fn is_transient(&self) -> bool {
-        matches!(self, Error::Ipfs { .. } | Error::S3 { .. })
+        match self {
+            Error::Ipfs { .. } => true,
+            Error::S3 { failure, .. } => failure.transient,
+            _ => false,
+        }
     }
 }
 
@@ -121,7 +244,9 @@ impl Classify for Error {
             Error::BadUrl { .. }
             | Error::Name { .. }
             | Error::NotEmpty { .. }
-            | Error::Unsupported { .. } => Class::Usage,
+            | Error::Unsupported { .. }
+            | Error::S3Config { .. }
+            | Error::NoCredentials { .. } => Class::Usage,
             Error::Io { .. } | Error::S3 { .. } | Error::Ipfs { .. } | Error::Interrupted => {
                 Class::Io
             }
@@ -147,6 +272,8 @@ impl Classify for Error {
             Error::Unsupported { .. } => "usage.remote_unsupported",
             Error::Io { .. } => "io.file",
             Error::S3 { .. } => "io.s3",
+            Error::S3Config { .. } => "usage.s3_config",
+            Error::NoCredentials { .. } => "usage.no_credentials",
             Error::Ipfs { .. } => "io.ipfs",
             Error::Interrupted => "io.interrupted",
             Error::Precondition { .. } => "conflict.remote_precondition",
@@ -169,6 +296,9 @@ impl Classify for Error {
                 Detail::object(url.clone())
             }
             Error::Name { name, .. } => Detail::object(name.clone()),
+            Error::S3Config { what, .. } | Error::NoCredentials { what, .. } => {
+                Detail::object(what.clone())
+            }
             Error::Io { path, .. } | Error::NotEmpty { path } => Detail::path(path),
             Error::S3 { key, .. } | Error::Ipfs { key, .. } | Error::Precondition { key } => {
                 Detail::object(key.clone())

@@ -9,6 +9,7 @@
 //! (create-if-absent, never overwritten), then each ref with a conditional write, so a reader
 //! that sees a ref always finds what it names.
 
+pub mod aws;
 mod error;
 pub mod fsck;
 mod ipfs;
@@ -19,14 +20,15 @@ pub mod reflock;
 mod retry;
 pub mod root;
 mod s3;
+pub mod stats;
 pub mod sync;
 mod url;
 
-pub use error::Error;
+pub use error::{Error, S3Failure};
 pub use ipfs::Ipfs;
 pub use local::Local;
 pub use reflock::RefLocked;
-pub use retry::Retry;
+pub use retry::{Retry, Retrying, Traffic, set_notifier, traffic};
 pub use s3::S3;
 pub use url::Url;
 
@@ -122,12 +124,33 @@ pub trait Backend: Send + Sync {
     }
 }
 
-/// Opens the backend a URL names.
+/// Opens the backend a URL names, with the AWS chain's defaults for S3.
 pub fn open(url: &Url, retry: Retry) -> Result<Box<dyn Backend>, Error> {
+    open_with(url, retry, &aws::Settings::default())
+}
+
+/// Opens the backend a URL names, with a named remote's S3 settings.
+pub fn open_with(
+    url: &Url,
+    retry: Retry,
+    settings: &aws::Settings,
+) -> Result<Box<dyn Backend>, Error> {
     Ok(match url {
-        Url::Local(path) => Box::new(Local::new(path)),
+        // Wrapped too, for its request and byte counts (its errors are never transient).
+        Url::Local(path) => Box::new(Retrying {
+            inner: Local::new(path),
+            retry,
+        }),
         // If-Match alone is not enough on every S3 server (see `reflock`).
-        Url::S3 { bucket, prefix } => Box::new(RefLocked(S3::new(bucket, prefix, retry)?)),
-        Url::Ipfs { api, name } => Box::new(Ipfs::new(api, name)),
+        // Retries inside the ref lock: its steps are retried one by one, never the whole
+        // lock-write-unlock sequence.
+        Url::S3 { bucket, prefix } => Box::new(RefLocked(Retrying {
+            inner: S3::with_settings(bucket, prefix, retry, settings)?,
+            retry,
+        })),
+        Url::Ipfs { api, name } => Box::new(Retrying {
+            inner: Ipfs::new(api, name),
+            retry,
+        }),
     })
 }

@@ -1,8 +1,8 @@
 //! The S3 backend, through `object_store` (any S3-compatible server).
 //!
-//! Endpoint, credentials and region come from the standard AWS environment variables
-//! (`AWS_ENDPOINT_URL`, `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_REGION`,
-//! `AWS_ALLOW_HTTP`). Create-if-absent is `If-None-Match: *`, if-match is `If-Match: <ETag>`
+//! Endpoint, credentials and region come from the AWS configuration chain ([`super::aws`]:
+//! the remote's settings, the environment, the shared config and credentials files, web
+//! identity, container and EC2 metadata credentials). Create-if-absent is `If-None-Match: *`, if-match is `If-Match: <ETag>`
 //! (`PutMode::Create` / `PutMode::Update`); both are atomic on the server.
 //!
 //! object_store is async; the backend owns a current-thread tokio runtime and blocks on it.
@@ -16,11 +16,11 @@ use std::time::Duration;
 use object_store::aws::AmazonS3Builder;
 use object_store::path::Path as KeyPath;
 use object_store::{
-    BackoffConfig, GetOptions, GetRange, ObjectStore, ObjectStoreExt, PutMode, PutOptions,
-    PutPayload, RetryConfig, UpdateVersion,
+    BackoffConfig, ClientOptions, GetOptions, GetRange, ObjectStore, ObjectStoreExt, PutMode,
+    PutOptions, PutPayload, RetryConfig, UpdateVersion,
 };
 
-use super::{Backend, Blob, Error, Meta, Retry, Version};
+use super::{Backend, Blob, Error, Meta, Retry, S3Failure, Version, aws};
 
 /// A remote in an S3 bucket under a key prefix.
 pub struct S3 {
@@ -32,7 +32,33 @@ pub struct S3 {
     prefix: String,
     /// The HTTP client of listings (made on the first one: it loads the trust store).
     lister: std::sync::OnceLock<ureq::Agent>,
+    /// The listing client's whole-request timeout (the remote's `timeout`).
+    list_timeout: Duration,
+    /// Where the credentials came from.
+    source: String,
+    /// The remote's per-request timeout, for progress notes.
+    timeout: Option<Duration>,
 }
+
+/// The variables the AWS chain resolves itself (object_store must not read them on its own:
+/// a profile named for the remote beats environment keys).
+const CHAIN_VARS: &[&str] = &[
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_REGION",
+    "AWS_DEFAULT_REGION",
+    "AWS_ENDPOINT",
+    "AWS_ENDPOINT_URL",
+    "AWS_ALLOW_HTTP",
+    "AWS_WEB_IDENTITY_TOKEN_FILE",
+    "AWS_ROLE_ARN",
+    "AWS_ROLE_SESSION_NAME",
+    "AWS_METADATA_ENDPOINT",
+    "AWS_BUCKET",
+    "AWS_BUCKET_NAME",
+    "AWS_VIRTUAL_HOSTED_STYLE_REQUEST",
+];
 
 impl std::fmt::Debug for S3 {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -43,36 +69,101 @@ impl std::fmt::Debug for S3 {
 static CRYPTO: Once = Once::new();
 
 impl S3 {
-    /// Connects (lazily) to `bucket`, keys under `prefix`, with a short retry policy.
+    /// Connects (lazily) to `bucket`, keys under `prefix`, with a short retry policy and the
+    /// AWS configuration chain's defaults.
     pub fn new(bucket: &str, prefix: &str, retry: Retry) -> Result<S3, Error> {
+        S3::with_settings(bucket, prefix, retry, &aws::Settings::default())
+    }
+
+    /// [`S3::new`] under a named remote's own settings ([`super::aws`]).
+    pub fn with_settings(
+        bucket: &str,
+        prefix: &str,
+        retry: Retry,
+        settings: &aws::Settings,
+    ) -> Result<S3, Error> {
         // We build rustls with ring instead of aws-lc (a much shorter build); it has to be
         // installed as the process default before the HTTP client is created.
         CRYPTO.call_once(|| {
             let _ = rustls::crypto::ring::default_provider().install_default();
         });
-        let s3_err = |source| Error::S3 {
-            what: "configuring",
-            key: format!("s3://{bucket}"),
-            source,
+        let what = if prefix.is_empty() {
+            format!("s3://{bucket}")
+        } else {
+            format!("s3://{bucket}/{prefix}")
         };
-        let mut builder = AmazonS3Builder::from_env()
+        let resolved = aws::resolve(settings, &|k| std::env::var(k).ok(), &what)?;
+        let s3_err = |e: object_store::Error| Error::S3Config {
+            what: what.clone(),
+            message: e.to_string(),
+        };
+        let mut builder = AmazonS3Builder::new();
+        // object_store's own tuning variables (checksums, unsigned payload, S3 Express...)
+        // still apply; what the chain resolves is set below, from one place.
+        for (k, v) in std::env::vars() {
+            if k.starts_with("AWS_") && !CHAIN_VARS.contains(&k.as_str()) {
+                if let Ok(key) = k.to_ascii_lowercase().parse() {
+                    builder = builder.with_config(key, v);
+                }
+            }
+        }
+        builder = builder
             .with_bucket_name(bucket)
+            .with_region(&resolved.region)
+            .with_virtual_hosted_style_request(resolved.virtual_hosted)
             .with_retry(RetryConfig {
                 backoff: BackoffConfig {
                     init_backoff: retry.backoff,
                     max_backoff: retry.backoff.saturating_mul(8),
                     base: 2.0,
                 },
-                max_retries: retry.retries as usize,
+                // Retries happen in one place, Retry::run, which can say how often and how long
+                // it tried; the client's own would multiply with them.
+                max_retries: 0,
                 retry_timeout: retry.timeout,
             });
-        // Local test servers take any region; a missing one would make the builder guess.
-        if std::env::var_os("AWS_REGION").is_none()
-            && std::env::var_os("AWS_DEFAULT_REGION").is_none()
-        {
-            builder = builder.with_region("us-east-1");
+        if let Some(e) = &resolved.endpoint {
+            builder = builder.with_endpoint(e);
         }
-        let store = builder.build().map_err(s3_err)?;
+        builder = match resolved.credentials.clone() {
+            aws::Credentials::Static { key, secret, token } => {
+                let b = builder
+                    .with_access_key_id(key)
+                    .with_secret_access_key(secret);
+                match token {
+                    Some(t) => b.with_token(t),
+                    None => b,
+                }
+            }
+            aws::Credentials::WebIdentity {
+                token_file,
+                role_arn,
+                session_name,
+            } => {
+                use object_store::aws::AmazonS3ConfigKey as K;
+                let b = builder
+                    .with_config(K::WebIdentityTokenFile, token_file)
+                    .with_config(K::RoleArn, role_arn);
+                match session_name {
+                    Some(n) => b.with_config(K::RoleSessionName, n),
+                    None => b,
+                }
+            }
+            // object_store reads the container variables itself (passed through above).
+            aws::Credentials::Container => builder,
+            aws::Credentials::Instance { endpoint } => builder.with_metadata_endpoint(endpoint),
+        };
+        let mut client = ClientOptions::new().with_allow_http(resolved.allow_http);
+        if let Some(t) = settings.timeout {
+            client = client.with_timeout(t);
+        }
+        if let Some(t) = settings.connect_timeout {
+            client = client.with_connect_timeout(t);
+        }
+        let store = builder
+            .with_client_options(client)
+            .build()
+            .map_err(s3_err)?;
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
@@ -85,7 +176,15 @@ impl S3 {
             bucket: bucket.to_string(),
             prefix: prefix.to_string(),
             lister: std::sync::OnceLock::new(),
+            list_timeout: settings.timeout.unwrap_or(Duration::from_secs(120)),
+            source: resolved.source,
+            timeout: settings.timeout,
         })
+    }
+
+    /// Where the credentials came from (`environment`, `profile ci in ~/.aws/credentials`).
+    pub fn credentials_source(&self) -> &str {
+        &self.source
     }
 
     fn path(&self, key: &str) -> KeyPath {
@@ -99,9 +198,128 @@ impl S3 {
     fn err(&self, what: &'static str, key: &str, source: object_store::Error) -> Error {
         Error::S3 {
             what,
-            key: super::layout::shown_key(self.path(key).as_ref()),
-            source,
+            key: self.shown(key),
+            failure: Box::new(decode(operation(what), &source)),
         }
+    }
+
+    /// `s3://bucket/prefix/key`, escaped for messages.
+    fn shown(&self, key: &str) -> String {
+        format!(
+            "s3://{}/{}",
+            self.bucket,
+            super::layout::shown_key(self.path(key).as_ref())
+        )
+    }
+
+    /// Runs one request, saying every few seconds that it is still waiting (a slow or silent
+    /// server is not silence on the terminal).
+    fn wait<T>(&self, what: &'static str, key: &str, request: impl Future<Output = T>) -> T {
+        use futures_util::future::{Either, select};
+        const STEP: Duration = Duration::from_secs(5);
+        self.runtime.block_on(async {
+            let mut request = std::pin::pin!(request);
+            let mut waited = Duration::ZERO;
+            loop {
+                let tick = std::pin::pin!(tokio::time::sleep(STEP));
+                match select(request.as_mut(), tick).await {
+                    Either::Left((out, _)) => return out,
+                    Either::Right(((), _)) => {
+                        waited += STEP;
+                        super::retry::notify(&format!(
+                            "{} {}: no answer yet after {} s (timeout {})",
+                            operation(what),
+                            self.shown(key),
+                            waited.as_secs(),
+                            self.timeout
+                                .map(|t| format!("{} s", t.as_secs_f64()))
+                                .unwrap_or_else(|| "30 s".into())
+                        ));
+                    }
+                }
+            }
+        })
+    }
+}
+
+/// The S3 operation behind one of our verbs (as `aws` names it in errors).
+fn operation(what: &str) -> &'static str {
+    match what {
+        "reading" => "GetObject",
+        "checking" => "HeadObject",
+        "writing" | "creating" | "replacing" => "PutObject",
+        "deleting" => "DeleteObject",
+        "uploading" => "multipart upload",
+        "listing" => "ListObjectsV2",
+        "presigning" => "presigning",
+        _ => "request",
+    }
+}
+
+/// Decodes an object_store error: the status and the S3 error XML's `Code` and `Message`
+/// when the server answered, the transport's innermost cause when it did not.
+fn decode(operation: &'static str, e: &object_store::Error) -> S3Failure {
+    use object_store::client::{HttpError, HttpErrorKind};
+    let mut text = String::new();
+    let mut kind = None;
+    let mut innermost = String::new();
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(c) = cause {
+        if let Some(h) = c.downcast_ref::<HttpError>() {
+            kind = Some(h.kind());
+        }
+        innermost = c.to_string();
+        text.push_str(&innermost);
+        text.push('\n');
+        cause = c.source();
+    }
+    let status = text
+        .find("status code: ")
+        .and_then(|at| text.get(at + 13..at + 16))
+        .and_then(|s| s.parse::<u16>().ok());
+    let code = xml_text(&text, "Code").map(|c| super::layout::shown_key(&c));
+    let message = match xml_text(&text, "Message") {
+        Some(m) => m,
+        // Without an S3 answer, the innermost cause says it best ("Connection refused").
+        None if status.is_none() => innermost,
+        None => String::new(),
+    };
+    let mut message = super::layout::shown_key(message.trim());
+    if message.len() > 240 {
+        let cut = (0..=240)
+            .rev()
+            .find(|&i| message.is_char_boundary(i))
+            .unwrap_or(0);
+        message.truncate(cut);
+        message.push('…');
+    }
+    let timed_out = matches!(kind, Some(HttpErrorKind::Timeout)) || text.contains("timed out");
+    let unreachable = status.is_none()
+        && (matches!(kind, Some(HttpErrorKind::Connect)) || text.contains("onnection refused"));
+    let transient = match status {
+        Some(s) => s >= 500 || s == 429 || s == 408,
+        None => {
+            matches!(
+                kind,
+                Some(
+                    HttpErrorKind::Connect
+                        | HttpErrorKind::Request
+                        | HttpErrorKind::Timeout
+                        | HttpErrorKind::Interrupted
+                )
+            ) || timed_out
+                || unreachable
+        }
+    };
+    S3Failure {
+        operation,
+        status,
+        code,
+        message,
+        transient,
+        timed_out,
+        unreachable,
+        tries: None,
     }
 }
 
@@ -117,13 +335,18 @@ impl S3 {
     /// One ListObjectsV2 request (`encoding-type=url`, so any byte in a key survives the XML).
     fn list_page(&self, prefix: &str, full: &str, token: Option<&str>) -> Result<ListPage, Error> {
         use object_store::signer::{Method, SignedUrlOptions, Signer};
-        let fail = |why: String| Error::S3 {
+        let key = self.shown(prefix.trim_end_matches('/'));
+        let fail = |failure: S3Failure| Error::S3 {
             what: "listing",
-            key: super::layout::shown_key(self.path(prefix.trim_end_matches('/')).as_ref()),
-            source: object_store::Error::Generic {
-                store: "S3",
-                source: why.into(),
-            },
+            key: key.clone(),
+            failure: Box::new(failure),
+        };
+        let broken = |why: String| {
+            fail(S3Failure {
+                operation: "ListObjectsV2",
+                message: why,
+                ..S3Failure::default()
+            })
         };
         let mut query = vec![
             ("list-type", "2".to_string()),
@@ -149,17 +372,25 @@ impl S3 {
         let agent = match self.lister.get() {
             Some(a) => a,
             None => {
-                let roots = crate::http::trust_roots().map_err(|e| fail(e.to_string()))?;
-                let agent =
-                    crate::http::agent(Duration::from_secs(120), crate::http::Tls::Roots(roots));
+                let roots = crate::http::trust_roots().map_err(|e| broken(e.to_string()))?;
+                let agent = crate::http::agent(self.list_timeout, crate::http::Tls::Roots(roots));
                 self.lister.get_or_init(|| agent)
             }
         };
         let mut resp = agent.get(url.as_str()).call().map_err(|e| {
-            fail(format!(
-                "the request failed: {}",
-                crate::http::describe(&e).replace(url.as_str(), "<signed listing URL>")
-            ))
+            let timed_out = matches!(e, ureq::Error::Timeout(_));
+            let unreachable =
+                matches!(e, ureq::Error::ConnectionFailed | ureq::Error::HostNotFound)
+                    || matches!(&e, ureq::Error::Io(io) if matches!(io.kind(),
+                    std::io::ErrorKind::ConnectionRefused | std::io::ErrorKind::ConnectionReset));
+            fail(S3Failure {
+                operation: "ListObjectsV2",
+                message: crate::http::describe(&e).replace(url.as_str(), "<signed listing URL>"),
+                transient: true,
+                timed_out,
+                unreachable,
+                ..S3Failure::default()
+            })
         })?;
         let status = resp.status().as_u16();
         let body = resp
@@ -167,13 +398,25 @@ impl S3 {
             .with_config()
             .limit(64 << 20)
             .read_to_string()
-            .map_err(|e| fail(format!("reading the answer: {}", crate::http::describe(&e))))?;
+            .map_err(|e| {
+                fail(S3Failure {
+                    operation: "ListObjectsV2",
+                    message: format!("reading the answer: {}", crate::http::describe(&e)),
+                    transient: true,
+                    timed_out: matches!(e, ureq::Error::Timeout(_)),
+                    ..S3Failure::default()
+                })
+            })?;
         if status != 200 {
-            let code = xml_text(&body, "Code").unwrap_or_default();
-            return Err(fail(format!(
-                "HTTP {status} {}",
-                super::layout::shown_key(&code)
-            )));
+            let message = xml_text(&body, "Message").unwrap_or_default();
+            return Err(fail(S3Failure {
+                operation: "ListObjectsV2",
+                status: Some(status),
+                code: xml_text(&body, "Code").map(|c| super::layout::shown_key(&c)),
+                message: super::layout::shown_key(message.trim()),
+                transient: status >= 500 || status == 429 || status == 408,
+                ..S3Failure::default()
+            }));
         }
         let url_encoded = xml_text(&body, "EncodingType").is_some_and(|e| e == "url");
         let mut contents = Vec::new();
@@ -188,14 +431,14 @@ impl S3 {
             };
             let size = xml_text(item, "Size")
                 .and_then(|s| s.parse().ok())
-                .ok_or_else(|| fail("a listed object without a size".into()))?;
+                .ok_or_else(|| broken("a listed object without a size".into()))?;
             contents.push((key, size, xml_text(item, "ETag")));
         }
         let truncated = xml_text(&body, "IsTruncated").is_some_and(|t| t == "true");
         let next = match xml_text(&body, "NextContinuationToken") {
             Some(t) if truncated && !t.is_empty() => Some(t),
             None | Some(_) if truncated => {
-                return Err(fail(
+                return Err(broken(
                     "a truncated listing without a continuation token".into(),
                 ));
             }
@@ -359,7 +602,7 @@ impl Backend for S3 {
         };
         // A whole read is bounded by its kind's limit, checked on the answer's headers before
         // the body is read.
-        let result = self.runtime.block_on(async {
+        let result = self.wait("reading", key, async {
             let r = self.store.get_opts(&path, opts).await?;
             let meta = r.meta.clone();
             if limit.is_some_and(|l| meta.size > l) {
@@ -390,7 +633,7 @@ impl Backend for S3 {
     }
 
     fn head(&self, key: &str) -> Result<Option<Meta>, Error> {
-        match self.runtime.block_on(self.store.head(&self.path(key))) {
+        match self.wait("checking", key, self.store.head(&self.path(key))) {
             Ok(m) => Ok(Some(Meta {
                 key: key.to_string(),
                 size: m.size,
@@ -404,8 +647,7 @@ impl Backend for S3 {
     fn put(&self, key: &str, bytes: &[u8]) -> Result<Version, Error> {
         let payload = PutPayload::from(bytes.to_vec());
         let r = self
-            .runtime
-            .block_on(self.store.put(&self.path(key), payload))
+            .wait("writing", key, self.store.put(&self.path(key), payload))
             .map_err(|e| self.err("writing", key, e))?;
         Ok(version(r.e_tag, r.version))
     }
@@ -416,10 +658,11 @@ impl Backend for S3 {
             ..PutOptions::default()
         };
         let payload = PutPayload::from(bytes.to_vec());
-        match self
-            .runtime
-            .block_on(self.store.put_opts(&self.path(key), payload, opts))
-        {
+        match self.wait(
+            "creating",
+            key,
+            self.store.put_opts(&self.path(key), payload, opts),
+        ) {
             Ok(_) => Ok(true),
             // S3 answers 412 to If-None-Match on an existing key; object_store maps it to
             // AlreadyExists, some servers' 409 to Precondition: both mean "it is there".
@@ -438,10 +681,11 @@ impl Backend for S3 {
             ..PutOptions::default()
         };
         let payload = PutPayload::from(bytes.to_vec());
-        match self
-            .runtime
-            .block_on(self.store.put_opts(&self.path(key), payload, opts))
-        {
+        match self.wait(
+            "replacing",
+            key,
+            self.store.put_opts(&self.path(key), payload, opts),
+        ) {
             Ok(r) => Ok(version(r.e_tag, r.version)),
             Err(object_store::Error::Precondition { .. })
             | Err(object_store::Error::AlreadyExists { .. })
@@ -453,7 +697,7 @@ impl Backend for S3 {
     }
 
     fn delete(&self, key: &str) -> Result<(), Error> {
-        match self.runtime.block_on(self.store.delete(&self.path(key))) {
+        match self.wait("deleting", key, self.store.delete(&self.path(key))) {
             Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
             Err(e) => Err(self.err("deleting", key, e)),
         }
@@ -489,34 +733,33 @@ impl Backend for S3 {
         }
         let mut file = std::fs::File::open(path).map_err(|e| Error::io("opening", path, e))?;
         let location = self.path(key);
-        self.runtime
-            .block_on(async {
-                let mut upload = self.store.put_multipart(&location).await?;
-                let result = async {
-                    loop {
-                        // One part in flight, one chunk in memory, at any object size.
-                        let mut buf = vec![0u8; super::CHUNK as usize];
-                        let n = read_full(&mut file, &mut buf).map_err(|e| {
-                            object_store::Error::Generic {
-                                store: "file",
-                                source: Box::new(e),
-                            }
-                        })?;
-                        if n == 0 {
-                            break;
+        self.wait("uploading", key, async {
+            let mut upload = self.store.put_multipart(&location).await?;
+            let result = async {
+                loop {
+                    // One part in flight, one chunk in memory, at any object size.
+                    let mut buf = vec![0u8; super::CHUNK as usize];
+                    let n = read_full(&mut file, &mut buf).map_err(|e| {
+                        object_store::Error::Generic {
+                            store: "file",
+                            source: Box::new(e),
                         }
-                        buf.truncate(n);
-                        upload.put_part(PutPayload::from(buf)).await?;
+                    })?;
+                    if n == 0 {
+                        break;
                     }
-                    upload.complete().await
+                    buf.truncate(n);
+                    upload.put_part(PutPayload::from(buf)).await?;
                 }
-                .await;
-                if result.is_err() {
-                    let _ = upload.abort().await;
-                }
-                result
-            })
-            .map_err(|e| self.err("uploading", key, e))?;
+                upload.complete().await
+            }
+            .await;
+            if result.is_err() {
+                let _ = upload.abort().await;
+            }
+            result
+        })
+        .map_err(|e| self.err("uploading", key, e))?;
         fn read_full(file: &mut std::fs::File, buf: &mut [u8]) -> std::io::Result<usize> {
             let mut filled = 0;
             while filled < buf.len() {

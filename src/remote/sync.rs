@@ -40,8 +40,11 @@ pub struct Options {
     pub retry: Retry,
     /// push: overwrite a non-fast-forward remote ref if it still holds our tracking value.
     pub force_with_lease: bool,
-    /// push: send every local object and proof file, not only what the pushed refs reach.
+    /// push: send every local object and proof file, not only what the pushed refs reach;
+    /// fetch, pull, clone: take every listed object, not only what the remote refs reach.
     pub all_objects: bool,
+    /// Say what would move (objects, bytes, requests) and move nothing.
+    pub dry_run: bool,
     /// Whose fork resolutions count: a chain head crosses a fork (push, fetch, pull) only by a
     /// resolution signed by an anchor allowed `fork_resolution` here. None: nobody's.
     pub trust_anchors: Option<std::sync::Arc<crate::vc::TrustAnchors>>,
@@ -54,9 +57,23 @@ impl Default for Options {
             retry: Retry::default(),
             force_with_lease: false,
             all_objects: false,
+            dry_run: false,
             trust_anchors: None,
         }
     }
+}
+
+/// What a `--dry-run` would move.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Plan {
+    /// Objects that would be transferred.
+    pub objects: u64,
+    /// Proof files that would be transferred.
+    pub proofs: u64,
+    /// Their bytes (from the remote's listing or the local files).
+    pub bytes: u64,
+    /// Requests the transfer would make (one per key; listings and ref reads excluded).
+    pub requests: u64,
 }
 
 /// One remote ref that moved (or would have).
@@ -108,6 +125,12 @@ pub struct PushReport {
     pub rejected: Vec<Rejection>,
     /// Remote-tracking refs that could not be updated (the remote refs did move).
     pub warnings: Vec<String>,
+    /// `--dry-run`: what would be uploaded (nothing was).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub would_send: Option<Plan>,
+    /// `--dry-run`: refs whose remote value differs from ours (fast-forward not checked).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub would_move: Vec<String>,
 }
 
 /// What a fetch did.
@@ -138,6 +161,14 @@ pub struct FetchReport {
     pub proofs_rejected: Vec<RejectedProof>,
     /// Remote chain heads that crossed a fork by a resolution our trust anchors count.
     pub resolved: Vec<incoming::Resolved>,
+    /// Listed raw objects (blobs) no remote ref reaches, not downloaded (0 with
+    /// `--all-objects`).
+    pub unreferenced_objects: u64,
+    /// Their bytes, from the listing.
+    pub unreferenced_bytes: u64,
+    /// `--dry-run`: what would have been downloaded (nothing was stored, no ref moved).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub would_receive: Option<Plan>,
     /// Remote refs and their values, as read.
     #[serde(skip)]
     pub remote_refs: BTreeMap<RefName, Digest>,
@@ -723,7 +754,8 @@ fn push_inner(
         .iter()
         .zip(&current)
         .any(|(t, (_, v))| t.is_some() && t == v);
-    if !familiar && !layout::check_format(backend)? {
+    // A dry run writes nothing there, not even the format file of a new remote.
+    if !familiar && !layout::check_format(backend)? && !opts.dry_run {
         opts.retry
             .run(|| backend.put_if_absent(FORMAT_KEY, &layout::format_bytes()))?;
         layout::check_format(backend)?;
@@ -771,6 +803,32 @@ fn push_inner(
         .into_iter()
         .filter(|i| !known_now.contains(&i.key()))
         .collect();
+    if opts.dry_run {
+        let mut plan = Plan::default();
+        for item in &todo {
+            plan.bytes += match item {
+                // Streamed objects are loose files: their size is their length.
+                Item::Object(id) if is_streamed(item) => std::fs::metadata(repo.object_path(id))
+                    .map(|m| m.len())
+                    .unwrap_or(0),
+                _ => local_bytes(repo, item)?.len() as u64,
+            };
+            match item {
+                Item::Object(_) => plan.objects += 1,
+                Item::Proof(..) => plan.proofs += 1,
+            }
+        }
+        for ((name, value), (_, remote_value)) in refs.iter().zip(&current) {
+            if *remote_value != Some(*value) {
+                report.would_move.push(name.to_string());
+            }
+        }
+        // One conditional PUT per key, one per ref (S3 adds a lock object's create and
+        // delete around each ref write).
+        plan.requests = plan.objects + plan.proofs + report.would_move.len() as u64;
+        report.would_send = Some(plan);
+        return Ok(report);
+    }
     progress.set_total(todo.len() as u64);
     let objects_sent = AtomicUsize::new(0);
     let proofs_sent = AtomicUsize::new(0);
@@ -1350,30 +1408,77 @@ pub fn fetch(
     }
     let known = Known::load(repo, remote)?;
     let mut remote_objects = HashSet::new();
-    let mut todo = Vec::new();
+    let mut listed_objects = Vec::new();
+    let mut listed_proofs = Vec::new();
+    let mut sizes: HashMap<String, u64> = HashMap::new();
     let mut seen = Vec::new();
     for prefix in ["objects/", "proofs/"] {
         for m in opts.retry.run(|| backend.list(prefix))? {
             if let Some(id) = layout::parse_object_key(&m.key) {
-                // Also fetch an object we have but never saw there: its inline proofs may be
-                // ones we lack (put merges them as proof files).
-                let have = repo.has(&id);
-                if !have
-                    || (!known.contains(&m.key) && id.artifact_type.rule().proofs_outside_digest())
-                {
-                    todo.push(Item::Object(id.clone()));
-                }
+                listed_objects.push(id.clone());
                 remote_objects.insert(id);
             } else if let Some((id, h)) = layout::parse_proof_key(&m.key) {
-                if !repo.proofs_dir(&id).join(format!("{h}.json")).is_file() {
-                    todo.push(Item::Proof(id, h));
-                }
+                listed_proofs.push((id, h));
             } else {
                 report.ignored.push(m.key.clone());
                 continue;
             }
+            sizes.insert(m.key.clone(), m.size);
             seen.push(m.key);
         }
+    }
+    // Only the bytes the remote refs reach, as push sends only what the pushed refs reach: a
+    // raw object (a blob, the bulk of a store) no ref reaches is not downloaded. JSON objects
+    // and proof files are all taken, and all verified: a fork resolution travels beside the
+    // chain head it lets across (no ref links it), and a forged receipt or proof planted on a
+    // remote must be reported, not silently left. The JSON objects on the closure are read
+    // once, by the walk, and kept for the staging below.
+    let (wanted, prefetched) = if opts.all_objects {
+        (None, HashMap::new())
+    } else {
+        let (closure, cache) =
+            remote_closure(repo, backend, opts, &remote_refs, &remote_objects, stop)?;
+        (Some(closure), cache)
+    };
+    let mut todo = Vec::new();
+    for id in listed_objects {
+        let raw = id.artifact_type.rule().encoding() != Encoding::Json;
+        if raw && wanted.as_ref().is_some_and(|w| !w.contains(&id)) {
+            report.unreferenced_objects += 1;
+            report.unreferenced_bytes += sizes.get(&layout::object_key(&id)).copied().unwrap_or(0);
+            continue;
+        }
+        // Also fetch an object we have but never saw there: its inline proofs may be ones we
+        // lack (put merges them as proof files).
+        let have = repo.has(&id);
+        if !have
+            || (!known.contains(&layout::object_key(&id))
+                && id.artifact_type.rule().proofs_outside_digest())
+        {
+            todo.push(Item::Object(id));
+        }
+    }
+    for (id, h) in listed_proofs {
+        if !repo.proofs_dir(&id).join(format!("{h}.json")).is_file() {
+            todo.push(Item::Proof(id, h));
+        }
+    }
+    if opts.dry_run {
+        let mut plan = Plan::default();
+        for item in &todo {
+            match item {
+                Item::Object(_) => plan.objects += 1,
+                Item::Proof(..) => plan.proofs += 1,
+            }
+            plan.bytes += sizes.get(&item.key()).copied().unwrap_or(0);
+            // What the closure walk already read is not read again.
+            if !matches!(item, Item::Object(id) if prefetched.contains_key(id)) {
+                plan.requests += 1;
+            }
+        }
+        report.would_receive = Some(plan);
+        report.remote_refs = remote_refs;
+        return Ok(report);
     }
     let staging = tempfile::Builder::new()
         .prefix("fetch-")
@@ -1401,10 +1506,16 @@ pub fn fetch(
             progress.inc(1);
             return Ok(Staged::Object(id.clone(), path, Some(sum)));
         }
-        let blob = opts
-            .retry
-            .run(|| backend.get(&key, None))?
-            .ok_or_else(missing)?;
+        let blob = match item {
+            Item::Object(id) if prefetched.contains_key(id) => super::Blob {
+                bytes: prefetched.get(id).cloned().unwrap_or_default(),
+                version: super::Version(String::new()),
+            },
+            _ => opts
+                .retry
+                .run(|| backend.get(&key, None))?
+                .ok_or_else(missing)?,
+        };
         bytes_received.fetch_add(blob.bytes.len(), Ordering::Relaxed);
         let out = match item {
             Item::Object(id) => {
@@ -1584,6 +1695,80 @@ pub fn fetch(
     Ok(report)
 }
 
+/// Remote JSON objects read (and checked) by the closure walk, by id.
+type Prefetched = HashMap<ObjectId, Vec<u8>>;
+
+/// The objects the remote refs reach, walked through local copies where we have them and
+/// through the remote's JSON objects otherwise (read wave by wave, `jobs` at a time, each
+/// checked against its name before its links are followed); returns the closure and the
+/// bytes read on the way.
+pub(super) fn remote_closure(
+    repo: &Repo,
+    backend: &dyn Backend,
+    opts: &Options,
+    refs: &BTreeMap<RefName, Digest>,
+    listed: &HashSet<ObjectId>,
+    stop: &AtomicBool,
+) -> Result<(HashSet<ObjectId>, Prefetched), Error> {
+    let mut roots = Vec::new();
+    for (name, value) in refs {
+        gc::ref_roots(name, *value, &mut roots);
+    }
+    let mut frontier: Vec<ObjectId> = Vec::new();
+    let local_types = repo.object_types()?;
+    for r in roots {
+        match r {
+            gc::Root::Id(id) => frontier.push(id),
+            // An untyped ref names a digest: every object with it, there or here.
+            gc::Root::Digest(d) => {
+                frontier.extend(listed.iter().filter(|o| o.digest == d).cloned());
+                frontier.extend(local_types.iter().map(|t| ObjectId::new(t.clone(), d)));
+            }
+        }
+    }
+    let mut closure: HashSet<ObjectId> = HashSet::new();
+    let mut cache: HashMap<ObjectId, Vec<u8>> = HashMap::new();
+    while !frontier.is_empty() {
+        let wave: Vec<ObjectId> = std::mem::take(&mut frontier)
+            .into_iter()
+            .filter(|id| closure.insert(id.clone()))
+            .collect();
+        let is_json = |id: &ObjectId| id.artifact_type.rule().encoding() == Encoding::Json;
+        let remote_only: Vec<Item> = wave
+            .iter()
+            .filter(|id| is_json(id) && !repo.has(id) && listed.contains(*id))
+            .map(|id| Item::Object(id.clone()))
+            .collect();
+        let read = parallel(&remote_only, opts.jobs, stop, |item| {
+            let key = item.key();
+            let Item::Object(id) = item else {
+                return Ok(None);
+            };
+            let Some(blob) = opts.retry.run(|| backend.get(&key, None))? else {
+                return Ok(None);
+            };
+            verify_object(id, &key, &blob.bytes)?;
+            Ok(Some((id.clone(), blob.bytes)))
+        })?;
+        for (id, bytes) in read.into_iter().flatten() {
+            let value = canon::parse(&bytes).map_err(|e| Error::Tampered {
+                object: id.to_string(),
+                key: layout::object_key(&id),
+                expected: id.digest.to_hex(),
+                found: format!("unparsable JSON ({e})"),
+            })?;
+            frontier.extend(gc::links(&id, &value));
+            cache.insert(id, bytes);
+        }
+        for id in wave.iter().filter(|id| is_json(id) && repo.has(id)) {
+            let value = stored_json(repo, id)?;
+            frontier.extend(gc::links(id, &value));
+        }
+        frontier.retain(|id| !closure.contains(id));
+    }
+    Ok((closure, cache))
+}
+
 /// Whether a remote chain ref's value `value` extends `tracking`, our remote-tracking value:
 /// None when it does (or nothing was tracked, or `name` is not a chain ref), else why the
 /// tracking ref must stay. A remote branch off our history is kept under the chain's fork ref.
@@ -1704,6 +1889,13 @@ pub fn pull(
         })
         .collect();
     let fetch = fetch(repo, remote, backend, opts, progress, stop)?;
+    if opts.dry_run {
+        // Nothing was fetched, so no local ref can move.
+        return Ok(PullReport {
+            fetch,
+            ..PullReport::default()
+        });
+    }
     let mut report = PullReport::default();
     for (name, value) in &fetch.remote_refs {
         if fetch.dangling.contains(&name.to_string()) {
@@ -1850,6 +2042,7 @@ pub fn clone(
             "origin".to_string(),
             odb::RemoteConfig {
                 url: url.to_string(),
+                ..Default::default()
             },
         );
         repo.save_config(config)?;

@@ -22,6 +22,7 @@ mod limits;
 mod mount;
 mod odb;
 mod remote;
+mod storage;
 mod tlog;
 mod util;
 mod vectors;

@@ -1,0 +1,60 @@
+//! `msez remote stats NAME`: what a remote holds (objects and bytes per type, proof files,
+//! refs, other keys), what no ref there reaches, and what finding out cost in requests.
+
+use std::process::ExitCode;
+
+use msez::remote::stats;
+
+use super::repo::{interrupt_flag, open_repo};
+use super::sync::{Transfer, open_remote, with_traffic};
+use super::{Ctx, written};
+
+/// `msez remote stats NAME`.
+#[derive(Debug, clap::Args)]
+pub struct StatsArgs {
+    /// The remote.
+    pub name: String,
+    #[command(flatten)]
+    pub transfer: Transfer,
+}
+
+/// Lists the remote once (about one request per 1,000 keys), reads its refs, walks their
+/// closure through local copies (remote JSON objects where the repository lacks them).
+pub fn run(args: StatsArgs, ctx: &Ctx) -> super::Result<ExitCode> {
+    let repo = open_repo(ctx)?;
+    let (_, backend) = open_remote(&repo, Some(&args.name), ctx, &args.transfer)?;
+    let s = stats::stats(
+        &repo,
+        backend.as_ref(),
+        &args.transfer.options(),
+        interrupt_flag(),
+    )?;
+    let report = with_traffic(&s, ctx);
+    let requests = report.traffic.requests;
+    written(ctx.out.emit(&report, |w| {
+        let line = |w: &mut dyn std::io::Write, what: &str, t: &stats::Tally| {
+            writeln!(w, "  {what:<22} {:>10} {:>16} bytes", t.count, t.bytes)
+        };
+        writeln!(w, "{}", s.url)?;
+        line(w, "objects", &s.objects)?;
+        for (t, tally) in &s.by_type {
+            line(w, &format!("  {t}"), tally)?;
+        }
+        line(w, "proof files", &s.proof_files)?;
+        line(w, "refs", &s.refs)?;
+        for (k, tally) in &s.other {
+            line(w, &msez::remote::layout::shown_key(k), tally)?;
+        }
+        line(w, "total", &s.total)?;
+        line(w, "no ref reaches", &s.unreferenced)?;
+        for r in &s.bad_refs {
+            writeln!(w, "  ! ref {r} does not hold a digest (not followed)")?;
+        }
+        writeln!(
+            w,
+            "  {requests} requests ({} JSON objects read to walk the refs' closure)",
+            s.closure_reads
+        )
+    }))?;
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,617 @@
+//! The AWS configuration chain, resolved as the AWS CLI resolves it.
+//!
+//! Storage teams configure `aws`, `rclone` and `restic` once, in the environment and in
+//! `~/.aws/{config,credentials}`; an S3 remote reads the same places in the same order:
+//!
+//! - **profile**: the remote's `profile`, else `AWS_PROFILE`, else `AWS_DEFAULT_PROFILE`, else
+//!   `default`. A profile named explicitly must exist in one of the files.
+//! - **credentials**: environment keys (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`,
+//!   `AWS_SESSION_TOKEN`; skipped when the remote names a profile, as `aws --profile` skips
+//!   them), web identity from the environment (`AWS_WEB_IDENTITY_TOKEN_FILE` + `AWS_ROLE_ARN`),
+//!   the profile's keys (credentials file first, then config file), the profile's web identity,
+//!   container credentials (`AWS_CONTAINER_CREDENTIALS_*`), and last the EC2 metadata service,
+//!   only when nothing else is configured, and only if it answers within one second
+//!   (`AWS_EC2_METADATA_DISABLED=true` skips it).
+//! - **region**: the remote's, `AWS_REGION`, `AWS_DEFAULT_REGION`, the profile's `region`,
+//!   else `us-east-1`.
+//! - **endpoint**: the remote's, else (unless `AWS_IGNORE_CONFIGURED_ENDPOINT_URLS=true`)
+//!   `AWS_ENDPOINT_URL_S3`, `AWS_ENDPOINT_URL`, the profile's `services` section's
+//!   `s3 = endpoint_url`, the profile's `endpoint_url`; else AWS itself.
+//!
+//! The files are parsed here rather than with a generic INI crate: the AWS format nests
+//! per-service settings under an indented `s3 =` line, which INI parsers read as a
+//! continuation or reject.
+
+use std::collections::HashMap;
+use std::io::{Read, Write};
+use std::net::{TcpStream, ToSocketAddrs};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use super::Error;
+
+/// The per-remote S3 settings (`[remote.NAME]` in `.msez/config`); unset ones come from the
+/// AWS chain.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Settings {
+    /// The endpoint URL (`http://127.0.0.1:9000`), above every AWS setting.
+    pub endpoint: Option<String>,
+    /// The region.
+    pub region: Option<String>,
+    /// The AWS profile; environment keys are then ignored, as with `aws --profile`.
+    pub profile: Option<String>,
+    /// Path-style (`true`) or virtual-hosted (`false`) addressing; default path-style.
+    pub path_style: Option<bool>,
+    /// Allow a plain-http endpoint that is not loopback.
+    pub allow_http: bool,
+    /// Give up on one request after this long.
+    pub timeout: Option<Duration>,
+    /// Give up on connecting after this long.
+    pub connect_timeout: Option<Duration>,
+}
+
+impl Settings {
+    /// The S3 settings of a `[remote.NAME]` entry (durations are humantime text).
+    pub fn from_config(remote: &crate::odb::RemoteConfig) -> Result<Settings, Error> {
+        let duration = |field: &str, text: &Option<String>| {
+            text.as_deref()
+                .map(|t| {
+                    humantime::parse_duration(t).map_err(|e| Error::S3Config {
+                        what: remote.url.clone(),
+                        message: format!("{field} {t:?} in the repository config: {e}"),
+                    })
+                })
+                .transpose()
+        };
+        Ok(Settings {
+            endpoint: remote.endpoint.clone(),
+            region: remote.region.clone(),
+            profile: remote.profile.clone(),
+            path_style: remote.path_style,
+            allow_http: remote.allow_http,
+            timeout: duration("timeout", &remote.timeout)?,
+            connect_timeout: duration("connect_timeout", &remote.connect_timeout)?,
+        })
+    }
+}
+
+/// Where the credentials come from.
+#[derive(Clone, PartialEq, Eq)]
+pub enum Credentials {
+    /// Access keys (and a session token).
+    Static {
+        key: String,
+        secret: String,
+        token: Option<String>,
+    },
+    /// AssumeRoleWithWebIdentity.
+    WebIdentity {
+        token_file: String,
+        role_arn: String,
+        session_name: Option<String>,
+    },
+    /// The container credentials endpoint (ECS, EKS pod identity), from the environment.
+    Container,
+    /// The EC2 instance metadata service at this endpoint.
+    Instance { endpoint: String },
+}
+
+impl std::fmt::Debug for Credentials {
+    // Secrets never reach a debug print.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Credentials::Static { key, .. } => write!(f, "Static({key}, <secret>)"),
+            Credentials::WebIdentity { role_arn, .. } => write!(f, "WebIdentity({role_arn})"),
+            Credentials::Container => f.write_str("Container"),
+            Credentials::Instance { endpoint } => write!(f, "Instance({endpoint})"),
+        }
+    }
+}
+
+/// What the chain resolved to.
+#[derive(Clone, Debug)]
+pub struct Resolved {
+    /// The credentials.
+    pub credentials: Credentials,
+    /// Where they were found (`environment`, `profile ci in /root/.aws/credentials`).
+    pub source: String,
+    /// The region.
+    pub region: String,
+    /// The endpoint, when not AWS itself.
+    pub endpoint: Option<String>,
+    /// Whether plain http is allowed (loopback endpoint, `AWS_ALLOW_HTTP=true`, the remote's
+    /// `allow_http`).
+    pub allow_http: bool,
+    /// Virtual-hosted-style requests.
+    pub virtual_hosted: bool,
+}
+
+/// One parsed section of an AWS config or credentials file.
+#[derive(Clone, Debug, Default)]
+struct Section {
+    props: HashMap<String, String>,
+    /// Indented sub-properties under `name =` (`s3 =\n  endpoint_url = ...`).
+    nested: HashMap<String, HashMap<String, String>>,
+}
+
+/// Sections by their header text (`default`, `profile ci`, `services local`).
+type Sections = HashMap<String, Section>;
+
+/// Parses the AWS shared-file format: `[section]`, `key = value`, `#`/`;` comments, and
+/// indented sub-properties under a key with an empty value.
+fn parse(text: &str) -> Sections {
+    let mut out = Sections::new();
+    let mut current: Option<String> = None;
+    let mut parent: Option<String> = None;
+    for raw in text.lines() {
+        let trimmed = raw.trim();
+        if trimmed.is_empty() || trimmed.starts_with('#') || trimmed.starts_with(';') {
+            continue;
+        }
+        if trimmed.starts_with('[') {
+            let name = trimmed
+                .trim_start_matches('[')
+                .split(']')
+                .next()
+                .unwrap_or("")
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" ");
+            out.entry(name.clone()).or_default();
+            current = Some(name);
+            parent = None;
+            continue;
+        }
+        let Some(section) = current.as_ref().and_then(|c| out.get_mut(c)) else {
+            continue;
+        };
+        let Some((key, value)) = trimmed.split_once('=') else {
+            continue;
+        };
+        let key = key.trim().to_ascii_lowercase();
+        // An inline comment needs whitespace before it (`key = a#b` keeps its `#`).
+        let value = value
+            .split(" #")
+            .next()
+            .unwrap_or("")
+            .split(" ;")
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_string();
+        let indented = raw.starts_with([' ', '\t']);
+        match (&parent, indented) {
+            (Some(p), true) => {
+                section
+                    .nested
+                    .entry(p.clone())
+                    .or_default()
+                    .insert(key, value);
+            }
+            _ if value.is_empty() => {
+                parent = Some(key.clone());
+                section.props.insert(key, value);
+            }
+            _ => {
+                parent = None;
+                section.props.insert(key, value);
+            }
+        }
+    }
+    out
+}
+
+/// The process environment, or a test's.
+pub type Env<'a> = &'a dyn Fn(&str) -> Option<String>;
+
+/// A shared file: its path (from its variable or the default under `~/.aws`) and its sections
+/// (None: absent or unreadable).
+fn shared_file(env: Env, var: &str, name: &str) -> (PathBuf, Option<Sections>) {
+    let path = match env(var) {
+        Some(p) => PathBuf::from(p),
+        None => PathBuf::from(env("HOME").unwrap_or_default())
+            .join(".aws")
+            .join(name),
+    };
+    let sections = std::fs::read_to_string(&path).ok().map(|t| parse(&t));
+    (path, sections)
+}
+
+fn truthy(v: Option<String>) -> bool {
+    v.is_some_and(|v| v.eq_ignore_ascii_case("true"))
+}
+
+/// Whether `url`'s host is loopback (plain http there cannot leave the machine).
+pub fn is_loopback(url: &str) -> bool {
+    let host = host_port(url).0;
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+/// `(host, port)` of an `http(s)://host[:port]/...` URL (the port defaults by scheme).
+fn host_port(url: &str) -> (String, u16) {
+    let (scheme, rest) = url.split_once("://").unwrap_or(("http", url));
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let authority = authority.rsplit('@').next().unwrap_or(authority);
+    let default = if scheme.eq_ignore_ascii_case("https") {
+        443
+    } else {
+        80
+    };
+    // `[::1]:9000`, `host:9000`, `host`.
+    if let Some(v6) = authority.strip_prefix('[') {
+        let (h, p) = v6.split_once(']').unwrap_or((v6, ""));
+        let port = p.strip_prefix(':').and_then(|p| p.parse().ok());
+        return (format!("[{h}]"), port.unwrap_or(default));
+    }
+    match authority.rsplit_once(':') {
+        Some((h, p)) => (h.to_string(), p.parse().unwrap_or(default)),
+        None => (authority.to_string(), default),
+    }
+}
+
+/// The metadata service's default endpoint.
+pub const METADATA_ENDPOINT: &str = "http://169.254.169.254";
+/// How long the metadata service gets to answer before the chain gives up on it.
+pub const METADATA_WAIT: Duration = Duration::from_secs(1);
+
+/// Whether an IMDSv2 token request at `endpoint` gets any HTTP answer within `wait`.
+fn metadata_answers(endpoint: &str, wait: Duration) -> bool {
+    let start = Instant::now();
+    let (host, port) = host_port(endpoint);
+    let Ok(addrs) = (host.as_str(), port).to_socket_addrs() else {
+        return false;
+    };
+    for addr in addrs {
+        let left = wait.saturating_sub(start.elapsed());
+        if left.is_zero() {
+            return false;
+        }
+        let Ok(mut s) = TcpStream::connect_timeout(&addr, left) else {
+            continue;
+        };
+        let left = wait
+            .saturating_sub(start.elapsed())
+            .max(Duration::from_millis(1));
+        let _ = s.set_read_timeout(Some(left));
+        let _ = s.set_write_timeout(Some(left));
+        let request = format!(
+            "PUT /latest/api/token HTTP/1.1\r\nHost: {host}\r\n\
+             X-aws-ec2-metadata-token-ttl-seconds: 60\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+        );
+        let mut head = [0u8; 5];
+        return s.write_all(request.as_bytes()).is_ok()
+            && s.read_exact(&mut head).is_ok()
+            && &head == b"HTTP/";
+    }
+    false
+}
+
+/// Resolves the chain for one remote (`what` names it in errors: `s3://bucket/prefix`).
+pub fn resolve(settings: &Settings, env: Env, what: &str) -> Result<Resolved, Error> {
+    let env = |k: &str| env(k).filter(|v| !v.is_empty());
+    let (config_path, config) = shared_file(&env, "AWS_CONFIG_FILE", "config");
+    let (creds_path, creds) = shared_file(&env, "AWS_SHARED_CREDENTIALS_FILE", "credentials");
+    let explicit = settings
+        .profile
+        .clone()
+        .or_else(|| env("AWS_PROFILE"))
+        .or_else(|| env("AWS_DEFAULT_PROFILE"));
+    let profile = explicit.clone().unwrap_or_else(|| "default".to_string());
+    let config_header = if profile == "default" {
+        "default".to_string()
+    } else {
+        format!("profile {profile}")
+    };
+    let in_config = config.as_ref().and_then(|c| {
+        c.get(&config_header).or_else(|| {
+            (profile == "default")
+                .then(|| c.get("profile default"))
+                .flatten()
+        })
+    });
+    let in_creds = creds.as_ref().and_then(|c| c.get(&profile));
+    if explicit.is_some() && in_config.is_none() && in_creds.is_none() {
+        return Err(Error::S3Config {
+            what: what.to_string(),
+            message: format!(
+                "the config profile ({profile}) could not be found in {} or {}",
+                config_path.display(),
+                creds_path.display()
+            ),
+        });
+    }
+    // Credentials-file values win over config-file ones, as in the AWS CLI.
+    let prop = |k: &str| {
+        in_creds
+            .and_then(|s| s.props.get(k))
+            .or_else(|| in_config.and_then(|s| s.props.get(k)))
+            .filter(|v| !v.is_empty())
+            .cloned()
+    };
+    // The profile's `s3 =` block, then its `services` section's.
+    let s3_prop = |k: &str| {
+        let services = prop("services").and_then(|name| {
+            config
+                .as_ref()
+                .and_then(|c| c.get(&format!("services {name}")))
+                .and_then(|s| s.nested.get("s3"))
+                .and_then(|s3| s3.get(k))
+                .cloned()
+        });
+        services.or_else(|| {
+            in_config
+                .and_then(|s| s.nested.get("s3"))
+                .and_then(|s3| s3.get(k))
+                .cloned()
+        })
+    };
+
+    let region = settings
+        .region
+        .clone()
+        .or_else(|| env("AWS_REGION"))
+        .or_else(|| env("AWS_DEFAULT_REGION"))
+        .or_else(|| prop("region"))
+        // Local test servers take any region; a missing one would make the client guess.
+        .unwrap_or_else(|| "us-east-1".to_string());
+
+    let configured_endpoint = || {
+        if truthy(env("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS")) {
+            return None;
+        }
+        env("AWS_ENDPOINT_URL_S3")
+            .or_else(|| env("AWS_ENDPOINT_URL"))
+            // object_store's name, which msez documented before.
+            .or_else(|| env("AWS_ENDPOINT"))
+            .or_else(|| s3_prop("endpoint_url").filter(|v| !v.is_empty()))
+            .or_else(|| prop("endpoint_url"))
+    };
+    let endpoint = settings.endpoint.clone().or_else(configured_endpoint);
+    let mut allow_http = settings.allow_http || truthy(env("AWS_ALLOW_HTTP"));
+    if let Some(e) = &endpoint {
+        if e.to_ascii_lowercase().starts_with("http://") {
+            if is_loopback(e) {
+                allow_http = true;
+            } else if !allow_http {
+                return Err(Error::S3Config {
+                    what: what.to_string(),
+                    message: format!(
+                        "the endpoint {e} is plain http and not loopback; allow it with \
+                         AWS_ALLOW_HTTP=true or `msez remote add ... --allow-http`"
+                    ),
+                });
+            }
+        }
+    }
+    let virtual_hosted = match settings.path_style {
+        Some(p) => !p,
+        None => s3_prop("addressing_style").is_some_and(|s| s == "virtual"),
+    };
+
+    let mut tried = Vec::new();
+    let found = |credentials, source: String| -> Result<Resolved, Error> {
+        Ok(Resolved {
+            credentials,
+            source,
+            region: region.clone(),
+            endpoint: endpoint.clone(),
+            allow_http,
+            virtual_hosted,
+        })
+    };
+    if settings.profile.is_none() {
+        match (env("AWS_ACCESS_KEY_ID"), env("AWS_SECRET_ACCESS_KEY")) {
+            (Some(key), Some(secret)) => {
+                let token = env("AWS_SESSION_TOKEN");
+                return found(
+                    Credentials::Static { key, secret, token },
+                    "environment".into(),
+                );
+            }
+            (Some(_), None) => tried.push(
+                "environment (AWS_ACCESS_KEY_ID set, AWS_SECRET_ACCESS_KEY missing)".to_string(),
+            ),
+            (None, Some(_)) => tried.push(
+                "environment (AWS_SECRET_ACCESS_KEY set, AWS_ACCESS_KEY_ID missing)".to_string(),
+            ),
+            (None, None) => {
+                tried.push("environment (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY)".to_string())
+            }
+        }
+        if let (Some(token_file), Some(role_arn)) =
+            (env("AWS_WEB_IDENTITY_TOKEN_FILE"), env("AWS_ROLE_ARN"))
+        {
+            let session_name = env("AWS_ROLE_SESSION_NAME");
+            return found(
+                Credentials::WebIdentity {
+                    token_file,
+                    role_arn,
+                    session_name,
+                },
+                "web identity (environment)".into(),
+            );
+        }
+        tried.push("web identity (AWS_WEB_IDENTITY_TOKEN_FILE, AWS_ROLE_ARN)".to_string());
+    }
+    let where_ = |file: &Option<Sections>, here: bool, path: &PathBuf| match (file, here) {
+        (None, _) => format!("{} (absent)", path.display()),
+        (Some(_), false) => format!("{} (no such profile)", path.display()),
+        (Some(_), true) => path.display().to_string(),
+    };
+    if let (Some(key), Some(secret)) = (prop("aws_access_key_id"), prop("aws_secret_access_key")) {
+        let from = if in_creds.is_some_and(|s| s.props.contains_key("aws_access_key_id")) {
+            &creds_path
+        } else {
+            &config_path
+        };
+        let token = prop("aws_session_token");
+        return found(
+            Credentials::Static { key, secret, token },
+            format!("profile {profile} in {}", from.display()),
+        );
+    }
+    if let (Some(token_file), Some(role_arn)) = (prop("web_identity_token_file"), prop("role_arn"))
+    {
+        return found(
+            Credentials::WebIdentity {
+                token_file,
+                role_arn,
+                session_name: prop("role_session_name"),
+            },
+            format!("web identity of profile {profile}"),
+        );
+    }
+    let unsupported = ["source_profile", "credential_process", "sso_session"]
+        .iter()
+        .filter(|k| prop(k).is_some())
+        .copied()
+        .collect::<Vec<_>>();
+    tried.push(format!(
+        "profile {profile} in {} and {}{}",
+        where_(&creds, in_creds.is_some(), &creds_path),
+        where_(&config, in_config.is_some(), &config_path),
+        if unsupported.is_empty() {
+            String::new()
+        } else {
+            format!(" ({} not supported by msez)", unsupported.join(", "))
+        }
+    ));
+    if env("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI").is_some()
+        || (env("AWS_CONTAINER_CREDENTIALS_FULL_URI").is_some()
+            && env("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE").is_some())
+    {
+        return found(Credentials::Container, "container credentials".into());
+    }
+    tried.push("container (AWS_CONTAINER_CREDENTIALS_RELATIVE_URI)".to_string());
+    if truthy(env("AWS_EC2_METADATA_DISABLED")) {
+        tried.push("EC2 metadata (disabled by AWS_EC2_METADATA_DISABLED)".to_string());
+    } else {
+        let endpoint = env("AWS_EC2_METADATA_SERVICE_ENDPOINT")
+            .or_else(|| prop("ec2_metadata_service_endpoint"))
+            .unwrap_or_else(|| METADATA_ENDPOINT.to_string());
+        let endpoint = endpoint.trim_end_matches('/').to_string();
+        if metadata_answers(&endpoint, METADATA_WAIT) {
+            return found(
+                Credentials::Instance {
+                    endpoint: endpoint.clone(),
+                },
+                format!("EC2 metadata at {endpoint}"),
+            );
+        }
+        tried.push(format!(
+            "EC2 metadata at {endpoint} (no answer within {} s)",
+            METADATA_WAIT.as_secs()
+        ));
+    }
+    Err(Error::NoCredentials {
+        what: what.to_string(),
+        tried: tried.join("; "),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env_of(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> + use<> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        move |k| map.get(k).cloned()
+    }
+
+    #[test]
+    fn the_shared_files_nest_service_settings_and_credentials_win() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = dir.path().join("config");
+        let creds = dir.path().join("credentials");
+        std::fs::write(
+            &config,
+            "[default]\nregion = eu-west-1\n\n[profile ci]  \nregion = eu-north-1 # comment\n\
+             services = local\naws_access_key_id = FROMCONFIG\naws_secret_access_key = x\n\
+             s3 =\n  addressing_style = virtual\n\n[services local]\ns3 =\n  endpoint_url = http://127.0.0.1:9000\n",
+        )
+        .unwrap();
+        std::fs::write(
+            &creds,
+            "[ci]\naws_access_key_id = AKIACI\naws_secret_access_key = s#cret\n",
+        )
+        .unwrap();
+        let env = env_of(&[
+            ("AWS_CONFIG_FILE", config.to_str().unwrap()),
+            ("AWS_SHARED_CREDENTIALS_FILE", creds.to_str().unwrap()),
+            ("AWS_PROFILE", "ci"),
+            ("AWS_EC2_METADATA_DISABLED", "true"),
+        ]);
+        let r = resolve(&Settings::default(), &env, "s3://b").unwrap();
+        assert_eq!(r.region, "eu-north-1");
+        assert_eq!(r.endpoint.as_deref(), Some("http://127.0.0.1:9000"));
+        assert!(r.allow_http && r.virtual_hosted);
+        assert_eq!(
+            r.credentials,
+            Credentials::Static {
+                key: "AKIACI".into(),
+                secret: "s#cret".into(),
+                token: None
+            }
+        );
+        assert!(r.source.contains("profile ci in") && r.source.ends_with("credentials"));
+
+        // The remote's settings come first; a missing profile is an error, not a fallback.
+        let settings = Settings {
+            region: Some("r1".into()),
+            path_style: Some(true),
+            ..Settings::default()
+        };
+        let r = resolve(&settings, &env, "s3://b").unwrap();
+        assert!(r.region == "r1" && !r.virtual_hosted);
+        let missing = Settings {
+            profile: Some("nope".into()),
+            ..Settings::default()
+        };
+        let e = resolve(&missing, &env, "s3://b").unwrap_err().to_string();
+        assert!(e.contains("profile (nope) could not be found"), "{e}");
+    }
+
+    #[test]
+    fn nothing_configured_lists_what_was_tried_and_plain_http_needs_a_flag() {
+        let env = env_of(&[
+            ("HOME", "/nonexistent"),
+            // A closed loopback port: refused at once.
+            ("AWS_EC2_METADATA_SERVICE_ENDPOINT", "http://127.0.0.1:9"),
+        ]);
+        let e = resolve(&Settings::default(), &env, "s3://b")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("no credentials found"), "{e}");
+        for what in [
+            "environment",
+            "web identity",
+            "profile default",
+            "EC2 metadata",
+        ] {
+            assert!(e.contains(what), "{what} missing from {e}");
+        }
+        let env = env_of(&[
+            ("AWS_ACCESS_KEY_ID", "k"),
+            ("AWS_SECRET_ACCESS_KEY", "s"),
+            ("AWS_ENDPOINT_URL", "http://s3.example.net"),
+        ]);
+        let e = resolve(&Settings::default(), &env, "s3://b")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("AWS_ALLOW_HTTP=true"), "{e}");
+        let allowed = Settings {
+            allow_http: true,
+            ..Settings::default()
+        };
+        assert!(resolve(&allowed, &env, "s3://b").unwrap().allow_http);
+        assert!(is_loopback("http://[::1]:9000/x") && is_loopback("http://localhost"));
+        assert!(!is_loopback("http://127.example.net"));
+    }
+}
