@@ -25,3 +25,4 @@ mod remote;
 mod util;
 mod vectors;
 mod verdicts;
+mod verdicts_more;
