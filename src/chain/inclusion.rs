@@ -435,17 +435,9 @@ fn mmr_of(proof: &Value, errors: &mut Vec<Error>) -> (Option<u64>, Option<Digest
             return (size, None);
         }
     };
-    match parsed.verify() {
-        Ok(()) => (size, Some(parsed.root)),
-        Err(e) => {
-            let root = match &e {
-                mmr::Error::RootMismatch { found, .. } => Some(*found),
-                _ => None,
-            };
-            errors.push(e.into());
-            (size, root)
-        }
-    }
+    let (found, root) = parsed.check();
+    errors.extend(found.into_iter().map(Error::from));
+    (size, root)
 }
 
 /// The next_root a proof claims, parsed.

@@ -456,3 +456,89 @@ fn fsck_reports_its_verdict_and_findings() {
     assert_eq!(r["findings"], serde_json::json!([]));
     assert!(r["objects"].as_u64().unwrap() > 0);
 }
+
+#[test]
+fn verify_consistency_compares_both_roots_and_reports_the_ones_it_computed() {
+    let dir = Dir::new();
+    let leaf = |i: u8| format!("{:02x}", i).repeat(32);
+    let write = |name: &str, n: u8| {
+        let text: String = (0..n).map(|i| format!("{}\n", leaf(i))).collect();
+        dir.write(name, text)
+    };
+    let (six, eight) = (write("six.txt", 6), write("eight.txt", 8));
+    let root = |file: &Path| -> String {
+        let v = dir
+            .run(&["--json", "mmr", "root", "--leaves", s(file)])
+            .json();
+        v["root"].as_str().expect("root").to_string()
+    };
+    let (r6, r8) = (root(&six), root(&eight));
+    let proof = dir.run(&[
+        "mmr",
+        "consistency",
+        "--leaves",
+        s(&eight),
+        "--old",
+        "6",
+        "--new",
+        "8",
+    ]);
+    let proof = dir.write("c.json", proof.ok());
+    let check = |old_root: &str, new_root: &str| {
+        dir.run(&[
+            "--json",
+            "mmr",
+            "verify-consistency",
+            "--old",
+            "6",
+            "--old-root",
+            old_root,
+            "--new",
+            "8",
+            "--new-root",
+            new_root,
+            "--proof",
+            s(&proof),
+        ])
+    };
+    let good = check(&r6, &r8);
+    assert_eq!(good.code, 0, "{good:?}");
+    assert_eq!(good.json()["verdict"], "valid");
+    // Both roots forged: both mismatches reported, with the roots the proof leads to.
+    let forged = "ab".repeat(32);
+    let bad = check(&forged, &forged);
+    let v = bad.json();
+    assert_eq!(bad.code, 66, "{v}");
+    assert_eq!(v["verdict"], "invalid");
+    assert_eq!(v["findings"].as_array().unwrap().len(), 2, "{v}");
+    assert_eq!(v["computed"]["old_root"], r6.as_str());
+    assert_eq!(v["computed"]["new_root"], r8.as_str());
+    assert_eq!(v["computed"]["new_size"], 8);
+    assert_eq!(v["reason"]["class"], "digest");
+}
+
+#[test]
+fn mmr_verify_reports_a_forged_root_beside_a_forged_peak_copy() {
+    let dir = Dir::new();
+    let text: String = (0..5u8)
+        .map(|i| format!("{}\n", format!("{i:02x}").repeat(32)))
+        .collect();
+    let leaves = dir.write("leaves.txt", text);
+    let proof = dir.run(&["mmr", "prove", "--leaves", s(&leaves), "--index", "1"]);
+    let mut p: Value = serde_json::from_str(proof.ok()).unwrap();
+    let true_root = p["root"].as_str().unwrap().to_string();
+    let good = dir.write("good.json", p.to_string());
+    let ok = dir.run(&["--json", "mmr", "verify", "--proof", s(&good)]);
+    assert_eq!(ok.code, 0, "{ok:?}");
+    assert_eq!(ok.json()["computed"]["root"], true_root.as_str());
+    p["root"] = Value::from("ab".repeat(32));
+    p["computed_peak_root"] = Value::from("cd".repeat(32));
+    let bad = dir.write("bad.json", p.to_string());
+    let run = dir.run(&["--json", "mmr", "verify", "--proof", s(&bad)]);
+    let v = run.json();
+    assert_eq!(run.code, 66, "{v}");
+    assert_eq!(v["verdict"], "invalid");
+    assert_eq!(v["findings"].as_array().unwrap().len(), 2, "{v}");
+    assert_eq!(v["computed"]["root"], true_root.as_str());
+    assert_eq!(v["computed"]["size"], 5);
+}
