@@ -307,8 +307,9 @@ pub fn check(
             format!("{leaf_index:?}"),
         ));
     }
+    let other_leaf = errors.len() > about;
+    computed.checkpoint_digest = ck.and_then(|ck| checkpoint::digest(ck).ok());
     if let Some(ck) = ck.filter(|_| ck_signed) {
-        computed.checkpoint_digest = checkpoint::digest(ck).ok();
         tied(kind, proof, ck, &mut errors);
         // 12. a first receipt starts at the checkpoint's genesis root (assets).
         if kind == Kind::Asset && seq == Some(0) {
@@ -325,9 +326,6 @@ pub fn check(
     // 13. the MMR proof itself. A proof about another leaf (6, 7) has no path worth judging:
     //     its failures would only restate that, under another class; the root it computes is
     //     still reported.
-    let other_leaf = errors[about..]
-        .iter()
-        .any(|e| matches!(e, Error::BadInclusion { why, .. } if why.starts_with("receipt_next_root") || why.starts_with("leaf_index")));
     let mut path_errors = Vec::new();
     let (size, root) = mmr_of(proof, &mut path_errors);
     if !other_leaf {
