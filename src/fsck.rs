@@ -83,13 +83,42 @@ pub struct Report {
 }
 
 impl Report {
-    /// 0 when clean; else the exit code of the most fundamental problem class found.
+    /// 0 when clean; else, by the verdict model (docs/verdicts.md), the lowest code among the
+    /// definite failures, so a missing object never outranks a fork; with none, the lowest code
+    /// among the other problems (68 missing, 74 io: fsck keeps telling damage it could not read
+    /// from damage it found absent).
     pub fn exit_code(&self) -> u8 {
-        self.problems
-            .iter()
-            .map(|p| p.class.exit_code())
-            .min()
-            .unwrap_or(0)
+        let lowest = |invalid: bool| {
+            self.problems
+                .iter()
+                .filter(|p| {
+                    (crate::verdict::Verdict::of_class(p.class) == crate::verdict::Verdict::Invalid)
+                        == invalid
+                })
+                .map(|p| p.class.exit_code())
+                .min()
+        };
+        lowest(true).or_else(|| lowest(false)).unwrap_or(0)
+    }
+
+    /// The verdict by precedence: `invalid` for any definite failure; otherwise `unknown` for
+    /// any other problem, an interrupted run, or any integrity check the options skipped
+    /// (`--quick`, `--connectivity-only`, signatures without `--strict`; not the temp-file
+    /// sweep of a read-only repository); otherwise `valid`.
+    pub fn verdict(&self) -> crate::verdict::Verdict {
+        let found = crate::verdict::verdict_of(&self.problems);
+        if found == crate::verdict::Verdict::Valid
+            && (self.interrupted || self.not_checked.iter().any(|n| !n.starts_with(STALE_TEMP)))
+        {
+            crate::verdict::Verdict::Unknown
+        } else {
+            found
+        }
+    }
+
+    /// The problems in the verdict model's shape (each with the verdict it forces).
+    pub fn findings(&self) -> Vec<crate::verdict::Item> {
+        self.problems.iter().cloned().map(Into::into).collect()
     }
 }
 
@@ -176,6 +205,10 @@ fn read_only(dir: &Path) -> bool {
     unsafe { libc::faccessat(libc::AT_FDCWD, c.as_ptr(), libc::W_OK, libc::AT_EACCESS) != 0 }
 }
 
+/// The not-checked entry of a read-only run: housekeeping, not integrity, so it does not make
+/// the verdict unknown.
+const STALE_TEMP: &str = "stale temp files";
+
 /// What a run with these options leaves unchecked, for the report.
 fn not_checked(opts: &Options, read_only: bool) -> Vec<String> {
     let mut out = Vec::new();
@@ -191,7 +224,9 @@ fn not_checked(opts: &Options, read_only: bool) -> Vec<String> {
         out.push("signatures: no proof was verified (--strict verifies every proof)".into());
     }
     if read_only {
-        out.push("stale temp files: the repository is read-only, nothing was swept".into());
+        out.push(format!(
+            "{STALE_TEMP}: the repository is read-only, nothing was swept"
+        ));
     }
     out
 }

@@ -335,30 +335,80 @@ fn not_anchored(why: impl Into<String>, expected: impl ToString, found: impl ToS
 }
 
 /// Proves that an asset checkpoint (and optionally one of its receipts) is inside a signed
-/// corridor checkpoint, in the order docs/anchoring.md gives.
+/// corridor checkpoint, in the order docs/anchoring.md gives; the first failure (see [`check`]
+/// for all of them).
 pub fn verify(i: &Inputs<'_>) -> Result<Anchored, Error> {
+    let r = check(i);
+    match r.errors.into_iter().next() {
+        Some(e) => Err(e),
+        None => Ok(r.anchored),
+    }
+}
+
+/// Everything an anchor verification found and what it established on the way.
+#[derive(Debug, Default)]
+pub struct Report {
+    /// What was established (each field as far as it could be computed).
+    pub anchored: Anchored,
+    /// Every failure, in the order of the checks.
+    pub errors: Vec<Error>,
+}
+
+impl Report {
+    /// The findings in the verdict model's shape (docs/verdicts.md).
+    pub fn findings(&self) -> crate::verdict::Findings {
+        let mut f = crate::verdict::Findings::default();
+        f.extend(&self.errors);
+        f
+    }
+
+    /// Records `e` unless the same failure is already recorded (the checkpoint's signature is
+    /// checked both on its own and by verify-inclusion).
+    fn push(&mut self, e: Error) {
+        let text = e.to_string();
+        if !self.errors.iter().any(|x| x.to_string() == text) {
+            self.errors.push(e);
+        }
+    }
+}
+
+/// Runs every anchor check its inputs allow, collecting every failure; a check that needs what
+/// an earlier one failed to establish (the attachment naming the asset checkpoint) is skipped.
+pub fn check(i: &Inputs<'_>) -> Report {
+    let mut r = Report::default();
     // 1. The corridor receipt and checkpoint are well-formed, and the receipt is leaf
     //    `sequence` of the signed checkpoint (verify-inclusion, every §6.5 check).
-    crate::schema::validate(
+    if let Err(e) = crate::schema::validate(
         Kind::Corridor.receipt_schema(),
         i.corridor_receipt,
         "corridor receipt",
-    )?;
-    checkpoint::check_signed(
+    ) {
+        r.push(e.into());
+    }
+    if let Err(e) = checkpoint::check_signed(
         Kind::Corridor,
         i.corridor_checkpoint,
         "corridor checkpoint",
         true,
         i.trust,
-    )?;
-    inclusion::verify(
+    ) {
+        r.push(e);
+    }
+    for e in inclusion::check(
         Kind::Corridor,
         i.corridor_receipt,
         i.corridor_proof,
         Some(i.corridor_checkpoint),
         i.trust,
-    )?;
-    let mut out = Anchored {
+    )
+    .errors
+    {
+        r.push(e);
+    }
+    // The attachments of a receipt whose signature fails are not authenticated: judging them
+    // would only restate the alteration (docs/verdicts.md).
+    let receipt_signed = crate::vc::require_all_valid(i.corridor_receipt, "receipt").is_ok();
+    r.anchored = Anchored {
         corridor_id: text(i.corridor_receipt, "corridor_id")
             .unwrap_or_default()
             .to_string(),
@@ -370,12 +420,17 @@ pub fn verify(i: &Inputs<'_>) -> Result<Anchored, Error> {
         corridor_receipt_next_root: text(i.corridor_receipt, "next_root")
             .unwrap_or_default()
             .to_ascii_lowercase(),
-        corridor_checkpoint_digest: checkpoint::digest(i.corridor_checkpoint)?,
         ..Anchored::default()
     };
+    match checkpoint::digest(i.corridor_checkpoint) {
+        Ok(d) => r.anchored.corridor_checkpoint_digest = d,
+        Err(e) => r.push(e),
+    }
     // 2. The receipt carries asset-checkpoint attachments (the reference's legacy type
     //    `checkpoint` with an asset_id counts too), each well-formed.
-    check_attachments(i.corridor_receipt, Path::new("corridor receipt"))?;
+    if let Err(e) = check_attachments(i.corridor_receipt, Path::new("corridor receipt")) {
+        r.push(e);
+    }
     let attached: Vec<&Value> = i
         .corridor_receipt
         .get("transition")
@@ -393,41 +448,90 @@ pub fn verify(i: &Inputs<'_>) -> Result<Anchored, Error> {
                 .collect()
         })
         .unwrap_or_default();
-    out.attachments = attached
+    r.anchored.attachments = attached
         .iter()
         .map(|a| {
             let (t, d) = identity(a);
             format!("{t}:{d}")
         })
         .collect();
+    if !receipt_signed {
+        return r;
+    }
     if attached.is_empty() {
-        return Err(not_anchored(
+        r.push(not_anchored(
             "the corridor receipt has no smart-asset-receipt-checkpoint or smart-asset-checkpoint attachment",
             "an attachment naming the asset checkpoint",
             "none",
         ));
     }
     let Some(ck) = i.asset_checkpoint else {
-        return Ok(out);
+        return r;
     };
     if text(ck, "type") == Some("SmartAssetCheckpoint") {
-        return state_anchored(ck, &attached, i.asset_proof.is_some(), out);
+        if !attached.is_empty() {
+            match state_anchored(ck, &attached, i.asset_proof.is_some(), r.anchored.clone()) {
+                Ok(a) => r.anchored = a,
+                Err(e) => r.push(e),
+            }
+        }
+        return r;
     }
     // 3. The asset checkpoint: schema, every proof valid, trusted signer when anchors are given.
-    checkpoint::check_signed(Kind::Asset, ck, "asset checkpoint", true, i.trust)?;
-    let digest = checkpoint::digest(ck)?;
-    // 4. The corridor receipt names exactly this checkpoint by digest.
-    let att = attached
-        .iter()
-        .find(|a| identity(a).0 != "smart-asset-checkpoint" && identity(a).1 == digest.to_hex())
-        .ok_or_else(|| {
-            not_anchored(
-                "no attachment of the corridor receipt names the asset checkpoint's digest",
-                digest,
-                out.attachments.join(", "),
-            )
-        })?;
-    // 5. The attachment's hints (hashed into the corridor receipt) agree with the checkpoint.
+    let n = r.errors.len();
+    if let Err(e) = checkpoint::check_signed(Kind::Asset, ck, "asset checkpoint", true, i.trust) {
+        r.push(e);
+    }
+    // An asset checkpoint that fails its own checks is not judged further (as above).
+    let ck_signed = r.errors.len() == n;
+    r.anchored.asset_id = text(ck, "asset_id").map(str::to_string);
+    r.anchored.final_chain_root = text(ck, "final_chain_root").map(str::to_ascii_lowercase);
+    r.anchored.receipt_count = ck.get("receipt_count").and_then(Value::as_u64);
+    match checkpoint::digest(ck) {
+        Ok(digest) => {
+            r.anchored.receipt_checkpoint_digest = Some(digest);
+            // 4. The corridor receipt names exactly this checkpoint by digest.
+            let att = attached.iter().find(|a| {
+                identity(a).0 != "smart-asset-checkpoint" && identity(a).1 == digest.to_hex()
+            });
+            match att {
+                _ if !ck_signed => {}
+                Some(att) => hints(ck, att, &mut r),
+                None if attached.is_empty() => {}
+                None => r.push(not_anchored(
+                    "no attachment of the corridor receipt names the asset checkpoint's digest",
+                    digest,
+                    r.anchored.attachments.join(", "),
+                )),
+            }
+        }
+        Err(e) => r.push(e),
+    }
+    // 6. Optionally, one asset receipt (or just its next_root) is a leaf of that checkpoint.
+    if let Some(proof) = i.asset_proof.filter(|_| ck_signed) {
+        match i.asset_receipt {
+            Some(receipt) => {
+                for e in inclusion::check(Kind::Asset, receipt, proof, Some(ck), i.trust).errors {
+                    r.push(e);
+                }
+            }
+            None => {
+                if let Err(e) = inclusion::verify_leaf(Kind::Asset, proof, ck) {
+                    r.push(e);
+                }
+            }
+        }
+        let leaf = proof.get("leaf_index").and_then(Value::as_u64).unwrap_or(0);
+        let root = text(proof, "receipt_next_root")
+            .unwrap_or_default()
+            .to_ascii_lowercase();
+        r.anchored.asset_leaf = Some((leaf, root));
+    }
+    r
+}
+
+/// Step 5: the attachment's hints (hashed into the corridor receipt) agree with the checkpoint.
+fn hints(ck: &Value, att: &Value, r: &mut Report) {
     let ck_mmr_root = ck.get("mmr").and_then(|m| text(m, "root"));
     let hints = [
         ("asset_id", text(ck, "asset_id").map(str::to_string)),
@@ -445,30 +549,13 @@ pub fn verify(i: &Inputs<'_>) -> Result<Anchored, Error> {
             .unwrap_or(hint.to_string());
         let actual = actual.unwrap_or_default();
         if !hint.trim().eq_ignore_ascii_case(actual.trim()) {
-            return Err(not_anchored(
+            r.push(not_anchored(
                 format!("the attachment's {field} is not the asset checkpoint's"),
                 actual,
                 hint,
             ));
         }
     }
-    out.asset_id = text(ck, "asset_id").map(str::to_string);
-    out.receipt_checkpoint_digest = Some(digest);
-    out.final_chain_root = text(ck, "final_chain_root").map(str::to_ascii_lowercase);
-    out.receipt_count = ck.get("receipt_count").and_then(Value::as_u64);
-    // 6. Optionally, one asset receipt (or just its next_root) is a leaf of that checkpoint.
-    if let Some(proof) = i.asset_proof {
-        match i.asset_receipt {
-            Some(r) => inclusion::verify(Kind::Asset, r, proof, Some(ck), i.trust)?,
-            None => inclusion::verify_leaf(Kind::Asset, proof, ck)?,
-        }
-        let leaf = proof.get("leaf_index").and_then(Value::as_u64).unwrap_or(0);
-        let root = text(proof, "receipt_next_root")
-            .unwrap_or_default()
-            .to_ascii_lowercase();
-        out.asset_leaf = Some((leaf, root));
-    }
-    Ok(out)
 }
 
 /// Steps 3–5 for a `SmartAssetCheckpoint` (a state root, as the reference's anchor-verify also

@@ -82,11 +82,30 @@ fn check_pair(
     b: &Value,
     trust: Option<Trust<'_>>,
 ) -> Result<(Vec<String>, Vec<String>), Error> {
+    let mut errors = Vec::new();
+    let signers = pair(kind, a, b, trust, &mut errors);
+    match errors.into_iter().next() {
+        Some(e) => Err(e),
+        None => Ok(signers),
+    }
+}
+
+/// Every check of [`check_pair`], each failure recorded; the valid signers of each checkpoint.
+fn pair(
+    kind: Kind,
+    a: &Value,
+    b: &Value,
+    trust: Option<Trust<'_>>,
+    errors: &mut Vec<Error>,
+) -> (Vec<String>, Vec<String>) {
     for (name, ck) in [("checkpoint_a", a), ("checkpoint_b", b)] {
         if kind_of(ck) != Some(kind) {
-            return Err(reject(format!("{name} is not a {kind:?} checkpoint")));
+            errors.push(reject(format!("{name} is not a {kind:?} checkpoint")));
+            continue;
         }
-        checkpoint::check_signed(kind, ck, name, false, trust)?;
+        if let Err(e) = checkpoint::check_signed(kind, ck, name, false, trust) {
+            errors.push(e);
+        }
     }
     let mut fields = vec![kind.owner_field(), "genesis_root"];
     if kind == Kind::Asset {
@@ -94,20 +113,21 @@ fn check_pair(
     }
     for f in fields {
         if text(a, f) != text(b, f) {
-            return Err(reject(format!(
+            errors.push(reject(format!(
                 "the checkpoints are of different chains: {f} {} vs {}",
                 text(a, f),
                 text(b, f)
             )));
         }
     }
-    let signers = |ck: &Value| -> Result<Vec<String>, Error> {
-        Ok(vc::valid_signers(&vc::verify_proofs(ck)?)
+    // A document whose proofs cannot even be read has no valid signer (reported above).
+    let signers = |ck: &Value| -> Vec<String> {
+        vc::valid_signers(&vc::verify_proofs(ck).unwrap_or_default())
             .iter()
             .map(|d| d.to_string())
-            .collect())
+            .collect()
     };
-    Ok((signers(a)?, signers(b)?))
+    (signers(a), signers(b))
 }
 
 /// An inclusion proof that checks against its checkpoint; its (leaf index, next_root).
@@ -222,21 +242,77 @@ fn verdict(c: Contradiction, signers_a: Vec<String>, signers_b: Vec<String>) -> 
     }
 }
 
-/// Verifies an evidence object on its own (offline): every check of [`build`], again.
+/// Everything a fork-evidence verification found, and what the evidence proves when its
+/// contradiction holds (computed even when other checks failed).
+#[derive(Debug, Default)]
+pub struct Checked {
+    /// Every failure, in the order of [`build`]'s checks.
+    pub errors: Vec<Error>,
+    /// The contradiction, the signers of each checkpoint and the equivocators.
+    pub proven: Option<Verdict>,
+}
+
+impl Checked {
+    /// The findings in the verdict model's shape (docs/verdicts.md).
+    pub fn findings(&self) -> crate::verdict::Findings {
+        let mut f = crate::verdict::Findings::default();
+        f.extend(&self.errors);
+        f
+    }
+}
+
+/// Verifies an evidence object on its own (offline): every check of [`build`], again; the
+/// first failure (see [`check`] for all of them).
 pub fn verify(ev: &Value, trust: Option<Trust<'_>>) -> Result<Verdict, Error> {
-    crate::schema::validate("fork-evidence.schema.json", ev, "fork evidence")?;
+    let c = check(ev, trust);
+    match (c.errors.into_iter().next(), c.proven) {
+        (Some(e), _) => Err(e),
+        (None, Some(v)) => Ok(v),
+        (None, None) => Err(reject("no contradiction was established")),
+    }
+}
+
+/// Runs every check of [`build`] on an evidence object, collecting every failure: a bad
+/// signature never hides a tampered equivocator list, nor the reverse.
+pub fn check(ev: &Value, trust: Option<Trust<'_>>) -> Checked {
+    let mut errors = Vec::new();
+    if let Err(e) = crate::schema::validate("fork-evidence.schema.json", ev, "fork evidence") {
+        errors.push(e.into());
+    }
     let a = ev.get("checkpoint_a").cloned().unwrap_or_default();
     let b = ev.get("checkpoint_b").cloned().unwrap_or_default();
-    let kind = kind_of(&a).ok_or_else(|| reject("checkpoint_a is not a checkpoint"))?;
-    let (signers_a, signers_b) = check_pair(kind, &a, &b, trust)?;
+    let Some(kind) = kind_of(&a) else {
+        errors.push(reject("checkpoint_a is not a checkpoint"));
+        return Checked {
+            errors,
+            proven: None,
+        };
+    };
+    let before = errors.len();
+    let (signers_a, signers_b) = pair(kind, &a, &b, trust, &mut errors);
+    // The equivocators are the valid signers of both: with a checkpoint that failed its own
+    // checks they cannot be judged, and a mismatch would only restate that failure.
+    let signers_known = errors.len() == before;
     let proofs = match (ev.get("inclusion_proof_a"), ev.get("inclusion_proof_b")) {
         (Some(pa), Some(pb)) => Some((pa, pb)),
         (None, None) => None,
-        _ => return Err(reject("inclusion proofs come in pairs")),
+        _ => {
+            errors.push(reject("inclusion proofs come in pairs"));
+            None
+        }
     };
-    let c = contradiction(kind, &a, &b, proofs)?;
+    let c = match contradiction(kind, &a, &b, proofs) {
+        Ok(c) => c,
+        Err(e) => {
+            errors.push(e);
+            return Checked {
+                errors,
+                proven: None,
+            };
+        }
+    };
     if ev.get("evidence_kind").and_then(Value::as_str) != Some(c.as_str()) {
-        return Err(reject(format!("evidence_kind is not {}", c.as_str())));
+        errors.push(reject(format!("evidence_kind is not {}", c.as_str())));
     }
     let v = verdict(c, signers_a, signers_b);
     let stated: Vec<String> = ev
@@ -249,11 +325,14 @@ pub fn verify(ev: &Value, trust: Option<Trust<'_>>) -> Result<Verdict, Error> {
                 .collect()
         })
         .unwrap_or_default();
-    if stated != v.equivocators {
-        return Err(reject(format!(
+    if signers_known && stated != v.equivocators {
+        errors.push(reject(format!(
             "equivocators {stated:?} are not the signers of both checkpoints {:?}",
             v.equivocators
         )));
     }
-    Ok(v)
+    Checked {
+        errors,
+        proven: Some(v),
+    }
 }

@@ -9,7 +9,6 @@ use msez::chain::harbor::PolicyFile;
 use msez::chain::lifecycle::Trust;
 use msez::chain::module::{ASSETS_DIR, AssetModule};
 use msez::chain::{Kind, anchor, registry};
-use msez::error::{Classify, Finding};
 use msez::odb::Repo;
 use msez::vc::{KeyPair, TrustAnchors};
 
@@ -237,52 +236,70 @@ fn anchor_verify(a: &AnchorArgs, ctx: &Ctx) -> super::Result<ExitCode> {
         asset_receipt: asset_receipt.as_ref(),
         trust: trust.as_ref().map(|(a, l)| Trust::new(a, l.as_deref())),
     };
-    match anchor::verify(&inputs) {
-        Ok(done) => {
-            let mut value = serde_json::to_value(&done).unwrap_or_default();
-            if let Some(m) = value.as_object_mut() {
-                m.insert("ok".into(), true.into());
-            }
-            written(ctx.out.emit(&value, |w| {
-                match (&done.asset_id, &done.receipt_checkpoint_digest) {
-                    (Some(asset), None) if done.state_root.is_some() => writeln!(
-                        w,
-                        "OK: asset anchored (asset_id={asset} state_root={})",
-                        done.state_root.map(|d| d.to_hex()).unwrap_or_default()
-                    )?,
-                    (Some(asset), Some(d)) => writeln!(
-                        w,
-                        "OK: asset anchored (asset_id={asset} final_chain_root={} receipt_checkpoint_digest={d})",
-                        done.final_chain_root.as_deref().unwrap_or_default()
-                    )?,
-                    _ => writeln!(
-                        w,
-                        "OK: corridor receipt anchors {} (give --asset-checkpoint to check one)",
-                        done.attachments.join(", ")
-                    )?,
-                }
-                writeln!(
-                    w,
-                    "  in corridor {} receipt {} (checkpoint {})",
-                    done.corridor_id, done.corridor_sequence, done.corridor_checkpoint_digest
-                )?;
-                if let Some((leaf, root)) = &done.asset_leaf {
-                    writeln!(w, "  asset receipt {leaf} ({root}) is in that checkpoint")?;
-                }
-                Ok(())
-            }))?;
-            Ok(ExitCode::SUCCESS)
-        }
-        Err(e) => {
-            let e = msez::Error::from(e);
-            if ctx.out.json {
-                ctx.out.error(&e);
-            } else {
-                eprintln!("FAIL: {}", Finding::from_error(&e).message);
-            }
-            Ok(ExitCode::from(e.class().exit_code()))
+    // Every check runs (docs/verdicts.md): the established fields stay in the report whatever
+    // failed, with the verdict and every finding.
+    let report = anchor::check(&inputs);
+    let findings = report.findings();
+    let code = findings.exit_code();
+    let done = &report.anchored;
+    let mut value = serde_json::to_value(done).unwrap_or_default();
+    if let Some(m) = value.as_object_mut() {
+        m.insert("ok".into(), findings.is_empty().into());
+        m.insert(
+            "verdict".into(),
+            serde_json::to_value(findings.verdict()).unwrap_or_default(),
+        );
+        m.insert("exit_code".into(), code.into());
+        m.insert(
+            "findings".into(),
+            serde_json::to_value(findings.items()).unwrap_or_default(),
+        );
+        if let Some(first) = findings.0.first() {
+            m.insert(
+                "error".into(),
+                serde_json::to_value(first).unwrap_or_default(),
+            );
         }
     }
+    if !findings.is_empty() {
+        if ctx.out.json {
+            written(ctx.out.emit(&value, |_| Ok(())))?;
+        } else {
+            for f in &findings.0 {
+                eprintln!("FAIL: {}", f.message);
+            }
+        }
+        return Ok(ExitCode::from(code));
+    }
+    written(ctx.out.emit(&value, |w| {
+        match (&done.asset_id, &done.receipt_checkpoint_digest) {
+            (Some(asset), None) if done.state_root.is_some() => writeln!(
+                w,
+                "OK: asset anchored (asset_id={asset} state_root={})",
+                done.state_root.map(|d| d.to_hex()).unwrap_or_default()
+            )?,
+            (Some(asset), Some(d)) => writeln!(
+                w,
+                "OK: asset anchored (asset_id={asset} final_chain_root={} receipt_checkpoint_digest={d})",
+                done.final_chain_root.as_deref().unwrap_or_default()
+            )?,
+            _ => writeln!(
+                w,
+                "OK: corridor receipt anchors {} (give --asset-checkpoint to check one)",
+                done.attachments.join(", ")
+            )?,
+        }
+        writeln!(
+            w,
+            "  in corridor {} receipt {} (checkpoint {})",
+            done.corridor_id, done.corridor_sequence, done.corridor_checkpoint_digest
+        )?;
+        if let Some((leaf, root)) = &done.asset_leaf {
+            writeln!(w, "  asset receipt {leaf} ({root}) is in that checkpoint")?;
+        }
+        Ok(())
+    }))?;
+    Ok(ExitCode::SUCCESS)
 }
 
 fn module_init(

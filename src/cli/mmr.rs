@@ -162,15 +162,59 @@ fn prove(args: ProveArgs, ctx: &Ctx) -> super::Result<ExitCode> {
 fn verify(args: VerifyArgs, ctx: &Ctx) -> super::Result<ExitCode> {
     let bytes = read_input(args.proof.as_deref(), ctx)?;
     let value = msez::canon::parse(&bytes)?;
-    let result = mmr::verify_inclusion_proof(&value).map(|proof| {
-        if ctx.out.verbose {
-            ctx.out.note(format_args!(
-                "leaf {} ({}) is in the tree of size {} with root {}",
-                proof.leaf_index, proof.receipt_next_root, proof.size, proof.root
-            ));
-        }
+    let proof = match mmr::InclusionProof::from_value(&value) {
+        Ok(p) => p,
+        Err(e) => return verdict(ctx, Err(e)),
+    };
+    // Every comparison once the path is followed (docs/verdicts.md), and the root it leads to.
+    let (errors, root) = proof.check();
+    if errors.is_empty() && ctx.out.verbose {
+        ctx.out.note(format_args!(
+            "leaf {} ({}) is in the tree of size {} with root {}",
+            proof.leaf_index, proof.receipt_next_root, proof.size, proof.root
+        ));
+    }
+    let mut findings = msez::verdict::Findings::default();
+    findings.extend(&errors);
+    let computed = serde_json::json!({
+        "size": proof.size,
+        "leaf_index": proof.leaf_index,
+        "root": root,
     });
-    verdict(ctx, result)
+    report(ctx, &findings, computed)
+}
+
+/// Renders a verifier's findings: `OK`, or each finding on stderr; `--json`: the verdict, its
+/// exit code, the findings, the computed values and (when invalid) `reason`, the first finding,
+/// as the single-finding verdict had it.
+fn report(
+    ctx: &Ctx,
+    findings: &msez::verdict::Findings,
+    computed: serde_json::Value,
+) -> super::Result<ExitCode> {
+    let code = findings.exit_code();
+    let mut value = serde_json::json!({
+        "verdict": findings.verdict(),
+        "exit_code": code,
+        "findings": findings.items(),
+        "computed": computed,
+    });
+    if let Some(first) = findings.0.first() {
+        value["reason"] = serde_json::to_value(first).unwrap_or_default();
+    }
+    if ctx.out.json {
+        written(ctx.out.emit(&value, |_| Ok(())))?;
+    } else if findings.is_empty() {
+        written(ctx.out.emit(&value, |w| writeln!(w, "OK")))?;
+    } else {
+        for f in &findings.0 {
+            eprintln!("msez: {}", f.message);
+            if let (Some(e), Some(x)) = (&f.detail.expected, &f.detail.found) {
+                eprintln!("  expected: {e}\n  found:    {x}");
+            }
+        }
+    }
+    Ok(ExitCode::from(code))
 }
 
 fn verify_inclusion(args: VerifyInclusionArgs, ctx: &Ctx) -> super::Result<ExitCode> {
@@ -203,10 +247,33 @@ fn verify_consistency(args: VerifyConsistencyArgs, ctx: &Ctx) -> super::Result<E
     let old_root = flag_hash(&args.old_root, "--old-root")?;
     let new_root = flag_hash(&args.new_root, "--new-root")?;
     let proof = read_hash_array(&args.proof, ctx)?;
-    verdict(
-        ctx,
-        mmr::verify_consistency(args.old, args.new, &old_root, &new_root, &proof),
-    )
+    // A proof that cannot be followed yields no roots to compare: that is its one finding.
+    let (old_found, new_found) =
+        match mmr::roots_from_consistency(args.old, args.new, &old_root, &proof) {
+            Ok(roots) => roots,
+            Err(e) => return verdict(ctx, Err(e)),
+        };
+    // Both roots are compared (docs/verdicts.md): a wrong old root never hides a wrong new one.
+    let mut findings = msez::verdict::Findings::default();
+    for (size, expected, found) in [
+        (args.old, old_root, old_found),
+        (args.new, new_root, new_found),
+    ] {
+        if expected != found {
+            findings.push(&mmr::Error::RootMismatch {
+                size,
+                expected,
+                found,
+            });
+        }
+    }
+    let computed = serde_json::json!({
+        "old_size": args.old,
+        "old_root": old_found,
+        "new_size": args.new,
+        "new_root": new_found,
+    });
+    report(ctx, &findings, computed)
 }
 
 /// Turns a verifier's answer into output and an exit code: a mismatch or a malformed proof is

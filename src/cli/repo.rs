@@ -313,7 +313,13 @@ pub fn fsck(args: FsckArgs, ctx: &Ctx) -> super::Result<ExitCode> {
     let bar = Bar::new(&ctx.out, "fsck");
     let report = fsck::fsck(&repo, &opts, &bar, interrupt_flag())?;
     bar.finish();
-    written(ctx.out.emit(&report, |w| {
+    let value = with_verdict(
+        &report,
+        report.verdict(),
+        report.findings(),
+        report.exit_code(),
+    );
+    written(ctx.out.emit(&value, |w| {
         for p in &report.problems {
             writeln!(w, "{}: {}", p.class_name(), printable(&p.message))?;
         }
@@ -340,6 +346,29 @@ pub fn fsck(args: FsckArgs, ctx: &Ctx) -> super::Result<ExitCode> {
         Ok(())
     }))?;
     Ok(ExitCode::from(report.exit_code()))
+}
+
+/// An fsck report as JSON with the verdict model's fields added (docs/verdicts.md): its own
+/// fields are kept as they were.
+fn with_verdict<T: serde::Serialize>(
+    report: &T,
+    verdict: msez::verdict::Verdict,
+    findings: Vec<msez::verdict::Item>,
+    exit_code: u8,
+) -> serde_json::Value {
+    let mut v = serde_json::to_value(report).unwrap_or_default();
+    if let Some(m) = v.as_object_mut() {
+        m.insert(
+            "verdict".into(),
+            serde_json::to_value(verdict).unwrap_or_default(),
+        );
+        m.insert(
+            "findings".into(),
+            serde_json::to_value(findings).unwrap_or_default(),
+        );
+        m.insert("exit_code".into(), exit_code.into());
+    }
+    v
 }
 
 /// `msez fsck --remote NAME [--quick | --strict]`: checks a remote without cloning it.
@@ -376,7 +405,13 @@ fn fsck_remote(name: &str, args: &FsckArgs, ctx: &Ctx) -> super::Result<ExitCode
         Mode::Full => "full",
         Mode::Strict => "strict",
     };
-    written(ctx.out.emit(&report, |w| {
+    let value = with_verdict(
+        &report,
+        report.verdict(),
+        report.findings(),
+        report.exit_code(),
+    );
+    written(ctx.out.emit(&value, |w| {
         for p in &report.problems {
             writeln!(w, "{}: {}", p.class_name(), printable(&p.message))?;
         }

@@ -332,9 +332,24 @@ impl InclusionProof {
     }
 
     /// Verifies the proof: checks 1–6 of §5 in order, then that the proof's own copies of the
-    /// peak (`peaks[peak_index]`, `computed_peak_root`) agree with the recomputed one.
+    /// peak (`peaks[peak_index]`, `computed_peak_root`) agree with the recomputed one; the first
+    /// failure (see [`InclusionProof::check`] for all of them).
     pub fn verify(&self) -> Result<(), Error> {
-        let cur = self.peak_from_path()?;
+        match self.check().0.into_iter().next() {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+
+    /// Every check of [`InclusionProof::verify`] and the root the leaf, path and peaks lead to.
+    /// Checks 1–5 depend on each other (a path that cannot be followed leads nowhere): their
+    /// first failure is the only finding; once the peak is recomputed, the root and both copies
+    /// of the peak are each compared.
+    pub fn check(&self) -> (Vec<Error>, Option<Hash>) {
+        let cur = match self.peak_from_path() {
+            Ok(cur) => cur,
+            Err(e) => return (vec![e], None),
+        };
         // 6. Replace the leaf's peak with the recomputed one and bag.
         let idx = self.peak_index as usize;
         let hashes: Vec<Hash> = self
@@ -343,9 +358,12 @@ impl InclusionProof {
             .enumerate()
             .map(|(i, p)| if i == idx { cur } else { p.hash })
             .collect();
-        let found = bag(hashes.iter()).ok_or(Error::EmptyTree)?;
+        let Some(found) = bag(hashes.iter()) else {
+            return (vec![Error::EmptyTree], None);
+        };
+        let mut errors = Vec::new();
         if found != self.root {
-            return Err(Error::RootMismatch {
+            errors.push(Error::RootMismatch {
                 size: self.size,
                 expected: self.root,
                 found,
@@ -354,14 +372,14 @@ impl InclusionProof {
         let listed = self.peaks.get(idx).map(|p| p.hash);
         for claimed in [listed, self.computed_peak_root].into_iter().flatten() {
             if claimed != cur {
-                return Err(Error::PeakMismatch {
+                errors.push(Error::PeakMismatch {
                     peak_index: self.peak_index,
                     expected: cur,
                     found: claimed,
                 });
             }
         }
-        Ok(())
+        (errors, Some(found))
     }
 }
 

@@ -72,13 +72,39 @@ pub struct Report {
 }
 
 impl Report {
-    /// 0 when clean; else the exit code of the most fundamental problem class found.
+    /// 0 when clean; else, by the verdict model (docs/verdicts.md), the lowest code among the
+    /// definite failures, so a missing object never outranks a fork; with none, the lowest code
+    /// among the other problems (68 missing, 74 io: fsck keeps telling damage it could not read
+    /// from damage it found absent).
     pub fn exit_code(&self) -> u8 {
-        self.problems
-            .iter()
-            .map(|p| p.class.exit_code())
-            .min()
-            .unwrap_or(0)
+        let lowest = |invalid: bool| {
+            self.problems
+                .iter()
+                .filter(|p| {
+                    (crate::verdict::Verdict::of_class(p.class) == crate::verdict::Verdict::Invalid)
+                        == invalid
+                })
+                .map(|p| p.class.exit_code())
+                .min()
+        };
+        lowest(true).or_else(|| lowest(false)).unwrap_or(0)
+    }
+
+    /// The verdict by precedence: `invalid` for any definite failure; otherwise `unknown` for
+    /// any other problem or any integrity check this mode skipped (digests, proof files, chain
+    /// links, signatures; not trust, which is `msez audit`'s); otherwise `valid`.
+    pub fn verdict(&self) -> crate::verdict::Verdict {
+        let found = crate::verdict::verdict_of(&self.problems);
+        if found == crate::verdict::Verdict::Valid && self.not_checked.iter().any(|n| n != TRUST) {
+            crate::verdict::Verdict::Unknown
+        } else {
+            found
+        }
+    }
+
+    /// The problems in the verdict model's shape (each with the verdict it forces).
+    pub fn findings(&self) -> Vec<crate::verdict::Item> {
+        self.problems.iter().cloned().map(Into::into).collect()
     }
 }
 
@@ -230,9 +256,14 @@ pub fn fsck(
     Ok(report)
 }
 
+/// Trust is never fsck's to judge (`msez audit` is): listed as not checked, it does not make
+/// the verdict unknown.
+const TRUST: &str =
+    "trust: whether the signers are trust anchors, and harbor quorums (msez verify, msez audit)";
+
 /// What `mode` leaves unchecked, for the report.
 fn not_checked(mode: Mode) -> Vec<String> {
-    let trust = "trust: whether the signers are trust anchors, and harbor quorums (msez verify, msez audit)";
+    let trust = TRUST;
     match mode {
         Mode::Quick => vec![
             "proof files' content (only their names)".into(),

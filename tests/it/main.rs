@@ -27,3 +27,4 @@ mod tlog;
 mod util;
 mod vectors;
 mod verdicts;
+mod verdicts_more;
