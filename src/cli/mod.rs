@@ -2,6 +2,7 @@
 
 mod artifact;
 pub mod asset;
+mod audit;
 mod bundle;
 mod canon;
 mod car;
@@ -83,6 +84,8 @@ pub enum Command {
     Add(worktree::AddArgs),
     /// Check the repository: digests, proofs (--strict), refs, temp files.
     Fsck(repo::FsckArgs),
+    /// The whole auditor checklist for a bundle, module directory or repository.
+    Audit(audit::Args),
     /// Smart assets: module layout and receipt chains.
     #[command(subcommand)]
     Asset(asset::Command),
@@ -193,6 +196,7 @@ pub fn main() -> ExitCode {
         Command::Status(a) => worktree::status(a, &ctx),
         Command::Add(a) => worktree::add(a, &ctx),
         Command::Fsck(a) => repo::fsck(a, &ctx),
+        Command::Audit(a) => audit::run(a, &ctx),
         Command::Asset(c) => asset::run(c, &ctx),
         Command::Corridor(c) => corridor::run(c, &ctx),
         Command::Key(c) => key::run(c, &ctx),
