@@ -3,6 +3,7 @@
 mod adversary_bytes;
 mod adversary_sync;
 mod anchor;
+mod audit;
 mod bundle;
 mod canon_vectors;
 mod car;
