@@ -14,6 +14,9 @@ use std::fmt::Write;
 /// The most nodes a chain picture draws (receipts plus collapsed runs), about.
 pub const MAX_NODES: usize = 200;
 
+/// Chains up to this many receipts are drawn whole.
+pub const FULL: u64 = 46;
+
 /// How a mark on the picture turned out.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Status {
@@ -87,11 +90,12 @@ enum Slot {
     Fork(usize),
 }
 
-/// The receipt positions a chain of `n` receipts shows: all of them up to [`MAX_NODES`], else
+/// The receipt positions a chain of `n` receipts shows: all of them up to [`FULL`], else
 /// the ends, every marked position (checkpoint ends, anchors, failures) and their neighbours.
 pub fn kept_positions(n: u64, marks: &BTreeSet<u64>) -> BTreeSet<u64> {
     let budget = (MAX_NODES as u64).saturating_sub(10);
-    if n <= budget {
+    // Past eight rows a picture is read by its marks, not receipt by receipt.
+    if n <= FULL {
         return (0..n).collect();
     }
     let mut keep: BTreeSet<u64> = [0, 1, 2, n - 3, n - 2, n - 1].into_iter().collect();
