@@ -489,7 +489,9 @@ fn check_chain(
                 sequence: a.sequence,
                 label: format!(
                     "{} @{}",
-                    a.asset_id.as_deref().unwrap_or("asset"),
+                    a.asset_id
+                        .as_deref()
+                        .map_or("asset", |id| id.get(..8).unwrap_or(id)),
                     a.receipt_count.map(|n| n.to_string()).unwrap_or_default()
                 ),
                 status: Status::Unknown,

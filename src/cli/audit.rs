@@ -200,7 +200,7 @@ header p{margin:4px 0 0;opacity:.95}
 section{background:#fff;border:1px solid #d0d7de;border-radius:12px;padding:16px 20px;margin-bottom:18px}
 h2{font-size:17px;margin:0 0 10px}
 table{border-collapse:collapse;width:100%}
-th,td{text-align:left;padding:6px 8px;border-bottom:1px solid #eaeef2;vertical-align:top}
+th,td{text-align:left;padding:6px 8px;border-bottom:1px solid #eaeef2;vertical-align:top;overflow-wrap:anywhere}
 th{font-size:12px;color:#57606a;text-transform:uppercase;letter-spacing:.4px}
 code,.mono{font-family:ui-monospace,SFMono-Regular,Menlo,monospace;font-size:12px;word-break:break-all}
 .pill{display:inline-block;padding:1px 9px;border-radius:10px;font-size:12px;font-weight:600;color:#fff}

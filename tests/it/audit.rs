@@ -378,3 +378,115 @@ fn chromium_the_audit_page_renders_its_verdict_head_and_every_finding() {
     }
     assert_eq!(good["chains"][0]["owner"], ASSET_ID);
 }
+
+const CID: &str = "org.example.corridor.audit";
+
+/// An asset chain of 2 receipts with its checkpoint, and a corridor whose receipt 0 anchors
+/// that checkpoint (tests/it/anchor.rs has the same setup for `anchor-verify`).
+fn anchored() -> (Dir, String) {
+    let (dir, asset) = Dir::asset_module(&["dev", "zone-a"], &[]);
+    for _ in 0..2 {
+        dir.run(&["asset", "state", "receipt-init", &asset, "--key", "dev.jwk"])
+            .ok();
+    }
+    dir.run(&["asset", "state", "checkpoint", &asset, "--key", "dev.jwk"])
+        .ok();
+    dir.run(&[
+        "corridor",
+        "module",
+        "init",
+        "--corridor-id",
+        CID,
+        "--key",
+        "dev.jwk",
+    ])
+    .ok();
+    let ck = format!("{asset}/state/checkpoints/checkpoint.2.json");
+    dir.run(&[
+        "corridor",
+        "state",
+        "receipt-init",
+        CID,
+        "--key",
+        "zone-a.jwk",
+        "--attach-smart-asset-receipt-checkpoint",
+        &ck,
+    ])
+    .ok();
+    (dir, asset)
+}
+
+#[test]
+fn audit_checks_the_anchors_of_corridor_receipts_against_the_asset_chain() {
+    let (dir, asset) = anchored();
+    let run = dir.run(&["--json", "audit", "modules"]);
+    let v = run.json();
+    check_schema(&v);
+    assert_eq!(v["verdict"], "valid", "{v}");
+    let anchors = v["anchors"].as_array().unwrap();
+    assert_eq!(anchors.len(), 1, "{v}");
+    assert_eq!(anchors[0]["status"], "verified", "{v}");
+    assert_eq!(anchors[0]["sequence"], 0);
+    assert_eq!(anchors[0]["asset_id"], ASSET_ID);
+    assert_eq!(anchors[0]["receipt_count"], 2);
+    let text = dir.run(&["audit", "modules"]).stdout;
+    assert!(
+        text.contains("anchors: 1 asset checkpoint(s) named in corridor receipts, 1 checked"),
+        "{text}"
+    );
+
+    // Only the corridor in the target: the anchor is listed unchecked, with the reason.
+    let corridor = format!("modules/corridors/{CID}");
+    let v = dir.run(&["--json", "audit", &corridor]).json();
+    assert_eq!(v["anchors"][0]["status"], "unchecked", "{v}");
+    assert!(
+        v["anchors"][0]["why"]
+            .as_str()
+            .unwrap()
+            .contains("not in the target")
+    );
+
+    // Another history of the same asset (same genesis and key, other receipts) beside the
+    // corridor: the root the corridor receipt states is not the asset chain's at size 2.
+    let (other, other_asset) = Dir::asset_module(&["dev", "zone-a"], &[]);
+    for _ in 0..3 {
+        other
+            .run(&[
+                "asset",
+                "state",
+                "receipt-init",
+                &other_asset,
+                "--key",
+                "dev.jwk",
+            ])
+            .ok();
+    }
+    let receipts = dir.join(&format!("{asset}/state/receipts"));
+    std::fs::remove_dir_all(&receipts).unwrap();
+    std::fs::remove_dir_all(dir.join(&format!("{asset}/state/checkpoints"))).unwrap();
+    std::fs::create_dir_all(&receipts).unwrap();
+    for i in 0..3 {
+        let name = format!("receipt.{i}.json");
+        std::fs::copy(
+            other.join(&format!("{other_asset}/state/receipts/{name}")),
+            receipts.join(&name),
+        )
+        .unwrap();
+    }
+    let run = dir.run(&["--json", "audit", "modules"]);
+    assert_eq!(run.code, 66, "{run:?}");
+    let v = run.json();
+    check_schema(&v);
+    assert_eq!(v["anchors"][0]["status"], "mismatch", "{v}");
+    assert!(
+        codes(&v).contains(&"digest.not_anchored".to_string()),
+        "{v}"
+    );
+    let page = dir.join("anchors.html");
+    dir.run(&["audit", "modules", "--html", s(&page)]).code(66);
+    let html = std::fs::read_to_string(&page).unwrap();
+    assert!(html.contains("digest.not_anchored") && html.contains("mismatch"));
+    if let Some(dest) = std::env::var_os("MSEZ_AUDIT_KEEP") {
+        std::fs::copy(&page, dest).unwrap();
+    }
+}
