@@ -912,6 +912,9 @@ pub enum TargetKind {
     Module,
     /// A repository: its object store (fsck --strict) and the modules of its working tree.
     Repository,
+    /// A remote: every object's digest, every chain link and every signature
+    /// (`fsck --remote --strict`), without cloning it.
+    Remote,
 }
 
 /// The whole auditor checklist over one target (`msez audit`): every chain, every anchor,
@@ -926,6 +929,8 @@ pub struct AuditReport {
     pub closure: Option<bundle::verify::Checked>,
     /// A repository's fsck report.
     pub fsck: Option<crate::fsck::Report>,
+    /// A remote's `fsck --remote --strict` report.
+    pub remote: Option<crate::remote::fsck::Report>,
     /// One entry per receipt chain.
     pub chains: Vec<ChainReport>,
     /// Every anchor found in corridor receipts.
@@ -966,6 +971,13 @@ impl AuditReport {
                 "object store (fsck --strict): {} object(s), {} proof file(s), {} ref(s), {} chain(s) from their head refs",
                 f.objects, f.proof_files, f.refs, f.chains
             ));
+        }
+        if let Some(f) = &self.remote {
+            out.push(format!(
+                "remote (fsck --remote --strict): {} object(s) of which {} checked against their digests, {} proof(s) verified, {} ref(s), {} chain(s), {} receipt link(s)",
+                f.objects, f.objects_checked, f.proofs_verified, f.refs, f.chains, f.receipts_linked
+            ));
+            out.extend(f.not_checked.iter().map(|n| format!("not checked: {n}")));
         }
         for c in &self.chains {
             out.push(format!(
@@ -1010,6 +1022,15 @@ impl AuditReport {
         });
         if let Some(c) = &self.closure {
             v["closure"] = serde_json::to_value(&c.report).unwrap_or_default();
+        }
+        if let Some(f) = &self.remote {
+            v["fsck"] = serde_json::json!({
+                "objects": f.objects,
+                "proof_files": f.proof_files,
+                "refs": f.refs,
+                "chains": f.chains,
+                "not_checked": f.not_checked,
+            });
         }
         if let Some(f) = &self.fsck {
             v["fsck"] = serde_json::json!({
@@ -1076,6 +1097,7 @@ pub fn audit_bundle<R: Read + Seek>(
         target_kind: TargetKind::Bundle,
         closure: Some(checked),
         fsck: None,
+        remote: None,
         chains,
         anchors: Vec::new(),
         findings,
@@ -1129,6 +1151,7 @@ pub fn audit_dir(dir: &Path, trust: &TrustSource) -> AuditReport {
         target_kind: TargetKind::Module,
         closure: None,
         fsck: None,
+        remote: None,
         chains,
         anchors: Vec::new(),
         findings,
@@ -1161,4 +1184,32 @@ pub fn audit_repository(
     audit.target_kind = TargetKind::Repository;
     audit.fsck = Some(report);
     Ok(audit)
+}
+
+/// Audits a remote without cloning it: `fsck --remote --strict` (every object's digest, every
+/// chain link from each head and fork ref, every signature). Chain pictures and checkpoint
+/// checks need the history here: `msez clone` it and audit the repository.
+pub fn audit_remote(
+    backend: &dyn crate::remote::Backend,
+    label: &str,
+    progress: &dyn Progress,
+    stop: &std::sync::atomic::AtomicBool,
+) -> Result<AuditReport, crate::remote::Error> {
+    let report = crate::remote::fsck::fsck(
+        backend,
+        crate::remote::fsck::Mode::Strict,
+        &crate::remote::sync::Options::default(),
+        progress,
+        stop,
+    )?;
+    Ok(AuditReport {
+        target: label.to_string(),
+        target_kind: TargetKind::Remote,
+        closure: None,
+        fsck: None,
+        findings: Findings(report.problems.clone()),
+        remote: Some(report),
+        chains: Vec::new(),
+        anchors: Vec::new(),
+    })
 }

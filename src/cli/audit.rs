@@ -16,8 +16,8 @@ use super::{Ctx, written};
 /// `msez audit` arguments.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// A witness bundle (file or http(s) URL), a module directory (or a tree of modules), or
-    /// a repository's top directory.
+    /// A witness bundle (file or http(s) URL), a module directory (or a tree of modules), a
+    /// repository's top directory, or a remote (`remote:NAME`, `s3://…`, `ipfs://…`).
     pub target: String,
     /// The auditor's trust anchors: they alone make signers trusted (without them a bundle's
     /// own anchors file gives at most `unknown`).
@@ -55,8 +55,42 @@ fn trust(a: &Args, bundle: bool, ctx: &Ctx) -> super::Result<TrustSource> {
     })
 }
 
+/// The remote a TARGET names: `remote:NAME` (a remote of the enclosing repository) or an
+/// `s3://` / `ipfs://` URL.
+fn remote_url(t: &str, ctx: &Ctx) -> super::Result<Option<msez::remote::Url>> {
+    if let Some(name) = t.strip_prefix("remote:") {
+        let repo = msez::odb::Repo::find(&ctx.cwd)?.ok_or_else(|| {
+            msez::Error::Usage(format!("{t}: a remote name needs a repository here"))
+        })?;
+        let url = repo
+            .config()
+            .remote
+            .get(name)
+            .map(|r| r.url.clone())
+            .ok_or_else(|| msez::remote::Error::Name {
+                what: "there is no",
+                name: name.to_string(),
+            })?;
+        return Ok(Some(msez::remote::Url::parse(&url, &ctx.cwd)?));
+    }
+    if t.starts_with("s3://") || t.starts_with("ipfs://") {
+        return Ok(Some(msez::remote::Url::parse(t, &ctx.cwd)?));
+    }
+    Ok(None)
+}
+
 fn audit_target(a: &Args, ctx: &Ctx, bar: &Bar) -> super::Result<AuditReport> {
     let t = a.target.as_str();
+    if let Some(url) = remote_url(t, ctx)? {
+        let backend = msez::remote::open(&url, msez::remote::Retry::default())?;
+        let shown = msez::remote::Url::redact(t);
+        return Ok(audit::audit_remote(
+            backend.as_ref(),
+            &shown,
+            bar,
+            super::repo::interrupt_flag(),
+        )?);
+    }
     if t.starts_with("http://") || t.starts_with("https://") {
         let trust = trust(a, true, ctx)?;
         let remote = msez::bundle::http::RangeReader::open(t)?;
@@ -105,6 +139,7 @@ fn kind_name(k: TargetKind) -> &'static str {
         TargetKind::Bundle => "bundle",
         TargetKind::Module => "module directory",
         TargetKind::Repository => "repository",
+        TargetKind::Remote => "remote",
     }
 }
 

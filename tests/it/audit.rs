@@ -490,3 +490,26 @@ fn audit_checks_the_anchors_of_corridor_receipts_against_the_asset_chain() {
         std::fs::copy(&page, dest).unwrap();
     }
 }
+
+#[test]
+fn audit_of_a_remote_checks_it_without_cloning() {
+    let f = Fixture::new();
+    let store = tempfile::tempdir().unwrap();
+    let url = s(store.path()).to_string();
+    f.dir.run(&["remote", "add", "backup", &url]).ok();
+    f.dir.run(&["push", "backup"]).ok();
+    let run = f.audit(&["--json", "remote:backup"]);
+    let v = run.json();
+    check_schema(&v);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_eq!(v["target_kind"], "remote");
+    assert_eq!(v["verdict"], "valid");
+    assert!(v["fsck"]["objects"].as_u64().unwrap() > 0, "{v}");
+    let text = f.audit(&["remote:backup"]).stdout;
+    assert!(
+        text.starts_with("audit of remote remote:backup: VALID"),
+        "{text}"
+    );
+    assert!(text.contains("fsck --remote --strict"), "{text}");
+    f.audit(&["remote:nothing"]).code(64);
+}
