@@ -1047,21 +1047,7 @@ impl AuditReport {
     /// The closure picture of a bundle.
     pub fn closure_picture(&self) -> Option<svg::ClosurePicture> {
         let c = self.closure.as_ref()?;
-        let mut p = svg::ClosurePicture {
-            root: self.target.clone(),
-            missing: c.report.stats.missing_total,
-            mismatched: c.report.stats.digest_mismatch_total,
-            cut_short: c.report.partial,
-            root_files: serde_json::to_value(&c.report.root)
-                .ok()
-                .and_then(|r| r["files_scanned"].as_u64())
-                .unwrap_or(0),
-            ..Default::default()
-        };
-        for n in c.report.nodes.iter().filter(|n| n.resolved) {
-            *p.by_type.entry(n.artifact_type.clone()).or_default() += 1;
-        }
-        Some(p)
+        Some(closure_picture(&c.report, &self.target))
     }
 
     fn finish(mut self) -> AuditReport {
@@ -1212,4 +1198,23 @@ pub fn audit_remote(
         chains: Vec::new(),
         anchors: Vec::new(),
     })
+}
+
+/// What the closure picture of a graph walk shows (artifacts by type, missing, altered).
+pub fn closure_picture(report: &Report, root: &str) -> svg::ClosurePicture {
+    let mut p = svg::ClosurePicture {
+        root: root.to_string(),
+        missing: report.stats.missing_total,
+        mismatched: report.stats.digest_mismatch_total,
+        cut_short: report.partial,
+        root_files: serde_json::to_value(&report.root)
+            .ok()
+            .and_then(|r| r["files_scanned"].as_u64())
+            .unwrap_or(0),
+        ..Default::default()
+    };
+    for n in report.nodes.iter().filter(|n| n.resolved) {
+        *p.by_type.entry(n.artifact_type.clone()).or_default() += 1;
+    }
+    p
 }

@@ -728,6 +728,35 @@ pub fn closure(p: &ClosurePicture) -> String {
     s
 }
 
+/// Stacks pictures of this module vertically into one SVG document.
+pub fn stack(pictures: &[String]) -> String {
+    let size = |svg: &str, attr: &str| -> i64 {
+        let key = format!("{attr}=\"");
+        svg.find(&key)
+            .and_then(|i| {
+                let rest = &svg[i + key.len()..];
+                rest.find('"').and_then(|j| rest[..j].parse().ok())
+            })
+            .unwrap_or(0)
+    };
+    let width = pictures.iter().map(|p| size(p, "width")).max().unwrap_or(0);
+    let height: i64 = pictures.iter().map(|p| size(p, "height")).sum();
+    let mut s = String::new();
+    let _ = write!(
+        s,
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{width}\" height=\"{height}\" viewBox=\"0 0 {width} {height}\">"
+    );
+    let mut y = 0;
+    for p in pictures {
+        // Nested <svg> elements position each picture; their markers keep their own ids.
+        let body = p.replacen("<svg ", &format!("<svg y=\"{y}\" "), 1);
+        s.push_str(&body);
+        y += size(p, "height");
+    }
+    s.push_str("</svg>\n");
+    s
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

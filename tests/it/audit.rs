@@ -513,3 +513,35 @@ fn audit_of_a_remote_checks_it_without_cloning() {
     assert!(text.contains("fsck --remote --strict"), "{text}");
     f.audit(&["remote:nothing"]).code(64);
 }
+
+#[test]
+fn graph_verify_draws_svg_without_graphviz() {
+    let f = Fixture::new();
+    // No graphviz anywhere on PATH: the picture is msez's own.
+    let mut cmd = f.dir.cmd(&[
+        "artifact",
+        "graph",
+        "verify",
+        "--from-bundle",
+        "good.zip",
+        "--format",
+        "svg",
+        "--render",
+        "good.svg",
+    ]);
+    cmd.env("PATH", "");
+    let run = Run::from(cmd.output().unwrap());
+    assert_eq!(run.code, 0, "{run:?}");
+    let svg = std::fs::read_to_string(f.dir.join("good.svg")).unwrap();
+    assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"));
+    assert!(svg.contains("receipt #11") && svg.contains("HEAD") && svg.contains("ckpt 12"));
+    assert!(svg.contains("closure") && svg.contains("LEGEND"));
+    // To stdout without --render; a walk of a module directory draws its closure.
+    let run = f.dir.run(&[
+        "artifact", "graph", "verify", "--path", &f.module, "--format", "svg",
+    ]);
+    assert!(
+        run.ok().starts_with("<svg") && run.stdout.contains("blob"),
+        "{run:?}"
+    );
+}
