@@ -545,3 +545,16 @@ fn graph_verify_draws_svg_without_graphviz() {
         "{run:?}"
     );
 }
+
+#[test]
+fn audit_of_a_bundle_on_a_web_server() {
+    let f = Fixture::new();
+    let (_server, base) = crate::bundle::serve(f.dir.path(), None);
+    let url = format!("{base}/good.zip");
+    let run = f.audit(&["--json", &url]);
+    assert_eq!(run.code, 0, "{run:?}");
+    let v = run.json();
+    check_schema(&v);
+    assert_eq!(v["target"], url.as_str());
+    assert_eq!(v["chains"][0]["final_root"], f.head.as_str());
+}
