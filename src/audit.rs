@@ -23,6 +23,7 @@ use crate::chain::{self, Kind, checkpoint, fork, harbor, inclusion, receipt, reg
 use crate::error::{Classify, Finding};
 use crate::graph::{self, Report, Root};
 use crate::progress::Progress;
+use crate::render::svg::{self, ChainPicture, Status};
 use crate::vc::TrustAnchors;
 use crate::verdict::{self, Findings, Item, Verdict};
 
@@ -77,6 +78,15 @@ pub struct ChainReport {
     pub trust: &'static str,
     /// Every finding about this chain.
     pub findings: Vec<Item>,
+    /// What the chain picture shows (`msez audit --html`); not part of the JSON report.
+    #[serde(skip)]
+    pub picture: ChainPicture,
+    /// The verified chain, for checks across chains (anchors); not part of the JSON report.
+    #[serde(skip)]
+    pub result: Option<Arc<verify::ChainResult>>,
+    /// Asset checkpoints this chain's receipts anchor (corridors).
+    #[serde(skip)]
+    pub anchors: Vec<AnchorFound>,
 }
 
 /// Directories never searched for modules: a chain's state (a million receipts are not
@@ -186,6 +196,12 @@ fn unopened(kind: Kind, rel: &str, e: &chain::Error) -> ChainReport {
         proofs_checked: 0,
         trust: "none",
         findings: vec![Item::from(f)],
+        picture: ChainPicture {
+            title: rel.to_string(),
+            ..ChainPicture::default()
+        },
+        result: None,
+        anchors: Vec::new(),
     }
 }
 
@@ -293,7 +309,15 @@ fn check_chain(
         .filter_map(|v| v.get("receipt_count").and_then(Value::as_u64))
         .max()
         .unwrap_or(0);
+    let mut gap = None;
+    let mut forks = Vec::new();
     for e in &outcome.errors {
+        if let chain::Error::Gap { missing, count, .. } = e {
+            gap = Some((*missing, *count as u64));
+        }
+        if e.class() == crate::error::Class::Fork {
+            forks.push(e.to_string());
+        }
         match e {
             chain::Error::Gap { missing, count, .. }
                 if claims.complete || (claims.files_complete && *missing < covered) =>
@@ -315,8 +339,18 @@ fn check_chain(
 
     // Every checkpoint against the chain as it was at the checkpoint's size.
     let mut checkpoints: Vec<(u64, Value)> = Vec::new();
+    let mut ck_marks: Vec<svg::Checkpoint> = Vec::new();
     for path in &ck_files {
         let what = path.display().to_string();
+        let before = f.0.len();
+        let mark = |f: &Findings, size: u64, marks: &mut Vec<svg::Checkpoint>| {
+            let status = match verdict::verdict_of(&f.0[before..]) {
+                Verdict::Valid => Status::Ok,
+                Verdict::Unknown => Status::Unknown,
+                Verdict::Invalid => Status::Bad,
+            };
+            marks.push(svg::Checkpoint { size, status });
+        };
         let ck = match read_json(path) {
             Ok(v) => v,
             Err(e) => {
@@ -324,12 +358,13 @@ fn check_chain(
                 continue;
             }
         };
+        let size = ck.get("receipt_count").and_then(Value::as_u64).unwrap_or(0);
         if let Err(e) = checkpoint::check_signed(c.kind, &ck, &what, false, opts.trust()) {
             // Fields nobody validly signed claim nothing: the signature failure is the finding.
             f.push(&e);
+            mark(&f, size, &mut ck_marks);
             continue;
         }
-        let size = ck.get("receipt_count").and_then(Value::as_u64).unwrap_or(0);
         match result
             .as_ref()
             .and_then(|r| checkpoint::summary_at(r, c.purpose.as_deref(), size))
@@ -350,6 +385,7 @@ fn check_chain(
                 found: format!("{size} ({what})"),
             }),
         }
+        mark(&f, size, &mut ck_marks);
         checkpoints.push((size, ck));
     }
 
@@ -426,6 +462,50 @@ fn check_chain(
         });
     }
 
+    let anchors = match (c.kind, result.as_ref()) {
+        (Kind::Corridor, Some(r)) => anchors_in(r, rel),
+        _ => Vec::new(),
+    };
+    let mut picture = ChainPicture {
+        title: {
+            // Asset modules are usually named by their asset_id: the owner only when it differs.
+            let owner = if rel.ends_with(&c.owner) {
+                String::new()
+            } else {
+                format!(" · {}", c.owner)
+            };
+            match &c.purpose {
+                Some(p) => format!("{rel}{owner} [{p}]"),
+                None => format!("{rel}{owner}"),
+            }
+        },
+        receipt_count: result.as_ref().map_or(0, |r| r.receipt_count),
+        checkpoints: ck_marks,
+        gap,
+        forks,
+        anchors: anchors
+            .iter()
+            .map(|a| svg::Anchor {
+                sequence: a.sequence,
+                label: format!(
+                    "{} @{}",
+                    a.asset_id
+                        .as_deref()
+                        .map_or("asset", |id| id.get(..8).unwrap_or(id)),
+                    a.receipt_count.map(|n| n.to_string()).unwrap_or_default()
+                ),
+                status: Status::Unknown,
+            })
+            .collect(),
+        ..ChainPicture::default()
+    };
+    if let Some(r) = result.as_ref() {
+        for i in svg::wanted_roots(&picture) {
+            if let Some(d) = usize::try_from(i).ok().and_then(|i| r.next_roots.get(i)) {
+                picture.roots.insert(i, d.to_hex());
+            }
+        }
+    }
     ChainReport {
         kind: c.kind,
         owner: c.owner.clone(),
@@ -443,6 +523,9 @@ fn check_chain(
         proofs_checked: proof_files.len() as u64,
         trust: trust_name,
         findings: f.items(),
+        picture,
+        result: result.map(Arc::new),
+        anchors,
     }
 }
 
@@ -641,4 +724,497 @@ pub fn build_bundle(
 /// The exit code of an error in the one model (for callers that report errors as findings).
 pub fn error_code<E: Classify + ?Sized>(e: &E) -> u8 {
     verdict::exit_code(&[Finding::from_error(e)])
+}
+
+/// An asset checkpoint that a corridor receipt anchors (docs/anchoring.md): the receipt's
+/// attachment, as the receipt's own signed bytes state it.
+#[derive(Clone, Debug, Serialize)]
+pub struct AnchorFound {
+    /// The corridor module the receipt is in.
+    pub corridor_module: String,
+    /// The corridor receipt's sequence.
+    pub sequence: u64,
+    /// The attachment's artifact_type.
+    pub artifact_type: String,
+    /// The anchored checkpoint's digest.
+    pub digest_sha256: String,
+    /// The anchored asset, when the attachment names it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub asset_id: Option<String>,
+    /// The anchored chain's size, when named.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub receipt_count: Option<u64>,
+    /// The anchored chain's MMR root, when named.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mmr_root: Option<String>,
+}
+
+/// The asset-checkpoint attachments of a verified corridor chain's receipts.
+fn anchors_in(r: &verify::ChainResult, rel: &str) -> Vec<AnchorFound> {
+    let mut out = Vec::new();
+    for i in 0..r.chain_files.len() {
+        // A receipt that cannot be read again is already a finding of the chain check.
+        let Some(doc) = r.path(i).and_then(|p| read_json(&p).ok()) else {
+            continue;
+        };
+        let attachments = doc
+            .get("transition")
+            .and_then(|t| t.get("attachments"))
+            .and_then(Value::as_array);
+        for a in attachments.into_iter().flatten() {
+            let s = |k: &str| a.get(k).and_then(Value::as_str).map(str::to_string);
+            let t = s("artifact_type").unwrap_or_default();
+            let anchors = t == "smart-asset-receipt-checkpoint"
+                || t == "smart-asset-checkpoint"
+                || (t == "checkpoint" && a.get("asset_id").is_some());
+            if !anchors {
+                continue;
+            }
+            out.push(AnchorFound {
+                corridor_module: rel.to_string(),
+                sequence: i as u64,
+                artifact_type: t,
+                digest_sha256: s("digest_sha256").unwrap_or_default(),
+                asset_id: s("asset_id"),
+                receipt_count: a.get("receipt_count").and_then(Value::as_u64),
+                mmr_root: s("mmr_root"),
+            });
+        }
+    }
+    out
+}
+
+/// An anchor and what checking it against the anchored chain showed.
+#[derive(Clone, Debug, Serialize)]
+pub struct AnchorCheck {
+    /// The anchor.
+    #[serde(flatten)]
+    pub anchor: AnchorFound,
+    /// `verified` (the anchored asset chain in the target has this MMR root at this size),
+    /// `mismatch` (it has another: a finding) or `unchecked` (see `why`).
+    pub status: &'static str,
+    /// Why it is unchecked, or what mismatched.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub why: String,
+}
+
+/// Checks every anchor found in the corridor chains against the asset chains of the same
+/// target: a corridor receipt stating an MMR root the asset chain does not have at that size
+/// is `digest.not_anchored` (invalid). An anchor whose asset chain is not in the target is
+/// listed `unchecked` (not a finding: the corridor's own chain is intact either way). The
+/// mismatches' findings are also put on their corridor chain's report.
+pub fn check_anchors(chains: &mut [ChainReport]) -> (Vec<AnchorCheck>, Vec<Finding>) {
+    let mut out = Vec::new();
+    let mut found: Vec<(usize, Finding)> = Vec::new();
+    for (ci, c) in chains.iter().enumerate() {
+        for a in &c.anchors {
+            let (status, why) = check_anchor(a, chains);
+            if status == "mismatch" {
+                found.push((
+                    ci,
+                    Finding::from_error(&chain::Error::NotAnchored {
+                        why: format!(
+                            "corridor receipt {} of {} anchors {} at size {}: {why}",
+                            a.sequence,
+                            a.corridor_module,
+                            a.asset_id.as_deref().unwrap_or("?"),
+                            a.receipt_count.unwrap_or(0)
+                        ),
+                        expected: "the asset chain's MMR root at that size".into(),
+                        found: a.mmr_root.clone().unwrap_or_default(),
+                    }),
+                ));
+            }
+            out.push(AnchorCheck {
+                anchor: a.clone(),
+                status,
+                why,
+            });
+        }
+    }
+    let mut k = 0;
+    for c in chains.iter_mut() {
+        for a in c.picture.anchors.iter_mut() {
+            a.status = match out.get(k).map(|x| x.status) {
+                Some("verified") => Status::Ok,
+                Some("mismatch") => Status::Bad,
+                _ => Status::Unknown,
+            };
+            k += 1;
+        }
+    }
+    let mut findings = Vec::new();
+    for (ci, finding) in found {
+        let c = &mut chains[ci];
+        c.findings.push(Item::from(finding.clone()));
+        c.verdict = verdict::verdict_of(c.findings.iter().map(|i| &i.finding));
+        findings.push(finding);
+    }
+    (out, findings)
+}
+
+fn check_anchor(a: &AnchorFound, chains: &[ChainReport]) -> (&'static str, String) {
+    if a.artifact_type == "smart-asset-checkpoint" {
+        return (
+            "unchecked",
+            "a state-root checkpoint: check it with `msez asset anchor-verify`".into(),
+        );
+    }
+    let (Some(asset), Some(size), Some(root)) = (&a.asset_id, a.receipt_count, &a.mmr_root) else {
+        return (
+            "unchecked",
+            "the attachment names no asset_id, receipt_count and mmr_root".into(),
+        );
+    };
+    let candidates: Vec<&ChainReport> = chains
+        .iter()
+        .filter(|c| c.kind == Kind::Asset && &c.owner == asset && c.result.is_some())
+        .collect();
+    if candidates.is_empty() {
+        return (
+            "unchecked",
+            format!("the asset chain {asset} is not in the target"),
+        );
+    }
+    let mut seen = Vec::new();
+    for c in &candidates {
+        let Some(r) = c.result.as_deref() else {
+            continue;
+        };
+        match checkpoint::summary_at(r, c.purpose.as_deref(), size) {
+            Some(s) if s.mmr.root.to_hex().eq_ignore_ascii_case(root) => {
+                return ("verified", String::new());
+            }
+            Some(s) => seen.push(s.mmr.root.to_hex()),
+            None => {}
+        }
+    }
+    if seen.is_empty() {
+        (
+            "unchecked",
+            format!("the asset chain {asset} in the target has fewer than {size} receipts"),
+        )
+    } else {
+        (
+            "mismatch",
+            format!("the asset chain has MMR root {} there", seen.join(" / ")),
+        )
+    }
+}
+
+/// What `msez audit` audited.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TargetKind {
+    /// A witness bundle (file or URL).
+    Bundle,
+    /// A module directory (or a tree of modules).
+    Module,
+    /// A repository: its object store (fsck --strict) and the modules of its working tree.
+    Repository,
+    /// A remote: every object's digest, every chain link and every signature
+    /// (`fsck --remote --strict`), without cloning it.
+    Remote,
+}
+
+/// The whole auditor checklist over one target (`msez audit`): every chain, every anchor,
+/// and for a bundle its closure; for a repository its object store.
+#[derive(Debug)]
+pub struct AuditReport {
+    /// The target as given (a URL is redacted by the caller).
+    pub target: String,
+    /// What it is.
+    pub target_kind: TargetKind,
+    /// A bundle's closure and manifest check.
+    pub closure: Option<bundle::verify::Checked>,
+    /// A repository's fsck report.
+    pub fsck: Option<crate::fsck::Report>,
+    /// A remote's `fsck --remote --strict` report.
+    pub remote: Option<crate::remote::fsck::Report>,
+    /// One entry per receipt chain.
+    pub chains: Vec<ChainReport>,
+    /// Every anchor found in corridor receipts.
+    pub anchors: Vec<AnchorCheck>,
+    /// Every finding: closure, partial mark, object store, chains, anchors.
+    pub findings: Findings,
+}
+
+impl AuditReport {
+    /// The verdict by precedence over every finding.
+    pub fn verdict(&self) -> Verdict {
+        self.findings.verdict()
+    }
+
+    /// The exit code ([`verdict::exit_code`]).
+    pub fn exit_code(&self) -> u8 {
+        self.findings.exit_code()
+    }
+
+    /// Whether a bundle was marked partial or its walk cut short.
+    pub fn partial(&self) -> bool {
+        self.closure
+            .as_ref()
+            .is_some_and(|c| c.report.partial || manifest_partial(&c.manifest))
+    }
+
+    /// What was checked, one line each, for the summary and the report.
+    pub fn checked(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        if let Some(c) = &self.closure {
+            out.push(format!(
+                "closure: {} artifact(s) against their digests, {} edge(s), every bundle entry against the manifest",
+                c.report.stats.nodes_total, c.report.stats.edges_total
+            ));
+        }
+        if let Some(f) = &self.fsck {
+            out.push(format!(
+                "object store (fsck --strict): {} object(s), {} proof file(s), {} ref(s), {} chain(s) from their head refs",
+                f.objects, f.proof_files, f.refs, f.chains
+            ));
+        }
+        if let Some(f) = &self.remote {
+            out.push(format!(
+                "remote (fsck --remote --strict): {} object(s) of which {} checked against their digests, {} proof(s) verified, {} ref(s), {} chain(s), {} receipt link(s)",
+                f.objects, f.objects_checked, f.proofs_verified, f.refs, f.chains, f.receipts_linked
+            ));
+            out.extend(f.not_checked.iter().map(|n| format!("not checked: {n}")));
+        }
+        for c in &self.chains {
+            out.push(format!(
+                "chain {} ({}): {} receipt(s) linked from genesis with schema, next_root and signatures; trust: {}; forks; harbor quorum; {} checkpoint(s); {} inclusion proof(s)",
+                c.module,
+                c.owner,
+                c.receipt_count.map_or("?".into(), |n| n.to_string()),
+                c.trust,
+                c.checkpoints_checked,
+                c.proofs_checked
+            ));
+        }
+        if !self.anchors.is_empty() {
+            let verified = self
+                .anchors
+                .iter()
+                .filter(|a| a.status == "verified")
+                .count();
+            out.push(format!(
+                "anchors: {} asset checkpoint(s) named in corridor receipts, {verified} checked against the asset chain",
+                self.anchors.len()
+            ));
+        }
+        out
+    }
+
+    /// The report document (schemas/audit-report.schema.json): the verdict, what was checked,
+    /// every chain, anchor and finding, and for a bundle its closure report (the
+    /// MSEZArtifactGraphVerifyReport of schemas/verify-report.schema.json's base).
+    pub fn to_value(&self) -> Value {
+        let mut v = serde_json::json!({
+            "type": "MSEZAuditReport",
+            "target": self.target,
+            "target_kind": self.target_kind,
+            "verdict": self.verdict().name(),
+            "exit_code": self.exit_code(),
+            "partial": self.partial(),
+            "checked": self.checked(),
+            "chains": self.chains,
+            "anchors": self.anchors,
+            "findings": self.findings.items(),
+        });
+        if let Some(c) = &self.closure {
+            v["closure"] = serde_json::to_value(&c.report).unwrap_or_default();
+        }
+        if let Some(f) = &self.remote {
+            v["fsck"] = serde_json::json!({
+                "objects": f.objects,
+                "proof_files": f.proof_files,
+                "refs": f.refs,
+                "chains": f.chains,
+                "not_checked": f.not_checked,
+            });
+        }
+        if let Some(f) = &self.fsck {
+            v["fsck"] = serde_json::json!({
+                "objects": f.objects,
+                "proof_files": f.proof_files,
+                "refs": f.refs,
+                "chains": f.chains,
+                "not_checked": f.not_checked,
+            });
+        }
+        v
+    }
+
+    /// The closure picture of a bundle.
+    pub fn closure_picture(&self) -> Option<svg::ClosurePicture> {
+        let c = self.closure.as_ref()?;
+        Some(closure_picture(&c.report, &self.target))
+    }
+
+    fn finish(mut self) -> AuditReport {
+        let (anchors, findings) = check_anchors(&mut self.chains);
+        self.anchors = anchors;
+        self.findings.0.extend(findings);
+        self
+    }
+}
+
+/// Audits a bundle: [`verify_bundle`], then the anchors of its corridor chains.
+pub fn audit_bundle<R: Read + Seek>(
+    reader: &mut BundleReader<R>,
+    label: &str,
+    trust: &TrustSource,
+    progress: &dyn Progress,
+) -> Result<AuditReport, bundle::Error> {
+    let Audited {
+        checked,
+        mut chains,
+        mut findings,
+    } = verify_bundle(reader, label, trust, progress)?;
+    // Chain files were checked in a private temp dir: name them as the bundle's entries.
+    for f in findings.0.iter_mut().chain(
+        chains
+            .iter_mut()
+            .flat_map(|c| c.findings.iter_mut().map(|i| &mut i.finding)),
+    ) {
+        untemp(f);
+    }
+    Ok(AuditReport {
+        target: label.to_string(),
+        target_kind: TargetKind::Bundle,
+        closure: Some(checked),
+        fsck: None,
+        remote: None,
+        chains,
+        anchors: Vec::new(),
+        findings,
+    }
+    .finish())
+}
+
+/// Rewrites `<tmp>/msez-audit-XXXX/root/…` as `root/…` in a finding's texts.
+fn untemp(f: &mut Finding) {
+    fn strip(s: &str) -> String {
+        let mut s = s.to_string();
+        while let Some(i) = s.find("msez-audit-") {
+            let start = s[..i].rfind([' ', '(', '\'', '"']).map_or(0, |j| j + 1);
+            let end = s[i..].find('/').map_or(s.len(), |j| i + j + 1);
+            s.replace_range(start..end, "");
+        }
+        s
+    }
+    f.message = strip(&f.message);
+    let d = &mut f.detail;
+    for t in [&mut d.object, &mut d.expected, &mut d.found]
+        .into_iter()
+        .flatten()
+    {
+        *t = strip(t);
+    }
+    if let Some(p) = d.path.as_mut() {
+        *p = PathBuf::from(strip(&p.to_string_lossy()));
+    }
+}
+
+/// Audits a module directory (or a tree of modules) as a working tree still being written: a
+/// gap below the head is `unknown`, below a checkpoint `invalid`.
+pub fn audit_dir(dir: &Path, trust: &TrustSource) -> AuditReport {
+    let chains = check_chains(
+        dir,
+        trust,
+        Claims {
+            complete: false,
+            files_complete: true,
+        },
+    );
+    let mut findings = Findings::default();
+    for c in &chains {
+        findings
+            .0
+            .extend(c.findings.iter().map(|i| i.finding.clone()));
+    }
+    AuditReport {
+        target: dir.display().to_string(),
+        target_kind: TargetKind::Module,
+        closure: None,
+        fsck: None,
+        remote: None,
+        chains,
+        anchors: Vec::new(),
+        findings,
+    }
+    .finish()
+}
+
+/// Audits a repository: `fsck --strict` of its object store, then the modules of its working
+/// tree as [`audit_dir`] does.
+pub fn audit_repository(
+    repo: &crate::odb::Repo,
+    work_tree: &Path,
+    trust: &TrustSource,
+    progress: &dyn Progress,
+) -> Result<AuditReport, crate::odb::Error> {
+    let opts = crate::fsck::Options {
+        strict: true,
+        ..Default::default()
+    };
+    let report = crate::fsck::fsck(
+        repo,
+        &opts,
+        progress,
+        &std::sync::atomic::AtomicBool::new(false),
+    )?;
+    let mut audit = audit_dir(work_tree, trust);
+    let mut findings = Findings(report.problems.clone());
+    findings.0.append(&mut audit.findings.0);
+    audit.findings = findings;
+    audit.target_kind = TargetKind::Repository;
+    audit.fsck = Some(report);
+    Ok(audit)
+}
+
+/// Audits a remote without cloning it: `fsck --remote --strict` (every object's digest, every
+/// chain link from each head and fork ref, every signature). Chain pictures and checkpoint
+/// checks need the history here: `msez clone` it and audit the repository.
+pub fn audit_remote(
+    backend: &dyn crate::remote::Backend,
+    label: &str,
+    progress: &dyn Progress,
+    stop: &std::sync::atomic::AtomicBool,
+) -> Result<AuditReport, crate::remote::Error> {
+    let report = crate::remote::fsck::fsck(
+        backend,
+        crate::remote::fsck::Mode::Strict,
+        &crate::remote::sync::Options::default(),
+        progress,
+        stop,
+    )?;
+    Ok(AuditReport {
+        target: label.to_string(),
+        target_kind: TargetKind::Remote,
+        closure: None,
+        fsck: None,
+        findings: Findings(report.problems.clone()),
+        remote: Some(report),
+        chains: Vec::new(),
+        anchors: Vec::new(),
+    })
+}
+
+/// What the closure picture of a graph walk shows (artifacts by type, missing, altered).
+pub fn closure_picture(report: &Report, root: &str) -> svg::ClosurePicture {
+    let mut p = svg::ClosurePicture {
+        root: root.to_string(),
+        missing: report.stats.missing_total,
+        mismatched: report.stats.digest_mismatch_total,
+        cut_short: report.partial,
+        root_files: serde_json::to_value(&report.root)
+            .ok()
+            .and_then(|r| r["files_scanned"].as_u64())
+            .unwrap_or(0),
+        ..Default::default()
+    };
+    for n in report.nodes.iter().filter(|n| n.resolved) {
+        *p.by_type.entry(n.artifact_type.clone()).or_default() += 1;
+    }
+    p
 }

@@ -14,6 +14,7 @@
 //! - [`chain`]: receipt chains, selection, checkpoints and inclusion proofs.
 //! - [`car`]: CARv1 export and import of an artifact closure (IPFS, offline).
 //! - [`audit`]: a witness bundle verified whole: its closure and every chain it carries.
+//! - [`render`]: pictures of verified chains and closures as self-contained SVG.
 //! - [`fsck`]: the whole-repository check.
 //! - [`gc`]: two-phase garbage collection of a repository or a remote.
 //! - [`remote`]: push, fetch, pull and clone over local, S3 and IPFS backends.
@@ -38,6 +39,7 @@ pub mod mount;
 pub mod odb;
 pub mod progress;
 pub mod remote;
+pub mod render;
 pub mod schema;
 pub mod tlog;
 pub mod vc;

@@ -12,6 +12,8 @@ use msez::graph::{self, GraphVerdict, Report, Root};
 use msez::vc::KeyPair;
 use msez::verdict::{Findings, Verdict};
 
+use msez::render::svg;
+
 use super::progress::Bar;
 use super::{Ctx, written};
 
@@ -39,6 +41,9 @@ pub enum Format {
     Json,
     /// A Graphviz digraph.
     Dot,
+    /// An SVG picture drawn by msez (no graphviz): the closure, and with --from-bundle each
+    /// chain the bundle carries.
+    Svg,
 }
 
 /// `msez artifact graph verify`.
@@ -77,7 +82,8 @@ pub struct GraphVerifyArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
-    /// With --format dot: also render to FILE with graphviz `dot` (format from the extension).
+    /// With --format dot: also render to FILE with graphviz `dot` (format from the extension);
+    /// with --format svg: write the SVG to FILE instead of stdout.
     #[arg(long, value_name = "FILE", requires = "format")]
     pub render: Option<PathBuf>,
     /// With --bundle: write the bundle even when the closure was cut short or a chain does not
@@ -245,7 +251,11 @@ pub fn graph(command: GraphCommand, ctx: &Ctx) -> super::Result<ExitCode> {
 
 fn emit_report(report: &Report, a: &GraphVerifyArgs, ctx: &Ctx) -> super::Result<ExitCode> {
     let verdict = report.verdict();
-    if a.format == Format::Dot {
+    if a.format == Format::Svg {
+        let label = root_label(&report.root);
+        let picture = svg::closure(&audit::closure_picture(report, &label));
+        emit_svg(&svg::stack(&[picture]), a, ctx)?;
+    } else if a.format == Format::Dot {
         let dot = graph::to_dot(report);
         written(ctx.out.raw(dot.as_bytes()))?;
         if let Some(file) = &a.render {
@@ -287,6 +297,20 @@ fn graph_verdict(v: Verdict) -> GraphVerdict {
 /// A whole bundle verification: the report, its chains and every finding.
 fn emit_audited(a: &audit::Audited, args: &GraphVerifyArgs, ctx: &Ctx) -> super::Result<ExitCode> {
     let verdict = graph_verdict(a.verdict());
+    if args.format == Format::Svg {
+        let mut pictures: Vec<String> = a.chains.iter().map(|c| svg::chain(&c.picture)).collect();
+        let label = args
+            .from_bundle
+            .as_ref()
+            .map(|p| msez::remote::Url::redact(&p.display().to_string()))
+            .unwrap_or_else(|| root_label(&a.checked.report.root));
+        pictures.push(svg::closure(&audit::closure_picture(
+            &a.checked.report,
+            &label,
+        )));
+        emit_svg(&svg::stack(&pictures), args, ctx)?;
+        return Ok(ExitCode::from(a.exit_code()));
+    }
     if args.format == Format::Dot {
         return emit_report(&a.checked.report, args, ctx).map(|_| ExitCode::from(a.exit_code()));
     }
@@ -482,6 +506,30 @@ fn human(r: &Report, verdict: GraphVerdict, w: &mut dyn Write) -> std::io::Resul
         )?;
     }
     Ok(())
+}
+
+/// The root a picture names.
+fn root_label(root: &graph::RootInfo) -> String {
+    match root {
+        graph::RootInfo::Cas {
+            artifact_type,
+            digest_sha256,
+        } => format!("{artifact_type}:{digest_sha256}"),
+        graph::RootInfo::File { path } | graph::RootInfo::Dir { path, .. } => path.clone(),
+    }
+}
+
+/// Writes an SVG picture to `--render FILE`, else to stdout.
+fn emit_svg(svg: &str, a: &GraphVerifyArgs, ctx: &Ctx) -> super::Result<()> {
+    match &a.render {
+        Some(file) => {
+            let path = ctx.path(file);
+            std::fs::write(&path, svg).map_err(|e| msez::Error::io("writing", path.clone(), e))?;
+            ctx.out.note(format!("rendered {}", path.display()));
+            Ok(())
+        }
+        None => written(ctx.out.raw(svg.as_bytes())),
+    }
 }
 
 /// Renders DOT with graphviz when it is installed; says so (stderr) when it is not.

@@ -2,6 +2,7 @@
 
 mod artifact;
 pub mod asset;
+mod audit;
 mod bundle;
 mod canon;
 mod car;
@@ -88,6 +89,8 @@ pub enum Command {
     Fsck(repo::FsckArgs),
     /// Complete appends a crash interrupted after their journal was written; rebuild MMR state.
     Recover(recover::RecoverArgs),
+    /// The whole auditor checklist for a bundle, module directory or repository.
+    Audit(audit::Args),
     /// Smart assets: module layout and receipt chains.
     #[command(subcommand)]
     Asset(asset::Command),
@@ -205,6 +208,7 @@ pub fn main() -> ExitCode {
         Command::Add(a) => worktree::add(a, &ctx),
         Command::Fsck(a) => repo::fsck(a, &ctx),
         Command::Recover(a) => recover::recover(a, &ctx),
+        Command::Audit(a) => audit::run(a, &ctx),
         Command::Asset(c) => asset::run(c, &ctx),
         Command::Corridor(c) => corridor::run(c, &ctx),
         Command::Key(c) => key::run(c, &ctx),

@@ -614,7 +614,7 @@ s.serve_forever()
 "#;
 
 /// Kills the server we started when the test ends, however it ends.
-struct Server(std::process::Child);
+pub(crate) struct Server(std::process::Child);
 
 impl Drop for Server {
     fn drop(&mut self) {
@@ -625,7 +625,7 @@ impl Drop for Server {
 
 /// Serves the files in `dir` with [`RANGE_SERVER`] (over TLS with `tls`: certificate chain and
 /// key); returns the server and its base URL.
-fn serve(dir: &Path, tls: Option<(&Path, &Path)>) -> (Server, String) {
+pub(crate) fn serve(dir: &Path, tls: Option<(&Path, &Path)>) -> (Server, String) {
     use std::io::BufRead;
     let mut args = vec![s(dir)];
     if let Some((cert, key)) = tls {

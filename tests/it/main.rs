@@ -4,6 +4,7 @@ mod adversary_bytes;
 mod adversary_sync;
 mod anchor;
 mod append_txn;
+mod audit;
 mod bundle;
 mod canon_vectors;
 mod car;
