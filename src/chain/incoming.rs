@@ -440,6 +440,7 @@ pub fn resolution_for(
     sequence: u64,
     prev_root: Digest,
     anchors: Option<&vc::TrustAnchors>,
+    lifecycle: Option<&super::lifecycle::Lifecycle>,
 ) -> Result<Option<Resolved>, Error> {
     let (Some(key), Some(anchors)) = (ChainKey::from_head_ref(head_ref), anchors) else {
         return Ok(None);
@@ -464,7 +465,7 @@ pub fn resolution_for(
     };
     let policy = super::fork::Policy {
         anchors: Some(anchors),
-        lifecycle: None,
+        lifecycle,
         allow_unsigned: false,
     };
     let subject_type = super::fork::subject_type(key.kind);

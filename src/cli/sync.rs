@@ -35,6 +35,7 @@ impl Transfer {
             all_objects: false,
             dry_run: false,
             trust_anchors: None,
+            lifecycle: None,
         }
     }
 }
@@ -62,15 +63,19 @@ pub struct Anchors {
 }
 
 impl Anchors {
+    /// The options with these anchors and the key lifecycle they name (rotations and
+    /// revocations count when a resolution is re-checked, as in verify).
     fn with(&self, ctx: &Ctx, opts: Options) -> super::Result<Options> {
-        let trust_anchors = match &self.trust_anchors {
-            None => None,
-            Some(p) => Some(std::sync::Arc::new(msez::vc::TrustAnchors::load(
-                &ctx.path(p),
-            )?)),
+        let Some(p) = &self.trust_anchors else {
+            return Ok(opts);
         };
+        // Credentials referenced by digest live in the repository, when there is one (clone).
+        let repo = super::repo::open_repo(ctx).ok();
+        let (anchors, lifecycle) =
+            msez::chain::lifecycle::load_anchors(&ctx.path(p), repo.as_ref())?;
         Ok(Options {
-            trust_anchors,
+            trust_anchors: Some(std::sync::Arc::new(anchors)),
+            lifecycle,
             ..opts
         })
     }

@@ -48,6 +48,8 @@ pub struct Options {
     /// Whose fork resolutions count: a chain head crosses a fork (push, fetch, pull) only by a
     /// resolution signed by an anchor allowed `fork_resolution` here. None: nobody's.
     pub trust_anchors: Option<std::sync::Arc<crate::vc::TrustAnchors>>,
+    /// The anchors' key lifecycle: a resolution signed by a revoked key does not count.
+    pub lifecycle: Option<std::sync::Arc<crate::chain::lifecycle::Lifecycle>>,
 }
 
 impl Default for Options {
@@ -59,6 +61,7 @@ impl Default for Options {
             all_objects: false,
             dry_run: false,
             trust_anchors: None,
+            lifecycle: None,
         }
     }
 }
@@ -1169,6 +1172,7 @@ fn push_ref(
                     sequence,
                     prev_root,
                     opts.trust_anchors.as_deref(),
+                    opts.lifecycle.as_deref(),
                 )
                 .map_err(chain_err)?;
                 resolution.is_none().then_some(
@@ -1809,6 +1813,7 @@ fn check_history(
                 sequence,
                 prev_root,
                 opts.trust_anchors.as_deref(),
+                opts.lifecycle.as_deref(),
             )
             .map_err(chain_err)?
             {
@@ -1928,6 +1933,7 @@ pub fn pull(
                         sequence,
                         prev_root,
                         opts.trust_anchors.as_deref(),
+                        opts.lifecycle.as_deref(),
                     )
                     .map_err(chain_err)? =>
                     {

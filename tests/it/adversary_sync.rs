@@ -813,6 +813,54 @@ fn a_signed_fork_resolution_travels_with_the_head_and_is_checked_by_the_receiver
         assert_eq!(now[head_ref()], theirs.as_str());
         assert_eq!(now[tracking_ref()], theirs.as_str());
     }
+    // Anchors that revoke dev's key (zone-a may revoke): the resolution is an object outside
+    // the receipts, so a revoked key's signature on it does not count (as in verify).
+    anchors_file(
+        a.path(),
+        "revoked.yaml",
+        &[
+            ("dev", &["smart_asset_receipt", "fork_resolution"]),
+            ("zone-a", &["smart_asset_receipt", "key_revocation"]),
+        ],
+    );
+    // valid_through: a checkpoint made in B (a checkpoint ref of A's would stay on the branch
+    // A is about to leave).
+    b.run(&[
+        "asset",
+        "state",
+        "checkpoint",
+        &module,
+        "--key",
+        "zone-a.jwk",
+    ])
+    .ok();
+    let ck = format!("{module}/state/checkpoints/checkpoint.4.json");
+    std::fs::copy(b.join(&ck), a.join("valid-through.json")).unwrap();
+    a.run(&[
+        "key",
+        "revoke",
+        "dev.jwk",
+        "--valid-through",
+        "valid-through.json",
+        "--key",
+        "zone-a.jwk",
+        "--trust-anchors",
+        "revoked.yaml",
+    ])
+    .ok();
+    assert!(
+        std::fs::read_to_string(a.join("revoked.yaml"))
+            .unwrap()
+            .contains("key_revocations"),
+        "the revocation is referenced by the anchors file"
+    );
+    let run = remote.run(
+        a.path(),
+        &["--json", "pull", "--trust-anchors", "revoked.yaml"],
+    );
+    assert_eq!(run.code, ROLLBACK_OR_FORK, "revoked signer: {run:#?}");
+    assert_eq!(refs(a.path(), &remote)[head_ref()], theirs.as_str());
+
     let run = remote.run(a.path(), &["--json", "pull", "--trust-anchors", "ta.yaml"]);
     assert_eq!(run.code, 0, "{run:#?}");
     let report = run.json();
