@@ -304,29 +304,42 @@ fn check_json_file(repo: &Repo, id: &ObjectId) -> Result<canon::Value, odb::Erro
 
 /// Verifies every proof of a JSON object (strict mode).
 fn check_proofs(id: &ObjectId, value: &canon::Value, report: &mut Report) {
+    let (verified, findings) = proof_findings(id, value, |vm| format!("{id}: proof by {vm}"));
+    report.proofs_verified += verified;
+    report.problems.extend(findings);
+}
+
+/// Verifies every proof of `value` (object `id`): how many were verified, and one finding per
+/// failure, its message prefixed by `label(verificationMethod)`. Local and remote fsck share it.
+pub(crate) fn proof_findings(
+    id: &ObjectId,
+    value: &canon::Value,
+    label: impl Fn(&str) -> String,
+) -> (u64, Vec<Finding>) {
     let results = match crate::vc::verify_proofs(value) {
         Ok(results) => results,
         Err(e) => {
-            report.problems.push(Finding {
+            let finding = Finding {
                 detail: Detail::object(id.to_string()),
                 ..Finding::from_error(&e)
-            });
-            return;
+            };
+            return (0, vec![finding]);
         }
     };
-    for result in results {
-        report.proofs_verified += 1;
+    let mut findings = Vec::new();
+    for result in &results {
         if let Some(e) = &result.failure {
             let mut finding = Finding::from_error(e);
             let vm = result
                 .verification_method
                 .as_deref()
                 .unwrap_or("(no verificationMethod)");
-            finding.message = format!("{id}: proof by {vm}: {}", finding.message);
+            finding.message = format!("{}: {}", label(vm), finding.message);
             finding.detail.object = Some(id.to_string());
-            report.problems.push(finding);
+            findings.push(finding);
         }
     }
+    (results.len() as u64, findings)
 }
 
 /// Opens every pack and checks its checksum; returns the sound ones.

@@ -416,7 +416,7 @@ fn check_item(
             }
         }
         Item::Proof(id, h) => {
-            let proof = match check_proof_name(id, h, &key, &blob.bytes) {
+            let proof = match super::sync::verify_proof(id, h, &key, &blob.bytes) {
                 Ok(proof) => proof,
                 Err(e) => {
                     out.findings.push(Finding::from_error(&e));
@@ -486,22 +486,6 @@ fn stream_check(
     })
 }
 
-/// A proof file's bytes must be the canonical proof its name hashes; returns the proof.
-fn check_proof_name(id: &ObjectId, h: &str, key: &str, bytes: &[u8]) -> Result<Value, Error> {
-    let tampered = |found: String| Error::Tampered {
-        object: format!("proof {h} of {id}"),
-        key: key.to_string(),
-        expected: h.to_string(),
-        found,
-    };
-    let value = canon::parse(bytes).map_err(|e| tampered(format!("unparsable JSON ({e})")))?;
-    let d = canon::digest_of(&value).map_err(|e| tampered(format!("no digest ({e})")))?;
-    if d.to_hex() != h {
-        return Err(tampered(d.to_hex()));
-    }
-    Ok(value)
-}
-
 /// Verifies the inline proofs of `value` or, with `file`, that one proof file's proof.
 fn verify_signatures(id: &ObjectId, value: &Value, file: Option<(&str, Value)>, out: &mut Checked) {
     let (subject, where_) = match file {
@@ -514,33 +498,11 @@ fn verify_signatures(id: &ObjectId, value: &Value, file: Option<(&str, Value)>, 
         }
         None => (value.clone(), "inline proof".to_string()),
     };
-    let results = match crate::vc::verify_proofs(&subject) {
-        Ok(results) => results,
-        Err(e) => {
-            out.findings.push(Finding {
-                detail: Detail::object(id.to_string()),
-                ..Finding::from_error(&e)
-            });
-            return;
-        }
-    };
-    for result in results {
-        out.proofs_verified += 1;
-        if let Some(e) = &result.failure {
-            let mut finding = Finding::from_error(e);
-            let vm = result
-                .verification_method
-                .as_deref()
-                .unwrap_or("(no verificationMethod)");
-            finding.message = format!(
-                "remote {id}: {where_} by {}: {}",
-                shown(vm),
-                finding.message
-            );
-            finding.detail.object = Some(id.to_string());
-            out.findings.push(finding);
-        }
-    }
+    let (verified, findings) = crate::fsck::proof_findings(id, &subject, |vm| {
+        format!("remote {id}: {where_} by {}", shown(vm))
+    });
+    out.proofs_verified += verified;
+    out.findings.extend(findings);
 }
 
 /// Walks every chain from its head and fork refs through the receipts the remote holds: each

@@ -444,7 +444,12 @@ pub(crate) fn verify_object(id: &ObjectId, key: &str, bytes: &[u8]) -> Result<()
 }
 
 /// Checks a proof file's bytes against its name; returns the proof.
-fn verify_proof(id: &ObjectId, h: &str, key: &str, bytes: &[u8]) -> Result<Value, Error> {
+pub(super) fn verify_proof(
+    id: &ObjectId,
+    h: &str,
+    key: &str,
+    bytes: &[u8],
+) -> Result<Value, Error> {
     let tampered = |found: String| Error::Tampered {
         object: format!("proof {h} of {id}"),
         key: key.to_string(),
