@@ -5,6 +5,7 @@ pub mod asset;
 mod bundle;
 mod canon;
 mod car;
+mod checkout;
 mod corridor;
 mod gc;
 mod generate;
@@ -81,6 +82,8 @@ pub enum Command {
     Status(worktree::StatusArgs),
     /// Import receipts and checkpoints made by other tools, after verifying them.
     Add(worktree::AddArgs),
+    /// Write a module's working tree (asset.yaml, genesis, receipts, checkpoints) from .msez.
+    Checkout(checkout::Args),
     /// Check the repository: digests, proofs (--strict), refs, temp files.
     Fsck(repo::FsckArgs),
     /// Smart assets: module layout and receipt chains.
@@ -192,6 +195,7 @@ pub fn main() -> ExitCode {
         Command::Log(a) => worktree::log(a, &ctx),
         Command::Status(a) => worktree::status(a, &ctx),
         Command::Add(a) => worktree::add(a, &ctx),
+        Command::Checkout(a) => checkout::run(a, &ctx),
         Command::Fsck(a) => repo::fsck(a, &ctx),
         Command::Asset(c) => asset::run(c, &ctx),
         Command::Corridor(c) => corridor::run(c, &ctx),

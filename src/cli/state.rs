@@ -113,6 +113,10 @@ pub enum StateCommand {
         /// A signing key (repeatable; corridor receipts must be signed).
         #[arg(long = "key")]
         keys: Vec<PathBuf>,
+        /// Append without --key, as the reference writes asset receipts (msez verify rejects
+        /// unsigned receipts; without this flag no --key is refused, exit 64).
+        #[arg(long, conflicts_with = "keys")]
+        unsigned: bool,
         /// Refuse (conflict) unless the chain's head is this next_root (`genesis`: empty chain).
         #[arg(long)]
         expect_head: Option<String>,
@@ -591,6 +595,7 @@ pub fn run(kind: Kind, cmd: StateCommand, ctx: &Ctx) -> super::Result<ExitCode> 
             transition,
             batch,
             keys,
+            unsigned,
             expect_head,
             timestamp: ts,
             lawpack_digests,
@@ -671,7 +676,7 @@ pub fn run(kind: Kind, cmd: StateCommand, ctx: &Ctx) -> super::Result<ExitCode> 
                 Some("genesis") => Some(None),
                 Some(h) => Some(Some(Digest::parse_loose(h)?)),
             };
-            let appended = ops::append(repo, &o.chain, &drafts, &keys, expect)?;
+            let appended = ops::append(repo, &o.chain, &drafts, &keys, expect, unsigned)?;
             written(ctx.out.emit(&appended, |w| {
                 for (seq, root, path) in &appended.receipts {
                     writeln!(w, "{seq} {root} {}", path.display())?;

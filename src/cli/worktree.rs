@@ -5,8 +5,8 @@ use std::process::ExitCode;
 
 use msez::canon::Value;
 use msez::chain::module::{ASSETS_DIR, AssetModule};
-use msez::chain::store::History;
-use msez::chain::{Kind, ops, verify};
+use msez::chain::store::{ChainKey, History};
+use msez::chain::{Kind, ops, tracking, verify};
 use msez::odb::{RefName, ref_object_type};
 
 use super::repo::open_repo;
@@ -143,14 +143,86 @@ fn modules(ctx: &Ctx, root: &std::path::Path) -> super::Result<Vec<AssetModule>>
     Ok(out)
 }
 
-/// Shows module receipts not yet in `.msez` and heads that differ.
+/// One chain in `msez status`.
+#[derive(Debug, serde::Serialize)]
+struct ChainStatus {
+    /// The asset_id (docs/cli.md's key) or corridor id.
+    asset_id: String,
+    /// The same, under the name older scripts read.
+    owner: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    purpose: Option<String>,
+    head: Option<msez::canon::Digest>,
+    /// Whether the module folder exists (`msez checkout` writes it).
+    checked_out: bool,
+    untracked: Vec<PathBuf>,
+    invalid: Vec<PathBuf>,
+    head_in_worktree: bool,
+    /// Ahead/behind against each remote's tracking ref (as of the last fetch).
+    remotes: Vec<tracking::Tracking>,
+    /// Losing fork branches kept under `forks/` refs.
+    forks: Vec<String>,
+}
+
+/// Shows, for every chain (module folders and head refs), module receipts not yet in
+/// `.msez`, and ahead/behind per remote and kept forks.
 pub fn status(_args: StatusArgs, ctx: &Ctx) -> super::Result<ExitCode> {
     let repo = open_repo(ctx)?;
     let mut all = Vec::new();
+    let mut seen = std::collections::BTreeSet::new();
     for m in modules(ctx, repo.worktree())? {
         for p in &m.config.purposes {
-            all.push(ops::status(&repo, &m.chain(Some(p))?)?);
+            let chain = m.chain(Some(p))?;
+            let s = ops::status(&repo, &chain)?;
+            seen.insert(chain.key().path());
+            all.push(ChainStatus {
+                asset_id: s.owner.clone(),
+                owner: s.owner,
+                purpose: s.purpose,
+                head: s.head,
+                checked_out: true,
+                untracked: s.untracked,
+                invalid: s.invalid,
+                head_in_worktree: s.head_in_worktree,
+                remotes: Vec::new(),
+                forks: Vec::new(),
+            });
         }
+    }
+    // Chains the repository has without a module folder (a clone before `msez checkout`).
+    for name in msez::chain::checkout::head_refs(&repo)? {
+        let Some(key) = ChainKey::from_head_ref(&name) else {
+            continue;
+        };
+        if seen.insert(key.path()) {
+            all.push(ChainStatus {
+                asset_id: key.owner.clone(),
+                owner: key.owner.clone(),
+                purpose: key.purpose.clone(),
+                head: repo.read_ref(&name)?,
+                checked_out: false,
+                untracked: Vec::new(),
+                invalid: Vec::new(),
+                head_in_worktree: false,
+                remotes: Vec::new(),
+                forks: Vec::new(),
+            });
+        }
+    }
+    for s in &mut all {
+        let key = match &s.purpose {
+            Some(p) => ChainKey {
+                kind: Kind::Asset,
+                owner: s.owner.clone(),
+                purpose: Some(p.clone()),
+            },
+            None => ChainKey::corridor(&s.owner),
+        };
+        s.remotes = tracking::tracking(&repo, &key, s.head)?;
+        s.forks = tracking::forks(&repo, &key)?
+            .into_iter()
+            .map(|(n, _)| n.to_string())
+            .collect();
     }
     written(ctx.out.emit(&serde_json::json!({"chains": all}), |w| {
         for s in &all {
@@ -164,14 +236,32 @@ pub fn status(_args: StatusArgs, ctx: &Ctx) -> super::Result<ExitCode> {
                 s.owner,
                 s.purpose.as_deref().unwrap_or_default()
             )?;
+            if !s.checked_out {
+                writeln!(w, "  not checked out (msez checkout {})", s.owner)?;
+            }
+            for r in &s.remotes {
+                let what = match (r.ahead, r.behind, r.diverged) {
+                    (_, _, true) => format!(
+                        "diverged from {}: {} here, {} there (a fork: msez pull reports it; docs/forks.md)",
+                        r.remote, r.ahead, r.behind
+                    ),
+                    (0, 0, _) => format!("up to date with {}", r.remote),
+                    (a, 0, _) => format!("ahead of {} by {a} receipt(s) (msez push {})", r.remote, r.remote),
+                    (_, b, _) => format!("behind {} by {b} receipt(s) (msez pull {})", r.remote, r.remote),
+                };
+                writeln!(w, "  {what}")?;
+            }
+            for f in &s.forks {
+                writeln!(w, "  fork kept: {f}")?;
+            }
             for p in &s.untracked {
                 writeln!(w, "  not in .msez: {}", p.display())?;
             }
             for p in &s.invalid {
                 writeln!(w, "  invalid:      {}", p.display())?;
             }
-            if !s.head_in_worktree {
-                writeln!(w, "  head receipt has no file in the module")?;
+            if s.checked_out && !s.head_in_worktree {
+                writeln!(w, "  head receipt has no file in the module (msez checkout {})", s.owner)?;
             }
         }
         Ok(())

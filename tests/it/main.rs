@@ -20,6 +20,7 @@ mod keys;
 mod limits;
 mod mount;
 mod odb;
+mod porcelain;
 mod remote;
 mod util;
 mod vectors;

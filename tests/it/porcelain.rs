@@ -1,0 +1,195 @@
+//! Porcelain at git's level (issue 19): `checkout` of a clone's module, unsigned appends
+//! refused, `status` ahead/behind per remote, remotes by name, unique digest prefixes, and
+//! the process-level behaviours (signals, closed pipes, `-q`, JSON usage errors).
+
+use crate::util::{ASSET_ID, Dir, Run};
+
+/// A repository with the fixture module, one signed receipt, pushed to a directory remote.
+fn pushed() -> (Dir, Dir, String) {
+    let (a, module) = Dir::asset_module(&["dev"], &[]);
+    append(&a, &module).ok();
+    let remote = Dir::new();
+    let url = remote.path().join("r").to_str().unwrap().to_string();
+    a.run(&["remote", "add", "origin", &url]).ok();
+    a.run(&["push", "origin"]).ok();
+    (a, remote, url)
+}
+
+fn append(d: &Dir, module: &str) -> Run {
+    d.run(&["asset", "state", "receipt-init", module, "--key", "dev.jwk"])
+}
+
+fn clone(url: &str) -> Dir {
+    let d = Dir::new();
+    d.run(&["clone", url, d.path().to_str().unwrap()]).ok();
+    d
+}
+
+fn head(d: &Dir) -> String {
+    d.run(&["refs", "--json"]).json()["refs"][format!("refs/assets/{ASSET_ID}/core/head")]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+/// The one chain's entry for `origin` in `status --json`.
+fn tracking(d: &Dir) -> serde_json::Value {
+    let s = d.run(&["status", "--json"]).json();
+    let chains = s["chains"].as_array().unwrap();
+    assert_eq!(chains.len(), 1, "{s}");
+    assert_eq!(chains[0]["asset_id"], ASSET_ID);
+    chains[0]["remotes"][0].clone()
+}
+
+#[test]
+fn a_clone_checks_out_appends_pushes_and_a_second_clone_sees_the_receipt() {
+    let (_a, _remote, url) = pushed();
+    let b = clone(&url);
+    // A clone has refs and objects, no module folder: the append has nothing to open.
+    let s = b.run(&["status", "--json"]).json();
+    assert_eq!(s["chains"][0]["checked_out"], false, "{s}");
+    assert!(b.run(&["status"]).ok().contains("not checked out"));
+    b.run(&["checkout", ASSET_ID]).ok();
+    let module = format!("modules/smart-assets/{ASSET_ID}");
+    for f in [
+        "asset.yaml",
+        "genesis.json",
+        "state/receipts/receipt.0.json",
+    ] {
+        assert!(b.join(&format!("{module}/{f}")).is_file(), "{f} missing");
+    }
+    b.run(&["asset", "state", "verify", &module]).ok();
+    let t = tracking(&b);
+    assert_eq!(
+        (t["ahead"].as_u64(), t["behind"].as_u64()),
+        (Some(0), Some(0))
+    );
+    std::fs::copy(crate::util::fixture_key("dev"), b.join("dev.jwk")).unwrap();
+    append(&b, &module).ok();
+    // Before the push: one ahead of origin.
+    let t = tracking(&b);
+    assert_eq!(t["remote"], "origin");
+    assert_eq!(
+        (t["ahead"].as_u64(), t["behind"].as_u64()),
+        (Some(1), Some(0))
+    );
+    assert!(b.run(&["status"]).ok().contains("ahead of origin by 1"));
+    b.run(&["asset", "state", "verify", &module]).ok();
+    b.run(&["push", "origin"]).ok();
+    let t = tracking(&b);
+    assert_eq!(
+        (t["ahead"].as_u64(), t["behind"].as_u64()),
+        (Some(0), Some(0))
+    );
+    // A second clone sees the receipt; checked out, its module verifies with two receipts.
+    let c = clone(&url);
+    assert_eq!(head(&c), head(&b));
+    c.run(&["checkout", &ASSET_ID[..7]]).ok();
+    assert!(
+        c.join(&format!("{module}/state/receipts/receipt.1.json"))
+            .is_file()
+    );
+    let v = c
+        .run(&["asset", "state", "verify", &module, "--json"])
+        .json();
+    assert_eq!(
+        v["receipt_count"].as_u64().or(v["receipts"].as_u64()),
+        Some(2),
+        "{v}"
+    );
+    c.run(&["fsck"]).ok();
+}
+
+#[test]
+fn status_shows_behind_after_fetch_and_a_fork_as_diverged() {
+    let (a, _remote, url) = pushed();
+    let b = clone(&url);
+    b.run(&["checkout", ASSET_ID]).ok();
+    std::fs::copy(crate::util::fixture_key("dev"), b.join("dev.jwk")).unwrap();
+    let module = format!("modules/smart-assets/{ASSET_ID}");
+    append(&b, &module).ok();
+    b.run(&["push", "origin"]).ok();
+    a.run(&["fetch", "origin"]).ok();
+    let t = tracking(&a);
+    assert_eq!(
+        (t["ahead"].as_u64(), t["behind"].as_u64()),
+        (Some(0), Some(1))
+    );
+    assert!(a.run(&["status"]).ok().contains("behind origin by 1"));
+    // `a` appends its own receipt 1 (another timestamp): a fork against origin's receipt 1.
+    a.run(&[
+        "asset",
+        "state",
+        "receipt-init",
+        &module,
+        "--key",
+        "dev.jwk",
+        "--timestamp",
+        "2030-01-01T00:00:00Z",
+    ])
+    .ok();
+    let t = tracking(&a);
+    assert_eq!(t["diverged"], true, "{t}");
+    assert_eq!(
+        (t["ahead"].as_u64(), t["behind"].as_u64()),
+        (Some(1), Some(1))
+    );
+    assert!(a.run(&["status"]).ok().contains("diverged from origin"));
+    // pull reports the fork (69); status still says diverged, and the local head stays.
+    let before = head(&a);
+    a.run(&["pull", "origin"]).code(69);
+    assert_eq!(head(&a), before);
+    assert_eq!(tracking(&a)["diverged"], true);
+}
+
+#[test]
+fn an_append_without_a_key_is_refused_unless_unsigned() {
+    let (d, module) = Dir::asset_module(&["dev"], &[]);
+    let r = d.run(&["asset", "state", "receipt-init", &module]);
+    r.code(64);
+    assert!(r.stderr.contains("--unsigned"), "{}", r.stderr);
+    assert!(r.stderr.contains("--key"), "{}", r.stderr);
+    // Nothing was written: no receipt file, no head.
+    assert!(
+        !d.join(&format!("{module}/state/receipts/receipt.0.json"))
+            .exists()
+    );
+    let j = d.run(&["--json", "asset", "state", "receipt-init", &module]);
+    j.code(64);
+    assert_eq!(j.json()["error"]["code"], "usage.unsigned_append");
+    // --unsigned writes the reference's unsigned receipt, which verify rejects (67).
+    d.run(&["asset", "state", "receipt-init", &module, "--unsigned"])
+        .ok();
+    d.run(&["asset", "state", "verify", &module]).code(67);
+    // --unsigned with --key is a contradiction.
+    d.run(&[
+        "asset",
+        "state",
+        "receipt-init",
+        &module,
+        "--unsigned",
+        "--key",
+        "dev.jwk",
+    ])
+    .code(64);
+}
+
+#[test]
+fn checkout_refuses_to_overwrite_another_receipt_unless_forced() {
+    let (_a, _remote, url) = pushed();
+    let b = clone(&url);
+    b.run(&["checkout", ASSET_ID]).ok();
+    let file = b.join(&format!(
+        "modules/smart-assets/{ASSET_ID}/state/receipts/receipt.0.json"
+    ));
+    let good = std::fs::read(&file).unwrap();
+    std::fs::write(&file, b"{\"not\": \"a receipt\"}\n").unwrap();
+    let r = b.run(&["checkout", ASSET_ID]);
+    r.code(70);
+    assert!(r.stderr.contains("--force"), "{}", r.stderr);
+    b.run(&["checkout", ASSET_ID, "--force"]).ok();
+    assert_eq!(std::fs::read(&file).unwrap(), good);
+    // An id the repository does not have is missing (68); a too-short one is usage (64).
+    b.run(&["checkout", &"ab".repeat(32)]).code(68);
+    b.run(&["checkout", "37e2"]).code(64);
+}
