@@ -281,7 +281,7 @@ pub enum Error {
     )]
     Unsigned { chain: String },
     /// A digest prefix that names more than one thing.
-    #[error("{prefix} is ambiguous: it begins {}", candidates.join(", "))]
+    #[error("{prefix} is ambiguous; it could be: {}", candidates.join(", "))]
     AmbiguousPrefix {
         prefix: String,
         candidates: Vec<String>,

@@ -11,9 +11,9 @@ use super::Error;
 /// The shortest prefix taken (git's default abbreviation).
 pub const MIN_PREFIX: usize = 7;
 
-/// Whether `typed` looks like a digest prefix (7 to 63 hex digits).
+/// Whether `typed` looks like a digest or a prefix of one (7 to 64 hex digits).
 pub fn is_prefix(typed: &str) -> bool {
-    (MIN_PREFIX..64).contains(&typed.len()) && typed.bytes().all(|b| b.is_ascii_hexdigit())
+    (MIN_PREFIX..=64).contains(&typed.len()) && typed.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
 /// The one candidate beginning with `typed` (case-insensitive); `what` names the candidates in

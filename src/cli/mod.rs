@@ -104,9 +104,10 @@ pub enum Command {
     /// Merkle Mountain Range plumbing (RFC 6962 / 9162 compatible).
     #[command(subcommand)]
     Mmr(mmr::Command),
-    /// Named remotes: add, remove, list (docs/remotes.md).
-    #[command(subcommand)]
-    Remote(remote::Command),
+    /// Named remotes: add, remove, list, show, rename, set-url; `remote -v` (docs/remotes.md).
+    Remote(remote::Args),
+    /// List the refs a remote holds now (default: origin).
+    LsRemote(remote::LsRemoteArgs),
     /// Send objects, proofs and refs to a remote; refs move last, by conditional writes.
     Push(sync::PushArgs),
     /// Download and verify what a remote has; move refs/remotes/NAME/...
@@ -204,6 +205,7 @@ pub fn main() -> ExitCode {
         Command::Mmr(c) => mmr::run(c, &ctx),
         Command::Registry(c) => registry::run(c, &ctx),
         Command::Remote(c) => remote::run(c, &ctx),
+        Command::LsRemote(a) => remote::ls_remote(a, &ctx),
         Command::Push(a) => sync::push(a, &ctx),
         Command::Fetch(a) => sync::fetch(a, &ctx),
         Command::Pull(a) => sync::pull(a, &ctx),

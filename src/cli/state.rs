@@ -674,7 +674,11 @@ pub fn run(kind: Kind, cmd: StateCommand, ctx: &Ctx) -> super::Result<ExitCode> 
             let expect = match expect_head.as_deref() {
                 None => None,
                 Some("genesis") => Some(None),
-                Some(h) => Some(Some(Digest::parse_loose(h)?)),
+                Some(h) => Some(Some(chain::names::digest_of(
+                    repo,
+                    &msez::artifact::ArtifactType::new(kind.receipt_artifact())?,
+                    h,
+                )?)),
             };
             let appended = ops::append(repo, &o.chain, &drafts, &keys, expect, unsigned)?;
             written(ctx.out.emit(&appended, |w| {

@@ -193,3 +193,104 @@ fn checkout_refuses_to_overwrite_another_receipt_unless_forced() {
     b.run(&["checkout", &"ab".repeat(32)]).code(68);
     b.run(&["checkout", "37e2"]).code(64);
 }
+
+#[test]
+fn remotes_are_listed_shown_renamed_and_re_pointed_as_in_git() {
+    let (a, _remote, url) = pushed();
+    assert_eq!(a.run(&["remote"]).ok(), "origin\n");
+    let v = a.run(&["-v", "remote"]).ok().to_string();
+    assert!(v.contains(&format!("origin\t{url} (fetch)")), "{v}");
+    assert!(v.contains(&format!("origin\t{url} (push)")), "{v}");
+    let shown = a.run(&["remote", "show", "origin", "--json"]).json();
+    assert_eq!(shown["url"], url.as_str());
+    assert_eq!(shown["chains"][0]["ahead"], 0);
+    // ls-remote reads the remote itself: its head is ours.
+    let ls = a.run(&["ls-remote", "origin", "--json"]).json();
+    assert_eq!(
+        ls["refs"][format!("refs/assets/{ASSET_ID}/core/head")],
+        head(&a).as_str()
+    );
+    let text = a.run(&["ls-remote"]).ok().to_string();
+    assert!(text.contains(&format!("{}\trefs/assets/{ASSET_ID}/core/head", head(&a))));
+    // rename moves the config entry and every remote-tracking ref.
+    a.run(&["remote", "rename", "origin", "backup"]).ok();
+    let refs = a.run(&["refs"]).ok().to_string();
+    assert!(refs.contains("refs/remotes/backup/assets/"), "{refs}");
+    assert!(!refs.contains("refs/remotes/origin/"), "{refs}");
+    assert_eq!(tracking(&a)["remote"], "backup");
+    a.run(&["remote", "rename", "nope", "x"]).code(64);
+    a.run(&["remote", "rename", "backup", "bad/name"]).code(64);
+    // set-url checks the URL as add does: credentials are refused and never echoed.
+    let r = a.run(&["remote", "set-url", "backup", "s3://AKIA:s3cr3t@bucket/p"]);
+    r.code(64);
+    assert!(!r.stderr.contains("s3cr3t"), "{}", r.stderr);
+    let moved = a.join("moved");
+    std::fs::rename(&url, &moved).unwrap();
+    a.run(&["remote", "set-url", "backup", moved.to_str().unwrap()])
+        .ok();
+    a.run(&["ls-remote", "backup"]).ok();
+    a.run(&["remote", "show", "nope"]).code(64);
+}
+
+#[test]
+fn digests_may_be_typed_as_unique_prefixes_and_ambiguous_ones_list_the_candidates() {
+    let (a, _remote, _url) = pushed();
+    let h = head(&a);
+    let full = a
+        .run(&["show", &format!("smart-asset-receipt:{h}")])
+        .ok()
+        .to_string();
+    assert_eq!(a.run(&["show", &h[..7]]).ok(), full);
+    assert_eq!(
+        a.run(&["show", &format!("smart-asset-receipt:{}", &h[..10])])
+            .ok(),
+        full
+    );
+    a.run(&[
+        "artifact",
+        "get",
+        &format!("smart-asset-receipt:{}", &h[..7]),
+    ])
+    .ok();
+    // update-ref and --expect-head take prefixes too.
+    a.run(&["update-ref", "refs/tags/first", &h[..8]]).ok();
+    a.run(&["update-ref", "refs/tags/first", &h[..8], "--old", &h[..7]])
+        .ok();
+    let module = format!("modules/smart-assets/{ASSET_ID}");
+    a.run(&[
+        "asset",
+        "state",
+        "receipt-init",
+        &module,
+        "--key",
+        "dev.jwk",
+        "--expect-head",
+        &h[..9],
+    ])
+    .ok();
+    // Six hex digits are too few (64), a prefix of nothing is missing (68).
+    a.run(&["show", &format!("smart-asset-receipt:{}", &h[..6])])
+        .code(64);
+    let none = if h.starts_with("0000000") {
+        "fffffff"
+    } else {
+        "0000000"
+    };
+    a.run(&["show", none]).code(68);
+    // The same bytes stored under two types share a digest: the bare prefix is ambiguous.
+    let one = a.put("x.bin", b"same bytes\n", "blob");
+    a.put("x.bin", b"same bytes\n", "blob2");
+    let digest = one.split_once(':').unwrap().1;
+    let r = a.run(&["show", &digest[..7]]);
+    r.code(64);
+    assert!(r.stderr.contains(&format!("blob:{digest}")), "{}", r.stderr);
+    assert!(
+        r.stderr.contains(&format!("blob2:{digest}")),
+        "{}",
+        r.stderr
+    );
+    let j = a.run(&["--json", "show", &digest[..7]]);
+    assert_eq!(j.json()["error"]["code"], "usage.ambiguous_prefix");
+    // Typed with its type, the same prefix is unique.
+    a.run(&["show", &format!("blob:{}", &digest[..7])]).ok();
+}
