@@ -30,7 +30,7 @@ pub fn run(args: Args, ctx: &Ctx) -> super::Result<ExitCode> {
         ctx.out
             .note("note: the repository holds no genesis for this asset; genesis.json not written");
     }
-    written(ctx.out.emit(&done, |w| {
+    written(ctx.out.confirm(&done, |w| {
         writeln!(
             w,
             "{}: {} receipt(s) written, {} kept, {} checkpoint(s) written",

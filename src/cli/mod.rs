@@ -1,5 +1,15 @@
 //! The command line: clap definitions, argument resolution, and rendering. No hashing here.
 
+/// `eprintln!` for every command module: a closed stderr (`msez ... 2>&1 | head -3`) makes the
+/// line vanish instead of panicking (std's panics, and the panic message then fails too,
+/// exit 101). Declared before the modules so it shadows std's in all of them.
+macro_rules! eprintln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+
 mod artifact;
 pub mod asset;
 mod bundle;
@@ -19,6 +29,7 @@ mod registry;
 mod remote;
 mod repo;
 mod share;
+mod signals;
 mod state;
 mod sync;
 mod vc;
@@ -27,6 +38,7 @@ mod worktree;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use clap::builder::FalseyValueParser;
 use clap::{Parser, Subcommand};
 
 pub use output::Out;
@@ -36,19 +48,19 @@ pub use output::Out;
 #[command(name = "msez", version, about, long_about = None, propagate_version = true)]
 pub struct Args {
     /// Run as if msez was started in DIR.
-    #[arg(short = 'C', global = true, value_name = "DIR")]
+    #[arg(short = 'C', global = true, value_name = "DIR", env = "MSEZ_CHDIR")]
     pub chdir: Option<PathBuf>,
     /// Print one JSON document on stdout and nothing else there.
-    #[arg(long, global = true)]
+    #[arg(long, global = true, env = "MSEZ_JSON", value_parser = FalseyValueParser::new())]
     pub json: bool,
-    /// Say nothing but results and errors.
-    #[arg(short, long, global = true)]
+    /// Drop progress, notes, warnings and confirmations; results and errors still print.
+    #[arg(short, long, global = true, env = "MSEZ_QUIET", value_parser = FalseyValueParser::new())]
     pub quiet: bool,
     /// Say more on stderr.
-    #[arg(short, long, global = true)]
+    #[arg(short, long, global = true, env = "MSEZ_VERBOSE", value_parser = FalseyValueParser::new())]
     pub verbose: bool,
     /// Never draw progress bars.
-    #[arg(long, global = true)]
+    #[arg(long, global = true, env = "MSEZ_NO_PROGRESS", value_parser = FalseyValueParser::new())]
     pub no_progress: bool,
     #[command(subcommand)]
     pub command: Command,
@@ -162,16 +174,10 @@ fn raise_open_file_limit() {
 }
 
 pub fn main() -> ExitCode {
+    signals::install();
     let args = match Args::try_parse() {
         Ok(args) => args,
-        Err(e) => {
-            let code = match e.kind() {
-                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => 0,
-                _ => msez::Class::Usage.exit_code(),
-            };
-            let _ = e.print();
-            return ExitCode::from(code);
-        }
+        Err(e) => return usage_error(e),
     };
     raise_open_file_limit();
     let out = Out::new(args.json, args.quiet, args.verbose, args.no_progress);
@@ -214,6 +220,13 @@ pub fn main() -> ExitCode {
         Command::Generate(c) => generate::run(c, &ctx),
         Command::Gc(a) => gc::run(a, &ctx),
     };
+    if signals::interrupted() {
+        // A command that stops at a safe point on Ctrl-C: it left nothing half-written.
+        ctx.out.error(&msez::Error::Usage(
+            "interrupted (Ctrl-C); nothing half-written".into(),
+        ));
+        return ExitCode::from(signals::EXIT_INTERRUPTED);
+    }
     match result {
         Ok(code) => code,
         Err(err) if is_broken_pipe(&err) => ExitCode::SUCCESS,
@@ -222,6 +235,59 @@ pub fn main() -> ExitCode {
             ExitCode::from(msez::Classify::class(&err).exit_code())
         }
     }
+}
+
+/// Whether `--json` (or MSEZ_JSON) asked for JSON, read from the raw arguments: for errors
+/// of the arguments themselves, before clap has parsed them.
+fn json_requested() -> bool {
+    let env = std::env::var_os("MSEZ_JSON").is_some_and(|v| {
+        !v.is_empty()
+            && !["0", "false", "no", "off", "n", "f"]
+                .iter()
+                .any(|f| v.eq_ignore_ascii_case(f))
+    });
+    env || std::env::args_os()
+        .skip(1)
+        .take_while(|a| a != "--")
+        .any(|a| a == "--json")
+}
+
+/// Renders a clap error: help and version as clap prints them (exit 0), anything else as
+/// usage (64), as the JSON error document when JSON was asked for.
+fn usage_error(e: clap::Error) -> ExitCode {
+    use clap::error::ErrorKind;
+    if matches!(
+        e.kind(),
+        ErrorKind::DisplayHelp
+            | ErrorKind::DisplayVersion
+            | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+    ) && !json_requested()
+    {
+        let _ = e.print();
+        let code = match e.kind() {
+            ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => msez::Class::Usage.exit_code(),
+            _ => 0,
+        };
+        return ExitCode::from(code);
+    }
+    if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) {
+        let _ = e.print();
+        return ExitCode::SUCCESS;
+    }
+    if json_requested() {
+        // clap's text, without its styling and its trailing "For more information" line.
+        let text = e.render().to_string();
+        let message = text
+            .lines()
+            .filter(|l| !l.trim().is_empty() && !l.starts_with("For more information"))
+            .map(|l| l.strip_prefix("error: ").unwrap_or(l))
+            .collect::<Vec<_>>()
+            .join("\n");
+        Out::new(true, false, false, true).error(&msez::Error::Usage(message));
+    } else {
+        let _ = e.print();
+    }
+    ExitCode::from(msez::Class::Usage.exit_code())
 }
 
 fn is_broken_pipe(err: &msez::Error) -> bool {

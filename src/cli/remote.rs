@@ -134,7 +134,7 @@ pub fn run(args: Args, ctx: &Ctx) -> super::Result<ExitCode> {
             remote::sync::forget(&repo, &name)?;
             written(
                 ctx.out
-                    .emit(&serde_json::json!({"added": name, "url": url}), |w| {
+                    .confirm(&serde_json::json!({"added": name, "url": url}), |w| {
                         writeln!(w, "{name}\t{url}")
                     }),
             )?;
@@ -145,7 +145,7 @@ pub fn run(args: Args, ctx: &Ctx) -> super::Result<ExitCode> {
             }
             repo.save_config(config)?;
             remote::sync::forget(&repo, &name)?;
-            written(ctx.out.emit(&serde_json::json!({"removed": name}), |w| {
+            written(ctx.out.confirm(&serde_json::json!({"removed": name}), |w| {
                 writeln!(w, "removed {name}")
             }))?;
         }
@@ -213,7 +213,7 @@ pub fn run(args: Args, ctx: &Ctx) -> super::Result<ExitCode> {
             // What we remember about the old name's uploads stays valid for the same URL, but
             // is kept by name: start afresh rather than guess.
             remote::sync::forget(&repo, &old)?;
-            written(ctx.out.emit(
+            written(ctx.out.confirm(
                 &serde_json::json!({"renamed": old, "to": new, "tracking_refs_moved": moved}),
                 |w| {
                     writeln!(
@@ -233,7 +233,7 @@ pub fn run(args: Args, ctx: &Ctx) -> super::Result<ExitCode> {
             remote::sync::forget(&repo, &name)?;
             written(
                 ctx.out
-                    .emit(&serde_json::json!({"name": name, "url": shown}), |w| {
+                    .confirm(&serde_json::json!({"name": name, "url": shown}), |w| {
                         writeln!(w, "{name}\t{shown}")
                     }),
             )?;

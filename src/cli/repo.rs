@@ -102,7 +102,7 @@ pub fn init(args: InitArgs, ctx: &Ctx) -> super::Result<ExitCode> {
     let repo = Repo::init(&dir, SAMPLE_HOOKS)?;
     let value =
         serde_json::json!({"repository": repo.dir(), "format_version": msez::odb::FORMAT_VERSION});
-    written(ctx.out.emit(&value, |w| {
+    written(ctx.out.confirm(&value, |w| {
         writeln!(
             w,
             "Initialized empty msez repository in {}",
@@ -206,7 +206,7 @@ pub fn update_ref(args: UpdateRefArgs, ctx: &Ctx) -> super::Result<ExitCode> {
     for w in &update.warnings {
         ctx.out.note(format!("warning: {w}"));
     }
-    written(ctx.out.emit(&update, |w| {
+    written(ctx.out.confirm(&update, |w| {
         let old = update
             .entry
             .old
@@ -295,6 +295,11 @@ static INTERRUPTED: AtomicBool = AtomicBool::new(false);
 
 extern "C" fn on_interrupt(_: libc::c_int) {
     INTERRUPTED.store(true, Ordering::Relaxed);
+}
+
+/// Whether Ctrl-C asked a command that polls [`interrupt_flag`] to stop.
+pub fn interrupt_flag_set() -> bool {
+    INTERRUPTED.load(Ordering::Relaxed)
 }
 
 /// Installs a Ctrl-C handler that asks long operations to stop at the next safe point.

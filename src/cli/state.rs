@@ -330,7 +330,7 @@ pub fn open(kind: Kind, args: &ChainArgs, ctx: &Ctx) -> super::Result<Opened> {
     };
     if let (Some(l), false) = (&lifecycle, ctx.out.json) {
         for w in l.warnings() {
-            eprintln!("msez: warning: {w}");
+            ctx.out.warn(w);
         }
     }
     // Assets judge harbor signatures by the pinned registry policy, else by each receipt's
@@ -384,7 +384,7 @@ pub fn load_forks_report(o: &mut Opened, args: &ForkArgs, ctx: &Ctx) -> fork::Lo
     o.opts.resolutions = loaded.resolutions.clone();
     if !ctx.out.json {
         for w in &loaded.warnings {
-            eprintln!("msez: warning: {w}");
+            ctx.out.warn(w);
         }
     }
     loaded
@@ -414,7 +414,7 @@ pub fn load_trust(
     let (anchors, lifecycle) = chain::lifecycle::load_anchors(&ctx.path(path), repo.as_ref())?;
     if let (Some(l), false) = (&lifecycle, ctx.out.json) {
         for w in l.warnings() {
-            eprintln!("msez: warning: {w}");
+            ctx.out.warn(w);
         }
     }
     Ok((anchors, lifecycle))

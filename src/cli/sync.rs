@@ -178,7 +178,7 @@ pub fn push(args: PushArgs, ctx: &Ctx) -> super::Result<ExitCode> {
     for w in &report.warnings {
         ctx.out.note(format!("warning: {w}"));
     }
-    written(ctx.out.emit(&report, |w| {
+    written(ctx.out.confirm(&report, |w| {
         writeln!(
             w,
             "{}: {} objects, {} proof files, {} bytes sent",
@@ -232,7 +232,7 @@ pub fn fetch(args: FetchArgs, ctx: &Ctx) -> super::Result<ExitCode> {
         interrupt_flag(),
     )?;
     bar.finish();
-    written(ctx.out.emit(&report, |w| render_fetch(w, &report)))?;
+    written(ctx.out.confirm(&report, |w| render_fetch(w, &report)))?;
     if !report.forks.is_empty() || !report.refused.is_empty() {
         return Ok(ExitCode::from(msez::Class::Fork.exit_code()));
     }
@@ -336,7 +336,7 @@ fn render_pull(ctx: &Ctx, report: &sync::PullReport) -> super::Result<ExitCode> 
     for w in &report.warnings {
         ctx.out.note(format!("warning: {w}"));
     }
-    written(ctx.out.emit(report, |w| {
+    written(ctx.out.confirm(report, |w| {
         render_fetch(w, &report.fetch)?;
         for m in &report.refs_moved {
             writeln!(w, "  {} {} -> {}", m.name, short(&m.old), &m.new[..12])?;

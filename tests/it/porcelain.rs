@@ -294,3 +294,204 @@ fn digests_may_be_typed_as_unique_prefixes_and_ambiguous_ones_list_the_candidate
     // Typed with its type, the same prefix is unique.
     a.run(&["show", &format!("blob:{}", &digest[..7])]).ok();
 }
+
+/// A batch of `n` transitions as JSON lines.
+fn batch(d: &Dir, n: usize) {
+    let lines: String = (0..n)
+        .map(|i| format!("{{\"kind\":\"t.v1\",\"payload\":{{\"i\":{i}}}}}\n"))
+        .collect();
+    d.write("batch.jsonl", lines);
+}
+
+#[test]
+fn ctrl_c_mid_batch_append_exits_130_and_leaves_nothing_half_written() {
+    use std::os::unix::process::CommandExt;
+    let (d, module) = Dir::asset_module(&["dev"], &[]);
+    append(&d, &module).ok();
+    let before = head(&d);
+    batch(&d, 20_000);
+    let mut cmd = d.cmd(&[
+        "asset",
+        "state",
+        "receipt-init",
+        &module,
+        "--batch",
+        "batch.jsonl",
+        "--key",
+        "dev.jwk",
+    ]);
+    // The test harness may run with SIGINT ignored; the child gets the default back.
+    unsafe {
+        cmd.pre_exec(|| {
+            libc::signal(libc::SIGINT, libc::SIG_DFL);
+            Ok(())
+        });
+    }
+    let child = cmd
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(400));
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let r = Run::from(child.wait_with_output().unwrap());
+    r.code(130);
+    assert!(r.stderr.contains("interrupted"), "{}", r.stderr);
+    // Nothing half-written: the head did not move, no receipt file beyond it appeared, and
+    // fsck (and verify) are clean.
+    assert_eq!(head(&d), before);
+    assert!(
+        !d.join(&format!("{module}/state/receipts/receipt.1.json"))
+            .exists()
+    );
+    d.run(&["fsck"]).ok();
+    d.run(&["asset", "state", "verify", &module]).ok();
+    // The next append works as if nothing had happened.
+    append(&d, &module).ok();
+    d.run(&["fsck", "--strict"]).ok();
+}
+
+#[test]
+fn a_closed_stdout_or_stderr_never_panics() {
+    use std::io::{BufRead, BufReader};
+    let (d, module) = Dir::asset_module(&["dev"], &[]);
+    batch(&d, 3000);
+    d.run(&[
+        "asset",
+        "state",
+        "receipt-init",
+        &module,
+        "--batch",
+        "batch.jsonl",
+        "--key",
+        "dev.jwk",
+    ])
+    .ok();
+    let log = format!("assets/{ASSET_ID}/core/head");
+    // `msez log ... 2>&1 | head -3`: one pipe for both, closed after three lines.
+    for args in [
+        vec!["log", log.as_str()],
+        vec!["log", "refs/nope"],
+        vec!["bogus"],
+    ] {
+        let (reader, writer) = std::io::pipe().unwrap();
+        let mut child = d
+            .cmd(&args)
+            .stdout(writer.try_clone().unwrap())
+            .stderr(writer)
+            .spawn()
+            .unwrap();
+        let mut lines = BufReader::new(reader);
+        for _ in 0..3 {
+            let mut l = String::new();
+            if lines.read_line(&mut l).unwrap() == 0 {
+                break;
+            }
+            assert!(!l.contains("panicked"), "{args:?}: {l}");
+        }
+        drop(lines);
+        let code = child.wait().unwrap().code();
+        assert_ne!(code, Some(101), "{args:?} panicked");
+    }
+    // stderr closed outright: the error is lost, the exit code is not.
+    let r = d
+        .cmd(&["log", "refs/nope"])
+        .stderr(std::process::Stdio::null())
+        .status();
+    assert_eq!(r.unwrap().code(), Some(68));
+}
+
+#[test]
+fn quiet_drops_notes_warnings_and_confirmations_never_the_data() {
+    let d = Dir::new();
+    let r = d.run(&["-q", "init"]);
+    assert_eq!((r.code, r.stdout.as_str(), r.stderr.as_str()), (0, "", ""));
+    let (a, _remote, url) = pushed();
+    let b = Dir::new();
+    let r = b.run(&["-q", "clone", &url, b.path().to_str().unwrap()]);
+    assert_eq!((r.code, r.stdout.as_str(), r.stderr.as_str()), (0, "", ""));
+    let r = b.run(&["-q", "checkout", ASSET_ID]);
+    assert_eq!((r.code, r.stdout.as_str(), r.stderr.as_str()), (0, "", ""));
+    let r = a.run(&["-q", "push", "origin"]);
+    assert_eq!((r.code, r.stdout.as_str(), r.stderr.as_str()), (0, "", ""));
+    // The data asked for still prints.
+    assert!(a.run(&["-q", "refs"]).ok().contains("/core/head"));
+    assert!(a.run(&["-q", "status"]).ok().contains(ASSET_ID));
+    assert_eq!(a.run(&["-q", "remote"]).ok(), "origin\n");
+    let h = head(&a);
+    assert!(a.run(&["-q", "show", &h[..7]]).ok().contains("next_root"));
+    // --json is untouched by -q.
+    a.run(&["-q", "--json", "remote", "set-url", "origin", &url])
+        .json();
+    // Errors still print.
+    let r = a.run(&["-q", "show", "refs/nope"]);
+    r.code(68);
+    assert!(r.stderr.contains("msez:"), "{}", r.stderr);
+}
+
+#[test]
+fn usage_errors_are_json_documents_with_json() {
+    let d = Dir::repo();
+    for args in [
+        vec!["--json", "bogus"],
+        vec!["show", "--json"],
+        vec!["--json", "show", "--nope", "x"],
+        vec!["--json", "remote", "rename", "only-one"],
+    ] {
+        let r = d.run(&args);
+        r.code(64);
+        let doc = r.json();
+        assert_eq!(doc["error"]["class"], "usage", "{args:?}");
+        assert_eq!(doc["error"]["code"], "usage.invalid", "{args:?}");
+        assert!(!doc["error"]["message"].as_str().unwrap().is_empty());
+        assert_eq!(r.stderr, "", "{args:?}");
+    }
+    // Without --json, clap's text on stderr, still 64; help is 0.
+    let r = d.run(&["bogus"]);
+    r.code(64);
+    assert!(r.stderr.contains("unrecognized subcommand"));
+    d.run(&["--help"]).ok();
+    // MSEZ_JSON asks for JSON as --json does.
+    let r = Run::from(d.cmd(&["bogus"]).env("MSEZ_JSON", "1").output().unwrap());
+    r.code(64);
+    assert_eq!(r.json()["error"]["class"], "usage");
+}
+
+#[test]
+fn msez_variables_set_the_global_flags_and_no_color_is_honoured() {
+    let d = Dir::repo();
+    let sub = Dir::new();
+    let env = |c: &mut std::process::Command, k: &str, v: &str| {
+        c.env(k, v);
+    };
+    let mut c = d.cmd(&["refs"]);
+    env(&mut c, "MSEZ_JSON", "true");
+    let r = Run::from(c.output().unwrap());
+    assert!(r.json()["refs"].is_object());
+    // A falsey value leaves the flag off.
+    let mut c = d.cmd(&["refs"]);
+    env(&mut c, "MSEZ_JSON", "0");
+    assert!(Run::from(c.output().unwrap()).ok().is_empty());
+    let mut c = sub.cmd(&["init"]);
+    env(&mut c, "MSEZ_QUIET", "1");
+    let r = Run::from(c.output().unwrap());
+    assert_eq!((r.code, r.stdout.as_str()), (0, ""));
+    // MSEZ_CHDIR is -C.
+    let elsewhere = Dir::new();
+    let mut c = elsewhere.cmd(&["--json", "refs"]);
+    env(&mut c, "MSEZ_CHDIR", d.path().to_str().unwrap());
+    Run::from(c.output().unwrap()).ok();
+    // NO_COLOR wins over CLICOLOR_FORCE: no escape sequence in help or errors.
+    for args in [vec!["--help"], vec!["bogus"]] {
+        let mut c = d.cmd(&args);
+        c.env("CLICOLOR_FORCE", "1").env("NO_COLOR", "1");
+        let r = Run::from(c.output().unwrap());
+        assert!(
+            !r.stdout.contains('\x1b') && !r.stderr.contains('\x1b'),
+            "{args:?}"
+        );
+    }
+    let mut c = d.cmd(&["--help"]);
+    c.env("CLICOLOR_FORCE", "1");
+    assert!(Run::from(c.output().unwrap()).stdout.contains('\x1b'));
+}
