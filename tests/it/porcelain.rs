@@ -495,3 +495,77 @@ fn msez_variables_set_the_global_flags_and_no_color_is_honoured() {
     c.env("CLICOLOR_FORCE", "1");
     assert!(Run::from(c.output().unwrap()).stdout.contains('\x1b'));
 }
+
+/// Every visible top-level command, from `msez --help`'s grouped listing.
+fn grouped_help() -> (String, Vec<String>) {
+    let help = Dir::new().run(&["--help"]).ok().to_string();
+    let mut names = Vec::new();
+    let mut in_group = false;
+    for line in help.lines() {
+        if line.ends_with(':') && !line.starts_with(' ') {
+            in_group = !matches!(line, "Options:" | "Examples:" | "Usage:");
+            continue;
+        }
+        if in_group {
+            if let Some(name) = line
+                .strip_prefix("  ")
+                .and_then(|l| l.split_whitespace().next())
+            {
+                names.push(name.to_string());
+            }
+        }
+    }
+    (help, names)
+}
+
+#[test]
+fn help_is_grouped_as_gits_with_an_example_per_command() {
+    let (help, names) = grouped_help();
+    for group in ["Start", "Record", "Verify", "Share", "Inspect", "Plumbing"] {
+        assert!(
+            help.lines().any(|l| l.starts_with(group)),
+            "no {group} group:\n{help}"
+        );
+    }
+    // Every visible command is in exactly one group, and none is listed twice.
+    let mut sorted = names.clone();
+    sorted.sort();
+    sorted.dedup();
+    assert_eq!(sorted.len(), names.len(), "{names:?}");
+    let generated = Dir::new();
+    let pages = generated.run(&["--json", "generate", "man", "man"]).json()["pages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p.as_str().unwrap().to_string())
+        .collect::<Vec<_>>();
+    let top: Vec<String> = pages
+        .iter()
+        .filter_map(|p| p.strip_prefix("msez-")?.strip_suffix(".1"))
+        .filter(|p| !p.contains('-') || ["ls-remote", "update-ref"].contains(p))
+        .map(str::to_string)
+        .collect();
+    for t in &top {
+        assert!(names.contains(t), "{t} is in no help group");
+    }
+    // Global flags have their own heading in each command's help; each command an example.
+    for name in &names {
+        let h = Dir::new().run(&[name.as_str(), "--help"]);
+        let h = h.ok();
+        assert!(h.contains("Global options:"), "{name}");
+        assert!(h.contains("Example"), "{name} --help has no example");
+    }
+    // Man pages: EXAMPLES for the root and every top-level command; ENVIRONMENT on all.
+    for page in &pages {
+        let text = std::fs::read_to_string(generated.join(&format!("man/{page}"))).unwrap();
+        assert!(text.contains(".SH ENVIRONMENT"), "{page}");
+        assert!(
+            text.contains("MSEZ_QUIET") && text.contains("NO_COLOR"),
+            "{page}"
+        );
+        let name = page.trim_start_matches("msez-").trim_end_matches(".1");
+        if page == "msez.1" || names.iter().any(|n| n == name) {
+            assert!(text.contains(".SH EXAMPLES"), "{page} has no EXAMPLES");
+        }
+    }
+}
