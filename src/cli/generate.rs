@@ -43,6 +43,9 @@ pub fn run(cmd: Command, ctx: &Ctx) -> super::Result<ExitCode> {
         Command::Completions { shell } => {
             let mut script = Vec::new();
             clap_complete::generate(shell, &mut root, "msez", &mut script);
+            if shell == clap_complete::Shell::Bash {
+                script.extend_from_slice(super::complete::BASH.as_bytes());
+            }
             written(ctx.out.raw(&script))?;
         }
     }

@@ -16,6 +16,7 @@ mod bundle;
 mod canon;
 mod car;
 mod checkout;
+mod complete;
 mod corridor;
 mod gc;
 mod generate;
@@ -177,6 +178,9 @@ pub enum Command {
     #[command(after_help = "Example:\n  msez generate man /usr/local/share/man/man1")]
     #[command(subcommand, hide = true)]
     Generate(generate::Command),
+    /// Completion candidates for the shell (remotes, refs, module ids), one per line.
+    #[command(name = "__complete", hide = true)]
+    Complete(complete::Args),
     /// Delete unreachable objects (locally or on a remote), in two phases: mark, then sweep.
     #[command(after_help = "Example:\n  msez gc --dry-run")]
     Gc(gc::GcArgs),
@@ -267,6 +271,7 @@ pub fn main() -> ExitCode {
         Command::Mount(a) => mount::run(a, &ctx),
         Command::Generate(c) => generate::run(c, &ctx),
         Command::Gc(a) => gc::run(a, &ctx),
+        Command::Complete(a) => complete::run(a, &ctx),
     };
     if signals::interrupted() {
         // A command that stops at a safe point on Ctrl-C: it left nothing half-written.

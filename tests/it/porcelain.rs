@@ -569,3 +569,51 @@ fn help_is_grouped_as_gits_with_an_example_per_command() {
         }
     }
 }
+
+#[test]
+fn bash_completes_remotes_refs_and_module_ids_from_the_repository() {
+    let (a, _remote, _url) = pushed();
+    a.run(&["remote", "add", "other", "/nonexistent/elsewhere"])
+        .ok();
+    assert_eq!(a.run(&["__complete", "remotes"]).ok(), "origin\nother\n");
+    assert!(a.run(&["__complete", "modules"]).ok().contains(ASSET_ID));
+    let refs = a.run(&["__complete", "refs"]).ok().to_string();
+    assert!(
+        refs.contains(&format!("assets/{ASSET_ID}/core/head\n")),
+        "{refs}"
+    );
+    // Outside a repository: nothing, and success.
+    assert_eq!(Dir::new().run(&["__complete", "refs"]).ok(), "");
+    let script = a.run(&["generate", "completions", "bash"]).ok().to_string();
+    a.write("completion.bash", &script);
+    let bin_dir = std::path::Path::new(crate::util::bin()).parent().unwrap();
+    let complete = |words: &str, cword: usize| -> String {
+        let sh = format!(
+            "source ./completion.bash; COMP_WORDS=({words}); COMP_CWORD={cword}; \
+             _msez_dynamic msez \"${{COMP_WORDS[$COMP_CWORD]}}\" msez; echo \"${{COMPREPLY[*]}}\""
+        );
+        let out = std::process::Command::new("bash")
+            .arg("-c")
+            .arg(sh)
+            .current_dir(a.path())
+            .env(
+                "PATH",
+                format!("{}:{}", bin_dir.display(), std::env::var("PATH").unwrap()),
+            )
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    assert_eq!(complete("msez push or", 2), "origin");
+    assert_eq!(complete("msez remote show ot", 3), "other");
+    assert_eq!(
+        complete(&format!("msez checkout {}", &ASSET_ID[..4]), 2),
+        ASSET_ID
+    );
+    assert_eq!(
+        complete("msez log assets/", 2),
+        format!("assets/{ASSET_ID}/core/head")
+    );
+    // Commands still complete statically.
+    assert_eq!(complete("msez statu", 1), "status");
+}
