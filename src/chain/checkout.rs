@@ -56,7 +56,6 @@ pub fn asset_ids(repo: &Repo) -> Result<Vec<String>, Error> {
             },
         )
         .collect();
-    ids.dedup();
     ids.sort();
     ids.dedup();
     Ok(ids)

@@ -314,20 +314,7 @@ fn json_requested() -> bool {
 /// usage (64), as the JSON error document when JSON was asked for.
 fn usage_error(e: clap::Error) -> ExitCode {
     use clap::error::ErrorKind;
-    if matches!(
-        e.kind(),
-        ErrorKind::DisplayHelp
-            | ErrorKind::DisplayVersion
-            | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
-    ) && !json_requested()
-    {
-        let _ = e.print();
-        let code = match e.kind() {
-            ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => msez::Class::Usage.exit_code(),
-            _ => 0,
-        };
-        return ExitCode::from(code);
-    }
+    // Help and version are what was asked for, whatever the output mode.
     if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) {
         let _ = e.print();
         return ExitCode::SUCCESS;

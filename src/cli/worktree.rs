@@ -146,9 +146,15 @@ fn modules(ctx: &Ctx, root: &std::path::Path) -> super::Result<Vec<AssetModule>>
 /// One chain in `msez status`.
 #[derive(Debug, serde::Serialize)]
 struct ChainStatus {
-    /// The asset_id (docs/cli.md's key) or corridor id.
-    asset_id: String,
-    /// The same, under the name older scripts read.
+    /// `asset` or `corridor`.
+    kind: &'static str,
+    /// The asset_id (docs/cli.md's key; assets only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    asset_id: Option<String>,
+    /// The corridor id (corridors only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    corridor_id: Option<String>,
+    /// The asset_id or corridor id, under the name older scripts read.
     owner: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     purpose: Option<String>,
@@ -176,7 +182,9 @@ pub fn status(_args: StatusArgs, ctx: &Ctx) -> super::Result<ExitCode> {
             let s = ops::status(&repo, &chain)?;
             seen.insert(chain.key().path());
             all.push(ChainStatus {
-                asset_id: s.owner.clone(),
+                kind: "asset",
+                asset_id: Some(s.owner.clone()),
+                corridor_id: None,
                 owner: s.owner,
                 purpose: s.purpose,
                 head: s.head,
@@ -195,8 +203,11 @@ pub fn status(_args: StatusArgs, ctx: &Ctx) -> super::Result<ExitCode> {
             continue;
         };
         if seen.insert(key.path()) {
+            let asset = key.kind == Kind::Asset;
             all.push(ChainStatus {
-                asset_id: key.owner.clone(),
+                kind: if asset { "asset" } else { "corridor" },
+                asset_id: asset.then(|| key.owner.clone()),
+                corridor_id: (!asset).then(|| key.owner.clone()),
                 owner: key.owner.clone(),
                 purpose: key.purpose.clone(),
                 head: repo.read_ref(&name)?,
@@ -210,13 +221,13 @@ pub fn status(_args: StatusArgs, ctx: &Ctx) -> super::Result<ExitCode> {
         }
     }
     for s in &mut all {
-        let key = match &s.purpose {
-            Some(p) => ChainKey {
+        let key = match (s.kind, &s.purpose) {
+            ("asset", Some(p)) => ChainKey {
                 kind: Kind::Asset,
                 owner: s.owner.clone(),
                 purpose: Some(p.clone()),
             },
-            None => ChainKey::corridor(&s.owner),
+            _ => ChainKey::corridor(&s.owner),
         };
         s.remotes = tracking::tracking(&repo, &key, s.head)?;
         s.forks = tracking::forks(&repo, &key)?
@@ -230,13 +241,11 @@ pub fn status(_args: StatusArgs, ctx: &Ctx) -> super::Result<ExitCode> {
                 .head
                 .map(|d| d.to_hex())
                 .unwrap_or_else(|| "(no chain)".into());
-            writeln!(
-                w,
-                "asset {} {}: head {head}",
-                s.owner,
-                s.purpose.as_deref().unwrap_or_default()
-            )?;
-            if !s.checked_out {
+            match &s.purpose {
+                Some(p) => writeln!(w, "{} {} {p}: head {head}", s.kind, s.owner)?,
+                None => writeln!(w, "{} {}: head {head}", s.kind, s.owner)?,
+            }
+            if !s.checked_out && s.kind == "asset" {
                 writeln!(w, "  not checked out (msez checkout {})", s.owner)?;
             }
             for r in &s.remotes {
@@ -260,7 +269,7 @@ pub fn status(_args: StatusArgs, ctx: &Ctx) -> super::Result<ExitCode> {
             for p in &s.invalid {
                 writeln!(w, "  invalid:      {}", p.display())?;
             }
-            if s.checked_out && !s.head_in_worktree {
+            if s.checked_out && !s.head_in_worktree && s.head.is_some() {
                 writeln!(w, "  head receipt has no file in the module (msez checkout {})", s.owner)?;
             }
         }

@@ -140,6 +140,12 @@ fn status_shows_behind_after_fetch_and_a_fork_as_diverged() {
     a.run(&["pull", "origin"]).code(69);
     assert_eq!(head(&a), before);
     assert_eq!(tracking(&a)["diverged"], true);
+    // The fork pull kept is in status too.
+    let s = a.run(&["status", "--json"]).json();
+    let forks = s["chains"][0]["forks"].as_array().unwrap().clone();
+    assert_eq!(forks.len(), 1, "{s}");
+    assert!(forks[0].as_str().unwrap().contains("/core/forks/"));
+    assert!(a.run(&["status"]).ok().contains("fork kept:"));
 }
 
 #[test]
