@@ -78,81 +78,50 @@ pub struct Args {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Create a repository (DIR/.msez); refuses to clobber one.
-    #[command(after_help = "Example:\n  msez init")]
     Init(repo::InitArgs),
     /// Run the whole operator flow on the embedded default and print what it made.
-    #[command(after_help = "Example:\n  msez quickstart demo")]
     Quickstart(quickstart::Args),
     /// Store, fetch and resolve artifacts.
-    #[command(
-        after_help = "Example:\n  msez artifact put report.pdf --type blob\n  msez artifact get blob:3f2a9c1 --out copy.pdf"
-    )]
     #[command(subcommand)]
     Artifact(artifact::Command),
     /// Print the canonical bytes (MSEZ JCS subset) of a JSON document.
-    #[command(after_help = "Example:\n  msez canon genesis.json | sha256sum")]
     Canon(canon::CanonArgs),
     /// Print the semantic digest of one artifact.
-    #[command(after_help = "Example:\n  msez digest --type smart-asset-genesis genesis.json")]
     Digest(canon::DigestArgs),
     /// Plumbing: move a ref under its lock, compare-and-swap on the old value.
-    #[command(after_help = "Example:\n  msez update-ref refs/tags/audited 3f2a9c1 --old none")]
     UpdateRef(repo::UpdateRefArgs),
     /// List refs and what they point at.
-    #[command(after_help = "Example:\n  msez refs")]
     Refs(repo::RefsArgs),
     /// Show one object (with the union of its proofs).
-    #[command(
-        after_help = "Example:\n  msez show assets/<asset_id>/core/head\n  msez show 3f2a9c1"
-    )]
     Show(repo::ShowArgs),
     /// Show the reflog of a ref (every move, newest first).
-    #[command(after_help = "Example:\n  msez reflog assets/<asset_id>/core/head")]
     Reflog(repo::ReflogArgs),
     /// Walk a receipt chain newest-first (sequence, next_root, timestamp, signers).
-    #[command(after_help = "Example:\n  msez log assets/<asset_id>/core/head -n 10")]
     Log(worktree::LogArgs),
     /// Per chain: module files not in .msez, ahead/behind each remote, kept forks.
-    #[command(after_help = "Example:\n  msez status")]
     Status(worktree::StatusArgs),
     /// Import receipts and checkpoints made by other tools, after verifying them.
-    #[command(after_help = "Example:\n  msez add modules/smart-assets/<asset_id>")]
     Add(worktree::AddArgs),
     /// Write a module's working tree (asset.yaml, genesis, receipts, checkpoints) from .msez.
     Checkout(checkout::Args),
     /// Check the repository: digests, proofs (--strict), refs, temp files.
-    #[command(after_help = "Example:\n  msez fsck --strict")]
     Fsck(repo::FsckArgs),
     /// Smart assets: module layout and receipt chains.
-    #[command(
-        after_help = "Example:\n  msez asset module init --genesis genesis.json\n  msez asset state receipt-init <asset_id> --transition t.json --key operator.jwk"
-    )]
     #[command(subcommand)]
     Asset(asset::Command),
     /// Corridors: module layout and receipt chains.
-    #[command(
-        after_help = "Example:\n  msez corridor state verify modules/corridors/<corridor_id>"
-    )]
     #[command(subcommand)]
     Corridor(corridor::Command),
     /// Ed25519 keys.
-    #[command(after_help = "Example:\n  msez key gen --out operator.jwk")]
     #[command(subcommand)]
     Key(key::Command),
     /// Verifiable credentials: sign and verify MsezEd25519Signature2025 proofs.
-    #[command(
-        after_help = "Example:\n  msez vc sign credential.json --key operator.jwk --out signed.json"
-    )]
     #[command(subcommand)]
     Vc(vc::Command),
     /// Registries: the transition-type lock (Layer 1).
-    #[command(
-        after_help = "Example:\n  msez registry transition-types lock registries/transition-types.yaml"
-    )]
     #[command(subcommand)]
     Registry(registry::Command),
     /// Merkle Mountain Range plumbing (RFC 6962 / 9162 compatible).
-    #[command(after_help = "Example:\n  msez mmr root --leaves next_roots.txt")]
     #[command(subcommand)]
     Mmr(mmr::Command),
     /// Named remotes: add, remove, list, show, rename, set-url; `remote -v` (docs/remotes.md).
@@ -160,29 +129,22 @@ pub enum Command {
     /// List the refs a remote holds now (default: origin).
     LsRemote(remote::LsRemoteArgs),
     /// Send objects, proofs and refs to a remote; refs move last, by conditional writes.
-    #[command(after_help = "Example:\n  msez push origin")]
     Push(sync::PushArgs),
     /// Download and verify what a remote has; move refs/remotes/NAME/...
-    #[command(after_help = "Example:\n  msez fetch origin")]
     Fetch(sync::FetchArgs),
     /// fetch, then fast-forward local refs (a diverged ref: exit 69, both kept).
-    #[command(after_help = "Example:\n  msez pull origin")]
     Pull(sync::FetchArgs),
     /// Create a repository from a remote: init, remote origin, pull.
-    #[command(after_help = "Example:\n  msez clone s3://audit-bucket/msez work")]
     Clone(sync::CloneArgs),
     /// Mount a repository or a remote read-only (FUSE) for ls, cat, jq, sha256sum, diff.
-    #[command(after_help = "Example:\n  msez mount . /mnt/msez --foreground")]
     Mount(mount::Args),
     /// Man pages and shell completions from these definitions (for packagers).
-    #[command(after_help = "Example:\n  msez generate man /usr/local/share/man/man1")]
     #[command(subcommand, hide = true)]
     Generate(generate::Command),
     /// Completion candidates for the shell (remotes, refs, module ids), one per line.
     #[command(name = "__complete", hide = true)]
     Complete(complete::Args),
     /// Delete unreachable objects (locally or on a remote), in two phases: mark, then sweep.
-    #[command(after_help = "Example:\n  msez gc --dry-run")]
     Gc(gc::GcArgs),
 }
 

@@ -143,9 +143,12 @@ fn modules(ctx: &Ctx, root: &std::path::Path) -> super::Result<Vec<AssetModule>>
     Ok(out)
 }
 
-/// One chain in `msez status`.
+/// One chain in `msez status`: the library's module status (flattened: `owner`, `purpose`,
+/// `head`, `untracked`, ...) and what the porcelain adds.
 #[derive(Debug, serde::Serialize)]
 struct ChainStatus {
+    #[serde(flatten)]
+    base: ops::Status,
     /// `asset` or `corridor`.
     kind: &'static str,
     /// The asset_id (docs/cli.md's key; assets only).
@@ -154,20 +157,35 @@ struct ChainStatus {
     /// The corridor id (corridors only).
     #[serde(skip_serializing_if = "Option::is_none")]
     corridor_id: Option<String>,
-    /// The asset_id or corridor id, under the name older scripts read.
-    owner: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    purpose: Option<String>,
-    head: Option<msez::canon::Digest>,
     /// Whether the module folder exists (`msez checkout` writes it).
     checked_out: bool,
-    untracked: Vec<PathBuf>,
-    invalid: Vec<PathBuf>,
-    head_in_worktree: bool,
     /// Ahead/behind against each remote's tracking ref (as of the last fetch).
     remotes: Vec<tracking::Tracking>,
     /// Losing fork branches kept under `forks/` refs.
     forks: Vec<String>,
+}
+
+impl ChainStatus {
+    fn new(base: ops::Status, kind: Kind, checked_out: bool) -> ChainStatus {
+        let asset = kind == Kind::Asset;
+        ChainStatus {
+            kind: if asset { "asset" } else { "corridor" },
+            asset_id: asset.then(|| base.owner.clone()),
+            corridor_id: (!asset).then(|| base.owner.clone()),
+            base,
+            checked_out,
+            remotes: Vec::new(),
+            forks: Vec::new(),
+        }
+    }
+}
+
+// The rendering reads the module status's fields as its own.
+impl std::ops::Deref for ChainStatus {
+    type Target = ops::Status;
+    fn deref(&self) -> &ops::Status {
+        &self.base
+    }
 }
 
 /// Shows, for every chain (module folders and head refs), module receipts not yet in
@@ -181,20 +199,7 @@ pub fn status(_args: StatusArgs, ctx: &Ctx) -> super::Result<ExitCode> {
             let chain = m.chain(Some(p))?;
             let s = ops::status(&repo, &chain)?;
             seen.insert(chain.key().path());
-            all.push(ChainStatus {
-                kind: "asset",
-                asset_id: Some(s.owner.clone()),
-                corridor_id: None,
-                owner: s.owner,
-                purpose: s.purpose,
-                head: s.head,
-                checked_out: true,
-                untracked: s.untracked,
-                invalid: s.invalid,
-                head_in_worktree: s.head_in_worktree,
-                remotes: Vec::new(),
-                forks: Vec::new(),
-            });
+            all.push(ChainStatus::new(s, Kind::Asset, true));
         }
     }
     // Chains the repository has without a module folder (a clone before `msez checkout`).
@@ -203,21 +208,13 @@ pub fn status(_args: StatusArgs, ctx: &Ctx) -> super::Result<ExitCode> {
             continue;
         };
         if seen.insert(key.path()) {
-            let asset = key.kind == Kind::Asset;
-            all.push(ChainStatus {
-                kind: if asset { "asset" } else { "corridor" },
-                asset_id: asset.then(|| key.owner.clone()),
-                corridor_id: (!asset).then(|| key.owner.clone()),
+            let base = ops::Status {
                 owner: key.owner.clone(),
                 purpose: key.purpose.clone(),
                 head: repo.read_ref(&name)?,
-                checked_out: false,
-                untracked: Vec::new(),
-                invalid: Vec::new(),
-                head_in_worktree: false,
-                remotes: Vec::new(),
-                forks: Vec::new(),
-            });
+                ..ops::Status::default()
+            };
+            all.push(ChainStatus::new(base, key.kind, false));
         }
     }
     for s in &mut all {
