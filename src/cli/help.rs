@@ -1,8 +1,8 @@
 //! `msez --help` grouped as git's: what to type to start, record, verify, share and inspect,
 //! then the plumbing. The groups name commands; each line's text is the command's own `about`,
 //! so the listing cannot drift from the definitions (a test checks every visible command is in
-//! exactly one group). A name msez does not have is left out (`recover` comes with the append
-//! transaction).
+//! exactly one group). A name msez does not have is left out (`recover`, `tlog` and `witness` come
+//! from other branches).
 
 /// The groups, in the order shown.
 pub const GROUPS: &[(&str, &[&str])] = &[
@@ -14,7 +14,7 @@ pub const GROUPS: &[(&str, &[&str])] = &[
         "record: append, sign and import",
         &["asset", "corridor", "add", "key", "vc", "registry"],
     ),
-    ("verify", &["fsck", "artifact"]),
+    ("verify", &["fsck", "artifact", "tlog", "witness"]),
     (
         "share: remotes and mounts",
         &["remote", "ls-remote", "push", "fetch", "pull", "mount"],
@@ -80,6 +80,14 @@ pub const EXAMPLES: &[(&str, &str)] = &[
         "msez registry transition-types lock registries/transition-types.yaml",
     ),
     ("recover", "msez recover"),
+    (
+        "tlog",
+        "msez tlog publish modules/smart-assets/<asset_id> /srv/log --key operator.jwk",
+    ),
+    (
+        "witness",
+        "msez witness serve --key w.jwk --name example.org/w1 --state w1/",
+    ),
 ];
 
 /// The root command with the grouped listing as its help, and each command's example.

@@ -138,12 +138,12 @@ pub enum Command {
     Clone(sync::CloneArgs),
     /// Mount a repository or a remote read-only (FUSE) for ls, cat, jq, sha256sum, diff.
     Mount(mount::Args),
-    /// Man pages and shell completions from these definitions (for packagers).
-    #[command(subcommand, hide = true)]
-    Generate(generate::Command),
     /// Completion candidates for the shell (remotes, refs, module ids), one per line.
     #[command(name = "__complete", hide = true)]
     Complete(complete::Args),
+    /// Man pages and shell completions from these definitions (for packagers).
+    #[command(subcommand, hide = true)]
+    Generate(generate::Command),
     /// Delete unreachable objects (locally or on a remote), in two phases: mark, then sweep.
     Gc(gc::GcArgs),
 }
@@ -231,9 +231,9 @@ pub fn main() -> ExitCode {
         Command::Pull(a) => sync::pull(a, &ctx),
         Command::Clone(a) => sync::clone(a, &ctx),
         Command::Mount(a) => mount::run(a, &ctx),
+        Command::Complete(a) => complete::run(a, &ctx),
         Command::Generate(c) => generate::run(c, &ctx),
         Command::Gc(a) => gc::run(a, &ctx),
-        Command::Complete(a) => complete::run(a, &ctx),
     };
     if signals::interrupted() {
         // A command that stops at a safe point on Ctrl-C: it left nothing half-written.
