@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The commands of docs/operator-guide.md, end to end: a repository, a key, a smart-asset module,
 # receipts (one, then a batch), a checkpoint, an inclusion proof, verification, a witness bundle
-# and its attestations, a push to a remote, a clone and fsck of the clone.
+# and its attestations, a push to a remote, a clone and fsck of the clone, then an append from
+# the clone (checkout, receipt-init, status, push).
 #
 #   examples/operator-walkthrough.sh WORKDIR
 #
@@ -96,6 +97,21 @@ fi
 "$MSEZ" refs | diff - "$work/clone-refs.txt"
 rm "$work/clone-refs.txt"
 echo "the clone has the same refs"
+
+step "8. continue the chain from the clone: checkout, append, push"
+(
+  cd "$work/clone"
+  "$MSEZ" status
+  "$MSEZ" checkout "$asset_id"
+  "$MSEZ" asset state receipt-init "$asset_id" --transition "$work/operator/transfer.json" \
+    --timestamp 2026-01-02T00:00:00Z --key "$work/operator/operator.jwk"
+  "$MSEZ" status | tee "$work/clone-status.txt"
+  grep -q "ahead of origin by 1" "$work/clone-status.txt"
+  "$MSEZ" push origin
+  "$MSEZ" asset state verify "$asset_id"
+)
+rm "$work/clone-status.txt"
+echo "the clone appended and pushed"
 
 mkdir "$work/handoff"
 cp asset.zip auditor.vc.json zone.vc.json profile.yaml "$work/handoff/"

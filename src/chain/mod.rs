@@ -12,6 +12,7 @@
 //! rescan the chain.
 
 pub mod anchor;
+pub mod checkout;
 pub mod checkpoint;
 pub mod corridor;
 pub mod envelope;
@@ -23,11 +24,13 @@ pub mod inclusion;
 pub mod incoming;
 pub mod lifecycle;
 pub mod module;
+pub mod names;
 pub mod ops;
 pub mod receipt;
 pub mod registry;
 pub mod select;
 pub mod store;
+pub mod tracking;
 pub mod transition_types;
 pub mod verify;
 
@@ -272,6 +275,26 @@ pub enum Error {
     /// A module directory problem (asset.yaml, genesis).
     #[error("module {}: {why}", path.display())]
     Module { path: PathBuf, why: String },
+    /// An append with no signing key that did not ask for an unsigned receipt.
+    #[error(
+        "refusing to append an unsigned receipt to {chain}: give --key (msez verify rejects unsigned receipts), or --unsigned to write one as the reference does"
+    )]
+    Unsigned { chain: String },
+    /// A digest prefix that names more than one thing.
+    #[error("{prefix} is ambiguous; it could be: {}", candidates.join(", "))]
+    AmbiguousPrefix {
+        prefix: String,
+        candidates: Vec<String>,
+    },
+    /// Typed where a digest goes, but neither 64 hex nor a prefix of at least 7.
+    #[error("{typed:?} is neither a digest (64 hex) nor a prefix of one (at least 7 hex)")]
+    BadPrefix { typed: String },
+    /// A digest prefix that names nothing stored.
+    #[error("no {what} begins with {prefix}")]
+    NoMatch { prefix: String, what: String },
+    /// A checkout that would overwrite a module file holding something else.
+    #[error("checkout: {}: {why}", path.display())]
+    CheckoutConflict { path: PathBuf, why: String },
     /// A file operation failed.
     #[error("{what} {}", path.display())]
     Io {
@@ -350,7 +373,11 @@ impl Classify for Error {
             | Error::NoSuchSequence { .. }
             | Error::PendingQuorum { .. }
             | Error::KeyCredentialMissing { .. } => Class::Missing,
-            Error::StaleHead { .. } => Class::Conflict,
+            Error::StaleHead { .. } | Error::CheckoutConflict { .. } => Class::Conflict,
+            Error::Unsigned { .. } | Error::AmbiguousPrefix { .. } | Error::BadPrefix { .. } => {
+                Class::Usage
+            }
+            Error::NoMatch { .. } => Class::Missing,
             Error::Io { .. } => Class::Io,
             Error::Canon(e) => e.class(),
             Error::SchemaDoc(e) => e.class(),
@@ -387,6 +414,11 @@ impl Classify for Error {
             Error::Empty { .. } => "missing.empty_chain",
             Error::NoSuchSequence { .. } => "missing.sequence",
             Error::StaleHead { .. } => "conflict.stale_head",
+            Error::CheckoutConflict { .. } => "conflict.checkout",
+            Error::Unsigned { .. } => "usage.unsigned_append",
+            Error::AmbiguousPrefix { .. } => "usage.ambiguous_prefix",
+            Error::BadPrefix { .. } => "usage.bad_digest_prefix",
+            Error::NoMatch { .. } => "missing.prefix",
             Error::PendingQuorum { .. } => "missing.pending_quorum",
             Error::HarborPolicy { .. } => "schema.harbor_policy",
             Error::NotAnchored { .. } => "digest.not_anchored",

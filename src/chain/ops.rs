@@ -151,13 +151,21 @@ fn would_be_head(
 /// objects and working-tree files are journaled before any of them is published.
 ///
 /// `expect_head`: refuse (conflict) unless the chain's head is this (None: the genesis).
+/// `allow_unsigned`: append with no key (the reference's unsigned asset receipts, which msez
+/// verify rejects); without it, no key is a usage error.
 pub fn append(
     repo: &Repo,
     chain: &Chain,
     drafts: &[Draft],
     keys: &[KeyPair],
     expect_head: Option<Option<Digest>>,
+    allow_unsigned: bool,
 ) -> Result<Appended, Error> {
+    if keys.is_empty() && !allow_unsigned {
+        return Err(Error::Unsigned {
+            chain: chain.key().path(),
+        });
+    }
     let key = chain.key();
     let head_ref = key.head_ref()?;
     let reason = format!("append {} receipt(s)", drafts.len());
@@ -937,9 +945,9 @@ mod tests {
         let chain = module.chain(None).unwrap();
         let keys = [KeyPair::generate(None).unwrap()];
         let opts = verify::Options::default();
-        append(&repo, &chain, &drafts(2), &keys, None).unwrap();
+        append(&repo, &chain, &drafts(2), &keys, None, false).unwrap();
         let stale = summary(Some(&repo), &chain, &opts, true).unwrap();
-        append(&repo, &chain, &drafts(1), &keys, None).unwrap();
+        append(&repo, &chain, &drafts(1), &keys, None, false).unwrap();
         let fresh = summary(Some(&repo), &chain, &opts, true).unwrap();
         let (_, newer) = checkpoint(Some(&repo), &chain, &fresh, &keys, "t").unwrap();
         let (_, older) = checkpoint(Some(&repo), &chain, &stale, &keys, "t").unwrap();

@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use clap::Subcommand;
 use msez::artifact::{ArtifactType, ObjectId};
+use msez::chain::names;
 use msez::odb::Repo;
 use msez::remote::root::StoreRoots;
 
@@ -83,7 +84,19 @@ fn put(file: &std::path::Path, artifact_type: &str, ctx: &Ctx) -> super::Result<
 
 fn get(object: &str, out: Option<&std::path::Path>, ctx: &Ctx) -> super::Result<ExitCode> {
     let repo = open_repo(ctx)?;
-    let id: ObjectId = object.parse()?;
+    // A digest that is a prefix resolves among the stored objects; any other bad digest keeps
+    // its own error (schema.bad_digest, 65).
+    let id: ObjectId = match object.parse() {
+        Ok(id) => id,
+        Err(_)
+            if object
+                .split_once(':')
+                .is_some_and(|(_, d)| names::is_prefix(d)) =>
+        {
+            names::object(&repo, object)?
+        }
+        Err(e) => return Err(e.into()),
+    };
     let Some(out) = out else {
         write_object(&repo, &id, &mut std::io::stdout().lock())?;
         return Ok(ExitCode::SUCCESS);

@@ -4,8 +4,6 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use clap::CommandFactory;
-
 use super::{Ctx, written};
 
 /// `msez generate` (hidden: for packagers, not for day-to-day use).
@@ -25,7 +23,7 @@ pub enum Command {
 
 /// Runs `msez generate ...`.
 pub fn run(cmd: Command, ctx: &Ctx) -> super::Result<ExitCode> {
-    let mut root = super::Args::command();
+    let mut root = super::command();
     root.build();
     match cmd {
         Command::Man { dir } => {
@@ -45,6 +43,9 @@ pub fn run(cmd: Command, ctx: &Ctx) -> super::Result<ExitCode> {
         Command::Completions { shell } => {
             let mut script = Vec::new();
             clap_complete::generate(shell, &mut root, "msez", &mut script);
+            if shell == clap_complete::Shell::Bash {
+                script.extend_from_slice(super::complete::BASH.as_bytes());
+            }
             written(ctx.out.raw(&script))?;
         }
     }
@@ -58,10 +59,7 @@ fn write_pages(cmd: &clap::Command, dir: &Path, pages: &mut Vec<String>) -> supe
     let name = cmd.get_display_name().unwrap_or_else(|| cmd.get_name());
     let file = format!("{name}.1");
     let path = dir.join(&file);
-    let mut out = Vec::new();
-    clap_mangen::Man::new(cmd.clone())
-        .render(&mut out)
-        .map_err(|e| msez::Error::io("rendering a man page", &path, e))?;
+    let out = render_page(cmd).map_err(|e| msez::Error::io("rendering a man page", &path, e))?;
     std::fs::write(&path, out).map_err(|e| msez::Error::io("writing a man page", &path, e))?;
     pages.push(file);
     // clap's own `help` subcommand is left out: `msez help X` is `man msez-X`.
@@ -70,4 +68,129 @@ fn write_pages(cmd: &clap::Command, dir: &Path, pages: &mut Vec<String>) -> supe
         write_pages(sub, dir, pages)?;
     }
     Ok(())
+}
+
+/// The variables every page documents (docs/cli.md, "Global flags").
+const ENVIRONMENT: &[(&str, &str)] = &[
+    (
+        "MSEZ_CHDIR",
+        "as -C DIR: run as if msez was started in DIR.",
+    ),
+    (
+        "MSEZ_JSON",
+        "as --json (on unless empty, 0, false, no, off, n or f).",
+    ),
+    ("MSEZ_QUIET", "as -q."),
+    ("MSEZ_VERBOSE", "as -v."),
+    ("MSEZ_NO_PROGRESS", "as --no-progress."),
+    (
+        "NO_COLOR",
+        "any value: no colour in help and errors, even with CLICOLOR_FORCE.",
+    ),
+    (
+        "AWS_ENDPOINT_URL, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION, AWS_PROFILE, AWS_ALLOW_HTTP",
+        "S3 remotes: endpoint and credentials (docs/credentials.md).",
+    ),
+    (
+        "SOURCE_DATE_EPOCH",
+        "the default receipt and checkpoint timestamp.",
+    ),
+    (
+        "MSEZ_DIR, MSEZ_REF, MSEZ_OLD, MSEZ_NEW, MSEZ_EVENT, MSEZ_REASON",
+        "set by msez for hooks (docs/hooks.md); not read as flags.",
+    ),
+];
+
+/// The example lines of a command: its after-help (or long about) from an `Example:` line on.
+fn examples(cmd: &clap::Command) -> Vec<String> {
+    let mut texts = Vec::new();
+    for t in [
+        cmd.get_after_long_help(),
+        cmd.get_after_help(),
+        cmd.get_long_about(),
+    ]
+    .into_iter()
+    .flatten()
+    {
+        texts.push(t.to_string());
+    }
+    for text in texts {
+        let mut out = Vec::new();
+        let mut on = false;
+        for line in text.lines() {
+            let trimmed = line.trim();
+            if let Some(rest) = trimmed
+                .strip_prefix("Examples:")
+                .or_else(|| trimmed.strip_prefix("Example:"))
+            {
+                on = true;
+                let rest = rest.trim().trim_matches('`');
+                if !rest.is_empty() {
+                    out.push(rest.to_string());
+                }
+            } else if on {
+                if trimmed.is_empty() && !out.is_empty() {
+                    break;
+                }
+                if !trimmed.is_empty() {
+                    out.push(trimmed.to_string());
+                }
+            }
+        }
+        if !out.is_empty() {
+            return out;
+        }
+    }
+    Vec::new()
+}
+
+/// One man page: clap_mangen's sections, then EXAMPLES (the command's examples) and
+/// ENVIRONMENT, where mangen would put its free-form EXTRA section.
+fn render_page(cmd: &clap::Command) -> std::io::Result<Vec<u8>> {
+    let man = clap_mangen::Man::new(cmd.clone());
+    let mut out = Vec::new();
+    man.render_title(&mut out)?;
+    man.render_name_section(&mut out)?;
+    man.render_synopsis_section(&mut out)?;
+    man.render_description_section(&mut out)?;
+    if cmd.get_arguments().any(|a| !a.is_hide_set()) {
+        man.render_options_section(&mut out)?;
+    }
+    if cmd.get_subcommands().any(|s| !s.is_hide_set()) {
+        man.render_subcommands_section(&mut out)?;
+    }
+    let ex = examples(cmd);
+    let mut text = String::new();
+    if !ex.is_empty() {
+        text.push_str(".SH EXAMPLES\n.nf\n");
+        for line in &ex {
+            text.push_str(&roff_line(line));
+        }
+        text.push_str(".fi\n");
+    }
+    text.push_str(".SH ENVIRONMENT\n");
+    for (name, what) in ENVIRONMENT {
+        text.push_str(".TP\n");
+        text.push_str(&format!("\\fB{}\\fR\n", roff_escape(name)));
+        text.push_str(&roff_line(what));
+    }
+    out.extend_from_slice(text.as_bytes());
+    man.render_version_section(&mut out)?;
+    Ok(out)
+}
+
+/// Text made safe for roff: backslashes escaped, minus signs as `\-` (so a copied example
+/// has ASCII hyphens).
+fn roff_escape(text: &str) -> String {
+    text.replace('\\', "\\e").replace('-', "\\-")
+}
+
+/// One line of roff text (a leading `.` or `'` would be a request).
+fn roff_line(text: &str) -> String {
+    let t = roff_escape(text);
+    if t.starts_with('.') || t.starts_with('\'') {
+        format!("\\&{t}\n")
+    } else {
+        format!("{t}\n")
+    }
 }

@@ -1,14 +1,27 @@
 //! The command line: clap definitions, argument resolution, and rendering. No hashing here.
 
+/// `eprintln!` for every command module: a closed stderr (`msez ... 2>&1 | head -3`) makes the
+/// line vanish instead of panicking (std's panics, and the panic message then fails too,
+/// exit 101). Declared before the modules so it shadows std's in all of them.
+macro_rules! eprintln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+
 mod artifact;
 pub mod asset;
 mod audit;
 mod bundle;
 mod canon;
 mod car;
+mod checkout;
+mod complete;
 mod corridor;
 mod gc;
 mod generate;
+mod help;
 mod key;
 mod mmr;
 mod mount;
@@ -21,6 +34,7 @@ mod remote;
 mod remote_stats;
 mod repo;
 mod share;
+mod signals;
 mod state;
 mod sync;
 mod tlog;
@@ -30,6 +44,7 @@ mod worktree;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use clap::builder::FalseyValueParser;
 use clap::{Parser, Subcommand};
 
 pub use output::Out;
@@ -39,19 +54,25 @@ pub use output::Out;
 #[command(name = "msez", version, about, long_about = None, propagate_version = true)]
 pub struct Args {
     /// Run as if msez was started in DIR.
-    #[arg(short = 'C', global = true, value_name = "DIR")]
+    #[arg(
+        short = 'C',
+        global = true,
+        value_name = "DIR",
+        env = "MSEZ_CHDIR",
+        help_heading = "Global options"
+    )]
     pub chdir: Option<PathBuf>,
     /// Print one JSON document on stdout and nothing else there.
-    #[arg(long, global = true)]
+    #[arg(long, global = true, env = "MSEZ_JSON", help_heading = "Global options", value_parser = FalseyValueParser::new())]
     pub json: bool,
-    /// Say nothing but results and errors.
-    #[arg(short, long, global = true)]
+    /// Drop progress, notes, warnings and confirmations; results and errors still print.
+    #[arg(short, long, global = true, env = "MSEZ_QUIET", help_heading = "Global options", value_parser = FalseyValueParser::new())]
     pub quiet: bool,
     /// Say more on stderr.
-    #[arg(short, long, global = true)]
+    #[arg(short, long, global = true, env = "MSEZ_VERBOSE", help_heading = "Global options", value_parser = FalseyValueParser::new())]
     pub verbose: bool,
     /// Never draw progress bars.
-    #[arg(long, global = true)]
+    #[arg(long, global = true, env = "MSEZ_NO_PROGRESS", help_heading = "Global options", value_parser = FalseyValueParser::new())]
     pub no_progress: bool,
     #[command(subcommand)]
     pub command: Command,
@@ -81,10 +102,12 @@ pub enum Command {
     Reflog(repo::ReflogArgs),
     /// Walk a receipt chain newest-first (sequence, next_root, timestamp, signers).
     Log(worktree::LogArgs),
-    /// Show module receipts not yet in .msez, and heads that differ.
+    /// Per chain: module files not in .msez, ahead/behind each remote, kept forks.
     Status(worktree::StatusArgs),
     /// Import receipts and checkpoints made by other tools, after verifying them.
     Add(worktree::AddArgs),
+    /// Write a module's working tree (asset.yaml, genesis, receipts, checkpoints) from .msez.
+    Checkout(checkout::Args),
     /// Check the repository: digests, proofs (--strict), refs, temp files.
     Fsck(repo::FsckArgs),
     /// Complete appends a crash interrupted after their journal was written; rebuild MMR state.
@@ -109,9 +132,10 @@ pub enum Command {
     /// Merkle Mountain Range plumbing (RFC 6962 / 9162 compatible).
     #[command(subcommand)]
     Mmr(mmr::Command),
-    /// Named remotes: add, remove, list (docs/remotes.md).
-    #[command(subcommand)]
-    Remote(remote::Command),
+    /// Named remotes: add, remove, list, show, rename, set-url; `remote -v` (docs/remotes.md).
+    Remote(remote::Args),
+    /// List the refs a remote holds now (default: origin).
+    LsRemote(remote::LsRemoteArgs),
     /// Send objects, proofs and refs to a remote; refs move last, by conditional writes.
     Push(sync::PushArgs),
     /// Download and verify what a remote has; move refs/remotes/NAME/...
@@ -122,6 +146,9 @@ pub enum Command {
     Clone(sync::CloneArgs),
     /// Mount a repository or a remote read-only (FUSE) for ls, cat, jq, sha256sum, diff.
     Mount(mount::Args),
+    /// Completion candidates for the shell (remotes, refs, module ids), one per line.
+    #[command(name = "__complete", hide = true)]
+    Complete(complete::Args),
     /// Man pages and shell completions from these definitions (for packagers).
     #[command(subcommand, hide = true)]
     Generate(generate::Command),
@@ -172,16 +199,13 @@ fn raise_open_file_limit() {
 }
 
 pub fn main() -> ExitCode {
-    let args = match Args::try_parse() {
+    signals::install();
+    let args = match command()
+        .try_get_matches()
+        .and_then(|m| <Args as clap::FromArgMatches>::from_arg_matches(&m))
+    {
         Ok(args) => args,
-        Err(e) => {
-            let code = match e.kind() {
-                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => 0,
-                _ => msez::Class::Usage.exit_code(),
-            };
-            let _ = e.print();
-            return ExitCode::from(code);
-        }
+        Err(e) => return usage_error(e),
     };
     raise_open_file_limit();
     let out = Out::new(args.json, args.quiet, args.verbose, args.no_progress);
@@ -206,6 +230,7 @@ pub fn main() -> ExitCode {
         Command::Log(a) => worktree::log(a, &ctx),
         Command::Status(a) => worktree::status(a, &ctx),
         Command::Add(a) => worktree::add(a, &ctx),
+        Command::Checkout(a) => checkout::run(a, &ctx),
         Command::Fsck(a) => repo::fsck(a, &ctx),
         Command::Recover(a) => recover::recover(a, &ctx),
         Command::Audit(a) => audit::run(a, &ctx),
@@ -216,16 +241,25 @@ pub fn main() -> ExitCode {
         Command::Mmr(c) => mmr::run(c, &ctx),
         Command::Registry(c) => registry::run(c, &ctx),
         Command::Remote(c) => remote::run(c, &ctx),
+        Command::LsRemote(a) => remote::ls_remote(a, &ctx),
         Command::Push(a) => sync::push(a, &ctx),
         Command::Fetch(a) => sync::fetch(a, &ctx),
         Command::Pull(a) => sync::pull(a, &ctx),
         Command::Clone(a) => sync::clone(a, &ctx),
         Command::Mount(a) => mount::run(a, &ctx),
+        Command::Complete(a) => complete::run(a, &ctx),
         Command::Generate(c) => generate::run(c, &ctx),
         Command::Gc(a) => gc::run(a, &ctx),
         Command::Tlog(c) => tlog::run(c, &ctx),
         Command::Witness(c) => tlog::run_witness(c, &ctx),
     };
+    if signals::interrupted() {
+        // A command that stops at a safe point on Ctrl-C: it left nothing half-written.
+        ctx.out.error(&msez::Error::Usage(
+            "interrupted (Ctrl-C); nothing half-written".into(),
+        ));
+        return ExitCode::from(signals::EXIT_INTERRUPTED);
+    }
     match result {
         Ok(code) => code,
         Err(err) if is_broken_pipe(&err) => ExitCode::SUCCESS,
@@ -234,6 +268,51 @@ pub fn main() -> ExitCode {
             ExitCode::from(msez::Classify::class(&err).exit_code())
         }
     }
+}
+
+/// The command line's definition, with the grouped top-level help.
+pub fn command() -> clap::Command {
+    help::grouped(<Args as clap::CommandFactory>::command())
+}
+
+/// Whether `--json` (or MSEZ_JSON) asked for JSON, read from the raw arguments: for errors
+/// of the arguments themselves, before clap has parsed them.
+fn json_requested() -> bool {
+    let env = std::env::var_os("MSEZ_JSON").is_some_and(|v| {
+        !v.is_empty()
+            && !["0", "false", "no", "off", "n", "f"]
+                .iter()
+                .any(|f| v.eq_ignore_ascii_case(f))
+    });
+    env || std::env::args_os()
+        .skip(1)
+        .take_while(|a| a != "--")
+        .any(|a| a == "--json")
+}
+
+/// Renders a clap error: help and version as clap prints them (exit 0), anything else as
+/// usage (64), as the JSON error document when JSON was asked for.
+fn usage_error(e: clap::Error) -> ExitCode {
+    use clap::error::ErrorKind;
+    // Help and version are what was asked for, whatever the output mode.
+    if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) {
+        let _ = e.print();
+        return ExitCode::SUCCESS;
+    }
+    if json_requested() {
+        // clap's text, without its styling and its trailing "For more information" line.
+        let text = e.render().to_string();
+        let message = text
+            .lines()
+            .filter(|l| !l.trim().is_empty() && !l.starts_with("For more information"))
+            .map(|l| l.strip_prefix("error: ").unwrap_or(l))
+            .collect::<Vec<_>>()
+            .join("\n");
+        Out::new(true, false, false, true).error(&msez::Error::Usage(message));
+    } else {
+        let _ = e.print();
+    }
+    ExitCode::from(msez::Class::Usage.exit_code())
 }
 
 fn is_broken_pipe(err: &msez::Error) -> bool {

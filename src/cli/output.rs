@@ -57,11 +57,29 @@ impl Out {
         lock.flush()
     }
 
-    /// A human note on stderr, unless quiet or in JSON mode.
+    /// Like [`Out::emit`] for a confirmation of what a command did (init, push, fetch,
+    /// remote add...): with `-q` the human text is dropped; `--json` still prints the document.
+    pub fn confirm<T: Serialize>(
+        &self,
+        value: &T,
+        human: impl FnOnce(&mut dyn Write) -> io::Result<()>,
+    ) -> io::Result<()> {
+        if self.quiet && !self.json {
+            return Ok(());
+        }
+        self.emit(value, human)
+    }
+
+    /// A human note on stderr, unless quiet or in JSON mode. A closed stderr is ignored.
     pub fn note(&self, text: impl std::fmt::Display) {
         if !self.quiet && !self.json {
-            eprintln!("{text}");
+            let _ = writeln!(io::stderr(), "{text}");
         }
+    }
+
+    /// A warning on stderr (`msez: warning: ...`), unless quiet or in JSON mode.
+    pub fn warn(&self, text: impl std::fmt::Display) {
+        self.note(format_args!("msez: warning: {text}"));
     }
 
     /// Prints an error once: the JSON error document on stdout, or `msez: <message>` on stderr.
@@ -75,10 +93,12 @@ impl Out {
                 serde_json::to_string_pretty(&doc).unwrap_or_default()
             );
         } else {
-            eprintln!("msez: {}", finding.message);
+            // A closed stderr (`2>&1 | head`) is not worth a panic.
+            let mut err = io::stderr().lock();
+            let _ = writeln!(err, "msez: {}", finding.message);
             let d = &finding.detail;
             if let (Some(expected), Some(found)) = (&d.expected, &d.found) {
-                eprintln!("  expected: {expected}\n  found:    {found}");
+                let _ = writeln!(err, "  expected: {expected}\n  found:    {found}");
             }
         }
     }

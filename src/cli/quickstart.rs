@@ -93,7 +93,7 @@ pub fn run(args: Args, ctx: &Ctx) -> super::Result<ExitCode> {
         })
         .collect::<Result<Vec<_>, chain::Error>>()?;
     let keys = [key];
-    let appended = ops::append(&repo, &asset, &drafts, &keys, Some(None))?;
+    let appended = ops::append(&repo, &asset, &drafts, &keys, Some(None), false)?;
 
     let opts = verify::Options::default();
     let fail =

@@ -1,13 +1,37 @@
-//! `msez remote add|remove|list`: named remotes in `.msez/config` (`[remote.NAME] url`).
+//! `msez remote [-v] | add|remove|list|show|rename|set-url` and `msez ls-remote`: named remotes
+//! in `.msez/config` (`[remote.NAME] url`), as git names them.
 
 use std::process::ExitCode;
 
 use clap::Subcommand;
-use msez::odb::RemoteConfig;
-use msez::remote::{self, Url};
+use msez::chain::store::ChainKey;
+use msez::chain::tracking;
+use msez::odb::{RefName, RemoteConfig};
+use msez::remote::{self, Url, porcelain};
 
 use super::repo::open_repo;
 use super::{Ctx, written};
+
+/// `msez remote [SUBCOMMAND]`: with none, the names (with -v, names and URLs), as git.
+#[derive(Debug, clap::Args)]
+#[command(
+    args_conflicts_with_subcommands = true,
+    after_help = "Examples:\n  msez remote -v\n  msez remote add origin s3://audit-bucket/msez\n  msez remote show origin\n  msez remote rename origin backup\n  msez remote set-url backup /srv/msez-remote"
+)]
+pub struct Args {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// `msez ls-remote [NAME]`.
+#[derive(Debug, clap::Args)]
+#[command(after_help = "Example:\n  msez ls-remote origin")]
+pub struct LsRemoteArgs {
+    /// The remote (default: origin).
+    pub remote: Option<String>,
+    #[command(flatten)]
+    pub transfer: super::sync::Transfer,
+}
 
 /// `msez remote` subcommands.
 #[derive(Debug, Subcommand)]
@@ -33,6 +57,31 @@ pub enum Command {
     /// What a remote holds: objects and bytes per type, proof files, refs, what no ref
     /// reaches, and the requests it took (one listing, the refs, the closure's JSON objects).
     Stats(super::remote_stats::StatsArgs),
+    /// A remote's URL, its remote-tracking refs and how each chain stands against them.
+    ///
+    /// Example: msez remote show origin
+    Show {
+        /// The name.
+        name: String,
+    },
+    /// Rename a remote: its config entry and its remote-tracking refs move to NEW.
+    ///
+    /// Example: msez remote rename origin backup
+    Rename {
+        /// The current name.
+        old: String,
+        /// The new name.
+        new: String,
+    },
+    /// Change a remote's URL (checked as `remote add` checks it; credentials refused).
+    ///
+    /// Example: msez remote set-url origin s3://audit-bucket/msez
+    SetUrl {
+        /// The name.
+        name: String,
+        /// The new URL.
+        url: String,
+    },
 }
 
 /// Per-remote S3 settings (`msez remote add`); unset ones come from the AWS configuration
@@ -103,10 +152,39 @@ impl S3Options {
     }
 }
 
-/// Runs one `msez remote` subcommand.
-pub fn run(command: Command, ctx: &Ctx) -> super::Result<ExitCode> {
+fn no_such(name: &str) -> msez::Error {
+    remote::Error::Name {
+        what: "there is no",
+        name: name.to_string(),
+    }
+    .into()
+}
+
+/// Runs `msez remote` (a subcommand, or the listing).
+pub fn run(args: Args, ctx: &Ctx) -> super::Result<ExitCode> {
     let mut repo = open_repo(ctx)?;
     let mut config = repo.config().clone();
+    let Some(command) = args.command else {
+        // git's `remote` and `remote -v`: names, or names with their (redacted) URLs.
+        let remotes: Vec<serde_json::Value> = config
+            .remote
+            .iter()
+            .map(|(n, r)| serde_json::json!({"name": n, "url": Url::redact(&r.url)}))
+            .collect();
+        written(ctx.out.emit(&serde_json::json!({"remotes": remotes}), |w| {
+            for (n, r) in &config.remote {
+                let n = msez::remote::layout::shown_key(n);
+                if ctx.out.verbose {
+                    let url = Url::redact(&r.url);
+                    writeln!(w, "{n}\t{url} (fetch)\n{n}\t{url} (push)")?;
+                } else {
+                    writeln!(w, "{n}")?;
+                }
+            }
+            Ok(())
+        }))?;
+        return Ok(ExitCode::SUCCESS);
+    };
     match command {
         Command::Add { name, url, s3 } => {
             remote::sync::check_remote_name(&name)?;
@@ -127,26 +205,111 @@ pub fn run(command: Command, ctx: &Ctx) -> super::Result<ExitCode> {
             remote::sync::forget(&repo, &name)?;
             written(
                 ctx.out
-                    .emit(&serde_json::json!({"added": name, "url": url}), |w| {
+                    .confirm(&serde_json::json!({"added": name, "url": url}), |w| {
                         writeln!(w, "{name}\t{url}")
                     }),
             )?;
         }
         Command::Remove { name } => {
             if config.remote.remove(&name).is_none() {
-                return Err(remote::Error::Name {
-                    what: "there is no",
-                    name,
-                }
-                .into());
+                return Err(no_such(&name));
             }
             repo.save_config(config)?;
             remote::sync::forget(&repo, &name)?;
-            written(ctx.out.emit(&serde_json::json!({"removed": name}), |w| {
+            written(ctx.out.confirm(&serde_json::json!({"removed": name}), |w| {
                 writeln!(w, "removed {name}")
             }))?;
         }
         Command::Stats(args) => return super::remote_stats::run(args, ctx),
+        Command::Show { name } => {
+            let entry = config.remote.get(&name).ok_or_else(|| no_such(&name))?;
+            let url = Url::redact(&entry.url);
+            let refs = porcelain::tracking_refs(&repo, &name)?;
+            let mut chains = Vec::new();
+            for (r, remote_head) in &refs {
+                let Some(rest) = r.as_str().strip_prefix(&format!("refs/remotes/{name}/")) else {
+                    continue;
+                };
+                let local_name = RefName::new(&format!("refs/{rest}"))?;
+                let Some(key) = ChainKey::from_head_ref(&local_name) else {
+                    continue;
+                };
+                let local = repo.read_ref(&local_name)?;
+                let (ahead, behind, diverged) =
+                    tracking::compare(&repo, key.kind, local, Some(*remote_head))
+                        .unwrap_or((0, 0, false));
+                chains.push(serde_json::json!({
+                    "ref": local_name, "local": local, "remote": remote_head,
+                    "ahead": ahead, "behind": behind, "diverged": diverged,
+                }));
+            }
+            let value = serde_json::json!({
+                "name": name, "url": url,
+                "tracking_refs": refs.iter().map(|(n, d)| (n.to_string(), d.to_hex())).collect::<std::collections::BTreeMap<_, _>>(),
+                "chains": chains,
+            });
+            written(ctx.out.emit(&value, |w| {
+                writeln!(w, "* remote {name}\n  URL: {url}")?;
+                if refs.is_empty() {
+                    writeln!(w, "  no remote-tracking refs (msez fetch {name})")?;
+                }
+                for c in &chains {
+                    let (a, b) = (
+                        c["ahead"].as_u64().unwrap_or(0),
+                        c["behind"].as_u64().unwrap_or(0),
+                    );
+                    let state = match (a, b, c["diverged"].as_bool() == Some(true)) {
+                        (_, _, true) => format!("diverged ({a} here, {b} there)"),
+                        (0, 0, _) => "up to date".to_string(),
+                        (a, 0, _) => format!("ahead {a}"),
+                        (_, b, _) => format!("behind {b}"),
+                    };
+                    writeln!(w, "  {} {state}", c["ref"].as_str().unwrap_or_default())?;
+                }
+                Ok(())
+            }))?;
+        }
+        Command::Rename { old, new } => {
+            remote::sync::check_remote_name(&new)?;
+            if config.remote.contains_key(&new) {
+                return Err(remote::Error::Name {
+                    what: "there already is a",
+                    name: new,
+                }
+                .into());
+            }
+            let entry = config.remote.remove(&old).ok_or_else(|| no_such(&old))?;
+            config.remote.insert(new.clone(), entry);
+            repo.save_config(config)?;
+            let moved = porcelain::rename_tracking_refs(&repo, &old, &new)?;
+            // What we remember about the old name's uploads stays valid for the same URL, but
+            // is kept by name: start afresh rather than guess.
+            remote::sync::forget(&repo, &old)?;
+            written(ctx.out.confirm(
+                &serde_json::json!({"renamed": old, "to": new, "tracking_refs_moved": moved}),
+                |w| {
+                    writeln!(
+                        w,
+                        "renamed {old} to {new} ({moved} remote-tracking ref(s) moved)"
+                    )
+                },
+            ))?;
+        }
+        Command::SetUrl { name, url } => {
+            let parsed = Url::parse(&url, &ctx.cwd)?;
+            let entry = config.remote.get_mut(&name).ok_or_else(|| no_such(&name))?;
+            entry.url = parsed.to_string();
+            let shown = Url::redact(&entry.url);
+            repo.save_config(config)?;
+            // Another URL is another store: what we remember uploading there does not hold.
+            remote::sync::forget(&repo, &name)?;
+            written(
+                ctx.out
+                    .confirm(&serde_json::json!({"name": name, "url": shown}), |w| {
+                        writeln!(w, "{name}\t{shown}")
+                    }),
+            )?;
+        }
         Command::List => {
             // A config written by hand (or by an older msez) may hold credentials in a URL:
             // never show them.
@@ -168,5 +331,27 @@ pub fn run(command: Command, ctx: &Ctx) -> super::Result<ExitCode> {
             }))?;
         }
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Lists the refs a remote holds now (one request per ref; nothing is stored).
+pub fn ls_remote(args: LsRemoteArgs, ctx: &Ctx) -> super::Result<ExitCode> {
+    let repo = open_repo(ctx)?;
+    let (name, backend) =
+        super::sync::open_remote(&repo, args.remote.as_deref(), ctx, &args.transfer)?;
+    let refs = porcelain::ls_remote(backend.as_ref(), &args.transfer.options().retry)?;
+    let value: serde_json::Map<String, serde_json::Value> = refs
+        .iter()
+        .map(|(n, d)| (n.to_string(), d.to_hex().into()))
+        .collect();
+    written(ctx.out.emit(
+        &serde_json::json!({"remote": name, "url": Url::redact(&backend.url()), "refs": value}),
+        |w| {
+            for (n, d) in &refs {
+                writeln!(w, "{d}\t{n}")?;
+            }
+            Ok(())
+        },
+    ))?;
     Ok(ExitCode::SUCCESS)
 }

@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use msez::artifact::{ArtifactType, ObjectId};
 use msez::canon::Digest;
+use msez::chain::names;
 use msez::fsck;
 use msez::odb::{Expect, RefName, Repo, ref_object_type};
 
@@ -101,7 +102,7 @@ pub fn init(args: InitArgs, ctx: &Ctx) -> super::Result<ExitCode> {
     let repo = Repo::init(&dir, SAMPLE_HOOKS)?;
     let value =
         serde_json::json!({"repository": repo.dir(), "format_version": msez::odb::FORMAT_VERSION});
-    written(ctx.out.emit(&value, |w| {
+    written(ctx.out.confirm(&value, |w| {
         writeln!(
             w,
             "Initialized empty msez repository in {}",
@@ -111,23 +112,35 @@ pub fn init(args: InitArgs, ctx: &Ctx) -> super::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Parses a `TYPE:DIGEST` argument: one that does not parse is a usage error (64), whatever
-/// part of it is wrong.
-fn parse_object_arg(arg: &str) -> super::Result<ObjectId> {
-    arg.parse().map_err(|_| {
-        msez::artifact::Error::BadName {
+/// Parses a `TYPE:DIGEST` argument, the digest in full or a unique prefix of at least 7 hex
+/// among the stored objects of TYPE (an ambiguous one lists the candidates, 64): the one
+/// place a typed object name is read. One that does not parse is a usage error (64),
+/// whatever part of it is wrong.
+pub fn object_arg(repo: &Repo, arg: &str) -> super::Result<ObjectId> {
+    if let Ok(id) = arg.parse() {
+        return Ok(id);
+    }
+    match arg.split_once(':') {
+        Some((t, d)) if ArtifactType::new(t).is_ok() && names::is_prefix(d) => {
+            names::object(repo, arg)
+        }
+        _ => Err(msez::artifact::Error::BadName {
             found: arg.to_string(),
         }
-        .into()
-    })
+        .into()),
+    }
 }
 
-/// Parses `TYPE:DIGEST` or a ref into an object id (a ref's type comes from its namespace).
+/// Parses `TYPE:DIGEST`, a bare digest prefix (at least 7 hex, unique among every stored
+/// object) or a ref into an object id (a ref's type comes from its namespace).
 pub fn resolve_object(repo: &Repo, name: &str) -> super::Result<ObjectId> {
     if let Some((t, _)) = name.split_once(':') {
         if !t.contains('/') {
-            return parse_object_arg(name);
+            return object_arg(repo, name);
         }
+    }
+    if names::is_prefix(name) || Digest::parse_loose(name).is_ok() {
+        return names::object(repo, name);
     }
     let ref_name = RefName::new(name)?;
     let digest = repo
@@ -156,7 +169,7 @@ pub fn update_ref(args: UpdateRefArgs, ctx: &Ctx) -> super::Result<ExitCode> {
     let name = RefName::new(&args.name)?;
     let new = match args.new.split_once(':') {
         Some(_) => {
-            let id = parse_object_arg(&args.new)?;
+            let id = object_arg(&repo, &args.new)?;
             if !repo.has(&id) {
                 return Err(msez::odb::Error::Missing {
                     object: id.to_string(),
@@ -166,7 +179,13 @@ pub fn update_ref(args: UpdateRefArgs, ctx: &Ctx) -> super::Result<ExitCode> {
             id.digest
         }
         None => {
-            let digest = Digest::parse_loose(&args.new)?;
+            let digest = match ref_object_type(&name) {
+                Some(t) => names::digest_of(&repo, &ArtifactType::new(t)?, &args.new)?,
+                None => match Digest::parse_loose(&args.new) {
+                    Ok(d) => d,
+                    Err(_) => names::object(&repo, &args.new)?.digest,
+                },
+            };
             find_typed(&repo, &name, digest)?;
             digest
         }
@@ -175,13 +194,19 @@ pub fn update_ref(args: UpdateRefArgs, ctx: &Ctx) -> super::Result<ExitCode> {
         None => Expect::Any,
         Some("none" | "") => Expect::Absent,
         Some(s) if s.bytes().all(|b| b == b'0') => Expect::Absent,
+        // A prefix of --old is taken against the ref's value (git's rule for short names).
+        Some(s) if names::is_prefix(s) && s.len() < 64 => {
+            let current = repo.read_ref(&name)?.map(|d| d.to_hex());
+            let found = names::unique(s, current.as_deref(), "value of that ref")?;
+            Expect::Exactly(Digest::parse_loose(&found)?)
+        }
         Some(s) => Expect::Exactly(Digest::parse_loose(s)?),
     };
     let update = repo.update_ref(&name, new, expect, &args.reason)?;
     for w in &update.warnings {
         ctx.out.note(format!("warning: {w}"));
     }
-    written(ctx.out.emit(&update, |w| {
+    written(ctx.out.confirm(&update, |w| {
         let old = update
             .entry
             .old
@@ -270,6 +295,11 @@ static INTERRUPTED: AtomicBool = AtomicBool::new(false);
 
 extern "C" fn on_interrupt(_: libc::c_int) {
     INTERRUPTED.store(true, Ordering::Relaxed);
+}
+
+/// Whether Ctrl-C asked a command that polls [`interrupt_flag`] to stop.
+pub fn interrupt_flag_set() -> bool {
+    INTERRUPTED.load(Ordering::Relaxed)
 }
 
 /// Installs a Ctrl-C handler that asks long operations to stop at the next safe point.

@@ -112,6 +112,10 @@ pub enum StateCommand {
         /// A signing key (repeatable; corridor receipts must be signed).
         #[arg(long = "key")]
         keys: Vec<PathBuf>,
+        /// Append without --key, as the reference writes asset receipts (msez verify rejects
+        /// unsigned receipts; without this flag no --key is refused, exit 64).
+        #[arg(long, conflicts_with = "keys")]
+        unsigned: bool,
         /// Refuse (conflict) unless the chain's head is this next_root (`genesis`: empty chain).
         #[arg(long)]
         expect_head: Option<String>,
@@ -325,7 +329,7 @@ pub fn open(kind: Kind, args: &ChainArgs, ctx: &Ctx) -> super::Result<Opened> {
     };
     if let (Some(l), false) = (&lifecycle, ctx.out.json) {
         for w in l.warnings() {
-            eprintln!("msez: warning: {w}");
+            ctx.out.warn(w);
         }
     }
     // Assets judge harbor signatures by the pinned registry policy, else by each receipt's
@@ -379,7 +383,7 @@ pub fn load_forks_report(o: &mut Opened, args: &ForkArgs, ctx: &Ctx) -> fork::Lo
     o.opts.resolutions = loaded.resolutions.clone();
     if !ctx.out.json {
         for w in &loaded.warnings {
-            eprintln!("msez: warning: {w}");
+            ctx.out.warn(w);
         }
     }
     loaded
@@ -409,7 +413,7 @@ pub fn load_trust(
     let (anchors, lifecycle) = chain::lifecycle::load_anchors(&ctx.path(path), repo.as_ref())?;
     if let (Some(l), false) = (&lifecycle, ctx.out.json) {
         for w in l.warnings() {
-            eprintln!("msez: warning: {w}");
+            ctx.out.warn(w);
         }
     }
     Ok((anchors, lifecycle))
@@ -590,6 +594,7 @@ pub fn run(kind: Kind, cmd: StateCommand, ctx: &Ctx) -> super::Result<ExitCode> 
             transition,
             batch,
             keys,
+            unsigned,
             expect_head,
             timestamp: ts,
             lawpack_digests,
@@ -668,9 +673,13 @@ pub fn run(kind: Kind, cmd: StateCommand, ctx: &Ctx) -> super::Result<ExitCode> 
             let expect = match expect_head.as_deref() {
                 None => None,
                 Some("genesis") => Some(None),
-                Some(h) => Some(Some(Digest::parse_loose(h)?)),
+                Some(h) => Some(Some(chain::names::digest_of(
+                    repo,
+                    &msez::artifact::ArtifactType::new(kind.receipt_artifact())?,
+                    h,
+                )?)),
             };
-            let appended = ops::append(repo, &o.chain, &drafts, &keys, expect)?;
+            let appended = ops::append(repo, &o.chain, &drafts, &keys, expect, unsigned)?;
             written(ctx.out.emit(&appended, |w| {
                 for (seq, root, path) in &appended.receipts {
                     writeln!(w, "{seq} {root} {}", path.display())?;

@@ -273,7 +273,7 @@ pub fn push(args: PushArgs, ctx: &Ctx) -> super::Result<ExitCode> {
     for w in &report.warnings {
         ctx.out.note(format!("warning: {w}"));
     }
-    written(ctx.out.emit(&with_traffic(&report, ctx), |w| {
+    written(ctx.out.confirm(&with_traffic(&report, ctx), |w| {
         if let Some(plan) = &report.would_send {
             writeln!(
                 w,
@@ -344,7 +344,7 @@ pub fn fetch(args: FetchArgs, ctx: &Ctx) -> super::Result<ExitCode> {
     bar.finish();
     written(
         ctx.out
-            .emit(&with_traffic(&report, ctx), |w| render_fetch(w, &report)),
+            .confirm(&with_traffic(&report, ctx), |w| render_fetch(w, &report)),
     )?;
     if !report.forks.is_empty() || !report.refused.is_empty() {
         return Ok(ExitCode::from(msez::Class::Fork.exit_code()));
@@ -467,7 +467,7 @@ fn render_pull(ctx: &Ctx, report: &sync::PullReport) -> super::Result<ExitCode> 
     for w in &report.warnings {
         ctx.out.note(format!("warning: {w}"));
     }
-    written(ctx.out.emit(&with_traffic(report, ctx), |w| {
+    written(ctx.out.confirm(&with_traffic(report, ctx), |w| {
         render_fetch(w, &report.fetch)?;
         for m in &report.refs_moved {
             writeln!(w, "  {} {} -> {}", m.name, short(&m.old), &m.new[..12])?;

@@ -136,7 +136,7 @@ fn verify(args: VerifyArgs, ctx: &Ctx) -> super::Result<ExitCode> {
     if let (Some(l), Some(a)) = (&keys, &anchors) {
         for w in l.warnings() {
             if !ctx.out.json {
-                eprintln!("msez: warning: {w}");
+                ctx.out.warn(w);
             }
         }
         for s in &signers {

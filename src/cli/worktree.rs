@@ -5,8 +5,8 @@ use std::process::ExitCode;
 
 use msez::canon::Value;
 use msez::chain::module::{ASSETS_DIR, AssetModule};
-use msez::chain::store::History;
-use msez::chain::{Kind, ops, verify};
+use msez::chain::store::{ChainKey, History};
+use msez::chain::{Kind, ops, tracking, verify};
 use msez::odb::{RefName, ref_object_type};
 
 use super::repo::open_repo;
@@ -143,14 +143,94 @@ fn modules(ctx: &Ctx, root: &std::path::Path) -> super::Result<Vec<AssetModule>>
     Ok(out)
 }
 
-/// Shows module receipts not yet in `.msez` and heads that differ.
+/// One chain in `msez status`: the library's module status (flattened: `owner`, `purpose`,
+/// `head`, `untracked`, ...) and what the porcelain adds.
+#[derive(Debug, serde::Serialize)]
+struct ChainStatus {
+    #[serde(flatten)]
+    base: ops::Status,
+    /// `asset` or `corridor`.
+    kind: &'static str,
+    /// The asset_id (docs/cli.md's key; assets only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    asset_id: Option<String>,
+    /// The corridor id (corridors only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    corridor_id: Option<String>,
+    /// Whether the module folder exists (`msez checkout` writes it).
+    checked_out: bool,
+    /// Ahead/behind against each remote's tracking ref (as of the last fetch).
+    remotes: Vec<tracking::Tracking>,
+    /// Losing fork branches kept under `forks/` refs.
+    forks: Vec<String>,
+}
+
+impl ChainStatus {
+    fn new(base: ops::Status, kind: Kind, checked_out: bool) -> ChainStatus {
+        let asset = kind == Kind::Asset;
+        ChainStatus {
+            kind: if asset { "asset" } else { "corridor" },
+            asset_id: asset.then(|| base.owner.clone()),
+            corridor_id: (!asset).then(|| base.owner.clone()),
+            base,
+            checked_out,
+            remotes: Vec::new(),
+            forks: Vec::new(),
+        }
+    }
+}
+
+// The rendering reads the module status's fields as its own.
+impl std::ops::Deref for ChainStatus {
+    type Target = ops::Status;
+    fn deref(&self) -> &ops::Status {
+        &self.base
+    }
+}
+
+/// Shows, for every chain (module folders and head refs), module receipts not yet in
+/// `.msez`, and ahead/behind per remote and kept forks.
 pub fn status(_args: StatusArgs, ctx: &Ctx) -> super::Result<ExitCode> {
     let repo = open_repo(ctx)?;
     let mut all = Vec::new();
+    let mut seen = std::collections::BTreeSet::new();
     for m in modules(ctx, repo.worktree())? {
         for p in &m.config.purposes {
-            all.push(ops::status(&repo, &m.chain(Some(p))?)?);
+            let chain = m.chain(Some(p))?;
+            let s = ops::status(&repo, &chain)?;
+            seen.insert(chain.key().path());
+            all.push(ChainStatus::new(s, Kind::Asset, true));
         }
+    }
+    // Chains the repository has without a module folder (a clone before `msez checkout`).
+    for name in msez::chain::checkout::head_refs(&repo)? {
+        let Some(key) = ChainKey::from_head_ref(&name) else {
+            continue;
+        };
+        if seen.insert(key.path()) {
+            let base = ops::Status {
+                owner: key.owner.clone(),
+                purpose: key.purpose.clone(),
+                head: repo.read_ref(&name)?,
+                ..ops::Status::default()
+            };
+            all.push(ChainStatus::new(base, key.kind, false));
+        }
+    }
+    for s in &mut all {
+        let key = match (s.kind, &s.purpose) {
+            ("asset", Some(p)) => ChainKey {
+                kind: Kind::Asset,
+                owner: s.owner.clone(),
+                purpose: Some(p.clone()),
+            },
+            _ => ChainKey::corridor(&s.owner),
+        };
+        s.remotes = tracking::tracking(&repo, &key, s.head)?;
+        s.forks = tracking::forks(&repo, &key)?
+            .into_iter()
+            .map(|(n, _)| n.to_string())
+            .collect();
     }
     written(ctx.out.emit(&serde_json::json!({"chains": all}), |w| {
         for s in &all {
@@ -158,20 +238,36 @@ pub fn status(_args: StatusArgs, ctx: &Ctx) -> super::Result<ExitCode> {
                 .head
                 .map(|d| d.to_hex())
                 .unwrap_or_else(|| "(no chain)".into());
-            writeln!(
-                w,
-                "asset {} {}: head {head}",
-                s.owner,
-                s.purpose.as_deref().unwrap_or_default()
-            )?;
+            match &s.purpose {
+                Some(p) => writeln!(w, "{} {} {p}: head {head}", s.kind, s.owner)?,
+                None => writeln!(w, "{} {}: head {head}", s.kind, s.owner)?,
+            }
+            if !s.checked_out && s.kind == "asset" {
+                writeln!(w, "  not checked out (msez checkout {})", s.owner)?;
+            }
+            for r in &s.remotes {
+                let what = match (r.ahead, r.behind, r.diverged) {
+                    (_, _, true) => format!(
+                        "diverged from {}: {} here, {} there (a fork: msez pull reports it; docs/forks.md)",
+                        r.remote, r.ahead, r.behind
+                    ),
+                    (0, 0, _) => format!("up to date with {}", r.remote),
+                    (a, 0, _) => format!("ahead of {} by {a} receipt(s) (msez push {})", r.remote, r.remote),
+                    (_, b, _) => format!("behind {} by {b} receipt(s) (msez pull {})", r.remote, r.remote),
+                };
+                writeln!(w, "  {what}")?;
+            }
+            for f in &s.forks {
+                writeln!(w, "  fork kept: {f}")?;
+            }
             for p in &s.untracked {
                 writeln!(w, "  not in .msez: {}", p.display())?;
             }
             for p in &s.invalid {
                 writeln!(w, "  invalid:      {}", p.display())?;
             }
-            if !s.head_in_worktree {
-                writeln!(w, "  head receipt has no file in the module")?;
+            if s.checked_out && !s.head_in_worktree && s.head.is_some() {
+                writeln!(w, "  head receipt has no file in the module (msez checkout {})", s.owner)?;
             }
             if s.unfinished_append {
                 writeln!(

@@ -16,6 +16,7 @@ mod ipfs;
 pub mod layout;
 pub mod lease;
 mod local;
+pub mod porcelain;
 pub mod reflock;
 mod retry;
 pub mod root;

@@ -113,6 +113,7 @@ fn receipt_zero_of_the_derived_vectors_reproduces_exactly() {
             "state",
             "receipt-init",
             &c.module,
+            "--unsigned",
             "--timestamp",
             "2026-01-01T00:00:00Z",
         ])

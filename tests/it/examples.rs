@@ -99,6 +99,7 @@ pub fn run_walkthroughs(s3: bool) -> (String, String) {
         "ASSET STATE VERIFY OK",
         "quorum met: 2 of 2 required",
         "the clone has the same refs",
+        "the clone appended and pushed",
     ] {
         assert!(operator.contains(needle), "no {needle:?} in:\n{operator}");
     }

@@ -12,16 +12,29 @@ fn command_paths(dir: &Dir) -> Vec<Vec<String>> {
         args.push("--help");
         let run = dir.run(&args);
         let help = run.ok();
-        let Some((_, commands)) = help.split_once("Commands:\n") else {
-            continue;
-        };
-        for line in commands.lines() {
-            // Command lines are indented two spaces; the section ends at the first blank line.
+        // `Commands:`, or the groups of the top-level help (`Inspect:` ...): every section
+        // whose heading is not one of clap's other headings.
+        let mut commands = Vec::new();
+        let mut in_section = false;
+        for line in help.lines() {
+            if !line.starts_with(' ') && line.ends_with(':') {
+                in_section = !matches!(
+                    line,
+                    "Options:" | "Global options:" | "Arguments:" | "Example:" | "Examples:"
+                );
+                continue;
+            }
+            if in_section {
+                commands.push(line);
+            }
+        }
+        for line in commands {
+            // Command lines are indented two spaces; a section ends at its first blank line.
             let Some(name) = line
                 .strip_prefix("  ")
                 .and_then(|l| l.split_whitespace().next())
             else {
-                break;
+                continue;
             };
             if name == "help" {
                 continue;

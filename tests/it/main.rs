@@ -22,6 +22,7 @@ mod keys;
 mod limits;
 mod mount;
 mod odb;
+mod porcelain;
 mod remote;
 mod storage;
 mod tlog;
