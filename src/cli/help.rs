@@ -1,8 +1,7 @@
 //! `msez --help` grouped as git's: what to type to start, record, verify, share and inspect,
 //! then the plumbing. The groups name commands; each line's text is the command's own `about`,
 //! so the listing cannot drift from the definitions (a test checks every visible command is in
-//! exactly one group). A name msez does not have is left out (`recover`, `tlog` and `witness` come
-//! from other branches).
+//! exactly one group). A name msez does not have is left out.
 
 /// The groups, in the order shown.
 pub const GROUPS: &[(&str, &[&str])] = &[
@@ -14,7 +13,7 @@ pub const GROUPS: &[(&str, &[&str])] = &[
         "record: append, sign and import",
         &["asset", "corridor", "add", "key", "vc", "registry"],
     ),
-    ("verify", &["fsck", "artifact", "tlog", "witness"]),
+    ("verify", &["audit", "fsck", "artifact", "tlog", "witness"]),
     (
         "share: remotes and mounts",
         &["remote", "ls-remote", "push", "fetch", "pull", "mount"],
@@ -46,6 +45,7 @@ pub const EXAMPLES: &[(&str, &str)] = &[
     ("status", "msez status"),
     ("add", "msez add modules/smart-assets/<asset_id>"),
     ("fsck", "msez fsck --strict"),
+    ("audit", "msez audit asset.zip --html report.html"),
     ("key", "msez key gen --out operator.jwk"),
     ("mmr", "msez mmr root --leaves next_roots.txt"),
     ("push", "msez push origin"),
