@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The commands of docs/auditor-guide.md, end to end and offline: check a witness bundle against
+# The commands of docs/auditor-guide.md, end to end and offline: `msez audit` of the bundle (the
+# whole checklist, with its HTML report), then each check alone: check a witness bundle against
 # itself, check its attestations against a profile, unpack it, verify the chain and an inclusion
 # proof, and (when FUSE is usable) mount it and look with ls, jq and sha256sum.
 #
@@ -18,6 +19,10 @@ handoff=$(cd "$handoff" && pwd)
 cd "$work/auditor"
 cp "$handoff/asset.zip" "$handoff/profile.yaml" "$handoff"/*.vc.json .
 step() { printf '\n== %s\n' "$*"; }
+
+step "0. the whole checklist in one command"
+"$MSEZ" audit asset.zip --html report.html
+grep -q "VALID" report.html && echo "report.html written"
 
 step "1. the bundle against itself"
 "$MSEZ" artifact graph verify --from-bundle asset.zip

@@ -111,6 +111,8 @@ pub fn run_walkthroughs(s3: bool) -> (String, String) {
         "nothing pushed to {pushed_to}:\n{operator}"
     );
     for needle in [
+        "audit of bundle asset.zip: VALID (exit 0)",
+        "report.html written",
         "matches its content",
         "quorum met: 2 of 2 required",
         "ASSET STATE VERIFY OK",
