@@ -17,6 +17,7 @@ use msez::chain::verify::{self, ChainResult};
 use msez::chain::{self, Kind, checkpoint, envelope, fork, harbor, inclusion, registry};
 use msez::error::{Classify, Finding};
 use msez::odb::Repo;
+use msez::tlog::policy;
 use msez::vc::{KeyPair, TrustAnchors};
 
 use super::{Ctx, written};
@@ -717,7 +718,8 @@ pub fn run(kind: Kind, cmd: StateCommand, ctx: &Ctx) -> super::Result<ExitCode> 
                 ));
                 complete_up_to(&mut errors, &mut extra, &ctx.path(ck));
             }
-            report_verify(outcome.result, errors, extra, notes, &o, ctx)
+            let witness = witness_policy(&o, outcome.result.as_ref(), &mut extra, &mut notes);
+            report_verify(outcome.result, errors, extra, notes, witness, &o, ctx)
         }
         StateCommand::Checkpoint {
             chain,
@@ -1124,11 +1126,55 @@ fn complete_up_to(errors: &mut Vec<chain::Error>, extra: &mut msez::verdict::Fin
     });
 }
 
+/// The chain's witness policy, if its module pins one, applied to its checkpoint notes
+/// (docs/tlog.md): findings go to `extra`, lines that do not count to `notes`.
+fn witness_policy(
+    o: &Opened,
+    result: Option<&ChainResult>,
+    extra: &mut msez::verdict::Findings,
+    notes: &mut Vec<String>,
+) -> Option<policy::Report> {
+    let c = &o.chain;
+    let p = match policy::of_module(&c.module_dir, c.kind) {
+        Ok(p) => p?,
+        Err(e) => {
+            extra.push(&e);
+            return None;
+        }
+    };
+    let origin = match msez::tlog::origin::of_module(
+        &c.module_dir,
+        c.kind,
+        &c.owner,
+        c.purpose.as_deref(),
+    ) {
+        Ok(origin) => origin,
+        Err(e) => {
+            extra.push(&e);
+            return None;
+        }
+    };
+    // Without a selected chain there is no root to compare notes with (already a finding).
+    let result = result?;
+    let report = policy::check(&p, &origin, &c.checkpoints_dir, &result.next_roots);
+    extra.extend(&report.errors);
+    for i in &report.ignored {
+        notes.push(format!(
+            "ignored cosignature line in {} ({}): {}",
+            i.note.display(),
+            i.why,
+            i.line
+        ));
+    }
+    Some(report)
+}
+
 fn report_verify(
     result: Option<ChainResult>,
     errors: Vec<chain::Error>,
     extra: msez::verdict::Findings,
     mut notes: Vec<String>,
+    witness: Option<policy::Report>,
     o: &Opened,
     ctx: &Ctx,
 ) -> super::Result<ExitCode> {
@@ -1168,6 +1214,12 @@ fn report_verify(
             r.mmr.as_ref().map(verify::mmr_object).unwrap_or_default(),
         );
     }
+    if let Some(w) = &witness {
+        value.insert(
+            "witness_policy".into(),
+            serde_json::to_value(w).unwrap_or_default(),
+        );
+    }
     let warnings: Vec<&String> = notes
         .iter()
         .chain(result.iter().flat_map(|r| &r.warnings))
@@ -1192,6 +1244,16 @@ fn report_verify(
             if let Some(m) = &r.mmr {
                 writeln!(w, "  mmr root: {}", m.root)?;
             }
+        }
+        if let Some(p) = &witness {
+            writeln!(
+                w,
+                "  witnesses: {} of {} cosigned (quorum {}): {}",
+                p.cosigned_by.len(),
+                p.witnesses.len(),
+                p.quorum,
+                p.cosigned_by.join(", ")
+            )?;
         }
         for warning in &warnings {
             writeln!(w, "  warning: {warning}")?;

@@ -23,6 +23,7 @@ mod mount;
 mod odb;
 mod remote;
 mod tlog;
+mod tlog_policy;
 mod util;
 mod vectors;
 mod verdicts;
