@@ -181,21 +181,36 @@ pub fn parse(value: &serde_json::Value, file: &Path) -> Result<Policy, Error> {
     })
 }
 
-/// The policy the module file pins, if any.
+/// The policy the chain pins, if any: for an asset, the pinned registry VC's
+/// `credentialSubject.witness_policy` (signed by the registry's issuer) wins over the module
+/// file's.
 pub fn of_module(module_dir: &Path, kind: crate::chain::Kind) -> Result<Option<Policy>, Error> {
     let file = module_dir.join(super::origin::module_file(kind));
-    let bad = |why: String| Error::BadPolicy {
-        file: file.clone(),
+    let bad = |file: &Path, why: String| Error::BadPolicy {
+        file: file.to_path_buf(),
         field: POLICY_KEY.into(),
         why,
     };
-    let text = std::fs::read_to_string(&file).map_err(|e| bad(e.to_string()))?;
+    if kind == crate::chain::Kind::Asset {
+        let pinned = super::origin::pinned_registry_subject(module_dir)
+            .map_err(|e| bad(&file, e.to_string()))?;
+        if let Some((vc, subject)) = pinned {
+            if let Some(v) = subject.get(POLICY_KEY).filter(|v| !v.is_null()) {
+                return parse(v, &vc).map(Some);
+            }
+        }
+    }
+    let text = match std::fs::read_to_string(&file) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(bad(&file, e.to_string())),
+    };
     let doc: serde_yaml_ng::Value =
-        serde_yaml_ng::from_str(&text).map_err(|e| bad(e.to_string()))?;
+        serde_yaml_ng::from_str(&text).map_err(|e| bad(&file, e.to_string()))?;
     match doc.get(POLICY_KEY) {
         None | Some(serde_yaml_ng::Value::Null) => Ok(None),
         Some(v) => {
-            let json = serde_json::to_value(v).map_err(|e| bad(e.to_string()))?;
+            let json = serde_json::to_value(v).map_err(|e| bad(&file, e.to_string()))?;
             parse(&json, &file).map(Some)
         }
     }
@@ -479,5 +494,48 @@ mod tests {
                 other => panic!("{v}: {other:?}"),
             }
         }
+    }
+
+    #[test]
+    fn a_pinned_registry_vc_policy_wins_over_asset_yaml() {
+        let dir = tempfile::tempdir().unwrap();
+        let vc = serde_json::json!({
+            "type": ["MSEZSmartAssetRegistryCredential"],
+            "credentialSubject": {"asset_id": "ab", POLICY_KEY: {"quorum": 1, "witnesses": [vkey(4)]}},
+            "proof": [],
+        });
+        let value = crate::canon::parse(vc.to_string().as_bytes()).unwrap();
+        let pin = crate::canon::digest_without(&value, &["proof"]).unwrap();
+        std::fs::write(dir.path().join("registry.vc.json"), vc.to_string()).unwrap();
+        let yaml = format!(
+            "asset_id: ab\n{POLICY_KEY}:\n  quorum: 2\n  witnesses: [\"{}\", \"{}\"]\n",
+            vkey(1),
+            vkey(2)
+        );
+        std::fs::write(dir.path().join("asset.yaml"), &yaml).unwrap();
+        let p = of_module(dir.path(), crate::chain::Kind::Asset)
+            .unwrap()
+            .unwrap();
+        assert_eq!((p.quorum, p.witnesses.len()), (2, 2));
+        std::fs::write(
+            dir.path().join("asset.yaml"),
+            format!("{yaml}registry_vc_digest_sha256: {pin}\n"),
+        )
+        .unwrap();
+        let p = of_module(dir.path(), crate::chain::Kind::Asset)
+            .unwrap()
+            .unwrap();
+        assert_eq!((p.quorum, p.witnesses[0].name.as_str()), (1, "w4"));
+        assert!(p.pinned_in.ends_with("registry.vc.json"));
+        // A VC that is not the pinned one is refused, not skipped.
+        std::fs::write(
+            dir.path().join("asset.yaml"),
+            format!("{yaml}registry_vc_digest_sha256: {}\n", "00".repeat(32)),
+        )
+        .unwrap();
+        assert!(matches!(
+            of_module(dir.path(), crate::chain::Kind::Asset),
+            Err(Error::BadPolicy { .. })
+        ));
     }
 }
