@@ -288,3 +288,74 @@ fn a_policy_witness_cosignature_over_another_root_is_a_split_view() {
     pin_policy(&a, 1, &[&w1.vkey]);
     assert_eq!(verify(&a).code, 0);
 }
+
+#[test]
+fn corridor_state_verify_applies_the_policy_in_corridor_yaml() {
+    let cid = "org.example.corridor.a-b";
+    let key = |n: &str| crate::util::fixture_key(n).display().to_string();
+    let dir = Dir::repo();
+    dir.run(&[
+        "corridor",
+        "module",
+        "init",
+        "--corridor-id",
+        cid,
+        "--key",
+        &key("dev"),
+        "--timestamp",
+        "2026-01-01T00:00:00Z",
+    ])
+    .ok();
+    for i in 0..3 {
+        let ts = format!("2026-01-01T00:00:{:02}Z", i + 1);
+        dir.run(&[
+            "corridor",
+            "state",
+            "receipt-init",
+            cid,
+            "--key",
+            &key("zone-a"),
+            "--key",
+            &key("zone-b"),
+            "--timestamp",
+            &ts,
+        ])
+        .ok();
+    }
+    let origin = format!("msez/corridor/{cid}");
+    let v = dir
+        .run(&["key", "vkey", "--key", &key("dev"), "--name", &origin])
+        .ok()
+        .trim()
+        .to_string();
+    let w = start_witness(&dir, &key("zone-b"), "example.org/w", "w", &v);
+    let yaml = dir.join(&format!("modules/corridors/{cid}/corridor.yaml"));
+    let mut text = std::fs::read_to_string(&yaml).unwrap();
+    text.push_str(&format!(
+        "witness_policy:\n  quorum: 1\n  witnesses: [\"{}\"]\n",
+        w.vkey
+    ));
+    std::fs::write(&yaml, text).unwrap();
+    let verify = || dir.run(&["--json", "corridor", "state", "verify", cid]);
+    let run = verify();
+    assert_eq!(run.code, 68, "{run:?}");
+    assert_eq!(codes(&run.json()), ["missing.witness_quorum"]);
+    let url = format!("{}={}", w.url, w.vkey);
+    dir.run(&[
+        "tlog",
+        "checkpoint",
+        cid,
+        "--corridor",
+        "--key",
+        &key("dev"),
+        "--witness",
+        &url,
+    ])
+    .ok();
+    let run = verify();
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_eq!(
+        run.json()["witness_policy"]["cosigned_by"],
+        serde_json::json!(["example.org/w"])
+    );
+}
