@@ -1134,30 +1134,8 @@ fn witness_policy(
     extra: &mut msez::verdict::Findings,
     notes: &mut Vec<String>,
 ) -> Option<policy::Report> {
-    let c = &o.chain;
-    let p = match policy::of_module(&c.module_dir, c.kind) {
-        Ok(p) => p?,
-        Err(e) => {
-            extra.push(&e);
-            return None;
-        }
-    };
-    let origin = match msez::tlog::origin::of_module(
-        &c.module_dir,
-        c.kind,
-        &c.owner,
-        c.purpose.as_deref(),
-    ) {
-        Ok(origin) => origin,
-        Err(e) => {
-            extra.push(&e);
-            return None;
-        }
-    };
     // Without a selected chain there is no root to compare notes with (already a finding).
-    let result = result?;
-    let report = policy::check(&p, &origin, &c.checkpoints_dir, &result.next_roots);
-    extra.extend(&report.errors);
+    let report = policy::apply(&o.chain, &result?.next_roots, extra)?;
     for i in &report.ignored {
         notes.push(format!(
             "ignored cosignature line in {} ({}): {}",

@@ -452,6 +452,37 @@ pub fn check(policy: &Policy, origin: &str, checkpoints_dir: &Path, next_roots: 
     report
 }
 
+/// The policy `chain` pins, checked against its notes with the chain's `next_roots`: findings
+/// go into `findings` (a policy or origin that does not parse too); None when it pins none.
+pub fn apply(
+    chain: &crate::chain::ops::Chain,
+    next_roots: &[Hash],
+    findings: &mut crate::verdict::Findings,
+) -> Option<Report> {
+    let policy = match of_module(&chain.module_dir, chain.kind) {
+        Ok(p) => p?,
+        Err(e) => {
+            findings.push(&e);
+            return None;
+        }
+    };
+    let origin = match super::origin::of_module(
+        &chain.module_dir,
+        chain.kind,
+        &chain.owner,
+        chain.purpose.as_deref(),
+    ) {
+        Ok(o) => o,
+        Err(e) => {
+            findings.push(&e);
+            return None;
+        }
+    };
+    let report = check(&policy, &origin, &chain.checkpoints_dir, next_roots);
+    findings.extend(&report.errors);
+    Some(report)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
