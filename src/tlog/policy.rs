@@ -297,6 +297,16 @@ fn lenient(bytes: &[u8]) -> Result<(String, Lines), String> {
     Ok((text.to_string(), lines))
 }
 
+/// A note's text and the signature lines that parse, malformed lines dropped: what a writer
+/// keeps of a note others may have appended bytes to (None when the text itself is broken).
+pub fn parse_lenient(bytes: &[u8]) -> Option<Note> {
+    let (text, lines) = lenient(bytes).ok()?;
+    Some(Note {
+        text,
+        signatures: lines.into_iter().filter_map(|(_, s)| s).collect(),
+    })
+}
+
 /// Checks `policy` for the chain of log `origin` whose next_roots are `next_roots`, against
 /// the notes in `checkpoints_dir`.
 pub fn check(policy: &Policy, origin: &str, checkpoints_dir: &Path, next_roots: &[Hash]) -> Report {

@@ -219,6 +219,18 @@ fn a_2_of_3_policy_is_unknown_with_one_witness_up_and_valid_once_a_second_cosign
     let warnings = r["warnings"].to_string();
     assert!(warnings.contains("ignored cosignature line"), "{warnings}");
 
+    // Writing the note again keeps the cosignatures despite the appended garbage.
+    assert_eq!(checkpoint(&c, &[]).code, 0);
+    let run = verify(&c);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_eq!(
+        run.json()["witness_policy"]["cosigned_by"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+
     // A new receipt beyond the witnessed checkpoint: not witnessed yet.
     append(&c, 1, "q");
     let run = verify(&c);
