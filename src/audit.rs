@@ -298,6 +298,10 @@ fn check_chain(
     opts.resolutions = loaded.resolutions;
     let outcome = ops::verify_all(c, &opts);
     let result = outcome.result;
+    // The chain's witness policy over its checkpoint notes (docs/tlog.md).
+    if let Some(r) = &result {
+        crate::tlog::policy::apply(c, &r.next_roots, &mut f);
+    }
     let ck_files = receipt::json_files(&c.checkpoints_dir).unwrap_or_else(|e| {
         f.push(&e);
         Vec::new()

@@ -16,6 +16,7 @@ use msez::chain::transition_types::Lock;
 use msez::chain::verify::{self, ChainResult};
 use msez::chain::{self, Kind, checkpoint, envelope, fork, harbor, inclusion, registry};
 use msez::odb::Repo;
+use msez::tlog::policy;
 use msez::vc::{KeyPair, TrustAnchors};
 
 use super::{Ctx, written};
@@ -725,7 +726,8 @@ pub fn run(kind: Kind, cmd: StateCommand, ctx: &Ctx) -> super::Result<ExitCode> 
                 ));
                 complete_up_to(&mut errors, &mut extra, &ctx.path(ck));
             }
-            report_verify(outcome.result, errors, extra, notes, &o, ctx)
+            let witness = witness_policy(&o, outcome.result.as_ref(), &mut extra, &mut notes);
+            report_verify(outcome.result, errors, extra, notes, witness, &o, ctx)
         }
         StateCommand::Checkpoint {
             chain,
@@ -1175,11 +1177,33 @@ fn complete_up_to(errors: &mut Vec<chain::Error>, extra: &mut msez::verdict::Fin
     });
 }
 
+/// The chain's witness policy, if its module pins one, applied to its checkpoint notes
+/// (docs/tlog.md): findings go to `extra`, lines that do not count to `notes`.
+fn witness_policy(
+    o: &Opened,
+    result: Option<&ChainResult>,
+    extra: &mut msez::verdict::Findings,
+    notes: &mut Vec<String>,
+) -> Option<policy::Report> {
+    // Without a selected chain there is no root to compare notes with (already a finding).
+    let report = policy::apply(&o.chain, &result?.next_roots, extra)?;
+    for i in &report.ignored {
+        notes.push(format!(
+            "ignored cosignature line in {} ({}): {}",
+            i.note.display(),
+            i.why,
+            i.line
+        ));
+    }
+    Some(report)
+}
+
 fn report_verify(
     result: Option<ChainResult>,
     errors: Vec<chain::Error>,
     extra: msez::verdict::Findings,
     mut notes: Vec<String>,
+    witness: Option<policy::Report>,
     o: &Opened,
     ctx: &Ctx,
 ) -> super::Result<ExitCode> {
@@ -1219,6 +1243,12 @@ fn report_verify(
             r.mmr.as_ref().map(verify::mmr_object).unwrap_or_default(),
         );
     }
+    if let Some(w) = &witness {
+        value.insert(
+            "witness_policy".into(),
+            serde_json::to_value(w).unwrap_or_default(),
+        );
+    }
     let warnings: Vec<&String> = notes
         .iter()
         .chain(result.iter().flat_map(|r| &r.warnings))
@@ -1243,6 +1273,16 @@ fn report_verify(
             if let Some(m) = &r.mmr {
                 writeln!(w, "  mmr root: {}", m.root)?;
             }
+        }
+        if let Some(p) = &witness {
+            writeln!(
+                w,
+                "  witnesses: {} of {} cosigned (quorum {}): {}",
+                p.cosigned_by.len(),
+                p.witnesses.len(),
+                p.quorum,
+                p.cosigned_by.join(", ")
+            )?;
         }
         for warning in &warnings {
             writeln!(w, "  warning: {warning}")?;

@@ -302,11 +302,12 @@ fn make_checkpoint(args: &CheckpointArgs, ctx: &Ctx) -> super::Result<Made> {
     };
     let note_path = vc_path.with_extension("note");
     // Ed25519 is deterministic: the note of one size and key is the same bytes every time. The
-    // cosignatures already collected for this text are kept.
+    // cosignatures already collected for this text are kept (lines someone appended that do
+    // not parse are dropped, not allowed to lose the others).
     let mut note = checkpoint.sign(&signer);
     if let Some(old) = std::fs::read(&note_path)
         .ok()
-        .and_then(|b| Note::parse(&b).ok())
+        .and_then(|b| msez::tlog::policy::parse_lenient(&b))
         .filter(|n| n.text == note.text)
     {
         let ours = note.signatures[0].clone();

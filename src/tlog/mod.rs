@@ -5,6 +5,7 @@
 //! - [`tiles`]: c2sp.org/tlog-tiles paths, hash tiles and entry bundles over a tree in memory.
 //! - [`publish`]: writing a log's tiles and checkpoint to a directory or a remote, incrementally.
 //! - [`client`]: reading a published log back and checking it, with the last checkpoint seen.
+//! - [`policy`]: a chain's witness policy (k of n cosigners) and its check in verification.
 //!
 //! The MSEZ MMR root of a chain is the RFC 6962 tree hash over its next_roots, so the log's
 //! entries are the 32-byte next_roots and its root is the checkpoint VC's `mmr.root`.
@@ -12,6 +13,7 @@
 pub mod client;
 pub mod note;
 pub mod origin;
+pub mod policy;
 pub mod publish;
 pub mod tiles;
 pub mod witness;

@@ -75,11 +75,14 @@ pub fn recorded_prefix(module_dir: &Path, kind: Kind) -> Result<Option<String>, 
     }
 }
 
-/// The prefix in the registry VC asset.yaml pins, if it pins one and the VC names a prefix.
+/// The `credentialSubject` of the registry VC asset.yaml pins, with the VC's path; None when
+/// it pins none.
 ///
 /// The pin (`registry_vc_digest_sha256`) is checked here; the VC's signature is checked where
 /// the module is opened (`chain::registry::pinned`).
-pub fn registry_prefix(module_dir: &Path) -> Result<Option<String>, Error> {
+pub fn pinned_registry_subject(
+    module_dir: &Path,
+) -> Result<Option<(std::path::PathBuf, serde_json::Value)>, Error> {
     let yaml = module_dir.join("asset.yaml");
     let text = std::fs::read_to_string(&yaml).map_err(|e| Error::io("reading", &yaml, e))?;
     let doc: serde_yaml_ng::Value =
@@ -104,12 +107,22 @@ pub fn registry_prefix(module_dir: &Path) -> Result<Option<String>, Error> {
     if crate::canon::Digest::parse_loose(&pin).ok() != Some(digest) {
         return Err(bad(format!("not the pinned registry VC {pin}")));
     }
-    match vc.get("credentialSubject").and_then(|s| s.get(PREFIX_KEY)) {
+    let subject = vc.get("credentialSubject").cloned().unwrap_or_default();
+    Ok(Some((path, subject)))
+}
+
+/// The prefix in the registry VC asset.yaml pins, if it pins one and the VC names a prefix.
+pub fn registry_prefix(module_dir: &Path) -> Result<Option<String>, Error> {
+    let Some((path, subject)) = pinned_registry_subject(module_dir)? else {
+        return Ok(None);
+    };
+    match subject.get(PREFIX_KEY) {
         None => Ok(None),
         Some(p) => {
-            let p = p
-                .as_str()
-                .ok_or_else(|| bad(format!("{PREFIX_KEY} must be a string")))?;
+            let p = p.as_str().ok_or_else(|| Error::BadOrigin {
+                prefix: String::new(),
+                why: format!("{}: {PREFIX_KEY} must be a string", path.display()),
+            })?;
             check_prefix(p)?;
             Ok(Some(p.to_string()))
         }

@@ -26,6 +26,7 @@ mod porcelain;
 mod remote;
 mod storage;
 mod tlog;
+mod tlog_policy;
 mod util;
 mod vectors;
 mod verdicts;
