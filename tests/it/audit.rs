@@ -448,8 +448,10 @@ fn audit_checks_the_anchors_of_corridor_receipts_against_the_asset_chain() {
 
     // Another history of the same asset (same genesis and key, other receipts) beside the
     // corridor: the root the corridor receipt states is not the asset chain's at size 2.
+    // Its own timestamps: receipts made in the same second as the first history's would be
+    // the same receipts.
     let (other, other_asset) = Dir::asset_module(&["dev", "zone-a"], &[]);
-    for _ in 0..3 {
+    for i in 0..3 {
         other
             .run(&[
                 "asset",
@@ -458,6 +460,8 @@ fn audit_checks_the_anchors_of_corridor_receipts_against_the_asset_chain() {
                 &other_asset,
                 "--key",
                 "dev.jwk",
+                "--timestamp",
+                &format!("2030-01-0{}T00:00:00Z", i + 1),
             ])
             .ok();
     }
