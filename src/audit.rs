@@ -574,6 +574,41 @@ impl Audited {
     }
 }
 
+/// Chains of at most this many bytes are unpacked into memory-backed `/dev/shm`.
+const SHM_STAGING_MAX: u64 = 256 << 20;
+
+/// Where a bundle's chains are unpacked: creating thousands of small files on a disk that has
+/// just seen heavy churn costs up to 0.35 ms each (ext4 inode allocation), 20x the whole chain
+/// check, so a chain that fits a bounded budget goes to `/dev/shm` when it exists; larger ones,
+/// and machines without it, use the temp dir (TMPDIR).
+fn staging_dir(bytes: u64) -> PathBuf {
+    let shm = Path::new("/dev/shm");
+    if bytes <= SHM_STAGING_MAX
+        && std::env::var_os("TMPDIR").is_none()
+        && free_bytes(shm).is_some_and(|free| free / 2 > bytes)
+    {
+        shm.to_path_buf()
+    } else {
+        std::env::temp_dir()
+    }
+}
+
+/// Bytes free to an unprivileged writer on the file system holding `dir` (None: not there).
+fn free_bytes(dir: &Path) -> Option<u64> {
+    use std::os::unix::ffi::OsStrExt;
+    let c = std::ffi::CString::new(dir.as_os_str().as_bytes()).ok()?;
+    let mut st = std::mem::MaybeUninit::<libc::statvfs>::uninit();
+    // SAFETY: `c` is a NUL-terminated path and `st` is a valid out-pointer for one statvfs,
+    // read only after the call reports success.
+    let st = unsafe {
+        if libc::statvfs(c.as_ptr(), st.as_mut_ptr()) != 0 {
+            return None;
+        }
+        st.assume_init()
+    };
+    Some((st.f_bavail as u64).saturating_mul(st.f_frsize as u64))
+}
+
 fn manifest_partial(manifest: &Value) -> bool {
     manifest.get("partial").and_then(Value::as_bool) == Some(true)
 }
@@ -594,16 +629,18 @@ pub fn verify_bundle<R: Read + Seek>(
             what: label.to_string(),
         });
     }
-    let tmp = tempfile::Builder::new()
-        .prefix("msez-audit-")
-        .tempdir()
-        .map_err(|e| bundle::Error::io("creating a temp dir in", std::env::temp_dir(), e))?;
-    let names: Vec<String> = reader
+    let roots: Vec<&bundle::Entry> = reader
         .entries()
         .iter()
         .filter(|e| e.name.starts_with("root/") && !e.name.ends_with('/'))
-        .map(|e| e.name.clone())
         .collect();
+    let staged: u64 = roots.iter().map(|e| e.size).sum();
+    let names: Vec<String> = roots.iter().map(|e| e.name.clone()).collect();
+    let base = staging_dir(staged);
+    let tmp = tempfile::Builder::new()
+        .prefix("msez-audit-")
+        .tempdir_in(&base)
+        .map_err(|e| bundle::Error::io("creating a temp dir in", &base, e))?;
     for name in names {
         // Names passed the reader's zip-slip checks; root files are documents (≤ 64 MiB).
         let dest = tmp.path().join(&name);
