@@ -18,6 +18,7 @@ fuzz_target!(|data: &[u8]| {
         max_total_bytes: 4 << 20,
         max_ratio: 200,
         ratio_floor_bytes: 4096,
+        max_bundle_ratio: 100,
         max_name_bytes: 256,
         max_manifest_bytes: 1 << 20,
     };
