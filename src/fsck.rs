@@ -1105,8 +1105,10 @@ fn check_journals(repo: &Repo, report: &mut Report) {
         let name = name
             .map(|n| n.to_string())
             .unwrap_or_else(|_| path.display().to_string());
-        let why = match odb::Journal::read(repo, &path) {
-            Ok(j) => format!("{} receipt object(s) to {}", j.objects.len(), j.new),
+        let why = match odb::Journal::read_if_present(repo, &path) {
+            Ok(Some(j)) => format!("{} receipt object(s) to {}", j.objects.len(), j.new),
+            // Finished meanwhile by the append that wrote it.
+            Ok(None) => continue,
             Err(e) => format!("unreadable: {e}"),
         };
         report.problems.push(Finding {

@@ -378,11 +378,26 @@ pub struct Journal {
 impl Journal {
     /// Reads and checks a journal (every object's bytes against its digest).
     pub fn read(repo: &Repo, path: &Path) -> Result<Journal, Error> {
+        let bytes = std::fs::read(path).map_err(|e| Error::io("reading journal", path, e))?;
+        Journal::parse(repo, path, &bytes)
+    }
+
+    /// [`Journal::read`], or None when the journal is gone: the transaction that wrote it
+    /// removes it just after its ref moved and its lock was released, so a reader that saw it
+    /// listed may find it finished.
+    pub fn read_if_present(repo: &Repo, path: &Path) -> Result<Option<Journal>, Error> {
+        match std::fs::read(path) {
+            Ok(bytes) => Journal::parse(repo, path, &bytes).map(Some),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(Error::io("reading journal", path, e)),
+        }
+    }
+
+    fn parse(repo: &Repo, path: &Path, bytes: &[u8]) -> Result<Journal, Error> {
         let bad = |why: String| Error::BadJournal {
             path: path.to_path_buf(),
             why,
         };
-        let bytes = std::fs::read(path).map_err(|e| Error::io("reading journal", path, e))?;
         let mut lines = bytes.split(|b| *b == b'\n');
         let mut text = |what: &str| -> Result<String, Error> {
             let line = lines.next().ok_or_else(|| bad(format!("no {what} line")))?;
@@ -557,10 +572,9 @@ pub fn recover(repo: &Repo, name: &RefName) -> Result<Option<Recovered>, Error> 
 /// the ref from the journal's old value to its new one (or leaves it, when it already moved).
 fn recover_locked(repo: &Repo, lock: &RefLock<'_>) -> Result<Option<Recovered>, Error> {
     let path = journal_path(repo, lock.name());
-    if !path.exists() {
+    let Some(j) = Journal::read_if_present(repo, &path)? else {
         return Ok(None);
-    }
-    let j = Journal::read(repo, &path)?;
+    };
     if &j.ref_name != lock.name() {
         return Err(Error::BadJournal {
             path,
