@@ -261,7 +261,8 @@ pub fn status(_args: StatusArgs, ctx: &Ctx) -> super::Result<ExitCode> {
                 writeln!(w, "  fork kept: {f}")?;
             }
             for p in &s.untracked {
-                writeln!(w, "  not in .msez: {}", p.display())?;
+                // Not in .msez (a reference tool may have written it): untracked, not damage.
+                writeln!(w, "  untracked:    {}", p.display())?;
             }
             for p in &s.invalid {
                 writeln!(w, "  invalid:      {}", p.display())?;
