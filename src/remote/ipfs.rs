@@ -214,6 +214,14 @@ impl Backend for Ipfs {
                 if is_dir {
                     stack.push(key);
                 } else {
+                    // A name msez could not have written (a newline, ESC...) is listed escaped,
+                    // as the other backends do: no parser takes it, so it is reported as
+                    // ignored and safe to print.
+                    let key = if super::layout::is_plain_key(&key) {
+                        key
+                    } else {
+                        super::layout::shown_key(&key)
+                    };
                     out.push(Meta {
                         key,
                         size: entry.size,

@@ -1542,3 +1542,26 @@ fn gc_on_a_remote_deletes_expired_ref_locks_of_versions_a_ref_left() {
     assert_eq!(done["locks_deleted"], 1, "{done}");
     assert!(!lock.exists());
 }
+
+#[test]
+#[ignore = "needs js-ipfs (run through scripts/test)"]
+fn ipfs_a_key_msez_could_not_write_is_listed_escaped_skipped_and_reported() {
+    let remote = Remote::ipfs("hostile-name");
+    let a = Dir::repo();
+    let s1 = a.put("s1.json", r#"{"title":"one"}"#, "schema");
+    a.run(&["update-ref", "refs/heads/main", &s1]).ok();
+    remote
+        .run(a.path(), &["remote", "add", "origin", &remote.url])
+        .ok();
+    remote.run(a.path(), &["push"]).ok();
+    // A name with a newline and a terminal escape, written straight into the node's MFS.
+    remote.tamper("refs/heads/evil\nname\u{1b}[31m", b"x");
+    let r = remote.run(a.path(), &["fetch"]);
+    r.ok();
+    assert!(
+        r.stdout
+            .contains("skipped remote key refs/heads/evil\\nname\\u{1b}[31m"),
+        "{r:#?}"
+    );
+    assert!(!r.stdout.contains('\u{1b}'), "{r:#?}");
+}
