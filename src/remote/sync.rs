@@ -1879,6 +1879,21 @@ fn adopt_resolved(
     Ok(u)
 }
 
+/// A local ref the remote's value neither extends nor trails: both values stay.
+fn divergence(
+    remote: &str,
+    name: &RefName,
+    local: Digest,
+    value: Digest,
+) -> Result<Divergence, Error> {
+    Ok(Divergence {
+        name: name.to_string(),
+        local: local.to_hex(),
+        remote: value.to_hex(),
+        tracking: tracking_ref(remote, name)?.to_string(),
+    })
+}
+
 /// fetch, then fast-forward local refs; a diverged ref is reported and both values kept.
 pub fn pull(
     repo: &Repo,
@@ -1918,8 +1933,8 @@ pub fn pull(
         let local = repo.read_ref(name)?;
         let old_tracking = before.get(name).copied().flatten();
         let reason = format!("pull {remote}");
-        if incoming::is_chain_ref(name) {
-            let moved = match local {
+        let moved = if incoming::is_chain_ref(name) {
+            match local {
                 Some(l) if l == *value => None,
                 None => Some(repo.update_ref(name, *value, Expect::Absent, &reason)?),
                 Some(l) => match incoming::relate_ref(repo, name, l, *value).map_err(chain_err)? {
@@ -1953,52 +1968,32 @@ pub fn pull(
                         )?)
                     }
                     incoming::Relation::Fork { .. } | incoming::Relation::Unknown => {
-                        report.diverged.push(Divergence {
-                            name: name.to_string(),
-                            local: l.to_hex(),
-                            remote: value.to_hex(),
-                            tracking: tracking_ref(remote, name)?.to_string(),
-                        });
+                        report.diverged.push(divergence(remote, name, l, *value)?);
                         None
                     }
                 },
-            };
-            if let Some(u) = moved {
-                report.warnings.extend(u.warnings);
-                report.refs_moved.push(RefMove {
-                    name: name.to_string(),
-                    old: u.entry.old.map(|d| d.to_hex()),
-                    new: u.entry.new.to_hex(),
-                    forced: false,
-                    resolution: None,
-                });
             }
-            continue;
-        }
-        // Other refs: compare-and-swap against what we last saw there, or our own history.
-        let moved = match local {
-            Some(l) if l == *value => None,
-            None => Some(repo.update_ref(name, *value, Expect::Absent, &reason)?),
-            Some(l) if Some(l) == old_tracking => {
-                Some(repo.update_ref(name, *value, Expect::Exactly(l), &reason)?)
-            }
-            Some(l) => {
-                let ours: HashSet<Digest> = repo
-                    .reflog(name)?
-                    .into_iter()
-                    .flat_map(|e| [e.old, Some(e.new)])
-                    .flatten()
-                    .collect();
-                if !ours.contains(value) {
-                    report.diverged.push(Divergence {
-                        name: name.to_string(),
-                        local: l.to_hex(),
-                        remote: value.to_hex(),
-                        tracking: tracking_ref(remote, name)?.to_string(),
-                    });
+        } else {
+            // Other refs: compare-and-swap against what we last saw there, or our own history.
+            match local {
+                Some(l) if l == *value => None,
+                None => Some(repo.update_ref(name, *value, Expect::Absent, &reason)?),
+                Some(l) if Some(l) == old_tracking => {
+                    Some(repo.update_ref(name, *value, Expect::Exactly(l), &reason)?)
                 }
-                // Else the remote is behind us on our own history: nothing to do.
-                None
+                Some(l) => {
+                    let ours: HashSet<Digest> = repo
+                        .reflog(name)?
+                        .into_iter()
+                        .flat_map(|e| [e.old, Some(e.new)])
+                        .flatten()
+                        .collect();
+                    if !ours.contains(value) {
+                        report.diverged.push(divergence(remote, name, l, *value)?);
+                    }
+                    // Else the remote is behind us on our own history: nothing to do.
+                    None
+                }
             }
         };
         if let Some(u) = moved {
