@@ -146,10 +146,26 @@ fn credentials_in_a_remote_url_are_refused_and_never_echoed() {
         vec!["remote", "list", "--json"],
         vec!["fetch", "leaky"],
         vec!["push", "leaky"],
+        // The remote commands added beside push and fetch say nothing secret either.
+        vec!["-v", "remote"],
+        vec!["--json", "remote"],
+        vec!["remote", "show", "leaky"],
+        vec!["--json", "remote", "show", "leaky"],
+        vec!["ls-remote", "leaky"],
+        vec!["remote", "stats", "leaky"],
+        vec!["--json", "fetch", "leaky", "--dry-run"],
+        vec!["--json", "status"],
     ] {
         let r = a.run(&args);
         assert_not_shown(&r, secret);
     }
+    // set-url refuses a credentialed URL without echoing it, and keeps the old one.
+    let other = format!("s3://AK:{secret}@bucket/other");
+    let r = a.run(&["remote", "set-url", "leaky", &other]);
+    r.code(64);
+    assert_not_shown(&r, secret);
+    let config = std::fs::read_to_string(a.join(".msez/config")).unwrap();
+    assert!(!config.contains("bucket/other"), "{config}");
     let listed = a.run(&["remote", "list", "--json"]).json();
     assert_eq!(listed["remotes"]["leaky"], "s3://***@bucket/prefix");
 }
