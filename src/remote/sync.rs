@@ -947,15 +947,15 @@ fn closure_keys(
     for (name, value) in refs {
         gc::ref_roots(name, *value, &mut roots);
     }
-    // (object, whether it must be here): a ref's typed target and a receipt's parent must;
-    // the guesses of an untyped ref, an asset's genesis and embedded references may be absent
-    // (a dangling embedded reference is fsck's business, not a hole in a chain).
+    // (object, whether it must be here): a ref's typed target, an asset chain's genesis and a
+    // receipt's parent must (a clone could not verify the chain without them); the guesses of
+    // an untyped ref and embedded references may be absent (a dangling embedded reference is
+    // fsck's business, not a hole in a chain).
     let mut stack: Vec<(ObjectId, bool)> = Vec::new();
     for r in roots {
         match r {
             gc::Root::Id(id) => {
-                let required = id.artifact_type.rule().encoding() == Encoding::Json
-                    && !matches!(id.artifact_type.rule(), DigestRule::AssetId);
+                let required = id.artifact_type.rule().encoding() == Encoding::Json;
                 stack.push((id, required))
             }
             // Every stored type with that digest, as gc marks it.

@@ -943,3 +943,30 @@ fn a_checkpoint_ref_moves_only_to_a_larger_checkpoint_of_the_same_chain() {
         Some(large.as_str())
     );
 }
+
+#[test]
+fn a_push_whose_asset_genesis_is_missing_moves_nothing() {
+    // A chain a clone could not verify from its start: the genesis is part of the closure.
+    let d = Dir::new();
+    let remote = Remote::local(&d);
+    let c = Chain::new();
+    for _ in 0..2 {
+        c.append(1);
+    }
+    let dir = c.dir.join(".msez/objects/smart-asset-genesis");
+    let files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    assert_eq!(files.len(), 1, "{files:?}");
+    let gone = files[0].file_stem().unwrap().to_str().unwrap().to_string();
+    std::fs::remove_file(&files[0]).unwrap();
+    remote
+        .run(c.dir.path(), &["remote", "add", "origin", &remote.url()])
+        .ok();
+    let run = remote.run(c.dir.path(), &["push"]);
+    assert_eq!(run.code, 68, "{run:#?}");
+    assert!(run.stderr.contains(&gone), "names the genesis: {run:#?}");
+    no_remote_refs(&remote);
+}
