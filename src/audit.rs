@@ -20,10 +20,10 @@ use crate::chain::lifecycle::{self, Lifecycle};
 use crate::chain::module::AssetModule;
 use crate::chain::ops::{self, Chain};
 use crate::chain::{self, Kind, checkpoint, fork, harbor, inclusion, receipt, registry, verify};
-use crate::error::{Classify, Finding};
 use crate::graph::{self, Report, Root};
 use crate::progress::Progress;
 use crate::render::svg::{self, ChainPicture, Status};
+use crate::taxonomy::{Classify, Finding};
 use crate::vc::TrustAnchors;
 use crate::verdict::{self, Findings, Item, Verdict};
 
@@ -319,7 +319,7 @@ fn check_chain(
         if let chain::Error::Gap { missing, count, .. } = e {
             gap = Some((*missing, *count as u64));
         }
-        if e.class() == crate::error::Class::Fork {
+        if e.class() == crate::taxonomy::Class::Fork {
             forks.push(e.to_string());
         }
         match e {

@@ -22,8 +22,8 @@ use sha2::Digest as _;
 
 use crate::artifact::{self, ArtifactRef, ArtifactType, ObjectId};
 use crate::canon::{self, Digest, Encoding, Value};
-use crate::error::{Class, Classify, Detail};
 use crate::odb::{self, Repo};
+use crate::taxonomy::{Class, Classify, Detail};
 
 /// The multicodec of raw blocks.
 pub const RAW: u64 = 0x55;

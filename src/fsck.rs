@@ -23,9 +23,9 @@ use serde::Serialize;
 
 use crate::artifact::{ArtifactType, ObjectId};
 use crate::canon::{self, Encoding};
-use crate::error::{Class, Detail, Finding};
 use crate::odb::{self, RefName, ReflogEntry, Repo, ref_object_type};
 use crate::progress::Progress;
+use crate::taxonomy::{Class, Detail, Finding};
 
 /// What fsck checks.
 #[derive(Clone, Debug)]

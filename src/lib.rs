@@ -1,8 +1,9 @@
 //! msez: a content-addressed store for signed, hash-chained records.
 //!
 //! The MSEZ artifact layer in Rust, byte-compatible with the MSEZ reference implementation.
-//! Layers, bottom up (dependencies point down only):
+//! Layers, bottom up (dependencies point down only; `scripts/arch-check.py` enforces it):
 //!
+//! - [`taxonomy`]: the error classes, exit codes, evidence and findings every module shares.
 //! - [`canon`]: canonical JSON bytes and the digest rule of every artifact type (pure).
 //! - [`mmr`]: the Merkle Mountain Range over receipt next_roots, RFC 6962 compatible (pure).
 //! - [`vc`]: did:key, Ed25519 JWKs, `MsezEd25519Signature2025` proofs, trust anchors.
@@ -41,8 +42,10 @@ pub mod progress;
 pub mod remote;
 pub mod render;
 pub mod schema;
+pub mod taxonomy;
 pub mod tlog;
 pub mod vc;
 pub mod verdict;
 
-pub use error::{Class, Classify, Detail, Error, Finding, Verdict};
+pub use error::Error;
+pub use taxonomy::{Class, Classify, Detail, Finding};

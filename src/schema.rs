@@ -6,7 +6,7 @@
 use std::sync::OnceLock;
 
 use crate::canon::Value;
-use crate::error::{Class, Classify, Detail};
+use crate::taxonomy::{Class, Classify, Detail};
 
 /// Embeds `schemas/<name>` for each name given.
 macro_rules! embed {

@@ -10,7 +10,7 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
-use crate::error::{Class, Classify, Detail, Finding};
+use crate::taxonomy::{Class, Classify, Detail, Finding};
 
 /// The three verdicts, ordered by precedence (the larger wins).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]

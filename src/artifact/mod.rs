@@ -12,7 +12,7 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 
 use crate::canon::{self, Digest, Value};
-use crate::error::{Class, Classify, Detail};
+use crate::taxonomy::{Class, Classify, Detail};
 
 /// Artifact failures.
 #[derive(Debug, thiserror::Error)]

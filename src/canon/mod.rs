@@ -18,7 +18,7 @@ pub use lawpack::lawpack_digest;
 
 use std::io::Write;
 
-use crate::error::{Class, Classify, Detail};
+use crate::taxonomy::{Class, Classify, Detail};
 
 /// The JSON value model: exact integers, sorted object keys.
 pub type Value = serde_json::Value;

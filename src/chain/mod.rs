@@ -37,7 +37,7 @@ pub mod verify;
 use std::path::PathBuf;
 
 use crate::canon::Digest;
-use crate::error::{Class, Classify, Detail};
+use crate::taxonomy::{Class, Classify, Detail};
 
 /// Which kind of chain: a smart asset's or a corridor's.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize)]
@@ -318,6 +318,9 @@ pub enum Error {
     /// Repository failure.
     #[error(transparent)]
     Odb(#[from] crate::odb::Error),
+    /// A malformed artifact type or object id.
+    #[error(transparent)]
+    Artifact(#[from] crate::artifact::Error),
 }
 
 impl Error {
@@ -384,6 +387,7 @@ impl Classify for Error {
             Error::Vc(e) => e.class(),
             Error::Mmr(e) => e.class(),
             Error::Odb(e) => e.class(),
+            Error::Artifact(e) => e.class(),
         }
     }
 
@@ -430,6 +434,7 @@ impl Classify for Error {
             Error::Vc(e) => e.code(),
             Error::Mmr(e) => e.code(),
             Error::Odb(e) => e.code(),
+            Error::Artifact(e) => e.code(),
         }
     }
 
@@ -535,6 +540,7 @@ impl Classify for Error {
             Error::Vc(e) => e.detail(),
             Error::Mmr(e) => e.detail(),
             Error::Odb(e) => e.detail(),
+            Error::Artifact(e) => e.detail(),
             _ => Detail::default(),
         }
     }

@@ -51,7 +51,7 @@ pub fn unique<'a>(
 
 /// Resolves `TYPE:DIGEST` whose digest may be a unique prefix among stored objects of TYPE, or
 /// a bare prefix among every stored object (candidates named `TYPE:DIGEST`).
-pub fn object(repo: &Repo, typed: &str) -> Result<ObjectId, crate::Error> {
+pub fn object(repo: &Repo, typed: &str) -> Result<ObjectId, Error> {
     let (t, d) = match typed.split_once(':') {
         Some((t, d)) => (Some(ArtifactType::new(t)?), d),
         None => (None, typed),
@@ -62,8 +62,7 @@ pub fn object(repo: &Repo, typed: &str) -> Result<ObjectId, crate::Error> {
     if !is_prefix(d) {
         return Err(Error::BadPrefix {
             typed: typed.to_string(),
-        }
-        .into());
+        });
     }
     let ids: Vec<String> = repo
         .list_objects()?
@@ -85,20 +84,18 @@ pub fn object(repo: &Repo, typed: &str) -> Result<ObjectId, crate::Error> {
         0 => Err(Error::NoMatch {
             prefix: typed.to_string(),
             what: "stored object".into(),
-        }
-        .into()),
+        }),
         1 => Ok(found[0].parse()?),
         _ => Err(Error::AmbiguousPrefix {
             prefix: typed.to_string(),
             candidates: found.into_iter().cloned().collect(),
-        }
-        .into()),
+        }),
     }
 }
 
 /// A digest typed for an object of type `t` (a receipt next_root, a checkpoint): the full 64
 /// hex, or a unique prefix among the stored objects of that type.
-pub fn digest_of(repo: &Repo, t: &ArtifactType, typed: &str) -> Result<Digest, crate::Error> {
+pub fn digest_of(repo: &Repo, t: &ArtifactType, typed: &str) -> Result<Digest, Error> {
     if let Ok(d) = Digest::parse_loose(typed) {
         return Ok(d);
     }

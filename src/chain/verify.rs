@@ -14,8 +14,8 @@ use std::sync::Arc;
 use serde::Serialize;
 
 use crate::canon::{Digest, Value};
-use crate::error::{Classify, Finding};
 use crate::mmr::{self, Peak};
+use crate::taxonomy::{Classify, Finding};
 use crate::vc::{self, TrustAnchors};
 
 use super::harbor::Harbors;

@@ -5,8 +5,8 @@ use std::process::ExitCode;
 
 use clap::Subcommand;
 use msez::Classify;
-use msez::error::{Class, Finding, Verdict};
 use msez::mmr::{self, Hash, MemStore};
+use msez::taxonomy::Class;
 
 use super::{Ctx, read_input, written};
 
@@ -280,21 +280,15 @@ fn verify_consistency(args: VerifyConsistencyArgs, ctx: &Ctx) -> super::Result<E
 /// an `invalid` verdict; anything else (bad arguments, I/O) stays an error.
 fn verdict(ctx: &Ctx, result: Result<(), mmr::Error>) -> super::Result<ExitCode> {
     match result {
-        Ok(()) => {
-            written(ctx.out.emit(&Verdict::Valid, |w| writeln!(w, "OK")))?;
-            Ok(ExitCode::SUCCESS)
-        }
+        Ok(()) => report(
+            ctx,
+            &msez::verdict::Findings::default(),
+            serde_json::Value::Null,
+        ),
         Err(e) if matches!(e.class(), Class::Digest | Class::Schema) => {
-            let err = msez::Error::from(e);
-            if ctx.out.json {
-                let v = Verdict::Invalid {
-                    reason: Finding::from_error(&err),
-                };
-                written(ctx.out.emit(&v, |_| Ok(())))?;
-            } else {
-                ctx.out.error(&err);
-            }
-            Ok(ExitCode::from(err.class().exit_code()))
+            let mut findings = msez::verdict::Findings::default();
+            findings.push(&e);
+            report(ctx, &findings, serde_json::Value::Null)
         }
         Err(e) => Err(e.into()),
     }

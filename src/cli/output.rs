@@ -4,7 +4,7 @@ use std::io::{self, IsTerminal, Write};
 
 use serde::Serialize;
 
-use msez::error::{Classify, Finding};
+use msez::taxonomy::{Classify, Finding};
 
 /// How the command was asked to talk.
 #[derive(Clone, Copy, Debug)]

@@ -122,7 +122,7 @@ pub fn object_arg(repo: &Repo, arg: &str) -> super::Result<ObjectId> {
     }
     match arg.split_once(':') {
         Some((t, d)) if ArtifactType::new(t).is_ok() && names::is_prefix(d) => {
-            names::object(repo, arg)
+            Ok(names::object(repo, arg)?)
         }
         _ => Err(msez::artifact::Error::BadName {
             found: arg.to_string(),
@@ -140,7 +140,7 @@ pub fn resolve_object(repo: &Repo, name: &str) -> super::Result<ObjectId> {
         }
     }
     if names::is_prefix(name) || Digest::parse_loose(name).is_ok() {
-        return names::object(repo, name);
+        return Ok(names::object(repo, name)?);
     }
     let ref_name = RefName::new(name)?;
     let digest = repo

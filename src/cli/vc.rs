@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use clap::Subcommand;
 use msez::chain::lifecycle::{self, Position, Standing};
-use msez::error::{Classify, Finding};
+use msez::taxonomy::{Classify, Finding};
 use msez::vc::{self, KeyPair};
 
 use super::{Ctx, read_input, written};

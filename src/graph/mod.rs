@@ -21,8 +21,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::artifact::{self, ArtifactType, ObjectId};
 use crate::canon::{self, Digest, Value};
-use crate::error::{Class, Classify, Detail, Finding};
 use crate::progress::Progress;
+use crate::taxonomy::{Class, Classify, Detail, Finding};
 
 pub use dot::to_dot;
 pub use store::Store;

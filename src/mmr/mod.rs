@@ -24,7 +24,7 @@ pub mod proof;
 pub mod rfc6962;
 mod store;
 
-use crate::error::{Class, Classify, Detail};
+use crate::taxonomy::{Class, Classify, Detail};
 
 pub use hash::{empty_root, leaf_hash, node_hash, parse_hash, rfc6962_leaf_hash};
 pub use node::{NodeId, Span};

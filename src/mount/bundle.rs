@@ -147,7 +147,7 @@ impl<R: Read + Seek + Send + 'static> BundleStore<R> {
                     Ok(audited) => audited.to_value(),
                     Err(e) => serde_json::json!({
                         "verdict": "invalid",
-                        "error": {"code": crate::error::Classify::code(&e), "message": e.to_string()},
+                        "error": {"code": crate::taxonomy::Classify::code(&e), "message": e.to_string()},
                     }),
                 },
                 Err(_) => serde_json::json!({"verdict": "unknown", "error": "reader poisoned"}),

@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 
 use fuser::Errno;
 
-use crate::error::{Class, Classify, Detail};
+use crate::taxonomy::{Class, Classify, Detail};
 
 /// Why a mount or a read in it failed.
 #[derive(Debug, thiserror::Error)]

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use crate::error::{Class, Classify, Detail};
+use crate::taxonomy::{Class, Classify, Detail};
 
 /// Why a repository operation failed.
 #[derive(Debug, thiserror::Error)]

@@ -558,7 +558,7 @@ mod tests {
         std::fs::write(&path, &b).unwrap();
         let err = Pack::open(&path).unwrap().verify().unwrap_err();
         assert!(matches!(err, Error::PackChecksum { .. }), "{err}");
-        assert_eq!(crate::error::Classify::code(&err), "digest.pack");
+        assert_eq!(crate::taxonomy::Classify::code(&err), "digest.pack");
         // Cut short (a torn write): refused on open.
         std::fs::write(&path, &good[..good.len() - 10]).unwrap();
         assert!(matches!(Pack::open(&path), Err(Error::BadPack { .. })));

@@ -22,9 +22,9 @@ use crate::artifact::{ArtifactType, ObjectId};
 use crate::canon::{self, Digest, DigestRule, Encoding, Value};
 use crate::chain::Kind;
 use crate::chain::store::ChainKey;
-use crate::error::{Class, Classify, Detail, Finding};
 use crate::odb::{RefName, ref_object_type};
 use crate::progress::Progress;
+use crate::taxonomy::{Class, Classify, Detail, Finding};
 
 use super::layout::{self, FORMAT_KEY};
 use super::sync::{Options, parallel, verify_object};

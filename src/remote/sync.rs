@@ -22,10 +22,10 @@ use serde::Serialize;
 use crate::artifact::{self, ArtifactType, ObjectId};
 use crate::canon::{self, Digest, DigestRule, Encoding, Value};
 use crate::chain::incoming;
-use crate::error::{Class, Finding};
 use crate::gc;
 use crate::odb::{self, Event, Expect, HookEnv, RefName, Repo, ref_object_type};
 use crate::progress::Progress;
+use crate::taxonomy::{Class, Finding};
 
 use super::layout::{self, FORMAT_KEY};
 use super::lease::Lease;
@@ -1103,7 +1103,7 @@ struct RemoteRef {
 
 impl Error {
     fn class_of(&self) -> Class {
-        crate::error::Classify::class(self)
+        crate::taxonomy::Classify::class(self)
     }
 }
 
@@ -1360,7 +1360,7 @@ fn check_fetched_proofs(
             )),
             Some(o) => proof_signs(o, &value).map_err(|e| {
                 (
-                    crate::error::Classify::code(&e),
+                    crate::taxonomy::Classify::code(&e),
                     format!("proof file {key} does not sign {id}: {e}"),
                 )
             }),
@@ -1544,7 +1544,7 @@ pub fn fetch(
                 Err(e) => Staged::Rejected(RejectedProof {
                     object: id.to_string(),
                     key: key.clone(),
-                    code: crate::error::Classify::code(&e),
+                    code: crate::taxonomy::Classify::code(&e),
                     message: e.to_string(),
                 }),
             },
@@ -1607,7 +1607,7 @@ pub fn fetch(
                             Err(e) => report.proofs_rejected.push(RejectedProof {
                                 object: id.to_string(),
                                 key: layout::object_key(&id),
-                                code: crate::error::Classify::code(&e),
+                                code: crate::taxonomy::Classify::code(&e),
                                 message: format!(
                                     "an inline proof of the remote's copy of {id} does not \
                                      sign it: {e}"

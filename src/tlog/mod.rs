@@ -20,7 +20,7 @@ pub mod witness;
 
 use std::path::PathBuf;
 
-use crate::error::{Class, Classify, Detail};
+use crate::taxonomy::{Class, Classify, Detail};
 
 /// Why a transparency-log operation failed.
 #[derive(Debug, thiserror::Error)]

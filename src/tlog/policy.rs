@@ -24,8 +24,8 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use crate::canon::Digest as Hash;
-use crate::error::{Class, Classify, Detail};
 use crate::mmr;
+use crate::taxonomy::{Class, Classify, Detail};
 
 use super::note::{Checkpoint, Note};
 use super::witness::Cosigner;

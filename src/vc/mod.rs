@@ -29,7 +29,7 @@ pub use proof::{
 };
 pub use trust::{FileRef, TrustAnchor, TrustAnchors};
 
-use crate::error::{Class, Classify, Detail};
+use crate::taxonomy::{Class, Classify, Detail};
 
 /// Credential and key failures.
 #[derive(Debug, thiserror::Error)]

@@ -268,7 +268,7 @@ pub fn verify_proofs(obj: &Value) -> Result<Vec<ProofResult>, Error> {
                     verification_method: written_vm,
                     ok: false,
                     error: Some(e.to_string()),
-                    code: Some(crate::error::Classify::code(&e)),
+                    code: Some(crate::taxonomy::Classify::code(&e)),
                     failure: Some(e),
                 },
             }
@@ -540,11 +540,11 @@ mod tests {
     #[test]
     fn no_proofs_and_a_float_body_are_errors_not_results() {
         let err = require_all_valid(&json!({"a": 1}), "obj").unwrap_err();
-        assert_eq!(crate::error::Classify::code(&err), "signature.no_proofs");
+        assert_eq!(crate::taxonomy::Classify::code(&err), "signature.no_proofs");
         let float: Value = canon::parse(br#"{"a": 1.5, "proof": []}"#).unwrap();
         assert_eq!(
-            crate::error::Classify::class(&verify_proofs(&float).unwrap_err()),
-            crate::error::Class::Schema
+            crate::taxonomy::Classify::class(&verify_proofs(&float).unwrap_err()),
+            crate::taxonomy::Class::Schema
         );
     }
 
