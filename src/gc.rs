@@ -507,9 +507,7 @@ fn files_under(dir: &Path) -> Result<Vec<PathBuf>, Error> {
 fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), Error> {
     let dir = path.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir).map_err(|e| Error::io("creating", dir, e))?;
-    let tmp = path.with_extension("tmp");
-    std::fs::write(&tmp, bytes).map_err(|e| Error::io("writing", &tmp, e))?;
-    std::fs::rename(&tmp, path).map_err(|e| Error::io("renaming", &tmp, e))
+    crate::fs::write(path, bytes, crate::fs::PUBLIC).map_err(|e| e.lift(Error::io))
 }
 
 impl Store for Local<'_> {

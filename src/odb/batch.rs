@@ -101,6 +101,9 @@ impl StagedFiles {
         let dirfd = self.dirs[dir].as_raw_fd();
         let name = std::ffi::CString::new(dest.file_name().unwrap_or_default().as_bytes())
             .map_err(|_| Error::io("naming", dest, std::io::ErrorKind::InvalidInput.into()))?;
+        // SAFETY: `dirfd` is the open directory held in `self.dirs`, `name` a NUL-terminated
+        // CString that outlives the call, and `st` a zeroed stat (plain integers) the call may
+        // fill.
         let exists = unsafe {
             let mut st: libc::stat = std::mem::zeroed();
             libc::fstatat(dirfd, name.as_ptr(), &mut st, libc::AT_SYMLINK_NOFOLLOW) == 0
@@ -109,6 +112,8 @@ impl StagedFiles {
             return Ok(false);
         }
         if !exists && self.unnamed.len() < unnamed_budget() {
+            // SAFETY: `dirfd` is an open directory held in `self.dirs` and `c"."` a static
+            // NUL-terminated string; the returned descriptor is checked before use.
             let fd = unsafe {
                 libc::openat(
                     dirfd,
@@ -118,6 +123,7 @@ impl StagedFiles {
                 )
             };
             if fd >= 0 {
+                // SAFETY: `fd` was just opened (checked non-negative) and nothing else owns it.
                 let mut f = unsafe { File::from_raw_fd(fd) };
                 f.write_all(bytes)
                     .map_err(|e| Error::io("writing", dest, e))?;
@@ -163,8 +169,8 @@ impl StagedFiles {
                             link_unnamed(&f, dirfd, &c)
                         })
                         .map_err(|e| Error::io("writing", &dest, e))?;
-                    tmp.persist(&dest)
-                        .map_err(|e| Error::io("writing", &dest, e.error))?;
+                    crate::fs::rename_temp(tmp.into_temp_path(), &dest)
+                        .map_err(|e| Error::io("writing", &dest, e))?;
                 }
                 Err(e) => return Err(Error::io("writing", &dest, e)),
             }
@@ -178,7 +184,11 @@ impl StagedFiles {
 fn unnamed_budget() -> usize {
     static BUDGET: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
     *BUDGET.get_or_init(|| {
-        let mut lim: libc::rlimit = unsafe { std::mem::zeroed() };
+        let mut lim = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        // SAFETY: `lim` is a valid, writable rlimit for the duration of the call.
         let cur = if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } == 0 {
             lim.rlim_cur
         } else {
@@ -194,6 +204,8 @@ fn unnamed_budget() -> usize {
 /// (`CAP_DAC_READ_SEARCH`), else through `/proc/self/fd`.
 fn link_unnamed(f: &File, dirfd: libc::c_int, name: &std::ffi::CStr) -> std::io::Result<()> {
     let fd = f.as_raw_fd();
+    // SAFETY: `fd` is borrowed from the open `f`, `dirfd` is an open directory, and both names
+    // are NUL-terminated C strings that outlive the call.
     let mut r =
         unsafe { libc::linkat(fd, c"".as_ptr(), dirfd, name.as_ptr(), libc::AT_EMPTY_PATH) };
     if r != 0
@@ -204,6 +216,7 @@ fn link_unnamed(f: &File, dirfd: libc::c_int, name: &std::ffi::CStr) -> std::io:
     {
         let proc =
             std::ffi::CString::new(format!("/proc/self/fd/{fd}")).expect("no NUL in a number");
+        // SAFETY: as above: `proc` and `name` are live C strings, `dirfd` an open directory.
         r = unsafe {
             libc::linkat(
                 libc::AT_FDCWD,
@@ -350,9 +363,7 @@ impl<'r> Batch<'r> {
                 .map_err(|e| Error::io("creating a staging directory in", &tmp, e))?;
             let lock = File::open(dir.path()).map_err(|e| Error::io("opening", dir.path(), e))?;
             // Advisory only: a failed flock just makes fsck treat the directory as possibly stale.
-            unsafe {
-                libc::flock(lock.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB);
-            }
+            crate::fs::try_flock(&lock);
             self.staging = Some((dir, lock));
         }
         Ok(self.staging.as_ref().expect("just created").0.path())
@@ -435,7 +446,7 @@ impl<'r> Batch<'r> {
                 super::write::create_dir_all_synced(parent)?;
                 published_dirs.insert(parent.to_path_buf());
             }
-            match rename_noreplace(staged, &dest) {
+            match crate::fs::rename_noreplace(staged, &dest) {
                 Ok(()) => {
                     committed.created += 1;
                     lines.push_str(&format!(
@@ -469,8 +480,7 @@ impl<'r> Batch<'r> {
         }
         for files in &mut self.files {
             for (tmp, dest) in files.replace.drain(..) {
-                tmp.persist(&dest)
-                    .map_err(|e| Error::io("writing", &dest, e.error))?;
+                crate::fs::rename_temp(tmp, &dest).map_err(|e| Error::io("writing", &dest, e))?;
                 published_dirs.extend(dest.parent().map(Path::to_path_buf));
             }
         }
@@ -553,29 +563,6 @@ impl Batch<'_> {
     }
 }
 
-/// `renameat2(RENAME_NOREPLACE)`: publishes `from` as `to` unless `to` exists.
-pub(crate) fn rename_noreplace(from: &Path, to: &Path) -> std::io::Result<()> {
-    let cstr = |p: &Path| {
-        std::ffi::CString::new(p.as_os_str().as_bytes())
-            .map_err(|_| std::io::Error::from(std::io::ErrorKind::InvalidInput))
-    };
-    let (from, to) = (cstr(from)?, cstr(to)?);
-    let r = unsafe {
-        libc::renameat2(
-            libc::AT_FDCWD,
-            from.as_ptr(),
-            libc::AT_FDCWD,
-            to.as_ptr(),
-            libc::RENAME_NOREPLACE,
-        )
-    };
-    if r == 0 {
-        Ok(())
-    } else {
-        Err(std::io::Error::last_os_error())
-    }
-}
-
 /// `syncfs` once for each distinct filesystem holding one of `dirs`.
 fn sync_filesystems(dirs: &BTreeSet<PathBuf>) -> Result<(), Error> {
     let mut done = BTreeSet::new();
@@ -585,12 +572,8 @@ fn sync_filesystems(dirs: &BTreeSet<PathBuf>) -> Result<(), Error> {
             .metadata()
             .map_err(|e| Error::io("reading", dir, e))?
             .dev();
-        if done.insert(dev) && unsafe { libc::syncfs(f.as_raw_fd()) } != 0 {
-            return Err(Error::io(
-                "syncing the filesystem of",
-                dir,
-                std::io::Error::last_os_error(),
-            ));
+        if done.insert(dev) {
+            crate::fs::syncfs(&f).map_err(|e| Error::io("syncing the filesystem of", dir, e))?;
         }
     }
     Ok(())

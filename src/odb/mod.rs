@@ -95,7 +95,7 @@ impl Repo {
             write::atomic_write(&staging.path().join("tmp"), &p, text.as_bytes(), 0o755)?;
         }
         let staged = staging.keep();
-        std::fs::rename(&staged, &dir).map_err(|e| {
+        crate::fs::rename(&staged, &dir).map_err(|e| {
             let _ = std::fs::remove_dir_all(&staged);
             Error::io("moving the new repository into", &dir, e)
         })?;

@@ -349,8 +349,7 @@ impl JournalWriter {
         let parent = self.dest.parent().expect("journals have a parent");
         write::create_dir_all_synced(parent)?;
         // No journal of this ref exists: the transaction completed any under the ref's lock.
-        std::fs::rename(&tmp, &self.dest)
-            .map_err(|e| Error::io("moving journal to", &self.dest, e))?;
+        write::rename("moving journal to", &tmp, &self.dest)?;
         write::sync_dir(parent)?;
         Ok(self.dest.clone())
     }

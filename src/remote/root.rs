@@ -135,8 +135,9 @@ impl RemoteRoot {
             self.absent().insert(id.clone());
             return Ok(false);
         }
-        tmp.persist(&dest)
-            .map_err(|e| Error::io("writing", &dest, e.error))?;
+        // A private cache: the rename only has to be atomic, not durable.
+        crate::fs::rename_temp(tmp.into_temp_path(), &dest)
+            .map_err(|e| Error::io("writing", &dest, e))?;
         Ok(true)
     }
 }
@@ -175,9 +176,8 @@ impl StoreRoots {
             };
             let path = artifact::store_path(cache.path(), id);
             let parent = path.parent().expect("store paths have a parent");
-            std::fs::create_dir_all(parent)
-                .and_then(|()| std::fs::write(&path, &bytes))
-                .map_err(|e| Error::io("writing", &path, e))?;
+            std::fs::create_dir_all(parent).map_err(|e| Error::io("writing", &path, e))?;
+            crate::fs::write_in_place(&path, &bytes).map_err(|e| e.lift(Error::io))?;
             return Ok(Some(path));
         }
         Ok(None)

@@ -1506,8 +1506,7 @@ pub fn fetch(
             let n = counter.fetch_add(1, Ordering::Relaxed);
             let path = staging.path().join(n.to_string());
             let sum = download_raw(backend, opts, id, &key, || {
-                let f =
-                    std::fs::File::create(&path).map_err(|e| Error::io("creating", &path, e))?;
+                let f = crate::fs::create_in_place(&path).map_err(|e| e.lift(Error::io))?;
                 Ok(Box::new(std::io::BufWriter::new(f)))
             })?
             .ok_or_else(missing)?;
@@ -1531,7 +1530,7 @@ pub fn fetch(
                 verify_object(id, &key, &blob.bytes)?;
                 let n = counter.fetch_add(1, Ordering::Relaxed);
                 let path = staging.path().join(n.to_string());
-                std::fs::write(&path, &blob.bytes).map_err(|e| Error::io("writing", &path, e))?;
+                crate::fs::write_in_place(&path, &blob.bytes).map_err(|e| e.lift(Error::io))?;
                 let sum =
                     (id.artifact_type.rule().encoding() == Encoding::Raw).then(|| odb::Checksum {
                         blake3: *blake3::hash(&blob.bytes).as_bytes(),
