@@ -200,6 +200,26 @@ fn unnamed_budget() -> usize {
     })
 }
 
+/// A JSON object's id and stored bytes (canonical JSON + LF), its declared digest checked.
+pub(crate) fn canonical(
+    artifact_type: &ArtifactType,
+    value: &Value,
+) -> Result<(ObjectId, Vec<u8>), Error> {
+    let rule = artifact_type.rule();
+    let digest = rule.digest_json(value).map_err(|source| Error::Canon {
+        object: format!("{artifact_type}:(new)"),
+        source,
+    })?;
+    let id = ObjectId::new(artifact_type.clone(), digest);
+    check_declared(rule, value, &id)?;
+    let mut bytes = canon::to_bytes(value).map_err(|source| Error::Canon {
+        object: id.to_string(),
+        source,
+    })?;
+    bytes.push(b'\n');
+    Ok((id, bytes))
+}
+
 /// Links the unnamed file `f` as `name` in `dirfd`: by descriptor where the kernel allows it
 /// (`CAP_DAC_READ_SEARCH`), else through `/proc/self/fd`.
 fn link_unnamed(f: &File, dirfd: libc::c_int, name: &std::ffi::CStr) -> std::io::Result<()> {
@@ -259,18 +279,7 @@ impl<'r> Batch<'r> {
         artifact_type: &ArtifactType,
         value: &Value,
     ) -> Result<ObjectId, Error> {
-        let rule = artifact_type.rule();
-        let digest = rule.digest_json(value).map_err(|source| Error::Canon {
-            object: format!("{artifact_type}:(new)"),
-            source,
-        })?;
-        let id = ObjectId::new(artifact_type.clone(), digest);
-        check_declared(rule, value, &id)?;
-        let mut bytes = canon::to_bytes(value).map_err(|source| Error::Canon {
-            object: id.to_string(),
-            source,
-        })?;
-        bytes.push(b'\n');
+        let (id, bytes) = canonical(artifact_type, value)?;
         self.put_canonical(id, &bytes)
     }
 

@@ -156,6 +156,17 @@ impl<'r> Transaction<'r> {
         Ok(self.objects - 1)
     }
 
+    /// Stages and journals a JSON object (its declared digest checked); returns its id.
+    pub fn put_json(
+        &mut self,
+        artifact_type: &ArtifactType,
+        value: &canon::Value,
+    ) -> Result<ObjectId, Error> {
+        let (id, bytes) = super::batch::canonical(artifact_type, value)?;
+        self.put_canonical(id.clone(), &bytes)?;
+        Ok(id)
+    }
+
     /// Journals the working-tree file `path`, made from journaled object `object` (the caller
     /// stages its bytes in the [`StagedFiles`] given to [`Transaction::add_files`]).
     pub fn journal_file(
