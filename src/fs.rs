@@ -281,6 +281,79 @@ pub fn link_noreplace(from: &Path, to: &Path) -> std::io::Result<()> {
     std::fs::hard_link(from, to)
 }
 
+/// Whether `name` exists in the open directory `dir` (a symlink counts, not followed).
+pub fn exists_at(dir: &File, name: &std::ffi::CStr) -> bool {
+    let mut st = std::mem::MaybeUninit::<libc::stat>::uninit();
+    // SAFETY: the descriptor is borrowed from the open `dir`, `name` is a NUL-terminated C
+    // string that outlives the call, and `st` is a valid out-pointer for one stat (never read).
+    unsafe {
+        libc::fstatat(
+            dir.as_raw_fd(),
+            name.as_ptr(),
+            st.as_mut_ptr(),
+            libc::AT_SYMLINK_NOFOLLOW,
+        ) == 0
+    }
+}
+
+/// A new file without a name in the open directory `dir` (`O_TMPFILE`), given one later by
+/// [`link_unnamed`]; a crash before that leaves nothing behind. Fails (`EOPNOTSUPP`, `EISDIR`,
+/// `EINVAL`) where the filesystem cannot, and the caller stages a named temp file instead.
+pub fn create_unnamed(dir: &File, mode: u32) -> std::io::Result<File> {
+    use std::os::unix::io::FromRawFd;
+    // SAFETY: the descriptor is borrowed from the open `dir` and `c"."` is a static
+    // NUL-terminated string; the returned descriptor is checked before use.
+    let fd = unsafe {
+        libc::openat(
+            dir.as_raw_fd(),
+            c".".as_ptr(),
+            libc::O_TMPFILE | libc::O_WRONLY | libc::O_CLOEXEC,
+            mode as libc::c_uint,
+        )
+    };
+    if fd < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: `fd` was just opened (checked non-negative) and nothing else owns it.
+    Ok(unsafe { File::from_raw_fd(fd) })
+}
+
+/// Links the unnamed file `f` as `name` in the open directory `dir`, refusing an existing name
+/// (`AlreadyExists`): by descriptor where the kernel allows it (`CAP_DAC_READ_SEARCH`), else
+/// through `/proc/self/fd`.
+#[allow(clippy::disallowed_methods)] // linkat is the publish of an unnamed file this module owns
+pub fn link_unnamed(f: &File, dir: &File, name: &std::ffi::CStr) -> std::io::Result<()> {
+    let (fd, dirfd) = (f.as_raw_fd(), dir.as_raw_fd());
+    // SAFETY: both descriptors are borrowed from open files, and both names are NUL-terminated
+    // C strings that outlive the call.
+    let mut r =
+        unsafe { libc::linkat(fd, c"".as_ptr(), dirfd, name.as_ptr(), libc::AT_EMPTY_PATH) };
+    if r != 0
+        && matches!(
+            std::io::Error::last_os_error().raw_os_error(),
+            Some(libc::ENOENT | libc::EPERM)
+        )
+    {
+        let proc =
+            std::ffi::CString::new(format!("/proc/self/fd/{fd}")).expect("no NUL in a number");
+        // SAFETY: as above: `proc` and `name` are live C strings, `dirfd` an open directory.
+        r = unsafe {
+            libc::linkat(
+                libc::AT_FDCWD,
+                proc.as_ptr(),
+                dirfd,
+                name.as_ptr(),
+                libc::AT_SYMLINK_FOLLOW,
+            )
+        };
+    }
+    if r == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
+}
+
 /// fsyncs a directory so a rename or creation inside it is durable.
 pub fn sync_dir(dir: &Path) -> Result<()> {
     #[cfg(test)]
@@ -447,6 +520,24 @@ mod tests {
         drop(staged);
         assert!(!path.exists());
         assert!(temp_files(dir.path()).is_empty());
+    }
+
+    #[test]
+    fn an_unnamed_file_gets_its_name_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = File::open(dir.path()).unwrap();
+        let name = c"f";
+        assert!(!exists_at(&d, name));
+        let Ok(mut f) = create_unnamed(&d, 0o644) else {
+            return; // no O_TMPFILE on this filesystem: callers stage named files instead
+        };
+        f.write_all(b"bytes").unwrap();
+        assert!(temp_files(dir.path()).is_empty() && !dir.path().join("f").exists());
+        link_unnamed(&f, &d, name).unwrap();
+        assert!(exists_at(&d, name));
+        assert_eq!(std::fs::read(dir.path().join("f")).unwrap(), b"bytes");
+        let e = link_unnamed(&f, &d, name).unwrap_err();
+        assert_eq!(e.kind(), std::io::ErrorKind::AlreadyExists);
     }
 
     #[test]

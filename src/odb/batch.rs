@@ -13,7 +13,6 @@ use std::fs::File;
 use std::io::Write;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
-use std::os::unix::io::AsRawFd;
 use std::path::{Path, PathBuf};
 
 use crate::artifact::{ArtifactType, ObjectId};
@@ -91,48 +90,31 @@ impl StagedFiles {
     }
 
     fn stage(&mut self, dest: &Path, bytes: &[u8], replace: bool) -> Result<bool, Error> {
-        use std::os::unix::io::FromRawFd;
         let dir = dest.parent().unwrap_or(Path::new("."));
         if !self.dirs.contains_key(dir) {
             std::fs::create_dir_all(dir).map_err(|e| Error::io("creating", dir, e))?;
             let handle = File::open(dir).map_err(|e| Error::io("opening", dir, e))?;
             self.dirs.insert(dir.to_path_buf(), handle);
         }
-        let dirfd = self.dirs[dir].as_raw_fd();
+        let dirf = &self.dirs[dir];
         let name = std::ffi::CString::new(dest.file_name().unwrap_or_default().as_bytes())
             .map_err(|_| Error::io("naming", dest, std::io::ErrorKind::InvalidInput.into()))?;
-        // SAFETY: `dirfd` is the open directory held in `self.dirs`, `name` a NUL-terminated
-        // CString that outlives the call, and `st` a zeroed stat (plain integers) the call may
-        // fill.
-        let exists = unsafe {
-            let mut st: libc::stat = std::mem::zeroed();
-            libc::fstatat(dirfd, name.as_ptr(), &mut st, libc::AT_SYMLINK_NOFOLLOW) == 0
-        };
+        let exists = crate::fs::exists_at(dirf, &name);
         if exists && !replace {
             return Ok(false);
         }
         if !exists && self.unnamed.len() < unnamed_budget() {
-            // SAFETY: `dirfd` is an open directory held in `self.dirs` and `c"."` a static
-            // NUL-terminated string; the returned descriptor is checked before use.
-            let fd = unsafe {
-                libc::openat(
-                    dirfd,
-                    c".".as_ptr(),
-                    libc::O_TMPFILE | libc::O_WRONLY | libc::O_CLOEXEC,
-                    0o644 as libc::c_uint,
-                )
+            let e = match crate::fs::create_unnamed(dirf, 0o644) {
+                Ok(mut f) => {
+                    f.write_all(bytes)
+                        .map_err(|e| Error::io("writing", dest, e))?;
+                    self.unnamed
+                        .push((f, dir.to_path_buf(), name, dest.to_path_buf()));
+                    return Ok(true);
+                }
+                Err(e) => e,
             };
-            if fd >= 0 {
-                // SAFETY: `fd` was just opened (checked non-negative) and nothing else owns it.
-                let mut f = unsafe { File::from_raw_fd(fd) };
-                f.write_all(bytes)
-                    .map_err(|e| Error::io("writing", dest, e))?;
-                self.unnamed
-                    .push((f, dir.to_path_buf(), name, dest.to_path_buf()));
-                return Ok(true);
-            }
             // No O_TMPFILE here, or out of descriptors: a named temp file instead.
-            let e = std::io::Error::last_os_error();
             if !matches!(
                 e.raw_os_error(),
                 Some(libc::EOPNOTSUPP | libc::EISDIR | libc::EINVAL | libc::EMFILE | libc::ENFILE)
@@ -155,8 +137,8 @@ impl StagedFiles {
     /// Gives the unnamed files their names; one that appeared meanwhile is replaced.
     fn link(&mut self) -> Result<(), Error> {
         for (f, dir, name, dest) in self.unnamed.drain(..) {
-            let dirfd = self.dirs[&dir].as_raw_fd();
-            match link_unnamed(&f, dirfd, &name) {
+            let dirf = &self.dirs[&dir];
+            match crate::fs::link_unnamed(&f, dirf, &name) {
                 Ok(()) => {}
                 Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
                     let tmp = tempfile::Builder::new()
@@ -166,7 +148,7 @@ impl StagedFiles {
                                 p.file_name().unwrap_or_default().as_bytes(),
                             )
                             .map_err(|_| std::io::Error::from(std::io::ErrorKind::InvalidInput))?;
-                            link_unnamed(&f, dirfd, &c)
+                            crate::fs::link_unnamed(&f, dirf, &c)
                         })
                         .map_err(|e| Error::io("writing", &dest, e))?;
                     crate::fs::rename_temp(tmp.into_temp_path(), &dest)
@@ -218,40 +200,6 @@ pub(crate) fn canonical(
     })?;
     bytes.push(b'\n');
     Ok((id, bytes))
-}
-
-/// Links the unnamed file `f` as `name` in `dirfd`: by descriptor where the kernel allows it
-/// (`CAP_DAC_READ_SEARCH`), else through `/proc/self/fd`.
-fn link_unnamed(f: &File, dirfd: libc::c_int, name: &std::ffi::CStr) -> std::io::Result<()> {
-    let fd = f.as_raw_fd();
-    // SAFETY: `fd` is borrowed from the open `f`, `dirfd` is an open directory, and both names
-    // are NUL-terminated C strings that outlive the call.
-    let mut r =
-        unsafe { libc::linkat(fd, c"".as_ptr(), dirfd, name.as_ptr(), libc::AT_EMPTY_PATH) };
-    if r != 0
-        && matches!(
-            std::io::Error::last_os_error().raw_os_error(),
-            Some(libc::ENOENT | libc::EPERM)
-        )
-    {
-        let proc =
-            std::ffi::CString::new(format!("/proc/self/fd/{fd}")).expect("no NUL in a number");
-        // SAFETY: as above: `proc` and `name` are live C strings, `dirfd` an open directory.
-        r = unsafe {
-            libc::linkat(
-                libc::AT_FDCWD,
-                proc.as_ptr(),
-                dirfd,
-                name.as_ptr(),
-                libc::AT_SYMLINK_FOLLOW,
-            )
-        };
-    }
-    if r == 0 {
-        Ok(())
-    } else {
-        Err(std::io::Error::last_os_error())
-    }
 }
 
 impl<'r> Batch<'r> {
