@@ -28,6 +28,7 @@ mod mount;
 mod odb;
 mod porcelain;
 mod remote;
+mod retry;
 mod storage;
 mod tlog;
 mod tlog_policy;
