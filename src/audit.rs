@@ -659,7 +659,7 @@ pub fn verify_bundle<R: Read + Seek>(
             std::fs::create_dir_all(parent)
                 .map_err(|e| bundle::Error::io("creating", parent, e))?;
         }
-        std::fs::write(&dest, bytes).map_err(|e| bundle::Error::io("writing", &dest, e))?;
+        crate::fs::write_in_place(&dest, &bytes).map_err(|e| e.lift(bundle::Error::io))?;
     }
     let claims = Claims {
         complete: !manifest_partial(&checked.manifest),

@@ -291,7 +291,7 @@ pub fn export(repo: &Repo, root: &ObjectId, out: &Path) -> Result<ExportReport, 
     manifest_bytes.push(b'\n');
     let manifest_cid = raw_cid(&canon::sha256(&manifest_bytes));
 
-    let file = File::create(out).map_err(|e| Error::io("creating", out, e))?;
+    let file = crate::fs::create_in_place(out).map_err(|e| Error::io(e.what, &e.path, e.source))?;
     let mut w = BufWriter::new(file);
     let put = |w: &mut BufWriter<File>, b: &[u8]| -> Result<(), Error> {
         w.write_all(b).map_err(|e| Error::io("writing", out, e))
@@ -547,7 +547,8 @@ pub fn import(repo: &Repo, car: &Path) -> Result<ImportReport, Error> {
             ));
         }
         let path = tmp.path().join(format!("{}", blocks.len()));
-        let f = File::create(&path).map_err(|e| Error::io("creating", &path, e))?;
+        let f =
+            crate::fs::create_in_place(&path).map_err(|e| Error::io(e.what, &e.path, e.source))?;
         let mut w = Hashing::new(BufWriter::new(f));
         let expected_len = limited.limit();
         let n = std::io::copy(&mut limited, &mut w).map_err(io)?;

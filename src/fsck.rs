@@ -202,6 +202,7 @@ fn read_only(dir: &Path) -> bool {
     };
     // access(2) answers for the effective user and knows read-only mounts (EROFS) and
     // immutable files (EPERM), which permission bits alone do not show to root.
+    // SAFETY: `c` is a NUL-terminated path that outlives the call; nothing is written.
     unsafe { libc::faccessat(libc::AT_FDCWD, c.as_ptr(), libc::W_OK, libc::AT_EACCESS) != 0 }
 }
 

@@ -28,7 +28,7 @@ use crate::artifact::{self, ArtifactType, ObjectId};
 use crate::canon::{self, Digest, DigestRule, Encoding, Value};
 use crate::odb::{self, RefName, Repo, ref_object_type};
 use crate::progress::Progress;
-use crate::remote::{Backend, Error, Retry, layout, lease::Lease, reflock};
+use crate::remote::{Backend, Error, layout, lease::Lease, reflock};
 
 /// The default of `gc.pruneExpire` (like git).
 pub const PRUNE_EXPIRE: Duration = Duration::from_secs(14 * 24 * 3600);
@@ -507,9 +507,7 @@ fn files_under(dir: &Path) -> Result<Vec<PathBuf>, Error> {
 fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), Error> {
     let dir = path.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir).map_err(|e| Error::io("creating", dir, e))?;
-    let tmp = path.with_extension("tmp");
-    std::fs::write(&tmp, bytes).map_err(|e| Error::io("writing", &tmp, e))?;
-    std::fs::rename(&tmp, path).map_err(|e| Error::io("renaming", &tmp, e))
+    crate::fs::write(path, bytes, crate::fs::PUBLIC).map_err(|e| e.lift(Error::io))
 }
 
 impl Store for Local<'_> {
@@ -696,18 +694,16 @@ impl Store for Local<'_> {
 pub struct Remote<'a> {
     backend: &'a dyn Backend,
     local: Option<&'a Repo>,
-    retry: Retry,
     /// Object sizes from the listing (for a dry run's bytes).
     sizes: std::sync::Mutex<HashMap<ObjectId, u64>>,
 }
 
 impl<'a> Remote<'a> {
     /// Collects the remote behind `backend`, reading objects from `local` where it can.
-    pub fn new(backend: &'a dyn Backend, local: Option<&'a Repo>, retry: Retry) -> Remote<'a> {
+    pub fn new(backend: &'a dyn Backend, local: Option<&'a Repo>) -> Remote<'a> {
         Remote {
             backend,
             local,
-            retry,
             sizes: std::sync::Mutex::new(HashMap::new()),
         }
     }
@@ -719,7 +715,7 @@ impl Store for Remote<'_> {
     }
 
     fn objects(&self) -> Result<Vec<(ObjectId, Option<Duration>)>, Error> {
-        let listed = self.retry.run(|| self.backend.list("objects/"))?;
+        let listed = self.backend.list("objects/")?;
         let mut sizes = self.sizes.lock().unwrap_or_else(|p| p.into_inner());
         Ok(listed
             .into_iter()
@@ -738,11 +734,11 @@ impl Store for Remote<'_> {
 
     fn roots(&self, _now: SystemTime, _reflog_expire: Duration) -> Result<Vec<Root>, Error> {
         let mut out = Vec::new();
-        for m in self.retry.run(|| self.backend.list("refs/"))? {
+        for m in self.backend.list("refs/")? {
             let Ok(name) = RefName::new(&m.key) else {
                 continue;
             };
-            let Some(blob) = self.retry.run(|| self.backend.get(&m.key, None))? else {
+            let Some(blob) = self.backend.get(&m.key, None)? else {
                 continue;
             };
             match layout::parse_ref_value(&blob.bytes) {
@@ -764,7 +760,7 @@ impl Store for Remote<'_> {
             return Local::new(repo).read_json(id);
         }
         let key = layout::object_key(id);
-        let Some(blob) = self.retry.run(|| self.backend.get(&key, None))? else {
+        let Some(blob) = self.backend.get(&key, None)? else {
             return Ok(None);
         };
         // A tampered object could hide links and get what it names deleted: refuse.
@@ -774,33 +770,28 @@ impl Store for Remote<'_> {
 
     fn delete(&self, id: &ObjectId) -> Result<(u64, u64), Error> {
         let key = layout::object_key(id);
-        let mut bytes = self
-            .retry
-            .run(|| self.backend.head(&key))?
-            .map(|m| m.size)
-            .unwrap_or(0);
+        let mut bytes = self.backend.head(&key)?.map(|m| m.size).unwrap_or(0);
         let prefix = format!("proofs/{}/{}/", id.artifact_type, id.digest);
-        let proofs = self.retry.run(|| self.backend.list(&prefix))?;
-        self.retry.run(|| self.backend.delete(&key))?;
+        let proofs = self.backend.list(&prefix)?;
+        self.backend.delete(&key)?;
         for p in &proofs {
             bytes += p.size;
-            self.retry.run(|| self.backend.delete(&p.key))?;
+            self.backend.delete(&p.key)?;
         }
         Ok((bytes, proofs.len() as u64))
     }
 
     fn load_marks(&self) -> Result<HashMap<ObjectId, u64>, Error> {
         Ok(self
-            .retry
-            .run(|| self.backend.get(REMOTE_MARKS_KEY, None))?
+            .backend
+            .get(REMOTE_MARKS_KEY, None)?
             .map(|b| parse_marks(&String::from_utf8_lossy(&b.bytes)))
             .unwrap_or_default())
     }
 
     fn save_marks(&self, marks: &BTreeMap<ObjectId, u64>) -> Result<(), Error> {
         let text = marks_text(marks);
-        self.retry
-            .run(|| self.backend.put(REMOTE_MARKS_KEY, text.as_bytes()))?;
+        self.backend.put(REMOTE_MARKS_KEY, text.as_bytes())?;
         Ok(())
     }
 
@@ -809,7 +800,7 @@ impl Store for Remote<'_> {
         let objects: HashSet<ObjectId> = self.objects()?.into_iter().map(|(id, _)| id).collect();
         let mut values: HashMap<ObjectId, Option<Value>> = HashMap::new();
         let mut out = Vec::new();
-        for m in self.retry.run(|| self.backend.list("proofs/"))? {
+        for m in self.backend.list("proofs/")? {
             // A key outside the layout names no object: not ours to judge here.
             let Some((id, h)) = layout::parse_proof_key(&m.key) else {
                 continue;
@@ -835,7 +826,7 @@ impl Store for Remote<'_> {
                 }
             };
             let Some(object) = object else { continue };
-            let Some(blob) = self.retry.run(|| self.backend.get(&m.key, None))? else {
+            let Some(blob) = self.backend.get(&m.key, None)? else {
                 continue;
             };
             if let Some(why) = proof_bytes_problem(&h, &blob.bytes, &object) {
@@ -846,12 +837,8 @@ impl Store for Remote<'_> {
     }
 
     fn delete_proof(&self, proof: &BadProof) -> Result<u64, Error> {
-        let size = self
-            .retry
-            .run(|| self.backend.head(&proof.file))?
-            .map(|m| m.size)
-            .unwrap_or(0);
-        self.retry.run(|| self.backend.delete(&proof.file))?;
+        let size = self.backend.head(&proof.file)?.map(|m| m.size).unwrap_or(0);
+        self.backend.delete(&proof.file)?;
         Ok(size)
     }
 }
@@ -860,7 +847,6 @@ impl Store for Remote<'_> {
 pub fn run_remote(
     backend: &dyn Backend,
     local: Option<&Repo>,
-    retry: Retry,
     opts: &Options,
     progress: &dyn Progress,
     between: &mut dyn FnMut(),
@@ -877,10 +863,10 @@ pub fn run_remote(
         Some(Lease::acquire(backend)?)
     };
     let result =
-        run(&Remote::new(backend, local, retry), opts, progress, between).and_then(|mut report| {
+        run(&Remote::new(backend, local), opts, progress, between).and_then(|mut report| {
             // Ref locks outlive their moves by design (see `reflock`); the stale ones of
             // versions a ref has left are garbage.
-            let locks = reflock::sweep_locks(backend, reflock::LOCKS_PREFIX, &retry, opts.dry_run)?;
+            let locks = reflock::sweep_locks(backend, reflock::LOCKS_PREFIX, opts.dry_run)?;
             report.locks_deleted = locks.len() as u64;
             Ok(report)
         });

@@ -3,6 +3,7 @@
 //! The MSEZ artifact layer in Rust, byte-compatible with the MSEZ reference implementation.
 //! Layers, bottom up (dependencies point down only; `scripts/arch-check.py` enforces it):
 //!
+//! - [`fs`]: the write protocol: atomic writes, directory syncs, no-replace renames.
 //! - [`taxonomy`]: the error classes, exit codes, evidence and findings every module shares.
 //! - [`canon`]: canonical JSON bytes and the digest rule of every artifact type (pure).
 //! - [`mmr`]: the Merkle Mountain Range over receipt next_roots, RFC 6962 compatible (pure).
@@ -24,6 +25,10 @@
 //!
 //! The library never prints; `src/cli` is the only place that renders results.
 
+// Unit tests forge and damage fixture files with plain std::fs on purpose; the one write
+// protocol (`fs`, clippy.toml) binds the library's own code, checked in the non-test build.
+#![cfg_attr(test, allow(clippy::disallowed_methods))]
+
 pub mod artifact;
 pub mod audit;
 pub mod bundle;
@@ -31,6 +36,7 @@ pub mod canon;
 pub mod car;
 pub mod chain;
 pub mod error;
+pub mod fs;
 pub mod fsck;
 pub mod gc;
 pub mod graph;

@@ -184,8 +184,8 @@ pub fn write(mut report: Report, root: &Root, out: &Path) -> Result<Built, Error
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir).map_err(|e| Error::io("creating", dir, e))?;
-    let tmp = tempfile::NamedTempFile::new_in(dir)
-        .map_err(|e| Error::io("creating a temp file in", dir, e))?;
+    let tmp = crate::fs::Staged::new_in(dir, ".tmp", crate::fs::PRIVATE)
+        .map_err(|e| e.lift(Error::io))?;
     let mut zip = zip::ZipWriter::new(tmp);
     let zerr = |e: zip::result::ZipError| Error::Zip {
         what: "writing".into(),
@@ -232,16 +232,12 @@ pub fn write(mut report: Report, root: &Root, out: &Path) -> Result<Built, Error
         }
     }
     let tmp = zip.finish().map_err(zerr)?;
-    tmp.as_file()
-        .sync_all()
-        .map_err(|e| Error::io("syncing", out, e))?;
     let bytes = tmp
         .as_file()
         .metadata()
         .map_err(|e| Error::io("reading", out, e))?
         .len();
-    tmp.persist(out)
-        .map_err(|e| Error::io("writing", out, e.error))?;
+    tmp.commit(out).map_err(|e| e.lift(Error::io))?;
     Ok(Built {
         manifest: report,
         manifest_digest,

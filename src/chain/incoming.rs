@@ -495,7 +495,7 @@ pub fn resolution_for(
             .map_err(|e| Error::io("creating a directory in", repo.dir().join("tmp"), e))?;
         let file = dir.path().join("resolution.json");
         let bytes = crate::canon::to_bytes(&value)?;
-        std::fs::write(&file, bytes).map_err(|e| Error::io("writing", &file, e))?;
+        crate::fs::write_in_place(&file, &bytes).map_err(|e| e.lift(Error::io))?;
         let loaded = super::fork::load(&chain, &file, policy);
         if !loaded.errors.is_empty() {
             continue;

@@ -275,23 +275,12 @@ pub fn write_pretty(path: &Path, value: &Value) -> Result<(), Error> {
     write_file(path, text.as_bytes())
 }
 
-/// Writes a working-tree file atomically (temp file in the same folder, fsync, rename).
+/// Writes a working-tree file atomically (temp file in the same folder, fsync, rename, fsync
+/// of the folder).
 pub fn write_file(path: &Path, bytes: &[u8]) -> Result<(), Error> {
-    use std::io::Write;
     let dir = path.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir).map_err(|e| Error::io("creating", dir, e))?;
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".msez-")
-        .tempfile_in(dir)
-        .map_err(|e| Error::io("creating a temp file in", dir, e))?;
-    tmp.write_all(bytes)
-        .map_err(|e| Error::io("writing", path, e))?;
-    tmp.as_file()
-        .sync_all()
-        .map_err(|e| Error::io("syncing", path, e))?;
-    tmp.persist(path)
-        .map_err(|e| Error::io("writing", path, e.error))?;
-    Ok(())
+    crate::fs::write(path, bytes, crate::fs::PRIVATE).map_err(|e| e.lift(Error::io))
 }
 
 /// A receipt file name, `<stem>.<seq>.json`, or `<stem>.<seq>.<16 hex of next_root>.json` when

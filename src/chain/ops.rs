@@ -15,7 +15,7 @@ use crate::artifact::{ArtifactType, ObjectId};
 use crate::canon::{self, Digest, Value};
 use crate::mmr;
 use crate::odb::{
-    Batch, Event, Expect, FileEncoding, HookEnv, Recovered, RefLock, Repo, StagedFiles, Transaction,
+    Event, Expect, FileEncoding, HookEnv, Recovered, RefLock, Repo, StagedFiles, Transaction,
 };
 use crate::vc::{self, KeyPair};
 
@@ -690,8 +690,9 @@ pub fn import(repo: &Repo, chain: &Chain, opts: &verify::Options) -> Result<Impo
     // A crashed append's journal goes first: its receipts are signed at their positions.
     crate::odb::recover(repo, &key.head_ref().map_err(one)?).map_err(odb)?;
     let result = verify(chain, opts)?;
-    let lock = RefLock::acquire(repo, &key.head_ref().map_err(one)?).map_err(odb)?;
-    let old = lock.current().map_err(odb)?;
+    let head_ref = key.head_ref().map_err(one)?;
+    let (mut txn, _) = Transaction::begin(repo, &head_ref, Expect::Any, "add").map_err(odb)?;
+    let old = txn.old();
     let mut store = ChainStore::open(repo, &key, chain.genesis_root).map_err(one)?;
     let have = store.state().size as usize;
     let extends = have <= result.next_roots.len()
@@ -708,19 +709,33 @@ pub fn import(repo: &Repo, chain: &Chain, opts: &verify::Options) -> Result<Impo
         }]);
     }
     let rtype = chain.receipt_type();
-    let mut batch = Batch::new(repo);
     let mut out = Imported::default();
     for path in (have..result.next_roots.len()).filter_map(|i| result.path(i)) {
         let value = read_json(&path).map_err(one)?;
-        batch.put_json(&rtype, &value).map_err(odb)?;
+        txn.put_json(&rtype, &value).map_err(odb)?;
         store.append(&value).map_err(one)?;
         out.receipts += 1;
     }
-    batch.commit().map_err(odb)?;
-    store.save().map_err(one)?;
     if out.receipts > 0 {
-        repo.commit_ref(lock, old, result.final_root, "add")
+        // A veto comes before anything is published.
+        txn.run_hook(Event::PreRefUpdate, result.final_root, "add")
             .map_err(odb)?;
+        // The transaction's syncfs makes the MMR nodes durable too.
+        store.write_nodes().map_err(one)?;
+        txn.sync_dir(store.dir());
+        txn.commit(
+            result.final_root,
+            || {
+                store.synced();
+                store.save()
+            },
+            &[],
+        )
+        .map_err(one)?;
+    } else {
+        // Nothing to store: the lock goes, and the MMR state is brought up to the head.
+        drop(txn);
+        store.save().map_err(one)?;
     }
     let ctype = ArtifactType::new(chain.kind.checkpoint_artifact()).expect("valid type");
     for path in receipt::json_files(&chain.checkpoints_dir).map_err(one)? {
@@ -873,8 +888,10 @@ pub fn adopt(repo: &Repo, chain: &Chain, opts: &verify::Options) -> Result<Adopt
     let key = chain.key();
     crate::odb::recover(repo, &key.head_ref().map_err(one)?).map_err(odb)?;
     let result = verify(chain, opts)?;
-    let lock = RefLock::acquire(repo, &key.head_ref().map_err(one)?).map_err(odb)?;
-    let old = lock.current().map_err(odb)?;
+    let head_ref = key.head_ref().map_err(one)?;
+    let reason = "fork-resolution: adopt the selected branch";
+    let (mut txn, _) = Transaction::begin(repo, &head_ref, Expect::Any, reason).map_err(odb)?;
+    let old = txn.old();
     // Nothing to move: no chain in .msez yet, or its head is on the selected chain (`msez
     // add` fast-forwards a longer one).
     let Some(old_head) = old.filter(|h| !result.next_roots.contains(h)) else {
@@ -884,15 +901,17 @@ pub fn adopt(repo: &Repo, chain: &Chain, opts: &verify::Options) -> Result<Adopt
         });
     };
     let rtype = chain.receipt_type();
-    let mut batch = Batch::new(repo);
     let mut stored = 0;
     for path in (0..result.next_roots.len()).filter_map(|i| result.path(i)) {
-        let id = batch.put_json(&rtype, &read_json(&path).map_err(one)?);
+        let id = txn.put_json(&rtype, &read_json(&path).map_err(one)?);
         if !repo.has(&id.map_err(odb)?) {
             stored += 1;
         }
     }
-    batch.commit().map_err(odb)?;
+    txn.run_hook(Event::PreRefUpdate, result.final_root, reason)
+        .map_err(odb)?;
+    // The losing branch keeps a ref before the head leaves it (its objects are stored), so
+    // no crash from here on loses it.
     repo.update_ref(
         &key.fork_ref(&old_head).map_err(one)?,
         old_head,
@@ -900,13 +919,8 @@ pub fn adopt(repo: &Repo, chain: &Chain, opts: &verify::Options) -> Result<Adopt
         "fork-resolution: losing branch",
     )
     .map_err(odb)?;
-    repo.commit_ref(
-        lock,
-        old,
-        result.final_root,
-        "fork-resolution: adopt the selected branch",
-    )
-    .map_err(odb)?;
+    txn.commit(result.final_root, || Ok::<(), Error>(()), &[])
+        .map_err(one)?;
     let mut store = ChainStore::rebuilt(repo, &key, chain.genesis_root).map_err(one)?;
     store.save().map_err(one)?;
     Ok(Adopted {

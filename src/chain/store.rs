@@ -154,6 +154,7 @@ fn lock_store(dir: &std::path::Path) -> Result<File, Error> {
         .open(&path)
         .map_err(|e| Error::io("opening", &path, e))?;
     loop {
+        // SAFETY: the descriptor is borrowed from the open `file`; flock takes no pointers.
         if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) } == 0 {
             return Ok(file);
         }

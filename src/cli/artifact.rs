@@ -106,11 +106,10 @@ fn get(object: &str, out: Option<&std::path::Path>, ctx: &Ctx) -> super::Result<
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(std::path::Path::new("."));
-    let mut tmp = tempfile::NamedTempFile::new_in(dir)
-        .map_err(|e| msez::Error::io("creating a temp file in", dir, e))?;
+    let mut tmp = msez::fs::Staged::new_in(dir, ".tmp", msez::fs::PRIVATE)
+        .map_err(|e| e.lift(msez::Error::io))?;
     let size = write_object(&repo, &id, tmp.as_file_mut())?;
-    tmp.persist(&dest)
-        .map_err(|e| msez::Error::io("writing", &dest, e.error))?;
+    tmp.commit(&dest).map_err(|e| e.lift(msez::Error::io))?;
     if ctx.out.json {
         written(ctx.out.emit(
             &serde_json::json!({"id": id.to_string(), "out": dest, "size": size}),

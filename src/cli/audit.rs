@@ -36,7 +36,8 @@ pub fn run(a: Args, ctx: &Ctx) -> super::Result<ExitCode> {
     if let Some(path) = &a.html {
         let path = ctx.path(path);
         let page = html(&report, &a);
-        std::fs::write(&path, page).map_err(|e| msez::Error::io("writing", path.clone(), e))?;
+        // In place: the user may name a pipe or a device.
+        msez::fs::write_in_place(&path, page.as_bytes()).map_err(|e| e.lift(msez::Error::io))?;
         ctx.out.note(format!("wrote {}", path.display()));
     }
     let value = report.to_value();

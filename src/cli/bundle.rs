@@ -524,7 +524,8 @@ fn emit_svg(svg: &str, a: &GraphVerifyArgs, ctx: &Ctx) -> super::Result<()> {
     match &a.render {
         Some(file) => {
             let path = ctx.path(file);
-            std::fs::write(&path, svg).map_err(|e| msez::Error::io("writing", path.clone(), e))?;
+            // In place: the user may name a pipe or a device.
+            msez::fs::write_in_place(&path, svg.as_bytes()).map_err(|e| e.lift(msez::Error::io))?;
             ctx.out.note(format!("rendered {}", path.display()));
             Ok(())
         }

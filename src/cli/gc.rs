@@ -65,14 +65,7 @@ pub fn run(args: GcArgs, ctx: &Ctx) -> super::Result<ExitCode> {
         None => gc::run(&gc::Local::new(&repo), &opts, &bar, &mut || {})?,
         Some(name) => {
             let (name, backend) = open_remote(&repo, Some(name), ctx, &args.transfer)?;
-            let report = gc::run_remote(
-                backend.as_ref(),
-                Some(&repo),
-                args.transfer.options().retry,
-                &opts,
-                &bar,
-                &mut || {},
-            )?;
+            let report = gc::run_remote(backend.as_ref(), Some(&repo), &opts, &bar, &mut || {})?;
             if !report.deleted.is_empty() && !opts.dry_run {
                 // Our record of the remote's keys names what is gone: the next push relists.
                 msez::remote::sync::forget(&repo, &name)?;

@@ -60,7 +60,8 @@ fn write_pages(cmd: &clap::Command, dir: &Path, pages: &mut Vec<String>) -> supe
     let file = format!("{name}.1");
     let path = dir.join(&file);
     let out = render_page(cmd).map_err(|e| msez::Error::io("rendering a man page", &path, e))?;
-    std::fs::write(&path, out).map_err(|e| msez::Error::io("writing a man page", &path, e))?;
+    msez::fs::write(&path, &out, msez::fs::PUBLIC)
+        .map_err(|e| msez::Error::io("writing a man page", &path, e.source))?;
     pages.push(file);
     // clap's own `help` subcommand is left out: `msez help X` is `man msez-X`.
     let subs = cmd.get_subcommands();

@@ -189,6 +189,8 @@ pub type Result<T = ExitCode> = std::result::Result<T, msez::Error>;
 /// keeps each new working-tree file open until its commit links them all. Past the limit it
 /// stages named temp files instead, so this only makes large batches cheaper.
 fn raise_open_file_limit() {
+    // SAFETY: `lim` is a zeroed rlimit (plain integers) filled by getrlimit before it is read,
+    // and a valid pointer for both calls.
     unsafe {
         let mut lim: libc::rlimit = std::mem::zeroed();
         if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 && lim.rlim_cur < lim.rlim_max {

@@ -66,6 +66,8 @@ pub fn run(args: Args, ctx: &Ctx) -> Result {
 fn foreground(source: &str, shown: &str, mountpoint: &std::path::Path, ctx: &Ctx) -> Result {
     // Block the signals before fuser starts its threads, so all of them leave the signals to
     // the wait below.
+    // SAFETY: `set` is a zeroed sigset_t (a plain bit set) initialized by sigemptyset before
+    // use; every pointer passed is to this live local or null where the call allows it.
     let signals = unsafe {
         let mut set: libc::sigset_t = std::mem::zeroed();
         libc::sigemptyset(&mut set);
@@ -97,6 +99,7 @@ fn foreground(source: &str, shown: &str, mountpoint: &std::path::Path, ctx: &Ctx
             tv_sec: 0,
             tv_nsec: 200_000_000,
         };
+        // SAFETY: `signals` and `timeout` are live locals; a null siginfo is allowed.
         let got = unsafe { libc::sigtimedwait(&signals, std::ptr::null_mut(), &timeout) };
         if got > 0 {
             ctx.out.note(format!(
@@ -146,6 +149,8 @@ fn background(source: &str, shown: &str, mountpoint: &std::path::Path, ctx: &Ctx
         .stdout(Stdio::null())
         .stderr(stderr);
     // Its own session: the mount outlives this command and the terminal's Ctrl-C.
+    // SAFETY: the closure runs in the forked child before exec and calls only setsid(2),
+    // which is async-signal-safe; it allocates nothing and touches no lock.
     unsafe {
         use std::os::unix::process::CommandExt;
         cmd.pre_exec(|| {

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use clap::Subcommand;
 use msez::chain::store::ChainKey;
 use msez::chain::tracking;
-use msez::odb::{RefName, RemoteConfig};
+use msez::odb::{Config, RefName, RemoteConfig, Repo};
 use msez::remote::{self, Url, porcelain};
 
 use super::repo::open_repo;
@@ -160,29 +160,84 @@ fn no_such(name: &str) -> msez::Error {
     .into()
 }
 
+/// git's `remote` and `remote -v`: names, or names with their (redacted) URLs.
+fn list(config: &Config, ctx: &Ctx) -> super::Result<()> {
+    let remotes: Vec<serde_json::Value> = config
+        .remote
+        .iter()
+        .map(|(n, r)| serde_json::json!({"name": n, "url": Url::redact(&r.url)}))
+        .collect();
+    written(ctx.out.emit(&serde_json::json!({"remotes": remotes}), |w| {
+        for (n, r) in &config.remote {
+            let n = msez::remote::layout::shown_key(n);
+            if ctx.out.verbose {
+                let url = Url::redact(&r.url);
+                writeln!(w, "{n}\t{url} (fetch)\n{n}\t{url} (push)")?;
+            } else {
+                writeln!(w, "{n}")?;
+            }
+        }
+        Ok(())
+    }))?;
+    Ok(())
+}
+
+/// `msez remote show NAME`: the URL and how each tracked chain compares with ours.
+fn show(repo: &Repo, config: &Config, name: &str, ctx: &Ctx) -> super::Result<()> {
+    let entry = config.remote.get(name).ok_or_else(|| no_such(name))?;
+    let url = Url::redact(&entry.url);
+    let refs = porcelain::tracking_refs(repo, name)?;
+    let mut chains = Vec::new();
+    for (r, remote_head) in &refs {
+        let Some(rest) = r.as_str().strip_prefix(&format!("refs/remotes/{name}/")) else {
+            continue;
+        };
+        let local_name = RefName::new(&format!("refs/{rest}"))?;
+        let Some(key) = ChainKey::from_head_ref(&local_name) else {
+            continue;
+        };
+        let local = repo.read_ref(&local_name)?;
+        let (ahead, behind, diverged) =
+            tracking::compare(repo, key.kind, local, Some(*remote_head)).unwrap_or((0, 0, false));
+        chains.push(serde_json::json!({
+            "ref": local_name, "local": local, "remote": remote_head,
+            "ahead": ahead, "behind": behind, "diverged": diverged,
+        }));
+    }
+    let value = serde_json::json!({
+        "name": name, "url": url,
+        "tracking_refs": refs.iter().map(|(n, d)| (n.to_string(), d.to_hex())).collect::<std::collections::BTreeMap<_, _>>(),
+        "chains": chains,
+    });
+    written(ctx.out.emit(&value, |w| {
+        writeln!(w, "* remote {name}\n  URL: {url}")?;
+        if refs.is_empty() {
+            writeln!(w, "  no remote-tracking refs (msez fetch {name})")?;
+        }
+        for c in &chains {
+            let (a, b) = (
+                c["ahead"].as_u64().unwrap_or(0),
+                c["behind"].as_u64().unwrap_or(0),
+            );
+            let state = match (a, b, c["diverged"].as_bool() == Some(true)) {
+                (_, _, true) => format!("diverged ({a} here, {b} there)"),
+                (0, 0, _) => "up to date".to_string(),
+                (a, 0, _) => format!("ahead {a}"),
+                (_, b, _) => format!("behind {b}"),
+            };
+            writeln!(w, "  {} {state}", c["ref"].as_str().unwrap_or_default())?;
+        }
+        Ok(())
+    }))?;
+    Ok(())
+}
+
 /// Runs `msez remote` (a subcommand, or the listing).
 pub fn run(args: Args, ctx: &Ctx) -> super::Result<ExitCode> {
     let mut repo = open_repo(ctx)?;
     let mut config = repo.config().clone();
     let Some(command) = args.command else {
-        // git's `remote` and `remote -v`: names, or names with their (redacted) URLs.
-        let remotes: Vec<serde_json::Value> = config
-            .remote
-            .iter()
-            .map(|(n, r)| serde_json::json!({"name": n, "url": Url::redact(&r.url)}))
-            .collect();
-        written(ctx.out.emit(&serde_json::json!({"remotes": remotes}), |w| {
-            for (n, r) in &config.remote {
-                let n = msez::remote::layout::shown_key(n);
-                if ctx.out.verbose {
-                    let url = Url::redact(&r.url);
-                    writeln!(w, "{n}\t{url} (fetch)\n{n}\t{url} (push)")?;
-                } else {
-                    writeln!(w, "{n}")?;
-                }
-            }
-            Ok(())
-        }))?;
+        list(&config, ctx)?;
         return Ok(ExitCode::SUCCESS);
     };
     match command {
@@ -221,54 +276,7 @@ pub fn run(args: Args, ctx: &Ctx) -> super::Result<ExitCode> {
             }))?;
         }
         Command::Stats(args) => return super::remote_stats::run(args, ctx),
-        Command::Show { name } => {
-            let entry = config.remote.get(&name).ok_or_else(|| no_such(&name))?;
-            let url = Url::redact(&entry.url);
-            let refs = porcelain::tracking_refs(&repo, &name)?;
-            let mut chains = Vec::new();
-            for (r, remote_head) in &refs {
-                let Some(rest) = r.as_str().strip_prefix(&format!("refs/remotes/{name}/")) else {
-                    continue;
-                };
-                let local_name = RefName::new(&format!("refs/{rest}"))?;
-                let Some(key) = ChainKey::from_head_ref(&local_name) else {
-                    continue;
-                };
-                let local = repo.read_ref(&local_name)?;
-                let (ahead, behind, diverged) =
-                    tracking::compare(&repo, key.kind, local, Some(*remote_head))
-                        .unwrap_or((0, 0, false));
-                chains.push(serde_json::json!({
-                    "ref": local_name, "local": local, "remote": remote_head,
-                    "ahead": ahead, "behind": behind, "diverged": diverged,
-                }));
-            }
-            let value = serde_json::json!({
-                "name": name, "url": url,
-                "tracking_refs": refs.iter().map(|(n, d)| (n.to_string(), d.to_hex())).collect::<std::collections::BTreeMap<_, _>>(),
-                "chains": chains,
-            });
-            written(ctx.out.emit(&value, |w| {
-                writeln!(w, "* remote {name}\n  URL: {url}")?;
-                if refs.is_empty() {
-                    writeln!(w, "  no remote-tracking refs (msez fetch {name})")?;
-                }
-                for c in &chains {
-                    let (a, b) = (
-                        c["ahead"].as_u64().unwrap_or(0),
-                        c["behind"].as_u64().unwrap_or(0),
-                    );
-                    let state = match (a, b, c["diverged"].as_bool() == Some(true)) {
-                        (_, _, true) => format!("diverged ({a} here, {b} there)"),
-                        (0, 0, _) => "up to date".to_string(),
-                        (a, 0, _) => format!("ahead {a}"),
-                        (_, b, _) => format!("behind {b}"),
-                    };
-                    writeln!(w, "  {} {state}", c["ref"].as_str().unwrap_or_default())?;
-                }
-                Ok(())
-            }))?;
-        }
+        Command::Show { name } => show(&repo, &config, &name, ctx)?,
         Command::Rename { old, new } => {
             remote::sync::check_remote_name(&new)?;
             if config.remote.contains_key(&new) {
@@ -339,7 +347,7 @@ pub fn ls_remote(args: LsRemoteArgs, ctx: &Ctx) -> super::Result<ExitCode> {
     let repo = open_repo(ctx)?;
     let (name, backend) =
         super::sync::open_remote(&repo, args.remote.as_deref(), ctx, &args.transfer)?;
-    let refs = porcelain::ls_remote(backend.as_ref(), &args.transfer.options().retry)?;
+    let refs = porcelain::ls_remote(backend.as_ref())?;
     let value: serde_json::Map<String, serde_json::Value> = refs
         .iter()
         .map(|(n, d)| (n.to_string(), d.to_hex().into()))

@@ -304,6 +304,8 @@ pub fn interrupt_flag_set() -> bool {
 
 /// Installs a Ctrl-C handler that asks long operations to stop at the next safe point.
 pub fn interrupt_flag() -> &'static AtomicBool {
+    // SAFETY: the handler is an `extern "C" fn(c_int)` that only stores to an atomic, which is
+    // async-signal-safe.
     unsafe {
         libc::signal(
             libc::SIGINT,

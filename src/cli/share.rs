@@ -50,9 +50,8 @@ pub fn run(args: ShareArgs, ctx: &Ctx) -> super::Result<ExitCode> {
     let id: ObjectId = args.object.parse()?;
     let (name, backend) = open_remote(&repo, args.remote.as_deref(), ctx, &args.transfer)?;
     let key = layout::object_key(&id);
-    let retry = args.transfer.options().retry;
     // A URL to nothing would only fail later, in someone else's hands.
-    if retry.run(|| backend.head(&key))?.is_none() {
+    if backend.head(&key)?.is_none() {
         return Err(remote::Error::Missing {
             what: "the shared object (push it first)",
             key: format!("{}/{key}", backend.url()),

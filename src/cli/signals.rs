@@ -13,6 +13,7 @@ pub const EXIT_INTERRUPTED: u8 = 130;
 extern "C" fn on_interrupt(_: libc::c_int) {
     const MSG: &[u8] = b"msez: interrupted (Ctrl-C)\n";
     // Only async-signal-safe calls here: write(2) and _exit(2).
+    // SAFETY: MSG is a static buffer of MSG.len() bytes; both calls are async-signal-safe.
     unsafe {
         libc::write(2, MSG.as_ptr().cast(), MSG.len());
         libc::_exit(EXIT_INTERRUPTED as libc::c_int);
@@ -22,6 +23,8 @@ extern "C" fn on_interrupt(_: libc::c_int) {
 /// Installs the exit-at-once handler (a process that ignores SIGINT, started in the
 /// background by a shell, keeps ignoring it).
 pub fn install() {
+    // SAFETY: `old` is a zeroed sigaction (valid: plain data) the query fills; the handler
+    // installed is an `extern "C" fn(c_int)` that only makes async-signal-safe calls.
     unsafe {
         let mut old: libc::sigaction = std::mem::zeroed();
         if libc::sigaction(libc::SIGINT, std::ptr::null(), &mut old) == 0

@@ -1,6 +1,5 @@
 //! `msez vc`: sign and verify `MsezEd25519Signature2025` proofs on any JSON object.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -265,15 +264,6 @@ fn verify(args: VerifyArgs, ctx: &Ctx) -> super::Result<ExitCode> {
 }
 
 fn write_atomic(path: &Path, bytes: &[u8]) -> super::Result<()> {
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
-    let io = |what, e| msez::Error::io(what, path, e);
-    let mut tmp =
-        tempfile::NamedTempFile::new_in(dir).map_err(|e| io("creating a temporary file for", e))?;
-    tmp.write_all(bytes).map_err(|e| io("writing", e))?;
-    tmp.as_file().sync_all().map_err(|e| io("syncing", e))?;
-    tmp.persist(path).map_err(|e| io("replacing", e.error))?;
+    msez::fs::write(path, bytes, msez::fs::PRIVATE).map_err(|e| e.lift(msez::Error::io))?;
     Ok(())
 }

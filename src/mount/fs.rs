@@ -85,7 +85,9 @@ impl Fs {
             passthrough: false,
             backing: Mutex::new(HashMap::new()),
             on_error,
+            // SAFETY: getuid and getgid take no arguments and cannot fail.
             uid: unsafe { libc::getuid() },
+            // SAFETY: as above.
             gid: unsafe { libc::getgid() },
         }
     }

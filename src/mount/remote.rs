@@ -11,8 +11,8 @@ use std::sync::{Arc, Mutex, OnceLock};
 use crate::artifact::{self, ObjectId};
 use crate::canon;
 use crate::odb::merge_proofs;
+use crate::remote::Backend;
 use crate::remote::root::RemoteRoot;
-use crate::remote::{Backend, Retry};
 
 use super::Error;
 use super::repo::{pread, slice};
@@ -49,7 +49,7 @@ impl RemoteStore {
     /// A store over `backend`, caching fetched objects in a private temp directory.
     pub fn new(backend: Box<dyn Backend>) -> Result<RemoteStore, Error> {
         Ok(RemoteStore {
-            root: RemoteRoot::new(backend, Retry::default())?,
+            root: RemoteRoot::new(backend)?,
             listing: OnceLock::new(),
             ready: Mutex::new(HashMap::new()),
         })

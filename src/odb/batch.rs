@@ -13,7 +13,6 @@ use std::fs::File;
 use std::io::Write;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
-use std::os::unix::io::AsRawFd;
 use std::path::{Path, PathBuf};
 
 use crate::artifact::{ArtifactType, ObjectId};
@@ -91,42 +90,31 @@ impl StagedFiles {
     }
 
     fn stage(&mut self, dest: &Path, bytes: &[u8], replace: bool) -> Result<bool, Error> {
-        use std::os::unix::io::FromRawFd;
         let dir = dest.parent().unwrap_or(Path::new("."));
         if !self.dirs.contains_key(dir) {
             std::fs::create_dir_all(dir).map_err(|e| Error::io("creating", dir, e))?;
             let handle = File::open(dir).map_err(|e| Error::io("opening", dir, e))?;
             self.dirs.insert(dir.to_path_buf(), handle);
         }
-        let dirfd = self.dirs[dir].as_raw_fd();
+        let dirf = &self.dirs[dir];
         let name = std::ffi::CString::new(dest.file_name().unwrap_or_default().as_bytes())
             .map_err(|_| Error::io("naming", dest, std::io::ErrorKind::InvalidInput.into()))?;
-        let exists = unsafe {
-            let mut st: libc::stat = std::mem::zeroed();
-            libc::fstatat(dirfd, name.as_ptr(), &mut st, libc::AT_SYMLINK_NOFOLLOW) == 0
-        };
+        let exists = crate::fs::exists_at(dirf, &name);
         if exists && !replace {
             return Ok(false);
         }
         if !exists && self.unnamed.len() < unnamed_budget() {
-            let fd = unsafe {
-                libc::openat(
-                    dirfd,
-                    c".".as_ptr(),
-                    libc::O_TMPFILE | libc::O_WRONLY | libc::O_CLOEXEC,
-                    0o644 as libc::c_uint,
-                )
+            let e = match crate::fs::create_unnamed(dirf, 0o644) {
+                Ok(mut f) => {
+                    f.write_all(bytes)
+                        .map_err(|e| Error::io("writing", dest, e))?;
+                    self.unnamed
+                        .push((f, dir.to_path_buf(), name, dest.to_path_buf()));
+                    return Ok(true);
+                }
+                Err(e) => e,
             };
-            if fd >= 0 {
-                let mut f = unsafe { File::from_raw_fd(fd) };
-                f.write_all(bytes)
-                    .map_err(|e| Error::io("writing", dest, e))?;
-                self.unnamed
-                    .push((f, dir.to_path_buf(), name, dest.to_path_buf()));
-                return Ok(true);
-            }
             // No O_TMPFILE here, or out of descriptors: a named temp file instead.
-            let e = std::io::Error::last_os_error();
             if !matches!(
                 e.raw_os_error(),
                 Some(libc::EOPNOTSUPP | libc::EISDIR | libc::EINVAL | libc::EMFILE | libc::ENFILE)
@@ -149,8 +137,8 @@ impl StagedFiles {
     /// Gives the unnamed files their names; one that appeared meanwhile is replaced.
     fn link(&mut self) -> Result<(), Error> {
         for (f, dir, name, dest) in self.unnamed.drain(..) {
-            let dirfd = self.dirs[&dir].as_raw_fd();
-            match link_unnamed(&f, dirfd, &name) {
+            let dirf = &self.dirs[&dir];
+            match crate::fs::link_unnamed(&f, dirf, &name) {
                 Ok(()) => {}
                 Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
                     let tmp = tempfile::Builder::new()
@@ -160,11 +148,11 @@ impl StagedFiles {
                                 p.file_name().unwrap_or_default().as_bytes(),
                             )
                             .map_err(|_| std::io::Error::from(std::io::ErrorKind::InvalidInput))?;
-                            link_unnamed(&f, dirfd, &c)
+                            crate::fs::link_unnamed(&f, dirf, &c)
                         })
                         .map_err(|e| Error::io("writing", &dest, e))?;
-                    tmp.persist(&dest)
-                        .map_err(|e| Error::io("writing", &dest, e.error))?;
+                    crate::fs::rename_temp(tmp.into_temp_path(), &dest)
+                        .map_err(|e| Error::io("writing", &dest, e))?;
                 }
                 Err(e) => return Err(Error::io("writing", &dest, e)),
             }
@@ -178,7 +166,11 @@ impl StagedFiles {
 fn unnamed_budget() -> usize {
     static BUDGET: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
     *BUDGET.get_or_init(|| {
-        let mut lim: libc::rlimit = unsafe { std::mem::zeroed() };
+        let mut lim = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        // SAFETY: `lim` is a valid, writable rlimit for the duration of the call.
         let cur = if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } == 0 {
             lim.rlim_cur
         } else {
@@ -190,35 +182,24 @@ fn unnamed_budget() -> usize {
     })
 }
 
-/// Links the unnamed file `f` as `name` in `dirfd`: by descriptor where the kernel allows it
-/// (`CAP_DAC_READ_SEARCH`), else through `/proc/self/fd`.
-fn link_unnamed(f: &File, dirfd: libc::c_int, name: &std::ffi::CStr) -> std::io::Result<()> {
-    let fd = f.as_raw_fd();
-    let mut r =
-        unsafe { libc::linkat(fd, c"".as_ptr(), dirfd, name.as_ptr(), libc::AT_EMPTY_PATH) };
-    if r != 0
-        && matches!(
-            std::io::Error::last_os_error().raw_os_error(),
-            Some(libc::ENOENT | libc::EPERM)
-        )
-    {
-        let proc =
-            std::ffi::CString::new(format!("/proc/self/fd/{fd}")).expect("no NUL in a number");
-        r = unsafe {
-            libc::linkat(
-                libc::AT_FDCWD,
-                proc.as_ptr(),
-                dirfd,
-                name.as_ptr(),
-                libc::AT_SYMLINK_FOLLOW,
-            )
-        };
-    }
-    if r == 0 {
-        Ok(())
-    } else {
-        Err(std::io::Error::last_os_error())
-    }
+/// A JSON object's id and stored bytes (canonical JSON + LF), its declared digest checked.
+pub(crate) fn canonical(
+    artifact_type: &ArtifactType,
+    value: &Value,
+) -> Result<(ObjectId, Vec<u8>), Error> {
+    let rule = artifact_type.rule();
+    let digest = rule.digest_json(value).map_err(|source| Error::Canon {
+        object: format!("{artifact_type}:(new)"),
+        source,
+    })?;
+    let id = ObjectId::new(artifact_type.clone(), digest);
+    check_declared(rule, value, &id)?;
+    let mut bytes = canon::to_bytes(value).map_err(|source| Error::Canon {
+        object: id.to_string(),
+        source,
+    })?;
+    bytes.push(b'\n');
+    Ok((id, bytes))
 }
 
 impl<'r> Batch<'r> {
@@ -246,18 +227,7 @@ impl<'r> Batch<'r> {
         artifact_type: &ArtifactType,
         value: &Value,
     ) -> Result<ObjectId, Error> {
-        let rule = artifact_type.rule();
-        let digest = rule.digest_json(value).map_err(|source| Error::Canon {
-            object: format!("{artifact_type}:(new)"),
-            source,
-        })?;
-        let id = ObjectId::new(artifact_type.clone(), digest);
-        check_declared(rule, value, &id)?;
-        let mut bytes = canon::to_bytes(value).map_err(|source| Error::Canon {
-            object: id.to_string(),
-            source,
-        })?;
-        bytes.push(b'\n');
+        let (id, bytes) = canonical(artifact_type, value)?;
         self.put_canonical(id, &bytes)
     }
 
@@ -350,9 +320,7 @@ impl<'r> Batch<'r> {
                 .map_err(|e| Error::io("creating a staging directory in", &tmp, e))?;
             let lock = File::open(dir.path()).map_err(|e| Error::io("opening", dir.path(), e))?;
             // Advisory only: a failed flock just makes fsck treat the directory as possibly stale.
-            unsafe {
-                libc::flock(lock.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB);
-            }
+            crate::fs::try_flock(&lock);
             self.staging = Some((dir, lock));
         }
         Ok(self.staging.as_ref().expect("just created").0.path())
@@ -435,7 +403,7 @@ impl<'r> Batch<'r> {
                 super::write::create_dir_all_synced(parent)?;
                 published_dirs.insert(parent.to_path_buf());
             }
-            match rename_noreplace(staged, &dest) {
+            match crate::fs::rename_noreplace(staged, &dest) {
                 Ok(()) => {
                     committed.created += 1;
                     lines.push_str(&format!(
@@ -469,8 +437,7 @@ impl<'r> Batch<'r> {
         }
         for files in &mut self.files {
             for (tmp, dest) in files.replace.drain(..) {
-                tmp.persist(&dest)
-                    .map_err(|e| Error::io("writing", &dest, e.error))?;
+                crate::fs::rename_temp(tmp, &dest).map_err(|e| Error::io("writing", &dest, e))?;
                 published_dirs.extend(dest.parent().map(Path::to_path_buf));
             }
         }
@@ -553,29 +520,6 @@ impl Batch<'_> {
     }
 }
 
-/// `renameat2(RENAME_NOREPLACE)`: publishes `from` as `to` unless `to` exists.
-pub(crate) fn rename_noreplace(from: &Path, to: &Path) -> std::io::Result<()> {
-    let cstr = |p: &Path| {
-        std::ffi::CString::new(p.as_os_str().as_bytes())
-            .map_err(|_| std::io::Error::from(std::io::ErrorKind::InvalidInput))
-    };
-    let (from, to) = (cstr(from)?, cstr(to)?);
-    let r = unsafe {
-        libc::renameat2(
-            libc::AT_FDCWD,
-            from.as_ptr(),
-            libc::AT_FDCWD,
-            to.as_ptr(),
-            libc::RENAME_NOREPLACE,
-        )
-    };
-    if r == 0 {
-        Ok(())
-    } else {
-        Err(std::io::Error::last_os_error())
-    }
-}
-
 /// `syncfs` once for each distinct filesystem holding one of `dirs`.
 fn sync_filesystems(dirs: &BTreeSet<PathBuf>) -> Result<(), Error> {
     let mut done = BTreeSet::new();
@@ -585,12 +529,8 @@ fn sync_filesystems(dirs: &BTreeSet<PathBuf>) -> Result<(), Error> {
             .metadata()
             .map_err(|e| Error::io("reading", dir, e))?
             .dev();
-        if done.insert(dev) && unsafe { libc::syncfs(f.as_raw_fd()) } != 0 {
-            return Err(Error::io(
-                "syncing the filesystem of",
-                dir,
-                std::io::Error::last_os_error(),
-            ));
+        if done.insert(dev) {
+            crate::fs::syncfs(&f).map_err(|e| Error::io("syncing the filesystem of", dir, e))?;
         }
     }
     Ok(())

@@ -4,7 +4,6 @@
 use std::fs::File;
 use std::io::Write;
 use std::os::unix::fs::MetadataExt;
-use std::os::unix::io::AsRawFd;
 use std::path::PathBuf;
 use std::time::SystemTime;
 
@@ -65,7 +64,7 @@ impl<'r> RefLock<'r> {
                 .tempfile_in(&tmp)
                 .map_err(|e| Error::io("creating a temp file in", &tmp, e))?;
             flock(staged.as_file());
-            match std::fs::hard_link(staged.path(), &lock_path) {
+            match crate::fs::link_noreplace(staged.path(), &lock_path) {
                 Ok(()) => {
                     let (file, _unlinked) = staged.into_parts();
                     return Ok(RefLock {
@@ -147,8 +146,7 @@ impl<'r> RefLock<'r> {
         // for a move that did not happen (harmless), never a move without its log line.
         let entry = ReflogEntry::now(old, new, reason);
         write::append_line(&self.repo.reflog_path(&self.name), &entry.line())?;
-        std::fs::rename(&self.lock_path, &self.ref_path)
-            .map_err(|e| Error::io("moving lock over", &self.ref_path, e))?;
+        write::rename("moving lock over", &self.lock_path, &self.ref_path)?;
         // Only now let go of the flock: until the rename, the lock file is live.
         drop(file);
         write::sync_dir(self.ref_path.parent().expect("refs have a parent"))?;
@@ -157,7 +155,7 @@ impl<'r> RefLock<'r> {
 }
 
 fn flock(file: &File) -> bool {
-    unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) == 0 }
+    crate::fs::try_flock(file)
 }
 
 /// Removes a lock file whose holder died (nobody holds its flock); true if it did.

@@ -4,7 +4,8 @@
 //! written once under `objects/<type>/<digest>.<ext>` and never changed, so `.msez/objects` is
 //! itself an MSEZ store root; proofs that arrive later are their own immutable files under
 //! `proofs/`; refs move only under a lock with compare-and-swap, and every move is logged.
-//! Every write is atomic (temp file in `tmp/`, fsync, rename, fsync the directory). A
+//! Every write is atomic (temp file in `tmp/`, fsync, rename, fsync the directory: the
+//! protocol of [`crate::fs`]). A
 //! transaction stores its JSON objects in one pack file under `packs/` instead; readers look
 //! for an object's loose file first, then in the packs.
 
@@ -95,7 +96,7 @@ impl Repo {
             write::atomic_write(&staging.path().join("tmp"), &p, text.as_bytes(), 0o755)?;
         }
         let staged = staging.keep();
-        std::fs::rename(&staged, &dir).map_err(|e| {
+        crate::fs::rename(&staged, &dir).map_err(|e| {
             let _ = std::fs::remove_dir_all(&staged);
             Error::io("moving the new repository into", &dir, e)
         })?;

@@ -235,7 +235,7 @@ impl Repo {
             source,
         })?;
         bytes.push(b'\n');
-        let mut staged = Staged::new(&self.tmp_dir())?;
+        let mut staged = Staged::new(&self.tmp_dir(), 0o444)?;
         staged
             .file
             .write_all(&bytes)
@@ -244,7 +244,7 @@ impl Repo {
             blake3: *blake3::hash(&bytes).as_bytes(),
             size: bytes.len() as u64,
         };
-        if !staged.persist_new(&path, 0o444)? {
+        if !staged.persist_new(&path)? {
             // Another writer stored it between our check and our rename.
             return self.merge_into_existing(&id, value, &path);
         }
@@ -311,7 +311,7 @@ impl Repo {
             })?;
             return self.put_json(artifact_type, &value);
         }
-        let mut staged = Staged::new(&self.tmp_dir())?;
+        let mut staged = Staged::new(&self.tmp_dir(), 0o444)?;
         let fd = std::os::unix::io::AsRawFd::as_raw_fd(staged.file.as_file());
         let (mut digest, sum) = hash_copy(&mut reader, &mut staged.file, |size| {
             start_writeback(fd, size)
@@ -322,7 +322,7 @@ impl Repo {
         }
         let id = ObjectId::new(artifact_type.clone(), digest);
         let path = self.object_path(&id);
-        if staged.persist_new(&path, 0o444)? {
+        if staged.persist_new(&path)? {
             self.record_checksum(&id, sum)?;
             Ok(Put {
                 id,
@@ -470,6 +470,8 @@ fn start_writeback(fd: std::os::unix::io::RawFd, size: u64) {
     if size % WINDOW < CHUNK as u64 && size >= WINDOW {
         let start = (size / WINDOW - 1) * WINDOW;
         // Advisory: a failure only means the final fsync does all the work.
+        // SAFETY: sync_file_range takes no pointers; `fd` is the caller's open temp file, and
+        // a stale descriptor would only make the call fail.
         unsafe {
             libc::sync_file_range(
                 fd,

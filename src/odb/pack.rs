@@ -408,7 +408,7 @@ impl PackWriter {
             .map_err(|e| Error::io("writing", &path, e))?;
         super::write::create_dir_all_synced(packs_dir)?;
         let dest = packs_dir.join(file_name(&sum));
-        match super::batch::rename_noreplace(&path, &dest) {
+        match crate::fs::rename_noreplace(&path, &dest) {
             Ok(()) => {}
             // The same objects in the same order: the pack is there already.
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
@@ -431,11 +431,11 @@ impl super::Repo {
             return Ok(0);
         }
         if !kept.is_empty() {
-            let staged = super::write::Staged::new(&self.tmp_dir())?;
+            let staged = super::write::Staged::new(&self.tmp_dir(), 0o444)?;
             let (file, path) = staged
                 .file
                 .keep()
-                .map_err(|e| Error::io("keeping", self.tmp_dir(), e.error))?;
+                .map_err(|e| Error::io("keeping", self.tmp_dir(), e.source))?;
             let mut w = PackWriter::new(file, path);
             for e in &kept {
                 w.add(&e.id, &pack.read(e)?)?;

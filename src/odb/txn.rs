@@ -156,6 +156,17 @@ impl<'r> Transaction<'r> {
         Ok(self.objects - 1)
     }
 
+    /// Stages and journals a JSON object (its declared digest checked); returns its id.
+    pub fn put_json(
+        &mut self,
+        artifact_type: &ArtifactType,
+        value: &canon::Value,
+    ) -> Result<ObjectId, Error> {
+        let (id, bytes) = super::batch::canonical(artifact_type, value)?;
+        self.put_canonical(id.clone(), &bytes)?;
+        Ok(id)
+    }
+
     /// Journals the working-tree file `path`, made from journaled object `object` (the caller
     /// stages its bytes in the [`StagedFiles`] given to [`Transaction::add_files`]).
     pub fn journal_file(
@@ -349,8 +360,7 @@ impl JournalWriter {
         let parent = self.dest.parent().expect("journals have a parent");
         write::create_dir_all_synced(parent)?;
         // No journal of this ref exists: the transaction completed any under the ref's lock.
-        std::fs::rename(&tmp, &self.dest)
-            .map_err(|e| Error::io("moving journal to", &self.dest, e))?;
+        write::rename("moving journal to", &tmp, &self.dest)?;
         write::sync_dir(parent)?;
         Ok(self.dest.clone())
     }

@@ -1,73 +1,47 @@
-//! Atomic file writes: temp file in `.msez/tmp`, fsync, rename, fsync the directory.
+//! The repository's use of the write protocol ([`crate::fs`]): temp files in `.msez/tmp`,
+//! flock-ed while written, errors in the odb's own words.
 
 use std::fs::{File, OpenOptions};
 use std::io::Write;
-use std::os::unix::fs::PermissionsExt;
-use std::os::unix::io::AsRawFd;
 use std::path::Path;
+
+use crate::fs;
 
 use super::Error;
 
 /// The prefix of every temp file msez writes in `.msez/tmp`.
 pub const TEMP_PREFIX: &str = "incoming-";
 
+fn io(e: fs::Error) -> Error {
+    e.lift(Error::io)
+}
+
 /// A temp file in the repository's tmp dir, flock-ed while we write it so fsck can tell a live
 /// writer's file from a crashed one's.
 pub(crate) struct Staged {
-    pub(crate) file: tempfile::NamedTempFile,
+    pub(crate) file: fs::Staged,
 }
 
 impl Staged {
-    /// A new locked temp file in `tmp_dir`.
-    pub(crate) fn new(tmp_dir: &Path) -> Result<Staged, Error> {
-        let file = tempfile::Builder::new()
-            .prefix(TEMP_PREFIX)
-            .tempfile_in(tmp_dir)
-            .map_err(|e| Error::io("creating a temp file in", tmp_dir, e))?;
-        // Advisory only: a failed flock just makes fsck treat the file as possibly stale later.
-        unsafe {
-            libc::flock(file.as_file().as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB);
-        }
+    /// A new locked temp file in `tmp_dir`, given exactly `mode` when published.
+    pub(crate) fn new(tmp_dir: &Path, mode: u32) -> Result<Staged, Error> {
+        let file = fs::Staged::new_in(tmp_dir, TEMP_PREFIX, fs::Mode::Exact(mode)).map_err(io)?;
+        file.lock();
         Ok(Staged { file })
     }
 
-    /// Flushes the file, sets its mode and makes its bytes durable.
-    fn finish(&mut self, mode: u32) -> Result<(), Error> {
-        let tmp_path = self.file.path().to_path_buf();
-        self.file
-            .flush()
-            .map_err(|e| Error::io("writing", &tmp_path, e))?;
-        let f = self.file.as_file();
-        f.set_permissions(std::fs::Permissions::from_mode(mode))
-            .map_err(|e| Error::io("setting permissions of", &tmp_path, e))?;
-        f.sync_all().map_err(|e| Error::io("syncing", &tmp_path, e))
-    }
-
-    /// Flushes, fsyncs, sets `mode`, and renames to `dest` unless `dest` exists.
-    /// Returns false (and removes the temp file) when `dest` already existed.
-    pub(crate) fn persist_new(mut self, dest: &Path, mode: u32) -> Result<bool, Error> {
-        self.finish(mode)?;
+    /// Publishes the file as `dest` unless `dest` exists (then removes it and returns false).
+    pub(crate) fn persist_new(self, dest: &Path) -> Result<bool, Error> {
         let parent = dest.parent().expect("object paths have a parent");
         create_dir_all_synced(parent)?;
-        match self.file.persist_noclobber(dest) {
-            Ok(_) => {
-                sync_dir(parent)?;
-                Ok(true)
-            }
-            Err(e) if e.error.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
-            Err(e) => Err(Error::io("moving a temp file to", dest, e.error)),
-        }
+        self.file.commit_new(dest).map_err(io)
     }
 
-    /// Flushes, fsyncs, and renames over `dest` (replacing it atomically).
-    pub(crate) fn persist_replace(mut self, dest: &Path, mode: u32) -> Result<(), Error> {
-        self.finish(mode)?;
+    /// Publishes the file over `dest` (replacing it atomically).
+    pub(crate) fn persist_replace(self, dest: &Path) -> Result<(), Error> {
         let parent = dest.parent().expect("written paths have a parent");
         create_dir_all_synced(parent)?;
-        self.file
-            .persist(dest)
-            .map_err(|e| Error::io("moving a temp file to", dest, e.error))?;
-        sync_dir(parent)
+        self.file.commit(dest).map_err(io)
     }
 }
 
@@ -78,12 +52,12 @@ pub(crate) fn atomic_write(
     bytes: &[u8],
     mode: u32,
 ) -> Result<(), Error> {
-    let mut staged = Staged::new(tmp_dir)?;
+    let mut staged = Staged::new(tmp_dir, mode)?;
     staged
         .file
         .write_all(bytes)
         .map_err(|e| Error::io("writing", staged.file.path().to_path_buf(), e))?;
-    staged.persist_replace(dest, mode)
+    staged.persist_replace(dest)
 }
 
 /// Writes `bytes` to `dest` atomically unless it exists; true when this call created it.
@@ -96,38 +70,27 @@ pub(crate) fn atomic_create(
     if dest.exists() {
         return Ok(false);
     }
-    let mut staged = Staged::new(tmp_dir)?;
+    let mut staged = Staged::new(tmp_dir, mode)?;
     staged
         .file
         .write_all(bytes)
         .map_err(|e| Error::io("writing", staged.file.path().to_path_buf(), e))?;
-    staged.persist_new(dest, mode)
+    staged.persist_new(dest)
 }
 
 /// fsyncs a directory so a rename inside it is durable.
 pub(crate) fn sync_dir(dir: &Path) -> Result<(), Error> {
-    File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(|e| Error::io("syncing directory", dir, e))
+    fs::sync_dir(dir).map_err(io)
 }
 
 /// Creates a directory (and parents) and fsyncs each new one's parent.
 pub(crate) fn create_dir_all_synced(dir: &Path) -> Result<(), Error> {
-    if dir.is_dir() {
-        return Ok(());
-    }
-    if let Some(parent) = dir.parent() {
-        create_dir_all_synced(parent)?;
-    }
-    match std::fs::create_dir(dir) {
-        Ok(()) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => return Ok(()),
-        Err(e) => return Err(Error::io("creating directory", dir, e)),
-    }
-    if let Some(parent) = dir.parent() {
-        sync_dir(parent)?;
-    }
-    Ok(())
+    fs::create_dir_all_synced(dir).map_err(io)
+}
+
+/// Renames `from` over `to`, `what` naming the step in an error; the caller syncs the directory.
+pub(crate) fn rename(what: &'static str, from: &Path, to: &Path) -> Result<(), Error> {
+    fs::rename(from, to).map_err(|e| Error::io(what, to, e))
 }
 
 /// Appends one line to a log file and fsyncs it (O_APPEND keeps concurrent lines whole).
@@ -151,6 +114,5 @@ pub fn is_locked(path: &Path) -> bool {
     let Ok(f) = File::open(path) else {
         return false;
     };
-    let r = unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
-    r != 0
+    !fs::try_flock(&f)
 }

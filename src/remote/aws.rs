@@ -290,52 +290,75 @@ fn metadata_answers(endpoint: &str, wait: Duration) -> bool {
     false
 }
 
-/// Resolves the chain for one remote (`what` names it in errors: `s3://bucket/prefix`).
-pub fn resolve(settings: &Settings, env: Env, what: &str) -> Result<Resolved, Error> {
-    let env = |k: &str| env(k).filter(|v| !v.is_empty());
-    let (config_path, config) = shared_file(&env, "AWS_CONFIG_FILE", "config");
-    let (creds_path, creds) = shared_file(&env, "AWS_SHARED_CREDENTIALS_FILE", "credentials");
-    let explicit = settings
-        .profile
-        .clone()
-        .or_else(|| env("AWS_PROFILE"))
-        .or_else(|| env("AWS_DEFAULT_PROFILE"));
-    let profile = explicit.clone().unwrap_or_else(|| "default".to_string());
-    let config_header = if profile == "default" {
-        "default".to_string()
-    } else {
-        format!("profile {profile}")
-    };
-    let in_config = config.as_ref().and_then(|c| {
-        c.get(&config_header).or_else(|| {
-            (profile == "default")
-                .then(|| c.get("profile default"))
-                .flatten()
-        })
-    });
-    let in_creds = creds.as_ref().and_then(|c| c.get(&profile));
-    if explicit.is_some() && in_config.is_none() && in_creds.is_none() {
-        return Err(Error::S3Config {
-            what: what.to_string(),
-            message: format!(
-                "the config profile ({profile}) could not be found in {} or {}",
-                config_path.display(),
-                creds_path.display()
-            ),
-        });
+/// The profile a remote uses and the two shared files it may be in.
+struct Profile {
+    name: String,
+    config_path: PathBuf,
+    config: Option<Sections>,
+    creds_path: PathBuf,
+    creds: Option<Sections>,
+}
+
+impl Profile {
+    /// The profile of `settings` or the environment (else `default`); one named explicitly
+    /// must exist in one of the files.
+    fn load(settings: &Settings, env: Env, what: &str) -> Result<Profile, Error> {
+        let (config_path, config) = shared_file(env, "AWS_CONFIG_FILE", "config");
+        let (creds_path, creds) = shared_file(env, "AWS_SHARED_CREDENTIALS_FILE", "credentials");
+        let explicit = settings
+            .profile
+            .clone()
+            .or_else(|| env("AWS_PROFILE"))
+            .or_else(|| env("AWS_DEFAULT_PROFILE"));
+        let p = Profile {
+            name: explicit.clone().unwrap_or_else(|| "default".to_string()),
+            config_path,
+            config,
+            creds_path,
+            creds,
+        };
+        if explicit.is_some() && p.in_config().is_none() && p.in_creds().is_none() {
+            return Err(Error::S3Config {
+                what: what.to_string(),
+                message: format!(
+                    "the config profile ({}) could not be found in {} or {}",
+                    p.name,
+                    p.config_path.display(),
+                    p.creds_path.display()
+                ),
+            });
+        }
+        Ok(p)
     }
-    // Credentials-file values win over config-file ones, as in the AWS CLI.
-    let prop = |k: &str| {
-        in_creds
+
+    /// The profile's section of the config file (`[profile NAME]`, or `[default]`).
+    fn in_config(&self) -> Option<&Section> {
+        let c = self.config.as_ref()?;
+        if self.name == "default" {
+            c.get("default").or_else(|| c.get("profile default"))
+        } else {
+            c.get(&format!("profile {}", self.name))
+        }
+    }
+
+    /// The profile's section of the credentials file.
+    fn in_creds(&self) -> Option<&Section> {
+        self.creds.as_ref().and_then(|c| c.get(&self.name))
+    }
+
+    /// A property; credentials-file values win over config-file ones, as in the AWS CLI.
+    fn prop(&self, k: &str) -> Option<String> {
+        self.in_creds()
             .and_then(|s| s.props.get(k))
-            .or_else(|| in_config.and_then(|s| s.props.get(k)))
+            .or_else(|| self.in_config().and_then(|s| s.props.get(k)))
             .filter(|v| !v.is_empty())
             .cloned()
-    };
-    // The profile's `s3 =` block, then its `services` section's.
-    let s3_prop = |k: &str| {
-        let services = prop("services").and_then(|name| {
-            config
+    }
+
+    /// An S3 property: the profile's `services` section's `s3 =` block, then its own.
+    fn s3_prop(&self, k: &str) -> Option<String> {
+        let services = self.prop("services").and_then(|name| {
+            self.config
                 .as_ref()
                 .and_then(|c| c.get(&format!("services {name}")))
                 .and_then(|s| s.nested.get("s3"))
@@ -343,22 +366,47 @@ pub fn resolve(settings: &Settings, env: Env, what: &str) -> Result<Resolved, Er
                 .cloned()
         });
         services.or_else(|| {
-            in_config
+            self.in_config()
                 .and_then(|s| s.nested.get("s3"))
                 .and_then(|s3| s3.get(k))
                 .cloned()
         })
-    };
+    }
 
-    let region = settings
-        .region
-        .clone()
-        .or_else(|| env("AWS_REGION"))
-        .or_else(|| env("AWS_DEFAULT_REGION"))
-        .or_else(|| prop("region"))
-        // Local test servers take any region; a missing one would make the client guess.
-        .unwrap_or_else(|| "us-east-1".to_string());
+    /// Where the profile was looked for, for the error that found no credentials.
+    fn looked_in(&self) -> String {
+        let where_ = |file: &Option<Sections>, here: bool, path: &PathBuf| match (file, here) {
+            (None, _) => format!("{} (absent)", path.display()),
+            (Some(_), false) => format!("{} (no such profile)", path.display()),
+            (Some(_), true) => path.display().to_string(),
+        };
+        let unsupported = ["source_profile", "credential_process", "sso_session"]
+            .iter()
+            .filter(|k| self.prop(k).is_some())
+            .copied()
+            .collect::<Vec<_>>();
+        format!(
+            "profile {} in {} and {}{}",
+            self.name,
+            where_(&self.creds, self.in_creds().is_some(), &self.creds_path),
+            where_(&self.config, self.in_config().is_some(), &self.config_path),
+            if unsupported.is_empty() {
+                String::new()
+            } else {
+                format!(" ({} not supported by msez)", unsupported.join(", "))
+            }
+        )
+    }
+}
 
+/// The endpoint and whether plain http may be used: a plain-http endpoint must be loopback or
+/// allowed explicitly.
+fn endpoint(
+    settings: &Settings,
+    env: Env,
+    profile: &Profile,
+    what: &str,
+) -> Result<(Option<String>, bool), Error> {
     let configured_endpoint = || {
         if truthy(env("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS")) {
             return None;
@@ -367,8 +415,8 @@ pub fn resolve(settings: &Settings, env: Env, what: &str) -> Result<Resolved, Er
             .or_else(|| env("AWS_ENDPOINT_URL"))
             // object_store's name, which msez documented before.
             .or_else(|| env("AWS_ENDPOINT"))
-            .or_else(|| s3_prop("endpoint_url").filter(|v| !v.is_empty()))
-            .or_else(|| prop("endpoint_url"))
+            .or_else(|| profile.s3_prop("endpoint_url").filter(|v| !v.is_empty()))
+            .or_else(|| profile.prop("endpoint_url"))
     };
     let endpoint = settings.endpoint.clone().or_else(configured_endpoint);
     let mut allow_http = settings.allow_http || truthy(env("AWS_ALLOW_HTTP"));
@@ -387,129 +435,156 @@ pub fn resolve(settings: &Settings, env: Env, what: &str) -> Result<Resolved, Er
             }
         }
     }
-    let virtual_hosted = match settings.path_style {
-        Some(p) => !p,
-        None => s3_prop("addressing_style").is_some_and(|s| s == "virtual"),
-    };
+    Ok((endpoint, allow_http))
+}
 
-    let mut tried = Vec::new();
-    let found = |credentials, source: String| -> Result<Resolved, Error> {
-        Ok(Resolved {
-            credentials,
-            source,
-            region: region.clone(),
-            endpoint: endpoint.clone(),
-            allow_http,
-            virtual_hosted,
-        })
-    };
-    if settings.profile.is_none() {
-        match (env("AWS_ACCESS_KEY_ID"), env("AWS_SECRET_ACCESS_KEY")) {
-            (Some(key), Some(secret)) => {
-                let token = env("AWS_SESSION_TOKEN");
-                return found(
-                    Credentials::Static { key, secret, token },
-                    "environment".into(),
-                );
-            }
-            (Some(_), None) => tried.push(
-                "environment (AWS_ACCESS_KEY_ID set, AWS_SECRET_ACCESS_KEY missing)".to_string(),
-            ),
-            (None, Some(_)) => tried.push(
-                "environment (AWS_SECRET_ACCESS_KEY set, AWS_ACCESS_KEY_ID missing)".to_string(),
-            ),
-            (None, None) => {
-                tried.push("environment (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY)".to_string())
-            }
+/// Credentials and where they were found.
+type Found = (Credentials, String);
+
+/// Credentials from the environment: access keys, then a web identity.
+fn from_environment(env: Env, tried: &mut Vec<String>) -> Option<Found> {
+    match (env("AWS_ACCESS_KEY_ID"), env("AWS_SECRET_ACCESS_KEY")) {
+        (Some(key), Some(secret)) => {
+            let token = env("AWS_SESSION_TOKEN");
+            return Some((
+                Credentials::Static { key, secret, token },
+                "environment".into(),
+            ));
         }
-        if let (Some(token_file), Some(role_arn)) =
-            (env("AWS_WEB_IDENTITY_TOKEN_FILE"), env("AWS_ROLE_ARN"))
-        {
-            let session_name = env("AWS_ROLE_SESSION_NAME");
-            return found(
-                Credentials::WebIdentity {
-                    token_file,
-                    role_arn,
-                    session_name,
-                },
-                "web identity (environment)".into(),
-            );
+        (Some(_), None) => tried
+            .push("environment (AWS_ACCESS_KEY_ID set, AWS_SECRET_ACCESS_KEY missing)".to_string()),
+        (None, Some(_)) => tried
+            .push("environment (AWS_SECRET_ACCESS_KEY set, AWS_ACCESS_KEY_ID missing)".to_string()),
+        (None, None) => {
+            tried.push("environment (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY)".to_string())
         }
-        tried.push("web identity (AWS_WEB_IDENTITY_TOKEN_FILE, AWS_ROLE_ARN)".to_string());
     }
-    let where_ = |file: &Option<Sections>, here: bool, path: &PathBuf| match (file, here) {
-        (None, _) => format!("{} (absent)", path.display()),
-        (Some(_), false) => format!("{} (no such profile)", path.display()),
-        (Some(_), true) => path.display().to_string(),
-    };
-    if let (Some(key), Some(secret)) = (prop("aws_access_key_id"), prop("aws_secret_access_key")) {
-        let from = if in_creds.is_some_and(|s| s.props.contains_key("aws_access_key_id")) {
-            &creds_path
-        } else {
-            &config_path
-        };
-        let token = prop("aws_session_token");
-        return found(
-            Credentials::Static { key, secret, token },
-            format!("profile {profile} in {}", from.display()),
-        );
-    }
-    if let (Some(token_file), Some(role_arn)) = (prop("web_identity_token_file"), prop("role_arn"))
+    if let (Some(token_file), Some(role_arn)) =
+        (env("AWS_WEB_IDENTITY_TOKEN_FILE"), env("AWS_ROLE_ARN"))
     {
-        return found(
+        let session_name = env("AWS_ROLE_SESSION_NAME");
+        return Some((
             Credentials::WebIdentity {
                 token_file,
                 role_arn,
-                session_name: prop("role_session_name"),
+                session_name,
             },
-            format!("web identity of profile {profile}"),
-        );
+            "web identity (environment)".into(),
+        ));
     }
-    let unsupported = ["source_profile", "credential_process", "sso_session"]
-        .iter()
-        .filter(|k| prop(k).is_some())
-        .copied()
-        .collect::<Vec<_>>();
-    tried.push(format!(
-        "profile {profile} in {} and {}{}",
-        where_(&creds, in_creds.is_some(), &creds_path),
-        where_(&config, in_config.is_some(), &config_path),
-        if unsupported.is_empty() {
-            String::new()
+    tried.push("web identity (AWS_WEB_IDENTITY_TOKEN_FILE, AWS_ROLE_ARN)".to_string());
+    None
+}
+
+/// Credentials from the profile: access keys, then a web identity.
+fn from_profile(p: &Profile, tried: &mut Vec<String>) -> Option<Found> {
+    if let (Some(key), Some(secret)) =
+        (p.prop("aws_access_key_id"), p.prop("aws_secret_access_key"))
+    {
+        let from = if p
+            .in_creds()
+            .is_some_and(|s| s.props.contains_key("aws_access_key_id"))
+        {
+            &p.creds_path
         } else {
-            format!(" ({} not supported by msez)", unsupported.join(", "))
-        }
-    ));
+            &p.config_path
+        };
+        let token = p.prop("aws_session_token");
+        return Some((
+            Credentials::Static { key, secret, token },
+            format!("profile {} in {}", p.name, from.display()),
+        ));
+    }
+    if let (Some(token_file), Some(role_arn)) =
+        (p.prop("web_identity_token_file"), p.prop("role_arn"))
+    {
+        return Some((
+            Credentials::WebIdentity {
+                token_file,
+                role_arn,
+                session_name: p.prop("role_session_name"),
+            },
+            format!("web identity of profile {}", p.name),
+        ));
+    }
+    tried.push(p.looked_in());
+    None
+}
+
+/// Credentials of the machine: a container's, then EC2 instance metadata.
+fn from_host(env: Env, p: &Profile, tried: &mut Vec<String>) -> Option<Found> {
     if env("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI").is_some()
         || (env("AWS_CONTAINER_CREDENTIALS_FULL_URI").is_some()
             && env("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE").is_some())
     {
-        return found(Credentials::Container, "container credentials".into());
+        return Some((Credentials::Container, "container credentials".into()));
     }
     tried.push("container (AWS_CONTAINER_CREDENTIALS_RELATIVE_URI)".to_string());
     if truthy(env("AWS_EC2_METADATA_DISABLED")) {
         tried.push("EC2 metadata (disabled by AWS_EC2_METADATA_DISABLED)".to_string());
-    } else {
-        let endpoint = env("AWS_EC2_METADATA_SERVICE_ENDPOINT")
-            .or_else(|| prop("ec2_metadata_service_endpoint"))
-            .unwrap_or_else(|| METADATA_ENDPOINT.to_string());
-        let endpoint = endpoint.trim_end_matches('/').to_string();
-        if metadata_answers(&endpoint, METADATA_WAIT) {
-            return found(
-                Credentials::Instance {
-                    endpoint: endpoint.clone(),
-                },
-                format!("EC2 metadata at {endpoint}"),
-            );
-        }
-        tried.push(format!(
-            "EC2 metadata at {endpoint} (no answer within {} s)",
-            METADATA_WAIT.as_secs()
+        return None;
+    }
+    let endpoint = env("AWS_EC2_METADATA_SERVICE_ENDPOINT")
+        .or_else(|| p.prop("ec2_metadata_service_endpoint"))
+        .unwrap_or_else(|| METADATA_ENDPOINT.to_string());
+    let endpoint = endpoint.trim_end_matches('/').to_string();
+    if metadata_answers(&endpoint, METADATA_WAIT) {
+        return Some((
+            Credentials::Instance {
+                endpoint: endpoint.clone(),
+            },
+            format!("EC2 metadata at {endpoint}"),
         ));
     }
-    Err(Error::NoCredentials {
-        what: what.to_string(),
-        tried: tried.join("; "),
+    tried.push(format!(
+        "EC2 metadata at {endpoint} (no answer within {} s)",
+        METADATA_WAIT.as_secs()
+    ));
+    None
+}
+
+/// Resolves the chain for one remote (`what` names it in errors: `s3://bucket/prefix`).
+pub fn resolve(settings: &Settings, env: Env, what: &str) -> Result<Resolved, Error> {
+    let env = |k: &str| env(k).filter(|v| !v.is_empty());
+    let env: Env = &env;
+    let profile = Profile::load(settings, env, what)?;
+    let region = settings
+        .region
+        .clone()
+        .or_else(|| env("AWS_REGION"))
+        .or_else(|| env("AWS_DEFAULT_REGION"))
+        .or_else(|| profile.prop("region"))
+        // Local test servers take any region; a missing one would make the client guess.
+        .unwrap_or_else(|| "us-east-1".to_string());
+    let (endpoint, allow_http) = endpoint(settings, env, &profile, what)?;
+    let virtual_hosted = match settings.path_style {
+        Some(p) => !p,
+        None => profile
+            .s3_prop("addressing_style")
+            .is_some_and(|s| s == "virtual"),
+    };
+    let mut tried = Vec::new();
+    // An explicit profile skips the environment's credentials, as in the AWS CLI.
+    let found = settings
+        .profile
+        .is_none()
+        .then(|| from_environment(env, &mut tried))
+        .flatten()
+        .or_else(|| from_profile(&profile, &mut tried))
+        .or_else(|| from_host(env, &profile, &mut tried));
+    let Some((credentials, source)) = found else {
+        return Err(Error::NoCredentials {
+            what: what.to_string(),
+            tried: tried.join("; "),
+        });
+    };
+    Ok(Resolved {
+        credentials,
+        source,
+        region,
+        endpoint,
+        allow_http,
+        virtual_hosted,
     })
 }
 

@@ -175,7 +175,7 @@ pub fn fsck(
     let mut objects: Vec<ObjectId> = Vec::new();
     let mut proofs: Vec<(ObjectId, String)> = Vec::new();
     for prefix in ["objects/", "proofs/"] {
-        for m in opts.retry.run(|| backend.list(prefix))? {
+        for m in backend.list(prefix)? {
             if let Some(id) = layout::parse_object_key(&m.key) {
                 objects.push(id);
             } else if let Some((id, h)) = layout::parse_proof_key(&m.key) {
@@ -195,7 +195,7 @@ pub fn fsck(
     report.objects = objects.len() as u64;
     report.proof_files = proofs.len() as u64;
     let listed: HashSet<ObjectId> = objects.iter().cloned().collect();
-    let refs = check_refs(backend, opts, &listed, &mut report)?;
+    let refs = check_refs(backend, &listed, &mut report)?;
 
     let items: Vec<Item> = match mode {
         Mode::Quick => sample(&objects, &refs, &listed)
@@ -211,7 +211,7 @@ pub fn fsck(
     };
     progress.set_total(items.len() as u64);
     let results = parallel(&items, opts.jobs, stop, |item| {
-        let r = check_item(backend, opts, mode, item);
+        let r = check_item(backend, mode, item);
         progress.inc(1);
         match r {
             Ok(c) => Ok((item.clone(), c)),
@@ -282,12 +282,11 @@ fn not_checked(mode: Mode) -> Vec<String> {
 /// Every ref on the remote: a valid name holding one digest of an object the remote lists.
 fn check_refs(
     backend: &dyn Backend,
-    opts: &Options,
     listed: &HashSet<ObjectId>,
     report: &mut Report,
 ) -> Result<Vec<(RefName, Digest)>, Error> {
     let mut out = Vec::new();
-    for m in opts.retry.run(|| backend.list("refs/"))? {
+    for m in backend.list("refs/")? {
         report.refs += 1;
         let bad = || Finding {
             class: Class::Schema,
@@ -302,7 +301,7 @@ fn check_refs(
             report.problems.push(bad());
             continue;
         };
-        let blob = match opts.retry.run(|| backend.get(&m.key, None)) {
+        let blob = match backend.get(&m.key, None) {
             Ok(Some(blob)) => blob,
             // Listed, then gone: deleted by a writer meanwhile, not damage.
             Ok(None) => continue,
@@ -363,24 +362,19 @@ fn sample(
 }
 
 /// Downloads one key and checks it as `mode` asks.
-fn check_item(
-    backend: &dyn Backend,
-    opts: &Options,
-    mode: Mode,
-    item: &Item,
-) -> Result<Checked, Error> {
+fn check_item(backend: &dyn Backend, mode: Mode, item: &Item) -> Result<Checked, Error> {
     let key = item.key();
     let mut out = Checked::default();
     if let Item::Object(id) = item {
         if id.artifact_type.rule() == DigestRule::Bytes {
             // Raw objects are streamed through the hash, never held in memory.
-            if let Some(e) = stream_check(backend, opts, id, &key)? {
+            if let Some(e) = stream_check(backend, id, &key)? {
                 out.findings.push(Finding::from_error(&e));
             }
             return Ok(out);
         }
     }
-    let Some(blob) = opts.retry.run(|| backend.get(&key, None))? else {
+    let Some(blob) = backend.get(&key, None)? else {
         // Listed, then removed (a gc --remote meanwhile): nothing to check.
         return Ok(out);
     };
@@ -426,7 +420,7 @@ fn check_item(
             if mode == Mode::Strict {
                 // A proof file's signature is over its object: fetch that too.
                 let object_key = layout::object_key(id);
-                match opts.retry.run(|| backend.get(&object_key, None))? {
+                match backend.get(&object_key, None)? {
                     Some(object) if verify_object(id, &object_key, &object.bytes).is_ok() => {
                         if let Ok(value) = canon::parse(&object.bytes) {
                             verify_signatures(id, &value, Some((h, proof)), &mut out);
@@ -452,12 +446,7 @@ fn check_item(
 }
 
 /// Streams a raw object through SHA-256; the tamper error when its bytes do not give its name.
-fn stream_check(
-    backend: &dyn Backend,
-    opts: &Options,
-    id: &ObjectId,
-    key: &str,
-) -> Result<Option<Error>, Error> {
+fn stream_check(backend: &dyn Backend, id: &ObjectId, key: &str) -> Result<Option<Error>, Error> {
     struct Sha(sha2::Sha256);
     impl Write for Sha {
         fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
@@ -468,13 +457,13 @@ fn stream_check(
             Ok(())
         }
     }
-    let got = opts.retry.run(|| {
-        // A retry starts the hash over, so a half-read attempt never counts.
+    // The backend's retries resume a download without hashing a byte twice.
+    let got = {
         let mut w = Sha(<sha2::Sha256 as sha2::Digest>::new());
-        Ok(backend
+        backend
             .get_to(key, &mut w)?
-            .map(|_| Digest(sha2::Digest::finalize(w.0).into())))
-    })?;
+            .map(|_| Digest(sha2::Digest::finalize(w.0).into()))
+    };
     Ok(match got {
         Some(d) if d != id.digest => Some(Error::Tampered {
             object: id.to_string(),

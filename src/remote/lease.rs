@@ -54,6 +54,7 @@ pub(crate) fn hostname() -> String {
 /// Whether no process `pid` runs on this host.
 pub(crate) fn process_gone(pid: u32) -> bool {
     // kill(pid, 0) probes without signalling; ESRCH means no such process.
+    // SAFETY: kill takes no pointers, and signal 0 only checks that `pid` exists.
     let r = unsafe { libc::kill(pid as libc::pid_t, 0) };
     r != 0 && std::io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH)
 }

@@ -181,15 +181,12 @@ impl Local {
         }
     }
 
-    /// A fully written, fsynced temp file in `<root>/tmp`.
-    fn stage(&self, bytes: &[u8]) -> Result<tempfile::NamedTempFile, Error> {
+    /// A fully written temp file in `<root>/tmp` (its commit makes it durable).
+    fn stage(&self, bytes: &[u8]) -> Result<crate::fs::Staged, Error> {
         let tmp = self.incoming_dir()?;
-        let mut file = tempfile::Builder::new()
-            .prefix("incoming-")
-            .tempfile_in(&tmp)
-            .map_err(|e| Error::io("creating a temp file in", &tmp, e))?;
+        let mut file = crate::fs::Staged::new_in(&tmp, "incoming-", crate::fs::PRIVATE)
+            .map_err(|e| e.lift(Error::io))?;
         file.write_all(bytes)
-            .and_then(|()| file.as_file().sync_all())
             .map_err(|e| Error::io("writing", file.path().to_path_buf(), e))?;
         Ok(file)
     }
@@ -259,12 +256,6 @@ fn version_of(bytes: &[u8]) -> Version {
     Version(crate::canon::sha256(bytes).to_hex())
 }
 
-fn sync_dir(dir: &Path) -> Result<(), Error> {
-    File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(|e| Error::io("syncing directory", dir, e))
-}
-
 /// An flock on `<key>.lock`. The kernel drops it when its holder dies, so a killed writer
 /// never leaves a key locked; the file itself stays (deleting it would let two writers lock
 /// two different inodes).
@@ -291,6 +282,7 @@ impl KeyLock {
         }
         let deadline = Instant::now() + LOCK_WAIT;
         loop {
+            // SAFETY: the descriptor is borrowed from the open `file`; flock takes no pointers.
             let r = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
             if r == 0 {
                 return Ok(KeyLock(file));
@@ -413,13 +405,10 @@ impl Backend for Local {
 
     fn put(&self, key: &str, bytes: &[u8]) -> Result<Version, Error> {
         self.check_writable(key)?;
-        let parent = self.parent_of(key)?;
+        self.parent_of(key)?;
         let staged = self.stage(bytes)?;
         let dest = self.path(key);
-        staged
-            .persist(&dest)
-            .map_err(|e| Error::io("moving a temp file to", &dest, e.error))?;
-        sync_dir(&parent)?;
+        staged.commit(&dest).map_err(|e| e.lift(Error::io))?;
         Ok(version_of(bytes))
     }
 
@@ -429,23 +418,16 @@ impl Backend for Local {
         if dest.exists() {
             return Ok(false);
         }
-        let parent = self.parent_of(key)?;
+        self.parent_of(key)?;
         let staged = self.stage(bytes)?;
-        // link(2) refuses an existing name: exactly one concurrent creator wins, and the name
-        // only ever shows complete bytes.
-        match std::fs::hard_link(staged.path(), &dest) {
-            Ok(()) => {
-                sync_dir(&parent)?;
-                Ok(true)
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
-            Err(e) => Err(Error::io("linking", &dest, e)),
-        }
+        // A no-replace publish: exactly one concurrent creator wins, and the name only ever
+        // shows complete bytes.
+        staged.commit_new(&dest).map_err(|e| e.lift(Error::io))
     }
 
     fn put_if_match(&self, key: &str, bytes: &[u8], version: &Version) -> Result<Version, Error> {
         self.check_writable(key)?;
-        let parent = self.parent_of(key)?;
+        self.parent_of(key)?;
         let dest = self.path(key);
         let _lock = KeyLock::acquire(PathBuf::from(format!("{}.lock", dest.display())), key)?;
         if self.read_version(key)?.as_ref() != Some(version) {
@@ -454,10 +436,7 @@ impl Backend for Local {
             });
         }
         let staged = self.stage(bytes)?;
-        staged
-            .persist(&dest)
-            .map_err(|e| Error::io("moving a temp file to", &dest, e.error))?;
-        sync_dir(&parent)?;
+        staged.commit(&dest).map_err(|e| e.lift(Error::io))?;
         Ok(version_of(bytes))
     }
 
@@ -484,24 +463,14 @@ impl Backend for Local {
         if dest.exists() {
             return Ok(false);
         }
-        let parent = self.parent_of(key)?;
+        self.parent_of(key)?;
         let tmp = self.incoming_dir()?;
-        let staged = tempfile::Builder::new()
-            .prefix("incoming-")
-            .tempfile_in(&tmp)
-            .map_err(|e| Error::io("creating a temp file in", &tmp, e))?;
+        let mut staged = crate::fs::Staged::new_in(&tmp, "incoming-", crate::fs::PRIVATE)
+            .map_err(|e| e.lift(Error::io))?;
         let mut src = File::open(path).map_err(|e| Error::io("opening", path, e))?;
-        std::io::copy(&mut src, &mut staged.as_file())
-            .and_then(|_| staged.as_file().sync_all())
+        std::io::copy(&mut src, &mut staged)
             .map_err(|e| Error::io("copying to", staged.path().to_path_buf(), e))?;
-        match std::fs::hard_link(staged.path(), &dest) {
-            Ok(()) => {
-                sync_dir(&parent)?;
-                Ok(true)
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
-            Err(e) => Err(Error::io("linking", &dest, e)),
-        }
+        staged.commit_new(&dest).map_err(|e| e.lift(Error::io))
     }
 
     fn get_to(&self, key: &str, out: &mut dyn Write) -> Result<Option<u64>, Error> {

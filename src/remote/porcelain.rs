@@ -4,11 +4,11 @@
 use crate::canon::Digest;
 use crate::odb::{Expect, RefLock, RefName, Repo};
 
-use super::{Backend, Error, Retry, layout};
+use super::{Backend, Error, layout};
 
 /// The refs a remote holds now, sorted by name (keys that are not refs are skipped, as fetch
 /// skips them). Refuses a location that is not an msez remote (no format file).
-pub fn ls_remote(backend: &dyn Backend, retry: &Retry) -> Result<Vec<(RefName, Digest)>, Error> {
+pub fn ls_remote(backend: &dyn Backend) -> Result<Vec<(RefName, Digest)>, Error> {
     if !layout::check_format(backend)? {
         return Err(Error::Missing {
             what: "the format file (not an msez remote?)",
@@ -16,11 +16,11 @@ pub fn ls_remote(backend: &dyn Backend, retry: &Retry) -> Result<Vec<(RefName, D
         });
     }
     let mut out = Vec::new();
-    for m in retry.run(|| backend.list("refs/"))? {
+    for m in backend.list("refs/")? {
         let Ok(name) = RefName::new(&m.key) else {
             continue;
         };
-        let Some(blob) = retry.run(|| backend.get(&m.key, None))? else {
+        let Some(blob) = backend.get(&m.key, None)? else {
             continue;
         };
         if let Some(d) = layout::parse_ref_value(&blob.bytes) {

@@ -22,7 +22,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use serde::{Deserialize, Serialize};
 
 use super::lease::{hostname, process_gone};
-use super::{Backend, Blob, Error, Meta, Retry, Version};
+use super::{Backend, Blob, Error, Meta, Version};
 
 /// How long a ref lock protects its holder.
 pub const TTL_SECS: u64 = 60;
@@ -71,12 +71,11 @@ fn version_tag(version: &Version) -> String {
 pub fn sweep_locks(
     backend: &dyn Backend,
     prefix: &str,
-    retry: &Retry,
     dry_run: bool,
 ) -> Result<Vec<String>, Error> {
     use std::collections::BTreeMap;
     let mut groups: BTreeMap<(String, String), Vec<String>> = BTreeMap::new();
-    for m in retry.run(|| backend.list(prefix))? {
+    for m in backend.list(prefix)? {
         // locks/<ref key>/<tag>.<n>
         let Some(rest) = m.key.strip_prefix(LOCKS_PREFIX) else {
             continue;
@@ -99,9 +98,7 @@ pub fn sweep_locks(
     let mut out = Vec::new();
     for ((key, tag), locks) in groups {
         if !current.contains_key(&key) {
-            let v = retry
-                .run(|| backend.get(&key, None))?
-                .map(|b| version_tag(&b.version));
+            let v = backend.get(&key, None)?.map(|b| version_tag(&b.version));
             current.insert(key.clone(), v);
         }
         if current.get(&key).and_then(|v| v.as_deref()) == Some(tag.as_str()) {
@@ -110,8 +107,8 @@ pub fn sweep_locks(
         let mut all_stale = true;
         for lock in &locks {
             // A body that does not parse guards nothing: `lock` treats it as stale too.
-            let live = retry
-                .run(|| backend.get(lock, None))?
+            let live = backend
+                .get(lock, None)?
                 .and_then(|b| serde_json::from_slice::<LockBody>(&b.bytes).ok())
                 .is_some_and(|l| !l.is_stale());
             if live {
@@ -124,7 +121,7 @@ pub fn sweep_locks(
         }
         for lock in locks {
             if !dry_run {
-                retry.run(|| backend.delete(&lock))?;
+                backend.delete(&lock)?;
             }
             out.push(lock);
         }
@@ -197,12 +194,7 @@ impl<B: Backend> Backend for RefLocked<B> {
         if took_over {
             // Someone left stale locks on this key: clear what earlier versions left. Garbage
             // removal only, so a failure here must not fail a write that went through.
-            let _ = sweep_locks(
-                &self.0,
-                &format!("{LOCKS_PREFIX}{key}/"),
-                &Retry::default(),
-                false,
-            );
+            let _ = sweep_locks(&self.0, &format!("{LOCKS_PREFIX}{key}/"), false);
         }
         Ok(written)
     }
@@ -276,15 +268,11 @@ mod tests {
             expires: now() - 1,
         })
         .unwrap();
-        let (t1, retry) = (version_tag(&v1), Retry::default());
+        let t1 = version_tag(&v1);
         // An expired lock of the current version: deleting it would reopen its slot.
         let current = format!("{LOCKS_PREFIX}refs/a/{t1}.0");
         b.put(&current, &expired).unwrap();
-        assert!(
-            sweep_locks(&b, LOCKS_PREFIX, &retry, false)
-                .unwrap()
-                .is_empty()
-        );
+        assert!(sweep_locks(&b, LOCKS_PREFIX, false).unwrap().is_empty());
         // A writer takes over from it (slot 1) and, after its write, sweeps the key: v1 is no
         // longer current but its own lock is live, so both stay.
         let v2 = b.put_if_match("refs/a", b"2\n", &v1).unwrap();
@@ -296,13 +284,13 @@ mod tests {
         b.put(&gone_ref, &expired).unwrap();
         let live = format!("{LOCKS_PREFIX}refs/a/{}.0", version_tag(&v2));
         b.put(&live, &expired).unwrap();
-        let would = sweep_locks(&b, LOCKS_PREFIX, &retry, true).unwrap();
+        let would = sweep_locks(&b, LOCKS_PREFIX, true).unwrap();
         assert_eq!(would.len(), 3, "{would:?}");
         assert!(
             b.head(&current).unwrap().is_some(),
             "a dry run deletes nothing"
         );
-        let swept = sweep_locks(&b, LOCKS_PREFIX, &retry, false).unwrap();
+        let swept = sweep_locks(&b, LOCKS_PREFIX, false).unwrap();
         assert_eq!(swept, would);
         assert!(b.head(&current).unwrap().is_none());
         assert!(b.head(&gone_ref).unwrap().is_none());

@@ -1,6 +1,8 @@
-//! Retries with exponential backoff for transient transport failures.
+//! Retries with exponential backoff for transient transport failures, in one place: the
+//! [`Retrying`] wrapper that [`super::open`] puts around every backend it opens. The S3 client's
+//! own retries are off and no caller retries a verb itself, so a request is tried at most
+//! `retries + 1` times and a final failure says how often and for how long.
 
-use std::cell::Cell;
 use std::ops::Range;
 use std::path::Path;
 use std::sync::OnceLock;
@@ -8,21 +10,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use super::{Backend, Blob, Error, Meta, Version};
-
-thread_local! {
-    /// Whether this thread is inside a [`Retry::run`]: only the outermost one retries, so a
-    /// caller's retry around a [`Retrying`] backend does not multiply the tries.
-    static RETRYING: Cell<bool> = const { Cell::new(false) };
-}
-
-/// Clears [`RETRYING`] when the outermost run ends, also by a panic.
-struct Outermost;
-
-impl Drop for Outermost {
-    fn drop(&mut self) {
-        RETRYING.set(false);
-    }
-}
 
 /// How often and how patiently a transfer is retried.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -62,15 +49,10 @@ pub(crate) fn notify(note: &str) {
 }
 
 impl Retry {
-    /// Runs `op` until it succeeds, fails for a non-transient reason, or retries run out. This
-    /// is the one place requests are retried (the S3 client's own retries are off), so a final
-    /// failure says how often and for how long it was tried.
+    /// Runs `op` until it succeeds, fails for a non-transient reason, or retries run out. In the
+    /// crate only [`Retrying`] calls it (clippy.toml refuses it elsewhere): the one place
+    /// requests are retried.
     pub fn run<T>(&self, mut op: impl FnMut() -> Result<T, Error>) -> Result<T, Error> {
-        if RETRYING.get() {
-            return op();
-        }
-        RETRYING.set(true);
-        let _outermost = Outermost;
         let start = Instant::now();
         let mut delay = self.backoff;
         let mut attempt = 0;
@@ -126,8 +108,7 @@ fn count(requests: u64, down: u64, up: u64) {
 }
 
 /// A backend whose every request is retried by one [`Retry`] (the S3 client's own retries are
-/// off): verbs a caller does not wrap in [`Retry::run`] itself are retried too, and those it
-/// does wrap are tried no more often.
+/// off, and callers never retry): [`super::open`] wraps every backend it opens in one.
 pub struct Retrying<B> {
     /// The backend.
     pub inner: B,
@@ -135,6 +116,7 @@ pub struct Retrying<B> {
     pub retry: Retry,
 }
 
+#[allow(clippy::disallowed_methods)] // Retry::run: this wrapper is the one place it belongs
 impl<B: Backend> Backend for Retrying<B> {
     fn url(&self) -> String {
         self.inner.url()
@@ -207,11 +189,184 @@ impl<B: Backend> Backend for Retrying<B> {
         })
     }
     fn get_to(&self, key: &str, out: &mut dyn std::io::Write) -> Result<Option<u64>, Error> {
-        // Not retried here: a retry would write again bytes already written (callers retry
-        // the whole download into a fresh file). A HEAD, then one request per chunk.
-        let r = self.inner.get_to(key, out);
-        let n = r.as_ref().ok().copied().flatten().unwrap_or(0);
-        count(1 + n.div_ceil(super::CHUNK), n, 0);
-        r
+        // A retry downloads again from the start but passes on only the bytes past those
+        // already written, so `out` sees each byte once (objects are immutable, and callers
+        // check the digest of what they got).
+        let mut resume = Resume {
+            out,
+            written: 0,
+            skip: 0,
+        };
+        self.retry.run(|| {
+            resume.skip = resume.written;
+            let r = self.inner.get_to(key, &mut resume);
+            let n = r.as_ref().ok().copied().flatten().unwrap_or(0);
+            // A HEAD, then one request per chunk.
+            count(1 + n.div_ceil(super::CHUNK), n, 0);
+            r
+        })
+    }
+}
+
+/// The writer a retried download goes through: it drops the first `skip` bytes of an attempt
+/// (written by an earlier one) and counts what reached `out`.
+struct Resume<'a> {
+    out: &'a mut dyn std::io::Write,
+    written: u64,
+    skip: u64,
+}
+
+impl std::io::Write for Resume<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let dropped = usize::try_from(self.skip.min(buf.len() as u64)).unwrap_or(buf.len());
+        self.skip -= dropped as u64;
+        if dropped < buf.len() {
+            self.out.write_all(&buf[dropped..])?;
+            self.written += (buf.len() - dropped) as u64;
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.out.flush()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Mutex;
+
+    /// A backend whose `get` fails transiently `failures` times (after writing `torn` bytes of
+    /// the object, for `get_to`), then serves `bytes`; every try is counted.
+    struct Flaky {
+        bytes: Vec<u8>,
+        failures: Mutex<u32>,
+        torn: usize,
+        tries: Mutex<u32>,
+        permanent: bool,
+    }
+
+    impl Flaky {
+        fn new(failures: u32) -> Flaky {
+            Flaky {
+                bytes: b"0123456789".to_vec(),
+                failures: Mutex::new(failures),
+                torn: 0,
+                tries: Mutex::new(0),
+                permanent: false,
+            }
+        }
+
+        fn tries(&self) -> u32 {
+            *self.tries.lock().unwrap()
+        }
+
+        /// Counts a try; the error this try fails with, if it fails.
+        fn attempt(&self) -> Option<Error> {
+            *self.tries.lock().unwrap() += 1;
+            if self.permanent {
+                return Some(Error::Precondition { key: "k".into() });
+            }
+            let mut left = self.failures.lock().unwrap();
+            (*left > 0).then(|| {
+                *left -= 1;
+                Error::Ipfs {
+                    what: "reading",
+                    key: "k".into(),
+                    message: "connection reset".into(),
+                }
+            })
+        }
+    }
+
+    impl Backend for Flaky {
+        fn url(&self) -> String {
+            "flaky://".into()
+        }
+        fn list(&self, _: &str) -> Result<Vec<Meta>, Error> {
+            unreachable!()
+        }
+        fn get(&self, _: &str, _: Option<Range<u64>>) -> Result<Option<Blob>, Error> {
+            match self.attempt() {
+                Some(e) => Err(e),
+                None => Ok(Some(Blob {
+                    bytes: self.bytes.clone(),
+                    version: Version("v".into()),
+                })),
+            }
+        }
+        fn head(&self, _: &str) -> Result<Option<Meta>, Error> {
+            unreachable!()
+        }
+        fn put(&self, _: &str, _: &[u8]) -> Result<Version, Error> {
+            unreachable!()
+        }
+        fn put_if_absent(&self, _: &str, _: &[u8]) -> Result<bool, Error> {
+            unreachable!()
+        }
+        fn put_if_match(&self, _: &str, _: &[u8], _: &Version) -> Result<Version, Error> {
+            unreachable!()
+        }
+        fn delete(&self, _: &str) -> Result<(), Error> {
+            unreachable!()
+        }
+        fn atomic_conditionals(&self) -> bool {
+            true
+        }
+        fn get_to(&self, _: &str, out: &mut dyn std::io::Write) -> Result<Option<u64>, Error> {
+            let failing = self.attempt();
+            let n = if failing.is_some() {
+                self.torn
+            } else {
+                self.bytes.len()
+            };
+            out.write_all(&self.bytes[..n]).unwrap();
+            match failing {
+                Some(e) => Err(e),
+                None => Ok(Some(n as u64)),
+            }
+        }
+    }
+
+    fn wrapped(inner: Flaky) -> Retrying<Flaky> {
+        Retrying {
+            inner,
+            retry: Retry {
+                retries: 3,
+                backoff: Duration::from_millis(1),
+                ..Retry::default()
+            },
+        }
+    }
+
+    #[test]
+    fn a_transient_failure_is_retried_exactly_as_the_policy_says() {
+        // Two failures, then success: three tries, and the caller sees only the success.
+        let b = wrapped(Flaky::new(2));
+        assert_eq!(b.get("k", None).unwrap().unwrap().bytes, b"0123456789");
+        assert_eq!(b.inner.tries(), 3);
+        // Failing every time: 1 + retries tries, and the error says so.
+        let b = wrapped(Flaky::new(u32::MAX));
+        let e = b.get("k", None).unwrap_err();
+        assert_eq!(b.inner.tries(), 4);
+        assert!(e.to_string().contains("after 4 tries"), "{e}");
+        // A permanent failure is tried once.
+        let mut flaky = Flaky::new(0);
+        flaky.permanent = true;
+        let b = wrapped(flaky);
+        assert!(b.get("k", None).is_err());
+        assert_eq!(b.inner.tries(), 1);
+    }
+
+    #[test]
+    fn a_retried_download_writes_each_byte_once() {
+        let mut flaky = Flaky::new(2);
+        flaky.torn = 4;
+        let b = wrapped(flaky);
+        let mut out = Vec::new();
+        assert_eq!(b.get_to("k", &mut out).unwrap(), Some(10));
+        assert_eq!(b.inner.tries(), 3);
+        assert_eq!(out, b"0123456789");
     }
 }

@@ -28,14 +28,13 @@ pub enum StoreRoot {
 pub struct RemoteRoot {
     backend: Box<dyn Backend>,
     cache: tempfile::TempDir,
-    retry: Retry,
     /// Objects asked for and found absent (asked once).
     absent: Mutex<HashSet<ObjectId>>,
 }
 
 impl RemoteRoot {
     /// A lazy root over `backend`, caching into a fresh temp directory.
-    pub fn new(backend: Box<dyn Backend>, retry: Retry) -> Result<RemoteRoot, Error> {
+    pub fn new(backend: Box<dyn Backend>) -> Result<RemoteRoot, Error> {
         let cache = tempfile::Builder::new()
             .prefix("msez-remote-root-")
             .tempdir()
@@ -43,7 +42,6 @@ impl RemoteRoot {
         Ok(RemoteRoot {
             backend,
             cache,
-            retry,
             absent: Mutex::new(HashSet::new()),
         })
     }
@@ -86,17 +84,13 @@ impl RemoteRoot {
             // Raw objects stream through a hash, in ranges: constant memory.
             let path = tmp.path().to_path_buf();
             let file = tmp.as_file_mut();
-            let (got, digest) = self.retry.run(|| {
-                // A retry starts the file over, so a half-written attempt never counts.
-                use std::io::Seek;
-                file.set_len(0)
-                    .and_then(|_| file.rewind())
-                    .map_err(|e| Error::io("truncating", &path, e))?;
+            // The backend's retries resume a download without writing a byte twice.
+            let (got, digest) = {
                 let mut w = crate::car::Hashing::new(&mut *file);
                 let got = self.backend.get_to(&key, &mut w)?;
                 w.flush().map_err(|e| Error::io("writing", &path, e))?;
-                Ok((got, w.finish()))
-            })?;
+                (got, w.finish())
+            };
             if got.is_some() && digest != id.digest {
                 return Err(Error::Tampered {
                     object: id.to_string(),
@@ -107,7 +101,7 @@ impl RemoteRoot {
             }
             got.is_some()
         } else {
-            match self.retry.run(|| self.backend.get(&key, None))? {
+            match self.backend.get(&key, None)? {
                 None => false,
                 Some(blob) => {
                     let shown = format!("{}/{key}", self.backend.url());
@@ -135,8 +129,9 @@ impl RemoteRoot {
             self.absent().insert(id.clone());
             return Ok(false);
         }
-        tmp.persist(&dest)
-            .map_err(|e| Error::io("writing", &dest, e.error))?;
+        // A private cache: the rename only has to be atomic, not durable.
+        crate::fs::rename_temp(tmp.into_temp_path(), &dest)
+            .map_err(|e| Error::io("writing", &dest, e))?;
         Ok(true)
     }
 }
@@ -175,9 +170,8 @@ impl StoreRoots {
             };
             let path = artifact::store_path(cache.path(), id);
             let parent = path.parent().expect("store paths have a parent");
-            std::fs::create_dir_all(parent)
-                .and_then(|()| std::fs::write(&path, &bytes))
-                .map_err(|e| Error::io("writing", &path, e))?;
+            std::fs::create_dir_all(parent).map_err(|e| Error::io("writing", &path, e))?;
+            crate::fs::write_in_place(&path, &bytes).map_err(|e| e.lift(Error::io))?;
             return Ok(Some(path));
         }
         Ok(None)
@@ -212,10 +206,9 @@ impl StoreRoots {
                 .any(|p| v.starts_with(p));
             if is_url {
                 let url = Url::parse(v, cwd)?;
-                roots.push(StoreRoot::Remote(RemoteRoot::new(
-                    super::open(&url, retry)?,
-                    retry,
-                )?));
+                roots.push(StoreRoot::Remote(RemoteRoot::new(super::open(
+                    &url, retry,
+                )?)?));
             } else {
                 roots.push(StoreRoot::Dir(cwd.join(v)));
             }

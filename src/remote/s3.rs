@@ -117,8 +117,9 @@ impl S3 {
                     max_backoff: retry.backoff.saturating_mul(8),
                     base: 2.0,
                 },
-                // Retries happen in one place, Retry::run, which can say how often and how long
-                // it tried; the client's own would multiply with them.
+                // Retries happen in one place, the `Retrying` wrapper `remote::open` puts around
+                // this backend, which can say how often and how long it tried; the client's own
+                // would multiply with them.
                 max_retries: 0,
                 retry_timeout: retry.timeout,
             });

@@ -64,7 +64,7 @@ pub fn stats(
         url: backend.url(),
         ..Stats::default()
     };
-    let listing = opts.retry.run(|| backend.list(""))?;
+    let listing = backend.list("")?;
     let mut objects = Vec::new();
     let mut refs = BTreeMap::new();
     let mut listed = std::collections::HashSet::new();
@@ -84,7 +84,7 @@ pub fn stats(
             s.refs.add(m.size);
             match RefName::new(&m.key) {
                 Ok(name) => {
-                    let blob = opts.retry.run(|| backend.get(&m.key, None))?;
+                    let blob = backend.get(&m.key, None)?;
                     match blob.and_then(|b| layout::parse_ref_value(&b.bytes)) {
                         Some(d) => {
                             refs.insert(name, d);

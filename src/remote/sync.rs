@@ -518,19 +518,18 @@ fn is_streamed(item: &Item) -> bool {
 /// the checksum of what was written.
 fn download_raw(
     backend: &dyn Backend,
-    opts: &Options,
     id: &ObjectId,
     key: &str,
     mut open: impl FnMut() -> Result<Box<dyn Write>, Error>,
 ) -> Result<Option<odb::Checksum>, Error> {
-    let got = opts.retry.run(|| {
-        // A retry starts the file over, so a half-written attempt never counts.
+    // The backend's retries resume a download without writing a byte twice.
+    let got = {
         let mut w = Hashing::new(open()?);
         let n = backend.get_to(key, &mut w)?;
         w.flush()
             .map_err(|e| Error::io("writing a download of", key, e))?;
-        Ok(n.map(|_| w.finish()))
-    })?;
+        n.map(|_| w.finish())
+    };
     let Some((digest, sum)) = got else {
         return Ok(None);
     };
@@ -546,22 +545,17 @@ fn download_raw(
 }
 
 /// Uploads one item unless the remote has it; (created, bytes).
-fn upload(
-    repo: &Repo,
-    backend: &dyn Backend,
-    opts: &Options,
-    item: &Item,
-) -> Result<(bool, u64), Error> {
+fn upload(repo: &Repo, backend: &dyn Backend, item: &Item) -> Result<(bool, u64), Error> {
     let key = item.key();
     if let (true, Item::Object(id)) = (is_streamed(item), item) {
         // Checked against its name as it is read: damage is never spread.
         let size = repo.copy_raw(id, &mut std::io::sink())?;
         let path = repo.object_path(id);
-        let created = opts.retry.run(|| backend.put_file_if_absent(&key, &path))?;
+        let created = backend.put_file_if_absent(&key, &path)?;
         return Ok((created, size));
     }
     let bytes = local_bytes(repo, item)?;
-    let created = opts.retry.run(|| backend.put_if_absent(&key, &bytes))?;
+    let created = backend.put_if_absent(&key, &bytes)?;
     Ok((created, bytes.len() as u64))
 }
 
@@ -741,7 +735,7 @@ fn push_inner(
     let mut current = Vec::with_capacity(refs.len());
     for (name, _) in &refs {
         let key = layout::ref_key(name);
-        let blob = opts.retry.run(|| backend.get(&key, None))?;
+        let blob = backend.get(&key, None)?;
         let value =
             match &blob {
                 Some(b) => Some(layout::parse_ref_value(&b.bytes).ok_or_else(|| {
@@ -764,8 +758,7 @@ fn push_inner(
         .any(|(t, (_, v))| t.is_some() && t == v);
     // A dry run writes nothing there, not even the format file of a new remote.
     if !familiar && !layout::check_format(backend)? && !opts.dry_run {
-        opts.retry
-            .run(|| backend.put_if_absent(FORMAT_KEY, &layout::format_bytes()))?;
+        backend.put_if_absent(FORMAT_KEY, &layout::format_bytes())?;
         layout::check_format(backend)?;
     }
 
@@ -776,7 +769,7 @@ fn push_inner(
         // First contact: one listing beats one conditional PUT per object.
         let mut seen = Vec::new();
         for prefix in ["objects/", "proofs/"] {
-            for m in opts.retry.run(|| backend.list(prefix))? {
+            for m in backend.list(prefix)? {
                 seen.push(m.key);
             }
         }
@@ -863,14 +856,14 @@ fn push_inner(
         known.record(std::slice::from_ref(&item.key()))
     };
     parallel(&todo, opts.jobs, stop, |item| {
-        let (created, size) = upload(repo, backend, opts, item)?;
+        let (created, size) = upload(repo, backend, item)?;
         count(item, created, size)?;
         // The remote had this object from someone else, perhaps with other inline proofs:
         // ours travel as proof files so neither side's signatures are lost.
         if let (false, Item::Object(id)) = (created, item) {
             for (proof, bytes) in inline_proofs(repo, id)? {
                 let key = proof.key();
-                let created = opts.retry.run(|| backend.put_if_absent(&key, &bytes))?;
+                let created = backend.put_if_absent(&key, &bytes)?;
                 count(&proof, created, bytes.len() as u64)?;
             }
         }
@@ -1144,16 +1137,11 @@ fn push_ref(
         object: format!("*:{value} (from {name})"),
     })?;
     let target_key = layout::object_key(&target);
-    if !present.contains(&target) && opts.retry.run(|| backend.head(&target_key))?.is_none() {
-        upload(repo, backend, opts, &Item::Object(target.clone()))?;
+    if !present.contains(&target) && backend.head(&target_key)?.is_none() {
+        upload(repo, backend, &Item::Object(target.clone()))?;
         for (path, _) in repo.proof_files(&target)? {
             if let Some(h) = path.file_stem().and_then(|s| s.to_str()) {
-                upload(
-                    repo,
-                    backend,
-                    opts,
-                    &Item::Proof(target.clone(), h.to_string()),
-                )?;
+                upload(repo, backend, &Item::Proof(target.clone(), h.to_string()))?;
             }
         }
     }
@@ -1198,17 +1186,17 @@ fn push_ref(
         }
         if let Some(r) = &resolution {
             let cred = Item::Object(r.credential.clone());
-            if opts.retry.run(|| backend.head(&cred.key()))?.is_none() {
-                upload(repo, backend, opts, &cred)?;
+            if backend.head(&cred.key())?.is_none() {
+                upload(repo, backend, &cred)?;
             }
             for (path, _) in repo.proof_files(&r.credential)? {
                 if let Some(h) = path.file_stem().and_then(|s| s.to_str()) {
                     let item = Item::Proof(r.credential.clone(), h.to_string());
-                    upload(repo, backend, opts, &item)?;
+                    upload(repo, backend, &item)?;
                 }
             }
         }
-        return move_remote_ref(backend, opts, &key, value, &seen.blob).map(|()| {
+        return move_remote_ref(backend, &key, value, &seen.blob).map(|()| {
             record(&format!("push {remote}"));
             Some(RefMove {
                 name: name.to_string(),
@@ -1243,7 +1231,7 @@ fn push_ref(
             why,
         });
     }
-    move_remote_ref(backend, opts, &key, value, &seen.blob)?;
+    move_remote_ref(backend, &key, value, &seen.blob)?;
     record(&format!("push {remote}"));
     Ok(Some(RefMove {
         name: name.to_string(),
@@ -1266,7 +1254,6 @@ fn chain_err(e: crate::chain::Error) -> Error {
 /// Writes a remote ref by a conditional write against the version read at the push's start.
 fn move_remote_ref(
     backend: &dyn Backend,
-    opts: &Options,
     key: &str,
     value: Digest,
     blob: &Option<super::Blob>,
@@ -1274,15 +1261,14 @@ fn move_remote_ref(
     let bytes = format!("{value}\n").into_bytes();
     match blob {
         None => {
-            if !opts.retry.run(|| backend.put_if_absent(key, &bytes))? {
+            if !backend.put_if_absent(key, &bytes)? {
                 return Err(Error::Precondition {
                     key: key.to_string(),
                 });
             }
         }
         Some(blob) => {
-            opts.retry
-                .run(|| backend.put_if_match(key, &bytes, &blob.version))?;
+            backend.put_if_match(key, &bytes, &blob.version)?;
         }
     }
     Ok(())
@@ -1400,12 +1386,12 @@ pub fn fetch(
     }
     // Refs first: whatever they name was on the remote before they were written.
     let mut remote_refs = BTreeMap::new();
-    for m in opts.retry.run(|| backend.list("refs/"))? {
+    for m in backend.list("refs/")? {
         let Ok(name) = RefName::new(&m.key) else {
             report.ignored.push(m.key);
             continue;
         };
-        let Some(blob) = opts.retry.run(|| backend.get(&m.key, None))? else {
+        let Some(blob) = backend.get(&m.key, None)? else {
             continue;
         };
         match layout::parse_ref_value(&blob.bytes) {
@@ -1422,7 +1408,7 @@ pub fn fetch(
     let mut sizes: HashMap<String, u64> = HashMap::new();
     let mut seen = Vec::new();
     for prefix in ["objects/", "proofs/"] {
-        for m in opts.retry.run(|| backend.list(prefix))? {
+        for m in backend.list(prefix)? {
             if let Some(id) = layout::parse_object_key(&m.key) {
                 listed_objects.push(id.clone());
                 remote_objects.insert(id);
@@ -1505,9 +1491,8 @@ pub fn fetch(
         if let (true, Item::Object(id)) = (is_streamed(item), item) {
             let n = counter.fetch_add(1, Ordering::Relaxed);
             let path = staging.path().join(n.to_string());
-            let sum = download_raw(backend, opts, id, &key, || {
-                let f =
-                    std::fs::File::create(&path).map_err(|e| Error::io("creating", &path, e))?;
+            let sum = download_raw(backend, id, &key, || {
+                let f = crate::fs::create_in_place(&path).map_err(|e| e.lift(Error::io))?;
                 Ok(Box::new(std::io::BufWriter::new(f)))
             })?
             .ok_or_else(missing)?;
@@ -1520,10 +1505,7 @@ pub fn fetch(
                 bytes: prefetched.get(id).cloned().unwrap_or_default(),
                 version: super::Version(String::new()),
             },
-            _ => opts
-                .retry
-                .run(|| backend.get(&key, None))?
-                .ok_or_else(missing)?,
+            _ => backend.get(&key, None)?.ok_or_else(missing)?,
         };
         bytes_received.fetch_add(blob.bytes.len(), Ordering::Relaxed);
         let out = match item {
@@ -1531,7 +1513,7 @@ pub fn fetch(
                 verify_object(id, &key, &blob.bytes)?;
                 let n = counter.fetch_add(1, Ordering::Relaxed);
                 let path = staging.path().join(n.to_string());
-                std::fs::write(&path, &blob.bytes).map_err(|e| Error::io("writing", &path, e))?;
+                crate::fs::write_in_place(&path, &blob.bytes).map_err(|e| e.lift(Error::io))?;
                 let sum =
                     (id.artifact_type.rule().encoding() == Encoding::Raw).then(|| odb::Checksum {
                         blake3: *blake3::hash(&blob.bytes).as_bytes(),
@@ -1753,7 +1735,7 @@ pub(super) fn remote_closure(
             let Item::Object(id) = item else {
                 return Ok(None);
             };
-            let Some(blob) = opts.retry.run(|| backend.get(&key, None))? else {
+            let Some(blob) = backend.get(&key, None)? else {
                 return Ok(None);
             };
             verify_object(id, &key, &blob.bytes)?;

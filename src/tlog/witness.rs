@@ -272,16 +272,9 @@ impl Witness {
 
     fn store(&self, st: &LogState) -> Result<(), Error> {
         let p = self.state_path(&st.origin);
-        let tmp = p.with_extension("tmp");
         let bytes = serde_json::to_vec(st).unwrap_or_default();
-        let write = || -> std::io::Result<()> {
-            let mut f = std::fs::File::create(&tmp)?;
-            f.write_all(&bytes)?;
-            f.sync_all()?;
-            std::fs::rename(&tmp, &p)?;
-            std::fs::File::open(&self.dir)?.sync_all()
-        };
-        write().map_err(|e| Error::io("writing", &p, e))
+        crate::fs::write(&p, &bytes, crate::fs::PUBLIC)
+            .map_err(|e| Error::io("writing", &p, e.source))
     }
 
     /// Handles one add-checkpoint request body.

@@ -1,7 +1,6 @@
 //! Ed25519 keys as OKP JWKs (RFC 8037): `{kty:"OKP", crv:"Ed25519", x, d, kid}`, base64url
 //! without padding.
 
-use std::io::Write;
 use std::path::Path;
 
 use base64::Engine;
@@ -217,41 +216,18 @@ impl KeyPair {
                 path: path.to_path_buf(),
             });
         }
-        let dir = match path.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p,
-            _ => Path::new("."),
-        };
-        // The tempfile lives next to the target so persist is a same-filesystem rename; it is
-        // created 0600, so the seed is never readable by others, not even briefly.
-        let mut builder = tempfile::Builder::new();
-        builder.prefix(".msez-key-");
-        #[cfg(unix)]
-        builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o600));
-        let mut tmp = builder
-            .tempfile_in(dir)
-            .map_err(|e| Error::io("creating a temporary key file in", dir, e))?;
         let mut text =
             serde_json::to_string_pretty(&self.to_jwk()).expect("a Jwk always serializes");
         text.push('\n');
-        tmp.write_all(text.as_bytes())
-            .map_err(|e| Error::io("writing key file", tmp.path().to_path_buf(), e))?;
-        tmp.as_file()
-            .sync_all()
-            .map_err(|e| Error::io("syncing key file", tmp.path().to_path_buf(), e))?;
-        tmp.persist_noclobber(path).map_err(|e| {
-            if e.error.kind() == std::io::ErrorKind::AlreadyExists {
-                Error::Exists {
-                    path: path.to_path_buf(),
-                }
-            } else {
-                Error::io("writing key file", path, e.error)
-            }
-        })?;
-        // The rename is durable only once the directory entry is.
-        #[cfg(unix)]
-        std::fs::File::open(dir)
-            .and_then(|d| d.sync_all())
-            .map_err(|e| Error::io("syncing directory", dir, e))?;
+        // Staged next to the target and created 0600, so the seed is never readable by others,
+        // not even briefly; the no-replace publish refuses a file that appeared meanwhile.
+        if !crate::fs::create_new(path, text.as_bytes(), crate::fs::PRIVATE)
+            .map_err(|e| e.lift(Error::io))?
+        {
+            return Err(Error::Exists {
+                path: path.to_path_buf(),
+            });
+        }
         Ok(())
     }
 }

@@ -1,5 +1,9 @@
 //! Integration tests: the real `msez` binary against real files, in temp repositories.
 
+// Fixtures are written, and damaged, with plain std::fs on purpose: the one write protocol
+// (src/fs.rs, clippy.toml) binds the crate, not the files its tests forge.
+#![allow(clippy::disallowed_methods)]
+
 mod adversary_bytes;
 mod adversary_sync;
 mod anchor;
@@ -25,6 +29,7 @@ mod mount;
 mod odb;
 mod porcelain;
 mod remote;
+mod retry;
 mod storage;
 mod tlog;
 mod tlog_policy;

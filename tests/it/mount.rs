@@ -217,6 +217,7 @@ fn fuse_foreground_unmounts_on_sigterm_and_a_stale_mountpoint_is_named() {
     };
     let mut child = spawn();
     wait_mounted();
+    // SAFETY: kill takes no pointers; the pid is our own live child's.
     unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
     assert!(child.wait().unwrap().success());
     assert!(

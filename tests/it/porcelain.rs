@@ -327,6 +327,8 @@ fn ctrl_c_mid_batch_append_exits_130_and_leaves_nothing_half_written() {
         "dev.jwk",
     ]);
     // The test harness may run with SIGINT ignored; the child gets the default back.
+    // SAFETY: the closure runs in the forked child before exec and only calls signal(2) with
+    // SIG_DFL, which is async-signal-safe.
     unsafe {
         cmd.pre_exec(|| {
             libc::signal(libc::SIGINT, libc::SIG_DFL);
@@ -339,6 +341,7 @@ fn ctrl_c_mid_batch_append_exits_130_and_leaves_nothing_half_written() {
         .spawn()
         .unwrap();
     std::thread::sleep(std::time::Duration::from_millis(400));
+    // SAFETY: kill takes no pointers; the pid is our own live child's.
     unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
     let r = Run::from(child.wait_with_output().unwrap());
     r.code(130);

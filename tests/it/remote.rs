@@ -761,7 +761,6 @@ fn gc_on_remote_spares_a_concurrent_push(remote: &Remote) {
     let report = msez::gc::run_remote(
         backend.as_ref(),
         Some(&repo),
-        msez::remote::Retry::default(),
         &opts,
         &msez::progress::Silent,
         &mut || {

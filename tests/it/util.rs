@@ -243,6 +243,7 @@ pub fn fuse_usable() -> bool {
 pub fn hold_lock(path: &Path) -> std::fs::File {
     use std::os::unix::io::AsRawFd;
     let f = std::fs::File::create(path).unwrap();
+    // SAFETY: the descriptor is borrowed from the open `f`; flock takes no pointers.
     assert_eq!(unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX) }, 0);
     f
 }
