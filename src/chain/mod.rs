@@ -11,28 +11,26 @@
 //! inside `.msez` (head, running MMR peaks, node files) so appends, checkpoints and proofs never
 //! rescan the chain.
 
-pub mod anchor;
-pub mod checkout;
 pub mod checkpoint;
-pub mod corridor;
 pub mod envelope;
 pub mod evidence;
 pub mod fork;
 pub mod genesis;
-pub mod harbor;
 pub mod inclusion;
 pub mod incoming;
-pub mod lifecycle;
 pub mod module;
 pub mod names;
 pub mod ops;
 pub mod receipt;
-pub mod registry;
 pub mod select;
 pub mod store;
 pub mod tracking;
 pub mod transition_types;
+pub mod trust;
 pub mod verify;
+
+pub use module::{anchor, checkout, corridor};
+pub use trust::{harbor, lifecycle, registry};
 
 use std::path::PathBuf;
 

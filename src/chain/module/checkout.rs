@@ -20,10 +20,10 @@ use crate::artifact::{ArtifactType, ObjectId};
 use crate::canon::{self, Digest, Value};
 use crate::odb::{Batch, RefName, Repo, StagedFiles};
 
-use super::genesis::DEFAULT_PURPOSE;
-use super::module::{ASSETS_DIR, AssetConfig, AssetModule, pretty, write_file};
-use super::store::History;
-use super::{Error, Kind, checkpoint, receipt};
+use crate::chain::genesis::DEFAULT_PURPOSE;
+use crate::chain::module::{ASSETS_DIR, AssetConfig, AssetModule, pretty, write_file};
+use crate::chain::store::History;
+use crate::chain::{Error, Kind, checkpoint, receipt};
 
 /// What a checkout wrote.
 #[derive(Clone, Debug, Default, Serialize)]
@@ -151,7 +151,7 @@ pub fn checkout_asset(repo: &Repo, asset_id: &Digest, force: bool) -> Result<Che
         let same = std::fs::read(&path)
             .ok()
             .and_then(|b| canon::parse(&b).ok())
-            .and_then(|v| super::genesis::asset_id(&v).ok())
+            .and_then(|v| crate::chain::genesis::asset_id(&v).ok())
             == Some(*asset_id);
         if !same {
             if path.exists() && !force {
@@ -251,7 +251,7 @@ pub fn resolve_asset_id(repo: &Repo, typed: &str) -> Result<Digest, Error> {
         return Ok(d);
     }
     let ids = asset_ids(repo)?;
-    let d = super::names::unique(typed, ids.iter().map(String::as_str), "asset")?;
+    let d = crate::chain::names::unique(typed, ids.iter().map(String::as_str), "asset")?;
     Ok(Digest::parse_loose(&d)?)
 }
 

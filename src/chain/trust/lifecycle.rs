@@ -26,7 +26,7 @@ use crate::canon::{self, Digest, Value};
 use crate::odb::Repo;
 use crate::vc::{self, Did, FileRef, TrustAnchors, strip_fragment};
 
-use super::{Error, Kind};
+use crate::chain::{Error, Kind};
 
 /// The attestation an anchor needs to authorize a rotation.
 pub const ROTATION_ATTESTATION: &str = "key_rotation";
@@ -1042,7 +1042,7 @@ pub fn credential(
             "https://www.w3.org/2018/credentials/v1",
             "https://schemas.momentum-sez.org/contexts/msez/v1",
         ],
-        "id": super::fork::uuid_v4()?,
+        "id": crate::chain::fork::uuid_v4()?,
         "type": ["VerifiableCredential", vc_type],
         "issuer": issuer,
         "issuanceDate": now,

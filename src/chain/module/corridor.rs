@@ -1,6 +1,6 @@
 //! Corridors: the ruleset registry, the module (`modules/corridors/<corridor_id>/`), the corridor
 //! genesis root (§4.1), and the state operations (append, verify, checkpoint, prove, co-sign,
-//! head commitment) mirroring [`super::asset`] over the same generic chain code.
+//! head commitment) mirroring [`crate::chain::module::asset`] over the same generic chain code.
 //!
 //! ```text
 //! corridor.yaml                     corridor_id, definition/agreement VC paths, ruleset ids,
@@ -24,14 +24,14 @@ use serde::{Deserialize, Serialize};
 use crate::canon::{self, Digest, Value};
 use crate::vc::{self, KeyPair};
 
-use super::checkpoint::Summary;
-use super::genesis::{self, CorridorGenesis};
-use super::module::{write_file, write_pretty};
-use super::ops::{Chain, FileStyle};
-use super::receipt::{self, Draft};
-use super::store::ChainKey;
-use super::verify::{self};
-use super::{Error, Kind};
+use crate::chain::checkpoint::Summary;
+use crate::chain::genesis::{self, CorridorGenesis};
+use crate::chain::module::{write_file, write_pretty};
+use crate::chain::ops::{Chain, FileStyle};
+use crate::chain::receipt::{self, Draft};
+use crate::chain::store::ChainKey;
+use crate::chain::verify::{self};
+use crate::chain::{Error, Kind};
 
 /// Where corridor modules live under a work tree by default.
 pub const CORRIDORS_DIR: &str = "modules/corridors";
@@ -43,7 +43,7 @@ pub const VERIFICATION_RULESET: &str = "msez.corridor.verification.v1";
 pub const STATE_TRANSITION_RULESET: &str = "msez.corridor.state-transition.v2";
 
 /// The ruleset registry msez ships (`registries/rulesets.yaml`).
-pub const EMBEDDED_RULESETS: &str = include_str!("../../registries/rulesets.yaml");
+pub const EMBEDDED_RULESETS: &str = include_str!("../../../registries/rulesets.yaml");
 
 /// The registry file a work tree may use to override the embedded one.
 pub const RULESETS_FILE: &str = "registries/rulesets.yaml";
@@ -522,7 +522,7 @@ impl CorridorModule {
         }
     }
 
-    /// The module's chain, for the operations in [`super::ops`].
+    /// The module's chain, for the operations in [`crate::chain::ops`].
     pub fn chain(&self) -> Chain {
         Chain {
             kind: Kind::Corridor,
@@ -547,7 +547,9 @@ impl CorridorModule {
     /// envelope.
     pub fn draft(&self, timestamp: &str) -> Result<Draft, Error> {
         Ok(Draft {
-            transition: super::envelope::load(&super::envelope::default_corridor_transition())?,
+            transition: crate::chain::envelope::load(
+                &crate::chain::envelope::default_corridor_transition(),
+            )?,
             timestamp: timestamp.to_string(),
             lawpack_digest_set: self.genesis.lawpack_digest_set.clone(),
             ruleset_digest_set: self.genesis.ruleset_digest_set.clone(),

@@ -2,7 +2,7 @@
 //! whether they have.
 //!
 //! A receipt may claim `jurisdiction_scope` (`all_active` | `subset` | `quorum`), `harbor_ids`
-//! and `harbor_quorum` (§4.2). When the asset's Smart Asset Registry VC (see [`super::registry`])
+//! and `harbor_quorum` (§4.2). When the asset's Smart Asset Registry VC (see [`crate::chain::registry`])
 //! pins a harbor policy, the first policy rule whose `transition_kind` pattern matches the
 //! receipt's transition kind decides instead, so a writer cannot lower its own quorum:
 //!
@@ -26,7 +26,7 @@ use serde::{Deserialize, Serialize};
 use crate::canon::Value;
 use crate::vc::{Did, TrustAnchors};
 
-use super::Error;
+use crate::chain::Error;
 
 /// A jurisdiction scope.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

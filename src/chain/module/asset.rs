@@ -16,8 +16,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::canon::{Digest, Value};
 
-use super::Error;
-use super::genesis::{self, DEFAULT_PURPOSE};
+use crate::chain::Error;
+use crate::chain::genesis::{self, DEFAULT_PURPOSE};
 
 /// Where asset modules live under a work tree by default.
 pub const ASSETS_DIR: &str = "modules/smart-assets";
@@ -198,11 +198,11 @@ impl AssetModule {
         self.state_dir("receipts", purpose)
     }
 
-    /// The chain of `purpose` (which must be listed), for the operations in [`super::ops`].
-    pub fn chain(&self, purpose: Option<&str>) -> Result<super::ops::Chain, Error> {
+    /// The chain of `purpose` (which must be listed), for the operations in [`crate::chain::ops`].
+    pub fn chain(&self, purpose: Option<&str>) -> Result<crate::chain::ops::Chain, Error> {
         let purpose = self.purpose(purpose)?.to_string();
-        Ok(super::ops::Chain {
-            kind: super::Kind::Asset,
+        Ok(crate::chain::ops::Chain {
+            kind: crate::chain::Kind::Asset,
             owner: self.asset_id.to_hex(),
             genesis_root: genesis::asset_genesis_root(&self.asset_id, &purpose)?,
             module_dir: self.dir.clone(),
@@ -211,7 +211,7 @@ impl AssetModule {
             proofs_dir: self.state_dir("proofs", &purpose),
             forks_dir: self.fork_resolutions_dir(),
             receipt_stem: "receipt",
-            style: super::ops::FileStyle::Pretty,
+            style: crate::chain::ops::FileStyle::Pretty,
             expected_sets: None,
             purpose: Some(purpose),
         })
@@ -304,7 +304,7 @@ pub fn receipt_file(dir: &Path, stem: &str, sequence: u64, next_root: &Digest) -
     let same = std::fs::read(&plain)
         .ok()
         .and_then(|b| crate::canon::parse(&b).ok())
-        .and_then(|v| super::receipt::next_root(&v).ok())
+        .and_then(|v| crate::chain::receipt::next_root(&v).ok())
         == Some(*next_root);
     if same {
         plain

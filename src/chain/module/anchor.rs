@@ -12,11 +12,11 @@ use serde::Serialize;
 
 use crate::canon::{self, Digest, Map, Value};
 
-use super::lifecycle::Trust;
+use crate::chain::lifecycle::Trust;
 
-use super::checkpoint;
-use super::inclusion;
-use super::{Error, Kind};
+use crate::chain::checkpoint;
+use crate::chain::inclusion;
+use crate::chain::{Error, Kind};
 
 /// The typed attachments `receipt-init` can make.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

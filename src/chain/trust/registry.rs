@@ -5,16 +5,16 @@
 //! `registry.vc.json`, and pinned in asset.yaml by `registry_vc_digest_sha256 =
 //! SHA256(JCS(vc − proof))`, so co-signers can add proofs without moving the pin. Verify reads
 //! the pinned VC and refuses it unless every check below holds; the policy it carries then
-//! decides what each receipt needs from its harbors ([`super::harbor`]).
+//! decides what each receipt needs from its harbors ([`crate::chain::harbor`]).
 
 use std::path::Path;
 
 use crate::canon::{self, Digest, Value};
 use crate::vc::{self, Did, TrustAnchors};
 
-use super::Error;
-use super::harbor::{Jurisdiction, Policy, PolicyFile};
-use super::module::AssetModule;
+use crate::chain::Error;
+use crate::chain::harbor::{Jurisdiction, Policy, PolicyFile};
+use crate::chain::module::AssetModule;
 
 /// The file name `asset registry issue` writes in the module.
 pub const REGISTRY_FILE: &str = "registry.vc.json";
@@ -159,12 +159,12 @@ pub fn issue(
     vc::add_proof_at(&mut doc, key, issuance_date)?;
     // Refuse to pin what verify would refuse (an issuer not allowed smart_asset_registry).
     check(&doc, &module.asset_id, Some(anchors), out)?;
-    super::module::write_pretty(out, &doc)?;
+    crate::chain::module::write_pretty(out, &doc)?;
     let d = digest(&doc)?;
     module.set_config_keys(&[
         (
             "registry_vc_path",
-            super::anchor::relative_uri(out, &module.dir),
+            crate::chain::anchor::relative_uri(out, &module.dir),
         ),
         ("registry_vc_digest_sha256", d.to_hex()),
     ])?;
