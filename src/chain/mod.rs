@@ -278,6 +278,9 @@ pub enum Error {
         "refusing to append an unsigned receipt to {chain}: give --key (msez verify rejects unsigned receipts), or --unsigned to write one as the reference does"
     )]
     Unsigned { chain: String },
+    /// A corridor append with no signing key (corridor receipts are always signed).
+    #[error("corridor receipts must be signed: give at least one --key")]
+    UnsignedCorridor { chain: String },
     /// A digest prefix that names more than one thing.
     #[error("{prefix} is ambiguous; it could be: {}", candidates.join(", "))]
     AmbiguousPrefix {
@@ -375,9 +378,10 @@ impl Classify for Error {
             | Error::PendingQuorum { .. }
             | Error::KeyCredentialMissing { .. } => Class::Missing,
             Error::StaleHead { .. } | Error::CheckoutConflict { .. } => Class::Conflict,
-            Error::Unsigned { .. } | Error::AmbiguousPrefix { .. } | Error::BadPrefix { .. } => {
-                Class::Usage
-            }
+            Error::Unsigned { .. }
+            | Error::UnsignedCorridor { .. }
+            | Error::AmbiguousPrefix { .. }
+            | Error::BadPrefix { .. } => Class::Usage,
             Error::NoMatch { .. } => Class::Missing,
             Error::Io { .. } => Class::Io,
             Error::Canon(e) => e.class(),
@@ -418,6 +422,8 @@ impl Classify for Error {
             Error::StaleHead { .. } => "conflict.stale_head",
             Error::CheckoutConflict { .. } => "conflict.checkout",
             Error::Unsigned { .. } => "usage.unsigned_append",
+            // The CLI's check before this was in the library said `usage.invalid`: kept.
+            Error::UnsignedCorridor { .. } => "usage.invalid",
             Error::AmbiguousPrefix { .. } => "usage.ambiguous_prefix",
             Error::BadPrefix { .. } => "usage.bad_digest_prefix",
             Error::NoMatch { .. } => "missing.prefix",

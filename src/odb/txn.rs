@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use crate::artifact::{ArtifactType, ObjectId};
-use crate::canon::{self, Digest};
+use crate::canon::{self, Digest, Value};
 
 use super::batch::{Batch, StagedFiles};
 use super::hooks::{Event, HookEnv};
@@ -154,6 +154,28 @@ impl<'r> Transaction<'r> {
         self.batch.put_canonical(id, bytes)?;
         self.objects += 1;
         Ok(self.objects - 1)
+    }
+
+    /// Stages and journals a JSON object given as a value (an append's attached documents).
+    pub fn put_json(
+        &mut self,
+        artifact_type: &ArtifactType,
+        value: &Value,
+    ) -> Result<ObjectId, Error> {
+        let rule = artifact_type.rule();
+        let digest = rule.digest_json(value).map_err(|source| Error::Canon {
+            object: format!("{artifact_type}:(new)"),
+            source,
+        })?;
+        let id = ObjectId::new(artifact_type.clone(), digest);
+        super::objects::check_declared(rule, value, &id)?;
+        let mut bytes = canon::to_bytes(value).map_err(|source| Error::Canon {
+            object: id.to_string(),
+            source,
+        })?;
+        bytes.push(b'\n');
+        self.put_canonical(id.clone(), &bytes)?;
+        Ok(id)
     }
 
     /// Journals the working-tree file `path`, made from journaled object `object` (the caller

@@ -58,6 +58,13 @@ impl AttachKind {
         }
     }
 
+    /// The type the attached document is stored under in `.msez` by an append (None: a
+    /// SmartAssetCheckpoint, a state root that is not an msez artifact).
+    pub fn stored_type(self) -> Option<crate::artifact::ArtifactType> {
+        (self != AttachKind::SmartAssetCheckpoint)
+            .then(|| crate::artifact::ArtifactType::new(self.artifact_type()).expect("valid type"))
+    }
+
     /// The embedded schema an attachment of this kind must match.
     pub fn schema(self) -> &'static str {
         match self {
