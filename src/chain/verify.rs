@@ -437,17 +437,8 @@ fn compare_set(
     })
 }
 
-/// Merges duplicates, selects the chain, and computes its MMR (streaming: O(log n) memory).
-/// Every chain-level failure is returned; the chain is computed as far as it links.
-fn assemble(
-    kind: Kind,
-    owner: &str,
-    genesis_root: Digest,
-    mut checked: Vec<Checked>,
-    files: &FileList,
-    opts: &Options,
-) -> (Option<ChainResult>, Vec<Error>) {
-    let mut errors = Vec::new();
+/// Merges identical receipts (one link in several files) into one entry.
+fn merge_identical(checked: &mut Vec<Checked>) {
     // Sorting by (link, file) and keeping the first of equal links merges identical receipts
     // deterministically: the first file by name represents them.
     checked.sort_unstable_by_key(|c| (c.link, c.file));
@@ -468,6 +459,20 @@ fn assemble(
         }
         true
     });
+}
+
+/// Merges duplicates, selects the chain, and computes its MMR (streaming: O(log n) memory).
+/// Every chain-level failure is returned; the chain is computed as far as it links.
+fn assemble(
+    kind: Kind,
+    owner: &str,
+    genesis_root: Digest,
+    mut checked: Vec<Checked>,
+    files: &FileList,
+    opts: &Options,
+) -> (Option<ChainResult>, Vec<Error>) {
+    let mut errors = Vec::new();
+    merge_identical(&mut checked);
     let links = &checked[..];
     let no_initial = !links.is_empty() && !links.iter().any(|l| l.link.sequence == 0);
     if no_initial {

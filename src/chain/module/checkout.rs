@@ -147,21 +147,7 @@ pub fn checkout_asset(repo: &Repo, asset_id: &Digest, force: bool) -> Result<Che
             .map_err(|e| Error::io("creating", dir.join(sub), e))?;
     }
     if let Some(g) = &genesis {
-        let path = dir.join("genesis.json");
-        let same = std::fs::read(&path)
-            .ok()
-            .and_then(|b| canon::parse(&b).ok())
-            .and_then(|v| crate::chain::genesis::asset_id(&v).ok())
-            == Some(*asset_id);
-        if !same {
-            if path.exists() && !force {
-                return Err(Error::CheckoutConflict {
-                    path,
-                    why: "holds another genesis (--force replaces it)".into(),
-                });
-            }
-            write_file(&path, &pretty(g))?;
-        }
+        write_genesis(&dir.join("genesis.json"), g, asset_id, force)?;
         out.genesis = true;
     }
     let mut files = StagedFiles::default();
@@ -231,6 +217,31 @@ pub fn checkout_asset(repo: &Repo, asset_id: &Digest, force: bool) -> Result<Che
         write_file(&dir.join("asset.yaml"), yaml.as_bytes())?;
     }
     Ok(out)
+}
+
+/// Writes the asset's genesis to `path` unless it holds it already; another genesis there is
+/// a conflict unless `force`.
+fn write_genesis(
+    path: &Path,
+    genesis: &Value,
+    asset_id: &Digest,
+    force: bool,
+) -> Result<(), Error> {
+    let same = std::fs::read(path)
+        .ok()
+        .and_then(|b| canon::parse(&b).ok())
+        .and_then(|v| crate::chain::genesis::asset_id(&v).ok())
+        == Some(*asset_id);
+    if !same {
+        if path.exists() && !force {
+            return Err(Error::CheckoutConflict {
+                path: path.to_path_buf(),
+                why: "holds another genesis (--force replaces it)".into(),
+            });
+        }
+        write_file(path, &pretty(genesis))?;
+    }
+    Ok(())
 }
 
 /// The next_root of the receipt in `path`: None when there is no file, Some(None) when it does
