@@ -14,6 +14,7 @@ use std::sync::Arc;
 use serde::Serialize;
 
 use crate::canon::{Digest, Value};
+use crate::chain::trust::Error as TrustError;
 use crate::mmr::{self, Peak};
 use crate::taxonomy::{Classify, Finding};
 use crate::vc::{self, TrustAnchors};
@@ -352,7 +353,9 @@ pub fn check_receipt(
                     ruled_out,
                 } = l.quorum_signers(object, at, &signers);
                 let mut quorum = harbors.check(&r.value, &firm, &r.path);
-                if matches!(quorum, Err(Error::PendingQuorum { .. })) && !conditional.is_empty() {
+                if matches!(quorum, Err(Error::Trust(TrustError::PendingQuorum { .. })))
+                    && !conditional.is_empty()
+                {
                     let all: Vec<vc::Did> = firm
                         .iter()
                         .cloned()
@@ -364,16 +367,22 @@ pub fn check_receipt(
                     }
                 }
                 match (quorum, ruled_out) {
-                    (Err(Error::PendingQuorum { .. }), Some(e)) if !opts.pending_ok => Err(e),
+                    (Err(Error::Trust(TrustError::PendingQuorum { .. })), Some(e))
+                        if !opts.pending_ok =>
+                    {
+                        Err(e)
+                    }
                     (quorum, _) => quorum,
                 }
             }
         };
         match quorum {
-            Err(Error::PendingQuorum { .. }) if opts.pending_ok && signers.is_empty() => {
+            Err(Error::Trust(TrustError::PendingQuorum { .. }))
+                if opts.pending_ok && signers.is_empty() =>
+            {
                 return Ok((signers, None));
             }
-            Err(Error::PendingQuorum { .. }) if opts.pending_ok => {}
+            Err(Error::Trust(TrustError::PendingQuorum { .. })) if opts.pending_ok => {}
             other => {
                 other?;
             }
@@ -399,10 +408,10 @@ pub fn check_receipt(
                 groups.push(ids.into());
                 Ok((signers, needs(groups)))
             }
-            None => Err(Error::Untrusted {
+            None => Err(Error::Trust(TrustError::Untrusted {
                 path: r.path.clone(),
                 attestation: kind.receipt_attestation(),
-            }),
+            })),
         };
     }
     if let Some(anchors) = &opts.trust_anchors {
@@ -411,10 +420,10 @@ pub fn check_receipt(
             .iter()
             .any(|d| anchors.allows(d.as_str(), Some(attestation)))
         {
-            return Err(Error::Untrusted {
+            return Err(Error::Trust(TrustError::Untrusted {
                 path: r.path.clone(),
                 attestation,
-            });
+            }));
         }
     }
     Ok((signers, None))

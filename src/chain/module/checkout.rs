@@ -21,6 +21,7 @@ use crate::canon::{self, Digest, Value};
 use crate::odb::{Batch, RefName, Repo, StagedFiles};
 
 use crate::chain::genesis::DEFAULT_PURPOSE;
+use crate::chain::module::Error as ModuleError;
 use crate::chain::module::{ASSETS_DIR, AssetConfig, AssetModule, pretty, write_file};
 use crate::chain::store::History;
 use crate::chain::{Error, Kind, checkpoint, receipt};
@@ -99,17 +100,17 @@ pub fn checkout_asset(repo: &Repo, asset_id: &Digest, force: bool) -> Result<Che
     let config = if existing {
         let m = AssetModule::open(&dir, repo.worktree())?;
         if m.asset_id != *asset_id {
-            return Err(Error::CheckoutConflict {
+            return Err(Error::Module(ModuleError::CheckoutConflict {
                 path: dir.join("asset.yaml"),
                 why: format!("names asset {}, not {asset_id}", m.asset_id),
-            });
+            }));
         }
         for p in &purposes {
             if !m.config.purposes.contains(p) {
-                return Err(Error::CheckoutConflict {
+                return Err(Error::Module(ModuleError::CheckoutConflict {
                     path: dir.join("asset.yaml"),
                     why: format!("does not list purpose {p:?}, which the repository has"),
-                });
+                }));
             }
         }
         m.config
@@ -168,12 +169,12 @@ pub fn checkout_asset(repo: &Repo, asset_id: &Digest, force: bool) -> Result<Che
                 None => {}
                 Some(_) if force => {}
                 Some(_) => {
-                    return Err(Error::CheckoutConflict {
+                    return Err(Error::Module(ModuleError::CheckoutConflict {
                         path,
                         why: format!(
                             "holds another receipt than {next_root} at sequence {seq} (--force replaces it)"
                         ),
-                    });
+                    }));
                 }
             }
             files.write(&path, &pretty(&value))?;
@@ -195,10 +196,10 @@ pub fn checkout_asset(repo: &Repo, asset_id: &Digest, force: bool) -> Result<Che
                 .and_then(|v| checkpoint::digest(&v).ok());
             if have != Some(ck) {
                 if have.is_some() && !force {
-                    return Err(Error::CheckoutConflict {
+                    return Err(Error::Module(ModuleError::CheckoutConflict {
                         path,
                         why: format!("holds another checkpoint than {ck} (--force replaces it)"),
-                    });
+                    }));
                 }
                 files.write(&path, &pretty(&value))?;
                 out.checkpoints_written += 1;
@@ -210,9 +211,11 @@ pub fn checkout_asset(repo: &Repo, asset_id: &Digest, force: bool) -> Result<Che
     batch.add_files(files);
     batch.commit()?;
     if !existing {
-        let yaml = serde_yaml_ng::to_string(&config).map_err(|e| Error::Module {
-            path: dir.clone(),
-            why: e.to_string(),
+        let yaml = serde_yaml_ng::to_string(&config).map_err(|e| {
+            Error::Module(ModuleError::Module {
+                path: dir.clone(),
+                why: e.to_string(),
+            })
         })?;
         write_file(&dir.join("asset.yaml"), yaml.as_bytes())?;
     }
@@ -234,10 +237,10 @@ fn write_genesis(
         == Some(*asset_id);
     if !same {
         if path.exists() && !force {
-            return Err(Error::CheckoutConflict {
+            return Err(Error::Module(ModuleError::CheckoutConflict {
                 path: path.to_path_buf(),
                 why: "holds another genesis (--force replaces it)".into(),
-            });
+            }));
         }
         write_file(path, &pretty(genesis))?;
     }

@@ -26,6 +26,7 @@ use crate::vc::{self, KeyPair};
 
 use crate::chain::checkpoint::Summary;
 use crate::chain::genesis::{self, CorridorGenesis};
+use crate::chain::module::Error as ModuleError;
 use crate::chain::module::{write_file, write_pretty};
 use crate::chain::ops::{Chain, FileStyle};
 use crate::chain::receipt::{self, Draft};
@@ -78,16 +79,18 @@ impl Rulesets {
                 .clone()
                 .unwrap_or_else(|| PathBuf::from("<embedded registries/rulesets.yaml>"))
         };
-        let file: RegistryFile = serde_yaml_ng::from_str(text).map_err(|e| Error::Module {
-            path: what(),
-            why: e.to_string(),
+        let file: RegistryFile = serde_yaml_ng::from_str(text).map_err(|e| {
+            Error::Module(ModuleError::Module {
+                path: what(),
+                why: e.to_string(),
+            })
         })?;
         for d in &file.rulesets {
             if d.get("ruleset_id").and_then(Value::as_str).is_none() {
-                return Err(Error::Module {
+                return Err(Error::Module(ModuleError::Module {
                     path: what(),
                     why: "every ruleset descriptor needs a string ruleset_id".into(),
-                });
+                }));
             }
             // Digests must be computable; reject floats and the like up front.
             canon::digest_of(d)?;
@@ -124,12 +127,14 @@ impl Rulesets {
 
     /// The digest of ruleset `id`; an unknown id is a module error.
     pub fn digest(&self, id: &str) -> Result<Digest, Error> {
-        let d = self.find(id).ok_or_else(|| Error::Module {
-            path: self
-                .source
-                .clone()
-                .unwrap_or_else(|| PathBuf::from("<embedded registries/rulesets.yaml>")),
-            why: format!("no ruleset descriptor with ruleset_id {id:?}"),
+        let d = self.find(id).ok_or_else(|| {
+            Error::Module(ModuleError::Module {
+                path: self
+                    .source
+                    .clone()
+                    .unwrap_or_else(|| PathBuf::from("<embedded registries/rulesets.yaml>")),
+                why: format!("no ruleset descriptor with ruleset_id {id:?}"),
+            })
         })?;
         Ok(canon::digest_of(d)?)
     }
@@ -180,12 +185,12 @@ pub fn check_corridor_id(id: &str, path: &Path) -> Result<(), Error> {
     if ok {
         Ok(())
     } else {
-        Err(Error::Module {
+        Err(Error::Module(ModuleError::Module {
             path: path.to_path_buf(),
             why: format!(
                 "invalid corridor_id {id:?} (1-128 letters, digits, . _ -; not starting with .)"
             ),
-        })
+        }))
     }
 }
 
@@ -317,10 +322,10 @@ pub struct CorridorModule {
 }
 
 fn module_err(path: &Path, why: impl Into<String>) -> Error {
-    Error::Module {
+    Error::Module(ModuleError::Module {
         path: path.to_path_buf(),
         why: why.into(),
-    }
+    })
 }
 
 /// Every proof on a credential must be valid (a module pins only credentials that check out).

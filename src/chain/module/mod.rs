@@ -9,3 +9,40 @@ pub mod checkout;
 pub mod corridor;
 
 pub use asset::*;
+
+use std::path::PathBuf;
+
+use crate::taxonomy::{Class, Classify, Detail};
+
+/// Failures of a module working tree.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A module directory problem (asset.yaml, corridor.yaml, genesis).
+    #[error("module {}: {why}", path.display())]
+    Module { path: PathBuf, why: String },
+    /// A checkout that would overwrite a module file holding something else.
+    #[error("checkout: {}: {why}", path.display())]
+    CheckoutConflict { path: PathBuf, why: String },
+}
+
+impl Classify for Error {
+    fn class(&self) -> Class {
+        match self {
+            Error::Module { .. } => Class::Schema,
+            Error::CheckoutConflict { .. } => Class::Conflict,
+        }
+    }
+
+    fn code(&self) -> &'static str {
+        match self {
+            Error::Module { .. } => "schema.module",
+            Error::CheckoutConflict { .. } => "conflict.checkout",
+        }
+    }
+
+    fn detail(&self) -> Detail {
+        match self {
+            Error::Module { path, .. } | Error::CheckoutConflict { path, .. } => Detail::path(path),
+        }
+    }
+}

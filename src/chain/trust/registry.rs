@@ -15,6 +15,7 @@ use crate::vc::{self, Did, TrustAnchors};
 use crate::chain::Error;
 use crate::chain::harbor::{Jurisdiction, Policy, PolicyFile};
 use crate::chain::module::AssetModule;
+use crate::chain::trust::Error as TrustError;
 
 /// The file name `asset registry issue` writes in the module.
 pub const REGISTRY_FILE: &str = "registry.vc.json";
@@ -38,16 +39,16 @@ pub fn credential(
     ids.sort();
     ids.dedup();
     if ids.is_empty() {
-        return Err(Error::HarborPolicy {
+        return Err(Error::Trust(TrustError::HarborPolicy {
             path: path.to_path_buf(),
             why: "at least one --jurisdiction is needed".into(),
-        });
+        }));
     }
     if let Some(h) = policy.inactive_harbors.iter().find(|h| !ids.contains(h)) {
-        return Err(Error::HarborPolicy {
+        return Err(Error::Trust(TrustError::HarborPolicy {
             path: path.to_path_buf(),
             why: format!("inactive harbor {h:?} is not among the --jurisdiction ids {ids:?}"),
-        });
+        }));
     }
     let jurisdictions: Vec<Jurisdiction> = ids
         .into_iter()
@@ -104,10 +105,10 @@ pub fn check(
             .any(|d| d.as_str() == issuer && a.allows(d.as_str(), Some(ATTESTATION)))
     });
     if !trusted {
-        return Err(Error::Untrusted {
+        return Err(Error::Trust(TrustError::Untrusted {
             path: path.to_path_buf(),
             attestation: ATTESTATION,
-        });
+        }));
     }
     let subject = vc_doc.get("credentialSubject").cloned().unwrap_or_default();
     let named = subject

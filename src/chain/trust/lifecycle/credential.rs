@@ -4,6 +4,7 @@
 
 use std::collections::BTreeSet;
 
+use crate::artifact::ArtifactType;
 use crate::canon::{Digest, Value};
 use crate::chain::Error;
 
@@ -110,4 +111,9 @@ pub fn check_shape(value: &Value, what: &str) -> Result<(), Error> {
         "vc.key-revocation.schema.json"
     };
     Ok(crate::schema::validate(schema, value, what)?)
+}
+
+/// The `vc` artifact type credentials are stored under in `.msez`.
+pub fn artifact_type() -> ArtifactType {
+    ArtifactType::new("vc").expect("vc is a valid type")
 }

@@ -21,16 +21,17 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::artifact::{ArtifactType, ObjectId};
+use crate::artifact::ObjectId;
 use crate::canon::{self, Digest, Value};
 use crate::odb::Repo;
 use crate::vc::{self, Did, FileRef, TrustAnchors, strip_fragment};
 
+use crate::chain::trust::Error as TrustError;
 use crate::chain::{Error, Kind};
 
 mod credential;
 
-pub use credential::{Request, check_shape, credential};
+pub use credential::{Request, artifact_type, check_shape, credential};
 
 /// The attestation an anchor needs to authorize a rotation.
 pub const ROTATION_ATTESTATION: &str = "key_rotation";
@@ -243,13 +244,13 @@ pub fn key_error(
     reason: String,
     code: &'static str,
 ) -> Error {
-    Error::KeyLifecycle(Box::new(KeyFault {
+    Error::Trust(TrustError::KeyLifecycle(Box::new(KeyFault {
         object: object.to_string(),
         key: key.to_string(),
         credential: credential.to_string(),
         reason,
         code,
-    }))
+    })))
 }
 
 /// Trust anchors and the key lifecycle their file references: every signature check against
@@ -284,9 +285,11 @@ impl<'a> Trust<'a> {
         signers: &[Did],
         attestations: &[&'static str],
     ) -> Result<(), Error> {
-        let untrusted = || Error::Untrusted {
-            path: object.into(),
-            attestation: attestations.first().copied().unwrap_or_default(),
+        let untrusted = || {
+            Error::Trust(TrustError::Untrusted {
+                path: object.into(),
+                attestation: attestations.first().copied().unwrap_or_default(),
+            })
         };
         let Some(l) = self.lifecycle.filter(|l| !l.is_empty()) else {
             let ok = signers.iter().any(|d| {
@@ -334,9 +337,11 @@ impl<'a> Trust<'a> {
         attestation: &'static str,
         proven: Option<(u64, Digest)>,
     ) -> Result<(), Error> {
-        let untrusted = || Error::Untrusted {
-            path: object.into(),
-            attestation,
+        let untrusted = || {
+            Error::Trust(TrustError::Untrusted {
+                path: object.into(),
+                attestation,
+            })
         };
         let Some(l) = self.lifecycle.filter(|l| !l.is_empty()) else {
             return match signers
@@ -890,11 +895,6 @@ fn list(items: &[String]) -> String {
     }
 }
 
-/// The `vc` artifact type credentials are stored under in `.msez`.
-pub fn artifact_type() -> ArtifactType {
-    ArtifactType::new("vc").expect("vc is a valid type")
-}
-
 /// Reads a referenced credential: from its path (checked against the digest when both are
 /// given), else from `.msez` by digest.
 fn read_ref(r: &FileRef, base: &Path, repo: Option<&Repo>) -> Result<(String, Value), Error> {
@@ -927,9 +927,9 @@ fn read_ref(r: &FileRef, base: &Path, repo: Option<&Repo>) -> Result<(String, Va
     let id = ObjectId::new(artifact_type(), want);
     match repo {
         Some(repo) if repo.has(&id) => Ok((id.to_string(), repo.read_json(&id)?)),
-        _ => Err(Error::KeyCredentialMissing {
+        _ => Err(Error::Trust(TrustError::KeyCredentialMissing {
             reference: id.to_string(),
-        }),
+        })),
     }
 }
 
@@ -1074,7 +1074,9 @@ mod tests {
             (None, "signature.key_position_unknown"),
         ] {
             match l.standing("x", pos.as_ref(), &who, None) {
-                Err(Error::KeyLifecycle(f)) => assert_eq!(f.code, code),
+                Err(Error::Trust(TrustError::KeyLifecycle(f))) => {
+                    assert_eq!(f.code, code)
+                }
                 other => panic!("{other:?}"),
             }
         }
@@ -1115,7 +1117,7 @@ mod tests {
         trust.require_unplaced("ck", &[new.did()], attest).unwrap();
         let stranger = KeyPair::from_seed(&[9; 32], None);
         match trust.require_unplaced("ck", &[stranger.did()], attest) {
-            Err(Error::Untrusted { .. }) => {}
+            Err(Error::Trust(TrustError::Untrusted { .. })) => {}
             other => panic!("{other:?}"),
         }
         let revoke = Request::Revoke {
@@ -1129,7 +1131,7 @@ mod tests {
             .push(judge_revocation("rev", &signed(&revoke, &[&ops]), &ta).unwrap());
         let trust = Trust::new(&ta, Some(&l));
         match trust.require_unplaced("ck", &[old.did()], attest) {
-            Err(Error::KeyLifecycle(f)) => {
+            Err(Error::Trust(TrustError::KeyLifecycle(f))) => {
                 assert_eq!(f.code, "signature.key_position_unknown");
                 assert_eq!((f.credential.as_str(), f.reason.as_str()), ("rev", UNKNOWN));
             }
@@ -1140,7 +1142,9 @@ mod tests {
             .require_unplaced("ck", &[old.did(), ops.did()], attest)
             .unwrap();
         match l.refuse_revoked("new receipt", &old.did()) {
-            Err(Error::KeyLifecycle(f)) => assert_eq!(f.code, "signature.key_revoked_signer"),
+            Err(Error::Trust(TrustError::KeyLifecycle(f))) => {
+                assert_eq!(f.code, "signature.key_revoked_signer")
+            }
             other => panic!("{other:?}"),
         }
         l.refuse_revoked("new receipt", &new.did()).unwrap();
@@ -1157,7 +1161,9 @@ mod tests {
         };
         r(Some((3, root))).unwrap();
         match r(Some((4, root))) {
-            Err(Error::KeyLifecycle(f)) => assert_eq!(f.code, "signature.key_position_unknown"),
+            Err(Error::Trust(TrustError::KeyLifecycle(f))) => {
+                assert_eq!(f.code, "signature.key_position_unknown")
+            }
             other => panic!("{other:?}"),
         }
     }
