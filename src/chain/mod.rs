@@ -1,15 +1,20 @@
 //! Receipt chains: smart-asset and corridor receipts, chain selection, checkpoints and
 //! inclusion proofs (msez-wire-format.md §4–§6, §8).
 //!
-//! How the parts fit: [`genesis`] gives the root a chain starts from; [`envelope`] and
-//! [`receipt`] build and read receipts; [`select`] picks the canonical chain out of a set of
-//! receipts (forks need resolutions); [`verify`] runs every check of the reference's verifier
-//! over a module's receipts and yields a [`verify::ChainResult`] with the MMR; [`checkpoint`]
-//! and [`inclusion`] build and check the signed summaries and O(log n) proofs; [`module`] and
-//! [`corridor`] are the operators' working trees, each describing its chains as an
-//! [`ops::Chain`] that [`ops`] appends to, verifies, checkpoints, proves and co-signs; [`store`] is the chain's state
-//! inside `.msez` (head, running MMR peaks, node files) so appends, checkpoints and proofs never
-//! rescan the chain.
+//! How the parts fit. The core: [`genesis`] gives the root a chain starts from; [`envelope`]
+//! and [`receipt`] build and read receipts; [`select`] picks the canonical chain out of a set of
+//! receipts (forks need resolutions, [`fork`]); [`verify`] runs every check of the reference's
+//! verifier over a module's receipts and yields a [`verify::ChainResult`] with the MMR;
+//! [`checkpoint`] and [`inclusion`] build and check the signed summaries and O(log n) proofs;
+//! [`store`] is the chain's state inside `.msez` (head, running MMR peaks, node files) so
+//! appends, checkpoints and proofs never rescan the chain; [`ops`] appends to a chain,
+//! verifies, checkpoints, proves, co-signs and resolves forks, and owns every rule of those
+//! writes (callers build a request and render the result).
+//!
+//! Beside the core: [`trust`] decides who counts as a signer (key lifecycle, harbors, the
+//! registry VC) and [`module`] holds the operators' working trees (asset and corridor modules,
+//! checkout, anchoring attachments), each describing its chains as an [`ops::Chain`]. Each has
+//! its own error ([`trust::Error`], [`module::Error`]), carried by [`Error`].
 
 pub mod checkpoint;
 pub mod envelope;
