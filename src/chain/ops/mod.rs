@@ -25,9 +25,11 @@ use super::verify::{self, ChainResult};
 use super::{Error, Kind};
 
 mod append;
+mod report;
 mod sign;
 
 pub use append::{AppendRequest, Appended, append, check_signers, recover, recover_ref};
+pub use report::{check_checkpoint_all, complete_up_to};
 pub use sign::{
     Adopted, CheckpointRequest, Checkpointed, CosignRequest, ResolveRequest, Resolved, adopt,
     checkpoint, cosign, refuse_revoked, resolve_fork,

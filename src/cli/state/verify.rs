@@ -1,16 +1,15 @@
 //! `verify`: every check of a chain (and of a checkpoint against it), rendered as one report.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
-use msez::canon::Value;
 use msez::chain::ops;
 use msez::chain::transition_types::Lock;
 use msez::chain::verify::{self as chain_verify, ChainResult};
 use msez::chain::{self, Kind, checkpoint};
 use msez::tlog::policy;
 
-use super::{ChainArgs, ForkArgs, Opened, load_forks, open, read_json};
+use super::{ChainArgs, ForkArgs, Opened, load_forks, open};
 use crate::cli::{Ctx, Result, written};
 
 /// The arguments of `verify`: verify a chain (every check of the reference, in order).
@@ -59,13 +58,16 @@ pub fn verify(kind: Kind, args: VerifyArgs, ctx: &Ctx) -> Result<ExitCode> {
     let mut extra = msez::verdict::Findings::default();
     let mut errors = outcome.errors;
     if let Some(ck) = &checkpoint {
-        errors.extend(check_checkpoint_all(
-            &o,
-            &ctx.path(ck),
+        let ck = ctx.path(ck);
+        let found = ops::check_checkpoint_all(
+            &o.chain,
+            &ck,
             outcome.result.as_ref(),
+            o.opts.trust(),
             &mut extra,
-        ));
-        complete_up_to(&mut errors, &mut extra, &ctx.path(ck));
+        );
+        errors.extend(found);
+        ops::complete_up_to(&mut errors, &mut extra, &ck);
     }
     let witness = witness_policy(&o, outcome.result.as_ref(), &mut extra, &mut notes);
     report_verify(outcome.result, errors, extra, notes, witness, &o, ctx)
@@ -77,68 +79,6 @@ fn label(kind: Kind) -> &'static str {
         Kind::Asset => "ASSET STATE",
         Kind::Corridor => "STATE",
     }
-}
-
-/// Every check of a checkpoint file against the chain as far as it was computed: schema and
-/// signatures, then every field (not only the first mismatch).
-fn check_checkpoint_all(
-    o: &Opened,
-    path: &Path,
-    result: Option<&ChainResult>,
-    extra: &mut msez::verdict::Findings,
-) -> Vec<chain::Error> {
-    let ck = match read_json(path) {
-        Ok(ck) => ck,
-        Err(e) => {
-            extra.push(&e);
-            return Vec::new();
-        }
-    };
-    let what = path.display().to_string();
-    let mut errors = Vec::new();
-    if let Err(e) = checkpoint::check_signed(o.chain.kind, &ck, &what, false, o.opts.trust()) {
-        // Fields nobody validly signed claim nothing: the signature failure is the finding
-        // (a properly re-signed forgery has its fields compared below).
-        errors.push(e);
-        return errors;
-    }
-    match result.map(|r| checkpoint::Summary::of(r, o.chain.purpose.as_deref())) {
-        Some(Ok(summary)) => errors.extend(checkpoint::mismatches(&ck, &summary)),
-        Some(Err(e)) => {
-            // An empty chain against a checkpoint that covers receipts: every one is missing.
-            if ck.get("receipt_count").and_then(Value::as_u64).unwrap_or(0) > 0 {
-                errors.push(chain::Error::CheckpointMismatch {
-                    field: "receipt_count",
-                    expected: "0".into(),
-                    found: ck["receipt_count"].to_string(),
-                });
-            } else {
-                errors.push(e);
-            }
-        }
-        None => {}
-    }
-    errors
-}
-
-/// A gap below the size a checkpoint covers is a definite failure: the checkpoint claims those
-/// receipts exist (in a working tree without one, a gap is only `unknown`).
-fn complete_up_to(errors: &mut Vec<chain::Error>, extra: &mut msez::verdict::Findings, ck: &Path) {
-    let size = read_json(ck)
-        .ok()
-        .and_then(|v| v.get("receipt_count").and_then(Value::as_u64))
-        .unwrap_or(0);
-    errors.retain(|e| match e {
-        chain::Error::Gap { missing, count, .. } if *missing < size => {
-            extra.push(&msez::verdict::Error::Incomplete {
-                what: format!("checkpoint {} (receipt_count {size})", ck.display()),
-                missing: *missing,
-                count: *count,
-            });
-            false
-        }
-        _ => true,
-    });
 }
 
 /// The chain's witness policy, if its module pins one, applied to its checkpoint notes
