@@ -321,7 +321,7 @@ mod tests {
     use super::*;
     use crate::chain::corridor::CorridorModule;
     use crate::chain::envelope;
-    use crate::chain::lifecycle::Revocation;
+    use crate::chain::lifecycle::{ChainId, Revocation};
     use crate::chain::module::{ASSETS_DIR, AssetModule};
     use crate::chain::ops::{CheckpointRequest, checkpoint, summary};
     use crate::chain::verify;
@@ -374,8 +374,6 @@ mod tests {
             ..Lifecycle::default()
         }
     }
-
-    use crate::chain::lifecycle::ChainId;
 
     #[test]
     fn a_checkpoint_that_lost_a_race_leaves_the_ref_on_the_larger_one() {

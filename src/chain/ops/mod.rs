@@ -1,6 +1,9 @@
 //! The chain operations, once for every kind of chain: append, verify, summarize, checkpoint,
-//! prove, co-sign, import, status. A module (asset purpose or corridor) describes itself as a
-//! [`Chain`]; nothing here knows which kind it is beyond [`Kind`]'s constants.
+//! prove, co-sign, resolve forks, import, status. A module (asset purpose or corridor)
+//! describes itself as a [`Chain`]; nothing here knows which kind it is beyond [`Kind`]'s
+//! constants. The writes that sign ([`append`], [`checkpoint`], [`cosign`], [`resolve_fork`])
+//! each take one request and keep every rule themselves (signed corridor receipts, no revoked
+//! key, no unsigned receipt unless asked, the expected head), so no caller repeats them.
 //!
 //! When a repository encloses the module, every write goes into `.msez` first (objects, MMR
 //! nodes, state), then the working-tree files, then the head ref moves under its lock; the
