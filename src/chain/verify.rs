@@ -58,6 +58,15 @@ impl Options {
             .as_ref()
             .map(|a| Trust::new(a, self.lifecycle.as_deref()))
     }
+
+    /// Whether the chain state in `.msez` may stand in for verifying the module's files: it
+    /// follows the head ref, which a resolution may not, so counted resolutions force the
+    /// (reference's) path over the files; so do key rotations and revocations, which only a
+    /// verified chain can enforce.
+    pub fn store_suffices(&self) -> bool {
+        let keys = self.lifecycle.as_deref().is_some_and(|l| !l.is_empty());
+        self.resolutions.is_empty() && !keys
+    }
 }
 
 /// A verified chain.

@@ -13,7 +13,7 @@ use crate::canon::{self, Digest, Value};
 use crate::vc::{self, Did, TrustAnchors};
 
 use crate::chain::Error;
-use crate::chain::harbor::{Jurisdiction, Policy, PolicyFile};
+use crate::chain::harbor::{Harbors, Jurisdiction, Policy, PolicyFile};
 use crate::chain::module::AssetModule;
 use crate::chain::trust::Error as TrustError;
 
@@ -180,6 +180,17 @@ pub fn issue(
 /// `SHA256(JCS(vc − proof))`: what asset.yaml pins.
 pub fn digest(vc_doc: &Value) -> Result<Digest, Error> {
     Ok(canon::digest_without(vc_doc, &["proof"])?)
+}
+
+/// How an asset's receipts' harbor signatures are judged: by the registry policy its
+/// asset.yaml pins, else by each receipt's own jurisdiction fields; either way only anchors
+/// naming a harbor_id count.
+pub fn harbors(module: &AssetModule, anchors: Option<&TrustAnchors>) -> Result<Harbors, Error> {
+    Ok(Harbors {
+        policy: pinned(module, anchors)?,
+        anchors: anchors.cloned(),
+        ..Harbors::default()
+    })
 }
 
 /// The policy of the registry VC asset.yaml pins, checked (None: nothing pinned).

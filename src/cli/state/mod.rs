@@ -10,7 +10,7 @@ use clap::Subcommand;
 use msez::canon::{self, Value};
 use msez::chain::lifecycle::Lifecycle;
 use msez::chain::ops::Chain;
-use msez::chain::{self, Kind, harbor, registry};
+use msez::chain::{self, Kind, registry};
 use msez::odb::Repo;
 use msez::vc::{KeyPair, TrustAnchors};
 
@@ -126,14 +126,11 @@ pub fn open(kind: Kind, args: &ChainArgs, ctx: &Ctx) -> super::Result<Opened> {
             ctx.out.warn(w);
         }
     }
-    // Assets judge harbor signatures by the pinned registry policy, else by each receipt's
-    // own jurisdiction fields; either way only anchors naming a harbor_id count.
     let harbors = match &asset_module {
-        Some(m) => Some(std::sync::Arc::new(harbor::Harbors {
-            policy: registry::pinned(m, trust_anchors.as_ref())?,
-            anchors: trust_anchors.clone(),
-            ..harbor::Harbors::default()
-        })),
+        Some(m) => Some(std::sync::Arc::new(registry::harbors(
+            m,
+            trust_anchors.as_ref(),
+        )?)),
         None => None,
     };
     Ok(Opened {
@@ -213,12 +210,10 @@ pub fn load_trust(
     Ok((anchors, lifecycle))
 }
 
-/// Whether to read the chain state in `.msez`: it follows the head ref, which a resolution
-/// may not, so counted resolutions force the (reference's) path over the module's files; so
-/// do key rotations and revocations, which only a verified chain can enforce.
+/// Whether to read the chain state in `.msez` (unless `--from-files`; see
+/// [`msez::chain::verify::Options::store_suffices`]).
 fn fast(args: &ChainArgs, o: &Opened) -> bool {
-    let keys = o.opts.lifecycle.as_deref().is_some_and(|l| !l.is_empty());
-    !args.from_files && o.opts.resolutions.is_empty() && !keys
+    !args.from_files && o.opts.store_suffices()
 }
 
 /// Reads and parses a JSON file (exact integers, floats rejected).
