@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use crate::canon::{self, Digest, Value};
+use crate::chain::trust::Error as TrustError;
 use crate::vc::{self, TrustAnchors};
 
 use super::lifecycle::{Lifecycle, Trust};
@@ -358,7 +359,7 @@ fn authenticate(value: &Value, raw: bool, policy: Policy<'_>) -> (Vec<String>, O
         .collect();
     if allowed.is_empty() {
         let why = match counts(&signers) {
-            Err(Error::KeyLifecycle(f)) => format!(
+            Err(Error::Trust(TrustError::KeyLifecycle(f))) => format!(
                 "key {} does not count ({}): {}",
                 f.key, f.credential, f.reason
             ),

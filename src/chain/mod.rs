@@ -1,38 +1,41 @@
 //! Receipt chains: smart-asset and corridor receipts, chain selection, checkpoints and
 //! inclusion proofs (msez-wire-format.md §4–§6, §8).
 //!
-//! How the parts fit: [`genesis`] gives the root a chain starts from; [`envelope`] and
-//! [`receipt`] build and read receipts; [`select`] picks the canonical chain out of a set of
-//! receipts (forks need resolutions); [`verify`] runs every check of the reference's verifier
-//! over a module's receipts and yields a [`verify::ChainResult`] with the MMR; [`checkpoint`]
-//! and [`inclusion`] build and check the signed summaries and O(log n) proofs; [`module`] and
-//! [`corridor`] are the operators' working trees, each describing its chains as an
-//! [`ops::Chain`] that [`ops`] appends to, verifies, checkpoints, proves and co-signs; [`store`] is the chain's state
-//! inside `.msez` (head, running MMR peaks, node files) so appends, checkpoints and proofs never
-//! rescan the chain.
+//! How the parts fit. The core: [`genesis`] gives the root a chain starts from; [`envelope`]
+//! and [`receipt`] build and read receipts; [`select`] picks the canonical chain out of a set of
+//! receipts (forks need resolutions, [`fork`]); [`verify`] runs every check of the reference's
+//! verifier over a module's receipts and yields a [`verify::ChainResult`] with the MMR;
+//! [`checkpoint`] and [`inclusion`] build and check the signed summaries and O(log n) proofs;
+//! [`store`] is the chain's state inside `.msez` (head, running MMR peaks, node files) so
+//! appends, checkpoints and proofs never rescan the chain; [`ops`] appends to a chain,
+//! verifies, checkpoints, proves, co-signs and resolves forks, and owns every rule of those
+//! writes (callers build a request and render the result).
+//!
+//! Beside the core: [`trust`] decides who counts as a signer (key lifecycle, harbors, the
+//! registry VC) and [`module`] holds the operators' working trees (asset and corridor modules,
+//! checkout, anchoring attachments), each describing its chains as an [`ops::Chain`]. Each has
+//! its own error ([`trust::Error`], [`module::Error`]), carried by [`Error`].
 
-pub mod anchor;
-pub mod checkout;
 pub mod checkpoint;
-pub mod corridor;
 pub mod envelope;
 pub mod evidence;
 pub mod fork;
 pub mod genesis;
-pub mod harbor;
 pub mod inclusion;
 pub mod incoming;
-pub mod lifecycle;
 pub mod module;
 pub mod names;
 pub mod ops;
 pub mod receipt;
-pub mod registry;
 pub mod select;
 pub mod store;
 pub mod tracking;
 pub mod transition_types;
+pub mod trust;
 pub mod verify;
+
+pub use module::{anchor, checkout, corridor};
+pub use trust::{harbor, lifecycle, registry};
 
 use std::path::PathBuf;
 
@@ -133,12 +136,6 @@ pub enum Error {
     /// A receipt without one valid proof.
     #[error("receipt signature verification failed (no valid proofs): {}", path.display())]
     NoValidProof { path: PathBuf, errors: Vec<String> },
-    /// No valid signer is trusted for this attestation.
-    #[error("no valid signer of {} is a trust anchor allowing {attestation}", path.display())]
-    Untrusted {
-        path: PathBuf,
-        attestation: &'static str,
-    },
     /// A digest set that differs from the corridor's.
     #[error("{field} mismatch: {}: expected {expected:?} found {found:?}", path.display())]
     DigestSetMismatch {
@@ -183,9 +180,6 @@ pub enum Error {
     /// A file among the fork resolutions that is not a fork resolution.
     #[error("not a fork resolution: {}: {why}", path.display())]
     BadResolution { path: PathBuf, why: String },
-    /// A signer the key lifecycle rules out at this position (revoked, not yet rotated in).
-    #[error("{}: key {} does not count ({}): {}", .0.object, .0.key, .0.credential, .0.reason)]
-    KeyLifecycle(Box<lifecycle::KeyFault>),
     /// A fetched receipt that does not link to its parent.
     #[error("receipt {object} does not link: {why}")]
     BadLink {
@@ -194,9 +188,6 @@ pub enum Error {
         expected: String,
         found: String,
     },
-    /// A key credential the trust-anchors file references by digest is not in `.msez`.
-    #[error("key credential {reference} is not in the repository")]
-    KeyCredentialMissing { reference: String },
     /// No receipt at sequence 0.
     #[error("receipt set does not include an initial receipt (sequence=0)")]
     NoInitial,
@@ -239,21 +230,6 @@ pub enum Error {
     /// No receipt with that sequence in the chain.
     #[error("no receipt at sequence {sequence} (chain has {size})")]
     NoSuchSequence { sequence: u64, size: u64 },
-    /// A receipt still waiting for harbor signatures: verdict unknown until they arrive.
-    #[error(
-        "{}: unknown (pending quorum {required} of {listed}: missing {})",
-        path.display(), missing.join(", ")
-    )]
-    PendingQuorum {
-        path: PathBuf,
-        required: usize,
-        listed: usize,
-        signed: Vec<String>,
-        missing: Vec<String>,
-    },
-    /// A jurisdiction claim or harbor policy that is malformed or can never be met.
-    #[error("harbor policy: {}: {why}", path.display())]
-    HarborPolicy { path: PathBuf, why: String },
     /// A corridor receipt that does not commit to the asset checkpoint it is said to anchor.
     #[error("not anchored: {why}")]
     NotAnchored {
@@ -272,14 +248,14 @@ pub enum Error {
     /// A transition-type registry or lock that is malformed, or a kind it does not list.
     #[error("transition types: {why}")]
     TransitionTypes { why: String },
-    /// A module directory problem (asset.yaml, genesis).
-    #[error("module {}: {why}", path.display())]
-    Module { path: PathBuf, why: String },
     /// An append with no signing key that did not ask for an unsigned receipt.
     #[error(
         "refusing to append an unsigned receipt to {chain}: give --key (msez verify rejects unsigned receipts), or --unsigned to write one as the reference does"
     )]
     Unsigned { chain: String },
+    /// A corridor append with no signing key (corridor receipts are always signed).
+    #[error("corridor receipts must be signed: give at least one --key")]
+    UnsignedCorridor { chain: String },
     /// A digest prefix that names more than one thing.
     #[error("{prefix} is ambiguous; it could be: {}", candidates.join(", "))]
     AmbiguousPrefix {
@@ -292,9 +268,6 @@ pub enum Error {
     /// A digest prefix that names nothing stored.
     #[error("no {what} begins with {prefix}")]
     NoMatch { prefix: String, what: String },
-    /// A checkout that would overwrite a module file holding something else.
-    #[error("checkout: {}: {why}", path.display())]
-    CheckoutConflict { path: PathBuf, why: String },
     /// A file operation failed.
     #[error("{what} {}", path.display())]
     Io {
@@ -303,6 +276,12 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// Who counts as a signer (key lifecycle, harbors, trust anchors).
+    #[error(transparent)]
+    Trust(#[from] trust::Error),
+    /// A module working tree (asset.yaml, corridor.yaml, checkout).
+    #[error(transparent)]
+    Module(#[from] module::Error),
     /// Canonical JSON failure.
     #[error(transparent)]
     Canon(#[from] crate::canon::Error),
@@ -347,11 +326,9 @@ impl Error {
 impl Classify for Error {
     fn class(&self) -> Class {
         match self {
-            Error::Schema { .. }
-            | Error::Module { .. }
-            | Error::BadResolution { .. }
-            | Error::HarborPolicy { .. }
-            | Error::TransitionTypes { .. } => Class::Schema,
+            Error::Schema { .. } | Error::BadResolution { .. } | Error::TransitionTypes { .. } => {
+                Class::Schema
+            }
             Error::Parse { source, .. } => source.class(),
             Error::NextRootMismatch { .. }
             | Error::OwnerMismatch { .. }
@@ -363,9 +340,7 @@ impl Classify for Error {
             | Error::NotAnchored { .. }
             | Error::PinMismatch { .. }
             | Error::BadLink { .. } => Class::Digest,
-            Error::NoValidProof { .. } | Error::Untrusted { .. } | Error::KeyLifecycle(_) => {
-                Class::Signature
-            }
+            Error::NoValidProof { .. } => Class::Signature,
             Error::Fork { .. }
             | Error::ResolutionNotCandidate { .. }
             | Error::ConflictingResolutions { .. } => Class::Fork,
@@ -373,15 +348,16 @@ impl Classify for Error {
             | Error::NoChainStart { .. }
             | Error::Gap { .. }
             | Error::Empty { .. }
-            | Error::NoSuchSequence { .. }
-            | Error::PendingQuorum { .. }
-            | Error::KeyCredentialMissing { .. } => Class::Missing,
-            Error::StaleHead { .. } | Error::CheckoutConflict { .. } => Class::Conflict,
-            Error::Unsigned { .. } | Error::AmbiguousPrefix { .. } | Error::BadPrefix { .. } => {
-                Class::Usage
-            }
+            | Error::NoSuchSequence { .. } => Class::Missing,
+            Error::StaleHead { .. } => Class::Conflict,
+            Error::Unsigned { .. }
+            | Error::UnsignedCorridor { .. }
+            | Error::AmbiguousPrefix { .. }
+            | Error::BadPrefix { .. } => Class::Usage,
             Error::NoMatch { .. } => Class::Missing,
             Error::Io { .. } => Class::Io,
+            Error::Trust(e) => e.class(),
+            Error::Module(e) => e.class(),
             Error::Canon(e) => e.class(),
             Error::SchemaDoc(e) => e.class(),
             Error::Vc(e) => e.class(),
@@ -394,7 +370,6 @@ impl Classify for Error {
     fn code(&self) -> &'static str {
         match self {
             Error::Schema { .. } => "schema.receipt",
-            Error::Module { .. } => "schema.module",
             Error::Parse { source, .. } => source.code(),
             Error::NextRootMismatch { .. } => "digest.next_root_mismatch",
             Error::OwnerMismatch { .. } => "digest.owner_mismatch",
@@ -403,9 +378,6 @@ impl Classify for Error {
             Error::CheckpointMismatch { .. } => "digest.checkpoint_mismatch",
             Error::BadInclusion { .. } => "digest.inclusion_proof",
             Error::NoValidProof { .. } => "signature.no_valid_proofs",
-            Error::Untrusted { .. } => "signature.untrusted",
-            Error::KeyLifecycle(f) => f.code,
-            Error::KeyCredentialMissing { .. } => "missing.key_credential",
             Error::BadLink { .. } => "digest.receipt_link",
             Error::Fork { .. } => "fork.detected",
             Error::ResolutionNotCandidate { .. } => "fork.resolution_not_candidate",
@@ -418,17 +390,18 @@ impl Classify for Error {
             Error::Empty { .. } => "missing.empty_chain",
             Error::NoSuchSequence { .. } => "missing.sequence",
             Error::StaleHead { .. } => "conflict.stale_head",
-            Error::CheckoutConflict { .. } => "conflict.checkout",
             Error::Unsigned { .. } => "usage.unsigned_append",
+            // The CLI's check before this was in the library said `usage.invalid`: kept.
+            Error::UnsignedCorridor { .. } => "usage.invalid",
             Error::AmbiguousPrefix { .. } => "usage.ambiguous_prefix",
             Error::BadPrefix { .. } => "usage.bad_digest_prefix",
             Error::NoMatch { .. } => "missing.prefix",
-            Error::PendingQuorum { .. } => "missing.pending_quorum",
-            Error::HarborPolicy { .. } => "schema.harbor_policy",
             Error::NotAnchored { .. } => "digest.not_anchored",
             Error::PinMismatch { .. } => "digest.pin_mismatch",
             Error::TransitionTypes { .. } => "schema.transition_types",
             Error::Io { .. } => "io.file",
+            Error::Trust(e) => e.code(),
+            Error::Module(e) => e.code(),
             Error::Canon(e) => e.code(),
             Error::SchemaDoc(e) => e.code(),
             Error::Vc(e) => e.code(),
@@ -461,9 +434,6 @@ impl Classify for Error {
             Error::NoValidProof { path, errors } => {
                 Detail::path(path).mismatch("at least one valid proof", errors.join("; "))
             }
-            Error::Untrusted { path, attestation } => {
-                Detail::path(path).mismatch(format!("a signer allowed {attestation}"), "none")
-            }
             Error::DigestSetMismatch {
                 path,
                 expected,
@@ -489,9 +459,6 @@ impl Classify for Error {
             } => Detail::object(format!("sequence {sequence} prev_root {prev_root}"))
                 .mismatch("one chosen next_root", chosen.join(",")),
             Error::BadResolution { path, .. } => Detail::path(path),
-            Error::KeyLifecycle(f) => Detail::object(format!("{}: {}", f.object, f.key))
-                .mismatch("a key that counts at this chain position", &f.reason),
-            Error::KeyCredentialMissing { reference } => Detail::object(reference),
             Error::BadLink {
                 object,
                 expected,
@@ -513,19 +480,7 @@ impl Classify for Error {
                 expected,
                 found,
             } => Detail::object(chain.clone()).mismatch(expected, found),
-            Error::Module { path, .. }
-            | Error::Io { path, .. }
-            | Error::HarborPolicy { path, .. } => Detail::path(path),
-            Error::PendingQuorum {
-                path,
-                required,
-                listed,
-                missing,
-                ..
-            } => Detail::path(path).mismatch(
-                format!("{required} of {listed} harbor signatures"),
-                format!("missing {}", missing.join(", ")),
-            ),
+            Error::Io { path, .. } => Detail::path(path),
             Error::NotAnchored {
                 expected, found, ..
             } => Detail::default().mismatch(expected, found),
@@ -535,6 +490,8 @@ impl Classify for Error {
                 found,
                 ..
             } => Detail::path(path).mismatch(expected, found),
+            Error::Trust(e) => e.detail(),
+            Error::Module(e) => e.detail(),
             Error::Canon(e) => e.detail(),
             Error::SchemaDoc(e) => e.detail(),
             Error::Vc(e) => e.detail(),

@@ -16,6 +16,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::canon::{self, Digest, Map, Value};
+use crate::chain::module::Error as ModuleError;
 
 use super::Error;
 use super::corridor::Rulesets;
@@ -183,9 +184,11 @@ impl Lock {
     ) -> Result<Value, Error> {
         let text = std::fs::read_to_string(registry_path)
             .map_err(|e| Error::io("reading", registry_path, e))?;
-        let registry: Value = serde_yaml_ng::from_str(&text).map_err(|e| Error::Module {
-            path: registry_path.to_path_buf(),
-            why: e.to_string(),
+        let registry: Value = serde_yaml_ng::from_str(&text).map_err(|e| {
+            Error::Module(ModuleError::Module {
+                path: registry_path.to_path_buf(),
+                why: e.to_string(),
+            })
         })?;
         let base = registry_path.parent().unwrap_or(Path::new("."));
         let snap = snapshot(&registry, base)?;

@@ -14,6 +14,7 @@ use std::sync::Arc;
 use serde::Serialize;
 
 use crate::canon::{Digest, Value};
+use crate::chain::trust::Error as TrustError;
 use crate::mmr::{self, Peak};
 use crate::taxonomy::{Classify, Finding};
 use crate::vc::{self, TrustAnchors};
@@ -56,6 +57,15 @@ impl Options {
         self.trust_anchors
             .as_ref()
             .map(|a| Trust::new(a, self.lifecycle.as_deref()))
+    }
+
+    /// Whether the chain state in `.msez` may stand in for verifying the module's files: it
+    /// follows the head ref, which a resolution may not, so counted resolutions force the
+    /// (reference's) path over the files; so do key rotations and revocations, which only a
+    /// verified chain can enforce.
+    pub fn store_suffices(&self) -> bool {
+        let keys = self.lifecycle.as_deref().is_some_and(|l| !l.is_empty());
+        self.resolutions.is_empty() && !keys
     }
 }
 
@@ -352,7 +362,9 @@ pub fn check_receipt(
                     ruled_out,
                 } = l.quorum_signers(object, at, &signers);
                 let mut quorum = harbors.check(&r.value, &firm, &r.path);
-                if matches!(quorum, Err(Error::PendingQuorum { .. })) && !conditional.is_empty() {
+                if matches!(quorum, Err(Error::Trust(TrustError::PendingQuorum { .. })))
+                    && !conditional.is_empty()
+                {
                     let all: Vec<vc::Did> = firm
                         .iter()
                         .cloned()
@@ -364,16 +376,22 @@ pub fn check_receipt(
                     }
                 }
                 match (quorum, ruled_out) {
-                    (Err(Error::PendingQuorum { .. }), Some(e)) if !opts.pending_ok => Err(e),
+                    (Err(Error::Trust(TrustError::PendingQuorum { .. })), Some(e))
+                        if !opts.pending_ok =>
+                    {
+                        Err(e)
+                    }
                     (quorum, _) => quorum,
                 }
             }
         };
         match quorum {
-            Err(Error::PendingQuorum { .. }) if opts.pending_ok && signers.is_empty() => {
+            Err(Error::Trust(TrustError::PendingQuorum { .. }))
+                if opts.pending_ok && signers.is_empty() =>
+            {
                 return Ok((signers, None));
             }
-            Err(Error::PendingQuorum { .. }) if opts.pending_ok => {}
+            Err(Error::Trust(TrustError::PendingQuorum { .. })) if opts.pending_ok => {}
             other => {
                 other?;
             }
@@ -399,10 +417,10 @@ pub fn check_receipt(
                 groups.push(ids.into());
                 Ok((signers, needs(groups)))
             }
-            None => Err(Error::Untrusted {
+            None => Err(Error::Trust(TrustError::Untrusted {
                 path: r.path.clone(),
                 attestation: kind.receipt_attestation(),
-            }),
+            })),
         };
     }
     if let Some(anchors) = &opts.trust_anchors {
@@ -411,10 +429,10 @@ pub fn check_receipt(
             .iter()
             .any(|d| anchors.allows(d.as_str(), Some(attestation)))
         {
-            return Err(Error::Untrusted {
+            return Err(Error::Trust(TrustError::Untrusted {
                 path: r.path.clone(),
                 attestation,
-            });
+            }));
         }
     }
     Ok((signers, None))
@@ -437,17 +455,8 @@ fn compare_set(
     })
 }
 
-/// Merges duplicates, selects the chain, and computes its MMR (streaming: O(log n) memory).
-/// Every chain-level failure is returned; the chain is computed as far as it links.
-fn assemble(
-    kind: Kind,
-    owner: &str,
-    genesis_root: Digest,
-    mut checked: Vec<Checked>,
-    files: &FileList,
-    opts: &Options,
-) -> (Option<ChainResult>, Vec<Error>) {
-    let mut errors = Vec::new();
+/// Merges identical receipts (one link in several files) into one entry.
+fn merge_identical(checked: &mut Vec<Checked>) {
     // Sorting by (link, file) and keeping the first of equal links merges identical receipts
     // deterministically: the first file by name represents them.
     checked.sort_unstable_by_key(|c| (c.link, c.file));
@@ -468,6 +477,20 @@ fn assemble(
         }
         true
     });
+}
+
+/// Merges duplicates, selects the chain, and computes its MMR (streaming: O(log n) memory).
+/// Every chain-level failure is returned; the chain is computed as far as it links.
+fn assemble(
+    kind: Kind,
+    owner: &str,
+    genesis_root: Digest,
+    mut checked: Vec<Checked>,
+    files: &FileList,
+    opts: &Options,
+) -> (Option<ChainResult>, Vec<Error>) {
+    let mut errors = Vec::new();
+    merge_identical(&mut checked);
     let links = &checked[..];
     let no_initial = !links.is_empty() && !links.iter().any(|l| l.link.sequence == 0);
     if no_initial {

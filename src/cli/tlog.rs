@@ -283,13 +283,13 @@ fn make_checkpoint(args: &CheckpointArgs, ctx: &Ctx) -> super::Result<Made> {
     let vc_path = match matching_vc(&o, size, &summary.mmr.root)? {
         Some(p) => p,
         None => {
-            let (_, done) = ops::checkpoint(
-                o.repo.as_ref(),
-                &o.chain,
-                &summary,
-                std::slice::from_ref(&key),
-                &state::timestamp(args.timestamp.clone()),
-            )?;
+            let req = ops::CheckpointRequest {
+                summary: &summary,
+                keys: std::slice::from_ref(&key),
+                timestamp: &state::timestamp(args.timestamp.clone()),
+                lifecycle: o.opts.lifecycle.as_deref(),
+            };
+            let (_, done) = ops::checkpoint(o.repo.as_ref(), &o.chain, req)?;
             done.path
         }
     };

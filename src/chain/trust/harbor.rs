@@ -2,7 +2,7 @@
 //! whether they have.
 //!
 //! A receipt may claim `jurisdiction_scope` (`all_active` | `subset` | `quorum`), `harbor_ids`
-//! and `harbor_quorum` (§4.2). When the asset's Smart Asset Registry VC (see [`super::registry`])
+//! and `harbor_quorum` (§4.2). When the asset's Smart Asset Registry VC (see [`crate::chain::registry`])
 //! pins a harbor policy, the first policy rule whose `transition_kind` pattern matches the
 //! receipt's transition kind decides instead, so a writer cannot lower its own quorum:
 //!
@@ -26,7 +26,9 @@ use serde::{Deserialize, Serialize};
 use crate::canon::Value;
 use crate::vc::{Did, TrustAnchors};
 
-use super::Error;
+use crate::chain::Error;
+use crate::chain::module::Error as ModuleError;
+use crate::chain::trust::Error as TrustError;
 
 /// A jurisdiction scope.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -95,18 +97,22 @@ pub struct PolicyFile {
 impl PolicyFile {
     /// Parses and schema-checks a policy file.
     pub fn parse(bytes: &[u8], path: &Path) -> Result<PolicyFile, Error> {
-        let value: Value = serde_yaml_ng::from_slice(bytes).map_err(|e| Error::Module {
-            path: path.to_path_buf(),
-            why: e.to_string(),
+        let value: Value = serde_yaml_ng::from_slice(bytes).map_err(|e| {
+            Error::Module(ModuleError::Module {
+                path: path.to_path_buf(),
+                why: e.to_string(),
+            })
         })?;
         crate::schema::validate(
             "smart-asset.harbor-policy.schema.json",
             &value,
             &path.display().to_string(),
         )?;
-        serde_json::from_value(value).map_err(|e| Error::HarborPolicy {
-            path: path.to_path_buf(),
-            why: e.to_string(),
+        serde_json::from_value(value).map_err(|e| {
+            Error::Trust(TrustError::HarborPolicy {
+                path: path.to_path_buf(),
+                why: e.to_string(),
+            })
         })
     }
 }
@@ -134,11 +140,12 @@ struct RulesOnly {
 impl Policy {
     /// The policy in a registry VC's `credentialSubject` (already schema-checked).
     pub fn from_subject(subject: &Value, path: &Path) -> Result<Policy, Error> {
-        let s: Subject =
-            serde_json::from_value(subject.clone()).map_err(|e| Error::HarborPolicy {
+        let s: Subject = serde_json::from_value(subject.clone()).map_err(|e| {
+            Error::Trust(TrustError::HarborPolicy {
                 path: path.to_path_buf(),
                 why: e.to_string(),
-            })?;
+            })
+        })?;
         Ok(Policy {
             jurisdictions: s.jurisdictions,
             rules: s.harbor_policy.rules,
@@ -240,9 +247,11 @@ impl Harbors {
 
     /// What `receipt` needs from its harbors (None: no harbor requirement applies).
     pub fn requirement(&self, receipt: &Value, path: &Path) -> Result<Option<Requirement>, Error> {
-        let policy_err = |why: String| Error::HarborPolicy {
-            path: path.to_path_buf(),
-            why,
+        let policy_err = |why: String| {
+            Error::Trust(TrustError::HarborPolicy {
+                path: path.to_path_buf(),
+                why,
+            })
         };
         let kind = receipt
             .get("transition")
@@ -359,7 +368,7 @@ impl Harbors {
         if signed.len() >= req.required {
             return Ok(Some(req));
         }
-        Err(Error::PendingQuorum {
+        Err(Error::Trust(TrustError::PendingQuorum {
             path: PathBuf::from(path),
             required: req.required,
             listed: req.listed.len(),
@@ -370,7 +379,7 @@ impl Harbors {
                 .cloned()
                 .collect(),
             signed: signed.into_iter().collect(),
-        })
+        }))
     }
 }
 
@@ -434,7 +443,7 @@ mod tests {
         let stray = serde_json::json!({"transition": {"kind": "x"}, "harbor_ids": ["h9"]});
         assert!(matches!(
             h.requirement(&stray, Path::new("r")),
-            Err(Error::HarborPolicy { .. })
+            Err(Error::Trust(TrustError::HarborPolicy { .. }))
         ));
     }
 }

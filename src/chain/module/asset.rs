@@ -16,8 +16,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::canon::{Digest, Value};
 
-use super::Error;
-use super::genesis::{self, DEFAULT_PURPOSE};
+use crate::chain::Error;
+use crate::chain::genesis::{self, DEFAULT_PURPOSE};
+use crate::chain::module::Error as ModuleError;
 
 /// Where asset modules live under a work tree by default.
 pub const ASSETS_DIR: &str = "modules/smart-assets";
@@ -70,18 +71,18 @@ impl AssetModule {
         let asset_id = genesis::asset_id(genesis_doc)?;
         if let Some(declared) = genesis_doc.get("asset_id").and_then(Value::as_str) {
             if Digest::parse_loose(declared).ok() != Some(asset_id) {
-                return Err(Error::Module {
+                return Err(Error::Module(ModuleError::Module {
                     path: parent.to_path_buf(),
                     why: format!("genesis asset_id {declared} is not the derived {asset_id}"),
-                });
+                }));
             }
         }
         let dir = parent.join(asset_id.to_hex());
         if dir.join("asset.yaml").exists() {
-            return Err(Error::Module {
+            return Err(Error::Module(ModuleError::Module {
                 path: dir,
                 why: "already exists".into(),
-            });
+            }));
         }
         let purposes = if purposes.is_empty() {
             default_purposes()
@@ -113,9 +114,11 @@ impl AssetModule {
             m.insert("asset_id".into(), asset_id.to_hex().into());
         }
         write_pretty(&dir.join("genesis.json"), &genesis_with_id)?;
-        let yaml = serde_yaml_ng::to_string(&config).map_err(|e| Error::Module {
-            path: dir.clone(),
-            why: e.to_string(),
+        let yaml = serde_yaml_ng::to_string(&config).map_err(|e| {
+            Error::Module(ModuleError::Module {
+                path: dir.clone(),
+                why: e.to_string(),
+            })
         })?;
         write_file(&dir.join("asset.yaml"), yaml.as_bytes())?;
         Ok(AssetModule {
@@ -141,13 +144,17 @@ impl AssetModule {
         };
         let path = dir.join("asset.yaml");
         let text = std::fs::read_to_string(&path).map_err(|e| Error::io("reading", &path, e))?;
-        let config: AssetConfig = serde_yaml_ng::from_str(&text).map_err(|e| Error::Module {
-            path: path.clone(),
-            why: e.to_string(),
+        let config: AssetConfig = serde_yaml_ng::from_str(&text).map_err(|e| {
+            Error::Module(ModuleError::Module {
+                path: path.clone(),
+                why: e.to_string(),
+            })
         })?;
-        let asset_id = Digest::parse_loose(&config.asset_id).map_err(|_| Error::Module {
-            path: path.clone(),
-            why: format!("asset_id {:?} is not 64 hex", config.asset_id),
+        let asset_id = Digest::parse_loose(&config.asset_id).map_err(|_| {
+            Error::Module(ModuleError::Module {
+                path: path.clone(),
+                why: format!("asset_id {:?} is not 64 hex", config.asset_id),
+            })
         })?;
         for p in &config.purposes {
             check_purpose(p, &path)?;
@@ -173,13 +180,13 @@ impl AssetModule {
         match given {
             None => Ok(self.default_purpose()),
             Some(p) if self.config.purposes.iter().any(|x| x == p) => Ok(p),
-            Some(p) => Err(Error::Module {
+            Some(p) => Err(Error::Module(ModuleError::Module {
                 path: self.dir.clone(),
                 why: format!(
                     "purpose {p:?} is not listed in asset.yaml ({:?})",
                     self.config.purposes
                 ),
-            }),
+            })),
         }
     }
 
@@ -198,11 +205,11 @@ impl AssetModule {
         self.state_dir("receipts", purpose)
     }
 
-    /// The chain of `purpose` (which must be listed), for the operations in [`super::ops`].
-    pub fn chain(&self, purpose: Option<&str>) -> Result<super::ops::Chain, Error> {
+    /// The chain of `purpose` (which must be listed), for the operations in [`crate::chain::ops`].
+    pub fn chain(&self, purpose: Option<&str>) -> Result<crate::chain::ops::Chain, Error> {
         let purpose = self.purpose(purpose)?.to_string();
-        Ok(super::ops::Chain {
-            kind: super::Kind::Asset,
+        Ok(crate::chain::ops::Chain {
+            kind: crate::chain::Kind::Asset,
             owner: self.asset_id.to_hex(),
             genesis_root: genesis::asset_genesis_root(&self.asset_id, &purpose)?,
             module_dir: self.dir.clone(),
@@ -211,7 +218,7 @@ impl AssetModule {
             proofs_dir: self.state_dir("proofs", &purpose),
             forks_dir: self.fork_resolutions_dir(),
             receipt_stem: "receipt",
-            style: super::ops::FileStyle::Pretty,
+            style: crate::chain::ops::FileStyle::Pretty,
             expected_sets: None,
             purpose: Some(purpose),
         })
@@ -234,9 +241,11 @@ impl AssetModule {
     /// including keys msez does not know (a reference-made asset.yaml stays intact).
     pub fn set_config_keys(&mut self, keys: &[(&str, String)]) -> Result<(), Error> {
         let path = self.dir.join("asset.yaml");
-        let bad = |why: String| Error::Module {
-            path: path.clone(),
-            why,
+        let bad = |why: String| {
+            Error::Module(ModuleError::Module {
+                path: path.clone(),
+                why,
+            })
         };
         let text = std::fs::read_to_string(&path).map_err(|e| Error::io("reading", &path, e))?;
         let mut doc: serde_yaml_ng::Mapping =
@@ -260,10 +269,10 @@ fn check_purpose(p: &str, path: &Path) -> Result<(), Error> {
     if ok {
         Ok(())
     } else {
-        Err(Error::Module {
+        Err(Error::Module(ModuleError::Module {
             path: path.to_path_buf(),
             why: format!("invalid purpose {p:?} (letters, digits, . _ -)"),
-        })
+        }))
     }
 }
 
@@ -293,7 +302,7 @@ pub fn receipt_file(dir: &Path, stem: &str, sequence: u64, next_root: &Digest) -
     let same = std::fs::read(&plain)
         .ok()
         .and_then(|b| crate::canon::parse(&b).ok())
-        .and_then(|v| super::receipt::next_root(&v).ok())
+        .and_then(|v| crate::chain::receipt::next_root(&v).ok())
         == Some(*next_root);
     if same {
         plain

@@ -16,17 +16,22 @@
 //! key-rotation policy (`key_rotation_policy`) is advisory: warnings from the log's own
 //! timestamps, never a failure.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::artifact::{ArtifactType, ObjectId};
+use crate::artifact::ObjectId;
 use crate::canon::{self, Digest, Value};
 use crate::odb::Repo;
 use crate::vc::{self, Did, FileRef, TrustAnchors, strip_fragment};
 
-use super::{Error, Kind};
+use crate::chain::trust::Error as TrustError;
+use crate::chain::{Error, Kind};
+
+mod credential;
+
+pub use credential::{Request, artifact_type, check_shape, credential};
 
 /// The attestation an anchor needs to authorize a rotation.
 pub const ROTATION_ATTESTATION: &str = "key_rotation";
@@ -239,13 +244,13 @@ pub fn key_error(
     reason: String,
     code: &'static str,
 ) -> Error {
-    Error::KeyLifecycle(Box::new(KeyFault {
+    Error::Trust(TrustError::KeyLifecycle(Box::new(KeyFault {
         object: object.to_string(),
         key: key.to_string(),
         credential: credential.to_string(),
         reason,
         code,
-    }))
+    })))
 }
 
 /// Trust anchors and the key lifecycle their file references: every signature check against
@@ -280,9 +285,11 @@ impl<'a> Trust<'a> {
         signers: &[Did],
         attestations: &[&'static str],
     ) -> Result<(), Error> {
-        let untrusted = || Error::Untrusted {
-            path: object.into(),
-            attestation: attestations.first().copied().unwrap_or_default(),
+        let untrusted = || {
+            Error::Trust(TrustError::Untrusted {
+                path: object.into(),
+                attestation: attestations.first().copied().unwrap_or_default(),
+            })
         };
         let Some(l) = self.lifecycle.filter(|l| !l.is_empty()) else {
             let ok = signers.iter().any(|d| {
@@ -330,9 +337,11 @@ impl<'a> Trust<'a> {
         attestation: &'static str,
         proven: Option<(u64, Digest)>,
     ) -> Result<(), Error> {
-        let untrusted = || Error::Untrusted {
-            path: object.into(),
-            attestation,
+        let untrusted = || {
+            Error::Trust(TrustError::Untrusted {
+                path: object.into(),
+                attestation,
+            })
         };
         let Some(l) = self.lifecycle.filter(|l| !l.is_empty()) else {
             return match signers
@@ -886,11 +895,6 @@ fn list(items: &[String]) -> String {
     }
 }
 
-/// The `vc` artifact type credentials are stored under in `.msez`.
-pub fn artifact_type() -> ArtifactType {
-    ArtifactType::new("vc").expect("vc is a valid type")
-}
-
 /// Reads a referenced credential: from its path (checked against the digest when both are
 /// given), else from `.msez` by digest.
 fn read_ref(r: &FileRef, base: &Path, repo: Option<&Repo>) -> Result<(String, Value), Error> {
@@ -923,9 +927,9 @@ fn read_ref(r: &FileRef, base: &Path, repo: Option<&Repo>) -> Result<(String, Va
     let id = ObjectId::new(artifact_type(), want);
     match repo {
         Some(repo) if repo.has(&id) => Ok((id.to_string(), repo.read_json(&id)?)),
-        _ => Err(Error::KeyCredentialMissing {
+        _ => Err(Error::Trust(TrustError::KeyCredentialMissing {
             reference: id.to_string(),
-        }),
+        })),
     }
 }
 
@@ -962,109 +966,6 @@ fn read_policy(r: &FileRef, base: &Path) -> Result<Policy, Error> {
             "policy needs rotation_days, grace_days and max_key_age_days (integers)",
         )),
     }
-}
-
-/// What a new rotation or revocation says.
-#[derive(Clone, Debug)]
-pub enum Request {
-    /// `new_key` takes over for `anchor_id` from `effective_from` on.
-    Rotate {
-        /// The anchor.
-        anchor_id: String,
-        /// The key rotated from.
-        previous_key: String,
-        /// The key rotated to.
-        new_key: String,
-        /// From where on, per chain.
-        effective_from: Vec<Position>,
-    },
-    /// `key` is revoked; its proofs count only inside the checkpoint.
-    Revoke {
-        /// The revoked key.
-        key: String,
-        /// The checkpoint's chain.
-        chain: ChainId,
-        /// Its size.
-        size: u64,
-        /// Its MMR root.
-        root: Digest,
-        /// Its digest.
-        checkpoint_digest: Option<Digest>,
-    },
-}
-
-/// The unsigned credential for `req`, issued by `issuer` at `now`.
-pub fn credential(
-    req: &Request,
-    issuer: &str,
-    now: &str,
-    reason: Option<&str>,
-) -> Result<Value, Error> {
-    let (vc_type, mut subject) = match req {
-        Request::Rotate {
-            anchor_id,
-            previous_key,
-            new_key,
-            effective_from,
-        } => (
-            ROTATION_TYPE,
-            serde_json::json!({
-                "type": "MSEZKeyRotation",
-                "anchor_id": anchor_id,
-                "previous_key": previous_key,
-                "new_key": new_key,
-                "effective_from": effective_from.iter().map(|p| serde_json::json!({"chain": p.chain.to_value(), "sequence": p.sequence})).collect::<Vec<_>>(),
-            }),
-        ),
-        Request::Revoke {
-            key,
-            chain,
-            size,
-            root,
-            checkpoint_digest,
-        } => {
-            let mut vt =
-                serde_json::json!({"chain": chain.to_value(), "size": size, "root": root.to_hex()});
-            if let Some(d) = checkpoint_digest {
-                vt["checkpoint_digest"] = d.to_hex().into();
-            }
-            (
-                REVOCATION_TYPE,
-                serde_json::json!({"type": "MSEZKeyRevocation", "key": key, "valid_through": vt}),
-            )
-        }
-    };
-    if let Some(r) = reason {
-        subject["reason"] = r.into();
-    }
-    Ok(serde_json::json!({
-        "@context": [
-            "https://www.w3.org/2018/credentials/v1",
-            "https://schemas.momentum-sez.org/contexts/msez/v1",
-        ],
-        "id": super::fork::uuid_v4()?,
-        "type": ["VerifiableCredential", vc_type],
-        "issuer": issuer,
-        "issuanceDate": now,
-        "credentialSubject": subject,
-    }))
-}
-
-/// Checks a signed credential against its schema (rotation or revocation, by its type).
-pub fn check_shape(value: &Value, what: &str) -> Result<(), Error> {
-    let types: BTreeSet<&str> = value
-        .get("type")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .filter_map(Value::as_str)
-        .collect();
-    let schema = if types.contains(ROTATION_TYPE) {
-        "vc.key-rotation.schema.json"
-    } else {
-        "vc.key-revocation.schema.json"
-    };
-    Ok(crate::schema::validate(schema, value, what)?)
 }
 
 /// Where a trust-anchors file's folder is, for relative references.
@@ -1173,7 +1074,9 @@ mod tests {
             (None, "signature.key_position_unknown"),
         ] {
             match l.standing("x", pos.as_ref(), &who, None) {
-                Err(Error::KeyLifecycle(f)) => assert_eq!(f.code, code),
+                Err(Error::Trust(TrustError::KeyLifecycle(f))) => {
+                    assert_eq!(f.code, code)
+                }
                 other => panic!("{other:?}"),
             }
         }
@@ -1214,7 +1117,7 @@ mod tests {
         trust.require_unplaced("ck", &[new.did()], attest).unwrap();
         let stranger = KeyPair::from_seed(&[9; 32], None);
         match trust.require_unplaced("ck", &[stranger.did()], attest) {
-            Err(Error::Untrusted { .. }) => {}
+            Err(Error::Trust(TrustError::Untrusted { .. })) => {}
             other => panic!("{other:?}"),
         }
         let revoke = Request::Revoke {
@@ -1228,7 +1131,7 @@ mod tests {
             .push(judge_revocation("rev", &signed(&revoke, &[&ops]), &ta).unwrap());
         let trust = Trust::new(&ta, Some(&l));
         match trust.require_unplaced("ck", &[old.did()], attest) {
-            Err(Error::KeyLifecycle(f)) => {
+            Err(Error::Trust(TrustError::KeyLifecycle(f))) => {
                 assert_eq!(f.code, "signature.key_position_unknown");
                 assert_eq!((f.credential.as_str(), f.reason.as_str()), ("rev", UNKNOWN));
             }
@@ -1239,7 +1142,9 @@ mod tests {
             .require_unplaced("ck", &[old.did(), ops.did()], attest)
             .unwrap();
         match l.refuse_revoked("new receipt", &old.did()) {
-            Err(Error::KeyLifecycle(f)) => assert_eq!(f.code, "signature.key_revoked_signer"),
+            Err(Error::Trust(TrustError::KeyLifecycle(f))) => {
+                assert_eq!(f.code, "signature.key_revoked_signer")
+            }
             other => panic!("{other:?}"),
         }
         l.refuse_revoked("new receipt", &new.did()).unwrap();
@@ -1256,7 +1161,9 @@ mod tests {
         };
         r(Some((3, root))).unwrap();
         match r(Some((4, root))) {
-            Err(Error::KeyLifecycle(f)) => assert_eq!(f.code, "signature.key_position_unknown"),
+            Err(Error::Trust(TrustError::KeyLifecycle(f))) => {
+                assert_eq!(f.code, "signature.key_position_unknown")
+            }
             other => panic!("{other:?}"),
         }
     }

@@ -1,6 +1,6 @@
 //! Corridors: the ruleset registry, the module (`modules/corridors/<corridor_id>/`), the corridor
 //! genesis root (§4.1), and the state operations (append, verify, checkpoint, prove, co-sign,
-//! head commitment) mirroring [`super::asset`] over the same generic chain code.
+//! head commitment) mirroring [`crate::chain::module::asset`] over the same generic chain code.
 //!
 //! ```text
 //! corridor.yaml                     corridor_id, definition/agreement VC paths, ruleset ids,
@@ -24,14 +24,15 @@ use serde::{Deserialize, Serialize};
 use crate::canon::{self, Digest, Value};
 use crate::vc::{self, KeyPair};
 
-use super::checkpoint::Summary;
-use super::genesis::{self, CorridorGenesis};
-use super::module::{write_file, write_pretty};
-use super::ops::{Chain, FileStyle};
-use super::receipt::{self, Draft};
-use super::store::ChainKey;
-use super::verify::{self};
-use super::{Error, Kind};
+use crate::chain::checkpoint::Summary;
+use crate::chain::genesis::{self, CorridorGenesis};
+use crate::chain::module::Error as ModuleError;
+use crate::chain::module::{write_file, write_pretty};
+use crate::chain::ops::{Chain, FileStyle};
+use crate::chain::receipt::{self, Draft};
+use crate::chain::store::ChainKey;
+use crate::chain::verify::{self};
+use crate::chain::{Error, Kind};
 
 /// Where corridor modules live under a work tree by default.
 pub const CORRIDORS_DIR: &str = "modules/corridors";
@@ -43,7 +44,7 @@ pub const VERIFICATION_RULESET: &str = "msez.corridor.verification.v1";
 pub const STATE_TRANSITION_RULESET: &str = "msez.corridor.state-transition.v2";
 
 /// The ruleset registry msez ships (`registries/rulesets.yaml`).
-pub const EMBEDDED_RULESETS: &str = include_str!("../../registries/rulesets.yaml");
+pub const EMBEDDED_RULESETS: &str = include_str!("../../../registries/rulesets.yaml");
 
 /// The registry file a work tree may use to override the embedded one.
 pub const RULESETS_FILE: &str = "registries/rulesets.yaml";
@@ -78,16 +79,18 @@ impl Rulesets {
                 .clone()
                 .unwrap_or_else(|| PathBuf::from("<embedded registries/rulesets.yaml>"))
         };
-        let file: RegistryFile = serde_yaml_ng::from_str(text).map_err(|e| Error::Module {
-            path: what(),
-            why: e.to_string(),
+        let file: RegistryFile = serde_yaml_ng::from_str(text).map_err(|e| {
+            Error::Module(ModuleError::Module {
+                path: what(),
+                why: e.to_string(),
+            })
         })?;
         for d in &file.rulesets {
             if d.get("ruleset_id").and_then(Value::as_str).is_none() {
-                return Err(Error::Module {
+                return Err(Error::Module(ModuleError::Module {
                     path: what(),
                     why: "every ruleset descriptor needs a string ruleset_id".into(),
-                });
+                }));
             }
             // Digests must be computable; reject floats and the like up front.
             canon::digest_of(d)?;
@@ -124,12 +127,14 @@ impl Rulesets {
 
     /// The digest of ruleset `id`; an unknown id is a module error.
     pub fn digest(&self, id: &str) -> Result<Digest, Error> {
-        let d = self.find(id).ok_or_else(|| Error::Module {
-            path: self
-                .source
-                .clone()
-                .unwrap_or_else(|| PathBuf::from("<embedded registries/rulesets.yaml>")),
-            why: format!("no ruleset descriptor with ruleset_id {id:?}"),
+        let d = self.find(id).ok_or_else(|| {
+            Error::Module(ModuleError::Module {
+                path: self
+                    .source
+                    .clone()
+                    .unwrap_or_else(|| PathBuf::from("<embedded registries/rulesets.yaml>")),
+                why: format!("no ruleset descriptor with ruleset_id {id:?}"),
+            })
         })?;
         Ok(canon::digest_of(d)?)
     }
@@ -180,12 +185,12 @@ pub fn check_corridor_id(id: &str, path: &Path) -> Result<(), Error> {
     if ok {
         Ok(())
     } else {
-        Err(Error::Module {
+        Err(Error::Module(ModuleError::Module {
             path: path.to_path_buf(),
             why: format!(
                 "invalid corridor_id {id:?} (1-128 letters, digits, . _ -; not starting with .)"
             ),
-        })
+        }))
     }
 }
 
@@ -317,10 +322,10 @@ pub struct CorridorModule {
 }
 
 fn module_err(path: &Path, why: impl Into<String>) -> Error {
-    Error::Module {
+    Error::Module(ModuleError::Module {
         path: path.to_path_buf(),
         why: why.into(),
-    }
+    })
 }
 
 /// Every proof on a credential must be valid (a module pins only credentials that check out).
@@ -522,7 +527,7 @@ impl CorridorModule {
         }
     }
 
-    /// The module's chain, for the operations in [`super::ops`].
+    /// The module's chain, for the operations in [`crate::chain::ops`].
     pub fn chain(&self) -> Chain {
         Chain {
             kind: Kind::Corridor,
@@ -547,7 +552,9 @@ impl CorridorModule {
     /// envelope.
     pub fn draft(&self, timestamp: &str) -> Result<Draft, Error> {
         Ok(Draft {
-            transition: super::envelope::load(&super::envelope::default_corridor_transition())?,
+            transition: crate::chain::envelope::load(
+                &crate::chain::envelope::default_corridor_transition(),
+            )?,
             timestamp: timestamp.to_string(),
             lawpack_digest_set: self.genesis.lawpack_digest_set.clone(),
             ruleset_digest_set: self.genesis.ruleset_digest_set.clone(),

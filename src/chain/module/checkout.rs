@@ -20,10 +20,11 @@ use crate::artifact::{ArtifactType, ObjectId};
 use crate::canon::{self, Digest, Value};
 use crate::odb::{Batch, RefName, Repo, StagedFiles};
 
-use super::genesis::DEFAULT_PURPOSE;
-use super::module::{ASSETS_DIR, AssetConfig, AssetModule, pretty, write_file};
-use super::store::History;
-use super::{Error, Kind, checkpoint, receipt};
+use crate::chain::genesis::DEFAULT_PURPOSE;
+use crate::chain::module::Error as ModuleError;
+use crate::chain::module::{ASSETS_DIR, AssetConfig, AssetModule, pretty, write_file};
+use crate::chain::store::History;
+use crate::chain::{Error, Kind, checkpoint, receipt};
 
 /// What a checkout wrote.
 #[derive(Clone, Debug, Default, Serialize)]
@@ -99,17 +100,17 @@ pub fn checkout_asset(repo: &Repo, asset_id: &Digest, force: bool) -> Result<Che
     let config = if existing {
         let m = AssetModule::open(&dir, repo.worktree())?;
         if m.asset_id != *asset_id {
-            return Err(Error::CheckoutConflict {
+            return Err(Error::Module(ModuleError::CheckoutConflict {
                 path: dir.join("asset.yaml"),
                 why: format!("names asset {}, not {asset_id}", m.asset_id),
-            });
+            }));
         }
         for p in &purposes {
             if !m.config.purposes.contains(p) {
-                return Err(Error::CheckoutConflict {
+                return Err(Error::Module(ModuleError::CheckoutConflict {
                     path: dir.join("asset.yaml"),
                     why: format!("does not list purpose {p:?}, which the repository has"),
-                });
+                }));
             }
         }
         m.config
@@ -147,21 +148,7 @@ pub fn checkout_asset(repo: &Repo, asset_id: &Digest, force: bool) -> Result<Che
             .map_err(|e| Error::io("creating", dir.join(sub), e))?;
     }
     if let Some(g) = &genesis {
-        let path = dir.join("genesis.json");
-        let same = std::fs::read(&path)
-            .ok()
-            .and_then(|b| canon::parse(&b).ok())
-            .and_then(|v| super::genesis::asset_id(&v).ok())
-            == Some(*asset_id);
-        if !same {
-            if path.exists() && !force {
-                return Err(Error::CheckoutConflict {
-                    path,
-                    why: "holds another genesis (--force replaces it)".into(),
-                });
-            }
-            write_file(&path, &pretty(g))?;
-        }
+        write_genesis(&dir.join("genesis.json"), g, asset_id, force)?;
         out.genesis = true;
     }
     let mut files = StagedFiles::default();
@@ -182,12 +169,12 @@ pub fn checkout_asset(repo: &Repo, asset_id: &Digest, force: bool) -> Result<Che
                 None => {}
                 Some(_) if force => {}
                 Some(_) => {
-                    return Err(Error::CheckoutConflict {
+                    return Err(Error::Module(ModuleError::CheckoutConflict {
                         path,
                         why: format!(
                             "holds another receipt than {next_root} at sequence {seq} (--force replaces it)"
                         ),
-                    });
+                    }));
                 }
             }
             files.write(&path, &pretty(&value))?;
@@ -209,10 +196,10 @@ pub fn checkout_asset(repo: &Repo, asset_id: &Digest, force: bool) -> Result<Che
                 .and_then(|v| checkpoint::digest(&v).ok());
             if have != Some(ck) {
                 if have.is_some() && !force {
-                    return Err(Error::CheckoutConflict {
+                    return Err(Error::Module(ModuleError::CheckoutConflict {
                         path,
                         why: format!("holds another checkpoint than {ck} (--force replaces it)"),
-                    });
+                    }));
                 }
                 files.write(&path, &pretty(&value))?;
                 out.checkpoints_written += 1;
@@ -224,13 +211,40 @@ pub fn checkout_asset(repo: &Repo, asset_id: &Digest, force: bool) -> Result<Che
     batch.add_files(files);
     batch.commit()?;
     if !existing {
-        let yaml = serde_yaml_ng::to_string(&config).map_err(|e| Error::Module {
-            path: dir.clone(),
-            why: e.to_string(),
+        let yaml = serde_yaml_ng::to_string(&config).map_err(|e| {
+            Error::Module(ModuleError::Module {
+                path: dir.clone(),
+                why: e.to_string(),
+            })
         })?;
         write_file(&dir.join("asset.yaml"), yaml.as_bytes())?;
     }
     Ok(out)
+}
+
+/// Writes the asset's genesis to `path` unless it holds it already; another genesis there is
+/// a conflict unless `force`.
+fn write_genesis(
+    path: &Path,
+    genesis: &Value,
+    asset_id: &Digest,
+    force: bool,
+) -> Result<(), Error> {
+    let same = std::fs::read(path)
+        .ok()
+        .and_then(|b| canon::parse(&b).ok())
+        .and_then(|v| crate::chain::genesis::asset_id(&v).ok())
+        == Some(*asset_id);
+    if !same {
+        if path.exists() && !force {
+            return Err(Error::Module(ModuleError::CheckoutConflict {
+                path: path.to_path_buf(),
+                why: "holds another genesis (--force replaces it)".into(),
+            }));
+        }
+        write_file(path, &pretty(genesis))?;
+    }
+    Ok(())
 }
 
 /// The next_root of the receipt in `path`: None when there is no file, Some(None) when it does
@@ -251,7 +265,7 @@ pub fn resolve_asset_id(repo: &Repo, typed: &str) -> Result<Digest, Error> {
         return Ok(d);
     }
     let ids = asset_ids(repo)?;
-    let d = super::names::unique(typed, ids.iter().map(String::as_str), "asset")?;
+    let d = crate::chain::names::unique(typed, ids.iter().map(String::as_str), "asset")?;
     Ok(Digest::parse_loose(&d)?)
 }
 

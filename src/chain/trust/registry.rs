@@ -5,16 +5,17 @@
 //! `registry.vc.json`, and pinned in asset.yaml by `registry_vc_digest_sha256 =
 //! SHA256(JCS(vc − proof))`, so co-signers can add proofs without moving the pin. Verify reads
 //! the pinned VC and refuses it unless every check below holds; the policy it carries then
-//! decides what each receipt needs from its harbors ([`super::harbor`]).
+//! decides what each receipt needs from its harbors ([`crate::chain::harbor`]).
 
 use std::path::Path;
 
 use crate::canon::{self, Digest, Value};
 use crate::vc::{self, Did, TrustAnchors};
 
-use super::Error;
-use super::harbor::{Jurisdiction, Policy, PolicyFile};
-use super::module::AssetModule;
+use crate::chain::Error;
+use crate::chain::harbor::{Harbors, Jurisdiction, Policy, PolicyFile};
+use crate::chain::module::AssetModule;
+use crate::chain::trust::Error as TrustError;
 
 /// The file name `asset registry issue` writes in the module.
 pub const REGISTRY_FILE: &str = "registry.vc.json";
@@ -38,16 +39,16 @@ pub fn credential(
     ids.sort();
     ids.dedup();
     if ids.is_empty() {
-        return Err(Error::HarborPolicy {
+        return Err(Error::Trust(TrustError::HarborPolicy {
             path: path.to_path_buf(),
             why: "at least one --jurisdiction is needed".into(),
-        });
+        }));
     }
     if let Some(h) = policy.inactive_harbors.iter().find(|h| !ids.contains(h)) {
-        return Err(Error::HarborPolicy {
+        return Err(Error::Trust(TrustError::HarborPolicy {
             path: path.to_path_buf(),
             why: format!("inactive harbor {h:?} is not among the --jurisdiction ids {ids:?}"),
-        });
+        }));
     }
     let jurisdictions: Vec<Jurisdiction> = ids
         .into_iter()
@@ -104,10 +105,10 @@ pub fn check(
             .any(|d| d.as_str() == issuer && a.allows(d.as_str(), Some(ATTESTATION)))
     });
     if !trusted {
-        return Err(Error::Untrusted {
+        return Err(Error::Trust(TrustError::Untrusted {
             path: path.to_path_buf(),
             attestation: ATTESTATION,
-        });
+        }));
     }
     let subject = vc_doc.get("credentialSubject").cloned().unwrap_or_default();
     let named = subject
@@ -159,12 +160,12 @@ pub fn issue(
     vc::add_proof_at(&mut doc, key, issuance_date)?;
     // Refuse to pin what verify would refuse (an issuer not allowed smart_asset_registry).
     check(&doc, &module.asset_id, Some(anchors), out)?;
-    super::module::write_pretty(out, &doc)?;
+    crate::chain::module::write_pretty(out, &doc)?;
     let d = digest(&doc)?;
     module.set_config_keys(&[
         (
             "registry_vc_path",
-            super::anchor::relative_uri(out, &module.dir),
+            crate::chain::anchor::relative_uri(out, &module.dir),
         ),
         ("registry_vc_digest_sha256", d.to_hex()),
     ])?;
@@ -179,6 +180,17 @@ pub fn issue(
 /// `SHA256(JCS(vc − proof))`: what asset.yaml pins.
 pub fn digest(vc_doc: &Value) -> Result<Digest, Error> {
     Ok(canon::digest_without(vc_doc, &["proof"])?)
+}
+
+/// How an asset's receipts' harbor signatures are judged: by the registry policy its
+/// asset.yaml pins, else by each receipt's own jurisdiction fields; either way only anchors
+/// naming a harbor_id count.
+pub fn harbors(module: &AssetModule, anchors: Option<&TrustAnchors>) -> Result<Harbors, Error> {
+    Ok(Harbors {
+        policy: pinned(module, anchors)?,
+        anchors: anchors.cloned(),
+        ..Harbors::default()
+    })
 }
 
 /// The policy of the registry VC asset.yaml pins, checked (None: nothing pinned).

@@ -12,11 +12,11 @@ use serde::Serialize;
 
 use crate::canon::{self, Digest, Map, Value};
 
-use super::lifecycle::Trust;
+use crate::chain::lifecycle::Trust;
 
-use super::checkpoint;
-use super::inclusion;
-use super::{Error, Kind};
+use crate::chain::checkpoint;
+use crate::chain::inclusion;
+use crate::chain::{Error, Kind};
 
 /// The typed attachments `receipt-init` can make.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -56,6 +56,13 @@ impl AttachKind {
             AttachKind::SettlementAnchor => "settlement-anchor",
             AttachKind::RuleEvalEvidence => "rule-eval-evidence",
         }
+    }
+
+    /// The type the attached document is stored under in `.msez` by an append (None: a
+    /// SmartAssetCheckpoint, a state root that is not an msez artifact).
+    pub fn stored_type(self) -> Option<crate::artifact::ArtifactType> {
+        (self != AttachKind::SmartAssetCheckpoint)
+            .then(|| crate::artifact::ArtifactType::new(self.artifact_type()).expect("valid type"))
     }
 
     /// The embedded schema an attachment of this kind must match.
@@ -431,23 +438,7 @@ pub fn check(i: &Inputs<'_>) -> Report {
     if let Err(e) = check_attachments(i.corridor_receipt, Path::new("corridor receipt")) {
         r.push(e);
     }
-    let attached: Vec<&Value> = i
-        .corridor_receipt
-        .get("transition")
-        .and_then(|t| t.get("attachments"))
-        .and_then(Value::as_array)
-        .map(|items| {
-            items
-                .iter()
-                .filter(|a| {
-                    let (t, _) = identity(a);
-                    t == "smart-asset-receipt-checkpoint"
-                        || t == "smart-asset-checkpoint"
-                        || (t == "checkpoint" && a.get("asset_id").is_some())
-                })
-                .collect()
-        })
-        .unwrap_or_default();
+    let attached = asset_checkpoint_attachments(i.corridor_receipt);
     r.anchored.attachments = attached
         .iter()
         .map(|a| {
@@ -528,6 +519,27 @@ pub fn check(i: &Inputs<'_>) -> Report {
         r.anchored.asset_leaf = Some((leaf, root));
     }
     r
+}
+
+/// The corridor receipt's attachments naming an asset checkpoint (the reference's legacy type
+/// `checkpoint` with an asset_id counts too).
+fn asset_checkpoint_attachments(corridor_receipt: &Value) -> Vec<&Value> {
+    corridor_receipt
+        .get("transition")
+        .and_then(|t| t.get("attachments"))
+        .and_then(Value::as_array)
+        .map(|items| {
+            items
+                .iter()
+                .filter(|a| {
+                    let (t, _) = identity(a);
+                    t == "smart-asset-receipt-checkpoint"
+                        || t == "smart-asset-checkpoint"
+                        || (t == "checkpoint" && a.get("asset_id").is_some())
+                })
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// Step 5: the attachment's hints (hashed into the corridor receipt) agree with the checkpoint.
