@@ -10,6 +10,7 @@
 //! that sees a ref always finds what it names.
 
 pub mod aws;
+pub mod checkpoint;
 mod error;
 pub mod fsck;
 mod ipfs;

@@ -1256,7 +1256,7 @@ fn push_ref(
 
 /// A chain error met while placing a ref on its chain: a repository failure stays one (it is
 /// no verdict on what the remote sent).
-fn chain_err(e: crate::chain::Error) -> Error {
+pub(super) fn chain_err(e: crate::chain::Error) -> Error {
     match e {
         crate::chain::Error::Odb(e) => Error::Odb(e),
         other => Error::Receipt(Box::new(other)),
@@ -1667,18 +1667,30 @@ pub fn fetch(
     known.record(&seen)?;
     drop(staging);
 
-    for (name, value) in &remote_refs {
+    // Heads first: a checkpoint may follow its head across a counted fork resolution.
+    let mut order: Vec<(&RefName, &Digest)> = remote_refs.iter().collect();
+    order.sort_by_key(|(n, _)| incoming::checkpoint_kind(n).is_some());
+    for (name, value) in order {
         if !remote_has_target(&remote_objects, name, *value) {
             report.dangling.push(name.to_string());
             continue;
         }
         let tracking = tracking_ref(remote, name)?;
         let old = repo.read_ref(&tracking)?;
-        if let Some(refusal) =
-            check_history(repo, remote, name, old, *value, opts, &mut report.resolved)?
-        {
-            report.refused.push(refusal);
-            continue;
+        let follows = super::checkpoint::follows_resolved_head(
+            repo,
+            name,
+            *value,
+            &remote_refs,
+            &report.resolved,
+        );
+        if !follows {
+            if let Some(refusal) =
+                check_history(repo, remote, name, old, *value, opts, &mut report.resolved)?
+            {
+                report.refused.push(refusal);
+                continue;
+            }
         }
         if old != Some(*value) {
             repo.update_ref(&tracking, *value, Expect::Any, &format!("fetch {remote}"))?;
@@ -1874,9 +1886,59 @@ fn adopt_resolved(
             r.credential
         ),
     )?;
-    incoming::rebuild_after_crossing(repo, name).map_err(chain_err)?;
+    incoming::drop_state_after_crossing(repo, name).map_err(chain_err)?;
     report.resolved.push(r);
     Ok(u)
+}
+
+/// The head (ref, new value) of checkpoint ref `name`'s chain if that head crossed a fork in
+/// this pull.
+fn crossed_head(name: &RefName, crossed: &[(RefName, Digest)]) -> Option<(RefName, Digest)> {
+    incoming::checkpoint_kind(name)?;
+    let prefix = name.as_str().strip_suffix("checkpoint")?;
+    crossed
+        .iter()
+        .find(|(h, _)| h.as_str().strip_suffix("head") == Some(prefix))
+        .cloned()
+}
+
+/// After a head crossed a fork: its checkpoint ref follows it (see [`super::checkpoint`]).
+fn settle_checkpoint(
+    repo: &Repo,
+    head: &(RefName, Digest),
+    remote_ck: Option<Digest>,
+    remote: &str,
+    report: &mut PullReport,
+) -> Result<(), Error> {
+    let s = super::checkpoint::settle(repo, &head.0, head.1, remote_ck, &format!("pull {remote}"))?;
+    let name = crate::chain::store::ChainKey::from_head_ref(&head.0)
+        .and_then(|k| k.checkpoint_ref().ok())
+        .map(|n| n.to_string())
+        .unwrap_or_default();
+    if let Some((kept, value)) = &s.kept {
+        report.refs_moved.push(RefMove {
+            name: kept.to_string(),
+            old: None,
+            new: value.to_hex(),
+            forced: false,
+            resolution: None,
+        });
+    }
+    if let Some(new) = s.moved_to {
+        report.refs_moved.push(RefMove {
+            name: name.clone(),
+            old: s.old.map(|d| d.to_hex()),
+            new: new.to_hex(),
+            forced: false,
+            resolution: None,
+        });
+    }
+    if s.removed {
+        report.warnings.push(format!(
+            "{name} removed: its checkpoint is off the adopted branch (kept under refs/forks/) and no checkpoint of the adopted branch checks against the new head"
+        ));
+    }
+    Ok(())
 }
 
 /// A local ref the remote's value neither extends nor trails: both values stay.
@@ -1922,7 +1984,17 @@ pub fn pull(
         });
     }
     let mut report = PullReport::default();
-    for (name, value) in &fetch.remote_refs {
+    // Heads first: a checkpoint ref follows its head when the head crosses a fork.
+    let mut order: Vec<(&RefName, &Digest)> = fetch.remote_refs.iter().collect();
+    order.sort_by_key(|(n, _)| incoming::checkpoint_kind(n).is_some());
+    let mut crossed: Vec<(RefName, Digest)> = Vec::new();
+    for (name, value) in order {
+        if let Some(head) = crossed_head(name, &crossed) {
+            let remote_ck = (!fetch.dangling.contains(&name.to_string())).then_some(*value);
+            settle_checkpoint(repo, &head, remote_ck, remote, &mut report)?;
+            crossed.retain(|(h, _)| h != &head.0);
+            continue;
+        }
         if fetch.dangling.contains(&name.to_string()) {
             continue;
         }
@@ -1957,6 +2029,7 @@ pub fn pull(
                     )
                     .map_err(chain_err)? =>
                     {
+                        crossed.push((name.clone(), *value));
                         Some(adopt_resolved(
                             repo,
                             name,
@@ -2006,6 +2079,10 @@ pub fn pull(
                 resolution: None,
             });
         }
+    }
+    // Crossed chains whose remote has no checkpoint ref: ours may be on the losing branch.
+    for head in crossed {
+        settle_checkpoint(repo, &head, None, remote, &mut report)?;
     }
     let reason = format!("pull {remote} {}", backend.url());
     let env = HookEnv {
