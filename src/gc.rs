@@ -86,6 +86,21 @@ pub struct Report {
     pub bad_proofs: Vec<BadProof>,
     /// Whether this was a dry run.
     pub dry_run: bool,
+    /// Remote only: keys that are not regular files (a directory remote's symlinks, FIFOs,
+    /// devices), reported and never read, followed or deleted.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub irregular: Vec<IrregularKey>,
+}
+
+/// A remote key gc leaves alone because it is not a regular file.
+#[derive(Clone, Debug, Serialize)]
+pub struct IrregularKey {
+    /// `schema.remote_key_irregular`.
+    pub code: &'static str,
+    /// The key, control characters escaped.
+    pub key: String,
+    /// What it is instead.
+    pub why: String,
 }
 
 /// A proof file gc removes, and why.
@@ -699,6 +714,8 @@ pub struct Remote<'a> {
     retry: Retry,
     /// Object sizes from the listing (for a dry run's bytes).
     sizes: std::sync::Mutex<HashMap<ObjectId, u64>>,
+    /// Keys that are not regular files: never read, followed or deleted.
+    irregular: HashSet<String>,
 }
 
 impl<'a> Remote<'a> {
@@ -709,7 +726,14 @@ impl<'a> Remote<'a> {
             local,
             retry,
             sizes: std::sync::Mutex::new(HashMap::new()),
+            irregular: HashSet::new(),
         }
+    }
+
+    /// Leaves `keys` alone (see [`IrregularKey`]).
+    pub fn with_irregular(mut self, keys: impl IntoIterator<Item = String>) -> Self {
+        self.irregular.extend(keys);
+        self
     }
 }
 
@@ -723,6 +747,7 @@ impl Store for Remote<'_> {
         let mut sizes = self.sizes.lock().unwrap_or_else(|p| p.into_inner());
         Ok(listed
             .into_iter()
+            .filter(|m| !self.irregular.contains(&m.key))
             .filter_map(|m| {
                 let id = layout::parse_object_key(&m.key)?;
                 sizes.insert(id.clone(), m.size);
@@ -738,6 +763,19 @@ impl Store for Remote<'_> {
 
     fn roots(&self, _now: SystemTime, _reflog_expire: Duration) -> Result<Vec<Root>, Error> {
         let mut out = Vec::new();
+        // A ref we must not read could name anything, and an object we must not read could
+        // link to anything: with one of either, everything listed stays.
+        if self
+            .irregular
+            .iter()
+            .any(|k| (k.starts_with("refs/") && !k.ends_with(".lock")) || k.starts_with("objects/"))
+        {
+            return Ok(self
+                .objects()?
+                .into_iter()
+                .map(|(id, _)| Root::Id(id))
+                .collect());
+        }
         for m in self.retry.run(|| self.backend.list("refs/"))? {
             let Ok(name) = RefName::new(&m.key) else {
                 continue;
@@ -780,7 +818,8 @@ impl Store for Remote<'_> {
             .map(|m| m.size)
             .unwrap_or(0);
         let prefix = format!("proofs/{}/{}/", id.artifact_type, id.digest);
-        let proofs = self.retry.run(|| self.backend.list(&prefix))?;
+        let mut proofs = self.retry.run(|| self.backend.list(&prefix))?;
+        proofs.retain(|p| !self.irregular.contains(&p.key));
         self.retry.run(|| self.backend.delete(&key))?;
         for p in &proofs {
             bytes += p.size;
@@ -810,6 +849,9 @@ impl Store for Remote<'_> {
         let mut values: HashMap<ObjectId, Option<Value>> = HashMap::new();
         let mut out = Vec::new();
         for m in self.retry.run(|| self.backend.list("proofs/"))? {
+            if self.irregular.contains(&m.key) {
+                continue;
+            }
             // A key outside the layout names no object: not ours to judge here.
             let Some((id, h)) = layout::parse_proof_key(&m.key) else {
                 continue;
@@ -876,14 +918,24 @@ pub fn run_remote(
     } else {
         Some(Lease::acquire(backend)?)
     };
-    let result =
-        run(&Remote::new(backend, local, retry), opts, progress, between).and_then(|mut report| {
-            // Ref locks outlive their moves by design (see `reflock`); the stale ones of
-            // versions a ref has left are garbage.
-            let locks = reflock::sweep_locks(backend, reflock::LOCKS_PREFIX, &retry, opts.dry_run)?;
-            report.locks_deleted = locks.len() as u64;
-            Ok(report)
-        });
+    let irregular = retry.run(|| backend.irregular(""))?;
+    let store =
+        Remote::new(backend, local, retry).with_irregular(irregular.iter().map(|k| k.key.clone()));
+    let result = run(&store, opts, progress, between).and_then(|mut report| {
+        report.irregular = irregular
+            .iter()
+            .map(|k| IrregularKey {
+                code: "schema.remote_key_irregular",
+                key: k.key.clone(),
+                why: k.why.to_string(),
+            })
+            .collect();
+        // Ref locks outlive their moves by design (see `reflock`); the stale ones of
+        // versions a ref has left are garbage.
+        let locks = reflock::sweep_locks(backend, reflock::LOCKS_PREFIX, &retry, opts.dry_run)?;
+        report.locks_deleted = locks.len() as u64;
+        Ok(report)
+    });
     if let Some(lease) = lease {
         lease.release(backend)?;
     }

@@ -93,6 +93,13 @@ pub fn run(args: GcArgs, ctx: &Ctx) -> super::Result<ExitCode> {
         for p in &report.bad_proofs {
             writeln!(w, "{verb} proof file {} of {}: {}", p.file, p.object, p.why)?;
         }
+        for k in &report.irregular {
+            writeln!(
+                w,
+                "{}: remote key {} is not a regular file ({}): left alone",
+                k.code, k.key, k.why
+            )?;
+        }
         writeln!(
             w,
             "{}: {} objects, {} reachable, {} marked ({} in grace), {} {verb}, {} bytes freed",

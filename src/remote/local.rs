@@ -372,6 +372,47 @@ impl Backend for Local {
         Ok(out)
     }
 
+    fn irregular(&self, prefix: &str) -> Result<Vec<super::Irregular>, Error> {
+        let mut out = Vec::new();
+        let prefix = prefix.trim_end_matches('/');
+        let mut stack = vec![self.path(prefix)];
+        while let Some(dir) = stack.pop() {
+            // lstat: a symlinked directory is itself irregular, never entered.
+            match std::fs::symlink_metadata(&dir) {
+                Ok(m) if m.is_dir() => {}
+                _ => continue,
+            }
+            let Ok(entries) = std::fs::read_dir(&dir) else {
+                continue;
+            };
+            for entry in entries.flatten() {
+                let path = entry.path();
+                let Ok(ft) = entry.file_type() else { continue };
+                if ft.is_dir() {
+                    stack.push(path);
+                    continue;
+                }
+                let Ok(rel) = path.strip_prefix(&self.root) else {
+                    continue;
+                };
+                let key = layout::shown_key(&rel.to_string_lossy());
+                if key.starts_with("tmp/") {
+                    continue;
+                }
+                let why = if ft.is_symlink() {
+                    "a symlink"
+                } else if ft.is_file() {
+                    continue;
+                } else {
+                    "not a regular file (a FIFO, socket or device)"
+                };
+                out.push(super::Irregular { key, why });
+            }
+        }
+        out.sort_by(|a, b| a.key.cmp(&b.key));
+        Ok(out)
+    }
+
     fn get(&self, key: &str, range: Option<Range<u64>>) -> Result<Option<Blob>, Error> {
         let Some((mut file, size)) = self.open_beneath(key)? else {
             return Ok(None);

@@ -139,6 +139,9 @@ impl<B: Backend> Backend for Retrying<B> {
     fn url(&self) -> String {
         self.inner.url()
     }
+    fn irregular(&self, prefix: &str) -> Result<Vec<super::Irregular>, Error> {
+        self.retry.run(|| self.inner.irregular(prefix))
+    }
     fn list(&self, prefix: &str) -> Result<Vec<Meta>, Error> {
         self.retry.run(|| {
             let r = self.inner.list(prefix);

@@ -26,6 +26,7 @@ mod mount;
 mod odb;
 mod porcelain;
 mod remote;
+mod remote_irregular;
 mod storage;
 mod tlog;
 mod tlog_policy;
