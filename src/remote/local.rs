@@ -8,10 +8,14 @@
 //! component at a time with `O_NOFOLLOW` (the root itself may be a symlink, nothing below it
 //! may), only a regular file is read (a FIFO or a device is opened non-blocking, seen by
 //! `fstat` and refused, never read), and a whole read is bounded by the file's size and by
-//! [`layout::max_bytes`] for its kind, checked before the first byte is read.
+//! [`layout::max_bytes`] for its kind, checked before the first byte is read. Writes resolve
+//! the same way: the key's parent directory and `tmp/` are opened beneath the root with
+//! `O_NOFOLLOW`, and the temp file, its rename or link into place, the key lock and a delete
+//! all go through those descriptors (`openat`, `renameat`, `linkat`, `unlinkat`), so a
+//! component swapped for a symlink after it was checked redirects nothing outside the remote.
 
 use std::ffi::CString;
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::ops::Range;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
@@ -59,6 +63,130 @@ fn openat(dir: &impl AsRawFd, name: &str, flags: libc::c_int) -> std::io::Result
     }
     // SAFETY: a descriptor we just opened and own.
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// `openat(dir, name, flags, mode)` for creating a file, as an owned descriptor.
+fn openat_create(dir: &impl AsRawFd, name: &str, flags: libc::c_int) -> std::io::Result<OwnedFd> {
+    let c = cstr(name)?;
+    // SAFETY: a valid descriptor, a NUL-terminated name and a mode for O_CREAT; checked.
+    let fd = unsafe {
+        libc::openat(
+            dir.as_raw_fd(),
+            c.as_ptr(),
+            flags | libc::O_CREAT | libc::O_NOFOLLOW | libc::O_CLOEXEC,
+            0o644 as libc::c_uint,
+        )
+    };
+    if fd < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: a descriptor we just opened and own.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+fn cstr(name: &str) -> std::io::Result<CString> {
+    CString::new(name).map_err(|_| std::io::Error::from(std::io::ErrorKind::InvalidInput))
+}
+
+/// Checks a libc return value.
+fn check(r: libc::c_int) -> std::io::Result<()> {
+    if r < 0 {
+        Err(std::io::Error::last_os_error())
+    } else {
+        Ok(())
+    }
+}
+
+/// What `name` in `dir` is, without following it: None when absent.
+fn lstat_at(dir: &impl AsRawFd, name: &str) -> std::io::Result<Option<libc::stat>> {
+    let c = cstr(name)?;
+    // SAFETY: an all-zero `stat` is a valid value for fstatat to overwrite.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: a valid descriptor, a NUL-terminated name and a valid out pointer; checked.
+    let r = unsafe {
+        libc::fstatat(
+            dir.as_raw_fd(),
+            c.as_ptr(),
+            &mut st,
+            libc::AT_SYMLINK_NOFOLLOW,
+        )
+    };
+    match check(r) {
+        Ok(()) => Ok(Some(st)),
+        Err(e) if e.raw_os_error() == Some(libc::ENOENT) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+fn is_regular(st: &libc::stat) -> bool {
+    st.st_mode & libc::S_IFMT == libc::S_IFREG
+}
+
+/// A temp file in the remote's `tmp/`, made and named through the directory's descriptor
+/// (so a `tmp` swapped for a symlink after it was opened redirects nothing); removed on drop
+/// unless it was renamed into place.
+struct Staged {
+    dir: OwnedFd,
+    name: String,
+    file: File,
+    placed: bool,
+}
+
+impl Staged {
+    /// Renames the temp file over `last` in `parent` (renameat: no path is resolved again).
+    fn rename_to(mut self, parent: &OwnedFd, last: &str) -> std::io::Result<()> {
+        let (from, to) = (cstr(&self.name)?, cstr(last)?);
+        // SAFETY: valid descriptors and NUL-terminated names; checked.
+        check(unsafe {
+            libc::renameat(
+                self.dir.as_raw_fd(),
+                from.as_ptr(),
+                parent.as_raw_fd(),
+                to.as_ptr(),
+            )
+        })?;
+        self.placed = true;
+        Ok(())
+    }
+
+    /// Hard-links the temp file as `last` in `parent`: false when that name exists.
+    fn link_to(&self, parent: &OwnedFd, last: &str) -> std::io::Result<bool> {
+        let (from, to) = (cstr(&self.name)?, cstr(last)?);
+        // SAFETY: valid descriptors and NUL-terminated names; checked.
+        let r = unsafe {
+            libc::linkat(
+                self.dir.as_raw_fd(),
+                from.as_ptr(),
+                parent.as_raw_fd(),
+                to.as_ptr(),
+                0,
+            )
+        };
+        match check(r) {
+            Ok(()) => Ok(true),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+impl Drop for Staged {
+    fn drop(&mut self) {
+        if !self.placed {
+            if let Ok(c) = cstr(&self.name) {
+                // SAFETY: a valid descriptor and a NUL-terminated name; failure is harmless
+                // (a stale temp file is swept later).
+                unsafe { libc::unlinkat(self.dir.as_raw_fd(), c.as_ptr(), 0) };
+            }
+        }
+    }
+}
+
+/// Makes a directory's entries durable.
+fn sync_fd(dir: &OwnedFd, shown: &Path) -> Result<(), Error> {
+    // SAFETY: a valid descriptor; checked.
+    check(unsafe { libc::fsync(dir.as_raw_fd()) })
+        .map_err(|e| Error::io("syncing directory", shown, e))
 }
 
 impl Local {
@@ -135,74 +263,167 @@ impl Local {
         Ok(Some((file, meta.len())))
     }
 
-    /// Checks, before a write, that no existing component of `key` below the root is a
-    /// symlink and that the key itself, if present, is a regular file.
-    fn check_writable(&self, key: &str) -> Result<(), Error> {
+    /// Opens the directory `components` beneath the root, one component at a time with
+    /// `O_NOFOLLOW` (creating missing ones when `create`): a symlink anywhere below the root is
+    /// refused, and every later step works on the descriptor, so swapping a component for a
+    /// symlink after this check redirects nothing. None when absent and not `create`.
+    fn dir_beneath(
+        &self,
+        components: &[&str],
+        create: bool,
+        key: &str,
+    ) -> Result<Option<OwnedFd>, Error> {
+        if create {
+            std::fs::create_dir_all(&self.root)
+                .map_err(|e| Error::io("creating", &self.root, e))?;
+        }
+        let mut dir: OwnedFd = match File::open(&self.root) {
+            Ok(f) => f.into(),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(Error::io("opening", &self.root, e)),
+        };
+        let flags = libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NOFOLLOW;
+        for c in components {
+            let mut opened = openat(&dir, c, flags);
+            if create
+                && opened
+                    .as_ref()
+                    .is_err_and(|e| e.raw_os_error() == Some(libc::ENOENT))
+            {
+                let name = cstr(c).map_err(|e| Error::io("creating", self.shown(key), e))?;
+                // SAFETY: a valid descriptor and a NUL-terminated name; EEXIST (a racing
+                // writer made it) is fine, anything else shows in the openat that follows.
+                unsafe { libc::mkdirat(dir.as_raw_fd(), name.as_ptr(), 0o755) };
+                opened = openat(&dir, c, flags);
+            }
+            dir = match opened {
+                Ok(fd) => fd,
+                Err(e) => match e.raw_os_error() {
+                    Some(libc::ENOENT) if !create => return Ok(None),
+                    Some(libc::ELOOP) | Some(libc::ENOTDIR) => {
+                        return Err(refused(self.shown(key), "a symlink in its path"));
+                    }
+                    _ => return Err(Error::io("opening", self.shown(key), e)),
+                },
+            };
+        }
+        Ok(Some(dir))
+    }
+
+    /// The parent directory of `key` (beneath the root, see [`Local::dir_beneath`]) and its
+    /// last component; refused when `key` is not a key of the layout or exists as something
+    /// other than a regular file. Returns whether it exists.
+    fn parent_beneath(
+        &self,
+        key: &str,
+        create: bool,
+    ) -> Result<Option<(OwnedFd, String, bool)>, Error> {
         if !layout::is_plain_key(key) {
             return Err(refused(self.shown(key), "not a key of the remote layout"));
         }
-        let mut path = self.root.clone();
         let components: Vec<&str> = key.split('/').collect();
-        for (i, c) in components.iter().enumerate() {
-            path.push(c);
-            match std::fs::symlink_metadata(&path) {
-                Ok(m) if m.file_type().is_symlink() => {
+        let (last, parents) = components.split_last().expect("split yields one item");
+        let Some(dir) = self.dir_beneath(parents, create, key)? else {
+            return Ok(None);
+        };
+        let exists =
+            match lstat_at(&dir, last).map_err(|e| Error::io("reading", self.shown(key), e))? {
+                None => false,
+                Some(st) if is_regular(&st) => true,
+                Some(st) if st.st_mode & libc::S_IFMT == libc::S_IFLNK => {
                     return Err(refused(self.shown(key), "a symlink in its path"));
                 }
-                Ok(m) if i + 1 == components.len() && !m.is_file() => {
-                    return Err(refused(self.shown(key), "not a regular file"));
-                }
-                Ok(_) => {}
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-                Err(e) => return Err(Error::io("reading", self.shown(key), e)),
-            }
-        }
-        Ok(())
+                Some(_) => return Err(refused(self.shown(key), "not a regular file")),
+            };
+        Ok(Some((dir, (*last).to_string(), exists)))
     }
 
-    /// Removes `tmp/incoming-*` files a killed writer left, once per process.
-    fn sweep_incoming(&self, tmp: &Path) {
+    /// Removes `tmp/incoming-*` files a killed writer left, once per process, through the
+    /// directory's descriptor.
+    fn sweep_incoming(&self, tmp: &OwnedFd) {
         if self.swept.swap(true, Ordering::Relaxed) {
             return;
         }
-        let Ok(entries) = std::fs::read_dir(tmp) else {
+        let Ok(entries) = std::fs::read_dir(self.root.join("tmp")) else {
             return;
         };
         let now = SystemTime::now();
         for entry in entries.flatten() {
-            let stale = entry.file_name().to_string_lossy().starts_with("incoming-")
-                && entry
-                    .metadata()
-                    .and_then(|m| m.modified())
-                    .is_ok_and(|t| now.duration_since(t).unwrap_or_default() > STALE_INCOMING);
-            if stale {
-                let _ = std::fs::remove_file(entry.path());
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if !name.starts_with("incoming-") {
+                continue;
+            }
+            let Ok(Some(st)) = lstat_at(tmp, &name) else {
+                continue;
+            };
+            let modified = std::time::UNIX_EPOCH + Duration::from_secs(st.st_mtime.max(0) as u64);
+            if is_regular(&st) && now.duration_since(modified).unwrap_or_default() > STALE_INCOMING
+            {
+                if let Ok(c) = cstr(&name) {
+                    // SAFETY: a valid descriptor and a NUL-terminated name; best effort.
+                    unsafe { libc::unlinkat(tmp.as_raw_fd(), c.as_ptr(), 0) };
+                }
             }
         }
     }
 
-    /// A fully written, fsynced temp file in `<root>/tmp`.
-    fn stage(&self, bytes: &[u8]) -> Result<tempfile::NamedTempFile, Error> {
-        let tmp = self.incoming_dir()?;
-        let mut file = tempfile::Builder::new()
-            .prefix("incoming-")
-            .tempfile_in(&tmp)
-            .map_err(|e| Error::io("creating a temp file in", &tmp, e))?;
-        file.write_all(bytes)
-            .and_then(|()| file.as_file().sync_all())
-            .map_err(|e| Error::io("writing", file.path().to_path_buf(), e))?;
-        Ok(file)
+    /// A fully written, fsynced temp file in `<root>/tmp`, made through its descriptor.
+    fn stage_with(
+        &self,
+        fill: impl FnOnce(&mut File) -> std::io::Result<()>,
+    ) -> Result<Staged, Error> {
+        static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let tmp = self
+            .dir_beneath(&["tmp"], true, "tmp")?
+            .expect("created when absent");
+        self.sweep_incoming(&tmp);
+        let nanos = SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0);
+        let name = format!(
+            "incoming-{}-{nanos}-{}",
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::Relaxed)
+        );
+        let shown = self.root.join("tmp").join(&name);
+        let fd = openat_create(&tmp, &name, libc::O_WRONLY | libc::O_EXCL)
+            .map_err(|e| Error::io("creating a temp file in", self.root.join("tmp"), e))?;
+        let mut staged = Staged {
+            dir: tmp,
+            name,
+            file: File::from(fd),
+            placed: false,
+        };
+        fill(&mut staged.file)
+            .and_then(|()| staged.file.sync_all())
+            .map_err(|e| Error::io("writing", &shown, e))?;
+        Ok(staged)
     }
 
-    /// `<root>/tmp`, created (and refused if it is a symlink), swept of stale temp files.
-    fn incoming_dir(&self) -> Result<PathBuf, Error> {
-        let tmp = self.root.join("tmp");
-        if std::fs::symlink_metadata(&tmp).is_ok_and(|m| !m.is_dir()) {
-            return Err(refused(tmp, "not a directory (a symlink?)"));
+    fn stage(&self, bytes: &[u8]) -> Result<Staged, Error> {
+        self.stage_with(|f| f.write_all(bytes))
+    }
+
+    /// Create-if-absent: link(2) refuses an existing name, so exactly one concurrent creator
+    /// wins and the name only ever shows complete bytes; all through directory descriptors.
+    fn link_if_absent(
+        &self,
+        key: &str,
+        fill: impl FnOnce(&mut File) -> std::io::Result<()>,
+    ) -> Result<bool, Error> {
+        let (parent, last, exists) = self.parent_beneath(key, true)?.expect("created");
+        if exists {
+            return Ok(false);
         }
-        std::fs::create_dir_all(&tmp).map_err(|e| Error::io("creating", &tmp, e))?;
-        self.sweep_incoming(&tmp);
-        Ok(tmp)
+        let staged = self.stage_with(fill)?;
+        let linked = staged
+            .link_to(&parent, &last)
+            .map_err(|e| Error::io("linking", self.shown(key), e))?;
+        if linked {
+            sync_fd(&parent, &self.shown(key))?;
+        }
+        Ok(linked)
     }
 
     /// Reads all of an open file, at most `size` bytes (its size when opened), hashing it.
@@ -237,16 +458,6 @@ impl Local {
         Ok(Version(hex::encode(hasher.finalize())))
     }
 
-    fn parent_of(&self, key: &str) -> Result<PathBuf, Error> {
-        let path = self.path(key);
-        let parent = path
-            .parent()
-            .map(Path::to_path_buf)
-            .unwrap_or_else(|| self.root.clone());
-        std::fs::create_dir_all(&parent).map_err(|e| Error::io("creating", &parent, e))?;
-        Ok(parent)
-    }
-
     fn read_version(&self, key: &str) -> Result<Option<Version>, Error> {
         match self.open_beneath(key)? {
             Some((file, size)) => Ok(Some(self.hash_bounded(key, &file, size)?)),
@@ -259,29 +470,20 @@ fn version_of(bytes: &[u8]) -> Version {
     Version(crate::canon::sha256(bytes).to_hex())
 }
 
-fn sync_dir(dir: &Path) -> Result<(), Error> {
-    File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(|e| Error::io("syncing directory", dir, e))
-}
-
 /// An flock on `<key>.lock`. The kernel drops it when its holder dies, so a killed writer
 /// never leaves a key locked; the file itself stays (deleting it would let two writers lock
 /// two different inodes).
 struct KeyLock(#[allow(dead_code)] File);
 
 impl KeyLock {
-    fn acquire(path: PathBuf, key: &str) -> Result<KeyLock, Error> {
-        use std::os::unix::fs::OpenOptionsExt;
+    fn acquire(parent: &OwnedFd, name: &str, shown: PathBuf, key: &str) -> Result<KeyLock, Error> {
         use std::os::unix::io::AsRawFd;
+        let path = PathBuf::from(format!("{}.lock", shown.display()));
         // A lock planted as a symlink or a FIFO must neither redirect the open nor block it.
-        let file = OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
-            .open(&path)
-            .map_err(|e| Error::io("opening lock", &path, e))?;
+        let file = File::from(
+            openat_create(parent, name, libc::O_WRONLY | libc::O_NONBLOCK)
+                .map_err(|e| Error::io("opening lock", &path, e))?,
+        );
         if !file
             .metadata()
             .map_err(|e| Error::io("opening lock", &path, e))?
@@ -291,6 +493,7 @@ impl KeyLock {
         }
         let deadline = Instant::now() + LOCK_WAIT;
         loop {
+            // SAFETY: a valid descriptor we own; the result is checked.
             let r = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
             if r == 0 {
                 return Ok(KeyLock(file));
@@ -453,42 +656,22 @@ impl Backend for Local {
     }
 
     fn put(&self, key: &str, bytes: &[u8]) -> Result<Version, Error> {
-        self.check_writable(key)?;
-        let parent = self.parent_of(key)?;
+        let (parent, last, _) = self.parent_beneath(key, true)?.expect("created");
         let staged = self.stage(bytes)?;
-        let dest = self.path(key);
         staged
-            .persist(&dest)
-            .map_err(|e| Error::io("moving a temp file to", &dest, e.error))?;
-        sync_dir(&parent)?;
+            .rename_to(&parent, &last)
+            .map_err(|e| Error::io("moving a temp file to", self.shown(key), e))?;
+        sync_fd(&parent, &self.shown(key))?;
         Ok(version_of(bytes))
     }
 
     fn put_if_absent(&self, key: &str, bytes: &[u8]) -> Result<bool, Error> {
-        self.check_writable(key)?;
-        let dest = self.path(key);
-        if dest.exists() {
-            return Ok(false);
-        }
-        let parent = self.parent_of(key)?;
-        let staged = self.stage(bytes)?;
-        // link(2) refuses an existing name: exactly one concurrent creator wins, and the name
-        // only ever shows complete bytes.
-        match std::fs::hard_link(staged.path(), &dest) {
-            Ok(()) => {
-                sync_dir(&parent)?;
-                Ok(true)
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
-            Err(e) => Err(Error::io("linking", &dest, e)),
-        }
+        self.link_if_absent(key, |f| f.write_all(bytes))
     }
 
     fn put_if_match(&self, key: &str, bytes: &[u8], version: &Version) -> Result<Version, Error> {
-        self.check_writable(key)?;
-        let parent = self.parent_of(key)?;
-        let dest = self.path(key);
-        let _lock = KeyLock::acquire(PathBuf::from(format!("{}.lock", dest.display())), key)?;
+        let (parent, last, _) = self.parent_beneath(key, true)?.expect("created");
+        let _lock = KeyLock::acquire(&parent, &format!("{last}.lock"), self.shown(key), key)?;
         if self.read_version(key)?.as_ref() != Some(version) {
             return Err(Error::Precondition {
                 key: key.to_string(),
@@ -496,9 +679,9 @@ impl Backend for Local {
         }
         let staged = self.stage(bytes)?;
         staged
-            .persist(&dest)
-            .map_err(|e| Error::io("moving a temp file to", &dest, e.error))?;
-        sync_dir(&parent)?;
+            .rename_to(&parent, &last)
+            .map_err(|e| Error::io("moving a temp file to", self.shown(key), e))?;
+        sync_fd(&parent, &self.shown(key))?;
         Ok(version_of(bytes))
     }
 
@@ -506,12 +689,18 @@ impl Backend for Local {
         if !layout::is_plain_key(key) {
             return Ok(());
         }
-        self.check_writable(key)?;
-        let path = self.path(key);
-        match std::fs::remove_file(&path) {
+        let Some((parent, last, exists)) = self.parent_beneath(key, false)? else {
+            return Ok(());
+        };
+        if !exists {
+            return Ok(());
+        }
+        let c = cstr(&last).map_err(|e| Error::io("removing", self.shown(key), e))?;
+        // SAFETY: a valid descriptor and a NUL-terminated name; checked.
+        match check(unsafe { libc::unlinkat(parent.as_raw_fd(), c.as_ptr(), 0) }) {
             Ok(()) => Ok(()),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-            Err(e) => Err(Error::io("removing", &path, e)),
+            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => Ok(()),
+            Err(e) => Err(Error::io("removing", self.shown(key), e)),
         }
     }
 
@@ -520,29 +709,8 @@ impl Backend for Local {
     }
 
     fn put_file_if_absent(&self, key: &str, path: &Path) -> Result<bool, Error> {
-        self.check_writable(key)?;
-        let dest = self.path(key);
-        if dest.exists() {
-            return Ok(false);
-        }
-        let parent = self.parent_of(key)?;
-        let tmp = self.incoming_dir()?;
-        let staged = tempfile::Builder::new()
-            .prefix("incoming-")
-            .tempfile_in(&tmp)
-            .map_err(|e| Error::io("creating a temp file in", &tmp, e))?;
         let mut src = File::open(path).map_err(|e| Error::io("opening", path, e))?;
-        std::io::copy(&mut src, &mut staged.as_file())
-            .and_then(|_| staged.as_file().sync_all())
-            .map_err(|e| Error::io("copying to", staged.path().to_path_buf(), e))?;
-        match std::fs::hard_link(staged.path(), &dest) {
-            Ok(()) => {
-                sync_dir(&parent)?;
-                Ok(true)
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
-            Err(e) => Err(Error::io("linking", &dest, e)),
-        }
+        self.link_if_absent(key, |f| std::io::copy(&mut src, f).map(|_| ()))
     }
 
     fn get_to(&self, key: &str, out: &mut dyn Write) -> Result<Option<u64>, Error> {
@@ -579,5 +747,67 @@ mod tests {
         assert_eq!(keys, vec!["refs/a".to_string()]);
         b.delete("refs/a").unwrap();
         assert!(b.head("refs/a").unwrap().is_none());
+    }
+
+    /// Every write resolves the key through directory descriptors opened with O_NOFOLLOW: a
+    /// symlink planted at the key, at a parent directory or at `tmp/` is refused (or replaced,
+    /// never followed), and nothing is ever written outside the remote.
+    #[test]
+    fn writes_never_go_through_a_planted_symlink() {
+        let dir = tempfile::tempdir().unwrap();
+        let outside = tempfile::tempdir().unwrap();
+        let root = dir.path().join("r");
+        let b = Local::new(&root);
+        b.put("format", b"x\n").unwrap();
+        let key = format!("objects/schema/{}.json", "ab".repeat(32));
+        // The key itself, a symlink to a file outside.
+        std::fs::create_dir_all(root.join("objects/schema")).unwrap();
+        let target = outside.path().join("victim");
+        std::fs::write(&target, b"untouched").unwrap();
+        std::os::unix::fs::symlink(&target, root.join(&key)).unwrap();
+        for r in [
+            b.put_if_absent(&key, b"{}").map(|_| ()),
+            b.put(&key, b"{}").map(|_| ()),
+            b.delete(&key),
+        ] {
+            assert!(r.unwrap_err().is_refused_key());
+        }
+        assert_eq!(std::fs::read(&target).unwrap(), b"untouched");
+        std::fs::remove_file(root.join(&key)).unwrap();
+        // A parent directory, a symlink to a directory outside.
+        std::fs::remove_dir(root.join("objects/schema")).unwrap();
+        std::os::unix::fs::symlink(outside.path(), root.join("objects/schema")).unwrap();
+        assert!(b.put_if_absent(&key, b"{}").unwrap_err().is_refused_key());
+        assert!(
+            b.put("objects/schema/x.json", b"{}")
+                .unwrap_err()
+                .is_refused_key()
+        );
+        assert!(
+            b.put_if_match("objects/schema/x.json", b"{}", &Version("v".into()))
+                .unwrap_err()
+                .is_refused_key()
+        );
+        // `tmp/`, a symlink to a directory outside.
+        std::fs::remove_file(root.join("objects/schema")).unwrap();
+        std::fs::remove_dir_all(root.join("tmp")).unwrap();
+        std::os::unix::fs::symlink(outside.path(), root.join("tmp")).unwrap();
+        assert!(b.put_if_absent(&key, b"{}").unwrap_err().is_refused_key());
+        let mut names: Vec<_> = std::fs::read_dir(outside.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        names.sort();
+        assert_eq!(names, vec![std::ffi::OsString::from("victim")]);
+        // A descriptor opened before a swap keeps pointing at the real directory: the
+        // parent is resolved once, and the write lands beneath the root.
+        std::fs::remove_file(root.join("tmp")).unwrap();
+        let (parent, last, _) = b.parent_beneath(&key, true).unwrap().unwrap();
+        std::fs::rename(root.join("objects/schema"), root.join("objects/moved")).unwrap();
+        std::os::unix::fs::symlink(outside.path(), root.join("objects/schema")).unwrap();
+        let staged = b.stage(b"{}").unwrap();
+        assert!(staged.link_to(&parent, &last).unwrap());
+        assert!(root.join("objects/moved").join(&last).is_file());
+        assert!(!outside.path().join(&last).exists());
     }
 }
