@@ -106,10 +106,10 @@ fn asset_a_file_that_does_not_hold_the_chains_receipt_below_the_position_is_a_fi
     );
 }
 
-/// `a` with the module and two receipts, pushed; `b` a clone with the module checked out.
+/// `a` with the module and three receipts, pushed; `b` a clone with the module checked out.
 fn two_replicas() -> (Dir, Dir, String, Dir) {
     let (a, module) = Dir::asset_module(&["dev"], &[]);
-    for _ in 0..2 {
+    for _ in 0..3 {
         a.run(&[
             "asset",
             "state",
@@ -150,7 +150,7 @@ fn asset_module_behind_after_pull_is_not_a_finding_with_or_without_mmr_state() {
     }
     b.run(&["push", "origin"]).ok();
     a.run(&["pull", "origin"]).ok();
-    assert!(!asset_receipts(&a).join("receipt.2.json").exists());
+    assert!(!asset_receipts(&a).join("receipt.3.json").exists());
     // The MMR state is still at a's last append: the module is behind, as status says.
     a.run(&["fsck"]).ok();
     // `b`, its MMR state removed (its position is then its files), behind by a pull.
@@ -166,7 +166,7 @@ fn asset_module_behind_after_pull_is_not_a_finding_with_or_without_mmr_state() {
     .ok();
     a.run(&["push", "origin"]).ok();
     b.run(&["pull", "origin"]).ok();
-    assert!(!asset_receipts(&b).join("receipt.4.json").exists());
+    assert!(!asset_receipts(&b).join("receipt.5.json").exists());
     b.run(&["fsck"]).ok();
 }
 
