@@ -187,26 +187,35 @@ enum Source {
 /// sorted. A member the repository lacks fails the export (the CAR would be incomplete).
 pub fn closure(repo: &Repo, root: &ObjectId) -> Result<Vec<ObjectId>, Error> {
     let mut seen = HashSet::new();
-    let mut stack = vec![root.clone()];
-    while let Some(id) = stack.pop() {
-        if seen.contains(&id) {
-            continue;
-        }
-        if !repo.has(&id) {
-            return Err(odb::Error::Missing {
-                object: id.to_string(),
-            }
-            .into());
-        }
-        if id.artifact_type.rule().encoding() == Encoding::Json {
-            let value = repo.read_json(&id)?;
-            stack.extend(crate::gc::links(&id, &value));
-        }
-        seen.insert(id);
-    }
-    let mut out: Vec<ObjectId> = seen.into_iter().collect();
+    let start = vec![(root.clone(), true)];
+    let mut out = crate::reach::walk(
+        &Whole(repo),
+        start,
+        crate::reach::Require::Everything,
+        &mut seen,
+        &|_| false,
+    )?;
     out.sort();
     Ok(out)
+}
+
+/// The repository as the walk's source for an export: every member must be stored.
+struct Whole<'r>(&'r Repo);
+
+impl crate::reach::Source for Whole<'_> {
+    type Error = Error;
+    fn has(&self, id: &ObjectId) -> Result<bool, Error> {
+        Ok(self.0.has(id))
+    }
+    fn read_json(&self, id: &ObjectId) -> Result<Option<Value>, Error> {
+        Ok(Some(self.0.read_json(id)?))
+    }
+    fn missing(&self, id: &ObjectId) -> Error {
+        odb::Error::Missing {
+            object: id.to_string(),
+        }
+        .into()
+    }
 }
 
 fn varint(n: u64, out: &mut Vec<u8>) {

@@ -25,8 +25,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use serde::Serialize;
 
 use crate::artifact::{self, ArtifactType, ObjectId};
-use crate::canon::{self, Digest, DigestRule, Encoding, Value};
-use crate::odb::{self, RefName, Repo, ref_object_type};
+use crate::canon::{self, Digest, Encoding, Value};
+use crate::odb::{self, RefName, Repo};
 use crate::progress::Progress;
 use crate::remote::{Backend, Error, Retry, layout, lease::Lease, reflock};
 
@@ -114,14 +114,7 @@ pub struct BadProof {
     pub why: String,
 }
 
-/// Where a root points: one object, or every object with a digest (a ref of no known type).
-#[derive(Clone, Debug)]
-pub enum Root {
-    /// One object.
-    Id(ObjectId),
-    /// Every stored object with this digest.
-    Digest(Digest),
-}
+pub use crate::reach::Root;
 
 /// What gc needs from a repository or a remote.
 pub trait Store {
@@ -179,44 +172,7 @@ fn parse_marks(text: &str) -> HashMap<ObjectId, u64> {
         .collect()
 }
 
-/// The roots a ref value gives: its target, and the genesis an asset ref names.
-pub(crate) fn ref_roots(name: &RefName, value: Digest, out: &mut Vec<Root>) {
-    match ref_object_type(name).and_then(|t| ArtifactType::new(t).ok()) {
-        Some(t) => out.push(Root::Id(ObjectId::new(t, value))),
-        None => out.push(Root::Digest(value)),
-    }
-    let parts: Vec<&str> = name.as_str().split('/').collect();
-    let asset = match parts.as_slice() {
-        ["refs", "assets", id, ..] | ["refs", "remotes", _, "assets", id, ..] => Some(*id),
-        _ => None,
-    };
-    if let (Some(id), Ok(t)) = (
-        asset.and_then(|a| Digest::parse_loose(a).ok()),
-        ArtifactType::new("smart-asset-genesis"),
-    ) {
-        out.push(Root::Id(ObjectId::new(t, id)));
-    }
-}
-
-/// The objects a stored JSON object links to: embedded ArtifactRefs and a receipt's prev.
-pub(crate) fn links(id: &ObjectId, value: &Value) -> Vec<ObjectId> {
-    let mut out: Vec<ObjectId> = artifact::embedded_refs(value)
-        .iter()
-        .filter_map(|r| r.id().ok())
-        .collect();
-    if matches!(id.artifact_type.rule(), DigestRule::NextRoot(_))
-        && value.get("sequence").and_then(Value::as_u64).unwrap_or(0) > 0
-    {
-        if let Some(prev) = value
-            .get("prev_root")
-            .and_then(Value::as_str)
-            .and_then(|p| Digest::parse_loose(p).ok())
-        {
-            out.push(ObjectId::new(id.artifact_type.clone(), prev));
-        }
-    }
-    out
-}
+use crate::reach::ref_roots;
 
 /// The listing of a store, indexed for the walk.
 struct Listing {
@@ -252,24 +208,45 @@ impl Listing {
 
 /// Adds to `seen` every stored object reachable from `start`. Objects the store lacks are
 /// skipped: a dangling link is fsck's business, not a reason to keep or delete anything.
+/// The walk's view of a store: only what the listing holds is there.
+struct Listed<'a> {
+    store: &'a dyn Store,
+    listing: &'a Listing,
+}
+
+impl crate::reach::Source for Listed<'_> {
+    type Error = Error;
+    fn has(&self, id: &ObjectId) -> Result<bool, Error> {
+        Ok(self.listing.ids.contains(id))
+    }
+    fn read_json(&self, id: &ObjectId) -> Result<Option<Value>, Error> {
+        self.store.read_json(id)
+    }
+    fn missing(&self, id: &ObjectId) -> Error {
+        // Never asked: gc requires nothing.
+        Error::Missing {
+            what: "an object",
+            key: id.to_string(),
+        }
+    }
+}
+
+/// Marks what `start` reaches in `seen` (absent objects are skipped: gc never needs them).
 fn walk(
     store: &dyn Store,
     listing: &Listing,
     start: Vec<ObjectId>,
     seen: &mut HashSet<ObjectId>,
 ) -> Result<(), Error> {
-    let mut stack = start;
-    while let Some(id) = stack.pop() {
-        if !listing.ids.contains(&id) || !seen.insert(id.clone()) {
-            continue;
-        }
-        if id.artifact_type.rule().encoding() != Encoding::Json {
-            continue;
-        }
-        if let Some(value) = store.read_json(&id)? {
-            stack.extend(links(&id, &value).into_iter().filter(|l| !seen.contains(l)));
-        }
-    }
+    let start = start.into_iter().map(|id| (id, false)).collect();
+    let source = Listed { store, listing };
+    crate::reach::walk(
+        &source,
+        start,
+        crate::reach::Require::Nothing,
+        seen,
+        &|_| false,
+    )?;
     Ok(())
 }
 
@@ -953,34 +930,5 @@ mod tests {
         let text = marks_text(&marks);
         assert_eq!(parse_marks(&text), HashMap::from([(id, 1_700_000_000)]));
         assert!(parse_marks(&text[..text.len() - 10]).is_empty());
-    }
-
-    #[test]
-    fn asset_refs_root_their_genesis_and_untyped_refs_every_type() {
-        let d: Digest = "cd".repeat(32).parse().unwrap();
-        let mut out = Vec::new();
-        let name = RefName::new(&format!(
-            "refs/remotes/o/assets/{}/main/head",
-            "ef".repeat(32)
-        ))
-        .unwrap();
-        ref_roots(&name, d, &mut out);
-        let shown: Vec<String> = out
-            .iter()
-            .map(|r| match r {
-                Root::Id(id) => id.to_string(),
-                Root::Digest(d) => format!("*:{d}"),
-            })
-            .collect();
-        assert_eq!(
-            shown,
-            [
-                format!("smart-asset-receipt:{d}"),
-                format!("smart-asset-genesis:{}", "ef".repeat(32)),
-            ]
-        );
-        let mut out = Vec::new();
-        ref_roots(&RefName::new("refs/heads/main").unwrap(), d, &mut out);
-        assert!(matches!(out.as_slice(), [Root::Digest(x)] if *x == d));
     }
 }

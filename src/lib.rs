@@ -39,6 +39,7 @@ pub mod mmr;
 pub mod mount;
 pub mod odb;
 pub mod progress;
+pub mod reach;
 pub mod remote;
 pub mod render;
 pub mod schema;

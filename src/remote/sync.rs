@@ -22,7 +22,6 @@ use serde::Serialize;
 use crate::artifact::{self, ArtifactType, ObjectId};
 use crate::canon::{self, Digest, DigestRule, Encoding, Value};
 use crate::chain::incoming;
-use crate::gc;
 use crate::odb::{self, Event, Expect, HookEnv, RefName, Repo, ref_object_type};
 use crate::progress::Progress;
 use crate::taxonomy::{Class, Finding};
@@ -933,19 +932,19 @@ fn closure_keys(
 ) -> Result<Vec<Item>, Error> {
     let mut roots = Vec::new();
     for (name, value) in covering {
-        gc::ref_roots(name, *value, &mut roots);
+        crate::reach::ref_roots(name, *value, &mut roots);
     }
     let mut covered_ids = HashSet::new();
     let mut covered_digests = HashSet::new();
     for r in roots {
         match r {
-            gc::Root::Id(id) => covered_ids.insert(id),
-            gc::Root::Digest(d) => covered_digests.insert(d),
+            crate::reach::Root::Id(id) => covered_ids.insert(id),
+            crate::reach::Root::Digest(d) => covered_digests.insert(d),
         };
     }
     let mut roots = Vec::new();
     for (name, value) in refs {
-        gc::ref_roots(name, *value, &mut roots);
+        crate::reach::ref_roots(name, *value, &mut roots);
     }
     // (object, whether it must be here): a ref's typed target, an asset chain's genesis and a
     // receipt's parent must (a clone could not verify the chain without them); the guesses of
@@ -954,12 +953,12 @@ fn closure_keys(
     let mut stack: Vec<(ObjectId, bool)> = Vec::new();
     for r in roots {
         match r {
-            gc::Root::Id(id) => {
+            crate::reach::Root::Id(id) => {
                 let required = id.artifact_type.rule().encoding() == Encoding::Json;
                 stack.push((id, required))
             }
             // Every stored type with that digest, as gc marks it.
-            gc::Root::Digest(d) => stack.extend(
+            crate::reach::Root::Digest(d) => stack.extend(
                 repo.object_types()?
                     .into_iter()
                     .map(|t| (ObjectId::new(t, d), false)),
@@ -967,37 +966,18 @@ fn closure_keys(
         }
     }
     let mut seen: HashSet<ObjectId> = HashSet::new();
-    let mut out = Vec::new();
-    while let Some((id, required)) = stack.pop() {
-        if covered_ids.contains(&id) || covered_digests.contains(&id.digest) {
-            continue;
-        }
-        if seen.contains(&id) {
-            continue;
-        }
-        if !repo.has(&id) {
-            if required {
-                // A hole in what we would send: the remote would hold a chain no clone can
-                // read. Nothing has moved yet.
-                return Err(Error::Odb(odb::Error::Missing {
-                    object: id.to_string(),
-                }));
-            }
-            continue;
-        }
-        seen.insert(id.clone());
-        out.push(Item::Object(id.clone()));
-        if id.artifact_type.rule().encoding() == Encoding::Json {
-            // Checked against its name as it is read (a flipped byte stops the push here).
-            let value = stored_json(repo, &id)?;
-            let parent = gc::links(&id, &value);
-            let prev = receipt_parent(&id, &value);
-            stack.extend(parent.into_iter().filter(|l| !seen.contains(l)).map(|l| {
-                let required = Some(&l) == prev.as_ref();
-                (l, required)
-            }));
-        }
-    }
+    let covered = |id: &ObjectId| covered_ids.contains(id) || covered_digests.contains(&id.digest);
+    let out: Vec<Item> = crate::reach::walk(
+        &Verified(repo),
+        stack,
+        crate::reach::Require::Chains,
+        &mut seen,
+        &covered,
+    )?
+    .into_iter()
+    .map(Item::Object)
+    .collect();
+    let mut out = out;
     // Proof files live apart from their objects and only for proofs that came later, so this
     // walk is as long as the list of objects that gained a proof, not the store.
     for (id, h) in local_proof_files(repo)? {
@@ -1040,17 +1020,23 @@ fn stored_json(repo: &Repo, id: &ObjectId) -> Result<Value, Error> {
     })
 }
 
-/// The receipt a receipt extends (None at sequence 0, whose parent is a genesis root).
-fn receipt_parent(id: &ObjectId, value: &Value) -> Option<ObjectId> {
-    incoming::receipt_kind(&id.artifact_type)?;
-    if value.get("sequence").and_then(Value::as_u64).unwrap_or(0) == 0 {
-        return None;
+/// The repository as push's walk reads it: each JSON object checked against its name as it
+/// is read (a flipped byte stops the push), a hole in a chain stops it before any ref moves.
+struct Verified<'r>(&'r Repo);
+
+impl crate::reach::Source for Verified<'_> {
+    type Error = Error;
+    fn has(&self, id: &ObjectId) -> Result<bool, Error> {
+        Ok(self.0.has(id))
     }
-    let prev = value
-        .get("prev_root")
-        .and_then(Value::as_str)
-        .and_then(|p| Digest::parse_loose(p).ok())?;
-    Some(ObjectId::new(id.artifact_type.clone(), prev))
+    fn read_json(&self, id: &ObjectId) -> Result<Option<Value>, Error> {
+        stored_json(self.0, id).map(Some)
+    }
+    fn missing(&self, id: &ObjectId) -> Error {
+        Error::Odb(odb::Error::Missing {
+            object: id.to_string(),
+        })
+    }
 }
 
 /// Every proof file under `.msez/proofs` (`<type>/<digest>/<h>.json`), by object and hash.
@@ -1733,15 +1719,15 @@ pub(super) fn remote_closure(
 ) -> Result<(HashSet<ObjectId>, Prefetched), Error> {
     let mut roots = Vec::new();
     for (name, value) in refs {
-        gc::ref_roots(name, *value, &mut roots);
+        crate::reach::ref_roots(name, *value, &mut roots);
     }
     let mut frontier: Vec<ObjectId> = Vec::new();
     let local_types = repo.object_types()?;
     for r in roots {
         match r {
-            gc::Root::Id(id) => frontier.push(id),
+            crate::reach::Root::Id(id) => frontier.push(id),
             // An untyped ref names a digest: every object with it, there or here.
-            gc::Root::Digest(d) => {
+            crate::reach::Root::Digest(d) => {
                 frontier.extend(listed.iter().filter(|o| o.digest == d).cloned());
                 frontier.extend(local_types.iter().map(|t| ObjectId::new(t.clone(), d)));
             }
@@ -1778,12 +1764,12 @@ pub(super) fn remote_closure(
                 expected: id.digest.to_hex(),
                 found: format!("unparsable JSON ({e})"),
             })?;
-            frontier.extend(gc::links(&id, &value));
+            frontier.extend(crate::reach::links(&id, &value));
             cache.insert(id, bytes);
         }
         for id in wave.iter().filter(|id| is_json(id) && repo.has(id)) {
             let value = stored_json(repo, id)?;
-            frontier.extend(gc::links(id, &value));
+            frontier.extend(crate::reach::links(id, &value));
         }
         frontier.retain(|id| !closure.contains(id));
     }
