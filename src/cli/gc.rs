@@ -65,7 +65,7 @@ pub fn run(args: GcArgs, ctx: &Ctx) -> super::Result<ExitCode> {
         None => gc::run(&gc::Local::new(&repo), &opts, &bar, &mut || {})?,
         Some(name) => {
             let (name, backend) = open_remote(&repo, Some(name), ctx, &args.transfer)?;
-            let report = gc::run_remote(
+            let report = msez::remote::gc::run_remote(
                 backend.as_ref(),
                 Some(&repo),
                 args.transfer.options().retry,

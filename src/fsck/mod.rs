@@ -831,3 +831,13 @@ fn sweep_temp(repo: &Repo, grace: Duration, report: &mut Report) -> Result<(), o
     }
     Ok(())
 }
+
+/// Whether `proof` is a valid Ed25519 signature over `object` by the key it names (whether
+/// that key is trusted is verify's question, not storage's).
+pub(crate) fn proof_signs(
+    object: &canon::Value,
+    proof: &canon::Value,
+) -> Result<(), crate::vc::Error> {
+    let input = crate::vc::proof::signing_input(object)?;
+    crate::vc::proof::verify_proof(proof, &input).map(|_| ())
+}

@@ -13,6 +13,7 @@ pub mod aws;
 pub mod checkpoint;
 mod error;
 pub mod fsck;
+pub mod gc;
 mod ipfs;
 pub mod layout;
 pub mod lease;

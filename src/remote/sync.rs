@@ -613,7 +613,7 @@ fn local_bytes(repo: &Repo, item: &Item) -> Result<Vec<u8>, Error> {
             let proof = verify_proof(id, h, &item.key(), &bytes)?;
             // A proof file that does not sign its object is not spread (gc removes it).
             let object = repo.read_json(id)?;
-            if let Err(e) = proof_signs(&object, &proof) {
+            if let Err(e) = crate::fsck::proof_signs(&object, &proof) {
                 return Err(Error::ProofFile {
                     object: id.to_string(),
                     file: path.clone(),
@@ -1284,13 +1284,6 @@ enum Staged {
     Rejected(RejectedProof),
 }
 
-/// Whether `proof` is a valid Ed25519 signature over `object` by the key it names (whether
-/// that key is trusted is verify's question, not storage's).
-pub(crate) fn proof_signs(object: &Value, proof: &Value) -> Result<(), crate::vc::Error> {
-    let input = crate::vc::proof::signing_input(object)?;
-    crate::vc::proof::verify_proof(proof, &input).map(|_| ())
-}
-
 /// Keeps the fetched proof files that sign their object, stored here or staged by this fetch;
 /// the others become [`Staged::Rejected`] entries in `rejected`.
 fn check_fetched_proofs(
@@ -1344,7 +1337,7 @@ fn check_fetched_proofs(
                     "proof file {key} signs {id}, which is no JSON object here or on the remote"
                 ),
             )),
-            Some(o) => proof_signs(o, &value).map_err(|e| {
+            Some(o) => crate::fsck::proof_signs(o, &value).map_err(|e| {
                 (
                     crate::taxonomy::Classify::code(&e),
                     format!("proof file {key} does not sign {id}: {e}"),
@@ -1588,7 +1581,7 @@ pub fn fetch(
                 })?;
                 if id.artifact_type.rule().proofs_outside_digest() && repo.has(&id) {
                     for proof in odb::proof_list(&value) {
-                        match proof_signs(&value, &proof) {
+                        match crate::fsck::proof_signs(&value, &proof) {
                             Ok(()) => merged.push((id.clone(), proof)),
                             Err(e) => report.proofs_rejected.push(RejectedProof {
                                 object: id.to_string(),
