@@ -107,22 +107,7 @@ pub fn fetch(
         });
     }
     // Refs first: whatever they name was on the remote before they were written.
-    let mut remote_refs = BTreeMap::new();
-    for m in opts.retry.run(|| backend.list("refs/"))? {
-        let Ok(name) = RefName::new(&m.key) else {
-            report.ignored.push(m.key);
-            continue;
-        };
-        let Some(blob) = opts.retry.run(|| backend.get(&m.key, None))? else {
-            continue;
-        };
-        match layout::parse_ref_value(&blob.bytes) {
-            Some(d) => {
-                remote_refs.insert(name, d);
-            }
-            None => report.ignored.push(m.key),
-        }
-    }
+    let remote_refs = list_refs(backend, opts, &mut report)?;
     let known = Known::load(repo, remote)?;
     let mut remote_objects = HashSet::new();
     let mut listed_objects = Vec::new();
@@ -201,10 +186,106 @@ pub fn fetch(
         .prefix("fetch-")
         .tempdir_in(repo.dir().join("tmp"))
         .map_err(|e| Error::io("creating a staging directory in", repo.dir().join("tmp"), e))?;
+    let (staged, received) = download(
+        backend,
+        opts,
+        &todo,
+        &prefetched,
+        staging.path(),
+        progress,
+        stop,
+    )?;
+    report.bytes_received = received;
+
+    // Receipts must also be chain links with a valid proof; one that is not stops the fetch.
+    let receipts: Vec<(ObjectId, PathBuf)> = staged
+        .iter()
+        .filter_map(|s| match s {
+            Staged::Object(id, p, _) if incoming::receipt_kind(&id.artifact_type).is_some() => {
+                Some((id.clone(), p.clone()))
+            }
+            _ => None,
+        })
+        .collect();
+    // A proof file is kept only if it signs its object (here, or fetched with it): a forged
+    // signature, a bare value or a proof of nothing is reported and dropped.
+    let staged = check_fetched_proofs(repo, staged, &mut report.proofs_rejected)?;
+    let fetched_proofs: Vec<(ObjectId, Value)> = staged
+        .iter()
+        .filter_map(|s| match s {
+            Staged::Proof(id, v, _) => Some((id.clone(), v.clone())),
+            _ => None,
+        })
+        .collect();
+    incoming::check(repo, &receipts, &fetched_proofs).map_err(|e| Error::Receipt(Box::new(e)))?;
+
+    store_verified(repo, staged, &mut report)?;
+    known.record(&seen)?;
+    drop(staging);
+
+    move_tracking(
+        repo,
+        remote,
+        opts,
+        &remote_refs,
+        &remote_objects,
+        &mut report,
+    )?;
+    // Our chain heads against theirs: a fork is reported and their branch kept.
+    let tracked: Vec<(RefName, Digest)> = remote_refs
+        .iter()
+        .filter(|(n, _)| !report.dangling.contains(&n.to_string()))
+        .filter(|(n, _)| !report.refused.iter().any(|r| r.name == n.as_str()))
+        .map(|(n, d)| (n.clone(), *d))
+        .collect();
+    report.forks =
+        incoming::forks_with(repo, remote, &tracked).map_err(|e| Error::Receipt(Box::new(e)))?;
+    report.remote_refs = remote_refs;
+    Ok(report)
+}
+
+/// The remote's refs and their values; a key that is no ref name or holds no digest is
+/// reported as ignored.
+fn list_refs(
+    backend: &dyn Backend,
+    opts: &Options,
+    report: &mut FetchReport,
+) -> Result<BTreeMap<RefName, Digest>, Error> {
+    let mut remote_refs = BTreeMap::new();
+    for m in opts.retry.run(|| backend.list("refs/"))? {
+        let Ok(name) = RefName::new(&m.key) else {
+            report.ignored.push(m.key);
+            continue;
+        };
+        let Some(blob) = opts.retry.run(|| backend.get(&m.key, None))? else {
+            continue;
+        };
+        match layout::parse_ref_value(&blob.bytes) {
+            Some(d) => {
+                remote_refs.insert(name, d);
+            }
+            None => report.ignored.push(m.key),
+        }
+    }
+    Ok(remote_refs)
+}
+
+/// Downloads `todo` into `staging` (`jobs` at a time), each object checked against its name
+/// and each proof file against its object's name as it arrives; returns what was staged and
+/// the bytes received.
+fn download(
+    backend: &dyn Backend,
+    opts: &Options,
+    todo: &[Item],
+    prefetched: &Prefetched,
+    staging: &Path,
+    progress: &dyn Progress,
+    stop: &AtomicBool,
+) -> Result<(Vec<Staged>, u64), Error> {
     progress.set_total(todo.len() as u64);
     let counter = AtomicUsize::new(0);
     let bytes_received = AtomicUsize::new(0);
-    let staged = parallel(&todo, opts.jobs, stop, |item| {
+    let staged = parallel(todo, opts.jobs, stop, |item| {
         let key = item.key();
         let missing = || Error::Missing {
             what: "listed key",
@@ -212,7 +293,7 @@ pub fn fetch(
         };
         if let (true, Item::Object(id)) = (is_streamed(item), item) {
             let n = counter.fetch_add(1, Ordering::Relaxed);
-            let path = staging.path().join(n.to_string());
+            let path = staging.join(n.to_string());
             let sum = download_raw(backend, opts, id, &key, || {
                 let f =
                     std::fs::File::create(&path).map_err(|e| Error::io("creating", &path, e))?;
@@ -238,7 +319,7 @@ pub fn fetch(
             Item::Object(id) => {
                 verify_object(id, &key, &blob.bytes)?;
                 let n = counter.fetch_add(1, Ordering::Relaxed);
-                let path = staging.path().join(n.to_string());
+                let path = staging.join(n.to_string());
                 std::fs::write(&path, &blob.bytes).map_err(|e| Error::io("writing", &path, e))?;
                 let sum =
                     (id.artifact_type.rule().encoding() == Encoding::Raw).then(|| odb::Checksum {
@@ -260,30 +341,12 @@ pub fn fetch(
         progress.inc(1);
         Ok(out)
     })?;
-    report.bytes_received = bytes_received.load(Ordering::Relaxed) as u64;
+    Ok((staged, bytes_received.load(Ordering::Relaxed) as u64))
+}
 
-    // Receipts must also be chain links with a valid proof; one that is not stops the fetch.
-    let receipts: Vec<(ObjectId, PathBuf)> = staged
-        .iter()
-        .filter_map(|s| match s {
-            Staged::Object(id, p, _) if incoming::receipt_kind(&id.artifact_type).is_some() => {
-                Some((id.clone(), p.clone()))
-            }
-            _ => None,
-        })
-        .collect();
-    // A proof file is kept only if it signs its object (here, or fetched with it): a forged
-    // signature, a bare value or a proof of nothing is reported and dropped.
-    let staged = check_fetched_proofs(repo, staged, &mut report.proofs_rejected)?;
-    let fetched_proofs: Vec<(ObjectId, Value)> = staged
-        .iter()
-        .filter_map(|s| match s {
-            Staged::Proof(id, v, _) => Some((id.clone(), v.clone())),
-            _ => None,
-        })
-        .collect();
-    incoming::check(repo, &receipts, &fetched_proofs).map_err(|e| Error::Receipt(Box::new(e)))?;
-
+/// Stores what was downloaded and verified: objects first (one transaction), then the proofs
+/// that sign them.
+fn store_verified(repo: &Repo, staged: Vec<Staged>, report: &mut FetchReport) -> Result<(), Error> {
     // Everything verified: now it may enter the repository, objects before proofs and refs.
     // One transaction: every object is made durable by one syncfs, not an fsync each, and
     // published by rename only after it; the refs below move only after that.
@@ -372,14 +435,24 @@ pub fn fetch(
             }
         }
     }
-    known.record(&seen)?;
-    drop(staging);
+    Ok(())
+}
 
+/// Moves each remote-tracking ref whose remote value extends what we tracked (heads first);
+/// a dangling, rolled-back or forked one is reported and stays.
+fn move_tracking(
+    repo: &Repo,
+    remote: &str,
+    opts: &Options,
+    remote_refs: &BTreeMap<RefName, Digest>,
+    remote_objects: &HashSet<ObjectId>,
+    report: &mut FetchReport,
+) -> Result<(), Error> {
     // Heads first: a checkpoint may follow its head across a counted fork resolution.
     let mut order: Vec<(&RefName, &Digest)> = remote_refs.iter().collect();
     order.sort_by_key(|(n, _)| incoming::checkpoint_kind(n).is_some());
     for (name, value) in order {
-        if !remote_has_target(&remote_objects, name, *value) {
+        if !remote_has_target(remote_objects, name, *value) {
             report.dangling.push(name.to_string());
             continue;
         }
@@ -389,7 +462,7 @@ pub fn fetch(
             repo,
             name,
             *value,
-            &remote_refs,
+            remote_refs,
             &report.resolved,
         );
         if !follows {
@@ -411,17 +484,7 @@ pub fn fetch(
             });
         }
     }
-    // Our chain heads against theirs: a fork is reported and their branch kept.
-    let tracked: Vec<(RefName, Digest)> = remote_refs
-        .iter()
-        .filter(|(n, _)| !report.dangling.contains(&n.to_string()))
-        .filter(|(n, _)| !report.refused.iter().any(|r| r.name == n.as_str()))
-        .map(|(n, d)| (n.clone(), *d))
-        .collect();
-    report.forks =
-        incoming::forks_with(repo, remote, &tracked).map_err(|e| Error::Receipt(Box::new(e)))?;
-    report.remote_refs = remote_refs;
-    Ok(report)
+    Ok(())
 }
 
 /// Remote JSON objects read (and checked) by the closure walk, by id.

@@ -39,22 +39,7 @@ fn push_inner(
         ..PushReport::default()
     };
     let all_refs = repo.refs()?;
-    let refs: Vec<(RefName, Digest)> = if only.is_empty() {
-        all_refs
-            .iter()
-            .filter(|(n, _)| !n.as_str().starts_with("refs/remotes/"))
-            .cloned()
-            .collect()
-    } else {
-        let mut out = Vec::new();
-        for name in only {
-            let value = repo.read_ref(name)?.ok_or_else(|| odb::Error::Missing {
-                object: name.to_string(),
-            })?;
-            out.push((name.clone(), value));
-        }
-        out
-    };
+    let refs = selected(repo, &all_refs, only)?;
     // pre-push sees every ref it is about to send and can veto the whole push.
     let mut tracking = Vec::with_capacity(refs.len());
     for (name, value) in &refs {
@@ -73,23 +58,7 @@ fn push_inner(
     // The remote refs we are about to move, read first: their values say what the remote
     // already holds (a ref's closure is always there before the ref), and their versions are
     // what the conditional writes below expect.
-    let mut current = Vec::with_capacity(refs.len());
-    for (name, _) in &refs {
-        let key = layout::ref_key(name);
-        let blob = opts.retry.run(|| backend.get(&key, None))?;
-        let value =
-            match &blob {
-                Some(b) => Some(layout::parse_ref_value(&b.bytes).ok_or_else(|| {
-                    Error::NotFastForward {
-                        name: name.to_string(),
-                        found: String::from_utf8_lossy(&b.bytes).chars().take(80).collect(),
-                        why: "the remote ref is not a digest",
-                    }
-                })?),
-                None => None,
-            };
-        current.push((blob, value));
-    }
+    let current = read_current(backend, opts, &refs)?;
     // A remote ref that still holds what we last saw there means this is the msez remote we
     // checked before: its format file is read again only when that is not so (a first push, a
     // remote that moved or was replaced).
@@ -147,76 +116,19 @@ fn push_inner(
         .filter(|i| !known_now.contains(&i.key()))
         .collect();
     if opts.dry_run {
-        let mut plan = Plan::default();
-        for item in &todo {
-            plan.bytes += match item {
-                // Streamed objects are loose files: their size is their length.
-                Item::Object(id) if is_streamed(item) => std::fs::metadata(repo.object_path(id))
-                    .map(|m| m.len())
-                    .unwrap_or(0),
-                _ => local_bytes(repo, item)?.len() as u64,
-            };
-            match item {
-                Item::Object(_) => plan.objects += 1,
-                Item::Proof(..) => plan.proofs += 1,
-            }
-        }
-        for ((name, value), (_, remote_value)) in refs.iter().zip(&current) {
-            if *remote_value != Some(*value) {
-                report.would_move.push(name.to_string());
-            }
-        }
-        // One conditional PUT per key, one per ref (S3 adds a lock object's create and
-        // delete around each ref write).
-        plan.requests = plan.objects + plan.proofs + report.would_move.len() as u64;
-        report.would_send = Some(plan);
+        report.would_send = Some(plan(repo, &todo, &refs, &current, &mut report.would_move)?);
         return Ok(report);
     }
-    progress.set_total(todo.len() as u64);
-    let objects_sent = AtomicUsize::new(0);
-    let proofs_sent = AtomicUsize::new(0);
-    let bytes_sent = AtomicUsize::new(0);
-    let already = AtomicUsize::new(0);
-    // Objects this run saw on the remote (created, or found there by create-if-absent).
-    let present: Mutex<HashSet<ObjectId>> = Mutex::new(HashSet::new());
-    let count = |item: &Item, created: bool, size: u64| -> Result<(), Error> {
-        if created {
-            bytes_sent.fetch_add(size as usize, Ordering::Relaxed);
-            match item {
-                Item::Object(_) => objects_sent.fetch_add(1, Ordering::Relaxed),
-                Item::Proof(..) => proofs_sent.fetch_add(1, Ordering::Relaxed),
-            };
-        } else {
-            already.fetch_add(1, Ordering::Relaxed);
-        }
-        if let Item::Object(id) = item {
-            present
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .insert(id.clone());
-        }
-        known.record(std::slice::from_ref(&item.key()))
-    };
-    parallel(&todo, opts.jobs, stop, |item| {
-        let (created, size) = upload(repo, backend, opts, item)?;
-        count(item, created, size)?;
-        // The remote had this object from someone else, perhaps with other inline proofs:
-        // ours travel as proof files so neither side's signatures are lost.
-        if let (false, Item::Object(id)) = (created, item) {
-            for (proof, bytes) in inline_proofs(repo, id)? {
-                let key = proof.key();
-                let created = opts.retry.run(|| backend.put_if_absent(&key, &bytes))?;
-                count(&proof, created, bytes.len() as u64)?;
-            }
-        }
-        progress.inc(1);
-        Ok(())
-    })?;
-    report.objects_sent = objects_sent.load(Ordering::Relaxed) as u64;
-    report.proofs_sent = proofs_sent.load(Ordering::Relaxed) as u64;
-    report.bytes_sent = bytes_sent.load(Ordering::Relaxed) as u64;
-    report.already_there = already.load(Ordering::Relaxed) as u64;
-    let present = present.into_inner().unwrap_or_else(|p| p.into_inner());
+    let present = send(
+        repo,
+        backend,
+        opts,
+        &known,
+        &todo,
+        progress,
+        stop,
+        &mut report,
+    )?;
 
     for (((name, value), old_tracking), (blob, remote_value)) in
         refs.into_iter().zip(tracking).zip(current)
@@ -253,6 +165,154 @@ fn push_inner(
         }
     }
     Ok(report)
+}
+
+/// The refs a push sends: `only`, or every local ref but the remote-tracking ones.
+fn selected(
+    repo: &Repo,
+    all_refs: &[(RefName, Digest)],
+    only: &[RefName],
+) -> Result<Vec<(RefName, Digest)>, Error> {
+    Ok(if only.is_empty() {
+        all_refs
+            .iter()
+            .filter(|(n, _)| !n.as_str().starts_with("refs/remotes/"))
+            .cloned()
+            .collect()
+    } else {
+        let mut out = Vec::new();
+        for name in only {
+            let value = repo.read_ref(name)?.ok_or_else(|| odb::Error::Missing {
+                object: name.to_string(),
+            })?;
+            out.push((name.clone(), value));
+        }
+        out
+    })
+}
+
+/// A remote ref as read before a push: its blob (whose version a conditional write expects)
+/// and its value.
+type Current = (Option<crate::remote::Blob>, Option<Digest>);
+
+/// The remote's value of each ref about to move, with the blob whose version the conditional
+/// write expects.
+fn read_current(
+    backend: &dyn Backend,
+    opts: &Options,
+    refs: &[(RefName, Digest)],
+) -> Result<Vec<Current>, Error> {
+    let mut current = Vec::with_capacity(refs.len());
+    for (name, _) in refs {
+        let key = layout::ref_key(name);
+        let blob = opts.retry.run(|| backend.get(&key, None))?;
+        let value =
+            match &blob {
+                Some(b) => Some(layout::parse_ref_value(&b.bytes).ok_or_else(|| {
+                    Error::NotFastForward {
+                        name: name.to_string(),
+                        found: String::from_utf8_lossy(&b.bytes).chars().take(80).collect(),
+                        why: "the remote ref is not a digest",
+                    }
+                })?),
+                None => None,
+            };
+        current.push((blob, value));
+    }
+    Ok(current)
+}
+
+/// What a dry run would send, and (in `would_move`) the refs it would move.
+fn plan(
+    repo: &Repo,
+    todo: &[Item],
+    refs: &[(RefName, Digest)],
+    current: &[Current],
+    would_move: &mut Vec<String>,
+) -> Result<Plan, Error> {
+    let mut plan = Plan::default();
+    for item in todo {
+        plan.bytes += match item {
+            // Streamed objects are loose files: their size is their length.
+            Item::Object(id) if is_streamed(item) => std::fs::metadata(repo.object_path(id))
+                .map(|m| m.len())
+                .unwrap_or(0),
+            _ => local_bytes(repo, item)?.len() as u64,
+        };
+        match item {
+            Item::Object(_) => plan.objects += 1,
+            Item::Proof(..) => plan.proofs += 1,
+        }
+    }
+    for ((name, value), (_, remote_value)) in refs.iter().zip(current) {
+        if *remote_value != Some(*value) {
+            would_move.push(name.to_string());
+        }
+    }
+    // One conditional PUT per key, one per ref (S3 adds a lock object's create and
+    // delete around each ref write).
+    plan.requests = plan.objects + plan.proofs + would_move.len() as u64;
+    Ok(plan)
+}
+
+/// Uploads `todo` (`jobs` at a time), objects and proof files, each recorded as known once
+/// there; returns the objects this run saw on the remote.
+#[allow(clippy::too_many_arguments)]
+fn send(
+    repo: &Repo,
+    backend: &dyn Backend,
+    opts: &Options,
+    known: &Known,
+    todo: &[Item],
+    progress: &dyn Progress,
+    stop: &AtomicBool,
+    report: &mut PushReport,
+) -> Result<HashSet<ObjectId>, Error> {
+    progress.set_total(todo.len() as u64);
+    let objects_sent = AtomicUsize::new(0);
+    let proofs_sent = AtomicUsize::new(0);
+    let bytes_sent = AtomicUsize::new(0);
+    let already = AtomicUsize::new(0);
+    // Objects this run saw on the remote (created, or found there by create-if-absent).
+    let present: Mutex<HashSet<ObjectId>> = Mutex::new(HashSet::new());
+    let count = |item: &Item, created: bool, size: u64| -> Result<(), Error> {
+        if created {
+            bytes_sent.fetch_add(size as usize, Ordering::Relaxed);
+            match item {
+                Item::Object(_) => objects_sent.fetch_add(1, Ordering::Relaxed),
+                Item::Proof(..) => proofs_sent.fetch_add(1, Ordering::Relaxed),
+            };
+        } else {
+            already.fetch_add(1, Ordering::Relaxed);
+        }
+        if let Item::Object(id) = item {
+            present
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(id.clone());
+        }
+        known.record(std::slice::from_ref(&item.key()))
+    };
+    parallel(todo, opts.jobs, stop, |item| {
+        let (created, size) = upload(repo, backend, opts, item)?;
+        count(item, created, size)?;
+        // The remote had this object from someone else, perhaps with other inline proofs:
+        // ours travel as proof files so neither side's signatures are lost.
+        if let (false, Item::Object(id)) = (created, item) {
+            for (proof, bytes) in inline_proofs(repo, id)? {
+                let key = proof.key();
+                let created = opts.retry.run(|| backend.put_if_absent(&key, &bytes))?;
+                count(&proof, created, bytes.len() as u64)?;
+            }
+        }
+        progress.inc(1);
+        Ok(())
+    })?;
+    report.objects_sent = objects_sent.load(Ordering::Relaxed) as u64;
+    report.proofs_sent = proofs_sent.load(Ordering::Relaxed) as u64;
+    report.bytes_sent = bytes_sent.load(Ordering::Relaxed) as u64;
+    report.already_there = already.load(Ordering::Relaxed) as u64;
+    Ok(present.into_inner().unwrap_or_else(|p| p.into_inner()))
 }
 
 /// What a push needs to send for `refs`: the objects they reach, walked from their values and
