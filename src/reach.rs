@@ -87,6 +87,31 @@ pub enum Require {
     Everything,
 }
 
+/// What visiting one node gave the walk.
+pub enum Step<N> {
+    /// The nodes it leads to (pushed, so the last is visited first).
+    Next(Vec<N>),
+    /// The end of the walk (a node budget spent, a required node absent).
+    Stop,
+}
+
+/// The one walker: depth first over an explicit stack, the last pushed visited first; `visit`
+/// gets each popped node and the nodes still waiting, and dedupes as it needs (by object id
+/// here, by the wire format's (type, digest) strings in the artifact graph).
+pub fn depth_first<N, E>(
+    start: Vec<N>,
+    mut visit: impl FnMut(N, &[N]) -> Result<Step<N>, E>,
+) -> Result<(), E> {
+    let mut stack = start;
+    while let Some(node) = stack.pop() {
+        match visit(node, &stack)? {
+            Step::Next(next) => stack.extend(next),
+            Step::Stop => break,
+        }
+    }
+    Ok(())
+}
+
 /// Walks from `start` (each with whether it is required) depth-first over an explicit stack,
 /// visiting each object once (`seen` carries over between calls) and never entering one
 /// `stop` says is covered; returns the objects visited, in visit order.
@@ -97,11 +122,10 @@ pub fn walk<S: Source + ?Sized>(
     seen: &mut HashSet<ObjectId>,
     stop: &dyn Fn(&ObjectId) -> bool,
 ) -> Result<Vec<ObjectId>, S::Error> {
-    let mut stack = start;
     let mut out = Vec::new();
-    while let Some((id, required)) = stack.pop() {
+    depth_first(start, |(id, required): (ObjectId, bool), _| {
         if stop(&id) || seen.contains(&id) {
-            continue;
+            return Ok(Step::Next(Vec::new()));
         }
         if !source.has(&id)? {
             let fatal = match require {
@@ -112,26 +136,28 @@ pub fn walk<S: Source + ?Sized>(
             if fatal {
                 return Err(source.missing(&id));
             }
-            continue;
+            return Ok(Step::Next(Vec::new()));
         }
         seen.insert(id.clone());
         out.push(id.clone());
         if id.artifact_type.rule().encoding() != Encoding::Json {
-            continue;
+            return Ok(Step::Next(Vec::new()));
         }
-        if let Some(value) = source.read_json(&id)? {
-            let parent = receipt_parent(&id, &value);
-            stack.extend(
-                links(&id, &value)
-                    .into_iter()
-                    .filter(|l| !seen.contains(l))
-                    .map(|l| {
-                        let required = Some(&l) == parent.as_ref();
-                        (l, required)
-                    }),
-            );
-        }
-    }
+        let Some(value) = source.read_json(&id)? else {
+            return Ok(Step::Next(Vec::new()));
+        };
+        let parent = receipt_parent(&id, &value);
+        Ok(Step::Next(
+            links(&id, &value)
+                .into_iter()
+                .filter(|l| !seen.contains(l))
+                .map(|l| {
+                    let required = Some(&l) == parent.as_ref();
+                    (l, required)
+                })
+                .collect(),
+        ))
+    })?;
     Ok(out)
 }
 
