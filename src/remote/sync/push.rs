@@ -363,7 +363,7 @@ fn closure_keys(
     }
     let mut seen: HashSet<ObjectId> = HashSet::new();
     let covered = |id: &ObjectId| covered_ids.contains(id) || covered_digests.contains(&id.digest);
-    let out: Vec<Item> = crate::reach::walk(
+    let mut out: Vec<Item> = crate::reach::walk(
         &Verified(repo),
         stack,
         crate::reach::Require::Chains,
@@ -373,7 +373,6 @@ fn closure_keys(
     .into_iter()
     .map(Item::Object)
     .collect();
-    let mut out = out;
     // Proof files live apart from their objects and only for proofs that came later, so this
     // walk is as long as the list of objects that gained a proof, not the store.
     for (id, h) in local_proof_files(repo)? {
