@@ -187,26 +187,35 @@ enum Source {
 /// sorted. A member the repository lacks fails the export (the CAR would be incomplete).
 pub fn closure(repo: &Repo, root: &ObjectId) -> Result<Vec<ObjectId>, Error> {
     let mut seen = HashSet::new();
-    let mut stack = vec![root.clone()];
-    while let Some(id) = stack.pop() {
-        if seen.contains(&id) {
-            continue;
-        }
-        if !repo.has(&id) {
-            return Err(odb::Error::Missing {
-                object: id.to_string(),
-            }
-            .into());
-        }
-        if id.artifact_type.rule().encoding() == Encoding::Json {
-            let value = repo.read_json(&id)?;
-            stack.extend(crate::gc::links(&id, &value));
-        }
-        seen.insert(id);
-    }
-    let mut out: Vec<ObjectId> = seen.into_iter().collect();
+    let start = vec![(root.clone(), true)];
+    let mut out = crate::reach::walk(
+        &Whole(repo),
+        start,
+        crate::reach::Require::Everything,
+        &mut seen,
+        &|_| false,
+    )?;
     out.sort();
     Ok(out)
+}
+
+/// The repository as the walk's source for an export: every member must be stored.
+struct Whole<'r>(&'r Repo);
+
+impl crate::reach::Source for Whole<'_> {
+    type Error = Error;
+    fn has(&self, id: &ObjectId) -> Result<bool, Error> {
+        Ok(self.0.has(id))
+    }
+    fn read_json(&self, id: &ObjectId) -> Result<Option<Value>, Error> {
+        Ok(Some(self.0.read_json(id)?))
+    }
+    fn missing(&self, id: &ObjectId) -> Error {
+        odb::Error::Missing {
+            object: id.to_string(),
+        }
+        .into()
+    }
 }
 
 fn varint(n: u64, out: &mut Vec<u8>) {
@@ -509,6 +518,51 @@ fn read_varint(r: &mut impl Read) -> std::io::Result<Option<u64>> {
         .map_err(|_| std::io::ErrorKind::InvalidData.into())
 }
 
+/// Reads every block after the header into a file of `tmp`, each checked against its CID's
+/// sha2-256 as it is written; returns the files by CID.
+fn read_blocks(
+    r: &mut BufReader<File>,
+    car: &Path,
+    tmp: &Path,
+    report: &mut ImportReport,
+) -> Result<BTreeMap<Cid, PathBuf>, Error> {
+    let io = |e| Error::io("reading", car, e);
+    let mut blocks: BTreeMap<Cid, PathBuf> = BTreeMap::new();
+    while let Some(len) = read_varint(r).map_err(io)? {
+        let mut limited = (&mut *r).take(len);
+        let cid = Cid::read_bytes(&mut limited)
+            .map_err(|e| Error::format(car, format!("a block's CID does not parse: {e}")))?;
+        let mh = cid.hash();
+        if mh.code() != SHA2_256 || mh.size() != 32 {
+            return Err(Error::format(
+                car,
+                format!("block {cid} is not sha2-256 (multihash 0x{:x})", mh.code()),
+            ));
+        }
+        let path = tmp.join(format!("{}", blocks.len()));
+        let f =
+            crate::fs::create_in_place(&path).map_err(|e| Error::io(e.what, &e.path, e.source))?;
+        let mut w = Hashing::new(BufWriter::new(f));
+        let expected_len = limited.limit();
+        let n = std::io::copy(&mut limited, &mut w).map_err(io)?;
+        w.flush().map_err(|e| Error::io("writing", &path, e))?;
+        if n != expected_len {
+            return Err(Error::format(car, format!("block {cid} is cut short")));
+        }
+        let found = w.finish().0;
+        if found.as_slice() != mh.digest() {
+            return Err(Error::Block {
+                cid: cid.to_string(),
+                expected: hex::encode(mh.digest()),
+                found: hex::encode(found),
+            });
+        }
+        report.blocks += 1;
+        blocks.insert(cid, path);
+    }
+    Ok(blocks)
+}
+
 /// Reads a CARv1 file written by msez (or any tool that adds an msez manifest), verifies every
 /// block and every manifest entry, then stores the artifacts and their proofs.
 pub fn import(repo: &Repo, car: &Path) -> Result<ImportReport, Error> {
@@ -533,40 +587,8 @@ pub fn import(repo: &Repo, car: &Path) -> Result<ImportReport, Error> {
         .prefix("car-")
         .tempdir_in(repo.dir().join("tmp"))
         .map_err(|e| Error::io("creating a temp dir in", &repo.dir().join("tmp"), e))?;
-    let mut blocks: BTreeMap<Cid, PathBuf> = BTreeMap::new();
     let mut report = ImportReport::default();
-    while let Some(len) = read_varint(&mut r).map_err(io)? {
-        let mut limited = (&mut r).take(len);
-        let cid = Cid::read_bytes(&mut limited)
-            .map_err(|e| Error::format(car, format!("a block's CID does not parse: {e}")))?;
-        let mh = cid.hash();
-        if mh.code() != SHA2_256 || mh.size() != 32 {
-            return Err(Error::format(
-                car,
-                format!("block {cid} is not sha2-256 (multihash 0x{:x})", mh.code()),
-            ));
-        }
-        let path = tmp.path().join(format!("{}", blocks.len()));
-        let f =
-            crate::fs::create_in_place(&path).map_err(|e| Error::io(e.what, &e.path, e.source))?;
-        let mut w = Hashing::new(BufWriter::new(f));
-        let expected_len = limited.limit();
-        let n = std::io::copy(&mut limited, &mut w).map_err(io)?;
-        w.flush().map_err(|e| Error::io("writing", &path, e))?;
-        if n != expected_len {
-            return Err(Error::format(car, format!("block {cid} is cut short")));
-        }
-        let found = w.finish().0;
-        if found.as_slice() != mh.digest() {
-            return Err(Error::Block {
-                cid: cid.to_string(),
-                expected: hex::encode(mh.digest()),
-                found: hex::encode(found),
-            });
-        }
-        report.blocks += 1;
-        blocks.insert(cid, path);
-    }
+    let blocks = read_blocks(&mut r, car, tmp.path(), &mut report)?;
 
     let manifest_path = blocks
         .get(&manifest_cid)

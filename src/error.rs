@@ -28,6 +28,8 @@ pub enum Error {
     #[error(transparent)]
     Remote(#[from] crate::remote::Error),
     #[error(transparent)]
+    Gc(#[from] crate::gc::Error),
+    #[error(transparent)]
     Mount(#[from] crate::mount::Error),
     #[error(transparent)]
     Graph(#[from] crate::graph::Error),
@@ -72,6 +74,7 @@ impl Classify for Error {
             Error::Schema(e) => e.class(),
             Error::Chain(e) => e.class(),
             Error::Remote(e) => e.class(),
+            Error::Gc(e) => e.class(),
             Error::Mount(e) => e.class(),
             Error::Graph(e) => e.class(),
             Error::Bundle(e) => e.class(),
@@ -92,6 +95,7 @@ impl Classify for Error {
             Error::Schema(e) => e.code(),
             Error::Chain(e) => e.code(),
             Error::Remote(e) => e.code(),
+            Error::Gc(e) => e.code(),
             Error::Mount(e) => e.code(),
             Error::Graph(e) => e.code(),
             Error::Bundle(e) => e.code(),
@@ -112,6 +116,7 @@ impl Classify for Error {
             Error::Schema(e) => e.detail(),
             Error::Chain(e) => e.detail(),
             Error::Remote(e) => e.detail(),
+            Error::Gc(e) => e.detail(),
             Error::Mount(e) => e.detail(),
             Error::Graph(e) => e.detail(),
             Error::Bundle(e) => e.detail(),

@@ -25,10 +25,10 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use serde::Serialize;
 
 use crate::artifact::{self, ArtifactType, ObjectId};
-use crate::canon::{self, Digest, DigestRule, Encoding, Value};
-use crate::odb::{self, RefName, Repo, ref_object_type};
+use crate::canon::{self, Digest, Encoding, Value};
+use crate::odb::{self, RefName, Repo};
 use crate::progress::Progress;
-use crate::remote::{Backend, Error, layout, lease::Lease, reflock};
+use crate::taxonomy::{Class, Classify, Detail};
 
 /// The default of `gc.pruneExpire` (like git).
 pub const PRUNE_EXPIRE: Duration = Duration::from_secs(14 * 24 * 3600);
@@ -36,6 +36,87 @@ pub const PRUNE_EXPIRE: Duration = Duration::from_secs(14 * 24 * 3600);
 pub const REFLOG_EXPIRE: Duration = Duration::from_secs(30 * 24 * 3600);
 /// The remote key of the marks file.
 pub const REMOTE_MARKS_KEY: &str = "gc/marks";
+
+/// A gc failure: the repository's, a file's, or the store's own (a remote backend's, kept
+/// whole with its class and code).
+#[derive(Debug)]
+pub enum Error {
+    /// The object database.
+    Odb(odb::Error),
+    /// A file of the repository.
+    Io {
+        what: &'static str,
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    /// The store's own failure.
+    Store(Box<dyn StoreError>),
+}
+
+/// An error a [`Store`] brings from below (a remote's), with its class and code.
+pub trait StoreError: Classify + Send + Sync + 'static {}
+
+impl<T: Classify + Send + Sync + 'static> StoreError for T {}
+
+impl Error {
+    fn io(what: &'static str, path: impl Into<PathBuf>, source: std::io::Error) -> Error {
+        Error::Io {
+            what,
+            path: path.into(),
+            source,
+        }
+    }
+}
+
+impl From<odb::Error> for Error {
+    fn from(e: odb::Error) -> Self {
+        Error::Odb(e)
+    }
+}
+
+impl std::fmt::Display for Error {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Error::Odb(e) => e.fmt(f),
+            Error::Io { what, path, .. } => write!(f, "{what} {}", path.display()),
+            Error::Store(e) => e.fmt(f),
+        }
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Error::Odb(e) => e.source(),
+            Error::Io { source, .. } => Some(source),
+            Error::Store(e) => e.source(),
+        }
+    }
+}
+
+impl Classify for Error {
+    fn class(&self) -> Class {
+        match self {
+            Error::Odb(e) => e.class(),
+            Error::Io { .. } => Class::Io,
+            Error::Store(e) => e.class(),
+        }
+    }
+    fn code(&self) -> &'static str {
+        match self {
+            Error::Odb(e) => e.code(),
+            Error::Io { .. } => "io.file",
+            Error::Store(e) => e.code(),
+        }
+    }
+    fn detail(&self) -> Detail {
+        match self {
+            Error::Odb(e) => e.detail(),
+            Error::Io { path, .. } => Detail::path(path),
+            Error::Store(e) => e.detail(),
+        }
+    }
+}
 
 /// What a gc run keeps and how long it waits.
 #[derive(Clone, Copy, Debug)]
@@ -86,6 +167,21 @@ pub struct Report {
     pub bad_proofs: Vec<BadProof>,
     /// Whether this was a dry run.
     pub dry_run: bool,
+    /// Remote only: keys that are not regular files (a directory remote's symlinks, FIFOs,
+    /// devices), reported and never read, followed or deleted.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub irregular: Vec<IrregularKey>,
+}
+
+/// A remote key gc leaves alone because it is not a regular file.
+#[derive(Clone, Debug, Serialize)]
+pub struct IrregularKey {
+    /// `schema.remote_key_irregular`.
+    pub code: &'static str,
+    /// The key, control characters escaped.
+    pub key: String,
+    /// What it is instead.
+    pub why: String,
 }
 
 /// A proof file gc removes, and why.
@@ -99,14 +195,7 @@ pub struct BadProof {
     pub why: String,
 }
 
-/// Where a root points: one object, or every object with a digest (a ref of no known type).
-#[derive(Clone, Debug)]
-pub enum Root {
-    /// One object.
-    Id(ObjectId),
-    /// Every stored object with this digest.
-    Digest(Digest),
-}
+pub use crate::reach::Root;
 
 /// What gc needs from a repository or a remote.
 pub trait Store {
@@ -150,12 +239,12 @@ fn unix(t: SystemTime) -> u64 {
 }
 
 /// The marks file's text: `<unix-seconds> <type>:<digest>` per line.
-fn marks_text(marks: &BTreeMap<ObjectId, u64>) -> String {
+pub(crate) fn marks_text(marks: &BTreeMap<ObjectId, u64>) -> String {
     marks.iter().map(|(id, t)| format!("{t} {id}\n")).collect()
 }
 
 /// Parses a marks file; a line cut by a crash is dropped (its object is marked again later).
-fn parse_marks(text: &str) -> HashMap<ObjectId, u64> {
+pub(crate) fn parse_marks(text: &str) -> HashMap<ObjectId, u64> {
     text.lines()
         .filter_map(|l| {
             let (t, id) = l.split_once(' ')?;
@@ -164,44 +253,7 @@ fn parse_marks(text: &str) -> HashMap<ObjectId, u64> {
         .collect()
 }
 
-/// The roots a ref value gives: its target, and the genesis an asset ref names.
-pub(crate) fn ref_roots(name: &RefName, value: Digest, out: &mut Vec<Root>) {
-    match ref_object_type(name).and_then(|t| ArtifactType::new(t).ok()) {
-        Some(t) => out.push(Root::Id(ObjectId::new(t, value))),
-        None => out.push(Root::Digest(value)),
-    }
-    let parts: Vec<&str> = name.as_str().split('/').collect();
-    let asset = match parts.as_slice() {
-        ["refs", "assets", id, ..] | ["refs", "remotes", _, "assets", id, ..] => Some(*id),
-        _ => None,
-    };
-    if let (Some(id), Ok(t)) = (
-        asset.and_then(|a| Digest::parse_loose(a).ok()),
-        ArtifactType::new("smart-asset-genesis"),
-    ) {
-        out.push(Root::Id(ObjectId::new(t, id)));
-    }
-}
-
-/// The objects a stored JSON object links to: embedded ArtifactRefs and a receipt's prev.
-pub(crate) fn links(id: &ObjectId, value: &Value) -> Vec<ObjectId> {
-    let mut out: Vec<ObjectId> = artifact::embedded_refs(value)
-        .iter()
-        .filter_map(|r| r.id().ok())
-        .collect();
-    if matches!(id.artifact_type.rule(), DigestRule::NextRoot(_))
-        && value.get("sequence").and_then(Value::as_u64).unwrap_or(0) > 0
-    {
-        if let Some(prev) = value
-            .get("prev_root")
-            .and_then(Value::as_str)
-            .and_then(|p| Digest::parse_loose(p).ok())
-        {
-            out.push(ObjectId::new(id.artifact_type.clone(), prev));
-        }
-    }
-    out
-}
+use crate::reach::ref_roots;
 
 /// The listing of a store, indexed for the walk.
 struct Listing {
@@ -237,24 +289,44 @@ impl Listing {
 
 /// Adds to `seen` every stored object reachable from `start`. Objects the store lacks are
 /// skipped: a dangling link is fsck's business, not a reason to keep or delete anything.
+/// The walk's view of a store: only what the listing holds is there.
+struct Listed<'a> {
+    store: &'a dyn Store,
+    listing: &'a Listing,
+}
+
+impl crate::reach::Source for Listed<'_> {
+    type Error = Error;
+    fn has(&self, id: &ObjectId) -> Result<bool, Error> {
+        Ok(self.listing.ids.contains(id))
+    }
+    fn read_json(&self, id: &ObjectId) -> Result<Option<Value>, Error> {
+        self.store.read_json(id)
+    }
+    fn missing(&self, id: &ObjectId) -> Error {
+        // Never asked: gc requires nothing.
+        Error::Odb(odb::Error::Missing {
+            object: id.to_string(),
+        })
+    }
+}
+
+/// Marks what `start` reaches in `seen` (absent objects are skipped: gc never needs them).
 fn walk(
     store: &dyn Store,
     listing: &Listing,
     start: Vec<ObjectId>,
     seen: &mut HashSet<ObjectId>,
 ) -> Result<(), Error> {
-    let mut stack = start;
-    while let Some(id) = stack.pop() {
-        if !listing.ids.contains(&id) || !seen.insert(id.clone()) {
-            continue;
-        }
-        if id.artifact_type.rule().encoding() != Encoding::Json {
-            continue;
-        }
-        if let Some(value) = store.read_json(&id)? {
-            stack.extend(links(&id, &value).into_iter().filter(|l| !seen.contains(l)));
-        }
-    }
+    let start = start.into_iter().map(|id| (id, false)).collect();
+    let source = Listed { store, listing };
+    crate::reach::walk(
+        &source,
+        start,
+        crate::reach::Require::Nothing,
+        seen,
+        &|_| false,
+    )?;
     Ok(())
 }
 
@@ -463,7 +535,7 @@ fn proof_file_problem(file: &Path, object: &Value) -> Option<String> {
 }
 
 /// Why proof bytes named `stem` (`<sha256>`) are no proof of `object` (None: they are one).
-fn proof_bytes_problem(stem: &str, bytes: &[u8], object: &Value) -> Option<String> {
+pub fn proof_bytes_problem(stem: &str, bytes: &[u8], object: &Value) -> Option<String> {
     let value = match canon::parse(bytes) {
         Ok(v) => v,
         Err(e) => return Some(format!("not JSON: {e}")),
@@ -473,7 +545,7 @@ fn proof_bytes_problem(stem: &str, bytes: &[u8], object: &Value) -> Option<Strin
         Ok(d) => return Some(format!("its content gives {d}, not its name")),
         Err(e) => return Some(format!("no digest: {e}")),
     }
-    crate::remote::sync::proof_signs(object, &value)
+    crate::fsck::proof_signs(object, &value)
         .err()
         .map(|e| format!("does not sign its object: {e}"))
 }
@@ -689,193 +761,6 @@ impl Store for Local<'_> {
     }
 }
 
-/// A remote as a gc store. Its JSON objects are read from the local repository when it has
-/// them (same name, same content) and otherwise downloaded and checked against their name.
-pub struct Remote<'a> {
-    backend: &'a dyn Backend,
-    local: Option<&'a Repo>,
-    /// Object sizes from the listing (for a dry run's bytes).
-    sizes: std::sync::Mutex<HashMap<ObjectId, u64>>,
-}
-
-impl<'a> Remote<'a> {
-    /// Collects the remote behind `backend`, reading objects from `local` where it can.
-    pub fn new(backend: &'a dyn Backend, local: Option<&'a Repo>) -> Remote<'a> {
-        Remote {
-            backend,
-            local,
-            sizes: std::sync::Mutex::new(HashMap::new()),
-        }
-    }
-}
-
-impl Store for Remote<'_> {
-    fn describe(&self) -> String {
-        self.backend.url()
-    }
-
-    fn objects(&self) -> Result<Vec<(ObjectId, Option<Duration>)>, Error> {
-        let listed = self.backend.list("objects/")?;
-        let mut sizes = self.sizes.lock().unwrap_or_else(|p| p.into_inner());
-        Ok(listed
-            .into_iter()
-            .filter_map(|m| {
-                let id = layout::parse_object_key(&m.key)?;
-                sizes.insert(id.clone(), m.size);
-                Some((id, None))
-            })
-            .collect())
-    }
-
-    fn size(&self, id: &ObjectId) -> u64 {
-        let sizes = self.sizes.lock().unwrap_or_else(|p| p.into_inner());
-        sizes.get(id).copied().unwrap_or(0)
-    }
-
-    fn roots(&self, _now: SystemTime, _reflog_expire: Duration) -> Result<Vec<Root>, Error> {
-        let mut out = Vec::new();
-        for m in self.backend.list("refs/")? {
-            let Ok(name) = RefName::new(&m.key) else {
-                continue;
-            };
-            let Some(blob) = self.backend.get(&m.key, None)? else {
-                continue;
-            };
-            match layout::parse_ref_value(&blob.bytes) {
-                Some(d) => ref_roots(&name, d, &mut out),
-                // A ref we cannot read could name anything: collecting would be a guess.
-                None => {
-                    return Err(Error::Missing {
-                        what: "a readable value of ref",
-                        key: m.key,
-                    });
-                }
-            }
-        }
-        Ok(out)
-    }
-
-    fn read_json(&self, id: &ObjectId) -> Result<Option<Value>, Error> {
-        if let Some(repo) = self.local.filter(|r| r.has(id)) {
-            return Local::new(repo).read_json(id);
-        }
-        let key = layout::object_key(id);
-        let Some(blob) = self.backend.get(&key, None)? else {
-            return Ok(None);
-        };
-        // A tampered object could hide links and get what it names deleted: refuse.
-        crate::remote::sync::verify_object(id, &key, &blob.bytes)?;
-        Ok(canon::parse(&blob.bytes).ok())
-    }
-
-    fn delete(&self, id: &ObjectId) -> Result<(u64, u64), Error> {
-        let key = layout::object_key(id);
-        let mut bytes = self.backend.head(&key)?.map(|m| m.size).unwrap_or(0);
-        let prefix = format!("proofs/{}/{}/", id.artifact_type, id.digest);
-        let proofs = self.backend.list(&prefix)?;
-        self.backend.delete(&key)?;
-        for p in &proofs {
-            bytes += p.size;
-            self.backend.delete(&p.key)?;
-        }
-        Ok((bytes, proofs.len() as u64))
-    }
-
-    fn load_marks(&self) -> Result<HashMap<ObjectId, u64>, Error> {
-        Ok(self
-            .backend
-            .get(REMOTE_MARKS_KEY, None)?
-            .map(|b| parse_marks(&String::from_utf8_lossy(&b.bytes)))
-            .unwrap_or_default())
-    }
-
-    fn save_marks(&self, marks: &BTreeMap<ObjectId, u64>) -> Result<(), Error> {
-        let text = marks_text(marks);
-        self.backend.put(REMOTE_MARKS_KEY, text.as_bytes())?;
-        Ok(())
-    }
-
-    /// Every proof file is read (one GET each): a remote holds few, only later co-signatures.
-    fn bad_proofs(&self) -> Result<Vec<BadProof>, Error> {
-        let objects: HashSet<ObjectId> = self.objects()?.into_iter().map(|(id, _)| id).collect();
-        let mut values: HashMap<ObjectId, Option<Value>> = HashMap::new();
-        let mut out = Vec::new();
-        for m in self.backend.list("proofs/")? {
-            // A key outside the layout names no object: not ours to judge here.
-            let Some((id, h)) = layout::parse_proof_key(&m.key) else {
-                continue;
-            };
-            let bad = |why: String| BadProof {
-                object: id.to_string(),
-                file: m.key.clone(),
-                why,
-            };
-            if !objects.contains(&id) {
-                out.push(bad("orphan: its object is not on the remote".into()));
-                continue;
-            }
-            if id.artifact_type.rule().encoding() != Encoding::Json {
-                continue;
-            }
-            let object = match values.get(&id) {
-                Some(v) => v.clone(),
-                None => {
-                    let v = self.read_json(&id)?;
-                    values.insert(id.clone(), v.clone());
-                    v
-                }
-            };
-            let Some(object) = object else { continue };
-            let Some(blob) = self.backend.get(&m.key, None)? else {
-                continue;
-            };
-            if let Some(why) = proof_bytes_problem(&h, &blob.bytes, &object) {
-                out.push(bad(why));
-            }
-        }
-        Ok(out)
-    }
-
-    fn delete_proof(&self, proof: &BadProof) -> Result<u64, Error> {
-        let size = self.backend.head(&proof.file)?.map(|m| m.size).unwrap_or(0);
-        self.backend.delete(&proof.file)?;
-        Ok(size)
-    }
-}
-
-/// gc on a remote: single-writer remotes are leased for the run, like a push.
-pub fn run_remote(
-    backend: &dyn Backend,
-    local: Option<&Repo>,
-    opts: &Options,
-    progress: &dyn Progress,
-    between: &mut dyn FnMut(),
-) -> Result<Report, Error> {
-    if !layout::check_format(backend)? {
-        return Err(Error::Missing {
-            what: "the format file (not an msez remote?)",
-            key: format!("{}/{}", backend.url(), layout::FORMAT_KEY),
-        });
-    }
-    let lease = if backend.atomic_conditionals() || opts.dry_run {
-        None
-    } else {
-        Some(Lease::acquire(backend)?)
-    };
-    let result =
-        run(&Remote::new(backend, local), opts, progress, between).and_then(|mut report| {
-            // Ref locks outlive their moves by design (see `reflock`); the stale ones of
-            // versions a ref has left are garbage.
-            let locks = reflock::sweep_locks(backend, reflock::LOCKS_PREFIX, opts.dry_run)?;
-            report.locks_deleted = locks.len() as u64;
-            Ok(report)
-        });
-    if let Some(lease) = lease {
-        lease.release(backend)?;
-    }
-    result
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -887,34 +772,5 @@ mod tests {
         let text = marks_text(&marks);
         assert_eq!(parse_marks(&text), HashMap::from([(id, 1_700_000_000)]));
         assert!(parse_marks(&text[..text.len() - 10]).is_empty());
-    }
-
-    #[test]
-    fn asset_refs_root_their_genesis_and_untyped_refs_every_type() {
-        let d: Digest = "cd".repeat(32).parse().unwrap();
-        let mut out = Vec::new();
-        let name = RefName::new(&format!(
-            "refs/remotes/o/assets/{}/main/head",
-            "ef".repeat(32)
-        ))
-        .unwrap();
-        ref_roots(&name, d, &mut out);
-        let shown: Vec<String> = out
-            .iter()
-            .map(|r| match r {
-                Root::Id(id) => id.to_string(),
-                Root::Digest(d) => format!("*:{d}"),
-            })
-            .collect();
-        assert_eq!(
-            shown,
-            [
-                format!("smart-asset-receipt:{d}"),
-                format!("smart-asset-genesis:{}", "ef".repeat(32)),
-            ]
-        );
-        let mut out = Vec::new();
-        ref_roots(&RefName::new("refs/heads/main").unwrap(), d, &mut out);
-        assert!(matches!(out.as_slice(), [Root::Digest(x)] if *x == d));
     }
 }

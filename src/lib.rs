@@ -45,6 +45,7 @@ pub mod mmr;
 pub mod mount;
 pub mod odb;
 pub mod progress;
+pub mod reach;
 pub mod remote;
 pub mod render;
 pub mod schema;

@@ -525,26 +525,22 @@ fn as_string<S: serde::Serializer>(id: &ObjectId, s: S) -> Result<S::Ok, S::Erro
     s.collect_str(id)
 }
 
-/// Rebuilds the `.msez/mmr` files of the chain whose head ref is `head_ref` from its current
-/// head, after the head crossed a fork (as `fork-resolve` does): the files of the old branch
-/// describe a chain the head no longer names. Walks the chain once to find its genesis root.
-pub fn rebuild_after_crossing(repo: &Repo, head_ref: &crate::odb::RefName) -> Result<(), Error> {
+/// Drops the `.msez/mmr` state of the chain whose head ref is `head_ref` after the head crossed
+/// a fork: it describes the losing branch, and it is the module's recorded position (fsck,
+/// docs/fsck.md "Module files"), which on the adopted history is then the module's own files;
+/// the next write to the chain rebuilds it from the head.
+pub fn drop_state_after_crossing(repo: &Repo, head_ref: &crate::odb::RefName) -> Result<(), Error> {
     let Some(key) = ChainKey::from_head_ref(head_ref) else {
         return Ok(());
     };
-    let Some(mut at) = repo.read_ref(head_ref)? else {
-        return Ok(());
-    };
-    let genesis_root = loop {
-        match step(repo, key.kind, &at)? {
-            Some((0, prev)) => break prev,
-            Some((_, prev)) => at = prev,
-            // A receipt is missing: the next write to the chain rebuilds what it can.
-            None => return Ok(()),
-        }
-    };
-    let mut store = super::store::ChainStore::rebuilt(repo, &key, genesis_root)?;
-    store.save()
+    // Under the store lock (beside the directory): no reader or appender sees half of it.
+    let _lock = super::store::ChainStore::lock_for_reading(repo, &key)?;
+    let dir = repo.dir().join("mmr").join(key.path());
+    match std::fs::remove_dir_all(&dir) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(Error::io("removing", &dir, e)),
+    }
 }
 
 #[cfg(test)]

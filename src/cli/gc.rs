@@ -65,7 +65,13 @@ pub fn run(args: GcArgs, ctx: &Ctx) -> super::Result<ExitCode> {
         None => gc::run(&gc::Local::new(&repo), &opts, &bar, &mut || {})?,
         Some(name) => {
             let (name, backend) = open_remote(&repo, Some(name), ctx, &args.transfer)?;
-            let report = gc::run_remote(backend.as_ref(), Some(&repo), &opts, &bar, &mut || {})?;
+            let report = msez::remote::gc::run_remote(
+                backend.as_ref(),
+                Some(&repo),
+                &opts,
+                &bar,
+                &mut || {},
+            )?;
             if !report.deleted.is_empty() && !opts.dry_run {
                 // Our record of the remote's keys names what is gone: the next push relists.
                 msez::remote::sync::forget(&repo, &name)?;
@@ -85,6 +91,13 @@ pub fn run(args: GcArgs, ctx: &Ctx) -> super::Result<ExitCode> {
         }
         for p in &report.bad_proofs {
             writeln!(w, "{verb} proof file {} of {}: {}", p.file, p.object, p.why)?;
+        }
+        for k in &report.irregular {
+            writeln!(
+                w,
+                "{}: remote key {} is not a regular file ({}): left alone",
+                k.code, k.key, k.why
+            )?;
         }
         writeln!(
             w,

@@ -12,14 +12,14 @@
 
 mod dot;
 mod store;
+mod walk;
 
-use std::collections::HashSet;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::artifact::{self, ArtifactType, ObjectId};
+use crate::artifact::{self, ObjectId};
 use crate::canon::{self, Digest, Value};
 use crate::progress::Progress;
 use crate::taxonomy::{Class, Classify, Detail, Finding};
@@ -591,297 +591,18 @@ pub fn verify_in(
     opts: &Options,
     progress: &dyn Progress,
 ) -> Result<Report, Error> {
-    let mut stack: Vec<Pending> = Vec::new();
-    let mut edges: Vec<Edge> = Vec::new();
-    let mut stats = Stats::default();
-    let mut errors = Vec::new();
-    let mut newest_checkpoint = None;
-    let mut root_files = Vec::new();
-    let seed = |doc: &Value,
-                source: &str,
-                stack: &mut Vec<Pending>,
-                edges: &mut Vec<Edge>,
-                stats: &mut Stats| {
-        for r in artifact::embedded_refs(doc) {
-            stats.edges_total += 1;
-            if opts.emit_edges {
-                edges.push(Edge {
-                    from: source.to_string(),
-                    to: format!("{}:{}", r.artifact_type, r.digest),
-                    label: EMBEDDED.into(),
-                    depth: 1,
-                    source: source.to_string(),
-                });
-            }
-            stack.push(Pending {
-                artifact_type: r.artifact_type,
-                digest: r.digest,
-                depth: 1,
-                source: source.to_string(),
-            });
-        }
-    };
-    let root_info = match root {
-        Root::Cas(id) => {
-            stack.push(Pending {
-                artifact_type: id.artifact_type.to_string(),
-                digest: id.digest.to_hex(),
-                depth: 0,
-                source: "root".into(),
-            });
-            RootInfo::Cas {
-                artifact_type: id.artifact_type.to_string(),
-                digest_sha256: id.digest.to_hex(),
-            }
-        }
-        Root::File(path) => {
-            let doc = read_root_doc(source, path)?;
-            newer(&mut newest_checkpoint, &doc);
-            let source = format!("file:{}", base_name(path));
-            seed(&doc, &source, &mut stack, &mut edges, &mut stats);
-            RootInfo::File {
-                path: path.display().to_string(),
-            }
-        }
-        Root::Dir(dir) => {
-            let (files, truncated) = select_root_files(source.list(dir)?, opts.max_nodes);
-            progress.set_total(files.len() as u64);
-            let dirname = base_name(dir);
-            let mut parse_errors = 0;
-            for rel in &files {
-                let path = dir.join(rel);
-                match source
-                    .read(&path)
-                    .and_then(|bytes| parse_structured(rel, &bytes))
-                {
-                    Ok(doc) => {
-                        newer(&mut newest_checkpoint, &doc);
-                        let source = format!("dir:{dirname}:{rel}");
-                        seed(&doc, &source, &mut stack, &mut edges, &mut stats);
-                    }
-                    Err(reason) => {
-                        parse_errors += 1;
-                        errors.push(format!("parse error: {rel}: {reason}"));
-                    }
-                }
-                progress.inc(1);
-            }
-            root_files = files;
-            RootInfo::Dir {
-                path: dir.display().to_string(),
-                files_scanned: root_files.len() as u64,
-                parse_errors,
-                files_truncated: truncated,
-            }
-        }
-    };
-
-    let mut seen: HashSet<(String, String)> = HashSet::new();
-    let mut nodes = Vec::new();
-    let mut missing = Vec::new();
-    let mut mismatches = Vec::new();
-    let mut partial = matches!(
+    let mut w = walk::Walk::new(opts);
+    let mut stack = Vec::new();
+    let root_info = w.start(source, root, progress, &mut stack)?;
+    w.partial = matches!(
         root_info,
         RootInfo::Dir {
             files_truncated: true,
             ..
         }
     );
-    while let Some(p) = stack.pop() {
-        if seen.len() >= opts.max_nodes {
-            // Only a ref not yet walked means the closure is cut; refs to walked nodes
-            // left on the stack are duplicates.
-            let fresh = std::iter::once(&p)
-                .chain(stack.iter())
-                .any(|q| !seen.contains(&(q.artifact_type.clone(), q.digest.clone())));
-            errors.push(format!("max_nodes reached ({})", opts.max_nodes));
-            partial |= fresh;
-            break;
-        }
-        let id = match (
-            ArtifactType::new(&p.artifact_type),
-            p.digest.parse::<Digest>(),
-        ) {
-            (Ok(t), Ok(d)) => ObjectId::new(t, d),
-            _ => {
-                errors.push(format!(
-                    "invalid artifact ref {}:{} (from {})",
-                    p.artifact_type, p.digest, p.source
-                ));
-                continue;
-            }
-        };
-        if !seen.insert((p.artifact_type.clone(), p.digest.clone())) {
-            continue;
-        }
-        stats.max_depth_seen = stats.max_depth_seen.max(u64::from(p.depth));
-        let mut node = Node {
-            id: id.to_string(),
-            artifact_type: p.artifact_type.clone(),
-            digest_sha256: p.digest.clone(),
-            depth: u64::from(p.depth),
-            source: p.source.clone(),
-            resolved: false,
-            path: None,
-            strict: None,
-        };
-        let path = match source.resolve(&id) {
-            Ok(Some(path)) => path,
-            Ok(None) => {
-                missing.push(Missing {
-                    artifact_type: p.artifact_type.clone(),
-                    digest_sha256: p.digest.clone(),
-                    source: p.source.clone(),
-                    depth: u64::from(p.depth),
-                });
-                nodes.push(node);
-                continue;
-            }
-            Err(e) => {
-                mismatches.push(Mismatch {
-                    artifact_type: p.artifact_type.clone(),
-                    digest_sha256: p.digest.clone(),
-                    computed_digest_sha256: None,
-                    method: "error".into(),
-                    path: None,
-                    source: p.source.clone(),
-                    depth: u64::from(p.depth),
-                    error: Some(e.to_string()),
-                });
-                nodes.push(node);
-                continue;
-            }
-        };
-        node.resolved = true;
-        node.path = Some(path.display().to_string());
-        let name = base_name(&path);
-        let structured = is_structured(&name);
-        let rule = id.artifact_type.rule();
-        // Raw-bytes artifacts are hashed streaming; everything else is read once and both
-        // digested and parsed from the same bytes.
-        let bytes = if structured || (opts.strict && rule != canon::DigestRule::Bytes) {
-            match source.read(&path) {
-                Ok(b) => Some(b),
-                Err(e) => {
-                    errors.push(format!("reading {id}: {e}"));
-                    None
-                }
-            }
-        } else {
-            None
-        };
-        if opts.strict {
-            let computed = match (&bytes, rule) {
-                (_, canon::DigestRule::Bytes) => source.hash(&path),
-                (Some(b), _) => {
-                    artifact::digest_bytes(&id.artifact_type, b).map_err(|e| e.to_string())
-                }
-                (None, _) => Err("unreadable".to_string()),
-            };
-            let method = rule.method().to_string();
-            let (computed_hex, ok, err) = match computed {
-                Ok(d) => (Some(d.to_hex()), d == id.digest, None),
-                Err(e) => (None, false, Some(e)),
-            };
-            node.strict = Some(StrictCheck {
-                computed_digest_sha256: computed_hex.clone(),
-                method: if err.is_some() {
-                    "error".into()
-                } else {
-                    method.clone()
-                },
-                matches: ok,
-            });
-            if !ok {
-                mismatches.push(Mismatch {
-                    artifact_type: p.artifact_type.clone(),
-                    digest_sha256: p.digest.clone(),
-                    computed_digest_sha256: computed_hex,
-                    method: if err.is_some() {
-                        "error".into()
-                    } else {
-                        method
-                    },
-                    path: node.path.clone(),
-                    source: p.source.clone(),
-                    depth: u64::from(p.depth),
-                    error: err,
-                });
-            }
-        }
-        nodes.push(node);
-        if p.depth >= opts.max_depth || !structured {
-            continue;
-        }
-        let Some(bytes) = bytes else { continue };
-        let doc = match parse_structured(&name, &bytes) {
-            Ok(doc) => doc,
-            Err(reason) => {
-                errors.push(format!("parse error: {}: {reason}", id));
-                continue;
-            }
-        };
-        let source = format!("{}->{}", p.source, p.artifact_type);
-        let from = id.to_string();
-        let children = if p.artifact_type == "transition-types" {
-            match transition_type_edges(&doc) {
-                Ok(children) => children,
-                Err(why) => {
-                    errors.push(format!("invalid transition-types lock {id}: {why}"));
-                    continue;
-                }
-            }
-        } else {
-            artifact::embedded_refs(&doc)
-                .into_iter()
-                .map(|r| (r.artifact_type, r.digest, EMBEDDED.to_string()))
-                .collect()
-        };
-        for (t, d, label) in children {
-            stats.edges_total += 1;
-            if opts.emit_edges {
-                edges.push(Edge {
-                    from: from.clone(),
-                    to: format!("{t}:{d}"),
-                    label,
-                    depth: u64::from(p.depth + 1),
-                    source: source.clone(),
-                });
-            }
-            stack.push(Pending {
-                artifact_type: t,
-                digest: d,
-                depth: p.depth + 1,
-                source: source.clone(),
-            });
-        }
-    }
-    stats.nodes_total = nodes.len() as u64;
-    stats.missing_total = missing.len() as u64;
-    stats.digest_mismatch_total = mismatches.len() as u64;
-    Ok(Report {
-        report_type: REPORT_TYPE.into(),
-        generated_at: crate::vc::proof::now_utc(),
-        root: root_info,
-        options: ReportOptions {
-            strict: opts.strict,
-            max_nodes: opts.max_nodes as u64,
-            max_depth: u64::from(opts.max_depth),
-            emit_edges: opts.emit_edges,
-            store_roots: source.store_roots(),
-        },
-        stats,
-        missing,
-        digest_mismatches: mismatches,
-        nodes,
-        errors,
-        edges: opts.emit_edges.then_some(edges),
-        bundle: None,
-        input_bundle: None,
-        newest_checkpoint,
-        partial,
-        root_files,
-    })
+    crate::reach::depth_first(stack, |p, rest| Ok::<_, Error>(w.visit(source, p, rest)))?;
+    Ok(w.report(root_info, source.store_roots()))
 }
 
 /// A document's bytes, refusing files over the canonical-JSON size limit (64 MiB) before
@@ -963,6 +684,7 @@ fn transition_type_edges(doc: &Value) -> Result<Vec<(String, String, String)>, &
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::artifact::ArtifactType;
 
     fn put(root: &Path, t: &str, bytes: &[u8]) -> String {
         let id = ObjectId::new(

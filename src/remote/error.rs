@@ -182,6 +182,12 @@ impl std::fmt::Display for S3Failure {
 }
 
 impl Error {
+    /// Whether a directory remote refused a key that is not a regular file beneath its root
+    /// (a symlink, a FIFO, a device): a finding for checkers, not the end of their run.
+    pub fn is_refused_key(&self) -> bool {
+        matches!(self, Error::Io { what, .. } if *what == "refusing remote key")
+    }
+
     /// The error with how often, over how long, its request was tried (S3 and IPFS).
     pub fn with_tries(self, tries: u32, over: std::time::Duration) -> Error {
         match self {

@@ -172,10 +172,22 @@ pub fn fsck(
             key: format!("{}/{FORMAT_KEY}", backend.url()),
         });
     }
+    // Symlinks, FIFOs and devices in a directory remote: reported, never read or followed.
+    let irregular: HashSet<String> = backend
+        .irregular("")?
+        .into_iter()
+        .map(|k| {
+            report.problems.push(irregular_finding(&k.key, k.why));
+            k.key
+        })
+        .collect();
     let mut objects: Vec<ObjectId> = Vec::new();
     let mut proofs: Vec<(ObjectId, String)> = Vec::new();
     for prefix in ["objects/", "proofs/"] {
         for m in backend.list(prefix)? {
+            if irregular.contains(&m.key) {
+                continue;
+            }
             if let Some(id) = layout::parse_object_key(&m.key) {
                 objects.push(id);
             } else if let Some((id, h)) = layout::parse_proof_key(&m.key) {
@@ -195,7 +207,7 @@ pub fn fsck(
     report.objects = objects.len() as u64;
     report.proof_files = proofs.len() as u64;
     let listed: HashSet<ObjectId> = objects.iter().cloned().collect();
-    let refs = check_refs(backend, &listed, &mut report)?;
+    let refs = check_refs(backend, &listed, &irregular, &mut report)?;
 
     let items: Vec<Item> = match mode {
         Mode::Quick => sample(&objects, &refs, &listed)
@@ -217,6 +229,13 @@ pub fn fsck(
             Ok(c) => Ok((item.clone(), c)),
             // A key the backend refuses to read (too large, not a regular file, ...) is a
             // finding; only a remote we cannot talk to (io) ends the run.
+            Err(e) if e.is_refused_key() => Ok((
+                item.clone(),
+                Checked {
+                    findings: vec![irregular_finding(&item.key(), "refused when read")],
+                    ..Checked::default()
+                },
+            )),
             Err(e) if e.class() != Class::Io => Ok((
                 item.clone(),
                 Checked {
@@ -280,14 +299,31 @@ fn not_checked(mode: Mode) -> Vec<String> {
 }
 
 /// Every ref on the remote: a valid name holding one digest of an object the remote lists.
+/// A key that is not a regular file (`schema.remote_key_irregular`).
+fn irregular_finding(key: &str, why: &str) -> Finding {
+    let key = shown(key);
+    Finding {
+        class: Class::Schema,
+        code: "schema.remote_key_irregular",
+        message: format!(
+            "remote key {key} is not a regular file ({why}): never read, followed or deleted"
+        ),
+        detail: Detail::object(key).mismatch("a regular file", why),
+    }
+}
+
 fn check_refs(
     backend: &dyn Backend,
     listed: &HashSet<ObjectId>,
+    irregular: &HashSet<String>,
     report: &mut Report,
 ) -> Result<Vec<(RefName, Digest)>, Error> {
     let mut out = Vec::new();
     for m in backend.list("refs/")? {
         report.refs += 1;
+        if irregular.contains(&m.key) {
+            continue;
+        }
         let bad = || Finding {
             class: Class::Schema,
             code: "schema.bad_ref_value",
@@ -305,6 +341,12 @@ fn check_refs(
             Ok(Some(blob)) => blob,
             // Listed, then gone: deleted by a writer meanwhile, not damage.
             Ok(None) => continue,
+            Err(e) if e.is_refused_key() => {
+                report
+                    .problems
+                    .push(irregular_finding(&m.key, "refused when read"));
+                continue;
+            }
             Err(e) if e.class() != Class::Io => {
                 report.problems.push(Finding::from_error(&e));
                 continue;

@@ -8,13 +8,16 @@
 //! component at a time with `O_NOFOLLOW` (the root itself may be a symlink, nothing below it
 //! may), only a regular file is read (a FIFO or a device is opened non-blocking, seen by
 //! `fstat` and refused, never read), and a whole read is bounded by the file's size and by
-//! [`layout::max_bytes`] for its kind, checked before the first byte is read.
+//! [`layout::max_bytes`] for its kind, checked before the first byte is read. Writes resolve
+//! the same way: the key's parent directory and `tmp/` are opened beneath the root with
+//! `O_NOFOLLOW`, and the temp file, its rename or link into place, the key lock and a delete
+//! all go through those descriptors (`openat`, `renameat`, `linkat`, `unlinkat`), so a
+//! component swapped for a symlink after it was checked redirects nothing outside the remote.
 
-use std::ffi::CString;
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::ops::Range;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -23,6 +26,7 @@ use std::time::{Duration, Instant, SystemTime};
 use sha2::Digest as _;
 
 use super::{Backend, Blob, Error, Meta, Version, layout};
+use crate::fs::at::{self, Staged, is_regular, lstat_at, openat, openat_create};
 
 /// How long an if-match waits for another writer's key lock before giving up.
 const LOCK_WAIT: Duration = Duration::from_secs(2);
@@ -48,17 +52,9 @@ fn refused(path: PathBuf, why: &'static str) -> Error {
     }
 }
 
-/// `openat(dir, name, flags)`, as an owned descriptor.
-fn openat(dir: &impl AsRawFd, name: &str, flags: libc::c_int) -> std::io::Result<OwnedFd> {
-    let c =
-        CString::new(name).map_err(|_| std::io::Error::from(std::io::ErrorKind::InvalidInput))?;
-    // SAFETY: a valid descriptor and a NUL-terminated name; the result is checked.
-    let fd = unsafe { libc::openat(dir.as_raw_fd(), c.as_ptr(), flags | libc::O_CLOEXEC) };
-    if fd < 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    // SAFETY: a descriptor we just opened and own.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+/// Makes a directory's entries durable.
+fn sync_fd(dir: &OwnedFd, shown: &Path) -> Result<(), Error> {
+    at::fsync(dir).map_err(|e| Error::io("syncing directory", shown, e))
 }
 
 impl Local {
@@ -135,71 +131,158 @@ impl Local {
         Ok(Some((file, meta.len())))
     }
 
-    /// Checks, before a write, that no existing component of `key` below the root is a
-    /// symlink and that the key itself, if present, is a regular file.
-    fn check_writable(&self, key: &str) -> Result<(), Error> {
+    /// Opens the directory `components` beneath the root, one component at a time with
+    /// `O_NOFOLLOW` (creating missing ones when `create`): a symlink anywhere below the root is
+    /// refused, and every later step works on the descriptor, so swapping a component for a
+    /// symlink after this check redirects nothing. None when absent and not `create`.
+    fn dir_beneath(
+        &self,
+        components: &[&str],
+        create: bool,
+        key: &str,
+    ) -> Result<Option<OwnedFd>, Error> {
+        if create {
+            std::fs::create_dir_all(&self.root)
+                .map_err(|e| Error::io("creating", &self.root, e))?;
+        }
+        let mut dir: OwnedFd = match File::open(&self.root) {
+            Ok(f) => f.into(),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(Error::io("opening", &self.root, e)),
+        };
+        let flags = libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NOFOLLOW;
+        for c in components {
+            let mut opened = openat(&dir, c, flags);
+            if create
+                && opened
+                    .as_ref()
+                    .is_err_and(|e| e.raw_os_error() == Some(libc::ENOENT))
+            {
+                // EEXIST (a racing writer made it) is fine, anything else shows in the
+                // openat that follows.
+                let _ = at::mkdirat(&dir, c, 0o755);
+                opened = openat(&dir, c, flags);
+            }
+            dir = match opened {
+                Ok(fd) => fd,
+                Err(e) => match e.raw_os_error() {
+                    Some(libc::ENOENT) if !create => return Ok(None),
+                    Some(libc::ELOOP) | Some(libc::ENOTDIR) => {
+                        return Err(refused(self.shown(key), "a symlink in its path"));
+                    }
+                    _ => return Err(Error::io("opening", self.shown(key), e)),
+                },
+            };
+        }
+        Ok(Some(dir))
+    }
+
+    /// The parent directory of `key` (beneath the root, see [`Local::dir_beneath`]) and its
+    /// last component; refused when `key` is not a key of the layout or exists as something
+    /// other than a regular file. Returns whether it exists.
+    fn parent_beneath(
+        &self,
+        key: &str,
+        create: bool,
+    ) -> Result<Option<(OwnedFd, String, bool)>, Error> {
         if !layout::is_plain_key(key) {
             return Err(refused(self.shown(key), "not a key of the remote layout"));
         }
-        let mut path = self.root.clone();
         let components: Vec<&str> = key.split('/').collect();
-        for (i, c) in components.iter().enumerate() {
-            path.push(c);
-            match std::fs::symlink_metadata(&path) {
-                Ok(m) if m.file_type().is_symlink() => {
+        let (last, parents) = components.split_last().expect("split yields one item");
+        let Some(dir) = self.dir_beneath(parents, create, key)? else {
+            return Ok(None);
+        };
+        let exists =
+            match lstat_at(&dir, last).map_err(|e| Error::io("reading", self.shown(key), e))? {
+                None => false,
+                Some(st) if is_regular(&st) => true,
+                Some(st) if st.st_mode & libc::S_IFMT == libc::S_IFLNK => {
                     return Err(refused(self.shown(key), "a symlink in its path"));
                 }
-                Ok(m) if i + 1 == components.len() && !m.is_file() => {
-                    return Err(refused(self.shown(key), "not a regular file"));
-                }
-                Ok(_) => {}
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-                Err(e) => return Err(Error::io("reading", self.shown(key), e)),
-            }
-        }
-        Ok(())
+                Some(_) => return Err(refused(self.shown(key), "not a regular file")),
+            };
+        Ok(Some((dir, (*last).to_string(), exists)))
     }
 
-    /// Removes `tmp/incoming-*` files a killed writer left, once per process.
-    fn sweep_incoming(&self, tmp: &Path) {
+    /// Removes `tmp/incoming-*` files a killed writer left, once per process, through the
+    /// directory's descriptor.
+    fn sweep_incoming(&self, tmp: &OwnedFd) {
         if self.swept.swap(true, Ordering::Relaxed) {
             return;
         }
-        let Ok(entries) = std::fs::read_dir(tmp) else {
+        let Ok(entries) = std::fs::read_dir(self.root.join("tmp")) else {
             return;
         };
         let now = SystemTime::now();
         for entry in entries.flatten() {
-            let stale = entry.file_name().to_string_lossy().starts_with("incoming-")
-                && entry
-                    .metadata()
-                    .and_then(|m| m.modified())
-                    .is_ok_and(|t| now.duration_since(t).unwrap_or_default() > STALE_INCOMING);
-            if stale {
-                let _ = std::fs::remove_file(entry.path());
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if !name.starts_with("incoming-") {
+                continue;
+            }
+            let Ok(Some(st)) = lstat_at(tmp, &name) else {
+                continue;
+            };
+            let modified = std::time::UNIX_EPOCH + Duration::from_secs(st.st_mtime.max(0) as u64);
+            if is_regular(&st) && now.duration_since(modified).unwrap_or_default() > STALE_INCOMING
+            {
+                // Best effort: a file still there is swept by the next writer.
+                let _ = at::unlinkat(tmp, &name);
             }
         }
     }
 
-    /// A fully written temp file in `<root>/tmp` (its commit makes it durable).
-    fn stage(&self, bytes: &[u8]) -> Result<crate::fs::Staged, Error> {
-        let tmp = self.incoming_dir()?;
-        let mut file = crate::fs::Staged::new_in(&tmp, "incoming-", crate::fs::PRIVATE)
-            .map_err(|e| e.lift(Error::io))?;
-        file.write_all(bytes)
-            .map_err(|e| Error::io("writing", file.path().to_path_buf(), e))?;
-        Ok(file)
+    /// A fully written, fsynced temp file in `<root>/tmp`, made through its descriptor.
+    fn stage_with(
+        &self,
+        fill: impl FnOnce(&mut File) -> std::io::Result<()>,
+    ) -> Result<Staged, Error> {
+        static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let tmp = self
+            .dir_beneath(&["tmp"], true, "tmp")?
+            .expect("created when absent");
+        self.sweep_incoming(&tmp);
+        let nanos = SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0);
+        let name = format!(
+            "incoming-{}-{nanos}-{}",
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::Relaxed)
+        );
+        let shown = self.root.join("tmp").join(&name);
+        let mut staged = Staged::create(tmp, name)
+            .map_err(|e| Error::io("creating a temp file in", self.root.join("tmp"), e))?;
+        fill(staged.file())
+            .and_then(|()| staged.file().sync_all())
+            .map_err(|e| Error::io("writing", &shown, e))?;
+        Ok(staged)
     }
 
-    /// `<root>/tmp`, created (and refused if it is a symlink), swept of stale temp files.
-    fn incoming_dir(&self) -> Result<PathBuf, Error> {
-        let tmp = self.root.join("tmp");
-        if std::fs::symlink_metadata(&tmp).is_ok_and(|m| !m.is_dir()) {
-            return Err(refused(tmp, "not a directory (a symlink?)"));
+    fn stage(&self, bytes: &[u8]) -> Result<Staged, Error> {
+        self.stage_with(|f| f.write_all(bytes))
+    }
+
+    /// Create-if-absent: link(2) refuses an existing name, so exactly one concurrent creator
+    /// wins and the name only ever shows complete bytes; all through directory descriptors.
+    fn link_if_absent(
+        &self,
+        key: &str,
+        fill: impl FnOnce(&mut File) -> std::io::Result<()>,
+    ) -> Result<bool, Error> {
+        let (parent, last, exists) = self.parent_beneath(key, true)?.expect("created");
+        if exists {
+            return Ok(false);
         }
-        std::fs::create_dir_all(&tmp).map_err(|e| Error::io("creating", &tmp, e))?;
-        self.sweep_incoming(&tmp);
-        Ok(tmp)
+        let staged = self.stage_with(fill)?;
+        let linked = staged
+            .link_to(&parent, &last)
+            .map_err(|e| Error::io("linking", self.shown(key), e))?;
+        if linked {
+            sync_fd(&parent, &self.shown(key))?;
+        }
+        Ok(linked)
     }
 
     /// Reads all of an open file, at most `size` bytes (its size when opened), hashing it.
@@ -234,16 +317,6 @@ impl Local {
         Ok(Version(hex::encode(hasher.finalize())))
     }
 
-    fn parent_of(&self, key: &str) -> Result<PathBuf, Error> {
-        let path = self.path(key);
-        let parent = path
-            .parent()
-            .map(Path::to_path_buf)
-            .unwrap_or_else(|| self.root.clone());
-        std::fs::create_dir_all(&parent).map_err(|e| Error::io("creating", &parent, e))?;
-        Ok(parent)
-    }
-
     fn read_version(&self, key: &str) -> Result<Option<Version>, Error> {
         match self.open_beneath(key)? {
             Some((file, size)) => Ok(Some(self.hash_bounded(key, &file, size)?)),
@@ -262,17 +335,14 @@ fn version_of(bytes: &[u8]) -> Version {
 struct KeyLock(#[allow(dead_code)] File);
 
 impl KeyLock {
-    fn acquire(path: PathBuf, key: &str) -> Result<KeyLock, Error> {
-        use std::os::unix::fs::OpenOptionsExt;
+    fn acquire(parent: &OwnedFd, name: &str, shown: PathBuf, key: &str) -> Result<KeyLock, Error> {
         use std::os::unix::io::AsRawFd;
+        let path = PathBuf::from(format!("{}.lock", shown.display()));
         // A lock planted as a symlink or a FIFO must neither redirect the open nor block it.
-        let file = OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
-            .open(&path)
-            .map_err(|e| Error::io("opening lock", &path, e))?;
+        let file = File::from(
+            openat_create(parent, name, libc::O_WRONLY | libc::O_NONBLOCK)
+                .map_err(|e| Error::io("opening lock", &path, e))?,
+        );
         if !file
             .metadata()
             .map_err(|e| Error::io("opening lock", &path, e))?
@@ -282,7 +352,7 @@ impl KeyLock {
         }
         let deadline = Instant::now() + LOCK_WAIT;
         loop {
-            // SAFETY: the descriptor is borrowed from the open `file`; flock takes no pointers.
+            // SAFETY: a valid descriptor we own; the result is checked.
             let r = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
             if r == 0 {
                 return Ok(KeyLock(file));
@@ -364,6 +434,47 @@ impl Backend for Local {
         Ok(out)
     }
 
+    fn irregular(&self, prefix: &str) -> Result<Vec<super::Irregular>, Error> {
+        let mut out = Vec::new();
+        let prefix = prefix.trim_end_matches('/');
+        let mut stack = vec![self.path(prefix)];
+        while let Some(dir) = stack.pop() {
+            // lstat: a symlinked directory is itself irregular, never entered.
+            match std::fs::symlink_metadata(&dir) {
+                Ok(m) if m.is_dir() => {}
+                _ => continue,
+            }
+            let Ok(entries) = std::fs::read_dir(&dir) else {
+                continue;
+            };
+            for entry in entries.flatten() {
+                let path = entry.path();
+                let Ok(ft) = entry.file_type() else { continue };
+                if ft.is_dir() {
+                    stack.push(path);
+                    continue;
+                }
+                let Ok(rel) = path.strip_prefix(&self.root) else {
+                    continue;
+                };
+                let key = layout::shown_key(&rel.to_string_lossy());
+                if key.starts_with("tmp/") {
+                    continue;
+                }
+                let why = if ft.is_symlink() {
+                    "a symlink"
+                } else if ft.is_file() {
+                    continue;
+                } else {
+                    "not a regular file (a FIFO, socket or device)"
+                };
+                out.push(super::Irregular { key, why });
+            }
+        }
+        out.sort_by(|a, b| a.key.cmp(&b.key));
+        Ok(out)
+    }
+
     fn get(&self, key: &str, range: Option<Range<u64>>) -> Result<Option<Blob>, Error> {
         let Some((mut file, size)) = self.open_beneath(key)? else {
             return Ok(None);
@@ -404,39 +515,32 @@ impl Backend for Local {
     }
 
     fn put(&self, key: &str, bytes: &[u8]) -> Result<Version, Error> {
-        self.check_writable(key)?;
-        self.parent_of(key)?;
+        let (parent, last, _) = self.parent_beneath(key, true)?.expect("created");
         let staged = self.stage(bytes)?;
-        let dest = self.path(key);
-        staged.commit(&dest).map_err(|e| e.lift(Error::io))?;
+        staged
+            .rename_to(&parent, &last)
+            .map_err(|e| Error::io("moving a temp file to", self.shown(key), e))?;
+        sync_fd(&parent, &self.shown(key))?;
         Ok(version_of(bytes))
     }
 
     fn put_if_absent(&self, key: &str, bytes: &[u8]) -> Result<bool, Error> {
-        self.check_writable(key)?;
-        let dest = self.path(key);
-        if dest.exists() {
-            return Ok(false);
-        }
-        self.parent_of(key)?;
-        let staged = self.stage(bytes)?;
-        // A no-replace publish: exactly one concurrent creator wins, and the name only ever
-        // shows complete bytes.
-        staged.commit_new(&dest).map_err(|e| e.lift(Error::io))
+        self.link_if_absent(key, |f| f.write_all(bytes))
     }
 
     fn put_if_match(&self, key: &str, bytes: &[u8], version: &Version) -> Result<Version, Error> {
-        self.check_writable(key)?;
-        self.parent_of(key)?;
-        let dest = self.path(key);
-        let _lock = KeyLock::acquire(PathBuf::from(format!("{}.lock", dest.display())), key)?;
+        let (parent, last, _) = self.parent_beneath(key, true)?.expect("created");
+        let _lock = KeyLock::acquire(&parent, &format!("{last}.lock"), self.shown(key), key)?;
         if self.read_version(key)?.as_ref() != Some(version) {
             return Err(Error::Precondition {
                 key: key.to_string(),
             });
         }
         let staged = self.stage(bytes)?;
-        staged.commit(&dest).map_err(|e| e.lift(Error::io))?;
+        staged
+            .rename_to(&parent, &last)
+            .map_err(|e| Error::io("moving a temp file to", self.shown(key), e))?;
+        sync_fd(&parent, &self.shown(key))?;
         Ok(version_of(bytes))
     }
 
@@ -444,12 +548,16 @@ impl Backend for Local {
         if !layout::is_plain_key(key) {
             return Ok(());
         }
-        self.check_writable(key)?;
-        let path = self.path(key);
-        match std::fs::remove_file(&path) {
+        let Some((parent, last, exists)) = self.parent_beneath(key, false)? else {
+            return Ok(());
+        };
+        if !exists {
+            return Ok(());
+        }
+        match at::unlinkat(&parent, &last) {
             Ok(()) => Ok(()),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-            Err(e) => Err(Error::io("removing", &path, e)),
+            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => Ok(()),
+            Err(e) => Err(Error::io("removing", self.shown(key), e)),
         }
     }
 
@@ -458,19 +566,8 @@ impl Backend for Local {
     }
 
     fn put_file_if_absent(&self, key: &str, path: &Path) -> Result<bool, Error> {
-        self.check_writable(key)?;
-        let dest = self.path(key);
-        if dest.exists() {
-            return Ok(false);
-        }
-        self.parent_of(key)?;
-        let tmp = self.incoming_dir()?;
-        let mut staged = crate::fs::Staged::new_in(&tmp, "incoming-", crate::fs::PRIVATE)
-            .map_err(|e| e.lift(Error::io))?;
         let mut src = File::open(path).map_err(|e| Error::io("opening", path, e))?;
-        std::io::copy(&mut src, &mut staged)
-            .map_err(|e| Error::io("copying to", staged.path().to_path_buf(), e))?;
-        staged.commit_new(&dest).map_err(|e| e.lift(Error::io))
+        self.link_if_absent(key, |f| std::io::copy(&mut src, f).map(|_| ()))
     }
 
     fn get_to(&self, key: &str, out: &mut dyn Write) -> Result<Option<u64>, Error> {
@@ -507,5 +604,67 @@ mod tests {
         assert_eq!(keys, vec!["refs/a".to_string()]);
         b.delete("refs/a").unwrap();
         assert!(b.head("refs/a").unwrap().is_none());
+    }
+
+    /// Every write resolves the key through directory descriptors opened with O_NOFOLLOW: a
+    /// symlink planted at the key, at a parent directory or at `tmp/` is refused (or replaced,
+    /// never followed), and nothing is ever written outside the remote.
+    #[test]
+    fn writes_never_go_through_a_planted_symlink() {
+        let dir = tempfile::tempdir().unwrap();
+        let outside = tempfile::tempdir().unwrap();
+        let root = dir.path().join("r");
+        let b = Local::new(&root);
+        b.put("format", b"x\n").unwrap();
+        let key = format!("objects/schema/{}.json", "ab".repeat(32));
+        // The key itself, a symlink to a file outside.
+        std::fs::create_dir_all(root.join("objects/schema")).unwrap();
+        let target = outside.path().join("victim");
+        std::fs::write(&target, b"untouched").unwrap();
+        std::os::unix::fs::symlink(&target, root.join(&key)).unwrap();
+        for r in [
+            b.put_if_absent(&key, b"{}").map(|_| ()),
+            b.put(&key, b"{}").map(|_| ()),
+            b.delete(&key),
+        ] {
+            assert!(r.unwrap_err().is_refused_key());
+        }
+        assert_eq!(std::fs::read(&target).unwrap(), b"untouched");
+        std::fs::remove_file(root.join(&key)).unwrap();
+        // A parent directory, a symlink to a directory outside.
+        std::fs::remove_dir(root.join("objects/schema")).unwrap();
+        std::os::unix::fs::symlink(outside.path(), root.join("objects/schema")).unwrap();
+        assert!(b.put_if_absent(&key, b"{}").unwrap_err().is_refused_key());
+        assert!(
+            b.put("objects/schema/x.json", b"{}")
+                .unwrap_err()
+                .is_refused_key()
+        );
+        assert!(
+            b.put_if_match("objects/schema/x.json", b"{}", &Version("v".into()))
+                .unwrap_err()
+                .is_refused_key()
+        );
+        // `tmp/`, a symlink to a directory outside.
+        std::fs::remove_file(root.join("objects/schema")).unwrap();
+        std::fs::remove_dir_all(root.join("tmp")).unwrap();
+        std::os::unix::fs::symlink(outside.path(), root.join("tmp")).unwrap();
+        assert!(b.put_if_absent(&key, b"{}").unwrap_err().is_refused_key());
+        let mut names: Vec<_> = std::fs::read_dir(outside.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        names.sort();
+        assert_eq!(names, vec![std::ffi::OsString::from("victim")]);
+        // A descriptor opened before a swap keeps pointing at the real directory: the
+        // parent is resolved once, and the write lands beneath the root.
+        std::fs::remove_file(root.join("tmp")).unwrap();
+        let (parent, last, _) = b.parent_beneath(&key, true).unwrap().unwrap();
+        std::fs::rename(root.join("objects/schema"), root.join("objects/moved")).unwrap();
+        std::os::unix::fs::symlink(outside.path(), root.join("objects/schema")).unwrap();
+        let staged = b.stage(b"{}").unwrap();
+        assert!(staged.link_to(&parent, &last).unwrap());
+        assert!(root.join("objects/moved").join(&last).is_file());
+        assert!(!outside.path().join(&last).exists());
     }
 }

@@ -10,8 +10,10 @@
 //! that sees a ref always finds what it names.
 
 pub mod aws;
+pub mod checkpoint;
 mod error;
 pub mod fsck;
+pub mod gc;
 mod ipfs;
 pub mod layout;
 pub mod lease;
@@ -64,6 +66,15 @@ pub struct Meta {
     pub version: Option<Version>,
 }
 
+/// A key of a remote that is not a regular file (see [`Backend::irregular`]).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Irregular {
+    /// The key, control characters escaped.
+    pub key: String,
+    /// What it is instead.
+    pub why: &'static str,
+}
+
 /// The verbs every remote storage offers; keys are `/`-separated and relative to the remote.
 pub trait Backend: Send + Sync {
     /// The URL this backend was opened from (for messages).
@@ -82,6 +93,14 @@ pub trait Backend: Send + Sync {
     fn put_if_match(&self, key: &str, bytes: &[u8], version: &Version) -> Result<Version, Error>;
     /// Removes a key (absent is success).
     fn delete(&self, key: &str) -> Result<(), Error>;
+    /// Keys under `prefix` that are not regular files (a symlink, FIFO, socket or device in a
+    /// directory remote), with why, named with control characters escaped. They are listed
+    /// like any key (so a fetch refuses them), but checkers report them and skip them:
+    /// `fsck --remote` and `gc --remote` never read, follow or delete them. Only a directory
+    /// remote can hold one.
+    fn irregular(&self, _prefix: &str) -> Result<Vec<Irregular>, Error> {
+        Ok(Vec::new())
+    }
     /// Whether `put_if_absent`/`put_if_match` are atomic against other writers. A backend
     /// without them is single-writer: push holds a [`lease`] for its whole run.
     fn atomic_conditionals(&self) -> bool;

@@ -98,7 +98,12 @@ pub fn sweep_locks(
     let mut out = Vec::new();
     for ((key, tag), locks) in groups {
         if !current.contains_key(&key) {
-            let v = backend.get(&key, None)?.map(|b| version_tag(&b.version));
+            // A ref that is not a regular file (a directory remote's symlink or FIFO) has no
+            // version to compare: its locks are kept, never judged.
+            let v = match backend.get(&key, None) {
+                Err(e) if e.is_refused_key() => continue,
+                r => r?.map(|b| version_tag(&b.version)),
+            };
             current.insert(key.clone(), v);
         }
         if current.get(&key).and_then(|v| v.as_deref()) == Some(tag.as_str()) {
@@ -107,10 +112,13 @@ pub fn sweep_locks(
         let mut all_stale = true;
         for lock in &locks {
             // A body that does not parse guards nothing: `lock` treats it as stale too.
-            let live = backend
-                .get(lock, None)?
-                .and_then(|b| serde_json::from_slice::<LockBody>(&b.bytes).ok())
-                .is_some_and(|l| !l.is_stale());
+            // A lock that is not a regular file is never read, followed or deleted.
+            let live = match backend.get(lock, None) {
+                Err(e) if e.is_refused_key() => true,
+                r => r?
+                    .and_then(|b| serde_json::from_slice::<LockBody>(&b.bytes).ok())
+                    .is_some_and(|l| !l.is_stale()),
+            };
             if live {
                 all_stale = false;
                 break;
@@ -173,6 +181,9 @@ impl<B: Backend> Backend for RefLocked<B> {
     }
     fn list(&self, prefix: &str) -> Result<Vec<Meta>, Error> {
         self.0.list(prefix)
+    }
+    fn irregular(&self, prefix: &str) -> Result<Vec<super::Irregular>, Error> {
+        self.0.irregular(prefix)
     }
     fn get(&self, key: &str, range: Option<Range<u64>>) -> Result<Option<Blob>, Error> {
         self.0.get(key, range)

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use crate::util::{Dir, Run, bin};
 
 /// Runs `cmd` with a deadline: a hang is a failure, not a stuck test run.
-fn run_within(mut cmd: Command, limit: Duration) -> (Run, Duration) {
+pub(crate) fn run_within(mut cmd: Command, limit: Duration) -> (Run, Duration) {
     let started = Instant::now();
     let mut child = cmd
         .stdin(Stdio::null())

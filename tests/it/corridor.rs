@@ -11,7 +11,7 @@ use serde_json::Value;
 
 use crate::util::{Dir, vectors};
 
-const CID: &str = "org.example.corridor.a-b";
+pub(crate) const CID: &str = "org.example.corridor.a-b";
 
 fn load(path: &Path) -> Value {
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
@@ -21,7 +21,7 @@ fn fixtures() -> PathBuf {
     vectors().join("msez-fixtures")
 }
 
-fn key(name: &str) -> String {
+pub(crate) fn key(name: &str) -> String {
     fixtures()
         .join(format!("keys/{name}.ed25519.jwk"))
         .display()
@@ -164,7 +164,7 @@ fn module_init_refuses_unsafe_corridor_ids() {
 
 /// A repository with a corridor module and `n` receipts signed by zone-a and zone-b; returns
 /// the module path and `module init --json` output.
-fn corridor_with(n: usize) -> (Dir, PathBuf, Value) {
+pub(crate) fn corridor_with(n: usize) -> (Dir, PathBuf, Value) {
     let dir = Dir::repo();
     let init = dir
         .run(&[

@@ -758,7 +758,7 @@ fn gc_on_remote_spares_a_concurrent_push(remote: &Remote) {
         ..Default::default()
     };
     let mut fresh = String::new();
-    let report = msez::gc::run_remote(
+    let report = msez::remote::gc::run_remote(
         backend.as_ref(),
         Some(&repo),
         &opts,

@@ -10,6 +10,8 @@
 //! layer can use it; clippy's `disallowed-methods` (clippy.toml) refuses raw renames, persists
 //! and creates anywhere else.
 
+pub mod at;
+
 use std::fs::File;
 use std::io::{Seek, Write};
 use std::os::unix::ffi::OsStrExt;
