@@ -5,23 +5,26 @@
 //!
 //! - [`fs`]: the write protocol: atomic writes, directory syncs, no-replace renames.
 //! - [`taxonomy`]: the error classes, exit codes, evidence and findings every module shares.
+//! - [`http`], [`progress`], [`render`]: the HTTP client; progress callbacks; SVG pictures.
 //! - [`canon`]: canonical JSON bytes and the digest rule of every artifact type (pure).
-//! - [`mmr`]: the Merkle Mountain Range over receipt next_roots, RFC 6962 compatible (pure).
-//! - [`vc`]: did:key, Ed25519 JWKs, `MsezEd25519Signature2025` proofs, trust anchors.
-//! - [`artifact`]: ArtifactRef, embedded-ref discovery, store-root resolution.
-//! - [`graph`]: closure walks over embedded refs and `artifact graph verify` reports.
-//! - [`bundle`]: deterministic witness bundles, their hostile-input reader, attestations.
-//! - [`odb`]: the `.msez` repository: objects, proofs, refs, reflog, locks, hooks, config.
 //! - [`verdict`]: the one verdict model: findings, precedence, exit codes.
-//! - [`chain`]: receipt chains, selection, checkpoints and inclusion proofs.
+//! - [`artifact`], [`mmr`], [`schema`]: ArtifactRef; the Merkle Mountain Range (pure); schemas.
+//! - [`vc`]: did:key, Ed25519 JWKs, `MsezEd25519Signature2025` proofs, trust anchors.
+//! - [`odb`]: the `.msez` repository: objects, proofs, refs, reflog, locks, hooks, transactions.
+//! - [`reach`]: reachability, once: edges, roots, one walker over a source.
+//! - [`graph`]: closure verification reports (`artifact graph verify`).
+//! - [`chain`]: receipt chains: core, `ops` (every write's rules), `trust`, `module`.
 //! - [`car`]: CARv1 export and import of an artifact closure (IPFS, offline).
-//! - [`audit`]: a witness bundle verified whole: its closure and every chain it carries.
-//! - [`render`]: pictures of verified chains and closures as self-contained SVG.
 //! - [`fsck`]: the whole-repository check.
-//! - [`gc`]: two-phase garbage collection of a repository or a remote.
-//! - [`remote`]: push, fetch, pull and clone over local, S3 and IPFS backends.
+//! - [`gc`]: two-phase garbage collection over a store.
+//! - [`remote`]: backends, push, fetch, pull and clone, and the remote forms of fsck and gc.
 //! - [`tlog`]: C2SP transparency-log interop: checkpoint notes, static tiles, their client.
-//! - [`http`]: the HTTP(S) client every HTTP user shares (timeouts, TLS trust roots).
+//! - [`bundle`]: deterministic witness bundles, their hostile-input reader, attestations.
+//! - [`audit`]: a witness bundle (or module, repository, remote) verified whole.
+//! - [`mount`]: the read-only FUSE filesystem.
+//! - [`error`]: the aggregate of every module's error, for the CLI and embedders.
+//!
+//! docs/architecture.md draws the layers and the data paths.
 //!
 //! The library never prints; `src/cli` is the only place that renders results.
 

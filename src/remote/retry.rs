@@ -173,6 +173,12 @@ impl<B: Backend> Backend for Retrying<B> {
             self.inner.delete(key)
         })
     }
+    fn irregular(&self, prefix: &str) -> Result<Vec<super::Irregular>, Error> {
+        self.retry.run(|| {
+            count(1, 0, 0);
+            self.inner.irregular(prefix)
+        })
+    }
     fn atomic_conditionals(&self) -> bool {
         self.inner.atomic_conditionals()
     }
