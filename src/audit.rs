@@ -564,6 +564,13 @@ impl Audited {
     /// `partial`, `chains` and `findings`.
     pub fn to_value(&self) -> Value {
         let mut v = serde_json::to_value(&self.checked.report).unwrap_or_default();
+        // The manifest's entry list is kept typed (it grows with the bundle).
+        if let Some(b) = v.get_mut("bundle").and_then(Value::as_object_mut) {
+            b.insert(
+                "entries".into(),
+                serde_json::to_value(&self.checked.entries).unwrap_or_default(),
+            );
+        }
         v["verdict"] = self.verdict().name().into();
         v["exit_code"] = self.exit_code().into();
         v["partial"] =
