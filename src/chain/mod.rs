@@ -363,6 +363,8 @@ impl Classify for Error {
             | Error::NotAnchored { .. }
             | Error::PinMismatch { .. }
             | Error::BadLink { .. } => Class::Digest,
+            // A key whose place in the lifecycle cannot be established is unknown, not bad.
+            Error::KeyLifecycle(f) if f.code.starts_with("missing.") => Class::Missing,
             Error::NoValidProof { .. } | Error::Untrusted { .. } | Error::KeyLifecycle(_) => {
                 Class::Signature
             }

@@ -159,7 +159,7 @@ fn verify(args: VerifyArgs, ctx: &Ctx) -> super::Result<ExitCode> {
                             lifecycle::UNKNOWN,
                             r.size
                         ),
-                        "signature.key_position_unknown",
+                        "missing.key_position_unknown",
                     );
                     let text = e.to_string();
                     lifecycle_failure.get_or_insert(e);
