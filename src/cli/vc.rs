@@ -137,7 +137,25 @@ fn verify(args: VerifyArgs, ctx: &Ctx) -> super::Result<ExitCode> {
         verdicts,
         rotated_in,
         failure: lifecycle_failure,
+        failures: lifecycle_failures,
     } = judged;
+    // Every failure, in the one verdict model: each failing proof, each key the lifecycle
+    // rejects or cannot place, and the trust check.
+    let mut findings = msez::verdict::Findings::default();
+    if results.is_empty() {
+        findings.push(&vc::Error::NoProofs {
+            object: what.clone(),
+        });
+    }
+    for r in results.iter().filter(|r| !r.ok) {
+        match &r.failure {
+            Some(e) => findings.push(e),
+            None => findings.push(&vc::Error::Invalid {
+                verification_method: r.verification_method.clone().unwrap_or_default(),
+            }),
+        }
+    }
+    findings.0.extend(lifecycle_failures);
     let mut failure_any: Option<msez::Error> = lifecycle_failure.map(msez::Error::from);
     // The first failing proof's own typed error is what the exit code and message report.
     let mut failure: Option<vc::Error> = if results.is_empty() {
@@ -167,6 +185,7 @@ fn verify(args: VerifyArgs, ctx: &Ctx) -> super::Result<ExitCode> {
                 }
                 Err(_) if !rotated_in.is_empty() => Some(rotated_in.clone()),
                 Err(e) => {
+                    findings.push(&e);
                     failure = Some(e);
                     None
                 }
@@ -199,6 +218,8 @@ fn verify(args: VerifyArgs, ctx: &Ctx) -> super::Result<ExitCode> {
         "trusted_signers": trusted,
         "attestation": args.attestation,
         "error": finding,
+        "verdict": findings.verdict().name(),
+        "findings": findings.items(),
     });
     written(ctx.out.emit(&report, |w| {
         for r in &results {
@@ -222,7 +243,12 @@ fn verify(args: VerifyArgs, ctx: &Ctx) -> super::Result<ExitCode> {
             if !ctx.out.json {
                 ctx.out.error(&err);
             }
-            Ok(ExitCode::from(err.class().exit_code()))
+            // By precedence over every finding: invalid dominates unknown.
+            Ok(ExitCode::from(if findings.is_empty() {
+                err.class().exit_code()
+            } else {
+                findings.exit_code()
+            }))
         }
     }
 }
@@ -232,7 +258,10 @@ fn verify(args: VerifyArgs, ctx: &Ctx) -> super::Result<ExitCode> {
 struct Judged {
     verdicts: Vec<serde_json::Value>,
     rotated_in: Vec<vc::Did>,
+    /// The first failure (what `error` reports).
     failure: Option<msez::chain::Error>,
+    /// Every failure, one per key, as findings.
+    failures: Vec<Finding>,
 }
 
 /// Each valid signer judged by the key lifecycle at `at` (or at no position).
@@ -246,6 +275,7 @@ fn judge_keys(
     ctx: &Ctx,
 ) -> Judged {
     let mut lifecycle_failure: Option<msez::chain::Error> = None;
+    let mut failures = Vec::new();
     let mut verdicts = Vec::new();
     let mut rotated_in = Vec::new();
     for w in l.warnings() {
@@ -276,12 +306,14 @@ fn judge_keys(
                     "missing.key_position_unknown",
                 );
                 let text = e.to_string();
+                failures.push(Finding::from_error(&e));
                 lifecycle_failure.get_or_insert(e);
                 text
             }
             Ok(None) => "not an anchor".to_string(),
             Err(e) => {
                 let text = e.to_string();
+                failures.push(Finding::from_error(&e));
                 lifecycle_failure.get_or_insert(e);
                 text
             }
@@ -292,6 +324,7 @@ fn judge_keys(
         verdicts,
         rotated_in,
         failure: lifecycle_failure,
+        failures,
     }
 }
 

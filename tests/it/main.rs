@@ -28,6 +28,7 @@ mod storage;
 mod tlog;
 mod tlog_policy;
 mod util;
+mod vc_verdict;
 mod vectors;
 mod verdicts;
 mod verdicts_more;
