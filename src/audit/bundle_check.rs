@@ -38,6 +38,10 @@ impl Audited {
     /// `partial`, `chains` and `findings`.
     pub fn to_value(&self) -> Value {
         let mut v = serde_json::to_value(&self.checked.report).unwrap_or_default();
+        // The error document's field, for the first content-against-manifest difference.
+        if let Some(f) = self.checked.findings.first() {
+            v["error"] = serde_json::to_value(f).unwrap_or_default();
+        }
         // The manifest's entry list is kept typed (it grows with the bundle).
         if let Some(b) = v.get_mut("bundle").and_then(Value::as_object_mut) {
             b.insert(
@@ -105,6 +109,7 @@ pub fn verify_bundle<R: Read + Seek>(
 ) -> Result<Audited, bundle::Error> {
     let checked = bundle::verify::verify(reader, label, progress)?;
     let mut findings = Findings(checked.report.findings());
+    findings.0.extend(checked.findings.iter().cloned());
     if manifest_partial(&checked.manifest) {
         findings.push(&verdict::Error::Partial {
             what: label.to_string(),

@@ -24,6 +24,7 @@ use crate::artifact::{self, ObjectId};
 use crate::canon::{Digest, Value};
 use crate::graph::{self, Report, Root};
 use crate::progress::Progress;
+use crate::taxonomy::Finding;
 
 /// Hard caps on what a manifest may ask the verifier to walk: the default node limit, so
 /// every bundle msez writes by default verifies completely (docs/limits.md).
@@ -54,6 +55,9 @@ pub struct Checked {
     pub manifest: Value,
     /// `bundle.entries` as verified (empty when the walk stopped the check earlier).
     pub entries: Vec<EntryDigest>,
+    /// Where the content and the manifest differ: the first entry (by name) that differs,
+    /// and the first manifest field a fresh walk does not reproduce.
+    pub findings: Vec<Finding>,
     /// SHA-256 of the canonical manifest.
     pub manifest_digest: Digest,
 }
@@ -278,17 +282,45 @@ pub fn verify<R: Read + Seek>(
             manifest,
             manifest_digest,
             entries: Vec::new(),
+            findings: Vec::new(),
         });
     }
-    let entries = check_entries(reader, &listed)?;
-    compare(&mut report, &scanned)?;
-    report.bundle = manifest.get("bundle").cloned();
+    // What the content says against what the manifest claims is a finding, not the end: the
+    // chains the bundle carries are still checked (a missing receipt entry is a gap, invalid,
+    // which a `missing.bundle_entry` alone would leave unknown).
+    let mut findings = Vec::new();
+    let entries = match check_entries(reader, &listed) {
+        Ok(entries) => entries,
+        Err(e) if content(&e) => {
+            findings.push(Finding::from_error(&e));
+            Vec::new()
+        }
+        Err(e) => return Err(e),
+    };
+    match compare(&mut report, &scanned) {
+        Ok(()) => {}
+        Err(e) if content(&e) => findings.push(Finding::from_error(&e)),
+        Err(e) => return Err(e),
+    }
+    if findings.is_empty() {
+        report.bundle = manifest.get("bundle").cloned();
+    }
     Ok(Checked {
         report,
         manifest,
         manifest_digest,
         entries,
+        findings,
     })
+}
+
+/// A difference between the bundle's content and its manifest (as opposed to a zip or I/O
+/// failure, which ends the check).
+fn content(e: &Error) -> bool {
+    matches!(
+        e,
+        Error::Entry { .. } | Error::NoEntry { .. } | Error::Manifest { .. }
+    )
 }
 
 /// The manifest's `bundle.entries`, checked against the zip's entries as they stream by:
