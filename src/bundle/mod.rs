@@ -6,12 +6,14 @@
 //!   structure (names, symlinks, duplicates, sizes, ratios, entry count) before anything is read.
 //! - [`verify`] rechecks a bundle offline: every entry against the manifest, every artifact
 //!   against its digest, and the manifest against a fresh graph walk of the content.
+//! - [`manifest`] writes and parses manifest.json item by item (it grows with the closure).
 //! - [`http`] reads a bundle over HTTP with range requests (central directory first).
 //! - [`attest`] signs and checks `MSEZArtifactWitnessBundleCredential`s over the manifest
 //!   digest, and evaluates the attestation profile (who may attest, quorum).
 
 pub mod attest;
 pub mod http;
+pub mod manifest;
 pub mod read;
 pub mod verify;
 pub mod write;

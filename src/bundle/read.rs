@@ -22,8 +22,7 @@ use std::path::Path;
 
 use sha2::Digest as _;
 
-use super::{EntryDigest, Error, MANIFEST};
-use crate::canon::Value;
+use super::{EntryDigest, Error};
 
 /// Documented limits for reading bundles (docs/formats.md, "Witness bundles").
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -44,7 +43,8 @@ pub struct Limits {
     pub max_bundle_ratio: u64,
     /// Length of an entry name in bytes.
     pub max_name_bytes: u64,
-    /// Size of manifest.json (parsed into memory).
+    /// Size of manifest.json for a bundle of no entries; each entry adds
+    /// [`super::manifest::BYTES_PER_ENTRY`] (the manifest is parsed as a stream).
     pub max_manifest_bytes: u64,
 }
 
@@ -78,6 +78,25 @@ pub struct Entry {
     /// Where the next entry's local header (or the central directory) begins: this entry's
     /// data must end there.
     end: u64,
+}
+
+/// The file entries of a bundle, by name.
+#[derive(Clone, Copy)]
+pub struct Index<'a> {
+    entries: &'a [Entry],
+    by_name: &'a HashMap<String, usize>,
+}
+
+impl<'a> Index<'a> {
+    /// The position of `name` in [`BundleReader::entries`], if it is an entry.
+    pub fn position(&self, name: &str) -> Option<usize> {
+        self.by_name.get(name).copied()
+    }
+
+    /// The file entries, in central-directory order.
+    pub fn entries(&self) -> &'a [Entry] {
+        self.entries
+    }
 }
 
 /// An opened, structurally checked bundle.
@@ -183,6 +202,118 @@ fn check_collisions(entries: &[Entry]) -> Result<(), Error> {
     Ok(())
 }
 
+/// An entry's bytes in the file: (local header offset, least end of its bytes, index).
+type Span = (u64, u64, usize);
+
+/// The structural checks of one central-directory record: its span (local header offset,
+/// least end of its bytes, index) and, for a file, its [`Entry`].
+fn check_entry(
+    f: zip::read::ZipFileEntry<'_>,
+    index: usize,
+    dir_start: u64,
+    limits: &Limits,
+) -> Result<(Span, Option<Entry>), Error> {
+    let name = std::str::from_utf8(f.name_raw())
+        .map_err(|_| Error::UnsafePath {
+            name: String::from_utf8_lossy(f.name_raw()).into_owned(),
+            why: "name is not UTF-8",
+        })?
+        .to_string();
+    let is_dir = check_name(&name, limits)?;
+    // A local header is 30 bytes, then the name, then the extra field, then the data; an
+    // entry's bytes cannot be fewer than that.
+    let start = f.header_start();
+    let least_end = start
+        .saturating_add(30)
+        .saturating_add(f.name_raw().len() as u64)
+        .saturating_add(f.compressed_size());
+    if f.is_symlink() {
+        return Err(Error::Symlink { name });
+    }
+    if f.encrypted() {
+        return Err(zip_err(&name, "encrypted entries are not allowed"));
+    }
+    if !matches!(
+        f.compression(),
+        zip::CompressionMethod::Stored | zip::CompressionMethod::Deflated
+    ) {
+        return Err(zip_err(
+            &name,
+            "only stored and deflate entries are allowed",
+        ));
+    }
+    let span = (start, least_end, index);
+    if is_dir || f.is_dir() {
+        if f.size() != 0 {
+            return Err(zip_err(&name, "a directory entry with content"));
+        }
+        return Ok((span, None));
+    }
+    let (size, csize) = (f.size(), f.compressed_size());
+    if size > limits.max_entry_bytes {
+        return Err(Error::Limit {
+            name,
+            what: "uncompressed size",
+            limit: limits.max_entry_bytes,
+            found: size,
+        });
+    }
+    if size > limits.ratio_floor_bytes && size / csize.max(1) > limits.max_ratio {
+        return Err(Error::Limit {
+            name,
+            what: "compression ratio",
+            limit: limits.max_ratio,
+            found: size / csize.max(1),
+        });
+    }
+    let entry = Entry {
+        name,
+        size,
+        compressed_size: csize,
+        crc32: f.crc32(),
+        index,
+        end: dir_start,
+    };
+    Ok((span, Some(entry)))
+}
+
+/// Entries may not share bytes: one stream behind many entries is how a small bundle inflates
+/// to gigabytes while each entry's own ratio looks harmless. Sets each file entry's `end`.
+fn check_spans<R: Read + Seek>(
+    archive: &zip::ZipArchive<R>,
+    mut spans: Vec<Span>,
+    entries: &mut [Entry],
+    dir_start: u64,
+) -> Result<(), Error> {
+    spans.sort_unstable();
+    let name_of = |index: usize| {
+        archive
+            .by_index_data(index)
+            .map(|f| String::from_utf8_lossy(f.name_raw()).into_owned())
+            .unwrap_or_default()
+    };
+    for (i, &(start, least_end, index)) in spans.iter().enumerate() {
+        let next = spans.get(i + 1).map_or(dir_start, |s| s.0);
+        if least_end > next {
+            let other = spans
+                .get(i + 1)
+                .map_or("the central directory".to_string(), |s| name_of(s.2));
+            return Err(zip_err(
+                &name_of(index),
+                format!(
+                    "entry bytes {start}..{least_end} overlap {other} at {next} \
+                     (entries must not share bytes)"
+                ),
+            ));
+        }
+        // Entries are in archive order: find this one's file entry, if it is a file.
+        if let Ok(at) = entries.binary_search_by_key(&index, |e| e.index) {
+            entries[at].end = next;
+        }
+    }
+    Ok(())
+}
+
 impl<R: Read + Seek> BundleReader<R> {
     /// Opens `reader` and checks the whole central directory against `limits`.
     pub fn open(mut reader: R, limits: Limits) -> Result<Self, Error> {
@@ -226,79 +357,21 @@ impl<R: Read + Seek> BundleReader<R> {
             let f = archive
                 .by_index_data(index)
                 .map_err(|e| zip_err("central directory", e))?;
-            let name = std::str::from_utf8(f.name_raw())
-                .map_err(|_| Error::UnsafePath {
-                    name: String::from_utf8_lossy(f.name_raw()).into_owned(),
-                    why: "name is not UTF-8",
-                })?
-                .to_string();
-            let is_dir = check_name(&name, &limits)?;
-            // A local header is 30 bytes, then the name, then the extra field, then the data;
-            // an entry's bytes cannot be fewer than that.
-            let start = f.header_start();
-            let least_end = start
-                .saturating_add(30)
-                .saturating_add(f.name_raw().len() as u64)
-                .saturating_add(f.compressed_size());
-            if f.is_symlink() {
-                return Err(Error::Symlink { name });
-            }
-            if f.encrypted() {
-                return Err(zip_err(&name, "encrypted entries are not allowed"));
-            }
-            if !matches!(
-                f.compression(),
-                zip::CompressionMethod::Stored | zip::CompressionMethod::Deflated
-            ) {
-                return Err(zip_err(
-                    &name,
-                    "only stored and deflate entries are allowed",
-                ));
-            }
-            if is_dir || f.is_dir() {
-                if f.size() != 0 {
-                    return Err(zip_err(&name, "a directory entry with content"));
+            let (span, entry) = check_entry(f, index, dir_start, &limits)?;
+            spans.push(span);
+            if let Some(entry) = entry {
+                total = total.saturating_add(entry.size);
+                if total > limits.max_total_bytes {
+                    return Err(Error::Limit {
+                        name: entry.name,
+                        what: "total uncompressed size up to entry",
+                        limit: limits.max_total_bytes,
+                        found: total,
+                    });
                 }
-                spans.push((start, least_end, index));
-                continue;
+                by_name.insert(entry.name.clone(), entries.len());
+                entries.push(entry);
             }
-            let (size, csize) = (f.size(), f.compressed_size());
-            if size > limits.max_entry_bytes {
-                return Err(Error::Limit {
-                    name,
-                    what: "uncompressed size",
-                    limit: limits.max_entry_bytes,
-                    found: size,
-                });
-            }
-            if size > limits.ratio_floor_bytes && size / csize.max(1) > limits.max_ratio {
-                return Err(Error::Limit {
-                    name,
-                    what: "compression ratio",
-                    limit: limits.max_ratio,
-                    found: size / csize.max(1),
-                });
-            }
-            total = total.saturating_add(size);
-            if total > limits.max_total_bytes {
-                return Err(Error::Limit {
-                    name,
-                    what: "total uncompressed size up to entry",
-                    limit: limits.max_total_bytes,
-                    found: total,
-                });
-            }
-            let crc32 = f.crc32();
-            by_name.insert(name.clone(), entries.len());
-            spans.push((start, least_end, index));
-            entries.push(Entry {
-                name,
-                size,
-                compressed_size: csize,
-                crc32,
-                index,
-                end: dir_start,
-            });
         }
         if total > limits.ratio_floor_bytes && total / file_size.max(1) > limits.max_bundle_ratio {
             return Err(Error::Limit {
@@ -308,35 +381,7 @@ impl<R: Read + Seek> BundleReader<R> {
                 found: total / file_size.max(1),
             });
         }
-        // Entries may not share bytes: one stream behind many entries is how a small bundle
-        // inflates to gigabytes while each entry's own ratio looks harmless.
-        spans.sort_unstable();
-        let name_of = |index: usize| {
-            archive
-                .by_index_data(index)
-                .map(|f| String::from_utf8_lossy(f.name_raw()).into_owned())
-                .unwrap_or_default()
-        };
-        for (i, &(start, least_end, index)) in spans.iter().enumerate() {
-            let next = spans.get(i + 1).map_or(dir_start, |s| s.0);
-            if least_end > next {
-                let other = spans
-                    .get(i + 1)
-                    .map_or("the central directory".to_string(), |s| name_of(s.2));
-                return Err(zip_err(
-                    &name_of(index),
-                    format!(
-                        "entry bytes {start}..{least_end} overlap {other} at {next} \
-                         (entries must not share bytes)"
-                    ),
-                ));
-            }
-            // Entries are in archive order: find this one's file entry, if it is a file.
-            if let Ok(at) = entries.binary_search_by_key(&index, |e| e.index) {
-                entries[at].end = next;
-            }
-        }
-        drop(spans);
+        check_spans(&archive, spans, &mut entries, dir_start)?;
         check_collisions(&entries)?;
         Ok(BundleReader {
             archive,
@@ -349,6 +394,14 @@ impl<R: Read + Seek> BundleReader<R> {
     /// The file entries, in central-directory order.
     pub fn entries(&self) -> &[Entry] {
         &self.entries
+    }
+
+    /// The entries by name.
+    pub fn index(&self) -> Index<'_> {
+        Index {
+            entries: &self.entries,
+            by_name: &self.by_name,
+        }
     }
 
     /// The entry named `name`, if any.
@@ -369,6 +422,12 @@ impl<R: Read + Seek> BundleReader<R> {
     /// A reader over the decompressed bytes of `name` that fails rather than yield more than
     /// the declared size (the zip crate checks the CRC at the end).
     pub fn open_entry(&mut self, name: &str) -> Result<impl Read + '_, Error> {
+        Ok(self.open_entry_indexed(name)?.0)
+    }
+
+    /// [`Self::open_entry`], with the entry index beside it: other entries can be looked up
+    /// while this one is read.
+    pub fn open_entry_indexed(&mut self, name: &str) -> Result<(impl Read + '_, Index<'_>), Error> {
         let entry = self
             .entry(name)
             .cloned()
@@ -392,11 +451,18 @@ impl<R: Read + Seek> BundleReader<R> {
                 ),
             ));
         }
-        Ok(Bounded {
-            inner: f,
-            left: entry.size,
-            name: entry.name,
-        })
+        let index = Index {
+            entries: &self.entries,
+            by_name: &self.by_name,
+        };
+        Ok((
+            Bounded {
+                inner: f,
+                left: entry.size,
+                name: entry.name,
+            },
+            index,
+        ))
     }
 
     /// The whole entry, at most `max` bytes (for small documents such as the manifest).
@@ -418,26 +484,6 @@ impl<R: Read + Seek> BundleReader<R> {
             .read_to_end(&mut buf)
             .map_err(|e| read_err(name, e))?;
         Ok(buf)
-    }
-
-    /// manifest.json, parsed and checked against artifact.graph-verify-report.schema.json
-    /// (which requires `bundle` with its entry list).
-    pub fn manifest(&mut self) -> Result<Value, Error> {
-        let bytes = self.read_entry(MANIFEST, self.limits.max_manifest_bytes)?;
-        let value = crate::canon::parse(&bytes)?;
-        crate::schema::validate(
-            "artifact.graph-verify-report.schema.json",
-            &value,
-            "manifest.json",
-        )?;
-        if value.get("bundle").is_none_or(|b| !b.is_object()) {
-            return Err(Error::Schema(crate::schema::Error::Invalid {
-                what: "manifest.json".into(),
-                schema: "artifact.graph-verify-report.schema.json",
-                errors: vec!["/: a bundle manifest needs `bundle`".into()],
-            }));
-        }
-        Ok(value)
     }
 
     /// Writes every file entry below `dir` (which must exist and should be empty) and returns

@@ -14,13 +14,17 @@ use std::path::{Path, PathBuf};
 
 use sha2::Digest as _;
 
-use super::read::{BundleReader, check_name};
+use serde::Deserialize as _;
+
+use super::manifest::{self, Hole};
+use super::read::{BundleReader, Index, check_name};
 use super::write::STORE_ROOT;
 use super::{EntryDigest, Error, MANIFEST};
 use crate::artifact::{self, ObjectId};
 use crate::canon::{Digest, Value};
 use crate::graph::{self, Report, Root};
 use crate::progress::Progress;
+use crate::taxonomy::Finding;
 
 /// Hard caps on what a manifest may ask the verifier to walk: the default node limit, so
 /// every bundle msez writes by default verifies completely (docs/limits.md).
@@ -46,8 +50,14 @@ pub const MAX_DEPTH_CAP: u64 = 64;
 pub struct Checked {
     /// The fresh walk, in bundle form, with `input_bundle`.
     pub report: Report,
-    /// The manifest as stored.
+    /// The manifest as stored, without its long arrays (`nodes`, `edges` and
+    /// `bundle.entries` are empty: they grow with the closure; see [`super::manifest`]).
     pub manifest: Value,
+    /// `bundle.entries` as verified (empty when the walk stopped the check earlier).
+    pub entries: Vec<EntryDigest>,
+    /// Where the content and the manifest differ: the first entry (by name) that differs,
+    /// and the first manifest field a fresh walk does not reproduce.
+    pub findings: Vec<Finding>,
     /// SHA-256 of the canonical manifest.
     pub manifest_digest: Digest,
 }
@@ -92,16 +102,6 @@ fn infer_root(manifest: &Value) -> Result<Root, Error> {
         Root::Dir(p)
     } else {
         Root::File(p)
-    })
-}
-
-fn entries_of(manifest: &Value) -> Result<Vec<EntryDigest>, Error> {
-    serde_json::from_value(manifest["bundle"]["entries"].clone()).map_err(|e| {
-        Error::Schema(crate::schema::Error::Invalid {
-            what: "manifest.json".into(),
-            schema: "artifact.graph-verify-report.schema.json",
-            errors: vec![format!("/bundle/entries: {e}")],
-        })
     })
 }
 
@@ -234,9 +234,9 @@ pub fn verify<R: Read + Seek>(
     label: &str,
     progress: &dyn Progress,
 ) -> Result<Checked, Error> {
-    let manifest = reader.manifest()?;
-    let manifest_digest = crate::canon::digest_of(&manifest)?;
-    let listed = entries_of(&manifest)?;
+    let (scanned, listed) = read_manifest(reader)?;
+    let manifest = scanned.skeleton.clone();
+    let manifest_digest = scanned.digest;
     let opts = graph::Options {
         strict: true,
         emit_edges: true,
@@ -274,83 +274,258 @@ pub fn verify<R: Read + Seek>(
         "root_inferred_from_manifest": true,
         "manifest_digest_sha256": manifest_digest.to_hex(),
     }));
-    let checked = |report| Checked {
-        report,
-        manifest: manifest.clone(),
-        manifest_digest,
-    };
     // A closure with missing or altered artifacts is reported as found; a cut-short one
     // (partial) still has its entries and manifest checked.
     if !report.missing.is_empty() || !report.digest_mismatches.is_empty() {
-        return Ok(checked(report));
-    }
-
-    // Every entry against the manifest's list, both ways.
-    let names: Vec<String> = reader
-        .entries()
-        .iter()
-        .filter(|e| e.name != MANIFEST)
-        .map(|e| e.name.clone())
-        .collect();
-    let mut found = Vec::with_capacity(names.len());
-    let mut buf = vec![0u8; 64 * 1024];
-    for name in names {
-        let (d, bytes) = hash_entry(reader, &name, &mut buf)?;
-        found.push(EntryDigest {
-            path: name,
-            bytes,
-            sha256: d.to_hex(),
+        return Ok(Checked {
+            report,
+            manifest,
+            manifest_digest,
+            entries: Vec::new(),
+            findings: Vec::new(),
         });
     }
-    found.sort_by(|a, b| a.path.cmp(&b.path));
-    let mut listed_iter = listed.iter().peekable();
-    for f in &found {
-        if let Some(l) = listed_iter.peek().filter(|l| l.path < f.path) {
-            return Err(Error::NoEntry {
-                name: l.path.clone(),
-            });
+    // What the content says against what the manifest claims is a finding, not the end: the
+    // chains the bundle carries are still checked (a missing receipt entry is a gap, invalid,
+    // which a `missing.bundle_entry` alone would leave unknown).
+    let mut findings = Vec::new();
+    let entries = match check_entries(reader, &listed) {
+        Ok(entries) => entries,
+        Err(e) if content(&e) => {
+            findings.push(Finding::from_error(&e));
+            Vec::new()
         }
-        match listed_iter.next_if(|l| l.path == f.path) {
-            Some(l) if l.sha256 == f.sha256 && l.bytes == f.bytes => {}
-            Some(l) => {
+        Err(e) => return Err(e),
+    };
+    match compare(&mut report, &scanned) {
+        Ok(()) => {}
+        Err(e) if content(&e) => findings.push(Finding::from_error(&e)),
+        Err(e) => return Err(e),
+    }
+    if findings.is_empty() {
+        report.bundle = manifest.get("bundle").cloned();
+    }
+    Ok(Checked {
+        report,
+        manifest,
+        manifest_digest,
+        entries,
+        findings,
+    })
+}
+
+/// A difference between the bundle's content and its manifest (as opposed to a zip or I/O
+/// failure, which ends the check).
+fn content(e: &Error) -> bool {
+    matches!(
+        e,
+        Error::Entry { .. } | Error::NoEntry { .. } | Error::Manifest { .. }
+    )
+}
+
+/// The manifest's `bundle.entries`, checked against the zip's entries as they stream by:
+/// only a size and a digest per entry are kept.
+struct Listed {
+    /// (bytes, SHA-256) the manifest lists, by position in [`BundleReader::entries`].
+    by_entry: Vec<Option<(u64, [u8; 32])>>,
+    prev: Option<String>,
+    /// The first listed name with no entry of its own (absent, the manifest, or listed twice).
+    absent: Option<String>,
+    /// The first listed name out of order.
+    unsorted: Option<String>,
+}
+
+impl Listed {
+    fn new(n: usize) -> Self {
+        Listed {
+            by_entry: vec![None; n],
+            prev: None,
+            absent: None,
+            unsorted: None,
+        }
+    }
+
+    fn item(&mut self, index: &Index<'_>, hole: Hole, i: u64, v: &Value) -> Result<(), Error> {
+        if hole != Hole::Entries {
+            return Ok(());
+        }
+        if i == 0 {
+            *self = Listed::new(self.by_entry.len());
+        }
+        let bad = |e: String| {
+            Error::Schema(crate::schema::Error::Invalid {
+                what: MANIFEST.into(),
+                schema: manifest::SCHEMA,
+                errors: vec![format!("/bundle/entries/{i}: {e}")],
+            })
+        };
+        let e = EntryDigest::deserialize(v).map_err(|e| bad(e.to_string()))?;
+        let sha: Digest = e
+            .sha256
+            .parse()
+            .map_err(|e: crate::canon::Error| bad(e.to_string()))?;
+        if let Some(prev) = &self.prev {
+            if *prev == e.path {
+                self.absent.get_or_insert_with(|| e.path.clone());
+            } else if *prev > e.path {
+                self.unsorted.get_or_insert_with(|| e.path.clone());
+            }
+        }
+        match index.position(&e.path).filter(|_| e.path != MANIFEST) {
+            Some(p) => self.by_entry[p] = Some((e.bytes, sha.0)),
+            None => {
+                self.absent.get_or_insert_with(|| e.path.clone());
+            }
+        }
+        self.prev = Some(e.path);
+        Ok(())
+    }
+}
+
+/// Streams manifest.json once (or, when its keys are not in canonical order, parses it whole
+/// under the fixed JSON cap), checking its schema and collecting `bundle.entries`.
+fn read_manifest<R: Read + Seek>(
+    reader: &mut BundleReader<R>,
+) -> Result<(manifest::Scanned, Listed), Error> {
+    let n = reader.entries().len();
+    let cap = manifest::max_bytes(reader.limits().max_manifest_bytes, n as u64);
+    let size = reader
+        .entry(MANIFEST)
+        .ok_or_else(|| Error::NoEntry {
+            name: MANIFEST.into(),
+        })?
+        .size;
+    if size > cap {
+        return Err(Error::Limit {
+            name: MANIFEST.into(),
+            what: "size",
+            limit: cap,
+            found: size,
+        });
+    }
+    let mut listed = Listed::new(n);
+    let streamed = {
+        let (r, index) = reader.open_entry_indexed(MANIFEST)?;
+        manifest::scan(r, cap, &mut |h, i, v| listed.item(&index, h, i, v))?
+    };
+    let scanned = match streamed {
+        Some(s) => s,
+        None => {
+            let bytes = reader.read_entry(MANIFEST, crate::canon::MAX_JSON_BYTES as u64)?;
+            let value = crate::canon::parse(&bytes)?;
+            drop(bytes);
+            let index = reader.index();
+            manifest::scan_value(value, &mut |h, i, v| listed.item(&index, h, i, v))?
+        }
+    };
+    Ok((scanned, listed))
+}
+
+/// Every entry against the manifest's list, both ways, in name order (the first difference by
+/// name is the one reported). Returns the list.
+fn check_entries<R: Read + Seek>(
+    reader: &mut BundleReader<R>,
+    listed: &Listed,
+) -> Result<Vec<EntryDigest>, Error> {
+    if let Some(name) = &listed.unsorted {
+        return Err(Error::Entry {
+            name: name.clone(),
+            expected: "manifest bundle.entries sorted by name".into(),
+            found: "an entry listed out of order".into(),
+        });
+    }
+    let all = reader.entries();
+    let mut order: Vec<usize> = (0..all.len())
+        .filter(|&p| all[p].name != MANIFEST)
+        .collect();
+    order.sort_by(|&a, &b| all[a].name.cmp(&all[b].name));
+    // Digests only while hashing: a string kept per entry between the inflater's large
+    // short-lived buffers fragments the heap (20 KB an entry, measured).
+    let mut hashed: Vec<(usize, Digest, u64)> = Vec::with_capacity(order.len());
+    let mut buf = vec![0u8; 64 * 1024];
+    for p in order {
+        let name = reader.entries()[p].name.as_str();
+        if let Some(a) = listed.absent.as_ref().filter(|a| a.as_str() < name) {
+            return Err(Error::NoEntry { name: a.clone() });
+        }
+        let name = name.to_string();
+        let (d, bytes) = hash_entry(reader, &name, &mut buf)?;
+        match listed.by_entry[p] {
+            Some((lb, ls)) if ls == d.0 && lb == bytes => {}
+            Some((lb, ls)) => {
                 return Err(Error::Entry {
-                    name: f.path.clone(),
-                    expected: format!("sha256 {} ({} bytes)", l.sha256, l.bytes),
-                    found: format!("sha256 {} ({} bytes)", f.sha256, f.bytes),
+                    name,
+                    expected: format!("sha256 {} ({lb} bytes)", hex::encode(ls)),
+                    found: format!("sha256 {d} ({bytes} bytes)"),
                 });
             }
             None => {
                 return Err(Error::Entry {
-                    name: f.path.clone(),
+                    name,
                     expected: "an entry listed in manifest bundle.entries".into(),
-                    found: format!("an unlisted entry (sha256 {})", f.sha256),
+                    found: format!("an unlisted entry (sha256 {d})"),
                 });
             }
         }
+        drop(name);
+        hashed.push((p, d, bytes));
     }
-    if let Some(l) = listed_iter.next() {
-        return Err(Error::NoEntry {
-            name: l.path.clone(),
-        });
+    let all = reader.entries();
+    let found = hashed
+        .into_iter()
+        .map(|(p, d, bytes)| EntryDigest {
+            path: all[p].name.clone(),
+            bytes,
+            sha256: d.to_hex(),
+        })
+        .collect();
+    if let Some(a) = &listed.absent {
+        return Err(Error::NoEntry { name: a.clone() });
     }
+    Ok(found)
+}
 
-    // Every other claim of the manifest against the fresh walk.
-    let fresh = serde_json::to_value(&report).map_err(|e| Error::Zip {
+/// Every other claim of the manifest against the fresh walk; the long arrays by their
+/// canonical digests.
+fn compare(report: &mut Report, scanned: &manifest::Scanned) -> Result<(), Error> {
+    let nodes = std::mem::take(&mut report.nodes);
+    let edges = report.edges.as_mut().map(std::mem::take);
+    let fresh = serde_json::to_value(&*report);
+    report.nodes = nodes;
+    report.edges = edges;
+    let fresh = fresh.map_err(|e| Error::Zip {
         what: "report".into(),
         reason: e.to_string(),
     })?;
     for field in COMPARED {
-        let (want, got) = (&fresh[field], &manifest[field]);
-        if want != got {
-            return Err(Error::Manifest {
-                field: field.to_string(),
-                expected: short(want),
-                found: short(got),
-            });
+        let differ = |expected, found| Error::Manifest {
+            field: field.to_string(),
+            expected,
+            found,
+        };
+        match field {
+            "nodes" | "edges" => {
+                let (want, got) = if field == "nodes" {
+                    (manifest::Summary::of(Some(&report.nodes))?, &scanned.nodes)
+                } else {
+                    (
+                        manifest::Summary::of(report.edges.as_deref())?,
+                        &scanned.edges,
+                    )
+                };
+                if want != *got {
+                    return Err(differ(want.short(), got.short()));
+                }
+            }
+            _ => {
+                let (want, got) = (&fresh[field], &scanned.skeleton[field]);
+                if want != got {
+                    return Err(differ(short(want), short(got)));
+                }
+            }
         }
     }
-    report.bundle = manifest.get("bundle").cloned();
-    Ok(checked(report))
+    Ok(())
 }
 
 /// Opens a bundle file and verifies it (see [`verify`]).
@@ -360,11 +535,11 @@ pub fn verify_file(path: &Path, progress: &dyn Progress) -> Result<Checked, Erro
     verify(&mut reader, &path.display().to_string(), progress)
 }
 
-/// The manifest and its digest, after the structural and schema checks only.
+/// The manifest (without its long arrays, see [`super::manifest`]) and its digest, after the
+/// structural and schema checks only.
 pub fn manifest_of(path: &Path) -> Result<(Value, Digest), Error> {
     let f = std::fs::File::open(path).map_err(|e| Error::io("opening", path, e))?;
     let mut reader = BundleReader::open(std::io::BufReader::new(f), limits())?;
-    let manifest = reader.manifest()?;
-    let digest = crate::canon::digest_of(&manifest)?;
-    Ok((manifest, digest))
+    let (scanned, _) = read_manifest(&mut reader)?;
+    Ok((scanned.skeleton, scanned.digest))
 }

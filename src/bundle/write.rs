@@ -13,7 +13,9 @@ use std::path::{Path, PathBuf};
 
 use sha2::Digest as _;
 
-use super::{EntryDigest, Error, FORMAT, MANIFEST, README, README_TEXT, Summary, VERSION};
+use super::{
+    EntryDigest, Error, FORMAT, MANIFEST, README, README_TEXT, Summary, VERSION, manifest,
+};
 use crate::canon::Digest;
 use crate::graph::{self, Report, Root};
 use crate::progress::Progress;
@@ -28,7 +30,7 @@ pub const STORE_ROOT: &str = "artifacts";
 /// What a build produced.
 #[derive(Debug)]
 pub struct Built {
-    /// The manifest written into the bundle.
+    /// The manifest written into the bundle, without `bundle.entries` (see `entries`).
     pub manifest: Report,
     /// SHA-256 of the canonical manifest (what attestations sign).
     pub manifest_digest: Digest,
@@ -36,6 +38,9 @@ pub struct Built {
     pub path: PathBuf,
     /// Its size.
     pub bytes: u64,
+    /// `bundle.entries` of the manifest (the manifest value in `manifest` leaves them out:
+    /// they grow with the closure).
+    pub entries: Vec<EntryDigest>,
 }
 
 /// `generated_at` for a bundle: `SOURCE_DATE_EPOCH` when set, else the newest checkpoint.
@@ -85,7 +90,63 @@ pub fn walk(root: &Root, opts: &graph::Options, progress: &dyn Progress) -> Resu
 /// Writes the closure `report` (from [`walk`] over `root`) as a bundle at `out`, atomically.
 /// A report marked `partial` is written marked so in the manifest.
 pub fn write(mut report: Report, root: &Root, out: &Path) -> Result<Built, Error> {
-    // (bundle name, source file), and absolute path → bundle name for the manifest.
+    let files = layout(&mut report, root);
+    report.options.store_roots = vec![STORE_ROOT.to_string()];
+    report.generated_at = generated_at(&report);
+    // Pass 1: hash every file, so the manifest can list them.
+    let entries = hash_all(&files)?;
+    let summary = Summary {
+        format: FORMAT.into(),
+        version: VERSION,
+        included_files: entries.len() as u64,
+        included_bytes: entries.iter().map(|e| e.bytes).sum(),
+        excluded: Vec::new(),
+        truncated: matches!(
+            report.root,
+            graph::RootInfo::Dir {
+                files_truncated: true,
+                ..
+            }
+        ),
+        entries: Vec::new(),
+    };
+    report.bundle = Some(to_value(&summary)?);
+    // The long arrays stay typed; the manifest is written and hashed from them item by item.
+    let nodes = std::mem::take(&mut report.nodes);
+    let edges = report.edges.as_mut().map(std::mem::take);
+    let skeleton = to_value(&report);
+    report.nodes = nodes;
+    report.edges = edges;
+    let skeleton = skeleton?;
+    let parts = manifest::Parts {
+        skeleton: &skeleton,
+        nodes: &report.nodes,
+        edges: report.edges.as_deref(),
+        entries: &entries,
+    };
+    let manifest_digest = parts.digest()?;
+    // Pass 2: the zip.
+    let (tmp, bytes) = write_zip(&files, &parts, out)?;
+    persist(tmp, out)?;
+    Ok(Built {
+        manifest: report,
+        manifest_digest,
+        path: out.to_path_buf(),
+        bytes,
+        entries,
+    })
+}
+
+fn to_value<T: serde::Serialize>(v: &T) -> Result<crate::canon::Value, Error> {
+    serde_json::to_value(v).map_err(|e| Error::Zip {
+        what: "manifest".into(),
+        reason: e.to_string(),
+    })
+}
+
+/// The files of the bundle as (bundle name, source file), and the report's paths renamed to
+/// bundle names.
+fn layout(report: &mut Report, root: &Root) -> Vec<(String, PathBuf)> {
     let mut files: Vec<(String, PathBuf)> = Vec::new();
     let mut names: HashMap<String, String> = HashMap::new();
     match root {
@@ -115,12 +176,14 @@ pub fn write(mut report: Report, root: &Root, out: &Path) -> Result<Built, Error
         }
     }
     report.map_paths(|p| names.get(p).cloned());
-    report.options.store_roots = vec![STORE_ROOT.to_string()];
-    report.generated_at = generated_at(&report);
+    files.sort_by(|a, b| a.0.cmp(&b.0));
+    files
+}
 
-    // Pass 1: hash every file, so the manifest can list them.
+/// Every entry but the manifest, with its size and SHA-256, sorted by name.
+fn hash_all(files: &[(String, PathBuf)]) -> Result<Vec<EntryDigest>, Error> {
     let mut entries = Vec::with_capacity(files.len() + 1);
-    for (name, src) in &files {
+    for (name, src) in files {
         let (bytes, sha) = hash(src)?;
         entries.push(EntryDigest {
             path: name.clone(),
@@ -134,46 +197,24 @@ pub fn write(mut report: Report, root: &Root, out: &Path) -> Result<Built, Error
         sha256: crate::canon::sha256(README_TEXT.as_bytes()).to_hex(),
     });
     entries.sort_by(|a, b| a.path.cmp(&b.path));
-    let summary = Summary {
-        format: FORMAT.into(),
-        version: VERSION,
-        included_files: entries.len() as u64,
-        included_bytes: entries.iter().map(|e| e.bytes).sum(),
-        excluded: Vec::new(),
-        truncated: matches!(
-            report.root,
-            graph::RootInfo::Dir {
-                files_truncated: true,
-                ..
-            }
-        ),
-        entries: entries.clone(),
-    };
-    report.bundle = Some(serde_json::to_value(&summary).map_err(|e| Error::Zip {
-        what: "manifest".into(),
-        reason: e.to_string(),
-    })?);
-    let manifest_value = serde_json::to_value(&report).map_err(|e| Error::Zip {
-        what: "manifest".into(),
-        reason: e.to_string(),
-    })?;
-    let manifest_digest = crate::canon::digest_of(&manifest_value)?;
-    let mut manifest_bytes =
-        serde_json::to_vec_pretty(&manifest_value).map_err(|e| Error::Zip {
-            what: "manifest".into(),
-            reason: e.to_string(),
-        })?;
-    manifest_bytes.push(b'\n');
+    Ok(entries)
+}
 
-    // Pass 2: the zip, entries in bytewise name order.
+/// Writes the zip into a temp file beside `out`: entries in bytewise name order, the manifest
+/// streamed in its place. Returns the file and its size.
+fn write_zip(
+    files: &[(String, PathBuf)],
+    parts: &manifest::Parts<'_>,
+    out: &Path,
+) -> Result<(crate::fs::Staged, u64), Error> {
     let sources: HashMap<&str, &Path> = files
         .iter()
         .map(|(n, p)| (n.as_str(), p.as_path()))
         .collect();
-    let mut order: Vec<&EntryDigest> = entries.iter().collect();
+    let mut order: Vec<&EntryDigest> = parts.entries.iter().collect();
     let manifest_entry = EntryDigest {
         path: MANIFEST.into(),
-        bytes: manifest_bytes.len() as u64,
+        bytes: 0,
         sha256: String::new(),
     };
     order.push(&manifest_entry);
@@ -203,32 +244,11 @@ pub fn write(mut report: Report, root: &Root, out: &Path) -> Result<Built, Error
         zip.start_file(e.path.as_str(), options).map_err(zerr)?;
         let werr = |err| Error::io("writing", out, err);
         if e.path == MANIFEST {
-            zip.write_all(&manifest_bytes).map_err(werr)?;
+            parts.write_pretty(&mut zip)?;
         } else if e.path == README {
             zip.write_all(README_TEXT.as_bytes()).map_err(werr)?;
         } else {
-            let src = sources[e.path.as_str()];
-            let mut f = std::fs::File::open(src).map_err(|err| Error::io("reading", src, err))?;
-            let mut h = sha2::Sha256::new();
-            loop {
-                let n = f
-                    .read(&mut buf)
-                    .map_err(|err| Error::io("reading", src, err))?;
-                if n == 0 {
-                    break;
-                }
-                h.update(&buf[..n]);
-                zip.write_all(&buf[..n]).map_err(werr)?;
-            }
-            let sha = hex::encode(h.finalize());
-            if sha != e.sha256 {
-                // The file changed between the two passes; the manifest would lie.
-                return Err(Error::Entry {
-                    name: e.path.clone(),
-                    expected: e.sha256.clone(),
-                    found: format!("{sha} (changed while bundling)"),
-                });
-            }
+            copy_checked(e, sources[e.path.as_str()], &mut zip, &mut buf, out)?;
         }
     }
     let tmp = zip.finish().map_err(zerr)?;
@@ -237,13 +257,43 @@ pub fn write(mut report: Report, root: &Root, out: &Path) -> Result<Built, Error
         .metadata()
         .map_err(|e| Error::io("reading", out, e))?
         .len();
-    tmp.commit(out).map_err(|e| e.lift(Error::io))?;
-    Ok(Built {
-        manifest: report,
-        manifest_digest,
-        path: out.to_path_buf(),
-        bytes,
-    })
+    Ok((tmp, bytes))
+}
+
+/// Copies `src` into the open entry, failing when its bytes are no longer those hashed.
+fn copy_checked(
+    e: &EntryDigest,
+    src: &Path,
+    zip: &mut impl Write,
+    buf: &mut [u8],
+    out: &Path,
+) -> Result<(), Error> {
+    let mut f = std::fs::File::open(src).map_err(|err| Error::io("reading", src, err))?;
+    let mut h = sha2::Sha256::new();
+    loop {
+        let n = f.read(buf).map_err(|err| Error::io("reading", src, err))?;
+        if n == 0 {
+            break;
+        }
+        h.update(&buf[..n]);
+        zip.write_all(&buf[..n])
+            .map_err(|err| Error::io("writing", out, err))?;
+    }
+    let sha = hex::encode(h.finalize());
+    if sha != e.sha256 {
+        // The file changed between the two passes; the manifest would lie.
+        return Err(Error::Entry {
+            name: e.path.clone(),
+            expected: e.sha256.clone(),
+            found: format!("{sha} (changed while bundling)"),
+        });
+    }
+    Ok(())
+}
+
+/// Moves the finished, synced temp file to `out` (the one place the bundle file appears).
+fn persist(tmp: crate::fs::Staged, out: &Path) -> Result<(), Error> {
+    tmp.commit(out).map_err(|e| e.lift(Error::io))
 }
 
 fn hash(path: &Path) -> Result<(u64, Digest), Error> {

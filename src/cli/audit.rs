@@ -256,35 +256,8 @@ fn pill(class: &str, text: &str) -> String {
     format!("<span class=\"pill {}\">{}</span>", esc(class), esc(text))
 }
 
-/// One self-contained page: no scripts, no external resources.
-fn html(r: &AuditReport, a: &Args) -> String {
-    let v = r.verdict().name();
-    let mut h = String::new();
-    let title = format!("msez audit: {} {}", v.to_uppercase(), r.target);
-    h.push_str("<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">");
-    h.push_str("<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">");
-    h.push_str(&format!(
-        "<title>{}</title><style>{CSS}</style></head><body><main>",
-        esc(&title)
-    ));
-    let items = r.findings.items();
-    let failed = items
-        .iter()
-        .filter(|i| i.effect == Verdict::Invalid)
-        .count();
-    let unknown = items.len() - failed;
-    h.push_str(&format!(
-        "<header class=\"{v}\"><h1 id=\"verdict\">{}</h1><p>{} <b>{}</b> · exit code {} · {} failed, {} unknown{}</p></header>",
-        esc(&v.to_uppercase()),
-        esc(kind_name(r.target_kind)),
-        esc(&r.target),
-        r.exit_code(),
-        failed,
-        unknown,
-        if r.partial() { " · marked partial" } else { "" }
-    ));
-
-    // Heads.
+/// The chain heads: each chain's verdict, head, MMR and genesis.
+fn heads_html(r: &AuditReport, h: &mut String) {
     h.push_str("<section id=\"heads\"><h2>Chain heads</h2>");
     for c in &r.chains {
         let purpose = c
@@ -341,14 +314,16 @@ fn html(r: &AuditReport, a: &Args) -> String {
         h.push_str("<p class=\"muted\">No receipt chain in the target.</p>");
     }
     h.push_str("</section>");
+}
 
-    // Findings.
+/// Every finding with its effect, expected and found.
+fn findings_html(items: &[Item], h: &mut String) {
     h.push_str("<section id=\"findings\"><h2>Findings</h2>");
     if items.is_empty() {
         h.push_str("<p>No finding: every check passed.</p>");
     } else {
         h.push_str("<table><tr><th>effect</th><th>finding</th></tr>");
-        for i in &items {
+        for i in items {
             let d = &i.finding.detail;
             let mut detail = String::new();
             if let (Some(e), Some(f)) = (&d.expected, &d.found) {
@@ -369,8 +344,10 @@ fn html(r: &AuditReport, a: &Args) -> String {
         h.push_str("</table>");
     }
     h.push_str("</section>");
+}
 
-    // Checkpoints.
+/// Every checkpoint against its chain.
+fn checkpoints_html(r: &AuditReport, h: &mut String) {
     h.push_str("<section id=\"checkpoints\"><h2>Checkpoints</h2>");
     let cks: Vec<(&ChainReport, &svg::Checkpoint)> = r
         .chains
@@ -399,6 +376,41 @@ fn html(r: &AuditReport, a: &Args) -> String {
         h.push_str("</table>");
     }
     h.push_str("</section>");
+}
+
+/// One self-contained page: no scripts, no external resources.
+fn html(r: &AuditReport, a: &Args) -> String {
+    let v = r.verdict().name();
+    let mut h = String::new();
+    let title = format!("msez audit: {} {}", v.to_uppercase(), r.target);
+    h.push_str("<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">");
+    h.push_str("<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">");
+    h.push_str(&format!(
+        "<title>{}</title><style>{CSS}</style></head><body><main>",
+        esc(&title)
+    ));
+    let items = r.findings.items();
+    let failed = items
+        .iter()
+        .filter(|i| i.effect == Verdict::Invalid)
+        .count();
+    let unknown = items.len() - failed;
+    h.push_str(&format!(
+        "<header class=\"{v}\"><h1 id=\"verdict\">{}</h1><p>{} <b>{}</b> · exit code {} · {} failed, {} unknown{}</p></header>",
+        esc(&v.to_uppercase()),
+        esc(kind_name(r.target_kind)),
+        esc(&r.target),
+        r.exit_code(),
+        failed,
+        unknown,
+        if r.partial() { " · marked partial" } else { "" }
+    ));
+
+    heads_html(r, &mut h);
+
+    findings_html(&items, &mut h);
+
+    checkpoints_html(r, &mut h);
 
     if !r.anchors.is_empty() {
         h.push_str("<section id=\"anchors\"><h2>Anchors in corridor receipts</h2><table><tr><th>corridor receipt</th><th>anchors</th><th>status</th></tr>");

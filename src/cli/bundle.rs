@@ -240,6 +240,10 @@ pub fn graph(command: GraphCommand, ctx: &Ctx) -> super::Result<ExitCode> {
                     built.manifest_digest.to_hex().into(),
                 );
                 b.insert("zip_bytes".into(), built.bytes.into());
+                b.insert(
+                    "entries".into(),
+                    serde_json::to_value(&built.entries).unwrap_or_default(),
+                );
             }
             report
         }
@@ -314,8 +318,9 @@ fn emit_audited(a: &audit::Audited, args: &GraphVerifyArgs, ctx: &Ctx) -> super:
     if args.format == Format::Dot {
         return emit_report(&a.checked.report, args, ctx).map(|_| ExitCode::from(a.exit_code()));
     }
-    let value = a.to_value();
     if ctx.out.json || args.format == Format::Json {
+        // Built only when printed: a whole report value is many times the report's size.
+        let value = a.to_value();
         written(ctx.out.emit(&value, |w| {
             serde_json::to_writer_pretty(&mut *w, &value).map_err(std::io::Error::other)?;
             writeln!(w)

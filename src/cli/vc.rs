@@ -128,52 +128,33 @@ fn verify(args: VerifyArgs, ctx: &Ctx) -> super::Result<ExitCode> {
     let what = args.file.display().to_string();
     let mut results = vc::verify_proofs(&obj)?;
     let signers = vc::valid_signers(&results);
-    // Each valid signer judged by the key lifecycle at --at (or at no position).
-    let mut lifecycle_failure: Option<msez::chain::Error> = None;
-    let mut verdicts = Vec::new();
-    let mut rotated_in = Vec::new();
-    if let (Some(l), Some(a)) = (&keys, &anchors) {
-        for w in l.warnings() {
-            if !ctx.out.json {
-                ctx.out.warn(w);
-            }
-        }
-        for s in &signers {
-            let trust = args.attestation.as_deref().map(|x| (a, x));
-            let verdict = match l.standing(&what, at.as_ref(), std::slice::from_ref(s), trust) {
-                Ok(Some(Standing::Counts)) => {
-                    if !a.allows(s.as_str(), args.attestation.as_deref()) {
-                        rotated_in.push(s.clone());
-                    }
-                    "counts".to_string()
-                }
-                Ok(Some(Standing::IfInside(needs))) => {
-                    let r = &l.revocations[needs[0] as usize];
-                    let e = lifecycle::key_error(
-                        &what,
-                        s.as_str(),
-                        &r.credential,
-                        format!(
-                            "{} (--at is inside valid_through size {}, but only the chain proves it)",
-                            lifecycle::UNKNOWN,
-                            r.size
-                        ),
-                        "signature.key_position_unknown",
-                    );
-                    let text = e.to_string();
-                    lifecycle_failure.get_or_insert(e);
-                    text
-                }
-                Ok(None) => "not an anchor".to_string(),
-                Err(e) => {
-                    let text = e.to_string();
-                    lifecycle_failure.get_or_insert(e);
-                    text
-                }
-            };
-            verdicts.push(serde_json::json!({"key": s, "verdict": verdict}));
+    let judged = match (&keys, &anchors) {
+        (Some(l), Some(a)) => judge_keys(l, a, &signers, &what, at.as_ref(), &args, ctx),
+        _ => Judged::default(),
+    };
+    let Judged {
+        verdicts,
+        rotated_in,
+        failure: lifecycle_failure,
+        failures: lifecycle_failures,
+    } = judged;
+    // Every failure, in the one verdict model: each failing proof, each key the lifecycle
+    // rejects or cannot place, and the trust check.
+    let mut findings = msez::verdict::Findings::default();
+    if results.is_empty() {
+        findings.push(&vc::Error::NoProofs {
+            object: what.clone(),
+        });
+    }
+    for r in results.iter().filter(|r| !r.ok) {
+        match &r.failure {
+            Some(e) => findings.push(e),
+            None => findings.push(&vc::Error::Invalid {
+                verification_method: r.verification_method.clone().unwrap_or_default(),
+            }),
         }
     }
+    findings.0.extend(lifecycle_failures);
     let mut failure_any: Option<msez::Error> = lifecycle_failure.map(msez::Error::from);
     // The first failing proof's own typed error is what the exit code and message report.
     let mut failure: Option<vc::Error> = if results.is_empty() {
@@ -203,6 +184,7 @@ fn verify(args: VerifyArgs, ctx: &Ctx) -> super::Result<ExitCode> {
                 }
                 Err(_) if !rotated_in.is_empty() => Some(rotated_in.clone()),
                 Err(e) => {
+                    findings.push(&e);
                     failure = Some(e);
                     None
                 }
@@ -235,6 +217,8 @@ fn verify(args: VerifyArgs, ctx: &Ctx) -> super::Result<ExitCode> {
         "trusted_signers": trusted,
         "attestation": args.attestation,
         "error": finding,
+        "verdict": findings.verdict().name(),
+        "findings": findings.items(),
     });
     written(ctx.out.emit(&report, |w| {
         for r in &results {
@@ -258,8 +242,88 @@ fn verify(args: VerifyArgs, ctx: &Ctx) -> super::Result<ExitCode> {
             if !ctx.out.json {
                 ctx.out.error(&err);
             }
-            Ok(ExitCode::from(err.class().exit_code()))
+            // By precedence over every finding: invalid dominates unknown.
+            Ok(ExitCode::from(if findings.is_empty() {
+                err.class().exit_code()
+            } else {
+                findings.exit_code()
+            }))
         }
+    }
+}
+
+/// How the key lifecycle judged each valid signer.
+#[derive(Default)]
+struct Judged {
+    verdicts: Vec<serde_json::Value>,
+    rotated_in: Vec<vc::Did>,
+    /// The first failure (what `error` reports).
+    failure: Option<msez::chain::Error>,
+    /// Every failure, one per key, as findings.
+    failures: Vec<Finding>,
+}
+
+/// Each valid signer judged by the key lifecycle at `at` (or at no position).
+fn judge_keys(
+    l: &lifecycle::Lifecycle,
+    a: &vc::TrustAnchors,
+    signers: &[vc::Did],
+    what: &str,
+    at: Option<&Position>,
+    args: &VerifyArgs,
+    ctx: &Ctx,
+) -> Judged {
+    let mut lifecycle_failure: Option<msez::chain::Error> = None;
+    let mut failures = Vec::new();
+    let mut verdicts = Vec::new();
+    let mut rotated_in = Vec::new();
+    for w in l.warnings() {
+        if !ctx.out.json {
+            ctx.out.warn(w);
+        }
+    }
+    for s in signers {
+        let trust = args.attestation.as_deref().map(|x| (a, x));
+        let verdict = match l.standing(what, at, std::slice::from_ref(s), trust) {
+            Ok(Some(Standing::Counts)) => {
+                if !a.allows(s.as_str(), args.attestation.as_deref()) {
+                    rotated_in.push(s.clone());
+                }
+                "counts".to_string()
+            }
+            Ok(Some(Standing::IfInside(needs))) => {
+                let r = &l.revocations[needs[0] as usize];
+                let e = lifecycle::key_error(
+                    what,
+                    s.as_str(),
+                    &r.credential,
+                    format!(
+                        "{} (--at is inside valid_through size {}, but only the chain proves it)",
+                        lifecycle::UNKNOWN,
+                        r.size
+                    ),
+                    "missing.key_position_unknown",
+                );
+                let text = e.to_string();
+                failures.push(Finding::from_error(&e));
+                lifecycle_failure.get_or_insert(e);
+                text
+            }
+            Ok(None) => "not an anchor".to_string(),
+            Err(e) => {
+                let text = e.to_string();
+                failures.push(Finding::from_error(&e));
+                lifecycle_failure.get_or_insert(e);
+                text
+            }
+        };
+        verdicts.push(serde_json::json!({"key": s, "verdict": verdict}));
+    }
+    Judged {
+        verdicts,
+        rotated_in,
+        failure: lifecycle_failure,
+        failures,
     }
 }
 

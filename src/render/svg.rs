@@ -296,7 +296,6 @@ pub fn chain(p: &ChainPicture) -> String {
         esc(&p.title),
         esc(&subtitle)
     );
-    let head = p.receipt_count.checked_sub(1);
     let mut checkpoints: BTreeMap<u64, Vec<&Checkpoint>> = BTreeMap::new();
     for c in &p.checkpoints {
         checkpoints
@@ -349,82 +348,7 @@ pub fn chain(p: &ChainPicture) -> String {
                 );
                 text(&mut s, cx, y + 38, 11, GRAY, "", "genesis_root");
             }
-            Slot::Receipt(seq) => {
-                let is_head = Some(*seq) == head && p.gap.is_none();
-                let bad = p.bad.contains(seq);
-                let (fill, stroke, w) = if bad {
-                    ("#ffebe9", RED, 2.0)
-                } else if is_head {
-                    ("#ddf4ff", BLUE, 3.0)
-                } else {
-                    ("#ffffff", INK, 1.2)
-                };
-                rect(&mut s, x, y, fill, stroke, w, false);
-                text(
-                    &mut s,
-                    cx,
-                    y + 21,
-                    13,
-                    INK,
-                    " font-weight=\"600\"",
-                    &format!("receipt #{seq}"),
-                );
-                let root = p.roots.get(seq).map(|r| short(r)).unwrap_or_default();
-                text(
-                    &mut s,
-                    cx,
-                    y + 38,
-                    11,
-                    GRAY,
-                    " font-family=\"ui-monospace, monospace\"",
-                    &root,
-                );
-                if Some(*seq) == head {
-                    let _ = write!(
-                        s,
-                        "<rect x=\"{}\" y=\"{}\" width=\"44\" height=\"18\" rx=\"9\" fill=\"{BLUE}\"/>",
-                        x + BOX_W - 50,
-                        y - 9
-                    );
-                    text(
-                        &mut s,
-                        x + BOX_W - 28,
-                        y + 4,
-                        11,
-                        "#ffffff",
-                        " font-weight=\"700\"",
-                        "HEAD",
-                    );
-                }
-                if let Some(cks) = checkpoints.get(seq) {
-                    tag(&mut s, x, y, cks);
-                }
-                if let Some(list) = anchors.get(seq) {
-                    let a = list[0];
-                    let color = match a.status {
-                        Status::Ok => PURPLE,
-                        other => other.color(),
-                    };
-                    let _ = write!(
-                        s,
-                        "<circle cx=\"{}\" cy=\"{}\" r=\"7\" fill=\"{color}\"/>",
-                        x + 10,
-                        y + BOX_H + 14
-                    );
-                    let more = if list.len() > 1 {
-                        format!(" +{}", list.len() - 1)
-                    } else {
-                        String::new()
-                    };
-                    let _ = write!(
-                        s,
-                        "<text x=\"{}\" y=\"{}\" font-size=\"10\" fill=\"{color}\">{}</text>",
-                        x + 21,
-                        y + BOX_H + 18,
-                        esc(&format!("{}{more}", trim(&a.label, 18)))
-                    );
-                }
-            }
+            Slot::Receipt(seq) => receipt_box(&mut s, p, *seq, (x, y), &checkpoints, &anchors),
             Slot::Run(a, b) => {
                 rect(&mut s, x, y, "#f6f8fa", GRAY, 1.2, true);
                 text(
@@ -471,6 +395,94 @@ pub fn chain(p: &ChainPicture) -> String {
     legend(&mut s, legend_y, width);
     s.push_str("</svg>");
     s
+}
+
+/// One receipt's box: its root, the HEAD badge, its checkpoint tag and its anchor mark.
+fn receipt_box(
+    s: &mut String,
+    p: &ChainPicture,
+    seq: u64,
+    (x, y): (i64, i64),
+    checkpoints: &BTreeMap<u64, Vec<&Checkpoint>>,
+    anchors: &BTreeMap<u64, Vec<&Anchor>>,
+) {
+    let seq = &seq;
+    let head = p.receipt_count.checked_sub(1);
+    let cx = x + BOX_W / 2;
+    let is_head = Some(*seq) == head && p.gap.is_none();
+    let bad = p.bad.contains(seq);
+    let (fill, stroke, w) = if bad {
+        ("#ffebe9", RED, 2.0)
+    } else if is_head {
+        ("#ddf4ff", BLUE, 3.0)
+    } else {
+        ("#ffffff", INK, 1.2)
+    };
+    rect(s, x, y, fill, stroke, w, false);
+    text(
+        s,
+        cx,
+        y + 21,
+        13,
+        INK,
+        " font-weight=\"600\"",
+        &format!("receipt #{seq}"),
+    );
+    let root = p.roots.get(seq).map(|r| short(r)).unwrap_or_default();
+    text(
+        s,
+        cx,
+        y + 38,
+        11,
+        GRAY,
+        " font-family=\"ui-monospace, monospace\"",
+        &root,
+    );
+    if Some(*seq) == head {
+        let _ = write!(
+            s,
+            "<rect x=\"{}\" y=\"{}\" width=\"44\" height=\"18\" rx=\"9\" fill=\"{BLUE}\"/>",
+            x + BOX_W - 50,
+            y - 9
+        );
+        text(
+            s,
+            x + BOX_W - 28,
+            y + 4,
+            11,
+            "#ffffff",
+            " font-weight=\"700\"",
+            "HEAD",
+        );
+    }
+    if let Some(cks) = checkpoints.get(seq) {
+        tag(s, x, y, cks);
+    }
+    if let Some(list) = anchors.get(seq) {
+        let a = list[0];
+        let color = match a.status {
+            Status::Ok => PURPLE,
+            other => other.color(),
+        };
+        let _ = write!(
+            s,
+            "<circle cx=\"{}\" cy=\"{}\" r=\"7\" fill=\"{color}\"/>",
+            x + 10,
+            y + BOX_H + 14
+        );
+        let more = if list.len() > 1 {
+            format!(" +{}", list.len() - 1)
+        } else {
+            String::new()
+        };
+        let _ = write!(
+            s,
+            "<text x=\"{}\" y=\"{}\" font-size=\"10\" fill=\"{color}\">{}</text>",
+            x + 21,
+            y + BOX_H + 18,
+            esc(&format!("{}{more}", trim(&a.label, 18)))
+        );
+    }
 }
 
 /// A checkpoint tag above the box at (x, y): the worst status of the checkpoints there.

@@ -323,17 +323,7 @@ pub fn check(policy: &Policy, origin: &str, checkpoints_dir: &Path, next_roots: 
         ignored: Vec::new(),
         errors: Vec::new(),
     };
-    // The chain's root at every size a note claims, in one pass.
-    let mut roots: BTreeMap<u64, Hash> = BTreeMap::new();
-    let mut acc = mmr::AppendState::new();
-    for r in next_roots {
-        acc.append(mmr::leaf_hash(r));
-        if files.contains_key(&acc.size()) {
-            if let Some(root) = acc.root() {
-                roots.insert(acc.size(), root);
-            }
-        }
-    }
+    let roots = roots_at(next_roots, &files);
     for (&n, path) in &files {
         let ignore = |report: &mut Report, line: &str, why: String| {
             report.ignored.push(Ignored {
@@ -429,37 +419,64 @@ pub fn check(policy: &Policy, origin: &str, checkpoints_dir: &Path, next_roots: 
         }
     }
     if size > 0 {
-        report.missing = report
-            .witnesses
-            .iter()
-            .filter(|w| !report.cosigned_by.contains(w))
-            .cloned()
-            .collect();
-        if report.cosigned_by.len() < policy.quorum {
-            let what = match &report.checkpoint {
-                Some(p) => format!("checkpoint note {}", p.display()),
-                None => {
-                    let latest = files
-                        .keys()
-                        .rfind(|&&n| n < size)
-                        .map(|n| format!("latest: size {n}"))
-                        .unwrap_or_else(|| "none".into());
-                    format!(
-                        "no checkpoint note at the chain's size {size} in {} ({latest})",
-                        checkpoints_dir.display()
-                    )
-                }
-            };
-            report.errors.push(Error::Quorum {
-                what,
-                quorum: policy.quorum,
-                n: policy.witnesses.len(),
-                have: report.cosigned_by.len(),
-                missing: report.missing.clone(),
-            });
-        }
+        quorum(policy, &mut report, &files, checkpoints_dir);
     }
     report
+}
+
+/// The chain's MMR root at every size a note claims, in one pass over `next_roots`.
+fn roots_at(next_roots: &[Hash], files: &BTreeMap<u64, PathBuf>) -> BTreeMap<u64, Hash> {
+    let mut roots: BTreeMap<u64, Hash> = BTreeMap::new();
+    let mut acc = mmr::AppendState::new();
+    for r in next_roots {
+        acc.append(mmr::leaf_hash(r));
+        if files.contains_key(&acc.size()) {
+            if let Some(root) = acc.root() {
+                roots.insert(acc.size(), root);
+            }
+        }
+    }
+    roots
+}
+
+/// The witnesses still missing at the chain's size, and the quorum finding when too few
+/// cosigned.
+fn quorum(
+    policy: &Policy,
+    report: &mut Report,
+    files: &BTreeMap<u64, PathBuf>,
+    checkpoints_dir: &Path,
+) {
+    let size = report.size;
+    report.missing = report
+        .witnesses
+        .iter()
+        .filter(|w| !report.cosigned_by.contains(w))
+        .cloned()
+        .collect();
+    if report.cosigned_by.len() < policy.quorum {
+        let what = match &report.checkpoint {
+            Some(p) => format!("checkpoint note {}", p.display()),
+            None => {
+                let latest = files
+                    .keys()
+                    .rfind(|&&n| n < size)
+                    .map(|n| format!("latest: size {n}"))
+                    .unwrap_or_else(|| "none".into());
+                format!(
+                    "no checkpoint note at the chain's size {size} in {} ({latest})",
+                    checkpoints_dir.display()
+                )
+            }
+        };
+        report.errors.push(Error::Quorum {
+            what,
+            quorum: policy.quorum,
+            n: policy.witnesses.len(),
+            have: report.cosigned_by.len(),
+            missing: report.missing.clone(),
+        });
+    }
 }
 
 /// The policy `chain` pins, checked against its notes with the chain's `next_roots`: findings

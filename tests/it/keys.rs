@@ -342,11 +342,8 @@ fn vc_verify_judges_keys_by_position_not_time() {
     ];
     // Outside any chain a revoked key's proof is unknown.
     let run = lab.dir.run(&args);
-    run.code(67);
-    assert_eq!(
-        run.json()["error"]["code"],
-        "signature.key_position_unknown"
-    );
+    run.code(68);
+    assert_eq!(run.json()["error"]["code"], "missing.key_position_unknown");
     assert!(
         run.stdout
             .contains("unknown (key revoked; position not provable)")
@@ -363,7 +360,7 @@ fn vc_verify_judges_keys_by_position_not_time() {
     at.extend(["--at", inside.as_str()]);
     assert_eq!(
         lab.dir.run(&at).json()["error"]["code"],
-        "signature.key_position_unknown"
+        "missing.key_position_unknown"
     );
     // A key rotated in counts as its anchor from its position on, not before.
     lab.rotate("zone-a", "dev", 4).ok();
@@ -560,12 +557,13 @@ fn verify_checkpoint(lab: &Lab, checkpoint: &str) -> Run {
     )
 }
 
-/// Asserts `run` failed (signature class) as unknown: the revoked key's proof on an object
-/// outside the chain, naming the key and the revocation credential.
+/// Asserts `run` failed as unknown (class missing, 68: the key's place in its lifecycle cannot
+/// be established): the revoked key's proof on an object outside the chain, naming the key and
+/// the revocation credential.
 #[track_caller]
 fn assert_unknown(run: &Run, e: &Value) {
-    run.code(67);
-    assert_eq!(e["code"], "signature.key_position_unknown", "{run:#?}");
+    run.code(68);
+    assert_eq!(e["code"], "missing.key_position_unknown", "{run:#?}");
     let message = e["message"].as_str().unwrap();
     assert!(
         message.contains("unknown (key revoked; position not provable)"),

@@ -38,6 +38,7 @@ mod tlog;
 mod tlog_policy;
 mod util;
 mod vc_cli;
+mod vc_verdict;
 mod vectors;
 mod verdicts;
 mod verdicts_more;

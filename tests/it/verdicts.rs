@@ -451,6 +451,45 @@ fn a_bundle_of_a_chain_missing_a_receipt_is_refused_at_build_and_invalid_at_veri
     assert!(run.stdout.contains("digest.incomplete_chain"), "{run:?}");
 }
 
+/// A complete bundle with one receipt's entry deleted afterwards: the manifest lists an entry
+/// the zip lacks (`missing.bundle_entry`, unknown alone), and the chain it carries has a gap,
+/// which a bundle makes invalid: the entry check must not end the verification first.
+#[test]
+fn a_bundle_with_a_receipt_entry_deleted_is_invalid_not_unknown() {
+    let m = Module::new();
+    m.append(5, &[]);
+    m.checkpoint();
+    m.bundle("w.zip", &[]).code(0);
+    let zip = m.dir.join("w.zip");
+    let cut = m.dir.join("cut.zip");
+    let py = r#"
+import sys, zipfile
+src, dst = sys.argv[1], sys.argv[2]
+with zipfile.ZipFile(src) as a, zipfile.ZipFile(dst, "w", zipfile.ZIP_DEFLATED) as b:
+    for i in a.infolist():
+        if not i.filename.endswith("/state/receipts/receipt.2.json"):
+            b.writestr(i, a.read(i.filename))
+"#;
+    let out = std::process::Command::new("python3")
+        .args(["-c", py, s(&zip), s(&cut)])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let run = m.verify_bundle("cut.zip");
+    assert_eq!(run.code, 66, "{run:?}");
+    let v = run.json();
+    assert_eq!(v["verdict"], "invalid", "{v}");
+    let found = codes(&v["findings"]);
+    assert!(found.contains(&"missing.bundle_entry".to_string()), "{v}");
+    assert!(
+        found.contains(&"digest.incomplete_chain".to_string()),
+        "{v}"
+    );
+    assert_eq!(v["error"]["code"], "missing.bundle_entry", "{v}");
+    let run = m.run(&["audit", "cut.zip"]);
+    assert_eq!(run.code, 66, "{run:?}");
+}
+
 fn unzip_manifest(zip: &Path) -> Value {
     let out = std::process::Command::new("unzip")
         .args(["-p", s(zip), "manifest.json"])

@@ -46,6 +46,8 @@ pub enum Error {
 impl Classify for Error {
     fn class(&self) -> Class {
         match self {
+            // A key whose place in the lifecycle cannot be established is unknown, not bad.
+            Error::KeyLifecycle(f) if f.code.starts_with("missing.") => Class::Missing,
             Error::Untrusted { .. } | Error::KeyLifecycle(_) => Class::Signature,
             Error::KeyCredentialMissing { .. } | Error::PendingQuorum { .. } => Class::Missing,
             Error::HarborPolicy { .. } => Class::Schema,

@@ -278,7 +278,7 @@ impl<'a> Trust<'a> {
     /// `valid_through` bounds receipts by position, and nothing about an object outside the
     /// receipts (its self-declared size, root or timestamp included: a thief can sign any of
     /// them) proves it was signed before the revocation, so the verdict is
-    /// `unknown (key revoked; position not provable)`, code `signature.key_position_unknown`.
+    /// `unknown (key revoked; position not provable)`, code `missing.key_position_unknown`.
     pub fn require_unplaced(
         &self,
         object: &str,
@@ -312,7 +312,7 @@ impl<'a> Trust<'a> {
                         &r.key,
                         &r.credential,
                         UNKNOWN.into(),
-                        "signature.key_position_unknown",
+                        "missing.key_position_unknown",
                     ));
                 }
                 Ok(None) => {}
@@ -374,7 +374,7 @@ impl<'a> Trust<'a> {
                         "{UNKNOWN}: the proof's MMR ({shown}) is not valid_through's (size {}, root {})",
                         r.size, r.root
                     ),
-                    "signature.key_position_unknown",
+                    "missing.key_position_unknown",
                 ))
             }
             None => Err(untrusted()),
@@ -619,7 +619,7 @@ impl Lifecycle {
                 did,
                 &first.credential,
                 UNKNOWN.into(),
-                "signature.key_position_unknown",
+                "missing.key_position_unknown",
             ));
         };
         let inside: Vec<u16> = revoked
@@ -1071,7 +1071,7 @@ mod tests {
         for (pos, code) in [
             (Some(at(3)), "signature.key_revoked"),
             (Position::parse("corridor:c@0"), "signature.key_revoked"),
-            (None, "signature.key_position_unknown"),
+            (None, "missing.key_position_unknown"),
         ] {
             match l.standing("x", pos.as_ref(), &who, None) {
                 Err(Error::Trust(TrustError::KeyLifecycle(f))) => {
@@ -1132,7 +1132,7 @@ mod tests {
         let trust = Trust::new(&ta, Some(&l));
         match trust.require_unplaced("ck", &[old.did()], attest) {
             Err(Error::Trust(TrustError::KeyLifecycle(f))) => {
-                assert_eq!(f.code, "signature.key_position_unknown");
+                assert_eq!(f.code, "missing.key_position_unknown");
                 assert_eq!((f.credential.as_str(), f.reason.as_str()), ("rev", UNKNOWN));
             }
             other => panic!("{other:?}"),
@@ -1162,7 +1162,7 @@ mod tests {
         r(Some((3, root))).unwrap();
         match r(Some((4, root))) {
             Err(Error::Trust(TrustError::KeyLifecycle(f))) => {
-                assert_eq!(f.code, "signature.key_position_unknown")
+                assert_eq!(f.code, "missing.key_position_unknown")
             }
             other => panic!("{other:?}"),
         }
