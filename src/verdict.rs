@@ -75,6 +75,22 @@ pub fn exit_code<'a>(findings: impl IntoIterator<Item = &'a Finding> + Clone) ->
     }
 }
 
+/// fsck's exit code: 0 when there are no findings; else the lowest code among the definite
+/// failures, so a missing object never outranks a fork; with none, the lowest code among the
+/// others (68 missing, 74 io: fsck keeps telling damage it could not read from damage it found
+/// absent).
+pub fn lowest_code<'a>(findings: impl IntoIterator<Item = &'a Finding> + Clone) -> u8 {
+    let lowest = |invalid: bool| {
+        findings
+            .clone()
+            .into_iter()
+            .filter(|f| (Verdict::of_class(f.class) == Verdict::Invalid) == invalid)
+            .map(|f| f.class.exit_code())
+            .min()
+    };
+    lowest(true).or_else(|| lowest(false)).unwrap_or(0)
+}
+
 /// A finding with the verdict it forces, as reports list them.
 #[derive(Clone, Debug, Serialize)]
 pub struct Item {
@@ -222,6 +238,21 @@ mod tests {
             message: String::new(),
             detail: Detail::default(),
         }
+    }
+
+    #[test]
+    fn fsck_codes_put_definite_failures_first_then_the_lowest_other() {
+        let code =
+            |classes: &[Class]| lowest_code(&classes.iter().map(|c| f(*c)).collect::<Vec<_>>());
+        assert_eq!(code(&[]), 0);
+        assert_eq!(code(&[Class::Io]), 74);
+        assert_eq!(code(&[Class::Io, Class::Missing]), 68);
+        assert_eq!(
+            code(&[Class::Missing, Class::Fork]),
+            69,
+            "a fork outranks a missing object"
+        );
+        assert_eq!(code(&[Class::Fork, Class::Schema, Class::Io]), 65);
     }
 
     #[test]

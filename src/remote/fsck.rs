@@ -77,17 +77,7 @@ impl Report {
     /// among the other problems (68 missing, 74 io: fsck keeps telling damage it could not read
     /// from damage it found absent).
     pub fn exit_code(&self) -> u8 {
-        let lowest = |invalid: bool| {
-            self.problems
-                .iter()
-                .filter(|p| {
-                    (crate::verdict::Verdict::of_class(p.class) == crate::verdict::Verdict::Invalid)
-                        == invalid
-                })
-                .map(|p| p.class.exit_code())
-                .min()
-        };
-        lowest(true).or_else(|| lowest(false)).unwrap_or(0)
+        crate::verdict::lowest_code(&self.problems)
     }
 
     /// The verdict by precedence: `invalid` for any definite failure; otherwise `unknown` for
