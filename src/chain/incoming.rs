@@ -348,6 +348,28 @@ pub fn chain_point(
     Ok(root.map(|r| (kind, r, size)))
 }
 
+/// Whether the value `value` of chain ref `name` may be adopted as far as its own signatures
+/// go: a checkpoint must carry at least one proof and every proof on it must verify over it
+/// (whether its signer is trusted is verify's question, as for any proof msez stores). True for
+/// a head (its receipts are checked apart) and for a checkpoint that is not stored (a dangling
+/// ref is reported apart).
+pub fn checkpoint_signed(
+    repo: &Repo,
+    name: &crate::odb::RefName,
+    value: Digest,
+) -> Result<bool, Error> {
+    let (Some(_), Some(t)) = (checkpoint_kind(name), crate::odb::ref_object_type(name)) else {
+        return Ok(true);
+    };
+    let id = ObjectId::new(ArtifactType::new(t).expect("valid type"), value);
+    if !repo.has(&id) {
+        return Ok(true);
+    }
+    let ck = repo.read_json(&id)?;
+    Ok(crate::vc::proof::verify_proofs(&ck)
+        .is_ok_and(|results| !results.is_empty() && results.iter().all(|r| r.ok)))
+}
+
 /// The chain kind of a checkpoint ref (`refs/assets/<id>/<purpose>/checkpoint`,
 /// `refs/corridors/<id>/checkpoint`).
 pub fn checkpoint_kind(name: &crate::odb::RefName) -> Option<Kind> {

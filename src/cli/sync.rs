@@ -394,8 +394,10 @@ fn render_fetch(w: &mut dyn std::io::Write, report: &sync::FetchReport) -> std::
                 "forked at sequence {}",
                 r.sequence.map(|s| s.to_string()).unwrap_or_default()
             ),
+            "unsigned" => "names a checkpoint without a proof that verifies".to_string(),
             _ => "moved to a value we cannot place on its chain".to_string(),
         };
+        let short = |h: &str| h.get(..12).unwrap_or("(none)").to_string();
         let kept = r
             .kept
             .as_deref()
@@ -405,8 +407,8 @@ fn render_fetch(w: &mut dyn std::io::Write, report: &sync::FetchReport) -> std::
             w,
             "  ! remote {} {what}: tracking {} remote {} (not moved{kept})",
             r.name,
-            &r.tracking[..12],
-            &r.remote[..12],
+            short(&r.tracking),
+            short(&r.remote),
         )?;
     }
     for r in &report.resolved {

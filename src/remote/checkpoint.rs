@@ -53,7 +53,8 @@ fn fits(
 ) -> Option<u64> {
     let t = odb::ref_object_type(name).and_then(|t| ArtifactType::new(t).ok())?;
     let id = ObjectId::new(t, digest);
-    if !repo.has(&id) {
+    // Only a checkpoint whose proofs verify is a candidate (see incoming::checkpoint_signed).
+    if !repo.has(&id) || !crate::chain::incoming::checkpoint_signed(repo, name, digest).ok()? {
         return None;
     }
     let ck = repo.read_json(&id).ok()?;

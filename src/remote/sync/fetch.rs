@@ -568,6 +568,18 @@ fn check_history(
     opts: &Options,
     resolved: &mut Vec<incoming::Resolved>,
 ) -> Result<Option<Refusal>, Error> {
+    // A checkpoint nobody signed (or whose proof does not verify) is never adopted, whatever
+    // it extends: a remote can write one for any size.
+    if !incoming::checkpoint_signed(repo, name, value).map_err(chain_err)? {
+        return Ok(Some(Refusal {
+            name: name.to_string(),
+            kind: "unsigned",
+            tracking: tracking.map(|t| t.to_hex()).unwrap_or_default(),
+            remote: value.to_hex(),
+            sequence: None,
+            kept: None,
+        }));
+    }
     let Some(old) = tracking.filter(|_| incoming::is_chain_ref(name)) else {
         return Ok(None);
     };

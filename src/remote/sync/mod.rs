@@ -182,7 +182,8 @@ pub struct Refusal {
     /// The remote ref (`refs/...`).
     pub name: String,
     /// `rollback` (a strict ancestor of our tracking value), `fork` (neither ancestor nor
-    /// descendant) or `unverifiable` (a receipt needed to decide is not here).
+    /// descendant), `unverifiable` (a receipt needed to decide is not here) or `unsigned` (a
+    /// checkpoint without a proof that verifies).
     pub kind: &'static str,
     /// Our remote-tracking value (unchanged).
     pub tracking: String,
