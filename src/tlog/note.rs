@@ -35,14 +35,61 @@ pub fn check_name(name: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// The 32-bit key id of an Ed25519 key named `name`.
+/// The 32-bit key id of an Ed25519 note key named `name`.
 pub fn key_id(name: &str, public: &[u8; 32]) -> u32 {
+    key_id_of(name, ALG_ED25519, public)
+}
+
+/// The 32-bit key id of a key of signature type `alg` named `name`: the first four bytes of
+/// SHA-256(name || "\n" || alg || key), as C2SP signed-note defines it for every type.
+pub fn key_id_of(name: &str, alg: u8, public: &[u8; 32]) -> u32 {
     let mut h = Sha256::new();
     h.update(name.as_bytes());
-    h.update([b'\n', ALG_ED25519]);
+    h.update([b'\n', alg]);
     h.update(public);
     let d = h.finalize();
     u32::from_be_bytes([d[0], d[1], d[2], d[3]])
+}
+
+/// Parses a verifier key `<name>+<id hex8>+<base64(alg || key)>` of signature type `alg`
+/// (`what` names it in errors): the name is valid, the key an Ed25519 point and the id the one
+/// the name and key give. Returns (name, id, key).
+pub(crate) fn parse_vkey(
+    vkey: &str,
+    alg: u8,
+    what: &str,
+) -> Result<(String, u32, VerifyingKey), Error> {
+    let bad = |why: &str| Error::BadVkey {
+        given: vkey.to_string(),
+        why: why.to_string(),
+    };
+    let mut parts = vkey.splitn(3, '+');
+    let (Some(name), Some(id), Some(b64)) = (parts.next(), parts.next(), parts.next()) else {
+        return Err(bad("expected name+keyid+base64"));
+    };
+    check_name(name).map_err(|w| bad(&w))?;
+    if id.len() != 8 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(bad("the key id must be 8 hex digits"));
+    }
+    let id = u32::from_str_radix(id, 16).map_err(|_| bad("bad key id"))?;
+    let raw = B64.decode(b64).map_err(|_| bad("bad base64 key"))?;
+    if raw.len() != 33 || raw[0] != alg {
+        return Err(bad(&format!("not {what} (0x{alg:02x} || 32 bytes)")));
+    }
+    let mut public = [0u8; 32];
+    public.copy_from_slice(&raw[1..]);
+    let key = VerifyingKey::from_bytes(&public).map_err(|_| bad("not an Ed25519 point"))?;
+    if key_id_of(name, alg, &public) != id {
+        return Err(bad("the key id does not match the name and key"));
+    }
+    Ok((name.to_string(), id, key))
+}
+
+/// The text of a verifier key: `<name>+<id hex8>+<base64(alg || key)>`.
+pub(crate) fn vkey_text(name: &str, id: u32, alg: u8, key: &VerifyingKey) -> String {
+    let mut raw = vec![alg];
+    raw.extend_from_slice(key.as_bytes());
+    format!("{name}+{id:08x}+{}", B64.encode(raw))
 }
 
 /// A note verifier: a name, its key id and an Ed25519 public key.
@@ -72,41 +119,13 @@ impl Verifier {
 
     /// Parses `<name>+<id hex8>+<base64(0x01 || key)>`; the id must match the key.
     pub fn parse(vkey: &str) -> Result<Verifier, Error> {
-        let bad = |why: &str| Error::BadVkey {
-            given: vkey.to_string(),
-            why: why.to_string(),
-        };
-        let mut parts = vkey.splitn(3, '+');
-        let (Some(name), Some(id), Some(b64)) = (parts.next(), parts.next(), parts.next()) else {
-            return Err(bad("expected name+keyid+base64"));
-        };
-        check_name(name).map_err(|w| bad(&w))?;
-        if id.len() != 8 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return Err(bad("the key id must be 8 hex digits"));
-        }
-        let id = u32::from_str_radix(id, 16).map_err(|_| bad("bad key id"))?;
-        let raw = B64.decode(b64).map_err(|_| bad("bad base64 key"))?;
-        if raw.len() != 33 || raw[0] != ALG_ED25519 {
-            return Err(bad("not an Ed25519 note key (0x01 || 32 bytes)"));
-        }
-        let mut public = [0u8; 32];
-        public.copy_from_slice(&raw[1..]);
-        let key = VerifyingKey::from_bytes(&public).map_err(|_| bad("not an Ed25519 point"))?;
-        if key_id(name, &public) != id {
-            return Err(bad("the key id does not match the name and key"));
-        }
-        Ok(Verifier {
-            name: name.to_string(),
-            id,
-            key,
-        })
+        let (name, id, key) = parse_vkey(vkey, ALG_ED25519, "an Ed25519 note key")?;
+        Ok(Verifier { name, id, key })
     }
 
     /// The verifier key text, `name+id+base64`.
     pub fn vkey(&self) -> String {
-        let mut raw = vec![ALG_ED25519];
-        raw.extend_from_slice(self.key.as_bytes());
-        format!("{}+{:08x}+{}", self.name, self.id, B64.encode(raw))
+        vkey_text(&self.name, self.id, ALG_ED25519, &self.key)
     }
 }
 

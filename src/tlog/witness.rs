@@ -44,12 +44,7 @@ pub const MAX_BODY: usize = 1 << 20;
 
 /// The key id of a cosignature key.
 pub fn cosigner_key_id(name: &str, public: &[u8; 32]) -> u32 {
-    let mut h = Sha256::new();
-    h.update(name.as_bytes());
-    h.update([b'\n', ALG_COSIGNATURE]);
-    h.update(public);
-    let d = h.finalize();
-    u32::from_be_bytes([d[0], d[1], d[2], d[3]])
+    super::note::key_id_of(name, ALG_COSIGNATURE, public)
 }
 
 /// A witness's cosignature verifier key.
@@ -77,35 +72,16 @@ impl Cosigner {
         })
     }
 
-    /// Parses `<name>+<id hex8>+<base64(0x04 || key)>`.
+    /// Parses `<name>+<id hex8>+<base64(0x04 || key)>`; the id must match the key.
     pub fn parse(vkey: &str) -> Result<Cosigner, Error> {
-        let bad = |why: &str| Error::BadVkey {
-            given: vkey.to_string(),
-            why: why.to_string(),
-        };
-        let mut parts = vkey.splitn(3, '+');
-        let (Some(name), Some(id), Some(b64)) = (parts.next(), parts.next(), parts.next()) else {
-            return Err(bad("expected name+keyid+base64"));
-        };
-        let raw = B64.decode(b64).map_err(|_| bad("bad base64 key"))?;
-        if raw.len() != 33 || raw[0] != ALG_COSIGNATURE {
-            return Err(bad("not a cosignature/v1 key (0x04 || 32 bytes)"));
-        }
-        let mut public = [0u8; 32];
-        public.copy_from_slice(&raw[1..]);
-        let key = VerifyingKey::from_bytes(&public).map_err(|_| bad("not an Ed25519 point"))?;
-        let c = Cosigner::new(name, key)?;
-        if format!("{:08x}", c.id) != id {
-            return Err(bad("the key id does not match the name and key"));
-        }
-        Ok(c)
+        let (name, id, key) =
+            super::note::parse_vkey(vkey, ALG_COSIGNATURE, "a cosignature/v1 key")?;
+        Ok(Cosigner { name, id, key })
     }
 
     /// The verifier key text.
     pub fn vkey(&self) -> String {
-        let mut raw = vec![ALG_COSIGNATURE];
-        raw.extend_from_slice(self.key.as_bytes());
-        format!("{}+{:08x}+{}", self.name, self.id, B64.encode(raw))
+        super::note::vkey_text(&self.name, self.id, ALG_COSIGNATURE, &self.key)
     }
 
     /// Whether `sig` is this witness's valid cosignature of the checkpoint `text`; returns its
@@ -515,6 +491,33 @@ fn split(url: &str, ck: &Checkpoint, theirs: u64, dir: &Path, note: &Note) -> Re
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_cosigner_key_parses_back_and_a_wrong_id_or_type_is_refused() {
+        let key = SigningKey::from_bytes(&[2u8; 32]).verifying_key();
+        let c = Cosigner::new("w.example", key).unwrap();
+        assert_eq!(Cosigner::parse(&c.vkey()).unwrap(), c);
+        let vkey = c.vkey();
+        let (name, rest) = vkey.split_once('+').unwrap();
+        let b64 = rest.split_once('+').unwrap().1;
+        let wrong = format!("{name}+{:08x}+{b64}", c.id ^ 1);
+        assert!(
+            Cosigner::parse(&wrong)
+                .unwrap_err()
+                .to_string()
+                .contains("does not match")
+        );
+        // A note (0x01) key is not a cosignature key, under its own valid id too.
+        let note = super::super::note::Verifier::new("w.example", key)
+            .unwrap()
+            .vkey();
+        assert!(
+            Cosigner::parse(&note)
+                .unwrap_err()
+                .to_string()
+                .contains("0x04")
+        );
+    }
 
     #[test]
     fn a_witness_cosigns_consistent_checkpoints_only_and_remembers() {
