@@ -8,36 +8,36 @@ use serde_json::Value;
 
 use crate::util::{Dir, Run, vectors};
 
-fn key() -> PathBuf {
+pub(crate) fn key() -> PathBuf {
     vectors().join("msez-fixtures/keys/dev.ed25519.jwk")
 }
 
-fn s(p: &Path) -> &str {
+pub(crate) fn s(p: &Path) -> &str {
     p.to_str().expect("test paths are UTF-8")
 }
 
 /// An asset module signed by the fixture dev key.
-struct Module {
-    dir: Dir,
-    module: String,
+pub(crate) struct Module {
+    pub(crate) dir: Dir,
+    pub(crate) module: String,
 }
 
 impl Module {
-    fn new() -> Module {
+    pub(crate) fn new() -> Module {
         let (dir, module) = Dir::asset_module(&[], &[]);
         Module { dir, module }
     }
 
-    fn run(&self, args: &[&str]) -> Run {
+    pub(crate) fn run(&self, args: &[&str]) -> Run {
         self.dir.run(args)
     }
 
-    fn path(&self, rel: &str) -> PathBuf {
+    pub(crate) fn path(&self, rel: &str) -> PathBuf {
         self.dir.join(&format!("{}/{rel}", self.module))
     }
 
     /// Appends `n` receipts; receipt i attaches `blobs[i]` when given (one or more artifacts).
-    fn append(&self, n: usize, blobs: &[Vec<String>]) {
+    pub(crate) fn append(&self, n: usize, blobs: &[Vec<String>]) {
         let lines: String = (0..n)
             .map(|i| {
                 let attach = match blobs.get(i) {
@@ -91,7 +91,7 @@ impl Module {
     }
 
     /// A checkpoint of the whole chain; its path.
-    fn checkpoint(&self) -> PathBuf {
+    pub(crate) fn checkpoint(&self) -> PathBuf {
         let k = key();
         let out = self
             .run(&[
@@ -110,7 +110,7 @@ impl Module {
         self.dir.join(&p)
     }
 
-    fn prove(&self, sequence: usize) -> PathBuf {
+    pub(crate) fn prove(&self, sequence: usize) -> PathBuf {
         let out = self
             .run(&[
                 "--json",

@@ -6,91 +6,14 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use crate::util::{Dir, Run, vectors};
+use crate::util::{Dir, vectors};
+use crate::verdicts::{Module, s};
 
 fn fixture(name: &str) -> PathBuf {
     vectors().join(format!("msez-fixtures/keys/{name}.ed25519.jwk"))
 }
 
-fn s(p: &Path) -> &str {
-    p.to_str().expect("test paths are UTF-8")
-}
-
-/// An asset module signed by the fixture dev key.
-struct Module {
-    dir: Dir,
-    module: String,
-}
-
 impl Module {
-    fn new() -> Module {
-        let (dir, module) = Dir::asset_module(&[], &[]);
-        Module { dir, module }
-    }
-
-    fn run(&self, args: &[&str]) -> Run {
-        self.dir.run(args)
-    }
-
-    fn path(&self, rel: &str) -> PathBuf {
-        self.dir.join(&format!("{}/{rel}", self.module))
-    }
-
-    fn append(&self, n: usize) {
-        let lines: String = (0..n)
-            .map(|i| format!("{{\"kind\":\"transfer.v1\",\"payload\":{{\"i\":{i}}}}}\n"))
-            .collect();
-        self.dir.write("batch.jsonl", lines);
-        let k = fixture("dev");
-        self.run(&[
-            "asset",
-            "state",
-            "receipt-init",
-            &self.module,
-            "--batch",
-            "batch.jsonl",
-            "--key",
-            s(&k),
-        ])
-        .ok();
-    }
-
-    /// A checkpoint of the whole chain; its path.
-    fn checkpoint(&self) -> PathBuf {
-        let k = fixture("dev");
-        let out = self
-            .run(&[
-                "--json",
-                "asset",
-                "state",
-                "checkpoint",
-                &self.module,
-                "--key",
-                s(&k),
-            ])
-            .ok()
-            .to_string();
-        let v: Value = serde_json::from_str(&out).unwrap();
-        self.dir.join(v["path"].as_str().expect("checkpoint path"))
-    }
-
-    fn prove(&self, sequence: usize) -> PathBuf {
-        let out = self
-            .run(&[
-                "--json",
-                "asset",
-                "state",
-                "inclusion-proof",
-                &self.module,
-                "--sequence",
-                &sequence.to_string(),
-            ])
-            .ok()
-            .to_string();
-        let v: Value = serde_json::from_str(&out).unwrap();
-        self.dir.join(v["path"].as_str().expect("proof path"))
-    }
-
     /// Trust anchors allowing only `name`'s key to sign receipts and checkpoints.
     fn anchors(&self, file: &str, name: &str) -> PathBuf {
         let did = self
@@ -125,7 +48,7 @@ fn codes(report: &Value) -> Vec<String> {
 #[test]
 fn verify_inclusion_reports_a_wrong_root_beside_an_untrusted_signer() {
     let m = Module::new();
-    m.append(5);
+    m.append(5, &[]);
     let ck = m.checkpoint();
     let proof = m.prove(2);
     let receipt = m.path("state/receipts/receipt.2.json");
@@ -208,7 +131,7 @@ fn verify_inclusion_reports_a_wrong_root_beside_an_untrusted_signer() {
 #[test]
 fn fork_evidence_verify_reports_a_bad_signature_beside_a_wrong_evidence_kind() {
     let m = Module::new();
-    m.append(3);
+    m.append(3, &[]);
     let ck = m.checkpoint();
     let a = m.dir.join("ck_a.json");
     let b = m.dir.join("ck_b.json");
