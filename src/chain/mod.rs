@@ -214,7 +214,7 @@ pub enum Error {
         found: String,
     },
     /// An inclusion proof that does not check out.
-    #[error("FAIL: invalid inclusion proof: {why}")]
+    #[error("invalid inclusion proof: {why}")]
     BadInclusion {
         why: String,
         expected: String,

@@ -16,6 +16,7 @@ mod chain;
 mod concurrency;
 mod corridor;
 mod crash;
+mod docs_run;
 mod examples;
 mod fork_checkpoint;
 mod forks;
