@@ -43,9 +43,13 @@ pub fn run(cmd: Command, ctx: &Ctx) -> super::Result<ExitCode> {
         Command::Completions { shell } => {
             let mut script = Vec::new();
             clap_complete::generate(shell, &mut root, "msez", &mut script);
-            if shell == clap_complete::Shell::Bash {
-                script.extend_from_slice(super::complete::BASH.as_bytes());
-            }
+            let dynamic = match shell {
+                clap_complete::Shell::Bash => super::complete::BASH,
+                clap_complete::Shell::Zsh => super::complete::ZSH,
+                clap_complete::Shell::Fish => super::complete::FISH,
+                _ => "",
+            };
+            script.extend_from_slice(dynamic.as_bytes());
             written(ctx.out.raw(&script))?;
         }
     }

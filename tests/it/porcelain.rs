@@ -3,6 +3,7 @@
 //! the process-level behaviours (signals, closed pipes, `-q`, JSON usage errors).
 
 use crate::util::{ASSET_ID, Dir, Run};
+use crate::verdicts::s;
 
 /// A repository with the fixture module, one signed receipt, pushed to a directory remote.
 fn pushed() -> (Dir, Dir, String) {
@@ -625,4 +626,70 @@ fn bash_completes_remotes_refs_and_module_ids_from_the_repository() {
     );
     // Commands still complete statically.
     assert_eq!(complete("msez statu", 1), "status");
+}
+
+#[test]
+fn zsh_and_fish_complete_remotes_refs_and_module_ids_as_bash_does() {
+    let (a, _remote, _url) = pushed();
+    a.run(&["remote", "add", "other", "/nonexistent/elsewhere"])
+        .ok();
+    // The one place that decides what fits where, for every shell.
+    assert_eq!(
+        a.run(&["__complete", "context", "push"]).ok(),
+        "origin\nother\n"
+    );
+    assert_eq!(a.run(&["__complete", "context", "push", "origin"]).ok(), "");
+    assert_eq!(a.run(&["__complete", "context", "status"]).ok(), "");
+    let elsewhere = Dir::new();
+    let c = s(a.path());
+    let from_elsewhere = elsewhere.run(&["__complete", "context", "-C", c, "checkout"]);
+    assert!(from_elsewhere.ok().contains(ASSET_ID), "{from_elsewhere:?}");
+    let bin_dir = std::path::Path::new(crate::util::bin()).parent().unwrap();
+    let shell = |program: &str, script: &str| -> String {
+        let out = std::process::Command::new(program)
+            .arg("-c")
+            .arg(script)
+            .current_dir(a.path())
+            .env(
+                "PATH",
+                format!("{}:{}", bin_dir.display(), std::env::var("PATH").unwrap()),
+            )
+            .output()
+            .unwrap_or_else(|e| panic!("{program} runs (scripts/test installs it): {e}"));
+        assert!(out.status.success(), "{program}: {out:?}");
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    for sh in ["zsh", "fish"] {
+        let script = a.run(&["generate", "completions", sh]).ok().to_string();
+        a.write(&format!("completion.{sh}"), &script);
+    }
+    // fish: its own completion engine, as at a prompt.
+    let fish = |line: &str| {
+        shell(
+            "fish",
+            &format!("source ./completion.fish; complete -C '{line}'"),
+        )
+    };
+    assert_eq!(fish("msez push ot"), "other");
+    assert!(fish("msez checkout ").contains(ASSET_ID));
+    assert!(fish("msez log assets/").contains(&format!("assets/{ASSET_ID}/core/head")));
+    assert!(
+        fish("msez statu").starts_with("status"),
+        "static completions still work"
+    );
+    // zsh: the function the script registers with compdef, with compadd recording what it is
+    // given (zsh's completion widgets only run inside an interactive line editor).
+    let zsh = |words: &str, current: usize| {
+        shell(
+            "zsh",
+            &format!(
+                "autoload -U compinit; compinit -u; source ./completion.zsh; \
+                 compadd() {{ [[ $1 == -a ]] && print -l -- ${{(P)2}} }}; \
+                 _msez() {{ print static }}; words=({words}); CURRENT={current}; _msez_dynamic"
+            ),
+        )
+    };
+    assert_eq!(zsh("msez push ''", 3), "origin\nother");
+    assert_eq!(zsh("msez checkout ''", 3), ASSET_ID);
+    assert_eq!(zsh("msez statu", 2), "static");
 }
