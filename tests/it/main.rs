@@ -34,6 +34,7 @@ mod porcelain;
 mod remote;
 mod remote_irregular;
 mod retry;
+mod s3_resume;
 mod storage;
 mod tlog;
 mod tlog_policy;

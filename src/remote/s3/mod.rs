@@ -22,6 +22,8 @@ use object_store::{
 
 use super::{Backend, Blob, Error, Meta, Retry, S3Failure, Version, aws};
 
+mod multipart;
+
 /// A remote in an S3 bucket under a key prefix.
 pub struct S3 {
     store: Arc<dyn ObjectStore>,
@@ -333,43 +335,40 @@ struct ListPage {
 }
 
 impl S3 {
-    /// One ListObjectsV2 request (`encoding-type=url`, so any byte in a key survives the XML).
-    fn list_page(&self, prefix: &str, full: &str, token: Option<&str>) -> Result<ListPage, Error> {
+    /// One signed GET of an S3 API answer we parse ourselves (object_store has no call for
+    /// it): the body of a 200, or the failure decoded from the error XML.
+    fn signed_get(
+        &self,
+        operation: &'static str,
+        what: &'static str,
+        key: &str,
+        path: &KeyPath,
+        query: Vec<(&'static str, String)>,
+    ) -> Result<String, Error> {
         use object_store::signer::{Method, SignedUrlOptions, Signer};
-        let key = self.shown(prefix.trim_end_matches('/'));
         let fail = |failure: S3Failure| Error::S3 {
-            what: "listing",
-            key: key.clone(),
+            what,
+            key: self.shown(key),
             failure: Box::new(failure),
         };
         let broken = |why: String| {
             fail(S3Failure {
-                operation: "ListObjectsV2",
+                operation,
                 message: why,
                 ..S3Failure::default()
             })
         };
-        let mut query = vec![
-            ("list-type", "2".to_string()),
-            ("encoding-type", "url".to_string()),
-        ];
-        if !full.is_empty() {
-            query.push(("prefix", full.to_string()));
-        }
-        if let Some(t) = token {
-            query.push(("continuation-token", t.to_string()));
-        }
         let options = SignedUrlOptions::new().with_query(query);
         // The signed URL is a credential for a few minutes: it never appears in a message.
         let url = self
             .runtime
             .block_on(self.signer.signed_url_opts(
                 Method::GET,
-                &KeyPath::from(""),
+                path,
                 Duration::from_secs(300),
                 &options,
             ))
-            .map_err(|e| self.err("listing", prefix, e))?;
+            .map_err(|e| self.err(what, key, e))?;
         let agent = match self.lister.get() {
             Some(a) => a,
             None => {
@@ -385,8 +384,8 @@ impl S3 {
                     || matches!(&e, ureq::Error::Io(io) if matches!(io.kind(),
                     std::io::ErrorKind::ConnectionRefused | std::io::ErrorKind::ConnectionReset));
             fail(S3Failure {
-                operation: "ListObjectsV2",
-                message: crate::http::describe(&e).replace(url.as_str(), "<signed listing URL>"),
+                operation,
+                message: crate::http::describe(&e).replace(url.as_str(), "<signed URL>"),
                 transient: true,
                 timed_out,
                 unreachable,
@@ -401,7 +400,7 @@ impl S3 {
             .read_to_string()
             .map_err(|e| {
                 fail(S3Failure {
-                    operation: "ListObjectsV2",
+                    operation,
                     message: format!("reading the answer: {}", crate::http::describe(&e)),
                     transient: true,
                     timed_out: matches!(e, ureq::Error::Timeout(_)),
@@ -411,7 +410,7 @@ impl S3 {
         if status != 200 {
             let message = xml_text(&body, "Message").unwrap_or_default();
             return Err(fail(S3Failure {
-                operation: "ListObjectsV2",
+                operation,
                 status: Some(status),
                 code: xml_text(&body, "Code").map(|c| super::layout::shown_key(&c)),
                 message: super::layout::shown_key(message.trim()),
@@ -419,6 +418,32 @@ impl S3 {
                 ..S3Failure::default()
             }));
         }
+        Ok(body)
+    }
+
+    /// One ListObjectsV2 request (`encoding-type=url`, so any byte in a key survives the XML).
+    fn list_page(&self, prefix: &str, full: &str, token: Option<&str>) -> Result<ListPage, Error> {
+        let key = prefix.trim_end_matches('/');
+        let broken = |why: String| Error::S3 {
+            what: "listing",
+            key: self.shown(key),
+            failure: Box::new(S3Failure {
+                operation: "ListObjectsV2",
+                message: why,
+                ..S3Failure::default()
+            }),
+        };
+        let mut query = vec![
+            ("list-type", "2".to_string()),
+            ("encoding-type", "url".to_string()),
+        ];
+        if !full.is_empty() {
+            query.push(("prefix", full.to_string()));
+        }
+        if let Some(t) = token {
+            query.push(("continuation-token", t.to_string()));
+        }
+        let body = self.signed_get("ListObjectsV2", "listing", key, &KeyPath::from(""), query)?;
         let url_encoded = xml_text(&body, "EncodingType").is_some_and(|e| e == "url");
         let mut contents = Vec::new();
         for item in xml_elements(&body, "Contents") {
@@ -719,7 +744,6 @@ impl Backend for S3 {
     }
 
     fn put_file_if_absent(&self, key: &str, path: &std::path::Path) -> Result<bool, Error> {
-        use std::io::Read;
         let size = std::fs::metadata(path)
             .map_err(|e| Error::io("reading", path, e))?
             .len();
@@ -732,45 +756,7 @@ impl Backend for S3 {
         if self.head(key)?.is_some() {
             return Ok(false);
         }
-        let mut file = std::fs::File::open(path).map_err(|e| Error::io("opening", path, e))?;
-        let location = self.path(key);
-        self.wait("uploading", key, async {
-            let mut upload = self.store.put_multipart(&location).await?;
-            let result = async {
-                loop {
-                    // One part in flight, one chunk in memory, at any object size.
-                    let mut buf = vec![0u8; super::CHUNK as usize];
-                    let n = read_full(&mut file, &mut buf).map_err(|e| {
-                        object_store::Error::Generic {
-                            store: "file",
-                            source: Box::new(e),
-                        }
-                    })?;
-                    if n == 0 {
-                        break;
-                    }
-                    buf.truncate(n);
-                    upload.put_part(PutPayload::from(buf)).await?;
-                }
-                upload.complete().await
-            }
-            .await;
-            if result.is_err() {
-                let _ = upload.abort().await;
-            }
-            result
-        })
-        .map_err(|e| self.err("uploading", key, e))?;
-        fn read_full(file: &mut std::fs::File, buf: &mut [u8]) -> std::io::Result<usize> {
-            let mut filled = 0;
-            while filled < buf.len() {
-                match file.read(&mut buf[filled..])? {
-                    0 => break,
-                    n => filled += n,
-                }
-            }
-            Ok(filled)
-        }
+        self.upload_resumable(key, path, &|_| {})?;
         Ok(true)
     }
 }
