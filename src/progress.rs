@@ -6,6 +6,10 @@ pub trait Progress: Sync {
     fn set_total(&self, _total: u64) {}
     /// `n` more units done.
     fn inc(&self, _n: u64) {}
+    /// The bytes the operation moves in all, when it moves bytes and knows how many.
+    fn set_bytes_total(&self, _total: u64) {}
+    /// `n` more bytes moved.
+    fn inc_bytes(&self, _n: u64) {}
 }
 
 /// Reports nothing.

@@ -21,9 +21,24 @@ pub struct Transfer {
     /// Retries of a failed request (exponential backoff from 100 ms).
     #[arg(long, default_value_t = 3, value_name = "N")]
     pub retries: u32,
+    /// At most RATE bytes per second, up and down, over all jobs (512K, 10M, 1G: powers of
+    /// 1024).
+    #[arg(long, value_name = "RATE", value_parser = remote::throttle::parse_rate)]
+    pub limit_rate: Option<u64>,
 }
 
 impl Transfer {
+    /// `backend`, paced to `--limit-rate` when it is given.
+    pub(super) fn paced(&self, backend: Box<dyn Backend>) -> Box<dyn Backend> {
+        match self.limit_rate {
+            Some(rate) => Box::new(remote::throttle::Throttled {
+                inner: backend,
+                limit: std::sync::Arc::new(remote::throttle::Limit::new(rate)),
+            }),
+            None => backend,
+        }
+    }
+
     pub(super) fn options(&self) -> Options {
         Options {
             jobs: self.jobs.unwrap_or(8).max(1),
@@ -184,7 +199,11 @@ pub(super) fn open_remote(
         })?;
     let url = Url::parse(&entry.url, &ctx.cwd)?;
     let settings = remote::aws::Settings::from_config(entry)?;
-    let backend = remote::open_with(&url, transfer.options().retry, &settings)?;
+    let backend = transfer.paced(remote::open_with(
+        &url,
+        transfer.options().retry,
+        &settings,
+    )?);
     if let (true, Url::S3 { .. }) = (ctx.out.verbose, &url) {
         // Which profile and endpoint won is what a storage team asks first. Resolved again
         // for the note (deterministic; a second metadata probe only when that is the source).
@@ -520,7 +539,9 @@ pub fn clone(args: CloneArgs, ctx: &Ctx) -> super::Result<ExitCode> {
         None => ctx.cwd.join(url.default_dir_name()),
     };
     notify_progress(ctx);
-    let backend = remote::open(&url, args.transfer.options().retry)?;
+    let backend = args
+        .transfer
+        .paced(remote::open(&url, args.transfer.options().retry)?);
     // A dry run clones into a scratch directory that goes away: the closure walk needs a
     // repository, and nothing is downloaded but the JSON objects on it.
     let scratch = match args.take.dry_run {

@@ -565,9 +565,25 @@ impl Backend for Local {
         true
     }
 
-    fn put_file_if_absent(&self, key: &str, path: &Path) -> Result<bool, Error> {
+    fn put_file_if_absent(
+        &self,
+        key: &str,
+        path: &Path,
+        on_bytes: &dyn Fn(u64),
+    ) -> Result<bool, Error> {
         let mut src = File::open(path).map_err(|e| Error::io("opening", path, e))?;
-        self.link_if_absent(key, |f| std::io::copy(&mut src, f).map(|_| ()))
+        self.link_if_absent(key, |f| {
+            // 1 MiB at a time, each told to `on_bytes` as it is written.
+            let mut buf = vec![0u8; 1 << 20];
+            loop {
+                let n = src.read(&mut buf)?;
+                if n == 0 {
+                    return Ok(());
+                }
+                f.write_all(&buf[..n])?;
+                on_bytes(n as u64);
+            }
+        })
     }
 
     fn get_to(&self, key: &str, out: &mut dyn Write) -> Result<Option<u64>, Error> {

@@ -25,6 +25,7 @@ pub mod root;
 mod s3;
 pub mod stats;
 pub mod sync;
+pub mod throttle;
 mod url;
 
 pub use error::{Error, S3Failure};
@@ -115,11 +116,19 @@ pub trait Backend: Send + Sync {
         Ok(None)
     }
 
-    /// Uploads a file unless the key exists. Only for content-addressed keys: a racing writer
-    /// of the same key writes the same bytes, so backends may stream without a precondition.
-    fn put_file_if_absent(&self, key: &str, path: &Path) -> Result<bool, Error> {
+    /// Uploads a file unless the key exists, telling `on_bytes` of the bytes as they go (for
+    /// progress and pacing). Only for content-addressed keys: a racing writer of the same key
+    /// writes the same bytes, so backends may stream without a precondition.
+    fn put_file_if_absent(
+        &self,
+        key: &str,
+        path: &Path,
+        on_bytes: &dyn Fn(u64),
+    ) -> Result<bool, Error> {
         let bytes = std::fs::read(path).map_err(|e| Error::io("reading", path, e))?;
-        self.put_if_absent(key, &bytes)
+        let created = self.put_if_absent(key, &bytes)?;
+        on_bytes(bytes.len() as u64);
+        Ok(created)
     }
 
     /// Streams a key into `out` in [`CHUNK`]-sized ranges; None when the key does not exist.

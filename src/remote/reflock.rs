@@ -223,8 +223,13 @@ impl<B: Backend> Backend for RefLocked<B> {
         self.0.presign_get(key, expires)
     }
     // Forwarded, not left to the trait's whole-file defaults: the inner backend streams.
-    fn put_file_if_absent(&self, key: &str, path: &std::path::Path) -> Result<bool, Error> {
-        self.0.put_file_if_absent(key, path)
+    fn put_file_if_absent(
+        &self,
+        key: &str,
+        path: &std::path::Path,
+        on_bytes: &dyn Fn(u64),
+    ) -> Result<bool, Error> {
+        self.0.put_file_if_absent(key, path, on_bytes)
     }
     fn get_to(&self, key: &str, out: &mut dyn std::io::Write) -> Result<Option<u64>, Error> {
         self.0.get_to(key, out)

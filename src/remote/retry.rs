@@ -185,13 +185,18 @@ impl<B: Backend> Backend for Retrying<B> {
     fn presign_get(&self, key: &str, expires: Duration) -> Result<Option<String>, Error> {
         self.inner.presign_get(key, expires)
     }
-    fn put_file_if_absent(&self, key: &str, path: &Path) -> Result<bool, Error> {
+    fn put_file_if_absent(
+        &self,
+        key: &str,
+        path: &Path,
+        on_bytes: &dyn Fn(u64),
+    ) -> Result<bool, Error> {
         let size = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
         self.retry.run(|| {
             // A multipart upload is one request per part, plus its start and completion.
             let parts = size.div_ceil(super::CHUNK);
             count(if parts > 1 { parts + 2 } else { 1 }, 0, size);
-            self.inner.put_file_if_absent(key, path)
+            self.inner.put_file_if_absent(key, path, on_bytes)
         })
     }
     fn get_to(&self, key: &str, out: &mut dyn std::io::Write) -> Result<Option<u64>, Error> {

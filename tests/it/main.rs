@@ -38,6 +38,7 @@ mod s3_resume;
 mod storage;
 mod tlog;
 mod tlog_policy;
+mod transfer;
 mod unsigned_checkpoint;
 mod util;
 mod vc_cli;

@@ -1434,9 +1434,14 @@ impl msez::remote::Backend for Counting {
     fn atomic_conditionals(&self) -> bool {
         self.inner.atomic_conditionals()
     }
-    fn put_file_if_absent(&self, key: &str, path: &Path) -> Result<bool, msez::remote::Error> {
+    fn put_file_if_absent(
+        &self,
+        key: &str,
+        path: &Path,
+        on_bytes: &dyn Fn(u64),
+    ) -> Result<bool, msez::remote::Error> {
         self.note("PUT", key);
-        self.inner.put_file_if_absent(key, path)
+        self.inner.put_file_if_absent(key, path, on_bytes)
     }
     fn get_to(
         &self,

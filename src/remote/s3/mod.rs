@@ -743,20 +743,27 @@ impl Backend for S3 {
         true
     }
 
-    fn put_file_if_absent(&self, key: &str, path: &std::path::Path) -> Result<bool, Error> {
+    fn put_file_if_absent(
+        &self,
+        key: &str,
+        path: &std::path::Path,
+        on_bytes: &dyn Fn(u64),
+    ) -> Result<bool, Error> {
         let size = std::fs::metadata(path)
             .map_err(|e| Error::io("reading", path, e))?
             .len();
         if size <= super::CHUNK {
             let bytes = std::fs::read(path).map_err(|e| Error::io("reading", path, e))?;
-            return self.put_if_absent(key, &bytes);
+            let created = self.put_if_absent(key, &bytes)?;
+            on_bytes(bytes.len() as u64);
+            return Ok(created);
         }
         // S3 has no create-if-absent for multipart uploads; the key is content-addressed, so
         // a racing upload of it carries the same bytes and overwriting is harmless.
         if self.head(key)?.is_some() {
             return Ok(false);
         }
-        self.upload_resumable(key, path, &|_| {})?;
+        self.upload_resumable(key, path, on_bytes)?;
         Ok(true)
     }
 }

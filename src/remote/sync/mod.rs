@@ -544,18 +544,25 @@ fn download_raw(
     Ok(Some(sum))
 }
 
-/// Uploads one item unless the remote has it; (created, bytes).
-fn upload(repo: &Repo, backend: &dyn Backend, item: &Item) -> Result<(bool, u64), Error> {
+/// Uploads one item unless the remote has it, telling `on_bytes` of its bytes as they go;
+/// (created, bytes).
+fn upload(
+    repo: &Repo,
+    backend: &dyn Backend,
+    item: &Item,
+    on_bytes: &dyn Fn(u64),
+) -> Result<(bool, u64), Error> {
     let key = item.key();
     if let (true, Item::Object(id)) = (is_streamed(item), item) {
         // Checked against its name as it is read: damage is never spread.
         let size = repo.copy_raw(id, &mut std::io::sink())?;
         let path = repo.object_path(id);
-        let created = backend.put_file_if_absent(&key, &path)?;
+        let created = backend.put_file_if_absent(&key, &path, on_bytes)?;
         return Ok((created, size));
     }
     let bytes = local_bytes(repo, item)?;
     let created = backend.put_if_absent(&key, &bytes)?;
+    on_bytes(bytes.len() as u64);
     Ok((created, bytes.len() as u64))
 }
 

@@ -217,6 +217,17 @@ fn read_current(backend: &dyn Backend, refs: &[(RefName, Digest)]) -> Result<Vec
     Ok(current)
 }
 
+/// The bytes an item's upload sends.
+fn item_size(repo: &Repo, item: &Item) -> Result<u64, Error> {
+    Ok(match item {
+        // Streamed objects are loose files: their size is their length.
+        Item::Object(id) if is_streamed(item) => std::fs::metadata(repo.object_path(id))
+            .map(|m| m.len())
+            .unwrap_or(0),
+        _ => local_bytes(repo, item)?.len() as u64,
+    })
+}
+
 /// What a dry run would send, and (in `would_move`) the refs it would move.
 fn plan(
     repo: &Repo,
@@ -227,13 +238,7 @@ fn plan(
 ) -> Result<Plan, Error> {
     let mut plan = Plan::default();
     for item in todo {
-        plan.bytes += match item {
-            // Streamed objects are loose files: their size is their length.
-            Item::Object(id) if is_streamed(item) => std::fs::metadata(repo.object_path(id))
-                .map(|m| m.len())
-                .unwrap_or(0),
-            _ => local_bytes(repo, item)?.len() as u64,
-        };
+        plan.bytes += item_size(repo, item)?;
         match item {
             Item::Object(_) => plan.objects += 1,
             Item::Proof(..) => plan.proofs += 1,
@@ -264,6 +269,11 @@ fn send(
     report: &mut PushReport,
 ) -> Result<HashSet<ObjectId>, Error> {
     progress.set_total(todo.len() as u64);
+    let mut total = 0;
+    for item in todo {
+        total += item_size(repo, item)?;
+    }
+    progress.set_bytes_total(total);
     let objects_sent = AtomicUsize::new(0);
     let proofs_sent = AtomicUsize::new(0);
     let bytes_sent = AtomicUsize::new(0);
@@ -289,7 +299,7 @@ fn send(
         known.record(std::slice::from_ref(&item.key()))
     };
     parallel(todo, opts.jobs, stop, |item| {
-        let (created, size) = upload(repo, backend, item)?;
+        let (created, size) = upload(repo, backend, item, &|n| progress.inc_bytes(n))?;
         count(item, created, size)?;
         // The remote had this object from someone else, perhaps with other inline proofs:
         // ours travel as proof files so neither side's signatures are lost.
@@ -497,10 +507,15 @@ fn push_ref(
     })?;
     let target_key = layout::object_key(&target);
     if !present.contains(&target) && backend.head(&target_key)?.is_none() {
-        upload(repo, backend, &Item::Object(target.clone()))?;
+        upload(repo, backend, &Item::Object(target.clone()), &|_| {})?;
         for (path, _) in repo.proof_files(&target)? {
             if let Some(h) = path.file_stem().and_then(|s| s.to_str()) {
-                upload(repo, backend, &Item::Proof(target.clone(), h.to_string()))?;
+                upload(
+                    repo,
+                    backend,
+                    &Item::Proof(target.clone(), h.to_string()),
+                    &|_| {},
+                )?;
             }
         }
     }
@@ -546,12 +561,12 @@ fn push_ref(
         if let Some(r) = &resolution {
             let cred = Item::Object(r.credential.clone());
             if backend.head(&cred.key())?.is_none() {
-                upload(repo, backend, &cred)?;
+                upload(repo, backend, &cred, &|_| {})?;
             }
             for (path, _) in repo.proof_files(&r.credential)? {
                 if let Some(h) = path.file_stem().and_then(|s| s.to_str()) {
                     let item = Item::Proof(r.credential.clone(), h.to_string());
-                    upload(repo, backend, &item)?;
+                    upload(repo, backend, &item, &|_| {})?;
                 }
             }
         }
