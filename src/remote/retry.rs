@@ -193,9 +193,11 @@ impl<B: Backend> Backend for Retrying<B> {
     ) -> Result<bool, Error> {
         let size = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
         self.retry.run(|| {
-            // A multipart upload is one request per part, plus its start and completion.
+            // A multipart upload is one request per part, plus a HEAD, the search for an
+            // upload to resume, its start and its completion (a resumed one also lists its
+            // parts, and sends fewer).
             let parts = size.div_ceil(super::CHUNK);
-            count(if parts > 1 { parts + 2 } else { 1 }, 0, size);
+            count(if parts > 1 { parts + 4 } else { 1 }, 0, size);
             self.inner.put_file_if_absent(key, path, on_bytes)
         })
     }
