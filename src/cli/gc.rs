@@ -80,7 +80,17 @@ pub fn run(args: GcArgs, ctx: &Ctx) -> super::Result<ExitCode> {
         }
     };
     bar.finish();
-    written(ctx.out.emit(&report, |w| {
+    // The remote's traffic (`traffic` in --json, a note with -v); nothing for a local gc.
+    let traffic = args
+        .remote
+        .as_ref()
+        .map(|_| super::sync::with_traffic(&report, ctx));
+    let value = match &traffic {
+        Some(t) => serde_json::to_value(t),
+        None => serde_json::to_value(&report),
+    }
+    .unwrap_or_default();
+    written(ctx.out.emit(&value, |w| {
         let verb = if report.dry_run {
             "would delete"
         } else {

@@ -438,7 +438,7 @@ fn fsck_remote(name: &str, args: &FsckArgs, ctx: &Ctx) -> super::Result<ExitCode
         Mode::Strict => "strict",
     };
     let value = with_verdict(
-        &report,
+        &super::sync::with_traffic(&report, ctx),
         report.verdict(),
         report.findings(),
         report.exit_code(),

@@ -85,3 +85,32 @@ fn progress_on_a_terminal_counts_bytes_and_objects_with_a_rate() {
     assert!(screen.contains("/1 objects"), "no object count: {screen}");
     assert!(screen.contains("/s"), "no rate: {screen}");
 }
+
+#[test]
+fn fsck_remote_in_every_mode_and_gc_remote_report_their_traffic() {
+    let (a, _remote, _, _) = three_mib();
+    a.run(&["push", "origin"]).ok();
+    for mode in [&["--quick"][..], &[], &["--strict"]] {
+        let mut args = vec!["--json", "fsck", "--remote", "origin"];
+        args.extend_from_slice(mode);
+        let v = a.run(&args).json();
+        let requests = v["traffic"]["requests"].as_u64().unwrap_or(0);
+        assert!(requests >= 2, "fsck --remote {mode:?}: {v}");
+        if mode.is_empty() {
+            // The full mode reads every object: the 3 MiB blob came down.
+            assert!(
+                v["traffic"]["bytes_down"].as_u64().unwrap_or(0) >= 3 << 20,
+                "{v}"
+            );
+        }
+        let verbose = a.run(&["-v", "fsck", "--remote", "origin"]);
+        assert!(verbose.stderr.contains("remote traffic: "), "{verbose:?}");
+    }
+    let v = a
+        .run(&["--json", "gc", "--remote", "origin", "--dry-run"])
+        .json();
+    assert!(v["traffic"]["requests"].as_u64().unwrap_or(0) >= 1, "{v}");
+    // A local gc moves nothing over a network: no traffic key.
+    let v = a.run(&["--json", "gc", "--dry-run"]).json();
+    assert!(v.get("traffic").is_none(), "{v}");
+}
