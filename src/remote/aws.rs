@@ -380,7 +380,7 @@ impl Profile {
             (Some(_), false) => format!("{} (no such profile)", path.display()),
             (Some(_), true) => path.display().to_string(),
         };
-        let unsupported = ["source_profile", "credential_process", "sso_session"]
+        let unsupported = ["source_profile", "sso_session", "sso_start_url"]
             .iter()
             .filter(|k| self.prop(k).is_some())
             .copied()
@@ -476,6 +476,104 @@ fn from_environment(env: Env, tried: &mut Vec<String>) -> Option<Found> {
     None
 }
 
+/// Runs a profile's `credential_process` (as the AWS CLI does: the command line split like a
+/// shell's words, run without a shell) and reads the credentials it prints: `{"Version": 1,
+/// "AccessKeyId", "SecretAccessKey", "SessionToken"?, "Expiration"?}`. Its output is a secret:
+/// no error repeats it.
+fn credential_process(p: &Profile, command: &str, what: &str) -> Result<Found, Error> {
+    let fail = |why: String| Error::CredentialProcess {
+        what: what.to_string(),
+        profile: p.name.clone(),
+        why,
+    };
+    let words = split_words(command).ok_or_else(|| fail("unbalanced quotes".into()))?;
+    let (program, args) = words
+        .split_first()
+        .ok_or_else(|| fail("an empty command".into()))?;
+    let out = std::process::Command::new(program)
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .map_err(|e| fail(format!("running {program}: {e}")))?;
+    if !out.status.success() {
+        // Its last word on stderr says why (the one line of our error carries it).
+        let said = String::from_utf8_lossy(&out.stderr);
+        let last = said.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("");
+        let last: String = last.trim().chars().take(200).collect();
+        return Err(fail(match last.is_empty() {
+            true => format!("{program} exited with {}", out.status),
+            false => format!("{program} exited with {}: {last}", out.status),
+        }));
+    }
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .map_err(|_| fail(format!("{program} printed no JSON")))?;
+    let text = |k: &str| v.get(k).and_then(|x| x.as_str()).map(str::to_string);
+    if v.get("Version").and_then(|x| x.as_u64()) != Some(1) {
+        return Err(fail(format!("{program} printed no \"Version\": 1")));
+    }
+    let (Some(key), Some(secret)) = (text("AccessKeyId"), text("SecretAccessKey")) else {
+        return Err(fail(format!(
+            "{program} printed no AccessKeyId and SecretAccessKey"
+        )));
+    };
+    Ok((
+        Credentials::Static {
+            key,
+            secret,
+            token: text("SessionToken"),
+        },
+        format!("credential_process of profile {}", p.name),
+    ))
+}
+
+/// A command line's words, with '…' and "…" quoting and backslash escapes as a POSIX shell
+/// reads them (no expansion); None on an unclosed quote.
+fn split_words(line: &str) -> Option<Vec<String>> {
+    let (mut words, mut word, mut any) = (Vec::new(), String::new(), false);
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\'' => {
+                any = true;
+                loop {
+                    match chars.next()? {
+                        '\'' => break,
+                        c => word.push(c),
+                    }
+                }
+            }
+            '"' => {
+                any = true;
+                loop {
+                    match chars.next()? {
+                        '"' => break,
+                        '\\' => word.push(chars.next()?),
+                        c => word.push(c),
+                    }
+                }
+            }
+            '\\' => {
+                any = true;
+                word.push(chars.next()?);
+            }
+            c if c.is_whitespace() => {
+                if any {
+                    words.push(std::mem::take(&mut word));
+                    any = false;
+                }
+            }
+            c => {
+                any = true;
+                word.push(c);
+            }
+        }
+    }
+    if any {
+        words.push(word);
+    }
+    Some(words)
+}
+
 /// Credentials from the profile: access keys, then a web identity.
 fn from_profile(p: &Profile, tried: &mut Vec<String>) -> Option<Found> {
     if let (Some(key), Some(secret)) =
@@ -565,13 +663,23 @@ pub fn resolve(settings: &Settings, env: Env, what: &str) -> Result<Resolved, Er
     };
     let mut tried = Vec::new();
     // An explicit profile skips the environment's credentials, as in the AWS CLI.
-    let found = settings
+    let from_env = settings
         .profile
         .is_none()
         .then(|| from_environment(env, &mut tried))
-        .flatten()
-        .or_else(|| from_profile(&profile, &mut tried))
-        .or_else(|| from_host(env, &profile, &mut tried));
+        .flatten();
+    // A credential_process comes after the profile's own keys, as in the AWS CLI.
+    let process = match (&from_env, profile.prop("aws_access_key_id")) {
+        (None, None) => profile.prop("credential_process"),
+        _ => None,
+    };
+    let found = match (from_env, process) {
+        (Some(f), _) => Some(f),
+        (None, Some(command)) => Some(credential_process(&profile, &command, what)?),
+        (None, None) => {
+            from_profile(&profile, &mut tried).or_else(|| from_host(env, &profile, &mut tried))
+        }
+    };
     let Some((credentials, source)) = found else {
         return Err(Error::NoCredentials {
             what: what.to_string(),
@@ -598,6 +706,19 @@ mod tests {
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
         move |k| map.get(k).cloned()
+    }
+
+    #[test]
+    fn a_credential_process_line_splits_into_words_as_a_shell_reads_it() {
+        let w = |s: &str| split_words(s).map(|v| v.join("|"));
+        assert_eq!(w("helper --for msez").as_deref(), Some("helper|--for|msez"));
+        assert_eq!(
+            w(r#""/opt/my tools/h" 'a b' c\ d"#).as_deref(),
+            Some("/opt/my tools/h|a b|c d")
+        );
+        assert_eq!(w(r#"h "" x"#).as_deref(), Some("h||x"));
+        assert_eq!(w("  ").as_deref(), Some(""));
+        assert_eq!(w("h 'unclosed"), None);
     }
 
     #[test]

@@ -37,6 +37,13 @@ pub enum Error {
     /// The AWS chain found no credentials for an S3 remote.
     #[error("{what}: no credentials found; tried {tried}")]
     NoCredentials { what: String, tried: String },
+    /// A profile's `credential_process` failed or printed no credentials we can read.
+    #[error("{what}: credential_process of profile {profile}: {why}")]
+    CredentialProcess {
+        what: String,
+        profile: String,
+        why: String,
+    },
     /// The IPFS RPC failed or answered something we cannot read.
     #[error("{what} ipfs {key}: {message}")]
     Ipfs {
@@ -253,9 +260,11 @@ impl Classify for Error {
             | Error::Unsupported { .. }
             | Error::S3Config { .. }
             | Error::NoCredentials { .. } => Class::Usage,
-            Error::Io { .. } | Error::S3 { .. } | Error::Ipfs { .. } | Error::Interrupted => {
-                Class::Io
-            }
+            Error::Io { .. }
+            | Error::S3 { .. }
+            | Error::Ipfs { .. }
+            | Error::Interrupted
+            | Error::CredentialProcess { .. } => Class::Io,
             Error::Precondition { .. }
             | Error::NotFastForward { .. }
             | Error::Rejected { .. }
@@ -280,6 +289,7 @@ impl Classify for Error {
             Error::S3 { .. } => "io.s3",
             Error::S3Config { .. } => "usage.s3_config",
             Error::NoCredentials { .. } => "usage.no_credentials",
+            Error::CredentialProcess { .. } => "io.credential_process",
             Error::Ipfs { .. } => "io.ipfs",
             Error::Interrupted => "io.interrupted",
             Error::Precondition { .. } => "conflict.remote_precondition",
@@ -302,9 +312,9 @@ impl Classify for Error {
                 Detail::object(url.clone())
             }
             Error::Name { name, .. } => Detail::object(name.clone()),
-            Error::S3Config { what, .. } | Error::NoCredentials { what, .. } => {
-                Detail::object(what.clone())
-            }
+            Error::S3Config { what, .. }
+            | Error::NoCredentials { what, .. }
+            | Error::CredentialProcess { what, .. } => Detail::object(what.clone()),
             Error::Io { path, .. } | Error::NotEmpty { path } => Detail::path(path),
             Error::S3 { key, .. } | Error::Ipfs { key, .. } | Error::Precondition { key } => {
                 Detail::object(key.clone())

@@ -651,3 +651,68 @@ fn gc_dry_run_reports_the_bytes_it_would_free() {
     // Nothing was deleted.
     a.run(&["show", &stray]).ok();
 }
+
+#[test]
+#[ignore = "needs SeaweedFS (MSEZ_TEST_S3_ENDPOINT)"]
+fn s3_a_profile_with_credential_process_is_used_and_a_failing_one_is_one_line() {
+    let (endpoint, bucket, key, secret) = seaweed();
+    let d = Dir::repo();
+    let home = Dir::new();
+    let id = d.put("a", b"{\"a\":1}", "json");
+    d.run(&["update-ref", "refs/heads/main", &id]).ok();
+    // A real program, as a credential helper is: it prints the keys as the AWS CLI expects.
+    let helper = home.write(
+        "bin/creds helper",
+        format!(
+            "#!/bin/sh\n[ \"$1\" = --for ] || exit 3\nprintf '{{\"Version\": 1, \"AccessKeyId\": \"%s\", \
+             \"SecretAccessKey\": \"%s\"}}' '{key}' '{secret}'\n"
+        ),
+    );
+    std::fs::set_permissions(&helper, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let failing = home.write("bin/failing", "#!/bin/sh\necho 'not for you' >&2\nexit 5\n");
+    std::fs::set_permissions(
+        &failing,
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    let config = home.write(
+        "aws/config",
+        format!(
+            "[profile helped]\nregion = us-east-1\nendpoint_url = {endpoint}\n\
+             credential_process = \"{}\" --for msez\n\n\
+             [profile broken]\nendpoint_url = {endpoint}\ncredential_process = {}\n",
+            helper.display(),
+            failing.display()
+        ),
+    );
+    let creds = home.write("aws/credentials", "");
+    let files = [
+        ("AWS_CONFIG_FILE", config.to_str().unwrap()),
+        ("AWS_SHARED_CREDENTIALS_FILE", creds.to_str().unwrap()),
+    ];
+    let url = format!("s3://{bucket}/{}", unique("process"));
+    bare(
+        d.path(),
+        home.path(),
+        &["remote", "add", "origin", &url],
+        &[],
+    )
+    .ok();
+    let mut env = files.to_vec();
+    env.push(("AWS_PROFILE", "helped"));
+    let run = bare(d.path(), home.path(), &["-v", "push"], &env);
+    run.ok();
+    assert!(
+        run.stderr
+            .contains("credentials from credential_process of profile helped"),
+        "{run:#?}"
+    );
+    let mut env = files.to_vec();
+    env.push(("AWS_PROFILE", "broken"));
+    let line = one_line_error(&bare(d.path(), home.path(), &["fetch"], &env), 74);
+    assert!(
+        line.contains("credential_process of profile broken"),
+        "{line}"
+    );
+    assert!(line.contains("exited with exit status: 5: not for you"), "{line}");
+}
