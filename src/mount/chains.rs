@@ -603,9 +603,8 @@ mod tests {
         assert_eq!(time_of(&epoch), None);
         assert_eq!(time_of(&serde_json::json!({"timestamp": "soon"})), None);
         assert_eq!(
-            time_of_bytes(br#"{"timestamp":"2026-01-01T00:00:00+00:00"}"#),
-            None,
-            "only the Z form msez writes"
+            time_of_bytes(br#"{"timestamp":"2026-01-01T00:00:00Z"}"#),
+            Some(t("2026-01-01T00:00:00Z"))
         );
         assert_eq!(seq_name("3.json", ".json"), Some(3));
         assert_eq!(seq_name("03.json", ".json"), None);

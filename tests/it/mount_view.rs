@@ -1,0 +1,207 @@
+//! Mounts that explain themselves (issue 19 item 5): the same `assets/<id>/<purpose>/` view
+//! of a repository, a witness bundle and a remote, README.txt naming what is mounted with the
+//! commands that check it (run here, on the mounted files), and file times from the receipts'
+//! and checkpoints' timestamps.
+
+use serde_json::Value;
+
+use crate::mount::{Mounted, mount, sh};
+use crate::util::{ASSET_ID, Dir};
+use crate::verdicts::{key, s};
+
+/// A repository holding a 10-receipt module with explicit timestamps and a checkpoint.
+fn module() -> (Dir, String) {
+    let (dir, module) = Dir::asset_module(&[], &[]);
+    let k = key();
+    for i in 0..10 {
+        dir.run(&[
+            "asset",
+            "state",
+            "receipt-init",
+            &module,
+            "--key",
+            s(&k),
+            "--timestamp",
+            &format!("2026-02-{:02}T10:00:{i:02}Z", i + 1),
+        ])
+        .ok();
+    }
+    dir.run(&["asset", "state", "checkpoint", &module, "--key", s(&k)])
+        .ok();
+    (dir, module)
+}
+
+/// The mtime of a mounted file, in Unix seconds.
+fn mtime(m: &Mounted, rel: &str) -> i64 {
+    sh(&m.path, &format!("stat -c %Y {rel}"))
+        .ok()
+        .trim()
+        .parse()
+        .unwrap()
+}
+
+fn unix(ts: &str) -> i64 {
+    let t = humantime::parse_rfc3339(ts).unwrap();
+    t.duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64
+}
+
+/// The command lines README.txt gives (indented two spaces, starting with a command).
+fn commands(readme: &str) -> Vec<String> {
+    readme
+        .lines()
+        .filter_map(|l| l.strip_prefix("  "))
+        .filter(|l| {
+            ["(cd ", "test ", "jq ", "msez "]
+                .iter()
+                .any(|p| l.starts_with(p))
+        })
+        .map(str::to_string)
+        .collect()
+}
+
+/// What every mount of the module must show, whatever the source.
+fn check_view(dir: &Dir, module: &str, m: &Mounted, receipts_as_files: bool) {
+    let chain = format!("assets/{ASSET_ID}/core");
+    let receipt3 =
+        std::fs::read(dir.join(&format!("{module}/state/receipts/receipt.3.json"))).unwrap();
+    let shown = std::fs::read(m.path.join(&format!("{chain}/receipts/3.json"))).unwrap();
+    if receipts_as_files {
+        // A bundle shows the module's receipt file byte for byte.
+        assert_eq!(shown, receipt3);
+    } else {
+        // A repository or remote shows the stored object: canonical JSON + LF of the same file.
+        let canon = dir.run(&["canon", &format!("{module}/state/receipts/receipt.3.json")]);
+        assert_eq!(shown, format!("{}\n", canon.ok()).into_bytes());
+    }
+    let run = sh(&m.path, &format!("ls {chain}/receipts | wc -l"));
+    assert_eq!(run.ok().trim(), "10");
+    assert!(
+        m.path
+            .join(&format!("{chain}/checkpoints/10.json"))
+            .is_file()
+    );
+    let ck: Value = serde_json::from_slice(
+        &std::fs::read(m.path.join(&format!("{chain}/checkpoints/10.json"))).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(ck["receipt_count"], 10);
+    // head.json: sequence 9, the head next_root, the asset name, the checkpoint.
+    let head: Value =
+        serde_json::from_slice(&std::fs::read(m.path.join(&format!("{chain}/head.json"))).unwrap())
+            .unwrap();
+    let head_ref = std::fs::read_to_string(dir.join(&format!(".msez/refs/{chain}/head"))).unwrap();
+    assert_eq!(head["sequence"], 9, "{head}");
+    assert_eq!(head["next_root"], head_ref.trim(), "{head}");
+    assert_eq!(head["asset_name"], "Test Asset", "{head}");
+    assert_eq!(head["checkpoint"]["receipt_count"], 10, "{head}");
+    assert_eq!(head["checkpoint"]["covers_head"], true, "{head}");
+    // Times: receipt 3's timestamp, head.json the head's, the checkpoint its own.
+    assert_eq!(
+        mtime(m, &format!("{chain}/receipts/3.json")),
+        unix("2026-02-04T10:00:03Z")
+    );
+    assert_eq!(
+        mtime(m, &format!("{chain}/head.json")),
+        unix("2026-02-10T10:00:09Z")
+    );
+    let ck_time = unix(ck["timestamp"].as_str().unwrap());
+    assert_eq!(mtime(m, &format!("{chain}/checkpoints/10.json")), ck_time);
+    // Nothing dated 1970: the rest carries the newest of those times.
+    let old = sh(&m.path, "find . -not -newermt 1971-01-01");
+    assert_eq!(old.ok(), "", "files dated 1970");
+    assert_eq!(
+        mtime(m, "README.txt"),
+        ck_time.max(unix("2026-02-10T10:00:09Z"))
+    );
+    // README.txt names the asset and its head, and its commands pass on the mounted files.
+    let readme = std::fs::read_to_string(m.path.join("README.txt")).unwrap();
+    assert!(readme.contains("\"Test Asset\""), "{readme}");
+    assert!(readme.contains(head_ref.trim()), "{readme}");
+    let cmds = commands(&readme);
+    assert!(
+        cmds.iter().any(|c| c.contains("del(.proof, .next_root)")),
+        "{readme}"
+    );
+    let bin = std::path::Path::new(crate::util::bin());
+    let path = format!(
+        "{}:{}",
+        bin.parent().unwrap().display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    for c in &cmds {
+        let run = sh(
+            &m.path,
+            &format!("export PATH='{path}'; set -o pipefail; {c}"),
+        );
+        assert_eq!(run.code, 0, "{c}: {run:?}");
+        assert!(!run.stdout.contains("FAILED"), "{c}: {run:?}");
+    }
+    // digest-input/: plain sha256sum prints each name.
+    let run = sh(&m.path, "ls digest-input");
+    for t in run.ok().lines() {
+        let run = sh(
+            &m.path,
+            &format!(
+                "cd digest-input/{t} && for f in *; do echo \"${{f%%.*}}  $f\"; done | sha256sum -c"
+            ),
+        );
+        assert!(run.ok().contains(": OK"), "{t}: {run:?}");
+    }
+}
+
+#[test]
+#[ignore = "needs FUSE: run by scripts/test (fuse_)"]
+fn fuse_mount_view_of_a_repository_and_its_bundle() {
+    let (dir, module) = module();
+    let m = mount(&dir, ".", "mnt");
+    check_view(&dir, &module, &m, false);
+    let readme = std::fs::read_to_string(m.path.join("README.txt")).unwrap();
+    assert!(
+        readme.starts_with("msez mount of the repository "),
+        "{readme}"
+    );
+    // digest-input holds the receipts: their digest input hashes to their names.
+    assert!(m.path.join("digest-input/smart-asset-receipt").is_dir());
+    drop(m);
+
+    dir.run(&[
+        "asset",
+        "module",
+        "witness-bundle",
+        &module,
+        "--out",
+        "b.zip",
+    ])
+    .ok();
+    let m = mount(&dir, "b.zip", "bmnt");
+    check_view(&dir, &module, &m, true);
+    let readme = std::fs::read_to_string(m.path.join("README.txt")).unwrap();
+    let manifest = dir.run(&["canon", s(&m.path.join("manifest.json"))]);
+    let want = msez::canon::sha256(manifest.ok().as_bytes()).to_hex();
+    assert!(
+        readme.contains(&format!(
+            "manifest digest (SHA-256 of its canonical JSON): {want}"
+        )),
+        "{readme}"
+    );
+    assert!(
+        readme.contains("sha256sum -c --quiet) && echo \"entries OK\""),
+        "{readme}"
+    );
+}
+
+#[test]
+#[ignore = "needs FUSE: run by scripts/test (fuse_)"]
+fn fuse_mount_view_of_a_directory_remote() {
+    let (dir, module) = module();
+    let remote = dir.join("remote.msez");
+    dir.run(&["remote", "add", "origin", s(&remote)]).ok();
+    dir.run(&["push", "origin"]).ok();
+    let m = mount(&dir, s(&remote), "mnt");
+    check_view(&dir, &module, &m, false);
+    let readme = std::fs::read_to_string(m.path.join("README.txt")).unwrap();
+    assert!(
+        readme.starts_with(&format!("msez mount of the remote {}", remote.display())),
+        "{readme}"
+    );
+}
