@@ -64,7 +64,7 @@ fn check_view(dir: &Dir, module: &str, m: &Mounted, receipts_as_files: bool) {
     let chain = format!("assets/{ASSET_ID}/core");
     let receipt3 =
         std::fs::read(dir.join(&format!("{module}/state/receipts/receipt.3.json"))).unwrap();
-    let shown = std::fs::read(m.path.join(&format!("{chain}/receipts/3.json"))).unwrap();
+    let shown = std::fs::read(m.path.join(format!("{chain}/receipts/3.json"))).unwrap();
     if receipts_as_files {
         // A bundle shows the module's receipt file byte for byte.
         assert_eq!(shown, receipt3);
@@ -77,17 +77,17 @@ fn check_view(dir: &Dir, module: &str, m: &Mounted, receipts_as_files: bool) {
     assert_eq!(run.ok().trim(), "10");
     assert!(
         m.path
-            .join(&format!("{chain}/checkpoints/10.json"))
+            .join(format!("{chain}/checkpoints/10.json"))
             .is_file()
     );
     let ck: Value = serde_json::from_slice(
-        &std::fs::read(m.path.join(&format!("{chain}/checkpoints/10.json"))).unwrap(),
+        &std::fs::read(m.path.join(format!("{chain}/checkpoints/10.json"))).unwrap(),
     )
     .unwrap();
     assert_eq!(ck["receipt_count"], 10);
     // head.json: sequence 9, the head next_root, the asset name, the checkpoint.
     let head: Value =
-        serde_json::from_slice(&std::fs::read(m.path.join(&format!("{chain}/head.json"))).unwrap())
+        serde_json::from_slice(&std::fs::read(m.path.join(format!("{chain}/head.json"))).unwrap())
             .unwrap();
     let head_ref = std::fs::read_to_string(dir.join(&format!(".msez/refs/{chain}/head"))).unwrap();
     assert_eq!(head["sequence"], 9, "{head}");
