@@ -1,8 +1,8 @@
 //! A witness bundle as a mounted tree: `manifest.json`, `verify-report.json` (a fresh offline
 //! verification, made when first looked at), `raw/` (the zip's entries exactly as stored),
 //! `objects/` + `graph/` + `digest-input/` from the bundle's `artifacts/<type>/<digest>[.<ext>]`,
-//! README.txt, and the chains of the asset modules under `root/` in `assets/` (as in a
-//! repository: [`super::chains`]).
+//! README.txt, and the chains of the modules under `root/` in `assets/` and `corridors/` (as in
+//! a repository: [`super::chains`]).
 //!
 //! Mounting reads only the central directory (hostile-input checks included: a bundle the
 //! reader refuses does not mount). An entry is decompressed once, when first opened, into
@@ -285,9 +285,10 @@ struct ChainFiles {
     genesis: String,
 }
 
-/// The chains of the asset modules a bundle carries (`root/.../asset.yaml`): receipts by the
-/// sequence in their file names (`receipt.<seq>.json`; a fork branch's
-/// `receipt.<seq>.<hex>.json` is not the chain's), from the central directory's names only.
+/// The chains of the asset and corridor modules a bundle carries (`root/.../asset.yaml`,
+/// `root/.../corridor.yaml`): receipts by the sequence in their file names
+/// (`receipt.<seq>.json`; a fork branch's `receipt.<seq>.<hex>.json` is not the chain's), from
+/// the central directory's names only.
 pub struct BundleChains<R: Read + Seek + Send + 'static> {
     objects: Arc<Objects<BundleStore<R>>>,
     index: OnceLock<Vec<(ChainKey, ChainFiles)>>,
@@ -360,8 +361,42 @@ impl<R: Read + Seek + Send + 'static> BundleChains<R> {
                     }
                 }
             }
+            out.extend(self.corridors());
             out
         })
+    }
+
+    /// The corridor modules under `root/` (`corridor.yaml`, `corridor-receipt.<seq>.json`).
+    fn corridors(&self) -> Vec<(ChainKey, ChainFiles)> {
+        let mut out = Vec::new();
+        let modules: Vec<String> = self
+            .store()
+            .sizes
+            .keys()
+            .filter(|n| n.starts_with("root/"))
+            .filter_map(|n| n.strip_suffix("/corridor.yaml").map(str::to_string))
+            .collect();
+        for m in modules {
+            let Ok(yaml) = self.bytes(&format!("{m}/corridor.yaml")) else {
+                continue;
+            };
+            let Ok(v) = serde_yaml_ng::from_slice::<serde_yaml_ng::Value>(&yaml) else {
+                continue;
+            };
+            let Some(id) = v.get("corridor_id").and_then(|i| i.as_str()) else {
+                continue;
+            };
+            let files = ChainFiles {
+                receipts: self.numbered(&format!("{m}/state/receipts/corridor-receipt."), ".json"),
+                checkpoints: self.numbered(&format!("{m}/state/checkpoints/checkpoint."), ".json"),
+                notes: self.numbered(&format!("{m}/state/checkpoints/checkpoint."), ".note"),
+                genesis: String::new(),
+            };
+            if !files.receipts.is_empty() {
+                out.push((ChainKey::corridor(id), files));
+            }
+        }
+        out
     }
 
     /// Entries named `<prefix><n><suffix>`, by n.

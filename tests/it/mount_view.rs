@@ -205,3 +205,45 @@ fn fuse_mount_view_of_a_directory_remote() {
         "{readme}"
     );
 }
+
+#[test]
+#[ignore = "needs FUSE: run by scripts/test (fuse_)"]
+fn fuse_mount_view_of_corridors_in_a_repository_and_a_bundle() {
+    use crate::corridor::{CID, corridor_with};
+    let (dir, module, _) = corridor_with(3);
+    let zip = dir.join("c.zip");
+    dir.run(&[
+        "artifact",
+        "graph",
+        "verify",
+        "--path",
+        s(&module),
+        "--bundle",
+        s(&zip),
+    ])
+    .ok();
+    for (source, name) in [(".", "mnt"), (s(&zip), "bmnt")] {
+        let m = mount(&dir, source, name);
+        let chain = format!("corridors/{CID}");
+        // Corridor module files are canonical JSON + LF, as the stored objects.
+        let file = std::fs::read(module.join("state/receipts/corridor-receipt.1.json")).unwrap();
+        let shown = std::fs::read(m.path.join(format!("{chain}/receipts/1.json"))).unwrap();
+        assert_eq!(shown, file, "{source}");
+        let head: Value = serde_json::from_slice(
+            &std::fs::read(m.path.join(format!("{chain}/head.json"))).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(head["sequence"], 2, "{source}: {head}");
+        assert_eq!(head["corridor_id"], CID, "{source}: {head}");
+        assert_eq!(
+            mtime(&m, &format!("{chain}/receipts/1.json")),
+            unix("2026-01-01T00:00:02Z"),
+            "{source}"
+        );
+        let readme = std::fs::read_to_string(m.path.join("README.txt")).unwrap();
+        assert!(
+            readme.contains(&format!("{chain}/: 3 receipts")),
+            "{readme}"
+        );
+    }
+}
