@@ -423,6 +423,34 @@ impl<R: Read + Seek + Send + 'static> BundleChains<R> {
         out
     }
 
+    /// A receipt file, shown only when it is the receipt at `seq` and its next_root is the
+    /// digest of its content (as objects are shown only when they hash to their names).
+    fn receipt(&self, key: &ChainKey, name: &str, seq: u64) -> Result<Bytes, Error> {
+        let bytes = self.bytes(name)?;
+        let t = key.kind.receipt_artifact();
+        let v = canon::parse(&bytes).map_err(|e| {
+            Error::io(
+                "parsing",
+                name,
+                std::io::Error::new(std::io::ErrorKind::InvalidData, e),
+            )
+        })?;
+        let declared = v
+            .get("next_root")
+            .and_then(|r| r.as_str())
+            .unwrap_or_default();
+        let found = canon::rule_for(t).digest_json(&v).map(|d| d.to_hex());
+        let sequence = v.get("sequence").and_then(|s| s.as_u64());
+        match found {
+            Ok(found) if found == declared && sequence == Some(seq) => Ok(bytes),
+            found => Err(Error::Digest {
+                object: format!("{t}:{declared} ({name}, sequence {seq})"),
+                source_url: self.store().label.clone(),
+                found: found.unwrap_or_default(),
+            }),
+        }
+    }
+
     fn files(&self, key: &ChainKey) -> Option<&ChainFiles> {
         self.index().iter().find(|(k, _)| k == key).map(|(_, f)| f)
     }
@@ -435,14 +463,14 @@ impl<R: Read + Seek + Send + 'static> ChainSource for BundleChains<R> {
 
     fn head(&self, key: &ChainKey) -> Result<Option<Bytes>, Error> {
         match self.files(key).and_then(|f| f.receipts.last_key_value()) {
-            Some((_, name)) => self.bytes(name).map(Some),
+            Some((seq, name)) => self.receipt(key, name, *seq).map(Some),
             None => Ok(None),
         }
     }
 
     fn receipt_at(&self, key: &ChainKey, seq: u64, _size: u64) -> Result<Option<Bytes>, Error> {
         match self.files(key).and_then(|f| f.receipts.get(&seq)) {
-            Some(name) => self.bytes(name).map(Some),
+            Some(name) => self.receipt(key, name, seq).map(Some),
             None => Ok(None),
         }
     }

@@ -165,7 +165,7 @@ const FILE_CACHE: usize = 256;
 pub struct Chains<C> {
     /// The source.
     pub source: C,
-    summaries: OnceLock<Result<Vec<Summary>, String>>,
+    summaries: OnceLock<Result<(Vec<Summary>, Vec<String>), String>>,
     files: Mutex<HashMap<String, (Bytes, Option<SystemTime>)>>,
     readme: OnceLock<Vec<u8>>,
 }
@@ -204,7 +204,12 @@ impl<C: ChainSource> Chains<C> {
     pub fn readme(&self, types: &dyn Fn() -> Result<Vec<String>, Error>) -> &[u8] {
         self.readme.get_or_init(|| {
             let chains = self.summaries().unwrap_or_default();
-            readme::render(&self.source.mounted(), chains, &types().unwrap_or_default())
+            readme::render(
+                &self.source.mounted(),
+                chains,
+                &self.problems(),
+                &types().unwrap_or_default(),
+            )
         })
     }
 
@@ -246,10 +251,22 @@ impl<C: ChainSource> Chains<C> {
 
     /// Every chain, summarized once per mount (content never changes while mounted).
     pub fn summaries(&self) -> Result<&[Summary], Error> {
+        self.summarized().map(|s| s.0.as_slice())
+    }
+
+    /// The chains that could not be read, each with why.
+    pub fn problems(&self) -> Vec<String> {
+        match self.summarized() {
+            Ok(s) => s.1.clone(),
+            Err(e) => vec![e.to_string()],
+        }
+    }
+
+    fn summarized(&self) -> Result<&(Vec<Summary>, Vec<String>), Error> {
         let s = self
             .summaries
             .get_or_init(|| self.summarize().map_err(|e| e.to_string()));
-        s.as_deref().map_err(|why| {
+        s.as_ref().map_err(|why| {
             Error::io(
                 "reading the chains of",
                 "mount",
@@ -258,48 +275,98 @@ impl<C: ChainSource> Chains<C> {
         })
     }
 
-    fn summarize(&self) -> Result<Vec<Summary>, Error> {
+    fn summarize(&self) -> Result<(Vec<Summary>, Vec<String>), Error> {
         let mut out = Vec::new();
+        let mut problems = Vec::new();
         for key in self.source.chain_keys()? {
-            let Some(head) = self.source.head(&key)? else {
+            // One chain that cannot be read (a receipt that does not match its digest) is
+            // named in README.txt; the others are still shown.
+            match self.summary(key.clone()) {
+                Ok(Some(s)) => out.push(s),
+                Ok(None) => {}
+                Err(e) => problems.push(format!("{}: {e}", key.path())),
+            }
+        }
+        out.sort_by_key(|s| s.key.path());
+        Ok((out, problems))
+    }
+
+    fn summary(&self, key: ChainKey) -> Result<Option<Summary>, Error> {
+        let Some(head) = self.source.head(&key)? else {
+            return Ok(None);
+        };
+        let Ok(head) = canon::parse(&head) else {
+            return Ok(None);
+        };
+        let size = head
+            .get("sequence")
+            .and_then(Value::as_u64)
+            .map_or(0, |s| s + 1);
+        let mut checkpoints = BTreeMap::new();
+        for bytes in self.source.checkpoints(&key)? {
+            let Ok(v) = canon::parse(&bytes) else {
                 continue;
             };
-            let Ok(head) = canon::parse(&head) else {
-                continue;
-            };
-            let mut checkpoints = BTreeMap::new();
-            for bytes in self.source.checkpoints(&key)? {
-                let Ok(v) = canon::parse(&bytes) else {
-                    continue;
-                };
-                let rule = canon::rule_for(key.kind.checkpoint_artifact());
-                if let (Some(n), Ok(d)) = (
-                    v.get("receipt_count").and_then(Value::as_u64),
-                    rule.digest_json(&v),
-                ) {
+            let rule = canon::rule_for(key.kind.checkpoint_artifact());
+            if let (Some(n), Ok(d)) = (
+                v.get("receipt_count").and_then(Value::as_u64),
+                rule.digest_json(&v),
+            ) {
+                if self.on_chain(&key, &head, size, &v, n)? {
                     checkpoints.insert(n, (d, time_of(&v)));
                 }
             }
-            let mut notes = Vec::new();
-            for n in checkpoints.keys() {
-                if self.source.note(&key, *n)?.is_some() {
-                    notes.push(*n);
-                }
-            }
-            let asset_name = match key.kind {
-                Kind::Asset => self.source.asset_name(&key)?,
-                Kind::Corridor => None,
-            };
-            out.push(Summary {
-                key,
-                asset_name,
-                head,
-                checkpoints,
-                notes,
-            });
         }
-        out.sort_by_key(|s| s.key.path());
-        Ok(out)
+        let mut notes = Vec::new();
+        for n in checkpoints.keys() {
+            if self.source.note(&key, *n)?.is_some() {
+                notes.push(*n);
+            }
+        }
+        let asset_name = match key.kind {
+            Kind::Asset => self.source.asset_name(&key)?,
+            Kind::Corridor => None,
+        };
+        Ok(Some(Summary {
+            key,
+            asset_name,
+            head,
+            checkpoints,
+            notes,
+        }))
+    }
+
+    /// Whether checkpoint `v` of `n` receipts is of the chain the head names: its final root
+    /// is receipt n-1's next_root (a checkpoint of a branch a fork resolution dropped is not).
+    fn on_chain(
+        &self,
+        key: &ChainKey,
+        head: &Value,
+        size: u64,
+        v: &Value,
+        n: u64,
+    ) -> Result<bool, Error> {
+        let field = crate::chain::checkpoint::final_field(key.kind);
+        let Some(root) = v.get(field).and_then(Value::as_str) else {
+            return Ok(false);
+        };
+        if n == 0 || n > size {
+            return Ok(false);
+        }
+        let next_root = |r: &Value| {
+            r.get("next_root")
+                .and_then(Value::as_str)
+                .map(str::to_string)
+        };
+        let at = if n == size {
+            next_root(head)
+        } else {
+            self.source
+                .receipt_at(key, n - 1, size)?
+                .and_then(|b| canon::parse(&b).ok())
+                .and_then(|r| next_root(&r))
+        };
+        Ok(at.as_deref() == Some(root))
     }
 
     /// The newest time any chain shows: the time of everything without its own.

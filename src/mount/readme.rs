@@ -26,7 +26,12 @@ pub enum Mounted {
 }
 
 /// The text of `README.txt`.
-pub fn render(what: &Mounted, chains: &[Summary], types: &[String]) -> Vec<u8> {
+pub fn render(
+    what: &Mounted,
+    chains: &[Summary],
+    problems: &[String],
+    types: &[String],
+) -> Vec<u8> {
     let mut o = String::new();
     let _ = match what {
         Mounted::Repository(p) => writeln!(o, "msez mount of the repository {p}"),
@@ -47,6 +52,12 @@ pub fn render(what: &Mounted, chains: &[Summary], types: &[String]) -> Vec<u8> {
          head.json the head receipt's; everything else the newest of those (docs/mount.md).\n",
     );
     chain_lines(&mut o, chains);
+    if !problems.is_empty() {
+        o.push_str("\nChains not shown, because reading them failed:\n");
+        for p in problems {
+            let _ = writeln!(o, "  {p}");
+        }
+    }
     o.push_str(
         "\nChecking what you see. Run each command from this directory: it prints OK lines\n\
          (or nothing) and exits 0, or names what failed and exits non-zero. jq -cjS prints the\n\
@@ -193,13 +204,20 @@ mod tests {
 
     #[test]
     fn the_readme_names_the_source() {
-        let text = render(&Mounted::Remote("s3://b/p".into()), &[], &["blob".into()]);
+        let problems = ["assets/x/core: object does not match its digest".to_string()];
+        let text = render(
+            &Mounted::Remote("s3://b/p".into()),
+            &[],
+            &problems,
+            &["blob".into()],
+        );
         let text = String::from_utf8(text).unwrap();
         assert!(
             text.starts_with("msez mount of the remote s3://b/p\n"),
             "{text}"
         );
         assert!(text.contains("No chains."));
+        assert!(text.contains("not shown, because reading them failed:\n  assets/x/core: object"));
         assert!(text.contains("objects/blob: the SHA-256 of the file is its name"));
     }
 }

@@ -247,3 +247,43 @@ fn fuse_mount_view_of_corridors_in_a_repository_and_a_bundle() {
         );
     }
 }
+
+#[test]
+#[ignore = "needs FUSE: run by scripts/test (fuse_)"]
+fn fuse_mount_view_of_a_bundle_hides_a_receipt_that_does_not_match_its_next_root() {
+    let (dir, module) = module();
+    dir.run(&[
+        "asset",
+        "module",
+        "witness-bundle",
+        &module,
+        "--out",
+        "b.zip",
+    ])
+    .ok();
+    // Receipt 3 with another timestamp, its next_root left as it was: rezipped as is.
+    let script = r#"
+import json, sys, zipfile
+src, dst = sys.argv[1], sys.argv[2]
+with zipfile.ZipFile(src) as zin, zipfile.ZipFile(dst, "w") as zout:
+    for info in zin.infolist():
+        data = zin.read(info)
+        if info.filename.endswith("/state/receipts/receipt.3.json"):
+            v = json.loads(data)
+            v["timestamp"] = "2030-01-01T00:00:00Z"
+            data = (json.dumps(v, indent=2, sort_keys=True) + "\n").encode()
+        zout.writestr(info, data)
+"#;
+    let run = sh(dir.path(), &format!("python3 -c '{script}' b.zip bad.zip"));
+    run.ok();
+    let m = mount(&dir, "bad.zip", "mnt");
+    let chain = format!("assets/{ASSET_ID}/core");
+    let run = sh(&m.path, &format!("cat {chain}/receipts/3.json"));
+    assert_ne!(run.code, 0, "{run:?}");
+    assert!(run.stderr.contains("Input/output error"), "{run:?}");
+    // The rest of the chain is still shown, and README.txt still names the chain.
+    let run = sh(&m.path, &format!("jq -r .sequence {chain}/receipts/2.json"));
+    assert_eq!(run.ok().trim(), "2");
+    let readme = std::fs::read_to_string(m.path.join("README.txt")).unwrap();
+    assert!(readme.contains("10 receipts, head 9"), "{readme}");
+}
