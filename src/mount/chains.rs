@@ -158,6 +158,9 @@ fn sorted(value: Value) -> Value {
     }
 }
 
+/// The chains shown, and those that could not be read (each with why).
+type Summarized = (Vec<Summary>, Vec<String>);
+
 /// Files kept in memory at most (they are read again from the source when evicted).
 const FILE_CACHE: usize = 256;
 
@@ -165,7 +168,7 @@ const FILE_CACHE: usize = 256;
 pub struct Chains<C> {
     /// The source.
     pub source: C,
-    summaries: OnceLock<Result<(Vec<Summary>, Vec<String>), String>>,
+    summaries: OnceLock<Result<Summarized, String>>,
     files: Mutex<HashMap<String, (Bytes, Option<SystemTime>)>>,
     readme: OnceLock<Vec<u8>>,
 }
@@ -262,7 +265,7 @@ impl<C: ChainSource> Chains<C> {
         }
     }
 
-    fn summarized(&self) -> Result<&(Vec<Summary>, Vec<String>), Error> {
+    fn summarized(&self) -> Result<&Summarized, Error> {
         let s = self
             .summaries
             .get_or_init(|| self.summarize().map_err(|e| e.to_string()));
@@ -275,7 +278,7 @@ impl<C: ChainSource> Chains<C> {
         })
     }
 
-    fn summarize(&self) -> Result<(Vec<Summary>, Vec<String>), Error> {
+    fn summarize(&self) -> Result<Summarized, Error> {
         let mut out = Vec::new();
         let mut problems = Vec::new();
         for key in self.source.chain_keys()? {
