@@ -171,6 +171,7 @@ pub struct Chains<C> {
     summaries: OnceLock<Result<Summarized, String>>,
     files: Mutex<HashMap<String, (Bytes, Option<SystemTime>)>>,
     readme: OnceLock<Vec<u8>>,
+    newest: OnceLock<Option<SystemTime>>,
 }
 
 impl<C: ChainSource> Chains<C> {
@@ -181,6 +182,7 @@ impl<C: ChainSource> Chains<C> {
             summaries: OnceLock::new(),
             files: Mutex::new(HashMap::new()),
             readme: OnceLock::new(),
+            newest: OnceLock::new(),
         }
     }
 
@@ -374,11 +376,14 @@ impl<C: ChainSource> Chains<C> {
 
     /// The newest time any chain shows: the time of everything without its own.
     pub fn newest(&self) -> Option<SystemTime> {
-        self.summaries()
-            .ok()?
-            .iter()
-            .filter_map(Summary::newest)
-            .max()
+        // Asked at every lookup: computed once.
+        *self.newest.get_or_init(|| {
+            self.summaries()
+                .ok()?
+                .iter()
+                .filter_map(Summary::newest)
+                .max()
+        })
     }
 
     /// Whether `top` (`assets` or `corridors`) has chains.
