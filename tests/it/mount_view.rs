@@ -287,3 +287,23 @@ with zipfile.ZipFile(src) as zin, zipfile.ZipFile(dst, "w") as zout:
     let readme = std::fs::read_to_string(m.path.join("README.txt")).unwrap();
     assert!(readme.contains("10 receipts, head 9"), "{readme}");
 }
+
+#[test]
+#[ignore = "needs FUSE and the S3 server: run by scripts/test (fuse_s3_)"]
+fn fuse_s3_mount_view_of_an_s3_remote() {
+    std::env::var("MSEZ_TEST_S3_ENDPOINT").expect(
+        "MSEZ_TEST_S3_ENDPOINT is unset: this test needs SeaweedFS, started by scripts/test",
+    );
+    let bucket = std::env::var("MSEZ_TEST_S3_BUCKET").unwrap_or_else(|_| "msez-test".into());
+    let (dir, module) = module();
+    let url = format!("s3://{bucket}/mount-view-{}", std::process::id());
+    dir.run(&["remote", "add", "origin", &url]).ok();
+    dir.run(&["push", "origin"]).ok();
+    let m = mount(&dir, &url, "mnt");
+    check_view(&dir, &module, &m, false);
+    let readme = std::fs::read_to_string(m.path.join("README.txt")).unwrap();
+    assert!(
+        readme.starts_with(&format!("msez mount of the remote {url}")),
+        "{readme}"
+    );
+}
