@@ -171,11 +171,12 @@ pub fn object_check(artifact_type: &str) -> String {
         (DigestRule::StateRoot, _) => format!(
             "objects/{t}: named by its own state_root_sha256 field (the state it commits to is not\n\
              in the file, so no hash of the file checks it):\n  \
-             for f in objects/{t}/*; do test \"$(jq -r .state_root_sha256 $f).json\" = \"${{f##*/}}\" || echo \"FAILED $f\"; done"
+             (cd objects/{t} && for f in *; do test \"$(jq -r .state_root_sha256 \"$f\").json\" = \"$f\" || {{ echo \"FAILED $f\"; exit 1; }}; done && echo \"{t} OK\")"
         ),
         _ => format!(
             "objects/{t}: named by the {} digest over its canonicalized parts, which no ordinary\n\
-             tool computes:\n  for f in objects/{t}/*; do msez digest --type {t} $f; done",
+             tool computes:\n  \
+             (cd objects/{t} && for f in *; do test \"$(msez digest --type {t} \"$f\")\" = \"${{f%%.*}}\" || {{ echo \"FAILED $f\"; exit 1; }}; done && echo \"{t} OK\")",
             rule.method()
         ),
     }

@@ -153,11 +153,26 @@ fn check_view(dir: &Dir, module: &str, m: &Mounted, receipts_as_files: bool) {
 #[ignore = "needs FUSE: run by scripts/test (fuse_)"]
 fn fuse_mount_view_of_a_repository_and_its_bundle() {
     let (dir, module) = module();
+    // A blob and a schema too: README.txt's checks for those types run in check_view as well.
+    dir.put("b.bin", b"valuation report\n", "blob");
+    dir.put("s.json", r#"{"type": "object", "title": "t"}"#, "schema");
+    let root = "2d711642b726b04401627ca9fbac32f5c8530fb1903cc4db02258717921a4881";
+    dir.put(
+        "sc.json",
+        format!(r#"{{"type":"SmartAssetCheckpoint","state_root_sha256":"{root}"}}"#),
+        "smart-asset-checkpoint",
+    );
     let m = mount(&dir, ".", "mnt");
     check_view(&dir, &module, &m, false);
     let readme = std::fs::read_to_string(m.path.join("README.txt")).unwrap();
     assert!(
         readme.starts_with("msez mount of the repository "),
+        "{readme}"
+    );
+    assert!(readme.contains("(cd objects/blob && "), "{readme}");
+    assert!(readme.contains("(cd digest-input/schema && "), "{readme}");
+    assert!(
+        readme.contains("(cd objects/smart-asset-checkpoint && "),
         "{readme}"
     );
     // digest-input holds the receipts: their digest input hashes to their names.
