@@ -28,6 +28,9 @@ fn module() -> (Dir, String) {
     }
     dir.run(&["asset", "state", "checkpoint", &module, "--key", s(&k)])
         .ok();
+    // The checkpoint note of the same size (docs/tlog.md), beside the checkpoint.
+    dir.run(&["tlog", "checkpoint", &module, "--key", s(&k)])
+        .ok();
     (dir, module)
 }
 
@@ -60,7 +63,10 @@ fn commands(readme: &str) -> Vec<String> {
 }
 
 /// What every mount of the module must show, whatever the source.
-fn check_view(dir: &Dir, module: &str, m: &Mounted, receipts_as_files: bool) {
+/// `receipts_as_files`: a bundle shows the module's files; `notes`: the source has the
+/// module's checkpoint note (a repository with the module checked out; `witness-bundle`
+/// bundles structured documents only, so no note).
+fn check_view(dir: &Dir, module: &str, m: &Mounted, receipts_as_files: bool, notes: bool) {
     let chain = format!("assets/{ASSET_ID}/core");
     let receipt3 =
         std::fs::read(dir.join(&format!("{module}/state/receipts/receipt.3.json"))).unwrap();
@@ -95,6 +101,17 @@ fn check_view(dir: &Dir, module: &str, m: &Mounted, receipts_as_files: bool) {
     assert_eq!(head["asset_name"], "Test Asset", "{head}");
     assert_eq!(head["checkpoint"]["receipt_count"], 10, "{head}");
     assert_eq!(head["checkpoint"]["covers_head"], true, "{head}");
+    let note = m.path.join(format!("{chain}/checkpoints/10.note"));
+    if notes {
+        assert_eq!(
+            std::fs::read(&note).unwrap(),
+            std::fs::read(dir.join(&format!("{module}/state/checkpoints/checkpoint.10.note")))
+                .unwrap()
+        );
+        assert_eq!(head["checkpoint"]["note"], "checkpoints/10.note", "{head}");
+    } else {
+        assert!(!note.exists());
+    }
     // Times: receipt 3's timestamp, head.json the head's, the checkpoint its own.
     assert_eq!(
         mtime(m, &format!("{chain}/receipts/3.json")),
@@ -163,7 +180,7 @@ fn fuse_mount_view_of_a_repository_and_its_bundle() {
         "smart-asset-checkpoint",
     );
     let m = mount(&dir, ".", "mnt");
-    check_view(&dir, &module, &m, false);
+    check_view(&dir, &module, &m, false, true);
     let readme = std::fs::read_to_string(m.path.join("README.txt")).unwrap();
     assert!(
         readme.starts_with("msez mount of the repository "),
@@ -189,7 +206,7 @@ fn fuse_mount_view_of_a_repository_and_its_bundle() {
     ])
     .ok();
     let m = mount(&dir, "b.zip", "bmnt");
-    check_view(&dir, &module, &m, true);
+    check_view(&dir, &module, &m, true, false);
     let readme = std::fs::read_to_string(m.path.join("README.txt")).unwrap();
     let manifest = dir.run(&["canon", s(&m.path.join("manifest.json"))]);
     let want = msez::canon::sha256(manifest.ok().as_bytes()).to_hex();
@@ -213,7 +230,7 @@ fn fuse_mount_view_of_a_directory_remote() {
     dir.run(&["remote", "add", "origin", s(&remote)]).ok();
     dir.run(&["push", "origin"]).ok();
     let m = mount(&dir, s(&remote), "mnt");
-    check_view(&dir, &module, &m, false);
+    check_view(&dir, &module, &m, false, false);
     let readme = std::fs::read_to_string(m.path.join("README.txt")).unwrap();
     assert!(
         readme.starts_with(&format!("msez mount of the remote {}", remote.display())),
@@ -315,7 +332,7 @@ fn fuse_s3_mount_view_of_an_s3_remote() {
     dir.run(&["remote", "add", "origin", &url]).ok();
     dir.run(&["push", "origin"]).ok();
     let m = mount(&dir, &url, "mnt");
-    check_view(&dir, &module, &m, false);
+    check_view(&dir, &module, &m, false, false);
     let readme = std::fs::read_to_string(m.path.join("README.txt")).unwrap();
     assert!(
         readme.starts_with(&format!("msez mount of the remote {url}")),
