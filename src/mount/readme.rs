@@ -4,7 +4,6 @@
 use std::fmt::Write;
 
 use crate::canon::{self, DigestRule};
-use crate::chain::Kind;
 
 use super::chains::Summary;
 use super::store::digest_input_skip;
@@ -122,15 +121,14 @@ fn chain_checks(o: &mut String, s: &Summary) {
          (cd {dir}/receipts && for f in *.json; do test \"$(jq -cjS 'del(.proof, .next_root)' \"$f\" | sha256sum | cut -c1-64)\" = \"$(jq -r .next_root \"$f\")\" || {{ echo \"FAILED $f\"; exit 1; }}; done && echo \"next_root OK\")\n  \
          (cd {dir}/receipts && n=$(ls | wc -l) && for i in $(seq 1 $((n - 1))); do test \"$(jq -r .prev_root $i.json)\" = \"$(jq -r .next_root $((i - 1)).json)\" || {{ echo \"FAILED $i\"; exit 1; }}; done && echo \"links OK\")"
     );
-    if s.key.kind == Kind::Asset {
-        if let Some(n) = s.checkpoints.keys().last() {
-            let _ = writeln!(
-                o,
-                "{dir}/checkpoints: a checkpoint of N receipts names receipt N-1's next_root:\n  \
-                 test \"$(jq -r .final_chain_root {dir}/checkpoints/{n}.json)\" = \"$(jq -r .next_root {dir}/receipts/{}.json)\" && echo \"checkpoint {n} OK\"",
-                n.saturating_sub(1)
-            );
-        }
+    if let Some(n) = s.checkpoints.keys().last() {
+        let field = crate::chain::checkpoint::final_field(s.key.kind);
+        let _ = writeln!(
+            o,
+            "{dir}/checkpoints: a checkpoint of N receipts names receipt N-1's next_root:\n  \
+             test \"$(jq -r .{field} {dir}/checkpoints/{n}.json)\" = \"$(jq -r .next_root {dir}/receipts/{}.json)\" && echo \"checkpoint {n} OK\"",
+            n.saturating_sub(1)
+        );
     }
 }
 

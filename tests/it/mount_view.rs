@@ -243,6 +243,21 @@ fn fuse_mount_view_of_a_directory_remote() {
 fn fuse_mount_view_of_corridors_in_a_repository_and_a_bundle() {
     use crate::corridor::{CID, corridor_with};
     let (dir, module, _) = corridor_with(3);
+    let (a, b) = (
+        crate::corridor::key("zone-a"),
+        crate::corridor::key("zone-b"),
+    );
+    dir.run(&[
+        "corridor",
+        "state",
+        "checkpoint",
+        CID,
+        "--key",
+        &a,
+        "--key",
+        &b,
+    ])
+    .ok();
     let zip = dir.join("c.zip");
     dir.run(&[
         "artifact",
@@ -267,6 +282,8 @@ fn fuse_mount_view_of_corridors_in_a_repository_and_a_bundle() {
         .unwrap();
         assert_eq!(head["sequence"], 2, "{source}: {head}");
         assert_eq!(head["corridor_id"], CID, "{source}: {head}");
+        assert_eq!(head["checkpoint"]["receipt_count"], 3, "{source}: {head}");
+        assert!(m.path.join(format!("{chain}/checkpoints/3.json")).is_file());
         assert_eq!(
             mtime(&m, &format!("{chain}/receipts/1.json")),
             unix("2026-01-01T00:00:02Z"),
@@ -277,6 +294,11 @@ fn fuse_mount_view_of_corridors_in_a_repository_and_a_bundle() {
             readme.contains(&format!("{chain}/: 3 receipts")),
             "{readme}"
         );
+        let check = commands(&readme)
+            .into_iter()
+            .find(|c| c.contains(".final_state_root"))
+            .expect("a corridor checkpoint check");
+        assert!(sh(&m.path, &check).ok().contains("checkpoint 3 OK"));
     }
 }
 
