@@ -1,6 +1,8 @@
 //! A witness bundle as a mounted tree: `manifest.json`, `verify-report.json` (a fresh offline
 //! verification, made when first looked at), `raw/` (the zip's entries exactly as stored),
-//! and `objects/` + `graph/` from the bundle's `artifacts/<type>/<digest>[.<ext>]`.
+//! `objects/` + `graph/` + `digest-input/` from the bundle's `artifacts/<type>/<digest>[.<ext>]`,
+//! README.txt, and the chains of the modules under `root/` in `assets/` and `corridors/` (as in
+//! a repository: [`super::chains`]).
 //!
 //! Mounting reads only the central directory (hostile-input checks included: a bundle the
 //! reader refuses does not mount). An entry is decompressed once, when first opened, into
@@ -16,8 +18,12 @@ use crate::artifact::{self, ObjectId};
 use crate::bundle::{BundleReader, MANIFEST};
 use crate::canon::{self, DigestRule};
 
+use crate::chain::store::ChainKey;
+
 use super::Error;
-use super::repo::{pread, slice};
+use super::chains::{Bytes, ChainSource, Chains};
+use super::readme::Mounted;
+use super::repo::{asset_name_of, first_purpose_of, pread, slice};
 use super::store::{self, Objects, Store};
 use super::tree::{self, Entries, Entry, Node, View};
 
@@ -270,24 +276,281 @@ impl<R: Read + Seek + Send + 'static> Store for BundleStore<R> {
     }
 }
 
+/// The receipts, checkpoints and notes of one chain in a bundle, by entry name.
+#[derive(Default)]
+struct ChainFiles {
+    receipts: BTreeMap<u64, String>,
+    checkpoints: BTreeMap<u64, String>,
+    notes: BTreeMap<u64, String>,
+    genesis: String,
+}
+
+/// The chains of the asset and corridor modules a bundle carries (`root/.../asset.yaml`,
+/// `root/.../corridor.yaml`): receipts by the sequence in their file names
+/// (`receipt.<seq>.json`; a fork branch's `receipt.<seq>.<hex>.json` is not the chain's), from
+/// the central directory's names only.
+pub struct BundleChains<R: Read + Seek + Send + 'static> {
+    objects: Arc<Objects<BundleStore<R>>>,
+    index: OnceLock<Vec<(ChainKey, ChainFiles)>>,
+}
+
+impl<R: Read + Seek + Send + 'static> BundleChains<R> {
+    fn store(&self) -> &BundleStore<R> {
+        &self.objects.store
+    }
+
+    fn bytes(&self, entry: &str) -> Result<Bytes, Error> {
+        match self.store().spill(entry)? {
+            Spilled::Memory(b) => Ok(b),
+            Spilled::File(f) => {
+                let len = f
+                    .metadata()
+                    .map_err(|e| Error::io("reading", entry, e))?
+                    .len();
+                let b = pread(&f, 0, u32::try_from(len).unwrap_or(u32::MAX))
+                    .map_err(|e| Error::io("reading", entry, e))?;
+                Ok(Arc::new(b))
+            }
+        }
+    }
+
+    fn index(&self) -> &[(ChainKey, ChainFiles)] {
+        self.index.get_or_init(|| {
+            let mut out = Vec::new();
+            let modules: Vec<String> = self
+                .store()
+                .sizes
+                .keys()
+                .filter(|n| n.starts_with("root/"))
+                .filter_map(|n| n.strip_suffix("/asset.yaml").map(str::to_string))
+                .collect();
+            for m in modules {
+                let Ok(yaml) = self.bytes(&format!("{m}/asset.yaml")) else {
+                    continue;
+                };
+                let text = String::from_utf8_lossy(&yaml);
+                let Ok(v) = serde_yaml_ng::from_str::<serde_yaml_ng::Value>(&text) else {
+                    continue;
+                };
+                let Some(id) = v.get("asset_id").and_then(|i| i.as_str()?.parse().ok()) else {
+                    continue;
+                };
+                let first = first_purpose_of(&text);
+                let purposes = v.get("purposes").and_then(|p| p.as_sequence()).cloned();
+                for p in purposes
+                    .unwrap_or_default()
+                    .iter()
+                    .filter_map(|p| p.as_str())
+                {
+                    let sub = if first.as_deref() == Some(p) {
+                        String::new()
+                    } else {
+                        format!("/{p}")
+                    };
+                    let files = ChainFiles {
+                        receipts: self
+                            .numbered(&format!("{m}/state/receipts{sub}/receipt."), ".json"),
+                        checkpoints: self
+                            .numbered(&format!("{m}/state/checkpoints{sub}/checkpoint."), ".json"),
+                        notes: self
+                            .numbered(&format!("{m}/state/checkpoints{sub}/checkpoint."), ".note"),
+                        genesis: format!("{m}/genesis.json"),
+                    };
+                    if !files.receipts.is_empty() {
+                        out.push((ChainKey::asset(&id, p), files));
+                    }
+                }
+            }
+            out.extend(self.corridors());
+            out
+        })
+    }
+
+    /// The corridor modules under `root/` (`corridor.yaml`, `corridor-receipt.<seq>.json`).
+    fn corridors(&self) -> Vec<(ChainKey, ChainFiles)> {
+        let mut out = Vec::new();
+        let modules: Vec<String> = self
+            .store()
+            .sizes
+            .keys()
+            .filter(|n| n.starts_with("root/"))
+            .filter_map(|n| n.strip_suffix("/corridor.yaml").map(str::to_string))
+            .collect();
+        for m in modules {
+            let Ok(yaml) = self.bytes(&format!("{m}/corridor.yaml")) else {
+                continue;
+            };
+            let Ok(v) = serde_yaml_ng::from_slice::<serde_yaml_ng::Value>(&yaml) else {
+                continue;
+            };
+            let Some(id) = v.get("corridor_id").and_then(|i| i.as_str()) else {
+                continue;
+            };
+            let files = ChainFiles {
+                receipts: self.numbered(&format!("{m}/state/receipts/corridor-receipt."), ".json"),
+                checkpoints: self.numbered(&format!("{m}/state/checkpoints/checkpoint."), ".json"),
+                notes: self.numbered(&format!("{m}/state/checkpoints/checkpoint."), ".note"),
+                genesis: String::new(),
+            };
+            if !files.receipts.is_empty() {
+                out.push((ChainKey::corridor(id), files));
+            }
+        }
+        out
+    }
+
+    /// Entries named `<prefix><n><suffix>`, by n.
+    fn numbered(&self, prefix: &str, suffix: &str) -> BTreeMap<u64, String> {
+        let mut out = BTreeMap::new();
+        for name in self
+            .store()
+            .sizes
+            .range(prefix.to_string()..)
+            .map(|(k, _)| k)
+        {
+            let Some(rest) = name.strip_prefix(prefix) else {
+                break;
+            };
+            if let Some(n) = rest
+                .strip_suffix(suffix)
+                .and_then(|n| n.parse::<u64>().ok())
+            {
+                if rest == format!("{n}{suffix}") {
+                    out.insert(n, name.clone());
+                }
+            }
+        }
+        out
+    }
+
+    /// A receipt file, shown only when it is the receipt at `seq` and its next_root is the
+    /// digest of its content (as objects are shown only when they hash to their names).
+    fn receipt(&self, key: &ChainKey, name: &str, seq: u64) -> Result<Bytes, Error> {
+        let bytes = self.bytes(name)?;
+        let t = key.kind.receipt_artifact();
+        let v = canon::parse(&bytes).map_err(|e| {
+            Error::io(
+                "parsing",
+                name,
+                std::io::Error::new(std::io::ErrorKind::InvalidData, e),
+            )
+        })?;
+        let declared = v
+            .get("next_root")
+            .and_then(|r| r.as_str())
+            .unwrap_or_default();
+        let found = canon::rule_for(t).digest_json(&v).map(|d| d.to_hex());
+        let sequence = v.get("sequence").and_then(|s| s.as_u64());
+        match found {
+            Ok(found) if found == declared && sequence == Some(seq) => Ok(bytes),
+            found => Err(Error::Digest {
+                object: format!("{t}:{declared} ({name}, sequence {seq})"),
+                source_url: self.store().label.clone(),
+                found: found.unwrap_or_default(),
+            }),
+        }
+    }
+
+    fn files(&self, key: &ChainKey) -> Option<&ChainFiles> {
+        self.index().iter().find(|(k, _)| k == key).map(|(_, f)| f)
+    }
+}
+
+impl<R: Read + Seek + Send + 'static> ChainSource for BundleChains<R> {
+    fn chain_keys(&self) -> Result<Vec<ChainKey>, Error> {
+        Ok(self.index().iter().map(|(k, _)| k.clone()).collect())
+    }
+
+    fn head(&self, key: &ChainKey) -> Result<Option<Bytes>, Error> {
+        match self.files(key).and_then(|f| f.receipts.last_key_value()) {
+            Some((seq, name)) => self.receipt(key, name, *seq).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    fn receipt_at(&self, key: &ChainKey, seq: u64, _size: u64) -> Result<Option<Bytes>, Error> {
+        match self.files(key).and_then(|f| f.receipts.get(&seq)) {
+            Some(name) => self.receipt(key, name, seq).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    fn checkpoints(&self, key: &ChainKey) -> Result<Vec<Bytes>, Error> {
+        let Some(f) = self.files(key) else {
+            return Ok(Vec::new());
+        };
+        f.checkpoints.values().map(|n| self.bytes(n)).collect()
+    }
+
+    fn note(&self, key: &ChainKey, n: u64) -> Result<Option<Bytes>, Error> {
+        match self.files(key).and_then(|f| f.notes.get(&n)) {
+            Some(name) => self.bytes(name).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    fn asset_name(&self, key: &ChainKey) -> Result<Option<String>, Error> {
+        match self.files(key) {
+            Some(f) if self.store().sizes.contains_key(&f.genesis) => {
+                Ok(asset_name_of(&self.bytes(&f.genesis)?))
+            }
+            _ => Ok(None),
+        }
+    }
+
+    fn mounted(&self) -> Mounted {
+        let digest = self
+            .bytes(MANIFEST)
+            .ok()
+            .and_then(|b| canon::parse(&b).ok())
+            .and_then(|v| canon::digest_of(&v).ok());
+        Mounted::Bundle {
+            source: self.store().label.clone(),
+            manifest_digest: digest.map(|d| d.to_hex()),
+        }
+    }
+
+    fn source_time(&self) -> Option<std::time::SystemTime> {
+        // Zip entries are all dated 1980 (reproducible bundles): the manifest's generated_at.
+        let v = canon::parse(&self.bytes(MANIFEST).ok()?).ok()?;
+        let t = humantime::parse_rfc3339(v.get("generated_at")?.as_str()?).ok()?;
+        (t > humantime::parse_rfc3339("1980-01-02T00:00:00Z").ok()?).then_some(t)
+    }
+}
+
 /// A bundle as a tree.
-pub struct BundleView<R: Read + Seek + Send + 'static>(Arc<Objects<BundleStore<R>>>);
+pub struct BundleView<R: Read + Seek + Send + 'static> {
+    objects: Arc<Objects<BundleStore<R>>>,
+    chains: Chains<BundleChains<R>>,
+}
 
 impl<R: Read + Seek + Send + 'static> BundleView<R> {
     /// The view of the bundle read by `source`.
     pub fn open(source: R, label: &str) -> Result<Arc<Self>, Error> {
-        Ok(Arc::new(BundleView(Arc::new(Objects::new(
-            BundleStore::open(source, label)?,
-        )))))
+        let objects = Arc::new(Objects::new(BundleStore::open(source, label)?));
+        Ok(Arc::new(BundleView {
+            chains: Chains::new(BundleChains {
+                objects: objects.clone(),
+                index: OnceLock::new(),
+            }),
+            objects,
+        }))
     }
 
     fn store(&self) -> &BundleStore<R> {
-        &self.0.store
+        &self.objects.store
+    }
+
+    fn types(&self) -> Result<Vec<String>, Error> {
+        self.objects.types()
     }
 }
 
 impl<R: Read + Seek + Send + 'static> View for BundleView<R> {
     fn stat(&self, path: &str) -> Result<Option<Node>, Error> {
+        if Chains::<BundleChains<R>>::owns(path) {
+            return self.chains.stat_owned(path, &|| self.types());
+        }
         match path
             .split_once('/')
             .map_or((path, None), |(a, b)| (a, Some(b)))
@@ -302,11 +565,14 @@ impl<R: Read + Seek + Send + 'static> View for BundleView<R> {
                 size: self.store().report().len() as u64,
             })),
             ("raw", Some(rel)) => Ok(tree::key_stat(&self.store().sizes, rel)),
-            _ => self.0.stat(path),
+            _ => self.objects.stat(path),
         }
     }
 
     fn list(self: Arc<Self>, path: &str) -> Result<Entries, Error> {
+        if Chains::<BundleChains<R>>::owns(path) {
+            return self.chains.list(path);
+        }
         match path
             .split_once('/')
             .map_or((path, None), |(a, b)| (a, Some(b)))
@@ -318,28 +584,32 @@ impl<R: Read + Seek + Send + 'static> View for BundleView<R> {
                     Entry::dir("raw"),
                 ];
                 out.extend(Objects::<BundleStore<R>>::roots());
+                out.extend(self.chains.root_entries());
                 Ok(tree::fixed(out))
             }
             ("raw", rel) => Ok(tree::fixed(tree::key_list(
                 &self.store().sizes,
                 rel.unwrap_or(""),
             ))),
-            _ => self.0.list(path),
+            _ => self.objects.list(path),
         }
     }
 
     fn open(&self, path: &str) -> Result<(), Error> {
-        self.0.open(path)
+        self.objects.open(path)
     }
 
     fn backing(&self, path: &str) -> Option<File> {
         match path.split_once('/') {
             Some(("raw", rel)) => self.store().spilled_file(rel),
-            _ => self.0.backing(path),
+            _ => self.objects.backing(path),
         }
     }
 
     fn read(&self, path: &str, offset: u64, size: u32) -> Result<Vec<u8>, Error> {
+        if Chains::<BundleChains<R>>::owns(path) {
+            return self.chains.read_owned(path, offset, size, &|| self.types());
+        }
         let entry = match path
             .split_once('/')
             .map_or((path, None), |(a, b)| (a, Some(b)))
@@ -347,11 +617,15 @@ impl<R: Read + Seek + Send + 'static> View for BundleView<R> {
             ("manifest.json", None) => MANIFEST,
             ("verify-report.json", None) => return Ok(slice(self.store().report(), offset, size)),
             ("raw", Some(rel)) => rel,
-            _ => return self.0.read(path, offset, size),
+            _ => return self.objects.read(path, offset, size),
         };
         self.store()
             .spill(entry)?
             .read(offset, size)
             .map_err(|e| Error::io("reading", entry, e))
+    }
+
+    fn time(&self, path: &str) -> Option<std::time::SystemTime> {
+        self.chains.time_any(path)
     }
 }

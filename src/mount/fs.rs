@@ -6,7 +6,7 @@ use std::ffi::OsStr;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
-use std::time::{Duration, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use fuser::{
     BackingId, Config, Errno, FileAttr, FileHandle, FileType, Filesystem, FopenFlags, Generation,
@@ -38,6 +38,7 @@ struct Inode {
     path: Arc<str>,
     node: Node,
     lookups: u64,
+    time: SystemTime,
 }
 
 /// A directory being read: the listing resumes where the last readdir stopped.
@@ -63,6 +64,8 @@ pub struct Fs {
     on_error: OnError,
     uid: u32,
     gid: u32,
+    /// When the mount was made: the time of paths the view has none for.
+    started: SystemTime,
 }
 
 impl Fs {
@@ -75,6 +78,8 @@ impl Fs {
                 path: Arc::from(""),
                 node: Node::Dir,
                 lookups: 1,
+                // Asked of the view at the first getattr (a remote lists itself then).
+                time: UNIX_EPOCH,
             },
         );
         Fs {
@@ -89,10 +94,16 @@ impl Fs {
             uid: unsafe { libc::getuid() },
             // SAFETY: as above.
             gid: unsafe { libc::getgid() },
+            started: SystemTime::now(),
         }
     }
 
-    fn attr(&self, ino: u64, node: &Node) -> FileAttr {
+    /// The time `path` shows: the view's, else when the mount was made (never 1970).
+    fn time_of(&self, path: &str) -> SystemTime {
+        self.view.time(path).unwrap_or(self.started)
+    }
+
+    fn attr(&self, ino: u64, node: &Node, time: SystemTime) -> FileAttr {
         let (kind, perm, size) = match node {
             Node::Dir => (FileType::Directory, 0o555, 0),
             Node::File { size } => (FileType::RegularFile, 0o444, *size),
@@ -102,10 +113,10 @@ impl Fs {
             ino: INodeNo(ino),
             size,
             blocks: size.div_ceil(512),
-            atime: UNIX_EPOCH,
-            mtime: UNIX_EPOCH,
-            ctime: UNIX_EPOCH,
-            crtime: UNIX_EPOCH,
+            atime: time,
+            mtime: time,
+            ctime: time,
+            crtime: time,
             kind,
             perm,
             nlink: if kind == FileType::Directory { 2 } else { 1 },
@@ -123,6 +134,22 @@ impl Fs {
         Ok((inode.path.clone(), inode.node.clone()))
     }
 
+    fn getattr_of(&self, ino: INodeNo) -> Result<FileAttr, Errno> {
+        let (path, node, time) = {
+            let inodes = self.inodes.read().map_err(|_| Errno::EIO)?;
+            let inode = inodes.get(&ino.0).ok_or(Errno::ENOENT)?;
+            (inode.path.clone(), inode.node.clone(), inode.time)
+        };
+        if time != UNIX_EPOCH {
+            return Ok(self.attr(ino.0, &node, time));
+        }
+        let time = self.time_of(&path);
+        if let Some(inode) = self.inodes.write().map_err(|_| Errno::EIO)?.get_mut(&ino.0) {
+            inode.time = time;
+        }
+        Ok(self.attr(ino.0, &node, time))
+    }
+
     fn fail(&self, path: &str, e: Error) -> Errno {
         (self.on_error)(path, &e);
         e.errno()
@@ -138,18 +165,20 @@ impl Fs {
             Err(e) => return Err(self.fail(&path, e)),
         };
         let ino = ino(&path);
+        let time = self.time_of(&path);
         let mut inodes = self.inodes.write().map_err(|_| Errno::EIO)?;
         let inode = inodes.entry(ino).or_insert_with(|| Inode {
             path: Arc::from(path.as_str()),
             node: node.clone(),
             lookups: 0,
+            time,
         });
         if *inode.path != *path {
             // Two paths with one 64-bit hash: refuse the second rather than alias them.
             return Err(Errno::EIO);
         }
         inode.lookups += 1;
-        Ok(self.attr(ino, &node))
+        Ok(self.attr(ino, &node, time))
     }
 
     fn fill(
@@ -252,8 +281,8 @@ impl Filesystem for Fs {
     }
 
     fn getattr(&self, _req: &Request, ino: INodeNo, _fh: Option<FileHandle>, reply: ReplyAttr) {
-        match self.node(ino) {
-            Ok((_, node)) => reply.attr(&TTL, &self.attr(ino.0, &node)),
+        match self.getattr_of(ino) {
+            Ok(attr) => reply.attr(&TTL, &attr),
             Err(e) => reply.error(e),
         }
     }

@@ -9,7 +9,9 @@
 //! mount time).
 
 pub mod bundle;
+pub mod chains;
 pub mod fs;
+pub mod readme;
 pub mod remote;
 pub mod repo;
 pub mod store;

@@ -1,4 +1,6 @@
-//! A remote as a mounted tree: `objects/`, `refs/` and `graph/` of its `.msez` layout. The
+//! A remote as a mounted tree: `objects/`, `refs/`, `graph/` and `digest-input/` of its
+//! `.msez` layout, README.txt, and the chains its refs name under `assets/` and `corridors/`
+//! ([`super::chains`]). The
 //! remote's key listing is read once (sizes included), so browsing costs no requests; an
 //! object's bytes are fetched on first open into a private cache by the same verified fetch
 //! as `--store-root` URLs ([`RemoteRoot`]), so they are shown only after they hash to the
@@ -14,8 +16,13 @@ use crate::odb::merge_proofs;
 use crate::remote::Backend;
 use crate::remote::root::RemoteRoot;
 
+use crate::canon::Digest;
+use crate::chain::store::ChainKey;
+
 use super::Error;
-use super::repo::{pread, slice};
+use super::chains::{Bytes, ChainSource, Chains, Walker};
+use super::readme::Mounted;
+use super::repo::{asset_name_of, pread, slice};
 use super::store::{self, Objects, Store};
 use super::tree::{self, Entries, Entry, Node, View};
 
@@ -217,15 +224,125 @@ impl Store for RemoteStore {
     }
 }
 
-/// A remote as a tree: `objects/`, `refs/`, `graph/`.
-pub struct RemoteView(Arc<Objects<RemoteStore>>);
+/// The chains of a remote: heads and checkpoints from its refs, receipts by walking back from
+/// the head along `prev_root` (a remote keeps no sequence index; see [`Walker`]).
+pub struct RemoteChains {
+    objects: Arc<Objects<RemoteStore>>,
+    walker: Walker,
+}
+
+impl RemoteChains {
+    fn store(&self) -> &RemoteStore {
+        &self.objects.store
+    }
+
+    fn read_ref(&self, rel: &str) -> Result<Option<Digest>, Error> {
+        if !self.store().listing()?.refs.contains_key(rel) {
+            return Ok(None);
+        }
+        let bytes = self.store().ref_read(rel, 0, 4096)?;
+        Ok(String::from_utf8_lossy(&bytes).trim().parse().ok())
+    }
+
+    fn object(&self, t: &str, d: Digest) -> Result<Option<Bytes>, Error> {
+        let t = artifact::ArtifactType::new(t).map_err(|e| Error::Artifact(Box::new(e)))?;
+        store::object_bytes(self.store(), &ObjectId::new(t, d))
+    }
+}
+
+impl ChainSource for RemoteChains {
+    fn chain_keys(&self) -> Result<Vec<ChainKey>, Error> {
+        let mut out = Vec::new();
+        for k in self.store().listing()?.refs.keys() {
+            if let Ok(name) = crate::odb::RefName::new(&format!("refs/{k}")) {
+                out.extend(ChainKey::from_head_ref(&name));
+            }
+        }
+        Ok(out)
+    }
+
+    fn head(&self, key: &ChainKey) -> Result<Option<Bytes>, Error> {
+        match self.read_ref(&format!("{}/head", key.path()))? {
+            Some(d) => self.object(key.kind.receipt_artifact(), d),
+            None => Ok(None),
+        }
+    }
+
+    fn receipt_at(&self, key: &ChainKey, seq: u64, size: u64) -> Result<Option<Bytes>, Error> {
+        let Some(head) = self.read_ref(&format!("{}/head", key.path()))? else {
+            return Ok(None);
+        };
+        let t = key.kind.receipt_artifact();
+        self.walker
+            .receipt_at(key, head, seq, size, |d| self.object(t, *d))
+    }
+
+    fn checkpoints(&self, key: &ChainKey) -> Result<Vec<Bytes>, Error> {
+        match self.read_ref(&format!("{}/checkpoint", key.path()))? {
+            Some(d) => Ok(self
+                .object(key.kind.checkpoint_artifact(), d)?
+                .into_iter()
+                .collect()),
+            None => Ok(Vec::new()),
+        }
+    }
+
+    fn forks(&self, key: &ChainKey) -> Result<Vec<(String, Bytes)>, Error> {
+        let prefix = format!("{}/forks/", key.path());
+        let roots: Vec<String> = self
+            .store()
+            .listing()?
+            .refs
+            .keys()
+            .filter_map(|k| k.strip_prefix(&prefix).map(str::to_string))
+            .collect();
+        let mut out = Vec::new();
+        for root in roots {
+            if let Some(d) = self.read_ref(&format!("{prefix}{root}"))? {
+                if let Some(b) = self.object(key.kind.receipt_artifact(), d)? {
+                    out.push((root, b));
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    fn asset_name(&self, key: &ChainKey) -> Result<Option<String>, Error> {
+        let Ok(d) = key.owner.parse::<Digest>() else {
+            return Ok(None);
+        };
+        Ok(self
+            .object("smart-asset-genesis", d)?
+            .and_then(|b| asset_name_of(&b)))
+    }
+
+    fn mounted(&self) -> Mounted {
+        Mounted::Remote(crate::remote::Url::redact(&self.store().backend().url()))
+    }
+}
+
+/// A remote as a tree: `objects/`, `refs/`, `graph/`, `digest-input/`, README.txt and the
+/// chains its refs name.
+pub struct RemoteView {
+    objects: Arc<Objects<RemoteStore>>,
+    chains: Chains<RemoteChains>,
+}
 
 impl RemoteView {
     /// The view of `backend`.
     pub fn new(backend: Box<dyn Backend>) -> Result<Arc<RemoteView>, Error> {
-        Ok(Arc::new(RemoteView(Arc::new(Objects::new(
-            RemoteStore::new(backend)?,
-        )))))
+        let objects = Arc::new(Objects::new(RemoteStore::new(backend)?));
+        Ok(Arc::new(RemoteView {
+            chains: Chains::new(RemoteChains {
+                objects: objects.clone(),
+                walker: Walker::default(),
+            }),
+            objects,
+        }))
+    }
+
+    fn types(&self) -> Result<Vec<String>, Error> {
+        self.objects.types()
     }
 }
 
@@ -234,25 +351,40 @@ impl View for RemoteView {
         if path.is_empty() {
             return Ok(Some(Node::Dir));
         }
-        self.0.stat(path)
+        if Chains::<RemoteChains>::owns(path) {
+            return self.chains.stat_owned(path, &|| self.types());
+        }
+        self.objects.stat(path)
     }
 
     fn list(self: Arc<Self>, path: &str) -> Result<Entries, Error> {
         if path.is_empty() {
-            return Ok(tree::fixed(Objects::<RemoteStore>::roots().to_vec()));
+            let mut out = Objects::<RemoteStore>::roots().to_vec();
+            out.extend(self.chains.root_entries());
+            return Ok(tree::fixed(out));
         }
-        self.0.list(path)
+        if Chains::<RemoteChains>::owns(path) {
+            return self.chains.list(path);
+        }
+        self.objects.list(path)
     }
 
     fn open(&self, path: &str) -> Result<(), Error> {
-        self.0.open(path)
+        self.objects.open(path)
     }
 
     fn read(&self, path: &str, offset: u64, size: u32) -> Result<Vec<u8>, Error> {
-        self.0.read(path, offset, size)
+        if Chains::<RemoteChains>::owns(path) {
+            return self.chains.read_owned(path, offset, size, &|| self.types());
+        }
+        self.objects.read(path, offset, size)
     }
 
     fn backing(&self, path: &str) -> Option<File> {
-        self.0.backing(path)
+        self.objects.backing(path)
+    }
+
+    fn time(&self, path: &str) -> Option<std::time::SystemTime> {
+        self.chains.time_any(path)
     }
 }

@@ -1,8 +1,9 @@
-//! A repository as a mounted tree: `objects/`, `refs/`, `graph/` (from [`super::store`]) plus
-//! each chain under `assets/<asset_id>/<purpose>/` and `corridors/<corridor_id>/`:
-//! `receipts/<seq>.json` in canonical chain order (the head ref follows fork resolutions; the
-//! order comes from the chain's `next-roots` file), `head.json`, `checkpoints/<digest>.json`
-//! (every checkpoint the reflog names) and `forks/<next_root>.json` (losing branches' heads).
+//! A repository as a mounted tree: `objects/`, `refs/`, `graph/`, `digest-input/` (from
+//! [`super::store`]) plus README.txt and each chain under `assets/<asset_id>/<purpose>/` and
+//! `corridors/<corridor_id>/` (from [`super::chains`]): `receipts/<seq>.json` in chain order
+//! (the head ref follows fork resolutions; the order comes from the chain's `next-roots`
+//! file), `checkpoints/<N>.json` (every checkpoint the reflog names), a checked-out module's
+//! `checkpoints/<N>.note`, and `forks/<next_root>.json` (losing branches' heads).
 
 use std::collections::HashMap;
 use std::fs::File;
@@ -12,10 +13,13 @@ use std::sync::{Arc, Mutex};
 
 use crate::artifact::{ArtifactType, ObjectId};
 use crate::canon::{self, Digest};
+use crate::chain::Kind;
 use crate::chain::store::{ChainKey, ChainStore};
 use crate::odb::{Location, RefName, Repo};
 
 use super::Error;
+use super::chains::{Bytes, ChainSource, Chains, Walker};
+use super::readme::Mounted;
 use super::store::{self, Objects, Store};
 use super::tree::{self, Entries, Entry, Node, View};
 
@@ -222,58 +226,17 @@ impl Store for RepoStore {
     }
 }
 
-/// A repository as a tree.
-pub struct RepoView {
+/// The chains of a repository: heads and checkpoints from refs, the sequence order from the
+/// chain's `next-roots` file (a walk back from the head when that lags the head ref).
+pub struct RepoChains {
     objects: Arc<Objects<RepoStore>>,
-    chains: Mutex<HashMap<String, Arc<ChainStore>>>,
+    stores: Mutex<HashMap<String, Option<Arc<ChainStore>>>>,
+    walker: Walker,
 }
 
-impl RepoView {
-    /// The view of `repo`.
-    pub fn new(repo: Repo) -> Arc<RepoView> {
-        Arc::new(RepoView {
-            objects: Arc::new(Objects::new(RepoStore {
-                repo,
-                merged: Mutex::new(HashMap::new()),
-                files: Mutex::new(HashMap::new()),
-            })),
-            chains: Mutex::new(HashMap::new()),
-        })
-    }
-
+impl RepoChains {
     fn repo(&self) -> &Repo {
         &self.objects.store.repo
-    }
-
-    fn refs_dir(&self) -> PathBuf {
-        self.repo().dir().join("refs")
-    }
-
-    /// The chain (and the path inside its directory) a path under assets/ or corridors/ names.
-    fn chain_of<'p>(&self, parts: &[&'p str]) -> Option<(ChainKey, Vec<&'p str>)> {
-        match parts {
-            ["assets", id, purpose, rest @ ..] => {
-                let d: Digest = id.parse().ok()?;
-                Some((ChainKey::asset(&d, purpose), rest.to_vec()))
-            }
-            ["corridors", id, rest @ ..] => Some((ChainKey::corridor(id), rest.to_vec())),
-            _ => None,
-        }
-    }
-
-    fn store_of(&self, key: &ChainKey) -> Result<Option<Arc<ChainStore>>, Error> {
-        let name = key.path();
-        if let Some(s) = self.chains.lock().ok().and_then(|c| c.get(&name).cloned()) {
-            return Ok(Some(s));
-        }
-        let Some(s) = ChainStore::inspect(self.repo(), key)? else {
-            return Ok(None);
-        };
-        let s = Arc::new(s);
-        if let Ok(mut c) = self.chains.lock() {
-            c.insert(name, s.clone());
-        }
-        Ok(Some(s))
     }
 
     fn read_ref(&self, name: &str) -> Result<Option<Digest>, Error> {
@@ -283,166 +246,227 @@ impl RepoView {
         }
     }
 
-    /// The object a file inside a chain directory shows.
-    fn chain_object(&self, key: &ChainKey, rest: &[&str]) -> Result<Option<ObjectId>, Error> {
-        let receipt = |d| ObjectId::new(artifact_type(key.kind.receipt_artifact()), d);
-        let checkpoint = |d| ObjectId::new(artifact_type(key.kind.checkpoint_artifact()), d);
-        let found = match rest {
-            ["head.json"] => self
-                .read_ref(&format!("refs/{}/head", key.path()))?
-                .map(receipt),
-            ["receipts", name] => {
-                let Some(seq) = name
-                    .strip_suffix(".json")
-                    .and_then(|s| s.parse::<u64>().ok())
-                else {
-                    return Ok(None);
-                };
-                match self.store_of(key)? {
-                    Some(s) if seq < s.state().size && name == &format!("{seq}.json") => {
-                        Some(receipt(s.next_root_at(seq)?))
-                    }
-                    _ => None,
-                }
-            }
-            ["checkpoints", "latest.json"] => self
-                .read_ref(&format!("refs/{}/checkpoint", key.path()))?
-                .map(checkpoint),
-            ["checkpoints", name] => name
-                .strip_suffix(".json")
-                .and_then(|d| d.parse().ok())
-                .map(checkpoint),
-            ["forks", name] => {
-                let Some(root) = name.strip_suffix(".json") else {
-                    return Ok(None);
-                };
-                self.read_ref(&format!("refs/{}/forks/{root}", key.path()))?
-                    .map(receipt)
-            }
-            _ => None,
+    fn receipt(&self, key: &ChainKey, d: Digest) -> Result<Option<Bytes>, Error> {
+        let id = ObjectId::new(artifact_type(key.kind.receipt_artifact()), d);
+        store::object_bytes(&self.objects.store, &id)
+    }
+
+    fn store_of(&self, key: &ChainKey) -> Result<Option<Arc<ChainStore>>, Error> {
+        let name = key.path();
+        if let Some(s) = self.stores.lock().ok().and_then(|c| c.get(&name).cloned()) {
+            return Ok(s);
+        }
+        let s = ChainStore::inspect(self.repo(), key)?.map(Arc::new);
+        if let Ok(mut c) = self.stores.lock() {
+            c.insert(name, s.clone());
+        }
+        Ok(s)
+    }
+
+    /// The module directory of an asset in the work tree.
+    fn module_dir(&self, key: &ChainKey) -> PathBuf {
+        let kind = match key.kind {
+            Kind::Asset => "smart-assets",
+            Kind::Corridor => "corridors",
         };
-        Ok(found)
+        self.repo()
+            .worktree()
+            .join("modules")
+            .join(kind)
+            .join(&key.owner)
+    }
+}
+
+impl ChainSource for RepoChains {
+    fn chain_keys(&self) -> Result<Vec<ChainKey>, Error> {
+        let refs = self.repo().dir().join("refs");
+        let mut out = Vec::new();
+        for id in dir_names(&refs.join("assets"), true)? {
+            let Ok(d) = id.parse::<Digest>() else {
+                continue;
+            };
+            for p in dir_names(&refs.join("assets").join(&id), true)? {
+                if refs
+                    .join("assets")
+                    .join(&id)
+                    .join(&p)
+                    .join("head")
+                    .is_file()
+                {
+                    out.push(ChainKey::asset(&d, &p));
+                }
+            }
+        }
+        for id in dir_names(&refs.join("corridors"), true)? {
+            if refs.join("corridors").join(&id).join("head").is_file() {
+                out.push(ChainKey::corridor(&id));
+            }
+        }
+        Ok(out)
     }
 
-    fn chain_stat(&self, key: &ChainKey, rest: &[&str]) -> Result<Option<Node>, Error> {
-        let dir = self.refs_dir().join(key.path());
-        match rest {
-            [] => Ok(dir.join("head").is_file().then_some(Node::Dir)),
-            ["receipts"] => Ok(dir.join("head").is_file().then_some(Node::Dir)),
-            ["checkpoints"] => Ok(dir.join("checkpoint").is_file().then_some(Node::Dir)),
-            ["forks"] => Ok(dir.join("forks").is_dir().then_some(Node::Dir)),
-            _ => match self.chain_object(key, rest)? {
-                Some(id) => Ok(self
-                    .objects
-                    .store
-                    .object_size(&id)?
-                    .map(|size| Node::File { size })),
-                None => Ok(None),
-            },
+    fn head(&self, key: &ChainKey) -> Result<Option<Bytes>, Error> {
+        match self.read_ref(&format!("refs/{}/head", key.path()))? {
+            Some(d) => self.receipt(key, d),
+            None => Ok(None),
         }
     }
 
-    fn chain_list(&self, key: &ChainKey, rest: &[&str]) -> Result<Entries, Error> {
-        let dir = self.refs_dir().join(key.path());
-        match rest {
-            [] => {
-                let mut out = vec![Entry::file("head.json"), Entry::dir("receipts")];
-                if dir.join("checkpoint").is_file() {
-                    out.push(Entry::dir("checkpoints"));
-                }
-                if dir.join("forks").is_dir() {
-                    out.push(Entry::dir("forks"));
-                }
-                Ok(tree::fixed(out))
+    fn receipt_at(&self, key: &ChainKey, seq: u64, size: u64) -> Result<Option<Bytes>, Error> {
+        let Some(head) = self.read_ref(&format!("refs/{}/head", key.path()))? else {
+            return Ok(None);
+        };
+        if let Some(s) = self.store_of(key)? {
+            // The store is the last local write: it orders the chain when it names this head.
+            if s.state().head == Some(head) && s.state().size == size {
+                return self.receipt(key, s.next_root_at(seq)?);
             }
-            ["receipts"] => {
-                let size = self.store_of(key)?.map_or(0, |s| s.state().size);
-                Ok(Box::new(
-                    (0..size).map(|seq| Ok(Entry::file(format!("{seq}.json")))),
-                ))
-            }
-            ["checkpoints"] => {
-                let name = RefName::new(&format!("refs/{}/checkpoint", key.path()))?;
-                let mut seen = Vec::new();
-                for entry in self.repo().reflog(&name)? {
-                    if !seen.contains(&entry.new) {
-                        seen.push(entry.new);
-                    }
-                }
-                let mut out: Vec<Entry> = seen
-                    .iter()
-                    .map(|d| Entry::file(format!("{d}.json")))
-                    .collect();
-                out.push(Entry::file("latest.json"));
-                Ok(tree::fixed(out))
-            }
-            ["forks"] => Ok(tree::fixed(
-                dir_names(&dir.join("forks"), false)?
-                    .into_iter()
-                    .map(|n| Entry::file(format!("{n}.json")))
-                    .collect(),
-            )),
-            _ => Ok(tree::fixed(Vec::new())),
         }
+        self.walker
+            .receipt_at(key, head, seq, size, |d| self.receipt(key, *d))
+    }
+
+    fn checkpoints(&self, key: &ChainKey) -> Result<Vec<Bytes>, Error> {
+        let name = format!("refs/{}/checkpoint", key.path());
+        let Ok(r) = RefName::new(&name) else {
+            return Ok(Vec::new());
+        };
+        let mut seen: Vec<Digest> = self.repo().reflog(&r)?.iter().map(|e| e.new).collect();
+        seen.extend(self.read_ref(&name)?);
+        seen.dedup();
+        let t = artifact_type(key.kind.checkpoint_artifact());
+        let mut out = Vec::new();
+        for d in seen {
+            if let Some(b) = store::object_bytes(&self.objects.store, &ObjectId::new(t.clone(), d))?
+            {
+                out.push(b);
+            }
+        }
+        Ok(out)
+    }
+
+    fn note(&self, key: &ChainKey, n: u64) -> Result<Option<Bytes>, Error> {
+        let dir = self.module_dir(key).join("state/checkpoints");
+        let file = format!("checkpoint.{n}.note");
+        let first = first_purpose(&self.module_dir(key).join("asset.yaml"));
+        let path = match &key.purpose {
+            Some(p) if first.as_deref() != Some(p.as_str()) => dir.join(p).join(&file),
+            _ => dir.join(&file),
+        };
+        match std::fs::read(&path) {
+            Ok(b) => Ok(Some(Arc::new(b))),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(Error::io("reading", &path, e)),
+        }
+    }
+
+    fn forks(&self, key: &ChainKey) -> Result<Vec<(String, Bytes)>, Error> {
+        let dir = self
+            .repo()
+            .dir()
+            .join("refs")
+            .join(key.path())
+            .join("forks");
+        let mut out = Vec::new();
+        for root in dir_names(&dir, false)? {
+            if let Some(d) = self.read_ref(&format!("refs/{}/forks/{root}", key.path()))? {
+                if let Some(b) = self.receipt(key, d)? {
+                    out.push((root, b));
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    fn asset_name(&self, key: &ChainKey) -> Result<Option<String>, Error> {
+        let Ok(d) = key.owner.parse::<Digest>() else {
+            return Ok(None);
+        };
+        let id = ObjectId::new(artifact_type("smart-asset-genesis"), d);
+        Ok(store::object_bytes(&self.objects.store, &id)?.and_then(|b| asset_name_of(&b)))
+    }
+
+    fn mounted(&self) -> Mounted {
+        let w = self.repo().worktree();
+        let w = std::fs::canonicalize(w).unwrap_or_else(|_| w.to_path_buf());
+        Mounted::Repository(w.display().to_string())
+    }
+
+    fn source_time(&self) -> Option<std::time::SystemTime> {
+        std::fs::metadata(self.repo().dir().join("refs"))
+            .and_then(|m| m.modified())
+            .ok()
+    }
+}
+
+/// The genesis `asset_name` in a genesis document's bytes.
+pub(crate) fn asset_name_of(bytes: &[u8]) -> Option<String> {
+    let v = canon::parse(bytes).ok()?;
+    Some(v.get("asset_name")?.as_str()?.to_string())
+}
+
+/// The first purpose an asset.yaml lists (its receipts live at the top of `state/receipts/`).
+pub(crate) fn first_purpose(asset_yaml: &Path) -> Option<String> {
+    let text = std::fs::read_to_string(asset_yaml).ok()?;
+    first_purpose_of(&text)
+}
+
+/// The first purpose of asset.yaml text.
+pub(crate) fn first_purpose_of(text: &str) -> Option<String> {
+    let v: serde_yaml_ng::Value = serde_yaml_ng::from_str(text).ok()?;
+    Some(v.get("purposes")?.get(0)?.as_str()?.to_string())
+}
+
+/// A repository as a tree.
+pub struct RepoView {
+    objects: Arc<Objects<RepoStore>>,
+    chains: Chains<RepoChains>,
+}
+
+impl RepoView {
+    /// The view of `repo`.
+    pub fn new(repo: Repo) -> Arc<RepoView> {
+        let objects = Arc::new(Objects::new(RepoStore {
+            repo,
+            merged: Mutex::new(HashMap::new()),
+            files: Mutex::new(HashMap::new()),
+        }));
+        Arc::new(RepoView {
+            chains: Chains::new(RepoChains {
+                objects: objects.clone(),
+                stores: Mutex::new(HashMap::new()),
+                walker: Walker::default(),
+            }),
+            objects,
+        })
+    }
+
+    fn types(&self) -> Result<Vec<String>, Error> {
+        self.objects.types()
     }
 }
 
 impl View for RepoView {
     fn stat(&self, path: &str) -> Result<Option<Node>, Error> {
-        let parts: Vec<&str> = path.split('/').collect();
-        match parts.as_slice() {
-            [""] => Ok(Some(Node::Dir)),
-            ["assets"] | ["corridors"] => {
-                Ok(self.refs_dir().join(parts[0]).is_dir().then_some(Node::Dir))
-            }
-            ["assets", id] => Ok(self
-                .refs_dir()
-                .join("assets")
-                .join(id)
-                .is_dir()
-                .then_some(Node::Dir)),
-            ["assets", ..] | ["corridors", ..] => match self.chain_of(&parts) {
-                Some((key, rest)) => self.chain_stat(&key, &rest),
-                None => Ok(None),
-            },
-            _ => self.objects.stat(path),
+        if path.is_empty() {
+            return Ok(Some(Node::Dir));
         }
+        if Chains::<RepoChains>::owns(path) {
+            return self.chains.stat_owned(path, &|| self.types());
+        }
+        self.objects.stat(path)
     }
 
     fn list(self: Arc<Self>, path: &str) -> Result<Entries, Error> {
-        let parts: Vec<&str> = path.split('/').collect();
-        match parts.as_slice() {
-            [""] => {
-                let mut out = Objects::<RepoStore>::roots().to_vec();
-                for top in ["assets", "corridors"] {
-                    if self.refs_dir().join(top).is_dir() {
-                        out.push(Entry::dir(top));
-                    }
-                }
-                Ok(tree::fixed(out))
-            }
-            ["assets"] | ["corridors"] => Ok(tree::fixed(
-                dir_names(&self.refs_dir().join(parts[0]), true)?
-                    .into_iter()
-                    .map(Entry::dir)
-                    .collect(),
-            )),
-            ["assets", id] => {
-                let dir = self.refs_dir().join("assets").join(id);
-                Ok(tree::fixed(
-                    dir_names(&dir, true)?
-                        .into_iter()
-                        .filter(|p| dir.join(p).join("head").is_file())
-                        .map(Entry::dir)
-                        .collect(),
-                ))
-            }
-            ["assets", ..] | ["corridors", ..] => match self.chain_of(&parts) {
-                Some((key, rest)) => self.chain_list(&key, &rest),
-                None => Ok(tree::fixed(Vec::new())),
-            },
-            _ => self.objects.list(path),
+        if path.is_empty() {
+            let mut out = Objects::<RepoStore>::roots().to_vec();
+            out.extend(self.chains.root_entries());
+            return Ok(tree::fixed(out));
         }
+        if Chains::<RepoChains>::owns(path) {
+            return self.chains.list(path);
+        }
+        self.objects.list(path)
     }
 
     fn open(&self, path: &str) -> Result<(), Error> {
@@ -450,25 +474,18 @@ impl View for RepoView {
     }
 
     fn backing(&self, path: &str) -> Option<File> {
-        let parts: Vec<&str> = path.split('/').collect();
-        match self.chain_of(&parts) {
-            Some((key, rest)) => {
-                let id = self.chain_object(&key, &rest).ok()??;
-                self.objects.store.backing(&id)
-            }
-            None => self.objects.backing(path),
-        }
+        self.objects.backing(path)
     }
 
     fn read(&self, path: &str, offset: u64, size: u32) -> Result<Vec<u8>, Error> {
-        let parts: Vec<&str> = path.split('/').collect();
-        if let Some((key, rest)) = self.chain_of(&parts) {
-            return match self.chain_object(&key, &rest)? {
-                Some(id) => self.objects.store.read_object(&id, offset, size),
-                None => Ok(Vec::new()),
-            };
+        if Chains::<RepoChains>::owns(path) {
+            return self.chains.read_owned(path, offset, size, &|| self.types());
         }
         self.objects.read(path, offset, size)
+    }
+
+    fn time(&self, path: &str) -> Option<std::time::SystemTime> {
+        self.chains.time_any(path)
     }
 }
 

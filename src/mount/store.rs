@@ -1,6 +1,8 @@
-//! What every mounted source shares: `objects/<type>/<digest>.<ext>`, `refs/...` and
-//! `graph/<type>/<digest>/edges/<label>` (links to the objects an object names), over a
-//! [`Store`] that says which objects and refs exist and reads them.
+//! What every mounted source shares: `objects/<type>/<digest>.<ext>`, `refs/...`,
+//! `graph/<type>/<digest>/edges/<label>` (links to the objects an object names) and
+//! `digest-input/<type>/<digest>.<ext>` (the bytes an object's digest is the SHA-256 of, so
+//! `sha256sum` prints the name), over a [`Store`] that says which objects and refs exist and
+//! reads them.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -56,6 +58,26 @@ pub fn file_name(id: &ObjectId) -> String {
         .unwrap_or_default()
 }
 
+/// The whole bytes an object shows (fetched and verified first), None if absent.
+pub fn object_bytes<S: Store + ?Sized>(
+    store: &S,
+    id: &ObjectId,
+) -> Result<Option<Arc<Vec<u8>>>, Error> {
+    let Some(size) = store.object_size(id)? else {
+        return Ok(None);
+    };
+    store.open_object(id)?;
+    let mut out = Vec::with_capacity(size as usize);
+    while (out.len() as u64) < size {
+        let chunk = store.read_object(id, out.len() as u64, 1 << 20)?;
+        if chunk.is_empty() {
+            break;
+        }
+        out.extend(chunk);
+    }
+    Ok(Some(Arc::new(out)))
+}
+
 /// The mount path of an object.
 pub fn object_path(id: &ObjectId) -> String {
     format!("objects/{}/{}", id.artifact_type, file_name(id))
@@ -63,11 +85,31 @@ pub fn object_path(id: &ObjectId) -> String {
 
 type Edges = Arc<Vec<(String, ObjectId)>>;
 
-/// `objects/`, `refs/` and `graph/` of a [`Store`].
+/// `objects/`, `refs/`, `graph/` and `digest-input/` of a [`Store`].
 pub struct Objects<S> {
     /// The source.
     pub store: S,
     edges: Mutex<HashMap<ObjectId, Edges>>,
+    inputs: Mutex<HashMap<ObjectId, Arc<Vec<u8>>>>,
+}
+
+/// The bytes a type's digest is the SHA-256 of, as the keys its rule leaves out of the
+/// canonical JSON; None for a rule that hashes no bytes of the file (`smart-asset-checkpoint`
+/// names its state root, a lawpack hashes its canonicalized parts).
+pub fn digest_input_skip(rule: DigestRule) -> Option<&'static [&'static str]> {
+    match rule {
+        DigestRule::Bytes | DigestRule::Jcs | DigestRule::JcsWithProof => Some(&[]),
+        DigestRule::SigningInput(_) => Some(&["proof"]),
+        DigestRule::NextRoot(_) => Some(&["proof", "next_root"]),
+        DigestRule::AssetId => Some(&["asset_id"]),
+        DigestRule::TransitionTypesSnapshot => Some(&[]),
+        DigestRule::StateRoot | DigestRule::Lawpack => None,
+    }
+}
+
+/// `digest-input/` holds a type when its rule hashes bytes the view can show.
+fn has_digest_input(artifact_type: &str) -> bool {
+    digest_input_skip(canon::rule_for(artifact_type)).is_some()
 }
 
 /// Edge lists kept at most (they are rebuilt from the object when evicted).
@@ -79,24 +121,83 @@ impl<S: Store> Objects<S> {
         Objects {
             store,
             edges: Mutex::new(HashMap::new()),
+            inputs: Mutex::new(HashMap::new()),
         }
     }
 
     /// The top-level directories this part shows.
-    pub fn roots() -> [Entry; 3] {
+    pub fn roots() -> [Entry; 4] {
         [
             Entry::dir("objects"),
             Entry::dir("refs"),
             Entry::dir("graph"),
+            Entry::dir("digest-input"),
         ]
+    }
+
+    /// The object types present.
+    pub fn types(&self) -> Result<Vec<String>, Error> {
+        self.store.types()
+    }
+
+    /// The bytes of `digest-input/<type>/<name>`: JCS of the object minus the keys its rule
+    /// leaves out (a raw object's own bytes are read straight from the store).
+    fn digest_input(&self, id: &ObjectId) -> Result<Option<Arc<Vec<u8>>>, Error> {
+        let rule = id.artifact_type.rule();
+        let Some(skip) = digest_input_skip(rule) else {
+            return Ok(None);
+        };
+        if let Some(b) = self.inputs.lock().ok().and_then(|c| c.get(id).cloned()) {
+            return Ok(Some(b));
+        }
+        let Some(bytes) = object_bytes(&self.store, id)? else {
+            return Ok(None);
+        };
+        let Ok(value) = canon::parse(&bytes) else {
+            return Ok(None);
+        };
+        let value = match rule {
+            DigestRule::TransitionTypesSnapshot => match value.get("snapshot") {
+                Some(s) => s.clone(),
+                None => return Ok(None),
+            },
+            _ => value,
+        };
+        let Ok(out) = canon::to_bytes_without(&value, skip) else {
+            return Ok(None);
+        };
+        let out = Arc::new(out);
+        if let Ok(mut cache) = self.inputs.lock() {
+            if cache.len() >= EDGE_CACHE {
+                cache.clear();
+            }
+            cache.insert(id.clone(), out.clone());
+        }
+        Ok(Some(out))
+    }
+
+    fn input_stat(&self, t: &str, name: &str) -> Result<Option<Node>, Error> {
+        let Some(id) = object_id(t, name) else {
+            return Ok(None);
+        };
+        if id.artifact_type.rule().encoding() == Encoding::Raw {
+            return Ok(self.store.object_size(&id)?.map(|size| Node::File { size }));
+        }
+        Ok(self.digest_input(&id)?.map(|b| Node::File {
+            size: b.len() as u64,
+        }))
     }
 
     /// What `path` is; `Ok(None)` if it does not exist; `Err` also for paths not ours.
     pub fn stat(&self, path: &str) -> Result<Option<Node>, Error> {
         let parts: Vec<&str> = path.split('/').collect();
         match parts.as_slice() {
-            ["objects"] | ["graph"] => Ok(Some(Node::Dir)),
+            ["objects"] | ["graph"] | ["digest-input"] => Ok(Some(Node::Dir)),
             ["objects", t] | ["graph", t] => Ok(self.has_type(t)?.then_some(Node::Dir)),
+            ["digest-input", t] => {
+                Ok((has_digest_input(t) && self.has_type(t)?).then_some(Node::Dir))
+            }
+            ["digest-input", t, name] if has_digest_input(t) => self.input_stat(t, name),
             ["objects", t, name] => Ok(match object_id(t, name) {
                 Some(id) => self.store.object_size(&id)?.map(|size| Node::File { size }),
                 None => None,
@@ -127,7 +228,18 @@ impl<S: Store> Objects<S> {
             ["objects"] | ["graph"] => Ok(tree::fixed(
                 self.store.types()?.into_iter().map(Entry::dir).collect(),
             )),
+            ["digest-input"] => Ok(tree::fixed(
+                self.store
+                    .types()?
+                    .into_iter()
+                    .filter(|t| has_digest_input(t))
+                    .map(Entry::dir)
+                    .collect(),
+            )),
             ["objects", t] => Ok(Box::new(self.store.names(t)?.map(|n| n.map(Entry::file)))),
+            ["digest-input", t] if has_digest_input(t) => {
+                Ok(Box::new(self.store.names(t)?.map(|n| n.map(Entry::file))))
+            }
             ["graph", t] => Ok(Box::new(self.store.names(t)?.map(|n| {
                 n.map(|n| Entry::dir(n.split('.').next().unwrap_or_default().to_string()))
             }))),
@@ -149,7 +261,7 @@ impl<S: Store> Objects<S> {
     /// Prepares the file at `path` for reading.
     pub fn open(&self, path: &str) -> Result<(), Error> {
         match path.split('/').collect::<Vec<_>>().as_slice() {
-            ["objects", t, name] => match object_id(t, name) {
+            ["objects", t, name] | ["digest-input", t, name] => match object_id(t, name) {
                 Some(id) => self.store.open_object(&id),
                 None => Ok(()),
             },
@@ -165,6 +277,16 @@ impl<S: Store> Objects<S> {
                 None => Ok(Vec::new()),
             },
             ["refs", rest @ ..] => self.store.ref_read(&rest.join("/"), offset, size),
+            ["digest-input", t, name] => match object_id(t, name) {
+                Some(id) if id.artifact_type.rule().encoding() == Encoding::Raw => {
+                    self.store.read_object(&id, offset, size)
+                }
+                Some(id) => Ok(self
+                    .digest_input(&id)?
+                    .map(|b| super::repo::slice(&b, offset, size))
+                    .unwrap_or_default()),
+                None => Ok(Vec::new()),
+            },
             _ => Ok(Vec::new()),
         }
     }
@@ -173,6 +295,12 @@ impl<S: Store> Objects<S> {
     pub fn backing(&self, path: &str) -> Option<std::fs::File> {
         match path.split('/').collect::<Vec<_>>().as_slice() {
             ["objects", t, name] => self.store.backing(&object_id(t, name)?),
+            ["digest-input", t, name] => {
+                let id = object_id(t, name)?;
+                (id.artifact_type.rule().encoding() == Encoding::Raw)
+                    .then(|| self.store.backing(&id))
+                    .flatten()
+            }
             _ => None,
         }
     }

@@ -90,6 +90,11 @@ pub trait View: Send + Sync + 'static {
     fn backing(&self, _path: &str) -> Option<std::fs::File> {
         None
     }
+    /// The modification (and change) time `path` shows: a receipt's or checkpoint's own
+    /// timestamp, else the mount's time (docs/mount.md "File times"); None: the adapter's.
+    fn time(&self, _path: &str) -> Option<std::time::SystemTime> {
+        None
+    }
 }
 
 /// Joins a directory path and a name.

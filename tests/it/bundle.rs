@@ -763,11 +763,11 @@ fn fuse_a_mounted_bundle_matches_unzip_and_shows_verified_objects_also_over_http
     let (_server, base) = serve(m.dir.path(), None);
     let url = format!("{base}/good.zip");
     let web = mount(&m.dir, &url, "web");
-    // (verify-report.json names its source, which differs.)
+    // (verify-report.json and README.txt name their source, which differs.)
     sh(
         m.dir.path(),
         &format!(
-            "diff -r -x verify-report.json {} {}",
+            "diff -r -x verify-report.json -x README.txt {} {}",
             s(&web.path),
             s(&mnt.path)
         ),
@@ -878,12 +878,13 @@ fn fuse_a_bundle_over_https_shows_the_same_objects_as_the_repository() {
     }
     let run = sh(&web.path, "jq -r .verdict verify-report.json");
     assert_eq!(run.ok().trim(), "valid");
-    // And the tree is the local zip's (verify-report.json names its source, which differs).
+    // And the tree is the local zip's (verify-report.json and README.txt name their source,
+    // which differs).
     let local = mount(&m.dir, s(&good), "local");
     sh(
         m.dir.path(),
         &format!(
-            "diff -r -x verify-report.json {} {}",
+            "diff -r -x verify-report.json -x README.txt {} {}",
             s(&web.path),
             s(&local.path)
         ),

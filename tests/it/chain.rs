@@ -734,7 +734,9 @@ fn quickstart_runs_the_operator_flow() {
     let mount = s["mount"].as_str().unwrap();
     if crate::util::fuse_usable() {
         assert!(
-            mount.starts_with("mounted, listed and unmounted: graph manifest.json objects raw"),
+            mount.starts_with(
+                "mounted, listed and unmounted: README.txt assets digest-input graph manifest.json objects raw"
+            ),
             "{s}"
         );
     } else {

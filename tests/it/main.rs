@@ -29,6 +29,7 @@ mod keys;
 mod limits;
 mod mmr_cli;
 mod mount;
+mod mount_view;
 mod odb;
 mod porcelain;
 mod remote;
