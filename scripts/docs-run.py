@@ -16,9 +16,11 @@ serving the working directory, its certificate signed by a fresh CA whose certif
 /tmp/guide/mirror-ca.pem.
 
 The plain ``` block right after a ```sh block is what that block prints (stdout and stderr, as
-a terminal shows them). It must match the real output line for line, except that hex of 12 or
-more digits (or shortened as `abcdef012345…6789`), did:key identifiers and UTC timestamps match
-any value of their kind, and a line holding only `…` matches any number of lines. --update
+a terminal shows them). A ```console block is a transcript: each `$ ` line is a command (its
+exit status is not checked: a transcript may show a refusal), the lines up to the next `$ ` are
+what it prints. It must match the real output line for line, except that hex of 12 or
+more digits (or shortened as `abcdef012345…6789`), did:key identifiers, UTC timestamps and
+`(pid N)` match any value of their kind, and a line holding only `…` matches any number of lines. --update
 rewrites the shown outputs with what the run printed instead of checking them (64-digit hex
 shortened in the outputs that showed it shortened).
 
@@ -46,11 +48,29 @@ MIRROR = "https://mirror.example"
 
 
 def blocks(text):
-    """The guide's ```sh blocks as (line, code, shown output or None, output's line span)."""
+    """The guide's commands as (line, code, shown output or None, output's line span): each
+    ```sh block with the plain block after it, and each `$ ` line of a ```console block with
+    the lines after it."""
     lines = text.split("\n")
     out, i = [], 0
     while i < len(lines):
-        if lines[i].strip() == "```sh":
+        if lines[i].strip() == "```console":
+            j = i + 1
+            while lines[j].strip() != "```":
+                j += 1
+            k = i + 1
+            while k < j:
+                if not lines[k].startswith("$ "):
+                    k += 1
+                    continue
+                end = k + 1
+                while end < j and not lines[end].startswith("$ "):
+                    end += 1
+                code = "{ " + lines[k][2:] + "\n} || true"
+                out.append((k + 1, code, "\n".join(lines[k + 1 : end]), (k + 1, end)))
+                k = end
+            i = j + 1
+        elif lines[i].strip() == "```sh":
             start = i + 1
             j = start
             while lines[j].strip() != "```":
@@ -73,16 +93,18 @@ def blocks(text):
 HEX = re.compile(r"\b[0-9a-f]{12}…[0-9a-f]{4}\b|\b[0-9a-f]{12,}\b")
 DID = re.compile(r"did:key:z[1-9A-HJ-NP-Za-km-z]{40,}")
 LONG = re.compile(r"\b[0-9a-f]{64}\b")
+PID = re.compile(r"\(pid \d+\)")
 TIME = re.compile(r"\b\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z\b")
 
 
 def normal(line):
-    return TIME.sub("<time>", DID.sub("<did>", HEX.sub("<hex>", line.rstrip())))
+    line = PID.sub("(pid <n>)", line.rstrip())
+    return TIME.sub("<time>", DID.sub("<did>", HEX.sub("<hex>", line)))
 
 
 def matches(shown, actual):
     """Whether the shown lines describe the actual ones (`…` alone spans any lines)."""
-    want = [normal(l) for l in shown.split("\n")]
+    want = [normal(l) for l in shown.split("\n")] if shown else []
     got = [normal(l) for l in actual.rstrip("\n").split("\n")] if actual.strip() else []
 
     def go(w, g):
@@ -212,6 +234,10 @@ def run_guide(md, update, keep):
     proc = subprocess.run(["bash", str(state / "run.sh")], env=env, cwd=ROOT,
                           stdin=subprocess.DEVNULL)
     left = litter() - before
+    # A guide that stopped with something mounted must not keep it (or the directory) busy.
+    with open("/proc/mounts") as mounts:
+        for m in [l.split()[1] for l in mounts if l.split()[1].startswith(str(tmp))]:
+            subprocess.run(["fusermount3", "-u", "-z", m], capture_output=True)
     if mirror:
         mirror.close()
     failures = []

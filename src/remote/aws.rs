@@ -498,7 +498,11 @@ fn credential_process(p: &Profile, command: &str, what: &str) -> Result<Found, E
     if !out.status.success() {
         // Its last word on stderr says why (the one line of our error carries it).
         let said = String::from_utf8_lossy(&out.stderr);
-        let last = said.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("");
+        let last = said
+            .lines()
+            .rev()
+            .find(|l| !l.trim().is_empty())
+            .unwrap_or("");
         let last: String = last.trim().chars().take(200).collect();
         return Err(fail(match last.is_empty() {
             true => format!("{program} exited with {}", out.status),

@@ -45,7 +45,7 @@ fn the_guides_run_as_written() {
         "{out}"
     );
     assert!(
-        out.contains("auditor-guide.md: 16 block(s) run, 0 not run, 0 failure(s)"),
+        out.contains("auditor-guide.md: 33 block(s) run, 0 not run, 0 failure(s)"),
         "{out}"
     );
 }
@@ -57,17 +57,45 @@ fn a_guide_that_drifted_from_the_binary_fails() {
     std::fs::write(
         &md,
         "```sh\ncd /tmp/guide\nmsez key gen --out k.jwk\n```\n```\nwrote a key\n```\n\n\
-         ```sh\nmsez no-such-command\n```\n",
+         ```console\n$ msez key did k.jwk | cut -c1-8\ndid:key:\n$ echo two\nthree\n```\n",
     )
     .unwrap();
     let run = docs_run(&[md.to_str().unwrap()]);
     let out = text(&run);
     assert_eq!(run.status.code(), Some(1), "{out}");
-    // The output that differs, with the line of its block, and the block that failed.
+    assert!(
+        out.contains("drift-guide.md: 3 block(s) run, 0 not run, 2 failure(s)"),
+        "{out}"
+    );
+    // The output that differs, with the line of its block and the diff.
     assert!(
         out.contains("drift-guide.md:1: the shown output differs"),
         "{out}"
     );
     assert!(out.contains("-wrote a key"), "{out}");
-    assert!(out.contains("drift-guide.md:9: the block exited"), "{out}");
+    // A transcript is checked command by command: only the one that printed `two` differs.
+    assert!(
+        out.contains("drift-guide.md:12: the shown output differs"),
+        "{out}"
+    );
+    assert!(out.contains("-three"), "{out}");
+    assert!(!out.contains("drift-guide.md:10:"), "{out}");
+}
+
+#[test]
+fn a_guide_whose_block_fails_names_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let md = dir.path().join("failing-guide.md");
+    std::fs::write(
+        &md,
+        "```sh\ncd /tmp/guide\n```\n\n```sh\nmsez no-such-command\n```\n",
+    )
+    .unwrap();
+    let run = docs_run(&[md.to_str().unwrap()]);
+    let out = text(&run);
+    assert_eq!(run.status.code(), Some(1), "{out}");
+    assert!(
+        out.contains("failing-guide.md:5: the block exited 64"),
+        "{out}"
+    );
 }

@@ -714,5 +714,8 @@ fn s3_a_profile_with_credential_process_is_used_and_a_failing_one_is_one_line() 
         line.contains("credential_process of profile broken"),
         "{line}"
     );
-    assert!(line.contains("exited with exit status: 5: not for you"), "{line}");
+    assert!(
+        line.contains("exited with exit status: 5: not for you"),
+        "{line}"
+    );
 }
