@@ -10,6 +10,10 @@
 //! the signatures never left the process; from then on [`recover`] — run by the next
 //! transaction on that ref before anything else, or by `msez recover` — publishes exactly the
 //! journal's bytes and moves the ref. Format in docs/formats.md ("Journals").
+//!
+//! Users: the append, `add` (import), fork adoption and the checkpoint. A checkpoint that finds
+//! under the lock that the ref must stay (a racing checkpoint moved it past) publishes its
+//! object and file with [`Transaction::publish`], which seals no journal and moves nothing.
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -202,6 +206,13 @@ impl<'r> Transaction<'r> {
         self.batch.sync_with(dir);
     }
 
+    /// Publishes the objects and working-tree files without moving the ref: for a caller that
+    /// found, under the lock, that the ref must stay. No journal is sealed: no ref will name
+    /// what it publishes, so a crash halfway leaves nothing a reader needs whole.
+    pub fn publish(self) -> Result<(), Error> {
+        self.batch.commit().map(|_| ())
+    }
+
     /// Commits: the journal, then objects and files, then `derived` (state derived from them,
     /// such as the MMR; it may assume everything before is durable), then the ref moves to
     /// `new` and the journal goes. `post-ref-update`, then the `post` hooks (with their
@@ -386,6 +397,21 @@ pub struct Journal {
 }
 
 impl Journal {
+    /// Whether a live writer holds the lock of the journal's ref: the transaction that wrote
+    /// the journal is still committing it (or the next one will complete it first), so it is
+    /// not unfinished. Probes the lock's `flock` without taking the lock.
+    pub fn held(repo: &Repo, journal: &Path) -> bool {
+        let Ok(name) = journal_ref(repo, journal) else {
+            return false;
+        };
+        let lock = PathBuf::from(format!("{}.lock", repo.ref_path(&name).display()));
+        match std::fs::File::open(&lock) {
+            // Our probe's flock goes with the file at the end of this arm.
+            Ok(f) => !crate::fs::try_flock(&f),
+            Err(_) => false,
+        }
+    }
+
     /// Reads and checks a journal (every object's bytes against its digest).
     pub fn read(repo: &Repo, path: &Path) -> Result<Journal, Error> {
         let bytes = std::fs::read(path).map_err(|e| Error::io("reading journal", path, e))?;
