@@ -262,8 +262,9 @@ fn check_journals(repo: &Repo, report: &mut Report) {
             .ok()
             .and_then(crate::chain::store::ChainKey::from_head_ref)
             .and_then(|k| crate::chain::store::ChainStore::lock_for_reading(repo, &k).ok());
-        // A checkpoint takes no store lock: its ref's lock, live, says it is still committing.
-        if !path.exists() || odb::Journal::held(repo, &path) {
+        // A checkpoint takes no store lock: the journal's flock, held, says it is still
+        // being committed.
+        if !path.exists() || odb::Journal::held(&path) {
             continue;
         }
         let head = name

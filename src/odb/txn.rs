@@ -302,6 +302,9 @@ struct JournalWriter {
     dest: PathBuf,
     /// The staged file and its path (None once sealed).
     staged: Option<(std::fs::File, PathBuf)>,
+    /// The sealed journal, open and `flock`-ed until the transaction that wrote it ends, so a
+    /// reader tells a live commit's journal from a crashed one's ([`Journal::held`]).
+    sealed: Option<std::fs::File>,
     buf: Vec<u8>,
 }
 
@@ -316,6 +319,7 @@ impl JournalWriter {
         let mut j = JournalWriter {
             dest: journal_path(repo, name),
             staged: Some(batch.staging_file("journal")?),
+            sealed: None,
             buf: Vec::with_capacity(1 << 16),
         };
         let old = old.map(|d| d.to_hex()).unwrap_or_else(|| "-".into());
@@ -368,6 +372,9 @@ impl JournalWriter {
         let (file, tmp) = self.staged.take().expect("a journal is sealed once");
         file.sync_all()
             .map_err(|e| Error::io("syncing journal", &tmp, e))?;
+        // Taken before the journal has its name: nobody sees it unheld while we live.
+        crate::fs::try_flock(&file);
+        self.sealed = Some(file);
         let parent = self.dest.parent().expect("journals have a parent");
         write::create_dir_all_synced(parent)?;
         // No journal of this ref exists: the transaction completed any under the ref's lock.
@@ -397,15 +404,11 @@ pub struct Journal {
 }
 
 impl Journal {
-    /// Whether a live writer holds the lock of the journal's ref: the transaction that wrote
-    /// the journal is still committing it (or the next one will complete it first), so it is
-    /// not unfinished. Probes the lock's `flock` without taking the lock.
-    pub fn held(repo: &Repo, journal: &Path) -> bool {
-        let Ok(name) = journal_ref(repo, journal) else {
-            return false;
-        };
-        let lock = PathBuf::from(format!("{}.lock", repo.ref_path(&name).display()));
-        match std::fs::File::open(&lock) {
+    /// Whether the transaction that wrote the journal is alive (still committing it: it holds
+    /// the journal's `flock` from its seal to its removal), so the journal is not unfinished.
+    /// A crashed writer's `flock` went with its process.
+    pub fn held(journal: &Path) -> bool {
+        match std::fs::File::open(journal) {
             // Our probe's flock goes with the file at the end of this arm.
             Ok(f) => !crate::fs::try_flock(&f),
             Err(_) => false,
@@ -730,6 +733,20 @@ mod tests {
         assert_eq!(file, FileEncoding::Pretty.encode(&bytes).unwrap());
         assert!(journals(&repo).unwrap().is_empty());
         assert!(recover(&repo, &name).unwrap().is_none());
+    }
+
+    #[test]
+    fn a_sealed_journal_is_held_while_its_writer_lives() {
+        let t = tempfile::tempdir().unwrap();
+        let repo = Repo::init(t.path(), &[]).unwrap();
+        let name = RefName::new("refs/t").unwrap();
+        let (mut txn, _) = Transaction::begin(&repo, &name, Expect::Any, "test").unwrap();
+        let path = txn.journal.seal(Digest([1; 32]), 0, 0).unwrap();
+        assert!(Journal::held(&path));
+        drop(txn);
+        // As after a crash: the journal stays, and nobody holds it.
+        assert!(path.exists());
+        assert!(!Journal::held(&path));
     }
 
     #[test]
