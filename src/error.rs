@@ -30,6 +30,8 @@ pub enum Error {
     #[error(transparent)]
     Gc(#[from] crate::gc::Error),
     #[error(transparent)]
+    Fsck(#[from] crate::fsck::Error),
+    #[error(transparent)]
     Mount(#[from] crate::mount::Error),
     #[error(transparent)]
     Graph(#[from] crate::graph::Error),
@@ -75,6 +77,7 @@ impl Classify for Error {
             Error::Chain(e) => e.class(),
             Error::Remote(e) => e.class(),
             Error::Gc(e) => e.class(),
+            Error::Fsck(e) => e.class(),
             Error::Mount(e) => e.class(),
             Error::Graph(e) => e.class(),
             Error::Bundle(e) => e.class(),
@@ -96,6 +99,7 @@ impl Classify for Error {
             Error::Chain(e) => e.code(),
             Error::Remote(e) => e.code(),
             Error::Gc(e) => e.code(),
+            Error::Fsck(e) => e.code(),
             Error::Mount(e) => e.code(),
             Error::Graph(e) => e.code(),
             Error::Bundle(e) => e.code(),
@@ -117,6 +121,7 @@ impl Classify for Error {
             Error::Chain(e) => e.detail(),
             Error::Remote(e) => e.detail(),
             Error::Gc(e) => e.detail(),
+            Error::Fsck(e) => e.detail(),
             Error::Mount(e) => e.detail(),
             Error::Graph(e) => e.detail(),
             Error::Bundle(e) => e.detail(),

@@ -265,7 +265,7 @@ pub fn audit_repository(
     work_tree: &Path,
     trust: &TrustSource,
     progress: &dyn Progress,
-) -> Result<AuditReport, crate::odb::Error> {
+) -> Result<AuditReport, crate::fsck::Error> {
     let opts = crate::fsck::Options {
         strict: true,
         ..Default::default()
@@ -293,7 +293,7 @@ pub fn audit_remote(
     label: &str,
     progress: &dyn Progress,
     stop: &std::sync::atomic::AtomicBool,
-) -> Result<AuditReport, crate::remote::Error> {
+) -> Result<AuditReport, crate::fsck::Error> {
     let report = crate::remote::fsck::fsck(
         backend,
         crate::remote::fsck::Mode::Strict,

@@ -110,7 +110,7 @@ pub enum Command {
     Checkout(checkout::Args),
     /// Check the repository: digests, proofs (--strict), refs, temp files.
     Fsck(repo::FsckArgs),
-    /// Complete appends a crash interrupted after their journal was written; rebuild MMR state.
+    /// Complete appends and checkpoints a crash interrupted after their journal; rebuild MMR state.
     Recover(recover::RecoverArgs),
     /// The whole auditor checklist for a bundle, module directory or repository.
     Audit(audit::Args),

@@ -246,8 +246,9 @@ pub(crate) fn checkpoint_fits(
     Ok(count)
 }
 
-/// Unfinished append transactions: a journal is a crash after signing (docs/formats.md,
-/// "Journals"); `msez recover` or the next write to the chain completes it. Never repaired here.
+/// Unfinished transactions (appends, checkpoints): a journal is a crash after signing
+/// (docs/formats.md, "Journals"); `msez recover` or the next write to the ref completes it.
+/// Never repaired here.
 fn check_journals(repo: &Repo, report: &mut Report) {
     let journals = match odb::journals(repo) {
         Ok(j) => j,
@@ -261,23 +262,36 @@ fn check_journals(repo: &Repo, report: &mut Report) {
             .ok()
             .and_then(crate::chain::store::ChainKey::from_head_ref)
             .and_then(|k| crate::chain::store::ChainStore::lock_for_reading(repo, &k).ok());
-        if !path.exists() {
+        // A checkpoint takes no store lock: the journal's flock, held, says it is still
+        // being committed.
+        if !path.exists() || odb::Journal::held(&path) {
             continue;
         }
+        let head = name
+            .as_ref()
+            .ok()
+            .and_then(crate::chain::store::ChainKey::from_head_ref)
+            .is_some();
         let name = name
             .map(|n| n.to_string())
             .unwrap_or_else(|_| path.display().to_string());
         let why = match odb::Journal::read_if_present(repo, &path) {
-            Ok(Some(j)) => format!("{} receipt object(s) to {}", j.objects.len(), j.new),
-            // Finished meanwhile by the append that wrote it.
+            Ok(Some(j)) if head => format!("{} receipt object(s) to {}", j.objects.len(), j.new),
+            Ok(Some(j)) => format!("{} object(s) to {}", j.objects.len(), j.new),
+            // Finished meanwhile by the transaction that wrote it.
             Ok(None) => continue,
             Err(e) => format!("unreadable: {e}"),
+        };
+        let (what, next) = if head {
+            ("an append", "append")
+        } else {
+            ("a write", "write to it")
         };
         report.problems.push(Finding {
             class: Class::Conflict,
             code: "conflict.unfinished_append",
             message: format!(
-                "ref {name}: an append was interrupted after it was journaled ({why}); `msez recover` or the next append completes it"
+                "ref {name}: {what} was interrupted after it was journaled ({why}); `msez recover` or the next {next} completes it"
             ),
             detail: Detail::path(&path),
         });

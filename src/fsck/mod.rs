@@ -28,7 +28,10 @@ use crate::progress::Progress;
 use crate::taxonomy::{Class, Detail, Finding};
 
 mod chains;
+mod store;
 mod worktree;
+
+pub use store::{Error, Link, Store, StoreFailure, link_of, ref_target_exists, walk_chain};
 
 use chains::check_chains;
 pub(crate) use chains::checkpoint_fits;
@@ -124,7 +127,7 @@ pub fn fsck(
     opts: &Options,
     progress: &dyn Progress,
     stop: &AtomicBool,
-) -> Result<Report, odb::Error> {
+) -> Result<Report, Error> {
     let mut report = Report {
         read_only: read_only(repo.dir()),
         ..Report::default()
@@ -766,19 +769,6 @@ fn check_proof_dirs(repo: &Repo, report: &mut Report) {
             });
         }
     }
-}
-
-/// Whether the object a ref names is stored/// Whether the object a ref names is stored (any type when the namespace does not say).
-pub fn ref_target_exists(
-    repo: &Repo,
-    name: &RefName,
-    digest: &canon::Digest,
-) -> Result<bool, odb::Error> {
-    if let Some(t) = ref_object_type(name) {
-        let t = ArtifactType::new(t).expect("namespace types are valid");
-        return Ok(repo.has(&ObjectId::new(t, *digest)));
-    }
-    Ok(repo.find_digest(*digest)?.is_some())
 }
 
 /// Lists the temp files of a read-only repository as kept (nothing can be removed).

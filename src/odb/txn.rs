@@ -10,6 +10,10 @@
 //! the signatures never left the process; from then on [`recover`] — run by the next
 //! transaction on that ref before anything else, or by `msez recover` — publishes exactly the
 //! journal's bytes and moves the ref. Format in docs/formats.md ("Journals").
+//!
+//! Users: the append, `add` (import), fork adoption and the checkpoint. A checkpoint that finds
+//! under the lock that the ref must stay (a racing checkpoint moved it past) publishes its
+//! object and file with [`Transaction::publish`], which seals no journal and moves nothing.
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -202,6 +206,13 @@ impl<'r> Transaction<'r> {
         self.batch.sync_with(dir);
     }
 
+    /// Publishes the objects and working-tree files without moving the ref: for a caller that
+    /// found, under the lock, that the ref must stay. No journal is sealed: no ref will name
+    /// what it publishes, so a crash halfway leaves nothing a reader needs whole.
+    pub fn publish(self) -> Result<(), Error> {
+        self.batch.commit().map(|_| ())
+    }
+
     /// Commits: the journal, then objects and files, then `derived` (state derived from them,
     /// such as the MMR; it may assume everything before is durable), then the ref moves to
     /// `new` and the journal goes. `post-ref-update`, then the `post` hooks (with their
@@ -291,6 +302,9 @@ struct JournalWriter {
     dest: PathBuf,
     /// The staged file and its path (None once sealed).
     staged: Option<(std::fs::File, PathBuf)>,
+    /// The sealed journal, open and `flock`-ed until the transaction that wrote it ends, so a
+    /// reader tells a live commit's journal from a crashed one's ([`Journal::held`]).
+    sealed: Option<std::fs::File>,
     buf: Vec<u8>,
 }
 
@@ -305,6 +319,7 @@ impl JournalWriter {
         let mut j = JournalWriter {
             dest: journal_path(repo, name),
             staged: Some(batch.staging_file("journal")?),
+            sealed: None,
             buf: Vec::with_capacity(1 << 16),
         };
         let old = old.map(|d| d.to_hex()).unwrap_or_else(|| "-".into());
@@ -357,6 +372,9 @@ impl JournalWriter {
         let (file, tmp) = self.staged.take().expect("a journal is sealed once");
         file.sync_all()
             .map_err(|e| Error::io("syncing journal", &tmp, e))?;
+        // Taken before the journal has its name: nobody sees it unheld while we live.
+        crate::fs::try_flock(&file);
+        self.sealed = Some(file);
         let parent = self.dest.parent().expect("journals have a parent");
         write::create_dir_all_synced(parent)?;
         // No journal of this ref exists: the transaction completed any under the ref's lock.
@@ -386,6 +404,17 @@ pub struct Journal {
 }
 
 impl Journal {
+    /// Whether the transaction that wrote the journal is alive (still committing it: it holds
+    /// the journal's `flock` from its seal to its removal), so the journal is not unfinished.
+    /// A crashed writer's `flock` went with its process.
+    pub fn held(journal: &Path) -> bool {
+        match std::fs::File::open(journal) {
+            // Our probe's flock goes with the file at the end of this arm.
+            Ok(f) => !crate::fs::try_flock(&f),
+            Err(_) => false,
+        }
+    }
+
     /// Reads and checks a journal (every object's bytes against its digest).
     pub fn read(repo: &Repo, path: &Path) -> Result<Journal, Error> {
         let bytes = std::fs::read(path).map_err(|e| Error::io("reading journal", path, e))?;
@@ -704,6 +733,20 @@ mod tests {
         assert_eq!(file, FileEncoding::Pretty.encode(&bytes).unwrap());
         assert!(journals(&repo).unwrap().is_empty());
         assert!(recover(&repo, &name).unwrap().is_none());
+    }
+
+    #[test]
+    fn a_sealed_journal_is_held_while_its_writer_lives() {
+        let t = tempfile::tempdir().unwrap();
+        let repo = Repo::init(t.path(), &[]).unwrap();
+        let name = RefName::new("refs/t").unwrap();
+        let (mut txn, _) = Transaction::begin(&repo, &name, Expect::Any, "test").unwrap();
+        let path = txn.journal.seal(Digest([1; 32]), 0, 0).unwrap();
+        assert!(Journal::held(&path));
+        drop(txn);
+        // As after a crash: the journal stays, and nobody holds it.
+        assert!(path.exists());
+        assert!(!Journal::held(&path));
     }
 
     #[test]

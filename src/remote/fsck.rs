@@ -22,6 +22,7 @@ use crate::artifact::{ArtifactType, ObjectId};
 use crate::canon::{self, Digest, DigestRule, Encoding, Value};
 use crate::chain::Kind;
 use crate::chain::store::ChainKey;
+use crate::fsck::{self, Link};
 use crate::odb::{RefName, ref_object_type};
 use crate::progress::Progress;
 use crate::taxonomy::{Class, Classify, Detail, Finding};
@@ -128,11 +129,32 @@ impl Item {
     }
 }
 
-/// A receipt as the chain walk needs it.
-#[derive(Clone, Copy, Debug)]
-struct Link {
-    sequence: u64,
-    prev_root: Option<Digest>,
+/// The remote as fsck's shared checks see it: the listing, and the links of the receipts the
+/// checks downloaded.
+struct Listing<'a> {
+    listed: &'a HashSet<ObjectId>,
+    links: HashMap<ObjectId, Link>,
+}
+
+impl fsck::Store for Listing<'_> {
+    fn label(&self) -> &'static str {
+        "remote "
+    }
+    fn has(&self, id: &ObjectId) -> Result<bool, fsck::Error> {
+        Ok(self.listed.contains(id))
+    }
+    fn has_digest(&self, digest: &Digest) -> Result<bool, fsck::Error> {
+        Ok(self.listed.iter().any(|id| id.digest == *digest))
+    }
+    fn link(&self, id: &ObjectId) -> Result<Option<Link>, fsck::Error> {
+        Ok(self.links.get(id).copied())
+    }
+}
+
+impl From<Error> for fsck::Error {
+    fn from(e: Error) -> Self {
+        fsck::Error::store(e)
+    }
 }
 
 /// What checking one key gave.
@@ -143,8 +165,19 @@ struct Checked {
     proofs_verified: u64,
 }
 
-/// Checks a remote without cloning it.
+/// Checks a remote without cloning it; an error is a run that could not decide (the remote
+/// unreachable, not an msez remote), with the remote's own class and code.
 pub fn fsck(
+    backend: &dyn Backend,
+    mode: Mode,
+    opts: &Options,
+    progress: &dyn Progress,
+    stop: &AtomicBool,
+) -> Result<Report, fsck::Error> {
+    run(backend, mode, opts, progress, stop).map_err(Into::into)
+}
+
+fn run(
     backend: &dyn Backend,
     mode: Mode,
     opts: &Options,
@@ -236,7 +269,10 @@ pub fn fsck(
             Err(e) => Err(e),
         }
     })?;
-    let mut links: HashMap<ObjectId, Link> = HashMap::new();
+    let mut links = Listing {
+        listed: &listed,
+        links: HashMap::new(),
+    };
     for (item, checked) in results {
         if matches!(item, Item::Object(_)) {
             report.objects_checked += 1;
@@ -244,7 +280,7 @@ pub fn fsck(
         report.proofs_verified += checked.proofs_verified;
         report.problems.extend(checked.findings);
         if let Some((id, link)) = checked.link {
-            links.insert(id, link);
+            links.links.insert(id, link);
         }
     }
     if mode == Mode::Quick {
@@ -259,7 +295,7 @@ pub fn fsck(
             );
         }
     } else {
-        check_chains(&refs, &listed, &links, &mut report);
+        check_chains(&refs, &links, &mut report);
     }
     report.problems.sort_by(|a, b| a.message.cmp(&b.message));
     Ok(report)
@@ -347,7 +383,11 @@ fn check_refs(
             report.problems.push(bad());
             continue;
         };
-        if !has_target(listed, &name, d) {
+        let view = Listing {
+            listed,
+            links: HashMap::new(),
+        };
+        if !fsck::ref_target_exists(&view, &name, &d).unwrap_or(false) {
             report.problems.push(Finding {
                 class: Class::Missing,
                 code: "missing.ref_target",
@@ -359,16 +399,6 @@ fn check_refs(
     }
     out.sort();
     Ok(out)
-}
-
-/// Whether the remote (as listed) holds the object a ref names.
-fn has_target(listed: &HashSet<ObjectId>, name: &RefName, digest: Digest) -> bool {
-    match ref_object_type(name) {
-        Some(t) => ArtifactType::new(t)
-            .map(|t| listed.contains(&ObjectId::new(t, digest)))
-            .unwrap_or(false),
-        None => listed.iter().any(|id| id.digest == digest),
-    }
 }
 
 /// Quick mode's sample: every ref target the remote lists, and up to [`QUICK_SAMPLE`] other
@@ -423,19 +453,7 @@ fn check_item(backend: &dyn Backend, mode: Mode, item: &Item) -> Result<Checked,
                 return Ok(out);
             };
             if let DigestRule::NextRoot(_) = id.artifact_type.rule() {
-                out.link = Some((
-                    id.clone(),
-                    Link {
-                        sequence: value
-                            .get("sequence")
-                            .and_then(Value::as_u64)
-                            .unwrap_or(u64::MAX),
-                        prev_root: value
-                            .get("prev_root")
-                            .and_then(Value::as_str)
-                            .and_then(|p| Digest::parse_loose(p).ok()),
-                    },
-                ));
+                out.link = Some((id.clone(), fsck::link_of(&value)));
             }
             if mode == Mode::Strict && value.get("proof").is_some() {
                 verify_signatures(id, &value, None, &mut out);
@@ -526,14 +544,10 @@ fn verify_signatures(id: &ObjectId, value: &Value, file: Option<(&str, Value)>, 
     out.findings.extend(findings);
 }
 
-/// Walks every chain from its head and fork refs through the receipts the remote holds: each
-/// links to one at the sequence below, down to 0, and an asset chain's 0 to its genesis root.
-fn check_chains(
-    refs: &[(RefName, Digest)],
-    listed: &HashSet<ObjectId>,
-    links: &HashMap<ObjectId, Link>,
-    report: &mut Report,
-) {
+/// Walks every chain from its head and fork refs through the receipts the remote holds
+/// ([`fsck::walk_chain`]): each links to one at the sequence below, down to 0, and an asset
+/// chain's 0 to its genesis root.
+fn check_chains(refs: &[(RefName, Digest)], store: &Listing<'_>, report: &mut Report) {
     // Receipts already walked from another ref of the same chain (a fork shares its base).
     let mut done: HashSet<ObjectId> = HashSet::new();
     let mut findings: BTreeMap<String, Finding> = BTreeMap::new();
@@ -553,84 +567,10 @@ fn check_chains(
             .ok(),
             Kind::Corridor => None,
         });
-        let mut cur = ObjectId::new(rtype.clone(), *head);
-        let mut expected: Option<u64> = None;
-        let mut child: Option<ObjectId> = None;
-        loop {
-            if done.contains(&cur) {
-                break;
-            }
-            let Some(link) = links.get(&cur) else {
-                // Listed but unreadable as a receipt: its own finding says why.
-                if !listed.contains(&cur) {
-                    let message = match &child {
-                        Some(c) => format!(
-                            "remote chain of {name}: {c} (sequence {}) links to {cur}, which the remote lacks",
-                            expected.map(|e| e + 1).unwrap_or(0)
-                        ),
-                        None => format!("remote ref {name} names {cur}, which the remote lacks"),
-                    };
-                    findings.insert(
-                        message.clone(),
-                        Finding {
-                            class: Class::Missing,
-                            code: "missing.receipt",
-                            message,
-                            detail: Detail::object(cur.to_string())
-                                .mismatch("a stored receipt", "nothing"),
-                        },
-                    );
-                }
-                break;
-            };
-            if expected.is_some_and(|e| e != link.sequence) {
-                let message = format!(
-                    "remote chain of {name}: {cur} is at sequence {} where {} was expected",
-                    link.sequence,
-                    expected.unwrap_or(0)
-                );
-                findings.insert(
-                    message.clone(),
-                    Finding {
-                        class: Class::Digest,
-                        code: "digest.chain_link",
-                        message,
-                        detail: Detail::object(cur.to_string())
-                            .mismatch(expected.unwrap_or(0), link.sequence),
-                    },
-                );
-                break;
-            }
-            done.insert(cur.clone());
-            report.receipts_linked += 1;
-            if link.sequence == 0 {
-                if let Some(root) = genesis_root {
-                    if link.prev_root != Some(root) {
-                        let message = format!(
-                            "remote chain of {name}: receipt 0 ({cur}) does not link to the genesis root {root}"
-                        );
-                        findings.insert(
-                            message.clone(),
-                            Finding {
-                                class: Class::Missing,
-                                code: "missing.chain_start",
-                                message,
-                                detail: Detail::object(cur.to_string()).mismatch(
-                                    root,
-                                    link.prev_root.map(|d| d.to_hex()).unwrap_or_default(),
-                                ),
-                            },
-                        );
-                    }
-                }
-                break;
-            }
-            let Some(prev) = link.prev_root else {
-                break; // a receipt without prev_root fails its own digest check
-            };
-            expected = Some(link.sequence - 1);
-            child = Some(cur);
-            cur = ObjectId::new(rtype.clone(), prev);
+        let head = ObjectId::new(rtype, *head);
+        // The listing answers from memory: it never fails.
+        if let Ok(n) = fsck::walk_chain(store, name, head, genesis_root, &mut done, &mut findings) {
+            report.receipts_linked += n;
         }
     }
     report.problems.extend(findings.into_values());

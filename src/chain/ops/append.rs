@@ -260,13 +260,17 @@ fn sign_and_stage(
     })
 }
 
-/// Completes the journal a crashed append to `chain` left (exactly its bytes), then rebuilds
-/// the chain's MMR state from the chain in `.msez` (derived data; damage fsck reports goes).
-pub fn recover(repo: &Repo, chain: &Chain) -> Result<Option<Recovered>, Error> {
+/// Completes the journals a crashed append or checkpoint of `chain` left (exactly their
+/// bytes), then rebuilds the chain's MMR state from the chain in `.msez` (derived data; damage
+/// fsck reports goes).
+pub fn recover(repo: &Repo, chain: &Chain) -> Result<Vec<Recovered>, Error> {
     let key = chain.key();
-    let done = crate::odb::recover(repo, &key.head_ref()?)?;
+    let mut done: Vec<Recovered> = crate::odb::recover(repo, &key.head_ref()?)?
+        .into_iter()
+        .collect();
     let mut store = ChainStore::rebuilt(repo, &key, chain.genesis_root)?;
     store.save()?;
+    done.extend(crate::odb::recover(repo, &key.checkpoint_ref()?)?);
     Ok(done)
 }
 

@@ -15,10 +15,10 @@ use crate::chain::lifecycle::{ChainId, Lifecycle};
 use crate::chain::module::{sign_all, write_file, write_pretty};
 use crate::chain::store::ChainStore;
 use crate::chain::verify::Options;
-use crate::odb::{Event, Expect, HookEnv, RefLock, Repo, Transaction};
+use crate::odb::{Event, Expect, FileEncoding, Repo, StagedFiles, Transaction};
 use crate::vc::{self, KeyPair};
 
-use super::{Chain, read_json, verify};
+use super::{Chain, FileStyle, read_json, verify};
 
 /// Refuses signing keys the key lifecycle revokes, before anything is written; `what` names
 /// the new object (`receipt`, `checkpoint`, ...).
@@ -68,7 +68,12 @@ pub struct CheckpointRequest<'a> {
     pub lifecycle: Option<&'a Lifecycle>,
 }
 
-/// Builds, signs and stores a checkpoint of `req.summary`; moves the checkpoint ref forward.
+/// Builds, signs and stores a checkpoint of `req.summary` and moves the checkpoint ref forward,
+/// through one [`Transaction`] on that ref: under its lock the ref is read, a checkpoint that
+/// would move it back is only stored, and `pre-ref-update` judges the move **before** the
+/// checkpoint is signed (its digest leaves the proofs out, so it is known first); then the
+/// object and the working-tree file are journaled and committed with the ref move. A veto
+/// leaves no signature, object, file or ref anywhere.
 pub fn checkpoint(
     repo: Option<&Repo>,
     chain: &Chain,
@@ -76,49 +81,61 @@ pub fn checkpoint(
 ) -> Result<(Value, Checkpointed), Error> {
     let (s, keys) = (req.summary, req.keys);
     refuse_revoked(chain, req.lifecycle, keys, "checkpoint")?;
-    if let Some(repo) = repo {
-        crate::odb::recover(repo, &chain.key().head_ref()?)?;
-    }
     let mut ck = checkpoint::build(s, req.timestamp);
-    sign_all(&mut ck, keys)?;
     let digest = checkpoint::digest(&ck)?;
     let path = chain
         .checkpoints_dir
         .join(format!("checkpoint.{}.json", s.receipt_count));
-    if let Some(repo) = repo {
-        repo.put_json(
-            &ArtifactType::new(chain.kind.checkpoint_artifact()).expect("valid type"),
-            &ck,
-        )?;
+    let done = |ref_moved| Checkpointed {
+        digest,
+        path: path.clone(),
+        receipt_count: s.receipt_count,
+        mmr_root: s.mmr.root,
+        ref_moved,
+    };
+    let Some(repo) = repo else {
+        sign_all(&mut ck, keys)?;
+        write_file(&path, &chain.encode(&ck)?)?;
+        return Ok((ck, done(false)));
+    };
+    crate::odb::recover(repo, &chain.key().head_ref()?)?;
+    let reason = "checkpoint";
+    let (mut txn, _) =
+        Transaction::begin(repo, &chain.key().checkpoint_ref()?, Expect::Any, reason)?;
+    let ref_moved = !supersedes(repo, chain, txn.old(), s.receipt_count)?;
+    if ref_moved {
+        txn.run_hook(Event::PreRefUpdate, digest, reason)?;
     }
-    write_file(&path, &chain.encode(&ck)?)?;
-    let mut ref_moved = false;
-    if let Some(repo) = repo {
-        let r = chain.key().checkpoint_ref()?;
-        let lock = RefLock::acquire(repo, &r)?;
-        let old = lock.current()?;
-        if !supersedes(repo, chain, old, s.receipt_count)? {
-            repo.commit_ref(lock, old, digest, "checkpoint")?;
-            ref_moved = true;
-            let env = HookEnv {
-                ref_name: r.as_str(),
-                old: old.map(|d| d.to_hex()).unwrap_or_default(),
-                new: digest.to_hex(),
-                reason: "checkpoint",
-            };
-            repo.run_hook(Event::PostCheckpoint, &env)?;
-        }
-    }
-    Ok((
-        ck,
-        Checkpointed {
+    sign_all(&mut ck, keys)?;
+    let artifact = ArtifactType::new(chain.kind.checkpoint_artifact()).expect("valid type");
+    let id = txn.put_json(&artifact, &ck)?;
+    debug_assert_eq!(
+        id.digest, digest,
+        "a checkpoint's digest leaves its proofs out"
+    );
+    let mut files = StagedFiles::default();
+    files.write(&path, &chain.encode(&ck)?)?;
+    // The transaction's only object, so number 0 of its journal.
+    txn.journal_file(0, encoding(chain.style), &path)?;
+    txn.add_files(files);
+    if ref_moved {
+        txn.commit(
             digest,
-            path,
-            receipt_count: s.receipt_count,
-            mmr_root: s.mmr.root,
-            ref_moved,
-        },
-    ))
+            || Ok::<(), Error>(()),
+            &[(Event::PostCheckpoint, reason)],
+        )?;
+    } else {
+        txn.publish()?;
+    }
+    Ok((ck, done(ref_moved)))
+}
+
+/// How the journal rebuilds a working-tree file of `style`.
+fn encoding(style: FileStyle) -> FileEncoding {
+    match style {
+        FileStyle::Pretty => FileEncoding::Pretty,
+        FileStyle::Canonical => FileEncoding::Canonical,
+    }
 }
 
 /// Whether the checkpoint `old` (the ref's target) covers more than `count` receipts of the
@@ -330,4 +347,66 @@ pub fn resolve_fork(
     };
     write_pretty(&path, &vc)?;
     Ok(Resolved { vc, path, object })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::PermissionsExt;
+
+    use super::*;
+    use crate::chain::envelope;
+    use crate::chain::module::{ASSETS_DIR, AssetModule};
+    use crate::chain::ops::{AppendRequest, append, summary};
+    use crate::chain::receipt::Draft;
+
+    #[test]
+    fn a_checkpoint_goes_through_the_transaction_and_a_veto_leaves_nothing() {
+        let t = tempfile::tempdir().unwrap();
+        let repo = Repo::init(t.path(), &[]).unwrap();
+        let genesis = serde_json::json!({"type": "SmartAssetGenesis", "asset_name": "ck"});
+        let module = AssetModule::init(&t.path().join(ASSETS_DIR), &genesis, &[], None).unwrap();
+        let chain = module.chain(None).unwrap();
+        let keys = [KeyPair::generate(None).unwrap()];
+        let drafts = [Draft {
+            transition: envelope::load(&serde_json::json!({"kind": "t.v1", "payload": {}}))
+                .unwrap(),
+            timestamp: "2026-01-01T00:00:00Z".into(),
+            ..Draft::default()
+        }];
+        let req = AppendRequest {
+            drafts: &drafts,
+            keys: &keys,
+            expect: Expect::Any,
+            allow_unsigned: false,
+            lifecycle: None,
+            attachments: &[],
+        };
+        append(&repo, &chain, req).unwrap();
+        let s = summary(Some(&repo), &chain, &Options::default(), true).unwrap();
+        let ck = CheckpointRequest {
+            summary: &s,
+            keys: &keys,
+            timestamp: "2026-01-02T00:00:00Z",
+            lifecycle: None,
+        };
+        let hook = repo.dir().join("hooks/pre-ref-update");
+        std::fs::write(&hook, "#!/bin/sh\nexit 1\n").unwrap();
+        std::fs::set_permissions(&hook, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let e = checkpoint(Some(&repo), &chain, ck).unwrap_err();
+        assert_eq!(
+            crate::taxonomy::Classify::code(&e),
+            "conflict.hook_rejected"
+        );
+        let r = chain.key().checkpoint_ref().unwrap();
+        assert_eq!(repo.read_ref(&r).unwrap(), None);
+        let file = chain.checkpoints_dir.join("checkpoint.1.json");
+        assert!(!file.exists());
+        assert!(crate::odb::journals(&repo).unwrap().is_empty());
+        std::fs::remove_file(&hook).unwrap();
+        let (_, done) = checkpoint(Some(&repo), &chain, ck).unwrap();
+        assert!(done.ref_moved && file.exists());
+        assert_eq!(repo.read_ref(&r).unwrap(), Some(done.digest));
+        let artifact = ArtifactType::new(chain.kind.checkpoint_artifact()).unwrap();
+        assert!(repo.has(&ObjectId::new(artifact, done.digest)));
+    }
 }

@@ -485,10 +485,10 @@ fn move_tracking(
 /// Remote JSON objects read (and checked) by the closure walk, by id.
 type Prefetched = HashMap<ObjectId, Vec<u8>>;
 
-/// The objects the remote refs reach, walked through local copies where we have them and
-/// through the remote's JSON objects otherwise (read wave by wave, `jobs` at a time, each
-/// checked against its name before its links are followed); returns the closure and the
-/// bytes read on the way.
+/// The objects the remote refs reach, walked by [`crate::reach::levels`] through local copies
+/// where we have them and through the remote's JSON objects otherwise (read a level at a time,
+/// `jobs` at once, each checked against its name before its links are followed); returns the
+/// closure and the bytes read on the way.
 pub(crate) fn remote_closure(
     repo: &Repo,
     backend: &dyn Backend,
@@ -501,42 +501,74 @@ pub(crate) fn remote_closure(
     for (name, value) in refs {
         crate::reach::ref_roots(name, *value, &mut roots);
     }
-    let mut frontier: Vec<ObjectId> = Vec::new();
+    let mut start: Vec<(ObjectId, bool)> = Vec::new();
     let local_types = repo.object_types()?;
     for r in roots {
         match r {
-            crate::reach::Root::Id(id) => frontier.push(id),
+            crate::reach::Root::Id(id) => start.push((id, false)),
             // An untyped ref names a digest: every object with it, there or here.
             crate::reach::Root::Digest(d) => {
-                frontier.extend(listed.iter().filter(|o| o.digest == d).cloned());
-                frontier.extend(local_types.iter().map(|t| ObjectId::new(t.clone(), d)));
+                start.extend(
+                    listed
+                        .iter()
+                        .filter(|o| o.digest == d)
+                        .map(|o| (o.clone(), false)),
+                );
+                start.extend(
+                    local_types
+                        .iter()
+                        .map(|t| (ObjectId::new(t.clone(), d), false)),
+                );
             }
         }
     }
-    let mut closure: HashSet<ObjectId> = HashSet::new();
-    let mut cache: HashMap<ObjectId, Vec<u8>> = HashMap::new();
-    while !frontier.is_empty() {
-        let wave: Vec<ObjectId> = std::mem::take(&mut frontier)
-            .into_iter()
-            .filter(|id| closure.insert(id.clone()))
-            .collect();
-        let is_json = |id: &ObjectId| id.artifact_type.rule().encoding() == Encoding::Json;
-        let remote_only: Vec<Item> = wave
-            .iter()
-            .filter(|id| is_json(id) && !repo.has(id) && listed.contains(*id))
-            .map(|id| Item::Object(id.clone()))
-            .collect();
-        let read = parallel(&remote_only, opts.jobs, stop, |item| {
+    let view = RemoteView {
+        repo,
+        backend,
+        opts,
+        listed,
+        stop,
+        read: std::cell::RefCell::new(HashMap::new()),
+    };
+    let mut closure = HashSet::new();
+    crate::reach::levels(
+        &view,
+        start,
+        crate::reach::Require::Nothing,
+        &mut closure,
+        &|_| false,
+    )?;
+    Ok((closure, view.read.into_inner()))
+}
+
+/// The remote as the closure walk sees it: our copy of an object where we have one, else the
+/// remote's (listed) one.
+struct RemoteView<'a> {
+    repo: &'a Repo,
+    backend: &'a dyn Backend,
+    opts: &'a Options,
+    listed: &'a HashSet<ObjectId>,
+    stop: &'a AtomicBool,
+    /// The remote JSON objects read so far, kept for the download.
+    read: std::cell::RefCell<Prefetched>,
+}
+
+impl RemoteView<'_> {
+    /// Reads `ids` from the remote, `jobs` at a time, each checked against its name; an object
+    /// gone since the listing is left out.
+    fn get_all(&self, ids: Vec<Item>) -> Result<HashMap<ObjectId, Value>, Error> {
+        let read = parallel(&ids, self.opts.jobs, self.stop, |item| {
             let key = item.key();
             let Item::Object(id) = item else {
                 return Ok(None);
             };
-            let Some(blob) = backend.get(&key, None)? else {
+            let Some(blob) = self.backend.get(&key, None)? else {
                 return Ok(None);
             };
             verify_object(id, &key, &blob.bytes)?;
             Ok(Some((id.clone(), blob.bytes)))
         })?;
+        let mut out = HashMap::new();
         for (id, bytes) in read.into_iter().flatten() {
             let value = canon::parse(&bytes).map_err(|e| Error::Tampered {
                 object: id.to_string(),
@@ -544,16 +576,61 @@ pub(crate) fn remote_closure(
                 expected: id.digest.to_hex(),
                 found: format!("unparsable JSON ({e})"),
             })?;
-            frontier.extend(crate::reach::links(&id, &value));
-            cache.insert(id, bytes);
+            out.insert(id.clone(), value);
+            self.read.borrow_mut().insert(id, bytes);
         }
-        for id in wave.iter().filter(|id| is_json(id) && repo.has(id)) {
-            let value = stored_json(repo, id)?;
-            frontier.extend(crate::reach::links(id, &value));
-        }
-        frontier.retain(|id| !closure.contains(id));
+        Ok(out)
     }
-    Ok((closure, cache))
+}
+
+impl crate::reach::Source for RemoteView<'_> {
+    type Error = Error;
+
+    fn has(&self, id: &ObjectId) -> Result<bool, Error> {
+        Ok(self.repo.has(id) || self.listed.contains(id))
+    }
+
+    fn read_json(&self, id: &ObjectId) -> Result<Option<Value>, Error> {
+        if self.repo.has(id) {
+            return stored_json(self.repo, id).map(Some);
+        }
+        Ok(self.get_all(vec![Item::Object(id.clone())])?.remove(id))
+    }
+
+    fn missing(&self, id: &ObjectId) -> Error {
+        Error::Missing {
+            what: "object",
+            key: layout::object_key(id),
+        }
+    }
+
+    /// The level's remote-only JSON objects in one parallel read, the others from here.
+    fn find_level(&self, ids: &[ObjectId]) -> Result<Vec<crate::reach::Found>, Error> {
+        use crate::reach::Found;
+        let is_json = |id: &ObjectId| id.artifact_type.rule().encoding() == Encoding::Json;
+        let local: Vec<bool> = ids.iter().map(|id| self.repo.has(id)).collect();
+        let remote_only: Vec<Item> = ids
+            .iter()
+            .zip(&local)
+            .filter(|(id, here)| is_json(id) && !**here && self.listed.contains(*id))
+            .map(|(id, _)| Item::Object(id.clone()))
+            .collect();
+        let mut fetched = self.get_all(remote_only)?;
+        ids.iter()
+            .zip(local)
+            .map(|(id, here)| {
+                Ok(if let Some(v) = fetched.remove(id) {
+                    Found::Json(v)
+                } else if here && is_json(id) {
+                    Found::Json(stored_json(self.repo, id)?)
+                } else if here || self.listed.contains(id) {
+                    Found::Leaf
+                } else {
+                    Found::Absent
+                })
+            })
+            .collect()
+    }
 }
 
 /// Whether a remote chain ref's value `value` extends `tracking`, our remote-tracking value:
