@@ -62,28 +62,43 @@ fn a_rate_that_does_not_parse_is_a_usage_error() {
     assert!(run.stderr.contains("512K"), "{run:?}");
 }
 
-#[test]
-fn progress_on_a_terminal_counts_bytes_and_objects_with_a_rate() {
-    let (a, _remote, _, _) = three_mib();
-    // A real pseudo-terminal on stderr (Python's pty), as an operator's shell gives one.
+/// What msez draws on a real pseudo-terminal (Python's pty), as an operator's shell gives one.
+fn on_a_terminal(dir: &std::path::Path, args: &[&str]) -> String {
     let out = Command::new("python3")
         .args([
             "-c",
             "import pty, sys; sys.exit(pty.spawn(sys.argv[1:]) >> 8)",
             crate::util::bin(),
-            "push",
-            "origin",
-            "--limit-rate",
-            "1M",
         ])
-        .current_dir(a.path())
+        .args(args)
+        .current_dir(dir)
         .output()
         .expect("python3 runs");
-    let screen = String::from_utf8_lossy(&out.stdout);
+    let screen = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(out.status.success(), "{screen}");
-    assert!(screen.contains("MiB/3.00 MiB"), "no byte count: {screen}");
-    assert!(screen.contains("/1 objects"), "no object count: {screen}");
-    assert!(screen.contains("/s"), "no rate: {screen}");
+    screen
+}
+
+#[test]
+fn progress_on_a_terminal_counts_bytes_and_objects_with_a_rate() {
+    let (a, remote, _, _) = three_mib();
+    for screen in [
+        on_a_terminal(a.path(), &["push", "origin", "--limit-rate", "1M"]),
+        on_a_terminal(
+            a.path(),
+            &[
+                "clone",
+                remote.path().to_str().unwrap(),
+                "c",
+                "--limit-rate",
+                "1M",
+            ],
+        ),
+    ] {
+        assert!(screen.contains("MiB/3.00 MiB"), "no byte count: {screen}");
+        assert!(screen.contains("/1 objects"), "no object count: {screen}");
+        assert!(screen.contains("/s"), "no rate: {screen}");
+    }
 }
 
 #[test]

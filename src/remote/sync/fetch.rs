@@ -186,6 +186,7 @@ pub fn fetch(
         .prefix("fetch-")
         .tempdir_in(repo.dir().join("tmp"))
         .map_err(|e| Error::io("creating a staging directory in", repo.dir().join("tmp"), e))?;
+    progress.set_bytes_total(todo.iter().filter_map(|i| sizes.get(&i.key())).sum());
     let (staged, received) = download(
         backend,
         opts,
@@ -295,7 +296,10 @@ fn download(
             let path = staging.join(n.to_string());
             let sum = download_raw(backend, id, &key, || {
                 let f = crate::fs::create_in_place(&path).map_err(|e| e.lift(Error::io))?;
-                Ok(Box::new(std::io::BufWriter::new(f)))
+                Ok(Box::new(Counted {
+                    out: std::io::BufWriter::new(f),
+                    progress,
+                }))
             })?
             .ok_or_else(missing)?;
             bytes_received.fetch_add(sum.size as usize, Ordering::Relaxed);
@@ -310,6 +314,7 @@ fn download(
             _ => backend.get(&key, None)?.ok_or_else(missing)?,
         };
         bytes_received.fetch_add(blob.bytes.len(), Ordering::Relaxed);
+        progress.inc_bytes(blob.bytes.len() as u64);
         let out = match item {
             Item::Object(id) => {
                 verify_object(id, &key, &blob.bytes)?;
@@ -337,6 +342,24 @@ fn download(
         Ok(out)
     })?;
     Ok((staged, bytes_received.load(Ordering::Relaxed) as u64))
+}
+
+/// A download's writer that tells the progress of each chunk as it arrives (a large object
+/// moves the bar while it comes down, not only when it ends).
+struct Counted<'a, W> {
+    out: W,
+    progress: &'a dyn Progress,
+}
+
+impl<W: std::io::Write> std::io::Write for Counted<'_, W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.out.write(buf)?;
+        self.progress.inc_bytes(n as u64);
+        Ok(n)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.out.flush()
+    }
 }
 
 /// Stores what was downloaded and verified: objects first (one transaction), then the proofs

@@ -516,11 +516,11 @@ fn is_streamed(item: &Item) -> bool {
 
 /// Streams a remote raw object into `out`, hashing as it passes; Ok(None) when absent, else
 /// the checksum of what was written.
-fn download_raw(
+fn download_raw<'a>(
     backend: &dyn Backend,
     id: &ObjectId,
     key: &str,
-    mut open: impl FnMut() -> Result<Box<dyn Write>, Error>,
+    mut open: impl FnMut() -> Result<Box<dyn Write + 'a>, Error>,
 ) -> Result<Option<odb::Checksum>, Error> {
     // The backend's retries resume a download without writing a byte twice.
     let got = {
