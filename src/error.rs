@@ -39,6 +39,8 @@ pub enum Error {
     Car(#[from] crate::car::Error),
     #[error(transparent)]
     Tlog(#[from] crate::tlog::Error),
+    #[error(transparent)]
+    Render(#[from] crate::render::Error),
     /// A command was called with arguments that cannot work.
     #[error("{0}")]
     Usage(String),
@@ -80,6 +82,7 @@ impl Classify for Error {
             Error::Bundle(e) => e.class(),
             Error::Car(e) => e.class(),
             Error::Tlog(e) => e.class(),
+            Error::Render(e) => e.class(),
             Error::Usage(_) => Class::Usage,
             Error::Io { .. } => Class::Io,
         }
@@ -101,6 +104,7 @@ impl Classify for Error {
             Error::Bundle(e) => e.code(),
             Error::Car(e) => e.code(),
             Error::Tlog(e) => e.code(),
+            Error::Render(e) => e.code(),
             Error::Usage(_) => "usage.invalid",
             Error::Io { .. } => "io.file",
         }
@@ -122,6 +126,7 @@ impl Classify for Error {
             Error::Bundle(e) => e.detail(),
             Error::Car(e) => e.detail(),
             Error::Tlog(e) => e.detail(),
+            Error::Render(e) => e.detail(),
             Error::Usage(_) => Detail::default(),
             Error::Io { path, .. } => Detail::path(path),
         }

@@ -30,6 +30,7 @@ mod limits;
 mod mmr_cli;
 mod mount;
 mod odb;
+mod pictures;
 mod porcelain;
 mod remote;
 mod remote_irregular;
