@@ -139,8 +139,12 @@ fn log_picture(
 ) -> super::Result<msez::render::svg::ChainPicture> {
     use msez::render::svg::{ChainPicture, Checkpoint, Status};
     let mut roots = Vec::new();
+    let mut anchors = Vec::new();
     for item in History::new(repo, kind, Some(head)) {
         let v = item?;
+        if kind == Kind::Corridor {
+            anchors.extend(anchors_in(&v));
+        }
         roots.push(
             v.get("next_root")
                 .and_then(Value::as_str)
@@ -149,9 +153,11 @@ fn log_picture(
         );
     }
     roots.reverse();
+    anchors.reverse();
     let mut picture = ChainPicture {
         title: name.to_string(),
         receipt_count: roots.len() as u64,
+        anchors,
         ..ChainPicture::default()
     };
     let checkpoint_ref = name
@@ -194,6 +200,39 @@ fn log_picture(
         .checkpoints
         .dedup_by(|a, b| a.size == b.size && a.status == b.status);
     Ok(with_roots(picture, &roots))
+}
+
+/// The asset checkpoints a corridor receipt anchors (docs/anchoring.md), as picture marks:
+/// `log` does not check them against the asset chain (`msez audit` does), so they are unknown.
+fn anchors_in(receipt: &Value) -> Vec<msez::render::svg::Anchor> {
+    let sequence = receipt.get("sequence").and_then(Value::as_u64).unwrap_or(0);
+    let attachments = receipt
+        .get("transition")
+        .and_then(|t| t.get("attachments"))
+        .and_then(Value::as_array);
+    attachments
+        .into_iter()
+        .flatten()
+        .filter(|a| {
+            let t = a.get("artifact_type").and_then(Value::as_str).unwrap_or("");
+            t == "smart-asset-receipt-checkpoint"
+                || t == "smart-asset-checkpoint"
+                || (t == "checkpoint" && a.get("asset_id").is_some())
+        })
+        .map(|a| {
+            let asset = a.get("asset_id").and_then(Value::as_str).unwrap_or("asset");
+            let count = a.get("receipt_count").and_then(Value::as_u64);
+            msez::render::svg::Anchor {
+                sequence,
+                label: format!(
+                    "{} @{}",
+                    asset.get(..8).unwrap_or(asset),
+                    count.map(|n| n.to_string()).unwrap_or_default()
+                ),
+                status: msez::render::svg::Status::Unknown,
+            }
+        })
+        .collect()
 }
 
 /// Fills in the roots of the receipts the picture shows.

@@ -328,3 +328,64 @@ fn pictures_svg_with_no_graphviz_installed() {
     }
     assert!(!Path::new(&dir.join("f.png")).exists());
 }
+
+#[test]
+fn pictures_a_corridor_log_marks_the_asset_checkpoint_it_anchors() {
+    let (dir, asset) = Dir::asset_module(&["dev", "zone-a"], &[]);
+    for _ in 0..2 {
+        dir.run(&["asset", "state", "receipt-init", &asset, "--key", "dev.jwk"])
+            .ok();
+    }
+    dir.run(&["asset", "state", "checkpoint", &asset, "--key", "dev.jwk"])
+        .ok();
+    let cid = "org.example.corridor.pictures";
+    dir.run(&[
+        "corridor",
+        "module",
+        "init",
+        "--corridor-id",
+        cid,
+        "--key",
+        "dev.jwk",
+    ])
+    .ok();
+    let ck = format!("{asset}/state/checkpoints/checkpoint.2.json");
+    dir.run(&[
+        "corridor",
+        "state",
+        "receipt-init",
+        cid,
+        "--key",
+        "zone-a.jwk",
+        "--attach-smart-asset-receipt-checkpoint",
+        &ck,
+    ])
+    .ok();
+    let svg = dir
+        .run(&["log", &format!("corridors/{cid}/head"), "--format", "svg"])
+        .ok()
+        .to_string();
+    well_formed(&svg);
+    // The anchor's mark: amber (log does not check it against the asset chain; audit does).
+    assert!(svg.contains(&format!("{} @2", &ASSET_ID[..8])), "{svg}");
+    assert!(svg.contains("r=\"7\" fill=\"#9a6700\""), "{svg}");
+}
+
+#[test]
+fn pictures_fork_inspect_dot_render_runs_graphviz_when_it_is_installed() {
+    if std::process::Command::new("dot")
+        .arg("-V")
+        .output()
+        .is_err()
+    {
+        eprintln!("graphviz `dot` is not installed: dot --render not exercised");
+        return;
+    }
+    let dir = chain(3, 3);
+    fork_at(&dir, 1);
+    let run = inspect(&dir, &["--format", "dot", "--render", "f.svg"]);
+    assert!(run.ok().starts_with("digraph forks {"));
+    assert!(run.stderr.contains("rendered"), "{run:#?}");
+    let svg = std::fs::read_to_string(dir.join("f.svg")).unwrap();
+    assert!(svg.contains("<svg") && svg.contains("legend"), "{svg}");
+}
