@@ -389,3 +389,35 @@ fn pictures_fork_inspect_dot_render_runs_graphviz_when_it_is_installed() {
     let svg = std::fs::read_to_string(dir.join("f.svg")).unwrap();
     assert!(svg.contains("<svg") && svg.contains("legend"), "{svg}");
 }
+
+#[test]
+fn pictures_the_guides_pictures_are_redrawn_byte_for_byte() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let tmp = tempfile::tempdir().unwrap();
+    let run = std::process::Command::new("bash")
+        .arg(root.join("examples/pictures.sh"))
+        .arg(tmp.path())
+        .env("MSEZ", crate::util::bin())
+        .env_remove("SOURCE_DATE_EPOCH")
+        .output()
+        .unwrap();
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    for name in ["chain-10.svg", "chain-forked.svg", "chain-10k.svg"] {
+        let fresh = std::fs::read_to_string(tmp.path().join(name)).unwrap();
+        well_formed(&fresh);
+        let committed = std::fs::read_to_string(root.join("docs/img").join(name)).unwrap();
+        assert!(
+            fresh == committed,
+            "docs/img/{name} is stale: rerun examples/pictures.sh"
+        );
+    }
+    let big = std::fs::read_to_string(tmp.path().join("chain-10k.svg")).unwrap();
+    assert!(big.contains("10000 receipt(s) linked from genesis") && svg_nodes(&big) <= 210);
+    assert!(big.contains("ckpt 4000") && big.contains("ckpt 10000"));
+    let forked = std::fs::read_to_string(tmp.path().join("chain-forked.svg")).unwrap();
+    assert!(forked.contains("✓ chosen by a resolution") && forked.contains("losing branch: 3"));
+}
