@@ -328,7 +328,16 @@ fn emit_audited(a: &audit::Audited, args: &GraphVerifyArgs, ctx: &Ctx) -> super:
         return Ok(ExitCode::from(a.exit_code()));
     }
     if args.format() == Format::Dot {
-        return emit_report(&a.checked.report, args, ctx).map(|_| ExitCode::from(a.exit_code()));
+        // The closure, then each chain the bundle carries as its own cluster.
+        let clusters: Vec<String> = a
+            .chains
+            .iter()
+            .enumerate()
+            .map(|(i, c)| msez::render::dot::chain_cluster(&c.picture, i))
+            .collect();
+        let dot = msez::render::dot::with_clusters(&graph::to_dot(&a.checked.report), &clusters);
+        super::picture::emit_dot(&dot, args.render.as_deref(), ctx)?;
+        return Ok(ExitCode::from(a.exit_code()));
     }
     if ctx.out.json || args.format() == Format::Json {
         // Built only when printed: a whole report value is many times the report's size.

@@ -4,6 +4,7 @@
 //!   runs, legend) and the closure picture, as self-contained SVG.
 //! - [`forks`]: a fork-inspect report as that chain picture (its fork branches below the
 //!   line) and as DOT, both collapsed to about [`svg::MAX_NODES`] nodes.
+//! - [`dot`]: a chain picture as a Graphviz cluster (a bundle's chains in `graph verify`'s DOT).
 //! - [`graphviz`]: `--format dot --render FILE` through graphviz `dot`, for those who have it.
 //!
 //! One renderer serves every graph command and `msez audit --html`. A general layout engine
@@ -12,6 +13,7 @@
 //! crates that were candidates (layout-rs) would add a dependency to draw what a few
 //! coordinates already place (docs/forks.md, "Pictures").
 
+pub mod dot;
 pub mod forks;
 pub mod graphviz;
 pub mod svg;

@@ -97,7 +97,7 @@ pub struct Branch {
 
 /// One cell of the laid-out line.
 #[derive(Clone, Debug, PartialEq)]
-enum Slot {
+pub(crate) enum Slot {
     Genesis,
     Receipt(u64),
     Run(u64, u64),
@@ -150,7 +150,8 @@ pub fn wanted_roots(p: &ChainPicture) -> BTreeSet<u64> {
     kept_positions(p.receipt_count, &marks(p))
 }
 
-fn slots(p: &ChainPicture) -> Vec<Slot> {
+/// The cells of the line: genesis, receipts and collapsed runs, then a gap and fork marks.
+pub(crate) fn slots(p: &ChainPicture) -> Vec<Slot> {
     let keep = kept_positions(p.receipt_count, &marks(p));
     let mut out = vec![Slot::Genesis];
     let mut next = 0u64;

@@ -231,6 +231,20 @@ fn pictures_log_and_graph_verify_svg_show_receipts_checkpoints_and_the_legend() 
     for want in ["receipt #9<", "ckpt 8", "LEGEND", "closure"] {
         assert!(drawn.contains(want), "bundle svg lacks {want:?}");
     }
+    // The DOT of a bundle draws its chain too: one node per receipt, linked, the checkpoint.
+    let dot = dir.run(&[
+        "artifact",
+        "graph",
+        "verify",
+        "--from-bundle",
+        "w.zip",
+        "--format",
+        "dot",
+    ]);
+    let dot = &dot.stdout;
+    assert!(dot.starts_with("digraph artifact_graph {") && dot.contains("cluster_chain_0"));
+    assert_eq!(dot.matches("[label=\"#").count(), 10, "{dot}");
+    assert!(dot.contains("\"chain0:r8\" -> \"chain0:r9\"") && dot.contains("checkpoint 8"));
 }
 
 #[test]
