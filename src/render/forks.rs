@@ -132,6 +132,7 @@ pub fn picture(report: &Report, title: &str) -> ChainPicture {
                 resolved,
             })
             .collect(),
+        headless: report.canonical_head.is_none(),
         ..ChainPicture::default()
     }
 }

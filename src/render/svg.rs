@@ -79,6 +79,8 @@ pub struct ChainPicture {
     pub anchors: Vec<Anchor>,
     /// The other candidates at fork points of the drawn line (fork-inspect), drawn below it.
     pub branches: Vec<Branch>,
+    /// The line's end is no head: an unresolved fork leaves nothing selected.
+    pub headless: bool,
 }
 
 /// A competing candidate at a fork point: the line holds one receipt at `sequence`, this is
@@ -575,7 +577,7 @@ fn receipt_box(
     anchors: &BTreeMap<u64, Vec<&Anchor>>,
 ) {
     let seq = &seq;
-    let head = p.receipt_count.checked_sub(1);
+    let head = p.receipt_count.checked_sub(1).filter(|_| !p.headless);
     let cx = x + BOX_W / 2;
     let is_head = Some(*seq) == head && p.gap.is_none();
     let bad = p.bad.contains(seq);

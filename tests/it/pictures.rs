@@ -174,6 +174,8 @@ fn pictures_fork_inspect_svg_and_dot_show_both_candidates_and_a_legend() {
         2,
         "both candidates at #4"
     );
+    // Nothing is selected at an unresolved fork: no receipt is called the head.
+    assert!(!svg.contains(">HEAD<"), "an unresolved fork has no head");
     let dot = inspect(&dir, &["--format", "dot"]).ok().to_string();
     assert!(dot.starts_with("digraph forks {"), "{dot}");
     for want in [&main[..12], &other[..12], "cluster_legend", "color=red"] {
@@ -434,4 +436,5 @@ fn pictures_the_guides_pictures_are_redrawn_byte_for_byte() {
     assert!(big.contains("ckpt 4000") && big.contains("ckpt 10000"));
     let forked = std::fs::read_to_string(tmp.path().join("chain-forked.svg")).unwrap();
     assert!(forked.contains("✓ chosen by a resolution") && forked.contains("losing branch: 3"));
+    assert!(forked.contains(">HEAD<"), "a resolved fork has a head");
 }
