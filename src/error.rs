@@ -41,6 +41,8 @@ pub enum Error {
     Car(#[from] crate::car::Error),
     #[error(transparent)]
     Tlog(#[from] crate::tlog::Error),
+    #[error(transparent)]
+    Render(#[from] crate::render::Error),
     /// A command was called with arguments that cannot work.
     #[error("{0}")]
     Usage(String),
@@ -83,6 +85,7 @@ impl Classify for Error {
             Error::Bundle(e) => e.class(),
             Error::Car(e) => e.class(),
             Error::Tlog(e) => e.class(),
+            Error::Render(e) => e.class(),
             Error::Usage(_) => Class::Usage,
             Error::Io { .. } => Class::Io,
         }
@@ -105,6 +108,7 @@ impl Classify for Error {
             Error::Bundle(e) => e.code(),
             Error::Car(e) => e.code(),
             Error::Tlog(e) => e.code(),
+            Error::Render(e) => e.code(),
             Error::Usage(_) => "usage.invalid",
             Error::Io { .. } => "io.file",
         }
@@ -127,6 +131,7 @@ impl Classify for Error {
             Error::Bundle(e) => e.detail(),
             Error::Car(e) => e.detail(),
             Error::Tlog(e) => e.detail(),
+            Error::Render(e) => e.detail(),
             Error::Usage(_) => Detail::default(),
             Error::Io { path, .. } => Detail::path(path),
         }

@@ -636,52 +636,6 @@ pub fn inspect(chain: &Chain, opts: &verify::Options, loaded: &Loaded) -> Report
     report
 }
 
-/// A Graphviz picture of the branches: the selected chain bold, losing branches dashed,
-/// unresolved fork points red.
-pub fn dot(report: &Report) -> String {
-    let short = |d: &Digest| d.to_hex()[..12].to_string();
-    let forks: BTreeSet<(u64, Digest)> = report
-        .forks
-        .points
-        .iter()
-        .filter(|p| !p.resolved)
-        .map(|p| (p.sequence, p.prev_root))
-        .collect();
-    let mut s =
-        String::from("digraph forks {\n  rankdir=LR;\n  node [shape=box, fontname=monospace];\n");
-    s.push_str(&format!(
-        "  \"{}\" [label=\"genesis\\n{}\", shape=ellipse];\n",
-        report.genesis_root,
-        short(&report.genesis_root)
-    ));
-    for l in &report.links {
-        let on = report.selected.contains(&l.next_root);
-        s.push_str(&format!(
-            "  \"{}\" [label=\"seq {}\\n{}\"{}];\n",
-            l.next_root,
-            l.sequence,
-            short(&l.next_root),
-            if on { ", penwidth=2" } else { ", style=dashed" }
-        ));
-    }
-    for l in &report.links {
-        let on = report.selected.contains(&l.next_root);
-        let style = if forks.contains(&(l.sequence, l.prev_root)) {
-            " [color=red]"
-        } else if on {
-            " [penwidth=2]"
-        } else {
-            " [style=dashed]"
-        };
-        s.push_str(&format!(
-            "  \"{}\" -> \"{}\"{style};\n",
-            l.prev_root, l.next_root
-        ));
-    }
-    s.push_str("}\n");
-    s
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -79,12 +79,13 @@ pub struct GraphVerifyArgs {
     /// Record every edge in the report.
     #[arg(long)]
     pub emit_edges: bool,
-    /// Output format.
-    #[arg(long, value_enum, default_value_t = Format::Text)]
-    pub format: Format,
-    /// With --format dot: also render to FILE with graphviz `dot` (format from the extension);
-    /// with --format svg: write the SVG to FILE instead of stdout.
-    #[arg(long, value_name = "FILE", requires = "format")]
+    /// Output format (default: text; svg when --render is given).
+    #[arg(long, value_enum)]
+    pub format: Option<Format>,
+    /// Write the picture to FILE: with svg (implied by --render alone) msez draws it, no
+    /// graphviz; with --format dot graphviz `dot` renders it (format from the extension) and
+    /// its absence is an error (io.graphviz_missing).
+    #[arg(long, value_name = "FILE")]
     pub render: Option<PathBuf>,
     /// With --bundle: write the bundle even when the closure was cut short or a chain does not
     /// verify, marked `partial` in the manifest (it then verifies as unknown, never valid).
@@ -94,6 +95,17 @@ pub struct GraphVerifyArgs {
     /// own anchors file alone gives at most unknown).
     #[arg(long, value_name = "FILE", requires = "from_bundle")]
     pub trust_anchors: Option<PathBuf>,
+}
+
+impl GraphVerifyArgs {
+    /// The format asked for, or the one --render implies.
+    fn format(&self) -> Format {
+        self.format.unwrap_or(if self.render.is_some() {
+            Format::Svg
+        } else {
+            Format::Text
+        })
+    }
 }
 
 /// `msez artifact bundle` subcommands.
@@ -166,6 +178,10 @@ pub fn graph(command: GraphCommand, ctx: &Ctx) -> super::Result<ExitCode> {
         GraphCommand::Export(a) => return super::car::export(a, ctx),
         GraphCommand::Import(a) => return super::car::import(a, ctx),
     };
+    super::picture::check_render(
+        a.render.is_some(),
+        matches!(a.format(), Format::Svg | Format::Dot),
+    )?;
     let bar = Bar::new(&ctx.out, "scanning");
     if let Some(zip) = &a.from_bundle {
         let trust = trust_source(a.trust_anchors.as_deref(), ctx)?;
@@ -202,7 +218,7 @@ pub fn graph(command: GraphCommand, ctx: &Ctx) -> super::Result<ExitCode> {
         strict: a.strict || a.bundle.is_some(),
         max_nodes: a.max_nodes,
         max_depth: a.max_depth,
-        emit_edges: a.emit_edges || a.format == Format::Dot || a.bundle.is_some(),
+        emit_edges: a.emit_edges || a.format() == Format::Dot || a.bundle.is_some(),
         store_roots: store_roots(&a.store_roots, ctx)?,
     };
     let report = match &a.bundle {
@@ -255,17 +271,13 @@ pub fn graph(command: GraphCommand, ctx: &Ctx) -> super::Result<ExitCode> {
 
 fn emit_report(report: &Report, a: &GraphVerifyArgs, ctx: &Ctx) -> super::Result<ExitCode> {
     let verdict = report.verdict();
-    if a.format == Format::Svg {
+    if a.format() == Format::Svg {
         let label = root_label(&report.root);
         let picture = svg::closure(&audit::closure_picture(report, &label));
-        emit_svg(&svg::stack(&[picture]), a, ctx)?;
-    } else if a.format == Format::Dot {
-        let dot = graph::to_dot(report);
-        written(ctx.out.raw(dot.as_bytes()))?;
-        if let Some(file) = &a.render {
-            render(&dot, &ctx.path(file), ctx);
-        }
-    } else if ctx.out.json || a.format == Format::Json {
+        super::picture::emit_svg(&svg::stack(&[picture]), a.render.as_deref(), ctx)?;
+    } else if a.format() == Format::Dot {
+        super::picture::emit_dot(&graph::to_dot(report), a.render.as_deref(), ctx)?;
+    } else if ctx.out.json || a.format() == Format::Json {
         let mut value =
             serde_json::to_value(report).map_err(|e| msez::Error::Usage(e.to_string()))?;
         value["verdict"] = serde_json::to_value(verdict).unwrap_or_default();
@@ -301,7 +313,7 @@ fn graph_verdict(v: Verdict) -> GraphVerdict {
 /// A whole bundle verification: the report, its chains and every finding.
 fn emit_audited(a: &audit::Audited, args: &GraphVerifyArgs, ctx: &Ctx) -> super::Result<ExitCode> {
     let verdict = graph_verdict(a.verdict());
-    if args.format == Format::Svg {
+    if args.format() == Format::Svg {
         let mut pictures: Vec<String> = a.chains.iter().map(|c| svg::chain(&c.picture)).collect();
         let label = args
             .from_bundle
@@ -312,13 +324,22 @@ fn emit_audited(a: &audit::Audited, args: &GraphVerifyArgs, ctx: &Ctx) -> super:
             &a.checked.report,
             &label,
         )));
-        emit_svg(&svg::stack(&pictures), args, ctx)?;
+        super::picture::emit_svg(&svg::stack(&pictures), args.render.as_deref(), ctx)?;
         return Ok(ExitCode::from(a.exit_code()));
     }
-    if args.format == Format::Dot {
-        return emit_report(&a.checked.report, args, ctx).map(|_| ExitCode::from(a.exit_code()));
+    if args.format() == Format::Dot {
+        // The closure, then each chain the bundle carries as its own cluster.
+        let clusters: Vec<String> = a
+            .chains
+            .iter()
+            .enumerate()
+            .map(|(i, c)| msez::render::dot::chain_cluster(&c.picture, i))
+            .collect();
+        let dot = msez::render::dot::with_clusters(&graph::to_dot(&a.checked.report), &clusters);
+        super::picture::emit_dot(&dot, args.render.as_deref(), ctx)?;
+        return Ok(ExitCode::from(a.exit_code()));
     }
-    if ctx.out.json || args.format == Format::Json {
+    if ctx.out.json || args.format() == Format::Json {
         // Built only when printed: a whole report value is many times the report's size.
         let value = a.to_value();
         written(ctx.out.emit(&value, |w| {
@@ -521,51 +542,6 @@ fn root_label(root: &graph::RootInfo) -> String {
             digest_sha256,
         } => format!("{artifact_type}:{digest_sha256}"),
         graph::RootInfo::File { path } | graph::RootInfo::Dir { path, .. } => path.clone(),
-    }
-}
-
-/// Writes an SVG picture to `--render FILE`, else to stdout.
-fn emit_svg(svg: &str, a: &GraphVerifyArgs, ctx: &Ctx) -> super::Result<()> {
-    match &a.render {
-        Some(file) => {
-            let path = ctx.path(file);
-            // In place: the user may name a pipe or a device.
-            msez::fs::write_in_place(&path, svg.as_bytes()).map_err(|e| e.lift(msez::Error::io))?;
-            ctx.out.note(format!("rendered {}", path.display()));
-            Ok(())
-        }
-        None => written(ctx.out.raw(svg.as_bytes())),
-    }
-}
-
-/// Renders DOT with graphviz when it is installed; says so (stderr) when it is not.
-fn render(dot: &str, out: &Path, ctx: &Ctx) {
-    let fmt = out
-        .extension()
-        .and_then(|e| e.to_str())
-        .unwrap_or("svg")
-        .to_string();
-    let child = std::process::Command::new("dot")
-        .arg(format!("-T{fmt}"))
-        .arg("-o")
-        .arg(out)
-        .stdin(std::process::Stdio::piped())
-        .spawn();
-    match child {
-        Ok(mut c) => {
-            if let Some(mut stdin) = c.stdin.take() {
-                let _ = stdin.write_all(dot.as_bytes());
-            }
-            match c.wait() {
-                Ok(s) if s.success() => ctx.out.note(format!("rendered {}", out.display())),
-                _ => ctx
-                    .out
-                    .note("graphviz dot failed; the DOT text is on stdout"),
-            }
-        }
-        Err(_) => ctx
-            .out
-            .note("graphviz `dot` is not installed; the DOT text is on stdout"),
     }
 }
 

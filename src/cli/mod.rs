@@ -26,6 +26,7 @@ mod key;
 mod mmr;
 mod mount;
 mod output;
+mod picture;
 mod progress;
 mod quickstart;
 mod recover;

@@ -17,9 +17,16 @@ use super::{Ctx, written};
 pub struct LogArgs {
     /// A chain head ref (`assets/<asset_id>/core/head`, `corridors/<id>/head`, a fork ref).
     pub name: String,
-    /// Show at most N receipts.
+    /// Show at most N receipts (text and json; a picture draws the whole chain).
     #[arg(short = 'n', long)]
     pub max_count: Option<usize>,
+    /// text (the default), json (as --json) or svg (a picture of the chain drawn by msez,
+    /// the default with --render).
+    #[arg(long, value_parser = ["text", "json", "svg"])]
+    pub format: Option<String>,
+    /// Write the SVG picture to FILE instead of stdout (implies --format svg; no graphviz).
+    #[arg(long, value_name = "FILE")]
+    pub render: Option<PathBuf>,
 }
 
 /// `msez status`.
@@ -48,6 +55,11 @@ struct Entry {
 
 /// Walks a chain newest-first.
 pub fn log(args: LogArgs, ctx: &Ctx) -> super::Result<ExitCode> {
+    let format = args
+        .format
+        .clone()
+        .unwrap_or_else(|| if args.render.is_some() { "svg" } else { "text" }.into());
+    super::picture::check_render(args.render.is_some(), format == "svg")?;
     let repo = open_repo(ctx)?;
     let name = RefName::new(&args.name)?;
     // An absent (or misspelled) ref is missing, never an empty log.
@@ -65,6 +77,12 @@ pub fn log(args: LogArgs, ctx: &Ctx) -> super::Result<ExitCode> {
             )));
         }
     };
+    if format == "svg" {
+        let svg = msez::render::svg::chain(&log_picture(&repo, kind, &name, head)?);
+        super::picture::emit_svg(&svg, args.render.as_deref(), ctx)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let json = format == "json";
     let mut entries = Vec::new();
     for item in History::new(&repo, kind, Some(head)).take(args.max_count.unwrap_or(usize::MAX)) {
         let v = item?;
@@ -86,23 +104,148 @@ pub fn log(args: LogArgs, ctx: &Ctx) -> super::Result<ExitCode> {
             signers,
         });
     }
-    written(ctx.out.emit(
-        &serde_json::json!({"ref": name, "receipts": entries}),
-        |w| {
-            for e in &entries {
-                writeln!(
-                    w,
-                    "{:>6} {} {} {}",
-                    e.sequence,
-                    e.next_root,
-                    e.timestamp,
-                    e.signers.join(",")
-                )?;
-            }
-            Ok(())
-        },
-    ))?;
+    let value = serde_json::json!({"ref": name, "receipts": entries});
+    if json && !ctx.out.json {
+        written(ctx.out.emit(&value, |w| {
+            serde_json::to_writer_pretty(&mut *w, &value).map_err(std::io::Error::other)?;
+            writeln!(w)
+        }))?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    written(ctx.out.emit(&value, |w| {
+        for e in &entries {
+            writeln!(
+                w,
+                "{:>6} {} {} {}",
+                e.sequence,
+                e.next_root,
+                e.timestamp,
+                e.signers.join(",")
+            )?;
+        }
+        Ok(())
+    }))?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The picture of the chain `head` ends: every receipt back to genesis (long runs collapsed)
+/// and the chain's checkpoint when `name` is a head ref that has one, marked as matching when
+/// its final_chain_root is the chain's root at its receipt_count.
+fn log_picture(
+    repo: &msez::odb::Repo,
+    kind: Kind,
+    name: &RefName,
+    head: msez::canon::Digest,
+) -> super::Result<msez::render::svg::ChainPicture> {
+    use msez::render::svg::{ChainPicture, Checkpoint, Status};
+    let mut roots = Vec::new();
+    let mut anchors = Vec::new();
+    for item in History::new(repo, kind, Some(head)) {
+        let v = item?;
+        if kind == Kind::Corridor {
+            anchors.extend(anchors_in(&v));
+        }
+        roots.push(
+            v.get("next_root")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string(),
+        );
+    }
+    roots.reverse();
+    anchors.reverse();
+    let mut picture = ChainPicture {
+        title: name.to_string(),
+        receipt_count: roots.len() as u64,
+        anchors,
+        ..ChainPicture::default()
+    };
+    let checkpoint_ref = name
+        .as_str()
+        .strip_suffix("/head")
+        .map(|p| RefName::new(&format!("{p}/checkpoint")))
+        .transpose()?;
+    // Every checkpoint the ref has held (its reflog), not only the latest.
+    let mut held = std::collections::BTreeSet::new();
+    if let Some(r) = checkpoint_ref {
+        held.extend(repo.read_ref(&r)?);
+        if held.is_empty() {
+            return Ok(with_roots(picture, &roots));
+        }
+        held.extend(repo.reflog(&r)?.into_iter().map(|e| e.new));
+    }
+    for digest in held {
+        let id = msez::artifact::ObjectId::new(
+            msez::artifact::ArtifactType::new(kind.checkpoint_artifact())?,
+            digest,
+        );
+        // A checkpoint the reflog names but gc removed is not drawn.
+        let Ok(ck) = repo.read_json(&id) else {
+            continue;
+        };
+        let size = ck.get("receipt_count").and_then(Value::as_u64).unwrap_or(0);
+        let root = ck.get("final_chain_root").and_then(Value::as_str);
+        let status = match (
+            size.checked_sub(1).and_then(|i| roots.get(i as usize)),
+            root,
+        ) {
+            (Some(have), Some(want)) if have == want => Status::Ok,
+            (Some(_), Some(_)) => Status::Bad,
+            _ => Status::Unknown,
+        };
+        picture.checkpoints.push(Checkpoint { size, status });
+    }
+    picture.checkpoints.sort_by_key(|c| c.size);
+    picture
+        .checkpoints
+        .dedup_by(|a, b| a.size == b.size && a.status == b.status);
+    Ok(with_roots(picture, &roots))
+}
+
+/// The asset checkpoints a corridor receipt anchors (docs/anchoring.md), as picture marks:
+/// `log` does not check them against the asset chain (`msez audit` does), so they are unknown.
+fn anchors_in(receipt: &Value) -> Vec<msez::render::svg::Anchor> {
+    let sequence = receipt.get("sequence").and_then(Value::as_u64).unwrap_or(0);
+    let attachments = receipt
+        .get("transition")
+        .and_then(|t| t.get("attachments"))
+        .and_then(Value::as_array);
+    attachments
+        .into_iter()
+        .flatten()
+        .filter(|a| {
+            let t = a.get("artifact_type").and_then(Value::as_str).unwrap_or("");
+            t == "smart-asset-receipt-checkpoint"
+                || t == "smart-asset-checkpoint"
+                || (t == "checkpoint" && a.get("asset_id").is_some())
+        })
+        .map(|a| {
+            let asset = a.get("asset_id").and_then(Value::as_str).unwrap_or("asset");
+            let count = a.get("receipt_count").and_then(Value::as_u64);
+            msez::render::svg::Anchor {
+                sequence,
+                label: format!(
+                    "{} @{}",
+                    asset.get(..8).unwrap_or(asset),
+                    count.map(|n| n.to_string()).unwrap_or_default()
+                ),
+                status: msez::render::svg::Status::Unknown,
+            }
+        })
+        .collect()
+}
+
+/// Fills in the roots of the receipts the picture shows.
+fn with_roots(
+    mut picture: msez::render::svg::ChainPicture,
+    roots: &[String],
+) -> msez::render::svg::ChainPicture {
+    for i in msez::render::svg::wanted_roots(&picture) {
+        if let Some(r) = roots.get(i as usize) {
+            picture.roots.insert(i, r.clone());
+        }
+    }
+    picture
 }
 
 /// Stores the module's genesis beside its chains (as `module init` in a repository does: gc

@@ -77,11 +77,29 @@ pub struct ChainPicture {
     pub forks: Vec<String>,
     /// Anchors carried by the chain's receipts.
     pub anchors: Vec<Anchor>,
+    /// The other candidates at fork points of the drawn line (fork-inspect), drawn below it.
+    pub branches: Vec<Branch>,
+    /// The line's end is no head: an unresolved fork leaves nothing selected.
+    pub headless: bool,
+}
+
+/// A competing candidate at a fork point: the line holds one receipt at `sequence`, this is
+/// another on the same prev_root.
+#[derive(Clone, Debug)]
+pub struct Branch {
+    /// The fork point's sequence.
+    pub sequence: u64,
+    /// This candidate's next_root.
+    pub next_root: String,
+    /// Receipts on this branch from the fork point on (its longest path).
+    pub length: u64,
+    /// Whether a counted resolution chose the line's candidate (this one lost).
+    pub resolved: bool,
 }
 
 /// One cell of the laid-out line.
 #[derive(Clone, Debug, PartialEq)]
-enum Slot {
+pub(crate) enum Slot {
     Genesis,
     Receipt(u64),
     Run(u64, u64),
@@ -125,6 +143,7 @@ fn marks(p: &ChainPicture) -> BTreeSet<u64> {
         .collect();
     m.extend(p.anchors.iter().map(|a| a.sequence));
     m.extend(p.bad.iter().copied());
+    m.extend(p.branches.iter().map(|b| b.sequence));
     m
 }
 
@@ -133,7 +152,8 @@ pub fn wanted_roots(p: &ChainPicture) -> BTreeSet<u64> {
     kept_positions(p.receipt_count, &marks(p))
 }
 
-fn slots(p: &ChainPicture) -> Vec<Slot> {
+/// The cells of the line: genesis, receipts and collapsed runs, then a gap and fork marks.
+pub(crate) fn slots(p: &ChainPicture) -> Vec<Slot> {
     let keep = kept_positions(p.receipt_count, &marks(p));
     let mut out = vec![Slot::Genesis];
     let mut next = 0u64;
@@ -163,6 +183,7 @@ const AMBER: &str = "#9a6700";
 const BLUE: &str = "#0969da";
 const PURPLE: &str = "#8250df";
 const GRAY: &str = "#57606a";
+const ORANGE: &str = "#bc4c00";
 const INK: &str = "#1f2328";
 
 const COLS: usize = 6;
@@ -170,6 +191,10 @@ const BOX_W: i64 = 132;
 const BOX_H: i64 = 50;
 const GAP_X: i64 = 40;
 const ROW_H: i64 = 112;
+/// Rows are taller when fork branches hang below them.
+const ROW_H_FORK: i64 = 196;
+/// How far below its fork point a branch box sits.
+const BRANCH_DY: i64 = BOX_H + 52;
 const PAD: i64 = 24;
 const TOP: i64 = 58;
 
@@ -198,13 +223,13 @@ fn short(hex: &str) -> String {
 }
 
 /// The top-left corner of cell `i` (rows snake so that every link joins neighbours).
-fn cell(i: usize) -> (i64, i64) {
+fn cell(i: usize, row_h: i64) -> (i64, i64) {
     let row = i / COLS;
     let col = i % COLS;
     let col = if row % 2 == 0 { col } else { COLS - 1 - col };
     (
         PAD + col as i64 * (BOX_W + GAP_X),
-        TOP + row as i64 * ROW_H + 22,
+        TOP + row as i64 * row_h + 22,
     )
 }
 
@@ -234,19 +259,34 @@ fn link(s: &mut String, a: (i64, i64), b: (i64, i64), color: &str, dash: bool) {
     } else {
         ""
     };
-    let (x1, y1, x2, y2) = if a.1 == b.1 {
+    let d = if a.1 == b.1 {
         if a.0 < b.0 {
-            (a.0 + BOX_W, a.1 + BOX_H / 2, b.0 - 3, b.1 + BOX_H / 2)
+            format!("M {} {} H {}", a.0 + BOX_W, a.1 + BOX_H / 2, b.0 - 3)
         } else {
-            (a.0, a.1 + BOX_H / 2, b.0 + BOX_W + 3, b.1 + BOX_H / 2)
+            format!("M {} {} H {}", a.0, a.1 + BOX_H / 2, b.0 + BOX_W + 3)
         }
     } else {
-        (a.0 + BOX_W / 2, a.1 + BOX_H, b.0 + BOX_W / 2, b.1 - 3)
+        // A snake turn goes round the outer side, clear of the tags and badges on top.
+        let (edge, out, end) = if on_right(a.0) {
+            (a.0 + BOX_W, a.0 + BOX_W + 10, b.0 + BOX_W + 3)
+        } else {
+            (a.0, a.0 - 10, b.0 - 3)
+        };
+        format!(
+            "M {edge} {} H {out} V {} H {end}",
+            a.1 + BOX_H / 2,
+            b.1 + BOX_H / 2
+        )
     };
     let _ = write!(
         s,
-        "<line x1=\"{x1}\" y1=\"{y1}\" x2=\"{x2}\" y2=\"{y2}\" stroke=\"{color}\" stroke-width=\"2\" marker-end=\"url(#arrow)\"{dash}/>"
+        "<path d=\"{d}\" fill=\"none\" stroke=\"{color}\" stroke-width=\"2\" marker-end=\"url(#arrow)\"{dash}/>"
     );
+}
+
+/// Whether a cell at `x` is in the right half of a row.
+fn on_right(x: i64) -> bool {
+    x > PAD + 2 * (BOX_W + GAP_X)
 }
 
 fn defs(s: &mut String) {
@@ -274,22 +314,13 @@ pub fn chain(p: &ChainPicture) -> String {
     let slots = slots(p);
     let rows = slots.len().div_ceil(COLS) as i64;
     let width = PAD * 2 + COLS as i64 * BOX_W + (COLS as i64 - 1) * GAP_X;
-    let legend_y = TOP + rows * ROW_H + 20;
-    let height = legend_y + 96;
+    let forked = !p.branches.is_empty();
+    let row_h = if forked { ROW_H_FORK } else { ROW_H };
+    let legend_y = TOP + rows * row_h + 20;
+    let height = legend_y + if forked { 120 } else { 96 };
     let mut s = String::new();
     open(&mut s, width, height, &p.title);
-    let shown = slots
-        .iter()
-        .filter(|x| matches!(x, Slot::Receipt(_)))
-        .count();
-    let subtitle = if shown as u64 == p.receipt_count {
-        format!("{} receipt(s) linked from genesis", p.receipt_count)
-    } else {
-        format!(
-            "{} receipt(s) linked from genesis; {} shown, long runs collapsed",
-            p.receipt_count, shown
-        )
-    };
+    let subtitle = subtitle(p, &slots);
     let _ = write!(
         s,
         "<text x=\"{PAD}\" y=\"26\" font-size=\"16\" font-weight=\"600\" fill=\"{INK}\">{}</text><text x=\"{PAD}\" y=\"46\" font-size=\"12\" fill=\"{GRAY}\">{}</text>",
@@ -319,7 +350,7 @@ pub fn chain(p: &ChainPicture) -> String {
         .position(|x| matches!(x, Slot::Missing(_)))
         .unwrap_or(slots.len() - 1);
     for (i, slot) in slots.iter().enumerate() {
-        let (x, y) = cell(i);
+        let (x, y) = cell(i, row_h);
         if i == tag_at && !beyond.is_empty() {
             tag(&mut s, x, y, &beyond);
         }
@@ -327,7 +358,7 @@ pub fn chain(p: &ChainPicture) -> String {
             let broken = matches!(slot, Slot::Missing(_) | Slot::Beyond(_) | Slot::Fork(_));
             link(
                 &mut s,
-                cell(i - 1),
+                cell(i - 1, row_h),
                 (x, y),
                 if broken { RED } else { GRAY },
                 broken,
@@ -392,9 +423,148 @@ pub fn chain(p: &ChainPicture) -> String {
             }
         }
     }
-    legend(&mut s, legend_y, width);
+    for (i, slot) in slots.iter().enumerate() {
+        if let (Slot::Receipt(seq), Some(prev)) = (slot, i.checked_sub(1)) {
+            let here: Vec<&Branch> = p.branches.iter().filter(|b| b.sequence == *seq).collect();
+            if !here.is_empty() {
+                // The row's last cell has the link to the next row below it: shift inward.
+                let turn = i % COLS == COLS - 1 && i + 1 < slots.len();
+                branch_box(&mut s, &here, cell(prev, row_h), cell(i, row_h), turn);
+            }
+        }
+    }
+    legend(&mut s, legend_y, width, forked);
     s.push_str("</svg>");
     s
+}
+
+/// The line under the title: how many receipts, how many drawn, the fork points.
+fn subtitle(p: &ChainPicture, slots: &[Slot]) -> String {
+    let shown = slots
+        .iter()
+        .filter(|x| matches!(x, Slot::Receipt(_)))
+        .count();
+    let mut subtitle = if shown as u64 == p.receipt_count {
+        format!("{} receipt(s) linked from genesis", p.receipt_count)
+    } else {
+        format!(
+            "{} receipt(s) linked from genesis; {} shown, long runs collapsed",
+            p.receipt_count, shown
+        )
+    };
+    if !p.branches.is_empty() {
+        let points: BTreeSet<u64> = p.branches.iter().map(|b| b.sequence).collect();
+        let open: BTreeSet<u64> = p
+            .branches
+            .iter()
+            .filter(|b| !b.resolved)
+            .map(|b| b.sequence)
+            .collect();
+        let _ = write!(
+            subtitle,
+            "; {} fork point(s), {} unresolved",
+            points.len(),
+            open.len()
+        );
+    }
+    subtitle
+}
+
+/// The competing candidates at one fork point, below the line's receipt at `at`, linked from
+/// the receipt they extend (at `prev`).
+fn branch_box(s: &mut String, here: &[&Branch], prev: (i64, i64), at: (i64, i64), turn: bool) {
+    let b = here[0];
+    let color = if b.resolved { ORANGE } else { RED };
+    let shift = if !turn {
+        0
+    } else if on_right(at.0) {
+        -(BOX_W + GAP_X) / 2
+    } else {
+        (BOX_W + GAP_X) / 2
+    };
+    let (x, y) = (at.0 + shift, at.1 + BRANCH_DY);
+    let mid = y + BOX_H / 2;
+    let d = if prev.1 == at.1 {
+        let end = if prev.0 < x { x - 3 } else { x + BOX_W + 3 };
+        format!(
+            "M {} {} V {mid} H {end}",
+            prev.0 + BOX_W / 2,
+            prev.1 + BOX_H
+        )
+    } else if on_right(at.0) {
+        // A snake turn: the receipt extended is right above; go round the outer side, outside
+        // the line's own link.
+        let out = at.0 + BOX_W + 20;
+        format!(
+            "M {} {} H {out} V {mid} H {}",
+            prev.0 + BOX_W,
+            prev.1 + BOX_H / 2,
+            x + BOX_W + 3
+        )
+    } else {
+        let out = at.0 - 20;
+        format!(
+            "M {} {} H {out} V {mid} H {}",
+            prev.0,
+            prev.1 + BOX_H / 2,
+            x - 3
+        )
+    };
+    let _ = write!(
+        s,
+        "<path d=\"{d}\" fill=\"none\" stroke=\"{color}\" stroke-width=\"2\" stroke-dasharray=\"5 4\" marker-end=\"url(#arrow)\"/>"
+    );
+    let _ = write!(
+        s,
+        "<rect x=\"{x}\" y=\"{y}\" width=\"{BOX_W}\" height=\"{BOX_H}\" rx=\"8\" fill=\"{}\" stroke=\"{color}\" stroke-width=\"2\" stroke-dasharray=\"6 4\"/>",
+        if b.resolved { "#fff1e5" } else { "#ffebe9" }
+    );
+    let cx = x + BOX_W / 2;
+    let _ = write!(
+        s,
+        "<title>{}</title>",
+        esc(&format!(
+            "fork at #{}: competing next_root {}",
+            b.sequence, b.next_root
+        ))
+    );
+    text(
+        s,
+        cx,
+        y + 21,
+        13,
+        color,
+        " font-weight=\"600\"",
+        &format!("receipt #{}", b.sequence),
+    );
+    text(
+        s,
+        cx,
+        y + 38,
+        11,
+        GRAY,
+        " font-family=\"ui-monospace, monospace\"",
+        &short(&b.next_root),
+    );
+    let what = if b.resolved {
+        "losing branch"
+    } else {
+        "competing"
+    };
+    let more = if here.len() > 1 {
+        format!(" (+{} more)", here.len() - 1)
+    } else {
+        String::new()
+    };
+    text(
+        s,
+        cx,
+        y + BOX_H + 16,
+        11,
+        color,
+        "",
+        &format!("{what}: {} receipt(s){more}", b.length),
+    );
 }
 
 /// One receipt's box: its root, the HEAD badge, its checkpoint tag and its anchor mark.
@@ -407,12 +577,30 @@ fn receipt_box(
     anchors: &BTreeMap<u64, Vec<&Anchor>>,
 ) {
     let seq = &seq;
-    let head = p.receipt_count.checked_sub(1);
+    let head = p.receipt_count.checked_sub(1).filter(|_| !p.headless);
     let cx = x + BOX_W / 2;
     let is_head = Some(*seq) == head && p.gap.is_none();
     let bad = p.bad.contains(seq);
+    let fork = p.branches.iter().find(|b| b.sequence == *seq);
     let (fill, stroke, w) = if bad {
         ("#ffebe9", RED, 2.0)
+    } else if let Some(b) = fork {
+        let color = if b.resolved { GREEN } else { RED };
+        let label = if b.resolved {
+            "✓ chosen by a resolution"
+        } else {
+            "✗ fork, unresolved"
+        };
+        text(
+            s,
+            cx,
+            y + BOX_H + 16,
+            11,
+            color,
+            " font-weight=\"600\"",
+            label,
+        );
+        ("#ffffff", color, 3.0)
     } else if is_head {
         ("#ddf4ff", BLUE, 3.0)
     } else {
@@ -439,16 +627,21 @@ fn receipt_box(
         &root,
     );
     if Some(*seq) == head {
+        // Under a checkpoint tag the badge moves to the bottom edge.
+        let by = if checkpoints.contains_key(seq) {
+            y + BOX_H - 9
+        } else {
+            y - 9
+        };
         let _ = write!(
             s,
-            "<rect x=\"{}\" y=\"{}\" width=\"44\" height=\"18\" rx=\"9\" fill=\"{BLUE}\"/>",
+            "<rect x=\"{}\" y=\"{by}\" width=\"44\" height=\"18\" rx=\"9\" fill=\"{BLUE}\"/>",
             x + BOX_W - 50,
-            y - 9
         );
         text(
             s,
             x + BOX_W - 28,
-            y + 4,
+            by + 13,
             11,
             "#ffffff",
             " font-weight=\"700\"",
@@ -497,9 +690,17 @@ fn tag(s: &mut String, x: i64, y: i64, cks: &[&Checkpoint]) {
         })
         .unwrap_or(Status::Ok);
     let color = worst.color();
+    let label = format!("ckpt {}", cks[0].size);
+    let more = if cks.len() > 1 {
+        format!(" +{}", cks.len() - 1)
+    } else {
+        String::new()
+    };
+    // About 6.5 px a character at 11 px, plus the mark and the margins.
+    let w = 26 + (label.len() + more.len()) as i64 * 13 / 2;
     let _ = write!(
         s,
-        "<path d=\"M {x0} {y0} h 76 l 8 9 l -8 9 h -76 z\" fill=\"{color}\"/>",
+        "<path d=\"M {x0} {y0} h {w} l 8 9 l -8 9 h -{w} z\" fill=\"{color}\"/>",
         x0 = x + 4,
         y0 = y - 20,
     );
@@ -508,17 +709,12 @@ fn tag(s: &mut String, x: i64, y: i64, cks: &[&Checkpoint]) {
         Status::Unknown => "?",
         Status::Bad => "✗",
     };
-    let more = if cks.len() > 1 {
-        format!(" +{}", cks.len() - 1)
-    } else {
-        String::new()
-    };
     let _ = write!(
         s,
         "<text x=\"{}\" y=\"{}\" font-size=\"11\" fill=\"#ffffff\" font-weight=\"600\">{}</text>",
         x + 9,
         y - 7,
-        esc(&format!("{mark} ckpt {}{more}", cks[0].size))
+        esc(&format!("{mark} {label}{more}"))
     );
 }
 
@@ -531,11 +727,12 @@ fn trim(s: &str, n: usize) -> String {
     }
 }
 
-fn legend(s: &mut String, y: i64, width: i64) {
+fn legend(s: &mut String, y: i64, width: i64, forked: bool) {
     let _ = write!(
         s,
-        "<rect x=\"{PAD}\" y=\"{y}\" width=\"{}\" height=\"80\" rx=\"8\" fill=\"#f6f8fa\" stroke=\"#d0d7de\"/>",
-        width - 2 * PAD
+        "<rect x=\"{PAD}\" y=\"{y}\" width=\"{}\" height=\"{}\" rx=\"8\" fill=\"#f6f8fa\" stroke=\"#d0d7de\"/>",
+        width - 2 * PAD,
+        if forked { 104 } else { 80 }
     );
     let _ = write!(
         s,
@@ -543,7 +740,7 @@ fn legend(s: &mut String, y: i64, width: i64) {
         PAD + 12,
         y + 18
     );
-    let items: [(&str, &str, &str, bool); 8] = [
+    let mut items: Vec<(&str, &str, &str, bool)> = vec![
         ("#ffffff", INK, "receipt (next_root)", false),
         ("#ddf4ff", BLUE, "head", false),
         ("#f6f8fa", GRAY, "collapsed run", true),
@@ -553,6 +750,13 @@ fn legend(s: &mut String, y: i64, width: i64) {
         (RED, RED, "checkpoint mismatch", false),
         (PURPLE, PURPLE, "anchor in receipt", false),
     ];
+    if forked {
+        items.extend([
+            ("#ffffff", GREEN, "fork: chosen candidate", false),
+            ("#fff1e5", ORANGE, "fork: losing branch", true),
+            ("#ffebe9", RED, "fork: competing, unresolved", true),
+        ]);
+    }
     for (i, (fill, stroke, label, dash)) in items.iter().enumerate() {
         let col = (i % 4) as i64;
         let row = (i / 4) as i64;
@@ -791,6 +995,28 @@ mod tests {
         let svg = chain(&p);
         assert!(svg.starts_with("<svg") && svg.ends_with("</svg>"));
         assert!(svg.contains("receipt #999999") && svg.contains("receipts</text>"));
+    }
+
+    #[test]
+    fn a_fork_branch_keeps_its_point_and_is_drawn_below_with_the_fork_legend() {
+        let p = ChainPicture {
+            title: "t".into(),
+            receipt_count: 5_000,
+            branches: vec![Branch {
+                sequence: 3_000,
+                next_root: "ab".repeat(32),
+                length: 7,
+                resolved: true,
+            }],
+            ..Default::default()
+        };
+        let kept = wanted_roots(&p);
+        assert!(kept.contains(&2_999) && kept.contains(&3_000));
+        let svg = chain(&p);
+        assert!(svg.contains("receipt #3000<") && svg.contains("abababababab…"));
+        assert!(svg.contains("losing branch: 7 receipt(s)"));
+        assert!(svg.contains("✓ chosen by a resolution") && svg.contains("fork: losing branch"));
+        assert!(svg.contains("1 fork point(s), 0 unresolved"));
     }
 
     #[test]

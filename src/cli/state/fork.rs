@@ -74,9 +74,14 @@ pub struct ForkInspectArgs {
     pub chain: ChainArgs,
     #[command(flatten)]
     pub forks: ForkArgs,
-    /// json (the §8.3 report) or dot (a Graphviz picture of the branches).
-    #[arg(long, default_value = "json", value_parser = ["json", "dot"])]
-    pub format: String,
+    /// json (the §8.3 report, the default), svg (a picture of the branches drawn by msez,
+    /// the default with --render) or dot (the same for Graphviz).
+    #[arg(long, value_parser = ["json", "svg", "dot"])]
+    pub format: Option<String>,
+    /// Write the picture to FILE: svg (implied) needs no graphviz; with --format dot graphviz
+    /// `dot` renders it (format from the extension) and its absence is an error.
+    #[arg(long, value_name = "FILE")]
+    pub render: Option<PathBuf>,
 }
 
 /// Runs `fork-resolve` on a chain of `kind`.
@@ -257,19 +262,40 @@ pub fn fork_inspect(kind: Kind, args: ForkInspectArgs, ctx: &Ctx) -> Result<Exit
         chain,
         forks,
         format,
+        render,
     } = args;
+    let format = format.unwrap_or_else(|| if render.is_some() { "svg" } else { "json" }.into());
+    crate::cli::picture::check_render(render.is_some(), format != "json")?;
     let mut o = open(kind, &chain, ctx)?;
     // A report never fails: bad resolution files become report errors.
     let loaded = load_forks_report(&mut o, &forks, ctx);
     let report = fork::inspect(&o.chain, &o.opts, &loaded);
-    let text = if format == "dot" {
-        fork::dot(&report)
-    } else {
-        let mut t =
-            serde_json::to_string_pretty(&report).map_err(|e| msez::Error::Usage(e.to_string()))?;
-        t.push('\n');
-        t
-    };
+    if format == "svg" {
+        let title = format!(
+            "{} {}{} · fork-inspect",
+            match kind {
+                Kind::Asset => "asset",
+                Kind::Corridor => "corridor",
+            },
+            o.chain.owner,
+            o.chain
+                .purpose
+                .as_deref()
+                .map(|p| format!(" · {p}"))
+                .unwrap_or_default()
+        );
+        let svg = msez::render::svg::chain(&msez::render::forks::picture(&report, &title));
+        crate::cli::picture::emit_svg(&svg, render.as_deref(), ctx)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    if format == "dot" {
+        let dot = msez::render::forks::dot(&report);
+        crate::cli::picture::emit_dot(&dot, render.as_deref(), ctx)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut text =
+        serde_json::to_string_pretty(&report).map_err(|e| msez::Error::Usage(e.to_string()))?;
+    text.push('\n');
     written(std::io::Write::write_all(
         &mut std::io::stdout(),
         text.as_bytes(),
