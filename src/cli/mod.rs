@@ -38,6 +38,7 @@ mod signals;
 mod state;
 mod sync;
 mod tlog;
+mod tlog_inclusion;
 mod vc;
 mod worktree;
 
