@@ -61,6 +61,7 @@ pub fn run(args: GcArgs, ctx: &Ctx) -> super::Result<ExitCode> {
     let repo = open_repo(ctx)?;
     let opts = options(&args, &repo)?;
     let bar = Bar::new(&ctx.out, "gc");
+    let mut logs = Vec::new();
     let report = match &args.remote {
         None => gc::run(&gc::Local::new(&repo), &opts, &bar, &mut || {})?,
         Some(name) => {
@@ -76,11 +77,18 @@ pub fn run(args: GcArgs, ctx: &Ctx) -> super::Result<ExitCode> {
                 // Our record of the remote's keys names what is gone: the next push relists.
                 msez::remote::sync::forget(&repo, &name)?;
             }
+            // Published logs (tlog/, docs/tlog.md) are not garbage: gc never lists them for
+            // deletion; it says they are kept.
+            logs = msez::tlog::published::list(backend.as_ref())?.0;
             report
         }
     };
     bar.finish();
-    written(ctx.out.emit(&report, |w| {
+    let shown = super::tlog_remote::WithLogs {
+        report: &report,
+        published_logs: &logs,
+    };
+    written(ctx.out.emit(&shown, |w| {
         let verb = if report.dry_run {
             "would delete"
         } else {
@@ -110,6 +118,15 @@ pub fn run(args: GcArgs, ctx: &Ctx) -> super::Result<ExitCode> {
             report.deleted.len(),
             report.bytes_freed
         )?;
+        for l in &logs {
+            writeln!(
+                w,
+                "kept published log {} ({} keys, {} bytes)",
+                msez::remote::layout::shown_key(&l.prefix),
+                l.keys,
+                l.bytes
+            )?;
+        }
         if report.locks_deleted > 0 {
             writeln!(w, "{} expired ref locks {verb}", report.locks_deleted)?;
         }

@@ -39,6 +39,7 @@ mod state;
 mod sync;
 mod tlog;
 mod tlog_inclusion;
+mod tlog_remote;
 mod vc;
 mod worktree;
 

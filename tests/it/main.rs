@@ -36,6 +36,7 @@ mod retry;
 mod storage;
 mod tlog;
 mod tlog_policy;
+mod tlog_remote;
 mod tlog_travel;
 mod unsigned_checkpoint;
 mod util;
