@@ -28,3 +28,95 @@ pub fn fsck(
         "findings": findings,
     }))
 }
+
+/// A sync report with the checkpoint notes moved beside its own fields.
+#[derive(serde::Serialize)]
+pub struct WithNotes<'a, T: serde::Serialize> {
+    #[serde(flatten)]
+    pub report: &'a T,
+    /// What moving checkpoint notes did (docs/tlog.md, "Notes over push and fetch").
+    pub notes: &'a msez::tlog::travel::Moved,
+}
+
+/// Sends the repository's checkpoint notes after a push (none on a dry run).
+pub fn push_notes(
+    repo: &msez::odb::Repo,
+    backend: &dyn msez::remote::Backend,
+    dry_run: bool,
+) -> super::Result<msez::tlog::travel::Moved> {
+    if dry_run {
+        return Ok(Default::default());
+    }
+    Ok(msez::tlog::travel::push_notes(repo, backend)?)
+}
+
+/// Takes the remote's checkpoint notes after a fetch, pull or clone (none on a dry run).
+pub fn fetch_notes(
+    repo: &msez::odb::Repo,
+    backend: &dyn msez::remote::Backend,
+    dry_run: bool,
+) -> super::Result<msez::tlog::travel::Moved> {
+    if dry_run {
+        return Ok(Default::default());
+    }
+    Ok(msez::tlog::travel::fetch_notes(repo, backend)?)
+}
+
+/// The text lines about checkpoint notes: how many moved, and each one not stored.
+pub fn render_notes(
+    w: &mut dyn std::io::Write,
+    notes: &msez::tlog::travel::Moved,
+    verb: &str,
+) -> std::io::Result<()> {
+    if notes.stored > 0 {
+        writeln!(w, "  {} checkpoint note(s) {verb}", notes.stored)?;
+    }
+    for r in &notes.rejected {
+        writeln!(
+            w,
+            "  ! checkpoint note {} not stored ({}): {}",
+            msez::remote::layout::shown_key(&r.key),
+            r.finding.code,
+            r.finding.message
+        )?;
+    }
+    Ok(())
+}
+
+/// Refuses a fetch or pull whose remote shows a split view in its notes: a policy witness's
+/// valid cosignature over another root of a chain here (exit 69, nothing fetched, the note
+/// kept as evidence); None when there is none.
+pub fn refuse_split_views(
+    repo: &msez::odb::Repo,
+    backend: &dyn msez::remote::Backend,
+    ctx: &super::Ctx,
+) -> super::Result<Option<std::process::ExitCode>> {
+    let splits = msez::tlog::travel::split_views(repo, backend)?;
+    if splits.is_empty() {
+        return Ok(None);
+    }
+    let findings: Vec<Item> = splits
+        .into_iter()
+        .map(|s| {
+            let e = msez::tlog::policy::Error::SplitView(Box::new(s));
+            Item::from(msez::taxonomy::Finding::from_error(&e))
+        })
+        .collect();
+    let code = msez::Class::Fork.exit_code();
+    let value = serde_json::json!({
+        "verdict": "invalid",
+        "exit_code": code,
+        "fetched": false,
+        "findings": findings,
+    });
+    super::written(ctx.out.emit(&value, |w| {
+        for f in &findings {
+            writeln!(w, "! {}", f.finding.message)?;
+        }
+        writeln!(
+            w,
+            "nothing fetched: the remote shows another history that a witness of the chain's policy cosigned"
+        )
+    }))?;
+    Ok(Some(std::process::ExitCode::from(code)))
+}

@@ -7,6 +7,7 @@
 //! - [`client`]: reading a published log back and checking it, with the last checkpoint seen.
 //! - [`policy`]: a chain's witness policy (k of n cosigners) and its check in verification.
 //! - [`published`]: the logs published on a remote (`tlog/`), listed and checked.
+//! - [`travel`]: checkpoint notes kept in the repository and moved by push and fetch.
 //!
 //! The MSEZ MMR root of a chain is the RFC 6962 tree hash over its next_roots, so the log's
 //! entries are the 32-byte next_roots and its root is the checkpoint VC's `mmr.root`.
@@ -18,6 +19,7 @@ pub mod policy;
 pub mod publish;
 pub mod published;
 pub mod tiles;
+pub mod travel;
 pub mod witness;
 
 use std::path::PathBuf;

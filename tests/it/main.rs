@@ -35,6 +35,7 @@ mod remote_irregular;
 mod retry;
 mod storage;
 mod tlog;
+mod tlog_notes;
 mod tlog_policy;
 mod tlog_remote;
 mod tlog_travel;
