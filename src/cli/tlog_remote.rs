@@ -13,18 +13,27 @@ pub struct WithLogs<'a, T: serde::Serialize> {
     pub published_logs: &'a [Log],
 }
 
-/// Checks the published logs of `backend` for `fsck --remote`: their findings join the
-/// report's problems (so its verdict and exit code), and `tlog` is added to its JSON.
+/// Checks the published logs and the checkpoint notes of `backend` for `fsck --remote`: their
+/// findings join the report's problems (so its verdict and exit code), and `tlog` is added to
+/// its JSON.
 pub fn fsck(
     backend: &dyn msez::remote::Backend,
     problems: &mut Vec<msez::taxonomy::Finding>,
 ) -> super::Result<serde_json::Value> {
     let checked = published::check(backend)?;
-    problems.extend(checked.problems.iter().cloned());
-    let findings: Vec<Item> = checked.problems.iter().cloned().map(Into::into).collect();
+    let (notes_checked, note_problems) = msez::tlog::travel::check_remote(backend)?;
+    let all: Vec<_> = checked
+        .problems
+        .iter()
+        .chain(&note_problems)
+        .cloned()
+        .collect();
+    problems.extend(all.iter().cloned());
+    let findings: Vec<Item> = all.into_iter().map(Into::into).collect();
     Ok(serde_json::json!({
         "logs": checked.logs,
         "tiles_checked": checked.tiles_checked,
+        "notes_checked": notes_checked,
         "findings": findings,
     }))
 }

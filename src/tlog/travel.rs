@@ -510,6 +510,55 @@ pub fn split_views(repo: &Repo, backend: &dyn Backend) -> Result<Vec<super::poli
     Ok(out)
 }
 
+/// Checks every note under the remote's `notes/` against its checkpoint object on the same
+/// remote (`fsck --remote`): returns the notes checked and the findings (a note whose
+/// checkpoint the remote lacks is `missing.tlog_tile`, naming the object).
+pub fn check_remote(backend: &dyn Backend) -> Result<(u64, Vec<Finding>), Error> {
+    let mut checked = 0;
+    let mut findings = Vec::new();
+    for m in backend.list(REMOTE_PREFIX)? {
+        let Some(id) = parse_remote_key(&m.key) else {
+            findings.push(
+                rejected(
+                    &m.key,
+                    &Error::bad_note(&m.key, "a key under notes/ that names no checkpoint"),
+                )
+                .finding,
+            );
+            continue;
+        };
+        let Some(kind) = kind_of(&id.artifact_type) else {
+            continue;
+        };
+        let object = crate::remote::layout::object_key(&id);
+        let ck = match backend.get(&object, None)? {
+            Some(b) => crate::canon::parse(&b.bytes).ok(),
+            None => None,
+        };
+        let Some(ck) = ck else {
+            findings.push(
+                rejected(
+                    &m.key,
+                    &Error::Missing {
+                        path: object,
+                        source_url: backend.url(),
+                    },
+                )
+                .finding,
+            );
+            continue;
+        };
+        let Some(blob) = backend.get(&m.key, None)? else {
+            continue;
+        };
+        checked += 1;
+        if let Err(e) = check_note(kind, &ck, &blob.bytes) {
+            findings.push(rejected(&m.key, &e).finding);
+        }
+    }
+    Ok((checked, findings))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

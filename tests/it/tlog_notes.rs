@@ -75,6 +75,12 @@ fn a_cosigned_note_travels_over_push_and_clone_and_merges_both_ways() {
     assert_eq!(push.json()["notes"]["stored"], 1, "{push:?}");
     // Pushing again sends nothing new.
     assert_eq!(c.dir.run(&["--json", "push"]).json()["notes"]["stored"], 0);
+    // fsck --remote checks the note against its checkpoint object there.
+    let fsck = c
+        .dir
+        .run(&["--json", "fsck", "--remote", "origin", "--strict"]);
+    assert_eq!(fsck.code, 0, "{fsck:?}");
+    assert_eq!(fsck.json()["tlog"]["notes_checked"], 1, "{fsck:?}");
 
     // A fresh clone takes the note with the checkpoint; checkout writes it beside it.
     let d = Dir::new();
@@ -170,6 +176,15 @@ fn a_remote_note_that_does_not_check_is_not_stored_and_appended_lines_are_judged
         "{r}"
     );
     assert!(!d.join("b/.msez/notes").exists());
+    let fsck = c.dir.run(&["--json", "fsck", "--remote", "origin"]);
+    assert_eq!(fsck.code, 67, "{fsck:?}");
+    assert!(
+        fsck.json()["tlog"]["findings"][0]["code"]
+            .as_str()
+            .unwrap()
+            .starts_with("signature.tlog"),
+        "{fsck:?}"
+    );
 
     // A note of another size or root than its checkpoint is refused too.
     std::fs::write(&note_file, good.replacen("\n8\n", "\n7\n", 1)).unwrap();
