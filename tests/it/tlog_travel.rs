@@ -114,6 +114,10 @@ fn a_bundle_carries_the_cosigned_notes_and_applies_a_2_of_3_policy() {
         2,
         "{r}"
     );
+    // The report (with the chain's witness_policy) matches schemas/verify-report.schema.json.
+    if let Err(e) = msez::schema::validate("verify-report.schema.json", &r, "report") {
+        panic!("{e}: {r}");
+    }
     // The note is a listed entry with its digest: the manifest (what attestations sign)
     // covers it.
     let listed = r["bundle"]["entries"].to_string();
@@ -150,6 +154,9 @@ fn a_bundle_carries_the_cosigned_notes_and_applies_a_2_of_3_policy() {
     let run = from_bundle(&c.dir, "garbage.zip");
     assert_eq!(run.code, 0, "{run:?}");
     let r = run.json();
+    if let Err(e) = msez::schema::validate("verify-report.schema.json", &r, "report") {
+        panic!("{e}: {r}");
+    }
     let ignored = r["chains"][0]["witness_policy"]["ignored"]
         .as_array()
         .unwrap();
