@@ -80,6 +80,15 @@ pub fn render_notes(
     if notes.stored > 0 {
         writeln!(w, "  {} checkpoint note(s) {verb}", notes.stored)?;
     }
+    for i in &notes.ignored {
+        writeln!(
+            w,
+            "  ? checkpoint note {}: cosignature line kept, not counted by the policy here ({}): {}",
+            msez::remote::layout::shown_key(&i.note.display().to_string()),
+            i.why,
+            msez::remote::layout::shown_key(&i.line)
+        )?;
+    }
     for r in &notes.rejected {
         writeln!(
             w,

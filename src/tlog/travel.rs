@@ -212,6 +212,10 @@ pub struct Moved {
     pub skipped: u64,
     /// Notes that do not check against their checkpoint: not stored, not sent.
     pub rejected: Vec<Rejected>,
+    /// Cosignature lines of stored notes that do not count for the policy a module of this
+    /// worktree pins for the chain (kept: anyone can append lines; reported here, and again
+    /// by every verification).
+    pub ignored: Vec<super::policy::Ignored>,
 }
 
 /// Reads the remote's note of `id` and checks it against `ck`: Ok(None) when absent.
@@ -299,6 +303,7 @@ pub fn fetch_notes(repo: &Repo, backend: &dyn Backend) -> Result<Moved, Error> {
             Some(Ok(note)) => {
                 if store(repo, &id, &note)? {
                     moved.stored += 1;
+                    report_lines(repo, &id, &note, &m.key, &mut moved.ignored);
                 } else {
                     moved.unchanged += 1;
                 }
@@ -308,6 +313,33 @@ pub fn fetch_notes(repo: &Repo, backend: &dyn Backend) -> Result<Moved, Error> {
         }
     }
     Ok(moved)
+}
+
+/// The lines of a stored note that the policy of the chain's module here (if any) does not
+/// count, named by the remote key.
+fn report_lines(
+    repo: &Repo,
+    id: &ObjectId,
+    note: &Note,
+    key: &str,
+    out: &mut Vec<super::policy::Ignored>,
+) {
+    let Ok(body) = Checkpoint::parse(&note.text) else {
+        return;
+    };
+    let Some((dir, kind, _, _)) = module_of(repo, &body.origin) else {
+        return;
+    };
+    let Ok(Some(policy)) = super::policy::of_module(&dir, kind) else {
+        return;
+    };
+    let path = local_path(repo, id);
+    let report =
+        super::policy::check_checkpoint(&policy, &body.origin, &path, body.size, body.root);
+    out.extend(report.ignored.into_iter().map(|mut i| {
+        i.note = PathBuf::from(key);
+        i
+    }));
 }
 
 fn rejected(key: &str, e: &Error) -> Rejected {

@@ -215,6 +215,23 @@ fn a_remote_note_that_does_not_check_is_not_stored_and_appended_lines_are_judged
         1,
         "{r}"
     );
+    // A repository whose module pins a policy reports the line when it takes the note.
+    pin_policy(&c, 1, &[&w1.vkey]);
+    let fetch = c.dir.run(&["--json", "fetch"]);
+    assert_eq!(fetch.code, 0, "{fetch:?}");
+    let r = fetch.json();
+    assert_eq!(r["notes"]["stored"], 1, "{r}");
+    let ignored = r["notes"]["ignored"].as_array().unwrap();
+    assert_eq!(ignored.len(), 1, "{r}");
+    assert!(
+        ignored[0]["why"]
+            .as_str()
+            .unwrap()
+            .contains("not by a witness of the policy"),
+        "{r}"
+    );
+    let text = c.dir.run(&["fetch"]);
+    assert!(!text.stdout.contains("cosignature line kept"), "{text:?}");
 }
 
 #[test]
