@@ -84,11 +84,11 @@ pub fn run(args: GcArgs, ctx: &Ctx) -> super::Result<ExitCode> {
         }
     };
     bar.finish();
-    let shown = super::tlog_remote::WithLogs {
-        report: &report,
-        published_logs: &logs,
-    };
-    written(ctx.out.emit(&shown, |w| {
+    let mut value = serde_json::to_value(&report).unwrap_or_default();
+    if args.remote.is_some() {
+        value["published_logs"] = serde_json::to_value(&logs).unwrap_or_default();
+    }
+    written(ctx.out.emit(&value, |w| {
         let verb = if report.dry_run {
             "would delete"
         } else {

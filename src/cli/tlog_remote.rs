@@ -1,17 +1,8 @@
 //! What the remote tools (`gc --remote`, `fsck --remote`) add about the logs published under a
 //! remote's `tlog/` (docs/tlog.md, "Static tiles").
 
-use msez::tlog::published::{self, Log};
+use msez::tlog::published;
 use msez::verdict::Item;
-
-/// A report with the published logs beside its own fields.
-#[derive(serde::Serialize)]
-pub struct WithLogs<'a, T: serde::Serialize> {
-    #[serde(flatten)]
-    pub report: &'a T,
-    /// The logs under `tlog/`.
-    pub published_logs: &'a [Log],
-}
 
 /// Checks the published logs and the checkpoint notes of `backend` for `fsck --remote`: their
 /// findings join the report's problems (so its verdict and exit code), and `tlog` is added to
