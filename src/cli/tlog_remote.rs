@@ -1,5 +1,7 @@
-//! What the remote tools (`gc --remote`, `fsck --remote`) add about the logs published under a
-//! remote's `tlog/` (docs/tlog.md, "Static tiles").
+//! What the remote tools add about transparency logs (docs/tlog.md): `fsck --remote` checks
+//! the logs published under `tlog/` and the checkpoint notes under `notes/`; push, fetch,
+//! pull and clone move checkpoint notes, and fetch and pull first refuse a remote whose notes
+//! show a split view.
 
 use msez::tlog::published;
 use msez::verdict::Item;
