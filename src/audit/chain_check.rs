@@ -27,9 +27,13 @@ pub(super) fn check_chain(
     let outcome = ops::verify_all(c, &opts);
     let result = outcome.result;
     // The chain's witness policy over its checkpoint notes (docs/tlog.md).
-    if let Some(r) = &result {
-        crate::tlog::policy::apply(c, &r.next_roots, &mut f);
-    }
+    let witness_policy = result
+        .as_ref()
+        .and_then(|r| crate::tlog::policy::apply(c, &r.next_roots, &mut f))
+        .map(|mut p| {
+            relative_paths(&mut p, c, rel);
+            serde_json::to_value(&p).unwrap_or_default()
+        });
     let ck_files = receipt::json_files(&c.checkpoints_dir).unwrap_or_else(|e| {
         f.push(&e);
         Vec::new()
@@ -74,10 +78,28 @@ pub(super) fn check_chain(
         checkpoints_checked: ck_files.len() as u64,
         proofs_checked: proof_files.len() as u64,
         trust: trust_name,
+        witness_policy,
         findings: f.items(),
         picture,
         result: result.map(Arc::new),
         anchors,
+    }
+}
+
+/// The policy report's file names under the module named `rel`, not where the tree was
+/// read from (a bundle's chains are checked in a temporary directory).
+fn relative_paths(p: &mut crate::tlog::policy::Report, c: &Chain, rel: &str) {
+    let fix = |path: &mut PathBuf| {
+        if let Ok(r) = path.strip_prefix(&c.module_dir) {
+            *path = PathBuf::from(rel).join(r);
+        }
+    };
+    fix(&mut p.pinned_in);
+    if let Some(ck) = p.checkpoint.as_mut() {
+        fix(ck);
+    }
+    for i in &mut p.ignored {
+        fix(&mut i.note);
     }
 }
 

@@ -87,6 +87,10 @@ pub struct ChainReport {
     /// Whose anchors judged trust: `auditor`, `module`, `bundle` (at most unknown) or `none`
     /// (signatures only: no anchors anywhere).
     pub trust: &'static str,
+    /// The chain's witness policy check over its checkpoint notes (docs/tlog.md), paths
+    /// relative to the checked tree; absent when the chain pins no policy.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub witness_policy: Option<Value>,
     /// Every finding about this chain.
     pub findings: Vec<Item>,
     /// What the chain picture shows (`msez audit --html`); not part of the JSON report.
@@ -206,6 +210,7 @@ fn unopened(kind: Kind, rel: &str, e: &chain::Error) -> ChainReport {
         checkpoints_checked: 0,
         proofs_checked: 0,
         trust: "none",
+        witness_policy: None,
         findings: vec![Item::from(f)],
         picture: ChainPicture {
             title: rel.to_string(),

@@ -156,6 +156,11 @@ fn layout(report: &mut Report, root: &Root) -> Vec<(String, PathBuf)> {
             for rel in &report.root_files {
                 files.push((format!("{top}/{rel}"), dir.join(rel)));
             }
+            // Checkpoint notes carry the witnesses' cosignatures the chain's policy needs; they
+            // are not structured documents, so the root scan leaves them out.
+            for rel in checkpoint_notes(dir) {
+                files.push((format!("{top}/{rel}"), dir.join(&rel)));
+            }
         }
         Root::File(p) => {
             let name = format!("root/{}", base_name(p));
@@ -178,6 +183,43 @@ fn layout(report: &mut Report, root: &Root) -> Vec<(String, PathBuf)> {
     report.map_paths(|p| names.get(p).cloned());
     files.sort_by(|a, b| a.0.cmp(&b.0));
     files
+}
+
+/// The `checkpoint.N.note` files of the chains under `dir` (in a `state/checkpoints/`
+/// directory, outside the directories a root scan skips), relative and `/`-separated.
+pub fn checkpoint_notes(dir: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut stack = vec![String::new()];
+    while let Some(rel) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(dir.join(&rel)) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            let Some(name) = e.file_name().to_str().map(str::to_string) else {
+                continue;
+            };
+            let child = if rel.is_empty() {
+                name.clone()
+            } else {
+                format!("{rel}/{name}")
+            };
+            let Ok(ft) = e.file_type() else { continue };
+            if ft.is_dir() && !graph::skipped_dir(&child) {
+                stack.push(child);
+            } else if ft.is_file() && is_note_name(&name) && child.contains("state/checkpoints/") {
+                out.push(child);
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// Whether `name` is `checkpoint.<N>.note`.
+fn is_note_name(name: &str) -> bool {
+    name.strip_prefix("checkpoint.")
+        .and_then(|r| r.strip_suffix(".note"))
+        .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
 }
 
 /// Every entry but the manifest, with its size and SHA-256, sorted by name.

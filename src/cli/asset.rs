@@ -91,6 +91,16 @@ pub enum RegistryCommand {
         /// Write here (default: the module's registry.vc.json).
         #[arg(long)]
         out: Option<PathBuf>,
+        /// Pin a witness policy in the VC: this many of the --witness keys must cosign the
+        /// chain's checkpoint (docs/tlog.md, "Witness policy").
+        #[arg(long, requires = "witnesses")]
+        witness_quorum: Option<u64>,
+        /// A witness cosigner vkey of the policy (repeatable; msez key vkey --witness).
+        #[arg(long = "witness", requires = "witness_quorum")]
+        witnesses: Vec<String>,
+        /// Pin the log origin prefix in the VC (docs/tlog.md, "Origins").
+        #[arg(long)]
+        tlog_origin_prefix: Option<String>,
     },
 }
 
@@ -167,8 +177,12 @@ pub fn run(command: Command, ctx: &Ctx) -> super::Result<ExitCode> {
             trust_anchors,
             timestamp,
             out,
+            witness_quorum,
+            witnesses,
+            tlog_origin_prefix,
         }) => {
             let module = AssetModule::open(&ctx.path(&asset), &ctx.cwd)?;
+            let extra = tlog_subject(witness_quorum, &witnesses, tlog_origin_prefix)?;
             let anchors_path = trust_anchors
                 .map(|p| ctx.path(&p))
                 .or_else(|| module.trust_anchors_path());
@@ -188,13 +202,14 @@ pub fn run(command: Command, ctx: &Ctx) -> super::Result<ExitCode> {
             let out = out
                 .map(|p| ctx.path(&p))
                 .unwrap_or_else(|| module.dir.join(registry::REGISTRY_FILE));
-            let issued = registry::issue(
+            let issued = registry::issue_with(
                 module,
                 &anchors,
                 &key,
                 &super::state::timestamp(timestamp),
                 &jurisdictions,
                 &policy,
+                &extra,
                 &out,
             )?;
             if let Some(repo) = Repo::find(out.parent().unwrap_or(&ctx.cwd))? {
@@ -328,4 +343,25 @@ fn doc_with_id(doc: &Value, asset_id: &Digest) -> Value {
         m.insert("asset_id".into(), asset_id.to_hex().into());
     }
     d
+}
+
+/// The transparency-log fields `asset registry issue` adds to the VC subject, checked as the
+/// readers will check them (a bad vkey or quorum, or prefix, is a usage error here).
+fn tlog_subject(
+    quorum: Option<u64>,
+    witnesses: &[String],
+    prefix: Option<String>,
+) -> super::Result<serde_json::Map<String, serde_json::Value>> {
+    let mut extra = serde_json::Map::new();
+    if let Some(q) = quorum {
+        let value = serde_json::json!({"quorum": q, "witnesses": witnesses});
+        msez::tlog::policy::parse(&value, std::path::Path::new("--witness-quorum/--witness"))
+            .map_err(|e| msez::Error::Usage(e.to_string()))?;
+        extra.insert(msez::tlog::policy::POLICY_KEY.into(), value);
+    }
+    if let Some(p) = prefix {
+        msez::tlog::origin::check_prefix(&p)?;
+        extra.insert(msez::tlog::origin::PREFIX_KEY.into(), p.into());
+    }
+    Ok(extra)
 }

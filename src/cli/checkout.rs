@@ -26,6 +26,9 @@ pub fn run(args: Args, ctx: &Ctx) -> super::Result<ExitCode> {
     let repo = open_repo(ctx)?;
     let asset_id = checkout::resolve_asset_id(&repo, &args.module)?;
     let done = checkout::checkout_asset(&repo, &asset_id, args.force)?;
+    // The checkpoint notes the repository keeps go beside the checkpoints they sign.
+    let notes =
+        msez::tlog::travel::write_module_notes(&repo, &done.module, msez::chain::Kind::Asset)?;
     if !done.genesis {
         ctx.out
             .note("note: the repository holds no genesis for this asset; genesis.json not written");
@@ -38,7 +41,11 @@ pub fn run(args: Args, ctx: &Ctx) -> super::Result<ExitCode> {
             done.receipts_written,
             done.receipts_kept,
             done.checkpoints_written
-        )
+        )?;
+        if notes > 0 {
+            writeln!(w, "{notes} checkpoint note(s) written")?;
+        }
+        Ok(())
     }))?;
     Ok(ExitCode::SUCCESS)
 }

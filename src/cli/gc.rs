@@ -61,6 +61,7 @@ pub fn run(args: GcArgs, ctx: &Ctx) -> super::Result<ExitCode> {
     let repo = open_repo(ctx)?;
     let opts = options(&args, &repo)?;
     let bar = Bar::new(&ctx.out, "gc");
+    let mut logs = Vec::new();
     let report = match &args.remote {
         None => gc::run(&gc::Local::new(&repo), &opts, &bar, &mut || {})?,
         Some(name) => {
@@ -76,6 +77,9 @@ pub fn run(args: GcArgs, ctx: &Ctx) -> super::Result<ExitCode> {
                 // Our record of the remote's keys names what is gone: the next push relists.
                 msez::remote::sync::forget(&repo, &name)?;
             }
+            // Published logs (tlog/, docs/tlog.md) are not garbage: gc never lists them for
+            // deletion; it says they are kept.
+            logs = msez::tlog::published::list(backend.as_ref())?.0;
             report
         }
     };
@@ -85,11 +89,14 @@ pub fn run(args: GcArgs, ctx: &Ctx) -> super::Result<ExitCode> {
         .remote
         .as_ref()
         .map(|_| super::sync::with_traffic(&report, ctx));
-    let value = match &traffic {
+    let mut value = match &traffic {
         Some(t) => serde_json::to_value(t),
         None => serde_json::to_value(&report),
     }
     .unwrap_or_default();
+    if args.remote.is_some() {
+        value["published_logs"] = serde_json::to_value(&logs).unwrap_or_default();
+    }
     written(ctx.out.emit(&value, |w| {
         let verb = if report.dry_run {
             "would delete"
@@ -120,6 +127,15 @@ pub fn run(args: GcArgs, ctx: &Ctx) -> super::Result<ExitCode> {
             report.deleted.len(),
             report.bytes_freed
         )?;
+        for l in &logs {
+            writeln!(
+                w,
+                "kept published log {} ({} keys, {} bytes)",
+                msez::remote::layout::shown_key(&l.prefix),
+                l.keys,
+                l.bytes
+            )?;
+        }
         if report.locks_deleted > 0 {
             writeln!(w, "{} expired ref locks {verb}", report.locks_deleted)?;
         }

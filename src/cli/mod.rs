@@ -39,6 +39,8 @@ mod signals;
 mod state;
 mod sync;
 mod tlog;
+mod tlog_inclusion;
+mod tlog_remote;
 mod vc;
 mod worktree;
 

@@ -9,6 +9,17 @@ use super::repo::{interrupt_flag, open_repo};
 use super::sync::{Transfer, open_remote, with_traffic};
 use super::{Ctx, written};
 
+/// The stats with the published logs beside them.
+#[derive(serde::Serialize)]
+struct WithLogs<'a> {
+    #[serde(flatten)]
+    stats: &'a stats::Stats,
+    /// The logs under `tlog/`: prefix, origin, size, keys, bytes, tiles, entry bundles.
+    published_logs: &'a [msez::tlog::published::Log],
+    /// Keys under `tlog/` of no log's shape.
+    tlog_stray_keys: &'a [String],
+}
+
 /// `msez remote stats NAME`.
 #[derive(Debug, clap::Args)]
 pub struct StatsArgs {
@@ -23,13 +34,24 @@ pub struct StatsArgs {
 pub fn run(args: StatsArgs, ctx: &Ctx) -> super::Result<ExitCode> {
     let repo = open_repo(ctx)?;
     let (_, backend) = open_remote(&repo, Some(&args.name), ctx, &args.transfer)?;
-    let s = stats::stats(
+    let mut s = stats::stats(
         &repo,
         backend.as_ref(),
         &args.transfer.options(),
         interrupt_flag(),
     )?;
-    let report = with_traffic(&s, ctx);
+    // Published logs (docs/tlog.md) are listed as such, not as other keys; the listing of
+    // `tlog/` is made only when the remote has keys there.
+    let (logs, stray) = match s.other.remove("tlog") {
+        Some(_) => msez::tlog::published::list(backend.as_ref())?,
+        None => (Vec::new(), Vec::new()),
+    };
+    let with_logs = WithLogs {
+        stats: &s,
+        published_logs: &logs,
+        tlog_stray_keys: &stray,
+    };
+    let report = with_traffic(&with_logs, ctx);
     let requests = report.traffic.requests;
     written(ctx.out.emit(&report, |w| {
         let line = |w: &mut dyn std::io::Write, what: &str, t: &stats::Tally| {
@@ -44,6 +66,28 @@ pub fn run(args: StatsArgs, ctx: &Ctx) -> super::Result<ExitCode> {
         line(w, "refs", &s.refs)?;
         for (k, tally) in &s.other {
             line(w, &msez::remote::layout::shown_key(k), tally)?;
+        }
+        for l in &logs {
+            writeln!(
+                w,
+                "  published log {} ({}, size {}): {} keys, {} bytes, {} tiles, {} entry bundles",
+                msez::remote::layout::shown_key(&l.prefix),
+                l.origin
+                    .as_deref()
+                    .map_or("no checkpoint".into(), msez::remote::layout::shown_key),
+                l.size.map_or("?".into(), |n| n.to_string()),
+                l.keys,
+                l.bytes,
+                l.tiles,
+                l.entry_bundles
+            )?;
+        }
+        for k in &stray {
+            writeln!(
+                w,
+                "  ! {} is under tlog/ but no published log's",
+                msez::remote::layout::shown_key(k)
+            )?;
         }
         line(w, "total", &s.total)?;
         line(w, "no ref reaches", &s.unreferenced)?;

@@ -424,28 +424,38 @@ fn fsck_remote(name: &str, args: &FsckArgs, ctx: &Ctx) -> super::Result<ExitCode
     let repo = open_repo(ctx)?;
     let (_, backend) = super::sync::open_remote(&repo, Some(name), ctx, &args.transfer)?;
     let bar = Bar::new(&ctx.out, "fsck");
-    let report = remote_fsck::fsck(
+    let mut report = remote_fsck::fsck(
         backend.as_ref(),
         mode,
         &args.transfer.options(),
         &bar,
         interrupt_flag(),
     )?;
+    let tlog = super::tlog_remote::fsck(backend.as_ref(), &mut report.problems)?;
     bar.finish();
     let mode_name = match mode {
         Mode::Quick => "quick",
         Mode::Full => "full",
         Mode::Strict => "strict",
     };
-    let value = with_verdict(
+    let mut value = with_verdict(
         &super::sync::with_traffic(&report, ctx),
         report.verdict(),
         report.findings(),
         report.exit_code(),
     );
+    value["tlog"] = tlog;
     written(ctx.out.emit(&value, |w| {
         for p in &report.problems {
             writeln!(w, "{}: {}", p.class_name(), printable(&p.message))?;
+        }
+        if let Some(logs) = value["tlog"]["logs"].as_array().filter(|l| !l.is_empty()) {
+            writeln!(
+                w,
+                "published logs: {} ({} tiles checked)",
+                logs.len(),
+                value["tlog"]["tiles_checked"]
+            )?;
         }
         if report.problems.is_empty() {
             writeln!(

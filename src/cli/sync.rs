@@ -289,10 +289,15 @@ pub fn push(args: PushArgs, ctx: &Ctx) -> super::Result<ExitCode> {
         interrupt_flag(),
     )?;
     bar.finish();
+    let notes = super::tlog_remote::push_notes(&repo, backend.as_ref(), args.dry_run)?;
     for w in &report.warnings {
         ctx.out.note(format!("warning: {w}"));
     }
-    written(ctx.out.confirm(&with_traffic(&report, ctx), |w| {
+    let shown = super::tlog_remote::WithNotes {
+        report: &report,
+        notes: &notes,
+    };
+    written(ctx.out.confirm(&with_traffic(&shown, ctx), |w| {
         if let Some(plan) = &report.would_send {
             writeln!(
                 w,
@@ -327,7 +332,7 @@ pub fn push(args: PushArgs, ctx: &Ctx) -> super::Result<ExitCode> {
         for r in &report.rejected {
             writeln!(w, "  ! {} rejected: {}", r.name, r.message)?;
         }
-        Ok(())
+        super::tlog_remote::render_notes(w, &notes, "sent")
     }))?;
     let code = report
         .rejected
@@ -348,6 +353,9 @@ pub fn push(args: PushArgs, ctx: &Ctx) -> super::Result<ExitCode> {
 pub fn fetch(args: FetchArgs, ctx: &Ctx) -> super::Result<ExitCode> {
     let repo = open_repo(ctx)?;
     let (name, backend) = open_remote(&repo, args.remote.as_deref(), ctx, &args.transfer)?;
+    if let Some(code) = super::tlog_remote::refuse_split_views(&repo, backend.as_ref(), ctx)? {
+        return Ok(code);
+    }
     let bar = Bar::new(&ctx.out, "fetch");
     let report = sync::fetch(
         &repo,
@@ -361,10 +369,15 @@ pub fn fetch(args: FetchArgs, ctx: &Ctx) -> super::Result<ExitCode> {
         interrupt_flag(),
     )?;
     bar.finish();
-    written(
-        ctx.out
-            .confirm(&with_traffic(&report, ctx), |w| render_fetch(w, &report)),
-    )?;
+    let notes = super::tlog_remote::fetch_notes(&repo, backend.as_ref(), args.take.dry_run)?;
+    let shown = super::tlog_remote::WithNotes {
+        report: &report,
+        notes: &notes,
+    };
+    written(ctx.out.confirm(&with_traffic(&shown, ctx), |w| {
+        render_fetch(w, &report)?;
+        super::tlog_remote::render_notes(w, &notes, "stored")
+    }))?;
     if !report.forks.is_empty() || !report.refused.is_empty() {
         return Ok(ExitCode::from(msez::Class::Fork.exit_code()));
     }
@@ -468,6 +481,9 @@ fn dangling_code(report: &sync::FetchReport) -> u8 {
 pub fn pull(args: FetchArgs, ctx: &Ctx) -> super::Result<ExitCode> {
     let repo = open_repo(ctx)?;
     let (name, backend) = open_remote(&repo, args.remote.as_deref(), ctx, &args.transfer)?;
+    if let Some(code) = super::tlog_remote::refuse_split_views(&repo, backend.as_ref(), ctx)? {
+        return Ok(code);
+    }
     let bar = Bar::new(&ctx.out, "pull");
     let report = sync::pull(
         &repo,
@@ -481,15 +497,22 @@ pub fn pull(args: FetchArgs, ctx: &Ctx) -> super::Result<ExitCode> {
         interrupt_flag(),
     )?;
     bar.finish();
-    render_pull(ctx, &report)
+    let notes = super::tlog_remote::fetch_notes(&repo, backend.as_ref(), args.take.dry_run)?;
+    render_pull(ctx, &report, &notes)
 }
 
-fn render_pull(ctx: &Ctx, report: &sync::PullReport) -> super::Result<ExitCode> {
+fn render_pull(
+    ctx: &Ctx,
+    report: &sync::PullReport,
+    notes: &msez::tlog::travel::Moved,
+) -> super::Result<ExitCode> {
     for w in &report.warnings {
         ctx.out.note(format!("warning: {w}"));
     }
-    written(ctx.out.confirm(&with_traffic(report, ctx), |w| {
+    let shown = super::tlog_remote::WithNotes { report, notes };
+    written(ctx.out.confirm(&with_traffic(&shown, ctx), |w| {
         render_fetch(w, &report.fetch)?;
+        super::tlog_remote::render_notes(w, notes, "stored")?;
         for m in &report.refs_moved {
             writeln!(w, "  {} {} -> {}", m.name, short(&m.old), &m.new[..12])?;
         }
@@ -572,5 +595,6 @@ pub fn clone(args: CloneArgs, ctx: &Ctx) -> super::Result<ExitCode> {
         ctx.out
             .note(format!("cloned {url} into {}", repo.worktree().display()));
     }
-    render_pull(ctx, &report)
+    let notes = super::tlog_remote::fetch_notes(&repo, backend.as_ref(), args.take.dry_run)?;
+    render_pull(ctx, &report, &notes)
 }

@@ -335,6 +335,14 @@ fn make_checkpoint(args: &CheckpointArgs, ctx: &Ctx) -> super::Result<Made> {
         }
     }
     chain::module::write_file(&note_path, &note.to_bytes())?;
+    // The repository keeps the note beside the checkpoint it signs, so push and fetch move it
+    // with the checkpoint (docs/tlog.md, "Notes over push and fetch").
+    if let Some(repo) = o.repo.as_ref() {
+        let ck = state::read_json(&vc_path)?;
+        if let Some(id) = tlog::travel::checkpoint_id(o.chain.kind, &ck) {
+            tlog::travel::store(repo, &id, &note)?;
+        }
+    }
     if let Some(e) = failed {
         return Err(e.into());
     }

@@ -6,6 +6,8 @@
 //! - [`publish`]: writing a log's tiles and checkpoint to a directory or a remote, incrementally.
 //! - [`client`]: reading a published log back and checking it, with the last checkpoint seen.
 //! - [`policy`]: a chain's witness policy (k of n cosigners) and its check in verification.
+//! - [`published`]: the logs published on a remote (`tlog/`), listed and checked.
+//! - [`travel`]: checkpoint notes kept in the repository and moved by push and fetch.
 //!
 //! The MSEZ MMR root of a chain is the RFC 6962 tree hash over its next_roots, so the log's
 //! entries are the 32-byte next_roots and its root is the checkpoint VC's `mmr.root`.
@@ -15,7 +17,9 @@ pub mod note;
 pub mod origin;
 pub mod policy;
 pub mod publish;
+pub mod published;
 pub mod tiles;
+pub mod travel;
 pub mod witness;
 
 use std::path::PathBuf;

@@ -324,7 +324,24 @@ pub fn check(policy: &Policy, origin: &str, checkpoints_dir: &Path, next_roots: 
         errors: Vec::new(),
     };
     let roots = roots_at(next_roots, &files);
-    for (&n, path) in &files {
+    judge_notes(policy, origin, &files, &roots, &mut report);
+    if size > 0 {
+        quorum(policy, &mut report, &files, checkpoints_dir);
+    }
+    report
+}
+
+/// Judges every signature line of the notes `files` (by size) against the chain's `roots` at
+/// those sizes: counted (at the report's size), ignored and reported, or a split view.
+fn judge_notes(
+    policy: &Policy,
+    origin: &str,
+    files: &BTreeMap<u64, PathBuf>,
+    roots: &BTreeMap<u64, Hash>,
+    report: &mut Report,
+) {
+    let size = report.size;
+    for (&n, path) in files {
         let ignore = |report: &mut Report, line: &str, why: String| {
             report.ignored.push(Ignored {
                 note: path.clone(),
@@ -345,11 +362,7 @@ pub fn check(policy: &Policy, origin: &str, checkpoints_dir: &Path, next_roots: 
         let (text, lines) = match lenient(&bytes) {
             Ok(x) => x,
             Err(why) => {
-                ignore(
-                    &mut report,
-                    "(the whole note)",
-                    format!("malformed note: {why}"),
-                );
+                ignore(report, "(the whole note)", format!("malformed note: {why}"));
                 continue;
             }
         };
@@ -357,7 +370,7 @@ pub fn check(policy: &Policy, origin: &str, checkpoints_dir: &Path, next_roots: 
             Ok(ck) if ck.origin == origin && ck.size == n => ck,
             Ok(ck) => {
                 ignore(
-                    &mut report,
+                    report,
                     "(the whole note)",
                     format!(
                         "a checkpoint of {} at size {}, not of {origin} at size {n}",
@@ -367,13 +380,13 @@ pub fn check(policy: &Policy, origin: &str, checkpoints_dir: &Path, next_roots: 
                 continue;
             }
             Err(e) => {
-                ignore(&mut report, "(the whole note)", e.to_string());
+                ignore(report, "(the whole note)", e.to_string());
                 continue;
             }
         };
         for (line, sig) in lines {
             let Some(sig) = sig else {
-                ignore(&mut report, &line, "malformed signature line".into());
+                ignore(report, &line, "malformed signature line".into());
                 continue;
             };
             if sig.name == origin {
@@ -385,12 +398,12 @@ pub fn check(policy: &Policy, origin: &str, checkpoints_dir: &Path, next_roots: 
                 .iter()
                 .find(|w| w.name == sig.name && w.id == sig.id)
             else {
-                ignore(&mut report, &line, "not by a witness of the policy".into());
+                ignore(report, &line, "not by a witness of the policy".into());
                 continue;
             };
             if w.verify(&text, &sig).is_none() {
                 ignore(
-                    &mut report,
+                    report,
                     &line,
                     format!("names policy witness {} but does not verify", w.name),
                 );
@@ -398,7 +411,7 @@ pub fn check(policy: &Policy, origin: &str, checkpoints_dir: &Path, next_roots: 
             }
             let Some(root) = roots.get(&n) else {
                 ignore(
-                    &mut report,
+                    report,
                     &line,
                     format!("cosigns size {n}, beyond this chain (size {size})"),
                 );
@@ -418,10 +431,89 @@ pub fn check(policy: &Policy, origin: &str, checkpoints_dir: &Path, next_roots: 
             }
         }
     }
+}
+
+/// Checks `policy` for one checkpoint of log `origin` (size `size`, root `root`) against its
+/// note at `note` (verify-inclusion): the note must carry `quorum` valid policy cosignatures;
+/// a valid policy cosignature over another root at that size is a split view.
+pub fn check_checkpoint(
+    policy: &Policy,
+    origin: &str,
+    note: &Path,
+    size: u64,
+    root: Hash,
+) -> Report {
+    let files: BTreeMap<u64, PathBuf> = if note.is_file() {
+        BTreeMap::from([(size, note.to_path_buf())])
+    } else {
+        BTreeMap::new()
+    };
+    let mut report = Report {
+        quorum: policy.quorum,
+        witnesses: policy.witnesses.iter().map(|w| w.name.clone()).collect(),
+        pinned_in: policy.pinned_in.clone(),
+        checkpoint: files.get(&size).cloned(),
+        size,
+        cosigned_by: Vec::new(),
+        missing: Vec::new(),
+        ignored: Vec::new(),
+        errors: Vec::new(),
+    };
+    let roots = BTreeMap::from([(size, root)]);
+    judge_notes(policy, origin, &files, &roots, &mut report);
     if size > 0 {
-        quorum(policy, &mut report, &files, checkpoints_dir);
+        let dir = note.parent().unwrap_or(Path::new("."));
+        quorum(policy, &mut report, &files, dir);
     }
     report
+}
+
+/// The module directory enclosing `path` (a checkpoint or proof file of its chain): the
+/// nearest ancestor holding asset.yaml or corridor.yaml.
+pub fn enclosing_module(path: &Path) -> Option<(PathBuf, crate::chain::Kind)> {
+    let abs = std::fs::canonicalize(path).ok()?;
+    abs.ancestors().skip(1).find_map(|d| {
+        if d.join("asset.yaml").is_file() {
+            Some((d.to_path_buf(), crate::chain::Kind::Asset))
+        } else if d.join("corridor.yaml").is_file() {
+            Some((d.to_path_buf(), crate::chain::Kind::Corridor))
+        } else {
+            None
+        }
+    })
+}
+
+/// The policy check of one inclusion proof's checkpoint: the policy and origin of the chain
+/// in `module_dir` (of `owner`, `purpose`), the note `note` of size `size` over `root`.
+/// Findings go into `findings`; None when the module pins no policy.
+#[allow(clippy::too_many_arguments)]
+pub fn apply_checkpoint(
+    module_dir: &Path,
+    kind: crate::chain::Kind,
+    owner: &str,
+    purpose: Option<&str>,
+    note: &Path,
+    size: u64,
+    root: Hash,
+    findings: &mut crate::verdict::Findings,
+) -> Option<Report> {
+    let policy = match of_module(module_dir, kind) {
+        Ok(p) => p?,
+        Err(e) => {
+            findings.push(&e);
+            return None;
+        }
+    };
+    let origin = match super::origin::of_module(module_dir, kind, owner, purpose) {
+        Ok(o) => o,
+        Err(e) => {
+            findings.push(&e);
+            return None;
+        }
+    };
+    let report = check_checkpoint(&policy, &origin, note, size, root);
+    findings.extend(&report.errors);
+    Some(report)
 }
 
 /// The chain's MMR root at every size a note claims, in one pass over `next_roots`.

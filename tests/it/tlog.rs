@@ -428,7 +428,7 @@ fn go_sumdb_tlog_verifies_a_10000_receipt_log_and_msez_verifies_a_go_log() {
 }
 
 /// The S3 environment of scripts/test's SeaweedFS, and a fresh remote URL in its bucket.
-fn s3_env(tag: &str) -> (Vec<(String, String)>, String) {
+pub(crate) fn s3_env(tag: &str) -> (Vec<(String, String)>, String) {
     let endpoint = std::env::var("MSEZ_TEST_S3_ENDPOINT").expect(
         "MSEZ_TEST_S3_ENDPOINT is unset: this test needs SeaweedFS, started by scripts/test",
     );
@@ -455,7 +455,7 @@ fn s3_env(tag: &str) -> (Vec<(String, String)>, String) {
     (env, url)
 }
 
-fn run_env(dir: &Dir, env: &[(String, String)], args: &[&str]) -> Run {
+pub(crate) fn run_env(dir: &Dir, env: &[(String, String)], args: &[&str]) -> Run {
     let mut c = dir.cmd(args);
     c.envs(env.iter().map(|(k, v)| (k, v)));
     Run::from(c.output().unwrap())

@@ -6,10 +6,10 @@ use base64::Engine as _;
 use crate::chain::Chain;
 use crate::util::{Dir, Run};
 
-const ORIGIN: &str =
+pub(crate) const ORIGIN: &str =
     "msez/asset/37e2afb983e507aa0bdf36907dc787e437694176fe4c88779287e204aab98ff5/core";
 
-fn append(c: &Chain, n: usize, tag: &str) {
+pub(crate) fn append(c: &Chain, n: usize, tag: &str) {
     let lines: String = (0..n)
         .map(|i| {
             format!("{{\"kind\":\"transfer.v1\",\"payload\":{{\"i\":{i},\"tag\":\"{tag}\"}}}}\n")
@@ -30,7 +30,7 @@ fn append(c: &Chain, n: usize, tag: &str) {
         .ok();
 }
 
-fn log_vkey(c: &Chain) -> String {
+pub(crate) fn log_vkey(c: &Chain) -> String {
     c.dir
         .run(&["key", "vkey", "--key", "dev.jwk", "--name", ORIGIN])
         .ok()
@@ -39,10 +39,10 @@ fn log_vkey(c: &Chain) -> String {
 }
 
 /// A running `msez witness serve`; killed (-9) on drop.
-struct WitnessProc {
-    child: std::process::Child,
-    url: String,
-    vkey: String,
+pub(crate) struct WitnessProc {
+    pub(crate) child: std::process::Child,
+    pub(crate) url: String,
+    pub(crate) vkey: String,
 }
 
 impl Drop for WitnessProc {
@@ -52,7 +52,13 @@ impl Drop for WitnessProc {
     }
 }
 
-fn start_witness(dir: &Dir, key: &str, name: &str, state: &str, log_vkey: &str) -> WitnessProc {
+pub(crate) fn start_witness(
+    dir: &Dir,
+    key: &str,
+    name: &str,
+    state: &str,
+    log_vkey: &str,
+) -> WitnessProc {
     use std::io::BufRead;
     let mut child = dir
         .cmd(&[
@@ -89,7 +95,7 @@ fn start_witness(dir: &Dir, key: &str, name: &str, state: &str, log_vkey: &str) 
     }
 }
 
-fn checkpoint(c: &Chain, ws: &[&WitnessProc]) -> Run {
+pub(crate) fn checkpoint(c: &Chain, ws: &[&WitnessProc]) -> Run {
     let mut args = vec![
         "--json".to_string(),
         "tlog".into(),
@@ -107,7 +113,7 @@ fn checkpoint(c: &Chain, ws: &[&WitnessProc]) -> Run {
 }
 
 /// Pins `quorum` of `vkeys` in the module's asset.yaml (replacing an earlier policy).
-fn pin_policy(c: &Chain, quorum: usize, vkeys: &[&str]) {
+pub(crate) fn pin_policy(c: &Chain, quorum: usize, vkeys: &[&str]) {
     let path = c.dir.join(&format!("{}/asset.yaml", c.module));
     let text = std::fs::read_to_string(&path).unwrap();
     let kept = text.split("witness_policy:").next().unwrap().to_string();
@@ -118,12 +124,12 @@ fn pin_policy(c: &Chain, quorum: usize, vkeys: &[&str]) {
     std::fs::write(path, yaml).unwrap();
 }
 
-fn verify(c: &Chain) -> Run {
+pub(crate) fn verify(c: &Chain) -> Run {
     c.dir
         .run(&["--json", "asset", "state", "verify", &c.module])
 }
 
-fn codes(report: &serde_json::Value) -> Vec<String> {
+pub(crate) fn codes(report: &serde_json::Value) -> Vec<String> {
     report["errors"]
         .as_array()
         .unwrap()
@@ -398,8 +404,8 @@ fn bundles_apply_the_policy_and_are_never_valid_without_the_cosignatures() {
 
     assert_eq!(checkpoint(&c, &[&w]).code, 0);
     bundle("w.zip").ok();
-    // Bundles do not carry checkpoint notes yet (docs/tlog.md, "Not yet done"): the chain in
-    // the bundle pins a policy whose cosignatures are not there, so it is never `valid`.
+    // The bundle carries the cosigned checkpoint note (docs/tlog.md, "Witness policy"): the
+    // chain in the bundle is valid with its policy, as in the module.
     let run = c.dir.run(&[
         "--json",
         "artifact",
@@ -408,11 +414,12 @@ fn bundles_apply_the_policy_and_are_never_valid_without_the_cosignatures() {
         "--from-bundle",
         "w.zip",
     ]);
-    assert_eq!(run.code, 68, "{run:?}");
+    assert_eq!(run.code, 0, "{run:?}");
     let r = run.json();
-    assert_eq!(r["chains"][0]["verdict"], "unknown", "{r}");
+    assert_eq!(r["chains"][0]["verdict"], "valid", "{r}");
     assert_eq!(
-        r["chains"][0]["findings"][0]["code"], "missing.witness_quorum",
+        r["chains"][0]["witness_policy"]["cosigned_by"],
+        serde_json::json!(["example.org/w1"]),
         "{r}"
     );
 }

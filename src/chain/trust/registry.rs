@@ -141,12 +141,37 @@ pub struct Issued {
 
 /// Builds, signs and checks the registry VC, writes it to `out` and pins it in asset.yaml.
 pub fn issue(
+    module: AssetModule,
+    anchors: &TrustAnchors,
+    key: &vc::KeyPair,
+    issuance_date: &str,
+    jurisdictions: &[String],
+    policy: &PolicyFile,
+    out: &Path,
+) -> Result<Issued, Error> {
+    issue_with(
+        module,
+        anchors,
+        key,
+        issuance_date,
+        jurisdictions,
+        policy,
+        &serde_json::Map::new(),
+        out,
+    )
+}
+
+/// [`issue`] with `extra` fields added to `credentialSubject` before signing (the
+/// transparency-log keys `witness_policy` and `tlog_origin_prefix`, docs/tlog.md).
+#[allow(clippy::too_many_arguments)]
+pub fn issue_with(
     mut module: AssetModule,
     anchors: &TrustAnchors,
     key: &vc::KeyPair,
     issuance_date: &str,
     jurisdictions: &[String],
     policy: &PolicyFile,
+    extra: &serde_json::Map<String, Value>,
     out: &Path,
 ) -> Result<Issued, Error> {
     let mut doc = credential(
@@ -157,6 +182,14 @@ pub fn issue(
         policy,
         out,
     )?;
+    if let Some(subject) = doc
+        .get_mut("credentialSubject")
+        .and_then(Value::as_object_mut)
+    {
+        for (k, v) in extra {
+            subject.insert(k.clone(), v.clone());
+        }
+    }
     vc::add_proof_at(&mut doc, key, issuance_date)?;
     // Refuse to pin what verify would refuse (an issuer not allowed smart_asset_registry).
     check(&doc, &module.asset_id, Some(anchors), out)?;

@@ -44,6 +44,14 @@ pub struct VerifyInclusionArgs {
     /// Trust anchors for the receipt and checkpoint signers.
     #[arg(long)]
     pub trust_anchors: Option<PathBuf>,
+    /// The module whose witness policy and log origin apply (default: the module enclosing
+    /// --checkpoint, if any; docs/tlog.md, "Witness policy").
+    #[arg(long)]
+    pub module: Option<PathBuf>,
+    /// The checkpoint note of the proof's size (default: checkpoint.<size>.note beside
+    /// --checkpoint, else in the module's checkpoint directory).
+    #[arg(long)]
+    pub note: Option<PathBuf>,
 }
 
 /// The arguments of `consistency-proof`: prove (RFC 9162) that the chain at --old receipts is a prefix of the chain at --new.
@@ -120,16 +128,26 @@ pub fn verify_inclusion(kind: Kind, args: VerifyInclusionArgs, ctx: &Ctx) -> Res
         proof,
         checkpoint,
         trust_anchors,
+        module,
+        note,
     } = args;
     let r = read_json(&ctx.path(&receipt))?;
     let p = read_json(&ctx.path(&proof))?;
-    let ck = checkpoint.map(|c| read_json(&ctx.path(&c))).transpose()?;
+    let ck_path = checkpoint.map(|c| ctx.path(&c));
+    let ck = ck_path.as_ref().map(|c| read_json(c)).transpose()?;
     let trust = trust_anchors.map(|t| load_trust(&t, ctx)).transpose()?;
     let trust = trust.as_ref().map(|(a, l)| Trust::new(a, l.as_deref()));
     // Every check runs (docs/verdicts.md): the reference's `FAIL: ...` line is printed
     // for each failure, the first one first.
     let report = inclusion::check(kind, &r, &p, ck.as_ref(), trust);
-    let findings = report.findings();
+    let mut findings = report.findings();
+    let where_ = super::super::tlog_inclusion::Where {
+        module: module.map(|m| ctx.path(&m)),
+        note: note.map(|n| ctx.path(&n)),
+        checkpoint: ck_path,
+    };
+    let witness =
+        super::super::tlog_inclusion::apply(kind, &where_, &p, ck.as_ref(), &mut findings);
     let code = findings.exit_code();
     let items = findings.items();
     let mut value = serde_json::json!({
@@ -139,6 +157,17 @@ pub fn verify_inclusion(kind: Kind, args: VerifyInclusionArgs, ctx: &Ctx) -> Res
         "findings": items,
         "computed": report.computed,
     });
+    if let Some(w) = &witness {
+        value["witness_policy"] = serde_json::to_value(w).unwrap_or_default();
+        for i in &w.ignored {
+            ctx.out.warn(format!(
+                "ignored cosignature line in {} ({}): {}",
+                i.note.display(),
+                i.why,
+                i.line
+            ));
+        }
+    }
     if let Some(first) = findings.0.first() {
         value["error"] = serde_json::to_value(first).unwrap_or_default();
     }
