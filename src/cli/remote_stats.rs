@@ -91,6 +91,14 @@ pub fn run(args: StatsArgs, ctx: &Ctx) -> super::Result<ExitCode> {
         }
         line(w, "total", &s.total)?;
         line(w, "no ref reaches", &s.unreferenced)?;
+        match &s.last_push {
+            Some(t) => writeln!(w, "  last push              {t} (the newest ref write)")?,
+            None if s.refs.count > 0 => writeln!(
+                w,
+                "  last push              unknown (the listing tells no times)"
+            )?,
+            None => writeln!(w, "  last push              never (no ref)")?,
+        }
         for r in &s.bad_refs {
             writeln!(w, "  ! ref {r} does not hold a digest (not followed)")?;
         }

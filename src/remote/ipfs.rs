@@ -226,6 +226,7 @@ impl Backend for Ipfs {
                         key,
                         size: entry.size,
                         version: None,
+                        modified: None,
                     });
                 }
             }
@@ -265,6 +266,7 @@ impl Backend for Ipfs {
                 key: key.to_string(),
                 size: s.size,
                 version: Some(Version(s.hash)),
+                modified: None,
             }))
     }
 

@@ -428,6 +428,7 @@ impl Backend for Local {
                     key,
                     size: meta.len(),
                     version: None,
+                    modified: meta.modified().ok(),
                 });
             }
         }
@@ -507,10 +508,11 @@ impl Backend for Local {
     }
 
     fn head(&self, key: &str) -> Result<Option<Meta>, Error> {
-        Ok(self.open_beneath(key)?.map(|(_, size)| Meta {
+        Ok(self.open_beneath(key)?.map(|(file, size)| Meta {
             key: key.to_string(),
             size,
             version: None,
+            modified: file.metadata().and_then(|m| m.modified()).ok(),
         }))
     }
 

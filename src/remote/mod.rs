@@ -65,6 +65,8 @@ pub struct Meta {
     pub size: u64,
     /// Its version, when the backend reports one.
     pub version: Option<Version>,
+    /// When it was last written, when the backend's listing says (S3, a directory).
+    pub modified: Option<std::time::SystemTime>,
 }
 
 /// A key of a remote that is not a regular file (see [`Backend::irregular`]).

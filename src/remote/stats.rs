@@ -51,6 +51,9 @@ pub struct Stats {
     pub bad_refs: Vec<String>,
     /// JSON objects read from the remote to walk the refs' closure (the rest was local).
     pub closure_reads: u64,
+    /// The newest write of a ref (RFC 3339, UTC): the last push that moved one; None when the
+    /// backend's listing tells no times (IPFS) or there is no ref.
+    pub last_push: Option<String>,
 }
 
 /// Lists the remote once, reads its refs and walks their closure.
@@ -65,6 +68,7 @@ pub fn stats(
         ..Stats::default()
     };
     let listing = backend.list("")?;
+    let mut newest = None;
     let mut objects = Vec::new();
     let mut refs = BTreeMap::new();
     let mut listed = std::collections::HashSet::new();
@@ -82,6 +86,9 @@ pub fn stats(
             s.proof_files.add(m.size);
         } else if m.key.starts_with("refs/") {
             s.refs.add(m.size);
+            if let Some(t) = m.modified {
+                newest = newest.max(Some(t));
+            }
             match RefName::new(&m.key) {
                 Ok(name) => {
                     let blob = backend.get(&m.key, None)?;
@@ -99,6 +106,7 @@ pub fn stats(
             s.other.entry(first).or_default().add(m.size);
         }
     }
+    s.last_push = newest.map(|t| humantime::format_rfc3339_seconds(t).to_string());
     let (closure, read) = remote_closure(repo, backend, opts, &refs, &listed, stop)?;
     s.closure_reads = read.len() as u64;
     for (id, size) in objects {

@@ -543,6 +543,13 @@ fn remote_stats_counts_the_listing_and_what_no_ref_reaches() {
     // One listing and one ref read: the closure was walked through the local copies.
     assert_eq!(report["closure_reads"], 0, "{report}");
     assert_eq!(report["traffic"]["requests"], 2, "{report}");
+    // The last push: the ref file's time, to the second, as the listing tells it.
+    let written = std::fs::metadata(a.join("remote/refs/heads/main"))
+        .unwrap()
+        .modified()
+        .unwrap();
+    let shown = humantime::format_rfc3339_seconds(written).to_string();
+    assert_eq!(report["last_push"], shown.as_str(), "{report}");
 
     // A repository without the objects reads the closure's JSON objects from the remote.
     let b = Dir::repo();
@@ -553,6 +560,11 @@ fn remote_stats_counts_the_listing_and_what_no_ref_reaches() {
     assert_eq!(report["traffic"]["requests"], 3, "{report}");
     let text = b.run(&["remote", "stats", "origin"]);
     assert!(text.ok().contains("no ref reaches"), "{text:#?}");
+    assert!(
+        text.stdout
+            .contains(&format!("last push              {shown}")),
+        "{text:#?}"
+    );
 
     // Every sync command says what it cost.
     let c = Dir::repo();
@@ -602,6 +614,12 @@ fn s3_stats_and_clone_skip_unreferenced_blobs_with_counted_requests() {
     assert_eq!(report["unreferenced"]["bytes"], 64 << 10, "{report}");
     // One listing page and one ref read.
     assert_eq!(report["traffic"]["requests"], 2, "{report}");
+    // The server's LastModified of the ref: a moment of this test's run.
+    let pushed = humantime::parse_rfc3339(report["last_push"].as_str().unwrap()).unwrap();
+    let age = std::time::SystemTime::now()
+        .duration_since(pushed)
+        .unwrap_or_default();
+    assert!(age < std::time::Duration::from_secs(600), "{report}");
 
     let b = Dir::new();
     let run = bare(b.path(), home.path(), &["--json", "clone", &url, "c"], &env);

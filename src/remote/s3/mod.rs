@@ -328,8 +328,8 @@ fn decode(operation: &'static str, e: &object_store::Error) -> S3Failure {
 
 /// One page of a ListObjectsV2 answer.
 struct ListPage {
-    /// (full key, size, ETag) per object.
-    contents: Vec<(String, u64, Option<String>)>,
+    /// (full key, size, ETag, last modified) per object.
+    contents: Vec<(String, u64, Option<String>, Option<std::time::SystemTime>)>,
     /// The continuation token when the listing goes on.
     next: Option<String>,
 }
@@ -458,7 +458,10 @@ impl S3 {
             let size = xml_text(item, "Size")
                 .and_then(|s| s.parse().ok())
                 .ok_or_else(|| broken("a listed object without a size".into()))?;
-            contents.push((key, size, xml_text(item, "ETag")));
+            // RFC 3339 with milliseconds (`2026-12-07T22:42:37.000Z`); an odd one is no time.
+            let modified =
+                xml_text(item, "LastModified").and_then(|t| humantime::parse_rfc3339_weak(&t).ok());
+            contents.push((key, size, xml_text(item, "ETag"), modified));
         }
         let truncated = xml_text(&body, "IsTruncated").is_some_and(|t| t == "true");
         let next = match xml_text(&body, "NextContinuationToken") {
@@ -589,7 +592,7 @@ impl Backend for S3 {
         let mut token: Option<String> = None;
         loop {
             let page = self.list_page(prefix, &full, token.as_deref())?;
-            for (key, size, e_tag) in page.contents {
+            for (key, size, e_tag, modified) in page.contents {
                 let rel = if self.prefix.is_empty() {
                     key.as_str()
                 } else {
@@ -606,6 +609,7 @@ impl Backend for S3 {
                     key,
                     size,
                     version: Some(version(e_tag, None)),
+                    modified,
                 });
             }
             match page.next {
@@ -664,6 +668,7 @@ impl Backend for S3 {
                 key: key.to_string(),
                 size: m.size,
                 version: Some(version(m.e_tag, m.version)),
+                modified: Some(m.last_modified.into()),
             })),
             Err(object_store::Error::NotFound { .. }) => Ok(None),
             Err(e) => Err(self.err("checking", key, e)),
