@@ -84,10 +84,20 @@ pub enum Command {
     },
 }
 
-/// Per-remote S3 settings (`msez remote add`); unset ones come from the AWS configuration
-/// chain (environment, AWS_PROFILE, ~/.aws/config and ~/.aws/credentials).
+/// Per-remote settings (`msez remote add`): the S3 ones and the default `--jobs`.
 #[derive(Debug, Clone, Default, clap::Args)]
 pub struct S3Options {
+    #[command(flatten)]
+    pub settings: S3Settings,
+    /// Default `--jobs` of push, fetch, pull with this remote.
+    #[arg(long, value_name = "N")]
+    pub jobs: Option<usize>,
+}
+
+/// Per-remote S3 settings (`msez remote add`, `msez clone`); unset ones come from the AWS
+/// configuration chain (environment, AWS_PROFILE, ~/.aws/config and ~/.aws/credentials).
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct S3Settings {
     /// S3 endpoint URL (above AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL and the profile's).
     #[arg(long, value_name = "URL")]
     pub endpoint: Option<String>,
@@ -113,14 +123,22 @@ pub struct S3Options {
     /// Give up on connecting after this long (e.g. `5s`).
     #[arg(long, value_name = "DURATION")]
     pub connect_timeout: Option<String>,
-    /// Default `--jobs` of push, fetch, pull with this remote.
-    #[arg(long, value_name = "N")]
-    pub jobs: Option<usize>,
 }
 
 impl S3Options {
     /// The `[remote.NAME]` entry for `url` with these settings (durations checked here).
     fn entry(self, url: String) -> super::Result<RemoteConfig> {
+        Ok(RemoteConfig {
+            jobs: self.jobs,
+            ..self.settings.entry(url)?
+        })
+    }
+}
+
+impl S3Settings {
+    /// The `[remote.NAME]` entry for `url` with these settings (durations and endpoint checked
+    /// here, not on the first push).
+    pub(super) fn entry(self, url: String) -> super::Result<RemoteConfig> {
         let entry = RemoteConfig {
             url,
             endpoint: self.endpoint,
@@ -134,7 +152,7 @@ impl S3Options {
             allow_http: self.allow_http,
             timeout: self.timeout,
             connect_timeout: self.connect_timeout,
-            jobs: self.jobs,
+            jobs: None,
         };
         // A bad duration or endpoint fails here, not on the first push.
         remote::aws::Settings::from_config(&entry)?;

@@ -171,6 +171,9 @@ pub struct CloneArgs {
     pub anchors: Anchors,
     #[command(flatten)]
     pub transfer: Transfer,
+    /// The new `origin`'s settings, used for the clone and kept in its configuration.
+    #[command(flatten)]
+    pub s3: super::remote::S3Settings,
 }
 
 /// Notes about slow and retried requests go to stderr (unless `-q`): a silent server is not
@@ -562,9 +565,13 @@ pub fn clone(args: CloneArgs, ctx: &Ctx) -> super::Result<ExitCode> {
         None => ctx.cwd.join(url.default_dir_name()),
     };
     notify_progress(ctx);
-    let backend = args
-        .transfer
-        .paced(remote::open(&url, args.transfer.options().retry)?);
+    let origin = args.s3.clone().entry(url.to_string())?;
+    let settings = remote::aws::Settings::from_config(&origin)?;
+    let backend = args.transfer.paced(remote::open_with(
+        &url,
+        args.transfer.options().retry,
+        &settings,
+    )?);
     // A dry run clones into a scratch directory that goes away: the closure walk needs a
     // repository, and nothing is downloaded but the JSON objects on it.
     let scratch = match args.take.dry_run {
@@ -579,7 +586,7 @@ pub fn clone(args: CloneArgs, ctx: &Ctx) -> super::Result<ExitCode> {
         None => dir,
     };
     let bar = Bar::new(&ctx.out, "clone");
-    let (repo, report) = sync::clone(
+    let (mut repo, report) = sync::clone(
         &url,
         backend.as_ref(),
         &dir,
@@ -591,6 +598,11 @@ pub fn clone(args: CloneArgs, ctx: &Ctx) -> super::Result<ExitCode> {
         interrupt_flag(),
     )?;
     bar.finish();
+    // The settings that reached the remote are origin's from now on (as `remote add` keeps
+    // them), so push and fetch in the clone need no flags.
+    let mut config = repo.config().clone();
+    config.remote.insert("origin".to_string(), origin);
+    repo.save_config(config)?;
     if scratch.is_none() {
         ctx.out
             .note(format!("cloned {url} into {}", repo.worktree().display()));

@@ -399,6 +399,20 @@ fn s3_a_named_profile_in_shared_files_is_used_and_a_wrong_one_is_one_line() {
         "{run:#?}"
     );
 
+    // The profile given to clone: used for the clone and kept as origin's, so a fetch in the
+    // clone needs neither the flag nor AWS_PROFILE.
+    let other = Dir::new();
+    bare(
+        other.path(),
+        home.path(),
+        &["clone", &url, "c", "--profile", "store"],
+        &files,
+    )
+    .ok();
+    let kept = std::fs::read_to_string(other.join("c/.msez/config")).unwrap();
+    assert!(kept.contains("profile = \"store\""), "{kept}");
+    bare(&other.join("c"), home.path(), &["fetch"], &files).ok();
+
     // A profile that is in neither file.
     let mut wrong = files.to_vec();
     wrong.push(("AWS_PROFILE", "stroe"));
