@@ -36,6 +36,7 @@ mod retry;
 mod storage;
 mod tlog;
 mod tlog_policy;
+mod tlog_requests;
 mod unsigned_checkpoint;
 mod util;
 mod vc_cli;
