@@ -175,8 +175,10 @@ fn verify_of_one_inclusion_over_http_reads_at_most_six_tiles_counted_by_the_prox
             "{reqs:#?}"
         );
     }
+    let seen = p.lines().len() as u64;
     let counts = p.stop();
-    assert_eq!(counts["by_method"]["GET"], counts["requests"]);
+    assert_eq!(counts["requests"], seen);
+    assert_eq!(counts["by_method"]["GET"], seen);
     assert!(counts["bytes_out"].as_u64().unwrap() > 0);
 }
 
