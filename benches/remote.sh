@@ -26,7 +26,6 @@ trap cleanup EXIT
 
 export AWS_ACCESS_KEY_ID=${AWS_ACCESS_KEY_ID:-msez-test} AWS_SECRET_ACCESS_KEY=${AWS_SECRET_ACCESS_KEY:-msez-test-secret}
 export AWS_REGION=${AWS_REGION:-us-east-1} AWS_DEFAULT_REGION=${AWS_REGION:-us-east-1}
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 # A free loopback port p with p+10000 free too (SeaweedFS derives its gRPC ports by that offset).
 free_port_pair() {
   python3 -c '
@@ -128,40 +127,16 @@ append() { # one receipt
 append 0
 "$MSEZ" -C "$B" remote add origin "s3://$BUCKET/big-$TAG" >/dev/null
 t_seed=$(secs "$MSEZ" -C "$B" -q push --all-objects)
-# A counting proxy in front of the server: every request msez makes passes through it.
-PROXY=$(free_port)
-python3 - "$PROXY" "$MSEZ_TEST_S3_ENDPOINT" "$WORK/requests.log" <<'PY' &
-import http.client, sys, urllib.parse
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-port, upstream, log = int(sys.argv[1]), urllib.parse.urlparse(sys.argv[2]), sys.argv[3]
-class H(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    def log_message(self, *a): pass
-    def handle_one(self):
-        n = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(n) if n else None
-        with open(log, "a") as f:
-            f.write(f"{self.command} {self.path}\n")
-        c = http.client.HTTPConnection(upstream.hostname, upstream.port)
-        c.request(self.command, self.path, body=body, headers=dict(self.headers))
-        r = c.getresponse()
-        data = r.read()
-        self.send_response(r.status)
-        for k, v in r.getheaders():
-            if k.lower() not in ("transfer-encoding", "content-length", "connection"):
-                self.send_header(k, v)
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(data)
-    do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = handle_one
-ThreadingHTTPServer(("127.0.0.1", port), H).serve_forever()
-PY
+# A counting proxy in front of the server (scripts/counting-proxy.py): every request msez
+# makes passes through it and gets a line `METHOD PATH STATUS BYTES_IN BYTES_OUT` in the log.
+python3 "$ROOT/scripts/counting-proxy.py" --upstream "$MSEZ_TEST_S3_ENDPOINT" \
+  --log "$WORK/requests.log" >"$WORK/proxy.out" &
 PIDS+=($!)
-sleep 1
+for _ in $(seq 1 100); do [ -s "$WORK/proxy.out" ] && break; sleep 0.1; done
+PROXY_URL=$(sed -n 's/^listening on //p' "$WORK/proxy.out")
 append 1
 : >"$WORK/requests.log"
-AWS_ENDPOINT_URL=http://127.0.0.1:$PROXY "$MSEZ" -C "$B" -q push >/dev/null
+AWS_ENDPOINT_URL=$PROXY_URL "$MSEZ" -C "$B" -q push >/dev/null
 requests=$(wc -l <"$WORK/requests.log")
 t_incr=$(for r in $(seq "${INCR_RUNS:-$RUNS}"); do append $((r + 1)); secs "$MSEZ" -C "$B" -q push; done | median)
 printf '| `msez push` of one new receipt into a %d-object remote: %d requests (%s) | %.3f | the first push of the same %d objects | %.2f | %.0f |\n' \

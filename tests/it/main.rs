@@ -43,6 +43,7 @@ mod tlog;
 mod tlog_notes;
 mod tlog_policy;
 mod tlog_remote;
+mod tlog_requests;
 mod tlog_travel;
 mod transfer;
 mod unsigned_checkpoint;
