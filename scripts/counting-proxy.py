@@ -155,10 +155,13 @@ def make_handler(counts, upstream, root):
 
         def reply(self, status, reason, headers, data):
             self.send_response(status, reason)
+            length = str(len(data))
             for k, v in headers:
-                if k.lower() not in HOP:
+                if k.lower() == "content-length" and self.command == "HEAD":
+                    length = v  # a HEAD answer has no body but tells the object's size
+                elif k.lower() not in HOP:
                     self.send_header(k, v)
-            self.send_header("Content-Length", str(len(data)))
+            self.send_header("Content-Length", length)
             self.end_headers()
             if self.command != "HEAD":
                 self.wfile.write(data)

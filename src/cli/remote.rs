@@ -123,6 +123,10 @@ pub struct S3Settings {
     /// Give up on connecting after this long (e.g. `5s`).
     #[arg(long, value_name = "DURATION")]
     pub connect_timeout: Option<String>,
+    /// The server's If-Match is atomic (AWS S3, MinIO): move refs without a lock object, one
+    /// request fewer each. Never for SeaweedFS (its If-Match is checked but not atomic).
+    #[arg(long)]
+    pub atomic_if_match: bool,
 }
 
 impl S3Options {
@@ -152,6 +156,7 @@ impl S3Settings {
             allow_http: self.allow_http,
             timeout: self.timeout,
             connect_timeout: self.connect_timeout,
+            atomic_if_match: self.atomic_if_match,
             jobs: None,
         };
         // A bad duration or endpoint fails here, not on the first push.

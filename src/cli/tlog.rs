@@ -127,8 +127,9 @@ pub struct ServeArgs {
 pub struct PublishArgs {
     #[command(flatten)]
     pub checkpoint: CheckpointArgs,
-    /// A directory (the log's root), or s3://BUCKET/PREFIX or ipfs://HOST:PORT/NAME (the log
-    /// goes under tlog/asset/<asset_id>/<purpose>/ or tlog/corridor/<id>/ there).
+    /// A directory (the log's root), or s3://BUCKET/PREFIX or ipfs://HOST:PORT/NAME, or the
+    /// name of a remote of the repository (its URL and settings; the log goes under
+    /// tlog/asset/<asset_id>/<purpose>/ or tlog/corridor/<id>/ there).
     pub dest: String,
 }
 
@@ -377,7 +378,21 @@ fn checkpoint_cmd(args: CheckpointArgs, ctx: &Ctx) -> super::Result<ExitCode> {
 
 fn publish_cmd(args: PublishArgs, ctx: &Ctx) -> super::Result<ExitCode> {
     let m = make_checkpoint(&args.checkpoint, ctx)?;
-    let url = msez::remote::Url::parse(&args.dest, &ctx.cwd)?;
+    // DEST may name a remote of the enclosing repository (as git takes a name or a URL):
+    // then its URL and its settings (endpoint, profile, atomic If-Match...) apply.
+    let named = super::repo::open_repo(ctx)
+        .ok()
+        .and_then(|r| r.config().remote.get(&args.dest).cloned());
+    let (url, settings) = match &named {
+        Some(entry) => (
+            msez::remote::Url::parse(&entry.url, &ctx.cwd)?,
+            msez::remote::aws::Settings::from_config(entry)?,
+        ),
+        None => (
+            msez::remote::Url::parse(&args.dest, &ctx.cwd)?,
+            msez::remote::aws::Settings::default(),
+        ),
+    };
     let prefix = match &url {
         msez::remote::Url::Local(_) => String::new(),
         _ => {
@@ -386,7 +401,7 @@ fn publish_cmd(args: PublishArgs, ctx: &Ctx) -> super::Result<ExitCode> {
             publish::remote_prefix(o.chain.kind, &o.chain.owner, o.chain.purpose.as_deref())
         }
     };
-    let backend = msez::remote::open(&url, msez::remote::Retry::default())?;
+    let backend = msez::remote::open_with(&url, msez::remote::Retry::default(), &settings)?;
     let done = publish::publish(
         backend.as_ref(),
         &prefix,

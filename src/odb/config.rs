@@ -98,6 +98,9 @@ pub struct Remote {
     /// Connect timeout (humantime: `5s`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub connect_timeout: Option<String>,
+    /// The S3 server's `If-Match` is atomic (AWS S3, MinIO): ref moves need no lock object.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub atomic_if_match: bool,
     /// Default `--jobs` for this remote.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub jobs: Option<usize>,

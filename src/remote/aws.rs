@@ -48,6 +48,9 @@ pub struct Settings {
     pub timeout: Option<Duration>,
     /// Give up on connecting after this long.
     pub connect_timeout: Option<Duration>,
+    /// The server's `If-Match` is atomic: ref moves go without a lock object
+    /// ([`super::reflock`]), one request fewer each.
+    pub atomic_if_match: bool,
 }
 
 impl Settings {
@@ -71,6 +74,7 @@ impl Settings {
             allow_http: remote.allow_http,
             timeout: duration("timeout", &remote.timeout)?,
             connect_timeout: duration("connect_timeout", &remote.connect_timeout)?,
+            atomic_if_match: remote.atomic_if_match,
         })
     }
 }

@@ -175,10 +175,17 @@ pub fn open_with(
         // If-Match alone is not enough on every S3 server (see `reflock`).
         // Retries inside the ref lock: its steps are retried one by one, never the whole
         // lock-write-unlock sequence.
-        Url::S3 { bucket, prefix } => Box::new(RefLocked(Retrying {
-            inner: S3::with_settings(bucket, prefix, retry, settings)?,
-            retry,
-        })),
+        Url::S3 { bucket, prefix } => {
+            let s3 = Retrying {
+                inner: S3::with_settings(bucket, prefix, retry, settings)?,
+                retry,
+            };
+            // Only the user can say the server's If-Match is atomic; the default assumes not.
+            match settings.atomic_if_match {
+                true => Box::new(s3),
+                false => Box::new(RefLocked(s3)),
+            }
+        }
         Url::Ipfs { api, name } => Box::new(Retrying {
             inner: Ipfs::new(api, name),
             retry,

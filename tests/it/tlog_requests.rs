@@ -258,9 +258,30 @@ fn s3_tlog_requests_of_one_receipt_publish_and_one_inclusion_verify_are_at_most_
         assert!(said["published"]["requests"].as_u64().unwrap() <= reqs.len() as u64);
     }
 
+    // A remote whose server has an atomic If-Match (added with --atomic-if-match, named as
+    // DEST): no lock object, one request fewer; the receipt filling a tile at 1,280 takes 5.
+    c.dir
+        .run(&["remote", "add", "atomic", &url, "--atomic-if-match"])
+        .ok();
+    let publish_named = || {
+        let mut cmd = c.dir.cmd(&[
+            "--json", "tlog", "publish", &c.module, "atomic", "--key", "dev.jwk",
+        ]);
+        cmd.envs(env.iter().map(|(k, v)| (k, v)));
+        crate::util::Run::from(cmd.output().unwrap()).json()
+    };
+    append(&c, 255, "fill");
+    publish_named();
+    append(&c, 1, "one");
+    let mut said = serde_json::Value::Null;
+    let reqs = requests_of(&p, &strip, || said = publish_named());
+    assert_eq!(said["published"]["size"], 1280, "{said}");
+    assert_eq!(reqs.len(), 5, "{reqs:#?}");
+    assert!(!reqs.iter().any(|r| r.contains("/locks/")), "{reqs:#?}");
+
     // One inclusion from the published log: at most six tile and bundle reads.
     let log = format!("{url}/tlog/asset/{ASSET_ID}/core");
-    for entry in [0, 700, 1023] {
+    for entry in [0, 700, 1279] {
         let state = format!("seen-{entry}");
         let reqs = requests_of(&p, &strip, || verify_one(&c, &env, &log, entry, &state));
         let tiles = reqs.iter().filter(|r| r.starts_with("GET tile/")).count();
