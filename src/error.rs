@@ -39,6 +39,9 @@ pub enum Error {
     Car(#[from] crate::car::Error),
     #[error(transparent)]
     Tlog(#[from] crate::tlog::Error),
+    /// A verification that found several things, all of them (docs/verdicts.md).
+    #[error(transparent)]
+    Refused(#[from] crate::verdict::Refused),
     /// A command was called with arguments that cannot work.
     #[error("{0}")]
     Usage(String),
@@ -80,6 +83,7 @@ impl Classify for Error {
             Error::Bundle(e) => e.class(),
             Error::Car(e) => e.class(),
             Error::Tlog(e) => e.class(),
+            Error::Refused(e) => e.class(),
             Error::Usage(_) => Class::Usage,
             Error::Io { .. } => Class::Io,
         }
@@ -101,6 +105,7 @@ impl Classify for Error {
             Error::Bundle(e) => e.code(),
             Error::Car(e) => e.code(),
             Error::Tlog(e) => e.code(),
+            Error::Refused(e) => e.code(),
             Error::Usage(_) => "usage.invalid",
             Error::Io { .. } => "io.file",
         }
@@ -122,8 +127,17 @@ impl Classify for Error {
             Error::Bundle(e) => e.detail(),
             Error::Car(e) => e.detail(),
             Error::Tlog(e) => e.detail(),
+            Error::Refused(e) => e.detail(),
             Error::Usage(_) => Detail::default(),
             Error::Io { path, .. } => Detail::path(path),
+        }
+    }
+
+    fn findings(&self) -> Vec<crate::taxonomy::Finding> {
+        match self {
+            Error::Chain(e) => e.findings(),
+            Error::Refused(e) => e.findings(),
+            _ => Vec::new(),
         }
     }
 }

@@ -29,6 +29,7 @@ mod limits;
 mod mmr_cli;
 mod mount;
 mod odb;
+mod one_contract;
 mod porcelain;
 mod remote;
 mod remote_irregular;
