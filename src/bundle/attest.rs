@@ -349,4 +349,29 @@ mod tests {
         assert_eq!(uuid.len(), 36);
         assert_eq!(&uuid[14..15], "8");
     }
+
+    #[test]
+    fn every_failed_check_of_an_attestation_is_a_finding() {
+        let key = KeyPair::from_seed(&[7; 32], None);
+        let issuer = key.did().to_string();
+        let manifest = serde_json::json!({"root": {"mode": "asset"}, "stats": {}, "options": {}});
+        let digest = crate::canon::sha256(b"manifest");
+        let vc = attest(&manifest, &digest, &issuer, "seen", &key).unwrap();
+        let good = check(&vc, "good", &digest);
+        assert!(good.ok(), "{:?}", good.findings);
+        assert_eq!(good.signers, [issuer]);
+        // Its statement changed (the proof fails) and checked against another manifest.
+        let mut bad = vc.clone();
+        bad["credentialSubject"]["statement"] = "other".into();
+        let other = crate::canon::sha256(b"another manifest");
+        let codes: Vec<&str> = check(&bad, "bad", &other)
+            .findings
+            .iter()
+            .map(|f| f.code)
+            .collect();
+        assert_eq!(
+            codes,
+            ["digest.bundle_attestation", "signature.bundle_attestation"]
+        );
+    }
 }

@@ -791,3 +791,35 @@ impl Error {
         Refused::new(findings).map(Error::Refused)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::taxonomy::{Class, Classify};
+
+    #[test]
+    fn several_errors_are_one_refusal_that_reads_as_the_precedences_pick() {
+        let gap = || Error::Gap {
+            last: 0,
+            missing: 1,
+            count: 1,
+        };
+        let bad = || Error::NoValidProof {
+            path: "r.json".into(),
+            errors: Vec::new(),
+        };
+        assert!(Error::all(Vec::new()).is_none());
+        assert!(matches!(Error::all(vec![gap()]), Some(Error::Gap { .. })));
+        // One thing said twice stays that one typed error.
+        assert!(matches!(
+            Error::all(vec![gap(), gap()]),
+            Some(Error::Gap { .. })
+        ));
+        // A missing receipt found first does not outrank a bad signature.
+        let e = Error::all(vec![gap(), bad()]).unwrap();
+        assert_eq!(e.class(), Class::Signature);
+        assert_eq!(e.code(), "signature.no_valid_proofs");
+        let codes: Vec<&str> = e.findings().iter().map(|f| f.code).collect();
+        assert_eq!(codes, ["missing.receipt", "signature.no_valid_proofs"]);
+    }
+}
