@@ -32,6 +32,13 @@ fn codes(findings: &Value) -> Vec<String> {
         .collect()
 }
 
+/// An error document (with `findings`) as schemas/error.schema.json describes it.
+fn check_error_doc(doc: &Value) {
+    if let Err(e) = msez::schema::validate("error.schema.json", doc, "error document") {
+        panic!("{e}: {doc}");
+    }
+}
+
 /// The findings about `file` (by path or in the message).
 fn about<'a>(findings: &'a Value, file: &str) -> Vec<&'a Value> {
     findings
@@ -95,6 +102,7 @@ fn a_tampered_payload_is_both_a_digest_and_a_signature_finding() {
     ck.code(66);
     let doc = ck.json();
     assert_eq!(doc["error"]["code"], "digest.next_root_mismatch", "{doc}");
+    check_error_doc(&doc);
     let all = codes(&doc["findings"]);
     assert!(
         all.contains(&"signature.no_valid_proofs".to_string()),
@@ -237,6 +245,7 @@ fn every_bad_attestation_of_a_bundle_is_reported() {
     run.code(66);
     let doc = run.json();
     assert_eq!(doc["error"]["code"], "digest.bundle_attestation", "{doc}");
+    check_error_doc(&doc);
     let findings = &doc["findings"];
     let on_a = codes(&Value::Array(
         about(findings, "a.vc.json").into_iter().cloned().collect(),
@@ -305,6 +314,7 @@ fn a_log_with_a_corrupt_tile_and_a_bad_signature_line_reports_both() {
     let run = verify(&[]);
     run.code(66);
     let doc = run.json();
+    check_error_doc(&doc);
     let all = codes(&doc["findings"]);
     assert!(
         all.contains(&"signature.tlog_signature".to_string()),
