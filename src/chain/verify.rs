@@ -449,7 +449,8 @@ pub fn check_receipt(
                         groups.extend(conditional.into_iter().map(|(_, ids)| ids.into()));
                     }
                 }
-                match (quorum, ruled_out) {
+                // The keys ruled out are why the quorum is short: each one is the finding.
+                match (quorum, Error::all(ruled_out)) {
                     (Err(Error::Trust(TrustError::PendingQuorum { .. })), Some(e))
                         if !opts.pending_ok =>
                     {

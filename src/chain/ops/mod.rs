@@ -19,7 +19,7 @@ use crate::canon::{self, Digest, Value};
 use crate::mmr;
 use crate::odb::{Event, Expect, Repo, Transaction};
 
-use super::checkpoint::{self, Summary};
+use super::checkpoint::Summary;
 use super::lifecycle::Trust;
 use super::module::{canonical_line, pretty};
 use super::receipt::{self, FileList};
@@ -258,16 +258,19 @@ fn read_json(path: &Path) -> Result<Value, Error> {
     })
 }
 
-/// Checks a checkpoint file against a verified chain: schema, signatures, then every field.
+/// Checks a checkpoint file against a verified chain: schema, signatures, then every field;
+/// every mismatch is in the error ([`Error::all`]).
 pub fn check_checkpoint_file(
     chain: &Chain,
     path: &Path,
     r: &ChainResult,
     trust: Option<Trust<'_>>,
 ) -> Result<(), Error> {
-    let ck = read_json(path)?;
-    checkpoint::check_signed(chain.kind, &ck, &path.display().to_string(), false, trust)?;
-    checkpoint::check_against(&ck, &Summary::of(r, chain.purpose.as_deref())?)
+    // A file that cannot be read is the one error (nothing else could be checked).
+    read_json(path)?;
+    let mut unread = crate::verdict::Findings::default();
+    let errors = check_checkpoint_all(chain, path, Some(r), trust, &mut unread);
+    Error::all(errors).map_or(Ok(()), Err)
 }
 
 /// What `msez add` imported.

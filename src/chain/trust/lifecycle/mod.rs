@@ -217,8 +217,8 @@ pub struct QuorumSigners {
     pub firm: Vec<Did>,
     /// Revoked keys that count iff the chain matches one of these revocations' checkpoints.
     pub conditional: Vec<(Did, Vec<u16>)>,
-    /// The first key the lifecycle rules out here, with its reason.
-    pub ruled_out: Option<Error>,
+    /// Every key the lifecycle rules out here, each with its reason.
+    pub ruled_out: Vec<Error>,
 }
 
 /// Why a key does not count where it signed: the key, the credential, the reason.
@@ -648,16 +648,14 @@ impl Lifecycle {
 
     /// Splits a receipt's valid signers at `at` for a harbor quorum: the keys that count
     /// outright, the revoked keys that count only if the chain matches one of their
-    /// revocations' checkpoints (with those revocations), and the first key ruled out.
+    /// revocations' checkpoints (with those revocations), and every key ruled out.
     pub fn quorum_signers(&self, object: &str, at: &Position, signers: &[Did]) -> QuorumSigners {
         let mut out = QuorumSigners::default();
         for signer in signers {
             match self.place(object, signer.as_str(), Some(at)) {
                 Ok(None) => out.firm.push(signer.clone()),
                 Ok(Some(ids)) => out.conditional.push((signer.clone(), ids)),
-                Err(e) => {
-                    out.ruled_out.get_or_insert(e);
-                }
+                Err(e) => out.ruled_out.push(e),
             }
         }
         out
