@@ -43,6 +43,9 @@ pub enum Error {
     Tlog(#[from] crate::tlog::Error),
     #[error(transparent)]
     Render(#[from] crate::render::Error),
+    /// A verification that found several things, all of them (docs/verdicts.md).
+    #[error(transparent)]
+    Refused(#[from] crate::verdict::Refused),
     /// A command was called with arguments that cannot work.
     #[error("{0}")]
     Usage(String),
@@ -86,6 +89,7 @@ impl Classify for Error {
             Error::Car(e) => e.class(),
             Error::Tlog(e) => e.class(),
             Error::Render(e) => e.class(),
+            Error::Refused(e) => e.class(),
             Error::Usage(_) => Class::Usage,
             Error::Io { .. } => Class::Io,
         }
@@ -109,6 +113,7 @@ impl Classify for Error {
             Error::Car(e) => e.code(),
             Error::Tlog(e) => e.code(),
             Error::Render(e) => e.code(),
+            Error::Refused(e) => e.code(),
             Error::Usage(_) => "usage.invalid",
             Error::Io { .. } => "io.file",
         }
@@ -132,8 +137,17 @@ impl Classify for Error {
             Error::Car(e) => e.detail(),
             Error::Tlog(e) => e.detail(),
             Error::Render(e) => e.detail(),
+            Error::Refused(e) => e.detail(),
             Error::Usage(_) => Detail::default(),
             Error::Io { path, .. } => Detail::path(path),
+        }
+    }
+
+    fn findings(&self) -> Vec<crate::taxonomy::Finding> {
+        match self {
+            Error::Chain(e) => e.findings(),
+            Error::Refused(e) => e.findings(),
+            _ => Vec::new(),
         }
     }
 }

@@ -121,6 +121,11 @@ pub trait Classify: std::error::Error {
     fn detail(&self) -> Detail {
         Detail::default()
     }
+    /// Every finding an error that stands for several carries (a verification refused on
+    /// all it found); empty for an error that is one finding.
+    fn findings(&self) -> Vec<Finding> {
+        Vec::new()
+    }
 }
 
 /// One finding, as the `--json` error document and verify reports carry it.
@@ -153,6 +158,16 @@ impl Finding {
 }
 
 impl Finding {
+    /// Every finding `err` stands for: the ones it carries, else itself.
+    pub fn all_of<E: Classify + ?Sized>(err: &E) -> Vec<Finding> {
+        let carried = err.findings();
+        if carried.is_empty() {
+            vec![Finding::from_error(err)]
+        } else {
+            carried
+        }
+    }
+
     /// The class name (`digest`, `missing`, ...).
     pub fn class_name(&self) -> &'static str {
         self.class.name()

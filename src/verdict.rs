@@ -115,9 +115,9 @@ impl From<Finding> for Item {
 pub struct Findings(pub Vec<Finding>);
 
 impl Findings {
-    /// Records an error as a finding.
+    /// Records an error as a finding (every finding of an error that carries several).
     pub fn push<E: Classify + ?Sized>(&mut self, e: &E) {
-        self.0.push(Finding::from_error(e));
+        self.0.extend(Finding::all_of(e));
     }
 
     /// Records every error of `errors`.
@@ -145,6 +145,70 @@ impl Findings {
     /// Whether nothing was found.
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
+    }
+}
+
+/// A verification that found something, as one error: an operation that needs a verified
+/// input refuses with every finding. It reads as its deciding finding, whose class is the exit
+/// code's: the first of the lowest-coded invalid findings, else the first missing one (68),
+/// else the first (an input that could not be read at all keeps its own class, io 74).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Refused {
+    findings: Vec<Finding>,
+}
+
+impl Refused {
+    /// The refusal of `findings`; None when there are none (nothing to refuse).
+    pub fn new(findings: Vec<Finding>) -> Option<Refused> {
+        (!findings.is_empty()).then_some(Refused { findings })
+    }
+
+    /// Every finding, in the order found.
+    pub fn all(&self) -> &[Finding] {
+        &self.findings
+    }
+
+    /// The finding the refusal reads as (see [`Refused`]).
+    pub fn deciding(&self) -> &Finding {
+        let invalid = self
+            .findings
+            .iter()
+            .filter(|f| Verdict::of_class(f.class) == Verdict::Invalid)
+            .min_by_key(|f| f.class.exit_code());
+        invalid
+            .or_else(|| self.findings.iter().find(|f| f.class == Class::Missing))
+            .unwrap_or(&self.findings[0])
+    }
+
+    /// The verdict by precedence (never valid).
+    pub fn verdict(&self) -> Verdict {
+        verdict_of(&self.findings)
+    }
+}
+
+impl std::fmt::Display for Refused {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.deciding().message)
+    }
+}
+
+impl std::error::Error for Refused {}
+
+impl Classify for Refused {
+    fn class(&self) -> Class {
+        self.deciding().class
+    }
+
+    fn code(&self) -> &'static str {
+        self.deciding().code
+    }
+
+    fn detail(&self) -> Detail {
+        self.deciding().detail.clone()
+    }
+
+    fn findings(&self) -> Vec<Finding> {
+        self.findings.clone()
     }
 }
 
@@ -253,6 +317,32 @@ mod tests {
             "a fork outranks a missing object"
         );
         assert_eq!(code(&[Class::Fork, Class::Schema, Class::Io]), 65);
+    }
+
+    #[test]
+    fn a_refusal_reads_as_its_deciding_finding_and_carries_all() {
+        assert!(Refused::new(Vec::new()).is_none());
+        let r = Refused::new(vec![f(Class::Missing), f(Class::Fork), f(Class::Signature)]).unwrap();
+        assert_eq!(
+            r.class(),
+            Class::Signature,
+            "the lowest invalid code decides"
+        );
+        assert_eq!(r.findings().len(), 3);
+        assert_eq!(r.verdict(), Verdict::Invalid);
+        let r = Refused::new(vec![f(Class::Io), f(Class::Missing)]).unwrap();
+        assert_eq!(r.class(), Class::Missing);
+        assert_eq!(r.class().exit_code(), exit_code(r.all()));
+        let r = Refused::new(vec![f(Class::Io)]).unwrap();
+        assert_eq!(r.class(), Class::Io, "an unreadable input keeps its class");
+        let mut all = Findings::default();
+        all.push(&r);
+        all.push(&Refused::new(vec![f(Class::Digest), f(Class::Schema)]).unwrap());
+        assert_eq!(
+            all.0.len(),
+            3,
+            "a refusal's findings are recorded one by one"
+        );
     }
 
     #[test]

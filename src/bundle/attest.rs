@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use super::Error;
 use crate::canon::{Digest, Value};
+use crate::taxonomy::{Classify, Finding};
 use crate::vc::{self, KeyPair};
 
 /// The credential's type (after `VerifiableCredential`).
@@ -91,31 +92,50 @@ pub struct Checked {
     pub statement: String,
     /// Remarks that do not fail the check.
     pub warnings: Vec<String>,
+    /// Every check that failed (schema, manifest digest, each bad proof); it counts for
+    /// nobody unless this is empty (docs/verdicts.md).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub findings: Vec<Finding>,
 }
 
-/// Checks one credential: schema, manifest digest, and every proof (all must verify).
-pub fn check(credential: &Value, path: &str, digest: &Digest) -> Result<Checked, Error> {
-    crate::schema::validate(CREDENTIAL_SCHEMA, credential, path)?;
-    let subject = &credential["credentialSubject"];
-    let claimed = subject["manifest_digest_sha256"]
-        .as_str()
-        .unwrap_or_default();
-    if claimed != digest.to_hex() {
-        return Err(Error::AttestationDigest {
-            path: path.into(),
-            expected: claimed.into(),
-            found: digest.to_hex(),
-        });
+impl Checked {
+    /// Whether every check passed.
+    pub fn ok(&self) -> bool {
+        self.findings.is_empty()
     }
-    let results = vc::verify_proofs(credential)?;
-    if let Some(bad) = results.iter().find(|r| !r.ok) {
-        return Err(Error::Attestation {
+}
+
+/// Checks one credential: schema, manifest digest, and every proof (all must verify); every
+/// failure is a finding of the result, none stops the others.
+pub fn check(credential: &Value, path: &str, digest: &Digest) -> Checked {
+    let mut findings = Vec::new();
+    let mut found = |e: &dyn Classify| findings.extend(Finding::all_of(e));
+    if let Err(e) = crate::schema::validate(CREDENTIAL_SCHEMA, credential, path) {
+        found(&Error::from(e));
+    }
+    let subject = &credential["credentialSubject"];
+    // An absent or malformed digest is the schema's finding; a different one is this one.
+    if let Some(claimed) = subject["manifest_digest_sha256"].as_str() {
+        if claimed != digest.to_hex() {
+            found(&Error::AttestationDigest {
+                path: path.into(),
+                expected: claimed.into(),
+                found: digest.to_hex(),
+            });
+        }
+    }
+    let results = vc::verify_proofs(credential).unwrap_or_else(|e| {
+        found(&Error::from(e));
+        Vec::new()
+    });
+    for bad in results.iter().filter(|r| !r.ok) {
+        found(&Error::Attestation {
             path: path.into(),
             why: bad.error.clone().unwrap_or_else(|| "invalid proof".into()),
         });
     }
     if results.is_empty() {
-        return Err(Error::Attestation {
+        found(&Error::Attestation {
             path: path.into(),
             why: "no proofs present".into(),
         });
@@ -137,14 +157,15 @@ pub fn check(credential: &Value, path: &str, digest: &Digest) -> Result<Checked,
             signers.join(", ")
         ));
     }
-    Ok(Checked {
+    Checked {
         path: path.into(),
         issuer,
         signers,
         issuer_signed,
         statement: subject["statement"].as_str().unwrap_or_default().into(),
         warnings,
-    })
+        findings,
+    }
 }
 
 /// One attester a profile admits.
@@ -248,6 +269,11 @@ pub fn evaluate(
     let mut ignored = Vec::new();
     // An attestation counts for the keys that signed it, never for its `issuer` field alone.
     for a in attestations {
+        // An attestation that failed a check counts for nobody.
+        if !a.ok() {
+            ignored.push(format!("{}: it failed its checks", a.path));
+            continue;
+        }
         if !a.issuer_signed {
             ignored.push(format!(
                 "{}: issuer {} did not sign it (it counts only for its signers)",
@@ -322,5 +348,30 @@ mod tests {
         let uuid = a.rsplit(':').next().unwrap();
         assert_eq!(uuid.len(), 36);
         assert_eq!(&uuid[14..15], "8");
+    }
+
+    #[test]
+    fn every_failed_check_of_an_attestation_is_a_finding() {
+        let key = KeyPair::from_seed(&[7; 32], None);
+        let issuer = key.did().to_string();
+        let manifest = serde_json::json!({"root": {"mode": "asset"}, "stats": {}, "options": {}});
+        let digest = crate::canon::sha256(b"manifest");
+        let vc = attest(&manifest, &digest, &issuer, "seen", &key).unwrap();
+        let good = check(&vc, "good", &digest);
+        assert!(good.ok(), "{:?}", good.findings);
+        assert_eq!(good.signers, [issuer]);
+        // Its statement changed (the proof fails) and checked against another manifest.
+        let mut bad = vc.clone();
+        bad["credentialSubject"]["statement"] = "other".into();
+        let other = crate::canon::sha256(b"another manifest");
+        let codes: Vec<&str> = check(&bad, "bad", &other)
+            .findings
+            .iter()
+            .map(|f| f.code)
+            .collect();
+        assert_eq!(
+            codes,
+            ["digest.bundle_attestation", "signature.bundle_attestation"]
+        );
     }
 }

@@ -300,6 +300,9 @@ pub enum Error {
     /// A malformed artifact type or object id.
     #[error(transparent)]
     Artifact(#[from] crate::artifact::Error),
+    /// Several failures of one verification, all of them (docs/verdicts.md).
+    #[error(transparent)]
+    Refused(#[from] crate::verdict::Refused),
 }
 
 impl Error {
@@ -364,6 +367,7 @@ impl Classify for Error {
             Error::Mmr(e) => e.class(),
             Error::Odb(e) => e.class(),
             Error::Artifact(e) => e.class(),
+            Error::Refused(e) => e.class(),
         }
     }
 
@@ -408,6 +412,7 @@ impl Classify for Error {
             Error::Mmr(e) => e.code(),
             Error::Odb(e) => e.code(),
             Error::Artifact(e) => e.code(),
+            Error::Refused(e) => e.code(),
         }
     }
 
@@ -498,7 +503,15 @@ impl Classify for Error {
             Error::Mmr(e) => e.detail(),
             Error::Odb(e) => e.detail(),
             Error::Artifact(e) => e.detail(),
+            Error::Refused(e) => e.detail(),
             _ => Detail::default(),
+        }
+    }
+
+    fn findings(&self) -> Vec<crate::taxonomy::Finding> {
+        match self {
+            Error::Refused(e) => e.findings(),
+            _ => Vec::new(),
         }
     }
 }

@@ -1,11 +1,16 @@
 //! Chain verification: every check of the reference's verifier (§4.4, §4.5), in its order, over
 //! a set of receipt files; then selection and the MMR.
 //!
-//! Per receipt (the first failure is recorded and the file skipped): parse, schema, next_root,
-//! owner (assets), digest sets (corridors), at least one valid proof, trust anchors when given.
-//! Then identical receipts merge, the chain is selected from the genesis root (forks need
-//! resolutions), and the MMR is computed. Signature checks run on every core; only a compact
-//! [`Link`] per receipt is kept, so memory stays small at a million receipts.
+//! Per receipt, every check, each failure recorded (docs/verdicts.md): parse, schema, next_root,
+//! owner (assets), attachments, transition types, harbor quorum, at least one valid proof,
+//! trust anchors and key lifecycle, digest sets (corridors). A receipt whose bytes do not match
+//! its next_root does not link, but its other checks still run on it as it is (a tampered
+//! payload is a digest and a signature finding). Then identical receipts merge, the chain is
+//! selected from the genesis root (forks need resolutions), and the MMR is computed: a
+//! receipt whose signature, quorum or trust fails still links the chain, so the chain, its
+//! head and MMR are computed and a checkpoint can still be compared with them. Signature checks
+//! run on every core; only a compact [`Link`] per receipt is kept, so memory stays small at a
+//! million receipts.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -16,8 +21,9 @@ use serde::Serialize;
 use crate::canon::{Digest, Value};
 use crate::chain::trust::Error as TrustError;
 use crate::mmr::{self, Peak};
-use crate::taxonomy::{Classify, Finding};
+use crate::taxonomy::Finding;
 use crate::vc::{self, TrustAnchors};
+use crate::verdict::{Findings, Refused, Verdict};
 
 use super::harbor::Harbors;
 use super::lifecycle::{ChainId, Lifecycle, Position, Standing, Trust};
@@ -145,41 +151,45 @@ const _: () = assert!(std::mem::size_of::<Checked>() == 96);
 
 const FAILED: u32 = u32::MAX;
 
-/// Verifies every file in `files` as one chain of `kind` owned by `owner` from `genesis_root`.
-///
-/// Errors are collected per file, in file order; if any, they are all returned.
-pub fn verify(
-    kind: Kind,
-    owner: &str,
-    genesis_root: Digest,
-    files: &FileList,
-    opts: &Options,
-) -> Result<ChainResult, Vec<Error>> {
-    let (checked, errors) = check_all(kind, owner, files, opts);
-    if !errors.is_empty() {
-        return Err(errors);
-    }
-    let (result, errors) = assemble(kind, owner, genesis_root, checked, files, opts);
-    match result {
-        Some(r) if errors.is_empty() => Ok(r),
-        _ => Err(errors),
-    }
-}
-
 /// A whole verification: every finding, and what could be computed despite them.
 #[derive(Debug)]
 pub struct Outcome {
     /// The chain as far as it links from the genesis root (None only when a fork leaves no
     /// single chain to compute).
     pub result: Option<ChainResult>,
-    /// Every error: receipt checks in file order, then the chain's (gap, fork, revocations).
+    /// Every error: receipt checks in file order (every failing check of a receipt, in check
+    /// order), then the chain's (gap, fork, revocations).
     pub errors: Vec<Error>,
 }
 
-/// Runs every check and reports all ([`verify`] stops at the receipt checks): a receipt
-/// whose signature, quorum or trust fails still links the chain, so the chain, its head and
-/// MMR are computed and a checkpoint can still be compared with them.
-pub fn verify_all(
+impl Outcome {
+    /// Every finding, in order.
+    pub fn findings(&self) -> Findings {
+        let mut f = Findings::default();
+        f.extend(&self.errors);
+        f
+    }
+
+    /// The verdict by precedence.
+    pub fn verdict(&self) -> Verdict {
+        self.findings().verdict()
+    }
+
+    /// The chain when every check passed; else the refusal carrying every finding (an
+    /// operation that needs a verified chain stops here).
+    pub fn valid(self) -> Result<ChainResult, Error> {
+        match (self.result, Error::all(self.errors)) {
+            (Some(r), None) => Ok(r),
+            (_, Some(e)) => Err(e),
+            // A chain is missing only when a fork left none, and the fork is an error.
+            (None, None) => Err(Error::NoInitial),
+        }
+    }
+}
+
+/// Verifies every file in `files` as one chain of `kind` owned by `owner` from `genesis_root`:
+/// runs every check and reports all (see the module documentation).
+pub fn verify(
     kind: Kind,
     owner: &str,
     genesis_root: Digest,
@@ -219,8 +229,9 @@ fn check_all(
                     let mut errs = Vec::new();
                     for (j, slot) in part.iter_mut().enumerate() {
                         let i = c * chunk + j;
-                        match check_one(kind, owner, &files.path(i), opts) {
-                            Ok(one) => {
+                        let (one, found) = check_one(kind, owner, &files.path(i), opts);
+                        match one {
+                            Some(one) if found.is_empty() => {
                                 *slot = Checked {
                                     link: one.link,
                                     file: i as u32,
@@ -230,20 +241,17 @@ fn check_all(
                             }
                             // A receipt whose bytes match its next_root still links the
                             // chain even when its later checks fail.
-                            Err((Some(link), e)) => {
+                            Some(one) => {
                                 *slot = Checked {
-                                    link,
+                                    link: one.link,
                                     file: i as u32,
                                     sets: None,
                                     needs: None,
                                 };
-                                errs.push((i, e));
                             }
-                            Err((None, e)) => {
-                                slot.file = FAILED;
-                                errs.push((i, e));
-                            }
+                            None => slot.file = FAILED,
                         }
+                        errs.extend(found.into_iter().map(|e| (i, e)));
                     }
                     errs
                 })
@@ -254,6 +262,7 @@ fn check_all(
             .flat_map(|h| h.join().expect("a verify worker does not panic"))
             .collect()
     });
+    // Stable: a receipt's findings stay in check order.
     errors.sort_by_key(|(i, _)| *i);
     slots.retain(|c| c.file != FAILED);
     (slots, errors.into_iter().map(|(_, e)| e).collect())
@@ -266,9 +275,10 @@ pub fn check_file(
     path: &std::path::Path,
     opts: &Options,
 ) -> Result<(Link, Vec<vc::Did>), Error> {
-    check_one(kind, owner, path, opts)
-        .map(|one| (one.link, one.signers))
-        .map_err(|(_, e)| e)
+    match check_one(kind, owner, path, opts) {
+        (Some(one), found) if found.is_empty() => Ok((one.link, one.signers)),
+        (_, found) => Err(Error::all(found).unwrap_or(Error::NoInitial)),
+    }
 }
 
 /// What the checks of one receipt keep.
@@ -279,62 +289,126 @@ struct One {
     needs: Needs,
 }
 
-/// Checks one receipt; on failure, its link when its bytes matched its next_root.
-#[allow(clippy::result_large_err)] // one per receipt, consumed at once by the caller
+/// Every check of one receipt and every failure; what it keeps when its bytes match its
+/// next_root (it links the chain then, whatever else failed).
 fn check_one(
     kind: Kind,
     owner: &str,
     path: &std::path::Path,
     opts: &Options,
-) -> Result<One, (Option<Link>, Error)> {
-    let r = Receipt::read(kind, path, Some(owner)).map_err(|e| (None, e))?;
-    let link = r.link;
-    check_read(kind, owner, path, r, opts).map_err(|e| (Some(link), e))
+) -> (Option<One>, Vec<Error>) {
+    let mut errors = Vec::new();
+    match Receipt::read(kind, path, Some(owner)) {
+        Ok(r) => {
+            let one = check_read(kind, owner, path, r, opts, &mut errors);
+            (Some(one), errors)
+        }
+        Err(e) => {
+            let unlinked = match &e {
+                Error::NextRootMismatch { .. } | Error::OwnerMismatch { .. } => {
+                    unlinked(kind, owner, path, &e)
+                }
+                _ => None,
+            };
+            errors.push(e);
+            if let Some((r, also)) = unlinked {
+                errors.extend(also);
+                check_read(kind, owner, path, r, opts, &mut errors);
+            }
+            (None, errors)
+        }
+    }
 }
 
+/// A well-formed receipt that fails its next_root or owner check, as it is (with the link its
+/// bytes give, which the chain does not use), so that its other checks still run; and an owner
+/// mismatch behind a next_root mismatch. None when it cannot be read again.
+fn unlinked(
+    kind: Kind,
+    owner: &str,
+    path: &std::path::Path,
+    first: &Error,
+) -> Option<(Receipt, Option<Error>)> {
+    let value = crate::canon::parse(&std::fs::read(path).ok()?).ok()?;
+    let mut fixed = value.clone();
+    let computed = super::receipt::next_root(&value).ok()?;
+    fixed
+        .as_object_mut()?
+        .insert("next_root".into(), computed.to_hex().into());
+    let (checked, also) = match Receipt::check(kind, fixed.clone(), path, Some(owner)) {
+        Err(e @ Error::OwnerMismatch { .. }) => {
+            let also = (!matches!(first, Error::OwnerMismatch { .. })).then_some(e);
+            (Receipt::check(kind, fixed, path, None).ok()?, also)
+        }
+        other => (other.ok()?, None),
+    };
+    // The signatures are judged over the file's bytes, not over the corrected copy.
+    Some((Receipt { value, ..checked }, also))
+}
+
+/// The checks of a receipt after its bytes: each failure goes to `errors`.
 fn check_read(
     kind: Kind,
     owner: &str,
     path: &std::path::Path,
     r: Receipt,
     opts: &Options,
-) -> Result<One, Error> {
-    super::anchor::check_attachments(&r.value, path)?;
+    errors: &mut Vec<Error>,
+) -> One {
+    let mut keep = |res: Result<(), Error>| {
+        if let Err(e) = res {
+            errors.push(e);
+        }
+    };
+    keep(super::anchor::check_attachments(&r.value, path));
     if let Some(lock) = &opts.transition_types {
-        lock.check_receipt(&r.value, path)?;
+        keep(lock.check_receipt(&r.value, path));
     }
-    let (signers, needs) = check_receipt(kind, owner, &r, opts)?;
-    let lawpacks = r.digest_set("lawpack_digest_set")?;
-    let rulesets = r.digest_set("ruleset_digest_set")?;
-    if let Some(expected) = &opts.expected_rulesets {
-        compare_set(path, "ruleset_digest_set", expected, &rulesets)?;
-    }
-    if let Some(expected) = &opts.expected_lawpacks {
-        compare_set(path, "lawpack_digest_set", expected, &lawpacks)?;
-    }
+    let (signers, needs) = match check_receipt(kind, owner, &r, opts) {
+        Ok(ok) => ok,
+        Err(found) => {
+            errors.extend(found);
+            (Vec::new(), None)
+        }
+    };
+    // A set that does not parse is not also compared (its finding stands for that).
+    let mut set = |field: &'static str, expected: &Option<Vec<Digest>>| {
+        let found = r.digest_set(field).map_err(|e| errors.push(e)).ok()?;
+        if let Some(expected) = expected {
+            if let Err(e) = compare_set(path, field, expected, &found) {
+                errors.push(e);
+            }
+        }
+        Some(found)
+    };
+    let rulesets = set("ruleset_digest_set", &opts.expected_rulesets);
+    let lawpacks = set("lawpack_digest_set", &opts.expected_lawpacks);
+    let (lawpacks, rulesets) = (lawpacks.unwrap_or_default(), rulesets.unwrap_or_default());
     let sets = if lawpacks.is_empty() && rulesets.is_empty() {
         None
     } else {
         Some(Box::new((lawpacks, rulesets)))
     };
-    Ok(One {
+    One {
         link: r.link,
         sets,
         signers,
         needs,
-    })
+    }
 }
 
-/// The signature checks of one receipt: at least one valid proof, and a trusted signer that
-/// the key lifecycle lets count at the receipt's position. Returns the valid signers and, when
-/// only revoked keys count, the revocations whose checkpoint the chain must match.
+/// The signature checks of one receipt: the harbor quorum, at least one valid proof, and a
+/// trusted signer that the key lifecycle lets count at the receipt's position. Returns the
+/// valid signers and, when only revoked keys count, the revocations whose checkpoint the chain
+/// must match; else every failure (a bad signature beside a pending quorum is both).
 pub fn check_receipt(
     kind: Kind,
     owner: &str,
     r: &Receipt,
     opts: &Options,
-) -> Result<(Vec<vc::Did>, Needs), Error> {
-    let results = vc::verify_proofs(&r.value)?;
+) -> Result<(Vec<vc::Did>, Needs), Vec<Error>> {
+    let results = vc::verify_proofs(&r.value).map_err(|e| vec![e.into()])?;
+    let mut errors = Vec::new();
     let signers = vc::valid_signers(&results);
     // The receipt's position and name matter only to a key lifecycle; most chains have none,
     // and this runs once per receipt, so they are made only then.
@@ -375,7 +449,8 @@ pub fn check_receipt(
                         groups.extend(conditional.into_iter().map(|(_, ids)| ids.into()));
                     }
                 }
-                match (quorum, ruled_out) {
+                // The keys ruled out are why the quorum is short: each one is the finding.
+                match (quorum, Error::all(ruled_out)) {
                     (Err(Error::Trust(TrustError::PendingQuorum { .. })), Some(e))
                         if !opts.pending_ok =>
                     {
@@ -392,50 +467,50 @@ pub fn check_receipt(
                 return Ok((signers, None));
             }
             Err(Error::Trust(TrustError::PendingQuorum { .. })) if opts.pending_ok => {}
-            other => {
-                other?;
-            }
+            Err(e) => errors.push(e),
+            Ok(_) => {}
         }
     }
-    let needs =
-        |groups: Vec<Box<[u16]>>| (!groups.is_empty()).then(|| Box::new(groups.into_boxed_slice()));
     if signers.is_empty() {
-        let errors = results.iter().filter_map(|x| x.error.clone()).collect();
-        return Err(Error::NoValidProof {
+        // Without a valid signer, trust has nothing to judge: the bad proofs are the finding.
+        let why = results.iter().filter_map(|x| x.error.clone()).collect();
+        errors.push(Error::NoValidProof {
             path: r.path.clone(),
-            errors,
+            errors: why,
         });
+        return Err(errors);
     }
+    let untrusted = || {
+        Error::Trust(TrustError::Untrusted {
+            path: r.path.clone(),
+            attestation: kind.receipt_attestation(),
+        })
+    };
     if let Some((lifecycle, at, object)) = lifecycle {
         let trust = opts
             .trust_anchors
             .as_ref()
             .map(|a| (a, kind.receipt_attestation()));
-        return match lifecycle.standing(&object, Some(&at), &signers, trust)? {
-            Some(Standing::Counts) => Ok((signers, needs(groups))),
-            Some(Standing::IfInside(ids)) => {
-                groups.push(ids.into());
-                Ok((signers, needs(groups)))
-            }
-            None => Err(Error::Trust(TrustError::Untrusted {
-                path: r.path.clone(),
-                attestation: kind.receipt_attestation(),
-            })),
-        };
-    }
-    if let Some(anchors) = &opts.trust_anchors {
+        match lifecycle.standing(&object, Some(&at), &signers, trust) {
+            Ok(Some(Standing::Counts)) => {}
+            Ok(Some(Standing::IfInside(ids))) => groups.push(ids.into()),
+            Ok(None) => errors.push(untrusted()),
+            Err(e) => errors.push(e),
+        }
+    } else if let Some(anchors) = &opts.trust_anchors {
         let attestation = kind.receipt_attestation();
         if !signers
             .iter()
             .any(|d| anchors.allows(d.as_str(), Some(attestation)))
         {
-            return Err(Error::Trust(TrustError::Untrusted {
-                path: r.path.clone(),
-                attestation,
-            }));
+            errors.push(untrusted());
         }
     }
-    Ok((signers, None))
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    let needs = (!groups.is_empty()).then(|| Box::new(groups.into_boxed_slice()));
+    Ok((signers, needs))
 }
 
 fn compare_set(
@@ -600,10 +675,14 @@ fn assemble(
         }
     }
     if let Some(l) = lifecycle {
-        if let Err(e) = enforce_checkpoints(l, &checkpoints, &roots, &selection.chain, links, files)
-        {
-            errors.push(e);
-        }
+        errors.extend(enforce_checkpoints(
+            l,
+            &checkpoints,
+            &roots,
+            &selection.chain,
+            links,
+            files,
+        ));
         if l.policy.is_some() {
             let uses = policy_uses(kind, &selection.chain, links, files);
             result.warnings.extend(l.policy_warnings(&chain_id, &uses));
@@ -627,8 +706,8 @@ fn assemble(
     (Some(result), errors)
 }
 
-/// Fails on the first chain receipt that counts only through revoked keys whose
-/// valid_through checkpoint the selected chain does not match at its size.
+/// Every chain receipt that counts only through revoked keys whose valid_through checkpoint
+/// the selected chain does not match at its size (one finding per receipt).
 fn enforce_checkpoints(
     l: &Lifecycle,
     checkpoints: &[(u16, u64, Digest)],
@@ -636,22 +715,25 @@ fn enforce_checkpoints(
     chain: &[usize],
     links: &[Checked],
     files: &FileList,
-) -> Result<(), Error> {
+) -> Vec<Error> {
     let matched: Vec<u16> = checkpoints
         .iter()
         .filter(|(_, size, root)| roots.get(size) == Some(root))
         .map(|(i, _, _)| *i)
         .collect();
+    let mut errors = Vec::new();
     for &i in chain {
         let c = &links[i];
-        for group in c.needs.iter().flat_map(|n| n.iter()) {
-            if !group.iter().any(|n| matched.contains(n)) {
-                let object = files.path(c.file as usize).display().to_string();
-                return Err(l.outside(&object, c.link.sequence, group, roots));
-            }
+        let unmet = c.needs.iter().flat_map(|n| n.iter());
+        if let Some(group) = unmet
+            .into_iter()
+            .find(|g| !g.iter().any(|n| matched.contains(n)))
+        {
+            let object = files.path(c.file as usize).display().to_string();
+            errors.push(l.outside(&object, c.link.sequence, group, roots));
         }
     }
-    Ok(())
+    errors
 }
 
 /// (sequence, timestamp, proof signers) of each chain receipt, for the advisory policy; the
@@ -692,18 +774,53 @@ pub fn mmr_object(root: &mmr::MmrRoot) -> Value {
     })
 }
 
-/// Findings for a list of verify errors (the CLI reports all of them).
-pub fn findings(errors: &[Error]) -> Vec<Finding> {
-    errors.iter().map(Finding::from_error).collect()
+impl Error {
+    /// Several failures of one verification as one error: the one itself when they say one
+    /// thing, else a refusal carrying every distinct finding (it reads as the one the
+    /// precedence picks); None when there is none.
+    pub fn all(errors: Vec<Error>) -> Option<Error> {
+        // A set, not a scan: a million failing receipts are a million findings.
+        let mut seen = std::collections::HashSet::new();
+        let findings: Vec<Finding> = errors
+            .iter()
+            .flat_map(Finding::all_of)
+            .filter(|f| seen.insert(format!("{f:?}")))
+            .collect();
+        if findings.len() <= 1 {
+            return errors.into_iter().next();
+        }
+        Refused::new(findings).map(Error::Refused)
+    }
 }
 
-impl Error {
-    /// The exit code of the most fundamental of several errors.
-    pub fn worst_exit(errors: &[Error]) -> u8 {
-        errors
-            .iter()
-            .map(|e| e.class().exit_code())
-            .min()
-            .unwrap_or(0)
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::taxonomy::{Class, Classify};
+
+    #[test]
+    fn several_errors_are_one_refusal_that_reads_as_the_precedences_pick() {
+        let gap = || Error::Gap {
+            last: 0,
+            missing: 1,
+            count: 1,
+        };
+        let bad = || Error::NoValidProof {
+            path: "r.json".into(),
+            errors: Vec::new(),
+        };
+        assert!(Error::all(Vec::new()).is_none());
+        assert!(matches!(Error::all(vec![gap()]), Some(Error::Gap { .. })));
+        // One thing said twice stays that one typed error.
+        assert!(matches!(
+            Error::all(vec![gap(), gap()]),
+            Some(Error::Gap { .. })
+        ));
+        // A missing receipt found first does not outrank a bad signature.
+        let e = Error::all(vec![gap(), bad()]).unwrap();
+        assert_eq!(e.class(), Class::Signature);
+        assert_eq!(e.code(), "signature.no_valid_proofs");
+        let codes: Vec<&str> = e.findings().iter().map(|f| f.code).collect();
+        assert_eq!(codes, ["missing.receipt", "signature.no_valid_proofs"]);
     }
 }

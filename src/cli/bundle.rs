@@ -682,14 +682,22 @@ fn bundle_verify(
     };
     let checked = &audited.checked;
     let mut results = Vec::new();
+    // Every attestation is checked before any refusal, which then names every failure.
+    let mut failed = Vec::new();
     for a in attestations {
         let path = ctx.path(a);
         let bytes = std::fs::read(&path).map_err(|e| msez::Error::io("reading", &path, e))?;
-        let vc = msez::canon::parse(&bytes)?;
-        results.push(
-            attest::check(&vc, &a.display().to_string(), &checked.manifest_digest)
-                .map_err(msez::Error::from)?,
-        );
+        match msez::canon::parse(&bytes) {
+            Ok(vc) => {
+                let r = attest::check(&vc, &a.display().to_string(), &checked.manifest_digest);
+                failed.extend(r.findings.iter().cloned());
+                results.push(r);
+            }
+            Err(e) => failed.push(msez::Finding::from_error(&msez::Error::from(e))),
+        }
+    }
+    if let Some(refused) = msez::verdict::Refused::new(failed) {
+        return Err(refused.into());
     }
     let quorum = match &profile {
         Some(p) => {

@@ -10,7 +10,7 @@ use msez::chain::ops;
 use msez::odb::Repo;
 use msez::vc::KeyPair;
 
-use super::state::{ChainArgs, StateCommand, fail, open, read_json, timestamp};
+use super::state::{ChainArgs, StateCommand, open, read_json, timestamp};
 use super::{Ctx, written};
 
 /// `msez corridor` subcommands.
@@ -138,8 +138,7 @@ fn module_init(opts: &InitOptions, dir: &Path, ctx: &Ctx) -> super::Result<ExitC
 
 fn head_commitment(args: &ChainArgs, ctx: &Ctx) -> super::Result<ExitCode> {
     let o = open(Kind::Corridor, args, ctx)?;
-    let s = ops::summary(o.repo.as_ref(), &o.chain, &o.opts, !args.from_files)
-        .map_err(|e| fail(e, ctx))?;
+    let s = ops::summary(o.repo.as_ref(), &o.chain, &o.opts, !args.from_files)?;
     let digest = msez::chain::corridor::head_commitment(&s)?;
     let value = serde_json::json!({
         "corridor_id": s.owner, "genesis_root": s.genesis_root,

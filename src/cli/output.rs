@@ -85,8 +85,14 @@ impl Out {
     /// Prints an error once: the JSON error document on stdout, or `msez: <message>` on stderr.
     pub fn error<E: Classify + ?Sized>(&self, err: &E) {
         let finding = Finding::from_error(err);
+        // An error standing for several findings lists them all (docs/verdicts.md).
+        let all = err.findings();
         if self.json {
-            let doc = serde_json::json!({ "error": finding });
+            let mut doc = serde_json::json!({ "error": finding });
+            if !all.is_empty() {
+                let items: Vec<msez::verdict::Item> = all.into_iter().map(Into::into).collect();
+                doc["findings"] = serde_json::to_value(items).unwrap_or_default();
+            }
             let _ = writeln!(
                 io::stdout(),
                 "{}",
@@ -99,6 +105,9 @@ impl Out {
             let d = &finding.detail;
             if let (Some(expected), Some(found)) = (&d.expected, &d.found) {
                 let _ = writeln!(err, "  expected: {expected}\n  found:    {found}");
+            }
+            for f in all.iter().filter(|f| **f != finding) {
+                let _ = writeln!(err, "msez: also: {}", f.message);
             }
         }
     }

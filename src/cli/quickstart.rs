@@ -176,10 +176,7 @@ impl Chained {
         let appended = ops::append(repo, &asset, req)?;
 
         let opts = verify::Options::default();
-        let fail = |e: Vec<chain::Error>| -> msez::Error {
-            e.into_iter().next().expect("an error").into()
-        };
-        let summary = ops::summary(Some(repo), &asset, &opts, true).map_err(fail)?;
+        let summary = ops::summary(Some(repo), &asset, &opts, true)?;
         let req = ops::CheckpointRequest {
             summary: &summary,
             keys,
@@ -189,7 +186,7 @@ impl Chained {
         let (ck, done) = ops::checkpoint(Some(repo), &asset, req)?;
 
         let seq = receipts / 2;
-        let proof = ops::prove(Some(repo), &asset, seq, &opts, true).map_err(fail)?;
+        let proof = ops::prove(Some(repo), &asset, seq, &opts, true)?;
         let uri = done
             .path
             .strip_prefix(&module.dir)
@@ -211,7 +208,7 @@ impl Chained {
         chain::module::write_pretty(&proof_path, &proof_doc)?;
 
         // Verify what was written, the way an auditor would: from the module's files.
-        let result = ops::verify(&asset, &opts).map_err(fail)?;
+        let result = ops::verify(&asset, &opts).valid()?;
         ops::check_checkpoint_file(&asset, &done.path, &result, None)?;
         let receipt_path = &result
             .path(seq as usize)

@@ -201,16 +201,11 @@ fn origin_cmd(args: OriginArgs, ctx: &Ctx) -> super::Result<ExitCode> {
 
 /// The chain's next_roots (the log's entries) and the tree over them, checked against the
 /// MMR root msez keeps for the chain.
-fn entries(
-    o: &Opened,
-    which: &Which,
-    ctx: &Ctx,
-) -> super::Result<(chain::checkpoint::Summary, Vec<Digest>)> {
+fn entries(o: &Opened, which: &Which) -> super::Result<(chain::checkpoint::Summary, Vec<Digest>)> {
     let keys = o.opts.lifecycle.as_deref().is_some_and(|l| !l.is_empty());
     let fast = !which.chain.from_files && o.opts.resolutions.is_empty() && !keys;
     if let (Some(repo), true) = (o.repo.as_ref(), fast) {
-        let summary =
-            ops::summary(Some(repo), &o.chain, &o.opts, true).map_err(|e| state::fail(e, ctx))?;
+        let summary = ops::summary(Some(repo), &o.chain, &o.opts, true)?;
         let store = ChainStore::open(repo, &o.chain.key(), o.chain.genesis_root)?;
         if store.state().size >= summary.receipt_count {
             let roots = (0..summary.receipt_count)
@@ -219,7 +214,7 @@ fn entries(
             return Ok((summary, roots));
         }
     }
-    let result = ops::verify(&o.chain, &o.opts).map_err(|e| state::fail(e, ctx))?;
+    let result = ops::verify(&o.chain, &o.opts).valid()?;
     let summary = checkpoint::Summary::of(&result, o.chain.purpose.as_deref())?;
     Ok((summary, result.next_roots))
 }
@@ -270,7 +265,7 @@ fn make_checkpoint(args: &CheckpointArgs, ctx: &Ctx) -> super::Result<Made> {
     let o = open(&args.which, ctx)?;
     let key = KeyPair::load(&ctx.path(&args.key))?;
     let origin = origin_of(&o)?;
-    let (summary, next_roots) = entries(&o, &args.which, ctx)?;
+    let (summary, next_roots) = entries(&o, &args.which)?;
     let tree = Tree::from_next_roots(&next_roots);
     let size = tree.size();
     if tree.root() != summary.mmr.root || size != summary.receipt_count {
@@ -461,6 +456,10 @@ fn verify_cmd(args: VerifyArgs, ctx: &Ctx) -> super::Result<ExitCode> {
         &args.entries,
         &client::Seen::new(dir),
     )?;
+    // Every failure is named; the error document lists them all (docs/verdicts.md).
+    if let Some(refused) = msez::verdict::Refused::new(v.findings.clone()) {
+        return Err(refused.into());
+    }
     if v.stale {
         ctx.out.note(format_args!(
             "warning: {} shows size {}, older than the size {} seen before (kept)",

@@ -449,8 +449,7 @@ pub fn add(args: AddArgs, ctx: &Ctx) -> super::Result<ExitCode> {
             ..Default::default()
         };
         for p in purposes {
-            let imported = ops::import(&repo, &m.chain(Some(&p))?, &opts)
-                .map_err(|e| msez::Error::from(e.into_iter().next().expect("an error")))?;
+            let imported = ops::import(&repo, &m.chain(Some(&p))?, &opts)?;
             results.push(
                 serde_json::json!({"asset_id": m.asset_id, "purpose": p, "imported": imported}),
             );

@@ -3,6 +3,12 @@
 //! the inclusion of chosen entries, and consistency with the last checkpoint seen for the
 //! origin (kept in a local state directory). A checkpoint that is not an extension of the one
 //! seen before is a split view: both notes are kept as fork evidence.
+//!
+//! A verification runs every check it can and reports every failure as a finding of
+//! [`Verified`] (docs/verdicts.md); an error means it could not run at all (no checkpoint, a
+//! note that does not parse, an `--entry` beyond the log). A checkpoint its origin did not
+//! validly sign claims nothing, so its tiles are not compared; a checkpoint that any check
+//! failed is never recorded as seen.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -15,9 +21,10 @@ use crate::mmr::{self, NodeId, NodeReader};
 use crate::remote::{self, Backend};
 
 use super::Error;
-use super::note::{Checkpoint, Verifier, open_checkpoint};
+use super::note::{Checkpoint, Note, Verifier, open_checkpoint};
 use super::publish::CHECKPOINT_KEY;
 use super::tiles::{self, Kind, Tree};
+use crate::taxonomy::Finding;
 
 /// Where a published log is read from.
 pub trait Source {
@@ -135,6 +142,57 @@ pub struct Verified {
     pub previous: Option<(u64, Hash)>,
     /// Whether the source showed an older checkpoint than the one seen before (kept as seen).
     pub stale: bool,
+    /// Every check that failed, in order (empty: the log verified).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub findings: Vec<Finding>,
+}
+
+/// The note's signature lines, each judged on its own: the verifiers that signed it validly,
+/// and a finding for each line of a known verifier that does not verify and for an origin that
+/// did not sign. Returns the checkpoint only when its origin signed it.
+fn signatures(
+    note_bytes: &[u8],
+    verifiers: &[Verifier],
+    findings: &mut Vec<Finding>,
+) -> Result<(Checkpoint, Vec<String>, bool), Error> {
+    let note = Note::parse(note_bytes)?;
+    let ck = Checkpoint::parse(&note.text)?;
+    let mut signed: Vec<&Verifier> = Vec::new();
+    for line in &note.signatures {
+        let one = Note {
+            text: note.text.clone(),
+            signatures: vec![line.clone()],
+        };
+        match one.verify(verifiers) {
+            Ok(ok) => {
+                for v in ok {
+                    if !signed.contains(&v) {
+                        signed.push(v);
+                    }
+                }
+            }
+            Err(e) => findings.push(Finding::from_error(&e)),
+        }
+    }
+    let origin_signed = signed.iter().any(|v| v.name == ck.origin);
+    if !origin_signed && findings.is_empty() {
+        findings.push(Finding::from_error(&Error::Unsigned {
+            origin: ck.origin.clone(),
+        }));
+    }
+    let signed_by = signed.into_iter().map(Verifier::vkey).collect();
+    Ok((ck, signed_by, origin_signed))
+}
+
+/// An `--entry` beyond the log is the caller's mistake (usage), not the log's.
+fn in_range(entries: &[u64], ck: &Checkpoint) -> Result<(), Error> {
+    match entries.iter().find(|&&i| i >= ck.size) {
+        Some(&index) => Err(Error::NoSuchEntry {
+            index,
+            size: ck.size,
+        }),
+        None => Ok(()),
+    }
 }
 
 /// One proved inclusion.
@@ -234,32 +292,75 @@ pub fn verify(
     seen: &Seen,
 ) -> Result<Verified, Error> {
     let note_bytes = need(src, CHECKPOINT_KEY)?;
-    let (note, ck) = open_checkpoint(&note_bytes, verifiers)?;
-    let signed_by = note
-        .verify(verifiers)?
-        .into_iter()
-        .map(Verifier::vkey)
-        .collect();
-    for &index in entries {
-        if index >= ck.size {
-            return Err(Error::NoSuchEntry {
-                index,
-                size: ck.size,
-            });
+    let mut findings = Vec::new();
+    let (ck, signed_by, origin_signed) = signatures(&note_bytes, verifiers, &mut findings)?;
+    in_range(entries, &ck)?;
+    let mut v = Verified {
+        origin: ck.origin.clone(),
+        size: ck.size,
+        root: ck.root,
+        signed_by,
+        tiles_checked: 0,
+        entries_checked: 0,
+        inclusions: Vec::new(),
+        previous: None,
+        stale: false,
+        findings: Vec::new(),
+    };
+    if origin_signed {
+        if let Some(tree) = check_tiles(src, &ck, entries, &mut v, &mut findings) {
+            // Only the signed tree can show a split view, and only a log that passed every
+            // check is recorded as seen.
+            let differs = |size: u64, root: &Hash| {
+                let found = tree.root_at(size).unwrap_or_default();
+                Ok((found != *root).then(|| found.to_hex()))
+            };
+            let record = findings.is_empty();
+            match consistency(seen, &ck, &differs, &note_bytes, verifiers, record) {
+                Ok((previous, stale)) => (v.previous, v.stale) = (previous, stale),
+                Err(e) => findings.push(Finding::from_error(&e)),
+            }
         }
     }
-    let mut tiles_checked = 0;
+    v.findings = findings;
+    Ok(v)
+}
+
+/// Every tile against the tree the level-0 tiles give and that tree against the signed root,
+/// every entry against its leaf, and the `entries`' inclusions; each failure a finding. The
+/// tree when it is the signed one.
+fn check_tiles(
+    src: &dyn Source,
+    ck: &Checkpoint,
+    entries: &[u64],
+    v: &mut Verified,
+    findings: &mut Vec<Finding>,
+) -> Option<Tree> {
+    let mut found = |e: Error| findings.push(Finding::from_error(&e));
     // Level 0 gives every leaf hash; the tree over them must give the signed root, and every
     // higher tile must hold exactly the nodes that tree has. Tiles are read one at a time, so a
     // checkpoint claiming a huge size fails at its first missing tile, not on allocation.
     let mut leaves = Vec::with_capacity(ck.size.min(1 << 20) as usize);
+    let mut whole = true;
     for t in tiles::tiles_of(ck.size, Kind::Hash(0)) {
-        leaves.extend(tiles::parse_hash_tile(&t, &need(src, &t.path())?)?);
-        tiles_checked += 1;
+        match need(src, &t.path()).and_then(|b| tiles::parse_hash_tile(&t, &b)) {
+            Ok(hashes) => leaves.extend(hashes),
+            Err(e) => {
+                found(e);
+                whole = false;
+                // A missing tile says the log is cut short here: the rest would say the same.
+                break;
+            }
+        }
+        v.tiles_checked += 1;
+    }
+    if !whole {
+        return None;
     }
     let tree = Tree::from_leaf_hashes(leaves);
-    if tree.root() != ck.root {
-        return Err(Error::RootMismatch {
+    let signed = tree.root() == ck.root;
+    if !signed {
+        found(Error::RootMismatch {
             what: format!("the level-0 tiles of {} (size {})", ck.origin, ck.size),
             expected: ck.root.to_hex(),
             found: tree.root().to_hex(),
@@ -267,76 +368,75 @@ pub fn verify(
     }
     for level in 1..tiles::levels(ck.size) {
         for t in tiles::tiles_of(ck.size, Kind::Hash(level)) {
-            let bytes = need(src, &t.path())?;
-            if Some(bytes) != tree.tile_bytes(&t) {
-                return Err(Error::BadTile {
+            match need(src, &t.path()) {
+                Ok(bytes) if Some(&bytes) == tree.tile_bytes(&t).as_ref() => {}
+                Ok(_) => found(Error::BadTile {
                     path: t.path(),
                     why: "its hashes are not the tree's nodes".into(),
-                });
+                }),
+                Err(e) => found(e),
             }
-            tiles_checked += 1;
+            v.tiles_checked += 1;
         }
     }
-    let mut entries_checked = 0;
     let mut chosen = Vec::new();
     for t in tiles::tiles_of(ck.size, Kind::Entries) {
-        let bundle = tiles::parse_bundle(&t, &need(src, &t.path())?)?;
-        for (i, e) in bundle.iter().enumerate() {
-            let index = t.index * tiles::WIDTH + i as u64;
-            if tree.node(0, index) != Some(tiles::entry_leaf_hash(e)) {
-                return Err(Error::BadTile {
-                    path: t.path(),
-                    why: format!("entry {index} does not hash to its leaf"),
-                });
+        let bundle = match need(src, &t.path()).and_then(|b| tiles::parse_bundle(&t, &b)) {
+            Ok(b) => b,
+            Err(e) => {
+                found(e);
+                continue;
             }
+        };
+        let mut bad = (0..).zip(&bundle).filter(|(i, e)| {
+            tree.node(0, t.index * tiles::WIDTH + i) != Some(tiles::entry_leaf_hash(e))
+        });
+        if let Some((i, _)) = bad.next() {
+            let more = bad.count();
+            let index = t.index * tiles::WIDTH + i;
+            let also = match more {
+                0 => String::new(),
+                n => format!(" (and {n} more of its entries)"),
+            };
+            found(Error::BadTile {
+                path: t.path(),
+                why: format!("entry {index} does not hash to its leaf{also}"),
+            });
+        }
+        for (i, e) in (0..).zip(&bundle) {
+            let index = t.index * tiles::WIDTH + i;
             if entries.contains(&index) {
                 chosen.push((index, e.clone()));
             }
         }
-        entries_checked += bundle.len() as u64;
-        tiles_checked += 1;
+        v.entries_checked += bundle.len() as u64;
+        v.tiles_checked += 1;
     }
-    let mut inclusions = Vec::new();
     for &index in entries {
         let Some((_, entry)) = chosen.iter().find(|(i, _)| *i == index) else {
             continue;
         };
-        let path = mmr::inclusion_proof(&tree, index, ck.size)?;
-        mmr::verify_inclusion(
-            index,
-            ck.size,
-            &tiles::entry_leaf_hash(entry),
-            &path,
-            &ck.root,
-        )?;
-        inclusions.push(Inclusion {
-            index,
-            entry: hex::encode(entry),
-            path,
+        let leaf = tiles::entry_leaf_hash(entry);
+        let proved = mmr::inclusion_proof(&tree, index, ck.size).and_then(|path| {
+            mmr::verify_inclusion(index, ck.size, &leaf, &path, &ck.root).map(|_| path)
         });
+        match proved {
+            Ok(path) => v.inclusions.push(Inclusion {
+                index,
+                entry: hex::encode(entry),
+                path,
+            }),
+            Err(e) => found(e.into()),
+        }
     }
-    let differs = |size: u64, root: &Hash| {
-        let found = tree.root_at(size).unwrap_or_default();
-        Ok((found != *root).then(|| found.to_hex()))
-    };
-    let (previous, stale) = consistency(seen, &ck, &differs, &note_bytes, verifiers)?;
-    Ok(Verified {
-        origin: ck.origin,
-        size: ck.size,
-        root: ck.root,
-        signed_by,
-        tiles_checked,
-        entries_checked,
-        inclusions,
-        previous,
-        stale,
-    })
+    signed.then_some(tree)
 }
 
 /// What a log shown has at an old size when that is not the given root (None: it extends it).
 type Differs<'a> = dyn Fn(u64, &Hash) -> Result<Option<String>, Error> + 'a;
 
-/// Compares with the checkpoint seen before; records this one when it extends it.
+/// Compares with the checkpoint seen before; records this one when it extends it and `record`
+/// (every other check passed).
 ///
 /// `differs(old_size, old_root)` says what the log shown has at `old_size` when that is not
 /// `old_root` (None: it extends it).
@@ -346,6 +446,7 @@ fn consistency(
     differs: &Differs,
     note_bytes: &[u8],
     verifiers: &[Verifier],
+    record: bool,
 ) -> Result<(Option<(u64, Hash)>, bool), Error> {
     let old = match seen.load(&ck.origin)? {
         Some(bytes) => {
@@ -356,7 +457,9 @@ fn consistency(
         None => None,
     };
     let Some((old_bytes, old)) = old else {
-        seen.save(&ck.origin, note_bytes)?;
+        if record {
+            seen.save(&ck.origin, note_bytes)?;
+        }
         return Ok((None, false));
     };
     let previous = Some((old.size, old.root));
@@ -377,7 +480,7 @@ fn consistency(
             evidence,
         })));
     }
-    if old.size < ck.size {
+    if old.size < ck.size && record {
         seen.save(&ck.origin, note_bytes)?;
     }
     Ok((previous, old.size > ck.size))
@@ -455,12 +558,25 @@ pub fn verify_light(
     seen: &Seen,
 ) -> Result<Verified, Error> {
     let note_bytes = need(src, CHECKPOINT_KEY)?;
-    let (note, ck) = open_checkpoint(&note_bytes, verifiers)?;
-    let signed_by = note
-        .verify(verifiers)?
-        .into_iter()
-        .map(Verifier::vkey)
-        .collect();
+    let mut findings = Vec::new();
+    let (ck, signed_by, origin_signed) = signatures(&note_bytes, verifiers, &mut findings)?;
+    in_range(entries, &ck)?;
+    let mut v = Verified {
+        origin: ck.origin.clone(),
+        size: ck.size,
+        root: ck.root,
+        signed_by,
+        tiles_checked: 0,
+        entries_checked: 0,
+        inclusions: Vec::new(),
+        previous: None,
+        stale: false,
+        findings: Vec::new(),
+    };
+    if !origin_signed {
+        v.findings = findings;
+        return Ok(v);
+    }
     let nodes = TileNodes {
         src,
         size: ck.size,
@@ -470,67 +586,75 @@ pub fn verify_light(
     let fetch_err =
         |e: mmr::Error| -> Error { nodes.failed.borrow_mut().take().unwrap_or(e.into()) };
     let mut bundles_read = 0;
-    let mut inclusions = Vec::new();
     for &index in entries {
-        if index >= ck.size {
-            return Err(Error::NoSuchEntry {
-                index,
-                size: ck.size,
-            });
+        match light_inclusion(src, &ck, &nodes, index, &fetch_err) {
+            Ok(i) => {
+                v.inclusions.push(i);
+                bundles_read += 1;
+            }
+            Err(e) => findings.push(Finding::from_error(&e)),
         }
-        let b = tiles::tiles_of(ck.size, Kind::Entries)
-            .nth((index / tiles::WIDTH) as usize)
-            .ok_or(Error::NoSuchEntry {
-                index,
-                size: ck.size,
-            })?;
-        let bundle = tiles::parse_bundle(&b, &need(src, &b.path())?)?;
-        bundles_read += 1;
-        let entry = bundle[(index % tiles::WIDTH) as usize].clone();
-        let path = mmr::inclusion_proof(&nodes, index, ck.size).map_err(fetch_err)?;
-        mmr::verify_inclusion(
-            index,
-            ck.size,
-            &tiles::entry_leaf_hash(&entry),
-            &path,
-            &ck.root,
-        )
-        .map_err(|_| Error::RootMismatch {
-            what: format!(
-                "the inclusion of entry {index} in {} (size {})",
-                ck.origin, ck.size
-            ),
-            expected: ck.root.to_hex(),
-            found: "another root from its tiles and entry bundle".into(),
-        })?;
-        inclusions.push(Inclusion {
-            index,
-            entry: hex::encode(entry),
-            path,
-        });
     }
-    let differs = |size: u64, root: &Hash| -> Result<Option<String>, Error> {
-        if size == ck.size {
-            return Ok((*root != ck.root).then(|| ck.root.to_hex()));
+    // The consistency proof comes from the same tiles: after a failure above it would only
+    // restate it (or, from a damaged tile, claim a split view that is not one).
+    if findings.is_empty() {
+        let differs = |size: u64, root: &Hash| -> Result<Option<String>, Error> {
+            if size == ck.size {
+                return Ok((*root != ck.root).then(|| ck.root.to_hex()));
+            }
+            let proof = mmr::consistency_proof(&nodes, size, ck.size).map_err(fetch_err)?;
+            Ok(
+                mmr::verify_consistency(size, ck.size, root, &ck.root, &proof)
+                    .err()
+                    .map(|_| "(no consistency proof from its tiles)".to_string()),
+            )
+        };
+        match consistency(seen, &ck, &differs, &note_bytes, verifiers, true) {
+            Ok((previous, stale)) => (v.previous, v.stale) = (previous, stale),
+            Err(e) => findings.push(Finding::from_error(&e)),
         }
-        let proof = mmr::consistency_proof(&nodes, size, ck.size).map_err(fetch_err)?;
-        Ok(
-            mmr::verify_consistency(size, ck.size, root, &ck.root, &proof)
-                .err()
-                .map(|_| "(no consistency proof from its tiles)".to_string()),
-        )
-    };
-    let (previous, stale) = consistency(seen, &ck, &differs, &note_bytes, verifiers)?;
-    let tiles_checked = nodes.tiles.borrow().len() as u64 + bundles_read;
-    Ok(Verified {
-        origin: ck.origin,
-        size: ck.size,
-        root: ck.root,
-        signed_by,
-        tiles_checked,
-        entries_checked: inclusions.len() as u64,
-        inclusions,
-        previous,
-        stale,
+    }
+    v.tiles_checked = nodes.tiles.borrow().len() as u64 + bundles_read;
+    v.entries_checked = v.inclusions.len() as u64;
+    v.findings = findings;
+    Ok(v)
+}
+
+/// One entry's inclusion, light: its entry bundle and the tiles its proof needs.
+fn light_inclusion(
+    src: &dyn Source,
+    ck: &Checkpoint,
+    nodes: &TileNodes<'_>,
+    index: u64,
+    fetch_err: &dyn Fn(mmr::Error) -> Error,
+) -> Result<Inclusion, Error> {
+    let b = tiles::tiles_of(ck.size, Kind::Entries)
+        .nth((index / tiles::WIDTH) as usize)
+        .ok_or(Error::NoSuchEntry {
+            index,
+            size: ck.size,
+        })?;
+    let bundle = tiles::parse_bundle(&b, &need(src, &b.path())?)?;
+    let entry = bundle[(index % tiles::WIDTH) as usize].clone();
+    let path = mmr::inclusion_proof(nodes, index, ck.size).map_err(fetch_err)?;
+    mmr::verify_inclusion(
+        index,
+        ck.size,
+        &tiles::entry_leaf_hash(&entry),
+        &path,
+        &ck.root,
+    )
+    .map_err(|_| Error::RootMismatch {
+        what: format!(
+            "the inclusion of entry {index} in {} (size {})",
+            ck.origin, ck.size
+        ),
+        expected: ck.root.to_hex(),
+        found: "another root from its tiles and entry bundle".into(),
+    })?;
+    Ok(Inclusion {
+        index,
+        entry: hex::encode(entry),
+        path,
     })
 }

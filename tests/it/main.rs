@@ -32,6 +32,7 @@ mod mmr_cli;
 mod mount;
 mod mount_view;
 mod odb;
+mod one_contract;
 mod pictures;
 mod porcelain;
 mod remote;

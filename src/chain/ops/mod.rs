@@ -19,7 +19,7 @@ use crate::canon::{self, Digest, Value};
 use crate::mmr;
 use crate::odb::{Event, Expect, Repo, Transaction};
 
-use super::checkpoint::{self, Summary};
+use super::checkpoint::Summary;
 use super::lifecycle::Trust;
 use super::module::{canonical_line, pretty};
 use super::receipt::{self, FileList};
@@ -116,22 +116,12 @@ fn head_name(d: Option<Digest>) -> String {
     d.map(|d| d.to_hex()).unwrap_or_else(|| "genesis".into())
 }
 
-/// Verifies the module's receipts as the reference does (§4.4, §4.5).
-pub fn verify(chain: &Chain, opts: &verify::Options) -> Result<ChainResult, Vec<Error>> {
-    let files = FileList::scan(&chain.receipts_dir).map_err(|e| vec![e])?;
-    verify::verify(
-        chain.kind,
-        &chain.owner,
-        chain.genesis_root,
-        &files,
-        &chain.options(opts),
-    )
-}
-
-/// Runs every check of the module's receipts and reports all (see [`verify::verify_all`]).
-pub fn verify_all(chain: &Chain, opts: &verify::Options) -> verify::Outcome {
+/// Verifies the module's receipts as the reference does (§4.4, §4.5), running every check
+/// and reporting all (see [`verify::verify`]); [`verify::Outcome::valid`] is the chain for an
+/// operation that needs it verified.
+pub fn verify(chain: &Chain, opts: &verify::Options) -> verify::Outcome {
     match FileList::scan(&chain.receipts_dir) {
-        Ok(files) => verify::verify_all(
+        Ok(files) => verify::verify(
             chain.kind,
             &chain.owner,
             chain.genesis_root,
@@ -152,10 +142,9 @@ pub fn summary(
     chain: &Chain,
     opts: &verify::Options,
     fast: bool,
-) -> Result<Summary, Vec<Error>> {
+) -> Result<Summary, Error> {
     if let (Some(repo), true) = (repo, fast) {
-        let store =
-            ChainStore::open(repo, &chain.key(), chain.genesis_root).map_err(|e| vec![e])?;
+        let store = ChainStore::open(repo, &chain.key(), chain.genesis_root)?;
         let st = store.state();
         if let Some(head) = st.head {
             // §13.2 item 11: asset checkpoints take the union over receipts, corridors the first's.
@@ -173,14 +162,14 @@ pub fn summary(
                 genesis_root: chain.genesis_root,
                 final_root: head,
                 receipt_count: st.size,
-                mmr: store.root().map_err(|e| vec![e])?,
+                mmr: store.root()?,
                 lawpack_digest_set: lawpacks,
                 ruleset_digest_set: rulesets,
             });
         }
     }
-    let result = verify(chain, opts)?;
-    Summary::of(&result, chain.purpose.as_deref()).map_err(|e| vec![e])
+    let result = verify(chain, opts).valid()?;
+    Summary::of(&result, chain.purpose.as_deref())
 }
 
 /// The MMR inclusion proof of the receipt at `sequence`, from the chain store when available.
@@ -190,12 +179,12 @@ pub fn prove(
     sequence: u64,
     opts: &verify::Options,
     fast: bool,
-) -> Result<mmr::InclusionProof, Vec<Error>> {
+) -> Result<mmr::InclusionProof, Error> {
     if let (Some(repo), true) = (repo, fast) {
         let key = chain.key();
-        let store = ChainStore::open(repo, &key, chain.genesis_root).map_err(|e| vec![e])?;
+        let store = ChainStore::open(repo, &key, chain.genesis_root)?;
         if store.state().head.is_some() {
-            let next_root = store.next_root_at(sequence).map_err(|e| vec![e])?;
+            let next_root = store.next_root_at(sequence)?;
             let proved = store.prove(sequence, &next_root);
             // The store's lock goes before the rebuild takes it again.
             drop(store);
@@ -203,19 +192,18 @@ pub fn prove(
             return match proved {
                 Ok(p) => Ok(p),
                 Err(_) => ChainStore::rebuilt(repo, &key, chain.genesis_root)
-                    .and_then(|s| s.prove(sequence, &next_root))
-                    .map_err(|e| vec![e]),
+                    .and_then(|s| s.prove(sequence, &next_root)),
             };
         }
     }
-    let result = verify(chain, opts)?;
+    let result = verify(chain, opts).valid()?;
     if sequence >= result.receipt_count {
-        return Err(vec![Error::NoSuchSequence {
+        return Err(Error::NoSuchSequence {
             sequence,
             size: result.receipt_count,
-        }]);
+        });
     }
-    mmr::build_inclusion_proof(&result.next_roots, sequence).map_err(|e| vec![e.into()])
+    Ok(mmr::build_inclusion_proof(&result.next_roots, sequence)?)
 }
 
 /// An RFC 9162 consistency proof that the chain at `old` receipts is a prefix of the chain at
@@ -270,16 +258,19 @@ fn read_json(path: &Path) -> Result<Value, Error> {
     })
 }
 
-/// Checks a checkpoint file against a verified chain: schema, signatures, then every field.
+/// Checks a checkpoint file against a verified chain: schema, signatures, then every field;
+/// every mismatch is in the error ([`Error::all`]).
 pub fn check_checkpoint_file(
     chain: &Chain,
     path: &Path,
     r: &ChainResult,
     trust: Option<Trust<'_>>,
 ) -> Result<(), Error> {
-    let ck = read_json(path)?;
-    checkpoint::check_signed(chain.kind, &ck, &path.display().to_string(), false, trust)?;
-    checkpoint::check_against(&ck, &Summary::of(r, chain.purpose.as_deref())?)
+    // A file that cannot be read is the one error (nothing else could be checked).
+    read_json(path)?;
+    let mut unread = crate::verdict::Findings::default();
+    let errors = check_checkpoint_all(chain, path, Some(r), trust, &mut unread);
+    Error::all(errors).map_or(Ok(()), Err)
 }
 
 /// What `msez add` imported.
@@ -293,25 +284,23 @@ pub struct Imported {
     pub head: Option<Digest>,
 }
 
-/// Imports a module's receipts made by other tools: verifies the whole chain from its files,
-/// then stores and appends what `.msez` lacks; refuses (conflict) a chain that does not extend
-/// the repository's head.
-pub fn import(repo: &Repo, chain: &Chain, opts: &verify::Options) -> Result<Imported, Vec<Error>> {
-    let one = |e: Error| vec![e];
-    let odb = |e: crate::odb::Error| vec![Error::from(e)];
+/// Imports a module's receipts made by other tools: verifies the whole chain from its files
+/// (refusing, with every finding, a chain that does not verify), then stores and appends what
+/// `.msez` lacks; refuses (conflict) a chain that does not extend the repository's head.
+pub fn import(repo: &Repo, chain: &Chain, opts: &verify::Options) -> Result<Imported, Error> {
     let key = chain.key();
     // A crashed append's journal goes first: its receipts are signed at their positions.
-    crate::odb::recover(repo, &key.head_ref().map_err(one)?).map_err(odb)?;
-    let result = verify(chain, opts)?;
-    let head_ref = key.head_ref().map_err(one)?;
-    let (mut txn, _) = Transaction::begin(repo, &head_ref, Expect::Any, "add").map_err(odb)?;
+    crate::odb::recover(repo, &key.head_ref()?)?;
+    let result = verify(chain, opts).valid()?;
+    let head_ref = key.head_ref()?;
+    let (mut txn, _) = Transaction::begin(repo, &head_ref, Expect::Any, "add")?;
     let old = txn.old();
-    let mut store = ChainStore::open(repo, &key, chain.genesis_root).map_err(one)?;
+    let mut store = ChainStore::open(repo, &key, chain.genesis_root)?;
     let have = store.state().size as usize;
     let extends = have <= result.next_roots.len()
         && (old.is_none() || old == have.checked_sub(1).map(|i| result.next_roots[i]));
     if !extends {
-        return Err(vec![Error::StaleHead {
+        return Err(Error::StaleHead {
             chain: key.path(),
             expected: "a module chain that extends the repository head".into(),
             found: format!(
@@ -319,22 +308,21 @@ pub fn import(repo: &Repo, chain: &Chain, opts: &verify::Options) -> Result<Impo
                 result.final_root,
                 head_name(old)
             ),
-        }]);
+        });
     }
     let rtype = chain.receipt_type();
     let mut out = Imported::default();
     for path in (have..result.next_roots.len()).filter_map(|i| result.path(i)) {
-        let value = read_json(&path).map_err(one)?;
-        txn.put_json(&rtype, &value).map_err(odb)?;
-        store.append(&value).map_err(one)?;
+        let value = read_json(&path)?;
+        txn.put_json(&rtype, &value)?;
+        store.append(&value)?;
         out.receipts += 1;
     }
     if out.receipts > 0 {
         // A veto comes before anything is published.
-        txn.run_hook(Event::PreRefUpdate, result.final_root, "add")
-            .map_err(odb)?;
+        txn.run_hook(Event::PreRefUpdate, result.final_root, "add")?;
         // The transaction's syncfs makes the MMR nodes durable too.
-        store.write_nodes().map_err(one)?;
+        store.write_nodes()?;
         txn.sync_dir(store.dir());
         txn.commit(
             result.final_root,
@@ -343,20 +331,16 @@ pub fn import(repo: &Repo, chain: &Chain, opts: &verify::Options) -> Result<Impo
                 store.save()
             },
             &[],
-        )
-        .map_err(one)?;
+        )?;
     } else {
         // Nothing to store: the lock goes, and the MMR state is brought up to the head.
         drop(txn);
-        store.save().map_err(one)?;
+        store.save()?;
     }
     let ctype = ArtifactType::new(chain.kind.checkpoint_artifact()).expect("valid type");
-    for path in receipt::json_files(&chain.checkpoints_dir).map_err(one)? {
+    for path in receipt::json_files(&chain.checkpoints_dir)? {
         if check_checkpoint_file(chain, &path, &result, opts.trust()).is_ok()
-            && repo
-                .put_json(&ctype, &read_json(&path).map_err(one)?)
-                .map_err(odb)?
-                .created
+            && repo.put_json(&ctype, &read_json(&path)?)?.created
         {
             out.checkpoints += 1;
         }

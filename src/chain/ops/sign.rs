@@ -190,7 +190,7 @@ pub fn cosign(
         crate::odb::recover(repo, &chain.key().head_ref().map_err(one)?)
             .map_err(|e| vec![e.into()])?;
     }
-    let result = verify(chain, opts)?;
+    let result = verify(chain, opts).valid().map_err(one)?;
     let (Some(path), Some(&next_root)) = (
         result.path(sequence as usize),
         result.next_roots.get(sequence as usize),
@@ -251,7 +251,7 @@ pub fn adopt(repo: &Repo, chain: &Chain, opts: &Options) -> Result<Adopted, Vec<
     let odb = |e: crate::odb::Error| vec![Error::from(e)];
     let key = chain.key();
     crate::odb::recover(repo, &key.head_ref().map_err(one)?).map_err(odb)?;
-    let result = verify(chain, opts)?;
+    let result = verify(chain, opts).valid().map_err(one)?;
     let head_ref = key.head_ref().map_err(one)?;
     let reason = "fork-resolution: adopt the selected branch";
     let (mut txn, _) = Transaction::begin(repo, &head_ref, Expect::Any, reason).map_err(odb)?;

@@ -38,8 +38,7 @@ pub fn checkpoint(kind: Kind, args: CheckpointArgs, ctx: &Ctx) -> Result<ExitCod
     let lifecycle = o.opts.lifecycle.as_deref();
     // Refused before the chain is summarized (ops::checkpoint checks it again).
     ops::refuse_revoked(&o.chain, lifecycle, &keys, "checkpoint")?;
-    let summary = ops::summary(o.repo.as_ref(), &o.chain, &o.opts, fast(&chain, &o))
-        .map_err(|e| fail(e, ctx))?;
+    let summary = ops::summary(o.repo.as_ref(), &o.chain, &o.opts, fast(&chain, &o))?;
     let req = ops::CheckpointRequest {
         summary: &summary,
         keys: &keys,

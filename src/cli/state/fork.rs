@@ -149,10 +149,12 @@ pub fn fork_resolve(kind: Kind, args: ForkResolveArgs, ctx: &Ctx) -> Result<Exit
                 Ok(a) => Some(a),
                 Err(errors) => {
                     if !ctx.out.json {
-                        eprintln!(
-                            "msez: warning: head ref not moved: {}",
-                            errors.first().map(|e| e.to_string()).unwrap_or_default()
-                        );
+                        // Every reason, not only the first (docs/verdicts.md).
+                        let all = errors.iter().flat_map(msez::Finding::all_of);
+                        for (i, f) in all.enumerate() {
+                            let what = if i == 0 { "head ref not moved" } else { "also" };
+                            eprintln!("msez: warning: {what}: {}", f.message);
+                        }
                     }
                     None
                 }

@@ -241,17 +241,11 @@ pub fn timestamp(given: Option<String>) -> String {
     given.unwrap_or_else(msez::vc::proof::now_utc)
 }
 
-/// The first of several errors becomes the command's error; the rest are printed first.
-pub fn fail(errors: Vec<chain::Error>, ctx: &Ctx) -> msez::Error {
-    if errors.len() > 1 && !ctx.out.json {
-        for e in &errors[1..] {
-            eprintln!("msez: also: {e}");
-        }
-    }
-    errors
-        .into_iter()
-        .next()
-        .expect("at least one error")
+/// Several errors of one operation as the command's error: the one the precedence picks
+/// (docs/verdicts.md), carrying every finding (the error document lists them).
+pub fn fail(errors: Vec<chain::Error>, _ctx: &Ctx) -> msez::Error {
+    chain::Error::all(errors)
+        .unwrap_or(chain::Error::NoInitial)
         .into()
 }
 

@@ -84,8 +84,7 @@ pub fn inclusion_proof(kind: Kind, args: InclusionProofArgs, ctx: &Ctx) -> Resul
         sequence,
         &o.opts,
         fast(&chain, &o),
-    )
-    .map_err(|e| fail(e, ctx))?;
+    )?;
     let ck_path = match checkpoint {
         Some(p) => Some(ctx.path(&p)),
         None => covering_checkpoint(&o.chain.checkpoints_dir, proof.size)?,

@@ -49,7 +49,7 @@ pub fn verify(kind: Kind, args: VerifyArgs, ctx: &Ctx) -> Result<ExitCode> {
         notes.extend(l.warnings());
     }
     let outcome = match loaded {
-        Ok(_) => ops::verify_all(&o.chain, &o.opts),
+        Ok(_) => ops::verify(&o.chain, &o.opts),
         Err(errors) => chain_verify::Outcome {
             result: None,
             errors,

@@ -217,8 +217,8 @@ pub struct QuorumSigners {
     pub firm: Vec<Did>,
     /// Revoked keys that count iff the chain matches one of these revocations' checkpoints.
     pub conditional: Vec<(Did, Vec<u16>)>,
-    /// The first key the lifecycle rules out here, with its reason.
-    pub ruled_out: Option<Error>,
+    /// Every key the lifecycle rules out here, each with its reason.
+    pub ruled_out: Vec<Error>,
 }
 
 /// Why a key does not count where it signed: the key, the credential, the reason.
@@ -299,7 +299,7 @@ impl<'a> Trust<'a> {
             });
             return if ok { Ok(()) } else { Err(untrusted()) };
         };
-        let mut first_failure = None;
+        let mut failures: Vec<Error> = Vec::new();
         for attestation in attestations {
             match l.standing(object, None, signers, Some((self.anchors, attestation))) {
                 Ok(Some(Standing::Counts)) => return Ok(()),
@@ -307,7 +307,7 @@ impl<'a> Trust<'a> {
                 // it as a failure instead; kept total should that change.
                 Ok(Some(Standing::IfInside(needs))) => {
                     let r = &l.revocations[needs[0] as usize];
-                    first_failure.get_or_insert(key_error(
+                    failures.push(key_error(
                         object,
                         &r.key,
                         &r.credential,
@@ -316,12 +316,11 @@ impl<'a> Trust<'a> {
                     ));
                 }
                 Ok(None) => {}
-                Err(e) => {
-                    first_failure.get_or_insert(e);
-                }
+                Err(e) => failures.push(e),
             }
         }
-        Err(first_failure.unwrap_or_else(untrusted))
+        // Every failure once: one signer's reason repeats for each attestation tried.
+        Err(Error::all(failures).unwrap_or_else(untrusted))
     }
 
     /// The rule for a receipt checked away from its chain (verify-inclusion): `at` is its
@@ -552,7 +551,8 @@ impl Lifecycle {
     ///
     /// `trust`: the anchors and the attestation a signer must be allowed, when anchors apply.
     /// `Ok(None)`: no signer counts and the lifecycle is not why (the caller's own
-    /// `untrusted`); `Err`: the first signer the lifecycle rules out, with its reason.
+    /// `untrusted`); `Err`: every signer the lifecycle rules out, each with its reason (one
+    /// error, or [`Error::Refused`] carrying them all).
     pub fn standing(
         &self,
         object: &str,
@@ -561,12 +561,8 @@ impl Lifecycle {
         trust: Option<(&TrustAnchors, &str)>,
     ) -> Result<Option<Standing>, Error> {
         let mut inside: Vec<u16> = Vec::new();
-        let mut first_failure: Option<Error> = None;
-        let mut note = |e: Error| {
-            if first_failure.is_none() {
-                first_failure = Some(e);
-            }
-        };
+        let mut failures: Vec<Error> = Vec::new();
+        let mut note = |e: Error| failures.push(e);
         for signer in signers {
             let did = signer.as_str();
             if let Some((anchors, attestation)) = trust {
@@ -592,7 +588,7 @@ impl Lifecycle {
             inside.dedup();
             return Ok(Some(Standing::IfInside(inside)));
         }
-        first_failure.map_or(Ok(None), Err)
+        Error::all(failures).map_or(Ok(None), Err)
     }
 
     /// Where `did` stands at `at` as far as revocations go: `Ok(None)`, not revoked;
@@ -652,16 +648,14 @@ impl Lifecycle {
 
     /// Splits a receipt's valid signers at `at` for a harbor quorum: the keys that count
     /// outright, the revoked keys that count only if the chain matches one of their
-    /// revocations' checkpoints (with those revocations), and the first key ruled out.
+    /// revocations' checkpoints (with those revocations), and every key ruled out.
     pub fn quorum_signers(&self, object: &str, at: &Position, signers: &[Did]) -> QuorumSigners {
         let mut out = QuorumSigners::default();
         for signer in signers {
             match self.place(object, signer.as_str(), Some(at)) {
                 Ok(None) => out.firm.push(signer.clone()),
                 Ok(Some(ids)) => out.conditional.push((signer.clone(), ids)),
-                Err(e) => {
-                    out.ruled_out.get_or_insert(e);
-                }
+                Err(e) => out.ruled_out.push(e),
             }
         }
         out
