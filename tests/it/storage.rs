@@ -751,3 +751,88 @@ fn s3_a_profile_with_credential_process_is_used_and_a_failing_one_is_one_line() 
         "{line}"
     );
 }
+
+#[test]
+#[ignore = "needs SeaweedFS (MSEZ_TEST_S3_ENDPOINT)"]
+fn s3_remote_stats_of_many_objects_agrees_with_boto3_and_costs_a_request_per_page() {
+    use sha2::Digest as _;
+    let (endpoint, bucket, key, secret) = seaweed();
+    // 2,500 objects in CI (three listing pages); MSEZ_STATS_N=100000 for the issue's size.
+    let n: usize = std::env::var("MSEZ_STATS_N")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(2500);
+    let a = Dir::repo();
+    let blobs = a.join(".msez/objects/blob");
+    std::fs::create_dir_all(&blobs).unwrap();
+    for i in 0..n {
+        // Raw objects in the store's own layout, as `msez artifact put` leaves them.
+        let body = format!("stats object {i} ").repeat(1 + i % 40);
+        let name = hex::encode(sha2::Sha256::digest(body.as_bytes()));
+        std::fs::write(blobs.join(format!("{name}.bin")), body).unwrap();
+    }
+    let home = Dir::new();
+    let env = [
+        ("AWS_ENDPOINT_URL", endpoint.as_str()),
+        ("AWS_ACCESS_KEY_ID", key.as_str()),
+        ("AWS_SECRET_ACCESS_KEY", secret.as_str()),
+        ("AWS_REGION", "us-east-1"),
+    ];
+    let prefix = unique("stats-many");
+    let url = format!("s3://{bucket}/{prefix}");
+    bare(
+        a.path(),
+        home.path(),
+        &["remote", "add", "origin", &url],
+        &[],
+    )
+    .ok();
+    bare(
+        a.path(),
+        home.path(),
+        &["-q", "push", "--all-objects"],
+        &env,
+    )
+    .ok();
+    let report = bare(
+        a.path(),
+        home.path(),
+        &["--json", "remote", "stats", "origin"],
+        &env,
+    )
+    .json();
+    // boto3 lists the same prefix on its own.
+    let script = "import boto3,sys\n\
+        s3=boto3.client('s3',endpoint_url=sys.argv[1])\n\
+        n=b=0\n\
+        for page in s3.get_paginator('list_objects_v2').paginate(Bucket=sys.argv[2],Prefix=sys.argv[3]):\n\
+        \x20   for o in page.get('Contents',[]):\n\
+        \x20       n+=1; b+=o['Size']\n\
+        print(n,b)\n";
+    let out = Command::new("python3")
+        .args([
+            "-c",
+            script,
+            &endpoint,
+            &bucket,
+            &format!("{prefix}/objects/"),
+        ])
+        .env("AWS_ACCESS_KEY_ID", &key)
+        .env("AWS_SECRET_ACCESS_KEY", &secret)
+        .env("AWS_DEFAULT_REGION", "us-east-1")
+        .output()
+        .expect("python3 with boto3 (scripts/test installs it)");
+    assert!(out.status.success(), "{out:?}");
+    let said = String::from_utf8_lossy(&out.stdout);
+    let (count, bytes) = said.trim().split_once(' ').unwrap();
+    assert_eq!(report["objects"]["count"].to_string(), count, "{report}");
+    assert_eq!(report["objects"]["bytes"].to_string(), bytes, "{report}");
+    assert_eq!(report["objects"]["count"], n as u64, "{report}");
+    // One request per 1,000 listed keys (objects and the format key), no ref to read.
+    let keys = report["total"]["count"].as_u64().unwrap();
+    assert_eq!(
+        report["traffic"]["requests"],
+        keys.div_ceil(1000),
+        "{report}"
+    );
+}
