@@ -206,7 +206,7 @@ fn fuse_mount_view_of_a_repository_and_its_bundle() {
     ])
     .ok();
     let m = mount(&dir, "b.zip", "bmnt");
-    check_view(&dir, &module, &m, true, false);
+    check_view(&dir, &module, &m, true, true);
     let readme = std::fs::read_to_string(m.path.join("README.txt")).unwrap();
     let manifest = dir.run(&["canon", s(&m.path.join("manifest.json"))]);
     let want = msez::canon::sha256(manifest.ok().as_bytes()).to_hex();
