@@ -277,6 +277,42 @@ impl Seen {
     }
 }
 
+/// What both clients start from: the checkpoint note read and its signature lines judged.
+struct Opened {
+    note_bytes: Vec<u8>,
+    ck: Checkpoint,
+    origin_signed: bool,
+    findings: Vec<Finding>,
+    v: Verified,
+}
+
+/// Reads the checkpoint, judges each signature line and checks `entries` against its size.
+fn open(src: &dyn Source, verifiers: &[Verifier], entries: &[u64]) -> Result<Opened, Error> {
+    let note_bytes = need(src, CHECKPOINT_KEY)?;
+    let mut findings = Vec::new();
+    let (ck, signed_by, origin_signed) = signatures(&note_bytes, verifiers, &mut findings)?;
+    in_range(entries, &ck)?;
+    let v = Verified {
+        origin: ck.origin.clone(),
+        size: ck.size,
+        root: ck.root,
+        signed_by,
+        tiles_checked: 0,
+        entries_checked: 0,
+        inclusions: Vec::new(),
+        previous: None,
+        stale: false,
+        findings: Vec::new(),
+    };
+    Ok(Opened {
+        note_bytes,
+        ck,
+        origin_signed,
+        findings,
+        v,
+    })
+}
+
 fn need(src: &dyn Source, path: &str) -> Result<Vec<u8>, Error> {
     src.read(path)?.ok_or_else(|| Error::Missing {
         path: path.to_string(),
@@ -291,22 +327,13 @@ pub fn verify(
     entries: &[u64],
     seen: &Seen,
 ) -> Result<Verified, Error> {
-    let note_bytes = need(src, CHECKPOINT_KEY)?;
-    let mut findings = Vec::new();
-    let (ck, signed_by, origin_signed) = signatures(&note_bytes, verifiers, &mut findings)?;
-    in_range(entries, &ck)?;
-    let mut v = Verified {
-        origin: ck.origin.clone(),
-        size: ck.size,
-        root: ck.root,
-        signed_by,
-        tiles_checked: 0,
-        entries_checked: 0,
-        inclusions: Vec::new(),
-        previous: None,
-        stale: false,
-        findings: Vec::new(),
-    };
+    let Opened {
+        note_bytes,
+        ck,
+        origin_signed,
+        mut findings,
+        mut v,
+    } = open(src, verifiers, entries)?;
     if origin_signed {
         if let Some(tree) = check_tiles(src, &ck, entries, &mut v, &mut findings) {
             // Only the signed tree can show a split view, and only a log that passed every
@@ -557,22 +584,13 @@ pub fn verify_light(
     entries: &[u64],
     seen: &Seen,
 ) -> Result<Verified, Error> {
-    let note_bytes = need(src, CHECKPOINT_KEY)?;
-    let mut findings = Vec::new();
-    let (ck, signed_by, origin_signed) = signatures(&note_bytes, verifiers, &mut findings)?;
-    in_range(entries, &ck)?;
-    let mut v = Verified {
-        origin: ck.origin.clone(),
-        size: ck.size,
-        root: ck.root,
-        signed_by,
-        tiles_checked: 0,
-        entries_checked: 0,
-        inclusions: Vec::new(),
-        previous: None,
-        stale: false,
-        findings: Vec::new(),
-    };
+    let Opened {
+        note_bytes,
+        ck,
+        origin_signed,
+        mut findings,
+        mut v,
+    } = open(src, verifiers, entries)?;
     if !origin_signed {
         v.findings = findings;
         return Ok(v);
