@@ -49,8 +49,10 @@ has_gc=0
 ops=(append append append append-window checkpoint push fetch pull)
 [ "$has_gc" = 1 ] && ops+=(gc gc-remote)
 declare -A killed=() finished=() failures=() took=()
-journals=0 completed_by_append=0 completed_by_recover=0
+journals=0 completed_by_append=0 completed_by_recover=0 completed_by_checkpoint=0
 journal=$repo/.msez/journal/refs/$head_ref
+# A checkpoint commits through the same transaction, journaled under its own ref.
+ck_journal=$repo/.msez/journal/refs/assets/$asset/core/checkpoint
 fail() {
     echo "FAIL run $1 ($2): $3" >&2
     failures[$2]=$((${failures[$2]:-0} + 1))
@@ -155,6 +157,20 @@ for i in $(seq 1 "$runs"); do
         fi
         [ -f "$journal" ] && fail "$i" "$op" "the next write left the journal"
     fi
+    # A checkpoint's journal: `msez recover` or the next checkpoint completes exactly it.
+    if [ -f "$ck_journal" ]; then
+        journals=$((journals + 1))
+        if [ $((RANDOM % 2)) = 0 ]; then
+            "$msez" -C "$repo" -q recover --all >/dev/null 2>"$work/err" ||
+                fail "$i" "$op" "recover: $(head -c 400 "$work/err")"
+            completed_by_recover=$((completed_by_recover + 1))
+        else
+            "$msez" -C "$repo" -q asset state checkpoint "$asset" --key dev.jwk >/dev/null 2>"$work/err" ||
+                fail "$i" "$op" "the next checkpoint: $(head -c 400 "$work/err")"
+            completed_by_checkpoint=$((completed_by_checkpoint + 1))
+        fi
+        [ -f "$ck_journal" ] && fail "$i" "$op" "the next write left the checkpoint journal"
+    fi
     for dir in "$repo" "$clone"; do
         [ -d "$dir/.msez" ] || continue
         if ! "$msez" -C "$dir" -q fsck >"$work/fsck" 2>&1; then
@@ -191,8 +207,8 @@ size=$("$msez" -C "$repo" log "$head_ref" 2>/dev/null | wc -l || true)
         [ "${op%-remote}" = gc ] && [ "$has_gc" = 0 ] && { printf '| %s | (no gc command) | | |\n' "$op"; continue; }
         printf '| %s | %d | %d | %d |\n' "$op" "${killed[$op]:-0}" "${finished[$op]:-0}" "${failures[$op]:-0}"
     done
-    printf 'journals left by kills: %d (completed by the next append: %d, by msez recover: %d)\n' \
-        "$journals" "$completed_by_append" "$completed_by_recover"
+    printf 'journals left by kills: %d (completed by the next append: %d, by the next checkpoint: %d, by msez recover: %d)\n' \
+        "$journals" "$completed_by_append" "$completed_by_checkpoint" "$completed_by_recover"
     printf 'acknowledged receipts: %d; chain length at the end: %d; failures: %d\n' \
         "$total_acked" "$size" "$nfail"
 } | tee ${report:+"$report"}
