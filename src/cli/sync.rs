@@ -215,7 +215,9 @@ pub(super) fn open_remote(
                 "remote {name}: credentials from {}, region {}, endpoint {}",
                 r.source,
                 r.region,
-                r.endpoint.as_deref().unwrap_or("AWS")
+                r.endpoint
+                    .as_deref()
+                    .map_or("AWS".to_string(), remote::Url::redact)
             ));
         }
     }

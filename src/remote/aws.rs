@@ -56,6 +56,17 @@ pub struct Settings {
 impl Settings {
     /// The S3 settings of a `[remote.NAME]` entry (durations are humantime text).
     pub fn from_config(remote: &crate::odb::RemoteConfig) -> Result<Settings, Error> {
+        // An endpoint is stored in .msez/config and shown by -v: no userinfo, no query.
+        if let Some(e) = remote
+            .endpoint
+            .as_deref()
+            .filter(|e| super::url::has_secret(e))
+        {
+            return Err(Error::BadUrl {
+                url: super::Url::redact(e),
+                why: super::url::CREDENTIALS.to_string(),
+            });
+        }
         let duration = |field: &str, text: &Option<String>| {
             text.as_deref()
                 .map(|t| {

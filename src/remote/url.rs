@@ -17,7 +17,7 @@ pub enum Url {
 }
 
 /// Why a URL carrying credentials is refused, and where they go instead.
-const CREDENTIALS: &str = "credentials do not belong in a remote URL (it is stored in \
+pub(crate) const CREDENTIALS: &str = "credentials do not belong in a remote URL (it is stored in \
      .msez/config and shown in messages); give them through the credential chain: \
      AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_PROFILE or ~/.aws/credentials \
      (docs/credentials.md)";
@@ -34,7 +34,7 @@ fn scheme_of(text: &str) -> Option<&str> {
 
 /// Whether `text` carries something secret: a `user:pass@` (or `token@`) before the host,
 /// or a query string (where presigned signatures and tokens travel).
-fn has_secret(text: &str) -> bool {
+pub(crate) fn has_secret(text: &str) -> bool {
     match scheme_of(text) {
         Some(scheme) => {
             let rest = &text[scheme.len() + 3..];

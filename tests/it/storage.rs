@@ -836,3 +836,37 @@ fn s3_remote_stats_of_many_objects_agrees_with_boto3_and_costs_a_request_per_pag
         "{report}"
     );
 }
+
+#[test]
+fn an_endpoint_carrying_credentials_is_refused_and_never_echoed_or_stored() {
+    let d = Dir::repo();
+    let home = Dir::new();
+    for endpoint in [
+        "http://AKIAEXAMPLE:hunter2secret@127.0.0.1:9",
+        "https://s3.example.net/?X-Amz-Signature=hunter2secret",
+    ] {
+        let add = bare(
+            d.path(),
+            home.path(),
+            &["remote", "add", "x", "s3://bkt/p", "--endpoint", endpoint],
+            &[],
+        );
+        let line = one_line_error(&add, 64);
+        assert!(line.contains("credential chain"), "{line}");
+        assert!(!format!("{add:?}").contains("hunter2secret"), "{add:?}");
+        let clone = bare(
+            home.path(),
+            home.path(),
+            &["--json", "clone", "s3://bkt/p", "c", "--endpoint", endpoint],
+            &[],
+        );
+        assert_eq!(clone.code, 64, "{clone:?}");
+        assert!(!format!("{clone:?}").contains("hunter2secret"), "{clone:?}");
+        assert!(
+            !home.join("c").exists(),
+            "a refused clone created its directory"
+        );
+    }
+    let config = std::fs::read_to_string(d.join(".msez/config")).unwrap();
+    assert!(!config.contains("hunter2secret"), "{config}");
+}
