@@ -375,14 +375,13 @@ pub fn ls_remote(args: LsRemoteArgs, ctx: &Ctx) -> super::Result<ExitCode> {
         .iter()
         .map(|(n, d)| (n.to_string(), d.to_hex().into()))
         .collect();
-    written(ctx.out.emit(
-        &serde_json::json!({"remote": name, "url": Url::redact(&backend.url()), "refs": value}),
-        |w| {
-            for (n, d) in &refs {
-                writeln!(w, "{d}\t{n}")?;
-            }
-            Ok(())
-        },
-    ))?;
+    let report =
+        serde_json::json!({"remote": name, "url": Url::redact(&backend.url()), "refs": value});
+    written(ctx.out.emit(&super::sync::with_traffic(&report, ctx), |w| {
+        for (n, d) in &refs {
+            writeln!(w, "{d}\t{n}")?;
+        }
+        Ok(())
+    }))?;
     Ok(ExitCode::SUCCESS)
 }

@@ -414,7 +414,7 @@ fn publish_cmd(args: PublishArgs, ctx: &Ctx) -> super::Result<ExitCode> {
         "note": m.note_path,
         "published": done,
     });
-    written(ctx.out.emit(&report, |w| {
+    written(ctx.out.emit(&super::sync::with_traffic(&report, ctx), |w| {
         writeln!(
             w,
             "published {} size {} (was {}): {} tiles written, {} already there -> {log}",

@@ -125,6 +125,12 @@ fn fsck_remote_in_every_mode_and_gc_remote_report_their_traffic() {
         .run(&["--json", "gc", "--remote", "origin", "--dry-run"])
         .json();
     assert!(v["traffic"]["requests"].as_u64().unwrap_or(0) >= 1, "{v}");
+    // ls-remote: one listing of refs/ and a read of each ref.
+    let v = a.run(&["--json", "ls-remote", "origin"]).json();
+    assert!(v["traffic"]["requests"].as_u64().unwrap_or(0) >= 2, "{v}");
+    assert!(v["refs"]["refs/heads/big"].is_string(), "{v}");
+    let verbose = a.run(&["-v", "ls-remote", "origin"]);
+    assert!(verbose.stderr.contains("remote traffic: "), "{verbose:?}");
     // A local gc moves nothing over a network: no traffic key.
     let v = a.run(&["--json", "gc", "--dry-run"]).json();
     assert!(v.get("traffic").is_none(), "{v}");
