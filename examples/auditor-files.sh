@@ -31,17 +31,8 @@ cd "$work"
 "$msez" -q init >/dev/null
 cp "$root/vectors/msez-fixtures/keys/dev.ed25519.jwk" dev.jwk
 cp "$root/vectors/msez-fixtures/keys/zone-a.ed25519.jwk" zone-a.jwk
-cat > genesis.json <<'JSON'
-{
-  "type": "SmartAssetGenesis",
-  "stack_spec_version": "0.4.44",
-  "created_at": "2026-01-01T00:00:00Z",
-  "asset_name": "Example Warehouse Receipt",
-  "asset_class": "contract",
-  "description": "The msez example module",
-  "creator": "did:key:z6MkiwVVR6BAAnxmH8sLxKpzGaMCjZJZU2pqNEKiJz6ef8ze"
-}
-JSON
+# The example asset's genesis (examples/smart-asset-module.sh writes the committed copy).
+cp "$here/smart-asset-module/genesis.json" genesis.json
 asset_id=$("$msez" asset module init --genesis genesis.json | head -n 1)
 module=modules/smart-assets/$asset_id
 printf 'Valuation report: crane 7, 2026-03-01, EUR 4.2M\n' > valuation.txt
