@@ -6,6 +6,10 @@ pub trait Progress: Sync {
     fn set_total(&self, _total: u64) {}
     /// `n` more units done.
     fn inc(&self, _n: u64) {}
+    /// Whether anyone looks: a total that costs work to compute is worth it only then.
+    fn shown(&self) -> bool {
+        false
+    }
     /// The bytes the operation moves in all, when it moves bytes and knows how many.
     fn set_bytes_total(&self, _total: u64) {}
     /// `n` more bytes moved.

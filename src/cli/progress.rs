@@ -65,6 +65,10 @@ impl Bar {
 }
 
 impl msez::progress::Progress for Bar {
+    fn shown(&self) -> bool {
+        self.bar.is_some()
+    }
+
     fn set_total(&self, total: u64) {
         self.total.store(total, Ordering::Relaxed);
         if let Some(b) = &self.bar {

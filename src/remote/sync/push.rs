@@ -269,11 +269,14 @@ fn send(
     report: &mut PushReport,
 ) -> Result<HashSet<ObjectId>, Error> {
     progress.set_total(todo.len() as u64);
-    let mut total = 0;
-    for item in todo {
-        total += item_size(repo, item)?;
+    // Sizing a JSON item reads it: done only for a bar someone sees, not for every push.
+    if progress.shown() {
+        let mut total = 0;
+        for item in todo {
+            total += item_size(repo, item)?;
+        }
+        progress.set_bytes_total(total);
     }
-    progress.set_bytes_total(total);
     let objects_sent = AtomicUsize::new(0);
     let proofs_sent = AtomicUsize::new(0);
     let bytes_sent = AtomicUsize::new(0);
