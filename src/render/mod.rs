@@ -1,21 +1,23 @@
 //! Pictures of what msez verified, drawn without external tools (no graphviz).
 //!
-//! - [`svg`]: the chain picture (receipts, links, checkpoints, gaps, forks, anchors, collapsed
-//!   runs, legend) and the closure picture, as self-contained SVG.
-//! - [`forks`]: a fork-inspect report as that chain picture (its fork branches below the
+//! - [`layout`]: places boxes and routes links with the layout-rs crate (a Sugiyama layout).
+//! - [`svg`]: what a chain picture shows, its collapsing of long runs, the shared SVG pieces.
+//! - [`chain`]: the chain picture (receipts, links, checkpoints, gaps, forks, anchors,
+//!   collapsed runs, legend); [`closure`]: the closure picture. Both self-contained SVG.
+//! - [`forks`]: a fork-inspect report as that chain picture (its fork branches beside the
 //!   line) and as DOT, both collapsed to about [`svg::MAX_NODES`] nodes.
 //! - [`dot`]: a chain picture as a Graphviz cluster (a bundle's chains in `graph verify`'s DOT).
 //! - [`graphviz`]: `--format dot --render FILE` through graphviz `dot`, for those who have it.
 //!
-//! One renderer serves every graph command and `msez audit --html`. A general layout engine
-//! is not used: chains are lines (a snake of rows is their whole layout) and a closure is a
-//! fan from one root to its artifact types, so neither needs graph layout, and the layout
-//! crates that were candidates (layout-rs) would add a dependency to draw what a few
-//! coordinates already place (docs/forks.md, "Pictures").
+//! One renderer serves every graph command and `msez audit --html`: the crate places, msez
+//! draws (docs/forks.md, "Pictures").
 
+pub mod chain;
+pub mod closure;
 pub mod dot;
 pub mod forks;
 pub mod graphviz;
+pub mod layout;
 pub mod svg;
 
 use std::path::PathBuf;
