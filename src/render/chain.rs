@@ -504,6 +504,8 @@ fn receipt_box(
             Status::Ok => PURPLE,
             other => other.color(),
         };
+        // Under a fork's label the badge takes the next line.
+        let y = if fork.is_some() { y + 16 } else { y };
         let _ = write!(
             s,
             "<circle cx=\"{}\" cy=\"{}\" r=\"7\" fill=\"{color}\"/>",
@@ -625,5 +627,98 @@ fn legend(s: &mut String, y: i64, width: i64, forked: bool) {
             yy + 12,
             esc(label)
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::svg::{Anchor, Checkpoint};
+    use super::*;
+
+    /// Six fork points (two of them side by side, one with two losers), anchors, checkpoints,
+    /// a failure, a gap and a fork mark after it.
+    fn busy() -> ChainPicture {
+        let mut p = ChainPicture {
+            title: "busy".into(),
+            receipt_count: 30,
+            gap: Some((30, 4)),
+            forks: vec!["fork at 31".into()],
+            ..Default::default()
+        };
+        for (k, resolved) in [
+            (3, true),
+            (4, false),
+            (11, true),
+            (17, false),
+            (18, false),
+            (24, true),
+        ] {
+            p.branches.push(Branch {
+                sequence: k,
+                next_root: format!("{k:02}").repeat(32),
+                length: k % 4 + 1,
+                resolved,
+            });
+        }
+        p.branches.push(Branch {
+            sequence: 11,
+            next_root: "ff".repeat(32),
+            length: 2,
+            resolved: true,
+        });
+        for (sequence, status) in [(6, Status::Ok), (11, Status::Unknown)] {
+            p.anchors.push(Anchor {
+                sequence,
+                label: format!("aad76c06 @{sequence}"),
+                status,
+            });
+        }
+        for (size, status) in [(12, Status::Ok), (5, Status::Bad), (33, Status::Unknown)] {
+            p.checkpoints.push(Checkpoint { size, status });
+        }
+        p.bad.insert(20);
+        p
+    }
+
+    #[test]
+    fn a_fork_point_never_opens_a_band_and_folded_boxes_never_overlap() {
+        let p = busy();
+        let m = model(&p);
+        for (node, _) in &m.branches {
+            let r = m.rank[*node];
+            assert_eq!(m.band[r], m.band[r - 1], "fork at rank {r} starts a band");
+        }
+        assert!(m.band.windows(2).all(|w| w[1] == w[0] || w[1] == w[0] + 1));
+        let mut g = Graph::new(GAP_X, GAP_Y);
+        for _ in &m.rank {
+            g.node(BOX_W as f64, BOX_H as f64);
+        }
+        for l in &m.links {
+            g.link(l.from, l.to);
+        }
+        let f = fold(&g.place().boxes, &m);
+        for (i, a) in f.boxes.iter().enumerate() {
+            for b in &f.boxes[i + 1..] {
+                let apart = a.0 + BOX_W <= b.0
+                    || b.0 + BOX_W <= a.0
+                    || a.1 + BOX_H + DECO <= b.1
+                    || b.1 + BOX_H + DECO <= a.1;
+                assert!(apart, "{a:?} and {b:?} too close");
+            }
+            assert!(
+                a.0 >= MARGIN && a.0 + BOX_W + MARGIN <= f.width,
+                "{a:?} outside"
+            );
+        }
+        let svg = chain(&p);
+        assert_eq!(svg, chain(&p), "two drawings differ");
+        for want in [
+            "LEGEND",
+            "losing branch: 4 receipt(s) (+1 more)",
+            "#30 MISSING",
+            "? ckpt 33",
+        ] {
+            assert!(svg.contains(want), "lacks {want:?}");
+        }
     }
 }
