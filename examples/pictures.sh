@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Draws the pictures the guides show, with msez's own SVG renderer (no graphviz):
+# Draws the pictures the guides show, with msez's SVG renderer (layout-rs places, msez draws; no
+# graphviz):
 #
 #   docs/img/chain-10.svg      `msez log --render`: a 10-receipt chain with a checkpoint of 8
 #   docs/img/chain-forked.svg  `fork-inspect --render`: a fork at #5 (3 competing receipts),

@@ -438,3 +438,47 @@ fn pictures_the_guides_pictures_are_redrawn_byte_for_byte() {
     assert!(forked.contains("✓ chosen by a resolution") && forked.contains("losing branch: 3"));
     assert!(forked.contains(">HEAD<"), "a resolved fork has a head");
 }
+
+#[test]
+fn pictures_a_forked_chain_draws_both_candidates_and_the_legend_the_same_bytes_every_run() {
+    let dir = chain(8, 4);
+    let (main, other) = fork_at(&dir, 5);
+    let first = inspect(&dir, &["--format", "svg"]).ok().to_string();
+    well_formed(&first);
+    for want in [
+        &main[..12],
+        &other[..12],
+        "LEGEND",
+        "fork: chosen candidate",
+        "fork: losing branch",
+        "fork: competing, unresolved",
+        "✗ fork, unresolved",
+        "competing: 1 receipt(s)",
+    ] {
+        assert!(first.contains(want), "svg lacks {want:?}");
+    }
+    assert_eq!(
+        first.matches(">receipt #5<").count(),
+        2,
+        "both candidates at #5"
+    );
+    // Laid out afresh by each run (and with no graphviz on PATH), the bytes do not move.
+    let second = inspect(&dir, &["--format", "svg"]).ok().to_string();
+    assert!(first == second, "two runs drew different SVG");
+    for file in ["a.svg", "b.svg"] {
+        let m = module();
+        let run = no_graphviz(
+            &dir,
+            &["asset", "state", "fork-inspect", &m, "--render", file],
+        );
+        assert_eq!(run.code, 0, "{run:#?}");
+        let drawn = std::fs::read_to_string(dir.join(file)).unwrap();
+        assert!(drawn == first, "{file} differs from stdout's SVG");
+    }
+    let log = |n: usize| {
+        let svg = dir.run(&["log", HEAD, "--format", "svg"]).ok().to_string();
+        assert!(svg.contains("✓ ckpt 4"), "run {n}: {svg}");
+        svg
+    };
+    assert!(log(1) == log(2), "two runs of log drew different SVG");
+}
