@@ -4,10 +4,10 @@
 //!
 //! The layout crate ([`super::layout`]) places the whole graph left to right: ranks, the side a
 //! branch goes, the curves of the links. A long line would then be one very wide row, so the
-//! placed picture is folded like text: up to [`COLS`] ranks make a band (one fewer when a fork
-//! point would open the next band, so that a fork and the receipt it extends stay side by side
-//! as the crate drew them), bands stack downwards, and a link from a band's last rank to the
-//! next band's first runs round the gap between them.
+//! placed picture is folded like text: up to six ranks make a band (one fewer when a fork point
+//! would open the next band, so that a fork and the receipt it extends stay side by side as the
+//! crate drew them), bands stack downwards, and a link from a band's last rank to the next
+//! band's first runs round the gap between them.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write;
