@@ -93,7 +93,12 @@ impl<'a> Document<'a> {
 
     /// The canonical bytes without the named top-level keys.
     pub fn to_bytes_without(&self, skip: &[&str]) -> Result<Vec<u8>, Error> {
-        let mut out = Vec::new();
+        // Canonical bytes are never longer than the input (whitespace goes, escapes shrink or
+        // stay), so one allocation holds them.
+        let mut out = Vec::with_capacity(match &self.inner {
+            Inner::Bytes(text, _) => text.len(),
+            Inner::Tree(_) => 256,
+        });
         self.write_without(skip, &mut out).map_err(|e| match e {
             WriteError::Canon(e) => e,
             WriteError::Io(_) => unreachable!("writing to a Vec cannot fail"),
