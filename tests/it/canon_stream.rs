@@ -204,17 +204,29 @@ proptest! {
     #[test]
     fn mutated_documents_are_accepted_and_refused_like_the_tree_path(
         seed in any::<u64>(),
-        at in any::<usize>(),
-        byte in prop::sample::select(&b"\"\\{}[],:01-.eE \n\x01\x80\xc3\xa9\xffu"[..]),
-        how in 0..3u8,
+        edits in prop::collection::vec(
+            (
+                any::<usize>(),
+                prop::sample::select(&b"\"\\{}[],:01-.eE \n\x01\x80\xc3\xa9\xed\xffu/"[..]),
+                0..4u8,
+            ),
+            1..4,
+        ),
     ) {
         let mut text = Gen(seed).document().into_bytes();
-        let at = at % (text.len() + 1);
-        match how {
-            0 => text.insert(at, byte),
-            1 if at < text.len() => { text.remove(at); }
-            _ if at < text.len() => text[at] = byte,
-            _ => text.push(byte),
+        for (at, byte, how) in edits {
+            let at = at % (text.len() + 1);
+            match how {
+                0 => text.insert(at, byte),
+                1 if at < text.len() => { text.remove(at); }
+                // A piece of the document repeated: duplicate keys, doubled escapes.
+                2 if at < text.len() => {
+                    let piece = text[at..(at + 8).min(text.len())].to_vec();
+                    text.splice(at..at, piece);
+                }
+                _ if at < text.len() => text[at] = byte,
+                _ => text.push(byte),
+            }
         }
         assert_same(&text);
     }
