@@ -45,6 +45,7 @@ seed() {
 mapfile -t json < <(find vectors -name '*.json' -size -64k | sort)
 mapfile -t vcs < <(find vectors -name '*.vc.json' -o -name '*.jwk' | sort)
 seed canon '' "${json[@]}"
+seed canon_stream '' "${json[@]}"
 seed vc '' "${json[@]}" "${vcs[@]}"
 seed mmr '\000' "${json[@]}"
 for p in '\000' '\001' '\002' '\003' '\006' '\007'; do seed chain "$p" "${json[@]}"; done

@@ -371,7 +371,7 @@ pub fn digest_bytes(artifact_type: &ArtifactType, bytes: &[u8]) -> Result<Digest
     match rule {
         canon::DigestRule::Bytes => Ok(canon::sha256(bytes)),
         canon::DigestRule::Lawpack => Ok(canon::lawpack_digest(std::io::Cursor::new(bytes))?),
-        _ => Ok(rule.digest_json(&canon::parse(bytes)?)?),
+        _ => Ok(rule.digest_document(bytes)?),
     }
 }
 

@@ -1,6 +1,6 @@
 //! The digest rule of every artifact type: one table, named rules (msez-wire-format.md §2).
 
-use super::{Digest, Error, Value, digest_of, digest_without};
+use super::{Digest, Document, Error, Value, digest_of, digest_without, parse};
 
 /// How an artifact type's digest is computed. The names are the reference's `method` labels.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -129,6 +129,38 @@ impl DigestRule {
                 digest_of(snapshot)
             }
         }
+    }
+
+    /// [`DigestRule::digest_json`] of a document given as bytes: the same digest and errors,
+    /// canonicalized from the bytes (no tree) for every rule that hashes the whole document.
+    pub fn digest_document(self, bytes: &[u8]) -> Result<Digest, Error> {
+        let skip: &[&str] = match self {
+            // These read one field of a (small) document: the tree is simplest.
+            DigestRule::StateRoot | DigestRule::TransitionTypesSnapshot => {
+                return self.digest_json(&parse(bytes)?);
+            }
+            DigestRule::Jcs
+            | DigestRule::JcsWithProof
+            | DigestRule::Bytes
+            | DigestRule::Lawpack => &[],
+            DigestRule::SigningInput(_) => &["proof"],
+            DigestRule::NextRoot(_) => &["proof", "next_root"],
+            DigestRule::AssetId => &["asset_id"],
+        };
+        let doc = Document::parse(bytes)?;
+        let rule = match self {
+            DigestRule::NextRoot(label) => Some(label),
+            DigestRule::AssetId => Some("smart-asset.genesis.asset_id"),
+            _ => None,
+        };
+        if let Some(rule) = rule.filter(|_| !doc.is_object()) {
+            return Err(Error::Field {
+                rule,
+                field: "(root)",
+                problem: "must be a JSON object",
+            });
+        }
+        doc.digest_without(skip)
     }
 
     /// The digest a stored JSON object declares for itself, when its rule has one

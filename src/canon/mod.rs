@@ -10,11 +10,13 @@
 mod digest;
 mod hash;
 mod lawpack;
+mod stream;
 
 pub use digest::{DigestRule, Encoding, head_commitment, payload_sha256, rule_for};
 pub(crate) use hash::Hasher;
 pub use hash::{Digest, sha256};
 pub use lawpack::lawpack_digest;
+pub use stream::Document;
 
 use std::io::Write;
 
@@ -276,9 +278,13 @@ fn write_integer<W: Write>(literal: &str, out: &mut W, path: &[Seg<'_>]) -> Resu
 
 /// Writes a string the way Python's `json.dumps(ensure_ascii=False)` does.
 fn write_string<W: Write>(s: &str, out: &mut W) -> Result<(), std::io::Error> {
+    write_utf8(s.as_bytes(), out)
+}
+
+/// [`write_string`] of bytes already known to be UTF-8 (the streaming path's decoded strings).
+fn write_utf8<W: Write>(bytes: &[u8], out: &mut W) -> Result<(), std::io::Error> {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     out.write_all(b"\"")?;
-    let bytes = s.as_bytes();
     // Most strings (hex digests, names) need no escape at all.
     if !bytes.iter().any(|&b| b < 0x20 || b == b'"' || b == b'\\') {
         out.write_all(bytes)?;

@@ -27,15 +27,26 @@ pub struct DigestArgs {
 /// Prints the canonical bytes of a JSON document (exit 65 on a rejected input).
 pub fn canon(args: CanonArgs, ctx: &Ctx) -> super::Result<ExitCode> {
     let bytes = read_input(args.file.as_deref(), ctx)?;
-    let canonical = canon::canonicalize(&bytes)?;
+    // Canonicalized from the input buffer, not a tree: a large document stays near its size.
+    let doc = canon::Document::parse(&bytes)?;
     if ctx.out.json {
-        let text = String::from_utf8_lossy(&canonical).into_owned();
+        let canonical = doc.to_bytes_without(&[])?;
+        drop(doc);
+        drop(bytes);
+        let sha256 = canon::sha256(&canonical);
+        let text = String::from_utf8(canonical)
+            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
         written(ctx.out.emit(
-            &serde_json::json!({"canonical": text, "sha256": canon::sha256(&canonical)}),
+            &serde_json::json!({"canonical": text, "sha256": sha256}),
             |_| Ok(()),
         ))?;
     } else {
-        written(ctx.out.raw(&canonical))?;
+        let mut out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
+        match doc.write_without(&[], &mut out) {
+            Ok(()) => {}
+            Err(canon::WriteError::Canon(e)) => return Err(e.into()),
+            Err(canon::WriteError::Io(e)) => written(Err(e))?,
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

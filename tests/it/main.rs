@@ -10,6 +10,7 @@ mod anchor;
 mod append_txn;
 mod audit;
 mod bundle;
+mod canon_stream;
 mod canon_vectors;
 mod car;
 mod chain;
