@@ -13,6 +13,7 @@ mod bundle;
 mod canon_vectors;
 mod car;
 mod chain;
+mod checkout_corridor;
 mod checkpoint_txn;
 mod concurrency;
 mod corridor;
