@@ -58,7 +58,7 @@ pub struct CheckedOut {
 }
 
 /// Why an asset checkout writes no trust anchors.
-pub const ASSET_ANCHORS_NOTE: &str = "trust anchors not written: neither the genesis nor anything it commits to pins a trust-anchors file, so a file from the repository would be one a remote chose (copy your own into the module and name it in asset.yaml)";
+pub const ASSET_ANCHORS_NOTE: &str = "trust anchors not written (nothing the genesis commits to pins them): copy your own into the module and name them in asset.yaml";
 
 /// The asset ids that have a chain (a head ref) in the repository, sorted.
 pub fn asset_ids(repo: &Repo) -> Result<Vec<String>, Error> {
