@@ -357,7 +357,15 @@ pub fn status(_args: StatusArgs, ctx: &Ctx) -> super::Result<ExitCode> {
                 head: repo.read_ref(&name)?,
                 ..ops::Status::default()
             };
-            all.push(ChainStatus::new(base, key.kind, false));
+            // A corridor's module folder is not opened here; its corridor.yaml says it is there.
+            let checked_out = key.kind == Kind::Corridor
+                && repo
+                    .worktree()
+                    .join(msez::chain::corridor::CORRIDORS_DIR)
+                    .join(&key.owner)
+                    .join("corridor.yaml")
+                    .is_file();
+            all.push(ChainStatus::new(base, key.kind, checked_out));
         }
     }
     for s in &mut all {
@@ -385,7 +393,7 @@ pub fn status(_args: StatusArgs, ctx: &Ctx) -> super::Result<ExitCode> {
                 Some(p) => writeln!(w, "{} {} {p}: head {head}", s.kind, s.owner)?,
                 None => writeln!(w, "{} {}: head {head}", s.kind, s.owner)?,
             }
-            if !s.checked_out && s.kind == "asset" {
+            if !s.checked_out {
                 writeln!(w, "  not checked out (msez checkout {})", s.owner)?;
             }
             for r in &s.remotes {

@@ -79,6 +79,16 @@ fn a_clone_checks_out_a_corridor_appends_verifies_and_a_second_clone_sees_it() {
     let b = clone(&url);
     assert_eq!(refs(&b)[module_ref()], module_object.as_str());
     assert!(!module_dir(&b).exists());
+    let status = b.run(&["--json", "status"]).json();
+    assert_eq!(status["chains"][0]["corridor_id"], CID, "{status}");
+    assert_eq!(status["chains"][0]["checked_out"], false, "{status}");
+    assert!(
+        b.run(&["status"])
+            .ok()
+            .contains(&format!("not checked out (msez checkout {CID})"))
+    );
+    // Completion offers the corridor id.
+    assert!(b.run(&["__complete", "modules"]).ok().contains(CID));
     // A unique prefix of the corridor id will do.
     let out = b.run(&["--json", "checkout", "org.example.corr"]).json();
     assert_eq!(out["corridor_id"], CID);
@@ -121,6 +131,10 @@ fn a_clone_checks_out_a_corridor_appends_verifies_and_a_second_clone_sees_it() {
             "{f}"
         );
     }
+    assert_eq!(
+        b.run(&["--json", "status"]).json()["chains"][0]["checked_out"],
+        true
+    );
     // The clone appends, verifies and pushes; a second clone sees the receipt.
     let line = append(&b, "2026-01-01T00:01:00Z");
     assert!(line.starts_with("2 "), "{line}");
@@ -140,6 +154,14 @@ fn a_clone_checks_out_a_corridor_appends_verifies_and_a_second_clone_sees_it() {
     assert_eq!(again["receipts_kept"], 3);
     assert_eq!(again["receipts_written"], 0);
     c.run(&["corridor", "state", "verify", CID]).ok();
+    // gc keeps the module object (its ref reaches it) and fsck checks it.
+    c.run(&["gc"]).ok();
+    assert!(
+        c.join(&format!(
+            ".msez/objects/corridor-module/{module_object}.bin"
+        ))
+        .is_file()
+    );
     c.run(&["fsck"]).ok();
 }
 

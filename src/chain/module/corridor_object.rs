@@ -498,3 +498,85 @@ pub fn corridor_ids(repo: &Repo) -> Result<Vec<String>, Error> {
     ids.dedup();
     Ok(ids)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::chain::corridor::InitOptions;
+
+    fn module(t: &Path) -> CorridorModule {
+        let key = crate::vc::KeyPair::load(
+            &Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("vectors/msez-fixtures/keys/dev.ed25519.jwk"),
+        )
+        .unwrap();
+        let opts = InitOptions {
+            corridor_id: "c.x".into(),
+            key: Some(key),
+            definition: None,
+            agreements: Vec::new(),
+            issuance_date: "2026-01-01T00:00:00Z".into(),
+            trust_anchors_path: Some("anchors.yaml".into()),
+        };
+        CorridorModule::init(t, &opts).unwrap()
+    }
+
+    #[test]
+    fn a_built_object_checks_and_gives_the_module_s_genesis_root() {
+        let t = tempfile::tempdir().unwrap();
+        let m = module(t.path());
+        std::fs::write(
+            m.dir.join("anchors.yaml"),
+            "version: 1\ntrust_anchors: []\n",
+        )
+        .unwrap();
+        let v = build(&m).unwrap();
+        // The definition pins no anchors: they are left out.
+        assert!(v.get("trust_anchors").is_none());
+        let inputs = check(&v, "c.x").unwrap();
+        assert_eq!(inputs.genesis_root, m.genesis_root);
+        assert!(check(&v, "c.y").is_err(), "another corridor id");
+    }
+
+    #[test]
+    fn unsafe_paths_unpinned_anchors_and_a_wrong_root_are_refused() {
+        let t = tempfile::tempdir().unwrap();
+        let m = module(t.path());
+        let v = build(&m).unwrap();
+        let refused = |edit: &dyn Fn(&mut Value)| {
+            let mut w = v.clone();
+            edit(&mut w);
+            let e = check(&w, "c.x").unwrap_err();
+            assert_eq!(
+                crate::taxonomy::Classify::code(&e),
+                "digest.corridor_module"
+            );
+        };
+        refused(&|w| w["definition"]["path"] = "../outside.json".into());
+        refused(&|w| w["definition"]["path"] = "/etc/x.json".into());
+        refused(&|w| {
+            w["trust_anchors"] =
+                serde_json::json!({"path": "anchors.yaml", "sha256": "00".repeat(32), "text": "x"})
+        });
+        refused(&|w| w["genesis_root"] = "ab".repeat(32).into());
+        refused(&|w| w["definition"]["document"]["issuer"] = "did:key:zother".into());
+    }
+
+    #[test]
+    fn the_pin_is_read_in_the_reference_s_shapes() {
+        let d = "ab".repeat(32);
+        for pin in [
+            serde_json::json!({"sha256": d}),
+            serde_json::json!({"digest_sha256": d}),
+            serde_json::json!(d),
+        ] {
+            let def =
+                serde_json::json!({"credentialSubject": {"artifacts": {"trust_anchors": pin}}});
+            assert_eq!(
+                pinned_trust_anchors(&def),
+                Some(Digest::parse_loose(&d).unwrap())
+            );
+        }
+        assert_eq!(pinned_trust_anchors(&serde_json::json!({})), None);
+    }
+}
