@@ -345,6 +345,22 @@ pub fn status(_args: StatusArgs, ctx: &Ctx) -> super::Result<ExitCode> {
             all.push(ChainStatus::new(s, Kind::Asset, true));
         }
     }
+    // Corridor modules (`msez checkout ID` writes one in a clone).
+    let corridors = repo.worktree().join(msez::chain::corridor::CORRIDORS_DIR);
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(&corridors)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.join("corridor.yaml").is_file())
+        .collect();
+    dirs.sort();
+    for d in dirs {
+        let chain = msez::chain::corridor::CorridorModule::open(&d, &ctx.cwd)?.chain();
+        let s = ops::status(&repo, &chain)?;
+        seen.insert(chain.key().path());
+        all.push(ChainStatus::new(s, Kind::Corridor, true));
+    }
     // Chains the repository has without a module folder (a clone before `msez checkout`).
     for name in msez::chain::checkout::head_refs(&repo)? {
         let Some(key) = ChainKey::from_head_ref(&name) else {
@@ -357,15 +373,7 @@ pub fn status(_args: StatusArgs, ctx: &Ctx) -> super::Result<ExitCode> {
                 head: repo.read_ref(&name)?,
                 ..ops::Status::default()
             };
-            // A corridor's module folder is not opened here; its corridor.yaml says it is there.
-            let checked_out = key.kind == Kind::Corridor
-                && repo
-                    .worktree()
-                    .join(msez::chain::corridor::CORRIDORS_DIR)
-                    .join(&key.owner)
-                    .join("corridor.yaml")
-                    .is_file();
-            all.push(ChainStatus::new(base, key.kind, checked_out));
+            all.push(ChainStatus::new(base, key.kind, false));
         }
     }
     for s in &mut all {

@@ -131,9 +131,17 @@ fn a_clone_checks_out_a_corridor_appends_verifies_and_a_second_clone_sees_it() {
             "{f}"
         );
     }
+    let status = b.run(&["--json", "status"]).json();
+    assert_eq!(status["chains"][0]["checked_out"], true, "{status}");
+    assert_eq!(status["chains"][0]["head_in_worktree"], true, "{status}");
     assert_eq!(
-        b.run(&["--json", "status"]).json()["chains"][0]["checked_out"],
-        true
+        b.run(&["status"]).ok(),
+        format!(
+            "corridor {CID}: head {}\n  up to date with origin\n",
+            refs(&b)[format!("refs/corridors/{CID}/head")]
+                .as_str()
+                .unwrap()
+        )
     );
     // The clone appends, verifies and pushes; a second clone sees the receipt.
     let line = append(&b, "2026-01-01T00:01:00Z");
