@@ -478,7 +478,13 @@ pub fn store(repo: &Repo, m: &CorridorModule) -> Result<Stored, Error> {
         Some(o) => Expect::Exactly(o),
         None => Expect::Absent,
     };
-    repo.update_ref(&name, digest, expect, "corridor module")?;
+    if let Err(e) = repo.update_ref(&name, digest, expect, "corridor module") {
+        // A concurrent append of the same module stored the same object first.
+        if repo.read_ref(&name)? == Some(digest) {
+            return Ok(Stored::Unchanged(digest));
+        }
+        return Err(e.into());
+    }
     Ok(Stored::Moved(digest))
 }
 
