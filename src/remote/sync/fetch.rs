@@ -493,7 +493,12 @@ fn check_corridor_modules(
         let head_ref = crate::chain::store::ChainKey::corridor(id)
             .head_ref()
             .map_err(chain_err)?;
-        module::verify(id, *value, refs.get(&head_ref).copied(), &bytes_of)
+        // Their chain, or ours when they sent only the module ref.
+        let head = match refs.get(&head_ref) {
+            Some(h) => Some(*h),
+            None => repo.read_ref(&head_ref)?,
+        };
+        module::verify(id, *value, head, &bytes_of)
             .map_err(|e| Error::Receipt(Box::new(e)))?;
     }
     Ok(())
