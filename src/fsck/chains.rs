@@ -189,8 +189,9 @@ fn check_corridor_module(
     let first = first_prev.and_then(|p| canon::Digest::parse_loose(p).ok());
     let checked = module::read_checked(&key.owner, value, &|i| module::stored_bytes(repo, i))
         .and_then(|inputs| match first {
-            Some(f) => module::against_chain(&key.owner, &inputs, f),
-            None => Ok(()),
+            Some(f) => module::against_chain(&key.owner, &inputs, f)
+                .and_then(|()| module::check_signatures(&inputs)),
+            None => module::check_signatures(&inputs),
         });
     if let Err(e) = checked {
         report.problems.push(Finding::from_error(&e));

@@ -211,10 +211,15 @@ fn module_object(a: &Dir) -> (String, Vec<u8>) {
 
 /// Puts `bytes` on the remote as a module object and points the module ref at it.
 fn plant(url: &str, bytes: &[u8]) -> String {
+    plant_as(url, bytes, &module_ref())
+}
+
+/// Puts `bytes` on the remote as a module object and points module ref `name` at it.
+fn plant_as(url: &str, bytes: &[u8], name: &str) -> String {
     let d = msez::canon::sha256(bytes).to_hex();
     let r = Path::new(url);
     std::fs::write(r.join(format!("objects/corridor-module/{d}.bin")), bytes).unwrap();
-    std::fs::write(r.join(module_ref()), format!("{d}\n")).unwrap();
+    std::fs::write(r.join(name), format!("{d}\n")).unwrap();
     d
 }
 
@@ -269,6 +274,58 @@ fn a_forged_module_object_on_the_remote_is_refused_at_fetch_with_nothing_stored(
     let (_, other) = module_object(&x);
     let forged = plant(&url, &other);
     refused_with_nothing_stored(&b, &url, &forged, "receipt 0 of the chain extends");
+}
+
+#[test]
+fn an_edited_agreement_in_the_module_object_is_refused_at_fetch() {
+    // The reference fixture: a definition and a 2-of-2 agreement.
+    let id = "org.momentum.msez.corridor.fixture.2of2";
+    let fixture = crate::util::vectors().join("msez-fixtures/corridor_agreement_2of2");
+    let a = Dir::repo();
+    a.run(&[
+        "corridor",
+        "module",
+        "init",
+        "--corridor-id",
+        id,
+        "--definition",
+        fixture.join("corridor.vc.json").to_str().unwrap(),
+        "--agreement",
+        fixture.join("corridor.agreement.vc.json").to_str().unwrap(),
+    ])
+    .ok();
+    a.run(&[
+        "corridor",
+        "state",
+        "receipt-init",
+        id,
+        "--key",
+        &key("zone-a"),
+    ])
+    .ok();
+    let (_remote, url) = remote_of(&a);
+    let b = clone(&url);
+    let name = format!("refs/corridors/{id}/module");
+    let d = refs(&a)[&name].as_str().unwrap().to_string();
+    let bytes = std::fs::read(a.join(&format!(".msez/objects/corridor-module/{d}.bin"))).unwrap();
+    // The agreement edited, and its digest in the object made to match the edit: the genesis
+    // root the inputs give is no longer the one the object states (nor the chain's).
+    let mut doc: Value = serde_json::from_slice(&bytes).unwrap();
+    let agreement = &mut doc["agreements"][0];
+    agreement["document"]["credentialSubject"]["note"] = "edited".into();
+    let edited = msez::chain::corridor::payload_sha256(&agreement["document"]).unwrap();
+    agreement["payload_sha256"] = edited.to_hex().into();
+    let forged = plant_as(&url, &msez::canon::to_bytes(&doc).unwrap(), &name);
+    refused_with_nothing_stored(&b, &url, &forged, "it states");
+    // The genuine one checks out and verifies in the clone.
+    plant_as(&url, &bytes, &name);
+    b.run(&["fetch", "origin"]).ok();
+    let out = b.run(&["--json", "checkout", id]).json();
+    assert_eq!(
+        out["files"][1]["path"],
+        "agreements/corridor.agreement.vc.json"
+    );
+    b.run(&["corridor", "state", "verify", id]).ok();
 }
 
 /// A trust-anchors file allowing zone-a and zone-b every attestation.

@@ -199,8 +199,8 @@ pub fn build(m: &CorridorModule) -> Result<Value, Error> {
 }
 
 /// Checks a module object of corridor `corridor_id` on its own: shape, safe paths, every
-/// input against its digest, the trust anchors against the definition's pin, the signatures
-/// on the VCs, and the genesis root recomputed from the inputs against the one it states.
+/// input against its digest, the trust anchors against the definition's pin, and the genesis
+/// root recomputed from the inputs against the one it states ([`check_signatures`] is apart).
 pub fn check(value: &Value, corridor_id: &str) -> Result<Inputs, Error> {
     let e = |why: String| bad(corridor_id, why);
     let s = |k: &str| value.get(k).and_then(Value::as_str);
@@ -237,8 +237,6 @@ pub fn check(value: &Value, corridor_id: &str) -> Result<Inputs, Error> {
                 "{what} {path}: payload digest {found}, the object says {declared}"
             )));
         }
-        crate::vc::check_credential(doc, what)?;
-        crate::vc::require_all_valid(doc, what)?;
         let named = doc
             .get("credentialSubject")
             .and_then(|s| s.get("corridor_id"))
@@ -385,6 +383,18 @@ pub fn read_checked(
     check(&doc, corridor_id)
 }
 
+/// Every proof on the definition and agreement VCs verifies (checked after the digests and
+/// the genesis root, so content the chain does not commit to is a digest failure first).
+pub fn check_signatures(inputs: &Inputs) -> Result<(), Error> {
+    let docs = std::iter::once(("definition VC", &inputs.definition))
+        .chain(inputs.agreements.iter().map(|(_, d)| ("agreement VC", d)));
+    for (what, doc) in docs {
+        crate::vc::check_credential(doc, what)?;
+        crate::vc::require_all_valid(doc, what)?;
+    }
+    Ok(())
+}
+
 /// Whether checked inputs give `first_prev`, receipt 0's `prev_root`.
 pub fn against_chain(corridor_id: &str, inputs: &Inputs, first_prev: Digest) -> Result<(), Error> {
     if first_prev != inputs.genesis_root {
@@ -401,7 +411,7 @@ pub fn against_chain(corridor_id: &str, inputs: &Inputs, first_prev: Digest) -> 
 
 /// Checks a module object (its bytes, from `bytes_of`) of corridor `corridor_id` named by a
 /// module ref holding `value`, against the chain whose head is `head`: the whole of [`check`],
-/// then the genesis root against receipt 0's `prev_root`.
+/// the genesis root against receipt 0's `prev_root`, then [`check_signatures`].
 pub fn verify(
     corridor_id: &str,
     value: Digest,
@@ -425,6 +435,7 @@ pub fn verify(
         }
     };
     against_chain(corridor_id, &inputs, first_prev_root(head, &json_of)?)?;
+    check_signatures(&inputs)?;
     Ok(inputs)
 }
 

@@ -498,8 +498,7 @@ fn check_corridor_modules(
             Some(h) => Some(*h),
             None => repo.read_ref(&head_ref)?,
         };
-        module::verify(id, *value, head, &bytes_of)
-            .map_err(|e| Error::Receipt(Box::new(e)))?;
+        module::verify(id, *value, head, &bytes_of).map_err(|e| Error::Receipt(Box::new(e)))?;
     }
     Ok(())
 }
