@@ -34,7 +34,7 @@ pub mod transition_types;
 pub mod trust;
 pub mod verify;
 
-pub use module::{anchor, checkout, corridor};
+pub use module::{anchor, checkout, corridor, corridor_object};
 pub use trust::{harbor, lifecycle, registry};
 
 use std::path::PathBuf;

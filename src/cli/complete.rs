@@ -40,8 +40,10 @@ fn context(words: &[String]) -> (Option<&'static str>, Option<&str>) {
         ("push" | "fetch" | "pull" | "ls-remote" | "gc", 1) => Some("remotes"),
         ("remote", 2) if matches!(sub, "show" | "rename" | "set-url" | "remove") => Some("remotes"),
         ("log" | "show" | "reflog" | "update-ref", 1) => Some("refs"),
-        ("checkout", 1) | ("add", _) => Some("modules"),
-        ("asset", 3) if matches!(sub, "state" | "module") => Some("modules"),
+        ("checkout", 1) => Some("modules"),
+        ("add", _) => Some("assets"),
+        ("asset", 3) if matches!(sub, "state" | "module") => Some("assets"),
+        ("corridor", 3) if sub == "state" => Some("corridors"),
         _ => None,
     };
     (kind, dir)
@@ -65,15 +67,29 @@ fn candidates(kind: &str, cwd: &std::path::Path) -> Vec<String> {
             })
             .collect(),
         _ => {
-            let mut ids = msez::chain::checkout::asset_ids(&repo).unwrap_or_default();
-            let dir = repo.worktree().join(msez::chain::module::ASSETS_DIR);
-            if let Ok(entries) = std::fs::read_dir(dir) {
-                ids.extend(
-                    entries
-                        .flatten()
-                        .filter(|e| e.path().join("asset.yaml").is_file())
-                        .filter_map(|e| e.file_name().to_str().map(str::to_string)),
-                );
+            // Module ids: asset_ids, corridor ids, or (for `checkout`) both.
+            let mut ids = Vec::new();
+            let mut folders = |dir: &str, file: &str| {
+                if let Ok(entries) = std::fs::read_dir(repo.worktree().join(dir)) {
+                    ids.extend(
+                        entries
+                            .flatten()
+                            .filter(|e| e.path().join(file).is_file())
+                            .filter_map(|e| e.file_name().to_str().map(str::to_string)),
+                    );
+                }
+            };
+            if kind != "corridors" {
+                folders(msez::chain::module::ASSETS_DIR, "asset.yaml");
+            }
+            if kind != "assets" {
+                folders(msez::chain::corridor::CORRIDORS_DIR, "corridor.yaml");
+            }
+            if kind != "corridors" {
+                ids.extend(msez::chain::checkout::asset_ids(&repo).unwrap_or_default());
+            }
+            if kind != "assets" {
+                ids.extend(msez::chain::corridor_object::corridor_ids(&repo).unwrap_or_default());
             }
             ids.sort();
             ids.dedup();

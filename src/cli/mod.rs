@@ -109,7 +109,7 @@ pub enum Command {
     Status(worktree::StatusArgs),
     /// Import receipts and checkpoints made by other tools, after verifying them.
     Add(worktree::AddArgs),
-    /// Write a module's working tree (asset.yaml, genesis, receipts, checkpoints) from .msez.
+    /// Write a module's working tree (asset.yaml and genesis, or corridor.yaml and its VCs; receipts, checkpoints) from .msez.
     Checkout(checkout::Args),
     /// Check the repository: digests, proofs (--strict), refs, temp files.
     Fsck(repo::FsckArgs),

@@ -345,6 +345,22 @@ pub fn status(_args: StatusArgs, ctx: &Ctx) -> super::Result<ExitCode> {
             all.push(ChainStatus::new(s, Kind::Asset, true));
         }
     }
+    // Corridor modules (`msez checkout ID` writes one in a clone).
+    let corridors = repo.worktree().join(msez::chain::corridor::CORRIDORS_DIR);
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(&corridors)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.join("corridor.yaml").is_file())
+        .collect();
+    dirs.sort();
+    for d in dirs {
+        let chain = msez::chain::corridor::CorridorModule::open(&d, &ctx.cwd)?.chain();
+        let s = ops::status(&repo, &chain)?;
+        seen.insert(chain.key().path());
+        all.push(ChainStatus::new(s, Kind::Corridor, true));
+    }
     // Chains the repository has without a module folder (a clone before `msez checkout`).
     for name in msez::chain::checkout::head_refs(&repo)? {
         let Some(key) = ChainKey::from_head_ref(&name) else {
@@ -385,7 +401,7 @@ pub fn status(_args: StatusArgs, ctx: &Ctx) -> super::Result<ExitCode> {
                 Some(p) => writeln!(w, "{} {} {p}: head {head}", s.kind, s.owner)?,
                 None => writeln!(w, "{} {}: head {head}", s.kind, s.owner)?,
             }
-            if !s.checked_out && s.kind == "asset" {
+            if !s.checked_out {
                 writeln!(w, "  not checked out (msez checkout {})", s.owner)?;
             }
             for r in &s.remotes {

@@ -84,6 +84,7 @@ pub fn ref_object_type(name: &RefName) -> Option<&'static str> {
         ["assets", _, _, "checkpoint"] => Some("smart-asset-receipt-checkpoint"),
         ["corridors", _, "head"] | ["corridors", _, "forks", _] => Some("corridor-receipt"),
         ["corridors", _, "checkpoint"] => Some("checkpoint"),
+        ["corridors", _, "module"] => Some("corridor-module"),
         _ => None,
     }
 }

@@ -14,6 +14,7 @@ mod canon_stream;
 mod canon_vectors;
 mod car;
 mod chain;
+mod checkout_corridor;
 mod checkpoint_txn;
 mod concurrency;
 mod corridor;

@@ -7,6 +7,7 @@ pub mod anchor;
 pub mod asset;
 pub mod checkout;
 pub mod corridor;
+pub mod corridor_object;
 
 pub use asset::*;
 
@@ -23,6 +24,15 @@ pub enum Error {
     /// A checkout that would overwrite a module file holding something else.
     #[error("checkout: {}: {why}", path.display())]
     CheckoutConflict { path: PathBuf, why: String },
+    /// A corridor module object (`refs/corridors/<id>/module`) whose inputs do not give its
+    /// chain's genesis root, or do not match their digests: refused, nothing stored.
+    #[error("corridor module {name}: {why}")]
+    ModuleObject { name: String, why: String },
+    /// A corridor chain whose repository holds no module object to check it out from.
+    #[error(
+        "refs/corridors/{corridor_id}/module: the repository holds no corridor module object (made before msez stored them): run `msez checkout {corridor_id}` or append once where the module folder is, then push"
+    )]
+    NoModuleObject { corridor_id: String },
 }
 
 impl Classify for Error {
@@ -30,6 +40,8 @@ impl Classify for Error {
         match self {
             Error::Module { .. } => Class::Schema,
             Error::CheckoutConflict { .. } => Class::Conflict,
+            Error::ModuleObject { .. } => Class::Digest,
+            Error::NoModuleObject { .. } => Class::Missing,
         }
     }
 
@@ -37,12 +49,18 @@ impl Classify for Error {
         match self {
             Error::Module { .. } => "schema.module",
             Error::CheckoutConflict { .. } => "conflict.checkout",
+            Error::ModuleObject { .. } => "digest.corridor_module",
+            Error::NoModuleObject { .. } => "missing.corridor_module",
         }
     }
 
     fn detail(&self) -> Detail {
         match self {
             Error::Module { path, .. } | Error::CheckoutConflict { path, .. } => Detail::path(path),
+            Error::ModuleObject { name, .. } => Detail::object(name.clone()),
+            Error::NoModuleObject { corridor_id } => {
+                Detail::object(format!("refs/corridors/{corridor_id}/module"))
+            }
         }
     }
 }

@@ -164,6 +164,16 @@ pub fn receipt_init(kind: Kind, args: ReceiptInitArgs, ctx: &Ctx) -> Result<Exit
         attachments: &docs,
     };
     let appended = ops::append(repo, &o.chain, req)?;
+    if kind == Kind::Corridor {
+        // A clone checks the corridor out from this object (docs/corridors.md); the receipts
+        // are in, so a failure here is a warning, and the next append or checkout retries.
+        let stored = chain::corridor::CorridorModule::open(&o.chain.module_dir, &ctx.cwd)
+            .and_then(|m| chain::corridor_object::store(repo, &m));
+        if let Err(e) = stored {
+            ctx.out
+                .warn(format!("warning: corridor module object not stored: {e}"));
+        }
+    }
     written(ctx.out.emit(&appended, |w| {
         for (seq, root, path) in &appended.receipts {
             writeln!(w, "{seq} {root} {}", path.display())?;

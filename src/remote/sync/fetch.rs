@@ -219,6 +219,7 @@ pub fn fetch(
         })
         .collect();
     incoming::check(repo, &receipts, &fetched_proofs).map_err(|e| Error::Receipt(Box::new(e)))?;
+    check_corridor_modules(repo, remote, &remote_refs, &staged)?;
 
     store_verified(repo, staged, &mut report)?;
     known.record(&seen)?;
@@ -452,6 +453,52 @@ fn store_verified(repo: &Repo, staged: Vec<Staged>, report: &mut FetchReport) ->
                 report.proofs_added += 1;
             }
         }
+    }
+    Ok(())
+}
+
+/// A corridor module ref is taken only with a module object whose inputs match their digests
+/// and give the genesis root receipt 0 of that corridor's chain extends (the remote's head,
+/// through what this fetch staged and what we hold); else the fetch stops, nothing stored.
+fn check_corridor_modules(
+    repo: &Repo,
+    remote: &str,
+    refs: &BTreeMap<RefName, Digest>,
+    staged: &[Staged],
+) -> Result<(), Error> {
+    use crate::chain::corridor_object as module;
+    let paths: HashMap<&ObjectId, &PathBuf> = staged
+        .iter()
+        .filter_map(|s| match s {
+            Staged::Object(id, p, _) => Some((id, p)),
+            _ => None,
+        })
+        .collect();
+    let bytes_of = |id: &ObjectId| -> Result<Option<Vec<u8>>, crate::chain::Error> {
+        match paths.get(id) {
+            Some(p) => std::fs::read(p)
+                .map(Some)
+                .map_err(|e| crate::chain::Error::io("reading", *p, e)),
+            None => module::stored_bytes(repo, id),
+        }
+    };
+    for (name, value) in refs {
+        let Some(id) = module::module_ref_corridor(name) else {
+            continue;
+        };
+        let have = ObjectId::new(module::module_type(), *value);
+        if repo.read_ref(&tracking_ref(remote, name)?)? == Some(*value) && repo.has(&have) {
+            continue;
+        }
+        let head_ref = crate::chain::store::ChainKey::corridor(id)
+            .head_ref()
+            .map_err(chain_err)?;
+        // Their chain, or ours when they sent only the module ref.
+        let head = match refs.get(&head_ref) {
+            Some(h) => Some(*h),
+            None => repo.read_ref(&head_ref)?,
+        };
+        module::verify(id, *value, head, &bytes_of).map_err(|e| Error::Receipt(Box::new(e)))?;
     }
     Ok(())
 }
