@@ -41,6 +41,7 @@ mod retry;
 mod s3_resume;
 mod storage;
 mod tlog;
+mod tlog_cosig_travel;
 mod tlog_notes;
 mod tlog_policy;
 mod tlog_remote;
