@@ -411,6 +411,11 @@ fn publish_cmd(args: PublishArgs, ctx: &Ctx) -> super::Result<ExitCode> {
         }
     };
     let backend = msez::remote::open_with(&url, msez::remote::Retry::default(), &settings)?;
+    // What this publisher wrote there last time (docs/tlog.md, "Request counts"): kept in
+    // the state directory `tlog verify` uses; none without one.
+    let memory = default_state(ctx)
+        .ok()
+        .map(|state| publish::memory_path(&state, &backend.url(), &prefix));
     let done = publish::publish(
         backend.as_ref(),
         &prefix,
@@ -418,6 +423,7 @@ fn publish_cmd(args: PublishArgs, ctx: &Ctx) -> super::Result<ExitCode> {
         &m.next_roots,
         &m.note,
         &m.verifier,
+        memory.as_deref(),
     )?;
     let log = format!("{}/{}", backend.url(), prefix.trim_end_matches('/'));
     let log = log.trim_end_matches('/').to_string();

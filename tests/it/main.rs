@@ -44,6 +44,7 @@ mod tlog;
 mod tlog_cosig_travel;
 mod tlog_notes;
 mod tlog_policy;
+mod tlog_publish_memory;
 mod tlog_remote;
 mod tlog_requests;
 mod tlog_travel;
