@@ -191,7 +191,9 @@ fn publish_locked(
         match from_memory(log, &ck, &bytes, &m)? {
             Remembered::Published(mut done, version) => {
                 if let Some(path) = memory {
-                    remember(path, Some(&written(Some(version))))?;
+                    // The log is published; a memory that could not be written only costs the
+                    // next publish its read (a stale one fails its If-Match and falls back).
+                    let _ = remember(path, Some(&written(Some(version))));
                 }
                 done.remembered = true;
                 return Ok(done);
@@ -207,7 +209,7 @@ fn publish_locked(
             Ok((_, Some(v))) => Some(written(Some(v.clone()))),
             _ => None,
         };
-        remember(path, m.as_ref())?;
+        let _ = remember(path, m.as_ref());
     }
     let (mut done, _) = result?;
     done.requests += spent;
