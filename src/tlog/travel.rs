@@ -344,7 +344,16 @@ pub fn push_notes(repo: &Repo, backend: &dyn Backend) -> Result<Moved, Error> {
         let merged = match &theirs {
             Some(t) if t.text == ours.text => {
                 let (t, dropped) = admit(repo, t, &key);
-                moved.ignored.extend(dropped);
+                // A line both notes carry is reported once.
+                for d in dropped {
+                    if !moved
+                        .ignored
+                        .iter()
+                        .any(|i| i.line == d.line && i.note == d.note)
+                    {
+                        moved.ignored.push(d);
+                    }
+                }
                 merge(&t, &ours)
             }
             _ => ours.clone(),
