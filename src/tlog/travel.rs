@@ -296,16 +296,44 @@ pub struct Moved {
     pub ignored: Vec<Ignored>,
 }
 
-/// Reads the remote's note of `id` and checks it against `ck`: Ok(None) when absent.
+/// Reads the remote's note of `id` and checks it against `ck`: Ok(None) when absent. Lines
+/// that do not parse as signature lines go into `malformed` (they are dropped).
 fn remote_note(
     backend: &dyn Backend,
     kind: Kind,
     ck: &Value,
     key: &str,
+    malformed: &mut Vec<Ignored>,
 ) -> Result<Option<Result<Note, Error>>, Error> {
-    Ok(backend
-        .get(key, None)?
-        .map(|b| check_note(kind, ck, &b.bytes)))
+    let Some(blob) = backend.get(key, None)? else {
+        return Ok(None);
+    };
+    let checked = check_note(kind, ck, &blob.bytes);
+    if checked.is_ok() {
+        malformed.extend(unparsed(&blob.bytes, key));
+    }
+    Ok(Some(checked))
+}
+
+/// The lines after a note's text that do not parse as signature lines, as [`Ignored`].
+fn unparsed(bytes: &[u8], key: &str) -> Vec<Ignored> {
+    let Some(note) = super::policy::parse_lenient(bytes) else {
+        return Vec::new();
+    };
+    let text = String::from_utf8_lossy(bytes);
+    let lines = text.get(note.text.len() + 1..).unwrap_or_default();
+    lines
+        .split('\n')
+        .filter(|l| {
+            let one = format!("{}\n{l}\n", note.text);
+            !l.is_empty() && Note::parse(one.as_bytes()).is_err()
+        })
+        .map(|l| Ignored {
+            note: PathBuf::from(key),
+            line: l.to_string(),
+            why: "malformed signature line".into(),
+        })
+        .collect()
 }
 
 /// Sends every note kept here to the remote, merged with the remote's own note of the same
@@ -331,7 +359,7 @@ pub fn push_notes(repo: &Repo, backend: &dyn Backend) -> Result<Moved, Error> {
         };
         let (ours, dropped) = admit(repo, &ours, &key);
         moved.ignored.extend(dropped);
-        let theirs = match remote_note(backend, kind, &ck, &key)? {
+        let theirs = match remote_note(backend, kind, &ck, &key, &mut moved.ignored)? {
             Some(Ok(n)) => Some(n),
             Some(Err(e)) => {
                 // The remote's bytes are replaced by ours: they were not a note of this
@@ -402,7 +430,7 @@ pub fn fetch_notes(repo: &Repo, backend: &dyn Backend) -> Result<Moved, Error> {
                 continue;
             }
         };
-        match remote_note(backend, kind, &ck, &m.key)? {
+        match remote_note(backend, kind, &ck, &m.key, &mut moved.ignored)? {
             Some(Ok(note)) => {
                 let (note, dropped) = admit(repo, &note, &m.key);
                 moved.ignored.extend(dropped);

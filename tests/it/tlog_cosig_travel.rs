@@ -99,20 +99,24 @@ fn only_cosignatures_that_verify_with_a_policy_witness_are_stored_or_sent() {
     forged[at] = if forged[at] == 'A' { 'B' } else { 'A' };
     let forged: String = forged.into_iter().collect();
     let mut text = std::fs::read_to_string(&on_remote).unwrap();
-    text.push_str(&format!("{forged}\n{w2_line}\n"));
+    // And a line that is no signature line at all (dropped, reported too).
+    text.push_str(&format!("{forged}\n{w2_line}\nnot a signature line\n"));
     std::fs::write(&on_remote, &text).unwrap();
 
     // A fresh clone knows no policy: it stores the note with the log's signature only and
-    // reports the three lines.
+    // reports the three lines, and the malformed one.
     let d = Dir::new();
     let clone = d.run(&["--json", "clone", &url, "b"]);
     assert_eq!(clone.code, 0, "{clone:?}");
     let r = clone.json();
     assert_eq!(r["notes"]["stored"], 1, "{r}");
     let why = ignored(&r);
-    assert_eq!(why.len(), 3, "{r}");
+    assert_eq!(why.len(), 4, "{r}");
+    assert_eq!(why[0], "malformed signature line", "{r}");
     assert!(
-        why.iter().all(|w| w.contains("no witness key known here")),
+        why[1..]
+            .iter()
+            .all(|w| w.contains("no witness key known here")),
         "{r}"
     );
     let b = d.join("b");
@@ -134,6 +138,7 @@ fn only_cosignatures_that_verify_with_a_policy_witness_are_stored_or_sent() {
         assert_eq!(
             ignored(&r),
             [
+                "malformed signature line",
                 "names policy witness example.org/w1 but does not verify",
                 "not by a witness of the chain's policy here"
             ],
@@ -175,6 +180,6 @@ fn only_cosignatures_that_verify_with_a_policy_witness_are_stored_or_sent() {
     // and (c); its own w2 line, collected with its vkey, stays here.
     let r = c.dir.run(&["--json", "fetch"]).json();
     assert_eq!(r["notes"]["stored"], 0, "{r}");
-    assert_eq!(ignored(&r).len(), 2, "{r}");
+    assert_eq!(ignored(&r).len(), 3, "{r}");
     assert_eq!(sig_lines(&kept_note(&c.dir.join(""))).len(), 3);
 }
