@@ -23,7 +23,9 @@
 # requests per witness round (default 500); ATOMIC=1 publishes the one-receipt rounds through a
 # remote added with --atomic-if-match (no ref-lock object). The one-receipt publish is also measured at the
 # receipt that fills a level-0 tile and (unless L2=0) the one that fills a level-1 tile, which
-# appends up to the next multiple of 65,536 first.
+# appends up to the next multiple of 65,536 first. ONE_ONLY=1 measures only the one-receipt
+# publish rows (one full msez publish to create the log, no aws baseline, no verify or witness
+# rounds, no Go tool).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -50,8 +52,9 @@ PIDS=()
 cleanup() { for p in "${PIDS[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null || true; done; }
 trap cleanup EXIT
 
+ONE_ONLY=${ONE_ONLY:-0}
 GO_TOOL=$WORK/tlogcheck
-(cd "$ROOT/tests/tlog-go" && GO111MODULE=off GOPATH="$WORK/gopath:/usr/share/gocode" \
+[ "$ONE_ONLY" = 1 ] || (cd "$ROOT/tests/tlog-go" && GO111MODULE=off GOPATH="$WORK/gopath:/usr/share/gocode" \
   GOCACHE="$WORK/gocache" GOFLAGS= GOPROXY=off go build -o "$GO_TOOL" main.go)
 
 median() { sort -n | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
@@ -131,11 +134,16 @@ for r in $(seq 1 "$FULL_ROUNDS"); do
     aws --endpoint-url "$PROXY" s3 sync --only-show-errors "$WORK/pubdir" "s3://$BUCKET/tlog-bench-aws-$TAG-$r/$LOGPATH"
     echo "aws $(elapsed "$t0") $(since "$m" | wc -l) $(since "$m" | by_method | tr ' ' '_')" >>"$WORK/full.txt"
   }
+  if [ "$ONE_ONLY" = 1 ]; then one_msez; break; fi
   if [ $((r % 2)) = 1 ]; then one_msez; one_aws; else one_aws; one_msez; fi
 done
 # Per-round ratios (aws / msez of the same round), paired because the machine is shared.
-paired=$(awk '$1=="msez" {m[++i]=$2} $1=="aws" {a[++j]=$2} END {for (k=1; k<=i; k++) printf "%.2f\n", a[k]/m[k]}' "$WORK/full.txt")
 pm=$(awk '$1=="msez" {print $2}' "$WORK/full.txt" | median)
+if [ "$ONE_ONLY" = 1 ]; then
+  printf '| `msez tlog publish` of %d entries to S3 (%s requests: %s), one round, no baseline | %.2f s | | | |\n' \
+    "$(size)" "$(awk '$1=="msez" {print $3; exit}' "$WORK/full.txt")" "$(awk '$1=="msez" {print $4; exit}' "$WORK/full.txt" | tr '_' ' ')" "$pm"
+else
+paired=$(awk '$1=="msez" {m[++i]=$2} $1=="aws" {a[++j]=$2} END {for (k=1; k<=i; k++) printf "%.2f\n", a[k]/m[k]}' "$WORK/full.txt")
 pa=$(awk '$1=="aws" {print $2}' "$WORK/full.txt" | median)
 printf '| `msez tlog publish` of %d entries to S3 (%s requests: %s) | %.2f s (%s) | `aws s3 sync` of the same files (%s requests: %s) | %.2f s (%s) | **%.2f** (paired rounds: median %s, %s) |\n' \
   "$(size)" "$(awk '$1=="msez" {print $3; exit}' "$WORK/full.txt")" "$(awk '$1=="msez" {print $4; exit}' "$WORK/full.txt" | tr '_' ' ')" \
@@ -143,6 +151,7 @@ printf '| `msez tlog publish` of %d entries to S3 (%s requests: %s) | %.2f s (%s
   "$(awk '$1=="aws" {print $3; exit}' "$WORK/full.txt")" "$(awk '$1=="aws" {print $4; exit}' "$WORK/full.txt" | tr '_' ' ')" \
   "$pa" "$(awk '$1=="aws" {print $2}' "$WORK/full.txt" | spread)" "$(echo "$pa / $pm" | bc -l)" \
   "$(echo "$paired" | median)" "$(echo "$paired" | spread)"
+fi
 DEST=s3://$BUCKET/tlog-bench-$TAG-1
 LOG=$DEST/$LOGPATH
 # ATOMIC=1: publish through a remote added with --atomic-if-match (no ref-lock object: for
@@ -184,7 +193,8 @@ fill=$(((s / 256 + 1) * 256 - 1 - s))
 publish_one tile >"$WORK/p.txt"; read -r t n meth <"$WORK/p.txt"
 printf '| same, the receipt that fills a level-0 tile (size %d): **%s requests** (%s) | %.3f s | | | |\n' "$(size)" "$n" "$(echo "$meth" | tr '_' ' ')" "$t"
 sed 's/^/  /' "$WORK/last-publish.log" >&2
-# --- 3. one inclusion -----------------------------------------------------------------------------
+# --- 3. one inclusion (not with ONE_ONLY=1) --------------------------------------------------------
+if [ "$ONE_ONLY" != 1 ]; then
 verify_one() { # verify_one ENTRY STATE: prints "secs tile_reads requests"
   local m t0 t; m=$(mark); t0=$(now)
   msez_s3 -q tlog verify "$LOG" --vkey "$VKEY" --light --entry "$1" --state "$2" >/dev/null
@@ -219,6 +229,7 @@ for f in verify verify-seen; do
     "$(awk '{print $3}' "$WORK/$f.txt" | sort -n | uniq | tr '\n' '/' | sed 's|/$||')" \
     "$(awk '{print $1}' "$WORK/$f.txt" | median)" "$(awk '{print $1}' "$WORK/$f.txt" | spread)"
 done
+fi
 
 # --- 2b. the receipt that fills a level-1 tile (after the verify rounds: it grows the log) ----
 if [ "${L2:-1}" = 1 ]; then
@@ -232,6 +243,11 @@ fi
 
 
 # --- 4. witness add-checkpoint rate vs write+fdatasync --------------------------------------------
+if [ "$ONE_ONLY" = 1 ]; then
+  kill -USR1 "${PIDS[0]}" 2>/dev/null || true
+  [ "$FAILED" = 0 ] || { echo "a request bound was exceeded (see above)" >&2; exit 1; }
+  exit 0
+fi
 "$GO_TOOL" witness-requests "$WORK/wreq" example.org/bench-log "$WITNESS_N" >"$WORK/wreq.vkey"
 "$MSEZ" -q key gen --out "$WORK/witness.jwk" --kid witness >/dev/null 2>&1
 witness_round() { # prints requests/s

@@ -313,6 +313,7 @@ fn make_checkpoint(args: &CheckpointArgs, ctx: &Ctx) -> super::Result<Made> {
         }
     }
     let mut failed = None;
+    let mut collected = Vec::new();
     for w in &args.witnesses {
         let (url, vkey) = w
             .split_once('=')
@@ -323,7 +324,8 @@ fn make_checkpoint(args: &CheckpointArgs, ctx: &Ctx) -> super::Result<Made> {
             Ok(sig) => {
                 note.signatures
                     .retain(|s| !(s.name == sig.name && s.id == sig.id));
-                note.signatures.push(sig);
+                note.signatures.push(sig.clone());
+                collected.push(sig);
             }
             Err(e) => {
                 failed.get_or_insert(e);
@@ -335,8 +337,20 @@ fn make_checkpoint(args: &CheckpointArgs, ctx: &Ctx) -> super::Result<Made> {
     // with the checkpoint (docs/tlog.md, "Notes over push and fetch").
     if let Some(repo) = o.repo.as_ref() {
         let ck = state::read_json(&vc_path)?;
-        if let Some(id) = tlog::travel::checkpoint_id(o.chain.kind, &ck) {
-            tlog::travel::store(repo, &id, &note)?;
+        let id = tlog::travel::checkpoint_id(o.chain.kind, &ck);
+        // A note the checkpoint's own signer did not sign is not the checkpoint's: not kept.
+        let checked = tlog::travel::check_note(o.chain.kind, &ck, &note.to_bytes()).ok();
+        if let (Some(id), Some(checked)) = (id, checked) {
+            // Kept there: the lines verified now (each cosignature with the vkey it was
+            // collected with) and the module note's lines the chain's policy here verifies;
+            // nothing else enters the repository (docs/tlog.md, "Notes over push and fetch").
+            let (mut kept, _) = tlog::travel::admit(repo, &checked, "");
+            for sig in collected {
+                if !kept.signatures.contains(&sig) {
+                    kept.signatures.push(sig);
+                }
+            }
+            tlog::travel::store(repo, &id, &kept)?;
         }
     }
     if let Some(e) = failed {
@@ -397,6 +411,11 @@ fn publish_cmd(args: PublishArgs, ctx: &Ctx) -> super::Result<ExitCode> {
         }
     };
     let backend = msez::remote::open_with(&url, msez::remote::Retry::default(), &settings)?;
+    // What this publisher wrote there last time (docs/tlog.md, "Request counts"): kept in
+    // the state directory `tlog verify` uses; none without one.
+    let memory = default_state(ctx)
+        .ok()
+        .map(|state| publish::memory_path(&state, &backend.url(), &prefix));
     let done = publish::publish(
         backend.as_ref(),
         &prefix,
@@ -404,6 +423,7 @@ fn publish_cmd(args: PublishArgs, ctx: &Ctx) -> super::Result<ExitCode> {
         &m.next_roots,
         &m.note,
         &m.verifier,
+        memory.as_deref(),
     )?;
     let log = format!("{}/{}", backend.url(), prefix.trim_end_matches('/'));
     let log = log.trim_end_matches('/').to_string();

@@ -76,7 +76,7 @@ pub fn render_notes(
     for i in &notes.ignored {
         writeln!(
             w,
-            "  ? checkpoint note {}: cosignature line kept, not counted by the policy here ({}): {}",
+            "  ? checkpoint note {}: cosignature line not {verb} ({}): {}",
             msez::remote::layout::shown_key(&i.note.display().to_string()),
             i.why,
             msez::remote::layout::shown_key(&i.line)

@@ -6,10 +6,10 @@
 //! A note is stored (received, or sent on) only when it is a note of its checkpoint: its body
 //! names the checkpoint's chain, size and root, and a signature line named like its origin
 //! verifies with the key of one of the checkpoint's valid proofs (the operator's). Its other
-//! signature lines are cosignatures anyone can append: each is kept while it parses as a
-//! signature line (the rest are dropped and counted), and every verification judges them
-//! against the witness policy it pins (counted, or ignored and reported). Two notes of one
-//! checkpoint merge: the union of their lines.
+//! signature lines are cosignatures anyone can append: a line is stored, or sent on, only when
+//! it verifies with a witness key this repository knows for the chain (the witness policy the
+//! chain's module in this worktree pins); the others are counted and reported, never stored
+//! ([`admit`]). Two notes of one checkpoint merge: the union of their lines.
 
 use std::path::{Path, PathBuf};
 
@@ -24,6 +24,8 @@ use crate::taxonomy::Finding;
 
 use super::Error;
 use super::note::{Checkpoint, Note, Verifier};
+use super::policy::Ignored;
+use super::witness::Cosigner;
 
 /// The remote prefix of notes, beside `objects/` and `proofs/`.
 pub const REMOTE_PREFIX: &str = "notes/";
@@ -123,7 +125,83 @@ pub fn check_note(kind: Kind, ck: &Value, bytes: &[u8]) -> Result<Note, Error> {
             origin: body.origin,
         });
     }
+    // Lines under the log's name that the operator's key does not verify are not its own.
+    let mut note = note;
+    note.signatures.retain(|s| {
+        s.name != body.origin || {
+            let one = Note {
+                text: note.text.clone(),
+                signatures: vec![s.clone()],
+            };
+            one.verify(&signers).is_ok_and(|v| !v.is_empty())
+        }
+    });
     Ok(note)
+}
+
+/// The witnesses whose cosignatures this repository stores for the log `origin`: those of
+/// the witness policy the chain's module in this worktree pins (Err: why there are none).
+pub fn known_witnesses(repo: &Repo, origin: &str) -> Result<Vec<Cosigner>, String> {
+    let Some((dir, kind, _, _)) = module_of(repo, origin) else {
+        return Err("no witness key known here for this log".into());
+    };
+    if !dir.join(super::origin::module_file(kind)).is_file() {
+        return Err(format!(
+            "no witness key known here: the chain has no module in this worktree ({})",
+            dir.display()
+        ));
+    }
+    match super::policy::of_module(&dir, kind) {
+        Ok(Some(p)) => Ok(p.witnesses),
+        Ok(None) => Err(format!(
+            "no witness key known here: the chain's module ({}) pins no witness policy",
+            dir.display()
+        )),
+        Err(e) => Err(format!(
+            "no witness key known here: the chain's witness policy does not parse ({e})"
+        )),
+    }
+}
+
+/// The lines of the checked note `note` ([`check_note`]) this repository stores or sends:
+/// the log's own and the cosignatures that verify with a witness key it knows for the chain
+/// ([`known_witnesses`]); the other lines come back as [`Ignored`], named `key`.
+pub fn admit(repo: &Repo, note: &Note, key: &str) -> (Note, Vec<Ignored>) {
+    let origin = Checkpoint::parse(&note.text)
+        .map(|c| c.origin)
+        .unwrap_or_default();
+    let known = known_witnesses(repo, &origin);
+    let mut kept = Note {
+        text: note.text.clone(),
+        signatures: Vec::new(),
+    };
+    let mut ignored = Vec::new();
+    for sig in &note.signatures {
+        let why = if sig.name == origin {
+            None
+        } else {
+            match &known {
+                Err(why) => Some(why.clone()),
+                Ok(ws) => match ws.iter().find(|w| w.name == sig.name && w.id == sig.id) {
+                    None => Some("not by a witness of the chain's policy here".to_string()),
+                    Some(w) if w.verify(&note.text, sig).is_none() => Some(format!(
+                        "names policy witness {} but does not verify",
+                        w.name
+                    )),
+                    Some(_) => None,
+                },
+            }
+        };
+        match why {
+            None => kept.signatures.push(sig.clone()),
+            Some(why) => ignored.push(Ignored {
+                note: PathBuf::from(key),
+                line: sig.line().trim_end().to_string(),
+                why,
+            }),
+        }
+    }
+    (kept, ignored)
 }
 
 /// The union of two notes of one text: `a`'s lines, then `b`'s it lacks.
@@ -212,26 +290,55 @@ pub struct Moved {
     pub skipped: u64,
     /// Notes that do not check against their checkpoint: not stored, not sent.
     pub rejected: Vec<Rejected>,
-    /// Cosignature lines of stored notes that do not count for the policy a module of this
-    /// worktree pins for the chain (kept: anyone can append lines; reported here, and again
-    /// by every verification).
-    pub ignored: Vec<super::policy::Ignored>,
+    /// Cosignature lines not stored (fetch) or not sent (push): they do not verify with a
+    /// witness key this repository knows for the chain ([`admit`]), or it knows none. Counted
+    /// and reported on every run, as long as a note carries them.
+    pub ignored: Vec<Ignored>,
 }
 
-/// Reads the remote's note of `id` and checks it against `ck`: Ok(None) when absent.
+/// Reads the remote's note of `id` and checks it against `ck`: Ok(None) when absent. Lines
+/// that do not parse as signature lines go into `malformed` (they are dropped).
 fn remote_note(
     backend: &dyn Backend,
     kind: Kind,
     ck: &Value,
     key: &str,
+    malformed: &mut Vec<Ignored>,
 ) -> Result<Option<Result<Note, Error>>, Error> {
-    Ok(backend
-        .get(key, None)?
-        .map(|b| check_note(kind, ck, &b.bytes)))
+    let Some(blob) = backend.get(key, None)? else {
+        return Ok(None);
+    };
+    let checked = check_note(kind, ck, &blob.bytes);
+    if checked.is_ok() {
+        malformed.extend(unparsed(&blob.bytes, key));
+    }
+    Ok(Some(checked))
+}
+
+/// The lines after a note's text that do not parse as signature lines, as [`Ignored`].
+fn unparsed(bytes: &[u8], key: &str) -> Vec<Ignored> {
+    let Some(note) = super::policy::parse_lenient(bytes) else {
+        return Vec::new();
+    };
+    let text = String::from_utf8_lossy(bytes);
+    let lines = text.get(note.text.len() + 1..).unwrap_or_default();
+    lines
+        .split('\n')
+        .filter(|l| {
+            let one = format!("{}\n{l}\n", note.text);
+            !l.is_empty() && Note::parse(one.as_bytes()).is_err()
+        })
+        .map(|l| Ignored {
+            note: PathBuf::from(key),
+            line: l.to_string(),
+            why: "malformed signature line".into(),
+        })
+        .collect()
 }
 
 /// Sends every note kept here to the remote, merged with the remote's own note of the same
-/// checkpoint when that one checks.
+/// checkpoint when that one checks: only the lines this repository would store ([`admit`]),
+/// and only when that adds a line the remote's note lacks.
 pub fn push_notes(repo: &Repo, backend: &dyn Backend) -> Result<Moved, Error> {
     let mut moved = Moved::default();
     for (id, path) in local_notes(repo) {
@@ -250,7 +357,9 @@ pub fn push_notes(repo: &Repo, backend: &dyn Backend) -> Result<Moved, Error> {
                 continue;
             }
         };
-        let theirs = match remote_note(backend, kind, &ck, &key)? {
+        let (ours, dropped) = admit(repo, &ours, &key);
+        moved.ignored.extend(dropped);
+        let theirs = match remote_note(backend, kind, &ck, &key, &mut moved.ignored)? {
             Some(Ok(n)) => Some(n),
             Some(Err(e)) => {
                 // The remote's bytes are replaced by ours: they were not a note of this
@@ -261,23 +370,45 @@ pub fn push_notes(repo: &Repo, backend: &dyn Backend) -> Result<Moved, Error> {
             None => None,
         };
         let merged = match &theirs {
-            Some(t) if t.text == ours.text => merge(t, &ours),
+            Some(t) if t.text == ours.text => {
+                let (t, dropped) = admit(repo, t, &key);
+                // A line both notes carry is reported once.
+                for d in dropped {
+                    if !moved
+                        .ignored
+                        .iter()
+                        .any(|i| i.line == d.line && i.note == d.note)
+                    {
+                        moved.ignored.push(d);
+                    }
+                }
+                merge(&t, &ours)
+            }
             _ => ours.clone(),
         };
-        if theirs.as_ref().map(Note::to_bytes) == Some(merged.to_bytes()) {
+        // Nothing to add: the remote's note stays as it is (lines we cannot verify included:
+        // not ours to remove, and not sent by us).
+        let adds = match &theirs {
+            Some(t) if t.text == merged.text => {
+                merged.signatures.iter().any(|s| !t.signatures.contains(s))
+            }
+            _ => true,
+        };
+        if !adds {
             moved.unchanged += 1;
             continue;
         }
         backend.put(&key, &merged.to_bytes())?;
         moved.stored += 1;
-        // Lines the remote had and we lacked are ours too now.
+        // Lines the remote had, we lacked and verified are ours too now.
         store(repo, &id, &merged)?;
     }
     Ok(moved)
 }
 
 /// Takes the remote's notes of the checkpoints this repository holds, each checked against
-/// its checkpoint before it is stored (merged with the one kept here).
+/// its checkpoint before it is stored (merged with the one kept here), with only the lines
+/// [`admit`] keeps: a repository that learns a policy later takes the cosignatures then.
 pub fn fetch_notes(repo: &Repo, backend: &dyn Backend) -> Result<Moved, Error> {
     let mut moved = Moved::default();
     for m in backend.list(REMOTE_PREFIX)? {
@@ -299,11 +430,12 @@ pub fn fetch_notes(repo: &Repo, backend: &dyn Backend) -> Result<Moved, Error> {
                 continue;
             }
         };
-        match remote_note(backend, kind, &ck, &m.key)? {
+        match remote_note(backend, kind, &ck, &m.key, &mut moved.ignored)? {
             Some(Ok(note)) => {
+                let (note, dropped) = admit(repo, &note, &m.key);
+                moved.ignored.extend(dropped);
                 if store(repo, &id, &note)? {
                     moved.stored += 1;
-                    report_lines(repo, &id, &note, &m.key, &mut moved.ignored);
                 } else {
                     moved.unchanged += 1;
                 }
@@ -313,33 +445,6 @@ pub fn fetch_notes(repo: &Repo, backend: &dyn Backend) -> Result<Moved, Error> {
         }
     }
     Ok(moved)
-}
-
-/// The lines of a stored note that the policy of the chain's module here (if any) does not
-/// count, named by the remote key.
-fn report_lines(
-    repo: &Repo,
-    id: &ObjectId,
-    note: &Note,
-    key: &str,
-    out: &mut Vec<super::policy::Ignored>,
-) {
-    let Ok(body) = Checkpoint::parse(&note.text) else {
-        return;
-    };
-    let Some((dir, kind, _, _)) = module_of(repo, &body.origin) else {
-        return;
-    };
-    let Ok(Some(policy)) = super::policy::of_module(&dir, kind) else {
-        return;
-    };
-    let path = local_path(repo, id);
-    let report =
-        super::policy::check_checkpoint(&policy, &body.origin, &path, body.size, body.root);
-    out.extend(report.ignored.into_iter().map(|mut i| {
-        i.note = PathBuf::from(key);
-        i
-    }));
 }
 
 fn rejected(key: &str, e: &Error) -> Rejected {
@@ -355,7 +460,8 @@ fn rejected(key: &str, e: &Error) -> Rejected {
 
 /// Writes the notes the repository keeps into the module at `module_dir` of `kind`, as
 /// `checkpoint.N.note` beside each `checkpoint.N.json` they sign (merged with a note already
-/// there of the same text); returns how many files changed.
+/// there of the same text), with only the lines [`admit`] keeps; returns how many files
+/// changed.
 pub fn write_module_notes(repo: &Repo, module_dir: &Path, kind: Kind) -> Result<u64, Error> {
     let mut written = 0;
     let mut stack = vec![module_dir.join("state").join("checkpoints")];
@@ -391,6 +497,8 @@ pub fn write_module_notes(repo: &Repo, module_dir: &Path, kind: Kind) -> Result<
             let Ok(note) = check_note(kind, &ck, &bytes) else {
                 continue;
             };
+            // The same rule as for a fetch: only lines verified with the chain's policy here.
+            let (note, _) = admit(repo, &note, "");
             // Named by its size, as the witness policy reads notes, whatever the VC's name.
             let size = ck["receipt_count"].as_u64().unwrap_or(0);
             let dest = p.with_file_name(format!("checkpoint.{size}.note"));

@@ -7,7 +7,7 @@ use crate::chain::Chain;
 use crate::tlog_policy::{append, checkpoint, log_vkey, pin_policy, start_witness};
 use crate::util::{ASSET_ID, Dir, Run};
 
-fn run_in(dir: &Path, args: &[&str]) -> Run {
+pub(crate) fn run_in(dir: &Path, args: &[&str]) -> Run {
     let mut c = std::process::Command::new(crate::util::bin());
     c.args(args)
         .current_dir(dir)
@@ -17,14 +17,14 @@ fn run_in(dir: &Path, args: &[&str]) -> Run {
 }
 
 /// The module's note of size `n` in the repository at `repo`.
-fn module_note(repo: &Path, n: u64) -> PathBuf {
+pub(crate) fn module_note(repo: &Path, n: u64) -> PathBuf {
     repo.join(format!(
         "modules/smart-assets/{ASSET_ID}/state/checkpoints/checkpoint.{n}.note"
     ))
 }
 
 /// Cosignature lines of the note (signature lines not by the log).
-fn cosigners(note: &Path) -> Vec<String> {
+pub(crate) fn cosigners(note: &Path) -> Vec<String> {
     std::fs::read_to_string(note)
         .unwrap()
         .lines()
@@ -34,7 +34,7 @@ fn cosigners(note: &Path) -> Vec<String> {
 }
 
 /// Pins `quorum` of `vkeys` in the asset.yaml of the module in `repo`.
-fn pin_in(repo: &Path, quorum: usize, vkeys: &[&str]) {
+pub(crate) fn pin_in(repo: &Path, quorum: usize, vkeys: &[&str]) {
     let path = repo.join(format!("modules/smart-assets/{ASSET_ID}/asset.yaml"));
     let mut yaml = std::fs::read_to_string(&path).unwrap();
     yaml.push_str(&format!(
@@ -47,7 +47,7 @@ fn pin_in(repo: &Path, quorum: usize, vkeys: &[&str]) {
 }
 
 /// The one remote note file of a directory remote.
-fn remote_note(remote: &Path) -> PathBuf {
+pub(crate) fn remote_note(remote: &Path) -> PathBuf {
     let dir = remote.join("notes/smart-asset-receipt-checkpoint");
     let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
         .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
@@ -82,16 +82,27 @@ fn a_cosigned_note_travels_over_push_and_clone_and_merges_both_ways() {
     assert_eq!(fsck.code, 0, "{fsck:?}");
     assert_eq!(fsck.json()["tlog"]["notes_checked"], 1, "{fsck:?}");
 
-    // A fresh clone takes the note with the checkpoint; checkout writes it beside it.
+    // A fresh clone takes the note with the checkpoint; checkout writes it beside it. It knows
+    // no witness policy yet: it keeps the log's signature only and reports the cosignature.
     let d = Dir::new();
     let clone = d.run(&["--json", "clone", &url, "b"]);
     assert_eq!(clone.code, 0, "{clone:?}");
     assert_eq!(clone.json()["notes"]["stored"], 1, "{clone:?}");
+    assert_eq!(
+        clone.json()["notes"]["ignored"].as_array().unwrap().len(),
+        1,
+        "{clone:?}"
+    );
     let b = d.join("b");
     run_in(&b, &["checkout", ASSET_ID]).ok();
-    assert_eq!(cosigners(&module_note(&b, 20)), ["example.org/w1"]);
-    // The auditor's own policy: 1 of 2 is unknown.
+    assert!(cosigners(&module_note(&b, 20)).is_empty());
+    // The auditor's own policy pinned, fetching again brings the cosignature; 1 of 2 is
+    // unknown.
     pin_in(&b, 2, &[&w1.vkey, &w2.vkey]);
+    let fetch = run_in(&b, &["--json", "fetch"]);
+    assert_eq!(fetch.json()["notes"]["stored"], 1, "{fetch:?}");
+    run_in(&b, &["checkout", ASSET_ID]).ok();
+    assert_eq!(cosigners(&module_note(&b, 20)), ["example.org/w1"]);
     let m = format!("modules/smart-assets/{ASSET_ID}");
     let verify = |dir: &Path| run_in(dir, &["--json", "asset", "state", "verify", &m]);
     let run = verify(&b);
@@ -193,8 +204,8 @@ fn a_remote_note_that_does_not_check_is_not_stored_and_appended_lines_are_judged
     assert_eq!(r["notes"]["stored"], 0, "{r}");
     assert_eq!(r["notes"]["rejected"].as_array().unwrap().len(), 1, "{r}");
 
-    // Lines anyone appended travel (they parse as signature lines) and are judged by the
-    // verifier's policy: ignored and reported, the verdict unchanged.
+    // Lines anyone appended do not enter a repository: a clone without a policy keeps the
+    // log's signature, reports the lines, and its module's note carries none of them.
     let forged = format!(
         "{good}\u{2014} example.org/w9 {}\n",
         "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
@@ -203,35 +214,57 @@ fn a_remote_note_that_does_not_check_is_not_stored_and_appended_lines_are_judged
     let f = Dir::new();
     let r = f.run(&["--json", "clone", &url, "b"]).json();
     assert_eq!(r["notes"]["stored"], 1, "{r}");
+    assert_eq!(r["notes"]["ignored"].as_array().unwrap().len(), 1, "{r}");
     let b = f.join("b");
     run_in(&b, &["checkout", ASSET_ID]).ok();
-    pin_in(&b, 1, &[&w1.vkey]);
-    let m = format!("modules/smart-assets/{ASSET_ID}");
-    let run = run_in(&b, &["--json", "asset", "state", "verify", &m]);
-    assert_eq!(run.code, 0, "{run:?}");
-    let r = run.json();
-    assert_eq!(
-        r["witness_policy"]["ignored"].as_array().unwrap().len(),
-        1,
-        "{r}"
+    assert!(
+        !std::fs::read_to_string(module_note(&b, 8))
+            .unwrap()
+            .contains("example.org/w9")
     );
-    // A repository whose module pins a policy reports the line when it takes the note.
+    // A repository whose module pins a policy reports the line each time it meets it, and
+    // does not store it.
     pin_policy(&c, 1, &[&w1.vkey]);
     let fetch = c.dir.run(&["--json", "fetch"]);
     assert_eq!(fetch.code, 0, "{fetch:?}");
     let r = fetch.json();
-    assert_eq!(r["notes"]["stored"], 1, "{r}");
+    assert_eq!(r["notes"]["stored"], 0, "{r}");
     let ignored = r["notes"]["ignored"].as_array().unwrap();
     assert_eq!(ignored.len(), 1, "{r}");
     assert!(
         ignored[0]["why"]
             .as_str()
             .unwrap()
-            .contains("not by a witness of the policy"),
+            .contains("not by a witness of the chain's policy here"),
         "{r}"
     );
     let text = c.dir.run(&["fetch"]);
     assert!(!text.stdout.contains("cosignature line kept"), "{text:?}");
+    assert!(
+        text.stdout.contains("cosignature line not stored"),
+        "{text:?}"
+    );
+    // With the policy pinned, the operator's push sends w1's cosignature (it verifies with
+    // the policy) and not w9's line; the auditor pins the policy, fetches, and is valid with
+    // nothing ignored.
+    let push = c.dir.run(&["--json", "push"]);
+    assert_eq!(push.json()["notes"]["stored"], 1, "{push:?}");
+    let on_remote = std::fs::read_to_string(&note_file).unwrap();
+    assert!(on_remote.contains("example.org/w1"), "{on_remote}");
+    assert!(!on_remote.contains("example.org/w9"), "{on_remote}");
+    pin_in(&b, 1, &[&w1.vkey]);
+    let r = run_in(&b, &["--json", "fetch"]).json();
+    assert_eq!(r["notes"]["stored"], 1, "{r}");
+    run_in(&b, &["checkout", ASSET_ID]).ok();
+    let m = format!("modules/smart-assets/{ASSET_ID}");
+    let run = run_in(&b, &["--json", "asset", "state", "verify", &m]);
+    assert_eq!(run.code, 0, "{run:?}");
+    let r = run.json();
+    assert_eq!(
+        r["witness_policy"]["ignored"].as_array().unwrap().len(),
+        0,
+        "{r}"
+    );
 }
 
 #[test]
@@ -240,6 +273,8 @@ fn a_remote_note_a_policy_witness_cosigned_over_another_root_stops_the_fetch() {
     let a = Chain::new();
     append(&a, 20, "honest");
     let w1 = start_witness(&a.dir, "zone-a.jwk", "example.org/w1", "w1", &log_vkey(&a));
+    // Its policy names w1, so its push sends w1's cosignature.
+    pin_policy(&a, 1, &[&w1.vkey]);
     assert_eq!(checkpoint(&a, &[&w1]).code, 0);
     let url = a.dir.join("remote").display().to_string();
     a.dir.run(&["remote", "add", "origin", &url]).ok();

@@ -226,6 +226,11 @@ fn s3_tlog_requests_of_one_receipt_publish_and_one_inclusion_verify_are_at_most_
         cmd.envs(env.iter().map(|(k, v)| (k, v)));
         crate::util::Run::from(cmd.output().unwrap()).json()
     };
+    // A publisher with no memory of its last publish there (docs/tlog.md, "Request counts and
+    // benchmarks"): another clone, or one whose memory is gone. It reads the checkpoint first.
+    let forget = || {
+        let _ = std::fs::remove_dir_all(c.dir.join(".msez/tlog/published"));
+    };
     // The first publish: the checkpoint read (absent), 4 level-0 tiles and 4 bundles, the
     // level-1 tile, the checkpoint created.
     let reqs = requests_of(&p, &strip, || {
@@ -243,6 +248,7 @@ fn s3_tlog_requests_of_one_receipt_publish_and_one_inclusion_verify_are_at_most_
             publish();
         }
         append(&c, 1, "one");
+        forget();
         let mut said = serde_json::Value::Null;
         let reqs = requests_of(&p, &strip, || said = publish());
         assert_eq!(said["published"]["size"], grow_to as u64);
@@ -273,15 +279,70 @@ fn s3_tlog_requests_of_one_receipt_publish_and_one_inclusion_verify_are_at_most_
     append(&c, 255, "fill");
     publish_named();
     append(&c, 1, "one");
+    forget();
     let mut said = serde_json::Value::Null;
     let reqs = requests_of(&p, &strip, || said = publish_named());
     assert_eq!(said["published"]["size"], 1280, "{said}");
     assert_eq!(reqs.len(), 5, "{reqs:#?}");
     assert!(!reqs.iter().any(|r| r.contains("/locks/")), "{reqs:#?}");
 
+    // From memory, on SeaweedFS's default (the ref lock before the If-Match): no read of the
+    // checkpoint. The publish above read it (no memory) and remembered the version its write
+    // returned, which holds for the same URL without --atomic-if-match.
+    append(&c, 1, "one");
+    let said = publish();
+    assert_eq!(said["published"]["remembered"], true, "{said}");
+    // An ordinary receipt: 2 tiles, the lock, the checkpoint; the receipt filling a level-0
+    // tile (1,536): 3 tiles, the lock, the checkpoint (at a level-1 fill, every 65,536th, the
+    // level-2 partial tile makes 6: benches/tlog.sh measures it at 1M).
+    for (grow_to, expect) in [(1282, 4), (1536, 5)] {
+        let current = std::fs::read_dir(c.dir.join(&format!("{}/state/receipts", c.module)))
+            .unwrap()
+            .count();
+        if grow_to - 1 > current {
+            append(&c, grow_to - 1 - current, "fill");
+            publish();
+        }
+        append(&c, 1, "one");
+        let mut said = serde_json::Value::Null;
+        let reqs = requests_of(&p, &strip, || said = publish());
+        assert_eq!(said["published"]["size"], grow_to as u64, "{said}");
+        assert_eq!(said["published"]["remembered"], true, "{said}");
+        assert!(reqs.len() <= BOUND, "{reqs:#?}");
+        assert_eq!(reqs.len(), expect, "{reqs:#?}");
+        assert!(reqs.iter().all(|r| r.starts_with("PUT ")), "{reqs:#?}");
+        assert_eq!(
+            reqs.iter().filter(|r| r.contains("/locks/")).count(),
+            1,
+            "{reqs:#?}"
+        );
+        assert_eq!(reqs.last().unwrap(), "PUT checkpoint");
+    }
+
+    // Stale memory: another publisher moved the checkpoint on since. The If-Match fails, the
+    // publish reads the checkpoint, checks it, and goes on from there.
+    let remembered = std::fs::read_dir(c.dir.join(".msez/tlog/published"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let old_memory = std::fs::read(&remembered).unwrap();
+    append(&c, 1, "moved");
+    assert_eq!(publish()["published"]["size"], 1537);
+    std::fs::write(&remembered, &old_memory).unwrap();
+    append(&c, 1, "one");
+    let mut said = serde_json::Value::Null;
+    let reqs = requests_of(&p, &strip, || said = publish());
+    assert_eq!(said["published"]["size"], 1538, "{said}");
+    assert_eq!(said["published"]["old_size"], 1537, "{said}");
+    assert_eq!(said["published"]["remembered"], false, "{said}");
+    assert!(reqs.contains(&"GET checkpoint".to_string()), "{reqs:#?}");
+    assert_eq!(reqs.last().unwrap(), "PUT checkpoint");
+
     // One inclusion from the published log: at most six tile and bundle reads.
     let log = format!("{url}/tlog/asset/{ASSET_ID}/core");
-    for entry in [0, 700, 1279] {
+    for entry in [0, 700, 1537] {
         let state = format!("seen-{entry}");
         let reqs = requests_of(&p, &strip, || verify_one(&c, &env, &log, entry, &state));
         let tiles = reqs.iter().filter(|r| r.starts_with("GET tile/")).count();
