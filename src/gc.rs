@@ -792,7 +792,9 @@ impl Store for Local<'_> {
         }
         drop(lock);
         // The index named the packs just replaced: list their successors in it.
-        self.repo.write_midx()?;
+        if self.repo.packs_dir().join(odb::MIDX_FILE_NAME).exists() {
+            self.repo.write_midx()?;
+        }
         Ok(freed)
     }
 }

@@ -396,7 +396,7 @@ fn check_packs(repo: &Repo, report: &mut Report) -> Vec<PathBuf> {
         }
         report.packs += 1;
         // A pack whose checksum holds may still index garbage (a foreign file): read it all.
-        match odb::Pack::open(&path).and_then(|p| p.verify().and_then(|()| p.entries())) {
+        match odb::Pack::open(&path).and_then(|p| p.verify().and_then(|()| p.check_entries())) {
             Ok(_) => sound.push(path),
             Err(e) => report.problems.push(Finding::from_error(&e)),
         }

@@ -312,24 +312,24 @@ impl View {
         let mut unsure = false;
         if let Some(m) = &self.midx {
             match m.find(id) {
-                Ok(Some(hit)) => {
-                    if let Some(p) = &self.covered[hit.pack as usize] {
+                Ok(Some(hit)) => match &self.covered[hit.pack as usize] {
+                    Some(p)
                         if hit
                             .offset
                             .checked_add(hit.len)
-                            .is_none_or(|e| e > p.body_len())
-                        {
-                            unsure = true;
-                        } else {
-                            let entry = Entry {
-                                id: id.clone(),
-                                offset: hit.offset,
-                                len: hit.len,
-                            };
-                            return Ok(Some((p.clone(), entry)));
-                        }
+                            .is_some_and(|e| e <= p.body_len()) =>
+                    {
+                        let entry = Entry {
+                            id: id.clone(),
+                            offset: hit.offset,
+                            len: hit.len,
+                        };
+                        return Ok(Some((p.clone(), entry)));
                     }
-                }
+                    // Its pack is gone (or the entry does not fit it): another covered pack
+                    // may hold a copy the index did not list.
+                    _ => unsure = true,
+                },
                 Ok(None) => {}
                 Err(_) => unsure = true,
             }
@@ -477,10 +477,13 @@ pub fn merge_objects(
 }
 
 /// Reads objects from packs: through a window of the body while a pack's objects come in
-/// body order (a consolidated pack's body is in digest order), one read each otherwise.
+/// body order (a consolidated pack's body is in digest order); a pack read out of order (a
+/// transaction's) is read whole into memory once while the bodies held stay under
+/// [`HELD_MAX`], else one read per object.
 pub(crate) struct Reader<'p> {
     packs: &'p [Arc<Pack>],
     windows: Vec<Window>,
+    held: u64,
 }
 
 #[derive(Default)]
@@ -489,9 +492,12 @@ struct Window {
     buf: Vec<u8>,
     last: u64,
     scattered: bool,
+    whole: bool,
 }
 
 const WINDOW: u64 = 1 << 20;
+/// Bytes of pack bodies a [`Reader`] may hold whole.
+const HELD_MAX: u64 = 256 << 20;
 
 impl<'p> Reader<'p> {
     /// A reader over `packs`.
@@ -499,6 +505,7 @@ impl<'p> Reader<'p> {
         Reader {
             packs,
             windows: packs.iter().map(|_| Window::default()).collect(),
+            held: 0,
         }
     }
 
@@ -506,9 +513,22 @@ impl<'p> Reader<'p> {
     pub(crate) fn read(&mut self, slot: usize, offset: u64, len: u64) -> Result<Vec<u8>, Error> {
         let pack = &self.packs[slot];
         let w = &mut self.windows[slot];
-        if offset < w.last {
+        let end = offset + len;
+        if w.whole && end <= w.buf.len() as u64 {
+            return Ok(w.buf[offset as usize..end as usize].to_vec());
+        }
+        if offset < w.last && !w.scattered {
             w.scattered = true;
             w.buf = Vec::new();
+            if self.held + pack.body_len() <= HELD_MAX {
+                w.buf.resize(pack.body_len() as usize, 0);
+                pack.read_at(0, &mut w.buf)?;
+                self.held += pack.body_len();
+                w.whole = true;
+                if end <= w.buf.len() as u64 {
+                    return Ok(w.buf[offset as usize..end as usize].to_vec());
+                }
+            }
         }
         w.last = offset;
         if w.scattered || len > WINDOW {
@@ -516,7 +536,6 @@ impl<'p> Reader<'p> {
             pack.read_at(offset, &mut buf)?;
             return Ok(buf);
         }
-        let end = offset + len;
         if offset < w.at || end > w.at + w.buf.len() as u64 {
             let n = WINDOW.min(pack.body_len() - offset).max(len);
             w.buf.resize(n as usize, 0);

@@ -245,6 +245,16 @@ impl Pack {
             .collect()
     }
 
+    /// Reads the whole index a chunk at a time and checks that every entry names a type and
+    /// lies in the body (what [`Pack::entries`] checks, without holding the entries).
+    pub fn check_entries(&self) -> Result<(), Error> {
+        let mut at = 0;
+        while at < self.fanout[255] {
+            at += self.raw_entries(at, 1 << 16)?.len() as u32;
+        }
+        Ok(())
+    }
+
     /// Reads `len` bytes at `offset` of the file (a run of the body).
     pub(crate) fn read_at(&self, offset: u64, buf: &mut [u8]) -> Result<(), Error> {
         read_exact_at(&self.file, &self.path, buf, offset)
