@@ -588,14 +588,30 @@ impl Store for Local<'_> {
     }
 
     fn objects(&self) -> Result<Vec<(ObjectId, Option<Duration>)>, Error> {
+        let now = SystemTime::now();
+        let age = |p: &Path| {
+            std::fs::metadata(p)
+                .and_then(|m| m.modified())
+                .ok()
+                .map(|t| now.duration_since(t).unwrap_or_default())
+        };
+        // A packed object is as old as its pack: one stat a pack, not one an object.
+        let mut pack_ages: HashMap<PathBuf, Option<Duration>> = HashMap::new();
         let mut out = Vec::new();
         for id in self.repo.list_objects()?.into_iter().flatten() {
-            // A packed object is as old as its pack.
-            let age = self
-                .repo
-                .locate(&id)?
-                .and_then(|at| std::fs::metadata(at.path()).and_then(|m| m.modified()).ok())
-                .map(|t| SystemTime::now().duration_since(t).unwrap_or_default());
+            let age = match std::fs::metadata(self.repo.object_path(&id)) {
+                Ok(m) => m
+                    .modified()
+                    .ok()
+                    .map(|t| now.duration_since(t).unwrap_or_default()),
+                Err(_) => match self.repo.locate(&id)? {
+                    Some(odb::Location::Packed(p, _)) => *pack_ages
+                        .entry(p.path().to_path_buf())
+                        .or_insert_with(|| age(p.path())),
+                    Some(at) => age(at.path()),
+                    None => None,
+                },
+            };
             out.push((id, age));
         }
         Ok(out)
@@ -743,19 +759,41 @@ impl Store for Local<'_> {
 
     fn finish_deletes(&self) -> Result<u64, Error> {
         let repack = std::mem::take(&mut *self.repack.lock().unwrap_or_else(|e| e.into_inner()));
-        let mut freed = 0;
-        for (path, gone) in repack {
-            freed += self
-                .repo
-                .repack(&odb::Pack::open(&path)?, |id| !gone.contains(id))?;
-            for id in gone {
-                let dir = self.repo.proofs_dir(&id);
-                match std::fs::remove_dir_all(&dir) {
-                    Ok(()) => {}
-                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                    Err(e) => return Err(Error::io("removing", &dir, e)),
-                }
+        if repack.is_empty() {
+            return Ok(0);
+        }
+        // One pack rewriter at a time (repack deletes the packs it consolidates).
+        let lock = self.repo.lock_packs(true)?;
+        // Found again under the lock: a repack since the mark may have moved them.
+        let gone: HashSet<ObjectId> = repack.into_values().flatten().collect();
+        let mut by_pack: Vec<(std::sync::Arc<odb::Pack>, HashSet<ObjectId>)> = Vec::new();
+        self.repo.forget_packs();
+        for p in self.repo.packs()?.iter() {
+            let here: HashSet<ObjectId> = gone
+                .iter()
+                .filter(|id| matches!(p.find(id), Ok(Some(_))))
+                .cloned()
+                .collect();
+            if !here.is_empty() {
+                by_pack.push((p.clone(), here));
             }
+        }
+        let mut freed = 0;
+        for (pack, here) in by_pack {
+            freed += self.repo.repack(&pack, |id| !here.contains(id))?;
+        }
+        for id in gone {
+            let dir = self.repo.proofs_dir(&id);
+            match std::fs::remove_dir_all(&dir) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(Error::io("removing", &dir, e)),
+            }
+        }
+        drop(lock);
+        // The index named the packs just replaced: list their successors in it.
+        if self.repo.packs_dir().join(odb::MIDX_FILE_NAME).exists() {
+            self.repo.write_midx()?;
         }
         Ok(freed)
     }

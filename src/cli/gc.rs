@@ -24,6 +24,10 @@ pub struct GcArgs {
     /// Collect the remote NAME instead of the repository.
     #[arg(long, value_name = "NAME")]
     pub remote: Option<String>,
+    /// Do nothing unless the repository has more packs than gc.auto_pack_limit (default
+    /// 50); then collect as usual and consolidate the packs (`msez repack`).
+    #[arg(long, conflicts_with_all = ["remote", "dry_run"])]
+    pub auto: bool,
     #[command(flatten)]
     pub transfer: Transfer,
 }
@@ -56,10 +60,51 @@ fn options(args: &GcArgs, repo: &Repo) -> super::Result<Options> {
     })
 }
 
+/// `gc --auto`: nothing below the pack limit; past it, a gc run, then a repack.
+fn auto(repo: &Repo, opts: &Options, ctx: &Ctx) -> super::Result<ExitCode> {
+    if !repo.auto_repack_due()? {
+        let value = serde_json::json!({ "due": false, "packs": repo.packs()?.len() });
+        written(ctx.out.emit(&value, |w| {
+            writeln!(w, "gc --auto: {} packs, nothing to do", value["packs"])
+        }))?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let bar = Bar::new(&ctx.out, "gc");
+    let report = gc::run(&gc::Local::new(repo), opts, &bar, &mut || {})?;
+    bar.finish();
+    let bar = Bar::new(&ctx.out, "repack");
+    let repacked = repo.repack_all(&odb::RepackOptions::default(), &bar)?;
+    bar.finish();
+    let value = serde_json::json!({ "due": true, "gc": report, "repack": repacked });
+    written(ctx.out.emit(&value, |w| {
+        writeln!(
+            w,
+            "{}: {} objects, {} deleted, {} bytes freed",
+            report.store,
+            report.objects,
+            report.deleted.len(),
+            report.bytes_freed
+        )?;
+        writeln!(
+            w,
+            "repacked {} objects into {}: {} packs before, {} after; multi-pack index: {} objects",
+            repacked.objects,
+            repacked.pack.as_deref().unwrap_or("(no new pack)"),
+            repacked.packs_before,
+            repacked.packs_after,
+            repacked.midx_objects
+        )
+    }))?;
+    Ok(ExitCode::SUCCESS)
+}
+
 /// Marks unreachable objects, and deletes those marked a grace period ago and still unreachable.
 pub fn run(args: GcArgs, ctx: &Ctx) -> super::Result<ExitCode> {
     let repo = open_repo(ctx)?;
     let opts = options(&args, &repo)?;
+    if args.auto {
+        return auto(&repo, &opts, ctx);
+    }
     let bar = Bar::new(&ctx.out, "gc");
     let mut logs = Vec::new();
     let report = match &args.remote {

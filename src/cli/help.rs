@@ -21,7 +21,15 @@ pub const GROUPS: &[(&str, &[&str])] = &[
     ("inspect", &["status", "log", "show", "refs", "reflog"]),
     (
         "plumbing and maintenance",
-        &["update-ref", "canon", "digest", "mmr", "gc", "recover"],
+        &[
+            "update-ref",
+            "canon",
+            "digest",
+            "mmr",
+            "gc",
+            "repack",
+            "recover",
+        ],
     ),
 ];
 
@@ -55,6 +63,7 @@ pub const EXAMPLES: &[(&str, &str)] = &[
     ("mount", "msez mount . /mnt/msez --foreground"),
     ("generate", "msez generate man /usr/local/share/man/man1"),
     ("gc", "msez gc --dry-run"),
+    ("repack", "msez repack"),
     (
         "artifact",
         "msez artifact put report.pdf --type blob\n  msez artifact get blob:3f2a9c1 --out copy.pdf",

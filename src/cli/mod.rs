@@ -33,6 +33,7 @@ mod recover;
 mod registry;
 mod remote;
 mod remote_stats;
+mod repack;
 mod repo;
 mod share;
 mod signals;
@@ -163,6 +164,8 @@ pub enum Command {
     Witness(tlog::WitnessCommand),
     /// Delete unreachable objects (locally or on a remote), in two phases: mark, then sweep.
     Gc(gc::GcArgs),
+    /// Consolidate every pack (and loose JSON object) into one pack, with a multi-pack index.
+    Repack(repack::RepackArgs),
 }
 
 /// What every command gets: where it runs and how to talk.
@@ -255,6 +258,7 @@ pub fn main() -> ExitCode {
         Command::Complete(a) => complete::run(a, &ctx),
         Command::Generate(c) => generate::run(c, &ctx),
         Command::Gc(a) => gc::run(a, &ctx),
+        Command::Repack(a) => repack::run(a, &ctx),
         Command::Tlog(c) => tlog::run(c, &ctx),
         Command::Witness(c) => tlog::run_witness(c, &ctx),
     };

@@ -28,6 +28,7 @@ use crate::progress::Progress;
 use crate::taxonomy::{Class, Detail, Finding};
 
 mod chains;
+mod packs;
 mod store;
 mod worktree;
 
@@ -144,13 +145,23 @@ pub fn fsck(
     let (objects, sound_packs) = if opts.connectivity_only {
         (Vec::new(), Vec::new())
     } else {
-        let objects = repo.list_objects().unwrap_or_else(|e| {
+        // Loose objects by name; packed ones are streamed from the packs below.
+        let objects = repo.list_loose_objects().unwrap_or_else(|e| {
             report.problems.push(Finding::from_error(&e));
             Vec::new()
         });
+        packs::check_midx(repo, &mut report);
         (objects, check_packs(repo, &mut report))
     };
-    progress.set_total(objects.len() as u64);
+    let packed: u64 = match opts.connectivity_only {
+        true => 0,
+        false => repo.packs().map_or(0, |p| p.iter().map(|p| p.len()).sum()),
+    };
+    progress.set_total(objects.len() as u64 + packed);
+    let loose: std::collections::HashSet<ObjectId> = objects
+        .iter()
+        .filter_map(|o| o.as_ref().ok().cloned())
+        .collect();
     for entry in objects {
         if stop.load(Ordering::Relaxed) {
             report.interrupted = true;
@@ -174,6 +185,20 @@ pub fn fsck(
         };
         report.objects += 1;
         check_object(repo, &id, opts, &checksums, &sound_packs, &mut report);
+    }
+    if !opts.connectivity_only {
+        packs::check_packed(
+            repo,
+            opts,
+            &sound_packs,
+            &loose,
+            &mut report,
+            progress,
+            stop,
+        );
+        if report.interrupted {
+            return Ok(report);
+        }
     }
     check_symlinks(repo, &mut report);
     let refs = check_refs(repo, &mut report);
@@ -357,6 +382,9 @@ fn check_packs(repo: &Repo, report: &mut Report) -> Vec<PathBuf> {
     for entry in names.flatten() {
         let path = entry.path();
         let name = entry.file_name();
+        if name == odb::MIDX_FILE_NAME {
+            continue; // checked on its own (packs::check_midx)
+        }
         if !odb::is_pack_name(&name.to_string_lossy()) {
             report.problems.push(Finding {
                 class: Class::Schema,
@@ -368,7 +396,7 @@ fn check_packs(repo: &Repo, report: &mut Report) -> Vec<PathBuf> {
         }
         report.packs += 1;
         // A pack whose checksum holds may still index garbage (a foreign file): read it all.
-        match odb::Pack::open(&path).and_then(|p| p.verify().and_then(|()| p.entries())) {
+        match odb::Pack::open(&path).and_then(|p| p.verify().and_then(|()| p.check_entries())) {
             Ok(_) => sound.push(path),
             Err(e) => report.problems.push(Finding::from_error(&e)),
         }

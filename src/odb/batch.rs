@@ -361,6 +361,10 @@ impl<'r> Batch<'r> {
             let path = pack.finish(&self.repo.packs_dir())?;
             self.repo.forget_packs();
             committed.proofs_added += self.merge_concurrent(&path, *started, before)?;
+            // Past the thresholds, consolidate or reindex (docs/formats.md, "Packs"). Best
+            // effort: the objects are published already, and the next transaction, repack or
+            // gc does what this one could not.
+            let _ = self.repo.maintain_packs();
         }
         for (id, bytes) in std::mem::take(&mut self.small) {
             let n = self.objects.len().to_string();

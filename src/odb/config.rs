@@ -40,6 +40,13 @@ pub struct Gc {
         skip_serializing_if = "Option::is_none"
     )]
     pub reflog_expire: Option<String>,
+    /// Past this many packs a transaction consolidates them (default 50; 0: never).
+    #[serde(
+        default,
+        alias = "autoPackLimit",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub auto_pack_limit: Option<u64>,
 }
 
 impl Gc {

@@ -15,10 +15,12 @@ mod error;
 mod hooks;
 mod index;
 mod lock;
+mod midx;
 mod objects;
 mod pack;
 mod proofs;
 mod refs;
+mod repack;
 mod txn;
 mod write;
 
@@ -28,10 +30,12 @@ pub use error::Error;
 pub use hooks::{Event, HookEnv};
 pub use index::Checksum;
 pub use lock::{Expect, RefLock};
-pub use objects::{Location, Object, Put};
+pub use midx::{FILE_NAME as MIDX_FILE_NAME, Midx, merge_objects as merge_packs, merged_types};
+pub use objects::{Location, Object, Put, parse_checked};
 pub use pack::{Entry as PackEntry, Pack, is_pack_name};
 pub use proofs::{merge_proofs, proof_key, proof_list};
 pub use refs::{RefName, RefUpdate, ReflogEntry, ref_object_type};
+pub use repack::{AUTO_PACK_LIMIT, MIDX_AUTO, Maintained, PacksLock, RepackOptions, RepackReport};
 pub use txn::{
     FileEncoding, Journal, Recovered, Transaction, TxnCommitted, crash_point, journal_dir,
     journal_path, journal_ref, journals, recover,

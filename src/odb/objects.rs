@@ -56,7 +56,13 @@ pub struct Object {
 pub(crate) struct PackSet {
     stamp: Option<SystemTime>,
     packs: Arc<Vec<Arc<Pack>>>,
+    /// The multi-pack index as last opened, and the lookups' view through it.
+    midx: Option<(super::midx::Stamp, Arc<super::midx::Midx>)>,
+    view: Arc<super::midx::View>,
 }
+
+/// The open packs, in name order.
+type PackList = Arc<Vec<Arc<Pack>>>;
 
 /// Where a stored object's bytes are.
 pub enum Location {
@@ -99,6 +105,14 @@ impl Repo {
     }
 
     fn load_packs(&self, missed: bool) -> Result<Arc<Vec<Arc<Pack>>>, Error> {
+        self.load_view(missed).map(|(packs, _)| packs)
+    }
+
+    /// The packs, and the lookups' view of them through the multi-pack index.
+    pub(crate) fn load_view(
+        &self,
+        missed: bool,
+    ) -> Result<(PackList, Arc<super::midx::View>), Error> {
         let dir = self.packs_dir();
         let stamp = match std::fs::metadata(&dir) {
             Ok(m) => m.modified().ok(),
@@ -114,7 +128,7 @@ impl Repo {
                 .is_ok_and(|age| age < Duration::from_secs(2))
         });
         if set.stamp == stamp && !(missed && recent) {
-            return Ok(set.packs.clone());
+            return Ok((set.packs.clone(), set.view.clone()));
         }
         let mut packs = Vec::new();
         if stamp.is_some() {
@@ -143,8 +157,13 @@ impl Repo {
             }
         }
         set.stamp = stamp;
+        set.midx = super::midx::load(&dir, set.midx.take());
+        set.view = Arc::new(super::midx::View::new(
+            set.midx.as_ref().map(|(_, m)| m.clone()),
+            &packs,
+        ));
         set.packs = Arc::new(packs);
-        Ok(set.packs.clone())
+        Ok((set.packs.clone(), set.view.clone()))
     }
 
     /// Where `id`'s bytes are: its loose file, else the first pack that holds it.
@@ -161,12 +180,8 @@ impl Repo {
 
     /// `id` in the packs, as listed (`missed`: after a miss, see [`Repo::packs`]).
     fn find_packed(&self, id: &ObjectId, missed: bool) -> Result<Option<Location>, Error> {
-        for p in self.load_packs(missed)?.iter() {
-            if let Some(e) = p.find(id)? {
-                return Ok(Some(Location::Packed(p.clone(), e)));
-            }
-        }
-        Ok(None)
+        let (_, view) = self.load_view(missed)?;
+        Ok(view.find(id)?.map(|(p, e)| Location::Packed(p, e)))
     }
 
     /// The stored bytes of `id`, unchecked (loose file or pack entry); `Missing` if absent.
@@ -416,6 +431,19 @@ impl Repo {
     /// are returned as `Err(path)` (one bad entry does not hide the rest). A pack whose index
     /// cannot be read adds nothing (fsck names it).
     pub fn list_objects(&self) -> Result<Vec<Result<ObjectId, PathBuf>>, Error> {
+        let mut out = self.list_loose_objects()?;
+        for p in self.packs()?.iter() {
+            if let Ok(entries) = p.entries() {
+                out.extend(entries.into_iter().map(|e| Ok(e.id)));
+            }
+        }
+        sort_listing(&mut out);
+        Ok(out)
+    }
+
+    /// Like [`Repo::list_objects`], the loose objects only (packed ones are streamed from
+    /// the packs' indexes where a caller can).
+    pub fn list_loose_objects(&self) -> Result<Vec<Result<ObjectId, PathBuf>>, Error> {
         let root = self.objects_dir();
         let mut out = Vec::new();
         let types = std::fs::read_dir(&root).map_err(|e| Error::io("listing", &root, e))?;
@@ -447,20 +475,20 @@ impl Repo {
                 out.push(id.ok_or_else(|| f.path()));
             }
         }
-        for p in self.packs()?.iter() {
-            if let Ok(entries) = p.entries() {
-                out.extend(entries.into_iter().map(|e| Ok(e.id)));
-            }
-        }
-        out.sort_by(|a, b| match (a, b) {
-            (Ok(x), Ok(y)) => x.cmp(y),
-            (Err(x), Err(y)) => x.cmp(y),
-            (Ok(_), Err(_)) => std::cmp::Ordering::Less,
-            (Err(_), Ok(_)) => std::cmp::Ordering::Greater,
-        });
-        out.dedup();
+        sort_listing(&mut out);
         Ok(out)
     }
+}
+
+/// Sorts a listing (ids first, then bad paths) and drops repeats.
+fn sort_listing(out: &mut Vec<Result<ObjectId, PathBuf>>) {
+    out.sort_by(|a, b| match (a, b) {
+        (Ok(x), Ok(y)) => x.cmp(y),
+        (Err(x), Err(y)) => x.cmp(y),
+        (Ok(_), Err(_)) => std::cmp::Ordering::Less,
+        (Err(_), Ok(_)) => std::cmp::Ordering::Greater,
+    });
+    out.dedup();
 }
 
 /// Starts writing back each finished 16 MiB window while the copy goes on, so the final fsync
@@ -493,7 +521,7 @@ fn lawpack_digest_of(path: &Path, artifact_type: &ArtifactType) -> Result<Digest
 }
 
 /// Parses a stored JSON object and checks that its content gives the digest in its name.
-pub(crate) fn parse_checked(id: &ObjectId, path: &Path, bytes: &[u8]) -> Result<Value, Error> {
+pub fn parse_checked(id: &ObjectId, path: &Path, bytes: &[u8]) -> Result<Value, Error> {
     let value = canon::parse(bytes).map_err(|source| Error::Canon {
         object: id.to_string(),
         source,

@@ -58,6 +58,19 @@ pub struct Entry {
     pub len: u64,
 }
 
+/// One index entry as stored: what streaming readers (multi-pack index, repack) work on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) struct RawEntry {
+    /// The object's digest.
+    pub(crate) digest: [u8; 32],
+    /// Its type, an index into the pack's type table.
+    pub(crate) type_index: u16,
+    /// Where its bytes start.
+    pub(crate) offset: u64,
+    /// How many bytes it has.
+    pub(crate) len: u64,
+}
+
 /// An open pack: its trailer and index header in memory, entries read on demand.
 #[derive(Debug)]
 pub struct Pack {
@@ -183,6 +196,68 @@ impl Pack {
     /// The types of the objects it holds.
     pub fn types(&self) -> &[ArtifactType] {
         &self.types
+    }
+
+    /// Its BLAKE3 checksum as its trailer states it (what names the file).
+    pub fn checksum(&self) -> [u8; 32] {
+        self.checksum
+    }
+
+    /// Where the body ends (an entry's bytes lie before it).
+    pub fn body_len(&self) -> u64 {
+        self.index_at
+    }
+
+    /// The index entries from `from` on, at most `max` of them, undecoded: (digest, type index
+    /// into [`Pack::types`], offset, length), for streaming over a large index.
+    pub(crate) fn raw_entries(&self, from: u32, max: u32) -> Result<Vec<RawEntry>, Error> {
+        let to = from.saturating_add(max).min(self.fanout[255]);
+        if from >= to {
+            return Ok(Vec::new());
+        }
+        let mut buf = vec![0u8; (to - from) as usize * ENTRY];
+        read_exact_at(
+            &self.file,
+            &self.path,
+            &mut buf,
+            self.entries_at + u64::from(from) * ENTRY as u64,
+        )?;
+        buf.chunks_exact(ENTRY)
+            .map(|e| {
+                let raw = RawEntry {
+                    digest: e[..32].try_into().expect("32 bytes"),
+                    type_index: u16::from_le_bytes([e[32], e[33]]),
+                    offset: u64_at(e, 34),
+                    len: u64_at(e, 42),
+                };
+                if usize::from(raw.type_index) >= self.types.len() {
+                    return Err(bad(&self.path, "entry names no type"));
+                }
+                if raw
+                    .offset
+                    .checked_add(raw.len)
+                    .is_none_or(|end| end > self.index_at)
+                {
+                    return Err(bad(&self.path, "entry points outside the body"));
+                }
+                Ok(raw)
+            })
+            .collect()
+    }
+
+    /// Reads the whole index a chunk at a time and checks that every entry names a type and
+    /// lies in the body (what [`Pack::entries`] checks, without holding the entries).
+    pub fn check_entries(&self) -> Result<(), Error> {
+        let mut at = 0;
+        while at < self.fanout[255] {
+            at += self.raw_entries(at, 1 << 16)?.len() as u32;
+        }
+        Ok(())
+    }
+
+    /// Reads `len` bytes at `offset` of the file (a run of the body).
+    pub(crate) fn read_at(&self, offset: u64, buf: &mut [u8]) -> Result<(), Error> {
+        read_exact_at(&self.file, &self.path, buf, offset)
     }
 
     /// Reads entries `from..to` of the index.
@@ -335,6 +410,17 @@ impl PackWriter {
         Ok(())
     }
 
+    /// A new pack written to a fresh locked temp file in `tmp_dir` (kept under its temp name
+    /// until [`PackWriter::finish`] moves it).
+    pub(crate) fn staged(tmp_dir: &Path) -> Result<PackWriter, Error> {
+        let staged = super::write::Staged::new(tmp_dir, 0o444)?;
+        let (file, path) = staged
+            .file
+            .keep()
+            .map_err(|e| Error::io("keeping", tmp_dir, e.source))?;
+        Ok(PackWriter::new(file, path))
+    }
+
     /// Appends one object (the caller never adds an id twice).
     pub(crate) fn add(&mut self, id: &ObjectId, bytes: &[u8]) -> Result<(), Error> {
         let t = match self.types.iter().position(|t| *t == id.artifact_type) {
@@ -431,12 +517,7 @@ impl super::Repo {
             return Ok(0);
         }
         if !kept.is_empty() {
-            let staged = super::write::Staged::new(&self.tmp_dir(), 0o444)?;
-            let (file, path) = staged
-                .file
-                .keep()
-                .map_err(|e| Error::io("keeping", self.tmp_dir(), e.source))?;
-            let mut w = PackWriter::new(file, path);
+            let mut w = PackWriter::staged(&self.tmp_dir())?;
             for e in &kept {
                 w.add(&e.id, &pack.read(e)?)?;
             }

@@ -39,6 +39,7 @@ mod pictures;
 mod porcelain;
 mod remote;
 mod remote_irregular;
+mod repack;
 mod retry;
 mod s3_resume;
 mod storage;
