@@ -40,6 +40,7 @@ mod remote_irregular;
 mod retry;
 mod s3_resume;
 mod storage;
+mod strict_equiv;
 mod tlog;
 mod tlog_notes;
 mod tlog_policy;
