@@ -1,5 +1,6 @@
-//! Signing and verifying `MsezEd25519Signature2025` proofs: one sign, one strict verify, and 64
-//! signatures one by one vs through the strict batch path.
+//! Signing and verifying `MsezEd25519Signature2025` proofs: one sign, one strict verify, 64
+//! signatures one by one vs through the strict batch path and the per-key tables, and one key's
+//! signatures through `verify_strict` vs its precomputed table (src/vc/strict.rs).
 
 use std::hint::black_box;
 
@@ -77,6 +78,73 @@ fn bench(c: &mut Criterion) {
     g.bench_function("dalek_verify_batch_unchecked", |b| {
         let msgs: Vec<&[u8]> = inputs.iter().map(Vec::as_slice).collect();
         b.iter(|| ed25519_dalek::verify_batch(black_box(&msgs), &sigs, &vks).is_ok())
+    });
+    g.bench_function("many_tables", |b| {
+        b.iter(|| {
+            batch::verify_strict_many(black_box(&items))
+                .into_iter()
+                .all(|ok| ok)
+        })
+    });
+    g.finish();
+
+    // One key signing many receipts (a chain): `verify_strict` against the key's precomputed
+    // table, on one core; and what the table costs to build (the break-even point).
+    let one = &keys[0];
+    let vk = one.verifying_key();
+    let one_sigs: Vec<Signature> = inputs
+        .iter()
+        .map(|m| ed25519_dalek::Signer::sign(one.signing_key(), m))
+        .collect();
+    let table = vc::strict::KeyTable::new(&vk);
+    let mut g = c.benchmark_group("one_key");
+    g.throughput(Throughput::Elements(1));
+    let mut i = 0;
+    g.bench_function("verify_strict", |b| {
+        b.iter(|| {
+            i = (i + 1) % 64;
+            vk.verify_strict(black_box(&inputs[i]), &one_sigs[i])
+                .is_ok()
+        })
+    });
+    g.bench_function("key_table", |b| {
+        b.iter(|| {
+            i = (i + 1) % 64;
+            table.verify(black_box(&inputs[i]), &one_sigs[i])
+        })
+    });
+    g.bench_function("cached_strict_verify", |b| {
+        b.iter(|| {
+            i = (i + 1) % 64;
+            vc::strict::verify(&vk, black_box(&inputs[i]), &one_sigs[i])
+        })
+    });
+    g.bench_function("key_table_build", |b| {
+        b.iter(|| vc::strict::KeyTable::new(black_box(&vk)))
+    });
+    g.finish();
+    let one_items: Vec<batch::Item<'_>> = (0..64)
+        .map(|i| batch::Item {
+            message: &inputs[i],
+            signature: &one_sigs[i],
+            key: &vk,
+        })
+        .collect();
+    let mut g = c.benchmark_group("verify64_one_key");
+    g.throughput(Throughput::Elements(64));
+    g.bench_function("single_strict", |b| {
+        b.iter(|| {
+            black_box(&one_items)
+                .iter()
+                .all(|it| it.key.verify_strict(it.message, it.signature).is_ok())
+        })
+    });
+    g.bench_function("many_tables", |b| {
+        b.iter(|| {
+            batch::verify_strict_many(black_box(&one_items))
+                .into_iter()
+                .all(|ok| ok)
+        })
     });
     g.finish();
 }

@@ -1,11 +1,13 @@
 //! Many (message, signature, key) triples at once, with the exact verdicts of one-by-one
 //! `verify_strict`.
 //!
-//! [`verify_strict_many`] is the entry point and picks the fastest sound strategy; today that is
-//! one-by-one strict verification. [`verify_strict_many_batched`] is the batched strategy, kept
-//! tested and benchmarked (benches/sign_verify.rs) for when it pays: with ed25519-dalek 3's public
-//! API the torsion check on each `R` costs more than a verification, so on a 64-signature batch
-//! it measured 12.5 ms against 8.1 ms one by one (and 3.7 ms for the unchecked batch).
+//! [`verify_strict_many`] is the entry point and picks the fastest sound strategy: keys with at
+//! least [`strict::TABLE_AFTER`] items (counting this thread's earlier calls) go through their fixed-base table ([`strict::KeyTable`],
+//! the same equation as `verify_strict`), with the final compressions of a whole chunk sharing one
+//! field inversion; the others are checked one by one with `verify_strict`; chunks run on all
+//! cores. [`verify_strict_many_batched`] is the random-linear-combination strategy, kept tested
+//! and benchmarked (benches/sign_verify.rs) for when it pays: with ed25519-dalek 3's public API
+//! the torsion check on each `R` costs more than a verification, so it never has (docs/credentials.md).
 //!
 //! ed25519-dalek's `verify_batch` checks one random linear combination of the cofactorless
 //! equations. It skips what `verify_strict` checks, and a residual in the small torsion subgroup
@@ -16,8 +18,15 @@
 //! failed batch, is decided by `verify_strict` alone.
 
 use std::collections::HashMap;
+use std::rc::Rc;
 
+use curve25519_dalek::EdwardsPoint;
 use ed25519_dalek::{Signature, VerifyingKey};
+
+use super::strict::{self, KeyTable};
+
+/// Items below which [`verify_strict_many`] stays on the calling thread.
+const PARALLEL_MIN: usize = 256;
 
 /// One signature to check.
 #[derive(Clone, Copy, Debug)]
@@ -30,9 +39,59 @@ pub struct Item<'a> {
     pub key: &'a VerifyingKey,
 }
 
-/// Each item's strict verdict (`true` = valid), in input order.
+/// Each item's strict verdict (`true` = valid), in input order, on all cores.
 pub fn verify_strict_many(items: &[Item<'_>]) -> Vec<bool> {
-    items.iter().map(single).collect()
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if threads < 2 || items.len() < PARALLEL_MIN {
+        return verify_chunk(items);
+    }
+    let chunk = items.len().div_ceil(threads);
+    std::thread::scope(|s| {
+        let handles: Vec<_> = items
+            .chunks(chunk)
+            .map(|part| s.spawn(move || verify_chunk(part)))
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().expect("verification does not panic"))
+            .collect()
+    })
+}
+
+/// [`verify_strict_many`] on one thread.
+fn verify_chunk(items: &[Item<'_>]) -> Vec<bool> {
+    let mut uses: HashMap<[u8; 32], u32> = HashMap::new();
+    for item in items {
+        let n = uses.entry(item.key.to_bytes()).or_default();
+        *n = n.saturating_add(1);
+    }
+    let tables: HashMap<[u8; 32], Rc<KeyTable>> = uses
+        .into_iter()
+        .filter_map(|(bytes, n)| {
+            let key = items.iter().find(|it| it.key.as_bytes() == &bytes)?.key;
+            Some((bytes, strict::table_for(key, n)?))
+        })
+        .collect();
+    let mut verdicts = vec![false; items.len()];
+    let mut pending: Vec<(usize, &KeyTable)> = Vec::new();
+    let mut points: Vec<EdwardsPoint> = Vec::new();
+    for (i, item) in items.iter().enumerate() {
+        match tables.get(item.key.as_bytes()) {
+            None => verdicts[i] = single(item),
+            Some(table) => {
+                if let Some(r) = table.candidate(item.message, item.signature) {
+                    pending.push((i, &**table));
+                    points.push(r);
+                }
+            }
+        }
+    }
+    // One inversion for all compressions (Montgomery's trick) instead of one per signature.
+    let compressed = EdwardsPoint::compress_batch_alloc(&points);
+    for (((i, table), r), c) in pending.into_iter().zip(&points).zip(&compressed) {
+        verdicts[i] = table.accepts(r, c, items[i].signature);
+    }
+    verdicts
 }
 
 /// The same verdicts as [`verify_strict_many`], through one batch equation where that is sound.

@@ -8,7 +8,9 @@
 //!   the signature is raw Ed25519 over them, and verification is strict (`verify_strict`).
 //!   [`verify_proofs`] reports each proof; [`all_valid`] and [`valid_signers`] are the two ways
 //!   callers judge such a report; [`merge_proofs`] is the grow-only union used by co-signing.
-//! - [`batch`] verifies many signatures at once, never accepting what [`proof`] would reject.
+//! - [`strict`] is `verify_strict`'s exact verdict through a per-key precomputed table, which
+//!   [`proof`] uses for every signature; [`batch`] verifies many signatures at once, never
+//!   accepting what `verify_strict` would reject.
 //! - [`TrustAnchors`] says which DIDs may sign which attestation kinds.
 //!
 //! docs/credentials.md is the byte-level description a second implementation can follow.
@@ -17,6 +19,7 @@ pub mod batch;
 mod did;
 mod jwk;
 pub mod proof;
+pub mod strict;
 mod trust;
 
 use std::path::PathBuf;

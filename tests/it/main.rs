@@ -43,6 +43,7 @@ mod repack;
 mod retry;
 mod s3_resume;
 mod storage;
+mod strict_equiv;
 mod tlog;
 mod tlog_cosig_travel;
 mod tlog_notes;
