@@ -84,9 +84,13 @@ pub struct ChainResult {
     pub owner: String,
     /// The genesis root the chain starts from.
     pub genesis_root: Digest,
-    /// The chain's next_roots in order.
+    /// The chain's next_roots in order (empty after a streaming verification, which keeps
+    /// only `roots`).
     #[serde(skip)]
     pub next_roots: Vec<Digest>,
+    /// The MMR roots at the sizes the verification was asked for (checkpoint notes).
+    #[serde(skip)]
+    pub roots: BTreeMap<u64, Digest>,
     /// The files that were verified.
     #[serde(skip)]
     pub files: FileList,
@@ -123,7 +127,7 @@ impl ChainResult {
 }
 
 /// A receipt's digest sets, boxed because nearly all are empty.
-type Sets = Option<Box<(Vec<Digest>, Vec<Digest>)>>;
+pub(super) type Sets = Option<Box<(Vec<Digest>, Vec<Digest>)>>;
 
 /// What a receipt that counts only through revoked keys needs from the chain: every group
 /// satisfied, a group by the chain matching one of its revocations' checkpoints (indices into
@@ -160,6 +164,34 @@ pub struct Outcome {
     /// Every error: receipt checks in file order (every failing check of a receipt, in check
     /// order), then the chain's (gap, fork, revocations).
     pub errors: Vec<Error>,
+    /// Receipt findings past the first [`FINDINGS_KEPT`] (counted, not kept).
+    pub dropped: Dropped,
+}
+
+/// How many receipt findings a bounded verification keeps (in file order); the rest are
+/// counted, so memory does not grow with a chain of bad receipts.
+pub const FINDINGS_KEPT: usize = 1000;
+
+/// The receipt findings a bounded verification counted but did not keep.
+#[derive(Clone, Debug, Default)]
+pub struct Dropped {
+    /// How many errors were dropped.
+    pub count: u64,
+    /// One dropped finding of each class, so the verdict and exit code stay what every
+    /// finding gives.
+    pub worst: Vec<Finding>,
+}
+
+impl Dropped {
+    /// Counts `e` as dropped.
+    pub fn add(&mut self, e: &Error) {
+        self.count += 1;
+        for f in Finding::all_of(e) {
+            if !self.worst.iter().any(|w| w.class == f.class) {
+                self.worst.push(f);
+            }
+        }
+    }
 }
 
 impl Outcome {
@@ -196,10 +228,32 @@ pub fn verify(
     files: &FileList,
     opts: &Options,
 ) -> Outcome {
+    verify_capped(kind, owner, genesis_root, files, opts, None)
+}
+
+/// [`verify`], keeping only the first `cap` receipt findings (file order) and counting the rest.
+pub fn verify_capped(
+    kind: Kind,
+    owner: &str,
+    genesis_root: Digest,
+    files: &FileList,
+    opts: &Options,
+    cap: Option<usize>,
+) -> Outcome {
     let (checked, mut errors) = check_all(kind, owner, files, opts);
+    let mut dropped = Dropped::default();
+    if let Some(cap) = cap.filter(|&c| errors.len() > c) {
+        for e in errors.drain(cap..) {
+            dropped.add(&e);
+        }
+    }
     let (result, more) = assemble(kind, owner, genesis_root, checked, files, opts);
     errors.extend(more);
-    Outcome { result, errors }
+    Outcome {
+        result,
+        errors,
+        dropped,
+    }
 }
 
 /// Checks each file on its own, in parallel, into preallocated slots (no per-file result
@@ -282,16 +336,16 @@ pub fn check_file(
 }
 
 /// What the checks of one receipt keep.
-struct One {
-    link: Link,
-    sets: Sets,
+pub(super) struct One {
+    pub(super) link: Link,
+    pub(super) sets: Sets,
     signers: Vec<vc::Did>,
     needs: Needs,
 }
 
 /// Every check of one receipt and every failure; what it keeps when its bytes match its
 /// next_root (it links the chain then, whatever else failed).
-fn check_one(
+pub(super) fn check_one(
     kind: Kind,
     owner: &str,
     path: &std::path::Path,
@@ -636,6 +690,7 @@ fn assemble(
         owner: owner.to_string(),
         genesis_root,
         next_roots: Vec::with_capacity(selection.chain.len()),
+        roots: BTreeMap::new(),
         files: files.clone(),
         chain_files: Vec::with_capacity(selection.chain.len()),
         receipt_count: selection.chain.len() as u64,

@@ -310,7 +310,31 @@ pub fn parse_lenient(bytes: &[u8]) -> Option<Note> {
 /// Checks `policy` for the chain of log `origin` whose next_roots are `next_roots`, against
 /// the notes in `checkpoints_dir`.
 pub fn check(policy: &Policy, origin: &str, checkpoints_dir: &Path, next_roots: &[Hash]) -> Report {
-    let size = next_roots.len() as u64;
+    let roots = |files: &BTreeMap<u64, PathBuf>| roots_at(next_roots, files);
+    check_at(
+        policy,
+        origin,
+        checkpoints_dir,
+        next_roots.len() as u64,
+        roots,
+    )
+}
+
+/// The sizes of the checkpoint notes in `checkpoints_dir`: the only sizes at which a policy
+/// check needs the chain's MMR root (a streaming verifier takes them as it passes).
+pub fn note_sizes(checkpoints_dir: &Path) -> std::collections::BTreeSet<u64> {
+    notes(checkpoints_dir).into_keys().collect()
+}
+
+/// [`check`] for a chain of `size` receipts whose MMR roots at the notes' sizes `roots` gives
+/// (it is handed the notes found; sizes beyond the chain have no root).
+pub fn check_at(
+    policy: &Policy,
+    origin: &str,
+    checkpoints_dir: &Path,
+    size: u64,
+    roots: impl FnOnce(&BTreeMap<u64, PathBuf>) -> BTreeMap<u64, Hash>,
+) -> Report {
     let files = notes(checkpoints_dir);
     let mut report = Report {
         quorum: policy.quorum,
@@ -323,7 +347,7 @@ pub fn check(policy: &Policy, origin: &str, checkpoints_dir: &Path, next_roots: 
         ignored: Vec::new(),
         errors: Vec::new(),
     };
-    let roots = roots_at(next_roots, &files);
+    let roots = roots(&files);
     judge_notes(policy, origin, &files, &roots, &mut report);
     if size > 0 {
         quorum(policy, &mut report, &files, checkpoints_dir);
@@ -578,6 +602,17 @@ pub fn apply(
     next_roots: &[Hash],
     findings: &mut crate::verdict::Findings,
 ) -> Option<Report> {
+    let roots = |files: &BTreeMap<u64, PathBuf>| roots_at(next_roots, files);
+    apply_at(chain, next_roots.len() as u64, roots, findings)
+}
+
+/// [`apply`] for a chain of `size` receipts whose MMR roots at the notes' sizes `roots` gives.
+pub fn apply_at(
+    chain: &crate::chain::ops::Chain,
+    size: u64,
+    roots: impl FnOnce(&BTreeMap<u64, PathBuf>) -> BTreeMap<u64, Hash>,
+    findings: &mut crate::verdict::Findings,
+) -> Option<Report> {
     let policy = match of_module(&chain.module_dir, chain.kind) {
         Ok(p) => p?,
         Err(e) => {
@@ -597,7 +632,7 @@ pub fn apply(
             return None;
         }
     };
-    let report = check(&policy, &origin, &chain.checkpoints_dir, next_roots);
+    let report = check_at(&policy, &origin, &chain.checkpoints_dir, size, roots);
     findings.extend(&report.errors);
     Some(report)
 }

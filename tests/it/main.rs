@@ -60,3 +60,4 @@ mod vc_verdict;
 mod vectors;
 mod verdicts;
 mod verdicts_more;
+mod verify_stream;

@@ -30,6 +30,7 @@ use super::{Error, Kind};
 mod append;
 mod report;
 mod sign;
+mod stream;
 
 pub use append::{AppendRequest, Appended, append, check_signers, recover, recover_ref};
 pub use report::{check_checkpoint_all, complete_up_to};
@@ -37,6 +38,7 @@ pub use sign::{
     Adopted, CheckpointRequest, Checkpointed, CosignRequest, ResolveRequest, Resolved, adopt,
     checkpoint, cosign, refuse_revoked, resolve_fork,
 };
+pub use stream::verify_stream;
 
 /// How a module writes its working-tree files.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -131,6 +133,7 @@ pub fn verify(chain: &Chain, opts: &verify::Options) -> verify::Outcome {
         Err(e) => verify::Outcome {
             result: None,
             errors: vec![e],
+            dropped: verify::Dropped::default(),
         },
     }
 }

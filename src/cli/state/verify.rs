@@ -49,12 +49,17 @@ pub fn verify(kind: Kind, args: VerifyArgs, ctx: &Ctx) -> Result<ExitCode> {
         notes.extend(l.warnings());
     }
     let outcome = match loaded {
-        Ok(_) => ops::verify(&o.chain, &o.opts),
+        Ok(_) => {
+            let sizes = policy::note_sizes(&o.chain.checkpoints_dir);
+            ops::verify_stream(&o.chain, &o.opts, &sizes)
+        }
         Err(errors) => chain_verify::Outcome {
             result: None,
             errors,
+            dropped: chain_verify::Dropped::default(),
         },
     };
+    let dropped = outcome.dropped;
     let mut extra = msez::verdict::Findings::default();
     let mut errors = outcome.errors;
     if let Some(ck) = &checkpoint {
@@ -70,7 +75,16 @@ pub fn verify(kind: Kind, args: VerifyArgs, ctx: &Ctx) -> Result<ExitCode> {
         ops::complete_up_to(&mut errors, &mut extra, &ck);
     }
     let witness = witness_policy(&o, outcome.result.as_ref(), &mut extra, &mut notes);
-    report_verify(outcome.result, errors, extra, notes, witness, &o, ctx)
+    report_verify(
+        outcome.result,
+        errors,
+        extra,
+        dropped,
+        notes,
+        witness,
+        &o,
+        ctx,
+    )
 }
 
 /// The chain's name in verify reports: `ASSET STATE` or `STATE` (the reference's prefixes).
@@ -90,7 +104,8 @@ fn witness_policy(
     notes: &mut Vec<String>,
 ) -> Option<policy::Report> {
     // Without a selected chain there is no root to compare notes with (already a finding).
-    let report = policy::apply(&o.chain, &result?.next_roots, extra)?;
+    let r = result?;
+    let report = policy::apply_at(&o.chain, r.receipt_count, |_| r.roots.clone(), extra)?;
     for i in &report.ignored {
         notes.push(format!(
             "ignored cosignature line in {} ({}): {}",
@@ -102,10 +117,12 @@ fn witness_policy(
     Some(report)
 }
 
+#[allow(clippy::too_many_arguments)]
 fn report_verify(
     result: Option<ChainResult>,
     errors: Vec<chain::Error>,
     extra: msez::verdict::Findings,
+    dropped: chain_verify::Dropped,
     mut notes: Vec<String>,
     witness: Option<policy::Report>,
     o: &Opened,
@@ -123,7 +140,10 @@ fn report_verify(
     let mut findings = msez::verdict::Findings::default();
     findings.extend(&errors);
     findings.0.extend(extra.0);
-    let verdict = findings.verdict();
+    // Findings past the first thousand are counted, not listed; they still rank.
+    let ranked = || findings.0.iter().chain(&dropped.worst);
+    let verdict = msez::verdict::verdict_of(ranked());
+    let exit_code = msez::verdict::exit_code(ranked());
     let mut value = serde_json::Map::new();
     value.insert(kind.owner_field().into(), o.chain.owner.clone().into());
     if let Some(p) = &o.chain.purpose {
@@ -135,7 +155,7 @@ fn report_verify(
         (verdict == msez::verdict::Verdict::Valid).into(),
     );
     value.insert("verdict".into(), verdict.name().into());
-    value.insert("exit_code".into(), findings.exit_code().into());
+    value.insert("exit_code".into(), exit_code.into());
     if let Some(r) = &result {
         value.insert("receipt_count".into(), r.receipt_count.into());
         value.insert(
@@ -168,6 +188,9 @@ fn report_verify(
         "errors".into(),
         serde_json::to_value(findings.items()).unwrap_or_default(),
     );
+    if dropped.count > 0 {
+        value.insert("errors_dropped".into(), dropped.count.into());
+    }
     let word = match verdict {
         msez::verdict::Verdict::Valid => "OK",
         msez::verdict::Verdict::Unknown => "UNKNOWN",
@@ -194,6 +217,14 @@ fn report_verify(
         for warning in &warnings {
             writeln!(w, "  warning: {warning}")?;
         }
+        if dropped.count > 0 {
+            writeln!(
+                w,
+                "  errors: {} more not listed (the first {} are)",
+                dropped.count,
+                chain_verify::FINDINGS_KEPT
+            )?;
+        }
         Ok(())
     }))?;
     if !ctx.out.json {
@@ -201,5 +232,5 @@ fn report_verify(
             eprintln!("msez: {}", f.message);
         }
     }
-    Ok(ExitCode::from(findings.exit_code()))
+    Ok(ExitCode::from(exit_code))
 }
