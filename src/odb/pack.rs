@@ -262,37 +262,19 @@ impl Pack {
 
     /// Reads entries `from..to` of the index.
     fn entries_in(&self, from: u32, to: u32) -> Result<Vec<Entry>, Error> {
-        let mut buf = vec![0u8; (to - from) as usize * ENTRY];
-        read_exact_at(
-            &self.file,
-            &self.path,
-            &mut buf,
-            self.entries_at + u64::from(from) * ENTRY as u64,
-        )?;
-        buf.chunks_exact(ENTRY)
-            .map(|e| {
-                let t = u16::from_le_bytes([e[32], e[33]]) as usize;
-                let artifact_type = self
-                    .types
-                    .get(t)
-                    .ok_or_else(|| bad(&self.path, "entry names no type"))?;
-                let (offset, len) = (u64_at(e, 34), u64_at(e, 42));
-                if offset
-                    .checked_add(len)
-                    .is_none_or(|end| end > self.index_at)
-                {
-                    return Err(bad(&self.path, "entry points outside the body"));
-                }
-                Ok(Entry {
-                    id: ObjectId::new(
-                        artifact_type.clone(),
-                        Digest(e[..32].try_into().expect("32 bytes")),
-                    ),
-                    offset,
-                    len,
-                })
+        Ok(self
+            .raw_entries(from, to.saturating_sub(from))?
+            .into_iter()
+            .map(|raw| Entry {
+                // raw_entries checked that the type index is in range.
+                id: ObjectId::new(
+                    self.types[usize::from(raw.type_index)].clone(),
+                    Digest(raw.digest),
+                ),
+                offset: raw.offset,
+                len: raw.len,
             })
-            .collect()
+            .collect())
     }
 
     /// Every entry, in index order.

@@ -92,15 +92,7 @@ impl AssetModule {
         for p in &purposes {
             check_purpose(p, &dir)?;
         }
-        for sub in [
-            "state/receipts",
-            "state/checkpoints",
-            "state/proofs",
-            "state/fork-resolutions",
-        ] {
-            std::fs::create_dir_all(dir.join(sub))
-                .map_err(|e| Error::io("creating", dir.join(sub), e))?;
-        }
+        create_state_dirs(&dir)?;
         let config = AssetConfig {
             asset_id: asset_id.to_hex(),
             purposes,
@@ -274,6 +266,20 @@ fn check_purpose(p: &str, path: &Path) -> Result<(), Error> {
             why: format!("invalid purpose {p:?} (letters, digits, . _ -)"),
         }))
     }
+}
+
+/// Creates a module's `state/` folders (receipts, checkpoints, proofs, fork resolutions).
+pub fn create_state_dirs(dir: &Path) -> Result<(), Error> {
+    for sub in [
+        "state/receipts",
+        "state/checkpoints",
+        "state/proofs",
+        "state/fork-resolutions",
+    ] {
+        std::fs::create_dir_all(dir.join(sub))
+            .map_err(|e| Error::io("creating", dir.join(sub), e))?;
+    }
+    Ok(())
 }
 
 /// Writes pretty JSON + LF (the reference's `indent=2` files) atomically.

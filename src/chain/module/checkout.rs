@@ -27,7 +27,7 @@ use crate::chain::module::corridor::{
 };
 use crate::chain::module::corridor_object;
 use crate::chain::module::{
-    ASSETS_DIR, AssetConfig, AssetModule, canonical_line, pretty, write_file,
+    ASSETS_DIR, AssetConfig, AssetModule, canonical_line, create_state_dirs, pretty, write_file,
 };
 use crate::chain::ops::{Chain, FileStyle};
 use crate::chain::store::ChainKey;
@@ -153,15 +153,7 @@ pub fn checkout_asset(repo: &Repo, asset_id: &Digest, force: bool) -> Result<Che
         purposes: config.purposes.clone(),
         ..CheckedOut::default()
     };
-    for sub in [
-        "state/receipts",
-        "state/checkpoints",
-        "state/proofs",
-        "state/fork-resolutions",
-    ] {
-        std::fs::create_dir_all(dir.join(sub))
-            .map_err(|e| Error::io("creating", dir.join(sub), e))?;
-    }
+    create_state_dirs(&dir)?;
     if let Some(g) = &genesis {
         write_genesis(&dir.join("genesis.json"), g, asset_id, force)?;
         out.genesis = true;
@@ -495,15 +487,7 @@ pub fn checkout_corridor(
         }
     };
     trust_anchor_notes(&inputs, existing, &mut out);
-    for sub in [
-        "state/receipts",
-        "state/checkpoints",
-        "state/proofs",
-        "state/fork-resolutions",
-    ] {
-        std::fs::create_dir_all(dir.join(sub))
-            .map_err(|e| Error::io("creating", dir.join(sub), e))?;
-    }
+    create_state_dirs(&dir)?;
     let mut files = StagedFiles::default();
     let mut counts = Counts::default();
     stage_chain(repo, &module.chain(), force, &mut files, &mut counts)?;

@@ -27,7 +27,7 @@ use crate::vc::{self, KeyPair};
 use crate::chain::checkpoint::Summary;
 use crate::chain::genesis::{self, CorridorGenesis};
 use crate::chain::module::Error as ModuleError;
-use crate::chain::module::{write_file, write_pretty};
+use crate::chain::module::{create_state_dirs, write_file, write_pretty};
 use crate::chain::ops::{Chain, FileStyle};
 use crate::chain::receipt::{self, Draft};
 use crate::chain::store::ChainKey;
@@ -412,15 +412,7 @@ impl CorridorModule {
             }
             agreement_paths.push(rel);
         }
-        for sub in [
-            "state/receipts",
-            "state/checkpoints",
-            "state/proofs",
-            "state/fork-resolutions",
-        ] {
-            std::fs::create_dir_all(dir.join(sub))
-                .map_err(|e| Error::io("creating", dir.join(sub), e))?;
-        }
+        create_state_dirs(&dir)?;
         write_pretty(&dir.join(DEFINITION_FILE), &definition)?;
         for ((_, doc), rel) in opts.agreements.iter().zip(&agreement_paths) {
             write_pretty(&dir.join(rel), doc)?;
