@@ -42,13 +42,14 @@ pub fn run(args: Args, ctx: &Ctx) -> super::Result<ExitCode> {
         ctx.out.note(format!("note: {n}"));
     }
     written(ctx.out.confirm(&done, |w| {
-        writeln!(
+        counts(
             w,
-            "{}: {} receipt(s) written, {} kept, {} checkpoint(s) written",
-            done.module.display(),
-            done.receipts_written,
-            done.receipts_kept,
-            done.checkpoints_written
+            &done.module,
+            [
+                done.receipts_written,
+                done.receipts_kept,
+                done.checkpoints_written,
+            ],
         )?;
         sources(w, &done.files)?;
         if notes > 0 {
@@ -72,13 +73,14 @@ fn corridor(repo: &msez::odb::Repo, id: &str, force: bool, ctx: &Ctx) -> super::
         ctx.out.note(format!("note: {n}"));
     }
     written(ctx.out.confirm(&done, |w| {
-        writeln!(
+        counts(
             w,
-            "{}: {} receipt(s) written, {} kept, {} checkpoint(s) written",
-            done.module.display(),
-            done.receipts_written,
-            done.receipts_kept,
-            done.checkpoints_written
+            &done.module,
+            [
+                done.receipts_written,
+                done.receipts_kept,
+                done.checkpoints_written,
+            ],
         )?;
         writeln!(
             w,
@@ -92,6 +94,19 @@ fn corridor(repo: &msez::odb::Repo, id: &str, force: bool, ctx: &Ctx) -> super::
         Ok(())
     }))?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The summary line: receipts written and kept, checkpoints written.
+fn counts(
+    w: &mut dyn std::io::Write,
+    module: &std::path::Path,
+    [written, kept, checkpoints]: [u64; 3],
+) -> std::io::Result<()> {
+    writeln!(
+        w,
+        "{}: {written} receipt(s) written, {kept} kept, {checkpoints} checkpoint(s) written",
+        module.display()
+    )
 }
 
 /// One line per input file: where it came from and what verified it.

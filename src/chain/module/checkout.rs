@@ -466,15 +466,7 @@ pub fn checkout_corridor(
     out.genesis_root = inputs.genesis_root.to_hex();
     let module = if existing {
         let m = CorridorModule::open(&dir, repo.worktree())?;
-        if m.genesis_root != inputs.genesis_root {
-            return Err(Error::Module(ModuleError::CheckoutConflict {
-                path: dir.join("corridor.yaml"),
-                why: format!(
-                    "its files give genesis root {}, the repository's chain extends {}",
-                    m.genesis_root, inputs.genesis_root
-                ),
-            }));
-        }
+        same_genesis(&m, inputs.genesis_root, "its files give")?;
         m
     } else {
         write_inputs(&dir, &inputs, &from, force, &mut out)?;
@@ -510,15 +502,11 @@ pub fn checkout_corridor(
         // What msez will compute from the files written must be the chain's genesis root (a
         // rulesets.yaml above the module would change it).
         let opened = CorridorModule::open(&dir, repo.worktree())?;
-        if opened.genesis_root != inputs.genesis_root {
-            return Err(Error::Module(ModuleError::CheckoutConflict {
-                path: dir.join("corridor.yaml"),
-                why: format!(
-                    "the module written gives genesis root {} (a registries/rulesets.yaml above it?), the chain extends {}",
-                    opened.genesis_root, inputs.genesis_root
-                ),
-            }));
-        }
+        same_genesis(
+            &opened,
+            inputs.genesis_root,
+            "the module written (a registries/rulesets.yaml above it?) gives",
+        )?;
         out.files.push(FileSource {
             path: "corridor.yaml".into(),
             from,
@@ -603,4 +591,19 @@ fn trust_anchor_notes(
         ),
         None => "trust anchors not written: the definition VC pins none, so nothing the chain commits to vouches for a file (copy your own and name it in corridor.yaml)".into(),
     });
+}
+
+/// The module at its folder computes the chain's genesis root `expected` (`what` says whose
+/// files gave the other one).
+fn same_genesis(m: &CorridorModule, expected: Digest, what: &str) -> Result<(), Error> {
+    if m.genesis_root == expected {
+        return Ok(());
+    }
+    Err(Error::Module(ModuleError::CheckoutConflict {
+        path: m.dir.join("corridor.yaml"),
+        why: format!(
+            "{what} genesis root {}, the repository's chain extends {expected}",
+            m.genesis_root
+        ),
+    }))
 }
