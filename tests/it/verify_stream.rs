@@ -125,3 +125,29 @@ fn a_misplaced_receipt_file_verifies_as_it_always_did() {
     assert_eq!(v["verdict"], "valid");
     assert_eq!(v["receipt_count"], 12);
 }
+
+/// Attack: a worse finding hidden past the first thousand (a changed payload behind 1,100 bad
+/// signatures, in the file that sorts last) still decides the verdict and the exit code: a
+/// digest and a signature finding together are 66, as one tampered receipt is (one_contract).
+#[test]
+fn a_digest_finding_past_the_first_thousand_still_decides_the_exit_code() {
+    let (dir, module) = chain_of(1_100);
+    break_signatures(&dir, &module);
+    let last = dir.join(&format!("{module}/state/receipts/receipt.999.json"));
+    let mut v: Value = serde_json::from_slice(&std::fs::read(&last).unwrap()).unwrap();
+    v["payload"]["i"] = 100_000.into();
+    std::fs::write(&last, serde_json::to_vec_pretty(&v).unwrap()).unwrap();
+    let run = dir.run(&["--json", "asset", "state", "verify", &module]);
+    let out = run.json();
+    assert_eq!(out["verdict"], "invalid");
+    assert!(out["errors_dropped"].as_u64().unwrap_or(0) > 0, "{out}");
+    let kept = out["errors"].as_array().unwrap();
+    assert!(
+        kept.iter().all(|e| e["path"]
+            .as_str()
+            .is_none_or(|p| !p.ends_with("receipt.999.json"))),
+        "the digest finding was meant to be among the dropped ones"
+    );
+    assert_eq!(out["exit_code"], 66, "{}", out["exit_code"]);
+    run.code(66);
+}
